@@ -1,0 +1,170 @@
+// The ServiceUnit OpenAPI v3 schema, built from the directive table. The same object is the
+// CRD's structural schema and (after strictObjects()) the offline ajv validator's schema.
+
+import { DIRECTIVES, directivesOf, LIMIT_PATTERN, type Directive, type Kind, type Section } from './directives.ts';
+import { TIMESPAN_PATTERN } from './timespan.ts';
+import { SIGNAL_PATTERN, EXIT_STATUS_PATTERN } from './signals.ts';
+import { SPEC_RULES } from './rules.ts';
+
+export type Schema = Record<string, unknown>;
+
+export const GROUP = 'unit-operator.dev';
+export const VERSION = 'v1alpha1';
+export const KIND = 'ServiceUnit';
+export const PLURAL = 'serviceunits';
+export const SINGULAR = 'serviceunit';
+export const SHORT_NAMES = ['su'];
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** Bounds that keep the API server's CEL cost estimates finite. */
+const MAX_LIST = 256;
+const MAX_STRING = 4096;
+
+const intOrString = (pattern: string, doc: string, extra: Schema = {}): Schema =>
+  ({ 'x-kubernetes-int-or-string': true, pattern, description: doc, ...extra });
+
+function kindSchema(kind: Kind, doc: string): Schema {
+  switch (kind.t) {
+    case 'string': return { type: 'string', maxLength: MAX_STRING, ...(kind.pattern ? { pattern: kind.pattern } : {}), description: doc };
+    case 'list': return { type: 'array', maxItems: MAX_LIST, items: { type: 'string', minLength: 1, maxLength: MAX_STRING }, description: doc };
+    case 'bool': return { type: 'boolean', description: doc };
+    case 'timespan': return intOrString(TIMESPAN_PATTERN, `${doc} A time span ("5min 20s", "100ms", "infinity") or a number of seconds.`, { minimum: 0 });
+    case 'int': return { type: 'integer', ...(kind.min !== undefined ? { minimum: kind.min } : {}), ...(kind.max !== undefined ? { maximum: kind.max } : {}), description: doc };
+    case 'enum': return { type: 'string', enum: [...kind.values], description: doc };
+    case 'commands': return {
+      type: 'array', maxItems: 64, description: doc,
+      items: { type: 'string', minLength: 1, maxLength: MAX_STRING, pattern: '\\S' },
+    };
+    case 'environment': return {
+      type: 'array', maxItems: MAX_LIST, description: doc,
+      items: { type: 'string', maxLength: MAX_STRING, pattern: '^[^=\\s0-9][^=\\s]*=' },
+    };
+    case 'lines': return { type: 'array', maxItems: MAX_LIST, items: { type: 'string', minLength: 1, maxLength: MAX_STRING }, description: doc };
+    case 'exitStatus': return {
+      type: 'array', maxItems: MAX_LIST, description: doc,
+      items: intOrString(EXIT_STATUS_PATTERN, 'An exit code 0–255, an exit status name (e.g. TEMPFAIL) or a signal name (e.g. SIGKILL).', { minimum: 0, maximum: 255 }),
+    };
+    case 'signal': return intOrString(SIGNAL_PATTERN, `${doc} A signal name (SIGTERM, TERM, SIGRTMIN+3) or number.`, { minimum: 1, maximum: 64 });
+    case 'limit': return intOrString(LIMIT_PATTERN, doc, { minimum: 0 });
+    case 'condition': return { type: 'array', maxItems: MAX_LIST, items: { type: 'string', maxLength: MAX_STRING }, description: doc };
+  }
+}
+
+function sectionSchema(section: Section, doc: string): Schema {
+  const properties: Record<string, Schema> = {};
+  for (const x of directivesOf(section)) properties[x.field] = kindSchema(x.kind, x.doc);
+  return { type: 'object', description: doc, properties };
+}
+
+const NODE_STATUS: Schema = {
+  type: 'object',
+  required: ['node'],
+  description: 'What one node reports about the unit, as systemctl show would.',
+  properties: {
+    node: { type: 'string', description: 'The node this entry describes.' },
+    activeState: { type: 'string', enum: ['active', 'reloading', 'inactive', 'failed', 'activating', 'deactivating', 'maintenance', 'refreshing', 'Unknown'], description: 'ActiveState; Unknown when the node stopped reporting (its Lease expired).' },
+    subState: { type: 'string', description: 'SubState, e.g. running, exited, auto-restart, dead, failed.' },
+    result: { type: 'string', description: 'Result: success, protocol, timeout, exit-code, signal, core-dump, watchdog, start-limit-hit, resources, oom-kill.' },
+    nRestarts: { type: 'integer', minimum: 0, description: 'NRestarts: automatic restarts since the last manual start.' },
+    mainPID: { type: 'integer', minimum: 0, description: 'MainPID, 0 when there is none.' },
+    controlPID: { type: 'integer', minimum: 0, description: 'ControlPID: the running ExecStartPre=/ExecStop=/... process, 0 when none.' },
+    execMainCode: { type: 'integer', description: 'ExecMainCode: 1 exited, 2 killed, 3 dumped (CLD_*).' },
+    execMainStatus: { type: 'integer', description: 'ExecMainStatus: exit code or signal number of the main process.' },
+    execMainStartTimestamp: { type: 'string', format: 'date-time' },
+    execMainExitTimestamp: { type: 'string', format: 'date-time' },
+    activeEnterTimestamp: { type: 'string', format: 'date-time' },
+    activeExitTimestamp: { type: 'string', format: 'date-time' },
+    inactiveEnterTimestamp: { type: 'string', format: 'date-time' },
+    inactiveExitTimestamp: { type: 'string', format: 'date-time' },
+    stateChangeTimestamp: { type: 'string', format: 'date-time' },
+    statusText: { type: 'string', description: 'StatusText: the last STATUS= sent over sd_notify.' },
+    message: { type: 'string', description: 'Why the agent could not run the unit, when it could not.' },
+    observedGeneration: { type: 'integer', format: 'int64', description: 'The spec generation this entry reflects.' },
+    lastHandledAnnotations: { type: 'object', additionalProperties: { type: 'string' }, description: 'The restart/reload/reset-failed annotation values already acted on, so each acts once.' },
+  },
+};
+
+const CONDITION: Schema = {
+  type: 'object',
+  required: ['type', 'status'],
+  properties: {
+    type: { type: 'string', description: 'Ready, Reconciling or Stalled (kstatus).' },
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    reason: { type: 'string' },
+    message: { type: 'string' },
+    lastTransitionTime: { type: 'string', format: 'date-time' },
+    observedGeneration: { type: 'integer', format: 'int64' },
+  },
+};
+
+export function specSchema(): Schema {
+  return {
+    type: 'object',
+    description: 'The unit as systemd would read it, plus where and whether to run it.',
+    properties: {
+      unitName: { type: 'string', pattern: '^[A-Za-z0-9:_.\\\\@-]+\\.service$', maxLength: 255, description: 'The systemd unit name (e.g. getty@tty1.service), used for %n and friends; default <metadata.name>.service.' },
+      nodeName: { type: 'string', maxLength: 253, description: 'Run on this one node.' },
+      nodeSelector: { type: 'object', additionalProperties: { type: 'string' }, description: 'Run on every node whose labels match (like a DaemonSet).' },
+      state: { type: 'string', enum: ['running', 'stopped'], description: 'running (default) is the declarative systemctl start; stopped is systemctl stop.' },
+      masked: { type: 'boolean', description: 'A masked unit (systemctl mask, or an empty unit file) is never started.' },
+      unit: sectionSchema('Unit', 'The [Unit] section (systemd.unit(5)).'),
+      service: sectionSchema('Service', 'The [Service] section (systemd.service(5), systemd.exec(5), systemd.kill(5)).'),
+      install: sectionSchema('Install', 'The [Install] section, kept for rendering the unit back; not acted on.'),
+    },
+    'x-kubernetes-validations': SPEC_RULES.map((r) => ({ rule: r.rule, message: r.message, fieldPath: r.fieldPath })),
+  };
+}
+
+export function statusSchema(): Schema {
+  return {
+    type: 'object',
+    properties: {
+      observedGeneration: { type: 'integer', format: 'int64' },
+      nodes: { type: 'array', items: NODE_STATUS, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['node'] },
+      conditions: { type: 'array', items: CONDITION, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
+      summary: {
+        type: 'object', description: 'Aggregate over nodes, for the printer columns.',
+        properties: {
+          nodes: { type: 'string', description: 'Nodes active / nodes targeted, e.g. 2/3.' },
+          activeState: { type: 'string' }, subState: { type: 'string' }, result: { type: 'string' },
+          nRestarts: { type: 'integer' },
+        },
+      },
+    },
+  };
+}
+
+export function serviceUnitSchema(): Schema {
+  return {
+    type: 'object',
+    description: 'ServiceUnit: a systemd service unit run by unit-operator on the nodes it targets.',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: specSchema(),
+      status: statusSchema(),
+    },
+  };
+}
+
+/** Adds additionalProperties: false to every object with fixed properties (ajv only; CRDs forbid it). */
+export function strictObjects(schema: Schema): Schema {
+  const out: Schema = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'properties' && v && typeof v === 'object') {
+      out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, strictObjects(pv)]));
+    } else if ((k === 'items' || k === 'additionalProperties') && v && typeof v === 'object') {
+      out[k] = strictObjects(v as Schema);
+    } else out[k] = v;
+  }
+  if (out['properties'] && out['additionalProperties'] === undefined && schema !== undefined && !isMetadata(out)) out['additionalProperties'] = false;
+  return out;
+}
+
+function isMetadata(s: Schema): boolean {
+  return s['type'] === 'object' && s['properties'] === undefined;
+}
+
+export const ALL_DIRECTIVES: readonly Directive[] = DIRECTIVES;
