@@ -76,7 +76,7 @@ export function parseTimespan(input: string | number): number {
         if (next === undefined || i + u.length >= end || /[\s0-9.]/.test(next)) { multiplier = m; unitLen = u.length; }
       }
     }
-    if (unitLen === 0 && i < end && !/\s/.test(input[i - 1]!)) {
+    if (unitLen === 0 && i < end && (!/\s/.test(input[i - 1]!) || /[^\s0-9.]/.test(input[i]!))) {
       throw new TimespanError(`invalid time span "${input}": unknown unit at "${input.slice(i, end)}" (use us, ms, s, min, h, d, w, M, y)`, i);
     }
     i += unitLen;

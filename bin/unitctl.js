@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// unitctl launcher: runs src/cli/main.ts on Node >= 22.18 (type stripping); on an older Node
+// (e.g. a machine's Node 20) it re-runs itself with the Node 24 that npm installed.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+if (major > 22 || (major === 22 && minor >= 18)) {
+  const { main } = await import(join(root, 'src/cli/main.ts'));
+  process.exitCode = await main(process.argv.slice(2));
+} else {
+  const pinned = join(root, 'node_modules/node/bin/node');
+  if (!existsSync(pinned)) {
+    process.stderr.write(`unitctl: needs Node.js >= 22.18 (found ${process.version}); run \`npm ci\` in ${root} to install the pinned Node 24\n`);
+    process.exit(1);
+  }
+  const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}

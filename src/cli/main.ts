@@ -1,0 +1,51 @@
+// unitctl: the one binary. Parses the subcommand and hands over; errors become messages and
+// exit codes here, never stack traces.
+
+import { processIo, EXIT, UsageError, type Io } from './io.ts';
+import { runConvert, runRender, runValidate } from './convert.ts';
+
+export const HELP = `unitctl — systemd service units, run declaratively on Kubernetes or standalone
+
+Usage: unitctl COMMAND [options]
+
+Unit files:
+  convert FILE.service...   convert unit files (+ drop-ins, templates) to ServiceUnit YAML
+  render FILE.yaml          write ServiceUnits back as unit files
+  validate FILE.yaml...     validate ServiceUnit manifests offline (same rules as the API server)
+
+Run "unitctl COMMAND --help" for a command's options.
+`;
+
+type Command = (args: string[], io: Io) => number | Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  convert: runConvert,
+  render: runRender,
+  validate: runValidate,
+};
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.stdout(HELP); return cmd === undefined ? EXIT.usage : EXIT.ok; }
+  const run = COMMANDS[cmd];
+  if (!run) { io.stderr(`unitctl: unknown command "${cmd}"\n\n${HELP}`); return EXIT.usage; }
+  try {
+    return await run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`unitctl ${cmd}: ${(e as Error).message}\nRun "unitctl ${cmd} --help" for usage.\n`);
+      return EXIT.usage;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') {
+      io.stderr(`unitctl ${cmd}: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr(`unitctl ${cmd}: internal error: ${err.message}\nThis is a bug in unitctl; please report it with the command line you ran.\n`);
+    return EXIT.failure;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

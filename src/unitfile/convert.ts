@@ -1,0 +1,311 @@
+// Unit file (+ drop-ins) → ServiceUnit. Every value is checked as systemd would read it;
+// directives the spec can't express are reported as warnings and carried in an annotation
+// so that render() writes them back.
+
+import { basename } from 'node:path';
+import { lookupDirective, suggestDirective, SECTION_FIELD, type Directive, type Section } from '../api/directives.ts';
+import { parseTimespan } from '../api/timespan.ts';
+import { commandLineProblem, parseCommandLine } from '../api/cmdline.ts';
+import { signalNumber, EXIT_STATUS_PATTERN } from '../api/signals.ts';
+import { splitWords, WordSyntaxError, type WordWarning } from '../api/words.ts';
+import { LIMIT_PATTERN } from '../api/directives.ts';
+import { validateServiceUnit } from '../api/validate.ts';
+import { API_VERSION, KIND } from '../api/schema.ts';
+import { ANNOTATIONS, type ServiceUnit, type ServiceUnitSpec, type SectionValues } from '../api/types.ts';
+import { parseUnitFile, parseBoolean, type Assignment, type UnitFile } from './parse.ts';
+import { type Diagnostic, UnitFileError } from './errors.ts';
+import { parseUnitName, instantiate, expandNameSpecifiers, usesInstanceSpecifier } from './specifiers.ts';
+
+export interface ConvertOptions {
+  /** metadata.name; default derived from the unit name. */
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly nodeName?: string;
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** Instantiates a template unit (foo@.service). */
+  readonly instance?: string;
+  /** The unit name when it can't be taken from the file name. */
+  readonly unitName?: string;
+}
+
+export interface ConvertInput {
+  readonly main: UnitFile;
+  readonly dropIns?: readonly UnitFile[];
+}
+
+export interface ConvertResult {
+  readonly object: ServiceUnit;
+  readonly warnings: readonly Diagnostic[];
+}
+
+const DBUS_SECTION = 'D-BUS Service';
+const KNOWN_SECTIONS = new Set<string>(['Unit', 'Service', 'Install']);
+
+/** Kubernetes object name from a unit name: getty@tty1.service → getty-tty1. */
+export function objectNameFor(unitName: string): string {
+  const stem = unitName.replace(/\.service$/, '').replace(/\\x[0-9a-fA-F]{2}/g, '-').toLowerCase();
+  const cleaned = stem.replace(/[^a-z0-9.-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[-.]+|[-.]+$/g, '').replace(/\.-|-\./g, '-');
+  return (cleaned || 'unit').slice(0, 253).replace(/[-.]+$/, '');
+}
+
+class Collector {
+  readonly errors: Diagnostic[] = [];
+  readonly warnings: Diagnostic[] = [];
+  error(a: Pick<Assignment, 'file' | 'line'> & { column?: number }, message: string, hint?: string, directive?: string): void {
+    this.errors.push({ severity: 'error', file: a.file, line: a.line, column: a.column ?? 1, message, ...(hint ? { hint } : {}), ...(directive ? { directive } : {}) });
+  }
+  warn(a: Pick<Assignment, 'file' | 'line'> & { column?: number }, message: string, directive?: string, hint?: string): void {
+    this.warnings.push({ severity: 'warning', file: a.file, line: a.line, column: a.column ?? 1, message, ...(directive ? { directive } : {}), ...(hint ? { hint } : {}) });
+  }
+}
+
+interface Carried { section: string; key: string; value: string }
+
+/** Converts parsed unit files. Throws UnitFileError listing every problem. */
+export function convertUnit(input: ConvertInput, opts: ConvertOptions = {}): ConvertResult {
+  const c = new Collector();
+  const fileUnitName = opts.unitName ?? basename(input.main.file);
+  if (!fileUnitName.endsWith('.service')) {
+    throw new UnitFileError([{ severity: 'error', file: input.main.file, line: 1, column: 1, message: `"${fileUnitName}" is not a service unit`, hint: 'unit-operator runs .service units; name the file foo.service or pass the unit name' }]);
+  }
+  let unitName = fileUnitName;
+  const parsedName = parseUnitName(fileUnitName);
+  if (opts.instance !== undefined) {
+    if (!parsedName.isTemplate) {
+      throw new UnitFileError([{ severity: 'error', file: input.main.file, line: 1, column: 1, message: `--instance given but ${fileUnitName} is not a template (foo@.service)`, hint: 'drop --instance, or convert the template file foo@.service' }]);
+    }
+    unitName = instantiate(fileUnitName, opts.instance);
+  }
+  const name = parseUnitName(unitName);
+  const files = [input.main, ...(input.dropIns ?? [])];
+  const sections: ServiceUnitSpec = {};
+  const values: Record<'unit' | 'service' | 'install', SectionValues> = { unit: {}, service: {}, install: {} };
+  const carried: Carried[] = [];
+  const lastLine = new Map<string, Assignment>();
+  let isDbus = false;
+
+  for (const f of files) {
+    for (const s of f.sections) {
+      if (s === DBUS_SECTION && f === input.main) { isDbus = true; continue; }
+      if (!KNOWN_SECTIONS.has(s) && !s.startsWith('X-')) {
+        c.error({ file: f.file, line: f.sectionLines[s] ?? 1, column: 2 }, `unknown section [${s}]`, 'a service unit has [Unit], [Service] and [Install] sections (and X- extension sections)');
+      }
+    }
+  }
+
+  for (const a of files.flatMap((f) => f.assignments)) {
+    const value = expandNameSpecifiers(a.value, name);
+    if (name.isTemplate && usesInstanceSpecifier(a.value)) {
+      c.warn({ file: a.file, line: a.line, column: a.valueColumn }, 'template unit converted without --instance: instance specifiers stay unexpanded', a.key, 'pass --instance NAME to instantiate it');
+    }
+    if (a.section === DBUS_SECTION) { convertDbusAssignment(a, value, values.service, carried, c); continue; }
+    if (!KNOWN_SECTIONS.has(a.section)) {
+      if (a.section.startsWith('X-')) {
+        carried.push({ section: a.section, key: a.key, value });
+        c.warn({ file: a.file, line: a.line }, `extension section [${a.section}] kept in annotation ${ANNOTATIONS.unsupported}, not acted on`, a.key);
+      }
+      continue;
+    }
+    const d = lookupDirective(a.section, a.key);
+    if (!d) {
+      const suggestion = suggestDirective(a.section, a.key);
+      carried.push({ section: a.section, key: a.key, value });
+      c.warn({ file: a.file, line: a.line }, `not supported by unit-operator yet: kept in annotation ${ANNOTATIONS.unsupported} and rendered back, not acted on`, `${a.key}=`, suggestion ? `did you mean ${suggestion}=?` : undefined);
+      continue;
+    }
+    lastLine.set(`${d.section}.${d.field}`, a);
+    applyDirective(d, a, value, values[SECTION_FIELD[d.section]], c);
+  }
+  if (c.errors.length > 0) throw new UnitFileError(c.errors);
+
+  const spec: ServiceUnitSpec = {};
+  if (unitName !== `${opts.name ?? objectNameFor(unitName)}.service`) spec.unitName = unitName;
+  if (opts.nodeName) spec.nodeName = opts.nodeName;
+  if (opts.nodeSelector) spec.nodeSelector = { ...opts.nodeSelector };
+  const empty = files.every((f) => f.empty);
+  if (empty) {
+    spec.masked = true;
+    c.warn({ file: input.main.file, line: 1 }, 'empty unit file: systemd treats it as masked (never started); converted with masked: true');
+  }
+  for (const key of ['unit', 'service', 'install'] as const) {
+    if (Object.keys(values[key]).length > 0) sections[key] = values[key];
+  }
+  Object.assign(spec, sections);
+  if (isDbus) {
+    if (spec.service && spec.service['busName'] !== undefined) spec.service['type'] ??= 'dbus';
+    c.warn({ file: input.main.file, line: input.main.sectionLines[DBUS_SECTION] ?? 1 }, 'D-Bus activation file, not a systemd unit: Exec= became execStart, Name= busName, User= user; it runs like Type=simple (no D-Bus on nodes)');
+  }
+
+  const annotations: Record<string, string> = {};
+  if (carried.length > 0) annotations[ANNOTATIONS.unsupported] = carriedText(carried);
+  if (isDbus) annotations[ANNOTATIONS.sourceFormat] = 'dbus-service';
+  const object: ServiceUnit = {
+    apiVersion: API_VERSION as ServiceUnit['apiVersion'],
+    kind: KIND as ServiceUnit['kind'],
+    metadata: {
+      name: opts.name ?? objectNameFor(unitName),
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+    },
+    spec,
+  };
+
+  const v = validateServiceUnit(object);
+  if (v.errors.length > 0) {
+    throw new UnitFileError(v.errors.map((e) => {
+      const m = /^spec\.(unit|service|install)\.([A-Za-z]+)/.exec(e.field);
+      const sec = m ? (({ unit: 'Unit', service: 'Service', install: 'Install' } as const)[m[1] as 'unit' | 'service' | 'install']) : undefined;
+      const at = m && sec ? lastLine.get(`${sec}.${m[2]}`) : undefined;
+      const line = at?.line ?? input.main.sectionLines[isDbus ? DBUS_SECTION : 'Service'] ?? 1;
+      return { severity: 'error' as const, file: at?.file ?? input.main.file, line, column: at?.valueColumn ?? 1, message: e.message, ...(at ? { directive: at.key } : {}), hint: hintFor(e.message) };
+    }));
+  }
+  for (const w of v.warnings) c.warn({ file: input.main.file, line: 1 }, w.message);
+  return { object, warnings: c.warnings };
+}
+
+function hintFor(message: string): string {
+  if (message.includes('no ExecStart=')) return 'add ExecStart=/path/to/program, or Type=oneshot with RemainAfterExit=yes and ExecStop=';
+  if (message.includes('more than one ExecStart=')) return 'keep one ExecStart= or set Type=oneshot';
+  if (message.includes('Restart=')) return 'use Restart=on-failure or no for a oneshot service';
+  return 'see systemd.service(5)';
+}
+
+function carriedText(items: readonly Carried[]): string {
+  const bySection = new Map<string, Carried[]>();
+  for (const it of items) bySection.set(it.section, [...(bySection.get(it.section) ?? []), it]);
+  return [...bySection.entries()].map(([s, list]) => `[${s}]\n${list.map((x) => `${x.key}=${x.value}`).join('\n')}\n`).join('');
+}
+
+function convertDbusAssignment(a: Assignment, value: string, service: SectionValues, carried: Carried[], c: Collector): void {
+  if (a.key === 'Exec') {
+    const p = commandLineProblem(value);
+    if (p) { c.error({ file: a.file, line: a.line, column: a.valueColumn + p.column }, p.message, 'check the quoting of Exec=', 'Exec'); return; }
+    service['execStart'] = [value];
+  } else if (a.key === 'User') service['user'] = value;
+  else if (a.key === 'Name') service['busName'] = value;
+  else carried.push({ section: DBUS_SECTION, key: a.key, value });
+}
+
+const LIMIT_RE = new RegExp(LIMIT_PATTERN);
+const EXIT_RE = new RegExp(EXIT_STATUS_PATTERN);
+const RESETTABLE = new Set(['list', 'commands', 'environment', 'lines', 'exitStatus', 'condition']);
+
+function applyDirective(d: Directive, a: Assignment, value: string, target: SectionValues, c: Collector): void {
+  const at = { file: a.file, line: a.line, column: a.valueColumn };
+  const key = `${d.name}=`;
+  const append = (items: unknown[]): void => { target[d.field] = [...((target[d.field] as unknown[] | undefined) ?? []), ...items]; };
+  if (value === '') {
+    if (d.kind.t === 'condition') {
+      const family = d.name.startsWith('Condition') ? 'condition' : 'assert';
+      for (const k of Object.keys(target)) if (k.startsWith(family)) delete target[k];
+    } else delete target[d.field];
+    if (!RESETTABLE.has(d.kind.t)) return;
+    return;
+  }
+  const words = (): string[] | undefined => {
+    const warnings: WordWarning[] = [];
+    try {
+      const ws = splitWords(value, warnings).map((w) => w.text);
+      for (const w of warnings) c.warn({ ...at, column: a.valueColumn + w.column }, w.message, key);
+      return ws;
+    } catch (e) {
+      if (e instanceof WordSyntaxError) { c.error({ ...at, column: a.valueColumn + e.column }, e.message, 'close the quote or escape it with a backslash', key); return undefined; }
+      throw e;
+    }
+  };
+  switch (d.kind.t) {
+    case 'string':
+      if (d.kind.pattern && !new RegExp(d.kind.pattern).test(value)) { c.error(at, `invalid value "${value}"`, `expected ${d.kind.pattern}`, key); return; }
+      target[d.field] = value;
+      return;
+    case 'list': { const ws = words(); if (ws) append(ws); return; }
+    case 'bool': {
+      const b = parseBoolean(value);
+      if (b === undefined) { c.error(at, `"${value}" is not a boolean`, 'use yes/no, true/false, on/off or 1/0', key); return; }
+      target[d.field] = b;
+      return;
+    }
+    case 'timespan':
+      try { parseTimespan(value); } catch (e) {
+        c.error({ ...at, column: a.valueColumn + ((e as { column?: number }).column ?? 0) }, (e as Error).message, 'a time span is like "5min 20s", "100ms", "2h", "infinity" or a number of seconds', key);
+        return;
+      }
+      target[d.field] = /^[0-9]+$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER ? Number(value) : value;
+      return;
+    case 'int': {
+      if (!/^-?[0-9]+$/.test(value)) { c.error(at, `"${value}" is not an integer`, undefined, key); return; }
+      const n = Number(value);
+      if ((d.kind.min !== undefined && n < d.kind.min) || (d.kind.max !== undefined && n > d.kind.max)) {
+        c.error(at, `${n} is out of range`, `allowed: ${d.kind.min ?? '-∞'}…${d.kind.max ?? '∞'}`, key);
+        return;
+      }
+      target[d.field] = n;
+      return;
+    }
+    case 'enum':
+      if (!d.kind.values.includes(value)) { c.error(at, `unknown value "${value}"`, `one of: ${d.kind.values.join(', ')}`, key); return; }
+      target[d.field] = value;
+      return;
+    case 'commands': {
+      const warnings: WordWarning[] = [];
+      try {
+        const cmds = parseCommandLine(value, warnings);
+        if (cmds.length === 0) { c.error(at, 'empty command line', 'write the program to run, or an empty assignment to reset the list', key); return; }
+      } catch (e) {
+        if (e instanceof WordSyntaxError) { c.error({ ...at, column: a.valueColumn + e.column }, e.message, 'commands follow systemd.service(5) "Command lines": close quotes, use \\; for a literal semicolon', key); return; }
+        throw e;
+      }
+      for (const w of warnings) c.warn({ ...at, column: a.valueColumn + w.column }, w.message, key);
+      append([value]);
+      return;
+    }
+    case 'environment': {
+      const ws = words();
+      if (!ws) return;
+      const valid = ws.filter((w) => {
+        const ok = /^[^=\s0-9][^=\s]*=/.test(w);
+        if (!ok) c.warn(at, `invalid environment assignment "${w}", ignored (as systemd does)`, key, 'write NAME=value');
+        return ok;
+      });
+      append(valid);
+      return;
+    }
+    case 'lines': append([value]); return;
+    case 'exitStatus': {
+      const ws = words();
+      if (!ws) return;
+      for (const w of ws) {
+        if (!EXIT_RE.test(w) || (/^[0-9]+$/.test(w) && Number(w) > 255)) { c.error(at, `"${w}" is not an exit status (0–255, a name like TEMPFAIL) or a signal name`, undefined, key); return; }
+      }
+      append(ws.map((w) => (/^[0-9]+$/.test(w) ? Number(w) : w)));
+      return;
+    }
+    case 'signal':
+      if (signalNumber(value) === undefined) { c.error(at, `unknown signal "${value}"`, 'use a name such as SIGTERM, SIGINT, SIGKILL, or a number', key); return; }
+      target[d.field] = /^[0-9]+$/.test(value) ? Number(value) : value;
+      return;
+    case 'limit':
+      if (!LIMIT_RE.test(value)) { c.error(at, `invalid resource limit "${value}"`, 'use a number, "infinity", or soft:hard', key); return; }
+      target[d.field] = /^[0-9]+$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER ? Number(value) : value;
+      return;
+    case 'condition': append([value]); return;
+  }
+}
+
+/** Reads and converts unit-file text (main file and drop-ins). */
+export function convertText(mainText: string, mainFile: string, dropIns: ReadonlyArray<{ text: string; file: string }> = [], opts: ConvertOptions = {}): ConvertResult {
+  const errors: Diagnostic[] = [];
+  const parse = (text: string, file: string): UnitFile | undefined => {
+    try { return parseUnitFile(text, file); } catch (e) {
+      if (e instanceof UnitFileError) { errors.push(...e.diagnostics); return undefined; }
+      throw e;
+    }
+  };
+  const main = parse(mainText, mainFile);
+  const drops = dropIns.map((d) => parse(d.text, d.file));
+  if (errors.length > 0 || !main) throw new UnitFileError(errors);
+  return convertUnit({ main, dropIns: drops.filter((x): x is UnitFile => x !== undefined) }, opts);
+}
+
+export type { Section };
