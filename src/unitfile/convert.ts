@@ -74,6 +74,9 @@ export function convertUnit(input: ConvertInput, opts: ConvertOptions = {}): Con
     if (!parsedName.isTemplate) {
       throw new UnitFileError([{ severity: 'error', file: input.main.file, line: 1, column: 1, message: `--instance given but ${fileUnitName} is not a template (foo@.service)`, hint: 'drop --instance, or convert the template file foo@.service' }]);
     }
+    if (!/^[A-Za-z0-9:_.\\-]+$/.test(opts.instance)) {
+      throw new UnitFileError([{ severity: 'error', file: input.main.file, line: 1, column: 1, message: `"${opts.instance}" is not a valid instance name`, hint: 'an instance name has letters, digits and ":_.-\\"; escape other characters as systemd-escape does (e.g. "/" becomes "-")' }]);
+    }
     unitName = instantiate(fileUnitName, opts.instance);
   }
   const name = parseUnitName(unitName);

@@ -45,7 +45,7 @@ export function parseUnitFile(text: string, file: string): UnitFile {
     if (l.startsWith('[')) {
       const close = l.indexOf(']');
       if (close < 0 || close !== l.length - 1) {
-        errors.push({ severity: 'error', file, line: lineNo, column: indent + (close < 0 ? l.length : close + 2), message: close < 0 ? 'section header without closing "]"' : 'text after the section header', hint: 'a section header is a line like [Service] and nothing else' });
+        errors.push({ severity: 'error', file, line: lineNo, column: indent + (close < 0 ? l.length + 1 : close + 2), message: close < 0 ? 'section header without closing "]"' : 'text after the section header', hint: 'a section header is a line like [Service] and nothing else' });
         return;
       }
       const name = l.slice(1, -1);

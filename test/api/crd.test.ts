@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { renderCrdYaml, buildCrd } from '../../src/api/crd.ts';
+import { REPO } from '../support/paths.ts';
+
+test('the committed CRD is exactly what the generator writes (run npm run gen:crd after changing src/api)', () => {
+  const committed = readFileSync(join(REPO, 'crds', 'serviceunit.yaml'), 'utf8');
+  assert.equal(committed, renderCrdYaml(), 'crds/serviceunit.yaml is stale: run `npm run gen:crd` and commit it');
+});
+
+test('the CRD names the API as DESIGN.md fixes it, with the status subresource and printer columns', () => {
+  const crd = load(readFileSync(join(REPO, 'crds', 'serviceunit.yaml'), 'utf8')) as ReturnType<typeof buildCrd> & { spec: any };
+  assert.equal(crd.spec.group, 'unit-operator.dev');
+  assert.deepEqual(crd.spec.names.shortNames, ['su']);
+  assert.equal(crd.spec.names.plural, 'serviceunits');
+  assert.equal(crd.spec.scope, 'Namespaced');
+  const v = crd.spec.versions[0];
+  assert.equal(v.name, 'v1alpha1');
+  assert.deepEqual(v.subresources, { status: {} });
+  const cols = v.additionalPrinterColumns.filter((c: { priority?: number }) => !c.priority).map((c: { name: string }) => c.name.toUpperCase());
+  assert.deepEqual(cols, ['NODES', 'ACTIVE', 'SUB', 'RESULT', 'RESTARTS', 'AGE']);
+});
+
+test('every field of the structural schema has a type (or is int-or-string)', () => {
+  const walk = (s: Record<string, any>, path: string): string[] => {
+    const missing: string[] = [];
+    if (!s['type'] && !s['x-kubernetes-int-or-string']) missing.push(path);
+    for (const [k, sub] of Object.entries<Record<string, any>>(s['properties'] ?? {})) missing.push(...walk(sub, `${path}.${k}`));
+    if (s['items']) missing.push(...walk(s['items'], `${path}[]`));
+    if (s['additionalProperties'] && typeof s['additionalProperties'] === 'object') missing.push(...walk(s['additionalProperties'], `${path}{}`));
+    return missing;
+  };
+  const schema = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema;
+  assert.deepEqual(walk(schema, ''), []);
+});

@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateServiceUnit } from '../../src/api/validate.ts';
+import { serviceUnit, withService } from '../support/builders.ts';
+import { INVALID_MANIFESTS } from '../fixtures/invalid-manifests.ts';
+
+test('accepts a valid unit', () => {
+  assert.deepEqual(validateServiceUnit(serviceUnit()).errors, []);
+  assert.deepEqual(validateServiceUnit(withService({ type: 'oneshot', remainAfterExit: true, execStop: ['/bin/true'] })).errors, []);
+  assert.deepEqual(validateServiceUnit(withService({ execStart: ['/bin/x'], restartSec: 30, killSignal: 'TERM', successExitStatus: [1, 'SIGKILL', 'TEMPFAIL'] })).errors, []);
+});
+
+for (const c of INVALID_MANIFESTS) {
+  test(`rejects ${c.name}, naming ${c.field}`, () => {
+    const r = validateServiceUnit(c.object);
+    assert.ok(r.errors.length > 0, 'expected an error');
+    assert.ok(r.errors.some((e) => e.field.startsWith(c.field)), `expected an error on ${c.field}, got ${JSON.stringify(r.errors)}`);
+    assert.ok(r.errors.some((e) => new RegExp(c.offline).test(e.message)), `expected a message matching ${c.offline}, got ${JSON.stringify(r.errors)}`);
+  });
+}
+
+test('never throws on garbage', () => {
+  for (const g of [null, 42, 'x', [], { spec: 'x' }, { spec: { service: { execStart: [null] } } }, { spec: { service: null } }]) {
+    assert.ok(validateServiceUnit(g).errors.length > 0);
+  }
+});
