@@ -4,6 +4,9 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureBinaries } from '../src/testenv/binaries.ts';
+import { startControlPlane, type ControlPlane } from '../src/testenv/cluster.ts';
+import { isAlive } from '../src/testenv/processes.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const only = process.argv.slice(2);
@@ -18,8 +21,40 @@ function findTests(dir: string): string[] {
 
 const files = findTests(join(root, 'test')).map((f) => relative(root, f)).filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
 process.stdout.write(`node ${process.version}: running ${files.length} test files\n`);
-const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit' });
-const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
-process.on('SIGINT', forward);
-process.on('SIGTERM', forward);
-child.on('exit', (code, signal) => { process.exitCode = code ?? (signal ? 1 : 0); });
+const say = (l: string): void => { process.stdout.write(`# ${l}\n`); };
+
+let cp: ControlPlane | undefined;
+let stopping: Promise<void> | undefined;
+const stopCluster = (): Promise<void> => (stopping ??= (async () => {
+  if (!cp) return;
+  const pids = [cp.apiserver.pid, cp.etcd.pid];
+  await cp.stop();
+  const left = pids.filter(isAlive);
+  if (left.length > 0) { say(`control plane processes left behind: ${left.join(', ')}`); process.exitCode = 1; }
+  else say(`control plane stopped (pids ${pids.join(', ')} gone, ${cp.dir} removed)`);
+})());
+
+async function run(): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (files.some((f) => f.startsWith(join('test', 'cluster')))) {
+    const started = Date.now();
+    const binaries = await ensureBinaries({ modulesDir: join(root, 'control-plane'), progress: say });
+    cp = await startControlPlane({ binaries, progress: say });
+    say(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)} s (${binaries.source}: ${binaries.dir})`);
+    env['UNIT_OPERATOR_TEST_CLUSTER'] = join(cp.dir, 'state.json');
+  }
+  const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit', env });
+  const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+run().then(async (code) => {
+  await stopCluster();
+  process.exitCode = process.exitCode || code;
+}, async (e: Error) => {
+  process.stderr.write(`npm test: ${e.message}\n`);
+  await stopCluster();
+  process.exitCode = 1;
+});
