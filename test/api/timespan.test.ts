@@ -20,7 +20,7 @@ test('parses time spans as systemd.time(7) describes them', () => {
 
 test('rejects malformed time spans, and the schema pattern agrees', () => {
   for (const bad of ['', 'abc', '-5', '5 parsecs', '5minx', '1.2.3', 'infinity 5s', '5s infinity', 'min']) {
-    assert.throws(() => parseTimespan(bad), undefined, `parseTimespan(${JSON.stringify(bad)}) should throw`);
+    assert.throws(() => parseTimespan(bad), Error, `parseTimespan(${JSON.stringify(bad)}) should throw`);
     assert.ok(!re.test(bad), `pattern rejects ${JSON.stringify(bad)}`);
   }
 });

@@ -1,0 +1,612 @@
+// decide(machine, event, config, now) → { machine, effects }: systemd's service state machine.
+// Each enter*() below is the service.c function of the same name (service_enter_start_pre()
+// → enterStartPre()), so the two can be read side by side. Pure: the clock is `now` (µs).
+
+import type { ServiceConfig } from './config.ts';
+import { classifyExit, shallRestart, restartDelayNext, rateLimitBelow, RATELIMIT_INIT } from './decisions.ts';
+import { ACTIVE_STATE, EXEC_DIRECTIVE, type ExecKind, type ServiceResult, type ServiceState } from './states.ts';
+import type { Decision, Effect, Event, KillTarget, Machine, Role } from './types.ts';
+import { signalName } from '../api/signals.ts';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+class Ctx {
+  readonly m: Mutable<Machine>;
+  readonly effects: Effect[] = [];
+  readonly cfg: ServiceConfig;
+  readonly now: number;
+  constructor(m: Machine, cfg: ServiceConfig, now: number) {
+    this.m = { ...m, timestamps: { ...m.timestamps } };
+    this.cfg = cfg;
+    this.now = now;
+  }
+  log(message: string, level: 'info' | 'notice' | 'warning' = 'info'): void { this.effects.push({ t: 'log', level, message }); }
+
+  setState(to: ServiceState): void {
+    const from = this.m.state;
+    this.m.state = to;
+    const oldActive = ACTIVE_STATE[from];
+    const newActive = ACTIVE_STATE[to];
+    // Timers belong to states: leaving a timed state disarms (service_set_state()).
+    if (!TIMED_STATES.has(to) && this.m.timer) { this.m.timer = undefined; this.effects.push({ t: 'disarm-timer' }); }
+    if (!WATCHDOG_STATES.has(to) && this.m.watchdogDeadline !== undefined) { this.m.watchdogDeadline = undefined; this.effects.push({ t: 'disarm-watchdog' }); }
+    if (from === to) return;
+    const ts = this.m.timestamps as Mutable<Machine['timestamps']>;
+    ts.stateChange = this.now;
+    if (oldActive !== newActive) {
+      const wasActive = oldActive === 'active' || oldActive === 'reloading';
+      const isActive = newActive === 'active' || newActive === 'reloading';
+      const wasInactive = oldActive === 'inactive' || oldActive === 'failed';
+      const isInactive = newActive === 'inactive' || newActive === 'failed';
+      if (wasInactive && !isInactive) ts.inactiveExit = this.now;
+      if (!wasActive && isActive) ts.activeEnter = this.now;
+      if (wasActive && !isActive) ts.activeExit = this.now;
+      if (!wasInactive && isInactive) ts.inactiveEnter = this.now;
+    }
+    this.effects.push({ t: 'state-changed', from, to });
+  }
+
+  armTimer(usec: number): void {
+    if (usec === Infinity) { if (this.m.timer) { this.m.timer = undefined; this.effects.push({ t: 'disarm-timer' }); } return; }
+    const gen = this.m.timerGen + 1;
+    this.m.timerGen = gen;
+    this.m.timer = { deadline: this.now + usec, gen };
+    this.effects.push({ t: 'arm-timer', deadline: this.now + usec, gen });
+  }
+
+  setResult(f: ServiceResult): void { if (this.m.result === 'success') this.m.result = f; }
+
+  env(kind: ExecKind): Record<string, string> {
+    const e: Record<string, string> = {};
+    if (this.m.mainPid > 0 && (kind === 'reload' || kind === 'stop' || kind === 'startPost')) e['MAINPID'] = String(this.m.mainPid);
+    if (kind === 'stopPost' || kind === 'stop') {
+      e['SERVICE_RESULT'] = this.m.result;
+      const x = this.m.mainExec;
+      if (x) { e['EXIT_CODE'] = x.code; e['EXIT_STATUS'] = x.code === 'exited' ? String(x.status) : signalName(x.status).replace(/^SIG/, ''); }
+    }
+    return e;
+  }
+
+  spawn(role: Role, kind: ExecKind, index: number): void {
+    const command = this.cfg.exec[kind][index]!;
+    if (role === 'control') { this.m.controlCommand = { kind, index }; this.m.controlPid = -1; }
+    else { this.m.mainCommand = { kind, index }; this.m.mainPid = -1; this.m.mainStartUs = this.now; }
+    this.m.groupEmpty = false;
+    this.effects.push({ t: 'spawn', role, kind, index, command, env: this.env(kind) });
+  }
+}
+
+const TIMED_STATES = new Set<ServiceState>(['condition', 'start-pre', 'start', 'start-post', 'running', 'reload', 'reload-signal', 'reload-notify',
+  'stop', 'stop-watchdog', 'stop-sigterm', 'stop-sigkill', 'stop-post', 'final-watchdog', 'final-sigterm', 'final-sigkill', 'auto-restart']);
+const WATCHDOG_STATES = new Set<ServiceState>(['start-post', 'running', 'reload', 'reload-signal', 'reload-notify']);
+
+const alive = (pid: number): boolean => pid !== 0;
+
+// ---- service.c: entering states -------------------------------------------------------------
+
+function enterDead(c: Ctx, f: ServiceResult, allowRestart: boolean): void {
+  c.setResult(f);
+  const m = c.m;
+  if (m.result !== 'success') c.log(`Failed with result '${m.result}'.`, 'warning');
+  let restart = false;
+  if (allowRestart) {
+    const d = shallRestart(c.cfg, { forbidRestart: m.forbidRestart, result: m.result, mainExitCode: m.mainExec?.code, mainExitStatus: m.mainExec?.status });
+    restart = d.restart;
+  }
+  m.mainPid = 0; m.controlPid = 0; m.mainCommand = undefined; m.controlCommand = undefined;
+  if (restart) {
+    const direct = c.cfg.restartMode === 'direct';
+    if (!direct) c.setState(m.result === 'success' ? 'dead-before-auto-restart' : 'failed-before-auto-restart');
+    const delay = restartDelayNext(c.cfg, m.nRestarts + 1);
+    c.setState('auto-restart');
+    c.armTimer(delay);
+    m.flushNRestarts = false;
+  } else {
+    c.setState(m.result === 'success' ? 'dead' : 'failed');
+    m.flushNRestarts = true;
+    m.forbidRestart = false;
+    if (m.pendingStart) { m.pendingStart = false; startJob(c, false); }
+  }
+}
+
+function enterStopPost(c: Ctx, f: ServiceResult): void {
+  c.setResult(f);
+  c.m.controlPid = 0; c.m.controlCommand = undefined;
+  if (c.cfg.exec.stopPost.length > 0) {
+    c.spawn('control', 'stopPost', 0);
+    c.setState('stop-post');
+    c.armTimer(c.cfg.timeoutStopUSec);
+  } else enterSignal(c, 'final-sigterm', 'success');
+}
+
+type SignalState = 'stop-watchdog' | 'stop-sigterm' | 'stop-sigkill' | 'final-watchdog' | 'final-sigterm' | 'final-sigkill';
+
+/** service_enter_signal() with unit_kill_context(). */
+function enterSignal(c: Ctx, state: SignalState, f: ServiceResult): void {
+  c.setResult(f);
+  const m = c.m;
+  const cfg = c.cfg;
+  const op = state.endsWith('watchdog') ? 'watchdog' : state.endsWith('sigkill') ? 'kill' : (m.restarting ? 'restart' : 'terminate');
+  const signal = op === 'watchdog' ? cfg.watchdogSignal : op === 'kill' ? cfg.finalKillSignal : op === 'restart' ? cfg.restartKillSignal : cfg.killSignal;
+  let wait = false;
+  if (cfg.killMode !== 'none') {
+    const targets: KillTarget[] = [];
+    if (alive(m.mainPid)) { targets.push('main'); wait = true; }
+    if (alive(m.controlPid)) { targets.push('control'); wait = true; }
+    if (cfg.killMode === 'control-group' || (cfg.killMode === 'mixed' && op === 'kill')) {
+      targets.push('group');
+      if (!m.groupEmpty) wait = true;
+    }
+    if (targets.length > 0) c.effects.push({ t: 'kill', targets, signal, sighup: cfg.sendSIGHUP && (op === 'terminate' || op === 'restart') && signal !== 1 });
+  }
+  if (wait) {
+    c.setState(state);
+    c.armTimer(op === 'watchdog' ? cfg.timeoutAbortUSec : cfg.timeoutStopUSec);
+  } else if ((state === 'stop-watchdog' || state === 'stop-sigterm') && cfg.sendSIGKILL) enterSignal(c, 'stop-sigkill', 'success');
+  else if (state === 'stop-watchdog' || state === 'stop-sigterm' || state === 'stop-sigkill') enterStopPost(c, 'success');
+  else if ((state === 'final-watchdog' || state === 'final-sigterm') && cfg.sendSIGKILL) enterSignal(c, 'final-sigkill', 'success');
+  else enterDead(c, 'success', true);
+}
+
+function enterStop(c: Ctx, f: ServiceResult): void {
+  c.setResult(f);
+  c.m.controlPid = 0; c.m.controlCommand = undefined;
+  if (c.cfg.exec.stop.length > 0) {
+    c.spawn('control', 'stop', 0);
+    c.setState('stop');
+    c.armTimer(c.cfg.timeoutStopUSec);
+  } else enterSignal(c, 'stop-sigterm', 'success');
+}
+
+function serviceGood(c: Ctx): boolean {
+  if (c.m.mainPidKnown) return alive(c.m.mainPid);
+  return !c.m.groupEmpty;
+}
+
+function enterRunning(c: Ctx, f: ServiceResult): void {
+  c.setResult(f);
+  c.m.controlPid = 0; c.m.controlCommand = undefined;
+  if (c.m.result !== 'success') enterSignal(c, 'stop-sigterm', f);
+  else if (serviceGood(c)) {
+    c.setState('running');
+    c.armTimer(c.cfg.runtimeMaxUSec);
+  } else if (c.cfg.remainAfterExit) c.setState('exited');
+  else enterStop(c, 'success');
+}
+
+function resetWatchdog(c: Ctx): void {
+  const usec = c.m.watchdogOverrideUSec ?? c.cfg.watchdogUSec;
+  if (usec > 0 && usec !== Infinity) {
+    c.m.watchdogDeadline = c.now + usec;
+    c.effects.push({ t: 'arm-watchdog', deadline: c.now + usec });
+  }
+}
+
+function enterStartPost(c: Ctx): void {
+  c.m.controlPid = 0; c.m.controlCommand = undefined;
+  if (c.cfg.exec.startPost.length > 0) {
+    c.spawn('control', 'startPost', 0);
+    c.setState('start-post');
+    c.armTimer(c.cfg.timeoutStartUSec);
+    resetWatchdog(c);
+  } else {
+    c.setState(c.m.state); // keep timestamps
+    enterRunning(c, 'success');
+    resetWatchdog(c);
+  }
+}
+
+function enterStart(c: Ctx): void {
+  const cfg = c.cfg;
+  c.m.controlPid = 0; c.m.controlCommand = undefined;
+  if (cfg.exec.start.length === 0) {
+    // Type=oneshot without ExecStart= (RemainAfterExit=yes, ExecStop=): nothing to run.
+    c.m.mainPidKnown = true;
+    enterStartPost(c);
+    return;
+  }
+  if (cfg.type === 'forking') {
+    c.m.mainPidKnown = false;
+    c.spawn('control', 'start', 0);
+  } else {
+    c.m.mainPidKnown = true;
+    c.spawn('main', 'start', 0);
+  }
+  c.setState('start');
+  c.armTimer(cfg.timeoutStartUSec);
+}
+
+function enterStartPre(c: Ctx): void {
+  c.m.controlPid = 0; c.m.controlCommand = undefined;
+  if (c.cfg.exec.startPre.length > 0) {
+    c.spawn('control', 'startPre', 0);
+    c.setState('start-pre');
+    c.armTimer(c.cfg.timeoutStartUSec);
+  } else enterStart(c);
+}
+
+function enterCondition(c: Ctx): void {
+  if (c.cfg.exec.condition.length > 0) {
+    c.spawn('control', 'condition', 0);
+    c.setState('condition');
+    c.armTimer(c.cfg.timeoutStartUSec);
+  } else enterStartPre(c);
+}
+
+/** unit_start() → service_test_startable() (start limit) → service_start(). */
+function startJob(c: Ctx, automatic: boolean): void {
+  const m = c.m;
+  const rl = rateLimitBelow(m.startLimit, c.now, c.cfg.startLimitIntervalUSec, c.cfg.startLimitBurst);
+  m.startLimit = rl.next;
+  if (!rl.allowed) {
+    c.log('Start request repeated too quickly.', 'warning');
+    m.pendingStart = false;
+    enterDead(c, 'start-limit-hit', false);
+    return;
+  }
+  if (!automatic && m.flushNRestarts) m.nRestarts = 0;
+  m.flushNRestarts = false;
+  m.result = 'success';
+  m.reloadResult = 'success';
+  m.forbidRestart = false;
+  m.restarting = false;
+  m.statusText = undefined;
+  m.notifyReady = false;
+  m.watchdogOverrideUSec = undefined;
+  m.mainExec = undefined;
+  m.mainPidKnown = false;
+  enterCondition(c);
+}
+
+/** service_enter_restart(): the restart timer fired. */
+function enterRestart(c: Ctx): void {
+  c.m.nRestarts++;
+  c.log(`Scheduled restart job, restart counter is at ${c.m.nRestarts}.`);
+  c.setState('auto-restart-queued');
+  startJob(c, true);
+}
+
+function runNext(c: Ctx, role: Role): boolean {
+  const cmd = role === 'control' ? c.m.controlCommand : c.m.mainCommand;
+  if (!cmd) return false;
+  const next = cmd.index + 1;
+  if (next >= c.cfg.exec[cmd.kind].length) return false;
+  c.spawn(role, cmd.kind, next);
+  return true;
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+function onMainExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: number): void {
+  const m = c.m;
+  const cfg = c.cfg;
+  m.mainExec = { code, status, startUs: m.mainStartUs, exitUs: c.now };
+  let f = classifyExit(code, status, cfg.type !== 'oneshot', cfg.successExitStatus);
+  const cmd = m.mainCommand ? cfg.exec[m.mainCommand.kind][m.mainCommand.index] : undefined;
+  if (f !== 'success') {
+    c.log(`Main process exited, code=${code}, status=${code === 'exited' ? status : signalName(status)}${cmd?.flags.ignoreFailure ? ' (ignored)' : ''}`, cmd?.flags.ignoreFailure ? 'info' : 'notice');
+  }
+  if (cmd?.flags.ignoreFailure) f = 'success';
+  m.mainPid = 0;
+  if (f === 'success' && cfg.type === 'oneshot' && m.state === 'start' && runNext(c, 'main')) return;
+  m.mainCommand = undefined;
+  switch (m.state) {
+    case 'start-post': case 'reload': case 'reload-signal': case 'reload-notify':
+      if (!alive(m.controlPid)) enterStop(c, f);
+      break;
+    case 'stop':
+      c.setResult(f);
+      break;
+    case 'start':
+      if (cfg.type === 'oneshot') {
+        if (f === 'success') enterStartPost(c); else enterSignal(c, 'stop-sigterm', f);
+        break;
+      }
+      if (cfg.type === 'notify' || cfg.type === 'notify-reload') {
+        if (f !== 'success') enterSignal(c, 'stop-sigterm', f);
+        else if (!cfg.remainAfterExit || cfg.notifyAccess === 'main') enterSignal(c, 'stop-sigterm', 'protocol');
+        break;
+      }
+      enterRunning(c, f);
+      break;
+    case 'running':
+      enterRunning(c, f);
+      break;
+    case 'stop-watchdog': case 'stop-sigterm': case 'stop-sigkill':
+      if (!alive(m.controlPid)) enterStopPost(c, f);
+      break;
+    case 'stop-post':
+      c.setResult(f);
+      break;
+    case 'final-watchdog': case 'final-sigterm': case 'final-sigkill':
+      if (!alive(m.controlPid)) enterDead(c, f, true);
+      break;
+    default:
+      break;
+  }
+}
+
+function onControlExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: number): void {
+  const m = c.m;
+  const cfg = c.cfg;
+  const cmdRef = m.controlCommand;
+  const cmd = cmdRef ? cfg.exec[cmdRef.kind][cmdRef.index] : undefined;
+  let f: ServiceResult;
+  if (cmdRef?.kind === 'condition') {
+    f = code === 'exited' && status === 0 ? 'success' : code === 'exited' && status < 255 ? 'skip-condition' : code === 'exited' ? 'exit-code' : code === 'killed' ? 'signal' : 'core-dump';
+  } else f = classifyExit(code, status, false, cfg.successExitStatus);
+  if (f !== 'success' && cmdRef) {
+    c.log(`Control process exited, code=${code}, status=${code === 'exited' ? status : signalName(status)} (${EXEC_DIRECTIVE[cmdRef.kind]})${cmd?.flags.ignoreFailure ? ', ignored' : ''}`, cmd?.flags.ignoreFailure ? 'info' : 'notice');
+  }
+  if (cmd?.flags.ignoreFailure) f = 'success';
+  if (cmdRef?.kind === 'start' && cfg.type === 'forking') m.mainExec = { code, status, startUs: m.mainStartUs, exitUs: c.now };
+  m.controlPid = 0;
+  if (f === 'success' && runNext(c, 'control')) return;
+  m.controlCommand = undefined;
+  switch (m.state) {
+    case 'condition':
+      if (f === 'success') enterStartPre(c);
+      else if (f === 'skip-condition') { c.log('Skipped due to \'exec-condition\'.'); enterSignal(c, 'stop-sigterm', f); }
+      else enterSignal(c, 'stop-sigterm', f);
+      break;
+    case 'start-pre':
+      if (f === 'success') enterStart(c); else enterSignal(c, 'stop-sigterm', f);
+      break;
+    case 'start':
+      if (cfg.type !== 'forking') break;
+      if (f !== 'success') { enterSignal(c, 'stop-sigterm', f); break; }
+      c.effects.push({ t: 'find-main-pid', pidFile: cfg.pidFile, guess: cfg.guessMainPID });
+      break;
+    case 'start-post':
+      if (f !== 'success') { enterSignal(c, 'stop-sigterm', f); break; }
+      enterRunning(c, 'success');
+      break;
+    case 'reload': case 'reload-signal': case 'reload-notify':
+      m.reloadResult = f;
+      enterRunning(c, 'success');
+      break;
+    case 'stop':
+      enterSignal(c, 'stop-sigterm', f);
+      break;
+    case 'stop-watchdog': case 'stop-sigterm': case 'stop-sigkill':
+      if (!alive(m.mainPid)) enterStopPost(c, f);
+      break;
+    case 'stop-post':
+      if (!alive(m.mainPid)) enterSignal(c, 'final-sigterm', f);
+      break;
+    case 'final-watchdog': case 'final-sigterm': case 'final-sigkill':
+      if (!alive(m.mainPid)) enterDead(c, f, true);
+      break;
+    default:
+      break;
+  }
+}
+
+/** service_notify_cgroup_empty_event(). */
+function onGroupEmpty(c: Ctx): void {
+  const m = c.m;
+  m.groupEmpty = true;
+  if (alive(m.mainPid) || alive(m.controlPid)) return;
+  switch (m.state) {
+    case 'start':
+      if (c.cfg.type === 'notify' || c.cfg.type === 'notify-reload') enterSignal(c, 'stop-sigterm', 'protocol');
+      break;
+    case 'running':
+      if (!m.mainPidKnown) enterRunning(c, 'success');
+      break;
+    case 'stop-watchdog': case 'stop-sigterm': case 'stop-sigkill':
+      enterStopPost(c, 'success');
+      break;
+    case 'final-watchdog': case 'final-sigterm': case 'final-sigkill':
+      enterDead(c, 'success', true);
+      break;
+    default:
+      break;
+  }
+}
+
+/** service_dispatch_timer(). */
+function onTimer(c: Ctx): void {
+  const m = c.m;
+  const cfg = c.cfg;
+  m.timer = undefined;
+  const st = m.state;
+  switch (st) {
+    case 'condition': case 'start-pre': case 'start':
+      c.log(`${st === 'condition' ? 'Condition check' : st === 'start-pre' ? 'Start-pre operation' : 'Start operation'} timed out. Terminating.`, 'warning');
+      enterSignal(c, 'stop-sigterm', 'timeout');
+      break;
+    case 'start-post':
+      c.log('Start-post operation timed out. Stopping.', 'warning');
+      enterStop(c, 'timeout');
+      break;
+    case 'running':
+      c.log('Service reached runtime time limit. Stopping.', 'warning');
+      enterStop(c, 'timeout');
+      break;
+    case 'reload': case 'reload-signal': case 'reload-notify':
+      c.log('Reload operation timed out. Killing reload process.', 'warning');
+      if (alive(m.controlPid)) c.effects.push({ t: 'kill', targets: ['control'], signal: 9, sighup: false });
+      m.reloadResult = 'timeout';
+      enterRunning(c, 'success');
+      break;
+    case 'stop':
+      c.log('Stopping timed out. Terminating.', 'warning');
+      enterSignal(c, 'stop-sigterm', 'timeout');
+      break;
+    case 'stop-watchdog':
+      c.log('State \'stop-watchdog\' timed out. Killing.', 'warning');
+      enterSignal(c, 'stop-sigkill', 'timeout');
+      break;
+    case 'stop-sigterm':
+      if (cfg.sendSIGKILL) { c.log('State \'stop-sigterm\' timed out. Killing.', 'warning'); enterSignal(c, 'stop-sigkill', 'timeout'); }
+      else { c.log('State \'stop-sigterm\' timed out. Skipping SIGKILL.', 'warning'); enterStopPost(c, 'timeout'); }
+      break;
+    case 'stop-sigkill':
+      c.log('Processes still around after SIGKILL. Ignoring.', 'warning');
+      enterStopPost(c, 'timeout');
+      break;
+    case 'stop-post':
+      c.log('State \'stop-post\' timed out. Terminating.', 'warning');
+      enterSignal(c, 'final-sigterm', 'timeout');
+      break;
+    case 'final-watchdog': case 'final-sigterm':
+      if (cfg.sendSIGKILL) { c.log(`State '${st}' timed out. Killing.`, 'warning'); enterSignal(c, 'final-sigkill', 'timeout'); }
+      else { c.log(`State '${st}' timed out. Skipping SIGKILL. Entering failed mode.`, 'warning'); enterDead(c, 'timeout', false); }
+      break;
+    case 'final-sigkill':
+      c.log('Processes still around after final SIGKILL. Entering failed mode.', 'warning');
+      enterDead(c, 'timeout', true);
+      break;
+    case 'auto-restart':
+      enterRestart(c);
+      break;
+    default:
+      break;
+  }
+}
+
+function onWatchdog(c: Ctx): void {
+  const usec = c.m.watchdogOverrideUSec ?? c.cfg.watchdogUSec;
+  c.m.watchdogDeadline = undefined;
+  c.log(`Watchdog timeout (limit ${usec / 1_000_000}s)!`, 'warning');
+  enterSignal(c, 'stop-watchdog', 'watchdog');
+}
+
+function notifyAllowed(c: Ctx, pid: number | undefined): boolean {
+  const access = c.cfg.notifyAccess;
+  if (access === 'none') return false;
+  if (access === 'all' || pid === undefined) return true;
+  if (access === 'main') return pid === c.m.mainPid;
+  return pid === c.m.mainPid || pid === c.m.controlPid;
+}
+
+/** service_notify_message(). */
+function onNotify(c: Ctx, pid: number | undefined, fields: Readonly<Record<string, string>>): void {
+  const m = c.m;
+  if (!notifyAllowed(c, pid)) {
+    c.log(`Got notification message from PID ${pid ?? '?'}, but reception ${c.cfg.notifyAccess === 'none' ? 'is disabled' : `only permitted for ${c.cfg.notifyAccess === 'main' ? 'main PID' : 'main PID and control PID'}`}`, 'warning');
+    return;
+  }
+  if (fields['MAINPID'] !== undefined && /^[0-9]+$/.test(fields['MAINPID'])) { m.mainPid = Number(fields['MAINPID']); m.mainPidKnown = true; }
+  if (fields['STATUS'] !== undefined) m.statusText = fields['STATUS'] === '' ? undefined : fields['STATUS'];
+  if (fields['WATCHDOG_USEC'] !== undefined && /^[0-9]+$/.test(fields['WATCHDOG_USEC'])) {
+    m.watchdogOverrideUSec = Number(fields['WATCHDOG_USEC']);
+    if (WATCHDOG_STATES.has(m.state)) resetWatchdog(c);
+  }
+  if (fields['WATCHDOG'] === '1' && WATCHDOG_STATES.has(m.state)) resetWatchdog(c);
+  if (fields['WATCHDOG'] === 'trigger') { onWatchdog(c); return; }
+  if (fields['EXTEND_TIMEOUT_USEC'] !== undefined && m.timer && /^[0-9]+$/.test(fields['EXTEND_TIMEOUT_USEC'])) {
+    const extended = c.now + Number(fields['EXTEND_TIMEOUT_USEC']);
+    if (extended > m.timer.deadline) c.armTimer(Number(fields['EXTEND_TIMEOUT_USEC']));
+  }
+  if (fields['STOPPING'] === '1') {
+    m.notifyReady = false;
+    if (m.state === 'running' || m.state === 'start-post' || m.state === 'start') { m.forbidRestart = false; enterStop(c, 'success'); return; }
+  }
+  if (fields['RELOADING'] === '1' && m.state === 'running') { m.notifyReady = false; c.setState('reload-notify'); c.armTimer(c.cfg.timeoutStartUSec); }
+  if (fields['READY'] === '1') {
+    m.notifyReady = true;
+    if (m.state === 'start' && (c.cfg.type === 'notify' || c.cfg.type === 'notify-reload')) enterStartPost(c);
+    else if (m.state === 'reload-notify' || m.state === 'reload-signal') enterRunning(c, 'success');
+  }
+}
+
+function onStop(c: Ctx): void {
+  const m = c.m;
+  m.pendingStart = false;
+  switch (m.state) {
+    case 'auto-restart': case 'auto-restart-queued': case 'dead-before-auto-restart': case 'failed-before-auto-restart':
+      c.setState('dead');
+      m.flushNRestarts = true;
+      return;
+    case 'condition': case 'start-pre': case 'start': case 'start-post': case 'reload': case 'reload-signal': case 'reload-notify':
+      m.forbidRestart = true;
+      enterSignal(c, 'stop-sigterm', 'success');
+      return;
+    case 'running': case 'exited':
+      m.forbidRestart = true;
+      enterStop(c, 'success');
+      return;
+    default:
+      return; // already stopping or stopped
+  }
+}
+
+function onReload(c: Ctx): void {
+  const m = c.m;
+  if (m.state !== 'running' && m.state !== 'exited') return;
+  m.reloadResult = 'success';
+  if (c.cfg.exec.reload.length > 0) {
+    c.spawn('control', 'reload', 0);
+    c.setState('reload');
+    c.armTimer(c.cfg.timeoutStartUSec);
+  } else if (c.cfg.type === 'notify-reload' && alive(m.mainPid)) {
+    m.notifyReady = false;
+    c.effects.push({ t: 'kill', targets: ['main'], signal: c.cfg.reloadSignal, sighup: false });
+    c.setState('reload-signal');
+    c.armTimer(c.cfg.timeoutStartUSec);
+  } else c.log('Reload requested but the unit has no ExecReload=; ignoring.', 'notice');
+}
+
+export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: number): Decision {
+  const c = new Ctx(machine, cfg, now);
+  const m = c.m;
+  switch (event.t) {
+    case 'start':
+      if (m.state === 'dead' || m.state === 'failed') startJob(c, false);
+      else if (ACTIVE_STATE[m.state] === 'deactivating') m.pendingStart = true;
+      else if (m.state === 'auto-restart') { c.setState('auto-restart-queued'); m.nRestarts++; startJob(c, true); }
+      break;
+    case 'stop': onStop(c); break;
+    case 'restart':
+      if (m.state === 'dead' || m.state === 'failed') startJob(c, false);
+      else { m.restarting = true; onStop(c); const after: ServiceState = m.state; if (after === 'dead' || after === 'failed') startJob(c, false); else m.pendingStart = true; }
+      break;
+    case 'reload': onReload(c); break;
+    case 'reset-failed':
+      if (m.state === 'failed') c.setState('dead');
+      m.result = 'success'; m.reloadResult = 'success'; m.nRestarts = 0; m.flushNRestarts = false; m.startLimit = RATELIMIT_INIT;
+      break;
+    case 'spawned':
+      if (event.role === 'main') {
+        m.mainPid = event.pid;
+        if ((cfg.type === 'simple' || cfg.type === 'idle' || cfg.type === 'dbus') && m.state === 'start') enterStartPost(c);
+      } else m.controlPid = event.pid;
+      break;
+    case 'exec-ok':
+      if (cfg.type === 'exec' && m.state === 'start' && event.pid === m.mainPid) enterStartPost(c);
+      break;
+    case 'spawn-failed':
+      c.log(`Failed to spawn ${event.role === 'main' ? 'main' : 'control'} process: ${event.message}`, 'warning');
+      if (event.role === 'main') m.mainPid = 0; else m.controlPid = 0;
+      if (m.state === 'stop' || m.state === 'stop-post') enterSignal(c, m.state === 'stop' ? 'stop-sigterm' : 'final-sigterm', 'resources');
+      else if (ACTIVE_STATE[m.state] === 'activating' || m.state === 'running') enterSignal(c, 'stop-sigterm', 'resources');
+      else if (m.state === 'reload') { m.reloadResult = 'resources'; enterRunning(c, 'success'); }
+      break;
+    case 'exited':
+      if (event.pid === m.mainPid && m.mainPid > 0) onMainExit(c, event.code, event.status);
+      else if (event.pid === m.controlPid && m.controlPid > 0) onControlExit(c, event.code, event.status);
+      break;
+    case 'group-empty': onGroupEmpty(c); break;
+    case 'timer':
+      if (m.timer && event.gen === m.timer.gen) onTimer(c);
+      break;
+    case 'watchdog-timer':
+      if (m.watchdogDeadline !== undefined && WATCHDOG_STATES.has(m.state) && now >= m.watchdogDeadline) onWatchdog(c);
+      break;
+    case 'notify': onNotify(c, event.pid, event.fields); break;
+    case 'main-pid':
+      if (m.state !== 'start' || cfg.type !== 'forking') break;
+      if (event.pid !== undefined) { m.mainPid = event.pid; m.mainPidKnown = true; m.mainStartUs = now; }
+      else if (cfg.pidFile) { enterSignal(c, 'stop-sigterm', 'protocol'); break; }
+      enterStartPost(c);
+      break;
+  }
+  return { machine: c.m, effects: c.effects };
+}
+
+/** What systemctl show prints for the unit right now. */
+export function properties(m: Machine): { ActiveState: string; SubState: ServiceState; Result: ServiceResult; NRestarts: number; MainPID: number; ControlPID: number } {
+  return { ActiveState: ACTIVE_STATE[m.state], SubState: m.state, Result: m.result, NRestarts: m.nRestarts, MainPID: Math.max(0, m.mainPid), ControlPID: Math.max(0, m.controlPid) };
+}

@@ -1,0 +1,101 @@
+// The engine's machine, events and effects: plain data.
+
+import type { ExecCommand } from '../api/cmdline.ts';
+import type { RateLimit } from './decisions.ts';
+import type { ExecKind, ExitCode, ServiceResult, ServiceState } from './states.ts';
+
+export type Role = 'main' | 'control';
+
+export interface ExecStatus {
+  readonly code: ExitCode;
+  readonly status: number;
+  readonly startUs: number;
+  readonly exitUs: number;
+}
+
+export interface Machine {
+  readonly state: ServiceState;
+  readonly result: ServiceResult;
+  readonly reloadResult: ServiceResult;
+  readonly nRestarts: number;
+  readonly flushNRestarts: boolean;
+  readonly forbidRestart: boolean;
+  readonly mainPid: number;
+  /** False while a forking service's main PID is not known yet. */
+  readonly mainPidKnown: boolean;
+  readonly mainCommand: { readonly kind: ExecKind; readonly index: number } | undefined;
+  readonly mainStartUs: number;
+  readonly mainExec: ExecStatus | undefined;
+  readonly controlPid: number;
+  readonly controlCommand: { readonly kind: ExecKind; readonly index: number } | undefined;
+  /** True when no process of the unit is left (the runner says so). */
+  readonly groupEmpty: boolean;
+  readonly startLimit: RateLimit;
+  readonly notifyReady: boolean;
+  readonly statusText: string | undefined;
+  /** A WATCHDOG_USEC= override. */
+  readonly watchdogOverrideUSec: number | undefined;
+  /** What the current state timer means and when it fires; gen guards against stale fires. */
+  readonly timer: { readonly deadline: number; readonly gen: number } | undefined;
+  readonly watchdogDeadline: number | undefined;
+  readonly timerGen: number;
+  /** A start queued behind a stop (systemctl restart), or an automatic restart. */
+  readonly pendingStart: boolean;
+  /** The stop in progress is part of a manual restart (RestartKillSignal=). */
+  readonly restarting: boolean;
+  readonly timestamps: Timestamps;
+}
+
+export interface Timestamps {
+  readonly stateChange?: number;
+  readonly activeEnter?: number;
+  readonly activeExit?: number;
+  readonly inactiveEnter?: number;
+  readonly inactiveExit?: number;
+}
+
+export const INITIAL_MACHINE: Machine = {
+  state: 'dead', result: 'success', reloadResult: 'success', nRestarts: 0, flushNRestarts: true, forbidRestart: false,
+  mainPid: 0, mainPidKnown: false, mainCommand: undefined, mainStartUs: 0, mainExec: undefined,
+  controlPid: 0, controlCommand: undefined, groupEmpty: true, startLimit: { begin: 0, num: 0 }, notifyReady: false,
+  statusText: undefined, watchdogOverrideUSec: undefined, timer: undefined, watchdogDeadline: undefined, timerGen: 0,
+  pendingStart: false, restarting: false, timestamps: {},
+};
+
+export type Event =
+  | { readonly t: 'start' }
+  | { readonly t: 'stop' }
+  | { readonly t: 'restart' }
+  | { readonly t: 'reload' }
+  | { readonly t: 'reset-failed' }
+  /** The runner forked the process (and, for Type=exec, the exec succeeded when execOk). */
+  | { readonly t: 'spawned'; readonly role: Role; readonly pid: number }
+  /** The exec() of a spawned process succeeded (Type=exec readiness). */
+  | { readonly t: 'exec-ok'; readonly pid: number }
+  | { readonly t: 'spawn-failed'; readonly role: Role; readonly message: string }
+  | { readonly t: 'exited'; readonly pid: number; readonly code: ExitCode; readonly status: number }
+  | { readonly t: 'group-empty' }
+  | { readonly t: 'timer'; readonly gen: number }
+  | { readonly t: 'watchdog-timer' }
+  /** sd_notify message; pid is the sender when the runner knows it. */
+  | { readonly t: 'notify'; readonly pid: number | undefined; readonly fields: Readonly<Record<string, string>> }
+  /** Result of find-main-pid: the PID from PIDFile= or the guess, or undefined. */
+  | { readonly t: 'main-pid'; readonly pid: number | undefined };
+
+export type KillTarget = 'main' | 'control' | 'group';
+
+export type Effect =
+  | { readonly t: 'spawn'; readonly role: Role; readonly kind: ExecKind; readonly index: number; readonly command: ExecCommand; readonly env: Readonly<Record<string, string>> }
+  | { readonly t: 'kill'; readonly targets: readonly KillTarget[]; readonly signal: number; readonly sighup: boolean }
+  | { readonly t: 'arm-timer'; readonly deadline: number; readonly gen: number }
+  | { readonly t: 'disarm-timer' }
+  | { readonly t: 'arm-watchdog'; readonly deadline: number }
+  | { readonly t: 'disarm-watchdog' }
+  | { readonly t: 'find-main-pid'; readonly pidFile: string | undefined; readonly guess: boolean }
+  | { readonly t: 'log'; readonly level: 'info' | 'notice' | 'warning'; readonly message: string }
+  | { readonly t: 'state-changed'; readonly from: ServiceState; readonly to: ServiceState };
+
+export interface Decision {
+  readonly machine: Machine;
+  readonly effects: readonly Effect[];
+}
