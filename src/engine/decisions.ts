@@ -51,10 +51,10 @@ export function shallRestart(cfg: Pick<ServiceConfig, 'restart' | 'type' | 'rest
   const r = m.result;
   const table = {
     'no': false,
-    'always': r !== 'skip-condition',
+    'always': r !== 'exec-condition',
     'on-success': r === 'success',
-    'on-failure': r !== 'success' && r !== 'skip-condition',
-    'on-abnormal': r !== 'success' && r !== 'exit-code' && r !== 'skip-condition',
+    'on-failure': r !== 'success' && r !== 'exec-condition',
+    'on-abnormal': r !== 'success' && r !== 'exit-code' && r !== 'exec-condition',
     'on-watchdog': r === 'watchdog',
     'on-abort': r === 'signal' || r === 'core-dump',
   } as const satisfies Record<ServiceConfig['restart'], boolean>;

@@ -102,7 +102,7 @@ function enterDead(c: Ctx, f: ServiceResult, allowRestart: boolean): void {
     c.armTimer(delay);
     m.flushNRestarts = false;
   } else {
-    c.setState(m.result === 'success' ? 'dead' : 'failed');
+    c.setState(m.result === 'success' || m.result === 'exec-condition' ? 'dead' : 'failed');
     m.flushNRestarts = true;
     m.forbidRestart = false;
     if (m.pendingStart) { m.pendingStart = false; startJob(c, false); }
@@ -333,7 +333,7 @@ function onControlExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: num
   const cmd = cmdRef ? cfg.exec[cmdRef.kind][cmdRef.index] : undefined;
   let f: ServiceResult;
   if (cmdRef?.kind === 'condition') {
-    f = code === 'exited' && status === 0 ? 'success' : code === 'exited' && status < 255 ? 'skip-condition' : code === 'exited' ? 'exit-code' : code === 'killed' ? 'signal' : 'core-dump';
+    f = code === 'exited' && status === 0 ? 'success' : code === 'exited' && status < 255 ? 'exec-condition' : code === 'exited' ? 'exit-code' : code === 'killed' ? 'signal' : 'core-dump';
   } else f = classifyExit(code, status, false, cfg.successExitStatus);
   if (f !== 'success' && cmdRef) {
     c.log(`Control process exited, code=${code}, status=${code === 'exited' ? status : signalName(status)} (${EXEC_DIRECTIVE[cmdRef.kind]})${cmd?.flags.ignoreFailure ? ', ignored' : ''}`, cmd?.flags.ignoreFailure ? 'info' : 'notice');
@@ -346,7 +346,13 @@ function onControlExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: num
   switch (m.state) {
     case 'condition':
       if (f === 'success') enterStartPre(c);
-      else if (f === 'skip-condition') { c.log('Skipped due to \'exec-condition\'.'); enterSignal(c, 'stop-sigterm', f); }
+      else if (f === 'exec-condition') {
+        // systemd 257 (checked with the oracle): the unit ends inactive (dead) with Result=success,
+        // ConditionResult=no, and is not restarted even with Restart=always.
+        c.log('Skipped due to \'exec-condition\'.');
+        m.forbidRestart = true;
+        enterSignal(c, 'stop-sigterm', 'success');
+      }
       else enterSignal(c, 'stop-sigterm', f);
       break;
     case 'start-pre':
@@ -561,7 +567,7 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
     case 'stop': onStop(c); break;
     case 'restart':
       if (m.state === 'dead' || m.state === 'failed') startJob(c, false);
-      else { m.restarting = true; onStop(c); const after: ServiceState = m.state; if (after === 'dead' || after === 'failed') startJob(c, false); else m.pendingStart = true; }
+      else { m.restarting = true; onStop(c); const after = m.state as ServiceState; if (after === 'dead' || after === 'failed') startJob(c, false); else m.pendingStart = true; }
       break;
     case 'reload': onReload(c); break;
     case 'reset-failed':

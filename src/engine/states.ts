@@ -40,7 +40,7 @@ export const ACTIVE_STATE = {
 /** ServiceResult, by the names systemctl show prints for Result=. */
 export type ServiceResult =
   | 'success' | 'resources' | 'protocol' | 'timeout' | 'exit-code' | 'signal' | 'core-dump'
-  | 'watchdog' | 'start-limit-hit' | 'oom-kill' | 'skip-condition';
+  | 'watchdog' | 'start-limit-hit' | 'oom-kill' | 'exec-condition';
 
 /** CLD_* codes as ExecMainCode= shows them. */
 export type ExitCode = 'exited' | 'killed' | 'dumped';
