@@ -1,0 +1,128 @@
+// The environment and credentials of an executed command (systemd.exec(5), "Environment"):
+// a base, Environment=, then EnvironmentFile= (read at exec time, overriding), PassEnvironment=,
+// UnsetEnvironment=, and the variables systemd itself sets. Users and groups are looked up in
+// /etc/passwd and /etc/group (no shell, no NSS).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname, release, arch } from 'node:os';
+import { extractWord } from '../api/words.ts';
+import { expandNameSpecifiers, parseUnitName } from '../unitfile/specifiers.ts';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface Account { readonly name: string; readonly uid: number; readonly gid: number; readonly home: string; readonly shell: string }
+
+function readLines(file: string): string[] {
+  try { return readFileSync(file, 'utf8').split('\n'); } catch { return []; }
+}
+
+export function lookupUser(nameOrUid: string, passwd = '/etc/passwd'): Account | undefined {
+  for (const line of readLines(passwd)) {
+    const f = line.split(':');
+    if (f.length < 7) continue;
+    if (f[0] === nameOrUid || f[2] === nameOrUid) return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]!, shell: f[6]! };
+  }
+  if (/^[0-9]+$/.test(nameOrUid)) return { name: nameOrUid, uid: Number(nameOrUid), gid: Number(nameOrUid), home: '/', shell: '/usr/sbin/nologin' };
+  return undefined;
+}
+
+export function lookupGroup(nameOrGid: string, group = '/etc/group'): number | undefined {
+  for (const line of readLines(group)) {
+    const f = line.split(':');
+    if (f.length >= 3 && (f[0] === nameOrGid || f[2] === nameOrGid)) return Number(f[2]);
+  }
+  return /^[0-9]+$/.test(nameOrGid) ? Number(nameOrGid) : undefined;
+}
+
+/** Groups a user is a member of (the fourth field of /etc/group), for initgroups(). */
+export function memberGroups(user: string, group = '/etc/group'): number[] {
+  return readLines(group).map((l) => l.split(':')).filter((f) => f.length >= 4 && f[3]!.split(',').includes(user)).map((f) => Number(f[2]));
+}
+
+/** EnvironmentFile= syntax: KEY=VALUE lines, # and ; comments, quotes, backslash continuation. */
+export function parseEnvironmentFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.replace(/\\\r?\n/g, '').split(/\r?\n/);
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq).trim().replace(/^export\s+/, '');
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) continue;
+    let value = line.slice(eq + 1).trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      try { value = extractWord(value, 0)?.text ?? ''; } catch { /* keep as written */ }
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+export interface NodeContext {
+  readonly unitName: string;
+  readonly user?: Account | undefined;
+}
+
+const NODE_SPECIFIERS: Record<string, (c: NodeContext) => string> = {
+  H: () => hostname(), l: () => hostname().split('.')[0]!, v: () => release(), a: () => (arch() === 'x64' ? 'x86-64' : arch()),
+  t: () => '/run', S: () => '/var/lib', C: () => '/var/cache', L: () => '/var/log', E: () => '/etc', T: () => '/tmp', V: () => '/var/tmp',
+  m: () => { try { return readFileSync('/etc/machine-id', 'utf8').trim(); } catch { return ''; } },
+  b: () => { try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replaceAll('-', ''); } catch { return ''; } },
+  u: (c) => c.user?.name ?? 'root', U: (c) => String(c.user?.uid ?? 0), g: (c) => String(c.user?.gid ?? 0), G: (c) => String(c.user?.gid ?? 0),
+  h: (c) => c.user?.home ?? '/root', s: (c) => c.user?.shell ?? '/bin/sh',
+};
+
+/** Expands the remaining specifiers on the node (the converter resolved the name ones, maybe). */
+export function expandSpecifiers(value: string, ctx: NodeContext): string {
+  const named = expandNameSpecifiers(value, parseUnitName(ctx.unitName));
+  let out = '';
+  for (let i = 0; i < named.length; i++) {
+    const c = named[i];
+    if (c === '%' && i + 1 < named.length) {
+      const s = named[i + 1]!;
+      if (s === '%') { out += '%'; i++; continue; }
+      const f = NODE_SPECIFIERS[s];
+      if (f) { out += f(ctx); i++; continue; }
+    }
+    out += c;
+  }
+  return out;
+}
+
+export interface EnvInput {
+  readonly environment: readonly string[];
+  readonly environmentFiles: readonly string[];
+  readonly passEnvironment: readonly string[];
+  readonly unsetEnvironment: readonly string[];
+  readonly agentEnv: Readonly<Record<string, string | undefined>>;
+  readonly ctx: NodeContext;
+  /** Variables the service manager sets ($MAINPID, $NOTIFY_SOCKET, ...). */
+  readonly managerEnv: Readonly<Record<string, string>>;
+}
+
+export function buildEnvironment(input: EnvInput): { env: Record<string, string>; problems: string[] } {
+  const problems: string[] = [];
+  const env: Record<string, string> = { PATH: DEFAULT_PATH };
+  for (const k of ['LANG', 'LANGUAGE', 'LC_ALL', 'TZ']) { const v = input.agentEnv[k]; if (v !== undefined) env[k] = v; }
+  if (input.ctx.user) Object.assign(env, { USER: input.ctx.user.name, LOGNAME: input.ctx.user.name, HOME: input.ctx.user.home, SHELL: input.ctx.user.shell });
+  for (const k of input.passEnvironment) { const v = input.agentEnv[k]; if (v !== undefined) env[k] = v; }
+  for (const a of input.environment) {
+    const e = expandSpecifiers(a, input.ctx);
+    const eq = e.indexOf('=');
+    if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  for (const f of input.environmentFiles) {
+    const optional = f.startsWith('-');
+    const path = expandSpecifiers(optional ? f.slice(1) : f, input.ctx);
+    if (!existsSync(path)) { if (!optional) problems.push(`EnvironmentFile=${path} does not exist`); continue; }
+    Object.assign(env, parseEnvironmentFile(readFileSync(path, 'utf8')));
+  }
+  for (const u of input.unsetEnvironment) {
+    const eq = u.indexOf('=');
+    if (eq < 0) delete env[u];
+    else if (env[u.slice(0, eq)] === u.slice(eq + 1)) delete env[u.slice(0, eq)];
+  }
+  Object.assign(env, input.managerEnv);
+  return { env, problems };
+}

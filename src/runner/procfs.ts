@@ -1,0 +1,51 @@
+// /proc helpers: who is alive, and every descendant of a set of processes (a unit's
+// "control group": the shims are child subreapers, so orphans stay below them).
+
+import { readdirSync, readFileSync } from 'node:fs';
+
+export function isAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[1]);
+  } catch { return undefined; }
+}
+
+/** All live descendants of the given roots (not the roots themselves). */
+export function descendants(roots: readonly number[]): number[] {
+  if (roots.length === 0) return [];
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    const pid = Number(name);
+    const ppid = parentOf(pid);
+    if (ppid === undefined) continue;
+    const list = children.get(ppid);
+    if (list) list.push(pid); else children.set(ppid, [pid]);
+  }
+  const out: number[] = [];
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    for (const c of children.get(p) ?? []) { out.push(c); stack.push(c); }
+  }
+  return out.filter(isAlive);
+}
+
+export function children(pid: number): number[] {
+  return descendants([pid]).filter((c) => parentOf(c) === pid);
+}
+
+export function signal(pid: number, sig: number): boolean {
+  try { process.kill(pid, sig); return true; } catch { return false; }
+}

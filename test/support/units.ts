@@ -1,0 +1,60 @@
+// Real-process fixtures: a UnitRunner in a temp folder, waiting helpers, and cleanup that
+// kills whatever the unit left (by pid) even when the test fails.
+import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { UnitRunner } from '../../src/runner/unit.ts';
+import { ensureShim } from '../../src/runner/shim.ts';
+import { isAlive } from '../../src/runner/procfs.ts';
+import type { ServiceUnitSpec } from '../../src/api/types.ts';
+
+export const shimPath = ensureShim();
+
+export interface Harness {
+  readonly dir: string;
+  open(name: string, spec: ServiceUnitSpec): UnitRunner;
+  /** Re-opens a unit as a restarted agent would. */
+  reopen(r: UnitRunner): UnitRunner;
+  readonly logs: string[];
+}
+
+export function harness(t: { after: (fn: () => void | Promise<void>) => void }): Harness {
+  const dir = mkdtempSync(join(tmpdir(), 'uo-run-'));
+  const runners: UnitRunner[] = [];
+  const logs: string[] = [];
+  const open = (name: string, spec: ServiceUnitSpec, unitDir = join(dir, name)): UnitRunner => {
+    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, pollMs: 50, onLog: (l, m) => logs.push(`${name}: ${l}: ${m}`) });
+    runners.push(r);
+    return r;
+  };
+  t.after(async () => {
+    for (const r of runners) {
+      const pids = [...r.unitProcesses(), ...r.spawns.map((s) => s.shimPid)];
+      r.close();
+      for (const p of pids) { try { process.kill(p, 9); } catch { /* gone */ } }
+    }
+    for (let i = 0; i < 50; i++) { if (runners.every((r) => r.unitProcesses().length === 0)) break; await sleep(20); }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, logs, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, r.dir); } };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits (bounded) until the predicate holds; fails with the unit's state when it does not. */
+export async function waitFor(r: UnitRunner, what: string, pred: (r: UnitRunner) => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pred(r)) return;
+    await sleep(10);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; unit is ${JSON.stringify(r.props)}`);
+}
+
+export const subState = (s: string) => (r: UnitRunner): boolean => r.props.SubState === s;
+
+export function readLog(r: UnitRunner): string {
+  return existsSync(r.logPath()) ? readFileSync(r.logPath(), 'utf8') : '';
+}
+
+export function alive(pid: number): boolean { return isAlive(pid); }
