@@ -599,7 +599,9 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
       if (m.timer && event.gen === m.timer.gen) onTimer(c);
       break;
     case 'watchdog-timer':
-      if (m.watchdogDeadline !== undefined && WATCHDOG_STATES.has(m.state) && now >= m.watchdogDeadline) onWatchdog(c);
+      if (m.watchdogDeadline === undefined || !WATCHDOG_STATES.has(m.state)) break;
+      if (now >= m.watchdogDeadline) onWatchdog(c);
+      else c.effects.push({ t: 'arm-watchdog', deadline: m.watchdogDeadline }); // a timer that fired early
       break;
     case 'notify': onNotify(c, event.pid, event.fields); break;
     case 'main-pid':

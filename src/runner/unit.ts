@@ -226,15 +226,21 @@ export class UnitRunner {
     return p.length < 100 ? p : `/tmp/uo-${createHash('sha256').update(this.dir).digest('hex').slice(0, 16)}.sock`;
   }
 
-  private account(): { user: Account | undefined; gid: number | undefined; groups: number[] } {
+  private account(): { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number } {
     const s = this.spec.service ?? {};
     const ctx = { unitName: this.unitName };
     const userName = s['user'] !== undefined ? expandSpecifiers(String(s['user']), ctx) : undefined;
     const user = userName !== undefined ? lookupUser(userName) : undefined;
-    if (userName !== undefined && !user) this.problems.push(`User=${userName} does not exist on this node`);
+    if (userName !== undefined && !user) {
+      this.log('warning', `Failed to determine user credentials: User=${userName} does not exist on this node`);
+      return { user: undefined, gid: undefined, groups: [], failure: 217 };
+    }
     const groupName = s['group'] !== undefined ? expandSpecifiers(String(s['group']), ctx) : undefined;
     const gid = groupName !== undefined ? lookupGroup(groupName) : user?.gid;
-    if (groupName !== undefined && gid === undefined) this.problems.push(`Group=${groupName} does not exist on this node`);
+    if (groupName !== undefined && gid === undefined) {
+      this.log('warning', `Failed to determine group credentials: Group=${groupName} does not exist on this node`);
+      return { user, gid: undefined, groups: [], failure: 216 };
+    }
     const supplementary = ((s['supplementaryGroups'] as string[] | undefined) ?? []).map((g) => lookupGroup(g)).filter((g): g is number => g !== undefined);
     const groups = user ? [...new Set([...memberGroups(user.name), ...supplementary])] : supplementary;
     return { user, gid, groups };
@@ -265,6 +271,7 @@ export class UnitRunner {
     const path = expandSpecifiers(e.command.path, ctx);
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [path, ...argv.slice(1)].join(' ');
     const shimEnv: Record<string, string> = { ...env };
+    if (!privileged && acct.failure !== undefined) shimEnv['UO_SHIM_FAIL'] = String(acct.failure);
     if (user) shimEnv['UO_SHIM_UID'] = String(user.uid);
     if (!privileged && acct.gid !== undefined) shimEnv['UO_SHIM_GID'] = String(acct.gid);
     if (!privileged && (user || acct.groups.length > 0)) shimEnv['UO_SHIM_GROUPS'] = acct.groups.join(',');

@@ -24,6 +24,7 @@
  * UO_SHIM_LOG=PATH captures the command's stdout and stderr (those set to "journal") through a
  * pipe into PATH as timestamped lines ("2026-11-22T14:30:00.123456Z stdout text"), moving PATH
  * to PATH.1 when it grows past UO_SHIM_LOG_MAX bytes (default 8 MiB).
+ * UO_SHIM_FAIL=STATUS makes the command fail at set-up with that exit status.
  * Exit statuses on set-up failures follow systemd.exec(5): 200 CHDIR, 205 LIMITS, 209 STDOUT,
  * 216 GROUP, 217 USER, 203 EXEC.
  */
@@ -112,6 +113,9 @@ static void child(int pipe_fd, char *path, char **argv) {
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
 	setpgid(0, 0);
+	/* the agent could not resolve the credentials (unknown User=/Group=): fail as systemd does */
+	const char *failure = getenv("UO_SHIM_FAIL");
+	if (failure) fail(pipe_fd, ESRCH, atoi(failure));
 	int devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
 	const char *um = getenv("UO_SHIM_UMASK");
