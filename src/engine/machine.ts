@@ -596,7 +596,9 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
       break;
     case 'group-empty': onGroupEmpty(c); break;
     case 'timer':
-      if (m.timer && event.gen === m.timer.gen) onTimer(c);
+      if (!m.timer || event.gen !== m.timer.gen) break;
+      if (now >= m.timer.deadline) onTimer(c);
+      else c.effects.push({ t: 'arm-timer', deadline: m.timer.deadline, gen: m.timer.gen }); // fired early
       break;
     case 'watchdog-timer':
       if (m.watchdogDeadline === undefined || !WATCHDOG_STATES.has(m.state)) break;

@@ -206,13 +206,13 @@ export class UnitRunner {
 
   private armTimer(deadline: number, gen: number): void {
     if (this.timer) clearTimeout(this.timer);
-    const ms = Math.max(0, (deadline - this.clock()) / 1000);
+    const ms = Math.max(0, Math.ceil((deadline - this.clock()) / 1000));
     this.timer = setTimeout(() => { this.timer = undefined; this.send({ t: 'timer', gen }); }, Math.min(ms, 2_147_000_000));
   }
 
   private armWatchdog(deadline: number): void {
     if (this.watchdog) clearTimeout(this.watchdog);
-    const ms = Math.max(0, (deadline - this.clock()) / 1000);
+    const ms = Math.max(0, Math.ceil((deadline - this.clock()) / 1000));
     this.watchdog = setTimeout(() => { this.watchdog = undefined; this.send({ t: 'watchdog-timer' }); }, Math.min(ms, 2_147_000_000));
   }
 
