@@ -4,7 +4,7 @@
 
 import type { ServiceConfig } from './config.ts';
 import { classifyExit, shallRestart, restartDelayNext, rateLimitBelow, RATELIMIT_INIT } from './decisions.ts';
-import { ACTIVE_STATE, EXEC_DIRECTIVE, type ExecKind, type ServiceResult, type ServiceState } from './states.ts';
+import { ACTIVE_STATE, CLD, EXEC_DIRECTIVE, type ExecKind, type ServiceResult, type ServiceState } from './states.ts';
 import type { Decision, Effect, Event, KillTarget, Machine, Role } from './types.ts';
 import { signalName } from '../api/signals.ts';
 
@@ -88,6 +88,7 @@ function enterDead(c: Ctx, f: ServiceResult, allowRestart: boolean): void {
   c.setResult(f);
   const m = c.m;
   if (m.result !== 'success') c.log(`Failed with result '${m.result}'.`, 'warning');
+  else c.log('Deactivated successfully.');
   let restart = false;
   if (allowRestart) {
     const d = shallRestart(c.cfg, { forbidRestart: m.forbidRestart, result: m.result, mainExitCode: m.mainExec?.code, mainExitStatus: m.mainExec?.status });
@@ -214,6 +215,9 @@ function enterStart(c: Ctx): void {
   }
   c.setState('start');
   c.armTimer(cfg.timeoutStartUSec);
+  // service_enter_start(): "For simple services we immediately start the START_POST binaries",
+  // right after fork(); the PID follows with the 'spawned' event.
+  if (cfg.type === 'simple' || cfg.type === 'idle' || cfg.type === 'dbus') enterStartPost(c);
 }
 
 function enterStartPre(c: Ctx): void {
@@ -575,10 +579,8 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
       m.result = 'success'; m.reloadResult = 'success'; m.nRestarts = 0; m.flushNRestarts = false; m.startLimit = RATELIMIT_INIT;
       break;
     case 'spawned':
-      if (event.role === 'main') {
-        m.mainPid = event.pid;
-        if ((cfg.type === 'simple' || cfg.type === 'idle' || cfg.type === 'dbus') && m.state === 'start') enterStartPost(c);
-      } else m.controlPid = event.pid;
+      if (event.role === 'main') m.mainPid = event.pid;
+      else m.controlPid = event.pid;
       break;
     case 'exec-ok':
       if (cfg.type === 'exec' && m.state === 'start' && event.pid === m.mainPid) enterStartPost(c);
@@ -617,6 +619,10 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
 }
 
 /** What systemctl show prints for the unit right now. */
-export function properties(m: Machine): { ActiveState: string; SubState: ServiceState; Result: ServiceResult; NRestarts: number; MainPID: number; ControlPID: number } {
-  return { ActiveState: ACTIVE_STATE[m.state], SubState: m.state, Result: m.result, NRestarts: m.nRestarts, MainPID: Math.max(0, m.mainPid), ControlPID: Math.max(0, m.controlPid) };
+export function properties(m: Machine): { ActiveState: string; SubState: ServiceState; Result: ServiceResult; NRestarts: number; MainPID: number; ControlPID: number; ExecMainCode: number; ExecMainStatus: number } {
+  return {
+    ActiveState: ACTIVE_STATE[m.state], SubState: m.state, Result: m.result, NRestarts: m.nRestarts,
+    MainPID: Math.max(0, m.mainPid), ControlPID: Math.max(0, m.controlPid),
+    ExecMainCode: m.mainExec ? CLD[m.mainExec.code] : 0, ExecMainStatus: m.mainExec?.status ?? 0,
+  };
 }

@@ -49,6 +49,8 @@ export interface UnitRunnerOptions {
   readonly agentEnv?: Readonly<Record<string, string | undefined>>;
   readonly logMaxBytes?: number;
   readonly onChange?: (r: UnitRunner) => void;
+  /** Called after every engine decision with the unit's properties (for exact timelines). */
+  readonly onDecision?: (props: ReturnType<typeof properties>) => void;
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
   /** How often to look at the event logs when inotify says nothing (ms). */
   readonly pollMs?: number;
@@ -166,6 +168,7 @@ export class UnitRunner {
         const d = decide(this.machine, next, this.cfg, this.clock());
         const before = this.machine.state;
         this.machine = d.machine;
+        this.opts.onDecision?.(properties(this.machine));
         // write-ahead: spawn records exist on disk before any process is started
         const spawnRecords = d.effects.filter((e): e is Extract<Effect, { t: 'spawn' }> => e.t === 'spawn').map((e) => this.allocate(e));
         this.persist();

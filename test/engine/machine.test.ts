@@ -7,7 +7,7 @@ import { Sim, run } from '../support/sim.ts';
 
 test('StartLimitBurst=4 with a unit that keeps exiting 1: failed, Result=exit-code, NRestarts=4 (the first failure sticks)', () => {
   const sim = run({ execStart: ['sim-exit 1 0'], restart: 'on-failure', restartSec: '100ms' }, { startLimitBurst: 4, startLimitIntervalSec: '10s' });
-  assert.deepEqual(sim.props, { ActiveState: 'failed', SubState: 'failed', Result: 'exit-code', NRestarts: 4, MainPID: 0, ControlPID: 0 });
+  assert.deepEqual(sim.props, { ActiveState: 'failed', SubState: 'failed', Result: 'exit-code', NRestarts: 4, MainPID: 0, ControlPID: 0, ExecMainCode: 1, ExecMainStatus: 1 });
   assert.deepEqual(sim.entered('auto-restart'), [0, 100, 200, 300]);
   assert.ok(sim.logs.includes('Start request repeated too quickly.'));
 });

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { UnitRunner } from '../../src/runner/unit.ts';
+import { UnitRunner, monotonicUs } from '../../src/runner/unit.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
@@ -12,18 +12,21 @@ export const shimPath = ensureShim();
 
 export interface Harness {
   readonly dir: string;
-  open(name: string, spec: ServiceUnitSpec): UnitRunner;
+  open(name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void): UnitRunner;
   /** Re-opens a unit as a restarted agent would. */
   reopen(r: UnitRunner): UnitRunner;
   readonly logs: string[];
+  /** When each log line was written (µs, the runner's clock). */
+  readonly logTimes: number[];
 }
 
 export function harness(t: { after: (fn: () => void | Promise<void>) => void }): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'uo-run-'));
   const runners: UnitRunner[] = [];
   const logs: string[] = [];
-  const open = (name: string, spec: ServiceUnitSpec, unitDir = join(dir, name)): UnitRunner => {
-    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, pollMs: 50, onLog: (l, m) => logs.push(`${name}: ${l}: ${m}`) });
+  const logTimes: number[] = [];
+  const open = (name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void, unitDir = join(dir, name)): UnitRunner => {
+    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, pollMs: 50, onLog: (l, m) => { logs.push(`${name}: ${l}: ${m}`); logTimes.push(monotonicUs()); }, ...(onDecision ? { onDecision } : {}) });
     runners.push(r);
     return r;
   };
@@ -36,7 +39,7 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }):
     for (let i = 0; i < 50; i++) { if (runners.every((r) => r.unitProcesses().length === 0)) break; await sleep(20); }
     rmSync(dir, { recursive: true, force: true });
   });
-  return { dir, logs, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, r.dir); } };
+  return { dir, logs, logTimes, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
