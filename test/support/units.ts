@@ -54,7 +54,7 @@ export async function waitFor(r: UnitRunner, what: string, pred: (r: UnitRunner)
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; unit is ${JSON.stringify(r.props)}`);
 }
 
-export const subState = (s: string) => (r: UnitRunner): boolean => r.props.SubState === s;
+export const subState = (s: string) => (r: UnitRunner): boolean => r.props.SubState === s && (s !== 'running' || r.props.MainPID > 0);
 
 export function readLog(r: UnitRunner): string {
   return existsSync(r.logPath()) ? readFileSync(r.logPath(), 'utf8') : '';
