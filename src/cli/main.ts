@@ -3,6 +3,8 @@
 
 import { processIo, EXIT, UsageError, type Io } from './io.ts';
 import { runConvert, runRender, runValidate } from './convert.ts';
+import { runAgent } from './agent.ts';
+import { runList, runStatus, verb, isState, runLogs, runCat } from './systemctl.ts';
 
 export const HELP = `unitctl — systemd service units, run declaratively on Kubernetes or standalone
 
@@ -13,6 +15,15 @@ Unit files:
   render FILE.yaml          write ServiceUnits back as unit files
   validate FILE.yaml...     validate ServiceUnit manifests offline (same rules as the API server)
 
+Standalone (no cluster), systemctl's habits:
+  agent --manifests DIR     run the units of a folder on this machine
+  list                      UNIT, LOAD, ACTIVE, SUB, RESULT, RESTARTS, DESCRIPTION
+  status UNIT [-o json]     the systemctl status view (or the systemd properties as JSON)
+  start|stop|restart|reload|reset-failed UNIT
+  is-active|is-failed UNIT  exit status 0 when it is, 3 when not
+  logs UNIT [-f] [-n N] [--since SPAN]
+  cat UNIT                  the unit as a systemd unit file
+
 Run "unitctl COMMAND --help" for a command's options.
 `;
 
@@ -22,6 +33,18 @@ const COMMANDS: Record<string, Command> = {
   convert: runConvert,
   render: runRender,
   validate: runValidate,
+  agent: runAgent,
+  list: runList,
+  status: runStatus,
+  start: verb('start'),
+  stop: verb('stop'),
+  restart: verb('restart'),
+  reload: verb('reload'),
+  'reset-failed': verb('reset-failed'),
+  'is-active': isState('active'),
+  'is-failed': isState('failed'),
+  logs: runLogs,
+  cat: runCat,
 };
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {

@@ -49,3 +49,20 @@ export function children(pid: number): number[] {
 export function signal(pid: number, sig: number): boolean {
   try { process.kill(pid, sig); return true; } catch { return false; }
 }
+
+/** Resident memory (bytes) and CPU time (ns) summed over processes, from /proc. */
+export function usage(pids: readonly number[]): { rssBytes: number; cpuNs: number } {
+  let rssBytes = 0;
+  let cpuNs = 0;
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const rss = /^VmRSS:\s+([0-9]+) kB/m.exec(status);
+      if (rss) rssBytes += Number(rss[1]) * 1024;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpuNs += (Number(f[11]) + Number(f[12])) * 10_000_000; // clock ticks (USER_HZ=100) → ns
+    } catch { /* gone */ }
+  }
+  return { rssBytes, cpuNs };
+}

@@ -37,6 +37,7 @@ interface Persisted {
   readonly spawns: SpawnRecord[];
   readonly seq: number;
   readonly mainCommandLine: string | undefined;
+  readonly spec: ServiceUnitSpec;
 }
 
 export interface UnitRunnerOptions {
@@ -133,7 +134,7 @@ export class UnitRunner {
   }
 
   private persist(): void {
-    const p: Persisted = { version: 1, unitName: this.unitName, specHash: specHash(this.spec), invocationId: this.invocationId, machine: this.machine, spawns: this.spawns, seq: this.seq, mainCommandLine: this.mainCommandLine };
+    const p: Persisted = { version: 1, unitName: this.unitName, specHash: specHash(this.spec), invocationId: this.invocationId, machine: this.machine, spawns: this.spawns, seq: this.seq, mainCommandLine: this.mainCommandLine, spec: this.spec };
     const tmp = `${this.statePath()}.tmp`;
     writeFileSync(tmp, JSON.stringify(p));
     renameSync(tmp, this.statePath());
@@ -339,7 +340,12 @@ export class UnitRunner {
         case 'exec': this.send({ t: 'exec-ok', pid: ev.pid }); break;
         case 'exec-failed': this.log('warning', `Failed to execute ${this.cfg.exec[rec.kind][rec.index]?.path ?? '?'}: ${errnoText(ev.errno)} (exit status ${ev.status})`); break;
         case 'exit': this.send({ t: 'exited', pid: ev.pid, code: ev.code, status: ev.status }); break;
-        case 'notify': this.send({ t: 'notify', pid: ev.pid || undefined, fields: ev.fields }); break;
+        case 'notify':
+          // A lone BARRIER=1 (sd_notify_barrier(), sent by systemd-notify) is consumed by the
+          // manager and never reaches the unit (manager_process_barrier_fd()).
+          if (Object.keys(ev.fields).length === 1 && ev.fields['BARRIER'] === '1') break;
+          this.send({ t: 'notify', pid: ev.pid || undefined, fields: ev.fields });
+          break;
         case 'empty': rec.done = true; this.unwatch(rec); break;
       }
     }

@@ -26,7 +26,7 @@ test('unitctl --help lists the commands; no command is a usage error', () => {
 });
 
 test('converts the README example for a node, valid against the schema', () => {
-  const r = unitctl('convert', 'examples/units/vm-manager.service', '--node', 'worker-1', '--namespace', 'vms');
+  const r = unitctl('convert', 'examples/seed/vm-manager.service', '--node', 'worker-1', '--namespace', 'vms');
   assert.equal(r.status, 0, r.stderr);
   const [doc] = loadAll(r.stdout) as Array<{ metadata: { namespace: string }; spec: { nodeName: string } }>;
   assert.equal(doc!.spec.nodeName, 'worker-1');
@@ -62,7 +62,7 @@ test('a malformed unit: exit 2, file:line:column and a hint on stderr, nothing o
 
 test('render writes the unit back; validate reports bad manifests by field with exit 2', (t) => {
   const d = tmp(t);
-  const conv = unitctl('convert', 'examples/units/vm-manager.service', '-o', join(d, 'vm.yaml'));
+  const conv = unitctl('convert', 'examples/seed/vm-manager.service', '-o', join(d, 'vm.yaml'));
   assert.equal(conv.status, 0, conv.stderr);
   const r = unitctl('render', join(d, 'vm.yaml'));
   assert.equal(r.status, 0, r.stderr);

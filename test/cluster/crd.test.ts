@@ -33,19 +33,19 @@ test('kubectl apply -f examples/ creates the example units and kubectl get su sh
   assert.equal(table.trim().split('\n').length, names.length + 1);
   const wide = kubectlOk(['get', 'serviceunits', '-n', ns, '-o', 'wide']);
   assert.match(wide.split('\n')[0]!, /TYPE\s+RESTART\s+STATE\s+READY\s+DESCRIPTION/);
-  assert.match(wide, /vm-manager.*on-failure.*vm manager/);
+  assert.match(wide, /flaky-limit.*on-failure.*start limit/);
 });
 
 test('a status written through the status subresource fills the printer columns', (t) => {
   const ns = testNamespace(t, 'st');
-  kubectlOk(['apply', '-n', ns, '-f', join(REPO, 'examples', 'vm-manager.yaml')]);
+  kubectlOk(['apply', '-n', ns, '-f', join(REPO, 'examples', 'healthy.yaml')]);
   const status = { status: { summary: { nodes: '1/1', activeState: 'active', subState: 'running', result: 'success', nRestarts: 2 }, nodes: [{ node: 'n1', activeState: 'active', subState: 'running', result: 'success', nRestarts: 2, mainPID: 42 }] } };
-  const r = kubectl(['patch', 'su', 'vm-manager', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
+  const r = kubectl(['patch', 'su', 'healthy', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(kubectlOk(['get', 'su', 'vm-manager', '-n', ns]), /vm-manager\s+1\/1\s+active\s+running\s+success\s+2\s+/);
-  const spec = kubectl(['patch', 'su', 'vm-manager', '-n', ns, '--type=merge', '-p', JSON.stringify({ status: { summary: { nodes: '9/9' } } })]);
+  assert.match(kubectlOk(['get', 'su', 'healthy', '-n', ns]), /healthy\s+1\/1\s+active\s+running\s+success\s+2\s+/);
+  const spec = kubectl(['patch', 'su', 'healthy', '-n', ns, '--type=merge', '-p', JSON.stringify({ status: { summary: { nodes: '9/9' } } })]);
   assert.equal(spec.status, 0);
-  assert.match(kubectlOk(['get', 'su', 'vm-manager', '-n', ns]), /1\/1/, 'a write to the main resource does not change status');
+  assert.match(kubectlOk(['get', 'su', 'healthy', '-n', ns]), /1\/1/, 'a write to the main resource does not change status');
 });
 
 test('kubectl explain shows the field docs', () => {

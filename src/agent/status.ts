@@ -1,0 +1,28 @@
+// A unit's systemctl-show view, from its runner.
+
+import type { UnitRunner } from '../runner/unit.ts';
+import { usage } from '../runner/procfs.ts';
+import type { UnitStatus } from './protocol.ts';
+
+const iso = (us: number | undefined): string | undefined => (us === undefined ? undefined : new Date(us / 1000).toISOString());
+
+export function unitStatus(r: UnitRunner, file: string, loadState: UnitStatus['LoadState'] = 'loaded'): UnitStatus {
+  const p = r.props;
+  const m = r.machine;
+  const procs = r.unitProcesses();
+  const u = procs.length > 0 ? usage(procs) : undefined;
+  return {
+    Id: r.unitName,
+    Description: String(r.spec.unit?.['description'] ?? r.unitName),
+    LoadState: r.spec.masked ? 'masked' : loadState,
+    ActiveState: p.ActiveState, SubState: p.SubState, Result: p.Result, NRestarts: p.NRestarts,
+    MainPID: p.MainPID, ControlPID: p.ControlPID, ExecMainCode: p.ExecMainCode, ExecMainStatus: p.ExecMainStatus,
+    ExecMainStartTimestamp: iso(m.mainStartUs || undefined), ExecMainExitTimestamp: iso(m.mainExec?.exitUs),
+    StateChangeTimestamp: iso(m.timestamps.stateChange), ActiveEnterTimestamp: iso(m.timestamps.activeEnter),
+    ActiveExitTimestamp: iso(m.timestamps.activeExit), InactiveEnterTimestamp: iso(m.timestamps.inactiveEnter),
+    InactiveExitTimestamp: iso(m.timestamps.inactiveExit),
+    StatusText: m.statusText, InvocationID: r.invocationId, Type: r.cfg.type, Restart: r.cfg.restart,
+    ExecStart: r.mainCommandLine, FragmentPath: file, LogPath: r.logPath(),
+    MemoryCurrent: u?.rssBytes, CPUUsageNSec: u?.cpuNs, TasksCurrent: procs.length,
+  };
+}

@@ -1,0 +1,73 @@
+// unitctl agent --manifests DIR: the standalone agent in the foreground.
+
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { StandaloneAgent } from '../agent/standalone.ts';
+import { ensureShim } from '../runner/shim.ts';
+import { listTable, type Style } from './format.ts';
+import { resolveStateDir } from './client.ts';
+import { EXIT, UsageError, type Io } from './io.ts';
+
+export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table]
+
+Runs every ServiceUnit YAML and .service file in DIR on this machine, with no cluster.
+Files added, changed or removed are picked up; a file that does not validate is reported and
+skipped. Unit state lives in the state folder, so a restarted agent re-adopts its services.
+
+Options:
+  --manifests DIR     the folder to run (required)
+  --state-dir DIR     state, logs and the control socket (default: $UNIT_OPERATOR_STATE_DIR,
+                      /var/lib/unit-operator as root, ~/.local/state/unit-operator otherwise)
+  --stop-on-exit      on SIGINT/SIGTERM, stop every unit (ExecStop= runs) before exiting;
+                      without it the services keep running and the next agent adopts them
+  --status-table      redraw a status table on the terminal as units change
+`;
+
+export async function runAgent(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: {
+    manifests: { type: 'string' }, 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' },
+    'status-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  } });
+  if (values.help) { io.stdout(AGENT_HELP); return EXIT.ok; }
+  if (!values.manifests) throw new UsageError('agent: --manifests DIR is required (the folder of units to run)');
+  const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
+  mkdirSync(stateDir, { recursive: true });
+  const style: Style = { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] };
+  const table = !!values['status-table'] && !!process.stdout.isTTY;
+  const recent: string[] = [];
+  const log = (level: string, message: string, fields?: Record<string, unknown>): void => {
+    const line = `${new Date().toISOString()} ${level.padEnd(7)} ${fields?.['unit'] ? `${String(fields['unit'])}: ` : ''}${message}`;
+    if (table) { recent.push(line); if (recent.length > 8) recent.shift(); } else io.stderr(line + '\n');
+  };
+  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; } });
+  let dirty = true;
+  await agent.start();
+  log('info', `agent ${process.pid}: running ${agent.units.size} unit(s) from ${resolve(values.manifests)}; state in ${stateDir}`);
+  log('info', `inspect with: npx unitctl list|status UNIT|logs UNIT --state-dir ${stateDir}`);
+  let redraw: NodeJS.Timeout | undefined;
+  if (table) {
+    redraw = setInterval(() => {
+      if (!dirty) return;
+      dirty = false;
+      const problems = agent.problems.map((p) => `  ! ${p.file}: ${p.message}`).join('\n');
+      process.stdout.write(`\x1b[H\x1b[2J${listTable(agent.list(), style)}${problems ? `\nSkipped:\n${problems}\n` : ''}\n${recent.join('\n')}\n\nCtrl-C stops every unit and exits.\n`);
+    }, 250);
+  }
+  return new Promise((done) => {
+    let exiting = false;
+    const quit = async (sig: string): Promise<void> => {
+      if (exiting) return;
+      exiting = true;
+      if (redraw) clearInterval(redraw);
+      const stop = !!values['stop-on-exit'];
+      io.stderr(`\n${sig}: ${stop ? 'stopping every unit (ExecStop= runs), then exiting' : 'exiting; the services keep running and the next agent adopts them'}\n`);
+      await agent.shutdown(stop);
+      if (stop) io.stderr(listTable(agent.list(), style));
+      done(EXIT.ok);
+    };
+    process.on('SIGINT', () => { void quit('SIGINT'); });
+    process.on('SIGTERM', () => { void quit('SIGTERM'); });
+    if (values['stop-on-exit']) process.on('SIGHUP', () => { void quit('SIGHUP'); });
+  });
+}

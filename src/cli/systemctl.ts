@@ -1,0 +1,134 @@
+// unitctl list | status | start | stop | restart | reload | reset-failed | is-active | is-failed
+// | logs | cat — systemctl's habits against the standalone agent.
+
+import { parseArgs } from 'node:util';
+import { existsSync, readFileSync, statSync, watch } from 'node:fs';
+import { request, resolveStateDir, AgentUnreachable } from './client.ts';
+import { listTable, statusView, type Style } from './format.ts';
+import { renderUnit } from '../unitfile/render.ts';
+import { API_VERSION, KIND } from '../api/schema.ts';
+import { parseTimespan } from '../api/timespan.ts';
+import type { UnitStatus, Verb } from '../agent/protocol.ts';
+import { EXIT, UsageError, type Io } from './io.ts';
+
+const common = { 'state-dir': { type: 'string' as const }, output: { type: 'string' as const, short: 'o' }, help: { type: 'boolean' as const, short: 'h' } };
+const style = (): Style => ({ color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
+
+async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pick: (r: Extract<Awaited<ReturnType<typeof request>>, { ok: true }>) => T, io: Io): Promise<T | undefined> {
+  try {
+    const res = await request(stateDir, req);
+    if (!res.ok) { io.stderr(`${res.error}\n`); return undefined; }
+    return pick(res);
+  } catch (e) {
+    if (e instanceof AgentUnreachable) { io.stderr(`unitctl: ${e.message}\n`); return undefined; }
+    throw e;
+  }
+}
+
+function readLogTail(path: string, n: number, sinceMs?: number): string[] {
+  const files = [`${path}.1`, path].filter(existsSync);
+  const lines = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
+  const filtered = sinceMs === undefined ? lines : lines.filter((l) => Date.parse(l.slice(0, 27)) >= sinceMs);
+  return n > 0 ? filtered.slice(-n) : filtered;
+}
+
+export async function runList(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: common });
+  if (values.help) { io.stdout('Usage: unitctl list [-o json] [--state-dir DIR]\n\nLists the units of the standalone agent: UNIT, LOAD, ACTIVE, SUB, RESULT, RESTARTS, DESCRIPTION.\n'); return EXIT.ok; }
+  const stateDir = resolveStateDir(values['state-dir'], process.env);
+  const units = await call(stateDir, { cmd: 'list' }, (r) => r.units ?? [], io);
+  if (!units) return EXIT.failure;
+  const problems = await call(stateDir, { cmd: 'problems' }, (r) => r.problems ?? [], io) ?? [];
+  if (values.output === 'json') { io.stdout(JSON.stringify({ units, problems }, null, 2) + '\n'); return EXIT.ok; }
+  io.stdout(listTable(units, style()));
+  for (const p of problems) io.stderr(`skipped ${p.file}: ${p.message}\n`);
+  return EXIT.ok;
+}
+
+export async function runStatus(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, lines: { type: 'string', short: 'n' } } });
+  if (values.help) { io.stdout('Usage: unitctl status UNIT... [-o json] [-n LINES] [--state-dir DIR]\n\nShows a unit as systemctl status does; -o json prints the systemd properties for scripts.\nExit status 0 when all units are active, 3 otherwise, 4 when a unit does not exist.\n'); return EXIT.ok; }
+  if (positionals.length === 0) throw new UsageError('status: name a unit (unitctl status web.service)');
+  const stateDir = resolveStateDir(values['state-dir'], process.env);
+  let code: number = EXIT.ok;
+  const all: UnitStatus[] = [];
+  for (const name of positionals) {
+    const u = await call(stateDir, { cmd: 'status', unit: name }, (r) => r.unit, io);
+    if (!u) { code = 4; continue; }
+    all.push(u);
+    if (u.ActiveState !== 'active' && u.ActiveState !== 'reloading' && code === EXIT.ok) code = 3;
+    if (values.output !== 'json') io.stdout(statusView(u, readLogTail(u.LogPath, Number(values.lines ?? 10)), style()) + (positionals.length > 1 ? '\n' : ''));
+  }
+  if (values.output === 'json') io.stdout(JSON.stringify(all.length === 1 ? all[0] : all, null, 2) + '\n');
+  return code;
+}
+
+export function verb(v: Verb) {
+  return async (args: string[], io: Io): Promise<number> => {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: common });
+    if (values.help) { io.stdout(`Usage: unitctl ${v} UNIT... [--state-dir DIR]\n`); return EXIT.ok; }
+    if (positionals.length === 0) throw new UsageError(`${v}: name a unit (unitctl ${v} web.service)`);
+    const stateDir = resolveStateDir(values['state-dir'], process.env);
+    let code: number = EXIT.ok;
+    for (const name of positionals) if (!(await call(stateDir, { cmd: v, unit: name }, () => true, io))) code = v === 'reload' ? EXIT.failure : 5;
+    return code;
+  };
+}
+
+/** is-active / is-failed: systemctl's exit codes (0 when it is, 3 when not, 4 unknown unit). */
+export function isState(which: 'active' | 'failed') {
+  return async (args: string[], io: Io): Promise<number> => {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, quiet: { type: 'boolean', short: 'q' } } });
+    if (values.help) { io.stdout(`Usage: unitctl is-${which} UNIT... [-q]\n`); return EXIT.ok; }
+    if (positionals.length === 0) throw new UsageError(`is-${which}: name a unit`);
+    const stateDir = resolveStateDir(values['state-dir'], process.env);
+    let any = false;
+    for (const name of positionals) {
+      const u = await call(stateDir, { cmd: 'status', unit: name }, (r) => r.unit, { ...io, stderr: () => {} });
+      const state = u?.ActiveState ?? 'inactive';
+      if (!values.quiet) io.stdout(`${u ? state : 'inactive'}\n`);
+      if (which === 'active' ? state === 'active' || state === 'reloading' : state === 'failed') any = true;
+    }
+    return any ? EXIT.ok : 3;
+  };
+}
+
+export async function runLogs(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' }, since: { type: 'string' } } });
+  if (values.help) { io.stdout('Usage: unitctl logs UNIT [-f] [-n N] [--since 10min|ISO-TIME]\n\nPrints the unit\'s captured stdout/stderr (journal-like: timestamped, rotated by size).\n'); return EXIT.ok; }
+  if (positionals.length !== 1) throw new UsageError('logs: name one unit');
+  const stateDir = resolveStateDir(values['state-dir'], process.env);
+  const u = await call(stateDir, { cmd: 'status', unit: positionals[0]! }, (r) => r.unit, io);
+  if (!u) return 4;
+  let sinceMs: number | undefined;
+  if (values.since) {
+    const abs = Date.parse(values.since);
+    if (!Number.isNaN(abs)) sinceMs = abs;
+    else { try { sinceMs = Date.now() - parseTimespan(values.since.replace(/ ago$/, '')) / 1000; } catch { throw new UsageError(`logs: --since "${values.since}" is neither a time ("2026-11-22T10:00:00Z") nor a span ("10min")`); } }
+  }
+  const n = values.lines !== undefined ? Number(values.lines) : (values.follow ? 10 : 0);
+  for (const l of readLogTail(u.LogPath, n, sinceMs)) io.stdout(l + '\n');
+  if (!values.follow) return EXIT.ok;
+  let offset = existsSync(u.LogPath) ? statSync(u.LogPath).size : 0;
+  const pump = (): void => {
+    if (!existsSync(u.LogPath)) return;
+    const size = statSync(u.LogPath).size;
+    if (size < offset) offset = 0; // rotated
+    if (size > offset) { io.stdout(readFileSync(u.LogPath).subarray(offset, size).toString()); offset = size; }
+  };
+  const w = watch(u.LogPath.replace(/[^/]+$/, ''), pump);
+  const timer = setInterval(pump, 500);
+  return new Promise((resolve) => process.on('SIGINT', () => { w.close(); clearInterval(timer); resolve(EXIT.ok); }));
+}
+
+export async function runCat(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: common });
+  if (values.help) { io.stdout('Usage: unitctl cat UNIT\n\nPrints the unit as a systemd unit file.\n'); return EXIT.ok; }
+  if (positionals.length !== 1) throw new UsageError('cat: name one unit');
+  const stateDir = resolveStateDir(values['state-dir'], process.env);
+  const u = await call(stateDir, { cmd: 'status', unit: positionals[0]! }, (r) => r.unit, io);
+  if (!u) return 4;
+  const state = JSON.parse(readFileSync(u.LogPath.replace(/journal\.log$/, 'state.json'), 'utf8')) as { spec: never };
+  io.stdout(`# ${u.FragmentPath}\n` + renderUnit({ apiVersion: API_VERSION as 'unit-operator.dev/v1alpha1', kind: KIND as 'ServiceUnit', metadata: { name: u.Id.replace(/\.service$/, '') }, spec: state.spec }, { header: false }));
+  return EXIT.ok;
+}
