@@ -1,0 +1,74 @@
+// A standalone agent as a real child process (so it can be kill -9'd), and unitctl against it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { REPO, UNITCTL } from './paths.ts';
+import { sleep } from './units.ts';
+import { isAlive } from '../../src/runner/procfs.ts';
+
+export interface AgentFixture {
+  readonly manifests: string;
+  readonly state: string;
+  proc: ChildProcess | undefined;
+  readonly stderr: string[];
+  start(extra?: string[]): Promise<void>;
+  kill9(): Promise<void>;
+  unitctl(...args: string[]): { status: number | null; stdout: string; stderr: string };
+  json<T>(...args: string[]): T;
+}
+
+export function agentFixture(t: { after: (fn: () => void | Promise<void>) => void }): AgentFixture {
+  const root = mkdtempSync(join(tmpdir(), 'uo-agent-'));
+  const manifests = join(root, 'manifests');
+  const state = join(root, 'state');
+  mkdirSync(manifests);
+  const f: AgentFixture = {
+    manifests, state, proc: undefined, stderr: [],
+    async start(extra = []) {
+      const p = spawn(process.execPath, [join(REPO, 'src', 'cli', 'main.ts'), 'agent', '--manifests', manifests, '--state-dir', state, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+      p.stderr!.on('data', (d: Buffer) => f.stderr.push(d.toString()));
+      f.proc = p;
+      for (let i = 0; i < 200; i++) {
+        if (existsSync(join(state, 'agent.sock')) && f.unitctl('list').status === 0) return;
+        await sleep(25);
+      }
+      throw new Error(`agent did not come up: ${f.stderr.join('')}`);
+    },
+    async kill9() {
+      const p = f.proc;
+      if (!p || p.exitCode !== null) return;
+      const gone = new Promise((r) => p.once('exit', r));
+      p.kill('SIGKILL');
+      await gone;
+      rmSync(join(state, 'agent.sock'), { force: true });
+    },
+    unitctl(...args) {
+      const r = spawnSync(process.execPath, [UNITCTL, ...args, '--state-dir', state], { encoding: 'utf8', timeout: 20_000 });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    },
+    json<T>(...args: string[]): T {
+      const r = f.unitctl(...args, '-o', 'json');
+      if (r.status !== 0 && r.status !== 3) throw new Error(`unitctl ${args.join(' ')}: ${r.stderr}`);
+      return JSON.parse(r.stdout) as T;
+    },
+  };
+  t.after(async () => {
+    if (f.proc && f.proc.exitCode === null) {
+      const gone = new Promise((r) => f.proc!.once('exit', r));
+      f.proc.kill('SIGTERM');
+      await Promise.race([gone, sleep(5000)]);
+    }
+    // whatever the units left: every shim and its descendants, by pid
+    const unitsDir = join(state, 'units');
+    const pids: number[] = [];
+    if (existsSync(unitsDir)) for (const u of readdirSync(unitsDir)) {
+      try { for (const s of (JSON.parse(readFileSync(join(unitsDir, u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> }).spawns) pids.push(s.shimPid); } catch { /* none */ }
+    }
+    const { descendants } = await import('../../src/runner/procfs.ts');
+    for (const p of [...descendants(pids), ...pids]) { try { process.kill(p, 9); } catch { /* gone */ } }
+    for (let i = 0; i < 100 && pids.some(isAlive); i++) await sleep(20);
+    rmSync(root, { recursive: true, force: true });
+  });
+  return f;
+}
