@@ -8,7 +8,8 @@ export type Request =
   | { readonly cmd: 'status'; readonly unit: string }
   | { readonly cmd: Verb; readonly unit: string }
   | { readonly cmd: 'problems' }
-  | { readonly cmd: 'ping' };
+  | { readonly cmd: 'ping' }
+  | { readonly cmd: 'stats' };
 
 export interface UnitStatus {
   readonly Id: string;
@@ -42,5 +43,12 @@ export interface UnitStatus {
 }
 
 export type Response =
-  | { readonly ok: true; readonly units?: UnitStatus[]; readonly unit?: UnitStatus; readonly problems?: Array<{ file: string; message: string }> }
+  | { readonly ok: true; readonly units?: UnitStatus[]; readonly unit?: UnitStatus; readonly problems?: Array<{ file: string; message: string }>; readonly stats?: AgentStats }
   | { readonly ok: false; readonly error: string };
+
+export interface AgentStats {
+  readonly units: number;
+  readonly stateWrites: number;
+  readonly decisions: number;
+  readonly pid: number;
+}

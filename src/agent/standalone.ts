@@ -154,6 +154,10 @@ export class StandaloneAgent {
   handle(req: Request): Response {
     switch (req.cmd) {
       case 'ping': return { ok: true };
+      case 'stats': {
+        const rs = [...this.units.values()].map((m) => m.runner);
+        return { ok: true, stats: { units: rs.length, stateWrites: rs.reduce((a, r) => a + r.stateWrites, 0), decisions: rs.reduce((a, r) => a + r.decisions, 0), pid: process.pid } };
+      }
       case 'list': return { ok: true, units: this.list() };
       case 'problems': return { ok: true, problems: this.problems };
       case 'status': {

@@ -53,7 +53,7 @@ export interface UnitRunnerOptions {
   /** Called after every engine decision with the unit's properties (for exact timelines). */
   readonly onDecision?: (props: ReturnType<typeof properties>) => void;
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
-  /** How often to look at the event logs when inotify says nothing (ms). */
+  /** How often to look at the event logs when inotify says nothing (ms; a safety net). */
   readonly pollMs?: number;
 }
 
@@ -78,6 +78,9 @@ export class UnitRunner {
   /** Problems that keep the unit from running as written (bad EnvironmentFile=, unknown User=). */
   readonly problems: string[] = [];
   private seq = 0;
+  /** State-file writes and engine decisions so far (the benchmark reports them). */
+  stateWrites = 0;
+  decisions = 0;
   private readonly opts: UnitRunnerOptions;
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -118,7 +121,7 @@ export class UnitRunner {
       }
       r.rearmTimers();
     }
-    r.poller = setInterval(() => r.pollAll(), opts.pollMs ?? 250);
+    r.poller = setInterval(() => r.pollAll(), opts.pollMs ?? 5000);
     r.poller.unref();
     r.pollAll();
     return r;
@@ -136,6 +139,7 @@ export class UnitRunner {
   private persist(): void {
     const p: Persisted = { version: 1, unitName: this.unitName, specHash: specHash(this.spec), invocationId: this.invocationId, machine: this.machine, spawns: this.spawns, seq: this.seq, mainCommandLine: this.mainCommandLine, spec: this.spec };
     const tmp = `${this.statePath()}.tmp`;
+    this.stateWrites++;
     writeFileSync(tmp, JSON.stringify(p));
     renameSync(tmp, this.statePath());
   }
@@ -167,6 +171,7 @@ export class UnitRunner {
         const next = this.queue.shift()!;
         if (next.t === 'start' && (this.machine.state === 'dead' || this.machine.state === 'failed')) this.invocationId = randomUUID().replaceAll('-', '');
         const d = decide(this.machine, next, this.cfg, this.clock());
+        this.decisions++;
         const before = this.machine.state;
         this.machine = d.machine;
         this.opts.onDecision?.(properties(this.machine));
@@ -297,13 +302,13 @@ export class UnitRunner {
     shimEnv['UO_SHIM_LOG'] = this.logPath();
     shimEnv['UO_SHIM_LOG_MAX'] = String(this.opts.logMaxBytes ?? 8 * 1024 * 1024);
     if (e.role === 'main' && wantsNotify) shimEnv['UO_SHIM_NOTIFY_SOCKET'] = this.notifySocketPath();
+    this.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
     const child = spawn(this.opts.shimPath, [join(rec.dir, 'events'), '--', path, ...argv], { detached: true, stdio: 'ignore', env: shimEnv });
     child.on('error', (err2) => { this.log('warning', `could not start uo-shim: ${err2.message}`); });
     child.on('exit', () => this.poll(rec));
     child.unref();
     rec.shimPid = child.pid ?? 0;
     rec.started = true;
-    this.watch(rec);
   }
 
   private respawn(rec: SpawnRecord): void {
