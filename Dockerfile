@@ -1,5 +1,15 @@
-# unit-operator image: the unitctl CLI (agent / controller) on Node 24.
+# unit-operator image: the unitctl CLI (agent / controller) on Node 24, built JavaScript only.
 # Build: docker build -t unit-operator:dev .   (not buildable on the dev machines: no Docker engine)
+# The build stage runs the same npm scripts as CI (npm ci, npm run build).
+FROM node:24-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && gcc -O2 -o /app/uo-shim src/runner/shim/uo-shim.c
+
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,10 +18,12 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 FROM node:24-bookworm-slim
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/uo-shim /usr/local/bin/uo-shim
 COPY package.json ./
 COPY bin ./bin
-COPY src ./src
 COPY crds ./crds
+ENV UNIT_OPERATOR_SHIM=/usr/local/bin/uo-shim
 USER node
 ENTRYPOINT ["node", "/app/bin/unitctl.js"]
 CMD ["--help"]

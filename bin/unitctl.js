@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 const [major, minor] = process.versions.node.split('.').map(Number);
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 if (major > 22 || (major === 22 && minor >= 18)) {
-  const { main } = await import(join(root, 'src/cli/main.ts'));
+  // an image ships the built dist/ only; a checkout runs the sources directly
+  const entry = existsSync(join(root, 'src/cli/main.ts')) ? 'src/cli/main.ts' : 'dist/cli/main.js';
+  const { main } = await import(join(root, entry));
   process.exitCode = await main(process.argv.slice(2));
 } else {
   const pinned = join(root, 'node_modules/node/bin/node');

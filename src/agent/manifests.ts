@@ -24,7 +24,10 @@ export function unitNameOf(su: ServiceUnit): string {
   return su.spec.unitName ?? `${su.metadata.name}.service`;
 }
 
-export function loadManifests(dir: string): { units: LoadedUnit[]; problems: ManifestProblem[] } {
+/** Parsed files by path, reused while a file's mtime and size are unchanged. */
+export type ManifestCache = Map<string, { readonly stamp: string; readonly units: LoadedUnit[]; readonly problems: ManifestProblem[] }>;
+
+export function loadManifests(dir: string, cache: ManifestCache = new Map()): { units: LoadedUnit[]; problems: ManifestProblem[] } {
   const units: LoadedUnit[] = [];
   const problems: ManifestProblem[] = [];
   if (!existsSync(dir)) return { units, problems: [{ file: dir, message: 'no such folder' }] };
@@ -35,17 +38,39 @@ export function loadManifests(dir: string): { units: LoadedUnit[]; problems: Man
     seen.set(u.unitName, u.file);
     units.push(u);
   };
+  const present = new Set<string>();
   for (const f of readdirSync(dir).sort()) {
     const file = join(dir, f);
-    let isFile = false;
-    try { isFile = statSync(file).isFile(); } catch { continue; }
-    if (!isFile || f.startsWith('.')) continue;
+    let stamp = '';
+    try {
+      const st = statSync(file);
+      if (!st.isFile()) continue;
+      // drop-ins change a unit too: include its .d folder's mtime
+      const dropDir = join(dir, `${f}.d`);
+      stamp = `${st.mtimeMs}:${st.size}:${existsSync(dropDir) ? statSync(dropDir).mtimeMs : 0}`;
+    } catch { continue; }
+    if (f.startsWith('.') || !(/\.ya?ml$/.test(f) || f.endsWith('.service'))) continue;
+    present.add(file);
+    const cached = cache.get(file);
+    if (cached && cached.stamp === stamp) {
+      for (const u of cached.units) add(u);
+      problems.push(...cached.problems);
+      continue;
+    }
+    const before = { units: units.length, problems: problems.length };
+    loadOne(f, file);
+    cache.set(file, { stamp, units: units.slice(before.units), problems: problems.slice(before.problems) });
+  }
+  for (const k of cache.keys()) if (!present.has(k)) cache.delete(k);
+  return { units, problems };
+
+  function loadOne(f: string, file: string): void {
     if (/\.ya?ml$/.test(f)) {
       let docs: unknown[];
       try { docs = loadAll(readFileSync(file, 'utf8')).filter((d) => d !== null && d !== undefined); } catch (e) {
         const mark = (e as { mark?: { line: number; column: number } }).mark;
         problems.push({ file: mark ? `${file}:${mark.line + 1}:${mark.column + 1}` : file, message: `invalid YAML: ${(e as { reason?: string }).reason ?? (e as Error).message}` });
-        continue;
+        return;
       }
       docs.forEach((d, i) => {
         const where = docs.length > 1 ? `${file}[${i}]` : file;
@@ -65,5 +90,4 @@ export function loadManifests(dir: string): { units: LoadedUnit[]; problems: Man
       }
     }
   }
-  return { units, problems };
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, watch, type FSWatcher, writ
 import { join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
-import { loadManifests, type ManifestProblem } from './manifests.ts';
+import { loadManifests, type ManifestProblem, type ManifestCache } from './manifests.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
 
@@ -46,6 +46,8 @@ export class StandaloneAgent {
   private watcher: FSWatcher | undefined;
   private rescan: NodeJS.Timeout | undefined;
   private lastProblems = '';
+  private readonly cache: ManifestCache = new Map();
+  private debounce: NodeJS.Timeout | undefined;
 
   constructor(opts: AgentOptions) { this.opts = opts; }
 
@@ -67,10 +69,15 @@ export class StandaloneAgent {
     this.reconcile();
     await this.listen();
     try {
-      this.watcher = watch(this.opts.manifestsDir, () => this.reconcile());
+      // a burst of file events (an editor saving, a git checkout) becomes one reconcile
+      this.watcher = watch(this.opts.manifestsDir, () => {
+        if (this.debounce) return;
+        this.debounce = setTimeout(() => { this.debounce = undefined; this.reconcile(); }, 20);
+      });
       this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; });
     } catch { /* the periodic rescan covers it */ }
-    this.rescan = setInterval(() => { this.reconcile(); this.forgetStopped(); }, this.opts.rescanMs ?? 1000);
+    // the periodic rescan is a safety net for missed events; unchanged files are not re-read
+    this.rescan = setInterval(() => { this.reconcile(); this.forgetStopped(); }, this.opts.rescanMs ?? 2000);
   }
 
   private openRunner(name: string, spec: ServiceUnitSpec): UnitRunner {
@@ -83,7 +90,7 @@ export class StandaloneAgent {
 
   /** Brings the running units in line with the folder (level-based: safe to call any time). */
   reconcile(): void {
-    const { units, problems } = loadManifests(this.opts.manifestsDir);
+    const { units, problems } = loadManifests(this.opts.manifestsDir, this.cache);
     this.problems = problems;
     const text = JSON.stringify(problems);
     if (text !== this.lastProblems) {
@@ -203,6 +210,7 @@ export class StandaloneAgent {
   /** Stops watching and answering. With stopUnits, stops every unit first (ExecStop= runs). */
   async shutdown(stopUnits: boolean, timeoutMs = 30_000): Promise<void> {
     if (this.rescan) clearInterval(this.rescan);
+    if (this.debounce) clearTimeout(this.debounce);
     this.watcher?.close();
     if (stopUnits) {
       for (const m of this.units.values()) m.runner.stop();

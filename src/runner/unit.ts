@@ -81,6 +81,9 @@ export class UnitRunner {
   /** State-file writes and engine decisions so far (the benchmark reports them). */
   stateWrites = 0;
   decisions = 0;
+  private dirty = false;
+  /** While > 0, state writes wait for the end of the batch (a poll of one event log). */
+  private batchDepth = 0;
   private readonly opts: UnitRunnerOptions;
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -140,6 +143,7 @@ export class UnitRunner {
     const p: Persisted = { version: 1, unitName: this.unitName, specHash: specHash(this.spec), invocationId: this.invocationId, machine: this.machine, spawns: this.spawns, seq: this.seq, mainCommandLine: this.mainCommandLine, spec: this.spec };
     const tmp = `${this.statePath()}.tmp`;
     this.stateWrites++;
+    this.dirty = false;
     writeFileSync(tmp, JSON.stringify(p));
     renameSync(tmp, this.statePath());
   }
@@ -177,17 +181,23 @@ export class UnitRunner {
         this.opts.onDecision?.(properties(this.machine));
         // write-ahead: spawn records exist on disk before any process is started
         const spawnRecords = d.effects.filter((e): e is Extract<Effect, { t: 'spawn' }> => e.t === 'spawn').map((e) => this.allocate(e));
-        this.persist();
+        if (spawnRecords.length > 0) this.persist();
+        else this.dirty = true;
         let si = 0;
         for (const e of d.effects) this.execute(e, e.t === 'spawn' ? spawnRecords[si++] : undefined);
         if (d.machine.state !== before || d.effects.some((e) => e.t === 'state-changed')) changed = true;
         if (d.effects.length > 0) changed = true;
       }
-      this.persist();
+      if (this.batchDepth === 0) this.flush();
       if (changed) this.opts.onChange?.(this);
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** Writes the state if a decision changed it and no batch is open. */
+  private flush(): void {
+    if (this.dirty) { this.dirty = false; this.persist(); }
   }
 
   private allocate(e: Extract<Effect, { t: 'spawn' }>): SpawnRecord {
@@ -335,6 +345,12 @@ export class UnitRunner {
   /** Reads what a shim wrote since last time and turns it into engine events. */
   private poll(rec: SpawnRecord): void {
     if (rec.done || this.closed) return;
+    this.batchDepth++;
+    try { this.pollBatch(rec); } finally { this.batchDepth--; }
+    if (this.batchDepth === 0) this.flush();
+  }
+
+  private pollBatch(rec: SpawnRecord): void {
     const { lines, offset } = readNewLines(join(rec.dir, 'events'), rec.offset);
     for (const line of lines) {
       const ev = parseShimLine(line);
@@ -358,7 +374,7 @@ export class UnitRunner {
     if (!rec.done && rec.started && rec.shimPid > 0 && !isAlive(rec.shimPid)) {
       // The shim died without saying "empty" (killed from outside): what it held is gone or orphaned.
       const again = readNewLines(join(rec.dir, 'events'), rec.offset);
-      if (again.lines.length > 0) { this.poll(rec); return; }
+      if (again.lines.length > 0) { this.pollBatch(rec); return; }
       this.log('warning', `uo-shim ${rec.shimPid} of ${this.unitName} vanished; treating its processes as killed`);
       if (rec.pid > 0) this.send({ t: 'exited', pid: rec.pid, code: 'killed', status: 9 });
       rec.done = true;
@@ -368,7 +384,8 @@ export class UnitRunner {
       if (this.spawns.every((s) => s.done)) {
         this.spawns = this.spawns.filter((s) => { if (s.done) rmSync(s.dir, { recursive: true, force: true }); return !s.done; });
         this.send({ t: 'group-empty' });
-      } else this.persist();
+      }
+      this.dirty = true;
     }
   }
 

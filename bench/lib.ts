@@ -1,0 +1,87 @@
+// Shared pieces of the benchmarks: workloads (scripts that timestamp their own start and exit),
+// statistics, and process CPU/RSS sampling from /proc.
+import { readFileSync, writeFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Footprint {
+  /** Supervisor processes' resident memory (MB): the agent/daemon plus per-process holders. */
+  readonly rssMB: number;
+  /** Their CPU use over the window, % of one core. */
+  readonly cpuPct: number;
+  /** Supervisor memory per supervised process (KB). */
+  readonly perProcessKB: number;
+  readonly note?: string;
+}
+
+export interface Peer {
+  readonly name: string;
+  /** Why it can't run here, or undefined. */
+  unavailable(): Promise<string | undefined>;
+  /** Measured restart delays (ms) of a service that exits at once, with the given configured delay. */
+  restartDelays(configuredMs: number, restarts: number, dir: string): Promise<number[] | string>;
+  /** Latency (ms) from "add the unit" to "its process runs", n times. */
+  startLatencies(n: number, dir: string): Promise<number[] | string>;
+  /** CPU/RSS of the supervisor with `count` services, idle (sleeping) or crash-looping. */
+  footprint(count: number, storm: boolean, seconds: number, dir: string): Promise<Footprint | string>;
+  cleanup(): Promise<void>;
+}
+
+/** A script that records when it starts and when it exits (ns since the epoch), then exits 1. */
+export function crashScript(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const p = join(dir, 'crash.sh');
+  writeFileSync(p, `#!/bin/sh\ndate +%s%N >> "${dir}/starts"\ndate +%s%N >> "${dir}/exits"\nexit 1\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+export function delaysFrom(dir: string): number[] {
+  const read = (f: string): number[] => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').trim().split('\n').filter(Boolean).map(Number) : []);
+  const starts = read('starts');
+  const exits = read('exits');
+  const out: number[] = [];
+  for (let i = 0; i + 1 < starts.length && i < exits.length; i++) out.push((starts[i + 1]! - exits[i]!) / 1e6);
+  return out;
+}
+
+export function countLines(file: string): number {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+}
+
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+function stat(pid: number): { ticks: number; rssKB: number } | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const rss = /^VmRSS:\s+([0-9]+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { ticks: Number(f[11]) + Number(f[12]), rssKB: rss ? Number(rss[1]) : 0 };
+  } catch { return undefined; }
+}
+
+/** CPU (% of a core) and RSS of a set of processes (re-listed at the end) over a window. */
+export async function measure(pids: () => number[], seconds: number, supervised: number): Promise<Footprint> {
+  const before = new Map(pids().map((p) => [p, stat(p)?.ticks ?? 0]));
+  const t0 = Date.now();
+  await sleep(seconds * 1000);
+  const wall = (Date.now() - t0) / 1000;
+  let ticks = 0;
+  let rss = 0;
+  for (const p of pids()) {
+    const s = stat(p);
+    if (!s) continue;
+    ticks += s.ticks - (before.get(p) ?? s.ticks);
+    rss += s.rssKB;
+  }
+  return { rssMB: rss / 1024, cpuPct: (ticks / 100 / wall) * 100, perProcessKB: rss / Math.max(1, supervised) };
+}
+
+export function childrenOf(pid: number): number[] {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}

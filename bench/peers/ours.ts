@@ -1,0 +1,105 @@
+// unit-operator's standalone agent, as a separate process (unitctl agent).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from '../../src/cli/client.ts';
+import { descendants } from '../../src/runner/procfs.ts';
+import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
+
+const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+
+export class Ours implements Peer {
+  readonly name = 'unit-operator';
+  private agent: ChildProcess | undefined;
+  private state = '';
+  private manifests = '';
+  stats = { stateWrites: 0, decisions: 0 };
+
+  async unavailable(): Promise<string | undefined> { return undefined; }
+
+  private async startAgent(dir: string): Promise<void> {
+    await this.stopAgent(true);
+    this.manifests = join(dir, 'manifests');
+    this.state = join(dir, 'state');
+    mkdirSync(this.manifests, { recursive: true });
+    // the built JavaScript, as the image runs it (npm run bench builds it first)
+    const entry = existsSync(join(repo, 'dist/cli/main.js')) ? join(repo, 'dist/cli/main.js') : join(repo, 'src/cli/main.ts');
+    this.agent = spawn(process.execPath, [entry, 'agent', '--manifests', this.manifests, '--state-dir', this.state, '--stop-on-exit'], { stdio: 'ignore' });
+    for (let i = 0; i < 400 && !existsSync(join(this.state, 'agent.sock')); i++) await sleep(25);
+    await sleep(200);
+  }
+
+  private async stopAgent(stopUnits: boolean): Promise<void> {
+    const a = this.agent;
+    if (!a || a.exitCode !== null) return;
+    const gone = new Promise((r) => a.once('exit', r));
+    a.kill(stopUnits ? 'SIGTERM' : 'SIGKILL');
+    await Promise.race([gone, sleep(60_000)]);
+    this.agent = undefined;
+  }
+
+  async restartDelays(configuredMs: number, restarts: number, dir: string): Promise<number[]> {
+    await this.startAgent(dir);
+    const w = join(dir, 'work');
+    const script = crashScript(w);
+    writeFileSync(join(this.manifests, 'crash.service'), `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${script}\nRestart=always\nRestartSec=${configuredMs}ms\n`);
+    for (let i = 0; i < 2000 && delaysFrom(w).length < restarts; i++) await sleep(20);
+    await this.stopAgent(true);
+    return delaysFrom(w).slice(0, restarts);
+  }
+
+  async startLatencies(n: number, dir: string): Promise<number[]> {
+    await this.startAgent(dir);
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const marker = join(dir, `started-${i}`);
+      const t0 = Date.now() * 1e6;
+      writeFileSync(join(this.manifests, `s${i}.service`), `[Service]\nExecStart=/bin/sh -c 'date +%%s%%N > ${marker}; exec sleep 1000'\n`);
+      for (let k = 0; k < 500 && !existsSync(marker); k++) await sleep(2);
+      await sleep(5);
+      out.push((Number(readFileSync(marker, 'utf8')) - t0) / 1e6);
+    }
+    await this.stopAgent(true);
+    return out;
+  }
+
+  async footprint(count: number, storm: boolean, seconds: number, dir: string): Promise<Footprint> {
+    await this.startAgent(dir);
+    const body = storm ? "ExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=1s" : 'ExecStart=/bin/sleep 100000';
+    for (let i = 0; i < count; i++) writeFileSync(join(this.manifests, `f${i}.service`), `[Unit]\nStartLimitIntervalSec=0\n[Service]\n${body}\n`);
+    // wait until every unit is up (the agent picks the files up by itself)
+    for (let i = 0; i < 600; i++) {
+      const r = await request(this.state, { cmd: 'list' }, 30_000);
+      if (r.ok && (r.units ?? []).length === count && (r.units ?? []).every((u) => u.ActiveState !== 'inactive')) break;
+      await sleep(200);
+    }
+    await sleep(storm ? 3000 : 2000);
+    const agentPid = this.agent!.pid!;
+    const shims = (): number[] => readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(join(process.env['HOME'] ?? '/root', '.cache/unit-operator/shim')); } catch { return false; } });
+    const before = await request(this.state, { cmd: 'stats' });
+    const f = await measure(() => [agentPid, ...shims()], seconds, count);
+    const after = await request(this.state, { cmd: 'stats' });
+    if (before.ok && after.ok && before.stats && after.stats) {
+      this.stats = { stateWrites: (after.stats.stateWrites - before.stats.stateWrites) / seconds, decisions: (after.stats.decisions - before.stats.decisions) / seconds };
+    }
+    const agentOnly = await measure(() => [agentPid], 1, count);
+    await this.stopAgent(true);
+    return { ...f, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s` };
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stopAgent(true);
+    if (this.state && existsSync(this.state)) {
+      // anything left by a failed run: shims and their process trees, by pid
+      for (const u of existsSync(join(this.state, 'units')) ? readdirSync(join(this.state, 'units')) : []) {
+        try {
+          const s = JSON.parse(readFileSync(join(this.state, 'units', u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> };
+          const shims = s.spawns.map((x) => x.shimPid).filter((p) => p > 0);
+          for (const p of [...descendants(shims), ...shims]) { try { process.kill(p, 9); } catch { /* gone */ } }
+        } catch { /* none */ }
+      }
+      rmSync(this.state, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// systemd 257 itself, through ../shared/tools/systemd-oracle (PID 1 of its own namespaces).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
+
+const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+const ORACLE = process.env['SYSTEMD_ORACLE'] ?? join(repo, '..', 'shared', 'tools', 'systemd-oracle');
+const DIR = join(homedir(), '.cache', 'systemd-oracle-trixie');
+const ROOT = join(DIR, 'root');
+
+export class Systemd implements Peer {
+  readonly name = 'systemd 257';
+  private units: string[] = [];
+
+  async unavailable(): Promise<string | undefined> {
+    if (!existsSync(ORACLE)) return `no systemd-oracle at ${ORACLE}`;
+    const r = spawnSync(ORACLE, ['up'], { encoding: 'utf8' });
+    return r.status === 0 ? undefined : `systemd-oracle up failed: ${r.stderr.trim()}`;
+  }
+
+  private sh(cmd: string): string { return spawnSync(ORACLE, ['sh', cmd], { encoding: 'utf8', timeout: 600_000 }).stdout; }
+  private pid1(): number { return Number(readFileSync(join(DIR, 'pid'), 'utf8')); }
+
+  private install(name: string, text: string): void {
+    writeFileSync(join(ROOT, 'etc/systemd/system', name), text);
+    this.units.push(name);
+  }
+
+  async restartDelays(configuredMs: number, restarts: number): Promise<number[]> {
+    const inside = '/var/tmp/uo-bench-restart';
+    const w = join(ROOT, inside);
+    rmSync(w, { recursive: true, force: true });
+    mkdirSync(w, { recursive: true });
+    writeFileSync(join(w, 'crash.sh'), `#!/bin/sh\ndate +%s%N >> "${inside}/starts"\ndate +%s%N >> "${inside}/exits"\nexit 1\n`, { mode: 0o755 });
+    this.install('uo-bench-crash.service', `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${inside}/crash.sh\nRestart=always\nRestartSec=${configuredMs}ms\n`);
+    this.sh('systemctl daemon-reload; systemctl start uo-bench-crash.service');
+    for (let i = 0; i < 2000 && delaysFrom(w).length < restarts; i++) await sleep(20);
+    this.sh('systemctl stop uo-bench-crash.service');
+    return delaysFrom(w).slice(0, restarts);
+  }
+
+  async startLatencies(n: number): Promise<number[]> {
+    const inside = '/var/tmp/uo-bench-start';
+    const w = join(ROOT, inside);
+    rmSync(w, { recursive: true, force: true });
+    mkdirSync(w, { recursive: true });
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = Date.now() * 1e6;
+      this.install(`uo-bench-s${i}.service`, `[Service]\nExecStart=/bin/sh -c 'date +%%s%%N > ${inside}/started-${i}; exec sleep 1000'\n`);
+      this.sh(`systemctl daemon-reload && systemctl start uo-bench-s${i}.service`);
+      for (let k = 0; k < 1000 && !existsSync(join(w, `started-${i}`)); k++) await sleep(2);
+      await sleep(5);
+      out.push((Number(readFileSync(join(w, `started-${i}`), 'utf8')) - t0) / 1e6);
+    }
+    this.sh(`systemctl stop ${Array.from({ length: n }, (_, i) => `uo-bench-s${i}.service`).join(' ')}`);
+    return out;
+  }
+
+  async footprint(count: number, storm: boolean, seconds: number): Promise<Footprint> {
+    const body = storm ? "ExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=1s" : 'ExecStart=/bin/sleep 100000';
+    const names = Array.from({ length: count }, (_, i) => `uo-bench-f${i}.service`);
+    for (const n of names) this.install(n, `[Unit]\nStartLimitIntervalSec=0\n[Service]\n${body}\n`);
+    this.sh('systemctl daemon-reload');
+    for (let i = 0; i < names.length; i += 200) this.sh(`systemctl start --no-block ${names.slice(i, i + 200).join(' ')}`);
+    await sleep(storm ? 5000 : 4000);
+    const f = await measure(() => [this.pid1()], seconds, count);
+    for (let i = 0; i < names.length; i += 200) this.sh(`systemctl stop ${names.slice(i, i + 200).join(' ')}`);
+    return { ...f, note: 'PID 1 alone (it supervises without per-process holders)' };
+  }
+
+  async cleanup(): Promise<void> {
+    const dir = join(ROOT, 'etc/systemd/system');
+    const mine = readdirSync(dir).filter((f) => f.startsWith('uo-bench-'));
+    if (mine.length > 0) {
+      for (let i = 0; i < mine.length; i += 200) this.sh(`systemctl stop ${mine.slice(i, i + 200).join(' ')} 2>/dev/null`);
+      for (const f of mine) rmSync(join(dir, f), { force: true });
+      this.sh('systemctl daemon-reload; systemctl reset-failed');
+    }
+  }
+}
