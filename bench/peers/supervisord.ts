@@ -18,7 +18,7 @@ export class Supervisord implements Peer {
     mkdirSync(join(dir, 'conf.d'), { recursive: true });
     this.conf = join(dir, 'supervisord.conf');
     writeFileSync(join(dir, 'conf.d', 'main.conf'), programs);
-    writeFileSync(this.conf, `[unix_http_server]\nfile=${dir}/s.sock\n[supervisord]\nlogfile=${dir}/supervisord.log\npidfile=${dir}/s.pid\nchildlogdir=${dir}\nminfds=65536\nminprocs=4096\n[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n[supervisorctl]\nserverurl=unix://${dir}/s.sock\n[include]\nfiles = ${dir}/conf.d/*.conf\n`);
+    writeFileSync(this.conf, `[unix_http_server]\nfile=${dir}/s.sock\n[supervisord]\nlogfile=${dir}/supervisord.log\npidfile=${dir}/s.pid\nchildlogdir=${dir}\nminfds=8192\nminprocs=4096\n[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n[supervisorctl]\nserverurl=unix://${dir}/s.sock\n[include]\nfiles = ${dir}/conf.d/*.conf\n`);
     this.proc = spawn('supervisord', ['-n', '-c', this.conf], { stdio: 'ignore' });
     for (let i = 0; i < 200 && !existsSync(join(dir, 's.sock')); i++) await sleep(25);
   }

@@ -4,11 +4,10 @@
 // socket. Imperative commands (unitctl stop) hold until the unit's file changes, like systemctl.
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { existsSync, mkdirSync, readdirSync, rmSync, watch, type FSWatcher, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, rmSync, watch, type FSWatcher, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnitRunner, specHash } from '../runner/unit.ts';
-import type { ServiceUnitSpec } from '../api/types.ts';
 import { loadManifests, type ManifestProblem, type ManifestCache } from './manifests.ts';
+import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
 
@@ -21,51 +20,31 @@ export interface AgentOptions {
   readonly onChange?: () => void;
 }
 
-interface Managed {
-  runner: UnitRunner;
-  file: string;
-  hash: string;
-  /** Removed from the manifests: stop, then forget. */
-  removing: boolean;
-}
-
 export function socketPath(stateDir: string): string { return join(stateDir, 'agent.sock'); }
 
-/** Fields whose change needs a restart (everything that shapes the processes). */
-function runtimeHash(spec: ServiceUnitSpec): string {
-  const unit = { ...(spec.unit ?? {}) };
-  for (const k of ['description', 'documentation']) delete unit[k];
-  return specHash({ ...spec, unit, install: {} });
-}
-
 export class StandaloneAgent {
-  readonly units = new Map<string, Managed>();
+  readonly host: UnitHost;
   problems: ManifestProblem[] = [];
   private readonly opts: AgentOptions;
   private server: Server | undefined;
   private watcher: FSWatcher | undefined;
   private rescan: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
   private lastProblems = '';
   private readonly cache: ManifestCache = new Map();
-  private debounce: NodeJS.Timeout | undefined;
 
-  constructor(opts: AgentOptions) { this.opts = opts; }
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.host = new UnitHost({ unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, log: opts.log, onChange: () => opts.onChange?.() });
+  }
 
-  private unitsDir(): string { return join(this.opts.stateDir, 'units'); }
+  get units(): UnitHost['units'] { return this.host.units; }
 
   async start(): Promise<void> {
-    mkdirSync(this.unitsDir(), { recursive: true });
+    mkdirSync(join(this.opts.stateDir, 'units'), { recursive: true });
     writeFileSync(join(this.opts.stateDir, 'agent.pid'), `${process.pid}\n`);
-    // Units a previous agent ran whose file is gone now: adopt them so they can be stopped.
-    const { units } = loadManifests(this.opts.manifestsDir);
-    const wanted = new Set(units.map((u) => u.unitName));
-    for (const name of readdirSync(this.unitsDir())) {
-      if (wanted.has(name) || !existsSync(join(this.unitsDir(), name, 'state.json'))) continue;
-      const saved = JSON.parse(readFileSync(join(this.unitsDir(), name, 'state.json'), 'utf8')) as { spec?: ServiceUnitSpec };
-      const runner = this.openRunner(name, saved.spec ?? { service: { type: 'oneshot', remainAfterExit: true } });
-      this.units.set(name, { runner, file: '(removed)', hash: '', removing: true });
-      runner.stop();
-    }
+    // keep supervising what a previous agent ran before reading the folder
+    this.host.adoptAll();
     this.reconcile();
     await this.listen();
     try {
@@ -77,15 +56,7 @@ export class StandaloneAgent {
       this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; });
     } catch { /* the periodic rescan covers it */ }
     // the periodic rescan is a safety net for missed events; unchanged files are not re-read
-    this.rescan = setInterval(() => { this.reconcile(); this.forgetStopped(); }, this.opts.rescanMs ?? 2000);
-  }
-
-  private openRunner(name: string, spec: ServiceUnitSpec): UnitRunner {
-    return UnitRunner.open({
-      unitName: name, spec, dir: join(this.unitsDir(), name), shimPath: this.opts.shimPath,
-      onLog: (level, message) => this.opts.log(level, message, { unit: name }),
-      onChange: () => this.opts.onChange?.(),
-    });
+    this.rescan = setInterval(() => this.reconcile(), this.opts.rescanMs ?? 2000);
   }
 
   /** Brings the running units in line with the folder (level-based: safe to call any time). */
@@ -100,69 +71,30 @@ export class StandaloneAgent {
     const seen = new Set<string>();
     for (const u of units) {
       seen.add(u.unitName);
-      const spec = u.object.spec;
-      const hash = runtimeHash(spec);
-      const cur = this.units.get(u.unitName);
-      if (!cur || cur.removing) {
-        const fresh = !existsSync(join(this.unitsDir(), u.unitName, 'state.json'));
-        const adoptedHash = fresh ? hash : (readSavedHash(join(this.unitsDir(), u.unitName)) ?? hash);
-        const runner = cur?.runner ?? this.openRunner(u.unitName, spec);
-        runner.updateSpec(spec);
-        this.units.set(u.unitName, { runner, file: u.file, hash, removing: false });
-        if (spec.masked || spec.state === 'stopped') { runner.stop(); continue; }
-        if (fresh) { this.opts.log('info', `Starting ${u.unitName} (${u.file})`); runner.start(); }
-        else if (adoptedHash !== hash) { this.opts.log('info', `${u.unitName} changed while the agent was down; restarting`); runner.restart(); }
-        else this.opts.log('info', `Adopted ${u.unitName}: ${runner.props.ActiveState} (${runner.props.SubState}), MainPID ${runner.props.MainPID}`);
-        continue;
-      }
-      cur.file = u.file;
-      const stateChanged = (cur.runner.spec.state ?? 'running') !== (spec.state ?? 'running') || !!cur.runner.spec.masked !== !!spec.masked;
-      if (hash !== cur.hash) {
-        cur.runner.updateSpec(spec);
-        cur.hash = hash;
-        if (spec.masked || spec.state === 'stopped') cur.runner.stop();
-        else { this.opts.log('info', `${u.unitName} changed; restarting (daemon-reload + restart)`); cur.runner.restart(); }
-      } else if (stateChanged || JSON.stringify(cur.runner.spec) !== JSON.stringify(spec)) {
-        cur.runner.updateSpec(spec);
-        if (stateChanged) { if (spec.masked || spec.state === 'stopped') cur.runner.stop(); else cur.runner.start(); }
-      }
+      this.host.apply(u.unitName, u.unitName, u.object.spec, u.file);
     }
-    for (const [name, m] of this.units) {
-      if (seen.has(name) || m.removing) continue;
-      this.opts.log('info', `${name}: its file is gone; stopping it`);
-      m.removing = true;
-      m.runner.stop();
-    }
-    this.forgetStopped();
+    for (const id of this.host.units.keys()) if (!seen.has(id)) this.host.remove(id, 'its file is gone');
+    this.host.forgetStopped();
   }
 
-  private forgetStopped(): void {
-    for (const [name, m] of this.units) {
-      if (!m.removing) continue;
-      const s = m.runner.props.ActiveState;
-      if ((s === 'inactive' || s === 'failed') && m.runner.unitProcesses().length === 0) {
-        m.runner.close();
-        rmSync(join(this.unitsDir(), name), { recursive: true, force: true });
-        this.units.delete(name);
-        this.opts.log('info', `${name}: stopped and forgotten`);
-      }
-    }
+  private find(name: string): ReturnType<UnitHost['units']['get']> {
+    return this.host.units.get(name) ?? this.host.units.get(`${name}.service`);
   }
 
   status(name: string): UnitStatus | undefined {
-    const m = this.units.get(name) ?? this.units.get(`${name}.service`);
-    return m ? unitStatus(m.runner, m.file) : undefined;
+    const h = this.find(name);
+    return h ? unitStatus(h.runner, h.source) : undefined;
   }
 
   list(): UnitStatus[] {
-    return [...this.units.values()].filter((m) => !m.removing).map((m) => unitStatus(m.runner, m.file)).sort((a, b) => a.Id.localeCompare(b.Id));
+    return [...this.host.units.values()].filter((h) => !h.removing).map((h) => unitStatus(h.runner, h.source)).sort((a, b) => a.Id.localeCompare(b.Id));
   }
 
   handle(req: Request): Response {
     switch (req.cmd) {
       case 'ping': return { ok: true };
       case 'stats': {
-        const rs = [...this.units.values()].map((m) => m.runner);
+        const rs = [...this.host.units.values()].map((h) => h.runner);
         return { ok: true, stats: { units: rs.length, stateWrites: rs.reduce((a, r) => a + r.stateWrites, 0), decisions: rs.reduce((a, r) => a + r.decisions, 0), pid: process.pid } };
       }
       case 'list': return { ok: true, units: this.list() };
@@ -172,14 +104,15 @@ export class StandaloneAgent {
         return s ? { ok: true, unit: s } : { ok: false, error: `Unit ${req.unit} could not be found.` };
       }
       case 'start': case 'stop': case 'restart': case 'reload': case 'reset-failed': {
-        const m = this.units.get(req.unit) ?? this.units.get(`${req.unit}.service`);
-        if (!m) return { ok: false, error: `Unit ${req.unit} not found.` };
-        if (m.runner.spec.masked && req.cmd !== 'stop') return { ok: false, error: `Unit ${m.runner.unitName} is masked.` };
-        if (req.cmd === 'reload' && m.runner.cfg.exec.reload.length === 0 && m.runner.cfg.type !== 'notify-reload') {
-          return { ok: false, error: `Job for ${m.runner.unitName} canceled: the unit has no ExecReload= (Job type reload is not applicable for unit ${m.runner.unitName}).` };
+        const h = this.find(req.unit);
+        if (!h) return { ok: false, error: `Unit ${req.unit} not found.` };
+        const r = h.runner;
+        if (r.spec.masked && req.cmd !== 'stop') return { ok: false, error: `Unit ${r.unitName} is masked.` };
+        if (req.cmd === 'reload' && r.cfg.exec.reload.length === 0 && r.cfg.type !== 'notify-reload') {
+          return { ok: false, error: `Job for ${r.unitName} canceled: the unit has no ExecReload= (Job type reload is not applicable for unit ${r.unitName}).` };
         }
-        ({ start: () => m.runner.start(), stop: () => m.runner.stop(), restart: () => m.runner.restart(), reload: () => m.runner.reload(), 'reset-failed': () => m.runner.resetFailed() })[req.cmd]();
-        return { ok: true, unit: unitStatus(m.runner, m.file) };
+        ({ start: () => r.start(), stop: () => r.stop(), restart: () => r.restart(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();
+        return { ok: true, unit: unitStatus(r, h.source) };
       }
     }
   }
@@ -212,22 +145,9 @@ export class StandaloneAgent {
     if (this.rescan) clearInterval(this.rescan);
     if (this.debounce) clearTimeout(this.debounce);
     this.watcher?.close();
-    if (stopUnits) {
-      for (const m of this.units.values()) m.runner.stop();
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline && [...this.units.values()].some((m) => !['inactive', 'failed'].includes(m.runner.props.ActiveState))) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    for (const m of this.units.values()) m.runner.close();
+    if (stopUnits) await this.host.stopAll(timeoutMs);
+    this.host.closeAll();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     rmSync(socketPath(this.opts.stateDir), { force: true });
   }
-}
-
-function readSavedHash(dir: string): string | undefined {
-  try {
-    const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { spec?: ServiceUnitSpec };
-    return s.spec ? runtimeHash(s.spec) : undefined;
-  } catch { return undefined; }
 }

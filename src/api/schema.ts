@@ -81,6 +81,8 @@ const NODE_STATUS: Schema = {
     message: { type: 'string', description: 'Why the agent could not run the unit, when it could not.' },
     observedGeneration: { type: 'integer', format: 'int64', description: 'The spec generation this entry reflects.' },
     lastHandledAnnotations: { type: 'object', additionalProperties: { type: 'string' }, description: 'The restart/reload/reset-failed annotation values already acted on, so each acts once.' },
+    stoppedForDeletion: { type: 'boolean', description: 'The agent stopped the unit because the object is being deleted; the controller then releases this node\'s finalizer.' },
+    lastHeartbeatTime: { type: 'string', format: 'date-time', description: 'When the agent last wrote this entry.' },
   },
 };
 

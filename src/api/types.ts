@@ -35,6 +35,8 @@ export interface NodeStatus {
   message?: string;
   observedGeneration?: number;
   lastHandledAnnotations?: Record<string, string>;
+  stoppedForDeletion?: boolean;
+  lastHeartbeatTime?: string;
 }
 
 export interface Condition {

@@ -8,8 +8,13 @@ import { ensureShim } from '../runner/shim.ts';
 import { listTable, type Style } from './format.ts';
 import { resolveStateDir } from './client.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
+import { runClusterAgent } from './cluster.ts';
 
 export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table]
+       unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS]
+
+With --node, runs as the node agent of a cluster: the ServiceUnits that target NAME (nodeName,
+or nodeSelector against the Node's labels) run here and report in status.nodes[].
 
 Runs every ServiceUnit YAML and .service file in DIR on this machine, with no cluster.
 Files added, changed or removed are picked up; a file that does not validate is reported and
@@ -28,9 +33,12 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: {
     manifests: { type: 'string' }, 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' },
     'status-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' },
   } });
   if (values.help) { io.stdout(AGENT_HELP); return EXIT.ok; }
-  if (!values.manifests) throw new UsageError('agent: --manifests DIR is required (the folder of units to run)');
+  if (values.node && values.manifests) throw new UsageError('agent: --node (cluster mode) and --manifests (standalone) exclude each other');
+  if (values.node) return runClusterAgent(values, io);
+  if (!values.manifests) throw new UsageError('agent: give --manifests DIR (standalone) or --node NAME (cluster mode)');
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
   mkdirSync(stateDir, { recursive: true });
   const style: Style = { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] };

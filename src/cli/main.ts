@@ -4,6 +4,7 @@
 import { processIo, EXIT, UsageError, type Io } from './io.ts';
 import { runConvert, runRender, runValidate } from './convert.ts';
 import { runAgent } from './agent.ts';
+import { runController } from './cluster.ts';
 import { runList, runStatus, verb, isState, runLogs, runCat } from './systemctl.ts';
 
 export const HELP = `unitctl — systemd service units, run declaratively on Kubernetes or standalone
@@ -14,6 +15,10 @@ Unit files:
   convert FILE.service...   convert unit files (+ drop-ins, templates) to ServiceUnit YAML
   render FILE.yaml          write ServiceUnits back as unit files
   validate FILE.yaml...     validate ServiceUnit manifests offline (same rules as the API server)
+
+Cluster:
+  agent --node NAME         the node agent: runs the ServiceUnits that target NAME
+  controller                conditions, summaries, node loss, finalizers (leader-elected)
 
 Standalone (no cluster), systemctl's habits:
   agent --manifests DIR     run the units of a folder on this machine
@@ -34,6 +39,7 @@ const COMMANDS: Record<string, Command> = {
   render: runRender,
   validate: runValidate,
   agent: runAgent,
+  controller: runController,
   list: runList,
   status: runStatus,
   start: verb('start'),

@@ -38,6 +38,8 @@ interface Persisted {
   readonly seq: number;
   readonly mainCommandLine: string | undefined;
   readonly spec: ServiceUnitSpec;
+  /** The agent's id for the unit (namespace/name in a cluster). */
+  readonly id?: string;
 }
 
 export interface UnitRunnerOptions {
@@ -114,6 +116,7 @@ export class UnitRunner {
       r.seq = saved.seq;
       r.invocationId = saved.invocationId;
       r.mainCommandLine = saved.mainCommandLine;
+      r.id = saved.id;
       if (saved.specHash !== specHash(opts.spec)) {
         // The spec changed while we were away: keep running what runs under the old config
         // until the caller decides (the agent restarts a unit whose command changed).
@@ -140,7 +143,7 @@ export class UnitRunner {
   }
 
   private persist(): void {
-    const p: Persisted = { version: 1, unitName: this.unitName, specHash: specHash(this.spec), invocationId: this.invocationId, machine: this.machine, spawns: this.spawns, seq: this.seq, mainCommandLine: this.mainCommandLine, spec: this.spec };
+    const p: Persisted = { version: 1, unitName: this.unitName, specHash: specHash(this.spec), invocationId: this.invocationId, machine: this.machine, spawns: this.spawns, seq: this.seq, mainCommandLine: this.mainCommandLine, spec: this.spec, ...(this.id !== undefined ? { id: this.id } : {}) };
     const tmp = `${this.statePath()}.tmp`;
     this.stateWrites++;
     this.dirty = false;
@@ -149,11 +152,15 @@ export class UnitRunner {
   }
 
   /** Applies a new spec (as after daemon-reload); the caller restarts the unit when it must. */
-  updateSpec(spec: ServiceUnitSpec): void {
+  updateSpec(spec: ServiceUnitSpec, id?: string): void {
     this.spec = spec;
     this.cfg = configFromSpec(spec, this.unitName);
+    if (id !== undefined) this.id = id;
     this.persist();
   }
+
+  /** The agent's id for this unit, saved with its state. */
+  id: string | undefined;
 
   start(): void { this.send({ t: 'start' }); }
   stop(): void { this.send({ t: 'stop' }); }

@@ -1,0 +1,207 @@
+// The node agent in cluster mode: watches the ServiceUnits that target its node (nodeName, or
+// nodeSelector against its Node's labels, re-evaluated when they change), runs them with the
+// engine, publishes its own status.nodes[] entry, records Events, acts on the restart / reload /
+// reset-failed annotations once each, stops units whose object is being deleted (the
+// controller then releases this node's finalizer), and renews its Lease. While the API server
+// is unreachable, services keep running and restarting; status catches up when it returns.
+
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { KubeClient } from '../kube/client.ts';
+import { Informer, keyOf, type KubeObject } from '../kube/informer.ts';
+import { WorkQueue } from '../kube/queue.ts';
+import { tryHold } from '../kube/lease.ts';
+import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts';
+import { UnitHost } from './host.ts';
+import { targetsNode } from './placement.ts';
+import { StatusPublisher } from './publisher.ts';
+import { EventRecorder, transitions, type Snapshot } from './events.ts';
+
+export interface ClusterAgentOptions {
+  readonly client: KubeClient;
+  readonly node: string;
+  readonly stateDir: string;
+  readonly shimPath: string;
+  /** Namespace of the agent's Lease. */
+  readonly leaseNamespace: string;
+  readonly leaseDurationS?: number;
+  readonly statusIntervalMs?: number;
+  readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export const AGENT_LEASE = (node: string): string => `unit-operator-agent-${node}`;
+const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
+const iso = (us: number | undefined): string | undefined => (us === undefined || us === 0 ? undefined : new Date(us / 1000).toISOString());
+
+export class ClusterAgent {
+  readonly host: UnitHost;
+  readonly publisher: StatusPublisher;
+  private readonly opts: ClusterAgentOptions;
+  private readonly units: Informer;
+  private readonly nodes: Informer;
+  private readonly queue: WorkQueue;
+  private readonly events: EventRecorder;
+  private readonly lastProps = new Map<string, Snapshot>();
+  private readonly handled = new Map<string, Record<string, string>>();
+  private readonly deleting = new Set<string>();
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private labels: Record<string, string> = {};
+
+  constructor(opts: ClusterAgentOptions) {
+    this.opts = opts;
+    const unitsDir = join(opts.stateDir, 'units');
+    mkdirSync(unitsDir, { recursive: true });
+    this.publisher = new StatusPublisher(opts.client, opts.node, { intervalMs: opts.statusIntervalMs ?? 200, log: (m) => opts.log('warning', m) });
+    this.events = new EventRecorder(opts.client, 'unit-operator-agent', opts.node);
+    this.host = new UnitHost({ unitsDir, shimPath: opts.shimPath, log: (level, message, fields) => {
+      opts.log(level, message, fields);
+      const id = fields?.['unit'] as string | undefined;
+      if (id && message === 'Start request repeated too quickly.') this.event(id, { type: 'Warning', reason: 'StartLimitHit', message: 'Start request repeated too quickly (StartLimitBurst= reached)' });
+    }, onChange: (id) => this.changed(id) });
+    this.queue = new WorkQueue((key) => this.reconcile(key), { concurrency: 4 });
+    this.units = new Informer(opts.client, {
+      path: '/apis/unit-operator.dev/v1alpha1/serviceunits',
+      onEvent: (_t, o) => this.queue.add(keyOf(o)),
+      log: (l, m) => opts.log(l, m),
+    });
+    this.nodes = new Informer(opts.client, {
+      path: '/api/v1/nodes', query: { fieldSelector: `metadata.name=${opts.node}` },
+      onEvent: (t, o) => {
+        const next = t === 'DELETED' ? {} : (((o.metadata as { labels?: Record<string, string> }).labels) ?? {});
+        if (JSON.stringify(next) === JSON.stringify(this.labels)) return;
+        this.labels = next;
+        for (const k of this.units.cache.keys()) this.queue.add(k);
+      },
+      log: (l, m) => opts.log(l, m),
+    });
+  }
+
+  async start(): Promise<void> {
+    // supervise what a previous agent ran, even before the API server answers
+    const adopted = this.host.adoptAll();
+    if (adopted.length > 0) this.opts.log('info', `adopted ${adopted.length} unit(s) from ${this.opts.stateDir}`);
+    this.nodes.start();
+    this.units.start();
+    const heartbeat = async (): Promise<void> => {
+      try { await tryHold(this.opts.client, this.opts.leaseNamespace, AGENT_LEASE(this.opts.node), this.opts.node, this.opts.leaseDurationS ?? 40, true); }
+      catch (e) { this.opts.log('warning', `lease renewal failed: ${(e as Error).message}`); }
+    };
+    void heartbeat();
+    this.leaseTimer = setInterval(() => { void heartbeat(); }, ((this.opts.leaseDurationS ?? 40) * 1000) / 4);
+    this.sweepTimer = setInterval(() => this.sweep(), 500);
+  }
+
+  /** Units removed or no longer targeted: once stopped, forget them and their status entry. */
+  private sweep(): void {
+    for (const id of this.host.forgetStopped()) {
+      if (this.deleting.has(id)) continue; // keep the entry that says "stopped for deletion"
+      this.publisher.publish(id, () => null);
+      this.lastProps.delete(id);
+    }
+    for (const id of this.deleting) {
+      const h = this.host.units.get(id);
+      if (!h) this.publisher.publish(id, () => this.deletionEntry(id));
+    }
+  }
+
+  private deletionEntry(id: string): NodeStatus {
+    return { node: this.opts.node, activeState: 'inactive', subState: 'dead', stoppedForDeletion: true, message: 'stopped: the ServiceUnit is being deleted', lastHeartbeatTime: new Date().toISOString() };
+  }
+
+  private event(id: string, ev: Parameters<EventRecorder['record']>[1]): void {
+    const obj = this.units.cache.get(id);
+    const [namespace, name] = id.split('/') as [string, string];
+    this.events.record({ namespace, name, ...(obj?.metadata['uid'] ? { uid: String(obj.metadata['uid']) } : {}) }, ev);
+  }
+
+  private changed(id: string): void {
+    const h = this.host.units.get(id);
+    if (!h) return;
+    const cur: Snapshot = { ...h.runner.props, exitUs: h.runner.machine.mainExec?.exitUs };
+    const timer = h.runner.machine.timer;
+    for (const ev of transitions(this.lastProps.get(id), cur, timer ? Math.max(0, timer.deadline / 1000 - Date.now()) : undefined)) this.event(id, ev);
+    this.lastProps.set(id, cur);
+    if (!h.removing || !this.deleting.has(id)) this.publisher.publish(id, () => this.entry(id));
+  }
+
+  private entry(id: string): NodeStatus | null {
+    const h = this.host.units.get(id);
+    if (!h) return this.deleting.has(id) ? this.deletionEntry(id) : null;
+    const r = h.runner;
+    const m = r.machine;
+    const p = r.props;
+    const obj = this.units.cache.get(id) as (KubeObject & { metadata: { generation?: number } }) | undefined;
+    const e: NodeStatus = {
+      node: this.opts.node, activeState: p.ActiveState, subState: p.SubState, result: p.Result, nRestarts: p.NRestarts,
+      mainPID: p.MainPID, controlPID: p.ControlPID, execMainCode: p.ExecMainCode, execMainStatus: p.ExecMainStatus,
+      lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString(),
+    };
+    const put = (k: keyof NodeStatus, v: string | undefined): void => { if (v !== undefined) (e as unknown as Record<string, unknown>)[k] = v; };
+    put('execMainStartTimestamp', iso(m.mainStartUs));
+    put('execMainExitTimestamp', iso(m.mainExec?.exitUs));
+    put('activeEnterTimestamp', iso(m.timestamps.activeEnter));
+    put('activeExitTimestamp', iso(m.timestamps.activeExit));
+    put('inactiveEnterTimestamp', iso(m.timestamps.inactiveEnter));
+    put('inactiveExitTimestamp', iso(m.timestamps.inactiveExit));
+    put('stateChangeTimestamp', iso(m.timestamps.stateChange));
+    put('statusText', m.statusText);
+    if (r.problems.length > 0) e.message = r.problems.join('; ');
+    if (obj?.metadata.generation !== undefined) e.observedGeneration = obj.metadata.generation;
+    return e;
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    const obj = this.units.cache.get(key) as (KubeObject & ServiceUnit) | undefined;
+    if (!obj) {
+      if (!this.units.synced) return;
+      this.deleting.delete(key);
+      this.host.remove(key, 'its ServiceUnit is gone');
+      this.publisher.forget(key);
+      return;
+    }
+    const spec = obj.spec ?? {};
+    const targeted = targetsNode(spec, this.opts.node, this.labels);
+    if (!targeted) {
+      if (this.host.units.has(key)) this.host.remove(key, 'its ServiceUnit no longer targets this node');
+      return;
+    }
+    if (obj.metadata.deletionTimestamp) {
+      this.deleting.add(key);
+      if (this.host.units.has(key)) this.host.remove(key, 'its ServiceUnit is being deleted');
+      else this.publisher.publish(key, () => this.deletionEntry(key));
+      return;
+    }
+    const unitName = spec.unitName ?? `${obj.metadata.name}.service`;
+    const runner = this.host.apply(key, unitName, spec, `${key} (generation ${String(obj.metadata['generation'] ?? '?')})`);
+    // Annotations act once per value; values present when the unit is first seen count as handled.
+    const mine = (obj.status?.nodes ?? []).find((n) => n.node === this.opts.node);
+    let handled = this.handled.get(key);
+    const annotations = obj.metadata.annotations ?? {};
+    if (!handled) {
+      handled = { ...(mine?.lastHandledAnnotations ?? {}) };
+      if (!mine) for (const a of ACTION_ANNOTATIONS) if (annotations[a] !== undefined) handled[a] = annotations[a];
+      this.handled.set(key, handled);
+    }
+    for (const a of ACTION_ANNOTATIONS) {
+      const v = annotations[a];
+      if (v === undefined || handled[a] === v) continue;
+      handled[a] = v;
+      this.opts.log('info', `${key}: ${a}=${v}: acting on it`, { unit: key });
+      if (a === ANNOTATIONS.restart) runner.restart();
+      else if (a === ANNOTATIONS.reload) runner.reload();
+      else { runner.resetFailed(); if (runner.spec.state !== 'stopped' && !runner.spec.masked) runner.start(); }
+    }
+    this.publisher.publish(key, () => this.entry(key));
+  }
+
+  async shutdown(stopUnits: boolean): Promise<void> {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.queue.stop();
+    await Promise.all([this.units.stop(), this.nodes.stop()]);
+    if (stopUnits) await this.host.stopAll(30_000);
+    this.publisher.stop();
+    this.host.closeAll();
+  }
+}

@@ -1,0 +1,142 @@
+// The units one agent hosts, by id: open (adopting whatever a previous agent left), apply a new
+// spec with systemd's daemon-reload rules (a runtime change restarts, a description change does
+// not), honour spec.state and masking, and stop-then-forget removed units. Shared by the
+// standalone and the cluster agent.
+
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnitRunner, specHash } from '../runner/unit.ts';
+import type { ServiceUnitSpec } from '../api/types.ts';
+
+export interface Hosted {
+  readonly id: string;
+  runner: UnitRunner;
+  source: string;
+  hash: string;
+  removing: boolean;
+}
+
+export interface HostOptions {
+  readonly unitsDir: string;
+  readonly shimPath: string;
+  readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  readonly onChange?: (id: string) => void;
+  readonly logMaxBytes?: number;
+}
+
+/** Fields whose change needs a restart: everything that shapes the processes. */
+export function runtimeHash(spec: ServiceUnitSpec): string {
+  const unit = { ...(spec.unit ?? {}) };
+  for (const k of ['description', 'documentation']) delete unit[k];
+  const { state: _s, nodeName: _n, nodeSelector: _ns, masked: _m, ...rest } = spec;
+  return specHash({ ...rest, unit, install: {} });
+}
+
+/** Directory names are ids with "/" replaced (namespace/name → namespace_name). */
+const dirOf = (id: string): string => id.replaceAll('/', '_');
+
+export class UnitHost {
+  readonly units = new Map<string, Hosted>();
+  private readonly opts: HostOptions;
+
+  constructor(opts: HostOptions) { this.opts = opts; }
+
+  private open(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
+    return UnitRunner.open({
+      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath,
+      ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
+      onLog: (level, message) => this.opts.log(level, message, { unit: id }),
+      onChange: () => this.opts.onChange?.(id),
+    });
+  }
+
+  /** Units a previous agent left in the state folder, re-adopted with their saved spec. */
+  adoptAll(): string[] {
+    const ids: string[] = [];
+    if (!existsSync(this.opts.unitsDir)) return ids;
+    for (const d of readdirSync(this.opts.unitsDir)) {
+      const file = join(this.opts.unitsDir, d, 'state.json');
+      if (!existsSync(file)) continue;
+      try {
+        const saved = JSON.parse(readFileSync(file, 'utf8')) as { spec?: ServiceUnitSpec; unitName: string; id?: string };
+        const id = saved.id ?? d;
+        if (this.units.has(id) || !saved.spec) continue;
+        const runner = this.open(id, saved.unitName, saved.spec);
+        this.units.set(id, { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false });
+        ids.push(id);
+      } catch (e) { this.opts.log('warning', `cannot adopt ${d}: ${(e as Error).message}`); }
+    }
+    return ids;
+  }
+
+  /** Brings one unit to its spec. Returns the runner. */
+  apply(id: string, unitName: string, spec: ServiceUnitSpec, source: string): UnitRunner {
+    const hash = runtimeHash(spec);
+    const cur = this.units.get(id);
+    const stopped = spec.masked === true || spec.state === 'stopped';
+    if (!cur) {
+      const dir = join(this.opts.unitsDir, dirOf(id));
+      const fresh = !existsSync(join(dir, 'state.json'));
+      let savedHash: string | undefined;
+      if (!fresh) { try { const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { spec?: ServiceUnitSpec }; savedHash = s.spec ? runtimeHash(s.spec) : undefined; } catch { /* treat as fresh */ } }
+      const runner = this.open(id, unitName, spec);
+      runner.updateSpec(spec, id);
+      this.units.set(id, { id, runner, source, hash, removing: false });
+      if (stopped) runner.stop();
+      else if (fresh) { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); runner.start(); }
+      else if (savedHash !== undefined && savedHash !== hash) { this.opts.log('info', `${unitName} changed while the agent was away; restarting`, { unit: id }); runner.restart(); }
+      else this.opts.log('info', `Adopted ${unitName}: ${runner.props.ActiveState} (${runner.props.SubState}), MainPID ${runner.props.MainPID}`, { unit: id });
+      return runner;
+    }
+    cur.source = source;
+    const wasStopped = cur.runner.spec.masked === true || cur.runner.spec.state === 'stopped';
+    if (cur.removing) { cur.removing = false; }
+    if (hash !== cur.hash) {
+      cur.runner.updateSpec(spec, id);
+      cur.hash = hash;
+      if (stopped) cur.runner.stop();
+      else { this.opts.log('info', `${unitName} changed; restarting (daemon-reload + restart)`, { unit: id }); cur.runner.restart(); }
+    } else if (JSON.stringify(cur.runner.spec) !== JSON.stringify(spec)) {
+      cur.runner.updateSpec(spec, id);
+      if (stopped && !wasStopped) cur.runner.stop();
+      else if (!stopped && wasStopped) cur.runner.start();
+    }
+    return cur.runner;
+  }
+
+  /** Starts stopping a unit that should not run here any more; forgetStopped() drops it once dead. */
+  remove(id: string, why: string): void {
+    const cur = this.units.get(id);
+    if (!cur || cur.removing) return;
+    this.opts.log('info', `${cur.runner.unitName}: ${why}; stopping it`, { unit: id });
+    cur.removing = true;
+    cur.runner.stop();
+  }
+
+  /** Drops removed units that have stopped; returns their ids. */
+  forgetStopped(): string[] {
+    const gone: string[] = [];
+    for (const [id, h] of this.units) {
+      if (!h.removing) continue;
+      const s = h.runner.props.ActiveState;
+      if ((s === 'inactive' || s === 'failed') && h.runner.unitProcesses().length === 0) {
+        h.runner.close();
+        rmSync(join(this.opts.unitsDir, dirOf(id)), { recursive: true, force: true });
+        this.units.delete(id);
+        gone.push(id);
+        this.opts.log('info', `${h.runner.unitName}: stopped and forgotten`, { unit: id });
+      }
+    }
+    return gone;
+  }
+
+  async stopAll(timeoutMs: number): Promise<void> {
+    for (const h of this.units.values()) h.runner.stop();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && [...this.units.values()].some((h) => !['inactive', 'failed'].includes(h.runner.props.ActiveState))) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  closeAll(): void { for (const h of this.units.values()) h.runner.close(); }
+}

@@ -1,0 +1,51 @@
+// kstatus conditions and the printer-column summary of a ServiceUnit, from its nodes' entries
+// (pure). Ready: every targeted node reports the unit in its desired state for the current
+// generation. Stalled: a node failed it for good (failed, no automatic restart pending).
+// Reconciling: neither yet.
+
+import type { Condition, NodeStatus, ServiceUnit } from '../api/types.ts';
+
+export interface Computed {
+  readonly conditions: Condition[];
+  readonly summary: { nodes: string; activeState: string; subState: string; result: string; nRestarts: number };
+}
+
+const RANK: Record<string, number> = { failed: 6, Unknown: 5, activating: 4, deactivating: 3, reloading: 2, inactive: 1, active: 0 };
+
+export function compute(su: ServiceUnit, targeted: readonly string[], now: string, previous: readonly Condition[] = []): Computed {
+  const generation = su.metadata.generation ?? 0;
+  const wantRunning = (su.spec.state ?? 'running') === 'running' && !su.spec.masked;
+  const entries = new Map((su.status?.nodes ?? []).map((n) => [n.node, n]));
+  const mine = targeted.map((n) => entries.get(n) ?? ({ node: n } as NodeStatus));
+  const current = (e: NodeStatus): boolean => e.observedGeneration === generation;
+  const oneshotDone = (e: NodeStatus): boolean => e.activeState === 'inactive' && e.result === 'success' && su.spec.service?.['type'] === 'oneshot';
+  const good = (e: NodeStatus): boolean => current(e) && (wantRunning ? e.activeState === 'active' || oneshotDone(e) : e.activeState === 'inactive' || e.activeState === 'failed');
+  const failed = mine.filter((e) => e.activeState === 'failed' && wantRunning);
+  const ready = targeted.length > 0 && mine.every(good);
+  const active = mine.filter((e) => e.activeState === 'active').length;
+  const worst = [...mine].sort((a, b) => (RANK[b.activeState ?? 'Unknown'] ?? 5) - (RANK[a.activeState ?? 'Unknown'] ?? 5))[0];
+  const cond = (type: string, status: Condition['status'], reason: string, message: string): Condition => {
+    const prev = previous.find((c) => c.type === type);
+    return { type, status, reason, message, observedGeneration: generation, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime ?? now : now };
+  };
+  let readyMsg: string;
+  if (targeted.length === 0) readyMsg = 'no node matches the placement';
+  else if (ready) readyMsg = wantRunning ? `active on ${active}/${targeted.length} node(s)` : `stopped on ${targeted.length} node(s)`;
+  else readyMsg = mine.filter((e) => !good(e)).map((e) => `${e.node}: ${e.activeState ?? 'no report yet'}${e.subState ? ` (${e.subState})` : ''}${e.observedGeneration !== undefined && e.observedGeneration !== generation ? `, generation ${e.observedGeneration} of ${generation}` : ''}`).join('; ');
+  const stalled = failed.length > 0;
+  const conditions = [
+    cond('Ready', ready ? 'True' : 'False', ready ? 'Active' : stalled ? 'Failed' : targeted.length === 0 ? 'NoMatchingNode' : 'NotActive', readyMsg),
+    cond('Stalled', stalled ? 'True' : 'False', stalled ? failed[0]!.result ?? 'failed' : 'NotFailed', stalled ? failed.map((e) => `${e.node}: failed with result '${e.result}' after ${e.nRestarts ?? 0} restart(s)`).join('; ') : 'no node failed it'),
+    cond('Reconciling', !ready && !stalled ? 'True' : 'False', !ready && !stalled ? 'Converging' : 'Done', !ready && !stalled ? readyMsg : ''),
+  ];
+  return {
+    conditions,
+    summary: {
+      nodes: `${active}/${targeted.length}`,
+      activeState: worst?.activeState ?? (targeted.length === 0 ? 'inactive' : 'Unknown'),
+      subState: worst?.subState ?? '',
+      result: worst?.result ?? '',
+      nRestarts: mine.reduce((a, e) => a + (e.nRestarts ?? 0), 0),
+    },
+  };
+}

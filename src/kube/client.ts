@@ -1,0 +1,151 @@
+// A narrow Kubernetes client: JSON requests and streaming watches over HTTPS, with the
+// credentials and TLS settings of @kubernetes/client-node's KubeConfig (kubeconfig file,
+// in-cluster service account, exec plugins). Counts requests for metrics and benchmarks.
+
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  readonly body: unknown;
+  constructor(status: number, reason: string, message: string, body: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.reason = reason;
+    this.body = body;
+  }
+}
+
+export interface RequestInit {
+  readonly method?: string;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly timeoutMs?: number;
+}
+
+export interface ClientStats { requests: number; errors: number; watchRestarts: number; latencyMsTotal: number }
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  readonly server: string;
+  readonly stats: ClientStats = { requests: 0, errors: 0, watchRestarts: 0, latencyMsTotal: 0 };
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster; pass --kubeconfig or set KUBECONFIG');
+    this.server = cluster.server.replace(/\/$/, '');
+  }
+
+  /** --kubeconfig FILE, else $KUBECONFIG / ~/.kube/config / in-cluster (client-node's default order). */
+  static load(kubeconfig?: string): KubeClient {
+    const kc = new KubeConfig();
+    if (kubeconfig) kc.loadFromFile(kubeconfig); else kc.loadFromDefault();
+    return new KubeClient(kc);
+  }
+
+  private async options(method: string, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<RequestOptions> {
+    const opts: RequestOptions = { method, headers, timeout: timeoutMs };
+    await this.kc.applyToHTTPSOptions(opts as never);
+    opts.headers = { ...(opts.headers as Record<string, string> | undefined), ...headers };
+    opts.hostname = url.hostname;
+    opts.port = url.port;
+    opts.path = url.pathname + url.search;
+    return opts;
+  }
+
+  url(path: string, query?: RequestInit['query']): URL {
+    const u = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u;
+  }
+
+  /** One JSON request; throws ApiError with the API server's message on a non-2xx answer. */
+  async request<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
+    const method = init.method ?? 'GET';
+    const url = this.url(path, init.query);
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = init.contentType ?? 'application/json';
+    const opts = await this.options(method, url, headers, init.timeoutMs ?? 15_000);
+    const started = Date.now();
+    this.stats.requests++;
+    return new Promise<T>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(opts, (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => { data += d; });
+        res.on('end', () => {
+          this.stats.latencyMsTotal += Date.now() - started;
+          let parsed: unknown = data;
+          try { parsed = data ? JSON.parse(data) : undefined; } catch { /* not JSON */ }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) { resolve(parsed as T); return; }
+          this.stats.errors++;
+          const st = parsed as { message?: string; reason?: string } | undefined;
+          reject(new ApiError(status, st?.reason ?? String(status), `${method} ${path}: ${status} ${st?.message ?? data.slice(0, 200)}`, parsed));
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on('error', (e) => { this.stats.errors++; reject(e); });
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+
+  /** Server-side apply (JSON is YAML) under a field manager. */
+  apply<T = unknown>(path: string, obj: unknown, fieldManager: string, force = true): Promise<T> {
+    return this.request<T>(path, { method: 'PATCH', body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager, force } });
+  }
+
+  mergePatch<T = unknown>(path: string, patch: unknown, fieldManager?: string): Promise<T> {
+    return this.request<T>(path, { method: 'PATCH', body: patch, contentType: 'application/merge-patch+json', query: { fieldManager } });
+  }
+
+  jsonPatch<T = unknown>(path: string, ops: unknown[], fieldManager?: string): Promise<T> {
+    return this.request<T>(path, { method: 'PATCH', body: ops, contentType: 'application/json-patch+json', query: { fieldManager } });
+  }
+
+  /**
+   * A streaming watch: calls onEvent for each JSON line; resolves when the server closes the
+   * stream, rejects on an error. abort() ends it.
+   */
+  async watchStream(path: string, query: RequestInit['query'], onEvent: (ev: { type: string; object: unknown }) => void, signal: AbortSignal): Promise<void> {
+    const url = this.url(path, { ...query, watch: true });
+    const opts = await this.options('GET', url, { Accept: 'application/json' }, 0);
+    this.stats.requests++;
+    return new Promise<void>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)({ ...opts, signal }, (res) => {
+        if ((res.statusCode ?? 0) >= 300) {
+          let data = '';
+          res.on('data', (d: Buffer) => { data += d.toString(); });
+          res.on('end', () => {
+            let st: { message?: string; reason?: string } | undefined;
+            try { st = JSON.parse(data) as typeof st; } catch { /* plain */ }
+            reject(new ApiError(res.statusCode ?? 0, st?.reason ?? '', `watch ${path}: ${res.statusCode} ${st?.message ?? data.slice(0, 200)}`, st));
+          });
+          return;
+        }
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          buf += d;
+          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            try { onEvent(JSON.parse(line) as { type: string; object: unknown }); } catch (e) { req.destroy(e as Error); return; }
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', reject);
+      });
+      req.on('error', (e) => (signal.aborted ? resolve() : reject(e)));
+      req.end();
+    });
+  }
+}

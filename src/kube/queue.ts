@@ -1,0 +1,88 @@
+// A keyed work queue (controller-runtime style): a key waits at most once, is never processed
+// twice at the same time, failures back off per key exponentially, handlers may ask to be
+// called again after a delay, and a token bucket caps the overall rate.
+
+export interface Outcome { readonly requeueAfterMs?: number }
+
+export class WorkQueue {
+  private readonly queued = new Set<string>();
+  private readonly order: string[] = [];
+  private readonly active = new Set<string>();
+  private readonly dirtyWhileActive = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private tokens: number;
+  private lastRefill = Date.now();
+  private running = 0;
+  private stopped = false;
+  private readonly handler: (key: string) => Promise<Outcome | void>;
+  private readonly concurrency: number;
+  private readonly qps: number;
+  private readonly burst: number;
+
+  constructor(handler: (key: string) => Promise<Outcome | void>, opts: { concurrency?: number; qps?: number; burst?: number } = {}) {
+    this.handler = handler;
+    this.concurrency = opts.concurrency ?? 4;
+    this.qps = opts.qps ?? 50;
+    this.burst = opts.burst ?? 100;
+    this.tokens = this.burst;
+  }
+
+  get depth(): number { return this.order.length; }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) { this.dirtyWhileActive.add(key); return; }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.order.push(key);
+    this.pump();
+  }
+
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    const prev = this.timers.get(key);
+    if (prev) clearTimeout(prev);
+    const t = setTimeout(() => { this.timers.delete(key); this.add(key); }, ms);
+    t.unref();
+    this.timers.set(key, t);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.qps);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.concurrency && this.order.length > 0) {
+      if (!this.take()) { setTimeout(() => this.pump(), Math.ceil(1000 / this.qps)).unref(); return; }
+      const key = this.order.shift()!;
+      this.queued.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.handler(key).then((out) => {
+        this.failures.delete(key);
+        if (out?.requeueAfterMs !== undefined) this.addAfter(key, out.requeueAfterMs);
+      }, () => {
+        const n = (this.failures.get(key) ?? 0) + 1;
+        this.failures.set(key, n);
+        this.addAfter(key, Math.min(5 * 2 ** n, 60_000));
+      }).finally(() => {
+        this.active.delete(key);
+        this.running--;
+        if (this.dirtyWhileActive.delete(key)) this.add(key);
+        this.pump();
+      });
+    }
+  }
+}

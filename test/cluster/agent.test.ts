@@ -1,0 +1,126 @@
+// Cluster mode on a real API server: two agents as two nodes, one controller.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { dump } from 'js-yaml';
+import { ensureCrd, kubectl, kubectlOk } from '../support/cluster.ts';
+import { ClusterProcs, getSU, until, entry, cond, type Proc } from '../support/clusterprocs.ts';
+import { isAlive } from '../../src/runner/procfs.ts';
+
+const NS = 'cluster-mode';
+const cp = new ClusterProcs();
+let agentA: Proc;
+let agentB: Proc;
+
+const su = (name: string, spec: Record<string, unknown>, annotations?: Record<string, string>): string =>
+  dump({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name, namespace: NS, ...(annotations ? { annotations } : {}) }, spec });
+const apply = (yaml: string): string => kubectlOk(['apply', '-f', '-'], yaml);
+const cmdline = (pid: number): string => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim(); } catch { return ''; } };
+
+before(async () => {
+  ensureCrd();
+  cp.ensureNamespace();
+  if (kubectl(['get', 'ns', NS]).status !== 0) kubectlOk(['create', 'ns', NS]);
+  cp.node('node-a', { role: 'web' });
+  cp.node('node-b', { role: 'db' });
+  agentA = cp.agent('node-a');
+  agentB = cp.agent('node-b');
+  cp.controller('c1');
+});
+after(async () => { await cp.cleanup(); });
+
+test('apply → the process runs on exactly the targeted node, status active/running, Ready=True, kubectl wait returns', async () => {
+  apply(su('web', { nodeName: 'node-a', service: { execStart: ['/bin/sleep 1001'] } }));
+  const r = kubectl(['wait', '--for=condition=Ready', 'su/web', '-n', NS, '--timeout=30s']);
+  assert.equal(r.status, 0, `kubectl wait: ${r.stderr}\n${agentA.logs.join('')}`);
+  const obj = getSU(NS, 'web')!;
+  const a = entry(obj, 'node-a')!;
+  assert.deepEqual([a['activeState'], a['subState'], a['result'], a['nRestarts']], ['active', 'running', 'success', 0]);
+  assert.match(cmdline(a['mainPID'] as number), /^\/bin\/sleep 1001$/);
+  assert.equal(entry(obj, 'node-b'), undefined, 'nothing on node-b');
+  assert.equal(obj.status?.summary?.['nodes'], '1/1');
+  assert.match(kubectlOk(['get', 'su', 'web', '-n', NS]), /web\s+1\/1\s+active\s+running\s+success\s+0/);
+  assert.deepEqual(obj.metadata.finalizers, ['node.unit-operator.dev/node-a']);
+});
+
+test('a crashing unit restarts after RestartSec, the start limit ends it Stalled, and the reset-failed annotation brings it back', async () => {
+  const flag = join(cp.root, 'crash-ok');
+  apply(su('crash', { nodeName: 'node-b', unit: { startLimitBurst: 3, startLimitIntervalSec: '1min' }, service: { execStart: [`/bin/sh -c 'test -e ${flag} && exec sleep 1002; exit 1'`], restart: 'on-failure', restartSec: '200ms' } }));
+  const stalled = await until('Stalled', () => { const o = getSU(NS, 'crash'); return cond(o, 'Stalled') === 'True' ? o : undefined; });
+  const b = entry(stalled, 'node-b')!;
+  assert.deepEqual([b['activeState'], b['result'], b['nRestarts'], b['execMainStatus']], ['failed', 'exit-code', 3, 1]);
+  assert.equal(cond(stalled, 'Ready'), 'False');
+  const events = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=crash', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']);
+  for (const reason of ['Exited', 'Restarting', 'StartLimitHit', 'Failed']) assert.match(events, new RegExp(`^${reason}$`, 'm'), `event ${reason} in ${events}`);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(flag, '');
+  kubectlOk(['annotate', 'su', 'crash', '-n', NS, '--overwrite', `unit-operator.dev/reset-failed=${Date.now()}`]);
+  const ok = await until('Ready after reset-failed', () => { const o = getSU(NS, 'crash'); return cond(o, 'Ready') === 'True' ? o : undefined; });
+  assert.equal(entry(ok, 'node-b')!['subState'], 'running');
+  assert.equal(cond(ok, 'Stalled'), 'False');
+});
+
+test('a nodeSelector unit follows the node labels', async () => {
+  apply(su('sel', { nodeSelector: { role: 'web' }, service: { execStart: ['/bin/sleep 1003'] } }));
+  await until('on node-a', () => entry(getSU(NS, 'sel'), 'node-a')?.['subState'] === 'running');
+  assert.equal(entry(getSU(NS, 'sel'), 'node-b'), undefined);
+  kubectlOk(['label', 'node', 'node-b', 'role=web', '--overwrite']);
+  await until('also on node-b', () => entry(getSU(NS, 'sel'), 'node-b')?.['subState'] === 'running');
+  const pidA = entry(getSU(NS, 'sel'), 'node-a')!['mainPID'] as number;
+  kubectlOk(['label', 'node', 'node-a', 'role=other', '--overwrite']);
+  await until('gone from node-a', () => entry(getSU(NS, 'sel'), 'node-a') === undefined);
+  assert.equal(isAlive(pidA), false, 'the process on node-a stopped');
+  assert.equal(getSU(NS, 'sel')!.status?.summary?.['nodes'], '1/1');
+  kubectlOk(['label', 'node', 'node-a', 'role=web', '--overwrite']);
+  kubectlOk(['label', 'node', 'node-b', 'role=db', '--overwrite']);
+});
+
+test('a spec change restarts, a description change does not; state: stopped runs ExecStop; delete stops and the object goes', async () => {
+  const stopMark = join(cp.root, 'stopped-marker');
+  const base = { nodeName: 'node-a', unit: { description: 'v1' }, service: { execStart: ['/bin/sleep 1004'], execStop: [`/bin/sh -c 'echo $MAINPID > ${stopMark}; kill $MAINPID'`] } };
+  apply(su('life', base));
+  const p1 = await until('running', () => { const e = entry(getSU(NS, 'life'), 'node-a'); return e?.['subState'] === 'running' && (e['mainPID'] as number) > 0 ? (e['mainPID'] as number) : undefined; });
+  apply(su('life', { ...base, unit: { description: 'v2' } }));
+  await until('observed generation 2', () => entry(getSU(NS, 'life'), 'node-a')?.['observedGeneration'] === 2);
+  assert.equal(entry(getSU(NS, 'life'), 'node-a')!['mainPID'], p1, 'a description change does not restart');
+  apply(su('life', { ...base, service: { ...base.service, execStart: ['/bin/sleep 1005'] } }));
+  const p2 = await until('restarted with the new command', () => { const e = entry(getSU(NS, 'life'), 'node-a'); return e?.['subState'] === 'running' && e['mainPID'] !== p1 && (e['mainPID'] as number) > 0 ? (e['mainPID'] as number) : undefined; });
+  assert.match(cmdline(p2), /sleep 1005/);
+  assert.equal(isAlive(p1), false);
+  apply(su('life', { ...base, state: 'stopped', service: { ...base.service, execStart: ['/bin/sleep 1005'] } }));
+  await until('stopped', () => entry(getSU(NS, 'life'), 'node-a')?.['subState'] === 'dead');
+  assert.equal(readFileSync(stopMark, 'utf8').trim(), String(p2), 'ExecStop ran with $MAINPID');
+  assert.equal(cond(getSU(NS, 'life'), 'Ready'), 'True', 'stopped as declared');
+  apply(su('life', { ...base, service: { ...base.service, execStart: ['/bin/sleep 1005'] } }));
+  const p3 = await until('running again', () => { const e = entry(getSU(NS, 'life'), 'node-a'); return e?.['subState'] === 'running' && (e['mainPID'] as number) > 0 ? (e['mainPID'] as number) : undefined; });
+  kubectlOk(['delete', 'su', 'life', '-n', NS, '--wait=false']);
+  await until('object gone', () => getSU(NS, 'life') === undefined, 30_000);
+  assert.equal(isAlive(p3), false, 'deleting stopped the process before the object went');
+});
+
+test('agent kill -9 and restart: services keep running (0 restarts, same PID), status resumes', async () => {
+  apply(su('steady', { nodeName: 'node-a', service: { execStart: ['/bin/sleep 1006'] } }));
+  const pid = await until('running', () => { const e = entry(getSU(NS, 'steady'), 'node-a'); return e?.['subState'] === 'running' && (e['mainPID'] as number) > 0 ? (e['mainPID'] as number) : undefined; });
+  await cp.kill(agentA);
+  assert.ok(isAlive(pid));
+  agentA = cp.agent('node-a');
+  apply(su('steady', { nodeName: 'node-a', unit: { description: 'seen by the new agent' }, service: { execStart: ['/bin/sleep 1006'] } }));
+  await until('status resumed with the new generation', () => entry(getSU(NS, 'steady'), 'node-a')?.['observedGeneration'] === 2);
+  const e = entry(getSU(NS, 'steady'), 'node-a')!;
+  assert.deepEqual([e['mainPID'], e['nRestarts'], e['subState']], [pid, 0, 'running']);
+});
+
+test('deleting a unit whose node is gone does not hang', async () => {
+  cp.node('node-c', {});
+  const agentC = cp.agent('node-c');
+  apply(su('orphan', { nodeName: 'node-c', service: { execStart: ['/bin/sleep 1007'] } }));
+  await until('finalizer for node-c', () => (getSU(NS, 'orphan')?.metadata.finalizers ?? []).includes('node.unit-operator.dev/node-c'));
+  const pid = await until('running', () => { const e = entry(getSU(NS, 'orphan'), 'node-c'); return (e?.['mainPID'] as number) > 0 ? (e!['mainPID'] as number) : undefined; });
+  await cp.kill(agentC);
+  process.kill(pid, 9); // the node "died" with its agent
+  kubectlOk(['delete', 'node', 'node-c']);
+  kubectlOk(['delete', 'su', 'orphan', '-n', NS, '--wait=false']);
+  await until('object gone', () => getSU(NS, 'orphan') === undefined, 30_000);
+  assert.ok(!existsSync('/nonexistent'));
+});

@@ -1,0 +1,90 @@
+// Agents (one per fake node) and controllers as real processes against the test control plane.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { REPO } from './paths.ts';
+import { clusterState, kubectl, kubectlOk } from './cluster.ts';
+import { sleep } from './units.ts';
+import { descendants, isAlive } from '../../src/runner/procfs.ts';
+
+export const SYSTEM_NS = 'unit-operator-system';
+
+export interface Proc { readonly name: string; child: ChildProcess; readonly logs: string[]; readonly stateDir?: string }
+
+export class ClusterProcs {
+  readonly procs: Proc[] = [];
+  readonly root = mkdtempSync(join(tmpdir(), 'uo-cluster-'));
+
+  ensureNamespace(): void {
+    if (kubectl(['get', 'namespace', SYSTEM_NS]).status !== 0) kubectlOk(['create', 'namespace', SYSTEM_NS]);
+  }
+
+  node(name: string, labels: Record<string, string> = {}): void {
+    const obj = { apiVersion: 'v1', kind: 'Node', metadata: { name, labels } };
+    kubectlOk(['apply', '-f', '-'], JSON.stringify(obj));
+  }
+
+  private spawnUnitctl(name: string, args: string[], stateDir?: string): Proc {
+    const child = spawn(process.execPath, [join(REPO, 'src', 'cli', 'main.ts'), ...args, '--kubeconfig', clusterState().kubeconfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p: Proc = { name, child, logs: [], ...(stateDir ? { stateDir } : {}) };
+    child.stderr!.on('data', (d: Buffer) => p.logs.push(d.toString()));
+    this.procs.push(p);
+    return p;
+  }
+
+  agent(node: string, stateDir = join(this.root, `state-${node}`)): Proc {
+    return this.spawnUnitctl(`agent/${node}`, ['agent', '--node', node, '--state-dir', stateDir, '--lease-namespace', SYSTEM_NS], stateDir);
+  }
+
+  controller(id: string): Proc {
+    return this.spawnUnitctl(`controller/${id}`, ['controller', '--namespace', SYSTEM_NS, '--id', id, '--lease-duration', '6']);
+  }
+
+  async kill(p: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    const gone = new Promise((r) => p.child.once('exit', r));
+    p.child.kill(signal);
+    await Promise.race([gone, sleep(20_000)]);
+  }
+
+  /** Stops everything started, and every process the agents' units left (by pid). */
+  async cleanup(): Promise<void> {
+    for (const p of this.procs) await this.kill(p, 'SIGTERM');
+    const pids: number[] = [];
+    for (const p of this.procs) {
+      if (!p.stateDir || !existsSync(join(p.stateDir, 'units'))) continue;
+      for (const u of readdirSync(join(p.stateDir, 'units'))) {
+        try { for (const s of (JSON.parse(readFileSync(join(p.stateDir, 'units', u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> }).spawns) pids.push(s.shimPid); } catch { /* none */ }
+      }
+    }
+    for (const pid of [...descendants(pids), ...pids]) { try { process.kill(pid, 9); } catch { /* gone */ } }
+    for (let i = 0; i < 100 && pids.some(isAlive); i++) await sleep(20);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface SU {
+  metadata: { name: string; generation?: number; finalizers?: string[]; annotations?: Record<string, string> };
+  status?: { nodes?: Array<Record<string, unknown> & { node: string }>; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; summary?: Record<string, unknown> };
+}
+
+export function getSU(ns: string, name: string): SU | undefined {
+  const r = kubectl(['get', 'su', name, '-n', ns, '-o', 'json']);
+  return r.status === 0 ? (JSON.parse(r.stdout) as SU) : undefined;
+}
+
+export async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const v = f();
+    if (v !== undefined && v !== false) return v;
+    last = v;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (${JSON.stringify(last)})`);
+}
+
+export const entry = (su: SU | undefined, node: string): (Record<string, unknown> & { node: string }) | undefined => su?.status?.nodes?.find((n) => n.node === node);
+export const cond = (su: SU | undefined, type: string): string | undefined => su?.status?.conditions?.find((c) => c.type === type)?.status;
