@@ -10,6 +10,7 @@ import { API_VERSION, KIND } from '../api/schema.ts';
 import { parseTimespan } from '../api/timespan.ts';
 import type { UnitStatus, Verb } from '../agent/protocol.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
+import { fetchServiceUnit, clusterStatusView } from './clusterstatus.ts';
 
 const common = { 'state-dir': { type: 'string' as const }, output: { type: 'string' as const, short: 'o' }, help: { type: 'boolean' as const, short: 'h' } };
 const style = (): Style => ({ color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
@@ -46,9 +47,20 @@ export async function runList(args: string[], io: Io): Promise<number> {
 }
 
 export async function runStatus(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, lines: { type: 'string', short: 'n' } } });
-  if (values.help) { io.stdout('Usage: unitctl status UNIT... [-o json] [-n LINES] [--state-dir DIR]\n\nShows a unit as systemctl status does; -o json prints the systemd properties for scripts.\nExit status 0 when all units are active, 3 otherwise, 4 when a unit does not exist.\n'); return EXIT.ok; }
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, lines: { type: 'string', short: 'n' }, namespace: { type: 'string' }, kubeconfig: { type: 'string' }, cluster: { type: 'boolean' } } });
+  if (values.help) { io.stdout('Usage: unitctl status UNIT... [-o json] [-n LINES] [--state-dir DIR]\n       unitctl status NAME --namespace NS [--kubeconfig FILE] [-o json]\n\nShows a unit as systemctl status does; -o json prints the systemd properties for scripts.\nWith --namespace, --kubeconfig or --cluster it reads the ServiceUnit from the cluster and\nshows one block per node.\nExit status 0 when all units are active, 3 otherwise, 4 when a unit does not exist.\n'); return EXIT.ok; }
   if (positionals.length === 0) throw new UsageError('status: name a unit (unitctl status web.service)');
+  if (values.namespace || values.kubeconfig || values.cluster) {
+    let code: number = EXIT.ok;
+    for (const name of positionals) {
+      const su = await fetchServiceUnit(values.kubeconfig, values.namespace ?? 'default', name);
+      if (typeof su === 'string') { io.stderr(`${su}\n`); code = 4; continue; }
+      if (values.output === 'json') io.stdout(JSON.stringify(su.status ?? {}, null, 2) + '\n');
+      else io.stdout(clusterStatusView(su, style()));
+      if (su.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True' && code === EXIT.ok) code = 3;
+    }
+    return code;
+  }
   const stateDir = resolveStateDir(values['state-dir'], process.env);
   let code: number = EXIT.ok;
   const all: UnitStatus[] = [];

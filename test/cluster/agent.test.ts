@@ -124,3 +124,18 @@ test('deleting a unit whose node is gone does not hang', async () => {
   await until('object gone', () => getSU(NS, 'orphan') === undefined, 30_000);
   assert.ok(!existsSync('/nonexistent'));
 });
+
+test('unitctl status NAME --namespace prints the systemctl-like view per node from the cluster', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { UNITCTL } = await import('../support/paths.ts');
+  const { clusterState } = await import('../support/cluster.ts');
+  apply(su('shown', { nodeSelector: { role: 'web' }, unit: { description: 'status demo' }, service: { execStart: ['/bin/sleep 1008'] } }));
+  await until('Ready', () => cond(getSU(NS, 'shown'), 'Ready') === 'True');
+  const r = spawnSync(process.execPath, [UNITCTL, 'status', 'shown', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^shown\.service - status demo$/m);
+  assert.match(r.stdout, /Ready: True \(Active: active on 1\/1 node\(s\)\)/);
+  assert.match(r.stdout, /● node node-a\n\s+Active: active \(running\) since .* ago\n\s+Main PID: \d+/);
+  const missing = spawnSync(process.execPath, [UNITCTL, 'status', 'nope', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8' });
+  assert.equal(missing.status, 4);
+});
