@@ -1,0 +1,140 @@
+// npm run bench:cluster — on a local control plane: apply → process running observed in status
+// (p50/p99, 1 unit at a time and 200 at once), API requests per unit transition (counted by
+// kube-apiserver's own metrics), and the node agent's memory with 1,000 units.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ensureBinaries } from '../src/testenv/binaries.ts';
+import { startControlPlane } from '../src/testenv/cluster.ts';
+import { KubeClient } from '../src/kube/client.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { descendants } from '../src/runner/procfs.ts';
+import { percentile, sleep } from './lib.ts';
+import type { ServiceUnit } from '../src/api/types.ts';
+
+const repo = dirname(dirname(fileURLToPath(import.meta.url)));
+const started = Date.now();
+const say = (s: string): void => { process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`); };
+const entry = join(repo, 'dist/cli/main.js');
+
+const cp = await startControlPlane({ binaries: await ensureBinaries({ modulesDir: join(repo, 'control-plane'), progress: say }), progress: say });
+const root = mkdtempSync(join(tmpdir(), 'uo-bench-cluster-'));
+const procs: ChildProcess[] = [];
+const stateDir = join(root, 'state');
+try {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const client = new KubeClient(kc);
+  const crd = readFileSync(join(repo, 'crds', 'serviceunit.yaml'), 'utf8');
+  const { load } = await import('js-yaml');
+  await client.request('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { method: 'POST', body: load(crd) });
+  for (let i = 0; i < 100; i++) { try { await client.request('/apis/unit-operator.dev/v1alpha1/serviceunits'); break; } catch { await sleep(100); } }
+  for (const ns of ['unit-operator-system', 'bench']) await client.request('/api/v1/namespaces', { method: 'POST', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+  await client.request('/api/v1/nodes', { method: 'POST', body: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'bench-node' } } });
+  const run = (args: string[]): ChildProcess => { const p = spawn(process.execPath, [entry, ...args, '--kubeconfig', cp.kubeconfig], { stdio: 'ignore' }); procs.push(p); return p; };
+  const agent = run(['agent', '--node', 'bench-node', '--state-dir', stateDir, '--lease-namespace', 'unit-operator-system']);
+  run(['controller', '--namespace', 'unit-operator-system', '--id', 'bench']);
+  await sleep(2000);
+  const path = (n: string): string => `/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits/${n}`;
+  const create = (name: string, cmd: string, extra: Record<string, unknown> = {}): Promise<unknown> => client.request('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits', {
+    method: 'POST', body: { apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name }, spec: { nodeName: 'bench-node', ...extra, service: { execStart: [cmd], ...((extra['service'] as object | undefined) ?? {}) } } },
+  });
+  const running = async (name: string): Promise<boolean> => {
+    try { const su = await client.request<ServiceUnit>(path(name)); return (su.status?.nodes ?? []).some((n) => n.subState === 'running' && (n.mainPID ?? 0) > 0); } catch { return false; }
+  };
+
+  const one: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    await create(`one-${i}`, '/bin/sleep 100000');
+    while (!(await running(`one-${i}`))) await sleep(2);
+    one.push(performance.now() - t0);
+  }
+  say(`1 unit: p50 ${percentile(one, 50).toFixed(0)} ms, p99 ${percentile(one, 99).toFixed(0)} ms`);
+
+  const many = new Map<string, number>();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 200 }, (_, i) => create(`many-${i}`, '/bin/sleep 100000').then(() => undefined)));
+  const deadline = Date.now() + 120_000;
+  while (many.size < 200 && Date.now() < deadline) {
+    const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits');
+    for (const su of list.items) if (su.metadata.name.startsWith('many-') && !many.has(su.metadata.name) && (su.status?.nodes ?? []).some((n) => n.subState === 'running')) many.set(su.metadata.name, performance.now() - t0);
+    await sleep(20);
+  }
+  const manyL = [...many.values()];
+  say(`200 units at once: ${many.size} running, p50 ${percentile(manyL, 50).toFixed(0)} ms, p99 ${percentile(manyL, 99).toFixed(0)} ms`);
+
+  // API requests per unit transition: a crash loop, counted by kube-apiserver's metrics
+  const metric = async (): Promise<number> => {
+    const text = await new Promise<string>((resolve, reject) => {
+      import('node:https').then(({ request }) => {
+        const req = request(new URL(`${cp.server}/metrics`), { ca: readFileSync(cp.caCert), headers: { Authorization: `Bearer ${cp.token}` } }, (res) => { let d = ''; res.on('data', (c: Buffer) => { d += c.toString(); }); res.on('end', () => resolve(d)); });
+        req.on('error', reject);
+        req.end();
+      }).catch(reject);
+    });
+    return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && /resource="serviceunits"/.test(l) && !/verb="(LIST|WATCH|GET)"/.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+  };
+  await create('storm', "/bin/sh -c 'sleep 0.5; exit 1'", { unit: { startLimitIntervalSec: 0 }, service: { restart: 'always', restartSec: '500ms' } });
+  while (!(await running('storm'))) await sleep(20);
+  await sleep(2000);
+  const localRestarts = (): number => (JSON.parse(readFileSync(join(stateDir, 'units', 'bench_storm', 'state.json'), 'utf8')) as { machine: { nRestarts: number } }).machine.nRestarts;
+  const w0 = await metric();
+  const r0 = localRestarts();
+  await sleep(20_000);
+  const w1 = await metric();
+  const r1 = localRestarts();
+  // each restart cycle is 4 state transitions: running → auto-restart → (queued/start) → running, plus the exit
+  const cycles = r1 - r0;
+  say(`crash loop: ${cycles} restarts in 20 s, ${w1 - w0} API writes to serviceunits (${((w1 - w0) / Math.max(1, cycles)).toFixed(2)} per restart cycle)`);
+
+  // agent memory with 1,000 units
+  const n = 1000 - 20 - 200 - 1;
+  for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => create(`k-${i + k}`, '/bin/sleep 100000')));
+  const want = 1000;
+  const memDeadline = Date.now() + 300_000;
+  let up = 0;
+  while (Date.now() < memDeadline) {
+    const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits');
+    up = list.items.filter((su) => (su.status?.nodes ?? []).some((x) => x.activeState === 'active' || x.subState === 'auto-restart' || x.subState === 'running')).length;
+    if (up >= want - 1) break;
+    await sleep(1000);
+  }
+  await sleep(5000);
+  const rss = (pid: number): number => { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024; } catch { return 0; } };
+  const ticks = (pid: number): number => { try { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); const f = s.slice(s.lastIndexOf(')') + 2).split(' '); return Number(f[11]) + Number(f[12]); } catch { return 0; } };
+  const c0 = ticks(agent.pid!);
+  await sleep(10_000);
+  const cpuPct = (ticks(agent.pid!) - c0) / 100 / 10 * 100;
+  const agentRss = rss(agent.pid!);
+  say(`1,000 units (${up} up): agent RSS ${agentRss.toFixed(0)} MB, agent CPU ${cpuPct.toFixed(1)} % of a core (1 unit crash-looping)`);
+
+  const result = {
+    date: new Date().toISOString(), kubernetes: cp.kubernetesVersion,
+    applyToRunning1: { n: one.length, p50: percentile(one, 50), p99: percentile(one, 99) },
+    applyToRunning200: { n: manyL.length, p50: percentile(manyL, 50), p99: percentile(manyL, 99) },
+    crashLoop: { restarts: cycles, apiWrites: w1 - w0, writesPerRestart: (w1 - w0) / Math.max(1, cycles) },
+    agent1000: { unitsUp: up, rssMB: agentRss, cpuPct },
+  };
+  mkdirSync(join(repo, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(repo, 'bench', 'results', 'cluster-latest.json'), JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(`\nCluster benchmark (kube-apiserver ${cp.kubernetesVersion}, one agent, one controller)\n`
+    + `  apply → running in status, 1 unit at a time:  p50 ${result.applyToRunning1.p50.toFixed(0)} ms, p99 ${result.applyToRunning1.p99.toFixed(0)} ms (n=${one.length}; target p99 ≤ 250 ms)\n`
+    + `  apply → running in status, 200 at once:       p50 ${result.applyToRunning200.p50.toFixed(0)} ms, p99 ${result.applyToRunning200.p99.toFixed(0)} ms (n=${manyL.length})\n`
+    + `  API writes per restart cycle (crash loop):     ${result.crashLoop.writesPerRestart.toFixed(2)} (${result.crashLoop.apiWrites} writes for ${cycles} restarts)\n`
+    + `  agent with 1,000 units:                        RSS ${agentRss.toFixed(0)} MB, CPU ${cpuPct.toFixed(1)} % (target < 200 MB, < 2 %)\n`);
+} finally {
+  for (const p of procs) p.kill('SIGKILL');
+  await sleep(500);
+  // the services the agent left: shims and their trees, by pid
+  try {
+    const { readdirSync } = await import('node:fs');
+    const shims: number[] = [];
+    for (const u of readdirSync(join(stateDir, 'units'))) { try { shims.push(...(JSON.parse(readFileSync(join(stateDir, 'units', u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> }).spawns.map((s) => s.shimPid)); } catch { /* none */ } }
+    for (const p of [...descendants(shims), ...shims]) { try { process.kill(p, 9); } catch { /* gone */ } }
+  } catch { /* nothing started */ }
+  await cp.stop();
+  rmSync(root, { recursive: true, force: true });
+}
