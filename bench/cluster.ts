@@ -10,7 +10,7 @@ import { ensureBinaries } from '../src/testenv/binaries.ts';
 import { startControlPlane } from '../src/testenv/cluster.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { KubeConfig } from '@kubernetes/client-node';
-import { descendants } from '../src/runner/procfs.ts';
+import { killLeftovers } from '../src/runner/leftovers.ts';
 import { percentile, sleep } from './lib.ts';
 import type { ServiceUnit } from '../src/api/types.ts';
 
@@ -128,13 +128,7 @@ try {
 } finally {
   for (const p of procs) p.kill('SIGKILL');
   await sleep(500);
-  // the services the agent left: shims and their trees, by pid
-  try {
-    const { readdirSync } = await import('node:fs');
-    const shims: number[] = [];
-    for (const u of readdirSync(join(stateDir, 'units'))) { try { shims.push(...(JSON.parse(readFileSync(join(stateDir, 'units', u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> }).spawns.map((s) => s.shimPid)); } catch { /* none */ } }
-    for (const p of [...descendants(shims), ...shims]) { try { process.kill(p, 9); } catch { /* gone */ } }
-  } catch { /* nothing started */ }
+  await killLeftovers(join(stateDir, 'units')); // the services the agent left, by pid
   await cp.stop();
   rmSync(root, { recursive: true, force: true });
 }

@@ -46,7 +46,7 @@ async function step<T>(what: string, peer: Peer, f: (dir: string) => Promise<T>)
 
 for (const configured of [0, 500]) {
   for (const p of peers) {
-    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 30 : 12, dir));
+    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 30 : 10, dir));
     if (typeof d === 'string') { results.restart.push({ peer: p.name, configuredMs: configured, note: d }); continue; }
     const err = d.map((x) => x - configured);
     results.restart.push({ peer: p.name, configuredMs: configured, n: d.length, p50: percentile(d, 50), p99: percentile(d, 99), errP50: percentile(err, 50), errP99: percentile(err.map(Math.abs), 99) });
@@ -59,7 +59,7 @@ for (const p of peers) {
 for (const size of sizes) {
   for (const storm of [false, true]) {
     for (const p of peers) {
-      const f = await step(`footprint, ${size} services, ${storm ? 'crash storm' : 'idle'}`, p, (dir) => p.footprint(size, storm, storm ? 10 : 8, dir));
+      const f = await step(`footprint, ${size} services, ${storm ? 'crash storm' : 'idle'}`, p, (dir) => p.footprint(size, storm, storm ? 8 : 6, dir));
       results.footprint.push(typeof f === 'string' ? { peer: p.name, size, storm, note: f } : { peer: p.name, size, storm, ...(f as Footprint) });
     }
   }

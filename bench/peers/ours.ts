@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync, existsSync, readFileSync, readdirSync, rmSync
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/client.ts';
-import { descendants } from '../../src/runner/procfs.ts';
+import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -74,7 +74,7 @@ export class Ours implements Peer {
       if (r.ok && (r.units ?? []).length === count && (r.units ?? []).every((u) => u.ActiveState !== 'inactive')) break;
       await sleep(200);
     }
-    await sleep(storm ? 3000 : 2000);
+    await sleep(2000);
     const agentPid = this.agent!.pid!;
     const shims = (): number[] => readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(join(process.env['HOME'] ?? '/root', '.cache/unit-operator/shim')); } catch { return false; } });
     const before = await request(this.state, { cmd: 'stats' });
@@ -91,14 +91,7 @@ export class Ours implements Peer {
   async cleanup(): Promise<void> {
     await this.stopAgent(true);
     if (this.state && existsSync(this.state)) {
-      // anything left by a failed run: shims and their process trees, by pid
-      for (const u of existsSync(join(this.state, 'units')) ? readdirSync(join(this.state, 'units')) : []) {
-        try {
-          const s = JSON.parse(readFileSync(join(this.state, 'units', u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> };
-          const shims = s.spawns.map((x) => x.shimPid).filter((p) => p > 0);
-          for (const p of [...descendants(shims), ...shims]) { try { process.kill(p, 9); } catch { /* gone */ } }
-        } catch { /* none */ }
-      }
+      await killLeftovers(join(this.state, 'units')); // anything a failed run left, by pid
       rmSync(this.state, { recursive: true, force: true });
     }
   }

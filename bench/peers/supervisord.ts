@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crashScript, delaysFrom, measure, sleep, countLines, type Peer, type Footprint } from '../lib.ts';
+import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
 
 export class Supervisord implements Peer {
   readonly name = 'supervisord';
@@ -66,16 +66,20 @@ export class Supervisord implements Peer {
     let conf = '';
     for (let i = 0; i < count; i++) conf += this.program(`f${i}`, cmd);
     await this.start(dir, conf);
-    for (let i = 0; i < 600; i++) {
-      const r = spawnSync('supervisorctl', ['-c', this.conf, 'status'], { encoding: 'utf8' });
-      if (countLines('/dev/null') === 0 && r.stdout.split('\n').filter((l) => /RUNNING|STARTING|BACKOFF|EXITED/.test(l)).length >= count) break;
+    let responsive = true;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const r = spawnSync('supervisorctl', ['-c', this.conf, 'status'], { encoding: 'utf8', timeout: 10_000 });
+      if (r.error || r.signal) { responsive = false; break; }
+      if (r.stdout.split('\n').filter((l) => /RUNNING|STARTING|BACKOFF|EXITED/.test(l)).length >= count) break;
       await sleep(200);
     }
-    await sleep(storm ? 3000 : 2000);
+    await sleep(2000);
     const pid = this.proc!.pid!;
     const f = await measure(() => [pid], seconds, count);
     await this.stop();
-    return { ...f, note: storm ? 'no restart delay: each program sleeps 2 s instead of 1 s + RestartSec=1s' : undefined };
+    const notes = [storm ? 'no restart delay: programs sleep 2 s instead of 1 s + RestartSec=1s' : '', responsive ? '' : 'supervisorctl status did not answer within 10 s'].filter(Boolean);
+    return { ...f, ...(notes.length > 0 ? { note: notes.join('; ') } : {}) };
   }
 
   async cleanup(): Promise<void> { await this.stop(); }

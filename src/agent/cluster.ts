@@ -26,6 +26,8 @@ export interface ClusterAgentOptions {
   readonly leaseNamespace: string;
   readonly leaseDurationS?: number;
   readonly statusIntervalMs?: number;
+  /** The host's root file system when the agent runs in a container. */
+  readonly hostRoot?: string;
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -54,7 +56,7 @@ export class ClusterAgent {
     mkdirSync(unitsDir, { recursive: true });
     this.publisher = new StatusPublisher(opts.client, opts.node, { intervalMs: opts.statusIntervalMs ?? 200, log: (m) => opts.log('warning', m) });
     this.events = new EventRecorder(opts.client, 'unit-operator-agent', opts.node);
-    this.host = new UnitHost({ unitsDir, shimPath: opts.shimPath, log: (level, message, fields) => {
+    this.host = new UnitHost({ unitsDir, shimPath: opts.shimPath, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: (level, message, fields) => {
       opts.log(level, message, fields);
       const id = fields?.['unit'] as string | undefined;
       if (id && message === 'Start request repeated too quickly.') this.event(id, { type: 'Warning', reason: 'StartLimitHit', message: 'Start request repeated too quickly (StartLimitBurst= reached)' });

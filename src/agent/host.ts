@@ -22,6 +22,7 @@ export interface HostOptions {
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   readonly onChange?: (id: string) => void;
   readonly logMaxBytes?: number;
+  readonly hostRoot?: string;
 }
 
 /** Fields whose change needs a restart: everything that shapes the processes. */
@@ -45,6 +46,7 @@ export class UnitHost {
     return UnitRunner.open({
       unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath,
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
+      ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       onLog: (level, message) => this.opts.log(level, message, { unit: id }),
       onChange: () => this.opts.onChange?.(id),
     });

@@ -11,10 +11,11 @@ import { EXIT, UsageError, type Io } from './io.ts';
 import { runClusterAgent } from './cluster.ts';
 
 export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table]
-       unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS]
+       unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-root DIR]
 
 With --node, runs as the node agent of a cluster: the ServiceUnits that target NAME (nodeName,
-or nodeSelector against the Node's labels) run here and report in status.nodes[].
+or nodeSelector against the Node's labels) run here and report in status.nodes[]. --host-root
+DIR runs commands chroot()ed into DIR (the host's / mounted into the agent's container).
 
 Runs every ServiceUnit YAML and .service file in DIR on this machine, with no cluster.
 Files added, changed or removed are picked up; a file that does not validate is reported and
@@ -33,7 +34,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: {
     manifests: { type: 'string' }, 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' },
     'status-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' },
+    node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' }, 'host-root': { type: 'string' },
   } });
   if (values.help) { io.stdout(AGENT_HELP); return EXIT.ok; }
   if (values.node && values.manifests) throw new UsageError('agent: --node (cluster mode) and --manifests (standalone) exclude each other');

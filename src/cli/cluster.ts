@@ -36,12 +36,13 @@ function waitForSignal(onExit: (sig: string) => Promise<void>): Promise<number> 
   });
 }
 
-export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean }, io: Io): Promise<number> {
+export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string }, io: Io): Promise<number> {
   const log = logger(io, `agent/${values.node}`);
   const client = KubeClient.load(values.kubeconfig);
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
   const agent = new ClusterAgent({
     client, node: values.node!, stateDir, shimPath: ensureShim(), leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
+    ...(values['host-root'] ? { hostRoot: values['host-root'] } : {}),
     log: (l, m, f) => log(l, m, f),
   });
   await agent.start();

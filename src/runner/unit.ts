@@ -55,6 +55,8 @@ export interface UnitRunnerOptions {
   /** Called after every engine decision with the unit's properties (for exact timelines). */
   readonly onDecision?: (props: ReturnType<typeof properties>) => void;
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
+  /** The host's root file system when the agent runs in a container (commands run chroot()ed there). */
+  readonly hostRoot?: string;
   /** How often to look at the event logs when inotify says nothing (ms; a safety net). */
   readonly pollMs?: number;
 }
@@ -256,19 +258,20 @@ export class UnitRunner {
     const s = this.spec.service ?? {};
     const ctx = { unitName: this.unitName };
     const userName = s['user'] !== undefined ? expandSpecifiers(String(s['user']), ctx) : undefined;
-    const user = userName !== undefined ? lookupUser(userName) : undefined;
+    const etc = (f: string): string => join(this.opts.hostRoot ?? '/', 'etc', f);
+    const user = userName !== undefined ? lookupUser(userName, etc('passwd')) : undefined;
     if (userName !== undefined && !user) {
       this.log('warning', `Failed to determine user credentials: User=${userName} does not exist on this node`);
       return { user: undefined, gid: undefined, groups: [], failure: 217 };
     }
     const groupName = s['group'] !== undefined ? expandSpecifiers(String(s['group']), ctx) : undefined;
-    const gid = groupName !== undefined ? lookupGroup(groupName) : user?.gid;
+    const gid = groupName !== undefined ? lookupGroup(groupName, etc('group')) : user?.gid;
     if (groupName !== undefined && gid === undefined) {
       this.log('warning', `Failed to determine group credentials: Group=${groupName} does not exist on this node`);
       return { user, gid: undefined, groups: [], failure: 216 };
     }
-    const supplementary = ((s['supplementaryGroups'] as string[] | undefined) ?? []).map((g) => lookupGroup(g)).filter((g): g is number => g !== undefined);
-    const groups = user ? [...new Set([...memberGroups(user.name), ...supplementary])] : supplementary;
+    const supplementary = ((s['supplementaryGroups'] as string[] | undefined) ?? []).map((g) => lookupGroup(g, etc('group'))).filter((g): g is number => g !== undefined);
+    const groups = user ? [...new Set([...memberGroups(user.name, etc('group')), ...supplementary])] : supplementary;
     return { user, gid, groups };
   }
 
@@ -297,6 +300,7 @@ export class UnitRunner {
     const path = expandSpecifiers(e.command.path, ctx);
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [path, ...argv.slice(1)].join(' ');
     const shimEnv: Record<string, string> = { ...env };
+    if (this.opts.hostRoot && this.opts.hostRoot !== '/') shimEnv['UO_SHIM_ROOT'] = this.opts.hostRoot;
     if (!privileged && acct.failure !== undefined) shimEnv['UO_SHIM_FAIL'] = String(acct.failure);
     if (user) shimEnv['UO_SHIM_UID'] = String(user.uid);
     if (!privileged && acct.gid !== undefined) shimEnv['UO_SHIM_GID'] = String(acct.gid);

@@ -75,6 +75,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
       '--authorization-mode=RBAC', '--service-cluster-ip-range=10.96.0.0/16',
       '--enable-priority-and-fairness=false', '--profiling=false', '--v=1',
+      '--allow-privileged=true', // as real clusters: the agent DaemonSet is privileged
     ], join(dir, 'kube-apiserver.log'));
     started.push(api);
     await waitUntil('kube-apiserver', async () => (await httpsGet(`${server}/readyz`, { ca: pki.caCert, token })).status === 200, api, 90_000);

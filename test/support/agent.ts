@@ -1,11 +1,11 @@
 // A standalone agent as a real child process (so it can be kill -9'd), and unitctl against it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO, UNITCTL } from './paths.ts';
 import { sleep } from './units.ts';
-import { isAlive } from '../../src/runner/procfs.ts';
+import { killLeftovers } from '../../src/runner/leftovers.ts';
 
 export interface AgentFixture {
   readonly manifests: string;
@@ -59,15 +59,7 @@ export function agentFixture(t: { after: (fn: () => void | Promise<void>) => voi
       f.proc.kill('SIGTERM');
       await Promise.race([gone, sleep(5000)]);
     }
-    // whatever the units left: every shim and its descendants, by pid
-    const unitsDir = join(state, 'units');
-    const pids: number[] = [];
-    if (existsSync(unitsDir)) for (const u of readdirSync(unitsDir)) {
-      try { for (const s of (JSON.parse(readFileSync(join(unitsDir, u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> }).spawns) pids.push(s.shimPid); } catch { /* none */ }
-    }
-    const { descendants } = await import('../../src/runner/procfs.ts');
-    for (const p of [...descendants(pids), ...pids]) { try { process.kill(p, 9); } catch { /* gone */ } }
-    for (let i = 0; i < 100 && pids.some(isAlive); i++) await sleep(20);
+    await killLeftovers(join(state, 'units')); // whatever the units left, by pid
     rmSync(root, { recursive: true, force: true });
   });
   return f;

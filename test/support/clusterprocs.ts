@@ -1,12 +1,12 @@
 // Agents (one per fake node) and controllers as real processes against the test control plane.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO } from './paths.ts';
 import { clusterState, kubectl, kubectlOk } from './cluster.ts';
 import { sleep } from './units.ts';
-import { descendants, isAlive } from '../../src/runner/procfs.ts';
+import { killLeftovers } from '../../src/runner/leftovers.ts';
 
 export const SYSTEM_NS = 'unit-operator-system';
 
@@ -51,15 +51,7 @@ export class ClusterProcs {
   /** Stops everything started, and every process the agents' units left (by pid). */
   async cleanup(): Promise<void> {
     for (const p of this.procs) await this.kill(p, 'SIGTERM');
-    const pids: number[] = [];
-    for (const p of this.procs) {
-      if (!p.stateDir || !existsSync(join(p.stateDir, 'units'))) continue;
-      for (const u of readdirSync(join(p.stateDir, 'units'))) {
-        try { for (const s of (JSON.parse(readFileSync(join(p.stateDir, 'units', u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> }).spawns) pids.push(s.shimPid); } catch { /* none */ }
-      }
-    }
-    for (const pid of [...descendants(pids), ...pids]) { try { process.kill(pid, 9); } catch { /* gone */ } }
-    for (let i = 0; i < 100 && pids.some(isAlive); i++) await sleep(20);
+    for (const p of this.procs) if (p.stateDir) await killLeftovers(join(p.stateDir, 'units'));
     rmSync(this.root, { recursive: true, force: true });
   }
 }

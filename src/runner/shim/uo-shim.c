@@ -24,6 +24,8 @@
  * UO_SHIM_LOG=PATH captures the command's stdout and stderr (those set to "journal") through a
  * pipe into PATH as timestamped lines ("2026-11-22T14:30:00.123456Z stdout text"), moving PATH
  * to PATH.1 when it grows past UO_SHIM_LOG_MAX bytes (default 8 MiB).
+ * UO_SHIM_ROOT=DIR runs the command chroot()ed into DIR (the host's root, mounted into the
+ * agent's container). Paths in UO_SHIM_CWD, UO_SHIM_STDOUT and friends are then inside DIR.
  * UO_SHIM_FAIL=STATUS makes the command fail at set-up with that exit status.
  * Exit statuses on set-up failures follow systemd.exec(5): 200 CHDIR, 205 LIMITS, 209 STDOUT,
  * 216 GROUP, 217 USER, 203 EXEC.
@@ -116,6 +118,9 @@ static void child(int pipe_fd, char *path, char **argv) {
 	/* the agent could not resolve the credentials (unknown User=/Group=): fail as systemd does */
 	const char *failure = getenv("UO_SHIM_FAIL");
 	if (failure) fail(pipe_fd, ESRCH, atoi(failure));
+	/* the agent runs in a container with the host's root at UO_SHIM_ROOT: run the command there */
+	const char *root = getenv("UO_SHIM_ROOT");
+	if (root && *root && (chroot(root) < 0 || chdir("/") < 0)) fail(pipe_fd, errno, 200);
 	int devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
 	const char *um = getenv("UO_SHIM_UMASK");

@@ -1,0 +1,98 @@
+// The install base against the real API server: a server-side dry run of `kubectl apply -k`,
+// the agent's and controller's permissions (auth can-i), and the node-restriction policy with
+// real service-account tokens bound to Pods on two nodes.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ensureCrd, kubectl, kubectlOk, clusterState } from '../support/cluster.ts';
+import { SYSTEM_NS } from '../support/clusterprocs.ts';
+import { KubeClient, ApiError } from '../../src/kube/client.ts';
+import { REPO } from '../support/paths.ts';
+
+const AGENT = `system:serviceaccount:${SYSTEM_NS}:unit-operator-agent`;
+const CONTROLLER = `system:serviceaccount:${SYSTEM_NS}:unit-operator-controller`;
+
+before(() => {
+  ensureCrd();
+  if (kubectl(['get', 'ns', SYSTEM_NS]).status !== 0) kubectlOk(['create', 'ns', SYSTEM_NS]);
+  kubectlOk(['apply', '-f', join(REPO, 'manifests', 'rbac'), '-f', join(REPO, 'manifests', 'policy')]);
+});
+
+test('kubectl apply --dry-run=server -k manifests/ is accepted, and applying the RBAC and policy twice changes nothing', () => {
+  const r = kubectl(['apply', '--dry-run=server', '-k', join(REPO, 'manifests')]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const k of ['customresourcedefinition.apiextensions.k8s.io/serviceunits.unit-operator.dev', 'deployment.apps/unit-operator-controller', 'daemonset.apps/unit-operator-agent', 'validatingadmissionpolicy.admissionregistration.k8s.io/unit-operator-agent-node-restriction']) {
+    assert.match(r.stdout, new RegExp(`${k.replace(/\./g, '\\.')} (created|configured|unchanged) \\(server dry run\\)`));
+  }
+  // "changes nothing": no object's resourceVersion moves when the same manifests are applied again
+  const files = ['-f', join(REPO, 'manifests', 'rbac'), '-f', join(REPO, 'manifests', 'policy')];
+  const versions = (): string => kubectlOk(['get', ...files, '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']);
+  const v1 = versions();
+  kubectlOk(['apply', ...files]);
+  assert.equal(versions(), v1, 'a second kubectl apply changed an object');
+  const rendered = kubectlOk(['kustomize', join(REPO, 'manifests')]);
+  assert.equal((rendered.match(/image: ghcr\.io\/unit-operator\/unit-operator:v0\.1\.0/g) ?? []).length, 2, 'the image is set in one place for both workloads');
+});
+
+const table: Array<[string, string, string[], boolean]> = [
+  [AGENT, 'get', ['serviceunits.unit-operator.dev', '-A'], true],
+  [AGENT, 'watch', ['serviceunits.unit-operator.dev', '-A'], true],
+  [AGENT, 'patch', ['serviceunits.unit-operator.dev', '--subresource=status', '-n', 'default'], true],
+  [AGENT, 'patch', ['serviceunits.unit-operator.dev', '-n', 'default'], false],
+  [AGENT, 'update', ['serviceunits.unit-operator.dev', '-n', 'default'], false],
+  [AGENT, 'delete', ['serviceunits.unit-operator.dev', '-n', 'default'], false],
+  [AGENT, 'create', ['serviceunits.unit-operator.dev', '-n', 'default'], false],
+  [AGENT, 'list', ['nodes'], true],
+  [AGENT, 'patch', ['nodes'], false],
+  [AGENT, 'create', ['events', '-n', 'default'], true],
+  [AGENT, 'update', ['leases.coordination.k8s.io', '-n', SYSTEM_NS], true],
+  [AGENT, 'update', ['leases.coordination.k8s.io', '-n', 'kube-system'], false],
+  [AGENT, 'get', ['secrets', '-n', SYSTEM_NS], false],
+  [AGENT, 'create', ['pods', '-n', 'default'], false],
+  [CONTROLLER, 'patch', ['serviceunits.unit-operator.dev', '-n', 'default'], true],
+  [CONTROLLER, 'patch', ['serviceunits.unit-operator.dev', '--subresource=status', '-n', 'default'], true],
+  [CONTROLLER, 'delete', ['serviceunits.unit-operator.dev', '-n', 'default'], false],
+  [CONTROLLER, 'list', ['leases.coordination.k8s.io', '-n', SYSTEM_NS], true],
+  [CONTROLLER, 'update', ['leases.coordination.k8s.io', '-n', 'default'], false],
+  [CONTROLLER, 'get', ['secrets', '-n', SYSTEM_NS], false],
+  [CONTROLLER, 'patch', ['nodes'], false],
+];
+for (const [who, verb, args, allowed] of table) {
+  test(`${who.split(':').pop()} ${allowed ? 'may' : 'may not'} ${verb} ${args.join(' ')}`, () => {
+    const r = kubectl(['auth', 'can-i', verb, ...args, `--as=${who}`]);
+    assert.equal(r.stdout.trim(), allowed ? 'yes' : 'no', r.stderr);
+  });
+}
+
+test('the node-restriction policy: a token bound to a Pod on node A writes A\'s entry and is refused on B\'s, saying why', async () => {
+  for (const n of ['vap-node-a', 'vap-node-b']) kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: n } }));
+  const token = (pod: string, node: string): string => {
+    kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace: SYSTEM_NS }, spec: { nodeName: node, serviceAccountName: 'unit-operator-agent', automountServiceAccountToken: false, containers: [{ name: 'agent', image: 'unit-operator' }] } }));
+    return kubectlOk(['create', 'token', 'unit-operator-agent', '-n', SYSTEM_NS, '--bound-object-kind', 'Pod', '--bound-object-name', pod, '--duration', '10m']).trim();
+  };
+  const asToken = (t: string): KubeClient => {
+    const s = clusterState();
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: 'c', server: s.server, caFile: s.caCert }], users: [{ name: 'agent', token: t }], contexts: [{ name: 'c', cluster: 'c', user: 'agent' }], currentContext: 'c' });
+    return new KubeClient(kc);
+  };
+  kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: 'vap', namespace: 'default' }, spec: { nodeSelector: { any: 'x' }, service: { execStart: ['/bin/true'] } } }));
+  const a = asToken(token('agent-a', 'vap-node-a'));
+  const b = asToken(token('agent-b', 'vap-node-b'));
+  const path = '/apis/unit-operator.dev/v1alpha1/namespaces/default/serviceunits/vap/status';
+  const body = (node: string, state: string): unknown => ({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: 'vap', namespace: 'default' }, status: { nodes: [{ node, activeState: state }] } });
+  await a.apply(path, body('vap-node-a', 'active'), 'unit-operator-agent/vap-node-a');
+  await b.apply(path, body('vap-node-b', 'active'), 'unit-operator-agent/vap-node-b');
+  const err = await a.apply(path, body('vap-node-b', 'failed'), 'unit-operator-agent/vap-node-a').then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ApiError, 'node A\'s agent was refused on node B\'s entry');
+  assert.equal(err.status, 403);
+  assert.match(err.message, /the unit-operator agent on node vap-node-a may only write its own status\.nodes entry/);
+  const su = JSON.parse(kubectlOk(['get', 'su', 'vap', '-n', 'default', '-o', 'json'])) as { status: { nodes: Array<{ node: string; activeState: string }> } };
+  assert.deepEqual(su.status.nodes.map((n) => [n.node, n.activeState]).sort(), [['vap-node-a', 'active'], ['vap-node-b', 'active']]);
+  const unbound = asToken(kubectlOk(['create', 'token', 'unit-operator-agent', '-n', SYSTEM_NS]).trim());
+  const err2 = await unbound.apply(path, body('vap-node-a', 'failed'), 'x').then(() => undefined, (e: unknown) => e);
+  assert.ok(err2 instanceof ApiError && /carry no node name/.test(err2.message), String(err2));
+  const lease = await a.request('/apis/coordination.k8s.io/v1/namespaces/unit-operator-system/leases', { method: 'POST', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'unit-operator-agent-vap-node-b' }, spec: { holderIdentity: 'a' } } }).then(() => undefined, (e: unknown) => e);
+  assert.ok(lease instanceof ApiError && /may only hold the Lease unit-operator-agent-vap-node-a/.test(lease.message), String(lease));
+});
