@@ -41,65 +41,70 @@ async function step<T>(what: string, peer: Peer, f: (dir: string) => Promise<T>)
   try { return await f(dir); } catch (e) { return `error: ${(e as Error).message}`; } finally {
     await peer.cleanup().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
+    setImmediate(() => report(false)); // results so far, in case the run is cut short
   }
+}
+
+function report(final: boolean): void {
+  const fmt = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
+  const tableOf = (rows: string[][]): string => {
+    const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n') + '\n';
+  };
+  let out = `\nRestart latency: exit → next start, measured by the process itself (ms)\n`;
+  out += tableOf([['PEER', 'CONFIGURED', 'N', 'P50', 'P99', 'ERROR P50', '|ERROR| P99', 'NOTE'], ...results.restart.map((r) => [r.peer, `${r['configuredMs']} ms`, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), fmt(r['errP50']), fmt(r['errP99']), String(r['note'] ?? '')])]);
+  out += `\nStart latency: unit added → its process runs (ms; each tool's own way: a file in the watched folder, supervisorctl update, pm2 start, systemctl daemon-reload + start)\n`;
+  out += tableOf([['PEER', 'N', 'P50', 'P99', 'NOTE'], ...results.start.map((r) => [r.peer, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), String(r['note'] ?? '')])]);
+  out += `\nSupervisor footprint (CPU % of one core, RSS of the supervising processes)\n`;
+  out += tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
+  const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
+  out += '\nRatios to unit-operator (peer / unit-operator):\n';
+  for (const r of results.footprint) {
+    if (r.peer === 'unit-operator' || typeof r['rssMB'] !== 'number') continue;
+    const o = ours('rssMB', r['size'] as number, r['storm'] as boolean);
+    const c = ours('cpuPct', r['size'] as number, r['storm'] as boolean);
+    out += `  ${r.peer.padEnd(12)} ${String(r['size']).padStart(5)} ${r['storm'] ? 'storm' : 'idle '}  RSS ×${o ? fmt((r['rssMB'] as number) / o, 2) : '-'}  CPU ×${c ? fmt((r['cpuPct'] as number) / c, 2) : '-'}\n`;
+  }
+  if (final) process.stdout.write(out);
+
+  const resultsDir = join(here, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(resultsDir, 'latest.txt'), out);
+  const names = peers.map((p) => p.name);
+  const bars: Bar[] = [
+    ...results.restart.filter((r) => typeof r['p50'] === 'number').map((r) => ({ group: `restart ${r['configuredMs']}ms p50`, peer: r.peer, value: r['p50'] as number })),
+    ...results.start.filter((r) => typeof r['p50'] === 'number').map((r) => ({ group: 'start p50', peer: r.peer, value: r['p50'] as number })),
+  ];
+  const svg1 = barChart('Latency (ms, lower is better)', 'ms', bars, names);
+  const fbars: Bar[] = results.footprint.filter((r) => typeof r['rssMB'] === 'number').map((r) => ({ group: `${r['size']} ${r['storm'] ? 'storm' : 'idle'}`, peer: r.peer, value: r['cpuPct'] as number }));
+  const svg2 = barChart('Supervisor CPU (% of a core, lower is better)', '% CPU', fbars, names);
+  const combined = `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.max(900, 180 * 4 + 120)}" height="760">${svg1.replace('<svg', '<svg y="0"')}${svg2.replace('<svg', '<svg y="380"')}</svg>`;
+  writeFileSync(join(resultsDir, 'latest.svg'), combined);
+  const png = spawnSync('rsvg-convert', ['-o', join(resultsDir, 'latest.png'), join(resultsDir, 'latest.svg')]);
+  if (final) say(png.error || png.status !== 0 ? 'rsvg-convert not available: wrote latest.svg only (apt-get install librsvg2-bin for the PNG)' : `wrote ${join(resultsDir, 'latest.json')}, latest.txt and latest.png`);
 }
 
 for (const configured of [0, 500]) {
   for (const p of peers) {
-    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 30 : 10, dir));
+    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 20 : 8, dir));
     if (typeof d === 'string') { results.restart.push({ peer: p.name, configuredMs: configured, note: d }); continue; }
     const err = d.map((x) => x - configured);
     results.restart.push({ peer: p.name, configuredMs: configured, n: d.length, p50: percentile(d, 50), p99: percentile(d, 99), errP50: percentile(err, 50), errP99: percentile(err.map(Math.abs), 99) });
   }
 }
 for (const p of peers) {
-  const d = await step('start latency', p, (dir) => p.startLatencies(10, dir));
+  const d = await step('start latency', p, (dir) => p.startLatencies(8, dir));
   results.start.push(typeof d === 'string' ? { peer: p.name, note: d } : { peer: p.name, n: d.length, p50: percentile(d, 50), p99: percentile(d, 99) });
 }
 for (const size of sizes) {
   for (const storm of [false, true]) {
     for (const p of peers) {
-      const f = await step(`footprint, ${size} services, ${storm ? 'crash storm' : 'idle'}`, p, (dir) => p.footprint(size, storm, storm ? 8 : 6, dir));
+      const f = await step(`footprint, ${size} services, ${storm ? 'crash storm' : 'idle'}`, p, (dir) => p.footprint(size, storm, storm ? 6 : 5, dir));
       results.footprint.push(typeof f === 'string' ? { peer: p.name, size, storm, note: f } : { peer: p.name, size, storm, ...(f as Footprint) });
     }
   }
 }
 
-const fmt = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
-const tableOf = (rows: string[][]): string => {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n') + '\n';
-};
-let out = `\nRestart latency: exit → next start, measured by the process itself (ms)\n`;
-out += tableOf([['PEER', 'CONFIGURED', 'N', 'P50', 'P99', 'ERROR P50', '|ERROR| P99', 'NOTE'], ...results.restart.map((r) => [r.peer, `${r['configuredMs']} ms`, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), fmt(r['errP50']), fmt(r['errP99']), String(r['note'] ?? '')])]);
-out += `\nStart latency: unit added → its process runs (ms; each tool's own way: a file in the watched folder, supervisorctl update, pm2 start, systemctl daemon-reload + start)\n`;
-out += tableOf([['PEER', 'N', 'P50', 'P99', 'NOTE'], ...results.start.map((r) => [r.peer, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), String(r['note'] ?? '')])]);
-out += `\nSupervisor footprint (CPU % of one core, RSS of the supervising processes)\n`;
-out += tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
-const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
-out += '\nRatios to unit-operator (peer / unit-operator):\n';
-for (const r of results.footprint) {
-  if (r.peer === 'unit-operator' || typeof r['rssMB'] !== 'number') continue;
-  const o = ours('rssMB', r['size'] as number, r['storm'] as boolean);
-  const c = ours('cpuPct', r['size'] as number, r['storm'] as boolean);
-  out += `  ${r.peer.padEnd(12)} ${String(r['size']).padStart(5)} ${r['storm'] ? 'storm' : 'idle '}  RSS ×${o ? fmt((r['rssMB'] as number) / o, 2) : '-'}  CPU ×${c ? fmt((r['cpuPct'] as number) / c, 2) : '-'}\n`;
-}
-process.stdout.write(out);
-
-const resultsDir = join(here, 'results');
-mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-writeFileSync(join(resultsDir, 'latest.txt'), out);
-const names = peers.map((p) => p.name);
-const bars: Bar[] = [
-  ...results.restart.filter((r) => typeof r['p50'] === 'number').map((r) => ({ group: `restart ${r['configuredMs']}ms p50`, peer: r.peer, value: r['p50'] as number })),
-  ...results.start.filter((r) => typeof r['p50'] === 'number').map((r) => ({ group: 'start p50', peer: r.peer, value: r['p50'] as number })),
-];
-const svg1 = barChart('Latency (ms, lower is better)', 'ms', bars, names);
-const fbars: Bar[] = results.footprint.filter((r) => typeof r['rssMB'] === 'number').map((r) => ({ group: `${r['size']} ${r['storm'] ? 'storm' : 'idle'}`, peer: r.peer, value: r['cpuPct'] as number }));
-const svg2 = barChart('Supervisor CPU (% of a core, lower is better)', '% CPU', fbars, names);
-const combined = `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.max(900, 180 * 4 + 120)}" height="760">${svg1.replace('<svg', '<svg y="0"')}${svg2.replace('<svg', '<svg y="380"')}</svg>`;
-writeFileSync(join(resultsDir, 'latest.svg'), combined);
-const png = spawnSync('rsvg-convert', ['-o', join(resultsDir, 'latest.png'), join(resultsDir, 'latest.svg')]);
-say(png.error || png.status !== 0 ? 'rsvg-convert not available: wrote latest.svg only (apt-get install librsvg2-bin for the PNG)' : `wrote ${join(resultsDir, 'latest.json')}, latest.txt and latest.png`);
+report(true);
 say(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -14,21 +14,24 @@ export class Pm2 implements Peer {
 
   async unavailable(): Promise<string | undefined> { return existsSync(PM2) ? undefined : 'pm2 is not installed (npm ci installs it as a devDependency)'; }
 
-  private pm2(...args: string[]): string {
-    const r = spawnSync(process.execPath, [PM2, ...args], { encoding: 'utf8', env: { ...process.env, PM2_HOME: this.home }, timeout: 300_000 });
-    return r.stdout + r.stderr;
+  /** Runs the pm2 CLI; false when it did not finish within the time given. */
+  private pm2(...args: string[]): string { return this.pm2Within(300_000, ...args).out; }
+
+  private pm2Within(timeoutMs: number, ...args: string[]): { out: string; finished: boolean } {
+    const r = spawnSync(process.execPath, [PM2, ...args], { encoding: 'utf8', env: { ...process.env, PM2_HOME: this.home }, timeout: timeoutMs });
+    return { out: (r.stdout ?? '') + (r.stderr ?? ''), finished: !r.error && r.signal === null };
   }
 
   private app(name: string, script: string, args: string[], delayMs: number): Record<string, unknown> {
     return { name, script, args, interpreter: 'none', autorestart: true, restart_delay: delayMs, max_restarts: 1_000_000, min_uptime: 0, out_file: '/dev/null', error_file: '/dev/null', merge_logs: true };
   }
 
-  private startApps(dir: string, apps: Array<Record<string, unknown>>): void {
+  private startApps(dir: string, apps: Array<Record<string, unknown>>, timeoutMs = 300_000): boolean {
     this.home = join(dir, 'pm2home');
     mkdirSync(this.home, { recursive: true });
     const eco = join(dir, 'ecosystem.json');
     writeFileSync(eco, JSON.stringify({ apps }));
-    this.pm2('start', eco);
+    return this.pm2Within(timeoutMs, 'start', eco).finished;
   }
 
   private daemonPid(): number { try { return Number(readFileSync(join(this.home, 'pm2.pid'), 'utf8')); } catch { return 0; } }
@@ -60,12 +63,12 @@ export class Pm2 implements Peer {
 
   async footprint(count: number, storm: boolean, seconds: number, dir: string): Promise<Footprint> {
     const apps = Array.from({ length: count }, (_, i) => storm ? this.app(`f${i}`, '/bin/sh', ['-c', 'sleep 1; exit 1'], 1000) : this.app(`f${i}`, '/bin/sleep', ['100000'], 0));
-    this.startApps(dir, apps);
-    await sleep(storm ? 4000 : 3000);
+    const finished = this.startApps(dir, apps, 90_000);
+    await sleep(3000);
     const pid = this.daemonPid();
     const f = await measure(() => (pid ? [pid] : []), seconds, count);
-    this.pm2('kill');
-    return f;
+    this.pm2Within(120_000, 'kill');
+    return finished ? f : { ...f, note: 'pm2 start had not finished starting them after 90 s' };
   }
 
   async cleanup(): Promise<void> { if (this.home) this.pm2('kill'); }
