@@ -63,12 +63,12 @@ export class Pm2 implements Peer {
 
   async footprint(count: number, storm: boolean, seconds: number, dir: string): Promise<Footprint> {
     const apps = Array.from({ length: count }, (_, i) => storm ? this.app(`f${i}`, '/bin/sh', ['-c', 'sleep 1; exit 1'], 1000) : this.app(`f${i}`, '/bin/sleep', ['100000'], 0));
-    const finished = this.startApps(dir, apps, 90_000);
+    const finished = this.startApps(dir, apps, 45_000);
     await sleep(3000);
     const pid = this.daemonPid();
     const f = await measure(() => (pid ? [pid] : []), seconds, count);
     this.pm2Within(120_000, 'kill');
-    return finished ? f : { ...f, note: 'pm2 start had not finished starting them after 90 s' };
+    return finished ? f : { ...f, note: 'pm2 start had not finished starting them after 45 s' };
   }
 
   async cleanup(): Promise<void> { if (this.home) this.pm2('kill'); }

@@ -39,7 +39,7 @@ export interface UnitStatus {
   readonly LogPath: string;
   readonly MemoryCurrent: number | undefined;
   readonly CPUUsageNSec: number | undefined;
-  readonly TasksCurrent: number;
+  readonly TasksCurrent: number | undefined;
 }
 
 export type Response =

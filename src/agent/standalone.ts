@@ -83,7 +83,7 @@ export class StandaloneAgent {
 
   status(name: string): UnitStatus | undefined {
     const h = this.find(name);
-    return h ? unitStatus(h.runner, h.source) : undefined;
+    return h ? unitStatus(h.runner, h.source, true) : undefined;
   }
 
   list(): UnitStatus[] {

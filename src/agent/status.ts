@@ -6,10 +6,12 @@ import type { UnitStatus } from './protocol.ts';
 
 const iso = (us: number | undefined): string | undefined => (us === undefined ? undefined : new Date(us / 1000).toISOString());
 
-export function unitStatus(r: UnitRunner, file: string, loadState: UnitStatus['LoadState'] = 'loaded'): UnitStatus {
+/** `detail` adds tasks, memory and CPU, which cost a /proc scan per unit (status, not list). */
+export function unitStatus(r: UnitRunner, file: string, detail = false): UnitStatus {
+  const loadState: UnitStatus['LoadState'] = 'loaded';
   const p = r.props;
   const m = r.machine;
-  const procs = r.unitProcesses();
+  const procs = detail ? r.unitProcesses() : [];
   const u = procs.length > 0 ? usage(procs) : undefined;
   return {
     Id: r.unitName,
@@ -23,6 +25,6 @@ export function unitStatus(r: UnitRunner, file: string, loadState: UnitStatus['L
     InactiveExitTimestamp: iso(m.timestamps.inactiveExit),
     StatusText: m.statusText, InvocationID: r.invocationId, Type: r.cfg.type, Restart: r.cfg.restart,
     ExecStart: r.mainCommandLine, FragmentPath: file, LogPath: r.logPath(),
-    MemoryCurrent: u?.rssBytes, CPUUsageNSec: u?.cpuNs, TasksCurrent: procs.length,
+    MemoryCurrent: u?.rssBytes, CPUUsageNSec: u?.cpuNs, TasksCurrent: detail ? procs.length : undefined,
   };
 }

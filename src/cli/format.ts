@@ -58,7 +58,7 @@ export function statusView(u: UnitStatus, logTail: readonly string[], s: Style, 
   if (u.ExecMainCode > 0 && u.MainPID === 0) lines.push(`    Process: ${u.ExecMainStatus === 0 && u.ExecMainCode === 1 ? '' : ''}ExecStart=${u.ExecStart ?? '?'} (${exitText(u)})`);
   if (u.MainPID > 0) lines.push(`   Main PID: ${u.MainPID}${u.ExecStart ? ` (${u.ExecStart.split(' ')[0]!.split('/').pop()})` : ''}`);
   if (u.StatusText) lines.push(`     Status: "${u.StatusText}"`);
-  if (u.TasksCurrent > 0) lines.push(`      Tasks: ${u.TasksCurrent}`);
+  if ((u.TasksCurrent ?? 0) > 0) lines.push(`      Tasks: ${u.TasksCurrent}`);
   if (u.MemoryCurrent !== undefined) lines.push(`     Memory: ${(u.MemoryCurrent / 1024 / 1024).toFixed(1)}M`);
   if (u.CPUUsageNSec !== undefined) lines.push(`        CPU: ${formatTimespan(Math.round(u.CPUUsageNSec / 1000)) || '0'}`);
   if (u.ExecStart) lines.push(`    Command: ${u.ExecStart}`);
