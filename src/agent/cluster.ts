@@ -61,7 +61,8 @@ export class ClusterAgent {
       const id = fields?.['unit'] as string | undefined;
       if (id && message === 'Start request repeated too quickly.') this.event(id, { type: 'Warning', reason: 'StartLimitHit', message: 'Start request repeated too quickly (StartLimitBurst= reached)' });
     }, onChange: (id) => this.changed(id) });
-    this.queue = new WorkQueue((key) => this.reconcile(key), { concurrency: 4 });
+    // reconciles are mostly local work; the API writes they cause are coalesced by the publisher
+    this.queue = new WorkQueue((key) => this.reconcile(key), { concurrency: 8, qps: 1000, burst: 2000 });
     this.units = new Informer(opts.client, {
       path: '/apis/unit-operator.dev/v1alpha1/serviceunits',
       onEvent: (_t, o) => this.queue.add(keyOf(o)),

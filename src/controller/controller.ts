@@ -15,6 +15,11 @@ import { AGENT_LEASE } from '../agent/cluster.ts';
 import { compute } from './conditions.ts';
 
 export const FIELD_MANAGER = 'unit-operator-controller';
+
+/** JSON with object keys sorted, for comparing what we computed with what the server stores. */
+export function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
 export const FINALIZER_PREFIX = 'node.unit-operator.dev/';
 
 export interface ControllerOptions {
@@ -56,7 +61,7 @@ export class Controller {
   private lead(): void {
     const c = this.opts.client;
     const log = (l: 'info' | 'warning', m: string): void => this.opts.log(l, m);
-    this.queue = new WorkQueue((k) => this.reconcile(k), { concurrency: 4 });
+    this.queue = new WorkQueue((k) => this.reconcile(k), { concurrency: 8, qps: 200, burst: 400 });
     const all = (): void => { for (const k of this.units?.cache.keys() ?? []) this.queue?.add(k); };
     this.units = new Informer(c, { path: '/apis/unit-operator.dev/v1alpha1/serviceunits', onEvent: (_t, o) => this.queue?.add(keyOf(o)), log });
     this.nodes = new Informer(c, { path: '/api/v1/nodes', onEvent: all, log });
@@ -124,8 +129,9 @@ export class Controller {
     }
     const withUnknown: ServiceUnit = { ...obj, status: { ...obj.status, nodes: (obj.status?.nodes ?? []).map((e) => unknown.find((u) => u.node === e.node) ? { ...e, activeState: 'Unknown' } : e).filter((e) => targeted.includes(e.node)) } };
     const c = compute(withUnknown, targeted, new Date().toISOString(), obj.status?.conditions ?? []);
-    const before = JSON.stringify({ c: (obj.status?.conditions ?? []).map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: obj.status?.summary, g: obj.status?.observedGeneration, u: unknown });
-    const after = JSON.stringify({ c: c.conditions.map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: c.summary, g: obj.metadata.generation, u: unknown });
+    // compare in a key order of our own: the API server returns objects with sorted keys
+    const before = stableJson({ c: (obj.status?.conditions ?? []).map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: obj.status?.summary, g: obj.status?.observedGeneration, u: unknown });
+    const after = stableJson({ c: c.conditions.map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: c.summary, g: obj.metadata.generation, u: unknown });
     if (before === after && this.applied.get(key) === after) return;
     await this.opts.client.apply(`${path}/status`, {
       apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
