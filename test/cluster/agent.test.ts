@@ -34,7 +34,8 @@ test('apply → the process runs on exactly the targeted node, status active/run
   apply(su('web', { nodeName: 'node-a', service: { execStart: ['/bin/sleep 1001'] } }));
   const r = kubectl(['wait', '--for=condition=Ready', 'su/web', '-n', NS, '--timeout=30s']);
   assert.equal(r.status, 0, `kubectl wait: ${r.stderr}\n${agentA.logs.join('')}`);
-  const obj = getSU(NS, 'web')!;
+  // a simple service is running as soon as it is forked (as in systemd); its PID follows in ms
+  const obj = await until('the main PID reported', () => { const o = getSU(NS, 'web'); return ((entry(o, 'node-a')?.['mainPID'] as number | undefined) ?? 0) > 0 ? o : undefined; });
   const a = entry(obj, 'node-a')!;
   assert.deepEqual([a['activeState'], a['subState'], a['result'], a['nRestarts']], ['active', 'running', 'success', 0]);
   assert.match(cmdline(a['mainPID'] as number), /^\/bin\/sleep 1001$/);
