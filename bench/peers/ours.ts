@@ -68,24 +68,27 @@ export class Ours implements Peer {
     await this.startAgent(dir);
     const body = storm ? "ExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=1s" : 'ExecStart=/bin/sleep 100000';
     for (let i = 0; i < count; i++) writeFileSync(join(this.manifests, `f${i}.service`), `[Unit]\nStartLimitIntervalSec=0\n[Service]\n${body}\n`);
-    // wait until every unit is up (the agent picks the files up by itself)
-    for (let i = 0; i < 600; i++) {
-      const r = await request(this.state, { cmd: 'list' }, 30_000);
-      if (r.ok && (r.units ?? []).length === count && (r.units ?? []).every((u) => u.ActiveState !== 'inactive')) break;
-      await sleep(200);
+    // wait (at most 60 s) until every unit is up; the agent picks the files up by itself
+    const deadline = Date.now() + 60_000;
+    let up = 0;
+    while (Date.now() < deadline) {
+      const r = await request(this.state, { cmd: 'list' }, Math.max(1000, deadline - Date.now())).catch(() => undefined);
+      up = r?.ok ? (r.units ?? []).filter((u) => u.ActiveState !== 'inactive').length : up;
+      if (up >= count) break;
+      await sleep(500);
     }
     await sleep(2000);
     const agentPid = this.agent!.pid!;
     const shims = (): number[] => readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(join(process.env['HOME'] ?? '/root', '.cache/unit-operator/shim')); } catch { return false; } });
-    const before = await request(this.state, { cmd: 'stats' });
+    const before = await request(this.state, { cmd: 'stats' }, 30_000).catch(() => undefined);
     const f = await measure(() => [agentPid, ...shims()], seconds, count);
-    const after = await request(this.state, { cmd: 'stats' });
-    if (before.ok && after.ok && before.stats && after.stats) {
+    const after = await request(this.state, { cmd: 'stats' }, 30_000).catch(() => undefined);
+    if (before?.ok && after?.ok && before.stats && after.stats) {
       this.stats = { stateWrites: (after.stats.stateWrites - before.stats.stateWrites) / seconds, decisions: (after.stats.decisions - before.stats.decisions) / seconds };
     }
     const agentOnly = await measure(() => [agentPid], 1, count);
     await this.stopAgent(true);
-    return { ...f, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s` };
+    return { ...f, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
   }
 
   async cleanup(): Promise<void> {
