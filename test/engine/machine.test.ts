@@ -159,7 +159,7 @@ test('ExecStop= runs with $MAINPID before the KillMode= procedure', () => {
   assert.deepEqual([sim.props.ActiveState, sim.props.Result], ['inactive', 'success']);
 });
 
-test('KillMode=process signals only the main process; mixed sends the final SIGKILL to the rest', () => {
+test('KillMode=process signals only the main process, not the rest of the unit', () => {
   const sim = new Sim({ service: { type: 'forking', execStart: ['sim-fork 10 4242'], killMode: 'process' } });
   sim.send({ t: 'start' }); sim.runFor(50);
   sim.send({ t: 'stop' }); sim.runFor(500);
