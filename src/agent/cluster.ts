@@ -15,6 +15,7 @@ import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts'
 import { UnitHost } from './host.ts';
 import { targetsNode } from './placement.ts';
 import { StatusPublisher } from './publisher.ts';
+import { iso } from './status.ts';
 import { EventRecorder, transitions, type Snapshot } from './events.ts';
 
 export interface ClusterAgentOptions {
@@ -33,7 +34,6 @@ export interface ClusterAgentOptions {
 
 export const AGENT_LEASE = (node: string): string => `unit-operator-agent-${node}`;
 const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
-const iso = (us: number | undefined): string | undefined => (us === undefined || us === 0 ? undefined : new Date(us / 1000).toISOString());
 
 export class ClusterAgent {
   readonly host: UnitHost;

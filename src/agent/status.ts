@@ -4,7 +4,8 @@ import type { UnitRunner } from '../runner/unit.ts';
 import { usage } from '../runner/procfs.ts';
 import type { UnitStatus } from './protocol.ts';
 
-const iso = (us: number | undefined): string | undefined => (us === undefined ? undefined : new Date(us / 1000).toISOString());
+/** A µs timestamp of the engine's clock as ISO 8601; 0 or undefined means "never". */
+export const iso = (us: number | undefined): string | undefined => (us === undefined || us === 0 ? undefined : new Date(us / 1000).toISOString());
 
 /** `detail` adds tasks, memory and CPU, which cost a /proc scan per unit (status, not list). */
 export function unitStatus(r: UnitRunner, file: string, detail = false): UnitStatus {
@@ -19,7 +20,7 @@ export function unitStatus(r: UnitRunner, file: string, detail = false): UnitSta
     LoadState: r.spec.masked ? 'masked' : loadState,
     ActiveState: p.ActiveState, SubState: p.SubState, Result: p.Result, NRestarts: p.NRestarts,
     MainPID: p.MainPID, ControlPID: p.ControlPID, ExecMainCode: p.ExecMainCode, ExecMainStatus: p.ExecMainStatus,
-    ExecMainStartTimestamp: iso(m.mainStartUs || undefined), ExecMainExitTimestamp: iso(m.mainExec?.exitUs),
+    ExecMainStartTimestamp: iso(m.mainStartUs), ExecMainExitTimestamp: iso(m.mainExec?.exitUs),
     StateChangeTimestamp: iso(m.timestamps.stateChange), ActiveEnterTimestamp: iso(m.timestamps.activeEnter),
     ActiveExitTimestamp: iso(m.timestamps.activeExit), InactiveEnterTimestamp: iso(m.timestamps.inactiveEnter),
     InactiveExitTimestamp: iso(m.timestamps.inactiveExit),

@@ -182,7 +182,10 @@ export class UnitRunner {
       let changed = false;
       for (let guard = 0; this.queue.length > 0 && guard < 10_000; guard++) {
         const next = this.queue.shift()!;
-        if (next.t === 'start' && (this.machine.state === 'dead' || this.machine.state === 'failed')) this.invocationId = randomUUID().replaceAll('-', '');
+        if (next.t === 'start' && (this.machine.state === 'dead' || this.machine.state === 'failed')) {
+          this.invocationId = randomUUID().replaceAll('-', '');
+          this.problems.length = 0;
+        }
         const d = decide(this.machine, next, this.cfg, this.clock());
         this.decisions++;
         const before = this.machine.state;
@@ -194,8 +197,7 @@ export class UnitRunner {
         else this.dirty = true;
         let si = 0;
         for (const e of d.effects) this.execute(e, e.t === 'spawn' ? spawnRecords[si++] : undefined);
-        if (d.machine.state !== before || d.effects.some((e) => e.t === 'state-changed')) changed = true;
-        if (d.effects.length > 0) changed = true;
+        if (d.machine.state !== before || d.effects.length > 0) changed = true;
       }
       if (this.batchDepth === 0) this.flush();
       if (changed) this.opts.onChange?.(this);
@@ -217,6 +219,12 @@ export class UnitRunner {
   }
 
   private log(level: 'info' | 'notice' | 'warning', message: string): void { this.opts.onLog?.(level, message); }
+
+  /** A reason the unit can't run as written: logged, and kept for status until the next start. */
+  private problem(message: string): void {
+    this.log('warning', message);
+    if (!this.problems.includes(message)) this.problems.push(message);
+  }
 
   private execute(e: Effect, rec: SpawnRecord | undefined): void {
     switch (e.t) {
@@ -261,13 +269,13 @@ export class UnitRunner {
     const etc = (f: string): string => join(this.opts.hostRoot ?? '/', 'etc', f);
     const user = userName !== undefined ? lookupUser(userName, etc('passwd')) : undefined;
     if (userName !== undefined && !user) {
-      this.log('warning', `Failed to determine user credentials: User=${userName} does not exist on this node`);
+      this.problem(`Failed to determine user credentials: User=${userName} does not exist on this node`);
       return { user: undefined, gid: undefined, groups: [], failure: 217 };
     }
     const groupName = s['group'] !== undefined ? expandSpecifiers(String(s['group']), ctx) : undefined;
     const gid = groupName !== undefined ? lookupGroup(groupName, etc('group')) : user?.gid;
     if (groupName !== undefined && gid === undefined) {
-      this.log('warning', `Failed to determine group credentials: Group=${groupName} does not exist on this node`);
+      this.problem(`Failed to determine group credentials: Group=${groupName} does not exist on this node`);
       return { user, gid: undefined, groups: [], failure: 216 };
     }
     const supplementary = ((s['supplementaryGroups'] as string[] | undefined) ?? []).map((g) => lookupGroup(g, etc('group'))).filter((g): g is number => g !== undefined);
@@ -295,7 +303,7 @@ export class UnitRunner {
       ctx,
       managerEnv: manager,
     });
-    for (const p of problems) this.log('warning', p);
+    for (const p of problems) this.problem(p);
     const argv = (e.command.flags.noEnvExpand ? [...e.command.argv] : expandCommand(e.command.argv.map((a) => expandSpecifiers(a, ctx)), env));
     const path = expandSpecifiers(e.command.path, ctx);
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [path, ...argv.slice(1)].join(' ');
