@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, release, arch } from 'node:os';
 import { extractWord } from '../api/words.ts';
-import { expandNameSpecifiers, parseUnitName } from '../unitfile/specifiers.ts';
+import { expandNameSpecifiers, parseUnitName, replaceSpecifiers } from '../unitfile/specifiers.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -76,18 +76,7 @@ const NODE_SPECIFIERS: Record<string, (c: NodeContext) => string> = {
 /** Expands the remaining specifiers on the node (the converter resolved the name ones, maybe). */
 export function expandSpecifiers(value: string, ctx: NodeContext): string {
   const named = expandNameSpecifiers(value, parseUnitName(ctx.unitName));
-  let out = '';
-  for (let i = 0; i < named.length; i++) {
-    const c = named[i];
-    if (c === '%' && i + 1 < named.length) {
-      const s = named[i + 1]!;
-      if (s === '%') { out += '%'; i++; continue; }
-      const f = NODE_SPECIFIERS[s];
-      if (f) { out += f(ctx); i++; continue; }
-    }
-    out += c;
-  }
-  return out;
+  return replaceSpecifiers(named, (s) => NODE_SPECIFIERS[s]?.(ctx), '%');
 }
 
 export interface EnvInput {

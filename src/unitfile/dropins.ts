@@ -4,7 +4,7 @@
 // in a more specific folder hides the same name in a less specific one.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, basename } from 'node:path';
+import { join } from 'node:path';
 
 /** Folder names to look for, most specific first. */
 export function dropInDirNames(unitName: string): string[] {
@@ -36,5 +36,5 @@ export function findDropIns(root: string, unitName: string): string[] {
       chosen.set(f, join(dir, f));
     }
   }
-  return [...chosen.keys()].sort().map((k) => chosen.get(k)!).filter((p) => basename(p).endsWith('.conf'));
+  return [...chosen.keys()].sort().map((k) => chosen.get(k)!);
 }

@@ -69,13 +69,22 @@ export function expandNameSpecifiers(value: string, unit: UnitName): string {
     J: unescapeName(j, false),
     f: unit.instance ? `/${unescapeName(unit.instance).replace(/^\/+/, '')}` : `/${unescapeName(unit.prefix).replace(/^\/+/, '')}`,
   };
+  return replaceSpecifiers(value, (s) => (NAME_SPECIFIERS.has(s) ? table[s]!.replaceAll('%', '%%') : undefined), '%%');
+}
+
+/**
+ * Replaces each "%x" for which `lookup` gives a value; "%%" becomes `percent` ("%%" keeps it for
+ * a later pass, "%" resolves it); any other "%x" stays as written.
+ */
+export function replaceSpecifiers(value: string, lookup: (specifier: string) => string | undefined, percent: string): string {
   let out = '';
   for (let i = 0; i < value.length; i++) {
     const c = value[i];
     if (c === '%' && i + 1 < value.length) {
       const s = value[i + 1]!;
-      if (s === '%') { out += '%%'; i++; continue; }
-      if (NAME_SPECIFIERS.has(s)) { out += table[s]!.replaceAll('%', '%%'); i++; continue; }
+      if (s === '%') { out += percent; i++; continue; }
+      const v = lookup(s);
+      if (v !== undefined) { out += v; i++; continue; }
     }
     out += c;
   }
