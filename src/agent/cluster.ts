@@ -17,6 +17,7 @@ import { targetsNode } from './placement.ts';
 import { StatusPublisher } from './publisher.ts';
 import { iso } from './status.ts';
 import { EventRecorder, transitions, type Snapshot } from './events.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export interface ClusterAgentOptions {
   readonly client: KubeClient;
@@ -30,6 +31,7 @@ export interface ClusterAgentOptions {
   /** The host's root file system when the agent runs in a container. */
   readonly hostRoot?: string;
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  readonly metrics?: Metrics;
 }
 
 export const AGENT_LEASE = (node: string): string => `unit-operator-agent-${node}`;
@@ -43,7 +45,6 @@ export class ClusterAgent {
   private readonly nodes: Informer;
   private readonly queue: WorkQueue;
   private readonly events: EventRecorder;
-  private readonly lastProps = new Map<string, Snapshot>();
   private readonly handled = new Map<string, Record<string, string>>();
   private readonly deleting = new Set<string>();
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -56,13 +57,23 @@ export class ClusterAgent {
     mkdirSync(unitsDir, { recursive: true });
     this.publisher = new StatusPublisher(opts.client, opts.node, { intervalMs: opts.statusIntervalMs ?? 200, log: (m) => opts.log('warning', m) });
     this.events = new EventRecorder(opts.client, 'unit-operator-agent', opts.node);
-    this.host = new UnitHost({ unitsDir, shimPath: opts.shimPath, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: (level, message, fields) => {
-      opts.log(level, message, fields);
-      const id = fields?.['unit'] as string | undefined;
-      if (id && message === 'Start request repeated too quickly.') this.event(id, { type: 'Warning', reason: 'StartLimitHit', message: 'Start request repeated too quickly (StartLimitBurst= reached)' });
-    }, onChange: (id) => this.changed(id) });
+    this.host = new UnitHost({
+      unitsDir, shimPath: opts.shimPath, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: opts.log,
+      onStartLimitHit: (id) => {
+        opts.metrics?.startLimitHit(id);
+        this.event(id, { type: 'Warning', reason: 'StartLimitHit', message: 'Start request repeated too quickly (StartLimitBurst= reached)' });
+      },
+      onChange: (id) => this.changed(id),
+      onTransition: (id, prev, cur) => this.transition(id, prev, cur),
+    });
     // reconciles are mostly local work; the API writes they cause are coalesced by the publisher
     this.queue = new WorkQueue((key) => this.reconcile(key), { concurrency: 8, qps: 1000, burst: 2000 });
+    if (opts.metrics) {
+      opts.metrics.observeClient(opts.client);
+      this.queue.observer = opts.metrics.queue('agent', () => this.queue.depth);
+      opts.metrics.trackUnits(() => [...this.host.units.values()].map((h) => h.runner.props.ActiveState));
+      opts.metrics.trackStatusWrites(() => this.publisher.writes);
+    }
     this.units = new Informer(opts.client, {
       path: '/apis/unit-operator.dev/v1alpha1/serviceunits',
       onEvent: (_t, o) => this.queue.add(keyOf(o)),
@@ -100,7 +111,6 @@ export class ClusterAgent {
     for (const id of this.host.forgetStopped()) {
       if (this.deleting.has(id)) continue; // keep the entry that says "stopped for deletion"
       this.publisher.publish(id, () => null);
-      this.lastProps.delete(id);
     }
     for (const id of this.deleting) {
       const h = this.host.units.get(id);
@@ -118,13 +128,18 @@ export class ClusterAgent {
     this.events.record({ namespace, name, ...(obj?.metadata['uid'] ? { uid: String(obj.metadata['uid']) } : {}) }, ev);
   }
 
+  /** Ready once both caches hold a full list (the readiness probe). */
+  get ready(): boolean { return this.units.synced && this.nodes.synced; }
+
+  private transition(id: string, prev: Snapshot, cur: Snapshot): void {
+    this.opts.metrics?.unitChanged(id, prev, cur);
+    const timer = this.host.units.get(id)?.runner.machine.timer;
+    for (const ev of transitions(prev, cur, timer ? Math.max(0, timer.deadline / 1000 - Date.now()) : undefined)) this.event(id, ev);
+  }
+
   private changed(id: string): void {
     const h = this.host.units.get(id);
     if (!h) return;
-    const cur: Snapshot = { ...h.runner.props, exitUs: h.runner.machine.mainExec?.exitUs };
-    const timer = h.runner.machine.timer;
-    for (const ev of transitions(this.lastProps.get(id), cur, timer ? Math.max(0, timer.deadline / 1000 - Date.now()) : undefined)) this.event(id, ev);
-    this.lastProps.set(id, cur);
     if (!h.removing || !this.deleting.has(id)) this.publisher.publish(id, () => this.entry(id));
   }
 

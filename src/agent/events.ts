@@ -9,9 +9,8 @@ export interface UnitEvent { readonly type: 'Normal' | 'Warning'; readonly reaso
 export type Snapshot = UnitRunner['props'] & { readonly exitUs: number | undefined };
 
 /** The events between two snapshots of a unit (pure). */
-export function transitions(prev: Snapshot | undefined, cur: Snapshot, restartInMs: number | undefined): UnitEvent[] {
+export function transitions(prev: Snapshot, cur: Snapshot, restartInMs: number | undefined): UnitEvent[] {
   const out: UnitEvent[] = [];
-  if (!prev) return out;
   const exited = cur.ExecMainCode > 0 && cur.exitUs !== undefined && cur.exitUs !== prev.exitUs;
   if (exited) {
     const what = cur.ExecMainCode === 1 ? `code=exited, status=${cur.ExecMainStatus}` : `code=${cur.ExecMainCode === 2 ? 'killed' : 'dumped'}, signal=${cur.ExecMainStatus}`;
@@ -20,7 +19,8 @@ export function transitions(prev: Snapshot | undefined, cur: Snapshot, restartIn
   if (cur.SubState === 'auto-restart' && prev.SubState !== 'auto-restart') {
     out.push({ type: 'Normal', reason: 'Restarting', message: `Scheduled restart in ${restartInMs !== undefined ? (restartInMs / 1000).toFixed(1) : '?'} s (restart ${cur.NRestarts + 1})` });
   }
-  if (cur.ActiveState === 'active' && prev.ActiveState !== 'active' && cur.MainPID > 0) out.push({ type: 'Normal', reason: 'Started', message: `Started, main PID ${cur.MainPID}` });
+  // a simple service is active at fork; its PID can follow in a later decision
+  if (cur.ActiveState === 'active' && cur.MainPID > 0 && (prev.ActiveState !== 'active' || prev.MainPID === 0)) out.push({ type: 'Normal', reason: 'Started', message: `Started, main PID ${cur.MainPID}` });
   if (cur.ActiveState === 'failed' && prev.ActiveState !== 'failed') out.push({ type: 'Warning', reason: 'Failed', message: `Failed with result '${cur.Result}'` });
   if (cur.SubState === 'dead' && prev.SubState !== 'dead' && prev.ActiveState !== 'inactive') out.push({ type: 'Normal', reason: 'Stopped', message: 'Stopped' });
   return out;

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
+import type { Snapshot } from './events.ts';
 
 export interface Hosted {
   readonly id: string;
@@ -20,7 +21,12 @@ export interface HostOptions {
   readonly unitsDir: string;
   readonly shimPath: string;
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** A unit changed (called once per batch of decisions: status tables and status writes). */
   readonly onChange?: (id: string) => void;
+  /** Every engine decision, with the properties before and after (metrics, events); none before this agent's first decision. */
+  readonly onTransition?: (id: string, prev: Snapshot, cur: Snapshot) => void;
+  /** A start was refused by StartLimitIntervalSec=/StartLimitBurst=. */
+  readonly onStartLimitHit?: (id: string) => void;
   readonly logMaxBytes?: number;
   readonly hostRoot?: string;
 }
@@ -34,7 +40,9 @@ export function runtimeHash(spec: ServiceUnitSpec): string {
 }
 
 /** Directory names are ids with "/" replaced (namespace/name → namespace_name). */
-const dirOf = (id: string): string => id.replaceAll('/', '_');
+export const dirOf = (id: string): string => id.replaceAll('/', '_');
+
+export const START_LIMIT_HIT = 'Start request repeated too quickly.';
 
 export class UnitHost {
   readonly units = new Map<string, Hosted>();
@@ -43,12 +51,23 @@ export class UnitHost {
   constructor(opts: HostOptions) { this.opts = opts; }
 
   private open(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
+    let last: Snapshot | undefined;
     return UnitRunner.open({
       unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath,
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
-      onLog: (level, message) => this.opts.log(level, message, { unit: id }),
+      onLog: (level, message) => {
+        this.opts.log(level, message, { unit: id });
+        if (message === START_LIMIT_HIT) this.opts.onStartLimitHit?.(id);
+      },
       onChange: () => this.opts.onChange?.(id),
+      ...(this.opts.onTransition ? {
+        onDecision: (props, m) => {
+          const cur: Snapshot = { ...props, exitUs: m.mainExec?.exitUs };
+          if (last) this.opts.onTransition!(id, last, cur);
+          last = cur;
+        },
+      } : {}),
     });
   }
 

@@ -10,6 +10,8 @@ import { loadManifests, type ManifestProblem, type ManifestCache } from './manif
 import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Snapshot } from './events.ts';
 
 export interface AgentOptions {
   readonly manifestsDir: string;
@@ -18,6 +20,7 @@ export interface AgentOptions {
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   readonly rescanMs?: number;
   readonly onChange?: () => void;
+  readonly metrics?: Metrics;
 }
 
 export function socketPath(stateDir: string): string { return join(stateDir, 'agent.sock'); }
@@ -35,7 +38,13 @@ export class StandaloneAgent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    this.host = new UnitHost({ unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, log: opts.log, onChange: () => opts.onChange?.() });
+    const m = opts.metrics;
+    this.host = new UnitHost({
+      unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, log: opts.log,
+      onChange: () => opts.onChange?.(),
+      ...(m ? { onStartLimitHit: (id: string) => m.startLimitHit(id), onTransition: (id: string, prev: Snapshot, cur: Snapshot) => m.unitChanged(id, prev, cur) } : {}),
+    });
+    m?.trackUnits(() => [...this.host.units.values()].map((h) => h.runner.props.ActiveState));
   }
 
   get units(): UnitHost['units'] { return this.host.units; }

@@ -8,10 +8,13 @@ import { ensureShim } from '../runner/shim.ts';
 import { listTable, type Style } from './format.ts';
 import { resolveStateDir } from './client.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
-import { runClusterAgent } from './cluster.ts';
+import { runClusterAgent, OBSERVABILITY_HELP } from './cluster.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { serveEndpoint } from '../observability/http.ts';
 
 export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table]
        unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-root DIR]
+                     [--metrics-bind-address ADDR] [--log-format json|pretty]
 
 With --node, runs as the node agent of a cluster: the ServiceUnits that target NAME (nodeName,
 or nodeSelector against the Node's labels) run here and report in status.nodes[]. --host-root
@@ -28,6 +31,8 @@ Options:
   --stop-on-exit      on SIGINT/SIGTERM, stop every unit (ExecStop= runs) before exiting;
                       without it the services keep running and the next agent adopts them
   --status-table      redraw a status table on the terminal as units change
+${OBSERVABILITY_HELP}
+                               (--log-format: cluster mode; standalone logs lines for people)
 `;
 
 export async function runAgent(args: string[], io: Io): Promise<number> {
@@ -35,6 +40,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     manifests: { type: 'string' }, 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' },
     'status-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' }, 'host-root': { type: 'string' },
+    'metrics-bind-address': { type: 'string' }, 'log-format': { type: 'string' },
   } });
   if (values.help) { io.stdout(AGENT_HELP); return EXIT.ok; }
   if (values.node && values.manifests) throw new UsageError('agent: --node (cluster mode) and --manifests (standalone) exclude each other');
@@ -49,9 +55,14 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     const line = `${new Date().toISOString()} ${level.padEnd(7)} ${fields?.['unit'] ? `${String(fields['unit'])}: ` : ''}${message}`;
     if (table) { recent.push(line); if (recent.length > 8) recent.shift(); } else io.stderr(line + '\n');
   };
-  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; } });
+  const metrics = values['metrics-bind-address'] ? new Metrics('agent') : undefined;
+  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}) });
   let dirty = true;
+  let started = false;
+  const ep = metrics ? await serveEndpoint(values['metrics-bind-address']!, metrics, { notReady: () => (started ? undefined : 'still reading the manifest folder') }).catch((e: Error) => { throw new UsageError(`--metrics-bind-address ${values['metrics-bind-address']}: ${e.message}`); }) : undefined;
   await agent.start();
+  started = true;
+  if (ep) log('info', `serving /metrics, /healthz and /readyz on ${ep.url}`);
   log('info', `agent ${process.pid}: running ${agent.units.size} unit(s) from ${resolve(values.manifests)}; state in ${stateDir}`);
   log('info', `inspect with: npx unitctl list|status UNIT|logs UNIT --state-dir ${stateDir}`);
   let redraw: NodeJS.Timeout | undefined;
@@ -72,6 +83,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
       const stop = !!values['stop-on-exit'];
       io.stderr(`\n${sig}: ${stop ? 'stopping every unit (ExecStop= runs), then exiting' : 'exiting; the services keep running and the next agent adopts them'}\n`);
       await agent.shutdown(stop);
+      await ep?.close();
       if (stop) io.stderr(listTable(agent.list(), style));
       done(EXIT.ok);
     };

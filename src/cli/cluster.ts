@@ -8,20 +8,43 @@ import { ClusterAgent } from '../agent/cluster.ts';
 import { Controller } from '../controller/controller.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { resolveStateDir } from './client.ts';
-import { EXIT, type Io } from './io.ts';
+import { EXIT, UsageError, type Io } from './io.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { serveEndpoint, type Endpoint } from '../observability/http.ts';
+import { createLogger, parseLogFormat, type Log } from '../observability/log.ts';
+
+export const OBSERVABILITY_HELP = `  --metrics-bind-address ADDR  serve /metrics, /healthz and /readyz on ADDR (":8080",
+                               "127.0.0.1:0" for a free port; off by default)
+  --log-format json|pretty     JSON lines (default when stderr is not a terminal) or
+                               human-readable lines`;
 
 export const CONTROLLER_HELP = `Usage: unitctl controller [--kubeconfig FILE] [--namespace NS] [--id NAME]
+                         [--metrics-bind-address ADDR] [--log-format json|pretty]
 
 Runs the ServiceUnit controller: kstatus conditions (Ready, Stalled, Reconciling), the summary
 behind kubectl get su, Unknown for nodes whose agent stopped renewing its Lease, and one
 finalizer per targeted node. Leader-elected through a Lease in NS (default unit-operator-system),
 so several replicas are safe.
+
+${OBSERVABILITY_HELP}
 `;
 
-type Log = (level: string, message: string, fields?: Record<string, unknown>) => void;
-const logger = (io: Io, component: string): Log => (level, message, fields) => {
-  io.stderr(`${new Date().toISOString()} ${level.padEnd(7)} ${component} ${fields?.['unit'] ? `${String(fields['unit'])}: ` : ''}${message}\n`);
-};
+export interface ObservabilityFlags { 'metrics-bind-address'?: string | undefined; 'log-format'?: string | undefined }
+
+function logger(io: Io, flags: ObservabilityFlags, base: Record<string, string>): Log {
+  let format;
+  try { format = parseLogFormat(flags['log-format'], !!process.stderr.isTTY); } catch (e) { throw new UsageError((e as Error).message); }
+  return createLogger({ format, write: (l) => io.stderr(l), color: !!process.stderr.isTTY && !process.env['NO_COLOR'], base }).log;
+}
+
+async function endpoint(flags: ObservabilityFlags, metrics: Metrics, notReady: () => string | undefined, log: Log): Promise<Endpoint | undefined> {
+  const address = flags['metrics-bind-address'];
+  if (!address || address === '0') return undefined;
+  let ep: Endpoint;
+  try { ep = await serveEndpoint(address, metrics, { notReady }); } catch (e) { throw new UsageError(`--metrics-bind-address ${address}: ${(e as Error).message}`); }
+  log('info', `serving /metrics, /healthz and /readyz on ${ep.url}`, { url: ep.url });
+  return ep;
+}
 
 function waitForSignal(onExit: (sig: string) => Promise<void>): Promise<number> {
   return new Promise((done) => {
@@ -36,33 +59,43 @@ function waitForSignal(onExit: (sig: string) => Promise<void>): Promise<number> 
   });
 }
 
-export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string }, io: Io): Promise<number> {
-  const log = logger(io, `agent/${values.node}`);
+export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string } & ObservabilityFlags, io: Io): Promise<number> {
+  const node = values.node!;
+  const log = logger(io, values, { component: 'agent', node });
   const client = KubeClient.load(values.kubeconfig);
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
+  const metrics = new Metrics('agent', { node });
   const agent = new ClusterAgent({
-    client, node: values.node!, stateDir, shimPath: ensureShim(), leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
+    client, node, stateDir, shimPath: ensureShim(), leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
     ...(values['host-root'] ? { hostRoot: values['host-root'] } : {}),
-    log: (l, m, f) => log(l, m, f),
+    log, metrics,
   });
+  const ep = await endpoint(values, metrics, () => (agent.ready ? undefined : `the ServiceUnit and Node caches have not been filled from ${client.server} yet`), log);
   await agent.start();
-  log('info', `watching ServiceUnits for node ${values.node} on ${client.server}; state in ${stateDir}`);
+  log('info', `watching ServiceUnits for node ${node} on ${client.server}; state in ${stateDir}`);
   return waitForSignal(async (sig) => {
     log('info', `${sig}: ${values['stop-on-exit'] ? 'stopping every unit, then exiting' : 'exiting; services keep running and the next agent adopts them'}`);
     await agent.shutdown(!!values['stop-on-exit']);
+    await ep?.close();
   });
 }
 
 export async function runController(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: { kubeconfig: { type: 'string' }, namespace: { type: 'string' }, id: { type: 'string' }, 'lease-duration': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args, options: {
+    kubeconfig: { type: 'string' }, namespace: { type: 'string' }, id: { type: 'string' }, 'lease-duration': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'metrics-bind-address': { type: 'string' }, 'log-format': { type: 'string' },
+  } });
   if (values.help) { io.stdout(CONTROLLER_HELP); return EXIT.ok; }
-  const log = logger(io, 'controller');
+  const identity = values.id ?? `${hostname()}-${process.pid}`;
+  const log = logger(io, values, { component: 'controller', id: identity });
   const client = KubeClient.load(values.kubeconfig);
+  const metrics = new Metrics('controller');
   const c = new Controller({
-    client, namespace: values.namespace ?? 'unit-operator-system', identity: values.id ?? `${hostname()}-${process.pid}`,
-    leaseDurationS: values['lease-duration'] ? Number(values['lease-duration']) : 15, log: (l, m) => log(l, m),
+    client, namespace: values.namespace ?? 'unit-operator-system', identity,
+    leaseDurationS: values['lease-duration'] ? Number(values['lease-duration']) : 15, log: (l, m) => log(l, m), metrics,
   });
+  const ep = await endpoint(values, metrics, () => (c.ready ? undefined : `leading, but the ServiceUnit, Node and Lease caches have not been filled from ${client.server} yet`), log);
   c.start();
-  log('info', `controller ${values.id ?? process.pid} started against ${client.server}`);
-  return waitForSignal(async () => { await c.stop(); });
+  log('info', `controller ${identity} started against ${client.server}`);
+  return waitForSignal(async () => { await c.stop(); await ep?.close(); });
 }

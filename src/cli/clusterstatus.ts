@@ -1,7 +1,6 @@
 // unitctl status NAME --namespace NS (or --kubeconfig / --cluster): the systemctl-status view of
 // a ServiceUnit, one block per node, read from the cluster.
 
-import { KubeClient, ApiError } from '../kube/client.ts';
 import type { ServiceUnit, NodeStatus } from '../api/types.ts';
 import { bullet, bold, red, green, type Style } from './format.ts';
 import { signalName } from '../api/signals.ts';
@@ -36,14 +35,4 @@ export function clusterStatusView(su: ServiceUnit, s: Style, now = Date.now()): 
   for (const n of su.status?.nodes ?? []) out.push(nodeBlock(su, n, s, now), '');
   if ((su.status?.nodes ?? []).length === 0) out.push('  (no node has reported yet)', '');
   return out.join('\n');
-}
-
-export async function fetchServiceUnit(kubeconfig: string | undefined, namespace: string, name: string): Promise<ServiceUnit | string> {
-  const client = KubeClient.load(kubeconfig);
-  try {
-    return await client.request<ServiceUnit>(`/apis/unit-operator.dev/v1alpha1/namespaces/${namespace}/serviceunits/${name.replace(/\.service$/, '')}`);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return `ServiceUnit ${namespace}/${name} not found`;
-    return `cannot read ServiceUnit ${namespace}/${name} from ${client.server}: ${(e as Error).message}`;
-  }
 }

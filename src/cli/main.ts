@@ -6,6 +6,7 @@ import { runConvert, runRender, runValidate } from './convert.ts';
 import { runAgent } from './agent.ts';
 import { runController } from './cluster.ts';
 import { runList, runStatus, verb, isState, runLogs, runCat } from './systemctl.ts';
+import { clusterList, clusterStatus, clusterVerb, clusterLogs, PLUGIN_HELP } from './plugin.ts';
 
 export const HELP = `unitctl — systemd service units, run declaratively on Kubernetes or standalone
 
@@ -19,6 +20,9 @@ Unit files:
 Cluster:
   agent --node NAME         the node agent: runs the ServiceUnits that target NAME
   controller                conditions, summaries, node loss, finalizers (leader-elected)
+
+In a cluster (as the kubectl plugin "kubectl unit", or with --cluster / --namespace / --kubeconfig):
+  list [-A] | status NAME | restart|reload|reset-failed NAME [--wait] | logs NAME [--node N]
 
 Standalone (no cluster), systemctl's habits:
   agent --manifests DIR     run the units of a folder on this machine
@@ -53,10 +57,33 @@ const COMMANDS: Record<string, Command> = {
   cat: runCat,
 };
 
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+/** The same commands against the cluster (the kubectl plugin's default). */
+const CLUSTER_COMMANDS: Record<string, Command> = {
+  list: clusterList,
+  status: clusterStatus,
+  restart: clusterVerb('restart'),
+  reload: clusterVerb('reload'),
+  'reset-failed': clusterVerb('reset-failed'),
+  logs: clusterLogs,
+};
+const NOT_IN_CLUSTER: Record<string, string> = {
+  start: 'set spec.state: running in the ServiceUnit (the declarative systemctl start)',
+  stop: 'set spec.state: stopped in the ServiceUnit (the declarative systemctl stop)',
+  cat: 'kubectl unit cat is not needed: unitctl render reads kubectl get su NAME -o yaml',
+};
+const CLUSTER_FLAGS = new Set(['--cluster', '--namespace', '--kubeconfig', '-A', '--all-namespaces']);
+
+export interface MainOptions {
+  /** Invoked as kubectl-unit: commands address the cluster, -n is the namespace. */
+  readonly plugin?: boolean;
+}
+
+export async function main(argv: string[], io: Io = processIo, opts: MainOptions = {}): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.stdout(HELP); return cmd === undefined ? EXIT.usage : EXIT.ok; }
-  const run = COMMANDS[cmd];
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.stdout(opts.plugin ? PLUGIN_HELP : HELP); return cmd === undefined ? EXIT.usage : EXIT.ok; }
+  const cluster = cmd !== 'agent' && cmd !== 'controller' && (opts.plugin === true || rest.some((a) => CLUSTER_FLAGS.has(a.split('=')[0]!)));
+  if (cluster && NOT_IN_CLUSTER[cmd]) { io.stderr(`${opts.plugin ? 'kubectl unit' : 'unitctl'} ${cmd}: ${NOT_IN_CLUSTER[cmd]}\n`); return EXIT.usage; }
+  const run = (cluster ? CLUSTER_COMMANDS[cmd] : undefined) ?? COMMANDS[cmd];
   if (!run) { io.stderr(`unitctl: unknown command "${cmd}"\n\n${HELP}`); return EXIT.usage; }
   try {
     return await run(rest, io);

@@ -3,6 +3,9 @@
 
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, statSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import { dirOf } from '../agent/host.ts';
+import { socketPath } from '../agent/standalone.ts';
 import { request, resolveStateDir, AgentUnreachable } from './client.ts';
 import { listTable, statusView, type Style } from './format.ts';
 import { renderUnit } from '../unitfile/render.ts';
@@ -10,7 +13,6 @@ import { API_VERSION, KIND } from '../api/schema.ts';
 import { parseTimespan } from '../api/timespan.ts';
 import type { UnitStatus, Verb } from '../agent/protocol.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
-import { fetchServiceUnit, clusterStatusView } from './clusterstatus.ts';
 
 const common = { 'state-dir': { type: 'string' as const }, output: { type: 'string' as const, short: 'o' }, help: { type: 'boolean' as const, short: 'h' } };
 const style = (): Style => ({ color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
@@ -47,20 +49,9 @@ export async function runList(args: string[], io: Io): Promise<number> {
 }
 
 export async function runStatus(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, lines: { type: 'string', short: 'n' }, namespace: { type: 'string' }, kubeconfig: { type: 'string' }, cluster: { type: 'boolean' } } });
-  if (values.help) { io.stdout('Usage: unitctl status UNIT... [-o json] [-n LINES] [--state-dir DIR]\n       unitctl status NAME --namespace NS [--kubeconfig FILE] [-o json]\n\nShows a unit as systemctl status does; -o json prints the systemd properties for scripts.\nWith --namespace, --kubeconfig or --cluster it reads the ServiceUnit from the cluster and\nshows one block per node.\nExit status 0 when all units are active, 3 otherwise, 4 when a unit does not exist.\n'); return EXIT.ok; }
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, lines: { type: 'string', short: 'n' } } });
+  if (values.help) { io.stdout('Usage: unitctl status UNIT... [-o json] [-n LINES] [--state-dir DIR]\n       unitctl status NAME --namespace NS [--kubeconfig FILE] [-o json]   (cluster: kubectl unit status)\n\nShows a unit as systemctl status does; -o json prints the systemd properties for scripts.\nWith --namespace, --kubeconfig or --cluster it reads the ServiceUnit from the cluster and\nshows one block per node.\nExit status 0 when all units are active, 3 otherwise, 4 when a unit does not exist.\n'); return EXIT.ok; }
   if (positionals.length === 0) throw new UsageError('status: name a unit (unitctl status web.service)');
-  if (values.namespace || values.kubeconfig || values.cluster) {
-    let code: number = EXIT.ok;
-    for (const name of positionals) {
-      const su = await fetchServiceUnit(values.kubeconfig, values.namespace ?? 'default', name);
-      if (typeof su === 'string') { io.stderr(`${su}\n`); code = 4; continue; }
-      if (values.output === 'json') io.stdout(JSON.stringify(su.status ?? {}, null, 2) + '\n');
-      else io.stdout(clusterStatusView(su, style()));
-      if (su.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True' && code === EXIT.ok) code = 3;
-    }
-    return code;
-  }
   const stateDir = resolveStateDir(values['state-dir'], process.env);
   let code: number = EXIT.ok;
   const all: UnitStatus[] = [];
@@ -105,12 +96,27 @@ export function isState(which: 'active' | 'failed') {
   };
 }
 
+/**
+ * Where a unit's journal is: asked of the standalone agent, or read from the state folder
+ * directly (a cluster agent's units, namespace/name, have no socket to ask: kubectl unit logs).
+ */
+async function unitLog(stateDir: string, id: string, io: Io): Promise<{ LogPath: string } | undefined> {
+  const direct = join(stateDir, 'units', dirOf(id), 'journal.log');
+  const hasDir = existsSync(join(stateDir, 'units', dirOf(id), 'state.json'));
+  if (id.includes('/') || (hasDir && !existsSync(socketPath(stateDir)))) {
+    if (hasDir) return { LogPath: direct };
+    io.stderr(`Unit ${id} has no state under ${join(stateDir, 'units')}: it has not run on this node.\n`);
+    return undefined;
+  }
+  return call(stateDir, { cmd: 'status', unit: id }, (r) => r.unit, io);
+}
+
 export async function runLogs(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' }, since: { type: 'string' } } });
   if (values.help) { io.stdout('Usage: unitctl logs UNIT [-f] [-n N] [--since 10min|ISO-TIME]\n\nPrints the unit\'s captured stdout/stderr (journal-like: timestamped, rotated by size).\n'); return EXIT.ok; }
   if (positionals.length !== 1) throw new UsageError('logs: name one unit');
   const stateDir = resolveStateDir(values['state-dir'], process.env);
-  const u = await call(stateDir, { cmd: 'status', unit: positionals[0]! }, (r) => r.unit, io);
+  const u = await unitLog(stateDir, positionals[0]!, io);
   if (!u) return 4;
   let sinceMs: number | undefined;
   if (values.since) {

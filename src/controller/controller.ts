@@ -13,6 +13,7 @@ import { targetsNode } from '../agent/placement.ts';
 import { SU_PATH } from '../agent/publisher.ts';
 import { AGENT_LEASE } from '../agent/cluster.ts';
 import { compute } from './conditions.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export const FIELD_MANAGER = 'unit-operator-controller';
 
@@ -29,6 +30,7 @@ export interface ControllerOptions {
   readonly leaseDurationS?: number;
   readonly resyncMs?: number;
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string) => void;
+  readonly metrics?: Metrics;
 }
 
 interface NodeObj extends KubeObject { metadata: KubeObject['metadata'] & { labels?: Record<string, string> } }
@@ -47,9 +49,19 @@ export class Controller {
   /** What this controller last applied per unit, to skip writes that change nothing. */
   private readonly applied = new Map<string, string>();
 
-  constructor(opts: ControllerOptions) { this.opts = opts; }
+  constructor(opts: ControllerOptions) {
+    this.opts = opts;
+    if (opts.metrics) {
+      opts.metrics.observeClient(opts.client);
+      opts.metrics.queue('controller', () => this.queue?.depth ?? 0);
+      opts.metrics.trackStatusWrites(() => this.writes);
+    }
+  }
 
   get isLeader(): boolean { return this.elector?.isLeader() ?? false; }
+
+  /** The readiness probe: a standby replica is ready; the leader once its caches are full. */
+  get ready(): boolean { return !this.isLeader || this.informers.every((i) => i.synced); }
 
   start(): void {
     this.elector = elect(this.opts.client, this.opts.namespace, 'unit-operator-controller', this.opts.identity, {
@@ -62,6 +74,7 @@ export class Controller {
     const c = this.opts.client;
     const log = (l: 'info' | 'warning', m: string): void => this.opts.log(l, m);
     this.queue = new WorkQueue((k) => this.reconcile(k), { concurrency: 8, qps: 200, burst: 400 });
+    if (this.opts.metrics) this.queue.observer = this.opts.metrics.queue('controller', () => this.queue?.depth ?? 0);
     const all = (): void => { for (const k of this.units?.cache.keys() ?? []) this.queue?.add(k); };
     this.units = new Informer(c, { path: '/apis/unit-operator.dev/v1alpha1/serviceunits', onEvent: (_t, o) => this.queue?.add(keyOf(o)), log });
     this.nodes = new Informer(c, { path: '/api/v1/nodes', onEvent: all, log });

@@ -29,10 +29,17 @@ export interface RequestInit {
 
 export interface ClientStats { requests: number; errors: number; watchRestarts: number; latencyMsTotal: number }
 
+/** Told about every request (code 0: no answer) and every watch restart (metrics). */
+export interface RequestObserver {
+  request(verb: string, path: string, code: number, seconds: number): void;
+  watchRestart(path: string): void;
+}
+
 export class KubeClient {
   readonly kc: KubeConfig;
   readonly server: string;
   readonly stats: ClientStats = { requests: 0, errors: 0, watchRestarts: 0, latencyMsTotal: 0 };
+  observer: RequestObserver | undefined;
 
   constructor(kc: KubeConfig) {
     this.kc = kc;
@@ -84,6 +91,7 @@ export class KubeClient {
           let parsed: unknown = data;
           try { parsed = data ? JSON.parse(data) : undefined; } catch { /* not JSON */ }
           const status = res.statusCode ?? 0;
+          this.observer?.request(method, path, status, (Date.now() - started) / 1000);
           if (status >= 200 && status < 300) { resolve(parsed as T); return; }
           this.stats.errors++;
           const st = parsed as { message?: string; reason?: string } | undefined;
@@ -91,7 +99,7 @@ export class KubeClient {
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on('error', (e) => { this.stats.errors++; reject(e); });
+      req.on('error', (e) => { this.stats.errors++; this.observer?.request(method, path, 0, (Date.now() - started) / 1000); reject(e); });
       if (body !== undefined) req.write(body);
       req.end();
     });

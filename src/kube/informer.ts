@@ -112,6 +112,7 @@ export class Informer {
         if (this.stopped) return;
         if (e instanceof ApiError && e.status === 410) { this.rv = ''; continue; }
         this.client.stats.watchRestarts++;
+        this.client.observer?.watchRestart(this.opts.path);
         this.opts.log?.('warning', `watch ${this.opts.path} failed: ${(e as Error).message}; retrying in ${backoff} ms`);
         await new Promise((r) => setTimeout(r, backoff * (0.8 + Math.random() * 0.4)));
         backoff = Math.min(backoff * 2, 30_000);

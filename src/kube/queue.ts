@@ -4,6 +4,9 @@
 
 export interface Outcome { readonly requeueAfterMs?: number }
 
+/** Told how long each reconcile took and whether it succeeded (metrics). */
+export interface QueueObserver { done(seconds: number, ok: boolean): void }
+
 export class WorkQueue {
   private readonly queued = new Set<string>();
   private readonly order: string[] = [];
@@ -19,6 +22,7 @@ export class WorkQueue {
   private readonly concurrency: number;
   private readonly qps: number;
   private readonly burst: number;
+  observer: QueueObserver | undefined;
 
   constructor(handler: (key: string) => Promise<Outcome | void>, opts: { concurrency?: number; qps?: number; burst?: number } = {}) {
     this.handler = handler;
@@ -70,10 +74,13 @@ export class WorkQueue {
       this.queued.delete(key);
       this.active.add(key);
       this.running++;
+      const started = performance.now();
       void this.handler(key).then((out) => {
+        this.observer?.done((performance.now() - started) / 1000, true);
         this.failures.delete(key);
         if (out?.requeueAfterMs !== undefined) this.addAfter(key, out.requeueAfterMs);
       }, () => {
+        this.observer?.done((performance.now() - started) / 1000, false);
         const n = (this.failures.get(key) ?? 0) + 1;
         this.failures.set(key, n);
         this.addAfter(key, Math.min(5 * 2 ** n, 60_000));

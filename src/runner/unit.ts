@@ -53,7 +53,7 @@ export interface UnitRunnerOptions {
   readonly logMaxBytes?: number;
   readonly onChange?: (r: UnitRunner) => void;
   /** Called after every engine decision with the unit's properties (for exact timelines). */
-  readonly onDecision?: (props: ReturnType<typeof properties>) => void;
+  readonly onDecision?: (props: ReturnType<typeof properties>, machine: Machine) => void;
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
   /** The host's root file system when the agent runs in a container (commands run chroot()ed there). */
   readonly hostRoot?: string;
@@ -190,7 +190,7 @@ export class UnitRunner {
         this.decisions++;
         const before = this.machine.state;
         this.machine = d.machine;
-        this.opts.onDecision?.(properties(this.machine));
+        this.opts.onDecision?.(properties(this.machine), this.machine);
         // write-ahead: spawn records exist on disk before any process is started
         const spawnRecords = d.effects.filter((e): e is Extract<Effect, { t: 'spawn' }> => e.t === 'spawn').map((e) => this.allocate(e));
         if (spawnRecords.length > 0) this.persist();

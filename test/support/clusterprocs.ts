@@ -33,12 +33,17 @@ export class ClusterProcs {
     return p;
   }
 
-  agent(node: string, stateDir = join(this.root, `state-${node}`)): Proc {
-    return this.spawnUnitctl(`agent/${node}`, ['agent', '--node', node, '--state-dir', stateDir, '--lease-namespace', SYSTEM_NS], stateDir);
+  agent(node: string, stateDir = join(this.root, `state-${node}`), extra: string[] = []): Proc {
+    return this.spawnUnitctl(`agent/${node}`, ['agent', '--node', node, '--state-dir', stateDir, '--lease-namespace', SYSTEM_NS, ...extra], stateDir);
   }
 
-  controller(id: string): Proc {
-    return this.spawnUnitctl(`controller/${id}`, ['controller', '--namespace', SYSTEM_NS, '--id', id, '--lease-duration', '6']);
+  controller(id: string, extra: string[] = []): Proc {
+    return this.spawnUnitctl(`controller/${id}`, ['controller', '--namespace', SYSTEM_NS, '--id', id, '--lease-duration', '6', ...extra]);
+  }
+
+  /** The URL a process logged for its /metrics endpoint (started with --metrics-bind-address). */
+  async endpoint(p: Proc): Promise<string> {
+    return until(`${p.name} to serve /metrics`, () => /serving \/metrics, \/healthz and \/readyz on (http:\/\/[0-9.:]+)/.exec(p.logs.join(''))?.[1], 20_000);
   }
 
   async kill(p: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
