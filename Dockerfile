@@ -24,6 +24,8 @@ COPY package.json ./
 COPY bin ./bin
 COPY crds ./crds
 ENV UNIT_OPERATOR_SHIM=/usr/local/bin/uo-shim
+# `unitctl` on PATH: kubectl unit logs runs `unitctl logs` in the agent pod (kubectl exec)
+RUN ln -s /app/bin/unitctl.js /usr/local/bin/unitctl
 USER node
 ENTRYPOINT ["node", "/app/bin/unitctl.js"]
 CMD ["--help"]

@@ -22,7 +22,7 @@ before(() => {
 test('kubectl apply --dry-run=server -k manifests/ is accepted, and applying the RBAC and policy twice changes nothing', () => {
   const r = kubectl(['apply', '--dry-run=server', '-k', join(REPO, 'manifests')]);
   assert.equal(r.status, 0, r.stderr);
-  for (const k of ['customresourcedefinition.apiextensions.k8s.io/serviceunits.unit-operator.dev', 'deployment.apps/unit-operator-controller', 'daemonset.apps/unit-operator-agent', 'validatingadmissionpolicy.admissionregistration.k8s.io/unit-operator-agent-node-restriction']) {
+  for (const k of ['customresourcedefinition.apiextensions.k8s.io/serviceunits.unit-operator.dev', 'deployment.apps/unit-operator-controller', 'daemonset.apps/unit-operator-agent', 'validatingadmissionpolicy.admissionregistration.k8s.io/unit-operator-agent-node-restriction', 'service/unit-operator-metrics']) {
     assert.match(r.stdout, new RegExp(`${k.replace(/\./g, '\\.')} (created|configured|unchanged) \\(server dry run\\)`));
   }
   // "changes nothing": no object's resourceVersion moves when the same manifests are applied again
@@ -33,6 +33,28 @@ test('kubectl apply --dry-run=server -k manifests/ is accepted, and applying the
   assert.equal(versions(), v1, 'a second kubectl apply changed an object');
   const rendered = kubectlOk(['kustomize', join(REPO, 'manifests')]);
   assert.equal((rendered.match(/image: ghcr\.io\/unit-operator\/unit-operator:v0\.1\.0/g) ?? []).length, 2, 'the image is set in one place for both workloads');
+});
+
+test('the GitOps example: kubectl apply --dry-run=server -k examples/gitops/clusters/production is accepted, units placed per node group', () => {
+  // a server-side dry run creates nothing, so the namespace the kustomization also creates must exist
+  if (kubectl(['get', 'ns', 'production']).status !== 0) kubectlOk(['create', 'ns', 'production']);
+  const r = kubectl(['apply', '--dry-run=server', '-k', join(REPO, 'examples', 'gitops', 'clusters', 'production')]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const name of ['web-frontend-web', 'log-shipper-web', 'db-backup-db', 'log-shipper-db']) assert.match(r.stdout, new RegExp(`serviceunit\\.unit-operator\\.dev/${name} created \\(server dry run\\)`));
+  const rendered = kubectlOk(['kustomize', join(REPO, 'examples', 'gitops', 'clusters', 'production')]);
+  assert.equal((rendered.match(/node-group\.example\.com\/web: "true"/g) ?? []).length, 2);
+  assert.equal((rendered.match(/node-group\.example\.com\/db: "true"/g) ?? []).length, 2);
+});
+
+test('the workloads probe /healthz and /readyz on the metrics port, and the metrics Service selects both', () => {
+  const objs = kubectlOk(['kustomize', join(REPO, 'manifests')]).split(/^---$/m).map((d) => d.trim()).filter(Boolean);
+  for (const kind of ['Deployment', 'DaemonSet']) {
+    const doc = objs.find((d) => new RegExp(`^kind: ${kind}$`, 'm').test(d))!;
+    assert.match(doc, /livenessProbe:\s+failureThreshold: 3\s+httpGet:\s+path: \/healthz\s+port: metrics/, kind);
+    assert.match(doc, /readinessProbe:\s+httpGet:\s+path: \/readyz\s+port: metrics/, kind);
+    assert.match(doc, /- --metrics-bind-address\s+- :8080/, kind);
+    assert.match(doc, /app\.kubernetes\.io\/part-of: unit-operator/, kind);
+  }
 });
 
 const table: Array<[string, string, string[], boolean]> = [
