@@ -44,16 +44,24 @@ export const dirOf = (id: string): string => id.replaceAll('/', '_');
 
 export const START_LIMIT_HIT = 'Start request repeated too quickly.';
 
+/** How often the host's one poller ticks every unit's safety-net poll (ms). */
+const POLL_MS = 5000;
+
 export class UnitHost {
   readonly units = new Map<string, Hosted>();
   private readonly opts: HostOptions;
+  private readonly poller: NodeJS.Timeout;
 
-  constructor(opts: HostOptions) { this.opts = opts; }
+  constructor(opts: HostOptions) {
+    this.opts = opts;
+    this.poller = setInterval(() => { for (const h of this.units.values()) h.runner.pollTick(); }, POLL_MS);
+    this.poller.unref();
+  }
 
   private open(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
     let last: Snapshot | undefined;
     return UnitRunner.open({
-      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath,
+      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0,
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       onLog: (level, message) => {
@@ -159,5 +167,8 @@ export class UnitHost {
     }
   }
 
-  closeAll(): void { for (const h of this.units.values()) h.runner.close(); }
+  closeAll(): void {
+    clearInterval(this.poller);
+    for (const h of this.units.values()) h.runner.close();
+  }
 }

@@ -39,7 +39,10 @@ export function loadManifests(dir: string, cache: ManifestCache = new Map()): { 
     units.push(u);
   };
   const present = new Set<string>();
-  for (const f of readdirSync(dir).sort()) {
+  const names = readdirSync(dir).sort();
+  const listed = new Set(names);
+  for (const f of names) {
+    if (f.startsWith('.') || !(/\.ya?ml$/.test(f) || f.endsWith('.service'))) continue;
     const file = join(dir, f);
     let stamp = '';
     try {
@@ -47,9 +50,8 @@ export function loadManifests(dir: string, cache: ManifestCache = new Map()): { 
       if (!st.isFile()) continue;
       // drop-ins change a unit too: include its .d folder's mtime
       const dropDir = join(dir, `${f}.d`);
-      stamp = `${st.mtimeMs}:${st.size}:${existsSync(dropDir) ? statSync(dropDir).mtimeMs : 0}`;
+      stamp = `${st.mtimeMs}:${st.size}:${listed.has(`${f}.d`) ? statSync(dropDir, { throwIfNoEntry: false })?.mtimeMs ?? 0 : 0}`;
     } catch { continue; }
-    if (f.startsWith('.') || !(/\.ya?ml$/.test(f) || f.endsWith('.service'))) continue;
     present.add(file);
     const cached = cache.get(file);
     if (cached && cached.stamp === stamp) {

@@ -51,4 +51,6 @@ export interface AgentStats {
   readonly stateWrites: number;
   readonly decisions: number;
   readonly pid: number;
+  /** process.memoryUsage() of the agent (bytes). */
+  readonly memory?: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number; readonly arrayBuffers: number };
 }

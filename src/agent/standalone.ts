@@ -35,6 +35,8 @@ export class StandaloneAgent {
   private debounce: NodeJS.Timeout | undefined;
   private lastProblems = '';
   private readonly cache: ManifestCache = new Map();
+  /** The parsed object last applied per unit: an unchanged file is not re-applied on a rescan. */
+  private readonly applied = new Map<string, object>();
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -64,8 +66,11 @@ export class StandaloneAgent {
       });
       this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; });
     } catch { /* the periodic rescan covers it */ }
-    // the periodic rescan is a safety net for missed events; unchanged files are not re-read
-    this.rescan = setInterval(() => this.reconcile(), this.opts.rescanMs ?? 2000);
+    // the periodic rescan is a safety net for missed events (every 2 s without a working
+    // watcher, every 10 s with one); unchanged files are not re-read
+    const every = this.opts.rescanMs ?? 2000;
+    let tick = 0;
+    this.rescan = setInterval(() => { if (!this.watcher || ++tick % 5 === 0) this.reconcile(); }, every);
   }
 
   /** Brings the running units in line with the folder (level-based: safe to call any time). */
@@ -80,9 +85,12 @@ export class StandaloneAgent {
     const seen = new Set<string>();
     for (const u of units) {
       seen.add(u.unitName);
+      const h = this.host.units.get(u.unitName);
+      if (h && !h.removing && this.applied.get(u.unitName) === u.object) continue;
       this.host.apply(u.unitName, u.unitName, u.object.spec, u.file);
+      this.applied.set(u.unitName, u.object);
     }
-    for (const id of this.host.units.keys()) if (!seen.has(id)) this.host.remove(id, 'its file is gone');
+    for (const id of this.host.units.keys()) if (!seen.has(id)) { this.host.remove(id, 'its file is gone'); this.applied.delete(id); }
     this.host.forgetStopped();
   }
 
@@ -104,7 +112,7 @@ export class StandaloneAgent {
       case 'ping': return { ok: true };
       case 'stats': {
         const rs = [...this.host.units.values()].map((h) => h.runner);
-        return { ok: true, stats: { units: rs.length, stateWrites: rs.reduce((a, r) => a + r.stateWrites, 0), decisions: rs.reduce((a, r) => a + r.decisions, 0), pid: process.pid } };
+        return { ok: true, stats: { units: rs.length, stateWrites: rs.reduce((a, r) => a + r.stateWrites, 0), decisions: rs.reduce((a, r) => a + r.decisions, 0), pid: process.pid, memory: process.memoryUsage() } };
       }
       case 'list': return { ok: true, units: this.list() };
       case 'problems': return { ok: true, problems: this.problems };

@@ -8,9 +8,7 @@ import { ensureShim } from '../runner/shim.ts';
 import { listTable, type Style } from './format.ts';
 import { resolveStateDir } from './client.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
-import { runClusterAgent, OBSERVABILITY_HELP } from './cluster.ts';
-import { Metrics } from '../observability/metrics.ts';
-import { serveEndpoint } from '../observability/http.ts';
+import { OBSERVABILITY_HELP } from './plugin-help.ts';
 
 export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table]
        unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-root DIR]
@@ -44,7 +42,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   } });
   if (values.help) { io.stdout(AGENT_HELP); return EXIT.ok; }
   if (values.node && values.manifests) throw new UsageError('agent: --node (cluster mode) and --manifests (standalone) exclude each other');
-  if (values.node) return runClusterAgent(values, io);
+  if (values.node) return (await import('./cluster.ts')).runClusterAgent(values, io);
   if (!values.manifests) throw new UsageError('agent: give --manifests DIR (standalone) or --node NAME (cluster mode)');
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
   mkdirSync(stateDir, { recursive: true });
@@ -55,7 +53,8 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     const line = `${new Date().toISOString()} ${level.padEnd(7)} ${fields?.['unit'] ? `${String(fields['unit'])}: ` : ''}${message}`;
     if (table) { recent.push(line); if (recent.length > 8) recent.shift(); } else io.stderr(line + '\n');
   };
-  const metrics = values['metrics-bind-address'] ? new Metrics('agent') : undefined;
+  const metrics = values['metrics-bind-address'] ? new (await import('../observability/metrics.ts')).Metrics('agent') : undefined;
+  const { serveEndpoint } = await import('../observability/http.ts');
   const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}) });
   let dirty = true;
   let started = false;

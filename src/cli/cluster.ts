@@ -9,14 +9,11 @@ import { Controller } from '../controller/controller.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { resolveStateDir } from './client.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
+import { OBSERVABILITY_HELP } from './plugin-help.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { serveEndpoint, type Endpoint } from '../observability/http.ts';
 import { createLogger, parseLogFormat, type Log } from '../observability/log.ts';
 
-export const OBSERVABILITY_HELP = `  --metrics-bind-address ADDR  serve /metrics, /healthz and /readyz on ADDR (":8080",
-                               "127.0.0.1:0" for a free port; off by default)
-  --log-format json|pretty     JSON lines (default when stderr is not a terminal) or
-                               human-readable lines`;
 
 export const CONTROLLER_HELP = `Usage: unitctl controller [--kubeconfig FILE] [--namespace NS] [--id NAME]
                          [--metrics-bind-address ADDR] [--log-format json|pretty]

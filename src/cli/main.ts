@@ -1,12 +1,10 @@
 // unitctl: the one binary. Parses the subcommand and hands over; errors become messages and
 // exit codes here, never stack traces.
 
+// Commands load their modules when they run: the Kubernetes client alone costs ~90 MB of RSS,
+// which a standalone agent or `unitctl list` should not pay.
 import { processIo, EXIT, UsageError, type Io } from './io.ts';
-import { runConvert, runRender, runValidate } from './convert.ts';
-import { runAgent } from './agent.ts';
-import { runController } from './cluster.ts';
-import { runList, runStatus, verb, isState, runLogs, runCat } from './systemctl.ts';
-import { clusterList, clusterStatus, clusterVerb, clusterLogs, PLUGIN_HELP } from './plugin.ts';
+import { PLUGIN_HELP } from './plugin-help.ts';
 
 export const HELP = `unitctl — systemd service units, run declaratively on Kubernetes or standalone
 
@@ -37,34 +35,39 @@ Run "unitctl COMMAND --help" for a command's options.
 `;
 
 type Command = (args: string[], io: Io) => number | Promise<number>;
+type Lazy = () => Promise<Command>;
 
-const COMMANDS: Record<string, Command> = {
-  convert: runConvert,
-  render: runRender,
-  validate: runValidate,
-  agent: runAgent,
-  controller: runController,
-  list: runList,
-  status: runStatus,
-  start: verb('start'),
-  stop: verb('stop'),
-  restart: verb('restart'),
-  reload: verb('reload'),
-  'reset-failed': verb('reset-failed'),
-  'is-active': isState('active'),
-  'is-failed': isState('failed'),
-  logs: runLogs,
-  cat: runCat,
+const convert = (): Promise<typeof import('./convert.ts')> => import('./convert.ts');
+const systemctl = (): Promise<typeof import('./systemctl.ts')> => import('./systemctl.ts');
+const plugin = (): Promise<typeof import('./plugin.ts')> => import('./plugin.ts');
+
+const COMMANDS: Record<string, Lazy> = {
+  convert: async () => (await convert()).runConvert,
+  render: async () => (await convert()).runRender,
+  validate: async () => (await convert()).runValidate,
+  agent: async () => (await import('./agent.ts')).runAgent,
+  controller: async () => (await import('./cluster.ts')).runController,
+  list: async () => (await systemctl()).runList,
+  status: async () => (await systemctl()).runStatus,
+  start: async () => (await systemctl()).verb('start'),
+  stop: async () => (await systemctl()).verb('stop'),
+  restart: async () => (await systemctl()).verb('restart'),
+  reload: async () => (await systemctl()).verb('reload'),
+  'reset-failed': async () => (await systemctl()).verb('reset-failed'),
+  'is-active': async () => (await systemctl()).isState('active'),
+  'is-failed': async () => (await systemctl()).isState('failed'),
+  logs: async () => (await systemctl()).runLogs,
+  cat: async () => (await systemctl()).runCat,
 };
 
 /** The same commands against the cluster (the kubectl plugin's default). */
-const CLUSTER_COMMANDS: Record<string, Command> = {
-  list: clusterList,
-  status: clusterStatus,
-  restart: clusterVerb('restart'),
-  reload: clusterVerb('reload'),
-  'reset-failed': clusterVerb('reset-failed'),
-  logs: clusterLogs,
+const CLUSTER_COMMANDS: Record<string, Lazy> = {
+  list: async () => (await plugin()).clusterList,
+  status: async () => (await plugin()).clusterStatus,
+  restart: async () => (await plugin()).clusterVerb('restart'),
+  reload: async () => (await plugin()).clusterVerb('reload'),
+  'reset-failed': async () => (await plugin()).clusterVerb('reset-failed'),
+  logs: async () => (await plugin()).clusterLogs,
 };
 const NOT_IN_CLUSTER: Record<string, string> = {
   start: 'set spec.state: running in the ServiceUnit (the declarative systemctl start)',
@@ -83,9 +86,10 @@ export async function main(argv: string[], io: Io = processIo, opts: MainOptions
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.stdout(opts.plugin ? PLUGIN_HELP : HELP); return cmd === undefined ? EXIT.usage : EXIT.ok; }
   const cluster = cmd !== 'agent' && cmd !== 'controller' && (opts.plugin === true || rest.some((a) => CLUSTER_FLAGS.has(a.split('=')[0]!)));
   if (cluster && NOT_IN_CLUSTER[cmd]) { io.stderr(`${opts.plugin ? 'kubectl unit' : 'unitctl'} ${cmd}: ${NOT_IN_CLUSTER[cmd]}\n`); return EXIT.usage; }
-  const run = (cluster ? CLUSTER_COMMANDS[cmd] : undefined) ?? COMMANDS[cmd];
-  if (!run) { io.stderr(`unitctl: unknown command "${cmd}"\n\n${HELP}`); return EXIT.usage; }
+  const load = (cluster ? CLUSTER_COMMANDS[cmd] : undefined) ?? COMMANDS[cmd];
+  if (!load) { io.stderr(`unitctl: unknown command "${cmd}"\n\n${HELP}`); return EXIT.usage; }
   try {
+    const run = await load();
     return await run(rest, io);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

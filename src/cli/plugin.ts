@@ -12,8 +12,8 @@ import { table, green, red, bullet, type Style } from './format.ts';
 import { clusterStatusView } from './clusterstatus.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 import type { UnitStatus } from '../agent/protocol.ts';
+import { PLUGIN_HELP, AGENT_NAMESPACE } from './plugin-help.ts';
 
-export const AGENT_NAMESPACE = 'unit-operator-system';
 export const AGENT_POD_SELECTOR = 'app.kubernetes.io/name=unit-operator-agent';
 /** Where the DaemonSet keeps unit state on each node (manifests/agent/daemonset.yaml). */
 export const AGENT_STATE_DIR = '/var/lib/unit-operator';
@@ -31,22 +31,6 @@ const style = (): Style => ({ color: !!process.stdout.isTTY && !process.env['NO_
 const SU_LIST = '/apis/unit-operator.dev/v1alpha1';
 const nameOf = (arg: string): string => arg.replace(/^(serviceunits?|su)\//, '').replace(/\.service$/, '');
 
-export const PLUGIN_HELP = `kubectl unit — systemctl for ServiceUnits in a cluster (also: unitctl COMMAND --cluster)
-
-Usage: kubectl unit COMMAND [NAME] [-n NAMESPACE] [--kubeconfig FILE]
-
-  list [-A]                        one row per unit and node: ACTIVE, SUB, RESULT, RESTARTS, MAIN PID
-  status NAME [-o json]            the systemctl status view, one block per node
-  restart|reload|reset-failed NAME [--wait [--timeout 60s]]
-                                   set the annotation the agents act on once; --wait until every
-                                   node has acted
-  logs NAME [--node N] [--tail N] [-f] [--since 10min]
-                                   the unit's output on a node (kubectl exec into the agent pod
-                                   there: needs pods/exec in ${AGENT_NAMESPACE})
-  convert FILE.service...          unit files to ServiceUnit YAML (as unitctl convert)
-
-Exit status: 0 ok; status: 3 when not Ready; 4 when the ServiceUnit does not exist.
-`;
 
 function client(v: Values): KubeClient {
   try { return KubeClient.load(v.kubeconfig); } catch (e) { throw new UsageError(`cannot load a kubeconfig: ${(e as Error).message}`); }
