@@ -8,9 +8,14 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export interface Footprint {
   /** Supervisor processes' resident memory (MB): the agent/daemon plus per-process holders. */
   readonly rssMB: number;
+  /**
+   * Their proportional set size (MB): shared pages (libc, the binary) divided among the
+   * processes mapping them. What many small holders really cost; RSS counts libc once per holder.
+   */
+  readonly pssMB: number;
   /** Their CPU use over the window, % of one core. */
   readonly cpuPct: number;
-  /** Supervisor memory per supervised process (KB). */
+  /** Supervisor memory (PSS) per supervised process (KB). */
   readonly perProcessKB: number;
   readonly note?: string;
 }
@@ -28,13 +33,22 @@ export interface Peer {
   cleanup(): Promise<void>;
 }
 
-/** A script that records when it starts and when it exits (ns since the epoch), then exits 1. */
+/**
+ * A script that records when it starts and when it exits (ns since the epoch), then exits 1.
+ * bash's $EPOCHREALTIME is a builtin: no `date` process is started, so the measured gap is the
+ * supervisor's work plus one exec of bash, the same for every peer.
+ */
 export function crashScript(dir: string): string {
   mkdirSync(dir, { recursive: true });
   const p = join(dir, 'crash.sh');
-  writeFileSync(p, `#!/bin/sh\ndate +%s%N >> "${dir}/starts"\ndate +%s%N >> "${dir}/exits"\nexit 1\n`);
+  writeFileSync(p, crashScriptText(dir));
   chmodSync(p, 0o755);
   return p;
+}
+
+/** The text of crashScript(), writing its timestamps under `dir` (as the script will see it). */
+export function crashScriptText(dir: string): string {
+  return `#!/bin/bash\nt=$EPOCHREALTIME; echo "\${t/./}000" >> "${dir}/starts"\nt=$EPOCHREALTIME; echo "\${t/./}000" >> "${dir}/exits"\nexit 1\n`;
 }
 
 export function delaysFrom(dir: string): number[] {
@@ -56,12 +70,13 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-function stat(pid: number): { ticks: number; rssKB: number } | undefined {
+function stat(pid: number): { ticks: number; rssKB: number; pssKB: number } | undefined {
   try {
     const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    const rss = /^VmRSS:\s+([0-9]+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { ticks: Number(f[11]) + Number(f[12]), rssKB: rss ? Number(rss[1]) : 0 };
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+([0-9]+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+    return { ticks: Number(f[11]) + Number(f[12]), rssKB: kb('Rss'), pssKB: kb('Pss') };
   } catch { return undefined; }
 }
 
@@ -73,13 +88,15 @@ export async function measure(pids: () => number[], seconds: number, supervised:
   const wall = (Date.now() - t0) / 1000;
   let ticks = 0;
   let rss = 0;
+  let pss = 0;
   for (const p of pids()) {
     const s = stat(p);
     if (!s) continue;
     ticks += s.ticks - (before.get(p) ?? s.ticks);
     rss += s.rssKB;
+    pss += s.pssKB;
   }
-  return { rssMB: rss / 1024, cpuPct: (ticks / 100 / wall) * 100, perProcessKB: rss / Math.max(1, supervised) };
+  return { rssMB: rss / 1024, pssMB: pss / 1024, cpuPct: (ticks / 100 / wall) * 100, perProcessKB: pss / Math.max(1, supervised) };
 }
 
 export function childrenOf(pid: number): number[] {

@@ -55,15 +55,15 @@ function report(final: boolean): void {
   out += tableOf([['PEER', 'CONFIGURED', 'N', 'P50', 'P99', 'ERROR P50', '|ERROR| P99', 'NOTE'], ...results.restart.map((r) => [r.peer, `${r['configuredMs']} ms`, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), fmt(r['errP50']), fmt(r['errP99']), String(r['note'] ?? '')])]);
   out += `\nStart latency: unit added → its process runs (ms; each tool's own way: a file in the watched folder, supervisorctl update, pm2 start, systemctl daemon-reload + start)\n`;
   out += tableOf([['PEER', 'N', 'P50', 'P99', 'NOTE'], ...results.start.map((r) => [r.peer, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), String(r['note'] ?? '')])]);
-  out += `\nSupervisor footprint (CPU % of one core, RSS of the supervising processes)\n`;
-  out += tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
+  out += `\nSupervisor footprint (CPU % of one core; RSS and PSS of the supervising processes: PSS shares libc among the holders)\n`;
+  out += tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'PSS MB', 'PSS KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
   const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
   out += '\nRatios to unit-operator (peer / unit-operator):\n';
   for (const r of results.footprint) {
     if (r.peer === 'unit-operator' || typeof r['rssMB'] !== 'number') continue;
-    const o = ours('rssMB', r['size'] as number, r['storm'] as boolean);
+    const o = ours('pssMB', r['size'] as number, r['storm'] as boolean);
     const c = ours('cpuPct', r['size'] as number, r['storm'] as boolean);
-    out += `  ${r.peer.padEnd(12)} ${String(r['size']).padStart(5)} ${r['storm'] ? 'storm' : 'idle '}  RSS ×${o ? fmt((r['rssMB'] as number) / o, 2) : '-'}  CPU ×${c ? fmt((r['cpuPct'] as number) / c, 2) : '-'}\n`;
+    out += `  ${r.peer.padEnd(12)} ${String(r['size']).padStart(5)} ${r['storm'] ? 'storm' : 'idle '}  PSS ×${o ? fmt((r['pssMB'] as number) / o, 2) : '-'}  CPU ×${c ? fmt((r['cpuPct'] as number) / c, 2) : '-'}\n`;
   }
   if (final) process.stdout.write(out);
 
@@ -87,7 +87,7 @@ function report(final: boolean): void {
 
 for (const configured of [0, 500]) {
   for (const p of peers) {
-    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 20 : 8, dir));
+    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 60 : 16, dir));
     if (typeof d === 'string') { results.restart.push({ peer: p.name, configuredMs: configured, note: d }); continue; }
     const err = d.map((x) => x - configured);
     results.restart.push({ peer: p.name, configuredMs: configured, n: d.length, p50: percentile(d, 50), p99: percentile(d, 99), errP50: percentile(err, 50), errP99: percentile(err.map(Math.abs), 99) });

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, readdirSync
 import { join, dirname } from 'node:path';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
+import { delaysFrom, measure, sleep, type Peer, type Footprint, crashScriptText } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const ORACLE = process.env['SYSTEMD_ORACLE'] ?? join(repo, '..', 'shared', 'tools', 'systemd-oracle');
@@ -34,7 +34,7 @@ export class Systemd implements Peer {
     const w = join(ROOT, inside);
     rmSync(w, { recursive: true, force: true });
     mkdirSync(w, { recursive: true });
-    writeFileSync(join(w, 'crash.sh'), `#!/bin/sh\ndate +%s%N >> "${inside}/starts"\ndate +%s%N >> "${inside}/exits"\nexit 1\n`, { mode: 0o755 });
+    writeFileSync(join(w, 'crash.sh'), crashScriptText(inside), { mode: 0o755 });
     this.install('uo-bench-crash.service', `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${inside}/crash.sh\nRestart=always\nRestartSec=${configuredMs}ms\n`);
     this.sh('systemctl daemon-reload; systemctl start uo-bench-crash.service');
     for (let i = 0; i < 2000 && delaysFrom(w).length < restarts; i++) await sleep(20);
