@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
+import { START_LIMIT_HIT } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import type { Snapshot } from './events.ts';
 
@@ -41,8 +42,6 @@ export function runtimeHash(spec: ServiceUnitSpec): string {
 
 /** Directory names are ids with "/" replaced (namespace/name → namespace_name). */
 export const dirOf = (id: string): string => id.replaceAll('/', '_');
-
-export const START_LIMIT_HIT = 'Start request repeated too quickly.';
 
 /** How often the host's one poller ticks every unit's safety-net poll (ms). */
 const POLL_MS = 5000;

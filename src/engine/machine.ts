@@ -8,6 +8,9 @@ import { ACTIVE_STATE, CLD, EXEC_DIRECTIVE, type ExecKind, type ServiceResult, t
 import type { Decision, Effect, Event, KillTarget, Machine, Role } from './types.ts';
 import { signalName } from '../api/signals.ts';
 
+/** systemd's message when the start limit refuses a start (service_start(): -ECANCELED). */
+export const START_LIMIT_HIT = 'Start request repeated too quickly.';
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 class Ctx {
@@ -243,7 +246,7 @@ function startJob(c: Ctx, automatic: boolean): void {
   const rl = rateLimitBelow(m.startLimit, c.now, c.cfg.startLimitIntervalUSec, c.cfg.startLimitBurst);
   m.startLimit = rl.next;
   if (!rl.allowed) {
-    c.log('Start request repeated too quickly.', 'warning');
+    c.log(START_LIMIT_HIT, 'warning');
     m.pendingStart = false;
     enterDead(c, 'start-limit-hit', false);
     return;

@@ -82,3 +82,22 @@ test('operating units with unitctl, as with systemctl', async (t) => {
   await until('extra gone', () => !a.json<{ units: UnitStatus[] }>('list').units.some((u) => u.Id === 'extra.service'));
   assert.equal(isAlive(extra.MainPID), false);
 });
+
+test('the standalone agent serves /metrics with --metrics-bind-address: restarts by result and the start-limit hit', async (t) => {
+  const a = agentFixture(t);
+  writeFileSync(join(a.manifests, 'limited.service'), "[Unit]\nStartLimitBurst=2\nStartLimitIntervalSec=1min\n[Service]\nExecStart=/bin/sh -c 'exit 5'\nRestart=on-failure\nRestartSec=50ms\n");
+  await a.start(['--metrics-bind-address', '127.0.0.1:0']);
+  let url: string | undefined;
+  for (let i = 0; i < 100 && !url; i++) { url = /serving \/metrics, \/healthz and \/readyz on (http:\/\/[0-9.:]+)/.exec(a.stderr.join(''))?.[1]; if (!url) await sleep(50); }
+  assert.ok(url, a.stderr.join(''));
+  let text = '';
+  for (let i = 0; i < 100; i++) {
+    text = await (await fetch(`${url}/metrics`)).text();
+    if (/unit_operator_unit_start_limit_hits_total\{namespace="",unit="limited\.service"[^}]*\} 1/.test(text)) break;
+    await sleep(100);
+  }
+  assert.match(text, /unit_operator_unit_restarts_total\{namespace="",unit="limited\.service",result="exit-code"[^}]*\} 2/);
+  assert.match(text, /unit_operator_unit_start_limit_hits_total\{namespace="",unit="limited\.service"[^}]*\} 1/);
+  assert.match(text, /unit_operator_units\{active_state="failed"[^}]*\} 1/);
+  assert.equal((await fetch(`${url}/readyz`)).status, 200);
+});
