@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ensureBinaries } from '../src/testenv/binaries.ts';
 import { startControlPlane } from '../src/testenv/cluster.ts';
+import { freePort } from '../src/testenv/processes.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { killLeftovers } from '../src/runner/leftovers.ts';
@@ -23,6 +24,16 @@ const cp = await startControlPlane({ binaries: await ensureBinaries({ modulesDir
 const root = mkdtempSync(join(tmpdir(), 'uo-bench-cluster-'));
 const procs: ChildProcess[] = [];
 const stateDir = join(root, 'state');
+let cleaning: Promise<void> | undefined;
+/** Everything this run started goes, by pid: on success, on error, and on Ctrl-C / SIGTERM. */
+const cleanup = (): Promise<void> => (cleaning ??= (async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  await sleep(500);
+  await killLeftovers(join(stateDir, 'units')); // the services the agent left, by pid
+  await cp.stop();
+  rmSync(root, { recursive: true, force: true });
+})());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { say(`${sig}: cleaning up`); void cleanup().finally(() => process.exit(130)); });
 try {
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
@@ -34,8 +45,17 @@ try {
   for (const ns of ['unit-operator-system', 'bench']) await client.request('/api/v1/namespaces', { method: 'POST', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
   await client.request('/api/v1/nodes', { method: 'POST', body: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'bench-node' } } });
   const run = (args: string[]): ChildProcess => { const p = spawn(process.execPath, [entry, ...args, '--kubeconfig', cp.kubeconfig], { stdio: 'ignore' }); procs.push(p); return p; };
-  const agent = run(['agent', '--node', 'bench-node', '--state-dir', stateDir, '--lease-namespace', 'unit-operator-system']);
-  run(['controller', '--namespace', 'unit-operator-system', '--id', 'bench']);
+  const [agentPort, controllerPort] = [await freePort(), await freePort()];
+  const agent = run(['agent', '--node', 'bench-node', '--state-dir', stateDir, '--lease-namespace', 'unit-operator-system', '--metrics-bind-address', `127.0.0.1:${agentPort}`]);
+  run(['controller', '--namespace', 'unit-operator-system', '--id', 'bench', '--metrics-bind-address', `127.0.0.1:${controllerPort}`]);
+  /** Status writes so far by the agent and by the controller (their own /metrics). */
+  const writesBy = async (): Promise<{ agent: number; controller: number }> => {
+    const get = async (port: number): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return Number(/^unit_operator_status_writes_total\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    return { agent: await get(agentPort), controller: await get(controllerPort) };
+  };
   await sleep(2000);
   const path = (n: string): string => `/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits/${n}`;
   const create = (name: string, cmd: string, extra: Record<string, unknown> = {}): Promise<unknown> => client.request('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits', {
@@ -59,7 +79,9 @@ try {
   await Promise.all(Array.from({ length: 200 }, (_, i) => create(`many-${i}`, '/bin/sleep 100000').then(() => undefined)));
   const deadline = Date.now() + 120_000;
   while (many.size < 200 && Date.now() < deadline) {
-    const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits');
+    // the API server is busy with 1,000 status writes: a slow list is retried, not fatal
+    const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits', { timeoutMs: 60_000 }).catch(() => undefined);
+    if (!list) { await sleep(1000); continue; }
     for (const su of list.items) if (su.metadata.name.startsWith('many-') && !many.has(su.metadata.name) && (su.status?.nodes ?? []).some((n) => n.subState === 'running')) many.set(su.metadata.name, performance.now() - t0);
     await sleep(20);
   }
@@ -80,15 +102,25 @@ try {
   await create('storm', "/bin/sh -c 'sleep 0.5; exit 1'", { unit: { startLimitIntervalSec: 0 }, service: { restart: 'always', restartSec: '500ms' } });
   while (!(await running('storm'))) await sleep(20);
   await sleep(2000);
+  // steady state first: the controller may still be working through the 200 units above
+  // (finalizers, conditions); count only once its writes settle (at most 60 s)
+  for (let settle = Date.now(), last = await writesBy(), quiet = 0; Date.now() - settle < 60_000 && quiet < 3;) {
+    await sleep(1000);
+    const now = await writesBy();
+    quiet = now.controller - last.controller <= 3 ? quiet + 1 : 0; // the crash loop alone makes ~2/s
+    last = now;
+  }
   const localRestarts = (): number => (JSON.parse(readFileSync(join(stateDir, 'units', 'bench_storm', 'state.json'), 'utf8')) as { machine: { nRestarts: number } }).machine.nRestarts;
   const w0 = await metric();
+  const b0 = await writesBy();
   const r0 = localRestarts();
   await sleep(20_000);
   const w1 = await metric();
+  const b1 = await writesBy();
   const r1 = localRestarts();
   // each restart cycle is 4 state transitions: running → auto-restart → (queued/start) → running, plus the exit
   const cycles = r1 - r0;
-  say(`crash loop: ${cycles} restarts in 20 s, ${w1 - w0} API writes to serviceunits (${((w1 - w0) / Math.max(1, cycles)).toFixed(2)} per restart cycle)`);
+  say(`crash loop: ${cycles} restarts in 20 s, ${w1 - w0} API writes to serviceunits (${((w1 - w0) / Math.max(1, cycles)).toFixed(2)} per restart cycle; agent ${b1.agent - b0.agent}, controller ${b1.controller - b0.controller})`);
 
   // agent memory with 1,000 units
   const n = 1000 - 20 - 200 - 1;
@@ -97,7 +129,9 @@ try {
   const memDeadline = Date.now() + 300_000;
   let up = 0;
   while (Date.now() < memDeadline) {
-    const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits');
+    // the API server is busy with 1,000 status writes: a slow list is retried, not fatal
+    const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits', { timeoutMs: 60_000 }).catch(() => undefined);
+    if (!list) { await sleep(1000); continue; }
     up = list.items.filter((su) => (su.status?.nodes ?? []).some((x) => x.activeState === 'active' || x.subState === 'auto-restart' || x.subState === 'running')).length;
     if (up >= want - 1) break;
     await sleep(1000);
@@ -126,9 +160,5 @@ try {
     + `  API writes per restart cycle (crash loop):     ${result.crashLoop.writesPerRestart.toFixed(2)} (${result.crashLoop.apiWrites} writes for ${cycles} restarts)\n`
     + `  agent with 1,000 units:                        RSS ${agentRss.toFixed(0)} MB, CPU ${cpuPct.toFixed(1)} % (target < 200 MB, < 2 %)\n`);
 } finally {
-  for (const p of procs) p.kill('SIGKILL');
-  await sleep(500);
-  await killLeftovers(join(stateDir, 'units')); // the services the agent left, by pid
-  await cp.stop();
-  rmSync(root, { recursive: true, force: true });
+  await cleanup();
 }

@@ -8,6 +8,9 @@ import type { NodeStatus } from '../api/types.ts';
 
 export const SU_PATH = (ns: string, name: string): string => `/apis/unit-operator.dev/v1alpha1/namespaces/${ns}/serviceunits/${name}`;
 
+/** The shortest wait before a write (ms). */
+const BATCH_MS = 25;
+
 export class StatusPublisher {
   private readonly pending = new Map<string, () => NodeStatus | null>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -32,7 +35,9 @@ export class StatusPublisher {
     this.pending.set(key, snapshot);
     if (this.timers.has(key)) return;
     const since = Date.now() - (this.lastWrite.get(key) ?? 0);
-    const wait = Math.max(this.backoff.get(key) ?? 0, this.intervalMs - since, 0);
+    // a short batch window even for the first write: a start's decisions (fork, then the PID a
+    // few ms later) land in one write instead of two 200 ms apart
+    const wait = Math.max(this.backoff.get(key) ?? 0, this.intervalMs - since, BATCH_MS);
     const t = setTimeout(() => { this.timers.delete(key); void this.flush(key); }, wait);
     this.timers.set(key, t);
   }

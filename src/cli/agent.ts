@@ -53,15 +53,15 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     const line = `${new Date().toISOString()} ${level.padEnd(7)} ${fields?.['unit'] ? `${String(fields['unit'])}: ` : ''}${message}`;
     if (table) { recent.push(line); if (recent.length > 8) recent.shift(); } else io.stderr(line + '\n');
   };
-  const metrics = values['metrics-bind-address'] ? new (await import('../observability/metrics.ts')).Metrics('agent') : undefined;
-  const { serveEndpoint } = await import('../observability/http.ts');
+  // metrics are loaded only when asked for (prom-client is not free)
+  const wantMetrics = !!values['metrics-bind-address'] && values['metrics-bind-address'] !== '0';
+  const metrics = wantMetrics ? new (await import('../observability/metrics.ts')).Metrics('agent') : undefined;
   const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}) });
   let dirty = true;
   let started = false;
-  const ep = metrics ? await serveEndpoint(values['metrics-bind-address']!, metrics, { notReady: () => (started ? undefined : 'still reading the manifest folder') }).catch((e: Error) => { throw new UsageError(`--metrics-bind-address ${values['metrics-bind-address']}: ${e.message}`); }) : undefined;
+  const ep = metrics ? await (await import('./observe.ts')).endpoint(values, metrics, () => (started ? undefined : 'still reading the manifest folder'), log) : undefined;
   await agent.start();
   started = true;
-  if (ep) log('info', `serving /metrics, /healthz and /readyz on ${ep.url}`);
   log('info', `agent ${process.pid}: running ${agent.units.size} unit(s) from ${resolve(values.manifests)}; state in ${stateDir}`);
   log('info', `inspect with: npx unitctl list|status UNIT|logs UNIT --state-dir ${stateDir}`);
   let redraw: NodeJS.Timeout | undefined;

@@ -8,12 +8,10 @@ import { ClusterAgent } from '../agent/cluster.ts';
 import { Controller } from '../controller/controller.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { resolveStateDir } from './client.ts';
-import { EXIT, UsageError, type Io } from './io.ts';
+import { EXIT, type Io } from './io.ts';
 import { OBSERVABILITY_HELP } from './plugin-help.ts';
 import { Metrics } from '../observability/metrics.ts';
-import { serveEndpoint, type Endpoint } from '../observability/http.ts';
-import { createLogger, parseLogFormat, type Log } from '../observability/log.ts';
-
+import { logger, endpoint, type ObservabilityFlags } from './observe.ts';
 
 export const CONTROLLER_HELP = `Usage: unitctl controller [--kubeconfig FILE] [--namespace NS] [--id NAME]
                          [--metrics-bind-address ADDR] [--log-format json|pretty]
@@ -25,23 +23,6 @@ so several replicas are safe.
 
 ${OBSERVABILITY_HELP}
 `;
-
-export interface ObservabilityFlags { 'metrics-bind-address'?: string | undefined; 'log-format'?: string | undefined }
-
-function logger(io: Io, flags: ObservabilityFlags, base: Record<string, string>): Log {
-  let format;
-  try { format = parseLogFormat(flags['log-format'], !!process.stderr.isTTY); } catch (e) { throw new UsageError((e as Error).message); }
-  return createLogger({ format, write: (l) => io.stderr(l), color: !!process.stderr.isTTY && !process.env['NO_COLOR'], base }).log;
-}
-
-async function endpoint(flags: ObservabilityFlags, metrics: Metrics, notReady: () => string | undefined, log: Log): Promise<Endpoint | undefined> {
-  const address = flags['metrics-bind-address'];
-  if (!address || address === '0') return undefined;
-  let ep: Endpoint;
-  try { ep = await serveEndpoint(address, metrics, { notReady }); } catch (e) { throw new UsageError(`--metrics-bind-address ${address}: ${(e as Error).message}`); }
-  log('info', `serving /metrics, /healthz and /readyz on ${ep.url}`, { url: ep.url });
-  return ep;
-}
 
 function waitForSignal(onExit: (sig: string) => Promise<void>): Promise<number> {
   return new Promise((done) => {

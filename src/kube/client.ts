@@ -86,6 +86,9 @@ export class KubeClient {
         let data = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => { data += d; });
+        // a response cut off mid-body (timeout, API server gone) is an error of this request,
+        // never an uncaught exception of the process
+        res.on('error', (e) => { this.stats.errors++; this.observer?.request(method, path, 0, (Date.now() - started) / 1000); reject(e); });
         res.on('end', () => {
           this.stats.latencyMsTotal += Date.now() - started;
           let parsed: unknown = data;
