@@ -35,8 +35,13 @@ function kubectlUnit(args: string[]): { status: number | null; stdout: string; s
 }
 
 async function scrape(url: string, path = '/metrics'): Promise<{ status: number; text: string }> {
-  const r = await fetch(url + path);
-  return { status: r.status, text: await r.text() };
+  // a kept-alive connection the server closes just as fetch reuses it fails once; ask again
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await fetch(url + path);
+      return { status: r.status, text: await r.text() };
+    } catch (e) { if (attempt >= 3) throw e; }
+  }
 }
 
 /** The value of one sample; labels given must all match. */
