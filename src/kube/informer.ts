@@ -26,6 +26,16 @@ export interface InformerOptions {
   readonly log?: (level: 'info' | 'warning', message: string) => void;
 }
 
+/**
+ * What the cache keeps of an object: everything but metadata.managedFields (server-side apply's
+ * bookkeeping, often the largest part of a ServiceUnit with several nodes' entries and never
+ * read here), as client-go's informers let a transform drop it.
+ */
+function trim(o: KubeObject): KubeObject {
+  if (o.metadata['managedFields'] !== undefined) delete o.metadata['managedFields'];
+  return o;
+}
+
 export const keyOf = (o: KubeObject): string => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
 
 export class Informer {
@@ -71,7 +81,8 @@ export class Informer {
   private async relist(): Promise<void> {
     const list = await this.client.request<{ metadata: { resourceVersion: string }; items: KubeObject[] }>(this.opts.path, { query: this.opts.query, timeoutMs: 60_000 });
     const seen = new Set<string>();
-    for (const item of list.items) {
+    for (const raw of list.items) {
+      const item = trim(raw);
       const k = keyOf(item);
       seen.add(k);
       const prev = this.cache.get(k);
@@ -93,7 +104,7 @@ export class Informer {
         this.lastActivity = Date.now();
         await this.client.watchStream(this.opts.path, { ...this.opts.query, resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds: 240 }, (ev) => {
           this.lastActivity = Date.now();
-          const obj = ev.object as KubeObject;
+          const obj = trim(ev.object as KubeObject);
           if (ev.type === 'BOOKMARK') { this.rv = obj.metadata.resourceVersion ?? this.rv; return; }
           if (ev.type === 'ERROR') {
             const code = (ev.object as { code?: number }).code;
