@@ -71,7 +71,7 @@ export class ClusterAgent {
     if (opts.metrics) {
       opts.metrics.observeClient(opts.client);
       this.queue.observer = opts.metrics.queue('agent', () => this.queue.depth);
-      opts.metrics.trackUnits(() => [...this.host.units.values()].map((h) => h.runner.props.ActiveState));
+      opts.metrics.trackUnits(() => this.host.activeStates());
       opts.metrics.trackStatusWrites(() => this.publisher.writes);
     }
     this.units = new Informer(opts.client, {

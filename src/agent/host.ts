@@ -166,6 +166,9 @@ export class UnitHost {
     }
   }
 
+  /** Every hosted unit's ActiveState (the units-by-state metric). */
+  activeStates(): string[] { return [...this.units.values()].map((h) => h.runner.props.ActiveState); }
+
   closeAll(): void {
     clearInterval(this.poller);
     for (const h of this.units.values()) h.runner.close();

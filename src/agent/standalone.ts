@@ -46,7 +46,7 @@ export class StandaloneAgent {
       onChange: () => opts.onChange?.(),
       ...(m ? { onStartLimitHit: (id: string) => m.startLimitHit(id), onTransition: (id: string, prev: Snapshot, cur: Snapshot) => m.unitChanged(id, prev, cur) } : {}),
     });
-    m?.trackUnits(() => [...this.host.units.values()].map((h) => h.runner.props.ActiveState));
+    m?.trackUnits(() => this.host.activeStates());
   }
 
   get units(): UnitHost['units'] { return this.host.units; }

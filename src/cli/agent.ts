@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StandaloneAgent } from '../agent/standalone.ts';
 import { ensureShim } from '../runner/shim.ts';
-import { listTable, type Style } from './format.ts';
+import { listTable, terminalStyle } from './format.ts';
 import { resolveStateDir } from './client.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 import { OBSERVABILITY_HELP } from './plugin-help.ts';
@@ -46,7 +46,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   if (!values.manifests) throw new UsageError('agent: give --manifests DIR (standalone) or --node NAME (cluster mode)');
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
   mkdirSync(stateDir, { recursive: true });
-  const style: Style = { color: !!process.stdout.isTTY && !process.env['NO_COLOR'] };
+  const style = terminalStyle();
   const table = !!values['status-table'] && !!process.stdout.isTTY;
   const recent: string[] = [];
   const log = (level: string, message: string, fields?: Record<string, unknown>): void => {

@@ -6,6 +6,9 @@ import { signalName } from '../api/signals.ts';
 
 export interface Style { readonly color: boolean }
 
+/** Colours when stdout is a terminal and NO_COLOR is not set (systemctl's habit). */
+export const terminalStyle = (): Style => ({ color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
+
 const paint = (s: Style, code: string, text: string): string => (s.color ? `\x1b[${code}m${text}\x1b[0m` : text);
 export const bold = (s: Style, t: string): string => paint(s, '1', t);
 export const red = (s: Style, t: string): string => paint(s, '1;31', t);

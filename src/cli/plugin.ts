@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { KubeClient, ApiError } from '../kube/client.ts';
 import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts';
 import { SU_PATH } from '../agent/publisher.ts';
-import { table, green, red, bullet, type Style } from './format.ts';
+import { table, green, red, bullet, terminalStyle } from './format.ts';
 import { clusterStatusView } from './clusterstatus.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 import type { UnitStatus } from '../agent/protocol.ts';
@@ -27,10 +27,8 @@ const options = {
 
 type Values = ReturnType<typeof parse>['values'];
 const parse = (args: string[]) => parseArgs({ args, allowPositionals: true, options });
-const style = (): Style => ({ color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
 const SU_LIST = '/apis/unit-operator.dev/v1alpha1';
 const nameOf = (arg: string): string => arg.replace(/^(serviceunits?|su)\//, '').replace(/\.service$/, '');
-
 
 function client(v: Values): KubeClient {
   try { return KubeClient.load(v.kubeconfig); } catch (e) { throw new UsageError(`cannot load a kubeconfig: ${(e as Error).message}`); }
@@ -51,7 +49,7 @@ export async function clusterList(args: string[], io: Io): Promise<number> {
   const path = v['all-namespaces'] ? `${SU_LIST}/serviceunits` : `${SU_LIST}/namespaces/${v.namespace ?? 'default'}/serviceunits`;
   const list = await c.request<{ items: ServiceUnit[] }>(path);
   if (v.output === 'json') { io.stdout(JSON.stringify(list.items.map((u) => ({ namespace: u.metadata.namespace, name: u.metadata.name, nodes: u.status?.nodes ?? [] })), null, 2) + '\n'); return EXIT.ok; }
-  const s = style();
+  const s = terminalStyle();
   const rows = [[...(v['all-namespaces'] ? ['NAMESPACE'] : []), 'UNIT', 'NODE', 'ACTIVE', 'SUB', 'RESULT', 'RESTARTS', 'MAIN PID']];
   let n = 0;
   for (const u of list.items) {
@@ -79,7 +77,7 @@ export async function clusterStatus(args: string[], io: Io): Promise<number> {
     const su = await getUnit(c, ns, nameOf(arg), io);
     if (!su) { code = 4; continue; }
     if (v.output === 'json') io.stdout(JSON.stringify(su.status ?? {}, null, 2) + '\n');
-    else io.stdout(clusterStatusView(su, style()));
+    else io.stdout(clusterStatusView(su, terminalStyle()));
     if (su.status?.conditions?.find((x) => x.type === 'Ready')?.status !== 'True' && code === EXIT.ok) code = 3;
   }
   return code;

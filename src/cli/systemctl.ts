@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { dirOf } from '../agent/host.ts';
 import { socketPath } from '../agent/standalone.ts';
 import { request, resolveStateDir, AgentUnreachable } from './client.ts';
-import { listTable, statusView, type Style } from './format.ts';
+import { listTable, statusView, terminalStyle } from './format.ts';
 import { renderUnit } from '../unitfile/render.ts';
 import { API_VERSION, KIND } from '../api/schema.ts';
 import { parseTimespan } from '../api/timespan.ts';
@@ -15,7 +15,6 @@ import type { UnitStatus, Verb } from '../agent/protocol.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 
 const common = { 'state-dir': { type: 'string' as const }, output: { type: 'string' as const, short: 'o' }, help: { type: 'boolean' as const, short: 'h' } };
-const style = (): Style => ({ color: !!process.stdout.isTTY && !process.env['NO_COLOR'] });
 
 async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pick: (r: Extract<Awaited<ReturnType<typeof request>>, { ok: true }>) => T, io: Io): Promise<T | undefined> {
   try {
@@ -43,7 +42,7 @@ export async function runList(args: string[], io: Io): Promise<number> {
   if (!units) return EXIT.failure;
   const problems = await call(stateDir, { cmd: 'problems' }, (r) => r.problems ?? [], io) ?? [];
   if (values.output === 'json') { io.stdout(JSON.stringify({ units, problems }, null, 2) + '\n'); return EXIT.ok; }
-  io.stdout(listTable(units, style()));
+  io.stdout(listTable(units, terminalStyle()));
   for (const p of problems) io.stderr(`skipped ${p.file}: ${p.message}\n`);
   return EXIT.ok;
 }
@@ -60,7 +59,7 @@ export async function runStatus(args: string[], io: Io): Promise<number> {
     if (!u) { code = 4; continue; }
     all.push(u);
     if (u.ActiveState !== 'active' && u.ActiveState !== 'reloading' && code === EXIT.ok) code = 3;
-    if (values.output !== 'json') io.stdout(statusView(u, readLogTail(u.LogPath, Number(values.lines ?? 10)), style()) + (positionals.length > 1 ? '\n' : ''));
+    if (values.output !== 'json') io.stdout(statusView(u, readLogTail(u.LogPath, Number(values.lines ?? 10)), terminalStyle()) + (positionals.length > 1 ? '\n' : ''));
   }
   if (values.output === 'json') io.stdout(JSON.stringify(all.length === 1 ? all[0] : all, null, 2) + '\n');
   return code;

@@ -6,7 +6,7 @@
 import type { KubeClient } from '../kube/client.ts';
 import { ApiError } from '../kube/client.ts';
 import { Informer, keyOf, type KubeObject } from '../kube/informer.ts';
-import { WorkQueue } from '../kube/queue.ts';
+import { WorkQueue, type QueueObserver } from '../kube/queue.ts';
 import { elect, leaseExpired, type Elector } from '../kube/lease.ts';
 import type { ServiceUnit, NodeStatus } from '../api/types.ts';
 import { targetsNode } from '../agent/placement.ts';
@@ -44,6 +44,8 @@ export class Controller {
   private nodes: Informer | undefined;
   private leases: Informer | undefined;
   private queue: WorkQueue | undefined;
+  /** Reconcile timings for metrics, handed to each queue this controller leads with. */
+  private queueObserver: QueueObserver | undefined;
   private resync: NodeJS.Timeout | undefined;
   writes = 0;
   /** What this controller last applied per unit, to skip writes that change nothing. */
@@ -53,7 +55,7 @@ export class Controller {
     this.opts = opts;
     if (opts.metrics) {
       opts.metrics.observeClient(opts.client);
-      opts.metrics.queue('controller', () => this.queue?.depth ?? 0);
+      this.queueObserver = opts.metrics.queue('controller', () => this.queue?.depth ?? 0);
       opts.metrics.trackStatusWrites(() => this.writes);
     }
   }
@@ -74,7 +76,7 @@ export class Controller {
     const c = this.opts.client;
     const log = (l: 'info' | 'warning', m: string): void => this.opts.log(l, m);
     this.queue = new WorkQueue((k) => this.reconcile(k), { concurrency: 8, qps: 200, burst: 400 });
-    if (this.opts.metrics) this.queue.observer = this.opts.metrics.queue('controller', () => this.queue?.depth ?? 0);
+    this.queue.observer = this.queueObserver;
     const all = (): void => { for (const k of this.units?.cache.keys() ?? []) this.queue?.add(k); };
     this.units = new Informer(c, { path: '/apis/unit-operator.dev/v1alpha1/serviceunits', onEvent: (_t, o) => this.queue?.add(keyOf(o)), log });
     this.nodes = new Informer(c, { path: '/api/v1/nodes', onEvent: all, log });

@@ -82,13 +82,13 @@ export class KubeClient {
     const started = Date.now();
     this.stats.requests++;
     return new Promise<T>((resolve, reject) => {
+      /** No answer, or one cut off mid-body (timeout, API server gone): this request failed. */
+      const fail = (e: Error): void => { this.stats.errors++; this.observer?.request(method, path, 0, (Date.now() - started) / 1000); reject(e); };
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(opts, (res) => {
         let data = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => { data += d; });
-        // a response cut off mid-body (timeout, API server gone) is an error of this request,
-        // never an uncaught exception of the process
-        res.on('error', (e) => { this.stats.errors++; this.observer?.request(method, path, 0, (Date.now() - started) / 1000); reject(e); });
+        res.on('error', fail);
         res.on('end', () => {
           this.stats.latencyMsTotal += Date.now() - started;
           let parsed: unknown = data;
@@ -102,7 +102,7 @@ export class KubeClient {
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on('error', (e) => { this.stats.errors++; this.observer?.request(method, path, 0, (Date.now() - started) / 1000); reject(e); });
+      req.on('error', fail);
       if (body !== undefined) req.write(body);
       req.end();
     });

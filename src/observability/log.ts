@@ -4,7 +4,7 @@
 
 import { pino, type Logger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
-import { unitLabels } from './metrics.ts';
+import { unitLabels } from './labels.ts';
 
 export type LogFormat = 'json' | 'pretty';
 export type LogLevel = 'info' | 'notice' | 'warning' | 'error';

@@ -6,14 +6,9 @@ import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom
 import type { KubeClient, RequestObserver } from '../kube/client.ts';
 import type { QueueObserver } from '../kube/queue.ts';
 import type { Snapshot } from '../agent/events.ts';
+import { unitLabels } from './labels.ts';
 
 const PREFIX = 'unit_operator_';
-
-/** "namespace/name" (cluster) or "name.service" (standalone) → labels. */
-export function unitLabels(id: string): { namespace: string; unit: string } {
-  const slash = id.indexOf('/');
-  return slash < 0 ? { namespace: '', unit: id } : { namespace: id.slice(0, slash), unit: id.slice(slash + 1) };
-}
 
 /**
  * The resource an API path addresses, for a label with bounded cardinality:

@@ -1,7 +1,8 @@
 // The pure helpers of the observability edge: label derivation and flag parsing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resourceOf, unitLabels } from '../../src/observability/metrics.ts';
+import { resourceOf } from '../../src/observability/metrics.ts';
+import { unitLabels } from '../../src/observability/labels.ts';
 import { parseBindAddress } from '../../src/observability/http.ts';
 import { parseLogFormat } from '../../src/observability/log.ts';
 
