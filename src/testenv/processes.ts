@@ -22,8 +22,10 @@ export function startLogged(bin: string, args: string[], log: string, env: NodeJ
   return { pid: child.pid, child, log };
 }
 
+/** Running: it exists and is not a zombie (a zombie has exited and only waits to be reaped). */
 export function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try { process.kill(pid, 0); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; }
+  return !isZombie(pid);
 }
 
 /** The executable of a pid, to make sure a pid from a state file is still ours. */
@@ -39,11 +41,11 @@ export async function stopPid(pid: number, graceMs = 5000): Promise<void> {
   try { process.kill(pid, 'SIGTERM'); } catch { return; }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!isAlive(pid) || isZombie(pid)) return;
+    if (!isAlive(pid)) return;
     await sleep(50);
   }
   try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  for (let i = 0; i < 100 && isAlive(pid) && !isZombie(pid); i++) await sleep(20);
+  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(20);
 }
 
 function isZombie(pid: number): boolean {
@@ -88,7 +90,7 @@ export function httpsGet(url: string, opts: { ca?: string; token?: string; timeo
 export async function waitUntil(what: string, check: () => Promise<boolean>, proc: Started, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isAlive(proc.pid) || isZombie(proc.pid)) throw new Error(`${what} exited during start-up; its log (${proc.log}) ends with:\n${tail(proc.log)}`);
+    if (!isAlive(proc.pid)) throw new Error(`${what} exited during start-up; its log (${proc.log}) ends with:\n${tail(proc.log)}`);
     try { if (await check()) return; } catch { /* not yet */ }
     await sleep(100);
   }
