@@ -21,6 +21,8 @@ function findTests(dir: string): string[] {
 
 const files = findTests(join(root, 'test')).map((f) => relative(root, f)).filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
 process.stdout.write(`node ${process.version}: running ${files.length} test files\n`);
+const TEST_TIMEOUT_MS = 600_000;
+const RUN_DEADLINE_MIN = Number(process.env['UNIT_OPERATOR_TEST_DEADLINE_MIN'] ?? 45);
 const say = (l: string): void => { process.stdout.write(`# ${l}\n`); };
 
 let cp: ControlPlane | undefined;
@@ -43,11 +45,19 @@ async function run(): Promise<number> {
     say(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)} s (${binaries.source}: ${binaries.dir})`);
     env['UNIT_OPERATOR_TEST_CLUSTER'] = join(cp.dir, 'state.json');
   }
-  const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit', env });
+  // a test that hangs fails after 10 min instead of holding the run (and CI) until it is killed
+  const child = spawn(process.execPath, ['--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { cwd: root, stdio: 'inherit', env });
   const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  // and a file that never ends (a handle left open after its tests) ends the run with a clear message
+  const watchdog = setTimeout(() => {
+    say(`the test run passed its ${RUN_DEADLINE_MIN} min deadline (a test file that does not end: see the last file above); stopping it`);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  }, RUN_DEADLINE_MIN * 60_000);
+  watchdog.unref();
+  return new Promise((resolve) => child.on('exit', (code, signal) => { clearTimeout(watchdog); resolve(code ?? (signal ? 1 : 0)); }));
 }
 
 run().then(async (code) => {

@@ -30,6 +30,8 @@ export class StandaloneAgent {
   problems: ManifestProblem[] = [];
   private readonly opts: AgentOptions;
   private server: Server | undefined;
+  /** Connected clients: a shutdown must not wait for one that keeps its connection open. */
+  private readonly clients = new Set<Socket>();
   private watcher: FSWatcher | undefined;
   private rescan: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -138,6 +140,8 @@ export class StandaloneAgent {
     const path = socketPath(this.opts.stateDir);
     rmSync(path, { force: true });
     this.server = createServer((sock: Socket) => {
+      this.clients.add(sock);
+      sock.once('close', () => this.clients.delete(sock));
       let buf = '';
       sock.on('data', (d) => {
         buf += d.toString();
@@ -164,7 +168,9 @@ export class StandaloneAgent {
     this.watcher?.close();
     if (stopUnits) await this.host.stopAll(timeoutMs);
     this.host.closeAll();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    for (const c of this.clients) c.destroy();
+    await closed;
     rmSync(socketPath(this.opts.stateDir), { force: true });
   }
 }

@@ -7,6 +7,7 @@ import { StandaloneAgent } from '../agent/standalone.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { listTable, terminalStyle } from './format.ts';
 import { resolveStateDir } from './client.ts';
+import { untilSignal } from './signals.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 import { OBSERVABILITY_HELP } from './plugin-help.ts';
 
@@ -73,21 +74,12 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
       process.stdout.write(`\x1b[H\x1b[2J${listTable(agent.list(), style)}${problems ? `\nSkipped:\n${problems}\n` : ''}\n${recent.join('\n')}\n\nCtrl-C stops every unit and exits.\n`);
     }, 250);
   }
-  return new Promise((done) => {
-    let exiting = false;
-    const quit = async (sig: string): Promise<void> => {
-      if (exiting) return;
-      exiting = true;
-      if (redraw) clearInterval(redraw);
-      const stop = !!values['stop-on-exit'];
-      io.stderr(`\n${sig}: ${stop ? 'stopping every unit (ExecStop= runs), then exiting' : 'exiting; the services keep running and the next agent adopts them'}\n`);
-      await agent.shutdown(stop);
-      await ep?.close();
-      if (stop) io.stderr(listTable(agent.list(), style));
-      done(EXIT.ok);
-    };
-    process.on('SIGINT', () => { void quit('SIGINT'); });
-    process.on('SIGTERM', () => { void quit('SIGTERM'); });
-    if (values['stop-on-exit']) process.on('SIGHUP', () => { void quit('SIGHUP'); });
-  });
+  const stop = !!values['stop-on-exit'];
+  return untilSignal(async (sig) => {
+    if (redraw) clearInterval(redraw);
+    io.stderr(`\n${sig}: ${stop ? 'stopping every unit (ExecStop= runs), then exiting; a second Ctrl-C exits at once and leaves them running' : 'exiting; the services keep running and the next agent adopts them'}\n`);
+    await agent.shutdown(stop);
+    await ep?.close();
+    if (stop) io.stderr(listTable(agent.list(), style));
+  }, { signals: stop ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM'], deadlineMs: stop ? 45_000 : 15_000, log: (level, m) => io.stderr(`${level}: ${m}\n`) });
 }

@@ -9,6 +9,7 @@ import { Controller } from '../controller/controller.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { resolveStateDir } from './client.ts';
 import { EXIT, type Io } from './io.ts';
+import { untilSignal } from './signals.ts';
 import { OBSERVABILITY_HELP } from './plugin-help.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { logger, endpoint, type ObservabilityFlags } from './observe.ts';
@@ -24,19 +25,6 @@ so several replicas are safe.
 ${OBSERVABILITY_HELP}
 `;
 
-function waitForSignal(onExit: (sig: string) => Promise<void>): Promise<number> {
-  return new Promise((done) => {
-    let exiting = false;
-    const quit = (sig: string): void => {
-      if (exiting) return;
-      exiting = true;
-      void onExit(sig).then(() => done(EXIT.ok));
-    };
-    process.on('SIGINT', () => quit('SIGINT'));
-    process.on('SIGTERM', () => quit('SIGTERM'));
-  });
-}
-
 export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string } & ObservabilityFlags, io: Io): Promise<number> {
   const node = values.node!;
   const log = logger(io, values, { component: 'agent', node });
@@ -51,11 +39,12 @@ export async function runClusterAgent(values: { node?: string; kubeconfig?: stri
   const ep = await endpoint(values, metrics, () => (agent.ready ? undefined : `the ServiceUnit and Node caches have not been filled from ${client.server} yet`), log);
   await agent.start();
   log('info', `watching ServiceUnits for node ${node} on ${client.server}; state in ${stateDir}`);
-  return waitForSignal(async (sig) => {
-    log('info', `${sig}: ${values['stop-on-exit'] ? 'stopping every unit, then exiting' : 'exiting; services keep running and the next agent adopts them'}`);
-    await agent.shutdown(!!values['stop-on-exit']);
+  const stop = !!values['stop-on-exit'];
+  return untilSignal(async (sig) => {
+    log('info', `${sig}: ${stop ? 'stopping every unit, then exiting' : 'exiting; services keep running and the next agent adopts them'}`);
+    await agent.shutdown(stop);
     await ep?.close();
-  });
+  }, { deadlineMs: stop ? 45_000 : 15_000, log });
 }
 
 export async function runController(args: string[], io: Io): Promise<number> {
@@ -75,5 +64,9 @@ export async function runController(args: string[], io: Io): Promise<number> {
   const ep = await endpoint(values, metrics, () => (c.ready ? undefined : `leading, but the ServiceUnit, Node and Lease caches have not been filled from ${client.server} yet`), log);
   c.start();
   log('info', `controller ${identity} started against ${client.server}`);
-  return waitForSignal(async () => { await c.stop(); await ep?.close(); });
+  return untilSignal(async (sig) => {
+    log('info', `${sig}: stepping down and exiting`);
+    await c.stop();
+    await ep?.close();
+  }, { deadlineMs: 15_000, log });
 }

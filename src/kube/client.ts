@@ -25,6 +25,8 @@ export interface RequestInit {
   readonly contentType?: string;
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly timeoutMs?: number;
+  /** Aborting it fails the request at once (an informer being stopped). */
+  readonly signal?: AbortSignal;
 }
 
 export interface ClientStats { requests: number; errors: number; watchRestarts: number; latencyMsTotal: number }
@@ -78,7 +80,7 @@ export class KubeClient {
     const body = init.body === undefined ? undefined : JSON.stringify(init.body);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = init.contentType ?? 'application/json';
-    const opts = await this.options(method, url, headers, init.timeoutMs ?? 15_000);
+    const opts = { ...(await this.options(method, url, headers, init.timeoutMs ?? 15_000)), ...(init.signal ? { signal: init.signal } : {}) };
     const started = Date.now();
     this.stats.requests++;
     return new Promise<T>((resolve, reject) => {

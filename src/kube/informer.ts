@@ -78,8 +78,8 @@ export class Informer {
     await this.loop?.catch(() => {});
   }
 
-  private async relist(): Promise<void> {
-    const list = await this.client.request<{ metadata: { resourceVersion: string }; items: KubeObject[] }>(this.opts.path, { query: this.opts.query, timeoutMs: 60_000 });
+  private async relist(signal: AbortSignal): Promise<void> {
+    const list = await this.client.request<{ metadata: { resourceVersion: string }; items: KubeObject[] }>(this.opts.path, { query: this.opts.query, timeoutMs: 60_000, signal });
     const seen = new Set<string>();
     for (const raw of list.items) {
       const item = trim(raw);
@@ -98,9 +98,12 @@ export class Informer {
   private async run(): Promise<void> {
     let backoff = 200;
     while (!this.stopped) {
+      // one controller per round, made before the list: stop() aborts a list as well as a watch
+      const abort = this.abort = new AbortController();
+      this.lastActivity = Date.now();
       try {
-        if (!this.rv) await this.relist();
-        this.abort = new AbortController();
+        if (!this.rv) await this.relist(abort.signal);
+        if (this.stopped) return;
         this.lastActivity = Date.now();
         await this.client.watchStream(this.opts.path, { ...this.opts.query, resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds: 240 }, (ev) => {
           this.lastActivity = Date.now();
@@ -117,10 +120,11 @@ export class Informer {
           const had = this.cache.has(k);
           this.cache.set(k, obj);
           this.opts.onEvent(had ? 'MODIFIED' : 'ADDED', obj);
-        }, this.abort.signal);
+        }, abort.signal);
         backoff = 200;
       } catch (e) {
         if (this.stopped) return;
+        if (abort.signal.aborted) continue; // a resync or a stalled watch restarts the round
         if (e instanceof ApiError && e.status === 410) { this.rv = ''; continue; }
         this.client.stats.watchRestarts++;
         this.client.observer?.watchRestart(this.opts.path);

@@ -28,7 +28,8 @@ export async function tryHold(client: KubeClient, ns: string, name: string, hold
     } catch (e) { if (e instanceof ApiError && e.status === 409) return false; throw e; }
   }
   const mine = current.spec.holderIdentity === holder;
-  if (!mine && !steal && !leaseExpired(current)) return false;
+  const free = !current.spec.holderIdentity; // released
+  if (!mine && !free && !steal && !leaseExpired(current)) return false;
   const spec = { ...current.spec, holderIdentity: holder, leaseDurationSeconds: durationS, renewTime: micro(now), ...(mine ? {} : { acquireTime: micro(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 }) };
   try {
     await client.request(`${LEASES(ns)}/${name}`, { method: 'PUT', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec } });
@@ -38,7 +39,10 @@ export async function tryHold(client: KubeClient, ns: string, name: string, hold
 
 export interface Elector {
   readonly isLeader: () => boolean;
-  stop(): void;
+  /** Stops renewing; waits for a renewal in flight, steps down (onStop) and releases the lease
+   *  if this identity holds it, so a standby takes over at its next try instead of waiting for
+   *  the lease to expire. */
+  stop(): Promise<void>;
 }
 
 /** Leader election: calls onStart when leadership is won and onStop when it is lost. */
@@ -47,18 +51,48 @@ export function elect(client: KubeClient, ns: string, name: string, identity: st
   let leader = false;
   let lastRenew = 0;
   let stopped = false;
+  let inFlight: Promise<void> | undefined;
   const tick = async (): Promise<void> => {
-    if (stopped) return;
     try {
       const ok = await tryHold(client, ns, name, identity, duration);
+      if (stopped) return; // stop() came while this renewal was on the wire: it decides now
       if (ok) { lastRenew = Date.now(); if (!leader) { leader = true; opts.log?.(`became leader (${identity})`); opts.onStart(); } }
       else if (leader) { leader = false; opts.log?.('lost leadership to another holder'); opts.onStop(); }
     } catch (e) {
+      if (stopped) return;
       opts.log?.(`lease renewal failed: ${(e as Error).message}`);
       if (leader && Date.now() - lastRenew > duration * 1000 * 0.8) { leader = false; opts.log?.('could not renew in time; stepping down'); opts.onStop(); }
     }
   };
-  void tick();
-  const timer = setInterval(() => { void tick(); }, opts.renewMs ?? 2000);
-  return { isLeader: () => leader, stop: () => { stopped = true; clearInterval(timer); if (leader) { leader = false; opts.onStop(); } } };
+  // one renewal at a time: a slow API server must not stack them up
+  const next = (): void => { if (!stopped && !inFlight) inFlight = tick().finally(() => { inFlight = undefined; }); };
+  next();
+  const timer = setInterval(next, opts.renewMs ?? 2000);
+  return {
+    isLeader: () => leader,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      await inFlight;
+      if (leader) { leader = false; opts.onStop(); }
+      try {
+        if (await release(client, ns, name, identity)) opts.log?.(`released the lease ${ns}/${name}`);
+      } catch (e) { opts.log?.(`could not release the lease ${ns}/${name} (it expires in ${duration} s): ${(e as Error).message}`); }
+    },
+  };
+}
+
+/** Gives up a lease `holder` holds, as client-go's ReleaseOnCancel does: no holder, a 1 s
+ *  duration. Returns false when somebody else holds it (nothing to release). */
+export async function release(client: KubeClient, ns: string, name: string, holder: string): Promise<boolean> {
+  let current: Lease;
+  try { current = await client.request<Lease>(`${LEASES(ns)}/${name}`, { timeoutMs: 5000 }); } catch (e) { if (e instanceof ApiError && e.status === 404) return false; throw e; }
+  if (current.spec.holderIdentity !== holder) return false;
+  const now = micro(new Date());
+  const spec = { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
+  try {
+    await client.request(`${LEASES(ns)}/${name}`, { method: 'PUT', timeoutMs: 5000, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec } });
+    return true;
+  } catch (e) { if (e instanceof ApiError && e.status === 409) return false; throw e; }
 }

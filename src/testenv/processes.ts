@@ -48,6 +48,26 @@ export async function stopPid(pid: number, graceMs = 5000): Promise<void> {
   for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(20);
 }
 
+/**
+ * Stops a child of this process: SIGTERM, up to graceMs for it to exit, then SIGKILL. Resolves
+ * 'term' when SIGTERM sufficed, 'kill' when it took SIGKILL. Its pipes are closed either way, so
+ * a child that would not die can't keep this process's event loop alive.
+ */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<'term' | 'kill'> {
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const wait = (ms: number): Promise<boolean> => (exited() ? Promise.resolve(true) : new Promise((r) => {
+    const t = setTimeout(() => r(exited()), ms);
+    child.once('exit', () => { clearTimeout(t); r(true); });
+  }));
+  let how: 'term' | 'kill' = 'term';
+  if (!exited()) {
+    child.kill('SIGTERM');
+    if (!(await wait(graceMs))) { how = 'kill'; child.kill('SIGKILL'); await wait(5000); }
+  }
+  for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
+  return how;
+}
+
 function isZombie(pid: number): boolean {
   try { return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
 }

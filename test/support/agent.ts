@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { REPO, UNITCTL } from './paths.ts';
 import { sleep } from './units.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
+import { stopChild } from '../../src/testenv/processes.ts';
 
 export interface AgentFixture {
   readonly manifests: string;
@@ -54,13 +55,10 @@ export function agentFixture(t: { after: (fn: () => void | Promise<void>) => voi
     },
   };
   t.after(async () => {
-    if (f.proc && f.proc.exitCode === null) {
-      const gone = new Promise((r) => f.proc!.once('exit', r));
-      f.proc.kill('SIGTERM');
-      await Promise.race([gone, sleep(5000)]);
-    }
+    const how = f.proc ? await stopChild(f.proc, 20_000) : 'term';
     await killLeftovers(join(state, 'units')); // whatever the units left, by pid
     rmSync(root, { recursive: true, force: true });
+    if (how === 'kill') throw new Error(`the agent did not exit within 20 s of SIGTERM and was killed; its log ends:\n${f.stderr.join('').split('\n').slice(-15).join('\n')}`);
   });
   return f;
 }
