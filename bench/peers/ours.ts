@@ -5,6 +5,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/client.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
+import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -25,7 +26,7 @@ export class Ours implements Peer {
     mkdirSync(this.manifests, { recursive: true });
     // the built JavaScript, as the image runs it (npm run bench builds it first)
     const entry = existsSync(join(repo, 'dist/cli/main.js')) ? join(repo, 'dist/cli/main.js') : join(repo, 'src/cli/main.ts');
-    this.agent = spawn(process.execPath, [entry, 'agent', '--manifests', this.manifests, '--state-dir', this.state, '--stop-on-exit'], { stdio: 'ignore' });
+    this.agent = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entry, 'agent', '--manifests', this.manifests, '--state-dir', this.state, '--stop-on-exit'], { stdio: 'ignore' });
     for (let i = 0; i < 400 && !existsSync(join(this.state, 'agent.sock')); i++) await sleep(25);
     await sleep(200);
   }

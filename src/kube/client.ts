@@ -2,8 +2,8 @@
 // credentials and TLS settings of @kubernetes/client-node's KubeConfig (kubeconfig file,
 // in-cluster service account, exec plugins). Counts requests for metrics and benchmarks.
 
-import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
+import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 
 export class ApiError extends Error {
@@ -37,9 +37,19 @@ export interface RequestObserver {
   watchRestart(path: string): void;
 }
 
+/**
+ * Connections kept open for requests (watches have their own). client-node's agent opens a new
+ * TLS connection per request and any number at once: a status write for each of 1,000 units
+ * starting together meant 1,000 handshakes and ~120 MB of OpenSSL buffers the process kept.
+ * Requests beyond this many wait for a free connection (client-go multiplexes them over one
+ * HTTP/2 connection).
+ */
+export const MAX_CONNECTIONS = 8;
+
 export class KubeClient {
   readonly kc: KubeConfig;
   readonly server: string;
+  private readonly pool: HttpsAgent | HttpAgent;
   readonly stats: ClientStats = { requests: 0, errors: 0, watchRestarts: 0, latencyMsTotal: 0 };
   observer: RequestObserver | undefined;
 
@@ -48,6 +58,8 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster; pass --kubeconfig or set KUBECONFIG');
     this.server = cluster.server.replace(/\/$/, '');
+    const pool = { keepAlive: true, maxSockets: MAX_CONNECTIONS, maxFreeSockets: MAX_CONNECTIONS };
+    this.pool = this.server.startsWith('https:') ? new HttpsAgent(pool) : new HttpAgent(pool);
   }
 
   /** --kubeconfig FILE, else $KUBECONFIG / ~/.kube/config / in-cluster (client-node's default order). */
@@ -57,9 +69,13 @@ export class KubeClient {
     return new KubeClient(kc);
   }
 
-  private async options(method: string, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<RequestOptions> {
+  /** Request options with the kubeconfig's credentials; `pooled`: over the kept-alive connections. */
+  private async options(method: string, url: URL, headers: Record<string, string>, timeoutMs: number, pooled = true): Promise<RequestOptions> {
     const opts: RequestOptions = { method, headers, timeout: timeoutMs };
     await this.kc.applyToHTTPSOptions(opts as never);
+    // client-node's agent stays only where it is needed: a proxy. Our agents take the TLS
+    // options (ca, cert, key) from each request, so rotated credentials open new connections.
+    if (!this.kc.getCurrentCluster()?.proxyUrl) opts.agent = pooled ? this.pool : false;
     opts.headers = { ...(opts.headers as Record<string, string> | undefined), ...headers };
     opts.hostname = url.hostname;
     opts.port = url.port;
@@ -86,27 +102,36 @@ export class KubeClient {
     return new Promise<T>((resolve, reject) => {
       /** No answer, or one cut off mid-body (timeout, API server gone): this request failed. */
       const fail = (e: Error): void => { this.stats.errors++; this.observer?.request(method, path, 0, (Date.now() - started) / 1000); reject(e); };
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(opts, (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => { data += d; });
-        res.on('error', fail);
-        res.on('end', () => {
-          this.stats.latencyMsTotal += Date.now() - started;
-          let parsed: unknown = data;
-          try { parsed = data ? JSON.parse(data) : undefined; } catch { /* not JSON */ }
-          const status = res.statusCode ?? 0;
-          this.observer?.request(method, path, status, (Date.now() - started) / 1000);
-          if (status >= 200 && status < 300) { resolve(parsed as T); return; }
-          this.stats.errors++;
-          const st = parsed as { message?: string; reason?: string } | undefined;
-          reject(new ApiError(status, st?.reason ?? String(status), `${method} ${path}: ${status} ${st?.message ?? data.slice(0, 200)}`, parsed));
+      const send = (retry: boolean): void => {
+        let answered = false;
+        const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(opts, (res) => {
+          answered = true;
+          let data = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => { data += d; });
+          res.on('error', fail);
+          res.on('end', () => {
+            this.stats.latencyMsTotal += Date.now() - started;
+            let parsed: unknown = data;
+            try { parsed = data ? JSON.parse(data) : undefined; } catch { /* not JSON */ }
+            const status = res.statusCode ?? 0;
+            this.observer?.request(method, path, status, (Date.now() - started) / 1000);
+            if (status >= 200 && status < 300) { resolve(parsed as T); return; }
+            this.stats.errors++;
+            const st = parsed as { message?: string; reason?: string } | undefined;
+            reject(new ApiError(status, st?.reason ?? String(status), `${method} ${path}: ${status} ${st?.message ?? data.slice(0, 200)}`, parsed));
+          });
         });
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on('error', fail);
-      if (body !== undefined) req.write(body);
-      req.end();
+        req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+        req.on('error', (e: NodeJS.ErrnoException) => {
+          // a kept-alive connection the server closed as it was reused: the request never reached it
+          if (retry && !answered && req.reusedSocket && e.code === 'ECONNRESET') { send(false); return; }
+          fail(e);
+        });
+        if (body !== undefined) req.write(body);
+        req.end();
+      };
+      send(true);
     });
   }
 
@@ -129,7 +154,7 @@ export class KubeClient {
    */
   async watchStream(path: string, query: RequestInit['query'], onEvent: (ev: { type: string; object: unknown }) => void, signal: AbortSignal): Promise<void> {
     const url = this.url(path, { ...query, watch: true });
-    const opts = await this.options('GET', url, { Accept: 'application/json' }, 0);
+    const opts = await this.options('GET', url, { Accept: 'application/json' }, 0, false);
     this.stats.requests++;
     return new Promise<void>((resolve, reject) => {
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)({ ...opts, signal }, (res) => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../support/paths.ts';
+import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 
 const lines = readFileSync(join(REPO, 'Dockerfile'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
@@ -32,6 +33,12 @@ test('final stage: Node 24 slim, non-root user, unitctl as entrypoint, no HEALTH
   assert.match(final.find((l) => l.startsWith('ENTRYPOINT'))!, /"\/app\/bin\/unitctl\.js"/);
   assert.equal(pkg.bin['unitctl'], 'bin/unitctl.js');
   assert.equal(lines.some((l) => l.startsWith('HEALTHCHECK')), false);
+});
+
+test('the agent and controller run with the Node flags of src/cli/runtime.ts: in the image (NODE_OPTIONS) and under npm start', () => {
+  const final = lines.slice(lines.lastIndexOf(lines.filter((l) => l.startsWith('FROM ')).at(-1)!));
+  assert.ok(final.includes(`ENV NODE_OPTIONS=${DAEMON_NODE_FLAGS.join(' ')}`), `the final stage sets ENV NODE_OPTIONS=${DAEMON_NODE_FLAGS.join(' ')}`);
+  assert.ok(pkg.scripts['start']!.startsWith(`node ${DAEMON_NODE_FLAGS.join(' ')} `), `npm start runs node ${DAEMON_NODE_FLAGS.join(' ')} (${pkg.scripts['start']})`);
 });
 
 test('npm run build (the image\'s build step) emits a dist/ that runs without the TypeScript sources', async () => {

@@ -7,6 +7,7 @@ import { REPO, UNITCTL } from './paths.ts';
 import { sleep } from './units.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { stopChild } from '../../src/testenv/processes.ts';
+import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 
 export interface AgentFixture {
   readonly manifests: string;
@@ -27,7 +28,7 @@ export function agentFixture(t: { after: (fn: () => void | Promise<void>) => voi
   const f: AgentFixture = {
     manifests, state, proc: undefined, stderr: [],
     async start(extra = []) {
-      const p = spawn(process.execPath, [join(REPO, 'src', 'cli', 'main.ts'), 'agent', '--manifests', manifests, '--state-dir', state, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(REPO, 'src', 'cli', 'main.ts'), 'agent', '--manifests', manifests, '--state-dir', state, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
       p.stderr!.on('data', (d: Buffer) => f.stderr.push(d.toString()));
       f.proc = p;
       for (let i = 0; i < 200; i++) {

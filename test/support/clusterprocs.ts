@@ -8,6 +8,7 @@ import { clusterState, kubectl, kubectlOk } from './cluster.ts';
 import { sleep } from './units.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { stopChild } from '../../src/testenv/processes.ts';
+import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 
 export const SYSTEM_NS = 'unit-operator-system';
 
@@ -27,7 +28,7 @@ export class ClusterProcs {
   }
 
   private spawnUnitctl(name: string, args: string[], stateDir?: string): Proc {
-    const child = spawn(process.execPath, [join(REPO, 'src', 'cli', 'main.ts'), ...args, '--kubeconfig', clusterState().kubeconfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(REPO, 'src', 'cli', 'main.ts'), ...args, '--kubeconfig', clusterState().kubeconfig], { stdio: ['ignore', 'ignore', 'pipe'] });
     const p: Proc = { name, child, logs: [], ...(stateDir ? { stateDir } : {}) };
     child.stderr!.on('data', (d: Buffer) => p.logs.push(d.toString()));
     this.procs.push(p);
