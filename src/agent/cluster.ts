@@ -35,13 +35,24 @@ export interface ClusterAgentOptions {
 }
 
 export const AGENT_LEASE = (node: string): string => `unit-operator-agent-${node}`;
+
+/**
+ * The two ServiceUnit watches of a node's agent: the units that name its node, and the units
+ * placed by nodeSelector (no nodeName). The API server filters on spec.nodeName (a selectable
+ * field of the CRD, Kubernetes ≥ 1.31), so an agent never lists or watches units pinned to other
+ * nodes: its cost does not grow with the rest of the cluster.
+ */
+export const agentUnitSelectors = (node: string): { pinned: string; placed: string } => ({ pinned: `spec.nodeName=${node}`, placed: 'spec.nodeName=' });
 const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
 
 export class ClusterAgent {
   readonly host: UnitHost;
   readonly publisher: StatusPublisher;
   private readonly opts: ClusterAgentOptions;
-  private readonly units: Informer;
+  /** Units with spec.nodeName = this node. */
+  private readonly pinned: Informer;
+  /** Units placed by nodeSelector (no spec.nodeName); re-evaluated when the Node's labels change. */
+  private readonly placed: Informer;
   private readonly nodes: Informer;
   private readonly queue: WorkQueue;
   private readonly events: EventRecorder;
@@ -74,18 +85,21 @@ export class ClusterAgent {
       opts.metrics.trackUnits(() => this.host.activeStates());
       opts.metrics.trackStatusWrites(() => this.publisher.writes);
     }
-    this.units = new Informer(opts.client, {
-      path: '/apis/unit-operator.dev/v1alpha1/serviceunits',
+    const selectors = agentUnitSelectors(opts.node);
+    const watchUnits = (fieldSelector: string): Informer => new Informer(opts.client, {
+      path: '/apis/unit-operator.dev/v1alpha1/serviceunits', query: { fieldSelector },
       onEvent: (_t, o) => this.queue.add(keyOf(o)),
       log: (l, m) => opts.log(l, m),
     });
+    this.pinned = watchUnits(selectors.pinned);
+    this.placed = watchUnits(selectors.placed);
     this.nodes = new Informer(opts.client, {
       path: '/api/v1/nodes', query: { fieldSelector: `metadata.name=${opts.node}` },
       onEvent: (t, o) => {
         const next = t === 'DELETED' ? {} : (((o.metadata as { labels?: Record<string, string> }).labels) ?? {});
         if (JSON.stringify(next) === JSON.stringify(this.labels)) return;
         this.labels = next;
-        for (const k of this.units.cache.keys()) this.queue.add(k);
+        for (const k of this.placed.cache.keys()) this.queue.add(k);
       },
       log: (l, m) => opts.log(l, m),
     });
@@ -96,7 +110,8 @@ export class ClusterAgent {
     const adopted = this.host.adoptAll();
     if (adopted.length > 0) this.opts.log('info', `adopted ${adopted.length} unit(s) from ${this.opts.stateDir}`);
     this.nodes.start();
-    this.units.start();
+    this.pinned.start();
+    this.placed.start();
     const heartbeat = async (): Promise<void> => {
       try { await tryHold(this.opts.client, this.opts.leaseNamespace, AGENT_LEASE(this.opts.node), this.opts.node, this.opts.leaseDurationS ?? 40, true); }
       catch (e) { this.opts.log('warning', `lease renewal failed: ${(e as Error).message}`); }
@@ -123,13 +138,20 @@ export class ClusterAgent {
   }
 
   private event(id: string, ev: Parameters<EventRecorder['record']>[1]): void {
-    const obj = this.units.cache.get(id);
+    const obj = this.unit(id);
     const [namespace, name] = id.split('/') as [string, string];
     this.events.record({ namespace, name, ...(obj?.metadata['uid'] ? { uid: String(obj.metadata['uid']) } : {}) }, ev);
   }
 
   /** Ready once both caches hold a full list (the readiness probe). */
-  get ready(): boolean { return this.units.synced && this.nodes.synced; }
+  get ready(): boolean { return this.synced && this.nodes.synced; }
+
+  private get synced(): boolean { return this.pinned.synced && this.placed.synced; }
+
+  /** The ServiceUnit as last seen by either watch (a unit moving between them is in one or both). */
+  private unit(key: string): (KubeObject & ServiceUnit) | undefined {
+    return (this.pinned.cache.get(key) ?? this.placed.cache.get(key)) as (KubeObject & ServiceUnit) | undefined;
+  }
 
   private transition(id: string, prev: Snapshot, cur: Snapshot): void {
     this.opts.metrics?.unitChanged(id, prev, cur);
@@ -149,7 +171,7 @@ export class ClusterAgent {
     const r = h.runner;
     const m = r.machine;
     const p = r.props;
-    const obj = this.units.cache.get(id) as (KubeObject & { metadata: { generation?: number } }) | undefined;
+    const obj = this.unit(id);
     const e: NodeStatus = {
       node: this.opts.node, activeState: p.ActiveState, subState: p.SubState, result: p.Result, nRestarts: p.NRestarts,
       mainPID: p.MainPID, controlPID: p.ControlPID, execMainCode: p.ExecMainCode, execMainStatus: p.ExecMainStatus,
@@ -170,11 +192,12 @@ export class ClusterAgent {
   }
 
   private async reconcile(key: string): Promise<void> {
-    const obj = this.units.cache.get(key) as (KubeObject & ServiceUnit) | undefined;
+    const obj = this.unit(key);
     if (!obj) {
-      if (!this.units.synced) return;
+      // deleted, or now pinned to another node: either way not ours (the sweep removes our entry)
+      if (!this.synced) return;
       this.deleting.delete(key);
-      this.host.remove(key, 'its ServiceUnit is gone');
+      this.host.remove(key, 'its ServiceUnit is gone or now pinned to another node');
       this.publisher.forget(key);
       return;
     }
@@ -217,7 +240,7 @@ export class ClusterAgent {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.queue.stop();
-    await Promise.all([this.units.stop(), this.nodes.stop()]);
+    await Promise.all([this.pinned.stop(), this.placed.stop(), this.nodes.stop()]);
     if (stopUnits) await this.host.stopAll(30_000);
     this.publisher.stop();
     this.host.closeAll();

@@ -19,6 +19,8 @@ export function buildCrd(): Record<string, unknown> {
         served: true,
         storage: true,
         subresources: { status: {} },
+        // node agents watch with fieldSelector=spec.nodeName=NODE (and =, for nodeSelector units)
+        selectableFields: [{ jsonPath: '.spec.nodeName' }],
         additionalPrinterColumns: [
           { name: 'Nodes', type: 'string', jsonPath: '.status.summary.nodes', description: 'Nodes where the unit is active / nodes targeted' },
           { name: 'Active', type: 'string', jsonPath: '.status.summary.activeState', description: 'ActiveState (worst over nodes)' },

@@ -77,6 +77,18 @@ test('a nodeSelector unit follows the node labels', async () => {
   kubectlOk(['label', 'node', 'node-b', 'role=db', '--overwrite']);
 });
 
+test('re-pinning a unit (spec.nodeName a → b): node-a stops it and drops its entry, node-b runs it', async () => {
+  apply(su('pinned', { nodeName: 'node-a', service: { execStart: ['/bin/sleep 1012'] } }));
+  const pidA = await until('running on node-a', () => { const e = entry(getSU(NS, 'pinned'), 'node-a'); return e?.['subState'] === 'running' && (e['mainPID'] as number) > 0 ? (e['mainPID'] as number) : undefined; });
+  // the unit leaves node-a's watch (fieldSelector spec.nodeName=node-a) and enters node-b's
+  apply(su('pinned', { nodeName: 'node-b', service: { execStart: ['/bin/sleep 1012'] } }));
+  await until('running on node-b, entry of node-a gone', () => { const o = getSU(NS, 'pinned'); return entry(o, 'node-b')?.['subState'] === 'running' && entry(o, 'node-a') === undefined; });
+  assert.equal(isAlive(pidA), false, 'the process on node-a stopped');
+  assert.match(agentA.logs.join(''), /pinned\.service: its ServiceUnit is gone or now pinned to another node; stopping it/);
+  await until('Ready on node-b alone', () => cond(getSU(NS, 'pinned'), 'Ready') === 'True' && getSU(NS, 'pinned')!.status?.summary?.['nodes'] === '1/1');
+  kubectlOk(['delete', 'su', 'pinned', '-n', NS, '--wait=true', '--timeout=30s']);
+});
+
 test('a spec change restarts, a description change does not; state: stopped runs ExecStop; delete stops and the object goes', async () => {
   const stopMark = join(cp.root, 'stopped-marker');
   const base = { nodeName: 'node-a', unit: { description: 'v1' }, service: { execStart: ['/bin/sleep 1004'], execStop: [`/bin/sh -c 'echo $MAINPID > ${stopMark}; kill $MAINPID'`] } };
