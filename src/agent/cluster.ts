@@ -42,6 +42,9 @@ export const AGENT_LEASE = (node: string): string => `unit-operator-agent-${node
  * field of the CRD, Kubernetes ≥ 1.31), so an agent never lists or watches units pinned to other
  * nodes: its cost does not grow with the rest of the cluster.
  */
+/** The API server's answer to a field selector on a field the CRD does not declare selectable. */
+export const FIELD_NOT_SELECTABLE = /field label not supported/;
+const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
 export const agentUnitSelectors = (node: string): { pinned: string; placed: string } => ({ pinned: `spec.nodeName=${node}`, placed: 'spec.nodeName=' });
 const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
 
@@ -89,7 +92,7 @@ export class ClusterAgent {
     const watchUnits = (fieldSelector: string): Informer => new Informer(opts.client, {
       path: '/apis/unit-operator.dev/v1alpha1/serviceunits', query: { fieldSelector },
       onEvent: (_t, o) => this.queue.add(keyOf(o)),
-      log: (l, m) => opts.log(l, m),
+      log: (l, m) => opts.log(l, FIELD_NOT_SELECTABLE.test(m) ? `${m}. ${SELECTABLE_HINT}` : m),
     });
     this.pinned = watchUnits(selectors.pinned);
     this.placed = watchUnits(selectors.placed);

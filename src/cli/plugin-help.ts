@@ -13,7 +13,8 @@ Usage: kubectl unit COMMAND [NAME] [-n NAMESPACE] [--kubeconfig FILE]
                                    node has acted
   logs NAME [--node N] [--tail N] [-f] [--since 10min]
                                    the unit's output on a node (kubectl exec into the agent pod
-                                   there: needs pods/exec in ${AGENT_NAMESPACE})
+                                   there: needs pods/exec in ${AGENT_NAMESPACE}, e.g. the Role
+                                   unit-operator-log-reader)
   convert FILE.service...          unit files to ServiceUnit YAML (as unitctl convert)
 
 Exit status: 0 ok; status: 3 when not Ready; 4 when the ServiceUnit does not exist.

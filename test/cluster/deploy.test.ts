@@ -12,11 +12,21 @@ import { REPO } from '../support/paths.ts';
 
 const AGENT = `system:serviceaccount:${SYSTEM_NS}:unit-operator-agent`;
 const CONTROLLER = `system:serviceaccount:${SYSTEM_NS}:unit-operator-controller`;
+const TEAM = 'team-a';
+const EDITOR = 'alice';
+const VIEWER = 'bob';
+const NODE_ADMIN = 'carol';
 
 before(() => {
   ensureCrd();
   if (kubectl(['get', 'ns', SYSTEM_NS]).status !== 0) kubectlOk(['create', 'ns', SYSTEM_NS]);
   kubectlOk(['apply', '-f', join(REPO, 'manifests', 'rbac'), '-f', join(REPO, 'manifests', 'policy')]);
+  // people: bound the way manifests/rbac/users.yaml says to bind them
+  for (const ns of [TEAM, 'team-b']) if (kubectl(['get', 'ns', ns]).status !== 0) kubectlOk(['create', 'ns', ns]);
+  const bind = (ns: string, name: string, ref: string[], user: string): void => { if (kubectl(['get', 'rolebinding', name, '-n', ns]).status !== 0) kubectlOk(['create', 'rolebinding', name, '-n', ns, ...ref, `--user=${user}`]); };
+  bind(TEAM, 'units', ['--clusterrole=unit-operator-editor'], EDITOR);
+  bind(TEAM, 'units-view', ['--clusterrole=unit-operator-viewer'], VIEWER);
+  bind(SYSTEM_NS, 'unit-logs', ['--role=unit-operator-log-reader'], NODE_ADMIN);
 });
 
 test('kubectl apply --dry-run=server -k manifests/ is accepted, and applying the RBAC and policy twice changes nothing', () => {
@@ -79,7 +89,26 @@ const table: Array<[string, string, string[], boolean]> = [
   [CONTROLLER, 'update', ['leases.coordination.k8s.io', '-n', 'default'], false],
   [CONTROLLER, 'get', ['secrets', '-n', SYSTEM_NS], false],
   [CONTROLLER, 'patch', ['nodes'], false],
+  [EDITOR, 'create', ['serviceunits.unit-operator.dev', '-n', TEAM], true],
+  [EDITOR, 'patch', ['serviceunits.unit-operator.dev', '-n', TEAM], true],
+  [EDITOR, 'delete', ['serviceunits.unit-operator.dev', '-n', TEAM], true],
+  [EDITOR, 'patch', ['serviceunits.unit-operator.dev', '--subresource=status', '-n', TEAM], false],
+  [EDITOR, 'create', ['serviceunits.unit-operator.dev', '-n', 'team-b'], false],
+  [EDITOR, 'create', ['pods', '--subresource=exec', '-n', SYSTEM_NS], false],
+  [VIEWER, 'list', ['serviceunits.unit-operator.dev', '-n', TEAM], true],
+  [VIEWER, 'create', ['serviceunits.unit-operator.dev', '-n', TEAM], false],
+  [VIEWER, 'patch', ['serviceunits.unit-operator.dev', '-n', TEAM], false],
+  [NODE_ADMIN, 'create', ['pods', '--subresource=exec', '-n', SYSTEM_NS], true],
+  [NODE_ADMIN, 'list', ['pods', '-n', SYSTEM_NS], true],
+  [NODE_ADMIN, 'create', ['pods', '--subresource=exec', '-n', 'default'], false],
+  [NODE_ADMIN, 'create', ['serviceunits.unit-operator.dev', '-n', TEAM], false],
 ];
+test('reading ServiceUnits joins the built-in view role by aggregation; editing them (root on nodes) is never aggregated', () => {
+  const labels = (role: string): Record<string, string> => (JSON.parse(kubectlOk(['get', 'clusterrole', role, '-o', 'json'])) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {};
+  assert.equal(labels('unit-operator-viewer')['rbac.authorization.k8s.io/aggregate-to-view'], 'true');
+  assert.deepEqual(Object.keys(labels('unit-operator-editor')).filter((k) => k.includes('aggregate')), []);
+});
+
 for (const [who, verb, args, allowed] of table) {
   test(`${who.split(':').pop()} ${allowed ? 'may' : 'may not'} ${verb} ${args.join(' ')}`, () => {
     const r = kubectl(['auth', 'can-i', verb, ...args, `--as=${who}`]);

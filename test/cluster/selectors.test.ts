@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { dump } from 'js-yaml';
 import { KubeClient } from '../../src/kube/client.ts';
 import { Informer } from '../../src/kube/informer.ts';
-import { agentUnitSelectors } from '../../src/agent/cluster.ts';
-import { clusterState, ensureCrd, kubectlOk, testNamespace } from '../support/cluster.ts';
+import { agentUnitSelectors, FIELD_NOT_SELECTABLE } from '../../src/agent/cluster.ts';
+import { clusterState, ensureCrd, kubectl, kubectlOk, testNamespace } from '../support/cluster.ts';
 import { until } from '../support/clusterprocs.ts';
 
 test('an agent\'s two watches hold exactly its own pinned units and the nodeSelector ones; re-pinning moves a unit in and out', async (t) => {
@@ -38,4 +38,11 @@ test('an agent\'s two watches hold exactly its own pinned units and the nodeSele
   await until('the watches followed the re-pinning', () => names(pinned).join() === 'theirs,web' && names(placed).join() === 'anywhere');
   for (const e of ['pinned ADDED theirs', 'pinned DELETED mine', 'placed DELETED web', 'pinned ADDED web']) assert.ok(seen.includes(e), `${e} in ${JSON.stringify(seen)}`);
   assert.ok(!seen.some((e) => / theirs$/.test(e) && e.startsWith('placed')), 'a unit pinned elsewhere never reached the agent before it was pinned here');
+});
+
+test('a field the CRD does not declare selectable is refused with the message the agent adds its hint to', () => {
+  ensureCrd();
+  const r = kubectl(['get', 'su', '-A', '--field-selector', 'spec.unitName=x']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, FIELD_NOT_SELECTABLE);
 });
