@@ -36,15 +36,15 @@ export interface ClusterAgentOptions {
 
 export const AGENT_LEASE = (node: string): string => `unit-operator-agent-${node}`;
 
+/** The API server's answer to a field selector on a field the CRD does not declare selectable. */
+export const FIELD_NOT_SELECTABLE = /field label not supported/;
+const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
 /**
  * The two ServiceUnit watches of a node's agent: the units that name its node, and the units
  * placed by nodeSelector (no nodeName). The API server filters on spec.nodeName (a selectable
  * field of the CRD, Kubernetes ≥ 1.31), so an agent never lists or watches units pinned to other
  * nodes: its cost does not grow with the rest of the cluster.
  */
-/** The API server's answer to a field selector on a field the CRD does not declare selectable. */
-export const FIELD_NOT_SELECTABLE = /field label not supported/;
-const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
 export const agentUnitSelectors = (node: string): { pinned: string; placed: string } => ({ pinned: `spec.nodeName=${node}`, placed: 'spec.nodeName=' });
 const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
 

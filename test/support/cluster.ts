@@ -30,7 +30,14 @@ let crdApplied = false;
 export function ensureCrd(): void {
   if (crdApplied) return;
   kubectlOk(['apply', '-f', join(REPO, 'crds', 'serviceunit.yaml')]);
-  kubectlOk(['wait', '--for=condition=established', '--timeout=60s', 'crd/serviceunits.unit-operator.dev']);
+  // polled rather than `kubectl wait`: on a CRD created a moment ago, .status.conditions may not
+  // exist yet, and kubectl wait then fails at once ("accessor error: <nil>") instead of waiting
+  const deadline = Date.now() + 60_000;
+  const established = (): string => kubectl(['get', 'crd', 'serviceunits.unit-operator.dev', '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']).stdout.trim();
+  while (established() !== 'True') {
+    if (Date.now() > deadline) throw new Error('the ServiceUnit CRD was not Established within 60 s (kubectl get crd serviceunits.unit-operator.dev -o yaml)');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // ensureCrd is synchronous
+  }
   crdApplied = true;
 }
 
