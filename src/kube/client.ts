@@ -49,7 +49,8 @@ export const MAX_CONNECTIONS = 8;
 export class KubeClient {
   readonly kc: KubeConfig;
   readonly server: string;
-  private readonly pool: HttpsAgent | HttpAgent;
+  /** Our kept-alive connections; undefined behind a proxy (client-node's proxy agent then). */
+  private readonly pool: HttpsAgent | HttpAgent | undefined;
   readonly stats: ClientStats = { requests: 0, errors: 0, watchRestarts: 0, latencyMsTotal: 0 };
   observer: RequestObserver | undefined;
 
@@ -59,7 +60,7 @@ export class KubeClient {
     if (!cluster) throw new Error('the kubeconfig has no current cluster; pass --kubeconfig or set KUBECONFIG');
     this.server = cluster.server.replace(/\/$/, '');
     const pool = { keepAlive: true, maxSockets: MAX_CONNECTIONS, maxFreeSockets: MAX_CONNECTIONS };
-    this.pool = this.server.startsWith('https:') ? new HttpsAgent(pool) : new HttpAgent(pool);
+    if (!cluster.proxyUrl) this.pool = this.server.startsWith('https:') ? new HttpsAgent(pool) : new HttpAgent(pool);
   }
 
   /** --kubeconfig FILE, else $KUBECONFIG / ~/.kube/config / in-cluster (client-node's default order). */
@@ -75,7 +76,7 @@ export class KubeClient {
     await this.kc.applyToHTTPSOptions(opts as never);
     // client-node's agent stays only where it is needed: a proxy. Our agents take the TLS
     // options (ca, cert, key) from each request, so rotated credentials open new connections.
-    if (!this.kc.getCurrentCluster()?.proxyUrl) opts.agent = pooled ? this.pool : false;
+    if (this.pool) opts.agent = pooled ? this.pool : false;
     opts.headers = { ...(opts.headers as Record<string, string> | undefined), ...headers };
     opts.hostname = url.hostname;
     opts.port = url.port;

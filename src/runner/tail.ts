@@ -1,6 +1,6 @@
 // Reads a shim's event log as it grows: whole lines from a saved offset, parsed.
 
-import { openSync, readSync, closeSync, existsSync, fstatSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
 import type { ExitCode } from '../engine/states.ts';
 
 export type ShimEvent =
@@ -35,7 +35,9 @@ export function parseShimLine(line: string): ShimEvent | undefined {
 
 /** Reads complete lines after `offset`; returns them and the new offset. */
 export function readNewLines(file: string, offset: number): { lines: string[]; offset: number } {
-  if (!existsSync(file)) return { lines: [], offset };
+  // one stat when nothing was added (the common case of the periodic safety-net poll)
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st || st.size <= offset) return { lines: [], offset };
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
