@@ -13,7 +13,7 @@ import { KubeClient } from '../src/kube/client.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { killLeftovers } from '../src/runner/leftovers.ts';
 import { DAEMON_NODE_FLAGS } from '../src/cli/runtime.ts';
-import { percentile, sleep } from './lib.ts';
+import { measure, percentile, sleep } from './lib.ts';
 import type { ServiceUnit } from '../src/api/types.ts';
 
 const repo = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -138,15 +138,12 @@ try {
     if (up >= want) break;
     await sleep(1000);
   }
-  const rss = (pid: number): number => { try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024; } catch { return 0; } };
-  const ticks = (pid: number): number => { try { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); const f = s.slice(s.lastIndexOf(')') + 2).split(' '); return Number(f[11]) + Number(f[12]); } catch { return 0; } };
   // three 10 s windows once all run: the first still sees the start's aftermath, the last is idle
   const windows: Array<{ cpuPct: number; rssMB: number }> = [];
   for (let w = 0; w < 3; w++) {
-    const c0 = ticks(agent.pid!);
-    await sleep(10_000);
-    windows.push({ cpuPct: (ticks(agent.pid!) - c0) / 100 / 10 * 100, rssMB: rss(agent.pid!) });
-    say(`1,000 units (${up} running), window ${w + 1}/3: agent CPU ${windows[w]!.cpuPct.toFixed(1)} % of a core, RSS ${windows[w]!.rssMB.toFixed(0)} MB`);
+    const { cpuPct, rssMB } = await measure(() => [agent.pid!], 10, want);
+    windows.push({ cpuPct, rssMB });
+    say(`1,000 units (${up} running), window ${w + 1}/3: agent CPU ${cpuPct.toFixed(1)} % of a core, RSS ${rssMB.toFixed(0)} MB`);
   }
   const { cpuPct, rssMB: agentRss } = windows.at(-1)!;
 
