@@ -6,12 +6,13 @@ import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'nod
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ensureBinaries } from '../src/testenv/binaries.ts';
-import { startControlPlane } from '../src/testenv/cluster.ts';
-import { freePort } from '../src/testenv/processes.ts';
+import { ensureBinaries } from '../testenv/binaries.ts';
+import { startControlPlane } from '../testenv/cluster.ts';
+import { freePort } from '../testenv/processes.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { killLeftovers } from '../src/runner/leftovers.ts';
+import { readUnitState } from '../src/runner/store.ts';
 import { DAEMON_NODE_FLAGS } from '../src/cli/runtime.ts';
 import { measure, percentile, sleep } from './lib.ts';
 import type { ServiceUnit } from '../src/api/types.ts';
@@ -111,7 +112,7 @@ try {
     quiet = now.controller - last.controller <= 3 ? quiet + 1 : 0; // the crash loop alone makes ~2/s
     last = now;
   }
-  const localRestarts = (): number => (JSON.parse(readFileSync(join(stateDir, 'units', 'bench_storm', 'state.json'), 'utf8')) as { machine: { nRestarts: number } }).machine.nRestarts;
+  const localRestarts = (): number => readUnitState(join(stateDir, 'units', 'bench_storm'))!.machine.nRestarts;
   const w0 = await metric();
   const b0 = await writesBy();
   const r0 = localRestarts();

@@ -2,8 +2,8 @@
 // unit-operator and for tests: kube-apiserver + etcd built from Go modules, no Docker.
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBinaries, cacheRoot, ControlPlaneBuildError } from '../src/testenv/binaries.ts';
-import { startControlPlane, stopControlPlane, readState } from '../src/testenv/cluster.ts';
+import { ensureBinaries, cacheRoot, ControlPlaneBuildError } from '../testenv/binaries.ts';
+import { startControlPlane, stopControlPlane, readState } from '../testenv/cluster.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const stateDir = join(cacheRoot(process.env), 'cluster');

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBinaries } from '../src/testenv/binaries.ts';
-import { startControlPlane, type ControlPlane } from '../src/testenv/cluster.ts';
-import { isAlive } from '../src/testenv/processes.ts';
+import { ensureBinaries } from '../testenv/binaries.ts';
+import { startControlPlane, type ControlPlane } from '../testenv/cluster.ts';
+import { isAlive } from '../testenv/processes.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const only = process.argv.slice(2);

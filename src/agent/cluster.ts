@@ -12,11 +12,12 @@ import { Informer, keyOf, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import { tryHold } from '../kube/lease.ts';
 import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts';
+import { AGENT_LEASE, agentUnitSelectors, FIELD_NOT_SELECTABLE, targetsNode } from '../api/contract.ts';
 import { UnitHost } from './host.ts';
-import { targetsNode } from './placement.ts';
 import { StatusPublisher } from './publisher.ts';
-import { iso } from './status.ts';
-import { EventRecorder, transitions, type Snapshot } from './events.ts';
+import { toNodeStatus } from '../api/status.ts';
+import type { Transition } from '../engine/index.ts';
+import { EventRecorder, unitEvent } from './events.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 export interface ClusterAgentOptions {
@@ -34,18 +35,7 @@ export interface ClusterAgentOptions {
   readonly metrics?: Metrics;
 }
 
-export const AGENT_LEASE = (node: string): string => `unit-operator-agent-${node}`;
-
-/** The API server's answer to a field selector on a field the CRD does not declare selectable. */
-export const FIELD_NOT_SELECTABLE = /field label not supported/;
 const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
-/**
- * The two ServiceUnit watches of a node's agent: the units that name its node, and the units
- * placed by nodeSelector (no nodeName). The API server filters on spec.nodeName (a selectable
- * field of the CRD, Kubernetes ≥ 1.31), so an agent never lists or watches units pinned to other
- * nodes: its cost does not grow with the rest of the cluster.
- */
-export const agentUnitSelectors = (node: string): { pinned: string; placed: string } => ({ pinned: `spec.nodeName=${node}`, placed: 'spec.nodeName=' });
 const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
 
 export class ClusterAgent {
@@ -73,12 +63,8 @@ export class ClusterAgent {
     this.events = new EventRecorder(opts.client, 'unit-operator-agent', opts.node);
     this.host = new UnitHost({
       unitsDir, shimPath: opts.shimPath, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: opts.log,
-      onStartLimitHit: (id) => {
-        opts.metrics?.startLimitHit(id);
-        this.event(id, { type: 'Warning', reason: 'StartLimitHit', message: 'Start request repeated too quickly (StartLimitBurst= reached)' });
-      },
       onChange: (id) => this.changed(id),
-      onTransition: (id, prev, cur) => this.transition(id, prev, cur),
+      onTransition: (id, t) => this.transition(id, t),
     });
     // reconciles are mostly local work; the API writes they cause are coalesced by the publisher
     this.queue = new WorkQueue((key) => this.reconcile(key), { concurrency: 8, qps: 1000, burst: 2000 });
@@ -156,10 +142,10 @@ export class ClusterAgent {
     return (this.pinned.cache.get(key) ?? this.placed.cache.get(key)) as (KubeObject & ServiceUnit) | undefined;
   }
 
-  private transition(id: string, prev: Snapshot, cur: Snapshot): void {
-    this.opts.metrics?.unitChanged(id, prev, cur);
-    const timer = this.host.units.get(id)?.runner.machine.timer;
-    for (const ev of transitions(prev, cur, timer ? Math.max(0, timer.deadline / 1000 - Date.now()) : undefined)) this.event(id, ev);
+  private transition(id: string, t: Transition): void {
+    this.opts.metrics?.transition(id, t);
+    const ev = unitEvent(t);
+    if (ev) this.event(id, ev);
   }
 
   private changed(id: string): void {
@@ -172,23 +158,8 @@ export class ClusterAgent {
     const h = this.host.units.get(id);
     if (!h) return this.deleting.has(id) ? this.deletionEntry(id) : null;
     const r = h.runner;
-    const m = r.machine;
-    const p = r.props;
     const obj = this.unit(id);
-    const e: NodeStatus = {
-      node: this.opts.node, activeState: p.ActiveState, subState: p.SubState, result: p.Result, nRestarts: p.NRestarts,
-      mainPID: p.MainPID, controlPID: p.ControlPID, execMainCode: p.ExecMainCode, execMainStatus: p.ExecMainStatus,
-      lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString(),
-    };
-    const put = (k: keyof NodeStatus, v: string | undefined): void => { if (v !== undefined) (e as unknown as Record<string, unknown>)[k] = v; };
-    put('execMainStartTimestamp', iso(m.mainStartUs));
-    put('execMainExitTimestamp', iso(m.mainExec?.exitUs));
-    put('activeEnterTimestamp', iso(m.timestamps.activeEnter));
-    put('activeExitTimestamp', iso(m.timestamps.activeExit));
-    put('inactiveEnterTimestamp', iso(m.timestamps.inactiveEnter));
-    put('inactiveExitTimestamp', iso(m.timestamps.inactiveExit));
-    put('stateChangeTimestamp', iso(m.timestamps.stateChange));
-    put('statusText', m.statusText);
+    const e: NodeStatus = { ...toNodeStatus(this.opts.node, r.machine), lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString() };
     if (r.problems.length > 0) e.message = r.problems.join('; ');
     if (obj?.metadata.generation !== undefined) e.observedGeneration = obj.metadata.generation;
     return e;

@@ -1,29 +1,30 @@
 // Kubernetes Events for the transitions a user cares about (Started, Exited, Restarting,
-// Failed, StartLimitHit, Stopped), derived from consecutive unit properties; rate-limited.
+// Failed, StartLimitHit, Stopped), read from the engine's typed transitions; rate-limited.
 
 import type { KubeClient } from '../kube/client.ts';
-import type { UnitRunner } from '../runner/unit.ts';
+import type { Transition } from '../engine/index.ts';
+import { exitText } from '../api/status.ts';
 
 export interface UnitEvent { readonly type: 'Normal' | 'Warning'; readonly reason: string; readonly message: string }
 
-export type Snapshot = UnitRunner['props'] & { readonly exitUs: number | undefined };
-
-/** The events between two snapshots of a unit (pure). */
-export function transitions(prev: Snapshot, cur: Snapshot, restartInMs: number | undefined): UnitEvent[] {
-  const out: UnitEvent[] = [];
-  const exited = cur.ExecMainCode > 0 && cur.exitUs !== undefined && cur.exitUs !== prev.exitUs;
-  if (exited) {
-    const what = cur.ExecMainCode === 1 ? `code=exited, status=${cur.ExecMainStatus}` : `code=${cur.ExecMainCode === 2 ? 'killed' : 'dumped'}, signal=${cur.ExecMainStatus}`;
-    out.push({ type: cur.ExecMainCode === 1 && cur.ExecMainStatus === 0 ? 'Normal' : 'Warning', reason: 'Exited', message: `Main process exited, ${what}` });
+/** The Event for one transition, if users see one (pure). */
+export function unitEvent(t: Transition): UnitEvent | undefined {
+  switch (t.t) {
+    case 'main-exited':
+      return { type: t.code === 'exited' && t.status === 0 ? 'Normal' : 'Warning', reason: 'Exited', message: `Main process exited, ${exitText(t.code, t.status)}` };
+    case 'restart-scheduled':
+      return { type: 'Normal', reason: 'Restarting', message: `Scheduled restart in ${Number.isFinite(t.delayUSec) ? (t.delayUSec / 1_000_000).toFixed(1) : '?'} s (restart ${t.nRestarts})` };
+    case 'start-limit-hit':
+      return { type: 'Warning', reason: 'StartLimitHit', message: 'Start request repeated too quickly (StartLimitBurst= reached)' };
+    case 'started':
+      return { type: 'Normal', reason: 'Started', message: t.mainPid > 0 ? `Started, main PID ${t.mainPid}` : 'Started' };
+    case 'failed':
+      return { type: 'Warning', reason: 'Failed', message: `Failed with result '${t.result}'` };
+    case 'stopped':
+      return { type: 'Normal', reason: 'Stopped', message: 'Stopped' };
+    default:
+      return undefined;
   }
-  if (cur.SubState === 'auto-restart' && prev.SubState !== 'auto-restart') {
-    out.push({ type: 'Normal', reason: 'Restarting', message: `Scheduled restart in ${restartInMs !== undefined ? (restartInMs / 1000).toFixed(1) : '?'} s (restart ${cur.NRestarts + 1})` });
-  }
-  // a simple service is active at fork; its PID can follow in a later decision
-  if (cur.ActiveState === 'active' && cur.MainPID > 0 && (prev.ActiveState !== 'active' || prev.MainPID === 0)) out.push({ type: 'Normal', reason: 'Started', message: `Started, main PID ${cur.MainPID}` });
-  if (cur.ActiveState === 'failed' && prev.ActiveState !== 'failed') out.push({ type: 'Warning', reason: 'Failed', message: `Failed with result '${cur.Result}'` });
-  if (cur.SubState === 'dead' && prev.SubState !== 'dead' && prev.ActiveState !== 'inactive') out.push({ type: 'Normal', reason: 'Stopped', message: 'Stopped' });
-  return out;
 }
 
 export class EventRecorder {

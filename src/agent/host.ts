@@ -3,12 +3,12 @@
 // not), honour spec.state and masking, and stop-then-forget removed units. Shared by the
 // standalone and the cluster agent.
 
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
-import { START_LIMIT_HIT } from '../engine/index.ts';
+import { hasUnitState, readUnitState, unitDirs } from '../runner/store.ts';
+import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
-import type { Snapshot } from './events.ts';
 
 export interface Hosted {
   readonly id: string;
@@ -24,10 +24,8 @@ export interface HostOptions {
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** A unit changed (called once per batch of decisions: status tables and status writes). */
   readonly onChange?: (id: string) => void;
-  /** Every engine decision, with the properties before and after (metrics, events); none before this agent's first decision. */
-  readonly onTransition?: (id: string, prev: Snapshot, cur: Snapshot) => void;
-  /** A start was refused by StartLimitIntervalSec=/StartLimitBurst=. */
-  readonly onStartLimitHit?: (id: string) => void;
+  /** Every transition the engine reports (exited, restart scheduled, start-limit hit…: metrics, events). */
+  readonly onTransition?: (id: string, t: Transition) => void;
   readonly logMaxBytes?: number;
   readonly hostRoot?: string;
 }
@@ -58,21 +56,15 @@ export class UnitHost {
   }
 
   private open(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
-    let last: Snapshot | undefined;
     return UnitRunner.open({
       unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0,
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
-      onLog: (level, message) => {
-        this.opts.log(level, message, { unit: id });
-        if (message === START_LIMIT_HIT) this.opts.onStartLimitHit?.(id);
-      },
+      onLog: (level, message) => this.opts.log(level, message, { unit: id }),
       onChange: () => this.opts.onChange?.(id),
       ...(this.opts.onTransition ? {
-        onDecision: (props, m) => {
-          const cur: Snapshot = { ...props, exitUs: m.mainExec?.exitUs };
-          if (last) this.opts.onTransition!(id, last, cur);
-          last = cur;
+        onDecision: (_props, _m, effects) => {
+          for (const e of effects) if (e.t === 'transition') this.opts.onTransition!(id, e.transition);
         },
       } : {}),
     });
@@ -81,12 +73,11 @@ export class UnitHost {
   /** Units a previous agent left in the state folder, re-adopted with their saved spec. */
   adoptAll(): string[] {
     const ids: string[] = [];
-    if (!existsSync(this.opts.unitsDir)) return ids;
-    for (const d of readdirSync(this.opts.unitsDir)) {
-      const file = join(this.opts.unitsDir, d, 'state.json');
-      if (!existsSync(file)) continue;
+    for (const dir of unitDirs(this.opts.unitsDir)) {
+      const d = basename(dir);
       try {
-        const saved = JSON.parse(readFileSync(file, 'utf8')) as { spec?: ServiceUnitSpec; unitName: string; id?: string };
+        const saved = readUnitState(dir);
+        if (!saved) { this.opts.log('warning', `cannot adopt ${d}: its state file is unreadable or of an unknown version`); continue; }
         const id = saved.id ?? d;
         if (this.units.has(id) || !saved.spec) continue;
         const runner = this.open(id, saved.unitName, saved.spec);
@@ -104,9 +95,9 @@ export class UnitHost {
     const stopped = spec.masked === true || spec.state === 'stopped';
     if (!cur) {
       const dir = join(this.opts.unitsDir, dirOf(id));
-      const fresh = !existsSync(join(dir, 'state.json'));
-      let savedHash: string | undefined;
-      if (!fresh) { try { const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { spec?: ServiceUnitSpec }; savedHash = s.spec ? runtimeHash(s.spec) : undefined; } catch { /* treat as fresh */ } }
+      const fresh = !hasUnitState(dir);
+      const savedSpec = fresh ? undefined : readUnitState(dir)?.spec;
+      const savedHash = savedSpec ? runtimeHash(savedSpec) : undefined;
       const runner = this.open(id, unitName, spec);
       runner.updateSpec(spec, id);
       this.units.set(id, { id, runner, source, hash, removing: false });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { validateServiceUnit } from '../api/validate.ts';
 import type { ServiceUnit } from '../api/types.ts';
+import { unitNameOf } from '../api/contract.ts';
 import { convertText, findDropIns, formatDiagnostic, UnitFileError } from '../unitfile/index.ts';
 
 export interface LoadedUnit {
@@ -18,10 +19,6 @@ export interface LoadedUnit {
 export interface ManifestProblem {
   readonly file: string;
   readonly message: string;
-}
-
-export function unitNameOf(su: ServiceUnit): string {
-  return su.spec.unitName ?? `${su.metadata.name}.service`;
 }
 
 /** Parsed files by path, reused while a file's mtime and size are unchanged. */

@@ -2,18 +2,19 @@
 // manager: no read-modify-write, no conflicts with other nodes. Bursts coalesce (at most one
 // write per unit per interval, the final state always written); failures (API server down)
 // keep the latest state pending and retry with backoff, so nothing is lost from NRestarts.
+// Time comes from a Clock (tests drive a fake one).
 
 import { ApiError, type KubeClient } from '../kube/client.ts';
+import { realClock, type Clock, type TimerHandle } from '../kube/clock.ts';
 import type { NodeStatus } from '../api/types.ts';
-
-export const SU_PATH = (ns: string, name: string): string => `/apis/unit-operator.dev/v1alpha1/namespaces/${ns}/serviceunits/${name}`;
+import { AGENT_FIELD_MANAGER, SU_PATH } from '../api/contract.ts';
 
 /** The shortest wait before a write (ms). */
 const BATCH_MS = 25;
 
 export class StatusPublisher {
   private readonly pending = new Map<string, () => NodeStatus | null>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, TimerHandle>();
   private readonly lastWrite = new Map<string, number>();
   private readonly backoff = new Map<string, number>();
   private readonly lastBody = new Map<string, string>();
@@ -22,29 +23,30 @@ export class StatusPublisher {
   private readonly manager: string;
   private readonly intervalMs: number;
   private readonly log: (m: string) => void;
+  private readonly clock: Clock;
 
-  constructor(client: KubeClient, node: string, opts: { intervalMs?: number; log?: (m: string) => void } = {}) {
+  constructor(client: KubeClient, node: string, opts: { intervalMs?: number; log?: (m: string) => void; clock?: Clock } = {}) {
     this.client = client;
-    this.manager = `unit-operator-agent/${node}`;
+    this.manager = AGENT_FIELD_MANAGER(node);
     this.intervalMs = opts.intervalMs ?? 200;
     this.log = opts.log ?? (() => {});
+    this.clock = opts.clock ?? realClock;
   }
 
   /** Schedules a write of the entry `snapshot()` returns at write time (null removes our entry). */
   publish(key: string, snapshot: () => NodeStatus | null): void {
     this.pending.set(key, snapshot);
     if (this.timers.has(key)) return;
-    const since = Date.now() - (this.lastWrite.get(key) ?? 0);
+    const since = this.clock.now() - (this.lastWrite.get(key) ?? 0);
     // a short batch window even for the first write: a start's decisions (fork, then the PID a
     // few ms later) land in one write instead of two 200 ms apart
     const wait = Math.max(this.backoff.get(key) ?? 0, this.intervalMs - since, BATCH_MS);
-    const t = setTimeout(() => { this.timers.delete(key); void this.flush(key); }, wait);
+    const t = this.clock.setTimeout(() => { this.timers.delete(key); void this.flush(key); }, wait);
     this.timers.set(key, t);
   }
 
   forget(key: string): void {
-    const t = this.timers.get(key);
-    if (t) clearTimeout(t);
+    this.clock.clear(this.timers.get(key));
     for (const m of [this.pending, this.timers, this.lastWrite, this.backoff, this.lastBody]) m.delete(key);
   }
 
@@ -60,7 +62,7 @@ export class StatusPublisher {
     const text = JSON.stringify({ ...body, status: { nodes: entry ? [{ ...entry, lastHeartbeatTime: undefined }] : [] } });
     if (this.lastBody.get(key) === text) return;
     try {
-      this.lastWrite.set(key, Date.now());
+      this.lastWrite.set(key, this.clock.now());
       await this.client.apply(`${SU_PATH(ns, name)}/status`, body, this.manager);
       this.writes++;
       this.lastBody.set(key, text);
@@ -75,5 +77,5 @@ export class StatusPublisher {
     }
   }
 
-  stop(): void { for (const t of this.timers.values()) clearTimeout(t); this.timers.clear(); }
+  stop(): void { for (const t of this.timers.values()) this.clock.clear(t); this.timers.clear(); }
 }

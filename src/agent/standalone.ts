@@ -11,7 +11,7 @@ import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { Snapshot } from './events.ts';
+import type { Transition } from '../engine/index.ts';
 
 export interface AgentOptions {
   readonly manifestsDir: string;
@@ -46,7 +46,7 @@ export class StandaloneAgent {
     this.host = new UnitHost({
       unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, log: opts.log,
       onChange: () => opts.onChange?.(),
-      ...(m ? { onStartLimitHit: (id: string) => m.startLimitHit(id), onTransition: (id: string, prev: Snapshot, cur: Snapshot) => m.unitChanged(id, prev, cur) } : {}),
+      ...(m ? { onTransition: (id: string, t: Transition) => m.transition(id, t) } : {}),
     });
     m?.trackUnits(() => this.host.activeStates());
   }

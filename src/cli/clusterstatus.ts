@@ -2,20 +2,12 @@
 // a ServiceUnit, one block per node, read from the cluster.
 
 import type { ServiceUnit, NodeStatus } from '../api/types.ts';
-import { bullet, bold, red, green, type Style } from './format.ts';
-import { signalName } from '../api/signals.ts';
-import type { UnitStatus } from '../agent/protocol.ts';
+import { fromNodeStatus } from '../api/status.ts';
+import { bullet, bold, green, red, statusLines, type Style } from './format.ts';
 
 function nodeBlock(su: ServiceUnit, n: NodeStatus, s: Style, now: number): string {
-  const fake = { ActiveState: n.activeState ?? 'Unknown' } as UnitStatus;
-  const when = n.activeState === 'active' ? n.activeEnterTimestamp : n.inactiveEnterTimestamp ?? n.stateChangeTimestamp;
-  const ago = when ? `; ${Math.max(0, Math.round((now - Date.parse(when)) / 1000))}s ago` : '';
-  const state = n.activeState === 'failed' ? red(s, `failed (Result: ${n.result})`) : n.activeState === 'active' ? green(s, `active (${n.subState})`) : `${n.activeState ?? 'Unknown'}${n.subState ? ` (${n.subState})` : ''}`;
-  const lines = [`  ${bullet(fake, s)} node ${bold(s, n.node)}`, `       Active: ${state}${when ? ` since ${new Date(when).toUTCString()}${ago}` : ''}`];
-  if ((n.nRestarts ?? 0) > 0) lines.push(`     Restarts: ${n.nRestarts}`);
-  if ((n.mainPID ?? 0) > 0) lines.push(`     Main PID: ${n.mainPID}`);
-  else if ((n.execMainCode ?? 0) > 0) lines.push(`      Process: ${n.execMainCode === 1 ? `code=exited, status=${n.execMainStatus}` : `code=${n.execMainCode === 2 ? 'killed' : 'dumped'}, signal=${signalName(n.execMainStatus ?? 0).replace(/^SIG/, '')}`}`);
-  if (n.statusText) lines.push(`       Status: "${n.statusText}"`);
+  const u = fromNodeStatus(n);
+  const lines = [`  ${bullet(u, s)} node ${bold(s, n.node)}`, ...statusLines(u, s, now, { indent: 2, commands: false })];
   if (n.message) lines.push(`      Message: ${n.message}`);
   if (n.observedGeneration !== undefined && n.observedGeneration !== su.metadata.generation) lines.push(`   Generation: ${n.observedGeneration} of ${su.metadata.generation} (converging)`);
   return lines.join('\n');

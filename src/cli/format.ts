@@ -2,7 +2,7 @@
 
 import type { UnitStatus } from '../agent/protocol.ts';
 import { formatTimespan } from '../api/timespan.ts';
-import { signalName } from '../api/signals.ts';
+import { exitCodeName, exitText, type UnitProperties } from '../api/status.ts';
 
 export interface Style { readonly color: boolean }
 
@@ -15,7 +15,7 @@ export const red = (s: Style, t: string): string => paint(s, '1;31', t);
 export const green = (s: Style, t: string): string => paint(s, '1;32', t);
 
 /** systemctl's bullet: green ● active, red × failed, white ● activating/deactivating, ○ inactive. */
-export function bullet(st: UnitStatus, s: Style): string {
+export function bullet(st: { readonly ActiveState: string }, s: Style): string {
   if (st.ActiveState === 'failed') return red(s, '×');
   if (st.ActiveState === 'active' || st.ActiveState === 'reloading') return green(s, '●');
   if (st.ActiveState === 'inactive') return '○';
@@ -42,29 +42,40 @@ function since(ts: string | undefined, now: number): string {
   return ` since ${new Date(ts).toUTCString()}; ${formatTimespan(Math.floor(ago / 1000) * 1_000_000) || '0'} ago`;
 }
 
-function exitText(u: UnitStatus): string {
-  if (u.ExecMainCode === 1) return `code=exited, status=${u.ExecMainStatus}${u.ExecMainStatus === 0 ? '/SUCCESS' : ''}`;
-  if (u.ExecMainCode === 2) return `code=killed, signal=${signalName(u.ExecMainStatus).replace(/^SIG/, '')}`;
-  if (u.ExecMainCode === 3) return `code=dumped, signal=${signalName(u.ExecMainStatus).replace(/^SIG/, '')}`;
-  return '';
+/** What the status view shows: systemctl show's properties, and what the runner adds when known. */
+export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec'>>;
+
+/**
+ * The lines of the systemctl status view below its title, for one unit on one host: the
+ * standalone view and each node's block of the cluster view. `indent` shifts the labels;
+ * `commands` is false where the command lines are not known (the cluster's status).
+ */
+export function statusLines(u: StatusFacts, s: Style, now: number, opts: { readonly indent?: number; readonly commands?: boolean } = {}): string[] {
+  const pad = ' '.repeat(opts.indent ?? 0);
+  const lines: string[] = [];
+  const line = (label: string, value: string): void => { lines.push(`${pad}${label.padStart(11)}: ${value}`); };
+  const state = `${u.ActiveState}${u.SubState ? ` (${u.SubState})` : ''}`;
+  const stateColor = u.ActiveState === 'failed' ? red(s, `${u.ActiveState} (Result: ${u.Result})`) : u.ActiveState === 'active' ? green(s, state) : state;
+  const when = u.ActiveState === 'active' ? u.ActiveEnterTimestamp : u.ActiveState === 'inactive' || u.ActiveState === 'failed' ? u.InactiveEnterTimestamp : u.StateChangeTimestamp;
+  line('Active', `${stateColor}${since(when, now)}`);
+  if (u.NRestarts > 0) line('Restarts', String(u.NRestarts));
+  const code = exitCodeName(u.ExecMainCode);
+  if (code && u.MainPID === 0) {
+    const exit = exitText(code, u.ExecMainStatus);
+    line('Process', opts.commands === false ? exit : `ExecStart=${u.ExecStart ?? '?'} (${exit})`);
+  }
+  if (u.MainPID > 0) line('Main PID', `${u.MainPID}${u.ExecStart ? ` (${u.ExecStart.split(' ')[0]!.split('/').pop()})` : ''}`);
+  if (u.StatusText) line('Status', `"${u.StatusText}"`);
+  if ((u.TasksCurrent ?? 0) > 0) line('Tasks', String(u.TasksCurrent));
+  if (u.MemoryCurrent !== undefined) line('Memory', `${(u.MemoryCurrent / 1024 / 1024).toFixed(1)}M`);
+  if (u.CPUUsageNSec !== undefined) line('CPU', formatTimespan(Math.round(u.CPUUsageNSec / 1000)) || '0');
+  if (u.ExecStart) line('Command', u.ExecStart);
+  return lines;
 }
 
 /** The systemctl status view. */
 export function statusView(u: UnitStatus, logTail: readonly string[], s: Style, now = Date.now()): string {
-  const lines: string[] = [];
-  lines.push(`${bullet(u, s)} ${bold(s, u.Id)} - ${u.Description}`);
-  lines.push(`     Loaded: ${u.LoadState} (${u.FragmentPath})`);
-  const stateColor = u.ActiveState === 'failed' ? red(s, `${u.ActiveState} (Result: ${u.Result})`) : u.ActiveState === 'active' ? green(s, `${u.ActiveState} (${u.SubState})`) : `${u.ActiveState} (${u.SubState})`;
-  const when = u.ActiveState === 'active' ? u.ActiveEnterTimestamp : u.ActiveState === 'inactive' || u.ActiveState === 'failed' ? u.InactiveEnterTimestamp : u.StateChangeTimestamp;
-  lines.push(`     Active: ${stateColor}${since(when, now)}`);
-  if (u.NRestarts > 0) lines.push(`   Restarts: ${u.NRestarts}`);
-  if (u.ExecMainCode > 0 && u.MainPID === 0) lines.push(`    Process: ${u.ExecMainStatus === 0 && u.ExecMainCode === 1 ? '' : ''}ExecStart=${u.ExecStart ?? '?'} (${exitText(u)})`);
-  if (u.MainPID > 0) lines.push(`   Main PID: ${u.MainPID}${u.ExecStart ? ` (${u.ExecStart.split(' ')[0]!.split('/').pop()})` : ''}`);
-  if (u.StatusText) lines.push(`     Status: "${u.StatusText}"`);
-  if ((u.TasksCurrent ?? 0) > 0) lines.push(`      Tasks: ${u.TasksCurrent}`);
-  if (u.MemoryCurrent !== undefined) lines.push(`     Memory: ${(u.MemoryCurrent / 1024 / 1024).toFixed(1)}M`);
-  if (u.CPUUsageNSec !== undefined) lines.push(`        CPU: ${formatTimespan(Math.round(u.CPUUsageNSec / 1000)) || '0'}`);
-  if (u.ExecStart) lines.push(`    Command: ${u.ExecStart}`);
+  const lines = [`${bullet(u, s)} ${bold(s, u.Id)} - ${u.Description}`, `     Loaded: ${u.LoadState} (${u.FragmentPath})`, ...statusLines(u, s, now)];
   if (logTail.length > 0) lines.push('', ...logTail);
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { KubeClient, ApiError } from '../kube/client.ts';
 import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts';
-import { SU_PATH } from '../agent/publisher.ts';
+import { SU_PATH } from '../api/contract.ts';
 import { table, green, red, bullet, terminalStyle } from './format.ts';
 import { clusterStatusView } from './clusterstatus.ts';
 import { EXIT, UsageError, type Io } from './io.ts';

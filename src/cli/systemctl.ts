@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { dirOf } from '../agent/host.ts';
+import { hasUnitState, journalPath, readUnitState, unitDirOfJournal } from '../runner/store.ts';
 import { socketPath } from '../agent/standalone.ts';
 import { request, resolveStateDir, AgentUnreachable } from './client.ts';
 import { listTable, statusView, terminalStyle } from './format.ts';
@@ -100,8 +101,9 @@ export function isState(which: 'active' | 'failed') {
  * directly (a cluster agent's units, namespace/name, have no socket to ask: kubectl unit logs).
  */
 async function unitLog(stateDir: string, id: string, io: Io): Promise<{ LogPath: string } | undefined> {
-  const direct = join(stateDir, 'units', dirOf(id), 'journal.log');
-  const hasDir = existsSync(join(stateDir, 'units', dirOf(id), 'state.json'));
+  const unitDir = join(stateDir, 'units', dirOf(id));
+  const direct = journalPath(unitDir);
+  const hasDir = hasUnitState(unitDir);
   if (id.includes('/') || (hasDir && !existsSync(socketPath(stateDir)))) {
     if (hasDir) return { LogPath: direct };
     io.stderr(`Unit ${id} has no state under ${join(stateDir, 'units')}: it has not run on this node.\n`);
@@ -145,7 +147,8 @@ export async function runCat(args: string[], io: Io): Promise<number> {
   const stateDir = resolveStateDir(values['state-dir'], process.env);
   const u = await call(stateDir, { cmd: 'status', unit: positionals[0]! }, (r) => r.unit, io);
   if (!u) return 4;
-  const state = JSON.parse(readFileSync(u.LogPath.replace(/journal\.log$/, 'state.json'), 'utf8')) as { spec: never };
-  io.stdout(`# ${u.FragmentPath}\n` + renderUnit({ apiVersion: API_VERSION as 'unit-operator.dev/v1alpha1', kind: KIND as 'ServiceUnit', metadata: { name: u.Id.replace(/\.service$/, '') }, spec: state.spec }, { header: false }));
+  const spec = readUnitState(unitDirOfJournal(u.LogPath))?.spec;
+  if (!spec) { io.stderr(`Unit ${u.Id} has no readable saved state under ${unitDirOfJournal(u.LogPath)}.\n`); return 4; }
+  io.stdout(`# ${u.FragmentPath}\n` + renderUnit({ apiVersion: API_VERSION as 'unit-operator.dev/v1alpha1', kind: KIND as 'ServiceUnit', metadata: { name: u.Id.replace(/\.service$/, '') }, spec }, { header: false }));
   return EXIT.ok;
 }

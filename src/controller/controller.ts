@@ -7,21 +7,16 @@ import type { KubeClient } from '../kube/client.ts';
 import { ApiError } from '../kube/client.ts';
 import { Informer, keyOf, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue, type QueueObserver } from '../kube/queue.ts';
-import { elect, leaseExpired, type Elector } from '../kube/lease.ts';
+import { elect, leaseExpired, LEASES_PATH, type Elector } from '../kube/lease.ts';
 import type { ServiceUnit, NodeStatus } from '../api/types.ts';
-import { targetsNode } from '../agent/placement.ts';
-import { SU_PATH } from '../agent/publisher.ts';
-import { AGENT_LEASE } from '../agent/cluster.ts';
+import { AGENT_LEASE, CONTROLLER_FIELD_MANAGER, CONTROLLER_LEASE, FINALIZER_PREFIX, SU_LIST_PATH, SU_PATH, targetsNode } from '../api/contract.ts';
 import { compute } from './conditions.ts';
 import type { Metrics } from '../observability/metrics.ts';
-
-export const FIELD_MANAGER = 'unit-operator-controller';
 
 /** JSON with object keys sorted, for comparing what we computed with what the server stores. */
 export function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x));
 }
-export const FINALIZER_PREFIX = 'node.unit-operator.dev/';
 
 export interface ControllerOptions {
   readonly client: KubeClient;
@@ -66,7 +61,7 @@ export class Controller {
   get ready(): boolean { return !this.isLeader || this.informers.every((i) => i.synced); }
 
   start(): void {
-    this.elector = elect(this.opts.client, this.opts.namespace, 'unit-operator-controller', this.opts.identity, {
+    this.elector = elect(this.opts.client, this.opts.namespace, CONTROLLER_LEASE, this.opts.identity, {
       durationS: this.opts.leaseDurationS ?? 15, renewMs: Math.max(500, ((this.opts.leaseDurationS ?? 15) * 1000) / 5),
       onStart: () => this.lead(), onStop: () => { void this.follow(); }, log: (m) => this.opts.log('info', m),
     });
@@ -78,9 +73,9 @@ export class Controller {
     this.queue = new WorkQueue((k) => this.reconcile(k), { concurrency: 8, qps: 200, burst: 400 });
     this.queue.observer = this.queueObserver;
     const all = (): void => { for (const k of this.units?.cache.keys() ?? []) this.queue?.add(k); };
-    this.units = new Informer(c, { path: '/apis/unit-operator.dev/v1alpha1/serviceunits', onEvent: (_t, o) => this.queue?.add(keyOf(o)), log });
+    this.units = new Informer(c, { path: SU_LIST_PATH, onEvent: (_t, o) => this.queue?.add(keyOf(o)), log });
     this.nodes = new Informer(c, { path: '/api/v1/nodes', onEvent: all, log });
-    this.leases = new Informer(c, { path: `/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases`, onEvent: all, log });
+    this.leases = new Informer(c, { path: LEASES_PATH(this.opts.namespace), onEvent: all, log });
     this.informers = [this.units, this.nodes, this.leases];
     for (const i of this.informers) i.start();
     this.resync = setInterval(all, this.opts.resyncMs ?? 3000);
@@ -127,7 +122,7 @@ export class Controller {
     if (JSON.stringify([...wanted].sort()) !== JSON.stringify([...ours].sort())) {
       const next = [...finalizers.filter((f) => !f.startsWith(FINALIZER_PREFIX)), ...wanted];
       try {
-        await this.opts.client.jsonPatch(path, [{ op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion }, { op: 'replace', path: '/metadata/finalizers', value: next }], FIELD_MANAGER);
+        await this.opts.client.jsonPatch(path, [{ op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion }, { op: 'replace', path: '/metadata/finalizers', value: next }], CONTROLLER_FIELD_MANAGER);
         this.writes++;
       } catch (e) {
         if (e instanceof ApiError && (e.status === 404 || e.status === 422 || e.status === 409)) return; // changed meanwhile: the watch brings it back
@@ -151,7 +146,7 @@ export class Controller {
     await this.opts.client.apply(`${path}/status`, {
       apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
       status: { observedGeneration: obj.metadata.generation, conditions: c.conditions, summary: c.summary, nodes: unknown },
-    }, FIELD_MANAGER);
+    }, CONTROLLER_FIELD_MANAGER);
     this.applied.set(key, after);
     this.writes++;
   }

@@ -4,8 +4,8 @@
 
 import type { ServiceConfig } from './config.ts';
 import { classifyExit, shallRestart, restartDelayNext, rateLimitBelow, RATELIMIT_INIT } from './decisions.ts';
-import { ACTIVE_STATE, CLD, EXEC_DIRECTIVE, type ExecKind, type ServiceResult, type ServiceState } from './states.ts';
-import type { Decision, Effect, Event, KillTarget, Machine, Role } from './types.ts';
+import { ACTIVE_STATE, CLD, EXEC_DIRECTIVE, type ExecKind, type ExitCode, type ServiceResult, type ServiceState } from './states.ts';
+import type { Decision, Effect, Event, KillTarget, Machine, Role, Transition } from './types.ts';
 import { signalName } from '../api/signals.ts';
 
 /** systemd's message when the start limit refuses a start (service_start(): -ECANCELED). */
@@ -24,6 +24,24 @@ class Ctx {
     this.now = now;
   }
   log(message: string, level: 'info' | 'notice' | 'warning' = 'info'): void { this.effects.push({ t: 'log', level, message }); }
+  transition(transition: Transition): void { this.effects.push({ t: 'transition', transition }); }
+
+  /** The main process (or a forking service's ExecStart=) exited: ExecMainCode=/ExecMainStatus=. */
+  mainExited(code: ExitCode, status: number): void {
+    this.m.mainExec = { code, status, startUs: this.m.mainStartUs, exitUs: this.now };
+    this.transition({ t: 'main-exited', code, status });
+  }
+
+  /** unit_notify(): what a change of ActiveState means to users. */
+  private notify(from: ServiceState, to: ServiceState): void {
+    const was = ACTIVE_STATE[from];
+    const is = ACTIVE_STATE[to];
+    if (is === 'active' && was === 'reloading') this.transition({ t: 'reloaded', result: this.m.reloadResult });
+    // a simple service is active at fork(); its PID follows with 'spawned' (mainPid -1 until then)
+    else if (is === 'active' && was !== 'active' && this.m.mainPid >= 0) this.transition({ t: 'started', mainPid: this.m.mainPid });
+    else if (to === 'failed') this.transition({ t: 'failed', result: this.m.result });
+    else if (to === 'dead' && was !== 'inactive') this.transition({ t: 'stopped' });
+  }
 
   setState(to: ServiceState): void {
     const from = this.m.state;
@@ -47,6 +65,7 @@ class Ctx {
       if (!wasInactive && isInactive) ts.inactiveEnter = this.now;
     }
     this.effects.push({ t: 'state-changed', from, to });
+    this.notify(from, to);
   }
 
   armTimer(usec: number): void {
@@ -102,6 +121,7 @@ function enterDead(c: Ctx, f: ServiceResult, allowRestart: boolean): void {
     const direct = c.cfg.restartMode === 'direct';
     if (!direct) c.setState(m.result === 'success' ? 'dead-before-auto-restart' : 'failed-before-auto-restart');
     const delay = restartDelayNext(c.cfg, m.nRestarts + 1);
+    c.transition({ t: 'restart-scheduled', delayUSec: delay, nRestarts: m.nRestarts + 1, result: m.result });
     c.setState('auto-restart');
     c.armTimer(delay);
     m.flushNRestarts = false;
@@ -247,6 +267,7 @@ function startJob(c: Ctx, automatic: boolean): void {
   m.startLimit = rl.next;
   if (!rl.allowed) {
     c.log(START_LIMIT_HIT, 'warning');
+    c.transition({ t: 'start-limit-hit' });
     m.pendingStart = false;
     enterDead(c, 'start-limit-hit', false);
     return;
@@ -269,6 +290,7 @@ function startJob(c: Ctx, automatic: boolean): void {
 function enterRestart(c: Ctx): void {
   c.m.nRestarts++;
   c.log(`Scheduled restart job, restart counter is at ${c.m.nRestarts}.`);
+  c.transition({ t: 'restart-queued', nRestarts: c.m.nRestarts, result: c.m.result });
   c.setState('auto-restart-queued');
   startJob(c, true);
 }
@@ -284,10 +306,10 @@ function runNext(c: Ctx, role: Role): boolean {
 
 // ---- events ---------------------------------------------------------------------------------
 
-function onMainExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: number): void {
+function onMainExit(c: Ctx, code: ExitCode, status: number): void {
   const m = c.m;
   const cfg = c.cfg;
-  m.mainExec = { code, status, startUs: m.mainStartUs, exitUs: c.now };
+  c.mainExited(code, status);
   let f = classifyExit(code, status, cfg.type !== 'oneshot', cfg.successExitStatus);
   const cmd = m.mainCommand ? cfg.exec[m.mainCommand.kind][m.mainCommand.index] : undefined;
   if (f !== 'success') {
@@ -333,7 +355,7 @@ function onMainExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: number
   }
 }
 
-function onControlExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: number): void {
+function onControlExit(c: Ctx, code: ExitCode, status: number): void {
   const m = c.m;
   const cfg = c.cfg;
   const cmdRef = m.controlCommand;
@@ -346,7 +368,7 @@ function onControlExit(c: Ctx, code: 'exited' | 'killed' | 'dumped', status: num
     c.log(`Control process exited, code=${code}, status=${code === 'exited' ? status : signalName(status)} (${EXEC_DIRECTIVE[cmdRef.kind]})${cmd?.flags.ignoreFailure ? ', ignored' : ''}`, cmd?.flags.ignoreFailure ? 'info' : 'notice');
   }
   if (cmd?.flags.ignoreFailure) f = 'success';
-  if (cmdRef?.kind === 'start' && cfg.type === 'forking') m.mainExec = { code, status, startUs: m.mainStartUs, exitUs: c.now };
+  if (cmdRef?.kind === 'start' && cfg.type === 'forking') c.mainExited(code, status);
   m.controlPid = 0;
   if (f === 'success' && runNext(c, 'control')) return;
   m.controlCommand = undefined;
@@ -483,6 +505,7 @@ function onWatchdog(c: Ctx): void {
   const usec = c.m.watchdogOverrideUSec ?? c.cfg.watchdogUSec;
   c.m.watchdogDeadline = undefined;
   c.log(`Watchdog timeout (limit ${usec / 1_000_000}s)!`, 'warning');
+  c.transition({ t: 'watchdog-timeout', limitUSec: usec });
   enterSignal(c, 'stop-watchdog', 'watchdog');
 }
 
@@ -569,7 +592,12 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
     case 'start':
       if (m.state === 'dead' || m.state === 'failed') startJob(c, false);
       else if (ACTIVE_STATE[m.state] === 'deactivating') m.pendingStart = true;
-      else if (m.state === 'auto-restart') { c.setState('auto-restart-queued'); m.nRestarts++; startJob(c, true); }
+      else if (m.state === 'auto-restart') {
+        c.setState('auto-restart-queued');
+        m.nRestarts++;
+        c.transition({ t: 'restart-queued', nRestarts: m.nRestarts, result: m.result });
+        startJob(c, true);
+      }
       break;
     case 'stop': onStop(c); break;
     case 'restart':
@@ -582,8 +610,11 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
       m.result = 'success'; m.reloadResult = 'success'; m.nRestarts = 0; m.flushNRestarts = false; m.startLimit = RATELIMIT_INIT;
       break;
     case 'spawned':
-      if (event.role === 'main') m.mainPid = event.pid;
-      else m.controlPid = event.pid;
+      if (event.role === 'main') {
+        const pending = m.mainPid === -1;
+        m.mainPid = event.pid;
+        if (pending && ACTIVE_STATE[m.state] === 'active') c.transition({ t: 'started', mainPid: event.pid });
+      } else m.controlPid = event.pid;
       break;
     case 'exec-ok':
       if (cfg.type === 'exec' && m.state === 'start' && event.pid === m.mainPid) enterStartPost(c);

@@ -84,6 +84,31 @@ export type Event =
 
 export type KillTarget = 'main' | 'control' | 'group';
 
+/**
+ * What happened to the unit, typed, for users, Events and metrics: emitted next to service.c's
+ * equivalents (the log lines, unit_notify()) so that no one has to diff snapshots or compare
+ * log messages to find out.
+ */
+export type Transition =
+  /** service_sigchld_event(): the main process (for Type=forking, ExecStart=) exited. */
+  | { readonly t: 'main-exited'; readonly code: ExitCode; readonly status: number }
+  /** service_enter_dead() → auto-restart: restart number `nRestarts` follows in `delayUSec`, caused by `result`. */
+  | { readonly t: 'restart-scheduled'; readonly delayUSec: number; readonly nRestarts: number; readonly result: ServiceResult }
+  /** service_enter_restart(): "Scheduled restart job, restart counter is at N." (`result` caused it). */
+  | { readonly t: 'restart-queued'; readonly nRestarts: number; readonly result: ServiceResult }
+  /** service_start() refused by the start limit: "Start request repeated too quickly." */
+  | { readonly t: 'start-limit-hit' }
+  /** unit_notify(): the unit became active; `mainPid` is 0 when it has no main process (exited). */
+  | { readonly t: 'started'; readonly mainPid: number }
+  /** unit_notify(): a reload ended (back to active) with `result`. */
+  | { readonly t: 'reloaded'; readonly result: ServiceResult }
+  /** unit_notify(): the unit entered the failed state (and no restart follows) with `result`. */
+  | { readonly t: 'failed'; readonly result: ServiceResult }
+  /** unit_notify(): the unit entered inactive (dead) from a state that was not inactive. */
+  | { readonly t: 'stopped' }
+  /** service_dispatch_watchdog(): "Watchdog timeout (limit …)!" */
+  | { readonly t: 'watchdog-timeout'; readonly limitUSec: number };
+
 export type Effect =
   | { readonly t: 'spawn'; readonly role: Role; readonly kind: ExecKind; readonly index: number; readonly command: ExecCommand; readonly env: Readonly<Record<string, string>> }
   | { readonly t: 'kill'; readonly targets: readonly KillTarget[]; readonly signal: number; readonly sighup: boolean }
@@ -93,7 +118,9 @@ export type Effect =
   | { readonly t: 'disarm-watchdog' }
   | { readonly t: 'find-main-pid'; readonly pidFile: string | undefined; readonly guess: boolean }
   | { readonly t: 'log'; readonly level: 'info' | 'notice' | 'warning'; readonly message: string }
-  | { readonly t: 'state-changed'; readonly from: ServiceState; readonly to: ServiceState };
+  | { readonly t: 'state-changed'; readonly from: ServiceState; readonly to: ServiceState }
+  /** Nothing to run: what happened, for status, Events and metrics. */
+  | { readonly t: 'transition'; readonly transition: Transition };
 
 export interface Decision {
   readonly machine: Machine;

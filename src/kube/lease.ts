@@ -1,9 +1,11 @@
 // Leases (coordination.k8s.io/v1): a heartbeat for a node's agent, and leader election for
-// the controller (acquire when free or expired, renew, step down when renewals fail).
+// the controller (acquire when free or expired, renew, step down when renewals fail). Time
+// comes from a Clock (tests drive a fake one).
 
 import { ApiError, type KubeClient } from './client.ts';
+import { realClock, type Clock } from './clock.ts';
 
-const LEASES = (ns: string): string => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
+export const LEASES_PATH = (ns: string): string => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
 const micro = (d: Date): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 interface Lease {
@@ -17,22 +19,22 @@ export function leaseExpired(l: Lease | undefined, now = Date.now()): boolean {
 }
 
 /** Creates or renews a lease held by `holder`; returns false when another holder has it. */
-export async function tryHold(client: KubeClient, ns: string, name: string, holder: string, durationS: number, steal = false): Promise<boolean> {
+export async function tryHold(client: KubeClient, ns: string, name: string, holder: string, durationS: number, steal = false, clock: Clock = realClock): Promise<boolean> {
   let current: Lease | undefined;
-  try { current = await client.request<Lease>(`${LEASES(ns)}/${name}`); } catch (e) { if (!(e instanceof ApiError && e.status === 404)) throw e; }
-  const now = new Date();
+  try { current = await client.request<Lease>(`${LEASES_PATH(ns)}/${name}`); } catch (e) { if (!(e instanceof ApiError && e.status === 404)) throw e; }
+  const now = new Date(clock.now());
   if (!current) {
     try {
-      await client.request(LEASES(ns), { method: 'POST', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: ns }, spec: { holderIdentity: holder, leaseDurationSeconds: durationS, acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 } } });
+      await client.request(LEASES_PATH(ns), { method: 'POST', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: ns }, spec: { holderIdentity: holder, leaseDurationSeconds: durationS, acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 } } });
       return true;
     } catch (e) { if (e instanceof ApiError && e.status === 409) return false; throw e; }
   }
   const mine = current.spec.holderIdentity === holder;
   const free = !current.spec.holderIdentity; // released
-  if (!mine && !free && !steal && !leaseExpired(current)) return false;
+  if (!mine && !free && !steal && !leaseExpired(current, now.getTime())) return false;
   const spec = { ...current.spec, holderIdentity: holder, leaseDurationSeconds: durationS, renewTime: micro(now), ...(mine ? {} : { acquireTime: micro(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 }) };
   try {
-    await client.request(`${LEASES(ns)}/${name}`, { method: 'PUT', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec } });
+    await client.request(`${LEASES_PATH(ns)}/${name}`, { method: 'PUT', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec } });
     return true;
   } catch (e) { if (e instanceof ApiError && e.status === 409) return false; throw e; }
 }
@@ -46,38 +48,39 @@ export interface Elector {
 }
 
 /** Leader election: calls onStart when leadership is won and onStop when it is lost. */
-export function elect(client: KubeClient, ns: string, name: string, identity: string, opts: { durationS?: number; renewMs?: number; onStart: () => void; onStop: () => void; log?: (m: string) => void }): Elector {
+export function elect(client: KubeClient, ns: string, name: string, identity: string, opts: { durationS?: number; renewMs?: number; onStart: () => void; onStop: () => void; log?: (m: string) => void; clock?: Clock }): Elector {
   const duration = opts.durationS ?? 15;
+  const clock = opts.clock ?? realClock;
   let leader = false;
   let lastRenew = 0;
   let stopped = false;
   let inFlight: Promise<void> | undefined;
   const tick = async (): Promise<void> => {
     try {
-      const ok = await tryHold(client, ns, name, identity, duration);
+      const ok = await tryHold(client, ns, name, identity, duration, false, clock);
       if (stopped) return; // stop() came while this renewal was on the wire: it decides now
-      if (ok) { lastRenew = Date.now(); if (!leader) { leader = true; opts.log?.(`became leader (${identity})`); opts.onStart(); } }
+      if (ok) { lastRenew = clock.now(); if (!leader) { leader = true; opts.log?.(`became leader (${identity})`); opts.onStart(); } }
       else if (leader) { leader = false; opts.log?.('lost leadership to another holder'); opts.onStop(); }
     } catch (e) {
       if (stopped) return;
       opts.log?.(`lease renewal failed: ${(e as Error).message}`);
-      if (leader && Date.now() - lastRenew > duration * 1000 * 0.8) { leader = false; opts.log?.('could not renew in time; stepping down'); opts.onStop(); }
+      if (leader && clock.now() - lastRenew > duration * 1000 * 0.8) { leader = false; opts.log?.('could not renew in time; stepping down'); opts.onStop(); }
     }
   };
   // one renewal at a time: a slow API server must not stack them up
   const next = (): void => { if (!stopped && !inFlight) inFlight = tick().finally(() => { inFlight = undefined; }); };
   next();
-  const timer = setInterval(next, opts.renewMs ?? 2000);
+  const timer = clock.setInterval(next, opts.renewMs ?? 2000);
   return {
     isLeader: () => leader,
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      clearInterval(timer);
+      clock.clear(timer);
       await inFlight;
       if (leader) { leader = false; opts.onStop(); }
       try {
-        if (await release(client, ns, name, identity)) opts.log?.(`released the lease ${ns}/${name}`);
+        if (await release(client, ns, name, identity, clock)) opts.log?.(`released the lease ${ns}/${name}`);
       } catch (e) { opts.log?.(`could not release the lease ${ns}/${name} (it expires in ${duration} s): ${(e as Error).message}`); }
     },
   };
@@ -85,14 +88,14 @@ export function elect(client: KubeClient, ns: string, name: string, identity: st
 
 /** Gives up a lease `holder` holds, as client-go's ReleaseOnCancel does: no holder, a 1 s
  *  duration. Returns false when somebody else holds it (nothing to release). */
-export async function release(client: KubeClient, ns: string, name: string, holder: string): Promise<boolean> {
+export async function release(client: KubeClient, ns: string, name: string, holder: string, clock: Clock = realClock): Promise<boolean> {
   let current: Lease;
-  try { current = await client.request<Lease>(`${LEASES(ns)}/${name}`, { timeoutMs: 5000 }); } catch (e) { if (e instanceof ApiError && e.status === 404) return false; throw e; }
+  try { current = await client.request<Lease>(`${LEASES_PATH(ns)}/${name}`, { timeoutMs: 5000 }); } catch (e) { if (e instanceof ApiError && e.status === 404) return false; throw e; }
   if (current.spec.holderIdentity !== holder) return false;
-  const now = micro(new Date());
+  const now = micro(new Date(clock.now()));
   const spec = { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
   try {
-    await client.request(`${LEASES(ns)}/${name}`, { method: 'PUT', timeoutMs: 5000, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec } });
+    await client.request(`${LEASES_PATH(ns)}/${name}`, { method: 'PUT', timeoutMs: 5000, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec } });
     return true;
   } catch (e) { if (e instanceof ApiError && e.status === 409) return false; throw e; }
 }

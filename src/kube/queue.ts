@@ -1,6 +1,9 @@
 // A keyed work queue (controller-runtime style): a key waits at most once, is never processed
 // twice at the same time, failures back off per key exponentially, handlers may ask to be
-// called again after a delay, and a token bucket caps the overall rate.
+// called again after a delay, and a token bucket caps the overall rate. Time comes from a
+// Clock (tests drive a fake one).
+
+import { realClock, type Clock, type TimerHandle } from './clock.ts';
 
 export interface Outcome { readonly requeueAfterMs?: number }
 
@@ -13,23 +16,26 @@ export class WorkQueue {
   private readonly active = new Set<string>();
   private readonly dirtyWhileActive = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, TimerHandle>();
   private tokens: number;
-  private lastRefill = Date.now();
+  private lastRefill: number;
   private running = 0;
   private stopped = false;
   private readonly handler: (key: string) => Promise<Outcome | void>;
   private readonly concurrency: number;
   private readonly qps: number;
   private readonly burst: number;
+  private readonly clock: Clock;
   observer: QueueObserver | undefined;
 
-  constructor(handler: (key: string) => Promise<Outcome | void>, opts: { concurrency?: number; qps?: number; burst?: number } = {}) {
+  constructor(handler: (key: string) => Promise<Outcome | void>, opts: { concurrency?: number; qps?: number; burst?: number; clock?: Clock } = {}) {
     this.handler = handler;
     this.concurrency = opts.concurrency ?? 4;
     this.qps = opts.qps ?? 50;
     this.burst = opts.burst ?? 100;
     this.tokens = this.burst;
+    this.clock = opts.clock ?? realClock;
+    this.lastRefill = this.clock.now();
   }
 
   get depth(): number { return this.order.length; }
@@ -46,20 +52,18 @@ export class WorkQueue {
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
     const prev = this.timers.get(key);
-    if (prev) clearTimeout(prev);
-    const t = setTimeout(() => { this.timers.delete(key); this.add(key); }, ms);
-    t.unref();
-    this.timers.set(key, t);
+    this.clock.clear(prev);
+    this.timers.set(key, this.clock.setTimeout(() => { this.timers.delete(key); this.add(key); }, ms, { unref: true }));
   }
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) this.clock.clear(t);
     this.timers.clear();
   }
 
   private take(): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.qps);
     this.lastRefill = now;
     if (this.tokens < 1) return false;
@@ -69,18 +73,18 @@ export class WorkQueue {
 
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.order.length > 0) {
-      if (!this.take()) { setTimeout(() => this.pump(), Math.ceil(1000 / this.qps)).unref(); return; }
+      if (!this.take()) { this.clock.setTimeout(() => this.pump(), Math.ceil(1000 / this.qps), { unref: true }); return; }
       const key = this.order.shift()!;
       this.queued.delete(key);
       this.active.add(key);
       this.running++;
-      const started = performance.now();
+      const started = this.clock.monotonic();
       void this.handler(key).then((out) => {
-        this.observer?.done((performance.now() - started) / 1000, true);
+        this.observer?.done((this.clock.monotonic() - started) / 1000, true);
         this.failures.delete(key);
         if (out?.requeueAfterMs !== undefined) this.addAfter(key, out.requeueAfterMs);
       }, () => {
-        this.observer?.done((performance.now() - started) / 1000, false);
+        this.observer?.done((this.clock.monotonic() - started) / 1000, false);
         const n = (this.failures.get(key) ?? 0) + 1;
         this.failures.set(key, n);
         this.addAfter(key, Math.min(5 * 2 ** n, 60_000));

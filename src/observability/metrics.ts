@@ -5,7 +5,7 @@
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { KubeClient, RequestObserver } from '../kube/client.ts';
 import type { QueueObserver } from '../kube/queue.ts';
-import type { Snapshot } from '../agent/events.ts';
+import type { Transition } from '../engine/types.ts';
 import { unitLabels } from './labels.ts';
 
 const PREFIX = 'unit_operator_';
@@ -34,8 +34,6 @@ export class Metrics {
   private readonly queues = new Map<string, () => number>();
   private unitStates: () => Iterable<string> = () => [];
   private readonly statusWriteSources: Array<() => number> = [];
-  /** The Result that sent each unit into auto-restart (start resets Result before NRestarts moves). */
-  private readonly restartCause = new Map<string, string>();
 
   constructor(component: 'agent' | 'controller', labels: Record<string, string> = {}) {
     const registers = [this.registry];
@@ -92,17 +90,12 @@ export class Metrics {
 
   trackStatusWrites(writes: () => number): void { this.statusWriteSources.push(writes); }
 
-  /** One engine decision: count restarts (by the Result that caused them) and main-process exits. */
-  unitChanged(id: string, prev: Snapshot, cur: Snapshot): void {
-    const labels = unitLabels(id);
-    if (cur.SubState === 'auto-restart' && prev.SubState !== 'auto-restart') this.restartCause.set(id, cur.Result);
-    if (cur.NRestarts > prev.NRestarts) this.restarts.inc({ ...labels, result: this.restartCause.get(id) ?? cur.Result }, cur.NRestarts - prev.NRestarts);
-    if (cur.ExecMainCode > 0 && cur.exitUs !== undefined && cur.exitUs !== prev.exitUs) {
-      this.exits.inc({ ...labels, code: cur.ExecMainCode === 1 ? 'exited' : cur.ExecMainCode === 2 ? 'killed' : 'dumped' });
-    }
+  /** One engine transition: count restarts (by the Result that caused them), start-limit hits and main-process exits. */
+  transition(id: string, t: Transition): void {
+    if (t.t === 'restart-queued') this.restarts.inc({ ...unitLabels(id), result: t.result });
+    else if (t.t === 'start-limit-hit') this.startLimitHits.inc(unitLabels(id));
+    else if (t.t === 'main-exited') this.exits.inc({ ...unitLabels(id), code: t.code });
   }
-
-  startLimitHit(id: string): void { this.startLimitHits.inc(unitLabels(id)); }
 
   text(): Promise<string> { return this.registry.metrics(); }
 }

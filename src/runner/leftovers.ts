@@ -2,19 +2,12 @@
 // for clean-up paths (tests, benchmarks, an operator's last resort). Only pids recorded by
 // this project's own runners are touched.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { descendants, isAlive } from './procfs.ts';
+import { readUnitState, unitDirs } from './store.ts';
 
 export function recordedShims(unitsDir: string): number[] {
-  if (!existsSync(unitsDir)) return [];
   const pids: number[] = [];
-  for (const u of readdirSync(unitsDir)) {
-    try {
-      const s = JSON.parse(readFileSync(join(unitsDir, u, 'state.json'), 'utf8')) as { spawns: Array<{ shimPid: number }> };
-      for (const x of s.spawns) if (x.shimPid > 0) pids.push(x.shimPid);
-    } catch { /* no state */ }
-  }
+  for (const dir of unitDirs(unitsDir)) for (const x of readUnitState(dir)?.spawns ?? []) if (x.shimPid > 0) pids.push(x.shimPid);
   return pids;
 }
 

@@ -1,35 +1,72 @@
-// Reads a shim's event log as it grows: whole lines from a saved offset, parsed.
+// Following the shims' event logs as they grow: an inotify watch on each live spawn's folder,
+// a safety-net poll for lost inotify events (and for spawns inotify could not watch), and the
+// reading of whole new lines from a saved offset. What the lines mean is shimproto.ts's part.
 
-import { openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
-import type { ExitCode } from '../engine/states.ts';
+import { openSync, readSync, closeSync, fstatSync, statSync, watch, type FSWatcher } from 'node:fs';
 
-export type ShimEvent =
-  | { readonly t: 'shim'; readonly pid: number }
-  | { readonly t: 'spawn'; readonly pid: number }
-  | { readonly t: 'exec'; readonly pid: number }
-  | { readonly t: 'exec-failed'; readonly pid: number; readonly errno: number; readonly status: number }
-  | { readonly t: 'exit'; readonly pid: number; readonly code: ExitCode; readonly status: number }
-  | { readonly t: 'notify'; readonly pid: number; readonly fields: Record<string, string> }
-  | { readonly t: 'empty' };
+/** Watched spawns are polled on every 6th tick of the poller (30 s with the default 5 s). */
+export const SAFETY_NET_TICKS = 6;
 
-export function parseShimLine(line: string): ShimEvent | undefined {
-  const [kind, a, b, c] = line.split(' ');
-  const n = (s: string | undefined): number => Number(s ?? NaN);
-  switch (kind) {
-    case 'shim': case 'spawn': case 'exec': return { t: kind, pid: n(a) };
-    case 'exec-failed': return { t: 'exec-failed', pid: n(a), errno: n(b), status: n(c) };
-    case 'exit': return b === 'exited' || b === 'killed' || b === 'dumped' ? { t: 'exit', pid: n(a), code: b, status: n(c) } : undefined;
-    case 'notify': {
-      const msg = line.slice(line.indexOf(' ', 7) + 1);
-      const fields: Record<string, string> = {};
-      for (const kv of msg.split('\x1e')) {
-        const eq = kv.indexOf('=');
-        if (eq > 0) fields[kv.slice(0, eq)] = kv.slice(eq + 1);
-      }
-      return { t: 'notify', pid: n(a), fields };
+/** What the tail needs of a spawn: a key, the folder its event log is in, whether it is over. */
+export interface Tailed {
+  readonly seq: number;
+  readonly dir: string;
+  readonly done: boolean;
+}
+
+export class EventLogTail<T extends Tailed> {
+  private readonly watchers = new Map<number, FSWatcher>();
+  private ticks = 0;
+  private poller: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly read: (t: T) => void;
+  private readonly all: () => readonly T[];
+
+  /**
+   * read(t) is called whenever t's log may have grown. pollMs: how often to poll unwatched
+   * spawns by a timer of its own (and watched ones every SAFETY_NET_TICKS-th time); 0 for no
+   * timer (the owner calls tick(), one timer for all of an agent's units).
+   */
+  constructor(read: (t: T) => void, all: () => readonly T[], pollMs: number) {
+    this.read = read;
+    this.all = all;
+    if (pollMs !== 0) {
+      this.poller = setInterval(() => this.tick(), pollMs);
+      this.poller.unref();
     }
-    case 'empty': return { t: 'empty' };
-    default: return undefined;
+  }
+
+  /** Starts watching a spawn's folder (before its shim runs, so that no first line goes unnoticed). */
+  watch(t: T): void {
+    if (this.watchers.has(t.seq) || this.closed) return;
+    try {
+      const w = watch(t.dir, () => this.read(t));
+      w.on('error', () => { w.close(); this.watchers.delete(t.seq); });
+      this.watchers.set(t.seq, w);
+    } catch { /* the poller covers it */ }
+  }
+
+  unwatch(t: T): void {
+    this.watchers.get(t.seq)?.close();
+    this.watchers.delete(t.seq);
+  }
+
+  /** One tick of the safety-net poller. */
+  tick(): void {
+    const everything = ++this.ticks % SAFETY_NET_TICKS === 0;
+    for (const t of this.all()) if (!t.done && (everything || !this.watchers.has(t.seq))) this.read(t);
+  }
+
+  /** Reads every live spawn's log once (on adoption). */
+  readAll(): void {
+    for (const t of this.all()) if (!t.done) this.read(t);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.poller) clearInterval(this.poller);
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
   }
 }
 

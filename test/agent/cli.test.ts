@@ -7,14 +7,9 @@ import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentFixture } from '../support/agent.ts';
 import { sleep } from '../support/units.ts';
+import { until } from '../support/wait.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
 import type { UnitStatus } from '../../src/agent/protocol.ts';
-
-async function until<T>(what: string, f: () => T | undefined, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) { const v = f(); if (v !== undefined && v !== false) return v; await sleep(40); }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test('operating units with unitctl, as with systemctl', async (t) => {
   const a = agentFixture(t);

@@ -3,9 +3,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dump } from 'js-yaml';
 import { ensureCrd, kubectl, kubectlOk } from '../support/cluster.ts';
-import { ClusterProcs, getSU, until, entry, cond, type Proc } from '../support/clusterprocs.ts';
+import { ClusterProcs, getSU, entry, cond, type Proc } from '../support/clusterprocs.ts';
+import { until } from '../support/wait.ts';
+import { manifestYaml } from '../support/builders.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
 
 const NS = 'cluster-mode';
@@ -13,8 +14,7 @@ const cp = new ClusterProcs();
 let agentA: Proc;
 let agentB: Proc;
 
-const su = (name: string, spec: Record<string, unknown>, annotations?: Record<string, string>): string =>
-  dump({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name, namespace: NS, ...(annotations ? { annotations } : {}) }, spec });
+const su = (name: string, spec: Record<string, unknown>, annotations?: Record<string, string>): string => manifestYaml(name, NS, spec, annotations);
 const apply = (yaml: string): string => kubectlOk(['apply', '-f', '-'], yaml);
 const cmdline = (pid: number): string => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim(); } catch { return ''; } };
 

@@ -9,6 +9,9 @@ import { ensureCrd, kubectl, kubectlOk, clusterState } from '../support/cluster.
 import { SYSTEM_NS } from '../support/clusterprocs.ts';
 import { KubeClient, ApiError } from '../../src/kube/client.ts';
 import { REPO } from '../support/paths.ts';
+import { manifestYaml } from '../support/builders.ts';
+import { AGENT_FIELD_MANAGER, AGENT_LEASE, SU_PATH } from '../../src/api/contract.ts';
+import { LEASES_PATH } from '../../src/kube/lease.ts';
 
 const AGENT = `system:serviceaccount:${SYSTEM_NS}:unit-operator-agent`;
 const CONTROLLER = `system:serviceaccount:${SYSTEM_NS}:unit-operator-controller`;
@@ -128,14 +131,14 @@ test('the node-restriction policy: a token bound to a Pod on node A writes A\'s 
     kc.loadFromOptions({ clusters: [{ name: 'c', server: s.server, caFile: s.caCert }], users: [{ name: 'agent', token: t }], contexts: [{ name: 'c', cluster: 'c', user: 'agent' }], currentContext: 'c' });
     return new KubeClient(kc);
   };
-  kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: 'vap', namespace: 'default' }, spec: { nodeSelector: { any: 'x' }, service: { execStart: ['/bin/true'] } } }));
+  kubectlOk(['apply', '-f', '-'], manifestYaml('vap', 'default', { nodeSelector: { any: 'x' }, service: { execStart: ['/bin/true'] } }));
   const a = asToken(token('agent-a', 'vap-node-a'));
   const b = asToken(token('agent-b', 'vap-node-b'));
-  const path = '/apis/unit-operator.dev/v1alpha1/namespaces/default/serviceunits/vap/status';
+  const path = `${SU_PATH('default', 'vap')}/status`;
   const body = (node: string, state: string): unknown => ({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: 'vap', namespace: 'default' }, status: { nodes: [{ node, activeState: state }] } });
-  await a.apply(path, body('vap-node-a', 'active'), 'unit-operator-agent/vap-node-a');
-  await b.apply(path, body('vap-node-b', 'active'), 'unit-operator-agent/vap-node-b');
-  const err = await a.apply(path, body('vap-node-b', 'failed'), 'unit-operator-agent/vap-node-a').then(() => undefined, (e: unknown) => e);
+  await a.apply(path, body('vap-node-a', 'active'), AGENT_FIELD_MANAGER('vap-node-a'));
+  await b.apply(path, body('vap-node-b', 'active'), AGENT_FIELD_MANAGER('vap-node-b'));
+  const err = await a.apply(path, body('vap-node-b', 'failed'), AGENT_FIELD_MANAGER('vap-node-a')).then(() => undefined, (e: unknown) => e);
   assert.ok(err instanceof ApiError, 'node A\'s agent was refused on node B\'s entry');
   assert.equal(err.status, 403);
   assert.match(err.message, /the unit-operator agent on node vap-node-a may only write its own status\.nodes entry/);
@@ -144,6 +147,6 @@ test('the node-restriction policy: a token bound to a Pod on node A writes A\'s 
   const unbound = asToken(kubectlOk(['create', 'token', 'unit-operator-agent', '-n', SYSTEM_NS]).trim());
   const err2 = await unbound.apply(path, body('vap-node-a', 'failed'), 'x').then(() => undefined, (e: unknown) => e);
   assert.ok(err2 instanceof ApiError && /carry no node name/.test(err2.message), String(err2));
-  const lease = await a.request('/apis/coordination.k8s.io/v1/namespaces/unit-operator-system/leases', { method: 'POST', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'unit-operator-agent-vap-node-b' }, spec: { holderIdentity: 'a' } } }).then(() => undefined, (e: unknown) => e);
+  const lease = await a.request(LEASES_PATH(SYSTEM_NS), { method: 'POST', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: AGENT_LEASE('vap-node-b') }, spec: { holderIdentity: 'a' } } }).then(() => undefined, (e: unknown) => e);
   assert.ok(lease instanceof ApiError && /may only hold the Lease unit-operator-agent-vap-node-a/.test(lease.message), String(lease));
 });

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { spawnSync } from 'node:child_process';
-import { ensureBinaries } from '../../src/testenv/binaries.ts';
-import { startControlPlane } from '../../src/testenv/cluster.ts';
-import { isAlive } from '../../src/testenv/processes.ts';
+import { ensureBinaries } from '../../testenv/binaries.ts';
+import { startControlPlane } from '../../testenv/cluster.ts';
+import { isAlive } from '../../testenv/processes.ts';
 import { REPO } from '../support/paths.ts';
 
 const modulesDir = join(REPO, 'control-plane');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { KubeClient } from '../../src/kube/client.ts';
 import { elect, tryHold } from '../../src/kube/lease.ts';
 import { clusterState, kubectl, testNamespace } from '../support/cluster.ts';
-import { sleep } from '../support/units.ts';
+import { sleep, until } from '../support/wait.ts';
 
 const holder = (ns: string, name: string): string | undefined => {
   const r = kubectl(['get', 'lease', name, '-n', ns, '-o', 'jsonpath={.spec.holderIdentity}']);
@@ -33,7 +33,7 @@ test('a leader that stops steps down once and releases; a standby takes over at 
   const client = KubeClient.load(clusterState().kubeconfig);
   const calls: string[] = [];
   const a = elect(client, ns, 'handover', 'a', { durationS: 60, renewMs: 200, onStart: () => calls.push('a start'), onStop: () => calls.push('a stop') });
-  for (let i = 0; i < 100 && !a.isLeader(); i++) await sleep(50);
+  await until('a to lead', () => a.isLeader(), 5000);
   assert.equal(a.isLeader(), true);
   const b = elect(client, ns, 'handover', 'b', { durationS: 60, renewMs: 200, onStart: () => calls.push('b start'), onStop: () => calls.push('b stop') });
   try {
@@ -41,7 +41,7 @@ test('a leader that stops steps down once and releases; a standby takes over at 
     assert.equal(b.isLeader(), false, 'b waits while a renews');
     await a.stop();
     assert.equal(holder(ns, 'handover'), '', 'released before stop() returned');
-    for (let i = 0; i < 100 && !b.isLeader(); i++) await sleep(50); // ≤ 5 s; the lease would last 60 s
+    await until('b to lead within 5 s (the lease would last 60 s)', () => b.isLeader(), 5000);
     assert.equal(b.isLeader(), true, 'b leads well within the 60 s the lease would have lasted');
     assert.deepEqual(calls, ['a start', 'a stop', 'b start']);
   } finally { await b.stop(); }

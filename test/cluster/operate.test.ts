@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
-import { dump } from 'js-yaml';
 import { ensureCrd, kubectl, kubectlOk, clusterState } from '../support/cluster.ts';
-import { ClusterProcs, getSU, until, entry, cond, SYSTEM_NS, type Proc } from '../support/clusterprocs.ts';
+import { ClusterProcs, getSU, entry, cond, SYSTEM_NS, type Proc } from '../support/clusterprocs.ts';
+import { until } from '../support/wait.ts';
+import { manifestYaml } from '../support/builders.ts';
 import { UNITCTL } from '../support/paths.ts';
 
 const NS = 'operate';
@@ -19,8 +20,7 @@ let controller: Proc;
 let agentUrl: string;
 let controllerUrl: string;
 
-const su = (name: string, spec: Record<string, unknown>): string =>
-  dump({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name, namespace: NS }, spec: { nodeName: NODE, ...spec } });
+const su = (name: string, spec: Record<string, unknown>): string => manifestYaml(name, NS, { nodeName: NODE, ...spec });
 
 /** `kubectl unit ARGS` through the real kubectl's plugin discovery. */
 function kubectlUnit(args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -1,19 +1,19 @@
 // The API server goes away for 30 s; the leading controller dies.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dump } from 'js-yaml';
 import { ensureCrd, kubectl, kubectlOk, clusterState } from '../support/cluster.ts';
-import { ClusterProcs, getSU, until, entry, cond, SYSTEM_NS } from '../support/clusterprocs.ts';
-import { sleep } from '../support/units.ts';
+import { ClusterProcs, getSU, entry, cond, SYSTEM_NS } from '../support/clusterprocs.ts';
+import { sleep, until } from '../support/wait.ts';
+import { manifestYaml } from '../support/builders.ts';
+import { CONTROLLER_LEASE } from '../../src/api/contract.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
+import { readUnitState } from '../../src/runner/store.ts';
 
 const NS = 'resilience';
 const cp = new ClusterProcs();
 
-const su = (name: string, spec: Record<string, unknown>): string =>
-  dump({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name, namespace: NS }, spec });
+const su = (name: string, spec: Record<string, unknown>): string => manifestYaml(name, NS, spec);
 
 before(() => {
   ensureCrd();
@@ -29,7 +29,7 @@ test('kube-apiserver unreachable for 30 s: services keep running, crashes still 
   kubectlOk(['apply', '-f', '-'], su('steady', { nodeName: 'node-r', service: { execStart: ['/bin/sleep 1010'] } }) + '---\n' + su('flappy', { nodeName: 'node-r', unit: { startLimitIntervalSec: 0 }, service: { execStart: ["/bin/sh -c 'sleep 2; exit 1'"], restart: 'always', restartSec: '1s' } }));
   const steadyPid = await until('steady running', () => { const e = entry(getSU(NS, 'steady'), 'node-r'); return e?.['subState'] === 'running' && (e['mainPID'] as number) > 0 ? (e['mainPID'] as number) : undefined; });
   await until('flappy running', () => entry(getSU(NS, 'flappy'), 'node-r')?.['subState'] === 'running');
-  const localRestarts = (): number => JSON.parse(readFileSync(join(agent.stateDir!, 'units', `${NS}_flappy`, 'state.json'), 'utf8')).machine.nRestarts as number;
+  const localRestarts = (): number => readUnitState(join(agent.stateDir!, 'units', `${NS}_flappy`))!.machine.nRestarts;
   const before = localRestarts();
   const api = clusterState().apiserver.pid;
   process.kill(api, 'SIGSTOP');
@@ -48,7 +48,7 @@ test('kube-apiserver unreachable for 30 s: services keep running, crashes still 
 
 test('two controllers: only the leader acts; kill it and the other takes over within the lease duration', async () => {
   const c2 = cp.controller('r2');
-  const holder = (): string | undefined => { const r = kubectl(['get', 'lease', 'unit-operator-controller', '-n', SYSTEM_NS, '-o', 'jsonpath={.spec.holderIdentity}']); return r.status === 0 ? r.stdout : undefined; };
+  const holder = (): string | undefined => { const r = kubectl(['get', 'lease', CONTROLLER_LEASE, '-n', SYSTEM_NS, '-o', 'jsonpath={.spec.holderIdentity}']); return r.status === 0 ? r.stdout : undefined; };
   await until('a leader', () => holder() === 'r1');
   await sleep(3000);
   assert.equal(holder(), 'r1', 'r1 keeps the lease while it renews');

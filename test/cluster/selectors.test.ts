@@ -3,17 +3,17 @@
 // the units pinned to other nodes; a unit re-pinned onto or away from the node enters or leaves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dump } from 'js-yaml';
 import { KubeClient } from '../../src/kube/client.ts';
 import { Informer } from '../../src/kube/informer.ts';
-import { agentUnitSelectors, FIELD_NOT_SELECTABLE } from '../../src/agent/cluster.ts';
+import { agentUnitSelectors, FIELD_NOT_SELECTABLE } from '../../src/api/contract.ts';
 import { clusterState, ensureCrd, kubectl, kubectlOk, testNamespace } from '../support/cluster.ts';
-import { until } from '../support/clusterprocs.ts';
+import { until } from '../support/wait.ts';
+import { manifestYaml } from '../support/builders.ts';
 
 test('an agent\'s two watches hold exactly its own pinned units and the nodeSelector ones; re-pinning moves a unit in and out', async (t) => {
   ensureCrd();
   const ns = testNamespace(t, 'sel');
-  const su = (name: string, place: Record<string, unknown>): string => dump({ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name, namespace: ns }, spec: { ...place, service: { execStart: ['/bin/sleep 1'] } } });
+  const su = (name: string, place: Record<string, unknown>): string => manifestYaml(name, ns, { ...place, service: { execStart: ['/bin/sleep 1'] } });
   kubectlOk(['apply', '-f', '-'], [su('mine', { nodeName: 'node-a' }), su('theirs', { nodeName: 'node-b' }), su('web', { nodeSelector: { role: 'web' } }), su('anywhere', {})].join('---\n'));
   const client = KubeClient.load(clusterState().kubeconfig);
   const sel = agentUnitSelectors('node-a');

@@ -59,5 +59,6 @@ test('npm run build (the image\'s build step) emits a dist/ that runs without th
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /--metrics-bind-address/);
     assert.ok(existsSync(join(dir, 'dist', 'runner', 'shim', 'uo-shim.c')), 'the shim source ships for the agent to build');
+    assert.ok(!existsSync(join(dir, 'dist', 'testenv')), 'the test control plane does not ship (testenv/ is outside src/)');
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -1,5 +1,5 @@
 // The state machine, driven by the simulator with an exact clock. Each test names the systemd
-// behaviour it pins; the oracle comparisons (test/engine/oracle.test.ts) check the same against
+// behaviour it pins; the oracle comparisons (test/runner/oracle.test.ts) check the same against
 // systemd 257 itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,9 +4,9 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO, UNITCTL } from './paths.ts';
-import { sleep } from './units.ts';
+import { sleep } from './wait.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
-import { stopChild } from '../../src/testenv/processes.ts';
+import { stopChild } from '../../testenv/processes.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 
 export interface AgentFixture {

@@ -4,7 +4,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { ControlPlaneState } from '../../src/testenv/cluster.ts';
+import type { ControlPlaneState } from '../../testenv/cluster.ts';
 import { REPO } from './paths.ts';
 
 export const CLUSTER_ENV = 'UNIT_OPERATOR_TEST_CLUSTER';

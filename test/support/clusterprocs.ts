@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO } from './paths.ts';
 import { clusterState, kubectl, kubectlOk } from './cluster.ts';
-import { sleep } from './units.ts';
+import { sleep, until } from './wait.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
-import { stopChild } from '../../src/testenv/processes.ts';
+import { stopChild } from '../../testenv/processes.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 
 export const SYSTEM_NS = 'unit-operator-system';
@@ -83,18 +83,6 @@ export interface SU {
 export function getSU(ns: string, name: string): SU | undefined {
   const r = kubectl(['get', 'su', name, '-n', ns, '-o', 'json']);
   return r.status === 0 ? (JSON.parse(r.stdout) as SU) : undefined;
-}
-
-export async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    last = v;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what} (${JSON.stringify(last)})`);
 }
 
 export const entry = (su: SU | undefined, node: string): (Record<string, unknown> & { node: string }) | undefined => su?.status?.nodes?.find((n) => n.node === node);

@@ -7,6 +7,9 @@ import { UnitRunner, monotonicUs } from '../../src/runner/unit.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
+import { sleep, until } from './wait.ts';
+
+export { sleep };
 
 export const shimPath = ensureShim();
 
@@ -42,16 +45,9 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }):
   return { dir, logs, logTimes, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Waits (bounded) until the predicate holds; fails with the unit's state when it does not. */
 export async function waitFor(r: UnitRunner, what: string, pred: (r: UnitRunner) => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pred(r)) return;
-    await sleep(10);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; unit is ${JSON.stringify(r.props)}`);
+  await until(what, () => pred(r), { timeoutMs, everyMs: 10, detail: () => `unit is ${JSON.stringify(r.props)}` });
 }
 
 export const subState = (s: string) => (r: UnitRunner): boolean => r.props.SubState === s && (s !== 'running' || r.props.MainPID > 0);

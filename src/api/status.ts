@@ -1,0 +1,118 @@
+// The one status model: a unit's machine (plus the few facts its runner knows) as systemctl
+// show's properties, the standalone agent's UnitStatus and the cluster's status.nodes[] entry.
+// Pure: plain data in, plain data out (no runner here).
+
+import { properties, type ExitCode, type Machine } from '../engine/index.ts';
+import type { NodeStatus } from './types.ts';
+import { signalName } from './signals.ts';
+
+/** systemctl show's properties of a unit that come from its state machine. */
+export interface UnitProperties {
+  readonly ActiveState: string;
+  readonly SubState: string;
+  readonly Result: string;
+  readonly NRestarts: number;
+  readonly MainPID: number;
+  readonly ControlPID: number;
+  readonly ExecMainCode: number;
+  readonly ExecMainStatus: number;
+  readonly ExecMainStartTimestamp?: string | undefined;
+  readonly ExecMainExitTimestamp?: string | undefined;
+  readonly StateChangeTimestamp?: string | undefined;
+  readonly ActiveEnterTimestamp?: string | undefined;
+  readonly ActiveExitTimestamp?: string | undefined;
+  readonly InactiveEnterTimestamp?: string | undefined;
+  readonly InactiveExitTimestamp?: string | undefined;
+  readonly StatusText?: string | undefined;
+}
+
+/** The standalone agent's view of a unit (unitctl status/show/list, -o json). */
+export interface UnitStatus extends UnitProperties {
+  readonly Id: string;
+  readonly Description: string;
+  readonly LoadState: 'loaded' | 'not-found' | 'masked' | 'error';
+  readonly InvocationID: string;
+  readonly Type: string;
+  readonly Restart: string;
+  readonly ExecStart: string | undefined;
+  readonly FragmentPath: string;
+  readonly LogPath: string;
+  readonly MemoryCurrent: number | undefined;
+  readonly CPUUsageNSec: number | undefined;
+  readonly TasksCurrent: number | undefined;
+}
+
+/** What the machine does not know: the runner's and the agent's facts about a unit. */
+export interface UnitFacts {
+  readonly id: string;
+  readonly description: string;
+  readonly loadState: UnitStatus['LoadState'];
+  readonly invocationId: string;
+  readonly type: string;
+  readonly restart: string;
+  readonly mainCommandLine: string | undefined;
+  readonly fragmentPath: string;
+  readonly logPath: string;
+  /** Processes, memory and CPU (a /proc scan: status asks for it, list does not). */
+  readonly usage?: { readonly tasks: number; readonly rssBytes?: number | undefined; readonly cpuNs?: number | undefined } | undefined;
+}
+
+/** A µs timestamp of the engine's clock as ISO 8601; 0 or undefined means "never". */
+export const iso = (us: number | undefined): string | undefined => (us === undefined || us === 0 ? undefined : new Date(us / 1000).toISOString());
+
+/** systemctl show's properties of a machine (undefined ones left out). */
+export function unitProperties(m: Machine): UnitProperties {
+  const p: Record<string, unknown> = {
+    ...properties(m),
+    ExecMainStartTimestamp: iso(m.mainStartUs), ExecMainExitTimestamp: iso(m.mainExec?.exitUs),
+    StateChangeTimestamp: iso(m.timestamps.stateChange), ActiveEnterTimestamp: iso(m.timestamps.activeEnter),
+    ActiveExitTimestamp: iso(m.timestamps.activeExit), InactiveEnterTimestamp: iso(m.timestamps.inactiveEnter),
+    InactiveExitTimestamp: iso(m.timestamps.inactiveExit), StatusText: m.statusText,
+  };
+  for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
+  return p as unknown as UnitProperties;
+}
+
+export function toUnitStatus(m: Machine, f: UnitFacts): UnitStatus {
+  return {
+    Id: f.id, Description: f.description, LoadState: f.loadState, ...unitProperties(m),
+    InvocationID: f.invocationId, Type: f.type, Restart: f.restart, ExecStart: f.mainCommandLine, FragmentPath: f.fragmentPath, LogPath: f.logPath,
+    MemoryCurrent: f.usage?.rssBytes, CPUUsageNSec: f.usage?.cpuNs, TasksCurrent: f.usage?.tasks,
+  };
+}
+
+/** status.nodes[] names the same properties in camelCase (ActiveState → activeState). */
+type NodeProperties = { [K in keyof UnitProperties as Uncapitalize<K>]: UnitProperties[K] };
+/** Compile-time check: NodeStatus carries every property under its camelCase name. */
+export type NodeStatusMisses = Exclude<keyof NodeProperties, keyof NodeStatus>;
+const _nodeCarriesAll: [NodeStatusMisses] extends [never] ? true : never = true;
+void _nodeCarriesAll;
+
+const lower = (k: string): string => k[0]!.toLowerCase() + k.slice(1);
+const upper = (k: string): string => k[0]!.toUpperCase() + k.slice(1);
+
+/** A node's status.nodes[] entry for a machine (the agent adds heartbeat, message, generation). */
+export function toNodeStatus(node: string, m: Machine): NodeStatus {
+  const e: Record<string, unknown> = { node };
+  for (const [k, v] of Object.entries(unitProperties(m))) e[lower(k)] = v;
+  return e as unknown as NodeStatus;
+}
+
+const PROPERTY_NAMES: ReadonlySet<string> = new Set(['ActiveState', 'SubState', 'Result', 'NRestarts', 'MainPID', 'ControlPID', 'ExecMainCode', 'ExecMainStatus',
+  'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'StateChangeTimestamp', 'ActiveEnterTimestamp', 'ActiveExitTimestamp', 'InactiveEnterTimestamp',
+  'InactiveExitTimestamp', 'StatusText'] satisfies ReadonlyArray<keyof UnitProperties>);
+
+/** The properties a node reported (read back from the cluster); an entry with no state is Unknown. */
+export function fromNodeStatus(n: NodeStatus): UnitProperties {
+  const p: Record<string, unknown> = { ActiveState: 'Unknown', SubState: '', Result: '', NRestarts: 0, MainPID: 0, ControlPID: 0, ExecMainCode: 0, ExecMainStatus: 0 };
+  for (const [k, v] of Object.entries(n)) if (v !== undefined && PROPERTY_NAMES.has(upper(k))) p[upper(k)] = v;
+  return p as unknown as UnitProperties;
+}
+
+/** ExecMainCode= as a CLD_* name (the inverse of the engine's CLD); undefined for 0 (no exit yet). */
+export const exitCodeName = (code: number): ExitCode | undefined => (code === 1 ? 'exited' : code === 2 ? 'killed' : code === 3 ? 'dumped' : undefined);
+
+/** systemctl's "code=exited, status=0/SUCCESS", "code=killed, signal=TERM". */
+export function exitText(code: ExitCode, status: number): string {
+  return code === 'exited' ? `code=exited, status=${status}${status === 0 ? '/SUCCESS' : ''}` : `code=${code}, signal=${signalName(status).replace(/^SIG/, '')}`;
+}

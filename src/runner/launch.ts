@@ -1,0 +1,107 @@
+// Launching one spawn effect: resolves the execution context on this node (accounts in
+// /etc/passwd and /etc/group, environment files, specifiers), builds the command line and the
+// environment as systemd would, encodes it all for uo-shim and starts the shim.
+
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { expandCommand } from '../api/cmdline.ts';
+import type { ServiceConfig } from '../engine/index.ts';
+import type { ExecContext } from './context.ts';
+import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGroups, type Account } from './environment.ts';
+import { encodeShimArgs, encodeShimEnv } from './shimproto.ts';
+import type { SpawnEffect } from './store.ts';
+
+export interface LaunchInput {
+  readonly effect: SpawnEffect;
+  readonly exec: ExecContext;
+  readonly cfg: ServiceConfig;
+  readonly unitName: string;
+  readonly invocationId: string;
+  readonly notifySocket: string;
+  readonly journal: string;
+  readonly logMaxBytes: number;
+  readonly agentEnv: Readonly<Record<string, string | undefined>>;
+  readonly hostRoot: string | undefined;
+}
+
+export interface Launch {
+  readonly path: string;
+  readonly argv: readonly string[];
+  /** The shim's whole environment (the service's plus its UO_SHIM_* settings). */
+  readonly shimEnv: Record<string, string>;
+  /** Reasons the command can't run as written (unknown User=, missing EnvironmentFile=...), in order. */
+  readonly problems: readonly string[];
+}
+
+interface Credentials { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number }
+
+function credentials(exec: ExecContext, unitName: string, hostRoot: string | undefined, problems: string[]): Credentials {
+  const ctx = { unitName };
+  const etc = (f: string): string => join(hostRoot ?? '/', 'etc', f);
+  const userName = exec.user !== undefined ? expandSpecifiers(exec.user, ctx) : undefined;
+  const user = userName !== undefined ? lookupUser(userName, etc('passwd')) : undefined;
+  if (userName !== undefined && !user) {
+    problems.push(`Failed to determine user credentials: User=${userName} does not exist on this node`);
+    return { user: undefined, gid: undefined, groups: [], failure: 217 };
+  }
+  const groupName = exec.group !== undefined ? expandSpecifiers(exec.group, ctx) : undefined;
+  const gid = groupName !== undefined ? lookupGroup(groupName, etc('group')) : user?.gid;
+  if (groupName !== undefined && gid === undefined) {
+    problems.push(`Failed to determine group credentials: Group=${groupName} does not exist on this node`);
+    return { user, gid: undefined, groups: [], failure: 216 };
+  }
+  const supplementary = exec.supplementaryGroups.map((g) => lookupGroup(g, etc('group'))).filter((g): g is number => g !== undefined);
+  const groups = user ? [...new Set([...memberGroups(user.name, etc('group')), ...supplementary])] : supplementary;
+  return { user, gid, groups };
+}
+
+/** Everything needed to start the shim for one spawn effect. */
+export function prepareLaunch(i: LaunchInput): Launch {
+  const { effect: e, exec, cfg } = i;
+  const problems: string[] = [];
+  const privileged = e.command.flags.fullPrivileges || e.command.flags.noSetuid;
+  const acct = credentials(exec, i.unitName, i.hostRoot, problems);
+  const user = privileged ? undefined : acct.user;
+  const ctx = { unitName: i.unitName, user: acct.user };
+  const manager: Record<string, string> = { INVOCATION_ID: i.invocationId, ...e.env };
+  const wantsNotify = cfg.notifyAccess !== 'none' || cfg.type === 'notify' || cfg.type === 'notify-reload';
+  if (wantsNotify) manager['NOTIFY_SOCKET'] = i.notifySocket;
+  if (e.role === 'main' && cfg.watchdogUSec > 0 && cfg.watchdogUSec !== Infinity) manager['WATCHDOG_USEC'] = String(cfg.watchdogUSec);
+  const built = buildEnvironment({
+    environment: exec.environment, environmentFiles: exec.environmentFiles,
+    passEnvironment: exec.passEnvironment, unsetEnvironment: exec.unsetEnvironment,
+    agentEnv: i.agentEnv, ctx, managerEnv: manager,
+  });
+  problems.push(...built.problems);
+  const argv = e.command.flags.noEnvExpand ? [...e.command.argv] : expandCommand(e.command.argv.map((a) => expandSpecifiers(a, ctx)), built.env);
+  const path = expandSpecifiers(e.command.path, ctx);
+  let cwd: string | undefined;
+  if (exec.workingDirectory !== undefined) {
+    const wd = expandSpecifiers(exec.workingDirectory, ctx);
+    const optional = wd.startsWith('-');
+    const p = optional ? wd.slice(1) : wd;
+    cwd = `${optional ? '-' : ''}${p === '~' ? (user?.home ?? '/root') : p}`;
+  }
+  const shimEnv = encodeShimEnv({
+    env: built.env,
+    root: i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
+    failStatus: privileged ? undefined : acct.failure,
+    uid: user?.uid,
+    gid: privileged ? undefined : acct.gid,
+    groups: !privileged && (user || acct.groups.length > 0) ? acct.groups : undefined,
+    umask: exec.umask, cwd, rlimits: exec.limits,
+    stdout: exec.stdout, stderr: exec.stderr,
+    log: i.journal, logMaxBytes: i.logMaxBytes,
+    notifySocket: e.role === 'main' && wantsNotify ? i.notifySocket : undefined,
+  });
+  return { path, argv, shimEnv, problems };
+}
+
+/** Starts uo-shim detached (it outlives the agent); returns its pid (0 when it could not start). */
+export function startShim(shimPath: string, eventsFile: string, l: Launch, onError: (message: string) => void, onExit: () => void): number {
+  const child = spawn(shimPath, encodeShimArgs(eventsFile, l.path, l.argv), { detached: true, stdio: 'ignore', env: l.shimEnv });
+  child.on('error', (err) => onError(`could not start uo-shim: ${err.message}`));
+  child.on('exit', onExit);
+  child.unref();
+  return child.pid ?? 0;
+}

@@ -1,0 +1,103 @@
+// The protocol between the agent and uo-shim (shim/uo-shim.c), both directions in one place:
+// what the shim is told (its argv and UO_SHIM_* environment variables) and what it answers
+// (one line per happening in its event log).
+//
+// A shim outlives the agent that started it, so the decoder reads the lines of every shim
+// version that may still run after an agent upgrade:
+//   version 1: shim PID | spawn PID | exec PID | exec-failed PID ERRNO STATUS
+//              | exit PID exited|killed|dumped STATUS | notify PID MESSAGE | empty
+//   version 2: exec-failed may carry the failed set-up step: exec-failed PID ERRNO STATUS STEP
+// Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
+
+import type { ExitCode } from '../engine/states.ts';
+
+/** The newest version of the event-log lines this decoder knows. */
+export const SHIM_PROTOCOL_VERSION = 2;
+
+// ---- agent → shim ----------------------------------------------------------------------------
+
+/** The execution settings a shim applies before exec() (all already resolved to numbers and paths). */
+export interface ShimSettings {
+  /** The service's own environment; the UO_SHIM_* variables are added next to it. */
+  readonly env: Readonly<Record<string, string>>;
+  /** chroot() into this directory first (the host's root when the agent runs in a container). */
+  readonly root?: string | undefined;
+  /** Fail the set-up with this exit status (systemd.exec(5) codes: 216 GROUP, 217 USER). */
+  readonly failStatus?: number | undefined;
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
+  /** Supplementary groups; undefined leaves them alone, [] clears them. */
+  readonly groups?: readonly number[] | undefined;
+  readonly umask?: string | undefined;
+  /** A leading '-' ignores a missing directory. */
+  readonly cwd?: string | undefined;
+  /** RLIMIT name (NOFILE, CORE...) → "soft:hard" or one value. */
+  readonly rlimits: ReadonlyArray<readonly [string, string]>;
+  /** "null", "journal", "o:PATH", "a:PATH", "w:PATH". */
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly log: string;
+  readonly logMaxBytes: number;
+  /** A datagram socket for sd_notify that the shim binds and reports as notify lines. */
+  readonly notifySocket?: string | undefined;
+}
+
+/** The environment a shim is started with. */
+export function encodeShimEnv(s: ShimSettings): Record<string, string> {
+  const e: Record<string, string> = { ...s.env };
+  if (s.root !== undefined) e['UO_SHIM_ROOT'] = s.root;
+  if (s.failStatus !== undefined) e['UO_SHIM_FAIL'] = String(s.failStatus);
+  if (s.uid !== undefined) e['UO_SHIM_UID'] = String(s.uid);
+  if (s.gid !== undefined) e['UO_SHIM_GID'] = String(s.gid);
+  if (s.groups !== undefined) e['UO_SHIM_GROUPS'] = s.groups.join(',');
+  if (s.umask !== undefined) e['UO_SHIM_UMASK'] = s.umask;
+  if (s.cwd !== undefined) e['UO_SHIM_CWD'] = s.cwd;
+  for (const [name, value] of s.rlimits) e[`UO_SHIM_RLIMIT_${name}`] = value;
+  e['UO_SHIM_STDOUT'] = s.stdout;
+  e['UO_SHIM_STDERR'] = s.stderr;
+  e['UO_SHIM_LOG'] = s.log;
+  e['UO_SHIM_LOG_MAX'] = String(s.logMaxBytes);
+  if (s.notifySocket !== undefined) e['UO_SHIM_NOTIFY_SOCKET'] = s.notifySocket;
+  return e;
+}
+
+/** The shim's arguments: its event log, then the command (path, argv[0], args). */
+export function encodeShimArgs(eventsFile: string, path: string, argv: readonly string[]): string[] {
+  return [eventsFile, '--', path, ...argv];
+}
+
+// ---- shim → agent ----------------------------------------------------------------------------
+
+export type ShimEvent =
+  | { readonly t: 'shim'; readonly pid: number }
+  | { readonly t: 'spawn'; readonly pid: number }
+  | { readonly t: 'exec'; readonly pid: number }
+  /** step: the set-up step that failed (version 2 shims), e.g. "chdir". */
+  | { readonly t: 'exec-failed'; readonly pid: number; readonly errno: number; readonly status: number; readonly step?: string }
+  | { readonly t: 'exit'; readonly pid: number; readonly code: ExitCode; readonly status: number }
+  | { readonly t: 'notify'; readonly pid: number; readonly fields: Record<string, string> }
+  | { readonly t: 'empty' };
+
+/** One event-log line; undefined for a line this agent does not know. */
+export function parseShimLine(line: string): ShimEvent | undefined {
+  const [kind, a, b, c, ...rest] = line.split(' ');
+  const n = (s: string | undefined): number => Number(s ?? NaN);
+  switch (kind) {
+    case 'shim': case 'spawn': case 'exec': return { t: kind, pid: n(a) };
+    case 'exec-failed': return { t: 'exec-failed', pid: n(a), errno: n(b), status: n(c), ...(rest.length > 0 && rest.join(' ') !== '' ? { step: rest.join(' ') } : {}) };
+    case 'exit': return b === 'exited' || b === 'killed' || b === 'dumped' ? { t: 'exit', pid: n(a), code: b, status: n(c) } : undefined;
+    case 'notify': return { t: 'notify', pid: n(a), fields: notifyFields(line.slice(line.indexOf(' ', 7) + 1)) };
+    case 'empty': return { t: 'empty' };
+    default: return undefined;
+  }
+}
+
+/** An sd_notify message as the shim writes it: KEY=VALUE assignments separated by \x1e. */
+function notifyFields(msg: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const kv of msg.split('\x1e')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) fields[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return fields;
+}

@@ -1,0 +1,70 @@
+// The unit store: version-1 files (fixtures written by the agent before issue 11) read with
+// defaults; version-2 files round-trip with every field written; writes are atomic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { INITIAL_MACHINE } from '../../src/engine/index.ts';
+import { decodeUnitState, encodeUnitState, journalPath, newSpawnRecord, readUnitState, statePath, unitDirOfJournal, unitDirs, writeUnitState, STATE_VERSION } from '../../src/runner/store.ts';
+
+const V1 = fileURLToPath(new URL('../fixtures/state/v1/units', import.meta.url));
+
+function tmp(t: { after: (fn: () => void) => void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'uo-store-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+test('version-1 files are read with the engine\'s defaults for what they left out, spawn folders under their new place', (t) => {
+  const units = join(tmp(t), 'units');
+  cpSync(V1, units, { recursive: true });
+  assert.deepEqual(unitDirs(units).map((d) => d.slice(units.length + 1)).sort(), ['demo_flappy', 'done.service', 'exits.service']);
+  const exits = readUnitState(join(units, 'exits.service'))!;
+  assert.deepEqual([exits.unitName, exits.id, exits.seq, exits.mainCommandLine], ['exits.service', 'exits.service', 1, '/bin/sh -c sleep 1; exit 7']);
+  assert.deepEqual(exits.spec, { unit: { description: 'exits while no agent watches' }, service: { execStart: ["/bin/sh -c 'sleep 1; exit 7'"], environment: ['GREETING=hello'] } });
+  assert.equal(exits.machine.state, 'running');
+  for (const k of Object.keys(INITIAL_MACHINE)) assert.ok(k in exits.machine, `machine.${k} is defined (default) after reading a version-1 file`);
+  assert.deepEqual([exits.machine.mainExec, exits.machine.timer, exits.machine.statusText, exits.machine.controlCommand], [undefined, undefined, undefined, undefined]);
+  const [s] = exits.spawns;
+  assert.deepEqual({ ...s, dir: undefined }, { seq: 1, dir: undefined, role: 'main', kind: 'start', index: 0, effect: undefined, shimPid: 11458, pid: 11460, offset: 34, done: false, started: true });
+  assert.equal(s!.dir, join(units, 'exits.service', 'run', '1-start-0'), 'the absolute dir of version 1 is not trusted: the folder may have moved');
+  const flappy = readUnitState(join(units, 'demo_flappy'))!;
+  assert.deepEqual([flappy.id, flappy.unitName, flappy.machine.state, flappy.machine.result, flappy.machine.mainExec?.status, flappy.machine.timer?.gen], ['demo/flappy', 'flappy.service', 'auto-restart', 'exit-code', 3, 3]);
+});
+
+test('version 2 writes every field (null for none) and reads back what it wrote', (t) => {
+  const dir = tmp(t);
+  const effect = { t: 'spawn' as const, role: 'control' as const, kind: 'stopPost' as const, index: 0, command: { path: '/bin/true', argv: ['/bin/true'], flags: { ignoreFailure: false, argv0: false, noEnvExpand: false, fullPrivileges: false, noSetuid: false, ambientFallback: false } }, env: { SERVICE_RESULT: 'exit-code' } };
+  const state = { unitName: 'a.service', id: undefined, spec: { service: { execStart: ['/bin/true'] } }, specHash: 'h', invocationId: 'i', mainCommandLine: undefined, seq: 4, machine: { ...INITIAL_MACHINE, state: 'stop-post' as const }, spawns: [newSpawnRecord(dir, 4, effect)] };
+  writeUnitState(dir, state);
+  assert.deepEqual(readdirSync(dir), ['state.json'], 'no temporary file left');
+  const raw = JSON.parse(readFileSync(statePath(dir), 'utf8')) as Record<string, unknown>;
+  assert.equal(raw['version'], STATE_VERSION);
+  assert.deepEqual([raw['id'], raw['mainCommandLine']], [null, null]);
+  const m = raw['machine'] as Record<string, unknown>;
+  for (const k of Object.keys(INITIAL_MACHINE)) assert.ok(k in m, `machine.${k} written`);
+  assert.equal(m['mainExec'], null);
+  assert.deepEqual((raw['spawns'] as Array<Record<string, unknown>>)[0]!['effect'], effect, 'the write-ahead record holds the whole effect');
+  assert.deepEqual(readUnitState(dir), state);
+  assert.equal(encodeUnitState(readUnitState(dir)!), readFileSync(statePath(dir), 'utf8'));
+});
+
+test('a file lacking fields gets defaults; an unknown version or garbage is no state', (t) => {
+  const dir = tmp(t);
+  const s = decodeUnitState({ version: 2, spec: { service: {} }, machine: { state: 'failed', startLimit: { num: 2 } }, spawns: [{ seq: 3, kind: 'stop', index: 1 }] }, dir)!;
+  assert.deepEqual([s.unitName, s.id, s.invocationId, s.seq, s.mainCommandLine], [dir.split('/').pop(), undefined, '', 3, undefined]);
+  assert.deepEqual(s.machine, { ...INITIAL_MACHINE, state: 'failed', startLimit: { begin: 0, num: 2 } });
+  assert.deepEqual({ ...s.spawns[0], dir: undefined }, { seq: 3, dir: undefined, role: 'main', kind: 'stop', index: 1, effect: undefined, shimPid: 0, pid: 0, offset: 0, done: false, started: false });
+  assert.equal(decodeUnitState({ version: 3 }, dir), undefined);
+  mkdirSync(join(dir, 'bad'));
+  writeFileSync(statePath(join(dir, 'bad')), '{"version": 1, "unit');
+  assert.equal(readUnitState(join(dir, 'bad')), undefined);
+  assert.equal(readUnitState(join(dir, 'none')), undefined);
+});
+
+test('the journal is in the unit folder, and the folder is found from it', () => {
+  assert.equal(journalPath('/s/units/a.service'), '/s/units/a.service/journal.log');
+  assert.equal(unitDirOfJournal(journalPath('/s/units/ns_b')), '/s/units/ns_b');
+});
