@@ -8,7 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && gcc -O2 -o /app/uo-shim src/runner/shim/uo-shim.c
+RUN npm run build && gcc -O2 -Wall -Wextra -o /app/uo-shim src/runner/shim/*.c
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app

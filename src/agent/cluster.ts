@@ -16,6 +16,7 @@ import { AGENT_LEASE, agentUnitSelectors, FIELD_NOT_SELECTABLE, targetsNode } fr
 import { UnitHost } from './host.ts';
 import { StatusPublisher } from './publisher.ts';
 import { toNodeStatus } from '../api/status.ts';
+import { notAppliedEntries, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
 import { EventRecorder, unitEvent } from './events.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -33,6 +34,8 @@ export interface ClusterAgentOptions {
   readonly hostRoot?: string;
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   readonly metrics?: Metrics;
+  /** --allow-unenforced: protections a unit may run without on this node. */
+  readonly allowUnenforced?: AllowUnenforced;
 }
 
 const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
@@ -65,6 +68,8 @@ export class ClusterAgent {
       unitsDir, shimPath: opts.shimPath, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: opts.log,
       onChange: (id) => this.changed(id),
       onTransition: (id, t) => this.transition(id, t),
+      ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),
+      onNotApplied: (id, notApplied, refusal) => this.notApplied(id, notApplied, refusal),
     });
     // reconciles are mostly local work; the API writes they cause are coalesced by the publisher
     this.queue = new WorkQueue((key) => this.reconcile(key), { concurrency: 8, qps: 1000, burst: 2000 });
@@ -148,6 +153,13 @@ export class ClusterAgent {
     if (ev) this.event(id, ev);
   }
 
+  /** Events for what a unit asks for and this node does not apply (once per spec change). */
+  private notApplied(id: string, notApplied: readonly Unapplied[], refusal: string | undefined): void {
+    if (refusal !== undefined) this.event(id, { type: 'Warning', reason: 'StartRefused', message: refusal });
+    const others = notApplied.filter((u) => !this.host.units.get(id)?.runner.refused.includes(u)).map((u) => `${u.name}=`);
+    if (others.length > 0) this.event(id, { type: 'Normal', reason: 'NotApplied', message: `not applied on this node (status.nodes[].notApplied says why): ${others.join(', ')}` });
+  }
+
   private changed(id: string): void {
     const h = this.host.units.get(id);
     if (!h) return;
@@ -160,7 +172,9 @@ export class ClusterAgent {
     const r = h.runner;
     const obj = this.unit(id);
     const e: NodeStatus = { ...toNodeStatus(this.opts.node, r.machine), lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString() };
-    if (r.problems.length > 0) e.message = r.problems.join('; ');
+    if (r.notApplied.length > 0) e.notApplied = notAppliedEntries(r.notApplied, r.refused);
+    const message = [...(r.refusal !== undefined ? [`not started: ${r.refusal}`] : []), ...r.problems];
+    if (message.length > 0) e.message = message.join('; ');
     if (obj?.metadata.generation !== undefined) e.observedGeneration = obj.metadata.generation;
     return e;
   }

@@ -9,6 +9,7 @@ import { UnitRunner, specHash } from '../runner/unit.ts';
 import { hasUnitState, readUnitState, unitDirs } from '../runner/store.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
+import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 
 export interface Hosted {
   readonly id: string;
@@ -16,6 +17,8 @@ export interface Hosted {
   source: string;
   hash: string;
   removing: boolean;
+  /** The not-applied report last logged for this unit (logged again only when it changes). */
+  reported?: string;
 }
 
 export interface HostOptions {
@@ -28,6 +31,10 @@ export interface HostOptions {
   readonly onTransition?: (id: string, t: Transition) => void;
   readonly logMaxBytes?: number;
   readonly hostRoot?: string;
+  /** --allow-unenforced: protections this agent may run a unit without. */
+  readonly allowUnenforced?: AllowUnenforced;
+  /** A unit's directives that are not applied here changed (loaded, or a new spec): events. */
+  readonly onNotApplied?: (id: string, notApplied: readonly Unapplied[], refusal: string | undefined) => void;
 }
 
 /** Fields whose change needs a restart: everything that shapes the processes. */
@@ -60,6 +67,7 @@ export class UnitHost {
       unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0,
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
+      ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
       onLog: (level, message) => this.opts.log(level, message, { unit: id }),
       onChange: () => this.opts.onChange?.(id),
       ...(this.opts.onTransition ? {
@@ -81,7 +89,9 @@ export class UnitHost {
         const id = saved.id ?? d;
         if (this.units.has(id) || !saved.spec) continue;
         const runner = this.open(id, saved.unitName, saved.spec);
-        this.units.set(id, { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false });
+        const h: Hosted = { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false };
+        this.units.set(id, h);
+        this.reportNotApplied(h);
         ids.push(id);
       } catch (e) { this.opts.log('warning', `cannot adopt ${d}: ${(e as Error).message}`); }
     }
@@ -100,7 +110,9 @@ export class UnitHost {
       const savedHash = savedSpec ? runtimeHash(savedSpec) : undefined;
       const runner = this.open(id, unitName, spec);
       runner.updateSpec(spec, id);
-      this.units.set(id, { id, runner, source, hash, removing: false });
+      const h: Hosted = { id, runner, source, hash, removing: false };
+      this.units.set(id, h);
+      this.reportNotApplied(h);
       if (stopped) runner.stop();
       else if (fresh) { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); runner.start(); }
       else if (savedHash !== undefined && savedHash !== hash) { this.opts.log('info', `${unitName} changed while the agent was away; restarting`, { unit: id }); runner.restart(); }
@@ -112,6 +124,7 @@ export class UnitHost {
     if (cur.removing) { cur.removing = false; }
     if (hash !== cur.hash) {
       cur.runner.updateSpec(spec, id);
+      this.reportNotApplied(cur);
       cur.hash = hash;
       if (stopped) cur.runner.stop();
       else { this.opts.log('info', `${unitName} changed; restarting (daemon-reload + restart)`, { unit: id }); cur.runner.restart(); }
@@ -121,6 +134,23 @@ export class UnitHost {
       else if (!stopped && wasStopped) cur.runner.start();
     }
     return cur.runner;
+  }
+
+  /**
+   * Nothing silent: every directive the unit sets that this node does not apply is logged when
+   * the unit is loaded or its spec changes (warning for a refused protection, notice otherwise).
+   * A running unit adopted under a stricter --allow-unenforced keeps running; it is not started again.
+   */
+  private reportNotApplied(h: Hosted): void {
+    const r = h.runner;
+    const key = `${r.notApplied.map((u) => u.name).join(',')}|${r.refusal ?? ''}`;
+    if (key === (h.reported ?? '|')) return;
+    h.reported = key;
+    for (const u of r.notApplied) this.opts.log(r.refused.includes(u) ? 'warning' : 'notice', `${r.unitName}: ${describeUnapplied(u)}`, { unit: h.id });
+    if (r.refusal !== undefined && r.activeState !== 'inactive' && r.activeState !== 'failed') {
+      this.opts.log('warning', `${r.unitName} is running without ${r.refused.map((u) => `${u.name}=`).join(', ')}, which it asks for; it will not be started again`, { unit: h.id });
+    }
+    this.opts.onNotApplied?.(h.id, r.notApplied, r.refusal);
   }
 
   /** Starts stopping a unit that should not run here any more; forgetStopped() drops it once dead. */

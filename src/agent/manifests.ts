@@ -4,7 +4,7 @@
 
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadAll } from 'js-yaml';
+import { loadKubectlYaml } from '../api/yaml.ts';
 import { validateServiceUnit } from '../api/validate.ts';
 import type { ServiceUnit } from '../api/types.ts';
 import { unitNameOf } from '../api/contract.ts';
@@ -66,7 +66,7 @@ export function loadManifests(dir: string, cache: ManifestCache = new Map()): { 
   function loadOne(f: string, file: string): void {
     if (/\.ya?ml$/.test(f)) {
       let docs: unknown[];
-      try { docs = loadAll(readFileSync(file, 'utf8')).filter((d) => d !== null && d !== undefined); } catch (e) {
+      try { docs = loadKubectlYaml(readFileSync(file, 'utf8')); } catch (e) { // YAML 1.1, as kubectl reads it
         const mark = (e as { mark?: { line: number; column: number } }).mark;
         problems.push({ file: mark ? `${file}:${mark.line + 1}:${mark.column + 1}` : file, message: `invalid YAML: ${(e as { reason?: string }).reason ?? (e as Error).message}` });
         return;

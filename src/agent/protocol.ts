@@ -18,7 +18,8 @@ export type { UnitStatus };
 
 export type Response =
   | { readonly ok: true; readonly units?: UnitStatus[]; readonly unit?: UnitStatus; readonly problems?: Array<{ file: string; message: string }>; readonly stats?: AgentStats }
-  | { readonly ok: false; readonly error: string };
+  /** exit: systemctl's exit status for this error when it is not the verb's usual one (6: a bad unit setting). */
+  | { readonly ok: false; readonly error: string; readonly exit?: number };
 
 export interface AgentStats {
   readonly units: number;

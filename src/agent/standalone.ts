@@ -11,6 +11,7 @@ import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { AllowUnenforced } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
 
 export interface AgentOptions {
@@ -21,6 +22,8 @@ export interface AgentOptions {
   readonly rescanMs?: number;
   readonly onChange?: () => void;
   readonly metrics?: Metrics;
+  /** --allow-unenforced: protections a unit may run without. */
+  readonly allowUnenforced?: AllowUnenforced;
 }
 
 export function socketPath(stateDir: string): string { return join(stateDir, 'agent.sock'); }
@@ -45,6 +48,7 @@ export class StandaloneAgent {
     const m = opts.metrics;
     this.host = new UnitHost({
       unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, log: opts.log,
+      ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),
       onChange: () => opts.onChange?.(),
       ...(m ? { onTransition: (id: string, t: Transition) => m.transition(id, t) } : {}),
     });
@@ -130,7 +134,9 @@ export class StandaloneAgent {
         if (req.cmd === 'reload' && r.cfg.exec.reload.length === 0 && r.cfg.type !== 'notify-reload') {
           return { ok: false, error: `Job for ${r.unitName} canceled: the unit has no ExecReload= (Job type reload is not applicable for unit ${r.unitName}).` };
         }
-        ({ start: () => r.start(), stop: () => r.stop(), restart: () => r.restart(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();
+        const refused = ({ start: () => r.start(), stop: () => r.stop(), restart: () => r.restart(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();
+        // systemctl: "Failed to start X.service: Unit X.service has a bad unit file setting."
+        if (typeof refused === 'string') return { ok: false, exit: 6, error: `Failed to ${req.cmd} ${r.unitName}: Unit ${r.unitName} has a bad unit file setting: ${refused}. See 'unitctl status ${r.unitName}'.` };
         return { ok: true, unit: unitStatus(r, h.source) };
       }
     }

@@ -3,15 +3,16 @@
 import type { UnitRunner } from '../runner/unit.ts';
 import { usage } from '../runner/procfs.ts';
 import { toUnitStatus, type UnitFacts, type UnitStatus } from '../api/status.ts';
+import { notAppliedEntries } from '../api/applied.ts';
 
 /** `detail` adds tasks, memory and CPU, which cost a /proc scan per unit (status, not list). */
 export function unitFacts(r: UnitRunner, file: string, detail = false): UnitFacts {
   const procs = detail ? r.unitProcesses() : [];
   const u = procs.length > 0 ? usage(procs) : undefined;
   return {
-    id: r.unitName, description: String(r.spec.unit?.['description'] ?? r.unitName), loadState: r.spec.masked ? 'masked' : 'loaded',
+    id: r.unitName, description: String(r.spec.unit?.['description'] ?? r.unitName), loadState: r.spec.masked ? 'masked' : r.refusal !== undefined ? 'bad-setting' : 'loaded',
     invocationId: r.invocationId, type: r.cfg.type, restart: r.cfg.restart, mainCommandLine: r.mainCommandLine,
-    fragmentPath: file, logPath: r.logPath(),
+    fragmentPath: file, logPath: r.logPath(), notApplied: notAppliedEntries(r.notApplied, r.refused),
     ...(detail ? { usage: { tasks: procs.length, rssBytes: u?.rssBytes, cpuNs: u?.cpuNs } } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // The ServiceUnit OpenAPI v3 schema, built from the directive table. The same object is the
 // CRD's structural schema and (after strictObjects()) the offline ajv validator's schema.
 
-import { DIRECTIVES, directivesOf, LIMIT_PATTERN, type Directive, type Kind, type Section } from './directives.ts';
+import { DIRECTIVES, directivesOf, LIMIT_PATTERN, SIZE_PATTERN, type Directive, type Kind, type Section } from './directives.ts';
 import { TIMESPAN_PATTERN } from './timespan.ts';
 import { SIGNAL_PATTERN, EXIT_STATUS_PATTERN } from './signals.ts';
 import { SPEC_RULES } from './rules.ts';
@@ -23,6 +23,15 @@ const MAX_STRING = 4096;
 const intOrString = (pattern: string, doc: string, extra: Schema = {}): Schema =>
   ({ 'x-kubernetes-int-or-string': true, pattern, description: doc, ...extra });
 
+/** Words YAML 1.1 (kubectl, sigs.k8s.io/yaml → go-yaml v2) reads as booleans when bare. */
+export const YAML11_BOOLEAN_WORDS = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+
+/** The kubectl explain line for a string field one of whose words YAML 1.1 reads as a boolean. */
+function quoteHint(values: readonly string[]): string {
+  const words = values.filter((v) => YAML11_BOOLEAN_WORDS.test(v));
+  return words.length > 0 ? ` Quote ${words.map((w) => `"${w}"`).join(', ')}: kubectl reads YAML 1.1, where a bare ${words.join('/')} is a boolean.` : '';
+}
+
 function kindSchema(kind: Kind, doc: string): Schema {
   switch (kind.t) {
     case 'string': return { type: 'string', maxLength: MAX_STRING, ...(kind.pattern ? { pattern: kind.pattern } : {}), description: doc };
@@ -30,7 +39,12 @@ function kindSchema(kind: Kind, doc: string): Schema {
     case 'bool': return { type: 'boolean', description: doc };
     case 'timespan': return intOrString(TIMESPAN_PATTERN, `${doc} A time span ("5min 20s", "100ms", "infinity") or a number of seconds.`, { minimum: 0 });
     case 'int': return { type: 'integer', ...(kind.min !== undefined ? { minimum: kind.min } : {}), ...(kind.max !== undefined ? { maximum: kind.max } : {}), description: doc };
-    case 'enum': return { type: 'string', enum: [...kind.values], description: doc };
+    case 'enum': return { type: 'string', enum: [...kind.values], description: doc + quoteHint(kind.values) };
+    case 'boolOr': return kind.values
+      ? { type: 'string', enum: ['true', 'false', ...kind.values], description: doc + quoteHint(['true', 'false']) }
+      : { type: 'string', maxLength: MAX_STRING, description: doc + quoteHint(['true', 'false']) };
+    case 'intOrString': return intOrString(kind.pattern, doc, { ...(kind.min !== undefined ? { minimum: kind.min } : {}), ...(kind.max !== undefined ? { maximum: kind.max } : {}) });
+    case 'size': return intOrString(SIZE_PATTERN, doc, { minimum: 0 });
     case 'commands': return {
       type: 'array', maxItems: 64, description: doc,
       items: { type: 'string', minLength: 1, maxLength: MAX_STRING, pattern: '\\S' },
@@ -78,7 +92,19 @@ const NODE_STATUS: Schema = {
     inactiveExitTimestamp: { type: 'string', format: 'date-time' },
     stateChangeTimestamp: { type: 'string', format: 'date-time' },
     statusText: { type: 'string', description: 'StatusText: the last STATUS= sent over sd_notify.' },
-    message: { type: 'string', description: 'Why the agent could not run the unit, when it could not.' },
+    message: { type: 'string', description: 'Why the agent could not run the unit, when it could not (for a refused start: which directives and the agent flag that allows them).' },
+    notApplied: {
+      type: 'array', description: 'Directives the unit sets that this node does not apply: refused ones keep the unit from starting (they protect the host or the service), allowed ones were let through by the agent\'s --allow-unenforced, reported ones only shape sharing or are informative.',
+      items: {
+        type: 'object', required: ['directive', 'enforcement'],
+        properties: {
+          directive: { type: 'string', description: 'The systemd name with "=", e.g. ProtectSystem=.' },
+          applier: { type: 'string', description: 'Who will apply it: cgroup, sandbox, dependency, not-yet, carried.' },
+          reason: { type: 'string', description: 'Why it is not applied.' },
+          enforcement: { type: 'string', enum: ['refused', 'allowed', 'reported'] },
+        },
+      },
+    },
     observedGeneration: { type: 'integer', format: 'int64', description: 'The spec generation this entry reflects.' },
     lastHandledAnnotations: { type: 'object', additionalProperties: { type: 'string' }, description: 'The restart/reload/reset-failed annotation values already acted on, so each acts once.' },
     stoppedForDeletion: { type: 'boolean', description: 'The agent stopped the unit because the object is being deleted; the controller then releases this node\'s finalizer.' },
@@ -102,7 +128,7 @@ const CONDITION: Schema = {
 export function specSchema(): Schema {
   return {
     type: 'object',
-    description: 'The unit as systemd would read it, plus where and whether to run it.',
+    description: 'The unit as systemd would read it, plus where and whether to run it. kubectl reads YAML 1.1: a bare yes/no/on/off/y/n is a boolean, so quote it in a string field (restart: "no").',
     properties: {
       unitName: { type: 'string', pattern: '^[A-Za-z0-9:_.\\\\@-]+\\.service$', maxLength: 255, description: 'The systemd unit name (e.g. getty@tty1.service), used for %n and friends; default <metadata.name>.service.' },
       nodeName: { type: 'string', maxLength: 253, description: 'Run on this one node.' },

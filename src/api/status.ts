@@ -5,6 +5,7 @@
 import { properties, type ExitCode, type Machine } from '../engine/index.ts';
 import type { NodeStatus } from './types.ts';
 import { signalName } from './signals.ts';
+import type { NotAppliedEntry } from './applied.ts';
 
 /** systemctl show's properties of a unit that come from its state machine. */
 export interface UnitProperties {
@@ -30,7 +31,8 @@ export interface UnitProperties {
 export interface UnitStatus extends UnitProperties {
   readonly Id: string;
   readonly Description: string;
-  readonly LoadState: 'loaded' | 'not-found' | 'masked' | 'error';
+  /** bad-setting: the unit asks for a protection this node does not apply, so it does not start (as systemd's units with a bad setting). */
+  readonly LoadState: 'loaded' | 'not-found' | 'masked' | 'error' | 'bad-setting';
   readonly InvocationID: string;
   readonly Type: string;
   readonly Restart: string;
@@ -40,6 +42,8 @@ export interface UnitStatus extends UnitProperties {
   readonly MemoryCurrent: number | undefined;
   readonly CPUUsageNSec: number | undefined;
   readonly TasksCurrent: number | undefined;
+  /** Directives set but not applied on this node, and how each is treated. */
+  readonly NotApplied: readonly NotAppliedEntry[];
 }
 
 /** What the machine does not know: the runner's and the agent's facts about a unit. */
@@ -53,6 +57,7 @@ export interface UnitFacts {
   readonly mainCommandLine: string | undefined;
   readonly fragmentPath: string;
   readonly logPath: string;
+  readonly notApplied?: readonly NotAppliedEntry[] | undefined;
   /** Processes, memory and CPU (a /proc scan: status asks for it, list does not). */
   readonly usage?: { readonly tasks: number; readonly rssBytes?: number | undefined; readonly cpuNs?: number | undefined } | undefined;
 }
@@ -78,6 +83,7 @@ export function toUnitStatus(m: Machine, f: UnitFacts): UnitStatus {
     Id: f.id, Description: f.description, LoadState: f.loadState, ...unitProperties(m),
     InvocationID: f.invocationId, Type: f.type, Restart: f.restart, ExecStart: f.mainCommandLine, FragmentPath: f.fragmentPath, LogPath: f.logPath,
     MemoryCurrent: f.usage?.rssBytes, CPUUsageNSec: f.usage?.cpuNs, TasksCurrent: f.usage?.tasks,
+    NotApplied: f.notApplied ?? [],
   };
 }
 

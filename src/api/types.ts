@@ -1,6 +1,8 @@
 // TypeScript shapes of the ServiceUnit resource. Section fields are typed loosely here (the
 // directive table is their source of truth); the engine reads them through its config builder.
 
+import type { NotAppliedEntry } from './applied.ts';
+
 export type SectionValues = Record<string, unknown>;
 
 export interface ServiceUnitSpec {
@@ -33,6 +35,8 @@ export interface NodeStatus {
   stateChangeTimestamp?: string;
   statusText?: string;
   message?: string;
+  /** Directives the unit sets that this node does not apply (src/api/applied.ts NotAppliedEntry). */
+  notApplied?: NotAppliedEntry[];
   observedGeneration?: number;
   lastHandledAnnotations?: Record<string, string>;
   stoppedForDeletion?: boolean;

@@ -6,6 +6,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { serviceUnitSchema, strictObjects, API_VERSION, KIND } from './schema.ts';
 import { SPEC_RULES, type SpecView } from './rules.ts';
 import { directivesOf, type Section } from './directives.ts';
+import { unappliedDirectives, describeUnapplied, annotationDirectives } from './applied.ts';
+import { ANNOTATIONS } from './types.ts';
 import { commandLineProblem, parseCommandLine } from './cmdline.ts';
 import { parseTimespan } from './timespan.ts';
 import { signalNumber } from './signals.ts';
@@ -24,7 +26,7 @@ export interface ValidationResult {
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true });
   ajv.addFormat('date-time', { validate: (s: string) => !Number.isNaN(Date.parse(s)) });
   ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   ajv.addKeyword({
@@ -49,9 +51,20 @@ function pathOf(instancePath: string): string {
   return instancePath.split('/').filter(Boolean).reduce((acc, part) => (/^[0-9]+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
 }
 
+/**
+ * The advice for a boolean where a string belongs: kubectl reads YAML 1.1 (sigs.k8s.io/yaml,
+ * go-yaml v2), where a bare yes/no/on/off/y/n is a boolean, and the API server then refuses it.
+ */
+export function quoteAdvice(value: boolean, allowed?: readonly unknown[]): string {
+  const words = value ? ['yes', 'on', 'true'] : ['no', 'off', 'false'];
+  const suggestion = allowed?.find((a) => typeof a === 'string' && words.includes(a)) as string | undefined;
+  return `a bare ${value ? 'yes/on/y/true' : 'no/off/n/false'} is the boolean ${value} in YAML as kubectl reads it (YAML 1.1): quote the value${suggestion ? ` ("${suggestion}")` : ' (e.g. "no")'}`;
+}
+
 function describe(e: ErrorObject): FieldError {
   let field = pathOf(e.instancePath);
   let message: string;
+  const boolean = typeof e.data === 'boolean';
   switch (e.keyword) {
     case 'additionalProperties': {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
@@ -59,9 +72,16 @@ function describe(e: ErrorObject): FieldError {
       message = 'unknown field';
       break;
     }
-    case 'enum': message = `Unsupported value: supported values: ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`; break;
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+      message = `Unsupported value: ${JSON.stringify(e.data)}: supported values: ${allowed.map((v) => JSON.stringify(v)).join(', ')}${boolean ? `; ${quoteAdvice(e.data as boolean, allowed)}` : ''}`;
+      break;
+    }
+    case 'type':
+      message = boolean ? `Invalid value: "boolean": must be of type ${String((e.params as { type: string }).type)}; ${quoteAdvice(e.data as boolean, (e.parentSchema as { enum?: unknown[] } | undefined)?.enum)}` : e.message ?? 'wrong type';
+      break;
     case 'pattern': message = `Invalid value: should match '${(e.params as { pattern: string }).pattern}'`; break;
-    case 'x-kubernetes-int-or-string': message = 'Invalid value: must be an integer or a string'; break;
+    case 'x-kubernetes-int-or-string': message = `Invalid value: must be an integer or a string${boolean ? `; ${quoteAdvice(e.data as boolean)}` : ''}`; break;
     default: message = e.message ?? e.keyword;
   }
   return { field: field || '(root)', message };
@@ -92,6 +112,12 @@ export function validateServiceUnit(obj: unknown): ValidationResult {
       if (!seen.has(key)) { seen.add(key); schemaErrors.push(fe); }
     }
   }
+  // A boolean in a string field (a bare no): one error per field, the one that says to quote it
+  // (for an enum, the server's own "Unsupported value: false").
+  const quoting = schemaErrors.filter((e) => e.message.includes('YAML 1.1'));
+  const best = new Map<string, FieldError>();
+  for (const e of quoting) if (!best.has(e.field) || e.message.startsWith('Unsupported value')) best.set(e.field, e);
+  const shown = schemaErrors.filter((e) => !best.has(e.field) || best.get(e.field) === e);
   const semantic: FieldError[] = [];
   const spec = o['spec'];
   if (spec && typeof spec === 'object' && !Array.isArray(spec)) {
@@ -100,10 +126,15 @@ export function validateServiceUnit(obj: unknown): ValidationResult {
       if (!r.check(view)) semantic.push({ field: `spec${r.fieldPath}`, message: r.message });
     }
     semanticChecks(view, semantic, warnings);
+    for (const u of unappliedDirectives(spec as Parameters<typeof unappliedDirectives>[0])) warnings.push({ field: u.path, message: describeUnapplied(u) });
+  }
+  const carried = annotationDirectives((meta?.['annotations'] as Record<string, unknown> | undefined)?.[ANNOTATIONS.unsupported] as string | undefined);
+  for (const c of carried) {
+    warnings.push({ field: `metadata.annotations[${ANNOTATIONS.unsupported}]`, message: `${c.name}= ([${c.section}]): unknown to unit-operator, kept for render only and not acted on; reported, not refused` });
   }
   // A field with a specific message (e.g. the time-span parser's) drops the generic pattern error.
   const specific = new Set(semantic.map((e) => e.field));
-  errors.push(...schemaErrors.filter((e) => !(specific.has(e.field) && e.message.startsWith('Invalid value: should match'))), ...semantic);
+  errors.push(...shown.filter((e) => !(specific.has(e.field) && e.message.startsWith('Invalid value: should match'))), ...semantic);
   return { errors, warnings };
 }
 
@@ -125,6 +156,12 @@ function semanticChecks(spec: SpecView, errors: FieldError[], warnings: FieldErr
       }
       if (x.kind.t === 'timespan' && (typeof v === 'string' || typeof v === 'number')) {
         try { parseTimespan(v); } catch (e) { errors.push({ field: `${base}.${x.field}`, message: (e as Error).message }); }
+      }
+      if (x.kind.t === 'intOrString' && typeof v === 'string' && /^[0-9]+$/.test(v)) {
+        const n = Number(v);
+        if ((x.kind.min !== undefined && n < x.kind.min) || (x.kind.max !== undefined && n > x.kind.max)) {
+          errors.push({ field: `${base}.${x.field}`, message: `Invalid value: ${n} is out of range ${x.kind.min ?? '-∞'}–${x.kind.max ?? '∞'}` });
+        }
       }
       if (x.kind.t === 'signal' && (typeof v === 'string' || typeof v === 'number') && signalNumber(String(v)) === undefined) {
         errors.push({ field: `${base}.${x.field}`, message: `unknown signal ${JSON.stringify(v)} (use a name such as SIGTERM or a number 1–64)` });

@@ -10,9 +10,10 @@ import { resolveStateDir } from './client.ts';
 import { untilSignal } from './signals.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 import { OBSERVABILITY_HELP } from './plugin-help.ts';
+import { parseAllowUnenforced, unknownAllowed } from '../api/applied.ts';
 
-export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table]
-       unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-root DIR]
+export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table] [--allow-unenforced LIST|all]
+       unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-root DIR] [--allow-unenforced LIST|all]
                      [--metrics-bind-address ADDR] [--log-format json|pretty]
 
 With --node, runs as the node agent of a cluster: the ServiceUnits that target NAME (nodeName,
@@ -30,6 +31,12 @@ Options:
   --stop-on-exit      on SIGINT/SIGTERM, stop every unit (ExecStop= runs) before exiting;
                       without it the services keep running and the next agent adopts them
   --status-table      redraw a status table on the terminal as units change
+  --allow-unenforced LIST|all
+                      directives that protect the host or the service (ProtectSystem=,
+                      MemoryMax=, NoNewPrivileges=...) and that this agent does not apply yet
+                      keep a unit that sets them from starting (fail closed); name them here,
+                      comma-separated (ProtectSystem,PrivateTmp), or "all", to run such units
+                      without them. Status still lists them as not applied.
 ${OBSERVABILITY_HELP}
                                (--log-format: cluster mode; standalone logs lines for people)
 `;
@@ -39,11 +46,14 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     manifests: { type: 'string' }, 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' },
     'status-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' }, 'host-root': { type: 'string' },
-    'metrics-bind-address': { type: 'string' }, 'log-format': { type: 'string' },
+    'metrics-bind-address': { type: 'string' }, 'log-format': { type: 'string' }, 'allow-unenforced': { type: 'string' },
   } });
+  const allowUnenforced = parseAllowUnenforced(values['allow-unenforced']);
+  const unknown = unknownAllowed(allowUnenforced);
+  if (unknown.length > 0) throw new UsageError(`agent: --allow-unenforced: ${unknown.map((n) => `${n}=`).join(', ')} ${unknown.length === 1 ? 'is not a directive' : 'are not directives'} of systemd.exec/resource-control/service/unit (names as in unit files: ProtectSystem,MemoryMax)`);
   if (values.help) { io.stdout(AGENT_HELP); return EXIT.ok; }
   if (values.node && values.manifests) throw new UsageError('agent: --node (cluster mode) and --manifests (standalone) exclude each other');
-  if (values.node) return (await import('./cluster.ts')).runClusterAgent(values, io);
+  if (values.node) return (await import('./cluster.ts')).runClusterAgent({ ...values, allowUnenforced }, io);
   if (!values.manifests) throw new UsageError('agent: give --manifests DIR (standalone) or --node NAME (cluster mode)');
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
   mkdirSync(stateDir, { recursive: true });
@@ -57,7 +67,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   // metrics are loaded only when asked for (prom-client is not free)
   const wantMetrics = !!values['metrics-bind-address'] && values['metrics-bind-address'] !== '0';
   const metrics = wantMetrics ? new (await import('../observability/metrics.ts')).Metrics('agent') : undefined;
-  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}) });
+  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced });
   let dirty = true;
   let started = false;
   const ep = metrics ? await (await import('./observe.ts')).endpoint(values, metrics, () => (started ? undefined : 'still reading the manifest folder'), log) : undefined;

@@ -1,5 +1,6 @@
 // unitctl agent --node NAME (cluster mode) and unitctl controller.
 
+import type { AllowUnenforced } from '../api/applied.ts';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
@@ -25,7 +26,7 @@ so several replicas are safe.
 ${OBSERVABILITY_HELP}
 `;
 
-export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string } & ObservabilityFlags, io: Io): Promise<number> {
+export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string; allowUnenforced?: AllowUnenforced } & ObservabilityFlags, io: Io): Promise<number> {
   const node = values.node!;
   const log = logger(io, values, { component: 'agent', node });
   const client = KubeClient.load(values.kubeconfig);
@@ -34,6 +35,7 @@ export async function runClusterAgent(values: { node?: string; kubeconfig?: stri
   const agent = new ClusterAgent({
     client, node, stateDir, shimPath: ensureShim(), leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
     ...(values['host-root'] ? { hostRoot: values['host-root'] } : {}),
+    ...(values.allowUnenforced ? { allowUnenforced: values.allowUnenforced } : {}),
     log, metrics,
   });
   const ep = await endpoint(values, metrics, () => (agent.ready ? undefined : `the ServiceUnit and Node caches have not been filled from ${client.server} yet`), log);

@@ -7,7 +7,7 @@ import { bullet, bold, green, red, statusLines, type Style } from './format.ts';
 
 function nodeBlock(su: ServiceUnit, n: NodeStatus, s: Style, now: number): string {
   const u = fromNodeStatus(n);
-  const lines = [`  ${bullet(u, s)} node ${bold(s, n.node)}`, ...statusLines(u, s, now, { indent: 2, commands: false })];
+  const lines = [`  ${bullet(u, s)} node ${bold(s, n.node)}`, ...statusLines({ ...u, NotApplied: n.notApplied ?? [] }, s, now, { indent: 2, commands: false })];
   if (n.message) lines.push(`      Message: ${n.message}`);
   if (n.observedGeneration !== undefined && n.observedGeneration !== su.metadata.generation) lines.push(`   Generation: ${n.observedGeneration} of ${su.metadata.generation} (converging)`);
   return lines.join('\n');

@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { dump, loadAll } from 'js-yaml';
+import { dump } from 'js-yaml';
+import { loadKubectlYaml } from '../api/yaml.ts';
 import { convertText, renderUnit, findDropIns, formatDiagnostic, UnitFileError, parseUnitName, instantiate, type ConvertResult } from '../unitfile/index.ts';
 import { validateServiceUnit } from '../api/validate.ts';
 import type { ServiceUnit } from '../api/types.ts';
@@ -12,7 +13,10 @@ import { EXIT, UsageError, writeFileAtomic, type Io } from './io.ts';
 export const CONVERT_HELP = `Usage: unitctl convert FILE.service... [options]
 
 Converts systemd unit files to ServiceUnit YAML (one document per file) on stdout.
-Warnings (directives kept but not acted on) go to stderr with file:line.
+Warnings go to stderr with file:line:column: every directive set that the node does not apply
+(yet), with the reason. A protection (sandboxing, capabilities, resource limits, identity) that
+is not applied keeps the unit from starting unless the agent runs with
+--allow-unenforced=NAME[,NAME...]|all; the others are reported, not refused.
 
 Options:
   --name NAME           metadata.name (one file only; default from the unit name)
@@ -34,7 +38,10 @@ With several documents, each unit is preceded by a "# ---- NAME ----" line.
 export const VALIDATE_HELP = `Usage: unitctl validate FILE.yaml...
 
 Validates ServiceUnit manifests offline with the same schema and rules as the API server.
+YAML is read as kubectl reads it (YAML 1.1): a bare yes/no/on/off is a boolean, so a string
+field needs it quoted (restart: "no").
 Exit status 0 when all are valid, 2 otherwise; each problem is printed as FILE: FIELD: MESSAGE.
+Warnings (FILE: warning: FIELD: MESSAGE) name every directive set that the node does not apply.
 `;
 
 function parseSelector(s: string): Record<string, string> {
@@ -94,10 +101,10 @@ export function runConvert(args: string[], io: Io): number {
   return EXIT.ok;
 }
 
-/** Reads ServiceUnit documents from a YAML text; reports YAML syntax errors with line numbers. */
+/** Reads ServiceUnit documents from a YAML text as kubectl does (YAML 1.1: a bare no is false); reports YAML syntax errors with line numbers. */
 export function loadManifests(text: string, file: string): unknown[] {
   try {
-    return loadAll(text).filter((d) => d !== null && d !== undefined);
+    return loadKubectlYaml(text);
   } catch (e) {
     const mark = (e as { mark?: { line: number; column: number } }).mark;
     const where = mark ? `${file}:${mark.line + 1}:${mark.column + 1}` : file;

@@ -3,6 +3,7 @@
 import type { UnitStatus } from '../agent/protocol.ts';
 import { formatTimespan } from '../api/timespan.ts';
 import { exitCodeName, exitText, type UnitProperties } from '../api/status.ts';
+import { describeEntry } from '../api/applied.ts';
 
 export interface Style { readonly color: boolean }
 
@@ -43,7 +44,7 @@ function since(ts: string | undefined, now: number): string {
 }
 
 /** What the status view shows: systemctl show's properties, and what the runner adds when known. */
-export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec'>>;
+export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec' | 'NotApplied'>>;
 
 /**
  * The lines of the systemctl status view below its title, for one unit on one host: the
@@ -70,6 +71,12 @@ export function statusLines(u: StatusFacts, s: Style, now: number, opts: { reado
   if (u.MemoryCurrent !== undefined) line('Memory', `${(u.MemoryCurrent / 1024 / 1024).toFixed(1)}M`);
   if (u.CPUUsageNSec !== undefined) line('CPU', formatTimespan(Math.round(u.CPUUsageNSec / 1000)) || '0');
   if (u.ExecStart) line('Command', u.ExecStart);
+  // nothing silent: what the unit asks for and this node does not apply, one directive a line
+  (u.NotApplied ?? []).forEach((e, i) => {
+    const text = describeEntry(e);
+    if (i === 0) line('Not applied', e.enforcement === 'refused' ? red(s, text) : text);
+    else lines.push(`${pad}${' '.repeat(13)}${e.enforcement === 'refused' ? red(s, text) : text}`);
+  });
   return lines;
 }
 

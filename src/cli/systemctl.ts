@@ -17,10 +17,10 @@ import { EXIT, UsageError, type Io } from './io.ts';
 
 const common = { 'state-dir': { type: 'string' as const }, output: { type: 'string' as const, short: 'o' }, help: { type: 'boolean' as const, short: 'h' } };
 
-async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pick: (r: Extract<Awaited<ReturnType<typeof request>>, { ok: true }>) => T, io: Io): Promise<T | undefined> {
+async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pick: (r: Extract<Awaited<ReturnType<typeof request>>, { ok: true }>) => T, io: Io, onExit?: (code: number) => void): Promise<T | undefined> {
   try {
     const res = await request(stateDir, req);
-    if (!res.ok) { io.stderr(`${res.error}\n`); return undefined; }
+    if (!res.ok) { io.stderr(`${res.error}\n`); if (res.exit !== undefined) onExit?.(res.exit); return undefined; }
     return pick(res);
   } catch (e) {
     if (e instanceof AgentUnreachable) { io.stderr(`unitctl: ${e.message}\n`); return undefined; }
@@ -73,7 +73,11 @@ export function verb(v: Verb) {
     if (positionals.length === 0) throw new UsageError(`${v}: name a unit (unitctl ${v} web.service)`);
     const stateDir = resolveStateDir(values['state-dir'], process.env);
     let code: number = EXIT.ok;
-    for (const name of positionals) if (!(await call(stateDir, { cmd: v, unit: name }, () => true, io))) code = v === 'reload' ? EXIT.failure : 5;
+    // systemctl's exit statuses: 5 for a unit that is not there, 6 for one with a bad setting
+    for (const name of positionals) {
+      let exit: number | undefined;
+      if (!(await call(stateDir, { cmd: v, unit: name }, () => true, io, (e) => { exit = e; }))) code = exit ?? (v === 'reload' ? EXIT.failure : 5);
+    }
     return code;
   };
 }

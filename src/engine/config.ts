@@ -11,6 +11,8 @@ export type ServiceType = 'simple' | 'exec' | 'forking' | 'oneshot' | 'dbus' | '
 export type RestartPolicy = 'no' | 'on-success' | 'on-failure' | 'on-abnormal' | 'on-watchdog' | 'on-abort' | 'always';
 export type KillMode = 'control-group' | 'mixed' | 'process' | 'none';
 export type NotifyAccess = 'none' | 'main' | 'exec' | 'all';
+/** TimeoutStartFailureMode=/TimeoutStopFailureMode=: what a start or stop timeout does (service_dispatch_timer()). */
+export type TimeoutFailureMode = 'terminate' | 'abort' | 'kill';
 
 export interface ServiceConfig {
   readonly unitName: string;
@@ -27,6 +29,10 @@ export interface ServiceConfig {
   readonly timeoutStopUSec: number;
   readonly timeoutAbortUSec: number;
   readonly runtimeMaxUSec: number;
+  /** RuntimeRandomizedExtraSec=: up to this much is added to RuntimeMaxSec= (the draw is decide()'s `random`). */
+  readonly runtimeRandomizedExtraUSec: number;
+  readonly timeoutStartFailureMode: TimeoutFailureMode;
+  readonly timeoutStopFailureMode: TimeoutFailureMode;
   readonly watchdogUSec: number;
   readonly startLimitIntervalUSec: number;
   readonly startLimitBurst: number;
@@ -89,6 +95,9 @@ export function configFromSpec(spec: ServiceUnitSpec, unitName: string): Service
     timeoutStopUSec,
     timeoutAbortUSec: s['timeoutAbortSec'] !== undefined ? timeout(span(s['timeoutAbortSec'], 0)) : timeoutStopUSec,
     runtimeMaxUSec: s['runtimeMaxSec'] !== undefined ? timeout(span(s['runtimeMaxSec'], 0)) : Infinity,
+    runtimeRandomizedExtraUSec: span(s['runtimeRandomizedExtraSec'], 0),
+    timeoutStartFailureMode: (s['timeoutStartFailureMode'] as TimeoutFailureMode | undefined) ?? 'terminate',
+    timeoutStopFailureMode: (s['timeoutStopFailureMode'] as TimeoutFailureMode | undefined) ?? 'terminate',
     watchdogUSec,
     startLimitIntervalUSec: span(u['startLimitIntervalSec'], DEFAULTS.startLimitIntervalUSec),
     startLimitBurst: (u['startLimitBurst'] as number | undefined) ?? DEFAULTS.startLimitBurst,
@@ -103,7 +112,7 @@ export function configFromSpec(spec: ServiceUnitSpec, unitName: string): Service
     sendSIGKILL: s['sendSIGKILL'] !== false,
     finalKillSignal: sig(s['finalKillSignal'], 9),
     watchdogSignal: sig(s['watchdogSignal'], 6),
-    reloadSignal: 1,
+    reloadSignal: sig(s['reloadSignal'], 1),
     exec,
   };
 }

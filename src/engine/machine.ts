@@ -18,10 +18,13 @@ class Ctx {
   readonly effects: Effect[] = [];
   readonly cfg: ServiceConfig;
   readonly now: number;
-  constructor(m: Machine, cfg: ServiceConfig, now: number) {
+  /** A draw in [0, 1) for RuntimeRandomizedExtraSec=, injected like the clock. */
+  readonly random: number | undefined;
+  constructor(m: Machine, cfg: ServiceConfig, now: number, random: number | undefined) {
     this.m = { ...m, timestamps: { ...m.timestamps } };
     this.cfg = cfg;
     this.now = now;
+    this.random = random;
   }
   log(message: string, level: 'info' | 'notice' | 'warning' = 'info'): void { this.effects.push({ t: 'log', level, message }); }
   transition(transition: Transition): void { this.effects.push({ t: 'transition', transition }); }
@@ -193,9 +196,18 @@ function enterRunning(c: Ctx, f: ServiceResult): void {
   if (c.m.result !== 'success') enterSignal(c, 'stop-sigterm', f);
   else if (serviceGood(c)) {
     c.setState('running');
-    c.armTimer(c.cfg.runtimeMaxUSec);
+    c.armTimer(runningTimeout(c));
   } else if (c.cfg.remainAfterExit) c.setState('exited');
   else enterStop(c, 'success');
+}
+
+/** service_running_timeout(): RuntimeMaxSec= from the moment the unit became active, plus a
+ * random extra of up to RuntimeRandomizedExtraSec= (drawn each time, as random_u64_range()). */
+function runningTimeout(c: Ctx): number {
+  const max = c.cfg.runtimeMaxUSec;
+  if (max === Infinity) return Infinity;
+  const extra = c.cfg.runtimeRandomizedExtraUSec > 0 && c.cfg.runtimeRandomizedExtraUSec !== Infinity ? Math.floor((c.random ?? drawFrom(c.now)) * c.cfg.runtimeRandomizedExtraUSec) : 0;
+  return Math.max(0, (c.m.timestamps.activeEnter ?? c.now) + max + extra - c.now);
 }
 
 function resetWatchdog(c: Ctx): void {
@@ -440,6 +452,27 @@ function onGroupEmpty(c: Ctx): void {
   }
 }
 
+/**
+ * service_dispatch_timer() for a start or stop timeout with TimeoutStartFailureMode=/
+ * TimeoutStopFailureMode= abort (the watchdog signal, SIGABRT, then TimeoutAbortSec=) or kill
+ * (FinalKillSignal= at once; with SendSIGKILL=no, on to the next step without it). Result=timeout.
+ */
+function timeoutFailure(c: Ctx, what: string, mode: 'abort' | 'kill', phase: 'stop' | 'final'): void {
+  if (mode === 'abort') {
+    c.log(`${what} timed out. Aborting.`, 'warning');
+    enterSignal(c, phase === 'stop' ? 'stop-watchdog' : 'final-watchdog', 'timeout');
+  } else if (c.cfg.sendSIGKILL) {
+    c.log(`${what} timed out. Killing.`, 'warning');
+    enterSignal(c, phase === 'stop' ? 'stop-sigkill' : 'final-sigkill', 'timeout');
+  } else if (phase === 'stop') {
+    c.log(`${what} timed out. Skipping SIGKILL.`, 'warning');
+    enterStopPost(c, 'timeout');
+  } else {
+    c.log(`${what} timed out. Skipping SIGKILL. Entering failed mode.`, 'warning');
+    enterDead(c, 'timeout', false);
+  }
+}
+
 /** service_dispatch_timer(). */
 function onTimer(c: Ctx): void {
   const m = c.m;
@@ -447,13 +480,11 @@ function onTimer(c: Ctx): void {
   m.timer = undefined;
   const st = m.state;
   switch (st) {
-    case 'condition': case 'start-pre': case 'start':
-      c.log(`${st === 'condition' ? 'Condition check' : st === 'start-pre' ? 'Start-pre operation' : 'Start operation'} timed out. Terminating.`, 'warning');
-      enterSignal(c, 'stop-sigterm', 'timeout');
-      break;
-    case 'start-post':
-      c.log('Start-post operation timed out. Stopping.', 'warning');
-      enterStop(c, 'timeout');
+    case 'condition': case 'start-pre': case 'start': case 'start-post':
+      // systemd 257 (checked with the oracle, test/fixtures/oracle/25-start-post-timeout): start-post
+      // is signalled like the others, ExecStop= does not run; the message names the state
+      if (cfg.timeoutStartFailureMode !== 'terminate') timeoutFailure(c, `${st} operation`, cfg.timeoutStartFailureMode, 'stop');
+      else { c.log(`${st} operation timed out. Terminating.`, 'warning'); enterSignal(c, 'stop-sigterm', 'timeout'); }
       break;
     case 'running':
       c.log('Service reached runtime time limit. Stopping.', 'warning');
@@ -466,15 +497,17 @@ function onTimer(c: Ctx): void {
       enterRunning(c, 'success');
       break;
     case 'stop':
-      c.log('Stopping timed out. Terminating.', 'warning');
-      enterSignal(c, 'stop-sigterm', 'timeout');
+      if (cfg.timeoutStopFailureMode !== 'terminate') timeoutFailure(c, 'Stopping', cfg.timeoutStopFailureMode, 'stop');
+      else { c.log('Stopping timed out. Terminating.', 'warning'); enterSignal(c, 'stop-sigterm', 'timeout'); }
       break;
     case 'stop-watchdog':
-      c.log('State \'stop-watchdog\' timed out. Killing.', 'warning');
-      enterSignal(c, 'stop-sigkill', 'timeout');
+      if (cfg.sendSIGKILL) { c.log('State \'stop-watchdog\' timed out. Killing.', 'warning'); enterSignal(c, 'stop-sigkill', 'timeout'); }
+      else { c.log('State \'stop-watchdog\' timed out. Skipping SIGKILL.', 'warning'); enterStopPost(c, 'timeout'); }
       break;
     case 'stop-sigterm':
-      if (cfg.sendSIGKILL) { c.log('State \'stop-sigterm\' timed out. Killing.', 'warning'); enterSignal(c, 'stop-sigkill', 'timeout'); }
+      // TimeoutStopFailureMode=abort: the watchdog signal before the final kill
+      if (cfg.timeoutStopFailureMode === 'abort') { c.log('State \'stop-sigterm\' timed out. Aborting.', 'warning'); enterSignal(c, 'stop-watchdog', 'timeout'); }
+      else if (cfg.sendSIGKILL) { c.log('State \'stop-sigterm\' timed out. Killing.', 'warning'); enterSignal(c, 'stop-sigkill', 'timeout'); }
       else { c.log('State \'stop-sigterm\' timed out. Skipping SIGKILL.', 'warning'); enterStopPost(c, 'timeout'); }
       break;
     case 'stop-sigkill':
@@ -482,11 +515,12 @@ function onTimer(c: Ctx): void {
       enterStopPost(c, 'timeout');
       break;
     case 'stop-post':
-      c.log('State \'stop-post\' timed out. Terminating.', 'warning');
-      enterSignal(c, 'final-sigterm', 'timeout');
+      if (cfg.timeoutStopFailureMode !== 'terminate') timeoutFailure(c, 'State \'stop-post\'', cfg.timeoutStopFailureMode, 'final');
+      else { c.log('State \'stop-post\' timed out. Terminating.', 'warning'); enterSignal(c, 'final-sigterm', 'timeout'); }
       break;
     case 'final-watchdog': case 'final-sigterm':
-      if (cfg.sendSIGKILL) { c.log(`State '${st}' timed out. Killing.`, 'warning'); enterSignal(c, 'final-sigkill', 'timeout'); }
+      if (st === 'final-sigterm' && cfg.timeoutStopFailureMode === 'abort') { c.log('State \'final-sigterm\' timed out. Aborting.', 'warning'); enterSignal(c, 'final-watchdog', 'timeout'); }
+      else if (cfg.sendSIGKILL) { c.log(`State '${st}' timed out. Killing.`, 'warning'); enterSignal(c, 'final-sigkill', 'timeout'); }
       else { c.log(`State '${st}' timed out. Skipping SIGKILL. Entering failed mode.`, 'warning'); enterDead(c, 'timeout', false); }
       break;
     case 'final-sigkill':
@@ -585,8 +619,21 @@ function onReload(c: Ctx): void {
   } else c.log('Reload requested but the unit has no ExecReload=; ignoring.', 'notice');
 }
 
-export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: number): Decision {
-  const c = new Ctx(machine, cfg, now);
+/** A draw in [0, 1) made from the injected clock (splitmix64 of the µs), for callers that pass no `random`. */
+export function drawFrom(now: number): number {
+  let x = BigInt.asUintN(64, BigInt(Math.floor(now)) + 0x9e3779b97f4a7c15n);
+  x = BigInt.asUintN(64, (x ^ (x >> 30n)) * 0xbf58476d1ce4e5b9n);
+  x = BigInt.asUintN(64, (x ^ (x >> 27n)) * 0x94d049bb133111ebn);
+  x ^= x >> 31n;
+  return Number(x >> 11n) / 2 ** 53;
+}
+
+/**
+ * One decision. `now` is the clock (µs) and `random` a draw in [0, 1) (RuntimeRandomizedExtraSec=):
+ * both injected, so the engine stays pure; without `random` the draw is made from `now`.
+ */
+export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: number, random?: number): Decision {
+  const c = new Ctx(machine, cfg, now, random);
   const m = c.m;
   switch (event.t) {
     case 'start':

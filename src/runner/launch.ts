@@ -51,7 +51,10 @@ function credentials(exec: ExecContext, unitName: string, hostRoot: string | und
     return { user, gid: undefined, groups: [], failure: 216 };
   }
   const supplementary = exec.supplementaryGroups.map((g) => lookupGroup(g, etc('group'))).filter((g): g is number => g !== undefined);
-  const groups = user ? [...new Set([...memberGroups(user.name, etc('group')), ...supplementary])] : supplementary;
+  // initgroups(user, gid) as systemd's get_supplementary_groups(): the group itself (unless root's)
+  // and every group that lists the user, then SupplementaryGroups=
+  const initial = user && gid !== undefined && gid !== 0 ? [gid] : [];
+  const groups = user ? [...new Set([...initial, ...memberGroups(user.name, etc('group')), ...supplementary])] : supplementary;
   return { user, gid, groups };
 }
 
@@ -93,6 +96,10 @@ export function prepareLaunch(i: LaunchInput): Launch {
     stdout: exec.stdout, stderr: exec.stderr,
     log: i.journal, logMaxBytes: i.logMaxBytes,
     notifySocket: e.role === 'main' && wantsNotify ? i.notifySocket : undefined,
+    rootDirectory: exec.rootDirectory !== undefined ? expandSpecifiers(exec.rootDirectory, ctx) : undefined,
+    nice: exec.nice, oomScoreAdjust: exec.oomScoreAdjust, ioScheduling: exec.ioScheduling,
+    cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
+    ignoreSigpipe: exec.ignoreSigpipe,
   });
   return { path, argv, shimEnv, problems };
 }

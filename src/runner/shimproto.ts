@@ -6,7 +6,8 @@
 // version that may still run after an agent upgrade:
 //   version 1: shim PID | spawn PID | exec PID | exec-failed PID ERRNO STATUS
 //              | exit PID exited|killed|dumped STATUS | notify PID MESSAGE | empty
-//   version 2: exec-failed may carry the failed set-up step: exec-failed PID ERRNO STATUS STEP
+//   version 2: exec-failed may carry the failed set-up step: exec-failed PID ERRNO STATUS STEP;
+//              note PID STEP ERRNO [VALUE] for a refused step that was skipped (OOM_ADJUST, NICE)
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -31,7 +32,7 @@ export interface ShimSettings {
   readonly umask?: string | undefined;
   /** A leading '-' ignores a missing directory. */
   readonly cwd?: string | undefined;
-  /** RLIMIT name (NOFILE, CORE...) → "soft:hard" or one value. */
+  /** RLIMIT name (NOFILE, CORE...) → "soft:hard" or one value, numbers or "infinity" (context.ts converts units). */
   readonly rlimits: ReadonlyArray<readonly [string, string]>;
   /** "null", "journal", "o:PATH", "a:PATH", "w:PATH". */
   readonly stdout: string;
@@ -40,6 +41,17 @@ export interface ShimSettings {
   readonly logMaxBytes: number;
   /** A datagram socket for sd_notify that the shim binds and reports as notify lines. */
   readonly notifySocket?: string | undefined;
+  /** RootDirectory=, Nice=, OOMScoreAdjust=, I/O and CPU scheduling, CPUAffinity=, StandardInput= (see context.ts). */
+  readonly rootDirectory?: string | undefined;
+  readonly nice?: number | undefined;
+  readonly oomScoreAdjust?: number | undefined;
+  readonly ioScheduling?: string | undefined;
+  readonly cpuScheduling?: string | undefined;
+  readonly cpuAffinity?: string | undefined;
+  readonly stdin?: string | undefined;
+  /** IgnoreSIGPIPE=: false starts the command with SIGPIPE at its default action; a shim told
+   *  nothing ignores it, systemd's default. */
+  readonly ignoreSigpipe?: boolean | undefined;
 }
 
 /** The environment a shim is started with. */
@@ -58,6 +70,14 @@ export function encodeShimEnv(s: ShimSettings): Record<string, string> {
   e['UO_SHIM_LOG'] = s.log;
   e['UO_SHIM_LOG_MAX'] = String(s.logMaxBytes);
   if (s.notifySocket !== undefined) e['UO_SHIM_NOTIFY_SOCKET'] = s.notifySocket;
+  if (s.rootDirectory !== undefined) e['UO_SHIM_ROOT_DIRECTORY'] = s.rootDirectory;
+  if (s.nice !== undefined) e['UO_SHIM_NICE'] = String(s.nice);
+  if (s.oomScoreAdjust !== undefined) e['UO_SHIM_OOM_SCORE_ADJUST'] = String(s.oomScoreAdjust);
+  if (s.ioScheduling !== undefined) e['UO_SHIM_IOSCHED'] = s.ioScheduling;
+  if (s.cpuScheduling !== undefined) e['UO_SHIM_CPUSCHED'] = s.cpuScheduling;
+  if (s.cpuAffinity !== undefined) e['UO_SHIM_CPU_AFFINITY'] = s.cpuAffinity;
+  if (s.stdin !== undefined) e['UO_SHIM_STDIN'] = s.stdin;
+  if (s.ignoreSigpipe !== undefined) e['UO_SHIM_IGNORE_SIGPIPE'] = s.ignoreSigpipe ? '1' : '0';
   return e;
 }
 
@@ -72,10 +92,12 @@ export type ShimEvent =
   | { readonly t: 'shim'; readonly pid: number }
   | { readonly t: 'spawn'; readonly pid: number }
   | { readonly t: 'exec'; readonly pid: number }
-  /** step: the set-up step that failed (version 2 shims), e.g. "chdir". */
+  /** step: the set-up step that failed (version 2 shims), systemd's name, e.g. "CHDIR". */
   | { readonly t: 'exec-failed'; readonly pid: number; readonly errno: number; readonly status: number; readonly step?: string }
   | { readonly t: 'exit'; readonly pid: number; readonly code: ExitCode; readonly status: number }
   | { readonly t: 'notify'; readonly pid: number; readonly fields: Record<string, string> }
+  /** A set-up step the kernel refused and that was skipped as systemd skips it (version 2): OOM_ADJUST, NICE (value: the level applied instead). */
+  | { readonly t: 'note'; readonly pid: number; readonly step: string; readonly errno: number; readonly value?: string }
   | { readonly t: 'empty' };
 
 /** One event-log line; undefined for a line this agent does not know. */
@@ -87,6 +109,7 @@ export function parseShimLine(line: string): ShimEvent | undefined {
     case 'exec-failed': return { t: 'exec-failed', pid: n(a), errno: n(b), status: n(c), ...(rest.length > 0 && rest.join(' ') !== '' ? { step: rest.join(' ') } : {}) };
     case 'exit': return b === 'exited' || b === 'killed' || b === 'dumped' ? { t: 'exit', pid: n(a), code: b, status: n(c) } : undefined;
     case 'notify': return { t: 'notify', pid: n(a), fields: notifyFields(line.slice(line.indexOf(' ', 7) + 1)) };
+    case 'note': return { t: 'note', pid: n(a), step: b ?? '', errno: n(c), ...(rest.length > 0 ? { value: rest.join(' ') } : {}) };
     case 'empty': return { t: 'empty' };
     default: return undefined;
   }

@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { decide, configFromSpec, properties, INITIAL_MACHINE, ACTIVE_STATE, type Machine, type Event, type Effect, type ServiceConfig } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
+import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { parseShimLine } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { descendants, isAlive } from './procfs.ts';
@@ -33,6 +34,8 @@ export interface UnitRunnerOptions {
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
   /** The host's root file system when the agent runs in a container (commands run chroot()ed there). */
   readonly hostRoot?: string;
+  /** Directives that protect the host or the service which this agent may run without (--allow-unenforced). */
+  readonly allowUnenforced?: AllowUnenforced;
   /**
    * How often to look at the event logs of spawns inotify does not watch (ms); watched ones
    * only every SAFETY_NET_TICKS-th time (tail.ts). 0: no timer of its own; the owner calls
@@ -64,6 +67,12 @@ export class UnitRunner {
   mainCommandLine: string | undefined;
   /** The agent's id for this unit, saved with its state. */
   id: string | undefined;
+  /** Directives the spec sets that this node does not apply (directive table, src/api/applied.ts). */
+  notApplied: readonly Unapplied[] = [];
+  /** The unapplied directives that protect and are not allowed: the unit may not start. */
+  refused: readonly Unapplied[] = [];
+  /** Why the unit may not start (from `refused`), or undefined. */
+  refusal: string | undefined;
   /** Problems that keep the unit from running as written (bad EnvironmentFile=, unknown User=). */
   readonly problems: string[] = [];
   /** State-file writes and engine decisions so far (the benchmark reports them). */
@@ -89,6 +98,7 @@ export class UnitRunner {
     this.spec = opts.spec;
     this.cfg = configFromSpec(opts.spec, opts.unitName);
     this.execContext = executionContext(opts.spec);
+    this.judge();
     this.clock = opts.clock ?? monotonicUs;
     this.tail = new EventLogTail<SpawnRecord>((rec) => this.poll(rec), () => this.spawns, opts.pollMs ?? 5000);
   }
@@ -131,13 +141,35 @@ export class UnitRunner {
     this.spec = spec;
     this.cfg = configFromSpec(spec, this.unitName);
     this.execContext = executionContext(spec);
+    this.judge();
     if (id !== undefined) this.id = id;
     this.persist();
   }
 
-  start(): void { this.send({ t: 'start' }); }
+  /** Fail closed: a unit that asks for a protection this node does not apply never starts. */
+  private judge(): void {
+    this.notApplied = unappliedDirectives(this.spec);
+    this.refused = refusedDirectives(this.notApplied, this.opts.allowUnenforced);
+    this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
+  }
+
+  /** Starts the unit; returns why it was refused, if it was (the unit then stays as it is). */
+  start(): string | undefined {
+    if (this.refusal !== undefined) { this.log('warning', `Refusing to start ${this.unitName}: ${this.refusal}`); return this.refusal; }
+    this.send({ t: 'start' });
+    return undefined;
+  }
   stop(): void { this.send({ t: 'stop' }); }
-  restart(): void { this.send({ t: 'restart' }); }
+  /** Restarts the unit; a refused unit is stopped instead (its new spec may not run here). */
+  restart(): string | undefined {
+    if (this.refusal !== undefined) {
+      this.log('warning', `Refusing to start ${this.unitName}: ${this.refusal}`);
+      if (this.activeState !== 'inactive' && this.activeState !== 'failed') this.send({ t: 'stop' });
+      return this.refusal;
+    }
+    this.send({ t: 'restart' });
+    return undefined;
+  }
   reload(): void { this.send({ t: 'reload' }); }
   resetFailed(): void { this.send({ t: 'reset-failed' }); }
 
@@ -157,7 +189,7 @@ export class UnitRunner {
           this.invocationId = randomUUID().replaceAll('-', '');
           this.problems.length = 0;
         }
-        const d = decide(this.machine, next, this.cfg, this.clock());
+        const d = decide(this.machine, next, this.cfg, this.clock(), Math.random()); // randomness enters here, as the clock does
         this.decisions++;
         const before = this.machine.state;
         this.machine = d.machine;
@@ -269,7 +301,10 @@ export class UnitRunner {
         case 'shim': rec.shimPid = ev.pid; break;
         case 'spawn': rec.pid = ev.pid; rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
         case 'exec': this.send({ t: 'exec-ok', pid: ev.pid }); break;
-        case 'exec-failed': this.log('warning', `Failed to execute ${this.cfg.exec[rec.kind][rec.index]?.path ?? '?'}: ${errnoText(ev.errno)} (exit status ${ev.status})`); break;
+        case 'exec-failed': this.log('warning', setupFailure(this.cfg.exec[rec.kind][rec.index]?.path ?? '?', ev)); break;
+        case 'note': this.log('notice', ev.step === 'OOM_ADJUST'
+          ? `Failed to adjust OOM setting, assuming containerized execution, ignoring: ${errnoText(ev.errno)}`
+          : `Failed at step ${ev.step}, ignoring: ${errnoText(ev.errno)}${ev.value !== undefined ? ` (applied ${ev.value} instead)` : ''}`); break;
         case 'exit': this.send({ t: 'exited', pid: ev.pid, code: ev.code, status: ev.status }); break;
         case 'notify':
           // A lone BARRIER=1 (sd_notify_barrier(), sent by systemd-notify) is consumed by the
@@ -314,5 +349,11 @@ export class UnitRunner {
   }
 }
 
-const ERRNO: Record<number, string> = { 1: 'Operation not permitted', 2: 'No such file or directory', 8: 'Exec format error', 13: 'Permission denied', 20: 'Not a directory', 21: 'Is a directory' };
+const ERRNO: Record<number, string> = { 1: 'Operation not permitted', 2: 'No such file or directory', 3: 'No such process', 8: 'Exec format error', 12: 'Cannot allocate memory', 13: 'Permission denied', 16: 'Device or resource busy', 20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument', 40: 'Too many levels of symbolic links', 95: 'Operation not supported' };
 function errnoText(n: number): string { return ERRNO[n] ?? `errno ${n}`; }
+
+/** systemd's words for a failed spawn: "Failed at step CHDIR spawning /bin/sleep: No such file or directory". */
+function setupFailure(path: string, ev: { errno: number; status: number; step?: string }): string {
+  if (ev.step === undefined || ev.step === 'EXEC') return `Failed to execute ${path}: ${errnoText(ev.errno)} (exit status ${ev.status}${ev.step ? `/${ev.step}` : ''})`;
+  return `Failed at step ${ev.step} spawning ${path}: ${errnoText(ev.errno)} (exit status ${ev.status}/${ev.step})`;
+}

@@ -1,19 +1,18 @@
-// Unit file (+ drop-ins) → ServiceUnit. Every value is checked as systemd would read it;
-// directives the spec can't express are reported as warnings and carried in an annotation
-// so that render() writes them back.
+// Unit file (+ drop-ins) → ServiceUnit. Every value is checked as systemd would read it
+// (values.ts); every directive set that the node does not apply is a warning at its line
+// (api/applied.ts); directives unknown to the table are carried in an annotation so that
+// render() writes them back.
 
 import { basename } from 'node:path';
-import { lookupDirective, suggestDirective, SECTION_FIELD, type Directive, type Section } from '../api/directives.ts';
-import { parseTimespan } from '../api/timespan.ts';
-import { commandLineProblem, parseCommandLine } from '../api/cmdline.ts';
-import { signalNumber, EXIT_STATUS_PATTERN } from '../api/signals.ts';
-import { splitWords, WordSyntaxError, type WordWarning } from '../api/words.ts';
-import { LIMIT_PATTERN } from '../api/directives.ts';
+import { lookupDirective, suggestDirective, SECTION_FIELD, type Section } from '../api/directives.ts';
+import { commandLineProblem } from '../api/cmdline.ts';
+import { unappliedDirectives, unappliedMessage } from '../api/applied.ts';
 import { validateServiceUnit } from '../api/validate.ts';
 import { API_VERSION, KIND } from '../api/schema.ts';
 import { ANNOTATIONS, type ServiceUnit, type ServiceUnitSpec, type SectionValues } from '../api/types.ts';
-import { parseUnitFile, parseBoolean, type Assignment, type UnitFile } from './parse.ts';
+import { parseUnitFile, type Assignment, type UnitFile } from './parse.ts';
 import { type Diagnostic, UnitFileError } from './errors.ts';
+import { Collector, applyDirective } from './values.ts';
 import { parseUnitName, instantiate, expandNameSpecifiers, usesInstanceSpecifier } from './specifiers.ts';
 
 export interface ConvertOptions {
@@ -46,17 +45,6 @@ export function objectNameFor(unitName: string): string {
   const stem = unitName.replace(/\.service$/, '').replace(/\\x[0-9a-fA-F]{2}/g, '-').toLowerCase();
   const cleaned = stem.replace(/[^a-z0-9.-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[-.]+|[-.]+$/g, '').replace(/\.-|-\./g, '-');
   return (cleaned || 'unit').slice(0, 253).replace(/[-.]+$/, '');
-}
-
-class Collector {
-  readonly errors: Diagnostic[] = [];
-  readonly warnings: Diagnostic[] = [];
-  error(a: Pick<Assignment, 'file' | 'line'> & { column?: number }, message: string, hint?: string, directive?: string): void {
-    this.errors.push({ severity: 'error', file: a.file, line: a.line, column: a.column ?? 1, message, ...(hint ? { hint } : {}), ...(directive ? { directive } : {}) });
-  }
-  warn(a: Pick<Assignment, 'file' | 'line'> & { column?: number }, message: string, directive?: string, hint?: string): void {
-    this.warnings.push({ severity: 'warning', file: a.file, line: a.line, column: a.column ?? 1, message, ...(directive ? { directive } : {}), ...(hint ? { hint } : {}) });
-  }
 }
 
 interface Carried { section: string; key: string; value: string }
@@ -113,7 +101,7 @@ export function convertUnit(input: ConvertInput, opts: ConvertOptions = {}): Con
     if (!d) {
       const suggestion = suggestDirective(a.section, a.key);
       carried.push({ section: a.section, key: a.key, value });
-      c.warn({ file: a.file, line: a.line }, `not supported by unit-operator yet: kept in annotation ${ANNOTATIONS.unsupported} and rendered back, not acted on`, `${a.key}=`, suggestion ? `did you mean ${suggestion}=?` : undefined);
+      c.warn({ file: a.file, line: a.line }, `unknown to unit-operator: kept in annotation ${ANNOTATIONS.unsupported} and rendered back, not acted on; reported, not refused`, `${a.key}=`, suggestion ? `did you mean ${suggestion}=?` : undefined);
       continue;
     }
     lastLine.set(`${d.section}.${d.field}`, a);
@@ -163,7 +151,16 @@ export function convertUnit(input: ConvertInput, opts: ConvertOptions = {}): Con
       return { severity: 'error' as const, file: at?.file ?? input.main.file, line, column: at?.valueColumn ?? 1, message: e.message, ...(at ? { directive: at.key } : {}), hint: hintFor(e.message) };
     }));
   }
-  for (const w of v.warnings) c.warn({ file: input.main.file, line: 1 }, w.message);
+  // Every directive set that the node will not apply, at the line that set it (validate reports the same by field).
+  const reported = new Set<string>();
+  for (const u of unappliedDirectives(spec)) {
+    reported.add(u.path);
+    const at = lastLine.get(`${u.section}.${u.path.slice(u.path.lastIndexOf('.') + 1)}`);
+    c.warn({ file: at?.file ?? input.main.file, line: at?.line ?? 1, column: 1 }, unappliedMessage(u), at?.key ? `${at.key}=` : `${u.name}=`);
+  }
+  for (const w of v.warnings) if (!reported.has(w.field) && !w.field.startsWith('metadata.annotations')) c.warn({ file: input.main.file, line: 1 }, w.message);
+  const fileOrder = new Map(files.map((f, i) => [f.file, i]));
+  c.warnings.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
   return { object, warnings: c.warnings };
 }
 
@@ -188,112 +185,6 @@ function convertDbusAssignment(a: Assignment, value: string, service: SectionVal
   } else if (a.key === 'User') service['user'] = value;
   else if (a.key === 'Name') service['busName'] = value;
   else carried.push({ section: DBUS_SECTION, key: a.key, value });
-}
-
-const LIMIT_RE = new RegExp(LIMIT_PATTERN);
-const EXIT_RE = new RegExp(EXIT_STATUS_PATTERN);
-const RESETTABLE = new Set(['list', 'commands', 'environment', 'lines', 'exitStatus', 'condition']);
-
-function applyDirective(d: Directive, a: Assignment, value: string, target: SectionValues, c: Collector): void {
-  const at = { file: a.file, line: a.line, column: a.valueColumn };
-  const key = `${d.name}=`;
-  const append = (items: unknown[]): void => { target[d.field] = [...((target[d.field] as unknown[] | undefined) ?? []), ...items]; };
-  if (value === '') {
-    if (d.kind.t === 'condition') {
-      const family = d.name.startsWith('Condition') ? 'condition' : 'assert';
-      for (const k of Object.keys(target)) if (k.startsWith(family)) delete target[k];
-    } else delete target[d.field];
-    if (!RESETTABLE.has(d.kind.t)) return;
-    return;
-  }
-  const words = (): string[] | undefined => {
-    const warnings: WordWarning[] = [];
-    try {
-      const ws = splitWords(value, warnings).map((w) => w.text);
-      for (const w of warnings) c.warn({ ...at, column: a.valueColumn + w.column }, w.message, key);
-      return ws;
-    } catch (e) {
-      if (e instanceof WordSyntaxError) { c.error({ ...at, column: a.valueColumn + e.column }, e.message, 'close the quote or escape it with a backslash', key); return undefined; }
-      throw e;
-    }
-  };
-  switch (d.kind.t) {
-    case 'string':
-      if (d.kind.pattern && !new RegExp(d.kind.pattern).test(value)) { c.error(at, `invalid value "${value}"`, `expected ${d.kind.pattern}`, key); return; }
-      target[d.field] = value;
-      return;
-    case 'list': { const ws = words(); if (ws) append(ws); return; }
-    case 'bool': {
-      const b = parseBoolean(value);
-      if (b === undefined) { c.error(at, `"${value}" is not a boolean`, 'use yes/no, true/false, on/off or 1/0', key); return; }
-      target[d.field] = b;
-      return;
-    }
-    case 'timespan':
-      try { parseTimespan(value); } catch (e) {
-        c.error({ ...at, column: a.valueColumn + ((e as { column?: number }).column ?? 0) }, (e as Error).message, 'a time span is like "5min 20s", "100ms", "2h", "infinity" or a number of seconds', key);
-        return;
-      }
-      target[d.field] = /^[0-9]+$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER ? Number(value) : value;
-      return;
-    case 'int': {
-      if (!/^-?[0-9]+$/.test(value)) { c.error(at, `"${value}" is not an integer`, undefined, key); return; }
-      const n = Number(value);
-      if ((d.kind.min !== undefined && n < d.kind.min) || (d.kind.max !== undefined && n > d.kind.max)) {
-        c.error(at, `${n} is out of range`, `allowed: ${d.kind.min ?? '-∞'}…${d.kind.max ?? '∞'}`, key);
-        return;
-      }
-      target[d.field] = n;
-      return;
-    }
-    case 'enum':
-      if (!d.kind.values.includes(value)) { c.error(at, `unknown value "${value}"`, `one of: ${d.kind.values.join(', ')}`, key); return; }
-      target[d.field] = value;
-      return;
-    case 'commands': {
-      const warnings: WordWarning[] = [];
-      try {
-        const cmds = parseCommandLine(value, warnings);
-        if (cmds.length === 0) { c.error(at, 'empty command line', 'write the program to run, or an empty assignment to reset the list', key); return; }
-      } catch (e) {
-        if (e instanceof WordSyntaxError) { c.error({ ...at, column: a.valueColumn + e.column }, e.message, 'commands follow systemd.service(5) "Command lines": close quotes, use \\; for a literal semicolon', key); return; }
-        throw e;
-      }
-      for (const w of warnings) c.warn({ ...at, column: a.valueColumn + w.column }, w.message, key);
-      append([value]);
-      return;
-    }
-    case 'environment': {
-      const ws = words();
-      if (!ws) return;
-      const valid = ws.filter((w) => {
-        const ok = /^[^=\s0-9][^=\s]*=/.test(w);
-        if (!ok) c.warn(at, `invalid environment assignment "${w}", ignored (as systemd does)`, key, 'write NAME=value');
-        return ok;
-      });
-      append(valid);
-      return;
-    }
-    case 'lines': append([value]); return;
-    case 'exitStatus': {
-      const ws = words();
-      if (!ws) return;
-      for (const w of ws) {
-        if (!EXIT_RE.test(w) || (/^[0-9]+$/.test(w) && Number(w) > 255)) { c.error(at, `"${w}" is not an exit status (0–255, a name like TEMPFAIL) or a signal name`, undefined, key); return; }
-      }
-      append(ws.map((w) => (/^[0-9]+$/.test(w) ? Number(w) : w)));
-      return;
-    }
-    case 'signal':
-      if (signalNumber(value) === undefined) { c.error(at, `unknown signal "${value}"`, 'use a name such as SIGTERM, SIGINT, SIGKILL, or a number', key); return; }
-      target[d.field] = /^[0-9]+$/.test(value) ? Number(value) : value;
-      return;
-    case 'limit':
-      if (!LIMIT_RE.test(value)) { c.error(at, `invalid resource limit "${value}"`, 'use a number, "infinity", or soft:hard', key); return; }
-      target[d.field] = /^[0-9]+$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER ? Number(value) : value;
-      return;
-    case 'condition': append([value]); return;
-  }
 }
 
 /** Reads and converts unit-file text (main file and drop-ins). */

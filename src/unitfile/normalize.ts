@@ -42,6 +42,7 @@ export function effectiveSettings(files: readonly UnitFile[], unitName: string):
         out.set(k, [...(out.get(k) ?? []), value]);
         break;
       case 'bool': out.set(k, [String(parseBoolean(value))]); break;
+      case 'boolOr': { const b = parseBoolean(value); out.set(k, [b === undefined ? value : String(b)]); break; }
       case 'timespan': {
         let usec: string;
         try { usec = String(parseTimespan(value)); } catch { usec = value; }

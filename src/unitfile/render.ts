@@ -9,6 +9,7 @@ const SECTIONS: readonly Section[] = ['Unit', 'Service', 'Install'];
 function renderValue(d: Directive, v: unknown): string[] {
   switch (d.kind.t) {
     case 'bool': return [`${d.name}=${v ? 'yes' : 'no'}`];
+    case 'boolOr': return [`${d.name}=${v === 'true' ? 'yes' : v === 'false' ? 'no' : String(v)}`];
     case 'list':
     case 'exitStatus':
       return Array.isArray(v) && v.length > 0 ? [`${d.name}=${v.map((x) => quoteWord(String(x))).join(' ')}`] : [];

@@ -38,3 +38,27 @@ test('every field of the structural schema has a type (or is int-or-string)', ()
   const schema = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema;
   assert.deepEqual(walk(schema, ''), []);
 });
+
+test('the CRD stays far below the API server\'s limits: size, and no CEL beyond the cross-field rules', () => {
+  const crd = buildCrd() as any;
+  const bytes = Buffer.byteLength(JSON.stringify(crd));
+  // etcd refuses objects above 1.5 MiB and the API server requests above 3 MiB; client-side
+  // kubectl apply copies the object into an annotation, and annotations are limited to 256 KiB.
+  assert.ok(bytes < 200_000, `the CRD is ${bytes} bytes: client-side kubectl apply would refuse it above 256 KiB`);
+  const rules: string[] = [];
+  const walk = (s: Record<string, any>): void => {
+    for (const v of s['x-kubernetes-validations'] ?? []) rules.push(v.rule);
+    for (const sub of Object.values<Record<string, any>>(s['properties'] ?? {})) walk(sub);
+    if (s['items']) walk(s['items']);
+  };
+  walk(crd.spec.versions[0].schema.openAPIV3Schema);
+  assert.ok(rules.length <= 8, `${rules.length} CEL rules`);
+  // every string and list the CEL rules can reach is bounded, which keeps their estimated cost finite
+  const spec = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec;
+  for (const [section, s] of Object.entries<any>({ unit: spec.properties.unit, service: spec.properties.service })) {
+    for (const [field, f] of Object.entries<any>(s.properties)) {
+      if (f.type === 'array') assert.ok(f.maxItems !== undefined, `${section}.${field} has no maxItems`);
+      if (f.type === 'string' && !f.enum) assert.ok(f.maxLength !== undefined, `${section}.${field} has no maxLength`);
+    }
+  }
+});

@@ -49,7 +49,7 @@ test('the standalone UnitStatus: properties plus the runner facts, in systemctl 
     ExecMainStartTimestamp: at(0), ExecMainExitTimestamp: at(1500), StateChangeTimestamp: at(1500), ActiveEnterTimestamp: at(0),
     ActiveExitTimestamp: at(1500), InactiveEnterTimestamp: at(1500), InactiveExitTimestamp: at(0),
     InvocationID: 'abc', Type: 'simple', Restart: 'no', ExecStart: '/bin/web --port 80', FragmentPath: '/etc/units/web.yaml',
-    LogPath: '/var/lib/uo/units/web.service/journal.log', TasksCurrent: 0,
+    LogPath: '/var/lib/uo/units/web.service/journal.log', TasksCurrent: 0, NotApplied: [],
   }));
   const { usage: _u, ...listFacts } = facts;
   assert.equal(toUnitStatus(INITIAL_MACHINE, listFacts).TasksCurrent, undefined, 'list asks for no /proc scan');

@@ -24,3 +24,17 @@ test('never throws on garbage', () => {
     assert.ok(validateServiceUnit(g).errors.length > 0);
   }
 });
+
+test('warns, by field path, about every directive set that the node does not apply', () => {
+  const r = validateServiceUnit(withService({ execStart: ['/bin/x'], protectSystem: 'strict', cpuWeight: 'idle', restartSec: 5 }, { unit: { after: ['network.target'] } }));
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.warnings.map((w) => w.field), ['spec.unit.after', 'spec.service.protectSystem', 'spec.service.cpuWeight']);
+  assert.match(r.warnings[1]!.message, /ProtectSystem=: .*issue 14.*does not start unless the agent runs with --allow-unenforced=ProtectSystem/);
+  assert.match(r.warnings[2]!.message, /reported, not refused/);
+});
+
+test('typed resource and sandbox fields: sizes, percentages, weights and bool-or-word values', () => {
+  assert.deepEqual(validateServiceUnit(withService({ execStart: ['/bin/x'], memoryMax: '512M', memoryHigh: 1073741824, tasksMax: '80%', cpuQuota: '150%', cpuWeight: 'idle', protectHome: 'read-only', privateUsers: 'true' })).errors, []);
+  const bad = validateServiceUnit(withService({ execStart: ['/bin/x'], memoryMax: 'lots', cpuWeight: '20000', protectSystem: 'sometimes', nice: 40 }));
+  assert.deepEqual([...new Set(bad.errors.map((e) => e.field))].sort(), ['spec.service.cpuWeight', 'spec.service.memoryMax', 'spec.service.nice', 'spec.service.protectSystem']);
+});

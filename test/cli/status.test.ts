@@ -14,7 +14,7 @@ const web: UnitStatus = {
   MainPID: 4242, ControlPID: 0, ExecMainCode: 0, ExecMainStatus: 0, ExecMainStartTimestamp: '2025-01-02T03:00:00.000Z', StateChangeTimestamp: '2025-01-02T03:00:00.000Z',
   ActiveEnterTimestamp: '2025-01-02T03:00:00.000Z', InactiveExitTimestamp: '2025-01-02T03:00:00.000Z', StatusText: 'serving', InvocationID: 'abc', Type: 'simple',
   Restart: 'on-failure', ExecStart: '/bin/sh -c sleep', FragmentPath: '/etc/units/web.service', LogPath: '/x/journal.log', MemoryCurrent: 5 * 1024 * 1024,
-  CPUUsageNSec: 1_500_000_000, TasksCurrent: 2,
+  CPUUsageNSec: 1_500_000_000, TasksCurrent: 2, NotApplied: [],
 };
 
 test('standalone: an active unit with its main PID, status text, usage, command and log tail', () => {
@@ -83,6 +83,25 @@ test('cluster: one block per node, rendered by the same lines as the standalone 
     '  ○ node n4',
     '       Active: inactive (dead)',
     '      Process: code=killed, signal=KILL',
+    '',
+  ].join('\n'));
+});
+
+test('standalone: a refused unit shows bad-setting and one line per directive not applied, refused ones first as listed', () => {
+  const refused: UnitStatus = {
+    ...web, LoadState: 'bad-setting', ActiveState: 'inactive', SubState: 'dead', MainPID: 0, StatusText: undefined, ExecStart: undefined, MemoryCurrent: undefined, CPUUsageNSec: undefined, TasksCurrent: 0,
+    InactiveEnterTimestamp: '2025-01-02T03:00:00.000Z',
+    NotApplied: [
+      { directive: 'ProtectSystem=', applier: 'sandbox', reason: 'file-system sandboxing is not applied yet (sandbox, issue 14)', enforcement: 'refused' },
+      { directive: 'After=', applier: 'dependency', reason: 'ordering is not applied yet (dependency, issue 16)', enforcement: 'reported' },
+    ],
+  };
+  assert.equal(statusView(refused, [], plain, now), [
+    '○ web.service - web server',
+    '     Loaded: bad-setting (/etc/units/web.service)',
+    '     Active: inactive (dead) since Thu, 02 Jan 2025 03:00:00 GMT; 4min 5s ago',
+    'Not applied: ProtectSystem= — file-system sandboxing is not applied yet (sandbox, issue 14); refused: the unit does not start (--allow-unenforced=ProtectSystem runs it without)',
+    '             After= — ordering is not applied yet (dependency, issue 16); reported, not refused',
     '',
   ].join('\n'));
 });

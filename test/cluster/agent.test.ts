@@ -152,3 +152,21 @@ test('unitctl status NAME --namespace prints the systemctl-like view per node fr
   const missing = spawnSync(process.execPath, [UNITCTL, 'status', 'nope', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8' });
   assert.equal(missing.status, 4);
 });
+
+test('ProtectSystem=strict on a node that does not apply it: not started, status.nodes[] lists it refused with the reason, a StartRefused event', async () => {
+  apply(su('sandboxed', { nodeName: 'node-a', unit: { after: ['network.target'] }, service: { execStart: ['/bin/sleep 1009'], protectSystem: 'strict' } }));
+  const obj = await until('node-a reported the refusal', () => { const o = getSU(NS, 'sandboxed'); return entry(o, 'node-a')?.['notApplied'] ? o : undefined; });
+  const a = entry(obj, 'node-a')!;
+  assert.deepEqual([a['activeState'], a['subState'], a['mainPID'] ?? 0], ['inactive', 'dead', 0]);
+  const notApplied = a['notApplied'] as Array<{ directive: string; enforcement: string; reason: string }>;
+  assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['After=', 'reported'], ['ProtectSystem=', 'refused']]);
+  assert.match(String(a['message']), /not started: ProtectSystem= is not applied on this node .*--allow-unenforced=ProtectSystem/);
+  const events = await until('StartRefused event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=sandboxed', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']); return /^StartRefused$/m.test(e) ? e : undefined; });
+  assert.match(events, /^NotApplied$/m);
+  const { spawnSync } = await import('node:child_process');
+  const { UNITCTL } = await import('../support/paths.ts');
+  const { clusterState } = await import('../support/cluster.ts');
+  const view = spawnSync(process.execPath, [UNITCTL, 'status', 'sandboxed', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8' });
+  assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: After= — .*reported, not refused\n\s+ProtectSystem= — .*refused: the unit does not start/);
+  kubectlOk(['delete', 'su', 'sandboxed', '-n', NS, '--wait=false']);
+});

@@ -59,7 +59,7 @@ test('RestartSteps= grows the delay geometrically from RestartSec= to RestartMax
   assert.deepEqual([1, 2, 3, 4].map((n) => restartDelayNext(odd, n)), [100_000, 464_158, 2_154_434, 10_000_000]);
 });
 
-test('the start limit allows StartLimitBurst= starts per interval, then refuses until the interval passes (ratelimit_below)', () => {
+test('the start limit allows StartLimitBurst= starts per StartLimitIntervalSec=, then refuses until the interval passes; StartLimitIntervalSec=0 disables it (ratelimit_below)', () => {
   let rl = RATELIMIT_INIT;
   const verdicts: boolean[] = [];
   for (let i = 0; i < 6; i++) { const r = rateLimitBelow(rl, 1 + i * S, 10 * S, 4); rl = r.next; verdicts.push(r.allowed); }

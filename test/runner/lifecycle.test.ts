@@ -79,7 +79,7 @@ test('WatchdogSec= without WATCHDOG=1 pings: SIGABRT, Result=watchdog; with ping
   await waitFor(pinging, 'dead', subState('dead'));
 });
 
-test('the exec sequence: ExecCondition, ExecStartPre, ExecStart, ExecStartPost, ExecReload ($MAINPID), ExecStop, ExecStopPost ($SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS)', async (t) => {
+test('the exec sequence: ExecCondition=, ExecStartPre=, ExecStart=, ExecStartPost=, ExecReload= ($MAINPID), ExecStop=, ExecStopPost= ($SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS)', async (t) => {
   const h = harness(t);
   const out = join(h.dir, 'seq.txt');
   const rec = (what: string): string => `/bin/sh -c 'echo ${what} >> ${out}'`;
@@ -118,7 +118,7 @@ test('Environment=, EnvironmentFile= (overriding), $VAR splitting, WorkingDirect
   assert.equal(readFileSync(join(wd, 'env.txt'), 'utf8'), `file value|overridden two|${wd}|0077\n`);
 });
 
-test('User= and Group= with supplementary groups; "+" runs a command with full privileges', async (t) => {
+test('User=, Group= and SupplementaryGroups=; "+" runs a command with full privileges', async (t) => {
   const h = harness(t);
   const out = join(h.dir, 'id.txt');
   writeFileSync(out, '');

@@ -32,6 +32,7 @@ export function agentFixture(t: { after: (fn: () => void | Promise<void>) => voi
       p.stderr!.on('data', (d: Buffer) => f.stderr.push(d.toString()));
       f.proc = p;
       for (let i = 0; i < 200; i++) {
+        if (p.exitCode !== null) throw new Error(`agent exited with status ${p.exitCode}: ${f.stderr.join('')}`);
         if (existsSync(join(state, 'agent.sock')) && f.unitctl('list').status === 0) return;
         await sleep(25);
       }

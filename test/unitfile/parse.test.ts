@@ -49,12 +49,26 @@ for (const [what, text, line, column, message] of cases) {
 }
 
 test('carries unknown directives with a warning naming file, line and directive, and suggests near names', () => {
-  const r = convertText('[Service]\nExecStart=/bin/true\nRestartSecs=5\nPrivateTmp=yes\n', 'w.service');
+  const r = convertText('[Service]\nExecStart=/bin/true\nRestartSecs=5\nFrobnicate=yes\n', 'w.service');
   assert.equal(r.warnings.length, 2);
   assert.equal(r.warnings[0]!.line, 3);
   assert.equal(r.warnings[0]!.directive, 'RestartSecs=');
   assert.match(r.warnings[0]!.hint ?? '', /RestartSec=/);
-  assert.equal(r.object.metadata.annotations?.['unit-operator.dev/unsupported-directives'], '[Service]\nRestartSecs=5\nPrivateTmp=yes\n');
+  assert.match(r.warnings[1]!.message, /unknown to unit-operator.*reported, not refused/);
+  assert.equal(r.object.metadata.annotations?.['unit-operator.dev/unsupported-directives'], '[Service]\nRestartSecs=5\nFrobnicate=yes\n');
+});
+
+test('sandboxing and resource control are typed spec fields now, not annotation lines', () => {
+  const r = convertText('[Service]\nExecStart=/bin/true\nPrivateTmp=yes\nProtectSystem=strict\nMemoryMax=512M\nCPUWeight=idle\nTasksMax=80%\nNoNewPrivileges=true\n', 'w.service');
+  assert.equal(r.object.metadata.annotations, undefined);
+  assert.deepEqual(r.object.spec.service, { execStart: ['/bin/true'], privateTmp: 'true', protectSystem: 'strict', memoryMax: '512M', cpuWeight: 'idle', tasksMax: '80%', noNewPrivileges: true });
+});
+
+test('a value outside a typed directive\'s range is an error at its line, as systemd refuses it', () => {
+  assert.throws(() => convertText('[Service]\nExecStart=/bin/true\nProtectSystem=sometimes\n', 'w.service'), /w\.service:3:\d+: error: ProtectSystem=: unknown value "sometimes"/);
+  assert.throws(() => convertText('[Service]\nExecStart=/bin/true\nCPUWeight=20000\n', 'w.service'), /w\.service:3:\d+: error: CPUWeight=: invalid value/);
+  assert.throws(() => convertText('[Service]\nExecStart=/bin/true\nMemoryMax=lots\n', 'w.service'), /w\.service:3:\d+: error: MemoryMax=: invalid size/);
+  assert.throws(() => convertText('[Service]\nExecStart=/bin/true\nNice=40\n', 'w.service'), /w\.service:3:\d+: error: Nice=: 40 is out of range/);
 });
 
 test('an empty file is a masked unit, as systemd treats it', () => {

@@ -45,7 +45,13 @@ function valueArb(d: Directive): fc.Arbitrary<unknown> {
       if (d.name === 'UMask' || d.name.endsWith('DirectoryMode')) return fc.constantFrom('0022', '027', '0777');
       if (d.name === 'StandardOutput' || d.name === 'StandardError') return fc.constantFrom('journal', 'null', 'inherit', 'file:/var/log/x.log', 'append:/tmp/y');
       if (d.name === 'StandardInput') return fc.constantFrom('null', 'tty', 'file:/dev/zero');
+      if (d.name === 'CPUQuota' || d.name === 'ManagedOOMMemoryPressureLimit') return fc.constantFrom('20%', '150%', '0.5%');
+      if (/Allowed(CPUs|MemoryNodes)$/.test(d.name)) return fc.constantFrom('0-3', '0 2', '1,3');
+      if (d.name === 'TimerSlackNSec') return fc.constantFrom('50000', '50us');
       return text;
+    case 'boolOr': return fc.constantFrom('true', 'false', ...(k.values ?? ['cgroup ipc', '~net']));
+    case 'intOrString': return fc.oneof(fc.integer({ min: k.min ?? 0, max: k.max ?? 100000 }), fc.constantFrom(...['idle', 'infinity', '80%'].filter((w) => new RegExp(k.pattern).test(w))));
+    case 'size': return fc.oneof(fc.nat(1_000_000_000), fc.constantFrom('512M', '50%', 'infinity', '1.5G'));
     case 'list': return fc.array(word, { minLength: 1, maxLength: 3 });
     case 'bool': return fc.boolean();
     case 'timespan': return fc.oneof(fc.nat(100000), fc.constantFrom('infinity', '5min 20s', '100ms', '2h', '1.5s', '3d'));

@@ -1,0 +1,84 @@
+// [Unit] (systemd.unit(5)) and [Install] directives. Dependencies, conditions and jobs belong
+// to the dependency engine of issue 16: until it lands they are reported, never refused.
+
+import { row, honours, STR, LIST, BOOL, SPAN, enumOf, intRange, EMERGENCY_ACTIONS, type Directive, type NotApplied } from './kinds.ts';
+
+const DEP = 'dependencies and ordering between units are not applied yet (dependency engine, issue 16): the unit starts on its own';
+const JOB = 'jobs and transactions are not applied yet (issue 16)';
+const dep: NotApplied = { applier: 'dependency', reason: DEP, protects: false };
+const job: NotApplied = { applier: 'dependency', reason: JOB, protects: false };
+const ACTION = 'emergency actions (reboot, poweroff, exit) are not taken on a node: the agent does not reboot its host';
+const action: NotApplied = { applier: 'not-yet', reason: ACTION, protects: false, gap: honours(ACTION, 'none') };
+const JOB_MODES = ['fail', 'replace', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'];
+const d = (name: string, kind: Parameters<typeof row>[2], doc: string, how: Parameters<typeof row>[4]): Directive => row('Unit', name, kind, doc, how);
+
+export const UNIT: Directive[] = [
+  d('Description', STR, 'A short human readable title of the unit (Description=); shown by unitctl status and kubectl get su -o wide.', { applier: 'status' }),
+  d('Documentation', LIST, 'URIs referencing documentation for this unit (Documentation=): http(s)://, file:, info:, man:.', { applier: 'carried', reason: 'documentation links are kept for render, nothing to apply', protects: false }),
+  d('Wants', LIST, 'Weak requirement dependencies on other units (Wants=).', dep),
+  d('Requires', LIST, 'Requirement dependencies on other units (Requires=).', dep),
+  d('Requisite', LIST, 'Like Requires=, but the units must already be active (Requisite=).', dep),
+  d('BindsTo', LIST, 'Like Requires=, and stop when the other unit stops (BindsTo=).', dep),
+  d('PartOf', LIST, 'Stop and restart with the listed units (PartOf=).', dep),
+  d('Upholds', LIST, 'Keep the listed units running (Upholds=).', dep),
+  d('Conflicts', LIST, 'Negative requirement dependencies (Conflicts=).', dep),
+  d('Before', LIST, 'Ordering: start before the listed units (Before=).', dep),
+  d('After', LIST, 'Ordering: start after the listed units (After=).', dep),
+  d('OnFailure', LIST, 'Units activated when this unit enters the failed state (OnFailure=).', dep),
+  d('OnSuccess', LIST, 'Units activated when this unit enters the inactive state (OnSuccess=).', dep),
+  d('PropagatesReloadTo', LIST, 'Reloads propagated to the listed units (PropagatesReloadTo=).', dep),
+  d('ReloadPropagatedFrom', LIST, 'Reload when the listed units reload (ReloadPropagatedFrom=).', dep),
+  d('PropagatesStopTo', LIST, 'Stops propagated to the listed units (PropagatesStopTo=).', dep),
+  d('StopPropagatedFrom', LIST, 'Stop when the listed units stop (StopPropagatedFrom=).', dep),
+  d('JoinsNamespaceOf', LIST, 'Share the /tmp, network and IPC namespaces of the listed units (JoinsNamespaceOf=).', { applier: 'sandbox', reason: 'namespaces are not set up yet (sandbox, issue 14)', protects: false }),
+  d('RequiresMountsFor', LIST, 'Absolute paths whose mounts are required (RequiresMountsFor=).', dep),
+  d('WantsMountsFor', LIST, 'Absolute paths whose mounts are wanted (WantsMountsFor=).', dep),
+  d('DefaultDependencies', BOOL, 'Whether implicit default dependencies are added (DefaultDependencies=, default yes).', { ...dep, gap: honours(DEP, false) }),
+  d('StopWhenUnneeded', BOOL, 'Stop the unit when no longer used (StopWhenUnneeded=, default no).', dep),
+  d('RefuseManualStart', BOOL, 'Refuse manual start requests (RefuseManualStart=, default no).', job),
+  d('RefuseManualStop', BOOL, 'Refuse manual stop requests (RefuseManualStop=, default no).', job),
+  d('AllowIsolate', BOOL, 'Allow isolate requests (AllowIsolate=, default no).', job),
+  d('IgnoreOnIsolate', BOOL, 'Do not stop on isolate (IgnoreOnIsolate=, default no).', job),
+  d('SurviveFinalKillSignal', BOOL, 'Do not kill the unit\'s processes in the final killing spree at shutdown (SurviveFinalKillSignal=, default no).', { applier: 'not-yet', reason: 'the node\'s shutdown is not the agent\'s', protects: false }),
+  d('CollectMode', enumOf(['inactive', 'inactive-or-failed']), 'When the unit is garbage-collected (CollectMode=, default inactive).', { applier: 'not-yet', reason: 'units are kept while their ServiceUnit exists', protects: false, gap: honours('units are kept while their ServiceUnit exists', 'inactive') }),
+  d('OnSuccessJobMode', enumOf(JOB_MODES), 'Job mode of the OnSuccess= units (OnSuccessJobMode=, default replace).', job),
+  d('OnFailureJobMode', enumOf(JOB_MODES), 'Job mode of the OnFailure= units (OnFailureJobMode=, default replace).', job),
+  d('JobTimeoutSec', SPAN, 'Timeout for a queued job (JobTimeoutSec=, default infinity).', job),
+  d('JobRunningTimeoutSec', SPAN, 'Timeout for a running job (JobRunningTimeoutSec=, default infinity).', job),
+  d('JobTimeoutAction', enumOf(EMERGENCY_ACTIONS), 'Action when a job times out (JobTimeoutAction=, default none).', action),
+  d('JobTimeoutRebootArgument', STR, 'Argument to reboot(2) for JobTimeoutAction= (JobTimeoutRebootArgument=).', action),
+  d('StartLimitIntervalSec', SPAN, 'Start rate limiting interval (StartLimitIntervalSec=, default 10s); 0 disables rate limiting. Every start counts, automatic restarts included.', { applier: 'engine' }),
+  d('StartLimitBurst', intRange(0), 'Starts allowed per StartLimitIntervalSec= (StartLimitBurst=, default 5).', { applier: 'engine' }),
+  d('StartLimitAction', enumOf(EMERGENCY_ACTIONS), 'Action when the start limit is hit (StartLimitAction=, default none).', action),
+  d('FailureAction', enumOf(EMERGENCY_ACTIONS), 'Action when the unit fails (FailureAction=, default none).', action),
+  d('SuccessAction', enumOf(EMERGENCY_ACTIONS), 'Action when the unit stops successfully (SuccessAction=, default none).', action),
+  d('FailureActionExitStatus', intRange(0, 255), 'Exit status of the manager for FailureAction=exit (FailureActionExitStatus=, default: the unit\'s own).', action),
+  d('SuccessActionExitStatus', intRange(0, 255), 'Exit status of the manager for SuccessAction=exit (SuccessActionExitStatus=, default: the unit\'s own).', action),
+  d('RebootArgument', STR, 'Argument to reboot(2) for the emergency actions (RebootArgument=).', action),
+  d('SourcePath', STR, 'The configuration file this unit was generated from (SourcePath=).', { applier: 'carried', reason: 'informative, kept for render', protects: false }),
+];
+
+/** Condition*= / Assert*= checks (systemd.unit(5), "Conditions and Asserts"). */
+export const CONDITION_TYPES = ['PathExists', 'PathExistsGlob', 'PathIsDirectory', 'PathIsSymbolicLink',
+  'PathIsMountPoint', 'PathIsReadWrite', 'PathIsEncrypted', 'DirectoryNotEmpty', 'FileNotEmpty', 'FileIsExecutable',
+  'User', 'Group', 'Host', 'KernelCommandLine', 'KernelVersion', 'Virtualization', 'Security', 'Capability',
+  'ACPower', 'NeedsUpdate', 'FirstBoot', 'Architecture', 'Firmware', 'CPUs', 'CPUFeature', 'Environment',
+  'Memory', 'ControlGroupController', 'OSRelease', 'Credential', 'MemoryPressure', 'CPUPressure', 'IOPressure'] as const;
+
+export const CONDITIONS: Directive[] = ['Condition', 'Assert'].flatMap((family) => CONDITION_TYPES.map((c) =>
+  d(`${family}${c}`, { t: 'condition' },
+    `${family}${c}= checks, in order; a leading "|" makes a check a triggering (OR) one, "!" negates it. ${family === 'Condition' ? 'A failed condition skips the start (the unit stays inactive, no error).' : 'A failed assertion fails the start.'}`,
+    { applier: 'dependency', reason: `${family === 'Condition' ? 'conditions' : 'assertions'} are not checked yet (issue 16): the unit starts as if every check passed`, protects: false })));
+
+const INSTALL_REASON = '[Install] is read by systemctl enable; where a ServiceUnit runs is spec.nodeName/nodeSelector and spec.state';
+const install: NotApplied = { applier: 'carried', reason: INSTALL_REASON, protects: false };
+const i = (name: string, kind: Parameters<typeof row>[2], doc: string): Directive => row('Install', name, kind, doc, install);
+
+export const INSTALL: Directive[] = [
+  i('WantedBy', LIST, '[Install] WantedBy=; kept so the unit renders back unchanged, not acted on.'),
+  i('RequiredBy', LIST, '[Install] RequiredBy=; kept, not acted on.'),
+  i('UpheldBy', LIST, '[Install] UpheldBy=; kept, not acted on.'),
+  i('Alias', LIST, '[Install] Alias=; kept, not acted on.'),
+  i('Also', LIST, '[Install] Also=; kept, not acted on.'),
+  i('DefaultInstance', STR, '[Install] DefaultInstance=; kept, not acted on.'),
+];

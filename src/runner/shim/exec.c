@@ -1,0 +1,184 @@
+/*
+ * exec: the command's set-up between fork() and execve(), in the order of systemd's
+ * exec_invoke() (src/core/exec-invoke.c), each step failing with systemd's exit status
+ * (exit-status.h):
+ *
+ *   signal mask and dispositions reset                      SIGNAL_MASK 207
+ *   UO_SHIM_IGNORE_SIGPIPE: SIGPIPE ignored unless "0" (IgnoreSIGPIPE=, default yes)
+ *   setsid(): own session and process group                 SETSID 220
+ *   UO_SHIM_FAIL=STATUS: the agent could not resolve User=/Group= (USER 217, GROUP 216)
+ *   UO_SHIM_ROOT: chroot into the host's root (agent in a container) CHDIR 200
+ *   UO_SHIM_UMASK (here, not after stdio as in systemd: it also sets the mode of the files
+ *     StandardOutput= creates, 0644 & ~umask, as before)
+ *   UO_SHIM_STDIN, UO_SHIM_STDOUT, UO_SHIM_STDERR           STDIN 208, STDOUT 209, STDERR 222
+ *   UO_SHIM_OOM_SCORE_ADJUST (EPERM/EACCES: noted, skipped) OOM_ADJUST 206
+ *   UO_SHIM_CPUSCHED                                        SETSCHEDULER 214
+ *   UO_SHIM_NICE (after the policy, which resets it)        NICE 201
+ *   UO_SHIM_CPU_AFFINITY                                    CPUAFFINITY 215
+ *   UO_SHIM_IOSCHED                                         IOPRIO 211
+ *   UO_SHIM_RLIMIT_*                                        LIMITS 205
+ *   UO_SHIM_GROUPS, UO_SHIM_GID                             GROUP 216
+ *   UO_SHIM_ROOT_DIRECTORY: chroot (RootDirectory=)         CHROOT 210
+ *   UO_SHIM_UID                                             USER 217
+ *   UO_SHIM_CWD inside the new root, "/" when absent; a leading '-' ignores a failure
+ *     (and leaves the command in "/")                       CHDIR 200
+ *   UO_SHIM_* removed from the environment, WATCHDOG_PID set
+ *   execve(), PATH searched in a fixed list for a bare name EXEC 203
+ *
+ * Report protocol on the close-on-exec pipe to the shim: fixed-size records (one write()
+ * each, below PIPE_BUF), a failure last; end of file with no failure means execve() worked.
+ */
+#define _GNU_SOURCE
+#include "exec.h"
+#include "events.h"
+#include "exec-creds.h"
+#include "exec-sched.h"
+#include "exec-stdio.h"
+#include "exit-status.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3 };
+struct report { int kind, err, status, value; };
+
+static int report_fd = -1;
+
+static void fail(int err, int status) __attribute__((noreturn));
+static void fail(int err, int status) {
+	struct report r = { REPORT_FAIL, err, status, 0 };
+	(void)!write(report_fd, &r, sizeof r);
+	_exit(status);
+}
+
+static void note(int status, int err, int kind, int value) {
+	struct report r = { kind, err, status, value };
+	(void)!write(report_fd, &r, sizeof r);
+}
+
+/* Runs a step returning 0 or -errno; fails with status on an error. */
+static void step(int r, int status) {
+	if (r < 0) fail(-r, status);
+}
+
+static const char *search_path[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL };
+
+static void clean_environment(void) {
+	/* drop our own settings from the environment the command sees */
+	for (char **e = environ; *e;) {
+		if (strncmp(*e, "UO_SHIM_", 8) == 0) {
+			char name[256];
+			size_t len = strcspn(*e, "=");
+			if (len >= sizeof name) len = sizeof name - 1;
+			memcpy(name, *e, len);
+			name[len] = 0;
+			unsetenv(name);
+		} else e++;
+	}
+	/* sd_watchdog_enabled() checks that WATCHDOG_PID is the caller's own PID */
+	if (getenv("WATCHDOG_USEC")) {
+		char me[32];
+		snprintf(me, sizeof me, "%d", (int)getpid());
+		setenv("WATCHDOG_PID", me, 1);
+	}
+}
+
+static void exec_command(const char *path, char **argv) __attribute__((noreturn));
+static void exec_command(const char *path, char **argv) {
+	if (strchr(path, '/')) {
+		execve(path, argv, environ);
+		fail(errno, UO_EXIT_EXEC);
+	}
+	int err = ENOENT;
+	for (int i = 0; search_path[i]; i++) {
+		char full[4096];
+		snprintf(full, sizeof full, "%s/%s", search_path[i], path);
+		execve(full, argv, environ);
+		if (errno != ENOENT) err = errno;
+	}
+	fail(err, UO_EXIT_EXEC);
+}
+
+void exec_child(int fd, const char *path, char **argv) {
+	report_fd = fd;
+	sigset_t none;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) fail(errno, UO_EXIT_SIGNAL_MASK);
+	for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+	/* IgnoreSIGPIPE= (default yes): an ignored disposition survives execve() */
+	const char *sigpipe = getenv("UO_SHIM_IGNORE_SIGPIPE");
+	if ((!sigpipe || strcmp(sigpipe, "0") != 0) && signal(SIGPIPE, SIG_IGN) == SIG_ERR) fail(errno, UO_EXIT_SIGNAL_MASK);
+	if (setsid() < 0) fail(errno, UO_EXIT_SETSID);
+
+	/* the agent could not resolve the credentials (unknown User=/Group=): fail as systemd does */
+	const char *failure = getenv("UO_SHIM_FAIL");
+	if (failure) fail(ESRCH, atoi(failure));
+
+	const char *oom = getenv("UO_SHIM_OOM_SCORE_ADJUST");
+	if (oom) oom_prepare(oom);
+	/* the agent runs in a container with the host's root at UO_SHIM_ROOT: run the command there */
+	const char *root = getenv("UO_SHIM_ROOT");
+	if (root && *root && (chroot(root) < 0 || chdir("/") < 0)) fail(errno, UO_EXIT_CHDIR);
+	creds_umask(getenv("UO_SHIM_UMASK"));
+
+	const char *in = getenv("UO_SHIM_STDIN"), *out = getenv("UO_SHIM_STDOUT"), *err = getenv("UO_SHIM_STDERR");
+	step(stdio_input(in, out, err), UO_EXIT_STDIN);
+	step(stdio_output(out, 1, in, NULL), UO_EXIT_STDOUT);
+	step(stdio_output(err, 2, in, out), UO_EXIT_STDERR);
+
+	if (oom) {
+		int r = oom_apply();
+		if (r == -EPERM || r == -EACCES) note(UO_EXIT_OOM_ADJUST, -r, REPORT_NOTE, 0);
+		else step(r, UO_EXIT_OOM_ADJUST);
+	}
+	const char *v;
+	if ((v = getenv("UO_SHIM_CPUSCHED"))) step(cpusched_apply(v), UO_EXIT_SETSCHEDULER);
+	if ((v = getenv("UO_SHIM_NICE"))) {
+		int applied, r = nice_apply(v, &applied);
+		if (r > 0) note(UO_EXIT_NICE, r, REPORT_NOTE_VALUE, applied);
+		else step(r, UO_EXIT_NICE);
+	}
+	if ((v = getenv("UO_SHIM_CPU_AFFINITY")) && *v) step(affinity_apply(v), UO_EXIT_CPUAFFINITY);
+	if ((v = getenv("UO_SHIM_IOSCHED"))) step(ioprio_apply(v), UO_EXIT_IOPRIO);
+
+	step(creds_limits(), UO_EXIT_LIMITS);
+	const char *uid = getenv("UO_SHIM_UID");
+	step(creds_groups(getenv("UO_SHIM_GROUPS"), getenv("UO_SHIM_GID"), uid), UO_EXIT_GROUP);
+	/* RootDirectory=: chroot while we still may; the working directory is found inside it */
+	if ((v = getenv("UO_SHIM_ROOT_DIRECTORY")) && *v && (chroot(v) < 0 || chdir("/") < 0)) fail(errno, UO_EXIT_CHROOT);
+	step(creds_user(uid), UO_EXIT_USER);
+	/* after the user change, as systemd: the directory may be reachable by that user only */
+	const char *cwd = getenv("UO_SHIM_CWD");
+	if (!cwd) cwd = "/";
+	int optional = cwd[0] == '-';
+	if (chdir(cwd + optional) < 0) {
+		if (!optional) fail(errno, UO_EXIT_CHDIR);
+		(void)!chdir("/");
+	}
+
+	clean_environment();
+	exec_command(path, argv);
+}
+
+void exec_collect(int fd, int pid) {
+	struct report r;
+	int failed = 0;
+	for (;;) {
+		ssize_t n = read(fd, &r, sizeof r);
+		if (n < 0 && errno == EINTR) continue;
+		if (n != (ssize_t)sizeof r) break;
+		if (r.kind == REPORT_FAIL) {
+			emit("exec-failed %d %d %d %s", pid, r.err, r.status, exit_status_step(r.status));
+			failed = 1;
+		} else if (r.kind == REPORT_NOTE) emit("note %d %s %d", pid, exit_status_step(r.status), r.err);
+		else if (r.kind == REPORT_NOTE_VALUE) emit("note %d %s %d %d", pid, exit_status_step(r.status), r.err, r.value);
+	}
+	close(fd);
+	if (!failed) emit("exec %d", pid);
+}

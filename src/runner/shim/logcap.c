@@ -1,0 +1,95 @@
+/*
+ * logcap: UO_SHIM_LOG=PATH captures the command's stdout and stderr (those set to "journal")
+ * through a pipe into PATH as timestamped lines ("2026-11-22T14:30:00.123456Z stdout text"),
+ * moving PATH to PATH.1 when it grows past UO_SHIM_LOG_MAX bytes (default 8 MiB). A line
+ * longer than 8 KiB is cut into pieces; a last line without a newline is written at the end.
+ */
+#define _GNU_SOURCE
+#include "logcap.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct logbuf { int fd; int writer; const char *stream; char buf[8192]; size_t len; };
+
+static struct logbuf streams[2] = { { .fd = -1, .writer = -1, .stream = "stdout" }, { .fd = -1, .writer = -1, .stream = "stderr" } };
+static const char *log_path;
+static long long log_max = 8LL << 20;
+
+static struct logbuf *of(int stream) { return &streams[stream == 2 ? 1 : 0]; }
+
+void logcap_init(void) {
+	log_path = getenv("UO_SHIM_LOG");
+	if (getenv("UO_SHIM_LOG_MAX")) log_max = atoll(getenv("UO_SHIM_LOG_MAX"));
+	if (!log_path) return;
+	const char *spec[2] = { getenv("UO_SHIM_STDOUT"), getenv("UO_SHIM_STDERR") };
+	for (int i = 0; i < 2; i++) {
+		int p[2];
+		if (spec[i] && strcmp(spec[i], "journal") == 0 && pipe2(p, O_CLOEXEC) == 0) {
+			streams[i].fd = p[0];
+			streams[i].writer = p[1];
+		}
+	}
+}
+
+int logcap_writer(int stream) { return of(stream)->writer; }
+int logcap_reader(int stream) { return of(stream)->fd; }
+
+void logcap_close_writers(void) {
+	for (int i = 0; i < 2; i++) {
+		if (streams[i].writer >= 0) close(streams[i].writer);
+		streams[i].writer = -1;
+	}
+}
+
+static void log_line(const char *stream, const char *line, size_t len) {
+	if (!log_path) return;
+	struct stat st;
+	if (stat(log_path, &st) == 0 && st.st_size > log_max) {
+		char old[4200];
+		snprintf(old, sizeof old, "%s.1", log_path);
+		rename(log_path, old);
+	}
+	int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char head[96];
+	int h = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, stream);
+	char out[8400];
+	if (len > sizeof out - (size_t)h - 2) len = sizeof out - (size_t)h - 2;
+	memcpy(out, head, (size_t)h);
+	memcpy(out + h, line, len);
+	out[h + len] = '\n';
+	(void)!write(fd, out, (size_t)h + len + 1);
+	close(fd);
+}
+
+int logcap_pump(int stream, int flush) {
+	struct logbuf *b = of(stream);
+	ssize_t n = b->fd >= 0 ? read(b->fd, b->buf + b->len, sizeof b->buf - b->len) : 0;
+	if (n > 0) b->len += (size_t)n;
+	size_t start = 0;
+	for (size_t i = 0; i < b->len; i++) {
+		if (b->buf[i] == '\n') { log_line(b->stream, b->buf + start, i - start); start = i + 1; }
+	}
+	if (start == 0 && b->len == sizeof b->buf) { log_line(b->stream, b->buf, b->len); start = b->len; }
+	memmove(b->buf, b->buf + start, b->len - start);
+	b->len -= start;
+	if ((n == 0 || flush) && b->len > 0) { log_line(b->stream, b->buf, b->len); b->len = 0; }
+	if (n == 0 && b->fd >= 0) { close(b->fd); b->fd = -1; }
+	return b->fd >= 0;
+}
+
+void logcap_drain(void) {
+	while (streams[0].fd >= 0 && logcap_pump(1, 1)) {}
+	while (streams[1].fd >= 0 && logcap_pump(2, 1)) {}
+}
