@@ -35,7 +35,7 @@ function quoteHint(values: readonly string[]): string {
 function kindSchema(kind: Kind, doc: string): Schema {
   switch (kind.t) {
     case 'string': return { type: 'string', maxLength: MAX_STRING, ...(kind.pattern ? { pattern: kind.pattern } : {}), description: doc };
-    case 'list': return { type: 'array', maxItems: MAX_LIST, items: { type: 'string', minLength: 1, maxLength: MAX_STRING }, description: doc };
+    case 'list': return { type: 'array', maxItems: MAX_LIST, items: { type: 'string', minLength: 1, maxLength: MAX_STRING, ...(kind.pattern ? { pattern: kind.pattern } : {}) }, description: doc };
     case 'bool': return { type: 'boolean', description: doc };
     case 'timespan': return intOrString(TIMESPAN_PATTERN, `${doc} A time span ("5min 20s", "100ms", "infinity") or a number of seconds.`, { minimum: 0 });
     case 'int': return { type: 'integer', ...(kind.min !== undefined ? { minimum: kind.min } : {}), ...(kind.max !== undefined ? { maximum: kind.max } : {}), description: doc };

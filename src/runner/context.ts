@@ -56,8 +56,9 @@ export function executionContext(spec: ServiceUnitSpec): ExecContext {
   }
   const stdin = inputSpec(s);
   // StandardOutput=inherit means "what standard input is" when that is a terminal or a file
+  // (and /dev/null when standard input is null or data, as systemd's setup_output() under PID 1)
   const inheritsInput = s['standardOutput'] === 'inherit' && /^(tty|file:)/.test(stdin);
-  const stdout = inheritsInput ? 'inherit' : outputSpec(s['standardOutput'], 'journal');
+  const stdout = inheritsInput ? 'inherit' : s['standardOutput'] === 'inherit' ? 'null' : outputSpec(s['standardOutput'], 'journal');
   const stderr = s['standardError'] === undefined || s['standardError'] === 'inherit' ? stdout : outputSpec(s['standardError'], stdout);
   const num = (k: string): number | undefined => (s[k] !== undefined ? Number(s[k]) : undefined);
   return {
@@ -106,20 +107,27 @@ function inputSpec(s: Readonly<Record<string, unknown>>): string {
   if (v === 'tty' || v === 'tty-force' || v === 'tty-fail') return `${v}:${tty}`;
   if (v === 'data') {
     // StandardInputText= lines are C-unescaped and end in a newline; StandardInputData= is base64
-    const bytes = Buffer.concat([Buffer.from(text.map((t) => `${unescapeText(String(t))}\n`).join(''), 'utf8'), ...data.map((b) => Buffer.from(String(b).replace(/\s+/g, ''), 'base64'))]);
+    const bytes = Buffer.concat([...text.map((t) => unescapeText(String(t))), ...data.map((b) => Buffer.from(String(b).replace(/\s+/g, ''), 'base64'))]);
     return `data:${bytes.toString('base64')}`;
   }
+  // socket and fd need socket activation, which there is none of: systemd's fixup_input() makes them null
+  if (v === 'socket' || v.startsWith('fd')) return 'null';
   return v;
 }
 
-function unescapeText(t: string): string {
-  let out = '';
+/** One StandardInputText= line as bytes, with its newline: \xNN and \NNN are raw bytes (cunescape's eight_bit), the rest UTF-8. */
+function unescapeText(t: string): Buffer {
+  const parts: Buffer[] = [];
+  let run = '';
+  const flush = (): void => { if (run) { parts.push(Buffer.from(run, 'utf8')); run = ''; } };
   for (let i = 0; i < t.length; i++) {
-    if (t[i] !== '\\') { out += t[i]; continue; }
+    if (t[i] !== '\\') { run += t[i]; continue; }
     const u = unescapeOne(t, i + 1);
-    if (u.text === undefined) { out += t[i]; continue; }
-    out += u.text;
+    if (u.text === undefined) { run += t[i]; continue; }
+    if (t[i + 1] === 'x' || /[0-7]/.test(t[i + 1] ?? '')) { flush(); parts.push(Buffer.from([u.text.charCodeAt(0)])); } else run += u.text;
     i += u.length;
   }
-  return out;
+  run += '\n';
+  flush();
+  return Buffer.concat(parts);
 }

@@ -6,6 +6,7 @@
 // copy.
 
 import { createHash, randomUUID } from 'node:crypto';
+import { getSystemErrorMessage } from 'node:util';
 import { decide, configFromSpec, properties, INITIAL_MACHINE, ACTIVE_STATE, type Machine, type Event, type Effect, type ServiceConfig } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
@@ -184,7 +185,12 @@ export class UnitRunner {
     try {
       let changed = false;
       for (let guard = 0; this.queue.length > 0 && guard < 10_000; guard++) {
-        const next = this.queue.shift()!;
+        let next = this.queue.shift()!;
+        // fail closed for automatic restarts too: a refused unit waiting to restart stops instead
+        if (this.refusal !== undefined && next.t === 'timer' && this.machine.state === 'auto-restart') {
+          this.log('warning', `Refusing to restart ${this.unitName}: ${this.refusal}`);
+          next = { t: 'stop' };
+        }
         if (next.t === 'start' && (this.machine.state === 'dead' || this.machine.state === 'failed')) {
           this.invocationId = randomUUID().replaceAll('-', '');
           this.problems.length = 0;
@@ -349,8 +355,10 @@ export class UnitRunner {
   }
 }
 
-const ERRNO: Record<number, string> = { 1: 'Operation not permitted', 2: 'No such file or directory', 3: 'No such process', 8: 'Exec format error', 12: 'Cannot allocate memory', 13: 'Permission denied', 16: 'Device or resource busy', 20: 'Not a directory', 21: 'Is a directory', 22: 'Invalid argument', 40: 'Too many levels of symbolic links', 95: 'Operation not supported' };
-function errnoText(n: number): string { return ERRNO[n] ?? `errno ${n}`; }
+/** strerror(3)'s words for an errno (libuv's message, capitalized as glibc writes it). */
+function errnoText(n: number): string {
+  try { const m = getSystemErrorMessage(-n); return m ? m[0]!.toUpperCase() + m.slice(1) : `errno ${n}`; } catch { return `errno ${n}`; }
+}
 
 /** systemd's words for a failed spawn: "Failed at step CHDIR spawning /bin/sleep: No such file or directory". */
 function setupFailure(path: string, ev: { errno: number; status: number; step?: string }): string {

@@ -143,10 +143,12 @@ test('titles are read from string and template literals, past regexes, comments 
   assert.ok(tests[5]!.calls.has('harness') && tests[5]!.calls.has('h.open'));
 });
 
-test('the walk reports what it walked', (t) => {
+test('the walk reports what it walked: every applier has directives, each with its first evidence', (t) => {
   const directives = appliedDirectives(['engine', 'runner', 'shim']);
   const found = evidence(testFiles(), directives);
   const by = (a: string) => directives.filter((d) => d.applier === a).length;
+  for (const a of ['engine', 'runner', 'shim']) assert.ok(by(a) > 0, `the table has ${a} directives`);
+  assert.equal(found.size, directives.length, 'evidence was looked for for every directive');
   t.diagnostic(`${directives.length} applied directives walked: ${by('engine')} engine, ${by('runner')} runner, ${by('shim')} shim`);
   for (const d of directives) {
     const e = found.get(d.name)!;

@@ -53,7 +53,7 @@ export const EXEC: Directive[] = [
   d('CPUSchedulingPolicy', enumOf(['other', 'batch', 'idle', 'fifo', 'rr']), 'CPU scheduling policy, sched_setscheduler(2) (CPUSchedulingPolicy=, default other).', shim),
   d('CPUSchedulingPriority', intRange(0, 99), 'Real-time priority for fifo and rr, 1–99 (CPUSchedulingPriority=).', shim),
   d('CPUSchedulingResetOnFork', BOOL, 'Children do not inherit a real-time policy (CPUSchedulingResetOnFork=, default no).', shim),
-  d('CPUAffinity', LIST, 'CPUs the processes may run on, sched_setaffinity(2) (CPUAffinity=): indices and ranges like "0 2-3".', shim),
+  d('CPUAffinity', { t: 'list', pattern: '^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$' }, 'CPUs the processes may run on, sched_setaffinity(2) (CPUAffinity=): indices and ranges like "0 2-3" or "0,2-3" ("numa" is not supported).', shim),
   d('NUMAPolicy', enumOf(['default', 'preferred', 'bind', 'interleave', 'local']), 'NUMA memory policy, set_mempolicy(2) (NUMAPolicy=, default default).', { applier: 'not-yet', reason: 'the shim does not set a NUMA policy yet', protects: false, gap: honours('the shim does not set a NUMA policy yet', 'default') }),
   d('NUMAMask', STR, 'NUMA nodes of NUMAPolicy= (NUMAMask=), like "0-1".', { applier: 'not-yet', reason: 'the shim does not set a NUMA policy yet', protects: false }),
   d('TimerSlackNSec', { t: 'string', pattern: '^[0-9]+(\\.[0-9]+)?\\s*(ns|nsec|us|usec|ms|msec|s|sec)?$' }, 'Timer slack, prctl(PR_SET_TIMERSLACK) (TimerSlackNSec=, nanoseconds unless a unit is given).', { applier: 'not-yet', reason: 'the shim does not set the timer slack yet', protects: false }),

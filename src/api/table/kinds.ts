@@ -7,7 +7,7 @@ export type Section = 'Unit' | 'Service' | 'Install';
 /** How a directive's value is read, stored in the spec and written back. */
 export type Kind =
   | { readonly t: 'string'; readonly pattern?: string }
-  | { readonly t: 'list' }
+  | { readonly t: 'list'; readonly pattern?: string }
   | { readonly t: 'bool' }
   /** A boolean or one of some words (ProtectSystem=yes|strict|full): stored as a string, "true"/"false" for booleans. */
   | { readonly t: 'boolOr'; readonly values?: readonly string[] }
@@ -30,7 +30,7 @@ export type Kind =
  * Who applies a directive on the node.
  * - engine: the pure service state machine (src/engine): Type=, Restart=, timeouts, kill signals.
  * - runner: the TypeScript runner (src/runner): User= lookup, Environment*=, PIDFile=.
- * - shim: the C process holder (src/runner/shim/uo-shim.c) between fork() and execve().
+ * - shim: the C process holder (src/runner/shim/, the set-up steps in exec.c) between fork() and execve().
  * - status: nothing to apply; shown by unitctl status and kubectl get, as systemctl shows it.
  * - cgroup: a cgroup per unit, issue 13 (resource control).
  * - sandbox: namespaces, capabilities, seccomp, directories, credentials, issues 14 and 15.

@@ -16,7 +16,7 @@ const NO_FDSTORE = 'the file descriptor store and socket activation are not impl
 const d = (name: string, kind: Kind, doc: string, how: Applied | NotApplied): Directive => row('Service', name, kind, doc, how);
 
 export const SERVICE: Directive[] = [
-  d('Type', enumOf(SERVICE_TYPES), 'Process start-up type (Type=): simple (default when execStart is set), exec, forking, oneshot (default without execStart), notify, notify-reload, idle; dbus is accepted and treated like simple (no D-Bus on nodes).', engine),
+  d('Type', enumOf(SERVICE_TYPES), 'Process start-up type (Type=): simple (default when execStart is set), exec, forking, oneshot (default without execStart), notify, notify-reload, idle; dbus is accepted and treated like simple (no D-Bus on nodes).', { applier: 'engine', gap: (v) => (v === 'dbus' ? 'Type=dbus runs like Type=simple: there is no D-Bus on nodes, so BusName= is never waited for' : undefined) }),
   d('ExitType', enumOf(['main', 'cgroup']), 'When the service is considered stopped (ExitType=, default main).', { applier: 'cgroup', reason: 'ExitType=cgroup needs a cgroup per unit (issue 13); main is what the engine does', protects: false, gap: honours('ExitType=cgroup needs a cgroup per unit (issue 13)', 'main') }),
   d('RemainAfterExit', BOOL, 'Consider the service active even when all its processes exited (RemainAfterExit=, default no).', engine),
   d('GuessMainPID', BOOL, 'Guess the main PID of a forking service without PIDFile= (GuessMainPID=, default yes).', engine),
