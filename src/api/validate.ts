@@ -179,7 +179,5 @@ function semanticChecks(spec: SpecView, errors: FieldError[], warnings: FieldErr
       } catch { /* reported above */ }
     }
   }
-  if (svc?.['type'] === 'dbus') {
-    warnings.push({ field: 'spec.service.type', message: 'Type=dbus is run like Type=simple: nodes have no D-Bus name to wait for' });
-  }
+  // Type=dbus is reported by the table's gap (run like Type=simple: no D-Bus on nodes)
 }
