@@ -13,6 +13,7 @@ import { Supervisord } from './peers/supervisord.ts';
 import { Pm2 } from './peers/pm2.ts';
 import { Systemd } from './peers/systemd.ts';
 import { barChart, type Bar } from './chart.ts';
+import { convertText } from '../src/unitfile/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sizes = (process.env['BENCH_SIZES'] ?? '100,1000').split(',').map(Number);
@@ -30,8 +31,8 @@ for (const p of all) {
 }
 
 interface Row { readonly peer: string; readonly [k: string]: unknown }
-const results: { restart: Row[]; start: Row[]; footprint: Row[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
-  restart: [], start: [], footprint: [], skipped,
+const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
+  restart: [], start: [], footprint: [], converter: [], skipped,
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, date: new Date().toISOString() },
 };
 
@@ -55,6 +56,8 @@ function report(final: boolean): void {
   out += tableOf([['PEER', 'CONFIGURED', 'N', 'P50', 'P99', 'ERROR P50', '|ERROR| P99', 'NOTE'], ...results.restart.map((r) => [r.peer, `${r['configuredMs']} ms`, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), fmt(r['errP50']), fmt(r['errP99']), String(r['note'] ?? '')])]);
   out += `\nStart latency: unit added → its process runs (ms; each tool's own way: a file in the watched folder, supervisorctl update, pm2 start, systemctl daemon-reload + start)\n`;
   out += tableOf([['PEER', 'N', 'P50', 'P99', 'NOTE'], ...results.start.map((r) => [r.peer, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), String(r['note'] ?? '')])]);
+  out += `\nConverter: a .service of N repeated Environment= lines (~200 bytes each) → ServiceUnit, best of 3 (ms; linear in N)\n`;
+  out += tableOf([['LINES', 'BYTES', 'MS', 'µS/LINE'], ...results.converter.map((r) => [String(r['lines']), String(r['bytes']), fmt(r['ms']), fmt(r['usPerLine'], 2)])]);
   out += `\nSupervisor footprint (CPU % of one core; RSS and PSS of the supervising processes: PSS shares libc among the holders)\n`;
   out += tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'PSS MB', 'PSS KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
   const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
@@ -85,6 +88,18 @@ function report(final: boolean): void {
   if (final) say(png.error || png.status !== 0 ? 'rsvg-convert not available: wrote latest.svg only (apt-get install librsvg2-bin for the PNG)' : `wrote ${join(resultsDir, 'latest.json')}, latest.txt and latest.png`);
 }
 
+// the converter on large files (issue 12: it was quadratic in repeated directives)
+for (const n of [1_000, 10_000, 100_000]) {
+  const text = `[Service]\nExecStart=/bin/true\n${Array.from({ length: n }, (_, i) => `Environment=VAR_${i}=${'x'.repeat(180)}`).join('\n')}\n`;
+  let best = Infinity;
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    try { convertText(text, '/bench/big.service'); } catch { /* more than 256 Environment= items: refused after the whole conversion */ }
+    best = Math.min(best, performance.now() - t0);
+  }
+  say(`converter: ${n} lines in ${best.toFixed(1)} ms`);
+  results.converter.push({ peer: 'unit-operator', lines: n, bytes: text.length, ms: best, usPerLine: (best * 1000) / n });
+}
 for (const configured of [0, 500]) {
   for (const p of peers) {
     const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 40 : 12, dir));

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
-import { hasUnitState, readUnitState, unitDirs } from '../runner/store.ts';
+import { fsErrorText, hasUnitState, loadUnitState, readUnitState, recoverFromEventLogs, unitDirs } from '../runner/store.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
@@ -84,8 +84,19 @@ export class UnitHost {
     for (const dir of unitDirs(this.opts.unitsDir)) {
       const d = basename(dir);
       try {
-        const saved = readUnitState(dir);
-        if (!saved) { this.opts.log('warning', `cannot adopt ${d}: its state file is unreadable or of an unknown version`); continue; }
+        const read = loadUnitState(dir);
+        if (read.t === 'refused') {
+          this.opts.log('warning', `refusing ${read.path}: ${read.why}. Nothing in it is run or used to signal a process; if it is yours, check that none of its processes runs and remove ${dir}`, { unit: d });
+          continue;
+        }
+        if (read.t === 'damaged') {
+          // recovered (from the event logs) when its unit file is loaded: the file has no spec to run
+          const live = recoverFromEventLogs(dir).spawns.filter((s) => s.live).map((s) => (s.pidLive ? s.pid : s.shimPid));
+          this.opts.log('warning', `${read.path} is damaged (${read.why}); ${live.length > 0 ? `PID ${live.join(', ')} of it still run; they` : 'it'} will be recovered from the event logs when its unit file is loaded`, { unit: d });
+          continue;
+        }
+        if (read.t !== 'ok') continue;
+        const saved = read.state;
         const id = saved.id ?? d;
         if (this.units.has(id) || !saved.spec) continue;
         const runner = this.open(id, saved.unitName, saved.spec);
@@ -93,7 +104,7 @@ export class UnitHost {
         this.units.set(id, h);
         this.reportNotApplied(h);
         ids.push(id);
-      } catch (e) { this.opts.log('warning', `cannot adopt ${d}: ${(e as Error).message}`); }
+      } catch (e) { this.opts.log('warning', `cannot adopt ${dir}: ${fsErrorText(e)}`); }
     }
     return ids;
   }
@@ -113,8 +124,9 @@ export class UnitHost {
       const h: Hosted = { id, runner, source, hash, removing: false };
       this.units.set(id, h);
       this.reportNotApplied(h);
-      if (stopped) runner.stop();
-      else if (fresh) { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); runner.start(); }
+      if (runner.stateError !== undefined) this.opts.log('warning', `${unitName} is not started: ${runner.stateError}`, { unit: id });
+      else if (stopped) runner.stop();
+      else if (fresh || runner.recovered === 'clean') { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); runner.start(); }
       else if (savedHash !== undefined && savedHash !== hash) { this.opts.log('info', `${unitName} changed while the agent was away; restarting`, { unit: id }); runner.restart(); }
       else this.opts.log('info', `Adopted ${unitName}: ${runner.props.ActiveState} (${runner.props.SubState}), MainPID ${runner.props.MainPID}`, { unit: id });
       return runner;
@@ -170,7 +182,9 @@ export class UnitHost {
       const s = h.runner.props.ActiveState;
       if ((s === 'inactive' || s === 'failed') && h.runner.unitProcesses().length === 0) {
         h.runner.close();
-        rmSync(join(this.opts.unitsDir, dirOf(id)), { recursive: true, force: true });
+        try { rmSync(join(this.opts.unitsDir, dirOf(id)), { recursive: true, force: true }); } catch (e) {
+          this.opts.log('warning', `cannot remove ${join(this.opts.unitsDir, dirOf(id))}: ${fsErrorText(e)}; it is left behind`, { unit: id });
+        }
         this.units.delete(id);
         gone.push(id);
         this.opts.log('info', `${h.runner.unitName}: stopped and forgotten`, { unit: id });

@@ -3,8 +3,10 @@
 // state folder so that a restarted agent re-adopts its services; answers the CLI on a Unix
 // socket. Imperative commands (unitctl stop) hold until the unit's file changes, like systemctl.
 
-import { createServer, type Server, type Socket } from 'node:net';
-import { mkdirSync, rmSync, watch, type FSWatcher, writeFileSync } from 'node:fs';
+import { removeNotifyFolder } from '../runner/notifysock.ts';
+import type { Socket } from 'node:net';
+import { watch, type FSWatcher } from 'node:fs';
+import { fsErrorText, prepareStateDir, writeAgentPid } from '../runner/store.ts';
 import { join } from 'node:path';
 import { loadManifests, type ManifestProblem, type ManifestCache } from './manifests.ts';
 import { UnitHost } from './host.ts';
@@ -13,6 +15,7 @@ import type { Request, Response, UnitStatus } from './protocol.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AllowUnenforced } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
+import { listenUnix, openFolderToGroup, READ_ONLY, readSocketPath, removeSocket, socketPath, type Listener } from './socket.ts';
 
 export interface AgentOptions {
   readonly manifestsDir: string;
@@ -24,15 +27,23 @@ export interface AgentOptions {
   readonly metrics?: Metrics;
   /** --allow-unenforced: protections a unit may run without. */
   readonly allowUnenforced?: AllowUnenforced;
+  /** --max-file-size: manifest, unit and drop-in files larger than this are reported and not read (default 1 MiB). */
+  readonly maxFileSize?: number;
+  /**
+   * --read-socket-group: the group whose members may use the read-only socket (agent-ro.sock,
+   * list/status/problems); without it only root and the agent's uid can talk to the agent.
+   */
+  readonly readSocketGid?: number;
 }
 
-export function socketPath(stateDir: string): string { return join(stateDir, 'agent.sock'); }
+export { socketPath, readSocketPath };
 
 export class StandaloneAgent {
   readonly host: UnitHost;
   problems: ManifestProblem[] = [];
   private readonly opts: AgentOptions;
-  private server: Server | undefined;
+  /** agent.sock (every command; root and the agent's uid) and agent-ro.sock (read-only; a group). */
+  private listeners: Listener[] = [];
   /** Connected clients: a shutdown must not wait for one that keeps its connection open. */
   private readonly clients = new Set<Socket>();
   private watcher: FSWatcher | undefined;
@@ -42,6 +53,10 @@ export class StandaloneAgent {
   private readonly cache: ManifestCache = new Map();
   /** The parsed object last applied per unit: an unchanged file is not re-applied on a rescan. */
   private readonly applied = new Map<string, object>();
+  /** The folder read in progress, and whether another pass was asked for meanwhile. */
+  private loading: Promise<void> | undefined;
+  private reloadAfter = false;
+  private closing = false;
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -58,12 +73,14 @@ export class StandaloneAgent {
   get units(): UnitHost['units'] { return this.host.units; }
 
   async start(): Promise<void> {
-    mkdirSync(join(this.opts.stateDir, 'units'), { recursive: true });
-    writeFileSync(join(this.opts.stateDir, 'agent.pid'), `${process.pid}\n`);
+    const unusable = prepareStateDir(this.opts.stateDir);
+    if (unusable !== undefined) throw new Error(unusable);
+    try { writeAgentPid(this.opts.stateDir); } catch (e) { this.opts.log('warning', `cannot write ${join(this.opts.stateDir, 'agent.pid')}: ${fsErrorText(e)}`); }
+    // the control socket first: a socket path it cannot bind fails the start before any unit runs
+    await this.listen();
     // keep supervising what a previous agent ran before reading the folder
     this.host.adoptAll();
-    this.reconcile();
-    await this.listen();
+    await this.reconcile();
     try {
       // a burst of file events (an editor saving, a git checkout) becomes one reconcile
       this.watcher = watch(this.opts.manifestsDir, () => {
@@ -79,9 +96,26 @@ export class StandaloneAgent {
     this.rescan = setInterval(() => { if (!this.watcher || ++tick % 5 === 0) this.reconcile(); }, every);
   }
 
-  /** Brings the running units in line with the folder (level-based: safe to call any time). */
-  reconcile(): void {
-    const { units, problems } = loadManifests(this.opts.manifestsDir, this.cache);
+  /**
+   * Brings the running units in line with the folder (level-based: safe to call any time).
+   * The folder is read asynchronously, yielding between files (the CLI keeps being answered
+   * while a large folder loads); calls made meanwhile are folded into one more pass after it.
+   */
+  reconcile(): Promise<void> {
+    if (this.loading) { this.reloadAfter = true; return this.loading; }
+    this.loading = (async () => {
+      try {
+        do { this.reloadAfter = false; await this.reconcileOnce(); } while (this.reloadAfter && !this.closing);
+      } catch (e) {
+        this.opts.log('error', `reading ${this.opts.manifestsDir} failed: ${(e as Error).message}; the running units are kept, the next rescan retries`);
+      } finally { this.loading = undefined; }
+    })();
+    return this.loading;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const { units, problems } = await loadManifests(this.opts.manifestsDir, this.cache, this.opts.maxFileSize !== undefined ? { maxFileSize: this.opts.maxFileSize } : {});
+    if (this.closing) return; // shut down while the folder was read: start nothing
     this.problems = problems;
     const text = JSON.stringify(problems);
     if (text !== this.lastProblems) {
@@ -134,6 +168,9 @@ export class StandaloneAgent {
         if (req.cmd === 'reload' && r.cfg.exec.reload.length === 0 && r.cfg.type !== 'notify-reload') {
           return { ok: false, error: `Job for ${r.unitName} canceled: the unit has no ExecReload= (Job type reload is not applicable for unit ${r.unitName}).` };
         }
+        // the state folder may forbid a start now (a refused or damaged state, a write that fails): the real reason
+        const blocked = req.cmd === 'start' || req.cmd === 'restart' || req.cmd === 'reload' ? (r.refusal === undefined ? r.startBlocker() : undefined) : undefined;
+        if (blocked !== undefined) return { ok: false, exit: 1, error: `Failed to ${req.cmd} ${r.unitName}: ${blocked}` };
         const refused = ({ start: () => r.start(), stop: () => r.stop(), restart: () => r.restart(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();
         // systemctl: "Failed to start X.service: Unit X.service has a bad unit file setting."
         if (typeof refused === 'string') return { ok: false, exit: 6, error: `Failed to ${req.cmd} ${r.unitName}: Unit ${r.unitName} has a bad unit file setting: ${refused}. See 'unitctl status ${r.unitName}'.` };
@@ -142,41 +179,52 @@ export class StandaloneAgent {
     }
   }
 
-  private listen(): Promise<void> {
-    const path = socketPath(this.opts.stateDir);
-    rmSync(path, { force: true });
-    this.server = createServer((sock: Socket) => {
-      this.clients.add(sock);
-      sock.once('close', () => this.clients.delete(sock));
-      let buf = '';
-      sock.on('data', (d) => {
-        buf += d.toString();
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          let res: Response;
-          try { res = this.handle(JSON.parse(line) as Request); } catch (e) { res = { ok: false, error: `bad request: ${(e as Error).message}` }; }
-          sock.write(JSON.stringify(res) + '\n');
-        }
-      });
-      sock.on('error', () => sock.destroy());
+  /** Serves one connection: a JSON request per line; on the read-only socket, only READ_ONLY verbs. */
+  private serve(sock: Socket, readOnly: boolean): void {
+    this.clients.add(sock);
+    sock.once('close', () => this.clients.delete(sock));
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let res: Response;
+        try {
+          const req = JSON.parse(line) as Request;
+          res = readOnly && !READ_ONLY.has(req.cmd)
+            ? { ok: false, exit: 4, error: `Access denied: ${readSocketPath(this.opts.stateDir)} serves read-only commands (${[...READ_ONLY].join(', ')}); ${req.cmd} needs root or the agent's user (agent.sock)` }
+            : this.handle(req);
+        } catch (e) { res = { ok: false, error: e instanceof SyntaxError ? `bad request: ${e.message}` : `request failed: ${fsErrorText(e)}` }; }
+        sock.write(JSON.stringify(res) + '\n');
+      }
     });
-    return new Promise((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(path, () => resolve());
-    });
+    sock.on('error', () => sock.destroy());
+  }
+
+  /** Binds agent.sock (0600) and, with readSocketGid, agent-ro.sock (0660, that group): see socket.ts. */
+  private async listen(): Promise<void> {
+    const dir = this.opts.stateDir;
+    this.listeners.push(await listenUnix(socketPath(dir), { mode: 0o600 }, (s) => this.serve(s, false)));
+    if (this.opts.readSocketGid !== undefined) {
+      openFolderToGroup(dir, this.opts.readSocketGid);
+      this.listeners.push(await listenUnix(readSocketPath(dir), { mode: 0o660, gid: this.opts.readSocketGid }, (s) => this.serve(s, true)));
+    } else removeSocket(readSocketPath(dir)); // a previous agent's, run with --read-socket-group
   }
 
   /** Stops watching and answering. With stopUnits, stops every unit first (ExecStop= runs). */
   async shutdown(stopUnits: boolean, timeoutMs = 30_000): Promise<void> {
+    this.closing = true;
+    await this.loading;
     if (this.rescan) clearInterval(this.rescan);
     if (this.debounce) clearTimeout(this.debounce);
     this.watcher?.close();
     if (stopUnits) await this.host.stopAll(timeoutMs);
     this.host.closeAll();
-    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    if (stopUnits && this.host.activeStates().every((s) => s === 'inactive' || s === 'failed')) removeNotifyFolder(join(this.opts.stateDir, 'units'));
+    const closed = Promise.all(this.listeners.map((l) => l.close()));
     for (const c of this.clients) c.destroy();
     await closed;
-    rmSync(socketPath(this.opts.stateDir), { force: true });
+    this.listeners = [];
   }
 }

@@ -10,9 +10,9 @@ export function unitFacts(r: UnitRunner, file: string, detail = false): UnitFact
   const procs = detail ? r.unitProcesses() : [];
   const u = procs.length > 0 ? usage(procs) : undefined;
   return {
-    id: r.unitName, description: String(r.spec.unit?.['description'] ?? r.unitName), loadState: r.spec.masked ? 'masked' : r.refusal !== undefined ? 'bad-setting' : 'loaded',
+    id: r.unitName, description: String(r.spec.unit?.['description'] ?? r.unitName), loadState: r.spec.masked ? 'masked' : r.refusal !== undefined ? 'bad-setting' : r.stateError !== undefined ? 'error' : 'loaded',
     invocationId: r.invocationId, type: r.cfg.type, restart: r.cfg.restart, mainCommandLine: r.mainCommandLine,
-    fragmentPath: file, logPath: r.logPath(), notApplied: notAppliedEntries(r.notApplied, r.refused),
+    fragmentPath: file, logPath: r.logPath(), notApplied: notAppliedEntries(r.notApplied, r.refused), problems: r.problems,
     ...(detail ? { usage: { tasks: procs.length, rssBytes: u?.rssBytes, cpuNs: u?.cpuNs } } : {}),
   };
 }

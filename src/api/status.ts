@@ -44,6 +44,8 @@ export interface UnitStatus extends UnitProperties {
   readonly TasksCurrent: number | undefined;
   /** Directives set but not applied on this node, and how each is treated. */
   readonly NotApplied: readonly NotAppliedEntry[];
+  /** What keeps the unit from running as written or its state from being kept (a refused state file, a read-only state folder); left out when none. */
+  readonly Problems?: readonly string[];
 }
 
 /** What the machine does not know: the runner's and the agent's facts about a unit. */
@@ -58,6 +60,7 @@ export interface UnitFacts {
   readonly fragmentPath: string;
   readonly logPath: string;
   readonly notApplied?: readonly NotAppliedEntry[] | undefined;
+  readonly problems?: readonly string[] | undefined;
   /** Processes, memory and CPU (a /proc scan: status asks for it, list does not). */
   readonly usage?: { readonly tasks: number; readonly rssBytes?: number | undefined; readonly cpuNs?: number | undefined } | undefined;
 }
@@ -84,6 +87,7 @@ export function toUnitStatus(m: Machine, f: UnitFacts): UnitStatus {
     InvocationID: f.invocationId, Type: f.type, Restart: f.restart, ExecStart: f.mainCommandLine, FragmentPath: f.fragmentPath, LogPath: f.logPath,
     MemoryCurrent: f.usage?.rssBytes, CPUUsageNSec: f.usage?.cpuNs, TasksCurrent: f.usage?.tasks,
     NotApplied: f.notApplied ?? [],
+    ...(f.problems && f.problems.length > 0 ? { Problems: [...f.problems] } : {}),
   };
 }
 

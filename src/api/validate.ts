@@ -2,6 +2,7 @@
 // and the checks CEL can't express (command-line syntax, time-span ranges).
 // Errors name the field by its path (spec.service.restartSec), as the API server does.
 
+import { rlimitProblem } from './rlimit.ts';
 import { Ajv, type ErrorObject } from 'ajv';
 import { serviceUnitSchema, strictObjects, API_VERSION, KIND } from './schema.ts';
 import { SPEC_RULES, type SpecView } from './rules.ts';
@@ -147,6 +148,11 @@ function semanticChecks(spec: SpecView, errors: FieldError[], warnings: FieldErr
     for (const x of directivesOf(section)) {
       const v = values[x.field];
       if (v === undefined) continue;
+      if (x.kind.t === 'limit') {
+        const problem = rlimitProblem(x.name.replace(/^Limit/, ''), v);
+        if (problem) errors.push({ field: `${base}.${x.field}`, message: `Invalid value: ${JSON.stringify(v)}: ${problem} (systemd ignores such a value; write it as systemd reads it: sizes 64K, times 1min, counts without units)` });
+        continue;
+      }
       if (x.kind.t === 'commands' && Array.isArray(v)) {
         v.forEach((cmd, i) => {
           if (typeof cmd !== 'string') return;

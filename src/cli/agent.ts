@@ -1,9 +1,13 @@
 // unitctl agent --manifests DIR: the standalone agent in the foreground.
 
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { prepareStateDir } from '../runner/store.ts';
+import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { StandaloneAgent } from '../agent/standalone.ts';
+import { lockStateDir } from '../agent/lock.ts';
+import { ControlSocketError } from '../agent/socket.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { listTable, terminalStyle } from './format.ts';
 import { resolveStateDir } from './client.ts';
@@ -11,8 +15,10 @@ import { untilSignal } from './signals.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 import { OBSERVABILITY_HELP } from './plugin-help.ts';
 import { parseAllowUnenforced, unknownAllowed } from '../api/applied.ts';
+import { parseByteSize } from '../unitfile/read.ts';
 
 export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table] [--allow-unenforced LIST|all]
+                     [--read-socket-group GROUP] [--max-file-size SIZE]
        unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-root DIR] [--allow-unenforced LIST|all]
                      [--metrics-bind-address ADDR] [--log-format json|pretty]
 
@@ -31,6 +37,17 @@ Options:
   --stop-on-exit      on SIGINT/SIGTERM, stop every unit (ExecStop= runs) before exiting;
                       without it the services keep running and the next agent adopts them
   --status-table      redraw a status table on the terminal as units change
+  --max-file-size SIZE
+                      manifest, unit and drop-in files larger than SIZE (default 1M; 512K,
+                      2M...) are reported and skipped without being read
+  --read-socket-group GROUP
+                      also open a read-only socket, agent-ro.sock (0660, this group), serving
+                      list, status and problems to the group's members; the state folder
+                      becomes 0710 with that group so that they can reach it. Without it only
+                      root and the agent's user can talk to the agent (agent.sock is 0600).
+
+One agent per state folder: the folder is locked (agent.lock) for the agent's life; a second
+agent on it exits 1 naming the first one's PID (with --node it waits for the lock instead).
   --allow-unenforced LIST|all
                       directives that protect the host or the service (ProtectSystem=,
                       MemoryMax=, NoNewPrivileges=...) and that this agent does not apply yet
@@ -47,7 +64,10 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     'status-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' }, 'host-root': { type: 'string' },
     'metrics-bind-address': { type: 'string' }, 'log-format': { type: 'string' }, 'allow-unenforced': { type: 'string' },
+    'read-socket-group': { type: 'string' }, 'max-file-size': { type: 'string' },
   } });
+  const maxFileSize = values['max-file-size'] !== undefined ? parseByteSize(values['max-file-size']) : undefined;
+  if (values['max-file-size'] !== undefined && maxFileSize === undefined) throw new UsageError(`agent: --max-file-size: "${values['max-file-size']}" is not a size (bytes, or with K, M, G: 512K, 1M, 2MiB)`);
   const allowUnenforced = parseAllowUnenforced(values['allow-unenforced']);
   const unknown = unknownAllowed(allowUnenforced);
   if (unknown.length > 0) throw new UsageError(`agent: --allow-unenforced: ${unknown.map((n) => `${n}=`).join(', ')} ${unknown.length === 1 ? 'is not a directive' : 'are not directives'} of systemd.exec/resource-control/service/unit (names as in unit files: ProtectSystem,MemoryMax)`);
@@ -56,7 +76,9 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   if (values.node) return (await import('./cluster.ts')).runClusterAgent({ ...values, allowUnenforced }, io);
   if (!values.manifests) throw new UsageError('agent: give --manifests DIR (standalone) or --node NAME (cluster mode)');
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
-  mkdirSync(stateDir, { recursive: true });
+  // the state folder: 0700 whatever the umask, the agent's alone, writable; else what is wrong and what to do (exit 1)
+  const unusable = prepareStateDir(stateDir);
+  if (unusable !== undefined) { io.stderr(`unitctl agent: ${unusable}\n`); return EXIT.failure; }
   const style = terminalStyle();
   const table = !!values['status-table'] && !!process.stdout.isTTY;
   const recent: string[] = [];
@@ -67,11 +89,29 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   // metrics are loaded only when asked for (prom-client is not free)
   const wantMetrics = !!values['metrics-bind-address'] && values['metrics-bind-address'] !== '0';
   const metrics = wantMetrics ? new (await import('../observability/metrics.ts')).Metrics('agent') : undefined;
-  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath: ensureShim(), log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced });
+  const readSocketGid = values['read-socket-group'] === undefined ? undefined : groupId(values['read-socket-group']);
+  let shimPath: string;
+  try {
+    shimPath = ensureShim(process.env, (m) => log('warning', m));
+    // one agent per state folder, before anything in it is touched (src/agent/lock.ts): a
+    // second agent exits 1 naming the holder's PID and the folder
+    await lockStateDir(stateDir, shimPath);
+  } catch (e) {
+    io.stderr(`unitctl agent: ${(e as Error).message}\n`);
+    return EXIT.failure;
+  }
+  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath, log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced, ...(readSocketGid !== undefined ? { readSocketGid } : {}), ...(maxFileSize !== undefined ? { maxFileSize } : {}) });
   let dirty = true;
   let started = false;
   const ep = metrics ? await (await import('./observe.ts')).endpoint(values, metrics, () => (started ? undefined : 'still reading the manifest folder'), log) : undefined;
-  await agent.start();
+  try { await agent.start(); } catch (e) {
+    if (!(e instanceof ControlSocketError)) throw e;
+    // the socket is bound first: nothing was started
+    io.stderr(`unitctl agent: ${e.message}\n`);
+    await agent.shutdown(false);
+    await ep?.close();
+    return EXIT.failure;
+  }
   started = true;
   log('info', `agent ${process.pid}: running ${agent.units.size} unit(s) from ${resolve(values.manifests)}; state in ${stateDir}`);
   log('info', `inspect with: npx unitctl list|status UNIT|logs UNIT --state-dir ${stateDir}`);
@@ -92,4 +132,19 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     await ep?.close();
     if (stop) io.stderr(listTable(agent.list(), style));
   }, { signals: stop ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM'], deadlineMs: stop ? 45_000 : 15_000, log: (level, m) => io.stderr(`${level}: ${m}\n`) });
+}
+
+/** A group's id from its name or number (/etc/group, else getent for NSS groups). */
+export function groupId(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [name, , gid] = line.split(':');
+      if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+    }
+  } catch { /* no /etc/group: ask NSS */ }
+  const r = spawnSync('getent', ['group', group], { encoding: 'utf8' });
+  const gid = r.status === 0 ? r.stdout.split(':')[2] : undefined;
+  if (gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  throw new UsageError(`agent: --read-socket-group: no group named "${group}"`);
 }

@@ -1,11 +1,11 @@
 // Talks to a running standalone agent over its Unix socket.
 
 import { createConnection } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Request, Response } from '../agent/protocol.ts';
-import { socketPath } from '../agent/standalone.ts';
+import { READ_ONLY, reachablePath, readSocketPath, socketPath } from '../agent/socket.ts';
 
 /** --state-dir, else $UNIT_OPERATOR_STATE_DIR, else ./.state when an agent runs there (npm start), else the system default. */
 export function resolveStateDir(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
@@ -17,19 +17,51 @@ export function resolveStateDir(flag: string | undefined, env: Readonly<Record<s
 
 export class AgentUnreachable extends Error {}
 
-export function request(stateDir: string, req: Request, timeoutMs = 5000): Promise<Response> {
-  const path = socketPath(stateDir);
-  return new Promise((resolve, reject) => {
-    if (!existsSync(path)) { reject(new AgentUnreachable(`no agent is running with state folder ${stateDir} (no ${path}); start one with: unitctl agent --manifests DIR --state-dir ${stateDir}`)); return; }
-    const sock = createConnection(path);
+type Attempt = { res: Response } | { code: string | undefined; message: string };
+
+/** One request on one socket (a path too long for sun_path is reached through /proc/self/fd). */
+function attempt(path: string, req: Request, timeoutMs: number): Promise<Attempt> {
+  let via: ReturnType<typeof reachablePath>;
+  try { via = reachablePath(path, 'the agent\'s socket'); } catch (e) { return Promise.resolve({ code: undefined, message: (e as Error).message }); }
+  return new Promise((resolve) => {
+    const sock = createConnection(via.path);
     let buf = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new AgentUnreachable(`the agent at ${path} did not answer within ${timeoutMs / 1000} s`)); }, timeoutMs);
+    const finish = (a: Attempt): void => { clearTimeout(timer); sock.destroy(); via.done(); resolve(a); };
+    const timer = setTimeout(() => finish({ code: 'ETIMEDOUT', message: `the agent at ${path} did not answer within ${timeoutMs / 1000} s` }), timeoutMs);
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
     sock.on('data', (d) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
-      if (nl >= 0) { clearTimeout(timer); sock.end(); resolve(JSON.parse(buf.slice(0, nl)) as Response); }
+      if (nl >= 0) finish({ res: JSON.parse(buf.slice(0, nl)) as Response });
     });
-    sock.on('error', (e) => { clearTimeout(timer); reject(new AgentUnreachable(`cannot reach the agent at ${path}: ${e.message}; is it running?`)); });
+    sock.on('error', (e: NodeJS.ErrnoException) => finish({ code: e.code, message: `cannot reach the agent at ${path}: ${e.message.replace(via.path, path)}; is it running?` }));
   });
+}
+
+/** Whether path exists, is absent, or cannot be looked at (a folder we may not enter). */
+function presence(path: string): 'yes' | 'no' | 'denied' {
+  try { lstatSync(path); return 'yes'; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no' : 'denied'; }
+}
+
+/**
+ * Sends one request to the agent of stateDir: on agent.sock (root and the agent's uid), else,
+ * for a read-only command from a user agent.sock refuses, on agent-ro.sock (--read-socket-group).
+ */
+export async function request(stateDir: string, req: Request, timeoutMs = 5000): Promise<Response> {
+  const path = socketPath(stateDir);
+  const ro = readSocketPath(stateDir);
+  const here = presence(path);
+  if (here === 'no') throw new AgentUnreachable(`no agent is running with state folder ${stateDir} (no ${path}); start one with: unitctl agent --manifests DIR --state-dir ${stateDir}`);
+  const first = await attempt(path, req, timeoutMs);
+  if ('res' in first) return first.res;
+  if (first.code !== 'EACCES' && here !== 'denied') throw new AgentUnreachable(first.message);
+  // agent.sock is root's (or the agent user's) alone
+  if (READ_ONLY.has(req.cmd) && presence(ro) === 'yes') {
+    const second = await attempt(ro, req, timeoutMs);
+    if ('res' in second) return second.res;
+    if (second.code !== 'EACCES') throw new AgentUnreachable(second.message);
+  }
+  throw new AgentUnreachable(READ_ONLY.has(req.cmd)
+    ? `Access denied: the agent's socket ${path} is for root and the agent's user only, and ${presence(ro) === 'yes' ? `you are not in the group of ${ro}` : 'no read-only socket is open to you (the agent runs without --read-socket-group, or you may not enter its state folder)'}`
+    : `Access denied: only root (or the agent's user) may ${req.cmd} units; ${path} refused the connection`);
 }

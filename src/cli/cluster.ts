@@ -4,6 +4,8 @@ import type { AllowUnenforced } from '../api/applied.ts';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
+import { prepareStateDir } from '../runner/store.ts';
+import { lockStateDir } from '../agent/lock.ts';
 import { KubeClient } from '../kube/client.ts';
 import { ClusterAgent } from '../agent/cluster.ts';
 import { Controller } from '../controller/controller.ts';
@@ -32,8 +34,25 @@ export async function runClusterAgent(values: { node?: string; kubeconfig?: stri
   const client = KubeClient.load(values.kubeconfig);
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));
   const metrics = new Metrics('agent', { node });
+  let shimPath: string;
+  try {
+    shimPath = ensureShim(process.env, (m) => log('warning', m));
+    // one agent per state folder (src/agent/lock.ts); a second agent pod on the node (a DaemonSet
+    // update overlapping) waits for the first to go instead of crash-looping
+    // the state folder: 0700 whatever the umask, the agent's alone, writable; else what is wrong and what to do
+    const unusable = prepareStateDir(stateDir);
+    if (unusable !== undefined) throw new Error(unusable);
+    await lockStateDir(stateDir, shimPath, {
+      wait: true,
+      onWait: (holder) => log('info', `waiting for the lock on the state folder ${stateDir}: agent PID ${holder || 'unknown'} holds it (an agent pod being replaced?); this agent starts when it exits`),
+    });
+  } catch (e) {
+    log('error', (e as Error).message);
+    return EXIT.failure;
+  }
+  log('info', `locked the state folder ${stateDir} (agent.lock) for this agent, PID ${process.pid}`);
   const agent = new ClusterAgent({
-    client, node, stateDir, shimPath: ensureShim(), leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
+    client, node, stateDir, shimPath, leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
     ...(values['host-root'] ? { hostRoot: values['host-root'] } : {}),
     ...(values.allowUnenforced ? { allowUnenforced: values.allowUnenforced } : {}),
     log, metrics,

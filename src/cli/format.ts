@@ -44,7 +44,7 @@ function since(ts: string | undefined, now: number): string {
 }
 
 /** What the status view shows: systemctl show's properties, and what the runner adds when known. */
-export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec' | 'NotApplied'>>;
+export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec' | 'NotApplied' | 'Problems'>>;
 
 /**
  * The lines of the systemctl status view below its title, for one unit on one host: the
@@ -71,6 +71,7 @@ export function statusLines(u: StatusFacts, s: Style, now: number, opts: { reado
   if (u.MemoryCurrent !== undefined) line('Memory', `${(u.MemoryCurrent / 1024 / 1024).toFixed(1)}M`);
   if (u.CPUUsageNSec !== undefined) line('CPU', formatTimespan(Math.round(u.CPUUsageNSec / 1000)) || '0');
   if (u.ExecStart) line('Command', u.ExecStart);
+  (u.Problems ?? []).forEach((p, i) => { if (i === 0) line('Problem', red(s, p)); else lines.push(`${pad}${' '.repeat(13)}${red(s, p)}`); });
   // nothing silent: what the unit asks for and this node does not apply, one directive a line
   (u.NotApplied ?? []).forEach((e, i) => {
     const text = describeEntry(e);

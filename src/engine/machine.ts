@@ -6,7 +6,13 @@ import type { ServiceConfig } from './config.ts';
 import { classifyExit, shallRestart, restartDelayNext, rateLimitBelow, RATELIMIT_INIT } from './decisions.ts';
 import { ACTIVE_STATE, CLD, EXEC_DIRECTIVE, type ExecKind, type ExitCode, type ServiceResult, type ServiceState } from './states.ts';
 import type { Decision, Effect, Event, KillTarget, Machine, Role, Transition } from './types.ts';
-import { signalName } from '../api/signals.ts';
+import { signalName, EXIT_STATUS_NAMES } from '../api/signals.ts';
+
+const EXIT_STATUS_NAME = new Map(Object.entries(EXIT_STATUS_NAMES).map(([k, v]) => [v, k]));
+/** service_sigchld_event()'s "status=217/USER", "status=9/KILL", "status=42/n/a". */
+function statusText(code: ExitCode, status: number): string {
+  return `${status}/${code === 'exited' ? EXIT_STATUS_NAME.get(status) ?? 'n/a' : signalName(status).replace(/^SIG/, '')}`;
+}
 
 /** systemd's message when the start limit refuses a start (service_start(): -ECANCELED). */
 export const START_LIMIT_HIT = 'Start request repeated too quickly.';
@@ -325,7 +331,7 @@ function onMainExit(c: Ctx, code: ExitCode, status: number): void {
   let f = classifyExit(code, status, cfg.type !== 'oneshot', cfg.successExitStatus);
   const cmd = m.mainCommand ? cfg.exec[m.mainCommand.kind][m.mainCommand.index] : undefined;
   if (f !== 'success') {
-    c.log(`Main process exited, code=${code}, status=${code === 'exited' ? status : signalName(status)}${cmd?.flags.ignoreFailure ? ' (ignored)' : ''}`, cmd?.flags.ignoreFailure ? 'info' : 'notice');
+    c.log(`Main process exited, code=${code}, status=${statusText(code, status)}${cmd?.flags.ignoreFailure ? ' (ignored)' : ''}`, cmd?.flags.ignoreFailure ? 'info' : 'notice');
   }
   if (cmd?.flags.ignoreFailure) f = 'success';
   m.mainPid = 0;
@@ -426,6 +432,55 @@ function onControlExit(c: Ctx, code: ExitCode, status: number): void {
       break;
     default:
       break;
+  }
+}
+
+const TASK: Record<ExecKind, string> = { condition: 'exec-condition', startPre: 'start-pre', start: 'start', startPost: 'start-post', reload: 'reload', stop: 'stop', stopPost: 'stop-post' };
+
+/**
+ * The runner could not spawn the command the engine asked for (an EnvironmentFile= missing,
+ * too large or not a regular file): what service.c does when service_spawn() fails in the
+ * service_enter_*() that asked for it (index 0), or in service_run_next_control()/_main()
+ * (a later command of the list). Result=resources. The spawn was asked for in an earlier
+ * decision, so the machine may have moved on (a simple service is already running at fork();
+ * its ExecStartPost= may have been asked for too): a failure is matched to the command still
+ * pending for that role (PID -1), and one that no longer is only clears the PID.
+ */
+function onSpawnFailed(c: Ctx, role: Role, message: string): void {
+  const m = c.m;
+  const cmd = role === 'main' ? m.mainCommand : m.controlCommand;
+  const pending = (role === 'main' ? m.mainPid : m.controlPid) === -1;
+  if (role === 'main') m.mainPid = 0; else m.controlPid = 0;
+  if (!cmd || !pending) return;
+  const st = m.state;
+  // the state the command was asked for in (a simple service passed on to start-post/running at the fork)
+  const asked: Record<ExecKind, readonly ServiceState[]> = {
+    condition: ['condition'], startPre: ['start-pre'], start: ['start', 'start-post', 'running'], startPost: ['start-post'],
+    reload: ['reload', 'reload-signal', 'reload-notify'], stop: ['stop'], stopPost: ['stop-post'],
+  };
+  if (!asked[cmd.kind].includes(st)) return;
+  c.log(cmd.index === 0 ? `Failed to spawn '${TASK[cmd.kind]}' task: ${message}` : `Failed to spawn next ${role} task: ${message}`, 'warning');
+  const first = cmd.index === 0;
+  switch (cmd.kind) {
+    case 'condition': case 'startPre':
+      if (first) enterDead(c, 'resources', true); else enterSignal(c, 'stop-sigterm', 'resources');
+      return;
+    case 'start':
+      if (first || role === 'control') enterSignal(c, 'stop-sigterm', 'resources'); else enterStop(c, 'resources');
+      return;
+    case 'startPost':
+      if (first) enterStop(c, 'resources'); else enterSignal(c, 'stop-sigterm', 'resources');
+      return;
+    case 'reload':
+      m.reloadResult = 'resources';
+      enterRunning(c, 'success');
+      return;
+    case 'stop':
+      enterSignal(c, 'stop-sigterm', 'resources');
+      return;
+    case 'stopPost':
+      if (first) enterSignal(c, 'final-sigterm', 'resources'); else enterDead(c, 'resources', true);
+      return;
   }
 }
 
@@ -666,13 +721,7 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
     case 'exec-ok':
       if (cfg.type === 'exec' && m.state === 'start' && event.pid === m.mainPid) enterStartPost(c);
       break;
-    case 'spawn-failed':
-      c.log(`Failed to spawn ${event.role === 'main' ? 'main' : 'control'} process: ${event.message}`, 'warning');
-      if (event.role === 'main') m.mainPid = 0; else m.controlPid = 0;
-      if (m.state === 'stop' || m.state === 'stop-post') enterSignal(c, m.state === 'stop' ? 'stop-sigterm' : 'final-sigterm', 'resources');
-      else if (ACTIVE_STATE[m.state] === 'activating' || m.state === 'running') enterSignal(c, 'stop-sigterm', 'resources');
-      else if (m.state === 'reload') { m.reloadResult = 'resources'; enterRunning(c, 'success'); }
-      break;
+    case 'spawn-failed': onSpawnFailed(c, event.role, event.message); break;
     case 'exited':
       if (event.pid === m.mainPid && m.mainPid > 0) onMainExit(c, event.code, event.status);
       else if (event.pid === m.controlPid && m.controlPid > 0) onControlExit(c, event.code, event.status);

@@ -3,10 +3,41 @@
 // UnsetEnvironment=, and the variables systemd itself sets. Users and groups are looked up in
 // /etc/passwd and /etc/group (no shell, no NSS).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { hostname, release, arch } from 'node:os';
 import { extractWord } from '../api/words.ts';
 import { expandNameSpecifiers, parseUnitName, replaceSpecifiers } from '../unitfile/specifiers.ts';
+import { HostileFileError, MiB, readRegularFile, showName } from '../unitfile/read.ts';
+
+/**
+ * systemd's READ_FULL_BYTES_MAX (64 MiB − 1, fileio.c): a larger EnvironmentFile= fails the
+ * start with E2BIG. The oracle (systemd 257): a 65 MiB file and /dev/zero fail with "Failed to
+ * load environment files: Argument list too long", Result=resources; a 64 MiB file loads.
+ */
+export const ENVIRONMENT_FILE_MAX = 64 * MiB;
+
+/** Why the environment could not be built: the spawn fails (systemd: Result=resources). */
+export interface EnvironmentFailure {
+  /** strerror() of systemd's error: "No such file or directory", "Argument list too long"... */
+  readonly errnoText: string;
+  /** The line systemd logs ("Failed to load environment files: …"), with the file named. */
+  readonly message: string;
+}
+
+const ERRNO_TEXT: Record<HostileFileError['code'], string> = {
+  ENOENT: 'No such file or directory', ELOOP: 'Too many levels of symbolic links', E2BIG: 'Argument list too long',
+  EINVAL: 'Invalid argument', EACCES: 'Permission denied', EIO: 'Input/output error',
+};
+
+/**
+ * Reads one EnvironmentFile= as hostile (it is read by root, for a unit someone else wrote): a
+ * regular file of at most 64 MiB, opened non-blocking — a FIFO never freezes the agent and
+ * /dev/zero never exhausts it. Throws HostileFileError.
+ */
+export function readEnvironmentFile(path: string): Record<string, string> {
+  return parseEnvironmentFile(readRegularFile(path, ENVIRONMENT_FILE_MAX, 'EnvironmentFile='));
+}
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -90,7 +121,7 @@ export interface EnvInput {
   readonly managerEnv: Readonly<Record<string, string>>;
 }
 
-export function buildEnvironment(input: EnvInput): { env: Record<string, string>; problems: string[] } {
+export function buildEnvironment(input: EnvInput): { env: Record<string, string>; problems: string[]; failure?: EnvironmentFailure } {
   const problems: string[] = [];
   const env: Record<string, string> = { PATH: DEFAULT_PATH };
   for (const k of ['LANG', 'LANGUAGE', 'LC_ALL', 'TZ']) { const v = input.agentEnv[k]; if (v !== undefined) env[k] = v; }
@@ -101,11 +132,22 @@ export function buildEnvironment(input: EnvInput): { env: Record<string, string>
     const eq = e.indexOf('=');
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
+  // exec_context_load_environment(): with "-" any error skips the file; without it the spawn
+  // fails ("Failed to load environment files: …", then "Failed to spawn 'start' task: …")
+  let failure: EnvironmentFailure | undefined;
   for (const f of input.environmentFiles) {
     const optional = f.startsWith('-');
     const path = expandSpecifiers(optional ? f.slice(1) : f, input.ctx);
-    if (!existsSync(path)) { if (!optional) problems.push(`EnvironmentFile=${path} does not exist`); continue; }
-    Object.assign(env, parseEnvironmentFile(readFileSync(path, 'utf8')));
+    if (!isAbsolute(path)) {
+      if (!optional) { failure = { errnoText: ERRNO_TEXT.EINVAL, message: `Failed to load environment files: ${ERRNO_TEXT.EINVAL} (EnvironmentFile=${showName(path)} is not an absolute path)` }; break; }
+      continue;
+    }
+    try { Object.assign(env, readEnvironmentFile(path)); } catch (e) {
+      if (!(e instanceof HostileFileError)) throw e;
+      if (optional) continue;
+      failure = { errnoText: ERRNO_TEXT[e.code], message: `Failed to load environment files: ${ERRNO_TEXT[e.code]} (EnvironmentFile=${showName(path)}${e.code === 'ENOENT' ? ' does not exist' : `: ${e.message}`})` };
+      break;
+    }
   }
   for (const u of input.unsetEnvironment) {
     const eq = u.indexOf('=');
@@ -113,5 +155,5 @@ export function buildEnvironment(input: EnvInput): { env: Record<string, string>
     else if (env[u.slice(0, eq)] === u.slice(eq + 1)) delete env[u.slice(0, eq)];
   }
   Object.assign(env, input.managerEnv);
-  return { env, problems };
+  return { env, problems, ...(failure ? { failure } : {}) };
 }

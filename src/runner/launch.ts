@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { expandCommand } from '../api/cmdline.ts';
 import type { ServiceConfig } from '../engine/index.ts';
 import type { ExecContext } from './context.ts';
-import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGroups, type Account } from './environment.ts';
+import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGroups, type Account, type EnvironmentFailure } from './environment.ts';
 import { encodeShimArgs, encodeShimEnv } from './shimproto.ts';
 import type { SpawnEffect } from './store.ts';
 
@@ -31,6 +31,12 @@ export interface Launch {
   readonly shimEnv: Record<string, string>;
   /** Reasons the command can't run as written (unknown User=, missing EnvironmentFile=...), in order. */
   readonly problems: readonly string[];
+  /**
+   * Set when the command must not be spawned at all (an EnvironmentFile= without "-" that is
+   * missing, too large or not a regular file): systemd's service_spawn() fails before fork(),
+   * and the engine is told ('spawn-failed': Result=resources).
+   */
+  readonly failure?: EnvironmentFailure;
 }
 
 interface Credentials { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number }
@@ -41,13 +47,13 @@ function credentials(exec: ExecContext, unitName: string, hostRoot: string | und
   const userName = exec.user !== undefined ? expandSpecifiers(exec.user, ctx) : undefined;
   const user = userName !== undefined ? lookupUser(userName, etc('passwd')) : undefined;
   if (userName !== undefined && !user) {
-    problems.push(`Failed to determine user credentials: User=${userName} does not exist on this node`);
+    problems.push(`Failed to determine user credentials: No such process (User=${userName} does not exist on this node)`); // systemd 257: "…: No such process" (ESRCH)
     return { user: undefined, gid: undefined, groups: [], failure: 217 };
   }
   const groupName = exec.group !== undefined ? expandSpecifiers(exec.group, ctx) : undefined;
   const gid = groupName !== undefined ? lookupGroup(groupName, etc('group')) : user?.gid;
   if (groupName !== undefined && gid === undefined) {
-    problems.push(`Failed to determine group credentials: Group=${groupName} does not exist on this node`);
+    problems.push(`Failed to determine group credentials: No such process (Group=${groupName} does not exist on this node)`);
     return { user, gid: undefined, groups: [], failure: 216 };
   }
   const supplementary = exec.supplementaryGroups.map((g) => lookupGroup(g, etc('group'))).filter((g): g is number => g !== undefined);
@@ -101,7 +107,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
     ignoreSigpipe: exec.ignoreSigpipe,
   });
-  return { path, argv, shimEnv, problems };
+  return { path, argv, shimEnv, problems, ...(built.failure ? { failure: built.failure } : {}) };
 }
 
 /** Starts uo-shim detached (it outlives the agent); returns its pid (0 when it could not start). */

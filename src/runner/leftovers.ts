@@ -1,13 +1,16 @@
 // Every process a state folder's units still hold — their shims and the shims' descendants —
-// for clean-up paths (tests, benchmarks, an operator's last resort). Only pids recorded by
-// this project's own runners are touched.
+// for clean-up paths (tests, benchmarks, an operator's last resort). Only shims recorded by
+// this project's own runners are touched, and only while they are the recorded process: /proc
+// shows uo-shim on that spawn's event log, in the recorded boot, with the recorded start time
+// (store.ts shimAlive()). A PID reused since, or a record planted in the folder, is never killed.
 
+import { removeNotifyFolder } from './notifysock.ts';
 import { descendants, isAlive } from './procfs.ts';
-import { readUnitState, unitDirs } from './store.ts';
+import { readUnitState, shimAlive, unitDirs } from './store.ts';
 
 export function recordedShims(unitsDir: string): number[] {
   const pids: number[] = [];
-  for (const dir of unitDirs(unitsDir)) for (const x of readUnitState(dir)?.spawns ?? []) if (x.shimPid > 0) pids.push(x.shimPid);
+  for (const dir of unitDirs(unitsDir)) for (const x of readUnitState(dir)?.spawns ?? []) if (x.shimPid > 0 && shimAlive(x)) pids.push(x.shimPid);
   return pids;
 }
 
@@ -18,5 +21,6 @@ export async function killLeftovers(unitsDir: string, timeoutMs = 2000): Promise
   for (const p of all) { try { process.kill(p, 9); } catch { /* gone */ } }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && all.some(isAlive)) await new Promise((r) => setTimeout(r, 20));
+  if (!all.some(isAlive)) removeNotifyFolder(unitsDir);
   return all;
 }

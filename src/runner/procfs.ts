@@ -13,11 +13,62 @@ export function isAlive(pid: number): boolean {
   try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
 }
 
-function parentOf(pid: number): number | undefined {
+/** The fields of /proc/PID/stat after the command name (index 0 is field 3, the state). */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[1]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch { return undefined; }
+}
+
+export function parentOf(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[1]) : undefined;
+}
+
+// ---- process identity: a PID is only a name; (boot ID, start time) tells a reused one apart ----
+
+let boot: string | undefined;
+/** This boot's ID (/proc/sys/kernel/random/boot_id); '' when the kernel does not say. */
+export function bootId(): string {
+  if (boot === undefined) {
+    try { boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); } catch { boot = ''; }
+  }
+  return boot;
+}
+
+/** The process's start time (/proc/PID/stat field 22, clock ticks since boot); undefined when gone. */
+export function startTime(pid: number): number | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const f = statFields(pid);
+  const t = f ? Number(f[19]) : NaN;
+  return Number.isFinite(t) ? t : undefined;
+}
+
+/** What identifies a process across agent restarts; fields a record lacks are not checked (older records). */
+export interface ProcessIdentity { readonly start?: number | undefined; readonly boot?: string | undefined }
+
+/** The identity of a live process now (undefined when it is gone). */
+export function identify(pid: number): { start: number; boot: string } | undefined {
+  const start = startTime(pid);
+  return start === undefined ? undefined : { start, boot: bootId() };
+}
+
+/**
+ * Whether pid still names the process that was recorded: alive (not a zombie), recorded in
+ * this boot, and started at the recorded time. A record from before a reboot never matches.
+ */
+export function sameProcess(pid: number, id: ProcessIdentity): boolean {
+  if (id.boot !== undefined && id.boot !== '' && bootId() !== '' && id.boot !== bootId()) return false;
+  if (!isAlive(pid)) return false;
+  return id.start === undefined || startTime(pid) === id.start;
+}
+
+/** The real uid of a process (/proc/PID/status), undefined when gone. */
+export function uidOf(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+([0-9]+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
   } catch { return undefined; }
 }
 
@@ -79,4 +130,9 @@ export function usage(pids: readonly number[]): { rssBytes: number; cpuNs: numbe
     } catch { /* gone */ }
   }
   return { rssBytes, cpuNs };
+}
+
+/** The command name of a process (/proc/PID/comm), '' when gone. */
+export function commOf(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; }
 }

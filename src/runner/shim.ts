@@ -1,10 +1,21 @@
 // Builds uo-shim from every C module in shim/ (the .c files, with their .h headers) with the
 // system C compiler, once, into a cache keyed by a hash of all those sources and the build
 // flags; returns its path.
+//
+// The agent runs the shim as root for every service, so the binary is verified, not trusted
+// because a file of that name exists in a cache folder (issue 12): the binary and every folder
+// above it must be owned by root or the agent's uid and writable by no one else (a root-owned
+// sticky folder such as /tmp is allowed above the cache, as nobody can rename entries they do
+// not own in it), and its sha256 must match the one recorded beside it when it was built
+// (uo-shim.sha256, under the same ownership rules: whoever could rewrite it could already
+// rewrite the folder, which the rules exclude). A binary that does not match is rebuilt (and
+// said so); a folder that breaks the rules is refused with what is wrong and what to do. A
+// prebuilt UNIT_OPERATOR_SHIM (the image's) gets the same ownership checks, and its hash is
+// checked when UNIT_OPERATOR_SHIM_SHA256 gives one.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,25 +31,94 @@ export function shimSources(dir: string = SHIM_DIR): { c: string[]; all: string[
   return { c: names.filter((f) => f.endsWith('.c')).map((f) => join(dir, f)), all: names.map((f) => join(dir, f)) };
 }
 
-export function ensureShim(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  if (env['UNIT_OPERATOR_SHIM'] && existsSync(env['UNIT_OPERATOR_SHIM'])) return env['UNIT_OPERATOR_SHIM'];
+/** A shim binary (or a folder above it) that the agent refuses to run. */
+export class UntrustedShim extends Error {}
+
+const uid = (): number => process.geteuid?.() ?? 0;
+const octal = (m: number): string => (m & 0o7777).toString(8).padStart(4, '0');
+const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/**
+ * Why path (a file or folder) may be changed by someone other than root or this uid, or
+ * undefined when it may not. A root-owned sticky folder is safe as an ancestor (`sticky`).
+ */
+function unsafe(path: string, sticky: boolean): string | undefined {
+  const st = lstatSync(path);
+  if (st.isSymbolicLink()) return `${path} is a symbolic link`;
+  if (st.uid !== 0 && st.uid !== uid()) return `${path} is owned by uid ${st.uid} (not root${uid() === 0 ? '' : ` nor uid ${uid()}`})`;
+  if ((st.mode & 0o022) !== 0 && !(sticky && st.isDirectory() && st.uid === 0 && (st.mode & 0o1000) !== 0)) return `${path} is writable by its group or by others (mode ${octal(st.mode)})`;
+  return undefined;
+}
+
+/** Every folder from dir up to /, each checked by unsafe(); the first problem, or undefined. */
+function unsafeChain(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const why = unsafe(d, true);
+    if (why) return why;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** Checks a prebuilt shim (UNIT_OPERATOR_SHIM); returns its real path, the one to execute. */
+export function verifyPrebuiltShim(path: string, sha?: string): string {
+  const real = realpathSync(path); // a symlink is followed once, here: the agent runs the target
+  const why = (statSync(real).isFile() ? undefined : `${real} is not a regular file`) ?? unsafe(real, false) ?? unsafeChain(dirname(real));
+  if (why) throw new UntrustedShim(`refusing to run the shim ${path}${real !== path ? ` (${real})` : ''}: ${why}. The agent runs it as root for every service: make it and its folders owned by root and not group/world-writable (chown root: FILE; chmod go-w FILE), or unset UNIT_OPERATOR_SHIM to build one`);
+  if (sha && sha256(real) !== sha.toLowerCase()) throw new UntrustedShim(`refusing to run the shim ${real}: its sha256 is ${sha256(real)}, not ${sha} (UNIT_OPERATOR_SHIM_SHA256)`);
+  return real;
+}
+
+/**
+ * The shim to run: UNIT_OPERATOR_SHIM when set and present (checked), else the one built from
+ * these sources (checked, rebuilt when its hash does not match). `warn` is told about a rebuild.
+ */
+export function ensureShim(env: Readonly<Record<string, string | undefined>> = process.env, warn: (message: string) => void = () => {}): string {
+  const pre = env['UNIT_OPERATOR_SHIM'];
+  if (pre && existsSync(pre)) return verifyPrebuiltShim(pre, env['UNIT_OPERATOR_SHIM_SHA256']);
   const sources = shimSources();
   const h = createHash('sha256').update(CFLAGS.join(' ')).update('\0');
   // every source and header, each named, so that a rename or a moved declaration rebuilds too
   for (const f of sources.all) h.update(f.slice(SHIM_DIR.length + 1)).update('\0').update(readFileSync(f)).update('\0');
   const hash = h.digest('hex').slice(0, 12);
-  const cache = join(env['XDG_CACHE_HOME'] ?? join(env['HOME'] ?? homedir(), '.cache'), 'unit-operator', 'shim', hash);
+  const base = env['XDG_CACHE_HOME'] ?? join(env['HOME'] ?? homedir(), '.cache');
+  const top = join(base, 'unit-operator');
+  const cache = join(top, 'shim', hash);
   const bin = join(cache, 'uo-shim');
-  if (existsSync(bin)) return bin;
-  mkdirSync(cache, { recursive: true });
+  const recorded = `${bin}.sha256`;
+  mkdirSync(cache, { recursive: true, mode: 0o755 });
+  // the folders above the cache are the user's: refused when unsafe; the cache's own folders
+  // are ours: made safe (and what they held rebuilt, as it may have been changed meanwhile)
+  const above = unsafeChain(dirname(top));
+  if (above) throw new UntrustedShim(`refusing to run a shim from ${cache}: ${above}. The agent runs the shim as root for every service: fix the folder (chown root:, chmod go-w), set XDG_CACHE_HOME to a folder only root can write, or UNIT_OPERATOR_SHIM to a prebuilt uo-shim`);
+  let reset = false;
+  for (const d of [top, join(top, 'shim'), cache]) {
+    const why = unsafe(d, false);
+    if (!why) continue;
+    if (lstatSync(d).isSymbolicLink() || (lstatSync(d).uid !== 0 && lstatSync(d).uid !== uid())) throw new UntrustedShim(`refusing to run a shim from ${cache}: ${why}; remove ${d}`);
+    chmodSync(d, lstatSync(d).mode & 0o755);
+    reset = true;
+  }
+  if (existsSync(bin) && !reset) {
+    const why = unsafe(bin, false) ?? (existsSync(recorded) ? unsafe(recorded, false) : `no recorded sha256 (${recorded})`);
+    const want = existsSync(recorded) ? readFileSync(recorded, 'utf8').trim() : '';
+    const have = why ? '' : sha256(bin);
+    if (!why && have === want) return bin;
+    warn(`the shim ${bin} ${why ? `is not trusted: ${why}` : `does not match its recorded sha256 (${have.slice(0, 16)}…, recorded ${want.slice(0, 16)}…)`}; rebuilding it`);
+  } else if (reset) warn(`the shim cache ${cache} was writable by others; made safe, rebuilding the shim`);
+  // built beside and renamed over (an agent or test that already runs the old one keeps it)
   const tmp = `${bin}.${process.pid}.tmp`;
   for (const cc of [env['CC'], 'cc', 'gcc', 'clang'].filter((x): x is string => !!x)) {
+    rmSync(tmp, { force: true });
     const r = spawnSync(cc, [...CFLAGS, '-o', tmp, ...sources.c], { encoding: 'utf8' });
     if (r.error) continue;
     if (r.status !== 0) {
       rmSync(tmp, { force: true });
       throw new Error(`building uo-shim with ${cc} failed:\n${r.stderr}`);
     }
+    chmodSync(tmp, 0o755);
+    writeFileSync(`${recorded}.${process.pid}.tmp`, `${sha256(tmp)}\n`, { mode: 0o644 });
+    chmodSync(`${recorded}.${process.pid}.tmp`, 0o644);
+    renameSync(`${recorded}.${process.pid}.tmp`, recorded);
     renameSync(tmp, bin);
     return bin;
   }

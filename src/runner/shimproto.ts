@@ -8,12 +8,23 @@
 //              | exit PID exited|killed|dumped STATUS | notify PID MESSAGE | empty
 //   version 2: exec-failed may carry the failed set-up step: exec-failed PID ERRNO STATUS STEP;
 //              note PID STEP ERRNO [VALUE] for a refused step that was skipped (OOM_ADJUST, NICE)
+//   version 3 (issue 12): sd_notify datagrams with the sender's credentials (SCM_CREDENTIALS),
+//              the message escaped so that no byte of it can pass for a separator:
+//                notify2 PID UID GID MESSAGE   MESSAGE: the rest of the line, '\' and bytes
+//                                              < 0x20 or 0x7f as \xHH (a newline is \x0a);
+//                                              UID/GID -1: the kernel gave none
+//                notify-dropped PID UID GID REASON BYTES
+//                                              a datagram the shim did not pass on: oversized
+//                                              (> 4096 bytes), nul (embedded NUL), long
+//              The version-1 line "notify PID MESSAGE" (newlines as \x1e, no uid) is still
+//              read: its sender's uid is unknown (undefined), which the runner trusts no more
+//              than an unprivileged sender. An agent older than version 3 skips the new kinds.
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
 
 /** The newest version of the event-log lines this decoder knows. */
-export const SHIM_PROTOCOL_VERSION = 2;
+export const SHIM_PROTOCOL_VERSION = 3;
 
 // ---- agent → shim ----------------------------------------------------------------------------
 
@@ -95,7 +106,12 @@ export type ShimEvent =
   /** step: the set-up step that failed (version 2 shims), systemd's name, e.g. "CHDIR". */
   | { readonly t: 'exec-failed'; readonly pid: number; readonly errno: number; readonly status: number; readonly step?: string }
   | { readonly t: 'exit'; readonly pid: number; readonly code: ExitCode; readonly status: number }
-  | { readonly t: 'notify'; readonly pid: number; readonly fields: Record<string, string> }
+  /** An sd_notify datagram: its sender (uid/gid undefined from a version-1 shim), its fields in
+   *  order of first appearance (a repeated key keeps its first value, as systemd's
+   *  strv_find_startswith() finds it). */
+  | { readonly t: 'notify'; readonly pid: number; readonly uid?: number; readonly gid?: number; readonly fields: Record<string, string> }
+  /** A datagram the shim did not pass on (version 3): oversized, nul, long. */
+  | { readonly t: 'notify-dropped'; readonly pid: number; readonly uid?: number; readonly gid?: number; readonly reason: string; readonly bytes: number }
   /** A set-up step the kernel refused and that was skipped as systemd skips it (version 2): OOM_ADJUST, NICE (value: the level applied instead). */
   | { readonly t: 'note'; readonly pid: number; readonly step: string; readonly errno: number; readonly value?: string }
   | { readonly t: 'empty' };
@@ -108,19 +124,47 @@ export function parseShimLine(line: string): ShimEvent | undefined {
     case 'shim': case 'spawn': case 'exec': return { t: kind, pid: n(a) };
     case 'exec-failed': return { t: 'exec-failed', pid: n(a), errno: n(b), status: n(c), ...(rest.length > 0 && rest.join(' ') !== '' ? { step: rest.join(' ') } : {}) };
     case 'exit': return b === 'exited' || b === 'killed' || b === 'dumped' ? { t: 'exit', pid: n(a), code: b, status: n(c) } : undefined;
-    case 'notify': return { t: 'notify', pid: n(a), fields: notifyFields(line.slice(line.indexOf(' ', 7) + 1)) };
+    case 'notify': return { t: 'notify', pid: n(a), fields: notifyFields(line.slice(line.indexOf(' ', 7) + 1).split('\x1e')) };
+    case 'notify2': {
+      let at = -1;
+      for (let i = 0; i < 4 && (at = line.indexOf(' ', at + 1)) >= 0; i++) { /* the space before MESSAGE */ }
+      return { t: 'notify', pid: n(a), ...creds(b, c), fields: notifyFields(at < 0 ? [] : unescape(line.slice(at + 1)).split('\n')) };
+    }
+    case 'notify-dropped': return { t: 'notify-dropped', pid: n(a), ...creds(b, c), reason: rest[0] ?? '', bytes: n(rest[1]) };
     case 'note': return { t: 'note', pid: n(a), step: b ?? '', errno: n(c), ...(rest.length > 0 ? { value: rest.join(' ') } : {}) };
     case 'empty': return { t: 'empty' };
     default: return undefined;
   }
 }
 
-/** An sd_notify message as the shim writes it: KEY=VALUE assignments separated by \x1e. */
-function notifyFields(msg: string): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const kv of msg.split('\x1e')) {
+/** KEY=VALUE assignments; a repeated key keeps its first value (systemd: strv_find_startswith()). */
+function notifyFields(assignments: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const kv of assignments) {
     const eq = kv.indexOf('=');
-    if (eq > 0) fields[kv.slice(0, eq)] = kv.slice(eq + 1);
+    if (eq > 0 && !Object.hasOwn(fields, kv.slice(0, eq))) fields[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  return fields;
+  return { ...fields };
+}
+
+/** A uid or gid field: undefined for -1 (none given) or anything that is not one. */
+function credId(s: string | undefined): number | undefined {
+  if (s === undefined || !/^[0-9]{1,10}$/.test(s)) return undefined;
+  const v = Number(s);
+  return v <= 0xfffffffe ? v : undefined;
+}
+
+function creds(uid: string | undefined, gid: string | undefined): { uid?: number; gid?: number } {
+  const u = credId(uid), g = credId(gid);
+  return { ...(u !== undefined ? { uid: u } : {}), ...(g !== undefined ? { gid: g } : {}) };
+}
+
+/** Undoes the shim's escaping (\xHH); bytes ≥ 0x80 were written as they came (UTF-8). */
+function unescape(s: string): string {
+  return s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** The version-3 line of a datagram (what a shim writes; for tests and tools). */
+export function encodeNotifyLine(pid: number, uid: number, gid: number, message: string): string {
+  return `notify2 ${pid} ${uid} ${gid} ${message.replace(/[\x00-\x1f\x7f\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
 }

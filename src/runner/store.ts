@@ -4,7 +4,7 @@
 //
 //   <unit dir>/state.json               the unit's state (format below), written atomically
 //   <unit dir>/journal.log              the captured stdout/stderr (written by the shims)
-//   <unit dir>/notify.sock              the sd_notify socket (hashed under /tmp when too long)
+//   (the unit's sd_notify socket is not in its folder, which is the agent's alone: notifysock.ts)
 //   <unit dir>/run/<seq>-<kind>-<index>/events   one spawn's event log (see shimproto.ts)
 //
 // state.json, version 2: every field is always written (null for "none"); reading fills what an
@@ -15,14 +15,24 @@
 // and each holds the whole spawn effect the engine decided (command and environment), so a
 // spawn interrupted by an agent crash is redone exactly.
 //
-// Hardening (file modes, ownership checks) belongs in writeAtomic(), ensureUnitDir() and
-// readStateFile(): every byte goes through them.
+// Trust (issue 12): the agent runs as root, so nothing it reads from the state folder may have
+// been written by anyone else. Folders are made 0700 and files 0600 whatever the umask (an
+// explicit chmod/fchmod after creation); writes never follow a symbolic link (the temporary
+// file is created O_EXCL|O_NOFOLLOW). A state file, unit folder, spawn folder or event log that
+// is not a regular file/folder owned by the agent's uid, or that is group- or world-writable, is
+// refused (loadUnitState() says why; tail.ts refuses such an event log): never run, never used
+// to signal a process. A recorded shim PID is believed only while /proc shows a process of the
+// agent's uid running uo-shim on that spawn's event log (shimAlive()). A state file that does
+// not parse or holds values of the wrong type is damaged: recoverFromEventLogs() reads what the
+// shims' event logs and the live shims say instead.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants as FS, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { INITIAL_MACHINE, type Effect, type ExecKind, type Machine, type Role } from '../engine/index.ts';
+import { INITIAL_MACHINE, SERVICE_STATES, type Effect, type ExecKind, type Machine, type Role } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
+import { parseShimLine } from './shimproto.ts';
+import { isAlive, sameProcess } from './procfs.ts';
 
 export const STATE_VERSION = 2;
 
@@ -43,6 +53,18 @@ export interface SpawnRecord {
   offset: number;
   done: boolean;
   started: boolean;
+  /**
+   * Who the recorded PIDs were (issue 12: liveness that survives PID reuse): the boot they ran in
+   * (/proc/sys/kernel/random/boot_id) and the start times (/proc/PID/stat field 22) of the shim,
+   * of `pid`, and of a main PID the unit took from MAINPID= or PIDFile= (`mainPid`). A PID is
+   * believed only while boot and start time match (procfs.ts sameProcess()). Absent in records
+   * of older agents (then not checked).
+   */
+  bootId?: string | undefined;
+  shimStart?: number | undefined;
+  pidStart?: number | undefined;
+  mainPid?: number | undefined;
+  mainStart?: number | undefined;
 }
 
 export interface UnitState {
@@ -69,25 +91,172 @@ export const unitDirOfJournal = (journal: string): string => dirname(journal);
 export const spawnDir = (dir: string, seq: number, kind: ExecKind, index: number): string => join(dir, 'run', `${seq}-${kind}-${index}`);
 export const eventsPath = (spawnFolder: string): string => join(spawnFolder, 'events');
 
-/** The notify socket's path; sun_path holds ~108 bytes, so a long one moves under /tmp. */
-export function notifySocketPath(dir: string): string {
-  const p = join(dir, 'notify.sock');
-  return p.length < 100 ? p : `/tmp/uo-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.sock`;
-}
+/** The notify socket lives outside the unit folder, where a User= service can reach it: notifysock.ts. */
+export { notifySocketPath, prepareNotifySocket } from './notifysock.ts';
 
-export function hasUnitState(dir: string): boolean { return existsSync(statePath(dir)); }
+const exists = (p: string): boolean => lstatSync(p, { throwIfNoEntry: false }) !== undefined;
 
-/** The unit folders under a units folder that hold a state file. */
+/** Whether a unit folder holds a state file (of any kind: trust is loadUnitState()'s part). */
+export function hasUnitState(dir: string): boolean { return exists(statePath(dir)); }
+
+/** The unit folders under a units folder that hold a state file ([] when it cannot be read). */
 export function unitDirs(unitsDir: string): string[] {
-  if (!existsSync(unitsDir)) return [];
-  return readdirSync(unitsDir).map((d) => join(unitsDir, d)).filter(hasUnitState);
+  let names: string[];
+  try { names = readdirSync(unitsDir); } catch { return []; }
+  return names.map((d) => join(unitsDir, d)).filter((d) => { try { return hasUnitState(d); } catch { return false; } });
 }
 
-export function ensureUnitDir(dir: string): void { mkdirSync(join(dir, 'run'), { recursive: true }); }
-export function createSpawnDir(rec: SpawnRecord): void { mkdirSync(rec.dir, { recursive: true }); }
+// ---- trust -----------------------------------------------------------------------------------
+
+const agentUid = (): number => process.geteuid?.() ?? 0;
+
+/** A state path the agent will not use, and why (the message names the path). */
+export class StateError extends Error {
+  readonly path: string;
+  readonly why: string;
+  constructor(path: string, why: string) { super(`${path}: ${why}`); this.name = 'StateError'; this.path = path; this.why = why; }
+}
+
+function kindOf(st: Stats): string {
+  return st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : st.isFile() ? 'a regular file' : st.isFIFO() ? 'a FIFO'
+    : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a special file';
+}
+
+/** Why a (not followed) stat of a state path is not to be trusted, or undefined when it is. */
+export function distrust(st: Stats, want: 'file' | 'dir'): string | undefined {
+  const ok = want === 'file' ? st.isFile() : st.isDirectory();
+  if (!ok) return `it is ${kindOf(st)}, not ${want === 'file' ? 'a regular file' : 'a folder'}`;
+  if (st.uid !== agentUid()) return `it is owned by uid ${st.uid}, not by the agent's uid ${agentUid()}`;
+  if ((st.mode & 0o022) !== 0) return `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  return undefined;
+}
+
+/** Throws a StateError when `path` exists and is not to be trusted; false when it does not exist. */
+function checkTrusted(path: string, want: 'file' | 'dir'): boolean {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st) return false;
+  const why = distrust(st, want);
+  if (why !== undefined) throw new StateError(path, why);
+  return true;
+}
+
+/**
+ * A folder of the agent's, mode 0700 whatever the umask. `tighten`: an existing folder of the
+ * agent's that others may write to is made 0700 (the state and units folders, whose entries are
+ * checked one by one); otherwise such a folder is refused (a unit or spawn folder someone else
+ * could have written into).
+ */
+function privateDir(path: string, tighten: boolean): void {
+  try { mkdirSync(path, { mode: 0o700 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+  const st = lstatSync(path);
+  const why = distrust(st, 'dir');
+  // a shared folder (sticky, as /tmp) is never taken over
+  if (why !== undefined && !(tighten && st.isDirectory() && st.uid === agentUid() && (st.mode & 0o1000) === 0)) throw new StateError(path, why);
+  if ((st.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+}
+
+/** A unit's folder and its run/ folder: made (0700), or refused (StateError) when not the agent's alone. */
+export function ensureUnitDir(dir: string): void {
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 }); // only what is missing (0700 or less: the umask only removes bits)
+  privateDir(dir, false);
+  privateDir(join(dir, 'run'), false);
+}
+export function createSpawnDir(rec: SpawnRecord): void { privateDir(rec.dir, false); }
 /** Whether a spawn's shim ever ran (it creates its event log first thing). */
-export function hasSpawnEvents(rec: SpawnRecord): boolean { return existsSync(eventsPath(rec.dir)); }
+export function hasSpawnEvents(rec: SpawnRecord): boolean { return exists(eventsPath(rec.dir)); }
 export function removeSpawnDir(rec: SpawnRecord): void { rmSync(rec.dir, { recursive: true, force: true }); }
+
+/** Whether the unit folder can be written right now (undefined) or why not (an fs error). */
+export function unwritable(dir: string): Error | undefined {
+  try { accessSync(dir, FS.W_OK); return undefined; } catch (e) { return e as Error; }
+}
+
+/**
+ * The state folder for an agent: made 0700 (tightened when an older agent left it open), its
+ * units/ folder too, and written to once. Returns what is wrong and what to do, or undefined.
+ */
+export function prepareStateDir(stateDir: string): string | undefined {
+  try {
+    mkdirSync(dirname(stateDir), { recursive: true, mode: 0o755 });
+    privateDir(stateDir, true);
+    privateDir(join(stateDir, 'units'), true);
+    const probe = join(stateDir, `.write-test-${process.pid}`);
+    writeAtomic(probe, 'ok\n');
+    unlinkSync(probe);
+    return undefined;
+  } catch (e) {
+    if (e instanceof StateError) return `the state folder cannot be used: ${e.path}: ${e.why}. Make it a folder owned by uid ${agentUid()} that only it can write (chown ${agentUid()} ${e.path}; chmod 0700 ${e.path}), or give another --state-dir.`;
+    return `the state folder ${stateDir} cannot be used: ${fsErrorText(e)}. ${fsAdvice(e, stateDir)}`;
+  }
+}
+
+/** Writes the agent's pid file (0600, never through a link). */
+export function writeAgentPid(stateDir: string): void { writeAtomic(join(stateDir, 'agent.pid'), `${process.pid}\n`); }
+
+/**
+ * The errno name of a file-system error. Node leaves `code` empty for some (rmSync on a
+ * read-only file system throws errno -4094, code ''), so the message decides then.
+ */
+export function fsErrorCode(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && err.code !== '') return err.code;
+  const m = String(err?.message ?? e);
+  if (/read-only file system/i.test(m)) return 'EROFS';
+  if (/no space left/i.test(m)) return 'ENOSPC';
+  if (/disk quota/i.test(m)) return 'EDQUOT';
+  if (/permission denied/i.test(m)) return 'EACCES';
+  if (/operation not permitted/i.test(m)) return 'EPERM';
+  if (/not a directory/i.test(m)) return 'ENOTDIR';
+  if (/no such file/i.test(m)) return 'ENOENT';
+  return 'EIO';
+}
+
+const FS_WORDS: Record<string, string> = {
+  EROFS: 'read-only file system', ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EACCES: 'permission denied',
+  EPERM: 'operation not permitted', ENOTDIR: 'not a folder', ENOENT: 'no such file or folder', EEXIST: 'it exists', ELOOP: 'a symbolic link', EIO: 'input/output error',
+};
+
+/** "read-only file system (EROFS)" and the like, naming the path when the error has one. */
+export function fsErrorText(e: unknown): string {
+  if (e instanceof StateError) return e.message;
+  const code = fsErrorCode(e);
+  const path = (e as NodeJS.ErrnoException)?.path;
+  return `${FS_WORDS[code] ?? String((e as Error)?.message ?? e)} (${code})${path ? ` on ${path}` : ''}`;
+}
+
+/** What an operator does about a file-system error on the state folder. */
+export function fsAdvice(e: unknown, dir: string): string {
+  switch (fsErrorCode(e)) {
+    case 'EROFS': return `Remount its file system read-write (or give another --state-dir).`;
+    case 'ENOSPC': case 'EDQUOT': return `Free space on the file system of ${dir}.`;
+    case 'EACCES': case 'EPERM': return `Let uid ${agentUid()} write ${dir} (or give another --state-dir).`;
+    case 'ENOTDIR': case 'EEXIST': return `Give a folder as --state-dir (${dir} or a parent is not one).`;
+    default: return `Check ${dir} and its file system.`;
+  }
+}
+
+// ---- live shims --------------------------------------------------------------------------------
+
+/**
+ * Whether `pid` is, right now, the uo-shim of this spawn folder: a live process of the agent's
+ * uid whose command line is `uo-shim <this spawn's event log> -- …`. A PID from a state file
+ * (planted, damaged, or reused since) is never signalled or waited for otherwise.
+ */
+export function isShimOf(pid: number, spawnFolder: string): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 1) return false;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    if (/^State:\s+Z/m.test(status) || Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) !== agentUid()) return false;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[1] === eventsPath(spawnFolder) && argv[2] === '--';
+  } catch { return false; }
+}
+
+/** Whether a spawn's recorded shim runs (see isShimOf). */
+export function shimAlive(rec: Pick<SpawnRecord, 'shimPid' | 'dir'> & Partial<Pick<SpawnRecord, 'shimStart' | 'bootId'>>): boolean {
+  // a shim recorded in another boot, or whose start time changed, is gone (its PID was reused)
+  return isShimOf(rec.shimPid, rec.dir) && sameProcess(rec.shimPid, { start: rec.shimStart, boot: rec.bootId });
+}
 
 /** A new spawn record for an effect (the caller saves the state before starting it). */
 export function newSpawnRecord(dir: string, seq: number, effect: SpawnEffect): SpawnRecord {
@@ -96,14 +265,65 @@ export function newSpawnRecord(dir: string, seq: number, effect: SpawnEffect): S
 
 // ---- reading ---------------------------------------------------------------------------------
 
-/** The unit's saved state, migrated and with defaults; undefined when absent, unreadable or of an unknown version. */
+/** What a unit folder's state file says: nothing, a state, refused (not the agent's alone) or damaged. */
+export type StateRead =
+  | { readonly t: 'absent' }
+  | { readonly t: 'ok'; readonly state: UnitState }
+  | { readonly t: 'refused'; readonly path: string; readonly why: string }
+  | { readonly t: 'damaged'; readonly path: string; readonly why: string };
+
+/** A state file is read whole; anything larger is not one the agent wrote. */
+const MAX_STATE_BYTES = 64 << 20;
+
+/** The unit's saved state, migrated and with defaults; undefined when absent, refused or damaged. */
 export function readUnitState(dir: string): UnitState | undefined {
-  const raw = readStateFile(statePath(dir));
-  return raw === undefined ? undefined : decodeUnitState(raw, dir);
+  const r = loadUnitState(dir);
+  return r.t === 'ok' ? r.state : undefined;
 }
 
-function readStateFile(file: string): unknown {
-  try { return JSON.parse(readFileSync(file, 'utf8')) as unknown; } catch { return undefined; }
+/** Reads a unit folder's state file with every check (trust, then shape). */
+export function loadUnitState(dir: string): StateRead {
+  const file = statePath(dir);
+  let text: string;
+  try {
+    if (!checkTrusted(dir, 'dir')) return { t: 'absent' };
+    const got = readTrustedFile(file, MAX_STATE_BYTES);
+    if (got === undefined) return { t: 'absent' };
+    text = got;
+  } catch (e) {
+    if (e instanceof StateError) return { t: 'refused', path: e.path, why: e.why };
+    return { t: 'damaged', path: file, why: `it cannot be read: ${fsErrorText(e)}` };
+  }
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch (e) { return { t: 'damaged', path: file, why: text.length === 0 ? 'it is empty' : `it is not JSON (${(e as Error).message})` }; }
+  const why = validateUnitState(raw);
+  if (why !== undefined) return { t: 'damaged', path: file, why };
+  const state = decodeUnitState(raw, dir);
+  return state ? { t: 'ok', state } : { t: 'damaged', path: file, why: 'it is not a unit state' };
+}
+
+/**
+ * A regular file of the agent's, read whole (O_NOFOLLOW, O_NONBLOCK: a FIFO or link planted
+ * there neither blocks nor redirects the read); undefined when absent; StateError when refused.
+ */
+export function readTrustedFile(file: string, maxBytes: number): string | undefined {
+  let fd: number;
+  try { fd = openSync(file, FS.O_RDONLY | FS.O_NOFOLLOW | FS.O_NONBLOCK); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new StateError(file, 'it is a symbolic link, not a regular file');
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    const why = distrust(st, 'file');
+    if (why !== undefined) throw new StateError(file, why);
+    if (st.size > maxBytes) throw new StateError(file, `it is ${st.size} bytes, more than the ${maxBytes} a state file may have`);
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < buf.length) { const k = readSync(fd, buf, n, buf.length - n, n); if (k === 0) break; n += k; }
+    return buf.subarray(0, n).toString('utf8');
+  } finally { closeSync(fd); }
 }
 
 type Raw = Record<string, unknown>;
@@ -150,10 +370,180 @@ function decodeSpawn(s: Raw, dir: string): SpawnRecord {
     seq, dir: spawnDir(dir, seq, kind, index), role, kind, index, effect,
     shimPid: num(s['shimPid'], 0), pid: num(s['pid'], 0), offset: num(s['offset'], 0),
     done: bool(s['done'], false), started: bool(s['started'], false),
+    ...definedOnly({ bootId: optStr(s['bootId']), shimStart: optNum(s['shimStart']), pidStart: optNum(s['pidStart']), mainPid: optNum(s['mainPid']), mainStart: optNum(s['mainStart']) }),
   };
 }
 
+/** The identity fields a record holds (older records hold none: then none are set). */
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function optNum(v: unknown): number | undefined { return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined; }
+
 function dropNulls(o: Raw): Raw { return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)); }
+
+// ---- shape -----------------------------------------------------------------------------------
+
+export const EXEC_KINDS: readonly ExecKind[] = ['condition', 'startPre', 'start', 'startPost', 'reload', 'stop', 'stopPost'];
+const RESULTS = ['success', 'resources', 'protocol', 'timeout', 'exit-code', 'signal', 'core-dump', 'watchdog', 'start-limit-hit', 'oom-kill', 'exec-condition'];
+const isInt = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const absent = (v: unknown): boolean => v === undefined || v === null;
+
+/**
+ * Why a parsed state file is not one an agent wrote (a value of the wrong type, a state that
+ * does not exist, a spawn kind that would name another folder), or undefined. Fields left out
+ * (or null) are fine: decoding fills them with defaults.
+ */
+export function validateUnitState(raw: unknown): string | undefined {
+  if (!isObj(raw)) return 'it is not a JSON object';
+  if (raw['version'] !== 1 && raw['version'] !== 2) return `its version ${JSON.stringify(raw['version'])} is not one this agent reads (1, 2)`;
+  for (const k of ['unitName', 'id', 'specHash', 'invocationId', 'mainCommandLine']) if (!absent(raw[k]) && typeof raw[k] !== 'string') return `${k} is not a string`;
+  if (typeof raw['unitName'] === 'string' && /[/\0\n]/.test(raw['unitName'])) return 'unitName holds a slash, NUL or newline';
+  if (!absent(raw['seq']) && !isInt(raw['seq'], 0)) return 'seq is not a whole number';
+  if (!absent(raw['spec']) && !isObj(raw['spec'])) return 'spec is not an object';
+  const m = raw['machine'];
+  if (!absent(m)) {
+    if (!isObj(m)) return 'machine is not an object';
+    const why = validateMachine(m);
+    if (why !== undefined) return `machine.${why}`;
+  }
+  const spawns = raw['spawns'];
+  if (!absent(spawns)) {
+    if (!Array.isArray(spawns)) return 'spawns is not a list';
+    const seqs = new Set<number>();
+    for (const [i, x] of spawns.entries()) {
+      const why = isObj(x) ? validateSpawn(x) : 'is not an object';
+      if (why !== undefined) return `spawns[${i}].${why}`;
+      const seq = (x as Raw)['seq'] as number;
+      if (seqs.has(seq)) return `spawns[${i}].seq ${seq} is recorded twice`;
+      seqs.add(seq);
+      if (isInt(raw['seq'], 0) && seq > (raw['seq'] as number)) return `spawns[${i}].seq ${seq} is above seq ${String(raw['seq'])}`;
+    }
+  }
+  return undefined;
+}
+
+function validateMachine(m: Raw): string | undefined {
+  for (const [k, d] of Object.entries(INITIAL_MACHINE)) {
+    const v = m[k];
+    if (absent(v)) continue;
+    if (typeof d === 'number' && !isNum(v)) return `${k} is not a number`;
+    if (typeof d === 'boolean' && typeof v !== 'boolean') return `${k} is not true or false`;
+  }
+  if (!absent(m['state']) && !(SERVICE_STATES as readonly unknown[]).includes(m['state'])) return `state ${JSON.stringify(m['state'])} is not a service state`;
+  for (const k of ['result', 'reloadResult']) if (!absent(m[k]) && !RESULTS.includes(m[k] as string)) return `${k} is not a service result`;
+  for (const k of ['mainPid', 'controlPid']) if (!absent(m[k]) && !isInt(m[k], -1)) return `${k} is not a process ID`;
+  for (const k of ['nRestarts', 'timerGen']) if (!absent(m[k]) && !isInt(m[k], 0)) return `${k} is not a whole number`;
+  if (!absent(m['statusText']) && typeof m['statusText'] !== 'string') return 'statusText is not a string';
+  for (const k of ['watchdogOverrideUSec', 'watchdogDeadline']) if (!absent(m[k]) && !isNum(m[k])) return `${k} is not a number`;
+  for (const k of ['mainCommand', 'controlCommand']) {
+    const c = m[k];
+    if (!absent(c) && !(isObj(c) && EXEC_KINDS.includes(c['kind'] as ExecKind) && isInt(c['index'], 0))) return `${k} is not a command reference`;
+  }
+  const x = m['mainExec'];
+  if (!absent(x) && !(isObj(x) && ['exited', 'killed', 'dumped'].includes(x['code'] as string) && isNum(x['status']) && (absent(x['startUs']) || isNum(x['startUs'])) && (absent(x['exitUs']) || isNum(x['exitUs'])))) return 'mainExec is not an exit status';
+  const t = m['timer'];
+  if (!absent(t) && !(isObj(t) && isNum(t['deadline']) && isInt(t['gen'], 0))) return 'timer is not a deadline';
+  for (const k of ['startLimit', 'timestamps']) {
+    const o = m[k];
+    if (absent(o)) continue;
+    if (!isObj(o) || !Object.values(o).every((v) => absent(v) || isNum(v))) return `${k} is not a set of numbers`;
+  }
+  return undefined;
+}
+
+function validateSpawn(s: Raw): string | undefined {
+  if (!isInt(s['seq'], 1)) return 'seq is not a positive whole number';
+  if (!absent(s['kind']) && !EXEC_KINDS.includes(s['kind'] as ExecKind)) return `kind ${JSON.stringify(s['kind'])} is not a command list`;
+  if (!absent(s['role']) && s['role'] !== 'main' && s['role'] !== 'control') return 'role is not main or control';
+  for (const k of ['index', 'shimPid', 'pid', 'offset']) if (!absent(s[k]) && !isInt(s[k], 0)) return `${k} is not a whole number`;
+  for (const k of ['done', 'started']) if (!absent(s[k]) && typeof s[k] !== 'boolean') return `${k} is not true or false`;
+  const e = s['effect'];
+  if (absent(e)) return undefined;
+  if (!isObj(e) || e['t'] !== 'spawn') return 'effect is not a spawn';
+  if (!EXEC_KINDS.includes(e['kind'] as ExecKind) || (e['role'] !== 'main' && e['role'] !== 'control') || !isInt(e['index'], 0)) return 'effect names no command list';
+  if ((!absent(s['kind']) && s['kind'] !== e['kind']) || (!absent(s['index']) && s['index'] !== e['index'])) return 'effect is for another command';
+  const c = e['command'];
+  if (!isObj(c) || typeof c['path'] !== 'string' || !Array.isArray(c['argv']) || !c['argv'].every((a) => typeof a === 'string') || (!absent(c['flags']) && !isObj(c['flags']))) return 'effect.command is not a command';
+  if (!isObj(e['env']) || !Object.values(e['env']).every((v) => typeof v === 'string')) return 'effect.env is not an environment';
+  return undefined;
+}
+
+// ---- recovery ----------------------------------------------------------------------------------
+
+/** What a spawn's event log says (recoverFromEventLogs). */
+export interface SpawnLog {
+  readonly seq: number;
+  readonly kind: ExecKind;
+  readonly index: number;
+  readonly dir: string;
+  readonly shimPid: number;
+  /** The forked command's PID (0 when the log has no "spawn" line). */
+  readonly pid: number;
+  /** Whether the shim still runs (isShimOf: a live uo-shim of the agent's on this log). */
+  readonly live: boolean;
+  /** Whether the command itself still runs (its "exit" line not written, the PID alive). */
+  readonly pidLive: boolean;
+  /** Bytes of whole lines read. */
+  readonly offset: number;
+}
+
+const SPAWN_NAME = /^([0-9]{1,15})-([a-zA-Z]+)-([0-9]{1,9})$/;
+/** An event log is read whole when recovering; more than this is not one a shim wrote in a unit's life. */
+const MAX_EVENTS_BYTES = 256 << 20;
+
+/**
+ * Reads every spawn folder under a unit's run/ folder (the trusted ones: others are listed in
+ * `refused`) for what survives a damaged state file: which shims still run, which commands,
+ * and the highest sequence number used.
+ */
+export function recoverFromEventLogs(dir: string, skip: ReadonlySet<string> = new Set()): { spawns: SpawnLog[]; seq: number; refused: string[] } {
+  const spawns: SpawnLog[] = [];
+  const refused: string[] = [];
+  let seq = 0;
+  const run = join(dir, 'run');
+  let names: string[] = [];
+  try { if (checkTrusted(run, 'dir')) names = readdirSync(run); } catch (e) { refused.push(fsErrorText(e)); }
+  for (const name of names) {
+    const m = SPAWN_NAME.exec(name);
+    if (!m || !EXEC_KINDS.includes(m[2] as ExecKind)) continue;
+    const folder = join(run, name);
+    seq = Math.max(seq, Number(m[1]));
+    if (skip.has(folder)) continue;
+    let text: string | undefined;
+    try { if (checkTrusted(folder, 'dir')) text = readTrustedFile(eventsPath(folder), MAX_EVENTS_BYTES); } catch (e) { refused.push(fsErrorText(e)); continue; }
+    if (text === undefined) continue;
+    const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+    let shimPid = 0, pid = 0, empty = false;
+    const exited = new Set<number>();
+    for (const line of whole.split('\n')) {
+      const ev = parseShimLine(line);
+      if (!ev) continue;
+      if (ev.t === 'shim' && isInt(ev.pid, 0)) shimPid = ev.pid;
+      else if (ev.t === 'spawn' && isInt(ev.pid, 0)) pid = ev.pid;
+      else if (ev.t === 'exit') exited.add(ev.pid);
+      else if (ev.t === 'empty') empty = true;
+    }
+    const live = !empty && isShimOf(shimPid, folder);
+    spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid), offset: Buffer.byteLength(whole) });
+  }
+  spawns.sort((a, b) => a.seq - b.seq);
+  return { spawns, seq, refused };
+}
+
+/** A spawn record for a spawn found by recoverFromEventLogs() (its effect is not known). */
+export function recoveredSpawnRecord(l: SpawnLog): SpawnRecord {
+  return { seq: l.seq, dir: l.dir, role: l.kind === 'start' ? 'main' : 'control', kind: l.kind, index: l.index, effect: undefined, shimPid: l.shimPid, pid: l.pid, offset: l.offset, done: false, started: true };
+}
+
+/** Moves a damaged state file aside (state.json.damaged, replacing an older one); returns its new path. */
+export function setAsideDamaged(dir: string): string {
+  const to = `${statePath(dir)}.damaged`;
+  renameSync(statePath(dir), to);
+  return to;
+}
 
 // ---- writing ---------------------------------------------------------------------------------
 
@@ -170,15 +560,38 @@ export function encodeUnitState(s: UnitState): string {
     mainCommandLine: s.mainCommandLine ?? null,
     seq: s.seq,
     machine,
-    spawns: s.spawns.map((r) => ({ seq: r.seq, role: r.role, kind: r.kind, index: r.index, shimPid: r.shimPid, pid: r.pid, offset: r.offset, done: r.done, started: r.started, effect: r.effect ?? null })),
+    spawns: s.spawns.map((r) => ({ seq: r.seq, role: r.role, kind: r.kind, index: r.index, shimPid: r.shimPid, pid: r.pid, offset: r.offset, done: r.done, started: r.started, effect: r.effect ?? null,
+      bootId: r.bootId ?? null, shimStart: r.shimStart ?? null, pidStart: r.pidStart ?? null, mainPid: r.mainPid ?? null, mainStart: r.mainStart ?? null })),
     spec: s.spec ?? null,
   });
 }
 
 export function writeUnitState(dir: string, s: UnitState): void { writeAtomic(statePath(dir), encodeUnitState(s)); }
 
+/**
+ * Writes a file of the agent's, mode 0600 whatever the umask, and atomically: a temporary file
+ * created O_EXCL|O_NOFOLLOW (whatever was planted at its name is unlinked, never followed),
+ * then renamed over the file. Throws the file system's error (EROFS, ENOSPC…).
+ */
 function writeAtomic(file: string, data: string): void {
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  const flags = FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW;
+  let fd: number;
+  try { fd = openSync(tmp, flags, 0o600); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    unlinkSync(tmp); // a leftover or a planted link: unlink() does not follow it
+    fd = openSync(tmp, flags, 0o600);
+  }
+  try {
+    fchmodSync(fd, 0o600);
+    const buf = Buffer.from(data);
+    for (let n = 0; n < buf.length;) n += writeSync(fd, buf, n, buf.length - n);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, file);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* the folder may be read-only now */ }
+    throw e;
+  }
 }

@@ -2,7 +2,8 @@
 // a safety-net poll for lost inotify events (and for spawns inotify could not watch), and the
 // reading of whole new lines from a saved offset. What the lines mean is shimproto.ts's part.
 
-import { openSync, readSync, closeSync, fstatSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { openSync, readSync, closeSync, constants as FS, fstatSync, lstatSync, watch, type FSWatcher } from 'node:fs';
+import { distrust } from './store.ts';
 
 /** Watched spawns are polled on every 6th tick of the poller (30 s with the default 5 s). */
 export const SAFETY_NET_TICKS = 6;
@@ -70,14 +71,29 @@ export class EventLogTail<T extends Tailed> {
   }
 }
 
-/** Reads complete lines after `offset`; returns them and the new offset. */
-export function readNewLines(file: string, offset: number): { lines: string[]; offset: number } {
-  // one stat when nothing was added (the common case of the periodic safety-net poll)
-  const st = statSync(file, { throwIfNoEntry: false });
-  if (!st || st.size <= offset) return { lines: [], offset };
-  const fd = openSync(file, 'r');
+/**
+ * Reads complete lines after `offset`; returns them and the new offset. An event log that is
+ * not a regular file of the agent's alone (a link, a FIFO, another user's file: store.ts
+ * distrust()) is not read: `refused` says why.
+ */
+export function readNewLines(file: string, offset: number): { lines: string[]; offset: number; refused?: string } {
+  // one stat when nothing was added (the common case of the periodic safety-net poll); lstat:
+  // a link planted at the log's name is neither followed nor read
+  const st = lstatSync(file, { throwIfNoEntry: false });
+  if (!st) return { lines: [], offset };
+  const before = distrust(st, 'file');
+  if (before !== undefined) return { lines: [], offset, refused: `${file}: ${before}` };
+  if (st.size <= offset) return { lines: [], offset };
+  let fd: number;
+  try { fd = openSync(file, FS.O_RDONLY | FS.O_NOFOLLOW | FS.O_NONBLOCK); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], offset };
+    return { lines: [], offset, refused: `${file}: ${(e as Error).message}` };
+  }
   try {
-    const size = fstatSync(fd).size;
+    const fst = fstatSync(fd);
+    const why = distrust(fst, 'file');
+    if (why !== undefined) return { lines: [], offset, refused: `${file}: ${why}` };
+    const size = fst.size;
     if (size <= offset) return { lines: [], offset };
     const buf = Buffer.alloc(size - offset);
     const n = readSync(fd, buf, 0, buf.length, offset);

@@ -12,11 +12,15 @@ import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { parseShimLine } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
-import { descendants, isAlive } from './procfs.ts';
+import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
+import { shimTreeMembership, type Membership } from './membership.ts';
+import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { prepareLaunch, startShim } from './launch.ts';
-import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, notifySocketPath, readUnitState, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
+import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
+import { fsErrorText, loadUnitState, shimAlive, statePath, StateError, unwritable } from './store.ts';
+import { adoptState, contradiction, recoverState } from './recovery.ts';
 
 export type { SpawnRecord } from './store.ts';
 
@@ -76,6 +80,17 @@ export class UnitRunner {
   refusal: string | undefined;
   /** Problems that keep the unit from running as written (bad EnvironmentFile=, unknown User=). */
   readonly problems: string[] = [];
+  /**
+   * Why the unit may not start because of its state folder (a refused or damaged state file
+   * while a previous process may live), or undefined. Status shows it (LoadState error).
+   */
+  stateError: string | undefined;
+  /** The state file is refused (not the agent's alone): nothing is written into its folder. */
+  stateRefused = false;
+  /** The last write of the state file failed (EROFS, ENOSPC…): why; retried on every poll tick and start. */
+  writeError: string | undefined;
+  /** How open() found the state: 'recovered' from the event logs of a damaged file, 'clean' (damaged, nothing ran). */
+  recovered: 'running' | 'held' | 'clean' | undefined;
   /** State-file writes and engine decisions so far (the benchmark reports them). */
   stateWrites = 0;
   decisions = 0;
@@ -107,8 +122,21 @@ export class UnitRunner {
   /** Opens a unit: adopts what a previous agent left in `dir` (processes, exits, timers). */
   static open(opts: UnitRunnerOptions): UnitRunner {
     const r = new UnitRunner(opts);
-    ensureUnitDir(r.dir);
-    const saved = readUnitState(r.dir);
+    let read: ReturnType<typeof loadUnitState>;
+    try { ensureUnitDir(r.dir); read = loadUnitState(r.dir); } catch (e) {
+      // a refused folder (StateError) or one that cannot be made (EROFS…): nothing is adopted
+      read = e instanceof StateError ? { t: 'refused', path: e.path, why: e.why } : loadUnitState(r.dir);
+      if (!(e instanceof StateError)) r.writeFailed(e);
+    }
+    if (read.t === 'refused') r.refuseState(read.path, read.why);
+    if (read.t === 'ok') { const lie = contradiction(r.dir, read.state); if (lie !== undefined) read = { t: 'damaged', path: statePath(r.dir), why: lie }; }
+    const said = (level: 'info' | 'notice' | 'warning', m: string): void => r.log(level, m);
+    const recovery = read.t === 'damaged' ? recoverState(r.dir, r.unitName, read.path, read.why, r.cfg.type, said) : undefined;
+    if (recovery) {
+      r.recovered = recovery.outcome;
+      if (recovery.hold !== undefined) { r.stateError = recovery.hold; r.problem(recovery.hold); }
+    }
+    const saved = read.t === 'ok' ? adoptState(r.dir, read.state, said) : recovery?.state;
     if (saved) {
       // A spec that changed while we were away keeps running under the old config until the
       // caller decides (the agent restarts a unit whose command changed).
@@ -125,16 +153,64 @@ export class UnitRunner {
       r.rearmTimers();
     }
     r.tail.readAll();
+    if (recovery) r.persist();
     return r;
   }
 
-  private persist(): void {
+  /** Writes the state; false (reported, retried later) when the folder refuses the write. */
+  persist(): boolean {
+    if (this.stateRefused) return false; // nothing is written into a folder someone else may write to
     this.stateWrites++;
     this.dirty = false;
-    writeUnitState(this.dir, {
-      unitName: this.unitName, id: this.id, spec: this.spec, specHash: specHash(this.spec), invocationId: this.invocationId,
-      mainCommandLine: this.mainCommandLine, seq: this.seq, machine: this.machine, spawns: this.spawns,
-    });
+    try {
+      writeUnitState(this.dir, {
+        unitName: this.unitName, id: this.id, spec: this.spec, specHash: specHash(this.spec), invocationId: this.invocationId,
+        mainCommandLine: this.mainCommandLine, seq: this.seq, machine: this.machine, spawns: this.spawns,
+      });
+    } catch (e) {
+      this.dirty = true;
+      this.writeFailed(e);
+      return false;
+    }
+    if (this.writeError !== undefined) {
+      const i = this.problems.indexOf(this.writeError);
+      if (i >= 0) this.problems.splice(i, 1);
+      this.writeError = undefined;
+      this.log('notice', `${statePath(this.dir)} is written again`);
+    }
+    return true;
+  }
+
+  /** A failed write of the state folder: logged once per reason, kept for status, retried. */
+  writeFailed(e: unknown): string {
+    const why = `cannot write the state of ${this.unitName} in ${this.dir}: ${fsErrorText(e)}; the unit's processes are left as they are and no new one is started until it can be written (retried every poll)`;
+    if (why !== this.writeError) { this.writeError = why; this.problem(why); }
+    return why;
+  }
+
+  /** A state file or folder that is not the agent's alone: named, never run or used to signal anything. */
+  refuseState(path: string, why: string): void {
+    this.stateRefused = true;
+    this.stateError = `refusing ${path}: ${why}. Nothing in it is run or used to signal a process; the unit is not started while it is there. If the unit is yours, check that none of its processes runs, remove ${this.dir}, and start it again`;
+    this.problem(this.stateError);
+  }
+
+  /**
+   * Why a start (or restart, reload) may not begin now: the state is refused or held by a
+   * previous process, or the state folder cannot be written (the write-ahead record of what
+   * it would spawn could not reach the disk). Retries a failed write first.
+   */
+  startBlocker(): string | undefined {
+    if (this.stateRefused && loadUnitState(this.dir).t === 'absent') {
+      // the operator removed what was refused: start afresh
+      this.stateRefused = false;
+      this.stateError = undefined;
+      try { ensureUnitDir(this.dir); } catch (e) { if (e instanceof StateError) this.refuseState(e.path, e.why); else this.writeFailed(e); }
+    }
+    if (this.stateError !== undefined) return this.stateError;
+    if (this.writeError !== undefined && !this.persist()) return this.writeError;
+    const e = unwritable(this.dir);
+    return e ? this.writeFailed(e) : undefined;
   }
 
   /** Applies a new spec (as after daemon-reload); the caller restarts the unit when it must. */
@@ -157,6 +233,8 @@ export class UnitRunner {
   /** Starts the unit; returns why it was refused, if it was (the unit then stays as it is). */
   start(): string | undefined {
     if (this.refusal !== undefined) { this.log('warning', `Refusing to start ${this.unitName}: ${this.refusal}`); return this.refusal; }
+    const blocked = this.startBlocker();
+    if (blocked !== undefined) { this.log('warning', `Not starting ${this.unitName}: ${blocked}`); return blocked; }
     this.send({ t: 'start' });
     return undefined;
   }
@@ -168,6 +246,9 @@ export class UnitRunner {
       if (this.activeState !== 'inactive' && this.activeState !== 'failed') this.send({ t: 'stop' });
       return this.refusal;
     }
+    // a restart whose start could not be recorded is not begun (the running process is kept)
+    const blocked = this.startBlocker();
+    if (blocked !== undefined) { this.log('warning', `Not restarting ${this.unitName}: ${blocked}`); return blocked; }
     this.send({ t: 'restart' });
     return undefined;
   }
@@ -203,9 +284,13 @@ export class UnitRunner {
         // write-ahead: spawn records, holding their whole effect, are on disk before any process starts
         const records = new Map<Effect, SpawnRecord>();
         for (const e of d.effects) if (e.t === 'spawn') records.set(e, this.allocate(e));
-        if (records.size > 0) this.persist();
-        else this.dirty = true;
-        for (const e of d.effects) this.execute(e, records.get(e));
+        const recorded = records.size === 0 || this.persist();
+        if (records.size === 0) this.dirty = true;
+        for (const e of d.effects) {
+          const rec = records.get(e);
+          if (rec && !recorded) { this.notSpawned(rec, `its write-ahead record could not be written (${this.writeError ?? 'the state is refused'}); not started`); continue; }
+          this.execute(e, rec);
+        }
         if (d.machine.state !== before || d.effects.length > 0) changed = true;
       }
       if (this.batchDepth === 0) this.flush();
@@ -238,7 +323,12 @@ export class UnitRunner {
   private execute(e: Effect, rec: SpawnRecord | undefined): void {
     switch (e.t) {
       case 'spawn': this.spawnShim(e, rec!); break;
-      case 'kill': killTargets(this.machine, e.targets, e.signal, e.sighup, () => this.unitProcesses()); break;
+      case 'kill':
+        killTargets(this.machine, e.targets, e.signal, e.sighup, {
+          membership: this.membership, identity: (pid) => this.identityOf(pid),
+          skipped: (pid, why) => this.log('warning', `${this.unitName}: not signalling PID ${pid}: ${why}`),
+        });
+        break;
       case 'arm-timer': this.armTimer(e.deadline, e.gen); break;
       case 'disarm-timer': this.timer.disarm(); break;
       case 'arm-watchdog': this.armWatchdog(e.deadline); break;
@@ -246,8 +336,9 @@ export class UnitRunner {
       case 'find-main-pid':
         findMainPid({
           unitName: this.unitName, pidFile: e.pidFile, guess: e.guess,
-          startShim: () => [...this.spawns].reverse().find((s) => s.kind === 'start')?.shimPid ?? 0,
-          waiting: () => this.machine.state === 'start', closed: () => this.closed, found: (pid) => this.send({ t: 'main-pid', pid }),
+          startShim: () => { const s = [...this.spawns].reverse().find((x) => x.kind === 'start'); return s && shimAlive(s) ? s.shimPid : 0; },
+          membership: this.membership, controlPid: () => this.machine.controlPid, log: (level, m) => this.log(level, m),
+          waiting: () => this.machine.state === 'start', closed: () => this.closed, found: (pid) => { this.send({ t: 'main-pid', pid }); this.noteMainPid(); },
         });
         break;
       case 'log': this.log(e.level, e.message); break;
@@ -263,17 +354,40 @@ export class UnitRunner {
     if (this.machine.watchdogDeadline !== undefined) this.armWatchdog(this.machine.watchdogDeadline);
   }
 
+  /** A spawn that is not started: its record dropped, the engine told (spawn-failed, as a failed fork). */
+  /** A spawn that could not start (service_spawn() failed): the engine is told, as systemd's "Failed to spawn" paths. */
+  private notSpawned(rec: SpawnRecord, why: string, message = why): void {
+    this.log('warning', `${this.unitName}: ${rec.kind}[${rec.index}] ${why}`);
+    rec.done = true;
+    try { removeSpawnDir(rec); } catch { /* a read-only state folder: left behind, harmless */ }
+    this.spawns = this.spawns.filter((s) => s !== rec);
+    this.dirty = true;
+    this.send({ t: 'spawn-failed', role: rec.role, message });
+    // nothing else of the unit runs: the stop the engine enters ends at once
+    if (this.spawns.every((s) => s.done)) this.send({ t: 'group-empty' });
+  }
+
   private spawnShim(e: SpawnEffect, rec: SpawnRecord): void {
-    createSpawnDir(rec);
+    try { createSpawnDir(rec); } catch (err) {
+      this.notSpawned(rec, `cannot make its folder: ${err instanceof StateError ? err.message : this.writeFailed(err)}; not started`);
+      return;
+    }
     const l = prepareLaunch({
       effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,
-      notifySocket: notifySocketPath(this.dir), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
+      notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
       agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
     });
     for (const p of l.problems) this.problem(p);
+    if (l.failure) { // EnvironmentFile=: service_spawn() fails before fork() (Result=resources)
+      this.problem(l.failure.message);
+      this.notSpawned(rec, `not started: ${l.failure.message}`, l.failure.errnoText);
+      return;
+    }
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     this.tail.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
     rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec));
+    rec.bootId = bootId();
+    rec.shimStart = startTime(rec.shimPid);
     rec.started = true;
   }
 
@@ -288,7 +402,10 @@ export class UnitRunner {
   logPath(): string { return journalPath(this.dir); }
 
   /** One tick of the safety-net poller (see pollMs). */
-  pollTick(): void { this.tail.tick(); }
+  pollTick(): void {
+    this.tail.tick();
+    if (this.writeError !== undefined && !this.dispatching && this.batchDepth === 0) this.persist(); // the retry of a failed write
+  }
 
   /** Reads what a shim wrote since last time and turns it into engine events. */
   private poll(rec: SpawnRecord): void {
@@ -299,13 +416,14 @@ export class UnitRunner {
   }
 
   private pollBatch(rec: SpawnRecord): void {
-    const { lines, offset } = readNewLines(eventsPath(rec.dir), rec.offset);
+    const { lines, offset, refused } = readNewLines(eventsPath(rec.dir), rec.offset);
+    if (refused !== undefined) { this.problem(`refusing the event log ${refused}; it is not read`); return; }
     for (const line of lines) {
       const ev = parseShimLine(line);
       if (!ev) continue;
       switch (ev.t) {
         case 'shim': rec.shimPid = ev.pid; break;
-        case 'spawn': rec.pid = ev.pid; rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
+        case 'spawn': rec.pid = ev.pid; rec.pidStart = startTime(ev.pid); rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
         case 'exec': this.send({ t: 'exec-ok', pid: ev.pid }); break;
         case 'exec-failed': this.log('warning', setupFailure(this.cfg.exec[rec.kind][rec.index]?.path ?? '?', ev)); break;
         case 'note': this.log('notice', ev.step === 'OOM_ADJUST'
@@ -316,13 +434,20 @@ export class UnitRunner {
           // A lone BARRIER=1 (sd_notify_barrier(), sent by systemd-notify) is consumed by the
           // manager and never reaches the unit (manager_process_barrier_fd()).
           if (Object.keys(ev.fields).length === 1 && ev.fields['BARRIER'] === '1') break;
-          this.send({ t: 'notify', pid: ev.pid || undefined, fields: ev.fields });
+          {
+            // judged by the sender's credentials before the engine sees it (notifyaccess.ts)
+            const fields = this.notifyJudge.judge(ev, { access: this.cfg.notifyAccess, machine: this.machine, membership: this.membership });
+            if (fields === undefined) break;
+            this.send({ t: 'notify', pid: ev.pid, fields });
+            this.noteMainPid();
+          }
           break;
+        case 'notify-dropped': this.notifyJudge.dropped(ev); break;
         case 'empty': rec.done = true; this.tail.unwatch(rec); break;
       }
     }
     rec.offset = offset;
-    if (!rec.done && rec.started && rec.shimPid > 0 && !isAlive(rec.shimPid)) {
+    if (!rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec)) {
       // The shim died without saying "empty" (killed from outside): what it held is gone or orphaned.
       const again = readNewLines(eventsPath(rec.dir), rec.offset);
       if (again.lines.length > 0) { this.pollBatch(rec); return; }
@@ -333,17 +458,57 @@ export class UnitRunner {
     }
     if (lines.length > 0 || rec.done) {
       if (this.spawns.every((s) => s.done)) {
-        this.spawns = this.spawns.filter((s) => { if (s.done) removeSpawnDir(s); return !s.done; });
+        this.spawns = this.spawns.filter((s) => { if (s.done) this.removeSpawnFolder(s); return !s.done; });
+        if (this.recovered === 'held' && this.stateError !== undefined) {
+          this.log('notice', `${this.unitName}: the processes a damaged state file left are gone; the unit may start again`);
+          const i = this.problems.indexOf(this.stateError);
+          if (i >= 0) this.problems.splice(i, 1);
+          this.stateError = undefined;
+        }
         this.send({ t: 'group-empty' });
       }
       this.dirty = true;
     }
   }
 
-  /** Every live process of the unit except the shims themselves. */
-  unitProcesses(): number[] {
-    const shims = this.spawns.filter((s) => !s.done && s.shimPid > 0 && isAlive(s.shimPid)).map((s) => s.shimPid);
-    return descendants(shims);
+  private removeSpawnFolder(s: SpawnRecord): void {
+    try { removeSpawnDir(s); } catch (e) { this.log('warning', `cannot remove ${s.dir}: ${fsErrorText(e)}; it is left behind`); }
+  }
+
+  /** Every live process of the unit except the shims themselves (only shims /proc confirms: shimAlive). */
+  unitProcesses(): number[] { return this.membership.pids(); }
+
+  /** The unit's processes: the trees under its live shims (membership.ts; its cgroup, later). */
+  readonly membership: Membership = shimTreeMembership(() => this.spawns.filter((s) => !s.done && s.shimPid > 0 && shimAlive(s)).map((s) => s.shimPid));
+
+  private readonly notifyJudge = new NotifyJudge((level, m) => this.log(level, `${this.unitName}: ${m}`));
+
+  /** The unit's notify socket (NOTIFY_SOCKET), its folder made where a User= service reaches it (notifysock.ts). */
+  private notifySocket(): string {
+    const { path, problem } = prepareNotifySocket(this.dir, this.opts.hostRoot);
+    if (problem !== undefined) this.log('warning', `${this.unitName}: ${problem}; the notify socket is ${path} instead`);
+    return path;
+  }
+
+  /** The recorded identity of a main or control PID (spawn records), for the kill path. */
+  private identityOf(pid: number): ProcessIdentity | undefined {
+    for (const s of this.spawns) {
+      if (s.pid === pid && s.pidStart !== undefined) return { start: s.pidStart, boot: s.bootId };
+      if (s.mainPid === pid && s.mainStart !== undefined) return { start: s.mainStart, boot: s.bootId };
+    }
+    return undefined;
+  }
+
+  /** Records who a main PID taken from MAINPID= or PIDFile= is (its start time), on the latest main spawn. */
+  private noteMainPid(): void {
+    const pid = this.machine.mainPid;
+    if (pid <= 0 || this.spawns.some((s) => (s.pid === pid && s.pidStart !== undefined) || s.mainPid === pid)) return;
+    const rec = [...this.spawns].reverse().find((s) => s.role === 'main' && !s.done);
+    if (!rec) return;
+    rec.mainPid = pid;
+    rec.mainStart = startTime(pid);
+    this.dirty = true;
+    if (this.batchDepth === 0 && !this.dispatching) this.flush();
   }
 
   /** Stops watching; the service's processes keep running (agent shutdown without stopping). */
@@ -363,5 +528,5 @@ function errnoText(n: number): string {
 /** systemd's words for a failed spawn: "Failed at step CHDIR spawning /bin/sleep: No such file or directory". */
 function setupFailure(path: string, ev: { errno: number; status: number; step?: string }): string {
   if (ev.step === undefined || ev.step === 'EXEC') return `Failed to execute ${path}: ${errnoText(ev.errno)} (exit status ${ev.status}${ev.step ? `/${ev.step}` : ''})`;
-  return `Failed at step ${ev.step} spawning ${path}: ${errnoText(ev.errno)} (exit status ${ev.status}/${ev.step})`;
+  return `Failed at step ${ev.step} spawning ${path}: ${errnoText(ev.errno)}`; // as systemd 257 words it; the status follows in "Main process exited"
 }

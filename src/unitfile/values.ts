@@ -3,6 +3,7 @@
 
 import type { Directive } from '../api/directives.ts';
 import { LIMIT_PATTERN, SIZE_PATTERN } from '../api/directives.ts';
+import { rlimitProblem } from '../api/rlimit.ts';
 import { parseTimespan } from '../api/timespan.ts';
 import { parseCommandLine } from '../api/cmdline.ts';
 import { signalNumber, EXIT_STATUS_PATTERN } from '../api/signals.ts';
@@ -31,7 +32,11 @@ const RESETTABLE = new Set(['list', 'commands', 'environment', 'lines', 'exitSta
 export function applyDirective(d: Directive, a: Assignment, value: string, target: SectionValues, c: Collector): void {
   const at = { file: a.file, line: a.line, column: a.valueColumn };
   const key = `${d.name}=`;
-  const append = (items: unknown[]): void => { target[d.field] = [...((target[d.field] as unknown[] | undefined) ?? []), ...items]; };
+  // in place: a unit of n repeated directives converts in O(n), not O(n²) (issue 12)
+  const append = (items: unknown[]): void => {
+    const list = target[d.field];
+    if (Array.isArray(list)) { for (const it of items) list.push(it); } else target[d.field] = [...items];
+  };
   if (value === '') {
     if (d.kind.t === 'condition') {
       const family = d.name.startsWith('Condition') ? 'condition' : 'assert';
@@ -144,6 +149,7 @@ export function applyDirective(d: Directive, a: Assignment, value: string, targe
       return;
     case 'limit':
       if (!LIMIT_RE.test(value)) { c.error(at, `invalid resource limit "${value}"`, 'use a number, "infinity", or soft:hard', key); return; }
+      { const problem = rlimitProblem(d.name.replace(/^Limit/, ''), value); if (problem) { c.error(at, `invalid resource limit "${value}": ${problem}`, 'systemd ignores such a value and keeps the default; write it as systemd reads it (sizes 64K, times 1min, counts without units)', key); return; } }
       target[d.field] = /^[0-9]+$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER ? Number(value) : value;
       return;
     case 'condition': append([value]); return;

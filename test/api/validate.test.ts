@@ -38,3 +38,11 @@ test('typed resource and sandbox fields: sizes, percentages, weights and bool-or
   const bad = validateServiceUnit(withService({ execStart: ['/bin/x'], memoryMax: 'lots', cpuWeight: '20000', protectSystem: 'sometimes', nice: 40 }));
   assert.deepEqual([...new Set(bad.errors.map((e) => e.field))].sort(), ['spec.service.cpuWeight', 'spec.service.memoryMax', 'spec.service.nice', 'spec.service.protectSystem']);
 });
+
+test('Limit*= values are judged as systemd reads them: LimitNICE=+5, LimitCPU=1h 30s and LimitCORE=1K 512 are valid; LimitNOFILE=64K is an error naming the field', () => {
+  assert.deepEqual(validateServiceUnit(withService({ execStart: ['/bin/x'], limitNICE: '+5', limitCPU: '1h 30s', limitCORE: '1K 512', limitRTTIME: '500ms' })).errors, []);
+  const r = validateServiceUnit(withService({ execStart: ['/bin/x'], limitNOFILE: '64K' }));
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0]!.field, 'spec.service.limitNOFILE');
+  assert.match(r.errors[0]!.message, /Invalid value: "64K": .*not a number/);
+});

@@ -26,7 +26,7 @@ import {
   SKIP, agentDirs, createUser, isAlive, modeOf, running, runAs, scope, sleep, startAgent, tempRoot, token, unitDir, unitProcesses, PYTHON,
 } from './support.ts';
 
-test('finding 2: a state file planted by another user is refused, named, and never run as root', { skip: SKIP, timeout: 120_000, todo: 'issue 12: fixed modes (0700/0600) whatever the umask, state files not owned by the agent refused and named, control socket checks the peer' }, async (t) => {
+test('finding 2: a state file planted by another user is refused, named, and never run as root', { skip: SKIP, timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const user = createUser(s);
   const root = tempRoot(s);

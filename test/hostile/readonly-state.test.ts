@@ -24,9 +24,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SKIP, agentDirs, bindReadOnly, createUser, isAlive, lines, running, scope, sleep, startAgent, tempRoot, token, unitProcesses } from './support.ts';
 
-const TODO = { todo: 'issue 12: write failures of the state folder (EROFS, ENOSPC, EACCES) reported and retried, never fatal to the agent or a service; start-up on an unusable folder says what is wrong' };
 
-test('finding 6a: unitctl restart on a read-only state folder kills neither the agent nor the service, and says why', { skip: SKIP, timeout: 90_000, ...TODO }, async (t) => {
+test('finding 6a: unitctl restart on a read-only state folder kills neither the agent nor the service, and says why', { skip: SKIP, timeout: 90_000 }, async (t) => {
   const s = scope(t);
   createUser(s);
   const root = tempRoot(s);
@@ -57,7 +56,7 @@ test('finding 6a: unitctl restart on a read-only state folder kills neither the 
   assert.doesNotMatch(said, /internal error|This is a bug/);
 });
 
-test('finding 6b: an agent started on a read-only state folder says what is wrong, not "internal error"', { skip: SKIP, timeout: 60_000, ...TODO }, async (t) => {
+test('finding 6b: an agent started on a read-only state folder says what is wrong, not "internal error"', { skip: SKIP, timeout: 60_000 }, async (t) => {
   const s = scope(t);
   createUser(s);
   const root = tempRoot(s);

@@ -7,6 +7,7 @@
 //
 // These tests need root (useradd, setpriv, mount); they skip themselves otherwise.
 
+import { removeNotifyFolder } from '../../src/runner/notifysock.ts';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -117,6 +118,7 @@ export function tempRoot(t: Scope, prefix = 'uo-hostile-'): string {
   chmodSync(root, 0o755);
   t.defer(async () => {
     await killPids(processesOfTest(root));
+    removeNotifyFolder(join(root, 'state', 'units')); // the agent's /run/unit-operator/<hash>
     rmSync(root, { recursive: true, force: true });
   });
   return root;

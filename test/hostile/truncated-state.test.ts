@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SKIP, agentDirs, createUser, isAlive, lines, running, scope, sleep, startAgent, tempRoot, token, unitDir, unitProcesses } from './support.ts';
 
-test('finding 3: a truncated state.json loses no process and starts no second copy', { skip: SKIP, timeout: 90_000, todo: 'issue 12: recover a damaged state file from the event log and the live holders, name its path, refuse to start while the previous process may live' }, async (t) => {
+test('finding 3: a truncated state.json loses no process and starts no second copy', { skip: SKIP, timeout: 90_000 }, async (t) => {
   const s = scope(t);
   createUser(s); // run as the hostile tests run: an unprivileged user exists on the node
   const root = tempRoot(s);

@@ -4,7 +4,7 @@
 // holder's PID, and leave the first agent's socket and pid file alone. Then the unit's process is
 // killed: it must be restarted once (two lines in the counter, one copy alive), not once per agent.
 //
-// On the current tree: the second agent starts silently ("agent N: running 1 unit(s)"), adopts
+// Fixed by the state folder's lock (src/agent/lock.ts, `uo-shim --lock`). Before it: the second agent starts silently ("agent N: running 1 unit(s)"), adopts
 // the unit and replaces agent.sock and agent.pid; after a SIGKILL of the unit's process both
 // agents restart it: the counter holds three pids and two copies run.
 import { test } from 'node:test';
@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SKIP, agentDirs, createUser, isAlive, lines, running, scope, sleep, startAgent, tempRoot, token, unitProcesses, until } from './support.ts';
 
-test('finding 4: a second agent on the same state folder exits 1 naming the holder, and the unit runs once', { skip: SKIP, timeout: 90_000, todo: 'issue 12: a lock on the state folder held for the agent\'s life; a second agent exits 1 naming the holder\'s PID' }, async (t) => {
+test('finding 4: a second agent on the same state folder exits 1 naming the holder, and the unit runs once', { skip: SKIP, timeout: 90_000 }, async (t) => {
   const s = scope(t);
   createUser(s);
   const root = tempRoot(s);

@@ -156,5 +156,5 @@ test('an unknown User= fails the start with exit status 217/USER and never runs 
   await waitFor(r, 'failed', subState('failed'));
   assert.deepEqual([r.props.Result, r.machine.mainExec?.status], ['exit-code', 217]);
   assert.equal(existsSync(marker), false);
-  assert.deepEqual(r.problems, ['Failed to determine user credentials: User=no-such-user-here does not exist on this node'], 'the reason is kept for status');
+  assert.deepEqual(r.problems, ['Failed to determine user credentials: No such process (User=no-such-user-here does not exist on this node)'], 'the reason is kept for status');
 });

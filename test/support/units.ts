@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { UnitRunner, monotonicUs } from '../../src/runner/unit.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
+import { removeNotifyFolder } from '../../src/runner/notifysock.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
 import { sleep, until } from './wait.ts';
 
@@ -40,6 +41,7 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }):
       for (const p of pids) { try { process.kill(p, 9); } catch { /* gone */ } }
     }
     for (let i = 0; i < 50; i++) { if (runners.every((r) => r.unitProcesses().length === 0)) break; await sleep(20); }
+    removeNotifyFolder(dir);
     rmSync(dir, { recursive: true, force: true });
   });
   return { dir, logs, logTimes, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };

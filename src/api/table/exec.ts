@@ -8,7 +8,8 @@ import { row, honours, STR, LIST, LINES, BOOL, LIMIT, enumOf, intRange, type Dir
 export const OUTPUT_PATTERN = '^(inherit|null|tty|journal|kmsg|journal\\+console|kmsg\\+console|socket|(file|append|truncate):/.*|fd(:.+)?)$';
 export const INPUT_PATTERN = '^(null|tty|tty-force|tty-fail|data|socket|file:/.*|fd(:.+)?)$';
 export const UMASK_PATTERN = '^0?[0-7]{1,4}$';
-export const LIMIT_PATTERN = '^(infinity|[0-9]+(\\.[0-9]+)?[KMGTPE]?|[0-9]+(us|ms|s|min|h|d|w)?)(:(infinity|[0-9]+(\\.[0-9]+)?[KMGTPE]?|[0-9]+(us|ms|s|min|h|d|w)?))?$';
+/** The shape of a Limit*= value (soft[:hard]; sizes, time spans, +N/-N nice levels); src/api/rlimit.ts judges the value per resource. */
+export const LIMIT_PATTERN = '^(infinity|[-+]?[0-9][0-9a-zA-Z. ]*)(:(infinity|[-+]?[0-9][0-9a-zA-Z. ]*))?$';
 export const LIMITS = ['CPU', 'FSIZE', 'DATA', 'STACK', 'CORE', 'RSS', 'NOFILE', 'AS', 'NPROC', 'MEMLOCK', 'LOCKS', 'SIGPENDING',
   'MSGQUEUE', 'NICE', 'RTPRIO', 'RTTIME'] as const;
 const SYSLOG_LEVELS = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];

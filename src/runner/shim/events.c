@@ -22,11 +22,22 @@
  *                                 (Before STEP was added the line ended at STATUS.)
  *   exit PID CODE STATUS          a process it reaped (the command or an orphaned
  *                                 descendant); CODE is exited, killed or dumped
- *   notify PID MESSAGE            an sd_notify datagram (UO_SHIM_NOTIFY_SOCKET), newlines as
- *                                 \x1e; MESSAGE is the rest of the line
+ *   notify2 PID UID GID MESSAGE   an sd_notify datagram (UO_SHIM_NOTIFY_SOCKET) with its
+ *                                 sender's credentials (SCM_CREDENTIALS; -1: none given);
+ *                                 MESSAGE is the rest of the line, '\\' and bytes < 0x20 or
+ *                                 0x7f escaped as \xHH (a newline is \x0a)
+ *   notify-dropped PID UID GID REASON BYTES
+ *                                 a datagram not passed on: oversized (> 4096 bytes), nul
+ *                                 (embedded NUL), long (does not fit in a line escaped)
+ *   notify PID MESSAGE            (shims before issue 12) a datagram, newlines as \x1e, no
+ *                                 uid; MESSAGE is the rest of the line. Still read by the agent.
  *   empty                         nothing is left; the shim exits
  *
  * ERRNO is a number (Linux errno), PID a decimal process ID.
+ *
+ * The file is root's when the agent runs as root: it is opened O_NOFOLLOW (a link planted at
+ * its name is not followed) and refused unless it is a regular file owned by the shim's uid;
+ * it is made 0600 whatever the umask (fchmod).
  */
 #include "events.h"
 
@@ -34,12 +45,26 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int events_fd = -1;
 
+int open_private_append(const char *path) {
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0) return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0) { int e = errno; close(fd); errno = e; return -1; }
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) { close(fd); errno = EPERM; return -1; }
+	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0) { int e = errno; close(fd); errno = e; return -1; }
+	/* O_NONBLOCK was for the open only (a FIFO planted there must not block it) */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
 int events_open(const char *path) {
-	events_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	events_fd = open_private_append(path);
 	return events_fd < 0 ? -1 : 0;
 }
 

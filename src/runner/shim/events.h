@@ -2,7 +2,13 @@
 #ifndef UO_SHIM_EVENTS_H
 #define UO_SHIM_EVENTS_H
 
-/* Opens (creates, appends to) the event log; returns -1 with errno set on failure. */
+/* Opens a file of the shim's own for appending: created 0600, never through a symbolic link
+ * (O_NOFOLLOW), refused (EPERM) unless a regular file owned by the shim's uid, made 0600
+ * (fchmod) whatever the umask. Returns the descriptor (close-on-exec), or -1 with errno set. */
+int open_private_append(const char *path);
+
+/* Opens (creates, appends to) the event log with open_private_append(); returns -1 with errno
+ * set on failure. */
 int events_open(const char *path);
 
 /* Appends one line (the newline is added) with a single write(). */

@@ -3,9 +3,12 @@
  * through a pipe into PATH as timestamped lines ("2026-11-22T14:30:00.123456Z stdout text"),
  * moving PATH to PATH.1 when it grows past UO_SHIM_LOG_MAX bytes (default 8 MiB). A line
  * longer than 8 KiB is cut into pieces; a last line without a newline is written at the end.
+ * PATH is opened as the event log is (events.c open_private_append(): 0600, no symbolic link
+ * followed, a regular file of the shim's uid only); a line PATH refuses is dropped.
  */
 #define _GNU_SOURCE
 #include "logcap.h"
+#include "events.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -49,14 +52,18 @@ void logcap_close_writers(void) {
 
 static void log_line(const char *stream, const char *line, size_t len) {
 	if (!log_path) return;
+	int fd = open_private_append(log_path);
+	if (fd < 0) return;
 	struct stat st;
-	if (stat(log_path, &st) == 0 && st.st_size > log_max) {
+	if (fstat(fd, &st) == 0 && st.st_size > log_max) {
+		/* rename() moves the name (never follows a link); the new file is made as the first was */
 		char old[4200];
 		snprintf(old, sizeof old, "%s.1", log_path);
+		close(fd);
 		rename(log_path, old);
+		fd = open_private_append(log_path);
+		if (fd < 0) return;
 	}
-	int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (fd < 0) return;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;

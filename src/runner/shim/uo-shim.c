@@ -2,6 +2,7 @@
  * uo-shim: holds one process of a unit-operator service (the containerd-shim / conmon pattern).
  *
  *   uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]
+ *   uo-shim --lock FILE AGENT_PID [--wait]     (a helper of the agent: lock.c)
  *
  * It becomes a child subreaper, forks the command into its own session with the execution
  * settings given in UO_SHIM_* environment variables, and appends one line per happening to
@@ -17,6 +18,7 @@
  *   exit-status.c  systemd's exit statuses and step names
  *   notify.c       the sd_notify socket (UO_SHIM_NOTIFY_SOCKET)
  *   logcap.c       stdout/stderr capture into a rotated log (UO_SHIM_LOG, UO_SHIM_LOG_MAX)
+ *   lock.c         --lock: the agent's one-agent-per-state-folder lock (flock, held for it)
  *
  * Built from every .c file in this folder (src/runner/shim.ts).
  */
@@ -24,6 +26,7 @@
 #include "events.h"
 #include "exec.h"
 #include "exit-status.h"
+#include "lock.h"
 #include "logcap.h"
 #include "notify.h"
 
@@ -40,6 +43,8 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
+	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
+	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;

@@ -1,0 +1,130 @@
+// Issue 12: who may talk to the root agent. agent.sock is 0600 (the agent's uid) in a folder
+// others cannot enter: an unprivileged user can neither stop a unit nor list them through it,
+// whatever the agent's umask. With --read-socket-group, agent-ro.sock (0660, that group) lets
+// the group's members list and read status, and refuses every state change. And a state folder
+// whose agent.sock path is longer than the kernel's 107 bytes works (bound and reached through
+// /proc/self/fd), for the agent and the CLI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SKIP, PYTHON, agentDirs, createUser, isAlive, modeOf, running, runAs, scope, sleep, startAgent, tempRoot, token, unitProcesses, type User } from './support.ts';
+import { UNITCTL } from '../support/paths.ts';
+
+/** One JSON request on a unix socket, sent as the user with python3: what came back, or the error. */
+function askAs(user: User, socket: string, req: object): { answer: string; error: string } {
+  const r = runAs(user, PYTHON, ['-c', [
+    'import socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+    's.settimeout(5)',
+    'try:',
+    '    s.connect(sys.argv[1])',
+    'except OSError as e:',
+    '    print("ERR", e.__class__.__name__, e.errno, file=sys.stderr); sys.exit(3)',
+    's.sendall(sys.argv[2].encode() + b"\\n")',
+    'print(s.recv(1 << 20).decode())',
+  ].join('\n'), socket, JSON.stringify(req)]);
+  return { answer: r.stdout, error: r.stderr };
+}
+
+/** unitctl run as the user (the repository is world-readable). */
+const unitctlAs = (user: User, state: string, ...args: string[]): ReturnType<typeof runAs> => runAs(user, process.execPath, [UNITCTL, ...args, '--state-dir', state], { timeoutMs: 20_000 });
+
+test('an unprivileged user cannot stop a unit, nor list units, through agent.sock (umask 000)', { skip: SKIP, timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const user = createUser(s);
+  const root = tempRoot(s);
+  const tok = token();
+  const { manifests, state } = agentDirs(root);
+  writeFileSync(join(manifests, 'good.service'), `[Service]\nExecStart=/bin/sh -c 'sleep 100000; : ${tok}'\n`);
+  const a = await startAgent(s, { manifests, state, umask: '000' });
+  const good = await running(a, 'good');
+
+  const sock = join(state, 'agent.sock');
+  assert.equal(modeOf(sock), 0o600, `agent.sock is mode ${modeOf(sock).toString(8)} under umask 000`);
+  assert.equal(statSync(sock).uid, 0);
+  assert.equal(existsSync(join(state, 'agent-ro.sock')), false, 'no read-only socket without --read-socket-group');
+
+  const stop = askAs(user, sock, { cmd: 'stop', unit: 'good.service' });
+  const list = askAs(user, sock, { cmd: 'list' });
+  await sleep(500);
+  assert.ok(isAlive(good.MainPID), `the user stopped good.service: ${stop.answer}`);
+  assert.doesNotMatch(stop.answer, /"ok"/, `stop answered: ${stop.answer}`);
+  assert.match(stop.error, /ERR PermissionError 13/, `connect() is refused by the kernel: ${stop.error}`);
+  assert.doesNotMatch(list.answer, /good\.service/, `list answered: ${list.answer}`);
+
+  // the CLI says so, as that user
+  const cli = unitctlAs(user, state, 'stop', 'good');
+  assert.notEqual(cli.status, 0);
+  assert.match(cli.stderr, /Access denied|permission denied/i, cli.stderr);
+  assert.ok(isAlive(good.MainPID));
+  assert.deepEqual(unitProcesses(tok).map((p) => p.pid), [good.MainPID]);
+});
+
+test('--read-socket-group: the group lists through agent-ro.sock, and every state change is refused', { skip: SKIP, timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const user = createUser(s); // its own group, of the same name, is the read group
+  const root = tempRoot(s);
+  const tok = token();
+  const { manifests, state } = agentDirs(root);
+  writeFileSync(join(manifests, 'good.service'), `[Service]\nExecStart=/bin/sh -c 'sleep 100000; : ${tok}'\n`);
+  const a = await startAgent(s, { manifests, state, umask: '000', extra: ['--read-socket-group', user.name] });
+  const good = await running(a, 'good');
+
+  const ro = join(state, 'agent-ro.sock');
+  assert.equal(modeOf(ro), 0o660, `agent-ro.sock is mode ${modeOf(ro).toString(8)}`);
+  assert.equal(statSync(ro).gid, user.gid, 'agent-ro.sock belongs to the read group');
+  assert.equal(modeOf(join(state, 'agent.sock')), 0o600);
+  assert.equal(modeOf(state), 0o710, `the state folder is mode ${modeOf(state).toString(8)}: the group passes through, cannot list`);
+  assert.equal(statSync(state).gid, user.gid);
+
+  // read-only: answered
+  const list = askAs(user, ro, { cmd: 'list' });
+  assert.match(list.answer, /"ok":true/, `list through agent-ro.sock: ${list.answer}${list.error}`);
+  assert.match(list.answer, /good\.service/);
+  const cliList = unitctlAs(user, state, 'list');
+  assert.equal(cliList.status, 0, `unitctl list as a member of the read group: ${cliList.stderr}`);
+  assert.match(cliList.stdout, /good\.service/);
+  const cliStatus = unitctlAs(user, state, 'is-active', 'good');
+  assert.equal(cliStatus.stdout.trim(), 'active', cliStatus.stderr);
+
+  // state changes: refused on both sockets, by the CLI too
+  for (const cmd of ['stop', 'restart', 'start', 'reload', 'reset-failed']) {
+    const r = askAs(user, ro, { cmd, unit: 'good.service' });
+    assert.match(r.answer, /"ok":false/, `${cmd} through agent-ro.sock: ${r.answer}`);
+    assert.match(r.answer, /Access denied/);
+  }
+  assert.match(askAs(user, join(state, 'agent.sock'), { cmd: 'stop', unit: 'good.service' }).error, /PermissionError/);
+  const cliStop = unitctlAs(user, state, 'stop', 'good');
+  assert.notEqual(cliStop.status, 0);
+  assert.match(cliStop.stderr, /Access denied/, cliStop.stderr);
+  // the group can reach the socket, not the rest of the folder
+  assert.notEqual(runAs(user, '/bin/ls', [state]).status, 0, 'the group cannot list the state folder');
+  assert.notEqual(runAs(user, '/bin/ls', [join(state, 'units')]).status, 0, 'nor enter units/');
+  await sleep(500);
+  assert.ok(isAlive(good.MainPID));
+  assert.deepEqual(unitProcesses(tok).map((p) => p.pid), [good.MainPID]);
+  // root still does everything
+  assert.equal(a.unitctl('restart', 'good').status, 0);
+});
+
+test('a state folder whose agent.sock path passes 107 bytes works, for the agent and the CLI', { skip: SKIP, timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const root = tempRoot(s);
+  const tok = token();
+  const { manifests } = agentDirs(root);
+  const deep = join(root, 'x'.repeat(60), 'y'.repeat(50));
+  mkdirSync(deep, { recursive: true });
+  const state = join(deep, 'state');
+  assert.ok(Buffer.byteLength(join(state, 'agent.sock')) > 107, 'the test needs a long path');
+  writeFileSync(join(manifests, 'long.service'), `[Service]\nExecStart=/bin/sh -c 'sleep 100000; : ${tok}'\n`);
+  const a = await startAgent(s, { manifests, state });
+  const st = await running(a, 'long');
+  assert.equal(modeOf(join(state, 'agent.sock')), 0o600);
+  const stop = a.unitctl('stop', 'long');
+  assert.equal(stop.status, 0, stop.stderr);
+  assert.ok(!isAlive(st.MainPID) || (await sleep(1000), !isAlive(st.MainPID)));
+  assert.doesNotMatch(a.log(), /EINVAL|internal error/);
+  await a.stop();
+  assert.equal(existsSync(join(state, 'agent.sock')), false, 'the socket is removed on exit');
+});
