@@ -130,7 +130,9 @@ function chaseSafe(path: string): { path: string; questionable: boolean } {
       if (++hops > 40) throw Object.assign(new Error('Too many levels of symbolic links'), { code: 'ELOOP' });
       const target = readlinkSync(next);
       todo = [...target.split('/').filter(Boolean), ...todo];
-      if (isAbsolute(target)) { done = '/'; prev = lstatSync('/'); }
+      // systemd's unsafe_transition(link, root): a link not owned by root that leads back to the
+      // root-owned root makes the chain unsafe (chase(CHASE_SAFE) on an absolute destination)
+      if (isAbsolute(target)) { done = '/'; prev = lstatSync('/'); if (st.uid !== 0 && st.uid !== prev.uid) questionable = true; }
       continue;
     }
     done = next;

@@ -117,8 +117,11 @@ export class NotifyJudge {
 
   /** A datagram the shim did not pass on (oversized, nul, long). */
   dropped(m: { pid: number; uid?: number | undefined; reason: string; bytes: number }): void {
-    const what = m.reason === 'oversized' ? 'exceeded maximum size' : m.reason === 'nul' ? 'with embedded NUL bytes' : 'too long to pass on';
-    this.refused(m, 'warning', `Received notify message ${what} (${Number.isFinite(m.bytes) ? m.bytes : '?'} bytes) from PID ${m.pid} (uid ${m.uid ?? 'unknown'}), ignoring.`);
+    const bytes = `${Number.isFinite(m.bytes) ? m.bytes : '?'} bytes`;
+    const what = m.reason === 'foreign' ? `notify messages (${bytes} in a second) from a process that is not root and not of the unit: PID ${m.pid} (uid ${m.uid ?? 'unknown'}); not written, ignoring.`
+      : m.reason === 'rate' ? `more notify messages than the holder writes (1 MiB burst, 32 KiB/s; ${bytes} in a second) from PID ${m.pid} (uid ${m.uid ?? 'unknown'}), ignoring them.`
+      : `notify message ${m.reason === 'oversized' ? 'exceeded maximum size' : m.reason === 'nul' ? 'with embedded NUL bytes' : 'too long to pass on'} (${bytes}) from PID ${m.pid} (uid ${m.uid ?? 'unknown'}), ignoring.`;
+    this.refused(m, 'warning', `Received ${what}`);
   }
 
   /** Logs a refusal once per sender (PID, uid), at most MAX_SENDERS_PER_MINUTE senders a minute. */

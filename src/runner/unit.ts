@@ -372,11 +372,17 @@ export class UnitRunner {
       this.notSpawned(rec, `cannot make its folder: ${err instanceof StateError ? err.message : this.writeFailed(err)}; not started`);
       return;
     }
-    const l = prepareLaunch({
-      effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,
-      notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
-      agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
-    });
+    let l: ReturnType<typeof prepareLaunch>;
+    try {
+      l = prepareLaunch({
+        effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,
+        notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
+        agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
+      });
+    } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
+      this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
+      return;
+    }
     for (const p of l.problems) this.problem(p);
     if (l.failure) { // EnvironmentFile=: service_spawn() fails before fork() (Result=resources)
       this.problem(l.failure.message);

@@ -99,7 +99,9 @@ export function readRegularFile(path: string, maxBytes: number, what = 'file'): 
         buf.copy(bigger, 0, 0, n);
         buf = bigger;
       }
-      const k = readSync(fd, buf, n, buf.length - n, null);
+      // a read error (EIO of /proc/self/mem, EAGAIN of /proc/kmsg: "regular" files of size 0) is the file's fault, not the agent's
+      let k: number;
+      try { k = readSync(fd, buf, n, buf.length - n, null); } catch (e) { throw new HostileFileError('EIO', `cannot be read: ${(e as Error).message}`); }
       if (k === 0) break;
       n += k;
     }

@@ -82,3 +82,11 @@ test('an EnvironmentFile= larger than 64 MiB (systemd\'s limit) is refused as E2
   spawnSync('truncate', ['-s', String(ENVIRONMENT_FILE_MAX), big]);
   assert.equal(readEnvironmentFile(big)['X'], '1', 'exactly 64 MiB is read, as systemd 257 reads it');
 });
+
+test('EnvironmentFile= that fails to read (a link to /proc/self/mem: EIO) fails the start with Result=resources; the runner lives on (found by review: it crashed the agent)', async (t) => {
+  const h = harness(t);
+  const link = join(h.dir, 'mem.env');
+  symlinkSync('/proc/self/mem', link);
+  const logs = await failsToStart(h, 'mem.service', link);
+  assert.ok(logs.some((l) => /Failed to load environment files: .*cannot be read/.test(l)), logs.join('\n'));
+});

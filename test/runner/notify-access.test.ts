@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, existsSync, mkdirSync, statSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeNotifyLine, parseShimLine } from '../../src/runner/shimproto.ts';
@@ -119,6 +119,13 @@ test('PID files are read as hostile: regular files only, never blocking, bounded
   symlinkSync(join(d, 'root.pid'), join(userDir, 'link.pid'));
   assert.match((judgePidFile(join(userDir, 'link.pid'), m, 0) as { why: string }).why, /unsafe symlink chain/);
   assert.deepEqual(judgePidFile(join(userDir, 'root.pid'), { ...m, has: (p: number) => p === outside }, 0), { t: 'take', pid: outside }, 'a PID of the unit is fine from anywhere');
+  // a user's own link, in the user's own folder, to a root-owned PID file elsewhere (found by review): unsafe_transition(link, /)
+  const ownDir = join(d, 'own');
+  mkdirSync(ownDir);
+  chownSync(ownDir, 65534, 65534);
+  symlinkSync(join(d, 'root.pid'), join(ownDir, 'svc.pid'));
+  lchownSync(join(ownDir, 'svc.pid'), 65534, 65534);
+  assert.match((judgePidFile(join(ownDir, 'svc.pid'), m, 0) as { why: string }).why, /unsafe symlink chain/);
 });
 
 test('notify judgement: NotifyAccess=, MAINPID= by sender and membership; one log line per sender, rate-limited', (t) => {
@@ -220,4 +227,31 @@ test('kill never signals a main or control PID whose start time no longer matche
   assert.ok(isAlive(a) && isAlive(b), 'a reused or foreign PID was signalled');
   killTargets({ ...INITIAL_MACHINE, mainPid: c }, ['main'], 9, false, scope({ [c]: { start: startTime(c)! } }));
   await until('the recorded main process is killed', () => !isAlive(c));
+});
+
+test('the shim writes no datagram of a process that is neither root nor of the unit, and cuts a flood to its byte budget (the event log is root\'s disk)', { skip: (!existsSync('/usr/bin/python3') || process.getuid?.() !== 0) && 'needs python3 and root' }, async (t) => {
+  const d = tmp(t);
+  chmodSync(d, 0o755);
+  const events = join(d, 'unit', 'run', '1-start-0', 'events');
+  mkdirSync(join(d, 'unit', 'run', '1-start-0'), { recursive: true });
+  const sock = join(d, 'n.sock');
+  // the unit's own process: 2,000 datagrams of 1,000 bytes (2 MB, over the 1 MiB burst), then waits
+  const flood = ['import os, socket, time', 's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    'for i in range(2000): s.sendto(b"STATUS=" + b"x" * 993, os.environ["NOTIFY_SOCKET"])', 'time.sleep(30)'].join('\n');
+  const c = spawn(shimPath, [events, '--', '/usr/bin/python3', 'python3', '-c', flood], {
+    stdio: 'ignore', env: { UO_SHIM_NOTIFY_SOCKET: sock, UO_SHIM_STDOUT: 'null', UO_SHIM_STDERR: 'null', UO_SHIM_LOG: join(d, 'log'), UO_SHIM_LOG_MAX: '1024' },
+  });
+  t.after(() => { c.kill('SIGKILL'); });
+  const read = (): string[] => (existsSync(events) ? readFileSync(events, 'utf8').trimEnd().split('\n') : []);
+  await until('the flood is read', () => read().some((l) => /^notify-dropped \S+ \S+ \S+ rate /.test(l)) || undefined, { timeoutMs: 10_000 });
+  // an outsider (uid 65534, not a descendant of the unit's holders) and root from outside
+  const send = (args: string[]): void => { const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' }); assert.equal(r.status, 0, r.stderr); };
+  const py = (msg: string): string[] => ['/usr/bin/python3', '-c', `import socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"${msg}", "${sock}")`];
+  await new Promise((r) => setTimeout(r, 1100)); // a new second for the once-a-second summaries
+  send(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...py('MAINPID=1')]);
+  const lines = await until('the outsider is counted', () => { const l = read(); return l.some((x) => /^notify-dropped \d+ 65534 65534 foreign /.test(x)) ? l : undefined; }, { timeoutMs: 5000 });
+  const written = lines.map(parseShimLine).filter((e) => e?.t === 'notify');
+  assert.ok(written.length > 100 && written.length < 2000, `a flood is cut to the budget, not written whole nor dropped whole (${written.length} of 2000 written)`);
+  assert.ok(written.every((e) => e?.t === 'notify' && e.uid === 0), 'nothing of the outsider was written');
+  assert.ok(statSync(events).size < 3 * 1024 * 1024, 'the event log stays bounded');
 });

@@ -3,12 +3,14 @@
 #include "notify.h"
 #include "events.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* systemd's NOTIFY_BUFFER_MAX (PIPE_BUF): a longer datagram is ignored, not cut */
@@ -36,6 +38,116 @@ int notify_open(const char *path) {
 	}
 	setenv("NOTIFY_SOCKET", path, 1);
 	return fd;
+}
+
+/* ---- what gets written at all ----------------------------------------------------------------
+ * The event log is written as root, so a datagram is judged here before it costs disk: one from a
+ * process that is neither root nor a process of this unit (a descendant of one of the unit's
+ * holders: uo-shim processes whose event log lies in this unit's folder) is not written, only
+ * counted ("notify-dropped … foreign", at most once a second). And all datagrams share a byte
+ * budget (BUDGET_BURST, refilled at BUDGET_RATE a second): a unit's own process that floods its
+ * socket is cut to that rate ("notify-dropped … rate"). systemd judges in memory and writes
+ * nothing; these bounds keep the log from filling the disk. */
+#define BUDGET_BURST (1024.0 * 1024.0)
+#define BUDGET_RATE (32.0 * 1024.0)
+
+static char unit_dir[PATH_MAX];
+static char self_exe[PATH_MAX];
+
+void notify_set_unit(const char *events_path) {
+	/* events_path is <unit folder>/run/<seq>-<kind>-<index>/events */
+	char tmp[PATH_MAX];
+	/* as given, not resolved: every holder of the unit gets its path from the same agent */
+	snprintf(tmp, sizeof tmp, "%s", events_path);
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(tmp, '/');
+		if (!slash) { tmp[0] = 0; break; }
+		*slash = 0;
+	}
+	snprintf(unit_dir, sizeof unit_dir, "%s", tmp);
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+	self_exe[n > 0 ? n : 0] = 0;
+}
+
+static long parent_of(long pid) {
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f) return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *close_paren = strrchr(buf, ')');
+	long ppid = 0;
+	if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1) return 0;
+	return ppid;
+}
+
+/* Is pid a uo-shim (this binary) whose event log lies in this unit's folder? */
+static int is_unit_holder(long pid) {
+	char path[64], exe[PATH_MAX], cmd[PATH_MAX + 16];
+	snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+	ssize_t n = readlink(path, exe, sizeof exe - 1);
+	if (n <= 0 || !self_exe[0]) return 0;
+	exe[n] = 0;
+	if (strcmp(exe, self_exe) != 0) return 0;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	FILE *f = fopen(path, "re");
+	if (!f) return 0;
+	size_t m = fread(cmd, 1, sizeof cmd - 1, f);
+	fclose(f);
+	cmd[m] = 0;
+	const char *events = cmd + strlen(cmd) + 1; /* argv[1] */
+	if ((size_t)(events - cmd) >= m) return 0;
+	size_t len = strlen(unit_dir);
+	return len > 0 && strncmp(events, unit_dir, len) == 0 && events[len] == '/';
+}
+
+static int from_unit(long pid, long uid) {
+	if (uid == 0) return 1;
+	if (pid <= 1 || !unit_dir[0]) return 0;
+	for (int depth = 0; depth < 64 && pid > 1; depth++) {
+		long parent = parent_of(pid);
+		if (parent <= 1) return 0;
+		if (parent == (long)getpid() || is_unit_holder(parent)) return 1;
+		pid = parent;
+	}
+	return 0;
+}
+
+static double budget = BUDGET_BURST;
+static struct timespec budget_at;
+
+static int spend(size_t bytes) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (budget_at.tv_sec != 0) {
+		double dt = (double)(now.tv_sec - budget_at.tv_sec) + (double)(now.tv_nsec - budget_at.tv_nsec) / 1e9;
+		budget += dt * BUDGET_RATE;
+		if (budget > BUDGET_BURST) budget = BUDGET_BURST;
+	}
+	budget_at = now;
+	if (budget < (double)bytes) return 0;
+	budget -= (double)bytes;
+	return 1;
+}
+
+/* Counts what is not written, per reason, and says so at most once a second. */
+static struct { long pid, uid, gid, count, bytes; time_t said; } held[2];
+
+static void hold(int which, const char *reason, long pid, long uid, long gid, ssize_t n) {
+	held[which].pid = pid;
+	held[which].uid = uid;
+	held[which].gid = gid;
+	held[which].count++;
+	held[which].bytes += n;
+	time_t now = time(NULL);
+	if (now != held[which].said) {
+		emit("notify-dropped %ld %ld %ld %s %ld", pid, uid, gid, reason, held[which].bytes);
+		held[which].said = now;
+		held[which].count = 0;
+		held[which].bytes = 0;
+	}
 }
 
 /* Escapes msg into out (size ESCAPED_MAX + 1); returns -1 when it does not fit. */
@@ -83,6 +195,8 @@ void notify_receive(int fd) {
 				}
 			}
 		}
+		if (!from_unit(pid, uid)) { hold(0, "foreign", pid, uid, gid, n); continue; }
+		if (!spend((size_t)(n > NOTIFY_MAX ? 64 : n) + 32)) { hold(1, "rate", pid, uid, gid, n); continue; }
 		if (n > NOTIFY_MAX || (mh.msg_flags & MSG_TRUNC)) { emit("notify-dropped %ld %ld %ld oversized %zd", pid, uid, gid, n); continue; }
 		if (memchr(buf, 0, (size_t)n)) { emit("notify-dropped %ld %ld %ld nul %zd", pid, uid, gid, n); continue; }
 		char out[ESCAPED_MAX + 1];

@@ -10,6 +10,10 @@
  * reports. */
 int notify_open(const char *path);
 
+/* Tells the receiver which unit this holder belongs to (its event log's path): datagrams from
+ * processes that are neither root nor of this unit are not written (see notify.c). */
+void notify_set_unit(const char *events_path);
+
 /* Reads every pending datagram and emits, for each, with the sender's credentials
  * (SCM_CREDENTIALS; -1 when the kernel gave none):
  *   notify2 PID UID GID MESSAGE       MESSAGE escaped: '\\' and bytes < 0x20 or 0x7f as \xHH
@@ -18,7 +22,9 @@ int notify_open(const char *path);
  *                                     a datagram not passed on: REASON "oversized" (more than
  *                                     4096 bytes, systemd's NOTIFY_BUFFER_MAX), "nul" (an
  *                                     embedded NUL byte), "long" (its escaped form does not fit
- *                                     in one event line)
+ *                                     in one event line), "foreign" (not root and not a process
+ *                                     of the unit: not written, BYTES summed over a second),
+ *                                     "rate" (over the byte budget: 1 MiB burst, 32 KiB/s)
  * Shims before issue 12 emitted "notify PID MESSAGE" (newlines as \x1e, no uid); the agent
  * still reads those. fds passed along (SCM_RIGHTS) are closed. */
 void notify_receive(int fd);

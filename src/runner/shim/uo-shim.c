@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
 
 	int notify_fd = -1;
 	const char *notify_path = getenv("UO_SHIM_NOTIFY_SOCKET");
-	if (notify_path && *notify_path) notify_fd = notify_open(notify_path);
+	if (notify_path && *notify_path) { notify_set_unit(argv[1]); notify_fd = notify_open(notify_path); }
 
 	sigset_t chld;
 	sigemptyset(&chld);
