@@ -5,6 +5,7 @@
 // controller then releases this node's finalizer), and renews its Lease. While the API server
 // is unreachable, services keep running and restarting; status catches up when it returns.
 
+import type { CgroupContext } from '../runner/cgroup/index.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { KubeClient } from '../kube/client.ts';
@@ -16,6 +17,7 @@ import { AGENT_LEASE, agentUnitSelectors, FIELD_NOT_SELECTABLE, targetsNode } fr
 import { UnitHost } from './host.ts';
 import { StatusPublisher } from './publisher.ts';
 import { toNodeStatus } from '../api/status.ts';
+import { unitUsage } from './status.ts';
 import { notAppliedEntries, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
 import { EventRecorder, unitEvent } from './events.ts';
@@ -36,6 +38,8 @@ export interface ClusterAgentOptions {
   readonly metrics?: Metrics;
   /** --allow-unenforced: protections a unit may run without on this node. */
   readonly allowUnenforced?: AllowUnenforced;
+  /** The node's cgroups and this agent's top slice (issue 13; src/runner/cgroup/agent.ts). */
+  readonly cgroups?: CgroupContext | undefined;
 }
 
 const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
@@ -69,6 +73,7 @@ export class ClusterAgent {
       onChange: (id) => this.changed(id),
       onTransition: (id, t) => this.transition(id, t),
       ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),
+      ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
       onNotApplied: (id, notApplied, refusal) => this.notApplied(id, notApplied, refusal),
     });
     // reconciles are mostly local work; the API writes they cause are coalesced by the publisher
@@ -171,7 +176,7 @@ export class ClusterAgent {
     if (!h) return this.deleting.has(id) ? this.deletionEntry(id) : null;
     const r = h.runner;
     const obj = this.unit(id);
-    const e: NodeStatus = { ...toNodeStatus(this.opts.node, r.machine), lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString() };
+    const e: NodeStatus = { ...toNodeStatus(this.opts.node, r.machine, r.cgroup ? unitUsage(r) : undefined), lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString() };
     if (r.notApplied.length > 0) e.notApplied = notAppliedEntries(r.notApplied, r.refused);
     const message = [...(r.refusal !== undefined ? [`not started: ${r.refusal}`] : []), ...r.problems];
     if (message.length > 0) e.message = message.join('; ');

@@ -3,6 +3,7 @@
 // not), honour spec.state and masking, and stop-then-forget removed units. Shared by the
 // standalone and the cluster agent.
 
+import type { CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
@@ -10,6 +11,8 @@ import { fsErrorText, hasUnitState, loadUnitState, readUnitState, recoverFromEve
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
+import { APPLYING, DIRECTIVES } from '../api/directives.ts';
+import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
 
 export interface Hosted {
   readonly id: string;
@@ -35,14 +38,27 @@ export interface HostOptions {
   readonly allowUnenforced?: AllowUnenforced;
   /** A unit's directives that are not applied here changed (loaded, or a new spec): events. */
   readonly onNotApplied?: (id: string, notApplied: readonly Unapplied[], refusal: string | undefined) => void;
+  /** The node's cgroups and this agent's top slice (issue 13); undefined: none (process trees). */
+  readonly cgroups?: CgroupContext | undefined;
 }
 
-/** Fields whose change needs a restart: everything that shapes the processes. */
-export function runtimeHash(spec: ServiceUnitSpec): string {
+/**
+ * The resource-control fields a running unit takes without a restart (systemctl set-property):
+ * those of LIVE_DIRECTIVES whose table row is applied. A row not applied yet stays in the hash,
+ * so that a changed limit still restarts the unit into the fail-closed check at start.
+ */
+export function liveResourceFields(): ReadonlySet<string> {
+  const live = new Set<string>(LIVE_DIRECTIVES);
+  return new Set(DIRECTIVES.filter((d) => d.section === 'Service' && live.has(d.name) && APPLYING.has(d.applier)).map((d) => d.field));
+}
+
+/** Fields whose change needs a restart: everything that shapes the processes, but the limits applied live (`live`). */
+export function runtimeHash(spec: ServiceUnitSpec, live: ReadonlySet<string> = liveResourceFields()): string {
   const unit = { ...(spec.unit ?? {}) };
   for (const k of ['description', 'documentation']) delete unit[k];
   const { state: _s, nodeName: _n, nodeSelector: _ns, masked: _m, ...rest } = spec;
-  return specHash({ ...rest, unit, install: {} });
+  const service = spec.service === undefined ? undefined : Object.fromEntries(Object.entries(spec.service).filter(([k]) => !live.has(k)));
+  return specHash({ ...rest, ...(service !== undefined ? { service } : {}), unit, install: {} });
 }
 
 /** Directory names are ids with "/" replaced (namespace/name → namespace_name). */
@@ -68,6 +84,7 @@ export class UnitHost {
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
+      ...(this.opts.cgroups ? { cgroups: this.opts.cgroups } : {}),
       onLog: (level, message) => this.opts.log(level, message, { unit: id }),
       onChange: () => this.opts.onChange?.(id),
       ...(this.opts.onTransition ? {

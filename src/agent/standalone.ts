@@ -3,6 +3,7 @@
 // state folder so that a restarted agent re-adopts its services; answers the CLI on a Unix
 // socket. Imperative commands (unitctl stop) hold until the unit's file changes, like systemctl.
 
+import type { CgroupContext } from '../runner/cgroup/index.ts';
 import { removeNotifyFolder } from '../runner/notifysock.ts';
 import type { Socket } from 'node:net';
 import { watch, type FSWatcher } from 'node:fs';
@@ -27,6 +28,8 @@ export interface AgentOptions {
   readonly metrics?: Metrics;
   /** --allow-unenforced: protections a unit may run without. */
   readonly allowUnenforced?: AllowUnenforced;
+  /** The node's cgroups and this agent's top slice (issue 13; src/runner/cgroup/agent.ts). */
+  readonly cgroups?: CgroupContext | undefined;
   /** --max-file-size: manifest, unit and drop-in files larger than this are reported and not read (default 1 MiB). */
   readonly maxFileSize?: number;
   /**
@@ -64,6 +67,7 @@ export class StandaloneAgent {
     this.host = new UnitHost({
       unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, log: opts.log,
       ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),
+      ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
       onChange: () => opts.onChange?.(),
       ...(m ? { onTransition: (id: string, t: Transition) => m.transition(id, t) } : {}),
     });

@@ -92,6 +92,10 @@ const NODE_STATUS: Schema = {
     inactiveExitTimestamp: { type: 'string', format: 'date-time' },
     stateChangeTimestamp: { type: 'string', format: 'date-time' },
     statusText: { type: 'string', description: 'StatusText: the last STATUS= sent over sd_notify.' },
+    tasksCurrent: { type: 'integer', minimum: 0, description: 'TasksCurrent: the tasks in the unit\'s cgroup (pids.current), when the entry was written.' },
+    memoryCurrent: { type: 'integer', minimum: 0, description: 'MemoryCurrent: bytes the unit\'s cgroup uses (memory.current, v1 memory.usage_in_bytes), when the entry was written.' },
+    memoryPeak: { type: 'integer', minimum: 0, description: 'MemoryPeak: the most the unit\'s cgroup used (memory.peak, v1 memory.max_usage_in_bytes).' },
+    cpuUsageNSec: { type: 'integer', minimum: 0, description: 'CPUUsageNSec: CPU time of the unit\'s cgroup in ns (cpu.stat usage_usec, v1 cpuacct.usage).' },
     message: { type: 'string', description: 'Why the agent could not run the unit, when it could not (for a refused start: which directives and the agent flag that allows them).' },
     notApplied: {
       type: 'array', description: 'Directives the unit sets that this node does not apply: refused ones keep the unit from starting (they protect the host or the service), allowed ones were let through by the agent\'s --allow-unenforced, reported ones only shape sharing or are informative.',

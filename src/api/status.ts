@@ -42,6 +42,11 @@ export interface UnitStatus extends UnitProperties {
   readonly MemoryCurrent: number | undefined;
   readonly CPUUsageNSec: number | undefined;
   readonly TasksCurrent: number | undefined;
+  /** From the unit's cgroup (issue 13): memory.peak (v2) or memory.max_usage_in_bytes (v1); the limits where set. */
+  readonly MemoryPeak?: number | undefined;
+  readonly MemoryMax?: number | undefined;
+  readonly MemoryHigh?: number | undefined;
+  readonly TasksMax?: number | undefined;
   /** Directives set but not applied on this node, and how each is treated. */
   readonly NotApplied: readonly NotAppliedEntry[];
   /** What keeps the unit from running as written or its state from being kept (a refused state file, a read-only state folder); left out when none. */
@@ -62,7 +67,18 @@ export interface UnitFacts {
   readonly notApplied?: readonly NotAppliedEntry[] | undefined;
   readonly problems?: readonly string[] | undefined;
   /** Processes, memory and CPU (a /proc scan: status asks for it, list does not). */
-  readonly usage?: { readonly tasks: number; readonly rssBytes?: number | undefined; readonly cpuNs?: number | undefined } | undefined;
+  readonly usage?: UnitUsage | undefined;
+}
+
+/** A unit's tasks, memory and CPU: from its cgroup (issue 13), else a /proc scan of its processes. */
+export interface UnitUsage {
+  readonly tasks: number;
+  readonly rssBytes?: number | undefined;
+  readonly cpuNs?: number | undefined;
+  readonly memoryPeak?: number | undefined;
+  readonly memoryMax?: number | undefined;
+  readonly memoryHigh?: number | undefined;
+  readonly tasksMax?: number | undefined;
 }
 
 /** A µs timestamp of the engine's clock as ISO 8601; 0 or undefined means "never". */
@@ -86,6 +102,10 @@ export function toUnitStatus(m: Machine, f: UnitFacts): UnitStatus {
     Id: f.id, Description: f.description, LoadState: f.loadState, ...unitProperties(m),
     InvocationID: f.invocationId, Type: f.type, Restart: f.restart, ExecStart: f.mainCommandLine, FragmentPath: f.fragmentPath, LogPath: f.logPath,
     MemoryCurrent: f.usage?.rssBytes, CPUUsageNSec: f.usage?.cpuNs, TasksCurrent: f.usage?.tasks,
+    ...(f.usage?.memoryPeak !== undefined ? { MemoryPeak: f.usage.memoryPeak } : {}),
+    ...(f.usage?.memoryMax !== undefined ? { MemoryMax: f.usage.memoryMax } : {}),
+    ...(f.usage?.memoryHigh !== undefined ? { MemoryHigh: f.usage.memoryHigh } : {}),
+    ...(f.usage?.tasksMax !== undefined ? { TasksMax: f.usage.tasksMax } : {}),
     NotApplied: f.notApplied ?? [],
     ...(f.problems && f.problems.length > 0 ? { Problems: [...f.problems] } : {}),
   };
@@ -101,10 +121,18 @@ void _nodeCarriesAll;
 const lower = (k: string): string => k[0]!.toLowerCase() + k.slice(1);
 const upper = (k: string): string => k[0]!.toUpperCase() + k.slice(1);
 
-/** A node's status.nodes[] entry for a machine (the agent adds heartbeat, message, generation). */
-export function toNodeStatus(node: string, m: Machine): NodeStatus {
+/**
+ * A node's status.nodes[] entry for a machine (the agent adds heartbeat, message, generation);
+ * with `usage`, the unit's accounting as sampled when the entry is written (tasksCurrent,
+ * memoryCurrent, memoryPeak, cpuUsageNSec).
+ */
+export function toNodeStatus(node: string, m: Machine, usage?: UnitUsage): NodeStatus {
   const e: Record<string, unknown> = { node };
   for (const [k, v] of Object.entries(unitProperties(m))) e[lower(k)] = v;
+  if (usage) {
+    e['tasksCurrent'] = usage.tasks;
+    for (const [k, v] of [['memoryCurrent', usage.rssBytes], ['memoryPeak', usage.memoryPeak], ['cpuUsageNSec', usage.cpuNs]] as const) if (v !== undefined) e[k] = v;
+  }
   return e as unknown as NodeStatus;
 }
 

@@ -34,6 +34,11 @@ export interface NodeStatus {
   inactiveExitTimestamp?: string;
   stateChangeTimestamp?: string;
   statusText?: string;
+  /** Accounting from the unit's cgroup (issue 13), sampled when the entry was written. */
+  tasksCurrent?: number;
+  memoryCurrent?: number;
+  memoryPeak?: number;
+  cpuUsageNSec?: number;
   message?: string;
   /** Directives the unit sets that this node does not apply (src/api/applied.ts NotAppliedEntry). */
   notApplied?: NotAppliedEntry[];

@@ -1,5 +1,6 @@
 // unitctl agent --manifests DIR: the standalone agent in the foreground.
 
+import { agentCgroups } from '../runner/cgroup/index.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { prepareStateDir } from '../runner/store.ts';
@@ -100,7 +101,8 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     io.stderr(`unitctl agent: ${(e as Error).message}\n`);
     return EXIT.failure;
   }
-  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath, log, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced, ...(readSocketGid !== undefined ? { readSocketGid } : {}), ...(maxFileSize !== undefined ? { maxFileSize } : {}) });
+  const cgroups = agentCgroups(stateDir, process.env, log);
+  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath, log, cgroups, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced, ...(readSocketGid !== undefined ? { readSocketGid } : {}), ...(maxFileSize !== undefined ? { maxFileSize } : {}) });
   let dirty = true;
   let started = false;
   const ep = metrics ? await (await import('./observe.ts')).endpoint(values, metrics, () => (started ? undefined : 'still reading the manifest folder'), log) : undefined;

@@ -1,5 +1,6 @@
 // unitctl agent --node NAME (cluster mode) and unitctl controller.
 
+import { agentCgroups } from '../runner/cgroup/index.ts';
 import type { AllowUnenforced } from '../api/applied.ts';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
@@ -51,8 +52,9 @@ export async function runClusterAgent(values: { node?: string; kubeconfig?: stri
     return EXIT.failure;
   }
   log('info', `locked the state folder ${stateDir} (agent.lock) for this agent, PID ${process.pid}`);
+  const cgroups = agentCgroups(stateDir, process.env, (l, m) => log(l, m));
   const agent = new ClusterAgent({
-    client, node, stateDir, shimPath, leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
+    client, node, stateDir, shimPath, cgroups, leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
     ...(values['host-root'] ? { hostRoot: values['host-root'] } : {}),
     ...(values.allowUnenforced ? { allowUnenforced: values.allowUnenforced } : {}),
     log, metrics,

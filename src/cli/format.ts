@@ -43,8 +43,43 @@ function since(ts: string | undefined, now: number): string {
   return ` since ${new Date(ts).toUTCString()}; ${formatTimespan(Math.floor(ago / 1000) * 1_000_000) || '0'} ago`;
 }
 
+/** systemd's format_bytes(): 1024-based, one decimal from K up ("512B", "236.0K", "12.3M"). */
+export function formatBytes(n: number): string {
+  const units = ['E', 'P', 'T', 'G', 'M', 'K'];
+  for (let i = 0; i < units.length; i++) {
+    const f = 1024 ** (units.length - i);
+    if (n >= f) return `${(Math.floor((n * 10) / f) / 10).toFixed(1)}${units[i]}`;
+  }
+  return `${n}B`;
+}
+
+/**
+ * systemd's format_timespan() with an accuracy (systemctl status prints CPU: with 1 ms):
+ * below a minute in dot notation ("1.234s", "17ms"), above it "2min 3.456s".
+ */
+export function formatTimespanAccuracy(usec: number, accuracyUs: number): string {
+  if (usec <= 0) return '0';
+  const units: ReadonlyArray<readonly [string, number]> = [['y', 31_557_600e6], ['month', 2_629_800e6], ['w', 604_800e6], ['d', 86_400e6], ['h', 3_600e6], ['min', 60e6], ['s', 1e6], ['ms', 1e3], ['us', 1]];
+  const parts: string[] = [];
+  let t = Math.round(usec);
+  for (const [suffix, u] of units) {
+    if (t <= 0 || (t < accuracyUs && parts.length > 0)) break;
+    if (t < u) continue;
+    const a = Math.floor(t / u);
+    let b = t % u;
+    if (t < 60e6 && b > 0) {
+      let j = String(u).length - 1;
+      for (let cc = accuracyUs; cc > 1; cc /= 10) { b = Math.floor(b / 10); j--; }
+      if (j > 0) { parts.push(`${a}.${String(b).padStart(j, '0')}${suffix}`); break; }
+    }
+    parts.push(`${a}${suffix}`);
+    t = b;
+  }
+  return parts.join(' ');
+}
+
 /** What the status view shows: systemctl show's properties, and what the runner adds when known. */
-export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec' | 'NotApplied' | 'Problems'>>;
+export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec' | 'MemoryPeak' | 'MemoryMax' | 'MemoryHigh' | 'TasksMax' | 'NotApplied' | 'Problems'>>;
 
 /**
  * The lines of the systemctl status view below its title, for one unit on one host: the
@@ -67,9 +102,13 @@ export function statusLines(u: StatusFacts, s: Style, now: number, opts: { reado
   }
   if (u.MainPID > 0) line('Main PID', `${u.MainPID}${u.ExecStart ? ` (${u.ExecStart.split(' ')[0]!.split('/').pop()})` : ''}`);
   if (u.StatusText) line('Status', `"${u.StatusText}"`);
-  if ((u.TasksCurrent ?? 0) > 0) line('Tasks', String(u.TasksCurrent));
-  if (u.MemoryCurrent !== undefined) line('Memory', `${(u.MemoryCurrent / 1024 / 1024).toFixed(1)}M`);
-  if (u.CPUUsageNSec !== undefined) line('CPU', formatTimespan(Math.round(u.CPUUsageNSec / 1000)) || '0');
+  // as systemctl: "Tasks: 2 (limit: 4915)", "Memory: 1.2M (high: 2.0M, max: 4.0M, peak: 1.5M)"
+  if ((u.TasksCurrent ?? 0) > 0) line('Tasks', `${u.TasksCurrent}${u.TasksMax !== undefined ? ` (limit: ${u.TasksMax})` : ''}`);
+  if (u.MemoryCurrent !== undefined) {
+    const mem = [['high', u.MemoryHigh], ['max', u.MemoryMax], ['peak', u.MemoryPeak]].filter((x): x is [string, number] => x[1] !== undefined).map(([k, v]) => `${k}: ${formatBytes(v)}`);
+    line('Memory', `${formatBytes(u.MemoryCurrent)}${mem.length > 0 ? ` (${mem.join(', ')})` : ''}`);
+  }
+  if (u.CPUUsageNSec !== undefined) line('CPU', formatTimespanAccuracy(Math.floor(u.CPUUsageNSec / 1000), 1000));
   if (u.ExecStart) line('Command', u.ExecStart);
   (u.Problems ?? []).forEach((p, i) => { if (i === 0) line('Problem', red(s, p)); else lines.push(`${pad}${' '.repeat(13)}${red(s, p)}`); });
   // nothing silent: what the unit asks for and this node does not apply, one directive a line

@@ -13,6 +13,8 @@ export type KillMode = 'control-group' | 'mixed' | 'process' | 'none';
 export type NotifyAccess = 'none' | 'main' | 'exec' | 'all';
 /** TimeoutStartFailureMode=/TimeoutStopFailureMode=: what a start or stop timeout does (service_dispatch_timer()). */
 export type TimeoutFailureMode = 'terminate' | 'abort' | 'kill';
+/** OOMPolicy=: what a kernel OOM kill of one of the unit's processes does (service_notify_cgroup_oom_event()). */
+export type OOMPolicy = 'continue' | 'stop' | 'kill';
 
 export interface ServiceConfig {
   readonly unitName: string;
@@ -48,6 +50,7 @@ export interface ServiceConfig {
   readonly finalKillSignal: number;
   readonly watchdogSignal: number;
   readonly reloadSignal: number;
+  readonly oomPolicy: OOMPolicy;
   readonly exec: Readonly<Record<ExecKind, readonly ExecCommand[]>>;
 }
 
@@ -113,6 +116,9 @@ export function configFromSpec(spec: ServiceUnitSpec, unitName: string): Service
     finalKillSignal: sig(s['finalKillSignal'], 9),
     watchdogSignal: sig(s['watchdogSignal'], 6),
     reloadSignal: sig(s['reloadSignal'], 1),
+    // service_add_extras(): unset, OOMPolicy= is continue with Delegate= (the payload manages its
+    // subtree), else DefaultOOMPolicy= (stop, systemd-system.conf(5))
+    oomPolicy: (s['oomPolicy'] as OOMPolicy | undefined) ?? (s['delegate'] !== undefined && s['delegate'] !== 'false' && s['delegate'] !== false ? 'continue' : 'stop'),
     exec,
   };
 }

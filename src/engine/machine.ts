@@ -508,6 +508,40 @@ function onGroupEmpty(c: Ctx): void {
 }
 
 /**
+ * service_notify_cgroup_oom_event() (systemd 257): the kernel OOM-killed a process of the unit.
+ * OOMPolicy=continue only logs; stop stops the unit (ExecStop= from running/exited, SIGTERM
+ * while starting or stopping), kill SIGKILLs every process (stop-sigkill); both with
+ * Result=oom-kill. Already killing: the result is noted; final-sigterm and stop-post go on to
+ * the final SIGKILL. Reload and auto-restart states ignore it, as service.c does.
+ */
+function onOomKill(c: Ctx): void {
+  const m = c.m;
+  const policy = c.cfg.oomPolicy;
+  c.log('A process of this unit has been killed by the OOM killer.', 'notice');
+  c.transition({ t: 'oom-kill', policy });
+  if (policy === 'continue') return;
+  switch (m.state) {
+    case 'condition': case 'start-pre': case 'start': case 'start-post': case 'stop':
+      enterSignal(c, policy === 'stop' ? 'stop-sigterm' : 'stop-sigkill', 'oom-kill');
+      break;
+    case 'running': case 'exited':
+      if (policy === 'stop') enterStop(c, 'oom-kill'); else enterSignal(c, 'stop-sigkill', 'oom-kill');
+      break;
+    case 'stop-watchdog': case 'stop-sigterm':
+      enterSignal(c, 'stop-sigkill', 'oom-kill');
+      break;
+    case 'stop-sigkill': case 'final-sigkill':
+      c.setResult('oom-kill');
+      break;
+    case 'stop-post': case 'final-sigterm':
+      enterSignal(c, 'final-sigkill', 'oom-kill');
+      break;
+    default:
+      break;
+  }
+}
+
+/**
  * service_dispatch_timer() for a start or stop timeout with TimeoutStartFailureMode=/
  * TimeoutStopFailureMode= abort (the watchdog signal, SIGABRT, then TimeoutAbortSec=) or kill
  * (FinalKillSignal= at once; with SendSIGKILL=no, on to the next step without it). Result=timeout.
@@ -727,6 +761,7 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
       else if (event.pid === m.controlPid && m.controlPid > 0) onControlExit(c, event.code, event.status);
       break;
     case 'group-empty': onGroupEmpty(c); break;
+    case 'oom-kill': onOomKill(c); break;
     case 'timer':
       if (!m.timer || event.gen !== m.timer.gen) break;
       if (now >= m.timer.deadline) onTimer(c);

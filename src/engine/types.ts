@@ -75,6 +75,8 @@ export type Event =
   | { readonly t: 'spawn-failed'; readonly role: Role; readonly message: string }
   | { readonly t: 'exited'; readonly pid: number; readonly code: ExitCode; readonly status: number }
   | { readonly t: 'group-empty' }
+  /** The kernel's OOM killer killed a process of the unit (its memory cgroup's oom_kill counter rose). */
+  | { readonly t: 'oom-kill' }
   | { readonly t: 'timer'; readonly gen: number }
   | { readonly t: 'watchdog-timer' }
   /** sd_notify message; pid is the sender when the runner knows it. */
@@ -106,6 +108,8 @@ export type Transition =
   | { readonly t: 'failed'; readonly result: ServiceResult }
   /** unit_notify(): the unit entered inactive (dead) from a state that was not inactive. */
   | { readonly t: 'stopped' }
+  /** unit_check_oom(): "A process of this unit has been killed by the OOM killer." (`policy`: what follows). */
+  | { readonly t: 'oom-kill'; readonly policy: 'continue' | 'stop' | 'kill' }
   /** service_dispatch_watchdog(): "Watchdog timeout (limit …)!" */
   | { readonly t: 'watchdog-timeout'; readonly limitUSec: number };
 

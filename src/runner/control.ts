@@ -63,12 +63,15 @@ export function killTargets(m: Machine, targets: readonly KillTarget[], sig: num
     if (why === undefined) pids.add(pid);
     else scope.skipped?.(pid, why);
   }
-  if (targets.includes('group')) for (const p of scope.membership.pids()) if (p !== m.mainPid && p !== m.controlPid) pids.add(p);
+  const all = targets.includes('group') ? scope.membership.signalAll : undefined;
+  if (targets.includes('group') && !all) for (const p of scope.membership.pids()) if (p !== m.mainPid && p !== m.controlPid) pids.add(p);
   for (const p of pids) {
     signal(p, sig);
     if (sig !== 9 && sig !== 18) signal(p, 18);
     if (sighup) signal(p, 1);
   }
+  // a unit with a cgroup: every other process of it, through the cgroup (killCgroup())
+  if (all) all.call(scope.membership, sig, { exclude: pids, cont: true, hup: sighup });
 }
 
 // ---- main-PID rules (service_is_suitable_main_pid()) -------------------------------------------

@@ -22,6 +22,9 @@ export interface LaunchInput {
   readonly logMaxBytes: number;
   readonly agentEnv: Readonly<Record<string, string | undefined>>;
   readonly hostRoot: string | undefined;
+  /** The unit's cgroup directories (every hierarchy) and the holders' (issue 13); absent: no cgroup. */
+  readonly cgroups?: readonly string[] | undefined;
+  readonly holderCgroups?: readonly string[] | undefined;
 }
 
 export interface Launch {
@@ -105,7 +108,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
     rootDirectory: exec.rootDirectory !== undefined ? expandSpecifiers(exec.rootDirectory, ctx) : undefined,
     nice: exec.nice, oomScoreAdjust: exec.oomScoreAdjust, ioScheduling: exec.ioScheduling,
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
-    ignoreSigpipe: exec.ignoreSigpipe,
+    ignoreSigpipe: exec.ignoreSigpipe, cgroups: i.cgroups, holderCgroups: i.holderCgroups,
   });
   return { path, argv, shimEnv, problems, ...(built.failure ? { failure: built.failure } : {}) };
 }

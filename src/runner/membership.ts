@@ -2,13 +2,17 @@
 // NotifyAccess=all, MAINPID=, PIDFile= and every signal the unit sends (systemd asks the unit's
 // control group: manager_get_unit_by_pidref(), unit_search_main_pid()).
 //
-// Today a unit's processes are the process tree under its live shims: each uo-shim is a child
-// subreaper, so whatever its command forks (and orphans) stays below it. The shims themselves
-// are the unit's holders, not its processes: never a main PID, never signalled by the unit.
-// Once units get a cgroup (issue 13) this module answers from the cgroup instead; callers do
-// not change.
+// A unit with a cgroup (issue 13) is answered from the cgroup: cgroup.procs of its unified
+// directory (hybrid, v2), else of a v1 hierarchy (pids, memory) — plus the process tree under
+// its live shims, which still covers processes started before the unit had a cgroup (adopted
+// from an older agent). A unit without one (no writable hierarchy: a non-root agent) is the
+// process tree under its live shims: each uo-shim is a child subreaper, so whatever its command
+// forks (and orphans) stays below it. The shims themselves are the unit's holders, not its
+// processes: never a main PID, never signalled by the unit (they live in the holders' cgroup,
+// never in a unit's).
 
 import { descendants, isAlive, parentOf } from './procfs.ts';
+import { cgroupPids, killCgroup, type KillOptions, type UnitCgroup } from './cgroup/index.ts';
 
 export interface Membership {
   /** Whether pid is a live process of the unit (a shim itself is not). */
@@ -17,6 +21,10 @@ export interface Membership {
   pids(): number[];
   /** The unit's live holders (shims). */
   holders(): number[];
+  /** The unit's cgroup, when it has one (the group is then signalled through it: signalAll). */
+  readonly cgroup?: UnitCgroup | undefined;
+  /** Signals every process of the unit's cgroup (cgroup.kill for SIGKILL); undefined without a cgroup. */
+  signalAll?(sig: number, o: KillOptions): number[];
 }
 
 /** How deep a parent chain is followed before giving up (a PID tree is never this deep in practice). */
@@ -41,6 +49,38 @@ export function shimTreeMembership(liveShims: () => readonly number[]): Membersh
         if (p !== undefined && shims.has(p)) return true;
       }
       return false;
+    },
+  };
+}
+
+/**
+ * Membership by the unit's cgroup (when `cgroup()` gives one that exists), with the process
+ * tree under the live shims as well (see above); the shims themselves never count.
+ */
+export function cgroupMembership(cgroup: () => UnitCgroup | undefined, liveShims: () => readonly number[]): Membership {
+  const tree = shimTreeMembership(liveShims);
+  const inCgroup = (): number[] => { const cg = cgroup(); return cg ? cgroupPids(cg) : []; };
+  return {
+    holders: tree.holders,
+    get cgroup() { return cgroup(); },
+    pids(): number[] {
+      const shims = new Set(liveShims());
+      return [...new Set([...inCgroup().filter((p) => !shims.has(p) && p !== process.pid), ...tree.pids()])];
+    },
+    has(pid: number): boolean {
+      if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || liveShims().includes(pid)) return false;
+      return (inCgroup().includes(pid) && isAlive(pid)) || tree.has(pid);
+    },
+    signalAll(sig: number, o: KillOptions): number[] {
+      const cg = cgroup();
+      const exclude = new Set([...(o.exclude ?? []), ...liveShims(), process.pid]);
+      const sent = cg ? killCgroup(cg, sig, { ...o, exclude }) : [];
+      // processes outside the cgroup but under a shim (started before the unit had one)
+      for (const p of tree.pids()) {
+        if (exclude.has(p) || sent.includes(p)) continue;
+        try { process.kill(p, sig); sent.push(p); if (o.cont && sig !== 9 && sig !== 18) process.kill(p, 18); if (o.hup) process.kill(p, 1); } catch { /* gone */ }
+      }
+      return sent;
     },
   };
 }

@@ -76,20 +76,24 @@ export function contradiction(dir: string, s: UnitState): string | undefined {
   return undefined;
 }
 
-/** A state that parsed, with every PID it names that /proc does not confirm left out (and said). */
-export function adoptState(dir: string, s: UnitState, say: Say): UnitState {
+/**
+ * A state that parsed, with every PID it names that /proc does not confirm left out (and said):
+ * a main or control PID is the unit's when one of its live shims holds it or it is in the
+ * unit's cgroup (`inCgroup`, issue 13).
+ */
+export function adoptState(dir: string, s: UnitState, say: Say, inCgroup: readonly number[] = []): UnitState {
   const shims = s.spawns.filter((r) => !r.done && r.shimPid > 0 && shimAlive(r));
   for (const r of s.spawns) {
     if (!r.done && r.shimPid > 0 && !shimAlive(r) && isAlive(r.shimPid)) {
       say('warning', `${statePath(dir)}: PID ${r.shimPid}, recorded as the uo-shim of ${r.dir}, is not that spawn's uo-shim; it is not trusted and never signalled`);
     }
   }
-  const ours = new Set(descendants(shims.map((r) => r.shimPid)));
+  const ours = new Set([...descendants(shims.map((r) => r.shimPid)), ...inCgroup]);
   let m = s.machine;
   for (const [k, name] of [['mainPid', 'MainPID'], ['controlPid', 'ControlPID']] as const) {
     const pid = m[k];
     if (pid > 0 && isAlive(pid) && !ours.has(pid)) {
-      say('warning', `${statePath(dir)}: ${name} ${pid} is not a process of the unit (none of its uo-shims holds it); it is not trusted and never signalled`);
+      say('warning', `${statePath(dir)}: ${name} ${pid} is not a process of the unit (none of its uo-shims holds it, nor its cgroup); it is not trusted and never signalled`);
       m = { ...m, [k]: 0 };
     }
   }

@@ -19,6 +19,11 @@
 //              The version-1 line "notify PID MESSAGE" (newlines as \x1e, no uid) is still
 //              read: its sender's uid is unknown (undefined), which the runner trusts no more
 //              than an unprivileged sender. An agent older than version 3 skips the new kinds.
+//   issue 13 (no new line kind): the agent passes UO_SHIM_CGROUPS (the unit's cgroup, one
+//              absolute directory a line, every hierarchy) and UO_SHIM_HOLDER_CGROUPS (the
+//              holders' cgroup the shim joins at start). A command that cannot join fails with
+//              exec-failed ... 219 CGROUP; a shim that cannot join writes
+//                note SHIMPID CGROUP ERRNO DIR
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -63,6 +68,10 @@ export interface ShimSettings {
   /** IgnoreSIGPIPE=: false starts the command with SIGPIPE at its default action; a shim told
    *  nothing ignores it, systemd's default. */
   readonly ignoreSigpipe?: boolean | undefined;
+  /** The unit's cgroup in every hierarchy (absolute directories): the command joins them before any other set-up step. */
+  readonly cgroups?: readonly string[] | undefined;
+  /** The holders' cgroup in every hierarchy: the shim moves itself there at start. */
+  readonly holderCgroups?: readonly string[] | undefined;
 }
 
 /** The environment a shim is started with. */
@@ -89,6 +98,8 @@ export function encodeShimEnv(s: ShimSettings): Record<string, string> {
   if (s.cpuAffinity !== undefined) e['UO_SHIM_CPU_AFFINITY'] = s.cpuAffinity;
   if (s.stdin !== undefined) e['UO_SHIM_STDIN'] = s.stdin;
   if (s.ignoreSigpipe !== undefined) e['UO_SHIM_IGNORE_SIGPIPE'] = s.ignoreSigpipe ? '1' : '0';
+  if (s.cgroups !== undefined && s.cgroups.length > 0) e['UO_SHIM_CGROUPS'] = s.cgroups.join('\n');
+  if (s.holderCgroups !== undefined && s.holderCgroups.length > 0) e['UO_SHIM_HOLDER_CGROUPS'] = s.holderCgroups.join('\n');
   return e;
 }
 

@@ -13,7 +13,9 @@ import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenf
 import { parseShimLine } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
-import { shimTreeMembership, type Membership } from './membership.ts';
+import { cgroupMembership, type Membership } from './membership.ts';
+import { cgroupExists, cgroupPids, ensureUnitCgroup, eventsFile, holdersCgroup, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
+import { watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
@@ -48,6 +50,12 @@ export interface UnitRunnerOptions {
    * loop 200 times a second).
    */
   readonly pollMs?: number;
+  /**
+   * The node's cgroups and the agent's top slice (issue 13): the unit's processes are placed in
+   * <base>/<Slice=>/<unit> of every hierarchy, its shims in <base>/uo-holders.scope. Undefined:
+   * no cgroup (the process tree under the shims, as before issue 13).
+   */
+  readonly cgroups?: CgroupContext | undefined;
 }
 
 export function monotonicUs(): number {
@@ -106,6 +114,15 @@ export class UnitRunner {
   private readonly queue: Event[] = [];
   private dispatching = false;
   private closed = false;
+  /** The unit's cgroup (undefined without cgroups, or when its name is refused: problems says why). */
+  cgroup: UnitCgroup | undefined;
+  /** All shims are done but the cgroup still has processes: group-empty waits for it to empty (watched, and polled each tick). */
+  private awaitingEmpty = false;
+  private emptyWatch: FSWatcher | undefined;
+  /** The cgroup is to be removed once it can be (rmdir refused while busy): retried each tick. */
+  private pendingRemoval = false;
+  /** Why the unit is held because its cgroup has processes no record follows (adoption); cleared when it empties. */
+  private cgroupHold: string | undefined;
 
   private constructor(opts: UnitRunnerOptions) {
     this.opts = opts;
@@ -115,6 +132,7 @@ export class UnitRunner {
     this.cfg = configFromSpec(opts.spec, opts.unitName);
     this.execContext = executionContext(opts.spec);
     this.judge();
+    this.cgroup = this.nameCgroup();
     this.clock = opts.clock ?? monotonicUs;
     this.tail = new EventLogTail<SpawnRecord>((rec) => this.poll(rec), () => this.spawns, opts.pollMs ?? 5000);
   }
@@ -136,7 +154,8 @@ export class UnitRunner {
       r.recovered = recovery.outcome;
       if (recovery.hold !== undefined) { r.stateError = recovery.hold; r.problem(recovery.hold); }
     }
-    const saved = read.t === 'ok' ? adoptState(r.dir, read.state, said) : recovery?.state;
+    const inCgroup = r.cgroup && cgroupExists(r.cgroup) ? cgroupPids(r.cgroup) : [];
+    const saved = read.t === 'ok' ? adoptState(r.dir, read.state, said, inCgroup) : recovery?.state;
     if (saved) {
       // A spec that changed while we were away keeps running under the old config until the
       // caller decides (the agent restarts a unit whose command changed).
@@ -153,8 +172,47 @@ export class UnitRunner {
       r.rearmTimers();
     }
     r.tail.readAll();
+    r.adoptCgroup(read.t === 'ok' && !!saved);
     if (recovery) r.persist();
     return r;
+  }
+
+  /** The unit's cgroup from the spec (Slice=), or undefined with the reason kept as a problem. */
+  private nameCgroup(): UnitCgroup | undefined {
+    const ctx = this.opts.cgroups;
+    if (!ctx || ctx.layout.hierarchies.length === 0) return undefined;
+    const slice = this.spec.service?.['slice'];
+    let cg: UnitCgroup | undefined;
+    try { cg = unitCgroup(ctx, this.unitName, slice !== undefined ? String(slice) : undefined); } catch (e) {
+      this.problem(`${(e as Error).message}; the unit's cgroup is made in ${ctx.base} instead`);
+      cg = unitCgroup(ctx, this.unitName);
+    }
+    const inside = cg ? insideAgent(ctx.layout, cg.rel) : undefined;
+    if (inside) { this.problem(`${inside}; the unit runs without a cgroup of its own`); return undefined; }
+    return cg;
+  }
+
+  /**
+   * Adoption by cgroup: processes in the unit's cgroup that no live shim of its records holds
+   * (its state was lost, or an older agent's) keep it from starting a second copy until they
+   * end (said, shown, re-checked every tick). Leftovers of KillMode=process/none that a state
+   * file in order knows about are only reported, as systemd's "Found left-over process".
+   */
+  private adoptCgroup(stateInOrder: boolean): void {
+    const cg = this.cgroup;
+    if (!cg || !cgroupExists(cg) || !isPopulated(cg)) return;
+    const live = this.spawns.some((s) => !s.done && s.shimPid > 0 && shimAlive(s));
+    const pids = cgroupPids(cg);
+    if (live) return; // its shims hold the unit; the cgroup's processes are its own (membership)
+    const left = ACTIVE_STATE[this.machine.state] === 'inactive' || ACTIVE_STATE[this.machine.state] === 'failed';
+    if (stateInOrder && left && (this.cfg.killMode === 'process' || this.cfg.killMode === 'none')) {
+      for (const p of pids) this.log('notice', `${this.unitName}: found left-over process ${p} in control group ${cg.rel} (KillMode=${this.cfg.killMode}); ignoring`);
+      return;
+    }
+    this.cgroupHold = `processes of ${this.unitName} (PID ${pids.slice(0, 10).join(', ')}${pids.length > 10 ? ', …' : ''}) still run in its cgroup ${cg.primary}, and no record of this agent holds them; it is not started until they end`;
+    this.stateError ??= this.cgroupHold;
+    this.problem(this.cgroupHold);
+    this.awaitingEmpty = false;
   }
 
   /** Writes the state; false (reported, retried later) when the folder refuses the write. */
@@ -219,6 +277,9 @@ export class UnitRunner {
     this.cfg = configFromSpec(spec, this.unitName);
     this.execContext = executionContext(spec);
     this.judge();
+    const cg = this.nameCgroup();
+    // a new Slice= takes effect for the next invocation; a running one keeps its cgroup
+    if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
     if (id !== undefined) this.id = id;
     this.persist();
   }
@@ -372,12 +433,26 @@ export class UnitRunner {
       this.notSpawned(rec, `cannot make its folder: ${err instanceof StateError ? err.message : this.writeFailed(err)}; not started`);
       return;
     }
+    // the unit's cgroup exists in every hierarchy before its first process starts (systemd:
+    // unit_realize_cgroup(); a failure fails the spawn, Result=resources)
+    let holders: readonly string[] | undefined;
+    if (this.cgroup) {
+      try { ensureUnitCgroup(this.cgroup); } catch (err) {
+        this.problem(`${this.unitName}: ${(err as Error).message}`);
+        this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
+        return;
+      }
+      this.pendingRemoval = false;
+      const h = holdersCgroup(this.opts.cgroups!);
+      try { if (h) { ensureUnitCgroup(h); holders = h.placement; } } catch (err) { this.log('warning', `${this.unitName}: ${(err as Error).message}; its uo-shim stays in the agent's cgroup`); }
+    }
     let l: ReturnType<typeof prepareLaunch>;
     try {
       l = prepareLaunch({
         effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,
         notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
+        ...(this.cgroup ? { cgroups: this.cgroup.placement, holderCgroups: holders } : {}),
       });
     } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
       this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
@@ -410,6 +485,7 @@ export class UnitRunner {
   /** One tick of the safety-net poller (see pollMs). */
   pollTick(): void {
     this.tail.tick();
+    this.cgroupTick();
     if (this.writeError !== undefined && !this.dispatching && this.batchDepth === 0) this.persist(); // the retry of a failed write
   }
 
@@ -432,7 +508,8 @@ export class UnitRunner {
         case 'spawn': rec.pid = ev.pid; rec.pidStart = startTime(ev.pid); rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
         case 'exec': this.send({ t: 'exec-ok', pid: ev.pid }); break;
         case 'exec-failed': this.log('warning', setupFailure(this.cfg.exec[rec.kind][rec.index]?.path ?? '?', ev)); break;
-        case 'note': this.log('notice', ev.step === 'OOM_ADJUST'
+        case 'note': if (ev.step === 'CGROUP' && ev.pid === rec.shimPid) { this.log('warning', `uo-shim ${ev.pid} of ${this.unitName} could not join the holders' cgroup ${ev.value ?? '?'}: ${errnoText(ev.errno)}; it dies with the agent's cgroup`); break; }
+          this.log('notice', ev.step === 'OOM_ADJUST'
           ? `Failed to adjust OOM setting, assuming containerized execution, ignoring: ${errnoText(ev.errno)}`
           : `Failed at step ${ev.step}, ignoring: ${errnoText(ev.errno)}${ev.value !== undefined ? ` (applied ${ev.value} instead)` : ''}`); break;
         case 'exit': this.send({ t: 'exited', pid: ev.pid, code: ev.code, status: ev.status }); break;
@@ -471,7 +548,7 @@ export class UnitRunner {
           if (i >= 0) this.problems.splice(i, 1);
           this.stateError = undefined;
         }
-        this.send({ t: 'group-empty' });
+        this.groupDone();
       }
       this.dirty = true;
     }
@@ -484,8 +561,68 @@ export class UnitRunner {
   /** Every live process of the unit except the shims themselves (only shims /proc confirms: shimAlive). */
   unitProcesses(): number[] { return this.membership.pids(); }
 
-  /** The unit's processes: the trees under its live shims (membership.ts; its cgroup, later). */
-  readonly membership: Membership = shimTreeMembership(() => this.spawns.filter((s) => !s.done && s.shimPid > 0 && shimAlive(s)).map((s) => s.shimPid));
+  /** The unit's processes: its cgroup, and the trees under its live shims (membership.ts). */
+  readonly membership: Membership = cgroupMembership(() => this.cgroup, () => this.spawns.filter((s) => !s.done && s.shimPid > 0 && shimAlive(s)).map((s) => s.shimPid));
+
+  /** Tasks, memory and CPU from the unit's cgroup; undefined without one (status then scans /proc). */
+  cgroupUsage(): CgroupUsage | undefined {
+    return this.cgroup && cgroupExists(this.cgroup) ? readUsage(this.cgroup) : undefined;
+  }
+
+  /**
+   * Every shim is done: the group is empty when the cgroup is too (systemd's "cgroup empty"
+   * event). Processes the shims no longer hold (a shim killed from outside) keep the unit's
+   * stop going until they end: cgroup.events is watched, and polled each tick.
+   */
+  private groupDone(): void {
+    const cg = this.cgroup;
+    if (cg && !this.cgroupHold && cgroupExists(cg) && isPopulated(cg)) {
+      if (!this.awaitingEmpty) this.log('notice', `${this.unitName}: its uo-shims are done but processes remain in its cgroup (PID ${cgroupPids(cg).join(', ')}); waiting for them to end`);
+      this.awaitingEmpty = true;
+      this.watchEmpty(cg);
+      return;
+    }
+    this.awaitingEmpty = false;
+    this.unwatchEmpty();
+    this.send({ t: 'group-empty' });
+    if (cg && (this.activeState === 'inactive' || this.activeState === 'failed')) { this.pendingRemoval = true; this.pruneCgroup(); }
+  }
+
+  private watchEmpty(cg: UnitCgroup): void {
+    const f = eventsFile(cg);
+    if (!f || this.emptyWatch || this.closed) return;
+    try {
+      this.emptyWatch = watch(f, () => { if (this.awaitingEmpty && !isPopulated(cg)) this.groupDone(); });
+      this.emptyWatch.on('error', () => this.unwatchEmpty());
+      this.emptyWatch.unref();
+    } catch { /* polled each tick */ }
+  }
+
+  private unwatchEmpty(): void { this.emptyWatch?.close(); this.emptyWatch = undefined; }
+
+  /** Removes the unit's cgroup once the unit is inactive and its cgroup empty (retried each tick while busy). */
+  private pruneCgroup(): void {
+    const cg = this.cgroup;
+    if (!cg || !this.pendingRemoval) return;
+    if (this.activeState !== 'inactive' && this.activeState !== 'failed') { this.pendingRemoval = false; return; }
+    if (cgroupExists(cg) && isPopulated(cg)) return;
+    if (removeUnitCgroup(cg).length === 0) this.pendingRemoval = false;
+  }
+
+  /** The cgroup's part of a safety-net tick: an "empty" the watch missed, a hold that ended, a removal to retry. */
+  private cgroupTick(): void {
+    const cg = this.cgroup;
+    if (!cg || this.closed) return;
+    if (this.awaitingEmpty && !(cgroupExists(cg) && isPopulated(cg))) this.groupDone();
+    if (this.cgroupHold !== undefined && !(cgroupExists(cg) && isPopulated(cg))) {
+      this.log('notice', `${this.unitName}: the processes in its cgroup are gone; the unit may start again`);
+      const i = this.problems.indexOf(this.cgroupHold);
+      if (i >= 0) this.problems.splice(i, 1);
+      if (this.stateError === this.cgroupHold) this.stateError = undefined;
+      this.cgroupHold = undefined;
+    }
+    this.pruneCgroup();
+  }
 
   private readonly notifyJudge = new NotifyJudge((level, m) => this.log(level, `${this.unitName}: ${m}`));
 
@@ -520,6 +657,7 @@ export class UnitRunner {
   /** Stops watching; the service's processes keep running (agent shutdown without stopping). */
   close(): void {
     this.closed = true;
+    this.unwatchEmpty();
     this.timer.disarm();
     this.watchdog.disarm();
     this.tail.close();

@@ -26,7 +26,7 @@ test('standalone: an active unit with its main PID, status text, usage, command 
     '     Status: "serving"',
     '      Tasks: 2',
     '     Memory: 5.0M',
-    '        CPU: 1s 500ms',
+    '        CPU: 1.500s', // systemctl: format_timespan(…, USEC_PER_MSEC)
     '    Command: /bin/sh -c sleep',
     '',
     'l1',

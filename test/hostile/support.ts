@@ -16,6 +16,7 @@ import { REPO, UNITCTL } from '../support/paths.ts';
 import { sleep, until } from '../support/wait.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 import type { UnitStatus } from '../../src/agent/protocol.ts';
+import { agentBase, detectCgroups, removeBaseTree, SYSTEM_STATE_DIR } from '../../src/runner/cgroup/index.ts';
 
 export { sleep, until };
 
@@ -28,14 +29,22 @@ type After = { after: (fn: () => void | Promise<void>) => void };
  */
 export interface Scope { defer(fn: () => void | Promise<void>): void }
 
+/** The state folders of the agents a scope started: their (empty) cgroup trees are removed last (issue 13). */
+const agentStates = new WeakMap<Scope, string[]>();
+
 export function scope(t: After): Scope {
   const steps: Array<() => void | Promise<void>> = [];
+  const s: Scope = { defer: (fn) => { steps.push(fn); } };
+  agentStates.set(s, []);
   t.after(async () => {
     const errors: string[] = [];
     for (const step of steps.reverse()) { try { await step(); } catch (e) { errors.push((e as Error).message); } }
+    // every process is gone by now: the agents' cgroup trees (unit-operator.slice/unit-operator-<hash>.slice) are empty
+    const layout = detectCgroups();
+    for (const state of agentStates.get(s) ?? []) removeBaseTree(layout, agentBase(state, SYSTEM_STATE_DIR));
     if (errors.length > 0) throw new Error(`clean-up: ${errors.join('; ')}`);
   });
-  return { defer: (fn) => { steps.push(fn); } };
+  return s;
 }
 
 /** A python3 an unprivileged user can run (a pyenv shim under /root is not one). */
@@ -255,6 +264,7 @@ export async function startAgent(t: Scope, o: AgentStart): Promise<Agent> {
       try { return JSON.parse(r.stdout) as UnitStatus; } catch { return undefined; }
     },
   };
+  agentStates.get(t)?.push(o.state);
   t.defer(() => a.stop(5000));
   if (o.wait !== false) {
     const deadline = Date.now() + (o.waitMs ?? 20_000);

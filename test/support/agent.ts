@@ -14,6 +14,8 @@ export interface AgentFixture {
   readonly state: string;
   proc: ChildProcess | undefined;
   readonly stderr: string[];
+  /** A command the agent is started through (it execs the agent's argv given after it), e.g. a shell that first moves itself into a cgroup. */
+  launcher: string[] | undefined;
   start(extra?: string[]): Promise<void>;
   kill9(): Promise<void>;
   unitctl(...args: string[]): { status: number | null; stdout: string; stderr: string };
@@ -26,9 +28,11 @@ export function agentFixture(t: { after: (fn: () => void | Promise<void>) => voi
   const state = join(root, 'state');
   mkdirSync(manifests);
   const f: AgentFixture = {
-    manifests, state, proc: undefined, stderr: [],
+    manifests, state, proc: undefined, stderr: [], launcher: undefined,
     async start(extra = []) {
-      const p = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(REPO, 'src', 'cli', 'main.ts'), 'agent', '--manifests', manifests, '--state-dir', state, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const argv = [process.execPath, ...DAEMON_NODE_FLAGS, join(REPO, 'src', 'cli', 'main.ts'), 'agent', '--manifests', manifests, '--state-dir', state, ...extra];
+      const [cmd, ...args] = [...(f.launcher ?? []), ...argv];
+      const p = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       p.stderr!.on('data', (d: Buffer) => f.stderr.push(d.toString()));
       f.proc = p;
       for (let i = 0; i < 200; i++) {

@@ -8,6 +8,8 @@ import { ensureShim } from '../../src/runner/shim.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
 import { removeNotifyFolder } from '../../src/runner/notifysock.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
+import { randomBytes } from 'node:crypto';
+import { basePids, detectCgroups, removeBaseTree, type CgroupContext } from '../../src/runner/cgroup/index.ts';
 import { sleep, until } from './wait.ts';
 
 export { sleep };
@@ -22,15 +24,39 @@ export interface Harness {
   readonly logs: string[];
   /** When each log line was written (µs, the runner's clock). */
   readonly logTimes: number[];
+  /** The units' cgroups (a private top slice per harness), when asked for and the node has them. */
+  readonly cgroups: CgroupContext | undefined;
 }
 
-export function harness(t: { after: (fn: () => void | Promise<void>) => void }): Harness {
+/**
+ * A private top slice for a test's units (unit-operator.slice/uo-test-<hex>.slice), so that
+ * tests running side by side never share a unit's cgroup; undefined where the node has no
+ * cgroup the test can write (non-root). Removed after the test, its processes killed first.
+ */
+export function testCgroups(t: { after: (fn: () => void | Promise<void>) => void }): CgroupContext | undefined {
+  const layout = detectCgroups();
+  if (layout.mode === 'none') return undefined;
+  const ctx = { layout, base: `unit-operator.slice/uo-test-${randomBytes(6).toString('hex')}.slice` };
+  t.after(async () => {
+    for (let i = 0; i < 100; i++) {
+      const pids = basePids(layout, ctx.base);
+      if (pids.length === 0) break;
+      for (const p of pids) { try { process.kill(p, 9); } catch { /* gone */ } }
+      await sleep(20);
+    }
+    removeBaseTree(layout, ctx.base);
+  });
+  return ctx;
+}
+
+export function harness(t: { after: (fn: () => void | Promise<void>) => void }, o: { cgroups?: boolean } = {}): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'uo-run-'));
+  const cgroups = o.cgroups ? testCgroups(t) : undefined;
   const runners: UnitRunner[] = [];
   const logs: string[] = [];
   const logTimes: number[] = [];
   const open = (name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void, unitDir = join(dir, name)): UnitRunner => {
-    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, pollMs: 50, onLog: (l, m) => { logs.push(`${name}: ${l}: ${m}`); logTimes.push(monotonicUs()); }, ...(onDecision ? { onDecision } : {}) });
+    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, pollMs: 50, cgroups, onLog: (l, m) => { logs.push(`${name}: ${l}: ${m}`); logTimes.push(monotonicUs()); }, ...(onDecision ? { onDecision } : {}) });
     runners.push(r);
     return r;
   };
@@ -44,7 +70,7 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }):
     removeNotifyFolder(dir);
     rmSync(dir, { recursive: true, force: true });
   });
-  return { dir, logs, logTimes, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };
+  return { dir, logs, logTimes, cgroups, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };
 }
 
 /** Waits (bounded) until the predicate holds; fails with the unit's state when it does not. */

@@ -15,83 +15,100 @@ const TASKS: Kind = { t: 'intOrString', pattern: '^(infinity|[0-9]+|[0-9]+(\\.[0
 const PERCENT: Kind = { t: 'string', pattern: PERCENT_PATTERN };
 const CPUSET: Kind = { t: 'string', pattern: '^[0-9 ,-]*$' };
 const OOMD = ['auto', 'kill'];
-const d = (name: string, kind: Kind, doc: string, how: NotApplied): Directive => row('Service', name, kind, doc, how);
-const mem = (name: string, doc: string, how: NotApplied): Directive =>
-  d(name, SIZE, `${doc} Bytes with a K, M, G, T suffix (base 1024), a percentage of physical memory, or "infinity".`, how);
 
-export const RESOURCE: Directive[] = [
-  d('Slice', STR, 'The slice unit the unit\'s cgroup is placed in (Slice=, default system.slice).', share),
-  d('Delegate', boolOr(), 'Delegate the cgroup subtree to the service (Delegate=): "true", "false" or controller names.', share),
-  d('DelegateSubgroup', STR, 'Subgroup of a delegated cgroup the processes start in (DelegateSubgroup=).', share),
-  d('DisableControllers', LIST, 'Controllers disabled for the unit\'s children (DisableControllers=).', share),
-  // CPU
-  d('CPUAccounting', BOOL, 'Account CPU time (CPUAccounting=).', share),
-  d('CPUWeight', WEIGHT, 'CPU share relative to other units, 1–10000 or idle (CPUWeight=, default 100).', share),
-  d('StartupCPUWeight', WEIGHT, 'CPUWeight= during start-up and shutdown (StartupCPUWeight=).', share),
-  d('CPUShares', intRange(2, 262144), 'Deprecated cgroup v1 CPU shares (CPUShares=); use CPUWeight=.', share),
-  d('StartupCPUShares', intRange(2, 262144), 'Deprecated cgroup v1 start-up CPU shares (StartupCPUShares=).', share),
-  d('CPUQuota', PERCENT, 'CPU time limit relative to one CPU, e.g. "20%" or "200%" (CPUQuota=).', limit),
-  d('CPUQuotaPeriodSec', SPAN, 'Period of CPUQuota= (CPUQuotaPeriodSec=, default 100ms).', limit),
-  d('AllowedCPUs', CPUSET, 'CPUs the unit may use, cpuset (AllowedCPUs=), e.g. "0-3 6".', limit),
-  d('StartupAllowedCPUs', CPUSET, 'AllowedCPUs= during start-up and shutdown (StartupAllowedCPUs=).', limit),
-  d('AllowedMemoryNodes', CPUSET, 'NUMA nodes the unit may use (AllowedMemoryNodes=).', limit),
-  d('StartupAllowedMemoryNodes', CPUSET, 'AllowedMemoryNodes= during start-up and shutdown (StartupAllowedMemoryNodes=).', limit),
-  // Memory
-  d('MemoryAccounting', BOOL, 'Account memory use (MemoryAccounting=).', share),
-  mem('MemoryMin', 'Memory protected from reclaim, hard (MemoryMin=).', share),
-  mem('MemoryLow', 'Memory protected from reclaim, best effort (MemoryLow=).', share),
-  mem('StartupMemoryLow', 'MemoryLow= during start-up and shutdown (StartupMemoryLow=).', share),
-  mem('DefaultMemoryMin', 'MemoryMin= of the unit\'s children (DefaultMemoryMin=).', share),
-  mem('DefaultMemoryLow', 'MemoryLow= of the unit\'s children (DefaultMemoryLow=).', share),
-  mem('DefaultStartupMemoryLow', 'StartupMemoryLow= of the unit\'s children (DefaultStartupMemoryLow=).', share),
-  mem('MemoryHigh', 'Memory use above which the unit is throttled and reclaimed (MemoryHigh=).', limit),
-  mem('StartupMemoryHigh', 'MemoryHigh= during start-up and shutdown (StartupMemoryHigh=).', limit),
-  mem('MemoryMax', 'Hard memory limit: above it the OOM killer acts (MemoryMax=).', limit),
-  mem('StartupMemoryMax', 'MemoryMax= during start-up and shutdown (StartupMemoryMax=).', limit),
-  mem('MemorySwapMax', 'Swap limit (MemorySwapMax=).', limit),
-  mem('StartupMemorySwapMax', 'MemorySwapMax= during start-up and shutdown (StartupMemorySwapMax=).', limit),
-  mem('MemoryZSwapMax', 'Compressed swap (zswap) limit (MemoryZSwapMax=).', limit),
-  mem('StartupMemoryZSwapMax', 'MemoryZSwapMax= during start-up and shutdown (StartupMemoryZSwapMax=).', limit),
-  d('MemoryZSwapWriteback', BOOL, 'Write zswap pages back to swap (MemoryZSwapWriteback=, default yes).', { ...share, gap: honours(CG, true) }),
-  d('MemoryPressureWatch', enumOf(['auto', 'on', 'off', 'skip']), 'Memory pressure notification for the service (MemoryPressureWatch=, default auto). Quote "on"/"off" in YAML.', share),
-  d('MemoryPressureThresholdSec', SPAN, 'Memory pressure stall threshold (MemoryPressureThresholdSec=, default 200ms).', share),
-  // Processes
-  d('TasksAccounting', BOOL, 'Account tasks (TasksAccounting=).', share),
-  d('TasksMax', TASKS, 'Maximum number of tasks (processes and threads), a number, a percentage of the system\'s limit, or "infinity" (TasksMax=, default 15% of pid_max).', limit),
-  // IO
-  d('IOAccounting', BOOL, 'Account block I/O (IOAccounting=).', share),
-  d('IOWeight', intRange(1, 10000), 'Block I/O share relative to other units, 1–10000 (IOWeight=, default 100).', share),
-  d('StartupIOWeight', intRange(1, 10000), 'IOWeight= during start-up and shutdown (StartupIOWeight=).', share),
-  d('IODeviceWeight', LINES, 'Per-device I/O weight "DEVICE WEIGHT" (IODeviceWeight=).', share),
-  d('IOReadBandwidthMax', LINES, 'Per-device read bandwidth limit "DEVICE BYTES" (IOReadBandwidthMax=).', limit),
-  d('IOWriteBandwidthMax', LINES, 'Per-device write bandwidth limit "DEVICE BYTES" (IOWriteBandwidthMax=).', limit),
-  d('IOReadIOPSMax', LINES, 'Per-device read IOPS limit "DEVICE IOPS" (IOReadIOPSMax=).', limit),
-  d('IOWriteIOPSMax', LINES, 'Per-device write IOPS limit "DEVICE IOPS" (IOWriteIOPSMax=).', limit),
-  d('IODeviceLatencyTargetSec', LINES, 'Per-device I/O latency target "DEVICE TIME" (IODeviceLatencyTargetSec=).', share),
-  d('BlockIOAccounting', BOOL, 'Deprecated cgroup v1 block I/O accounting (BlockIOAccounting=); use IOAccounting=.', share),
-  d('BlockIOWeight', intRange(10, 1000), 'Deprecated cgroup v1 block I/O weight (BlockIOWeight=); use IOWeight=.', share),
-  d('StartupBlockIOWeight', intRange(10, 1000), 'Deprecated (StartupBlockIOWeight=); use StartupIOWeight=.', share),
-  d('BlockIODeviceWeight', LINES, 'Deprecated (BlockIODeviceWeight=); use IODeviceWeight=.', share),
-  d('BlockIOReadBandwidth', LINES, 'Deprecated (BlockIOReadBandwidth=); use IOReadBandwidthMax=.', limit),
-  d('BlockIOWriteBandwidth', LINES, 'Deprecated (BlockIOWriteBandwidth=); use IOWriteBandwidthMax=.', limit),
-  // Devices and network access
-  d('DeviceAllow', LINES, 'Device access "DEVICE [rwm]" (DeviceAllow=); with any, DevicePolicy= becomes closed.', access),
-  d('DevicePolicy', enumOf(['auto', 'closed', 'strict']), 'Device access policy (DevicePolicy=, default auto).', { ...access, gap: honours(ACCESS, 'auto') }),
-  d('IPAccounting', BOOL, 'Account IP traffic (IPAccounting=).', share),
-  d('IPAddressAllow', LIST, 'IP prefixes the unit may talk to, taking precedence over IPAddressDeny= (IPAddressAllow=): addresses, any, localhost, link-local, multicast.', access),
-  d('IPAddressDeny', LIST, 'IP prefixes the unit may not talk to (IPAddressDeny=).', access),
-  d('IPIngressFilterPath', LINES, 'Pinned BPF programs filtering ingress traffic (IPIngressFilterPath=).', access),
-  d('IPEgressFilterPath', LINES, 'Pinned BPF programs filtering egress traffic (IPEgressFilterPath=).', access),
-  d('SocketBindAllow', LINES, 'Ports and address families the unit may bind() (SocketBindAllow=).', access),
-  d('SocketBindDeny', LINES, 'Ports and address families the unit may not bind() (SocketBindDeny=).', access),
-  d('RestrictNetworkInterfaces', LIST, 'Network interfaces the unit may use, or with "~" not (RestrictNetworkInterfaces=).', access),
-  d('BPFProgram', LINES, 'Pinned BPF programs attached to the unit\'s cgroup, "TYPE:PATH" (BPFProgram=).', access),
-  d('NFTSet', LIST, 'NFT sets the unit\'s cgroup, user or group ID are added to (NFTSet=).', share),
-  // OOM handling
-  d('ManagedOOMSwap', enumOf(OOMD), 'systemd-oomd action on swap pressure (ManagedOOMSwap=, default auto).', { ...share, gap: honours(CG, 'auto') }),
-  d('ManagedOOMMemoryPressure', enumOf(OOMD), 'systemd-oomd action on memory pressure (ManagedOOMMemoryPressure=, default auto).', { ...share, gap: honours(CG, 'auto') }),
-  d('ManagedOOMMemoryPressureLimit', PERCENT, 'Memory pressure limit for systemd-oomd (ManagedOOMMemoryPressureLimit=).', share),
-  d('ManagedOOMMemoryPressureDurationSec', SPAN, 'How long pressure must last for systemd-oomd (ManagedOOMMemoryPressureDurationSec=).', share),
-  d('ManagedOOMPreference', enumOf(['none', 'avoid', 'omit']), 'systemd-oomd preference for killing the unit (ManagedOOMPreference=, default none).', { ...share, gap: honours(CG, 'none') }),
-  d('CoredumpReceive', BOOL, 'Forward core dumps of processes in the unit\'s container to it (CoredumpReceive=, default no).', share),
-];
+/**
+ * The rows the runner applies once the cgroup core writes src/runner/cgroup/limits.ts's files
+ * into each unit's cgroup (issue 13): a value the node cannot express (MemoryLow= on v1, IOWeight=
+ * without a weight file) is then a per-node gap, reported by resources.ts unappliable(). Slice=
+ * and Delegate= are the core's own (nesting, ownership), listed for it to flip when it does them.
+ */
+export const CGROUP_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec',
+  'CPUWeight', 'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight'] as const;
+export const CGROUP_CORE_ROWS = ['Slice', 'Delegate'] as const;
+
+/** The resource-control rows, those named in `applied` applied by the runner (their protection kept), the rest not yet. */
+export function resourceTable(applied: ReadonlySet<string> = new Set()): Directive[] {
+  const d = (name: string, kind: Kind, doc: string, how: NotApplied): Directive =>
+    row('Service', name, kind, doc, applied.has(name) ? { applier: 'runner', protects: how.protects } : how);
+  const mem = (name: string, doc: string, how: NotApplied): Directive =>
+    d(name, SIZE, `${doc} Bytes with a K, M, G, T suffix (base 1024), a percentage of physical memory, or "infinity".`, how);
+  return [
+    d('Slice', STR, 'The slice unit the unit\'s cgroup is placed in (Slice=, default system.slice).', share),
+    d('Delegate', boolOr(), 'Delegate the cgroup subtree to the service (Delegate=): "true", "false" or controller names.', share),
+    d('DelegateSubgroup', STR, 'Subgroup of a delegated cgroup the processes start in (DelegateSubgroup=).', share),
+    d('DisableControllers', LIST, 'Controllers disabled for the unit\'s children (DisableControllers=).', share),
+    // CPU
+    d('CPUAccounting', BOOL, 'Account CPU time (CPUAccounting=).', share),
+    d('CPUWeight', WEIGHT, 'CPU share relative to other units, 1–10000 or idle (CPUWeight=, default 100).', share),
+    d('StartupCPUWeight', WEIGHT, 'CPUWeight= during start-up and shutdown (StartupCPUWeight=).', share),
+    d('CPUShares', intRange(2, 262144), 'Deprecated cgroup v1 CPU shares (CPUShares=); use CPUWeight=.', share),
+    d('StartupCPUShares', intRange(2, 262144), 'Deprecated cgroup v1 start-up CPU shares (StartupCPUShares=).', share),
+    d('CPUQuota', PERCENT, 'CPU time limit relative to one CPU, e.g. "20%" or "200%" (CPUQuota=).', limit),
+    d('CPUQuotaPeriodSec', SPAN, 'Period of CPUQuota= (CPUQuotaPeriodSec=, default 100ms).', limit),
+    d('AllowedCPUs', CPUSET, 'CPUs the unit may use, cpuset (AllowedCPUs=), e.g. "0-3 6".', limit),
+    d('StartupAllowedCPUs', CPUSET, 'AllowedCPUs= during start-up and shutdown (StartupAllowedCPUs=).', limit),
+    d('AllowedMemoryNodes', CPUSET, 'NUMA nodes the unit may use (AllowedMemoryNodes=).', limit),
+    d('StartupAllowedMemoryNodes', CPUSET, 'AllowedMemoryNodes= during start-up and shutdown (StartupAllowedMemoryNodes=).', limit),
+    // Memory
+    d('MemoryAccounting', BOOL, 'Account memory use (MemoryAccounting=).', share),
+    mem('MemoryMin', 'Memory protected from reclaim, hard (MemoryMin=).', share),
+    mem('MemoryLow', 'Memory protected from reclaim, best effort (MemoryLow=).', share),
+    mem('StartupMemoryLow', 'MemoryLow= during start-up and shutdown (StartupMemoryLow=).', share),
+    mem('DefaultMemoryMin', 'MemoryMin= of the unit\'s children (DefaultMemoryMin=).', share),
+    mem('DefaultMemoryLow', 'MemoryLow= of the unit\'s children (DefaultMemoryLow=).', share),
+    mem('DefaultStartupMemoryLow', 'StartupMemoryLow= of the unit\'s children (DefaultStartupMemoryLow=).', share),
+    mem('MemoryHigh', 'Memory use above which the unit is throttled and reclaimed (MemoryHigh=).', limit),
+    mem('StartupMemoryHigh', 'MemoryHigh= during start-up and shutdown (StartupMemoryHigh=).', limit),
+    mem('MemoryMax', 'Hard memory limit: above it the OOM killer acts (MemoryMax=).', limit),
+    mem('StartupMemoryMax', 'MemoryMax= during start-up and shutdown (StartupMemoryMax=).', limit),
+    mem('MemorySwapMax', 'Swap limit (MemorySwapMax=).', limit),
+    mem('StartupMemorySwapMax', 'MemorySwapMax= during start-up and shutdown (StartupMemorySwapMax=).', limit),
+    mem('MemoryZSwapMax', 'Compressed swap (zswap) limit (MemoryZSwapMax=).', limit),
+    mem('StartupMemoryZSwapMax', 'MemoryZSwapMax= during start-up and shutdown (StartupMemoryZSwapMax=).', limit),
+    d('MemoryZSwapWriteback', BOOL, 'Write zswap pages back to swap (MemoryZSwapWriteback=, default yes).', { ...share, gap: honours(CG, true) }),
+    d('MemoryPressureWatch', enumOf(['auto', 'on', 'off', 'skip']), 'Memory pressure notification for the service (MemoryPressureWatch=, default auto). Quote "on"/"off" in YAML.', share),
+    d('MemoryPressureThresholdSec', SPAN, 'Memory pressure stall threshold (MemoryPressureThresholdSec=, default 200ms).', share),
+    // Processes
+    d('TasksAccounting', BOOL, 'Account tasks (TasksAccounting=).', share),
+    d('TasksMax', TASKS, 'Maximum number of tasks (processes and threads), a number, a percentage of the system\'s limit, or "infinity" (TasksMax=, default 15% of pid_max).', limit),
+    // IO
+    d('IOAccounting', BOOL, 'Account block I/O (IOAccounting=).', share),
+    d('IOWeight', intRange(1, 10000), 'Block I/O share relative to other units, 1–10000 (IOWeight=, default 100).', share),
+    d('StartupIOWeight', intRange(1, 10000), 'IOWeight= during start-up and shutdown (StartupIOWeight=).', share),
+    d('IODeviceWeight', LINES, 'Per-device I/O weight "DEVICE WEIGHT" (IODeviceWeight=).', share),
+    d('IOReadBandwidthMax', LINES, 'Per-device read bandwidth limit "DEVICE BYTES" (IOReadBandwidthMax=).', limit),
+    d('IOWriteBandwidthMax', LINES, 'Per-device write bandwidth limit "DEVICE BYTES" (IOWriteBandwidthMax=).', limit),
+    d('IOReadIOPSMax', LINES, 'Per-device read IOPS limit "DEVICE IOPS" (IOReadIOPSMax=).', limit),
+    d('IOWriteIOPSMax', LINES, 'Per-device write IOPS limit "DEVICE IOPS" (IOWriteIOPSMax=).', limit),
+    d('IODeviceLatencyTargetSec', LINES, 'Per-device I/O latency target "DEVICE TIME" (IODeviceLatencyTargetSec=).', share),
+    d('BlockIOAccounting', BOOL, 'Deprecated cgroup v1 block I/O accounting (BlockIOAccounting=); use IOAccounting=.', share),
+    d('BlockIOWeight', intRange(10, 1000), 'Deprecated cgroup v1 block I/O weight (BlockIOWeight=); use IOWeight=.', share),
+    d('StartupBlockIOWeight', intRange(10, 1000), 'Deprecated (StartupBlockIOWeight=); use StartupIOWeight=.', share),
+    d('BlockIODeviceWeight', LINES, 'Deprecated (BlockIODeviceWeight=); use IODeviceWeight=.', share),
+    d('BlockIOReadBandwidth', LINES, 'Deprecated (BlockIOReadBandwidth=); use IOReadBandwidthMax=.', limit),
+    d('BlockIOWriteBandwidth', LINES, 'Deprecated (BlockIOWriteBandwidth=); use IOWriteBandwidthMax=.', limit),
+    // Devices and network access
+    d('DeviceAllow', LINES, 'Device access "DEVICE [rwm]" (DeviceAllow=); with any, DevicePolicy= becomes closed.', access),
+    d('DevicePolicy', enumOf(['auto', 'closed', 'strict']), 'Device access policy (DevicePolicy=, default auto).', { ...access, gap: honours(ACCESS, 'auto') }),
+    d('IPAccounting', BOOL, 'Account IP traffic (IPAccounting=).', share),
+    d('IPAddressAllow', LIST, 'IP prefixes the unit may talk to, taking precedence over IPAddressDeny= (IPAddressAllow=): addresses, any, localhost, link-local, multicast.', access),
+    d('IPAddressDeny', LIST, 'IP prefixes the unit may not talk to (IPAddressDeny=).', access),
+    d('IPIngressFilterPath', LINES, 'Pinned BPF programs filtering ingress traffic (IPIngressFilterPath=).', access),
+    d('IPEgressFilterPath', LINES, 'Pinned BPF programs filtering egress traffic (IPEgressFilterPath=).', access),
+    d('SocketBindAllow', LINES, 'Ports and address families the unit may bind() (SocketBindAllow=).', access),
+    d('SocketBindDeny', LINES, 'Ports and address families the unit may not bind() (SocketBindDeny=).', access),
+    d('RestrictNetworkInterfaces', LIST, 'Network interfaces the unit may use, or with "~" not (RestrictNetworkInterfaces=).', access),
+    d('BPFProgram', LINES, 'Pinned BPF programs attached to the unit\'s cgroup, "TYPE:PATH" (BPFProgram=).', access),
+    d('NFTSet', LIST, 'NFT sets the unit\'s cgroup, user or group ID are added to (NFTSet=).', share),
+    // OOM handling
+    d('ManagedOOMSwap', enumOf(OOMD), 'systemd-oomd action on swap pressure (ManagedOOMSwap=, default auto).', { ...share, gap: honours(CG, 'auto') }),
+    d('ManagedOOMMemoryPressure', enumOf(OOMD), 'systemd-oomd action on memory pressure (ManagedOOMMemoryPressure=, default auto).', { ...share, gap: honours(CG, 'auto') }),
+    d('ManagedOOMMemoryPressureLimit', PERCENT, 'Memory pressure limit for systemd-oomd (ManagedOOMMemoryPressureLimit=).', share),
+    d('ManagedOOMMemoryPressureDurationSec', SPAN, 'How long pressure must last for systemd-oomd (ManagedOOMMemoryPressureDurationSec=).', share),
+    d('ManagedOOMPreference', enumOf(['none', 'avoid', 'omit']), 'systemd-oomd preference for killing the unit (ManagedOOMPreference=, default none).', { ...share, gap: honours(CG, 'none') }),
+    d('CoredumpReceive', BOOL, 'Forward core dumps of processes in the unit\'s container to it (CoredumpReceive=, default no).', share),
+  ];
+}
+
+/** Today's table: nothing of resource control is applied until the cgroup core writes the limits. */
+export const RESOURCE: Directive[] = resourceTable();

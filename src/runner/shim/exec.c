@@ -3,6 +3,7 @@
  * exec_invoke() (src/core/exec-invoke.c), each step failing with systemd's exit status
  * (exit-status.h):
  *
+ *   UO_SHIM_CGROUPS: the unit's cgroup in every hierarchy (cgroup.c), first CGROUP 219
  *   signal mask and dispositions reset                      SIGNAL_MASK 207
  *   UO_SHIM_IGNORE_SIGPIPE: SIGPIPE ignored unless "0" (IgnoreSIGPIPE=, default yes)
  *   setsid(): own session and process group                 SETSID 220
@@ -30,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include "exec.h"
+#include "cgroup.h"
 #include "events.h"
 #include "exec-creds.h"
 #include "exec-sched.h"
@@ -107,6 +109,9 @@ static void exec_command(const char *path, char **argv) {
 
 void exec_child(int fd, const char *path, char **argv) {
 	report_fd = fd;
+	/* the process joins its unit's cgroup before anything else (systemd: cg_attach_everywhere()) */
+	const char *cgroups = getenv("UO_SHIM_CGROUPS");
+	if (cgroups && *cgroups) step(cgroup_attach(cgroups, getpid(), NULL, 0), UO_EXIT_CGROUP);
 	sigset_t none;
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) fail(errno, UO_EXIT_SIGNAL_MASK);

@@ -12,6 +12,7 @@
  *   uo-shim.c      this: arguments, fork, the reaping loop
  *   events.c       the event log and its line format
  *   exec.c         the child's set-up in systemd's order, execve(), the report to the shim
+ *   cgroup.c       the command into its unit's cgroup, the shim into the holders' (UO_SHIM_*CGROUPS)
  *   exec-stdio.c   StandardInput=/Output=/Error= (UO_SHIM_STDIN, _STDOUT, _STDERR)
  *   exec-sched.c   OOMScoreAdjust=, CPUScheduling*=, Nice=, CPUAffinity=, IOScheduling*=
  *   exec-creds.c   UMask=, Limit*=, Group=, User=
@@ -23,6 +24,7 @@
  * Built from every .c file in this folder (src/runner/shim.ts).
  */
 #define _GNU_SOURCE
+#include "cgroup.h"
 #include "events.h"
 #include "exec.h"
 #include "exit-status.h"
@@ -57,6 +59,13 @@ int main(int argc, char **argv) {
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	emit("shim %d", (int)getpid());
+	/* out of the agent's cgroup into the holders' (a pod's deletion must not kill the holder) */
+	const char *holders = getenv("UO_SHIM_HOLDER_CGROUPS");
+	if (holders && *holders) {
+		char dir[4096];
+		int r = cgroup_attach(holders, getpid(), dir, sizeof dir);
+		if (r < 0) emit("note %d CGROUP %d %s", (int)getpid(), -r, dir);
+	}
 
 	int notify_fd = -1;
 	const char *notify_path = getenv("UO_SHIM_NOTIFY_SOCKET");

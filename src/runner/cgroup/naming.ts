@@ -1,0 +1,108 @@
+// A unit's cgroup, named as systemd names it: <base>/<slice path>/<unit>.service under the root
+// of every hierarchy. <base> is the agent's own top slice (unit-operator.slice; tests and
+// agents on a private state folder use one below it, so two agents never share a unit's
+// cgroup); Slice= nests inside it with systemd's slice naming (foo-bar.slice →
+// foo.slice/foo-bar.slice). The holders (uo-shims) live in <base>/uo-holders.scope, beside the
+// units and never in a unit's cgroup (they would count against TasksMax= and keep it populated).
+
+import { createHash } from 'node:crypto';
+import type { CgroupLayout, Hierarchy } from './layout.ts';
+
+/** The agent's cgroups: the node's layout and its top slice (relative to each hierarchy's root). */
+export interface CgroupContext {
+  readonly layout: CgroupLayout;
+  /** e.g. 'unit-operator.slice' or 'unit-operator.slice/unit-operator-1a2b3c4d.slice'. */
+  readonly base: string;
+}
+
+export const DEFAULT_BASE = 'unit-operator.slice';
+export const HOLDERS_SCOPE = 'uo-holders.scope';
+
+/** One cgroup (a unit's or the holders'), resolved in every hierarchy of the layout. */
+export interface UnitCgroup {
+  /** Relative to each hierarchy's mount: 'unit-operator.slice/web.service'. */
+  readonly rel: string;
+  /** Controller (or 'unified') → absolute directory; co-mounted v1 controllers share one. */
+  readonly dirs: Readonly<Record<string, string>>;
+  /** One directory per hierarchy (what a process is written into), the unified one first. */
+  readonly placement: readonly string[];
+  /** Where membership, emptiness and kills are read: the unified dir, else a v1 one (pids, memory, …). */
+  readonly primary: string;
+  readonly layout: CgroupLayout;
+  readonly base: string;
+}
+
+/** The base for an agent: UNIT_OPERATOR_CGROUP_SLICE, else unit-operator.slice for the default state folder, else one per state folder below it. */
+export function agentBase(stateDir: string, defaultStateDir: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const set = env['UNIT_OPERATOR_CGROUP_SLICE'];
+  if (set) return set.replace(/^\/+|\/+$/g, '');
+  if (stateDir === defaultStateDir) return DEFAULT_BASE;
+  return `${DEFAULT_BASE}/unit-operator-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}.slice`;
+}
+
+/** systemd's slice nesting: 'foo-bar.slice' → 'foo.slice/foo-bar.slice'; '-.slice' → ''. Throws on a name systemd refuses. */
+export function slicePath(slice: string): string {
+  if (slice === '-.slice') return '';
+  const m = /^([A-Za-z0-9:_.\\]+(?:-[A-Za-z0-9:_.\\]+)*)\.slice$/.exec(slice);
+  if (!m) throw new Error(`Slice=${slice} is not a valid slice name (NAME.slice, dashes nest)`);
+  const parts = m[1]!.split('-');
+  return parts.map((_, i) => `${escapeCgroupName(`${parts.slice(0, i + 1).join('-')}.slice`)}`).join('/');
+}
+
+const CONTROLLER_PREFIXES = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'io', 'pids', 'net_cls', 'net_prio', 'perf_event', 'hugetlb', 'rdma', 'misc', 'cgroup'];
+
+/** systemd's cg_escape(): a name that could pass for a control file gets a leading '_'; bytes outside [A-Za-z0-9:_.\@-] as \xHH. */
+export function escapeCgroupName(name: string): string {
+  let s = '';
+  for (const ch of Buffer.from(name, 'utf8')) s += /[A-Za-z0-9:_.\\@-]/.test(String.fromCharCode(ch)) && ch < 0x80 ? String.fromCharCode(ch) : `\\x${ch.toString(16).padStart(2, '0')}`;
+  if (s === '' || s === '.' || s === '..') return `_${s}`;
+  const dot = s.indexOf('.');
+  if (s.startsWith('_') || s.startsWith('.') || s === 'notify_on_release' || s === 'release_agent' || s === 'tasks'
+    || (dot > 0 && CONTROLLER_PREFIXES.includes(s.slice(0, dot)))) return `_${s}`;
+  return s;
+}
+
+function resolve(ctx: CgroupContext, rel: string): UnitCgroup {
+  const dirs: Record<string, string> = {};
+  const placement: string[] = [];
+  for (const h of ctx.layout.hierarchies) {
+    const dir = `${h.mount}/${rel}`;
+    placement.push(dir);
+    if (h.version === 2) dirs['unified'] = dir;
+    else for (const c of h.controllers) dirs[c] = dir;
+  }
+  return { rel, dirs, placement, primary: primaryDir(ctx.layout.hierarchies, rel), layout: ctx.layout, base: ctx.base };
+}
+
+function primaryDir(hs: readonly Hierarchy[], rel: string): string {
+  const pick = hs.find((h) => h.version === 2) ?? hs.find((h) => h.controllers.includes('pids')) ?? hs.find((h) => h.controllers.includes('memory')) ?? hs[0]!;
+  return `${pick.mount}/${rel}`;
+}
+
+/** A unit's cgroup: <base>/<Slice= path>/<escaped unit name>. undefined when the layout has no hierarchy. */
+export function unitCgroup(ctx: CgroupContext, unitName: string, slice?: string): UnitCgroup | undefined {
+  if (ctx.layout.hierarchies.length === 0) return undefined;
+  const leaf = escapeCgroupName(/\.[a-z]+$/.test(unitName) ? unitName : `${unitName}.service`);
+  const sub = slice !== undefined && slice !== '' ? slicePath(slice) : '';
+  return resolve(ctx, [ctx.base, sub, leaf].filter(Boolean).join('/'));
+}
+
+/** The holders' cgroup beside the units': <base>/uo-holders.scope. */
+export function holdersCgroup(ctx: CgroupContext): UnitCgroup | undefined {
+  return ctx.layout.hierarchies.length === 0 ? undefined : resolve(ctx, `${ctx.base}/${HOLDERS_SCOPE}`);
+}
+
+/**
+ * Whether rel lies inside the agent's own cgroup in some hierarchy (a unit's cgroup must not:
+ * it would die with the agent's pod). An agent in a hierarchy's root cgroup contains nothing
+ * that dies with it.
+ */
+export function insideAgent(layout: CgroupLayout, rel: string): string | undefined {
+  for (const h of layout.hierarchies) {
+    const a = h.agent?.replace(/\/+$/, '');
+    if (a === undefined || a === '' || a === '/') continue;
+    const abs = `/${rel}`;
+    if (abs === a || abs.startsWith(`${a}/`)) return `${h.mount}${abs} is inside the agent's own cgroup ${a}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,222 @@
+// What the agent does to a unit's cgroup: make it (before the first process of an invocation
+// starts), list and signal its processes, tell whether it is empty, and remove it once empty.
+// Synchronous file operations on cgroupfs, each a few system calls.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { UnitCgroup } from './naming.ts';
+
+const read = (f: string): string | undefined => { try { return readFileSync(f, 'utf8'); } catch { return undefined; } };
+const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+/** A cgroup that could not be made, with the directory and the error. */
+export class CgroupError extends Error {
+  readonly dir: string;
+  readonly code: string | undefined;
+  constructor(dir: string, e: unknown, what = 'cannot make the cgroup') {
+    super(`${what} ${dir}: ${(e as Error).message ?? String(e)}`);
+    this.dir = dir;
+    this.code = errCode(e);
+  }
+}
+
+/** v1 cpuset: a new child has empty cpus/mems and refuses every process; copy the parent's. */
+function fillCpuset(dir: string): void {
+  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+    const mine = read(`${dir}/${f}`);
+    if (mine === undefined || mine.trim() !== '') continue;
+    const parent = read(`${dirname(dir)}/${f}`);
+    if (parent !== undefined && parent.trim() !== '') writeFileSync(`${dir}/${f}`, parent.trim());
+  }
+}
+
+/**
+ * v2 with controllers: a cgroup's limits need the controllers enabled in every ancestor's
+ * cgroup.subtree_control (never in the leaf: processes live there). Best effort: a controller
+ * the parent does not offer is left out; what could not be enabled is returned.
+ */
+const LIMIT_CONTROLLERS = new Set(['cpu', 'cpuset', 'io', 'memory', 'pids']);
+
+function enableControllers(dir: string): string[] {
+  const offered = (read(`${dir}/cgroup.controllers`) ?? '').trim().split(/\s+/).filter((c) => LIMIT_CONTROLLERS.has(c));
+  const enabled = new Set((read(`${dir}/cgroup.subtree_control`) ?? '').trim().split(/\s+/).filter(Boolean));
+  const failed: string[] = [];
+  for (const c of offered) {
+    if (enabled.has(c)) continue;
+    try { writeFileSync(`${dir}/cgroup.subtree_control`, `+${c}`); } catch { failed.push(c); }
+  }
+  return failed;
+}
+
+/** Makes the cgroup in every hierarchy (and the slices above it), idempotent. Throws CgroupError. */
+export function ensureUnitCgroup(cg: UnitCgroup): void {
+  const levels = cg.rel.split('/');
+  for (const h of cg.layout.hierarchies) {
+    const cpuset = h.version === 1 && h.controllers.includes('cpuset');
+    let dir = h.mount;
+    for (let i = 0; i < levels.length; i++) {
+      // v2: the parent enables its controllers for its children before each level is made (not
+      // in hybrid mode: its cgroup2 carries no limits, and the host's root is left as it is)
+      if (h.version === 2 && cg.layout.mode === 'v2') enableControllers(dir);
+      dir = `${dir}/${levels[i]}`;
+      try { mkdirSync(dir); } catch (e) { if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
+      if (cpuset) { try { fillCpuset(dir); } catch (e) { throw new CgroupError(dir, e, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
+    }
+  }
+}
+
+/** Removes the (empty) cgroup in every hierarchy, and the slices between it and the base when they are empty. Returns the directories that stay (busy). */
+export function removeUnitCgroup(cg: UnitCgroup): string[] {
+  const busy: string[] = [];
+  const baseDepth = cg.base.split('/').length;
+  const levels = cg.rel.split('/');
+  for (const dir of cg.placement) {
+    // the leaf's own children first (a Delegate= subtree), deepest first
+    for (const sub of subdirs(dir).reverse()) { try { rmdirSync(sub); } catch { /* busy: the leaf stays too */ } }
+    let d = dir;
+    for (let depth = levels.length; depth > baseDepth; depth--, d = dirname(d)) {
+      try { rmdirSync(d); } catch (e) {
+        if (errCode(e) === 'ENOENT') continue;
+        if (depth === levels.length) busy.push(d);
+        break; // a slice with other units in it stays
+      }
+    }
+  }
+  return busy;
+}
+
+/** Every cgroup below dir (not dir itself), parents before children. */
+function subdirs(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number): void => {
+    if (depth > 32) return;
+    let names: import('node:fs').Dirent[];
+    try { names = readdirSync(d, { withFileTypes: true }); } catch { return; }
+    for (const n of names) if (n.isDirectory()) { out.push(`${d}/${n.name}`); walk(`${d}/${n.name}`, depth + 1); }
+  };
+  walk(dir, 0);
+  return out;
+}
+
+/** Whether the cgroup exists (in its primary hierarchy). */
+export const cgroupExists = (cg: UnitCgroup): boolean => existsSync(cg.primary);
+
+/** The PIDs of the cgroup and of every cgroup below it (a Delegate= subtree), from cgroup.procs of the primary hierarchy. */
+export function cgroupPids(cg: UnitCgroup): number[] {
+  const pids: number[] = [];
+  for (const d of [cg.primary, ...subdirs(cg.primary)]) {
+    for (const l of (read(`${d}/cgroup.procs`) ?? '').split('\n')) if (l !== '') pids.push(Number(l));
+  }
+  return pids;
+}
+
+/** Whether any process is in the cgroup or below it: cgroup.events "populated" on cgroup2, cgroup.procs on v1. */
+export function isPopulated(cg: UnitCgroup): boolean {
+  const ev = cg.layout.unified ? read(`${cg.primary}/cgroup.events`) : undefined;
+  if (ev !== undefined) return /^populated 1$/m.test(ev);
+  return cgroupPids(cg).length > 0;
+}
+
+/** The file to watch for the "empty" event (cgroup.events on cgroup2); undefined on v1 (polled). */
+export const eventsFile = (cg: UnitCgroup): string | undefined => (cg.layout.unified ? `${cg.primary}/cgroup.events` : undefined);
+
+const sleepMs = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
+
+/** Freezes (true) or thaws the cgroup: cgroup.freeze on cgroup2, freezer.state on v1; waits (bounded, 100 ms) for frozen. False when it cannot. */
+export function freezeCgroup(cg: UnitCgroup, frozen: boolean): boolean {
+  try {
+    if (cg.layout.unified) {
+      writeFileSync(`${cg.dirs['unified']}/cgroup.freeze`, frozen ? '1' : '0');
+      for (let i = 0; frozen && i < 100 && !/^frozen 1$/m.test(read(`${cg.dirs['unified']}/cgroup.events`) ?? 'frozen 1'); i++) sleepMs(1);
+      return true;
+    }
+    const f = cg.dirs['freezer'];
+    if (!f) return false;
+    writeFileSync(`${f}/freezer.state`, frozen ? 'FROZEN' : 'THAWED');
+    for (let i = 0; frozen && i < 100 && (read(`${f}/freezer.state`) ?? 'FROZEN').trim() !== 'FROZEN'; i++) sleepMs(1);
+    return true;
+  } catch { return false; }
+}
+
+const signal = (pid: number, sig: number): boolean => { try { process.kill(pid, sig); return true; } catch { return false; } };
+
+export interface KillOptions {
+  /** PIDs not to signal (the main and control processes, already signalled by the caller). */
+  readonly exclude?: ReadonlySet<number>;
+  /** Follow with SIGCONT (so stopped processes see the signal), as systemd does. */
+  readonly cont?: boolean;
+  /** Follow with SIGHUP (SendSIGHUP=). */
+  readonly hup?: boolean;
+}
+
+/**
+ * Signals every process of the cgroup; returns the PIDs signalled. SIGKILL through cgroup.kill
+ * where the kernel has it (atomic: a forking process cannot escape); otherwise, as systemd's
+ * cg_kill_recursive(), cgroup.procs is read and signalled again until no new process appears,
+ * and for SIGKILL on v1 the freezer holds the cgroup still meanwhile (freeze, signal, thaw).
+ */
+export function killCgroup(cg: UnitCgroup, sig: number, o: KillOptions = {}): number[] {
+  const done = new Set<number>(o.exclude ?? []);
+  const sent: number[] = [];
+  if (sig === 9 && cg.layout.unified && cg.layout.hasKill) {
+    const before = cgroupPids(cg).filter((p) => !done.has(p));
+    try { writeFileSync(`${cg.dirs['unified']}/cgroup.kill`, '1'); return before; } catch { /* an older kernel: signal each */ }
+  }
+  const frozen = sig === 9 && !cg.layout.unified && freezeCgroup(cg, true);
+  try {
+    for (let round = 0; round < 64; round++) {
+      const fresh = cgroupPids(cg).filter((p) => !done.has(p) && p !== process.pid);
+      if (fresh.length === 0) break;
+      for (const p of fresh) {
+        done.add(p);
+        if (!signal(p, sig)) continue;
+        sent.push(p);
+        if (o.cont && sig !== 9 && sig !== 18) signal(p, 18);
+        if (o.hup) signal(p, 1);
+      }
+      if (frozen) break; // nothing forks while frozen
+    }
+  } finally { if (frozen) freezeCgroup(cg, false); }
+  return sent;
+}
+
+/** Moves a process into the cgroup in every hierarchy (the agent's own tool: tests, adoption). */
+export function attachPid(cg: UnitCgroup, pid: number): void {
+  for (const d of cg.placement) writeFileSync(`${d}/cgroup.procs`, String(pid));
+}
+
+/** Another agent's (or test's) top slice nested in the system agent's unit-operator.slice: never the system agent's to clean. */
+export const FOREIGN_BASE = /^(unit-operator-[0-9a-f]{12}|uo-test-[0-9a-f]+)\.slice$/;
+
+/** The cgroups of the agent's tree (<base> and below), parents first; other agents' nested bases left out. */
+function baseTree(top: string): string[] {
+  let names: import('node:fs').Dirent[];
+  try { names = readdirSync(top, { withFileTypes: true }); } catch { return []; }
+  const out = [top];
+  for (const n of names) if (n.isDirectory() && !FOREIGN_BASE.test(n.name)) out.push(`${top}/${n.name}`, ...subdirs(`${top}/${n.name}`));
+  return out;
+}
+
+/**
+ * Removes the agent's whole tree (<base> and every empty cgroup below it) in every hierarchy,
+ * deepest first; returns the directories that stay (a cgroup with processes, another agent's
+ * nested base). For uninstall and for tests; the processes are the caller's to end first.
+ */
+export function removeBaseTree(layout: import('./layout.ts').CgroupLayout, base: string): string[] {
+  const stay: string[] = [];
+  for (const h of layout.hierarchies) {
+    for (const d of baseTree(`${h.mount}/${base}`).reverse()) {
+      try { rmdirSync(d); } catch (e) { if (errCode(e) !== 'ENOENT') stay.push(d); }
+    }
+  }
+  return stay;
+}
+
+/** Every PID in the agent's tree (<base> and below, other agents' nested bases left out) of the primary hierarchy. */
+export function basePids(layout: import('./layout.ts').CgroupLayout, base: string): number[] {
+  const h = layout.hierarchies[0];
+  if (!h) return [];
+  const pids: number[] = [];
+  for (const d of baseTree(`${h.mount}/${base}`)) for (const l of (read(`${d}/cgroup.procs`) ?? '').split('\n')) if (l !== '') pids.push(Number(l));
+  return pids;
+}

@@ -1,0 +1,237 @@
+// A cgroup per unit (issue 13), with real processes and real cgroup files on this machine
+// (hybrid: v1 controllers plus an empty cgroup2 "unified" mount; the v2 paths — membership,
+// cgroup.kill, cgroup.events — run on that mount). Each test's units live under a private
+// top slice (unit-operator.slice/uo-test-<hex>.slice) that is removed afterwards, its processes
+// killed first, even when the test fails. Skipped with the reason where the node has no
+// cgroup the test can write (non-root).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { harness, waitFor, subState, alive, sleep, shimPath, testCgroups } from '../support/units.ts';
+import { until } from '../support/wait.ts';
+import {
+  detectCgroups, describeLayout, unitCgroup, holdersCgroup, slicePath, escapeCgroupName, insideAgent, agentBase,
+  ensureUnitCgroup, removeUnitCgroup, cgroupPids, isPopulated, killCgroup, readUsage, attachPid, freezeCgroup,
+} from '../../src/runner/cgroup/index.ts';
+import { unitStatus } from '../../src/agent/status.ts';
+
+const LAYOUT = detectCgroups();
+const skip = LAYOUT.mode === 'none' ? `no writable cgroup hierarchy here (${LAYOUT.notes.join('; ') || 'none mounted'})` : false;
+if (skip) console.log(`# cgroup tests skipped: ${skip}`);
+
+const procsOf = (dir: string): number[] => { try { return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number); } catch { return []; } };
+/** /proc/PID/cgroup as hierarchy key → path ('unified' for the cgroup2 line). */
+function cgroupsOf(pid: number): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) { const x = /^[0-9]+:([^:]*):(.*)$/.exec(l); if (x) m.set(x[1] || 'unified', x[2]!); }
+  return m;
+}
+
+// ---- pure: layout and names ------------------------------------------------------------------
+
+const MI = (lines: string[]): string => lines.map((l, i) => `${30 + i} 23 0:${28 + i} ${l}`).join('\n');
+test('layout: hybrid, v2, v1 and none are told apart from mountinfo', () => {
+  const hybrid = MI(['/ /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory', '/ /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct', '/ /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw']);
+  const l = detectCgroups({ mountinfo: hybrid, selfCgroup: '0::/\n4:memory:/pod/x\n', uid: 0, writable: () => true });
+  assert.equal(l.mode, 'hybrid');
+  assert.deepEqual(l.hierarchies.map((h) => h.key), ['unified', 'memory', 'cpu,cpuacct']);
+  assert.equal(l.hierarchies.find((h) => h.key === 'memory')!.agent, '/pod/x');
+  assert.equal(detectCgroups({ mountinfo: MI(['/ /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate']), selfCgroup: '0::/x\n', uid: 0, writable: () => true }).mode, 'v2');
+  assert.equal(detectCgroups({ mountinfo: MI(['/ /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids']), selfCgroup: '', uid: 0, writable: () => true }).mode, 'v1');
+  const nonRoot = detectCgroups({ mountinfo: hybrid, selfCgroup: '', uid: 1000, writable: () => true });
+  assert.equal(nonRoot.mode, 'none');
+  assert.match(describeLayout(nonRoot).join('\n'), /uid 1000, not root/);
+  const ro = detectCgroups({ mountinfo: MI(['/ /sys/fs/cgroup rw - cgroup2 cgroup2 ro']), selfCgroup: '', uid: 0, writable: () => true });
+  assert.equal(ro.mode, 'none');
+  assert.match(describeLayout(ro).join('\n'), /not writable/);
+});
+
+test('names: systemd slice nesting, cg_escape, the holders beside the units, never inside the agent', () => {
+  assert.equal(slicePath('foo-bar.slice'), 'foo.slice/foo-bar.slice');
+  assert.equal(slicePath('a-b-c.slice'), 'a.slice/a-b.slice/a-b-c.slice');
+  assert.equal(slicePath('-.slice'), '');
+  assert.throws(() => slicePath('foo'), /not a valid slice name/);
+  assert.throws(() => slicePath('-foo.slice'), /not a valid slice name/);
+  assert.equal(escapeCgroupName('cpu.service'), '_cpu.service');
+  assert.equal(escapeCgroupName('web.service'), 'web.service');
+  assert.equal(escapeCgroupName('a b.service'), 'a\\x20b.service');
+  const layout = detectCgroups({ mountinfo: MI(['/ /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw', '/ /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory']), selfCgroup: '0::/\n1:memory:/unit-operator.slice\n', uid: 0, writable: () => true });
+  const ctx = { layout, base: 'unit-operator.slice' };
+  const cg = unitCgroup(ctx, 'web.service', 'foo-bar.slice')!;
+  assert.equal(cg.rel, 'unit-operator.slice/foo.slice/foo-bar.slice/web.service');
+  assert.deepEqual(cg.dirs, { unified: '/sys/fs/cgroup/unified/unit-operator.slice/foo.slice/foo-bar.slice/web.service', memory: '/sys/fs/cgroup/memory/unit-operator.slice/foo.slice/foo-bar.slice/web.service' });
+  assert.equal(cg.primary, cg.dirs['unified']);
+  assert.equal(holdersCgroup(ctx)!.rel, 'unit-operator.slice/uo-holders.scope');
+  assert.match(insideAgent(layout, cg.rel) ?? '', /inside the agent's own cgroup \/unit-operator.slice/);
+  assert.equal(agentBase('/var/lib/unit-operator', '/var/lib/unit-operator', {}), 'unit-operator.slice');
+  assert.match(agentBase('/tmp/x', '/var/lib/unit-operator', {}), /^unit-operator\.slice\/unit-operator-[0-9a-f]{12}\.slice$/);
+  assert.equal(agentBase('/tmp/x', '/var/lib/unit-operator', { UNIT_OPERATOR_CGROUP_SLICE: 'my.slice' }), 'my.slice');
+});
+
+// ---- real processes --------------------------------------------------------------------------
+
+test('the main PID is in <hierarchy>/<base>/<unit>.service in every hierarchy, not in the agent\'s cgroup; its shim is in the holders\' cgroup', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('place.service', { service: { execStart: ['/bin/sleep 1000'] } });
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  const main = r.props.MainPID;
+  const cg = r.cgroup!;
+  assert.equal(cg.rel, `${h.cgroups!.base}/place.service`);
+  for (const dir of cg.placement) assert.deepEqual(procsOf(dir), [main], `${dir}/cgroup.procs`);
+  const mine = cgroupsOf(process.pid), its = cgroupsOf(main);
+  for (const [k, path] of its) {
+    assert.equal(path, `/${cg.rel}`, `hierarchy ${k}`);
+    assert.notEqual(path, mine.get(k), `not the agent's cgroup in ${k}`);
+  }
+  const shim = r.spawns[0]!.shimPid;
+  const holders = holdersCgroup(h.cgroups!)!;
+  for (const dir of holders.placement) assert.ok(procsOf(dir).includes(shim), `the shim ${shim} is in ${dir}`);
+  assert.ok(!r.unitProcesses().includes(shim), 'the shim is not a process of the unit');
+  assert.deepEqual(r.unitProcesses(), [main]);
+  r.stop();
+  await waitFor(r, 'dead', subState('dead'));
+  await until('the cgroup removed after stop', () => cg.placement.every((d) => !existsSync(d)), { timeoutMs: 3000 });
+});
+
+test('KillMode=control-group: a stop reaches a double-forked, setsid-ed grandchild through the cgroup; the cgroup is removed', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('daemon.service', { service: { execStart: ["/bin/sh -c '(setsid sh -c \"sleep 1000 & exec sleep 1001\" &) ; exec sleep 1002'"] } });
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  await waitFor(r, 'three processes', (x) => cgroupPids(x.cgroup!).length >= 3);
+  const pids = cgroupPids(r.cgroup!);
+  const escaped = pids.filter((p) => p !== r.props.MainPID);
+  for (const p of escaped) {
+    const sid = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[3]);
+    assert.notEqual(sid, r.props.MainPID, `PID ${p} left the main process's session`);
+  }
+  assert.deepEqual([...r.unitProcesses()].sort(), [...pids].sort(), 'membership is the cgroup');
+  const dirs = r.cgroup!.placement;
+  r.stop();
+  await waitFor(r, 'dead', subState('dead'));
+  await sleep(50);
+  assert.deepEqual(pids.filter(alive), [], 'no process left behind');
+  await until('the cgroup removed', () => dirs.every((d) => !existsSync(d)), { timeoutMs: 3000 });
+});
+
+test('accounting: Tasks, Memory (peak) and CPU equal the cgroup files; status and -o json carry them', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('busy.service', { service: { execStart: ["/bin/sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 1000 & exec sleep 1000'"] } });
+  r.start();
+  await waitFor(r, 'two tasks', (x) => x.unitProcesses().length >= 2);
+  const cg = r.cgroup!;
+  const u = r.cgroupUsage()!;
+  const file = (d: string | undefined, f: string): number => Number(readFileSync(`${d}/${f}`, 'utf8').trim());
+  assert.equal(u.tasks, cg.dirs['pids'] ? file(cg.dirs['pids'], 'pids.current') : cgroupPids(cg).length);
+  assert.equal(u.tasks, 2);
+  if (cg.dirs['memory'] && !LAYOUT.unified?.controllers.includes('memory')) {
+    assert.ok(Math.abs(u.memoryBytes! - file(cg.dirs['memory'], 'memory.usage_in_bytes')) < 1024 * 1024, 'memory.usage_in_bytes');
+    assert.ok(u.memoryPeak! >= u.memoryBytes! - 1024 * 1024);
+  }
+  if (cg.dirs['cpuacct']) {
+    const before = file(cg.dirs['cpuacct'], 'cpuacct.usage');
+    assert.ok(u.cpuNs! > 0 && u.cpuNs! <= before, `cpuacct.usage ${before} ≥ ${u.cpuNs}`);
+  }
+  const s = unitStatus(r, 'busy.service', true);
+  assert.equal(s.TasksCurrent, 2);
+  assert.ok(s.MemoryCurrent !== undefined && s.CPUUsageNSec !== undefined && s.CPUUsageNSec > 0);
+  assert.ok(s.MemoryPeak !== undefined);
+});
+
+test('adoption: a restarted agent finds the processes by the cgroup; a unit whose cgroup has processes but no record is never started twice', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('adopt.service', { service: { execStart: ["/bin/sh -c 'setsid sleep 1000 & exec sleep 1000'"] } });
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  await waitFor(r, 'two processes', (x) => x.unitProcesses().length >= 2);
+  const main = r.props.MainPID;
+  const before = [...r.unitProcesses()].sort();
+  const again = h.reopen(r);
+  assert.deepEqual([again.props.SubState, again.props.MainPID], ['running', main]);
+  assert.deepEqual([...again.unitProcesses()].sort(), before);
+  // the state folder lost: the cgroup still says the unit runs
+  again.close();
+  rmSync(again.dir, { recursive: true, force: true });
+  const fresh = h.open('adopt.service', { service: { execStart: ['/bin/sleep 1000'] } });
+  const why = fresh.start();
+  assert.match(why ?? '', /still run in its cgroup .*not started until they end/);
+  assert.equal(fresh.props.SubState, 'dead');
+  assert.deepEqual(cgroupPids(fresh.cgroup!).sort(), before, 'nothing new started beside them');
+  for (const p of before) process.kill(p, 9);
+  await until('the hold ends', () => { fresh.pollTick(); return fresh.stateError === undefined; }, { timeoutMs: 3000 });
+  assert.equal(fresh.start(), undefined);
+  await waitFor(fresh, 'running', subState('running'));
+  fresh.stop();
+  await waitFor(fresh, 'dead', subState('dead'));
+});
+
+test('v2 paths on the unified mount: membership from cgroup.procs, cgroup.kill, freeze, and the cgroup.events "empty" event ends a stop', { skip: skip || (!LAYOUT.unified ? 'no cgroup2 mount' : false) }, async (t) => {
+  const ctx = testCgroups(t)!;
+  // direct: a process attached to a cgroup, found, frozen, killed by cgroup.kill
+  const cg = unitCgroup(ctx, 'direct.service')!;
+  ensureUnitCgroup(cg);
+  const child = spawn('/bin/sleep', ['1000'], { stdio: 'ignore', detached: true });
+  t.after(() => { try { child.kill(9); } catch { /* gone */ } });
+  attachPid(cg, child.pid!);
+  assert.deepEqual(cgroupPids(cg), [child.pid]);
+  assert.equal(isPopulated(cg), true);
+  assert.match(readFileSync(`${cg.dirs['unified']}/cgroup.events`, 'utf8'), /populated 1/);
+  assert.equal(freezeCgroup(cg, true), true);
+  assert.match(readFileSync(`${cg.dirs['unified']}/cgroup.events`, 'utf8'), /frozen 1/);
+  freezeCgroup(cg, false);
+  const exited = new Promise((res) => child.once('exit', (_c, sig) => res(sig)));
+  assert.deepEqual(killCgroup(cg, 9), [child.pid]);
+  assert.equal(await exited, 'SIGKILL');
+  await until('empty', () => !isPopulated(cg), { timeoutMs: 2000 });
+  assert.deepEqual(removeUnitCgroup(cg), []);
+  assert.equal(existsSync(cg.primary), false);
+
+  // through a runner: the shim killed from outside leaves a process in the cgroup; the stop
+  // waits for the cgroup to empty (cgroup.events watched), as systemd waits for "cgroup empty"
+  const h = harness(t, { cgroups: true });
+  const script = join(h.dir, 'stubborn.sh');
+  writeFileSync(script, "#!/bin/sh\nsetsid sh -c 'trap \"\" TERM; while :; do sleep 0.05; done' &\nexec sleep 1000\n", { mode: 0o755 });
+  const r = h.open('orphan.service', { service: { execStart: [script], timeoutStopSec: '1s' } });
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  await until('the stubborn daemon runs', () => r.unitProcesses().filter((p) => p !== r.props.MainPID).length >= 1, { timeoutMs: 3000 });
+  process.kill(r.spawns[0]!.shimPid, 9); // the holder dies; its processes stay in the cgroup
+  await until('the shim vanished', () => { r.pollTick(); return r.spawns.every((s) => s.done); }, { timeoutMs: 3000 });
+  await sleep(300);
+  // the engine's stop sent SIGTERM to the cgroup; the daemon ignores it: not dead while the cgroup has processes
+  assert.equal(r.props.SubState, 'stop-sigterm', h.logs.join("\n"));
+  assert.ok(isPopulated(r.cgroup!));
+  const rest = cgroupPids(r.cgroup!);
+  // after TimeoutStopSec=: SIGKILL through cgroup.kill; the cgroup's "populated 0" ends the stop
+  await waitFor(r, 'dead or failed', (x) => x.props.ActiveState === 'inactive' || x.props.ActiveState === 'failed', 5000);
+  assert.deepEqual(rest.filter(alive), []);
+  assert.equal(r.props.Result, 'signal', 'the first failure (its main process reported killed) is kept, as systemd keeps it');
+  assert.ok(h.logs.some((l) => /processes remain in its cgroup/.test(l)), h.logs.join('\n'));
+});
+
+test('a command that cannot join its cgroup fails at step CGROUP with status 219', { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'uo-cg-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const events = join(dir, 'events');
+  const p = spawn(shimPath, [events, '--', '/bin/true', 'true'], { stdio: 'ignore', env: { UO_SHIM_CGROUPS: `${dir}/no-such-cgroup`, UO_SHIM_LOG: join(dir, 'log'), UO_SHIM_STDOUT: 'null', UO_SHIM_STDERR: 'null' } });
+  await new Promise((res) => p.once('exit', res));
+  const lines = readFileSync(events, 'utf8');
+  assert.match(lines, /^exec-failed [0-9]+ 2 219 CGROUP$/m);
+  assert.match(lines, /^exit [0-9]+ exited 219$/m);
+});
+
+test('status lines as systemctl: Tasks with its limit, Memory with high/max/peak in format_bytes units, CPU', async () => {
+  const { statusLines, formatBytes } = await import('../../src/cli/format.ts');
+  assert.deepEqual([formatBytes(512), formatBytes(241_664), formatBytes(12.34 * 1024 * 1024), formatBytes(3 * 1024 ** 3)], ['512B', '236.0K', '12.3M', '3.0G']);
+  const lines = statusLines({
+    ActiveState: 'active', SubState: 'running', Result: 'success', NRestarts: 0, MainPID: 42, ControlPID: 0, ExecMainCode: 0, ExecMainStatus: 0,
+    TasksCurrent: 2, TasksMax: 4915, MemoryCurrent: 1.5 * 1024 * 1024, MemoryPeak: 2 * 1024 * 1024, MemoryMax: 64 * 1024 * 1024, CPUUsageNSec: 1_234_000_000,
+  }, { color: false }, Date.now());
+  assert.ok(lines.includes('      Tasks: 2 (limit: 4915)'), lines.join('\n'));
+  assert.ok(lines.includes('     Memory: 1.5M (max: 64.0M, peak: 2.0M)'), lines.join('\n'));
+  assert.ok(lines.includes('        CPU: 1.234s'), lines.join('\n'));
+});
