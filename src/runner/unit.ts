@@ -14,6 +14,8 @@ import { parseShimLine } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
+import { applyUnitLimits, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
+import type { Resources } from './cgroup/resources.ts';
 import { cgroupExists, cgroupPids, ensureUnitCgroup, eventsFile, holdersCgroup, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
 import { watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
@@ -114,6 +116,8 @@ export class UnitRunner {
   private readonly queue: Event[] = [];
   private dispatching = false;
   private closed = false;
+  /** The unit's resource-control directives, parsed (cgroup/apply.ts). */
+  resources: Resources | undefined;
   /** The unit's cgroup (undefined without cgroups, or when its name is refused: problems says why). */
   cgroup: UnitCgroup | undefined;
   /** All shims are done but the cgroup still has processes: group-empty waits for it to empty (watched, and polled each tick). */
@@ -131,8 +135,8 @@ export class UnitRunner {
     this.spec = opts.spec;
     this.cfg = configFromSpec(opts.spec, opts.unitName);
     this.execContext = executionContext(opts.spec);
-    this.judge();
     this.cgroup = this.nameCgroup();
+    this.judge();
     this.clock = opts.clock ?? monotonicUs;
     this.tail = new EventLogTail<SpawnRecord>((rec) => this.poll(rec), () => this.spawns, opts.pollMs ?? 5000);
   }
@@ -276,17 +280,25 @@ export class UnitRunner {
     this.spec = spec;
     this.cfg = configFromSpec(spec, this.unitName);
     this.execContext = executionContext(spec);
-    this.judge();
     const cg = this.nameCgroup();
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup
     if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
+    const before = this.resources;
+    this.judge();
+    // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
+    if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && isPopulated(this.cgroup)) {
+      const { changed, problems } = reapplyUnitLimits(before, this.resources, this.cgroup, this.opts.cgroups);
+      if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
+      for (const m of problems) this.log('warning', m);
+    }
     if (id !== undefined) this.id = id;
     this.persist();
   }
 
   /** Fail closed: a unit that asks for a protection this node does not apply never starts. */
   private judge(): void {
-    this.notApplied = unappliedDirectives(this.spec);
+    this.resources = unitResources(this.spec, this.opts.cgroups);
+    this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.cgroup, this.opts.cgroups)];
     this.refused = refusedDirectives(this.notApplied, this.opts.allowUnenforced);
     this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
   }
@@ -443,6 +455,8 @@ export class UnitRunner {
         return;
       }
       this.pendingRemoval = false;
+      // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
+      if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
       const h = holdersCgroup(this.opts.cgroups!);
       try { if (h) { ensureUnitCgroup(h); holders = h.placement; } } catch (err) { this.log('warning', `${this.unitName}: ${(err as Error).message}; its uo-shim stays in the agent's cgroup`); }
     }

@@ -8,7 +8,7 @@ import {
   normalizeCpuSet, type HostFacts, type LimitWrite, type Available,
 } from '../../src/runner/cgroup/resources.ts';
 import { runtimeHash, liveResourceFields } from '../../src/agent/host.ts';
-import { resourceTable, CGROUP_LIMIT_ROWS, RESOURCE } from '../../src/api/table/resource.ts';
+import { resourceTable, CGROUP_LIMIT_ROWS, APPLIED_LIMIT_ROWS, RESOURCE } from '../../src/api/table/resource.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
 import { oomKillCount, oomKilled, parseKeyed } from '../../src/runner/cgroup/oom.ts';
 
@@ -163,23 +163,24 @@ test('unappliable on v2: a controller the unit\'s cgroup lacks (here cpu, io) is
   assert.equal(u[1]!.protects, true);
 });
 
-test('runtimeHash: a limit applied live (set-property) does not restart the unit once its table row is applied; today no row is, so every resource field still counts', () => {
+test('runtimeHash: a limit applied live (set-property) does not restart the unit once its table row is applied; a row not applied (MemoryHigh= here) still counts', () => {
   const spec = (memoryMax: string): ServiceUnitSpec => ({ service: { execStart: ['/bin/sleep 1'], memoryMax, cpuQuota: '20%' } });
-  assert.equal(liveResourceFields().size, 0, 'no resource row is applied until the cgroup core writes the limits');
-  assert.notEqual(runtimeHash(spec('1G')), runtimeHash(spec('2G')));
+  assert.deepEqual([...liveResourceFields()].sort(), ['allowedCPUs', 'allowedMemoryNodes', 'cpuQuota', 'cpuQuotaPeriodSec', 'cpuWeight', 'memoryMax', 'memorySwapMax', 'tasksMax']);
+  assert.equal(runtimeHash(spec('1G')), runtimeHash(spec('2G')), 'MemoryMax= is applied live');
+  assert.notEqual(runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '1G' } }), runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '2G' } }), 'MemoryHigh= is not applied here: a change restarts into the fail-closed check');
   const live = new Set(['memoryMax', 'cpuQuota']);
   assert.equal(runtimeHash(spec('1G'), live), runtimeHash(spec('2G'), live));
   assert.equal(runtimeHash({ service: { execStart: ['/bin/sleep 1'] } }, live), runtimeHash(spec('2G'), live));
   assert.notEqual(runtimeHash({ service: { execStart: ['/bin/sleep 2'], memoryMax: '1G' } }, live), runtimeHash(spec('1G'), live), 'the command still counts');
 });
 
-test('resourceTable(): the cgroup rows flip to applied (by the runner, protection kept) only when named; RESOURCE flips none', () => {
+test('resourceTable(): the cgroup rows flip to applied (by the runner, protection kept) only when named; RESOURCE flips those the runner writes (APPLIED_LIMIT_ROWS)', () => {
   const flipped = resourceTable(new Set(CGROUP_LIMIT_ROWS));
   for (const name of CGROUP_LIMIT_ROWS) {
     const row = flipped.find((d) => d.name === name)!;
     assert.equal(row.applier, 'runner', name);
     assert.equal(row.reason, undefined, name);
-    assert.equal(RESOURCE.find((d) => d.name === name)!.applier, 'cgroup', name);
+    assert.equal(RESOURCE.find((d) => d.name === name)!.applier, (APPLIED_LIMIT_ROWS as readonly string[]).includes(name) ? 'runner' : 'cgroup', name);
   }
   assert.equal(flipped.find((d) => d.name === 'MemoryMax')!.protects, true);
   assert.equal(flipped.find((d) => d.name === 'CPUWeight')!.protects, false);

@@ -111,4 +111,6 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
 }
 
 /** Today's table: nothing of resource control is applied until the cgroup core writes the limits. */
-export const RESOURCE: Directive[] = resourceTable();
+/** Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts); per-node gaps are reported there. */
+export const APPLIED_LIMIT_ROWS = ['MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec', 'CPUWeight', 'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax'] as const;
+export const RESOURCE: Directive[] = resourceTable(new Set(APPLIED_LIMIT_ROWS));

@@ -1,0 +1,82 @@
+// A unit's resource limits on this node (issue 13): what the runner writes into the unit's
+// cgroup before its processes start and again, without a restart, when the spec changes (as
+// systemctl set-property does), and what this node cannot express, in the table's terms.
+
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ServiceUnitSpec } from '../../api/types.ts';
+import { appliedDirectives, type Unapplied } from '../../api/applied.ts';
+import { fieldName, lookupDirective } from '../../api/directives.ts';
+import { APPLIED_LIMIT_ROWS } from '../../api/table/resource.ts';
+import { parseResources, unappliable, type Available, type HostFacts, type LimitLayout, type Resources } from './resources.ts';
+import { applyLimits, availableIn, dirFor, readHostFacts, reapplyLimits } from './limits.ts';
+import type { CgroupContext, UnitCgroup } from './naming.ts';
+
+/** Limits go to the unified hierarchy on a pure v2 node; a hybrid node keeps them on v1 (as systemd's hybrid mode). */
+export const limitLayout = (ctx: CgroupContext): LimitLayout => (ctx.layout.mode === 'v2' ? 'v2' : 'v1');
+
+let host: HostFacts | undefined;
+/** systemd's physical_memory() and system_tasks_max() for this node, read once. */
+function hostFacts(ctx: CgroupContext | undefined): HostFacts {
+  if (host) return host;
+  const root = (c: string): string | undefined => ctx?.layout.hierarchies.find((h) => h.version === 1 ? h.controllers.includes(c) : ctx.layout.mode === 'v2')?.mount;
+  const memoryRoot = ctx ? root('memory') : undefined;
+  const pidsRoot = ctx ? root('pids') : undefined;
+  host = readHostFacts({ ...(memoryRoot ? { memoryRoot } : {}), ...(pidsRoot ? { pidsRoot } : {}) });
+  return host;
+}
+
+/** The resource-control directives the table says the runner applies (through this module). */
+const APPLIED = (): ReadonlySet<string> => new Set(appliedDirectives(['runner']).filter((d) => (APPLIED_LIMIT_ROWS as readonly string[]).includes(d.name)).map((d) => d.name));
+
+export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefined): Resources {
+  return parseResources(spec, hostFacts(ctx));
+}
+
+/**
+ * What the spec asks of the applied resource directives that this node cannot give: all of them
+ * when the agent has no cgroup hierarchy it can write, else the per-node gaps (a file the node
+ * lacks, a value v1 cannot express). Directives the table already reports are left to it.
+ */
+export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined): Unapplied[] {
+  const applied = APPLIED();
+  if (!cgroup || !ctx) {
+    const s = spec.service ?? {};
+    return [...applied].filter((name) => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null).map((name) => ({
+      name, section: 'Service' as const, path: `spec.service.${fieldName(name)}`, applier: 'cgroup' as const,
+      reason: 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): resource limits need the unit\'s own cgroup',
+      protects: lookupDirective('Service', name)?.protects ?? true,
+    }));
+  }
+  return unappliable(r, availableFor(cgroup, limitLayout(ctx))).filter((u) => applied.has(u.name));
+}
+
+/** Files a root cgroup lacks that every child has (the unit's cgroup does not exist before it first starts). */
+const CHILD_ONLY = new Set(['pids.max', 'memory.max', 'memory.high', 'memory.low', 'memory.min', 'memory.swap.max', 'memory.oom.group',
+  'cpu.max', 'cpu.weight', 'cpu.idle', 'io.weight', 'io.bfq.weight', 'cpuset.cpus', 'cpuset.mems']);
+
+/** What the unit's cgroup offers; before it exists, what its hierarchy's root says a child will offer. */
+function availableFor(cgroup: UnitCgroup, layout: LimitLayout): Available {
+  const inUnit = availableIn(cgroup.dirs, layout);
+  return {
+    layout,
+    has: (controller, file) => {
+      const dir = dirFor(cgroup.dirs, layout, controller);
+      if (dir === undefined) return false;
+      if (existsSync(dir)) return inUnit.has(controller, file);
+      const root = dir.endsWith(`/${cgroup.rel}`) ? dir.slice(0, -(cgroup.rel.length + 1)) : dirname(dir);
+      return existsSync(join(root, file)) || (existsSync(root) && CHILD_ONLY.has(file));
+    },
+  };
+}
+
+/** Writes the unit's limits into its cgroup; returns systemd's "Failed to set … attribute …" lines for what the kernel refused. */
+export function applyUnitLimits(r: Resources, cgroup: UnitCgroup, ctx: CgroupContext): string[] {
+  return applyLimits(cgroup.dirs, r, limitLayout(ctx)).map((p) => p.message);
+}
+
+/** A changed spec on a running unit: the limits that changed are written at once (set-property). */
+export function reapplyUnitLimits(before: Resources, after: Resources, cgroup: UnitCgroup, ctx: CgroupContext): { changed: string[]; problems: string[] } {
+  const { changed, problems } = reapplyLimits(cgroup.dirs, before, after, limitLayout(ctx));
+  return { changed, problems: problems.map((p) => p.message) };
+}
