@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { UnitHost } from '../../src/agent/host.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
 import { statePath } from '../../src/runner/store.ts';
+import { descendants } from '../../src/runner/procfs.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -25,6 +26,18 @@ function alive(pid: number): boolean {
 }
 
 /** The unit's own processes: `/bin/sh -c 'sleep …; : TOKEN'` (uo-shim, which repeats the command, left out). */
+/** uo-shim processes whose event log lies below `root`. */
+function holdersIn(root: string): number[] {
+  const out: number[] = [];
+  for (const n of readdirSync('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    let argv: string[] = [];
+    try { argv = readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    if (/uo-shim$/.test(argv[0] ?? '') && (argv[1] ?? '').startsWith(`${root}/`)) out.push(Number(n));
+  }
+  return out;
+}
+
 function copies(tok: string): number[] {
   const out: number[] = [];
   for (const n of readdirSync('/proc')) {
@@ -71,7 +84,10 @@ test('random corruptions of state.json never crash the agent, never start a dupl
   const vpid = victim.pid!;
   const shimPath = ensureShim();
   t.after(() => {
-    for (const p of [vpid, ...copies(tok)]) { try { process.kill(p, 9); } catch { /* gone */ } }
+    // the unit's holders too (their argv names this test's folder) and all below them: a holder
+    // whose command exec'd away from the token was left running by earlier versions of this test
+    const holders = holdersIn(root);
+    for (const p of [vpid, ...copies(tok), ...descendants(holders), ...holders]) { try { process.kill(p, 9); } catch { /* gone */ } }
     removeNotifyFolder(units);
     rmSync(root, { recursive: true, force: true });
   });

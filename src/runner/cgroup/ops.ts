@@ -208,6 +208,11 @@ export function removeBaseTree(layout: import('./layout.ts').CgroupLayout, base:
     for (const d of baseTree(`${h.mount}/${base}`).reverse()) {
       try { rmdirSync(d); } catch (e) { if (errCode(e) !== 'ENOENT') stay.push(d); }
     }
+    // and the slices above a nested base (unit-operator.slice above unit-operator-<hash>.slice)
+    // once no other agent uses them: rmdir refuses a cgroup that still has children or processes
+    for (let up = base.split('/').slice(0, -1); up.length > 0; up = up.slice(0, -1)) {
+      try { rmdirSync(`${h.mount}/${up.join('/')}`); } catch { break; }
+    }
   }
   return stay;
 }
