@@ -3,7 +3,7 @@
 // not), honour spec.state and masking, and stop-then-forget removed units. Shared by the
 // standalone and the cluster agent.
 
-import type { CgroupContext } from '../runner/cgroup/index.ts';
+import { namespaceSlice, type CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
@@ -64,6 +64,15 @@ export function runtimeHash(spec: ServiceUnitSpec, live: ReadonlySet<string> = l
 /** Directory names are ids with "/" replaced (namespace/name → namespace_name). */
 export const dirOf = (id: string): string => id.replaceAll('/', '_');
 
+/**
+ * A cluster unit's id is NAMESPACE/NAME (a unit name never holds '/'): its cgroup goes in a slice
+ * of its namespace, so two namespaces' web.service never share one; a standalone unit has none.
+ */
+export const cgroupGroupOf = (id: string, base: string): string | undefined => {
+  const i = id.indexOf('/');
+  return i > 0 ? namespaceSlice(base, id.slice(0, i)) : undefined;
+};
+
 /** How often the host's one poller ticks every unit's safety-net poll (ms). */
 const POLL_MS = 5000;
 
@@ -84,7 +93,7 @@ export class UnitHost {
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
-      ...(this.opts.cgroups ? { cgroups: this.opts.cgroups } : {}),
+      ...(this.opts.cgroups ? { cgroups: this.opts.cgroups, cgroupGroup: cgroupGroupOf(id, this.opts.cgroups.base) } : {}),
       onLog: (level, message) => this.opts.log(level, message, { unit: id }),
       onChange: () => this.opts.onChange?.(id),
       ...(this.opts.onTransition ? {

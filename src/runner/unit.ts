@@ -14,10 +14,11 @@ import { parseShimLine } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
-import { applyUnitLimits, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
+import { applyUnitLimits, limitLayout, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
+import { oomKilled, readOomKills } from './cgroup/oom.ts';
 import type { Resources } from './cgroup/resources.ts';
-import { cgroupExists, cgroupPids, ensureUnitCgroup, eventsFile, holdersCgroup, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
-import { watch, type FSWatcher } from 'node:fs';
+import { cgroupExists, cgroupOfPid, cgroupPids, ensureUnitCgroup, eventsFile, holdersCgroup, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
@@ -58,6 +59,8 @@ export interface UnitRunnerOptions {
    * no cgroup (the process tree under the shims, as before issue 13).
    */
   readonly cgroups?: CgroupContext | undefined;
+  /** A slice of the agent's between its base and Slice= (cluster mode: the namespace's, naming.ts namespaceSlice()). */
+  readonly cgroupGroup?: string | undefined;
 }
 
 export function monotonicUs(): number {
@@ -120,6 +123,8 @@ export class UnitRunner {
   resources: Resources | undefined;
   /** The unit's cgroup (undefined without cgroups, or when its name is refused: problems says why). */
   cgroup: UnitCgroup | undefined;
+  /** The cgroup the spec names; `cgroup` differs from it while an invocation started under another name runs. */
+  private named: UnitCgroup | undefined;
   /** All shims are done but the cgroup still has processes: group-empty waits for it to empty (watched, and polled each tick). */
   private awaitingEmpty = false;
   private emptyWatch: FSWatcher | undefined;
@@ -127,6 +132,8 @@ export class UnitRunner {
   private pendingRemoval = false;
   /** Why the unit is held because its cgroup has processes no record follows (adoption); cleared when it empties. */
   private cgroupHold: string | undefined;
+  /** The unit's cgroup's OOM kill counter when last read (cgroup/oom.ts); undefined before a first reading. */
+  private oomSeen: number | undefined;
 
   private constructor(opts: UnitRunnerOptions) {
     this.opts = opts;
@@ -135,7 +142,7 @@ export class UnitRunner {
     this.spec = opts.spec;
     this.cfg = configFromSpec(opts.spec, opts.unitName);
     this.execContext = executionContext(opts.spec);
-    this.cgroup = this.nameCgroup();
+    this.cgroup = this.named = this.nameCgroup();
     this.judge();
     this.clock = opts.clock ?? monotonicUs;
     this.tail = new EventLogTail<SpawnRecord>((rec) => this.poll(rec), () => this.spawns, opts.pollMs ?? 5000);
@@ -158,6 +165,7 @@ export class UnitRunner {
       r.recovered = recovery.outcome;
       if (recovery.hold !== undefined) { r.stateError = recovery.hold; r.problem(recovery.hold); }
     }
+    if (read.t === 'ok') r.keepRunningCgroup(read.state.spawns);
     const inCgroup = r.cgroup && cgroupExists(r.cgroup) ? cgroupPids(r.cgroup) : [];
     const saved = read.t === 'ok' ? adoptState(r.dir, read.state, said, inCgroup) : recovery?.state;
     if (saved) {
@@ -177,8 +185,24 @@ export class UnitRunner {
     }
     r.tail.readAll();
     r.adoptCgroup(read.t === 'ok' && !!saved);
+    r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
     if (recovery) r.persist();
     return r;
+  }
+
+  /**
+   * A running invocation keeps the cgroup it was started in when the spec now names another (its
+   * Slice= or the naming changed while no agent ran): found from a live process whose start time
+   * matches its record; the next invocation takes the new name (updateSpec()).
+   */
+  private keepRunningCgroup(spawns: readonly SpawnRecord[]): void {
+    const ctx = this.opts.cgroups;
+    if (!ctx || !this.cgroup) return;
+    const live = spawns.find((s) => !s.done && s.pid > 0 && s.pidStart !== undefined && startTime(s.pid) === s.pidStart);
+    const actual = live ? cgroupOfPid(ctx, live.pid, (p) => readFileSync(p, 'utf8')) : undefined;
+    if (!actual || actual.rel === this.cgroup.rel) return;
+    this.log('notice', `${this.unitName}: its running processes are in ${actual.rel}, not ${this.cgroup.rel}; that cgroup is kept until the unit stops`);
+    this.cgroup = actual;
   }
 
   /** The unit's cgroup from the spec (Slice=), or undefined with the reason kept as a problem. */
@@ -187,9 +211,10 @@ export class UnitRunner {
     if (!ctx || ctx.layout.hierarchies.length === 0) return undefined;
     const slice = this.spec.service?.['slice'];
     let cg: UnitCgroup | undefined;
-    try { cg = unitCgroup(ctx, this.unitName, slice !== undefined ? String(slice) : undefined); } catch (e) {
-      this.problem(`${(e as Error).message}; the unit's cgroup is made in ${ctx.base} instead`);
-      cg = unitCgroup(ctx, this.unitName);
+    const group = this.opts.cgroupGroup;
+    try { cg = unitCgroup(ctx, this.unitName, slice !== undefined ? String(slice) : undefined, group); } catch (e) {
+      this.problem(`${(e as Error).message}; the unit's cgroup is made in ${[ctx.base, group].filter(Boolean).join('/')} instead`);
+      cg = unitCgroup(ctx, this.unitName, undefined, group);
     }
     const inside = cg ? insideAgent(ctx.layout, cg.rel) : undefined;
     if (inside) { this.problem(`${inside}; the unit runs without a cgroup of its own`); return undefined; }
@@ -280,8 +305,8 @@ export class UnitRunner {
     this.spec = spec;
     this.cfg = configFromSpec(spec, this.unitName);
     this.execContext = executionContext(spec);
-    const cg = this.nameCgroup();
-    // a new Slice= takes effect for the next invocation; a running one keeps its cgroup
+    const cg = this.named = this.nameCgroup();
+    // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
     if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
     const before = this.resources;
     this.judge();
@@ -455,6 +480,7 @@ export class UnitRunner {
         return;
       }
       this.pendingRemoval = false;
+      this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
       const h = holdersCgroup(this.opts.cgroups!);
@@ -526,7 +552,7 @@ export class UnitRunner {
           this.log('notice', ev.step === 'OOM_ADJUST'
           ? `Failed to adjust OOM setting, assuming containerized execution, ignoring: ${errnoText(ev.errno)}`
           : `Failed at step ${ev.step}, ignoring: ${errnoText(ev.errno)}${ev.value !== undefined ? ` (applied ${ev.value} instead)` : ''}`); break;
-        case 'exit': this.send({ t: 'exited', pid: ev.pid, code: ev.code, status: ev.status }); break;
+        case 'exit': this.checkOom(); this.send({ t: 'exited', pid: ev.pid, code: ev.code, status: ev.status }); break;
         case 'notify':
           // A lone BARRIER=1 (sd_notify_barrier(), sent by systemd-notify) is consumed by the
           // manager and never reaches the unit (manager_process_barrier_fd()).
@@ -620,13 +646,36 @@ export class UnitRunner {
     if (!cg || !this.pendingRemoval) return;
     if (this.activeState !== 'inactive' && this.activeState !== 'failed') { this.pendingRemoval = false; return; }
     if (cgroupExists(cg) && isPopulated(cg)) return;
-    if (removeUnitCgroup(cg).length === 0) this.pendingRemoval = false;
+    if (removeUnitCgroup(cg).length === 0) {
+      this.pendingRemoval = false;
+      this.oomSeen = undefined;
+      if (this.named?.rel !== cg.rel) this.cgroup = this.named; // the next invocation takes the name the spec gives
+    }
+  }
+
+  /**
+   * systemd's unit_check_oom(): the OOM kill counter of the unit's memory cgroup rose since it was
+   * last read, so the kernel's OOM killer killed one of its processes: { t: 'oom-kill' } goes to
+   * the engine (OOMPolicy=) before the exit it caused, as manager_dispatch_sigchld() checks OOM
+   * first. Read on each exit, at each start and on every tick (a killed process that was not the
+   * main one has no exit of ours). On v1 and hybrid nodes the counter is memory.oom_control's
+   * oom_kill: the agent reports Result=oom-kill as systemd does on v2 (systemd 257 itself looks for
+   * memory.events in the v1 hierarchy and reports Result=signal there).
+   */
+  private checkOom(): void {
+    const cg = this.cgroup, ctx = this.opts.cgroups;
+    if (!cg || !ctx || this.closed) return;
+    const now = readOomKills(cg.dirs, limitLayout(ctx));
+    const rose = oomKilled(this.oomSeen, now);
+    if (now !== undefined) this.oomSeen = now;
+    if (rose && this.activeState !== 'inactive' && this.activeState !== 'failed') this.send({ t: 'oom-kill' });
   }
 
   /** The cgroup's part of a safety-net tick: an "empty" the watch missed, a hold that ended, a removal to retry. */
   private cgroupTick(): void {
     const cg = this.cgroup;
     if (!cg || this.closed) return;
+    this.checkOom();
     if (this.awaitingEmpty && !(cgroupExists(cg) && isPopulated(cg))) this.groupDone();
     if (this.cgroupHold !== undefined && !(cgroupExists(cg) && isPopulated(cg))) {
       this.log('notice', `${this.unitName}: the processes in its cgroup are gone; the unit may start again`);

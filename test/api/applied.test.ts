@@ -45,10 +45,10 @@ test('the engine, the runner and the shim apply what the code applies today', ()
 test('a spec lists what it sets that is not applied, with the field path; "no" to a protection asks for nothing', () => {
   const u = unappliedDirectives({
     unit: { description: 'x', after: ['network.target'], documentation: ['man:x(8)'] },
-    service: { execStart: ['/bin/true'], protectSystem: 'strict', privateTmp: 'false', noNewPrivileges: false, ioWeight: 50, cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
+    service: { execStart: ['/bin/true'], protectSystem: 'strict', privateTmp: 'false', noNewPrivileges: false, delegate: 'true', cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
   });
   assert.deepEqual(u.map((x) => `${x.path} ${x.applier} ${x.protects}`), [
-    'spec.unit.documentation carried false', 'spec.unit.after dependency false', 'spec.service.protectSystem sandbox true', 'spec.service.ioWeight cgroup false',
+    'spec.unit.documentation carried false', 'spec.unit.after dependency false', 'spec.service.protectSystem sandbox true', 'spec.service.delegate cgroup false',
   ]);
   assert.match(describeUnapplied(u[2]!), /^ProtectSystem=: .*issue 14.*--allow-unenforced=ProtectSystem/);
   assert.match(describeUnapplied(u[3]!), /reported, not refused/);
@@ -61,9 +61,9 @@ test('values an applied directive does not cover are reported: StandardOutput=km
 });
 
 test('--allow-unenforced lets named protections (or all) through; report-only ones never refuse', () => {
-  const u = unappliedDirectives({ service: { execStart: ['/bin/true'], protectSystem: 'strict', memoryHigh: '1G', ioWeight: 10 } });
-  assert.deepEqual(refusedDirectives(u).map((x) => x.name), ['ProtectSystem', 'MemoryHigh']);
-  assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('ProtectSystem=')).map((x) => x.name), ['MemoryHigh']);
+  const u = unappliedDirectives({ service: { execStart: ['/bin/true'], protectSystem: 'strict', ioReadBandwidthMax: ['/dev/sda 1M'], delegate: 'true' } });
+  assert.deepEqual(refusedDirectives(u).map((x) => x.name), ['ProtectSystem', 'IOReadBandwidthMax']);
+  assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('ProtectSystem=')).map((x) => x.name), ['IOReadBandwidthMax']);
   assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('all')), []);
   assert.deepEqual(unknownAllowed(parseAllowUnenforced('ProtectSystem,ProtectSytem')), ['ProtectSytem']);
 });

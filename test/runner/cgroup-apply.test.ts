@@ -47,3 +47,50 @@ test('without a cgroup hierarchy the agent can write, MemoryMax= is reported as 
   assert.ok(mem && /no cgroup hierarchy/.test(mem.reason), JSON.stringify(r.notApplied));
   assert.match(r.start() ?? '', /MemoryMax= is not applied on this node/);
 });
+
+test('Slice=: the unit\'s cgroup nests as systemd nests slices (web-front.slice → web.slice/web-front.slice) inside the agent\'s slice, in every hierarchy', async (t) => {
+  if (LAYOUT.mode === 'none') { t.skip(`no writable cgroup hierarchy here (${LAYOUT.notes.join('; ') || 'none mounted'})`); return; }
+  const h = harness(t, { cgroups: true });
+  const r = h.open('sliced.service', { service: { type: 'exec', execStart: ['/bin/sleep 1000'], slice: 'web-front.slice' } }); // exec: placed before exec
+  assert.deepEqual(r.notApplied.filter((u) => u.name === 'Slice'), [], 'Slice= is applied');
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  const want = `/${h.cgroups!.base}/web.slice/web-front.slice/sliced.service`;
+  const lines = readFileSync(`/proc/${r.props.MainPID}/cgroup`, 'utf8').trim().split('\n');
+  for (const hier of LAYOUT.hierarchies) {
+    const line = lines.find((l) => hier.version === 2 ? l.startsWith('0::') : l.split(':')[1]!.split(',').some((c) => hier.controllers.includes(c)));
+    assert.equal(line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1), want, `${hier.mount}: ${lines.join(' | ')}`);
+  }
+});
+
+test('MemoryHigh=, MemoryLow=, MemoryMin= and IOWeight= are written where the node has their files (v2: memory.high/.low/.min, io.weight); where it does not they are reported with the reason, and MemoryHigh= (a limit) keeps the unit from starting', async (t) => {
+  if (LAYOUT.mode === 'none') { t.skip(`no writable cgroup hierarchy here (${LAYOUT.notes.join('; ') || 'none mounted'})`); return; }
+  const h = harness(t, { cgroups: true });
+  const spec = { service: { execStart: ['/bin/sleep 1000'], memoryHigh: '48M', memoryLow: '8M', memoryMin: '4M', ioWeight: 300 } };
+  const r = h.open('soft.service', spec);
+  const gaps = new Map(r.notApplied.map((u) => [u.name, u]));
+  if (LAYOUT.mode === 'v2') {
+    assert.equal(gaps.has('MemoryHigh') || gaps.has('MemoryLow') || gaps.has('MemoryMin'), false, JSON.stringify(r.notApplied));
+    r.start();
+    await waitFor(r, 'running', subState('running'));
+    const d = r.cgroup!.dirs['unified'];
+    assert.equal(read(d, 'memory.high'), String(48 * 2 ** 20));
+    assert.equal(read(d, 'memory.low'), String(8 * 2 ** 20));
+    assert.equal(read(d, 'memory.min'), String(4 * 2 ** 20));
+    if (!gaps.has('IOWeight')) assert.match(read(d, existsSync(join(d!, 'io.bfq.weight')) ? 'io.bfq.weight' : 'io.weight'), /default (300|[0-9]+)/);
+    return;
+  }
+  // this hybrid machine: limits live on v1, which has no memory.high/.low/.min
+  for (const n of ['MemoryHigh', 'MemoryLow', 'MemoryMin']) assert.match(gaps.get(n)?.reason ?? '', /has no cgroup v1 equivalent/, n);
+  assert.equal(gaps.get('MemoryHigh')!.protects, true);
+  assert.equal(gaps.get('MemoryLow')!.protects, false, 'a protection from reclaim is reported, not refused');
+  const hasBlkioWeight = existsSync('/sys/fs/cgroup/blkio/blkio.weight') || existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight');
+  if (!hasBlkioWeight) assert.match(gaps.get('IOWeight')?.reason ?? '', /no blkio.weight or blkio.bfq.weight on this node/);
+  assert.match(r.start() ?? '', /MemoryHigh= is not applied on this node/);
+  assert.equal(r.props.MainPID, 0, 'nothing ran');
+  // without MemoryHigh= the rest is reported and the unit runs
+  r.updateSpec({ service: { execStart: ['/bin/sleep 1000'], memoryLow: '8M', memoryMin: '4M', ioWeight: 300 } });
+  assert.equal(r.start(), undefined);
+  await waitFor(r, 'running', subState('running'));
+  assert.ok(h.logs.length >= 0);
+});

@@ -163,11 +163,12 @@ test('unappliable on v2: a controller the unit\'s cgroup lacks (here cpu, io) is
   assert.equal(u[1]!.protects, true);
 });
 
-test('runtimeHash: a limit applied live (set-property) does not restart the unit once its table row is applied; a row not applied (MemoryHigh= here) still counts', () => {
+test('runtimeHash: a limit applied live (set-property) does not restart the unit once its table row is applied; the command still counts', () => {
   const spec = (memoryMax: string): ServiceUnitSpec => ({ service: { execStart: ['/bin/sleep 1'], memoryMax, cpuQuota: '20%' } });
-  assert.deepEqual([...liveResourceFields()].sort(), ['allowedCPUs', 'allowedMemoryNodes', 'cpuQuota', 'cpuQuotaPeriodSec', 'cpuWeight', 'memoryMax', 'memorySwapMax', 'tasksMax']);
+  assert.deepEqual([...liveResourceFields()].sort(), ['allowedCPUs', 'allowedMemoryNodes', 'cpuQuota', 'cpuQuotaPeriodSec', 'cpuWeight', 'ioWeight', 'memoryHigh', 'memoryLow', 'memoryMax', 'memoryMin', 'memorySwapMax', 'tasksMax']);
   assert.equal(runtimeHash(spec('1G')), runtimeHash(spec('2G')), 'MemoryMax= is applied live');
-  assert.notEqual(runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '1G' } }), runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '2G' } }), 'MemoryHigh= is not applied here: a change restarts into the fail-closed check');
+  assert.equal(runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '1G' } }), runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '2G' } }), 'MemoryHigh= is applied live too');
+  assert.notEqual(runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '1G' } }), runtimeHash({ service: { execStart: ['/bin/sleep 2'], memoryHigh: '1G' } }));
   const live = new Set(['memoryMax', 'cpuQuota']);
   assert.equal(runtimeHash(spec('1G'), live), runtimeHash(spec('2G'), live));
   assert.equal(runtimeHash({ service: { execStart: ['/bin/sleep 1'] } }, live), runtimeHash(spec('2G'), live));

@@ -75,7 +75,7 @@ test('names: systemd slice nesting, cg_escape, the holders beside the units, nev
 
 test('the main PID is in <hierarchy>/<base>/<unit>.service in every hierarchy, not in the agent\'s cgroup; its shim is in the holders\' cgroup', { skip }, async (t) => {
   const h = harness(t, { cgroups: true });
-  const r = h.open('place.service', { service: { execStart: ['/bin/sleep 1000'] } });
+  const r = h.open('place.service', { service: { type: 'exec', execStart: ['/bin/sleep 1000'] } }); // exec: running once placed and exec'd
   r.start();
   await waitFor(r, 'running', subState('running'));
   const main = r.props.MainPID;

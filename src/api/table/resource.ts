@@ -17,10 +17,9 @@ const CPUSET: Kind = { t: 'string', pattern: '^[0-9 ,-]*$' };
 const OOMD = ['auto', 'kill'];
 
 /**
- * The rows the runner applies once the cgroup core writes src/runner/cgroup/limits.ts's files
- * into each unit's cgroup (issue 13): a value the node cannot express (MemoryLow= on v1, IOWeight=
- * without a weight file) is then a per-node gap, reported by resources.ts unappliable(). Slice=
- * and Delegate= are the core's own (nesting, ownership), listed for it to flip when it does them.
+ * The rows the cgroup core can apply: written into each unit's cgroup by src/runner/cgroup/limits.ts
+ * (issue 13); a value the node cannot express (MemoryLow= on v1, IOWeight= without a weight file) is
+ * a per-node gap, reported by resources.ts unappliable(). Delegate= is not applied yet.
  */
 export const CGROUP_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec',
   'CPUWeight', 'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight'] as const;
@@ -33,7 +32,7 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
   const mem = (name: string, doc: string, how: NotApplied): Directive =>
     d(name, SIZE, `${doc} Bytes with a K, M, G, T suffix (base 1024), a percentage of physical memory, or "infinity".`, how);
   return [
-    d('Slice', STR, 'The slice unit the unit\'s cgroup is placed in (Slice=, default system.slice).', share),
+    d('Slice', STR, 'The slice unit the unit\'s cgroup is placed in (Slice=), nested as systemd nests slices (a-b.slice → a.slice/a-b.slice) inside the agent\'s own unit-operator.slice, which is the default.', share),
     d('Delegate', boolOr(), 'Delegate the cgroup subtree to the service (Delegate=): "true", "false" or controller names.', share),
     d('DelegateSubgroup', STR, 'Subgroup of a delegated cgroup the processes start in (DelegateSubgroup=).', share),
     d('DisableControllers', LIST, 'Controllers disabled for the unit\'s children (DisableControllers=).', share),
@@ -110,7 +109,7 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
   ];
 }
 
-/** Today's table: nothing of resource control is applied until the cgroup core writes the limits. */
 /** Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts); per-node gaps are reported there. */
-export const APPLIED_LIMIT_ROWS = ['MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec', 'CPUWeight', 'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax'] as const;
+export const APPLIED_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec', 'CPUWeight',
+  'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight', 'Slice'] as const;
 export const RESOURCE: Directive[] = resourceTable(new Set(APPLIED_LIMIT_ROWS));

@@ -48,7 +48,7 @@ export const SERVICE: Directive[] = [
   d('RestartForceExitStatus', EXIT, 'Exit codes and signals that force an automatic restart (RestartForceExitStatus=).', engine),
   d('NotifyAccess', enumOf(NOTIFY_ACCESS), 'Who may send sd_notify messages (NotifyAccess=, default none; main for notify types).', engine),
   d('ReloadSignal', SIG, 'Signal sent by a Type=notify-reload service\'s reload (ReloadSignal=, default SIGHUP).', engine),
-  d('OOMPolicy', enumOf(['continue', 'stop', 'kill']), 'What to do when the kernel OOM killer kills a process (OOMPolicy=, default stop).', { applier: 'cgroup', reason: 'OOM kills are seen per cgroup (issue 13)', protects: false }),
+  d('OOMPolicy', enumOf(['continue', 'stop', 'kill']), 'What to do when the kernel OOM killer kills a process (OOMPolicy=, default stop).', { applier: 'runner', protects: false }), // the runner reads the unit's cgroup's OOM kill counter (src/runner/cgroup/oom.ts); the engine acts
   d('FileDescriptorStoreMax', intRange(0), 'Size of the file descriptor store (FileDescriptorStoreMax=, default 0).', { applier: 'not-yet', reason: NO_FDSTORE, protects: false, gap: honours(NO_FDSTORE, 0) }),
   d('FileDescriptorStorePreserve', enumOf(['no', 'yes', 'restart']), 'Keep the file descriptor store while the unit is stopped (FileDescriptorStorePreserve=, default no).', { applier: 'not-yet', reason: NO_FDSTORE, protects: false, gap: honours(NO_FDSTORE, 'no') }),
   d('NonBlocking', BOOL, 'Set O_NONBLOCK on passed sockets (NonBlocking=, default no).', { applier: 'not-yet', reason: NO_FDSTORE, protects: false }),

@@ -10,6 +10,7 @@ import { fieldName, lookupDirective } from '../../api/directives.ts';
 import { APPLIED_LIMIT_ROWS } from '../../api/table/resource.ts';
 import { parseResources, unappliable, type Available, type HostFacts, type LimitLayout, type Resources } from './resources.ts';
 import { applyLimits, availableIn, dirFor, readHostFacts, reapplyLimits } from './limits.ts';
+import { OOM_FILE } from './oom.ts';
 import type { CgroupContext, UnitCgroup } from './naming.ts';
 
 /** Limits go to the unified hierarchy on a pure v2 node; a hybrid node keeps them on v1 (as systemd's hybrid mode). */
@@ -42,17 +43,25 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
   const applied = APPLIED();
   if (!cgroup || !ctx) {
     const s = spec.service ?? {};
-    return [...applied].filter((name) => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null).map((name) => ({
+    return [...applied, 'OOMPolicy'].filter((name) => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null).map((name) => ({
       name, section: 'Service' as const, path: `spec.service.${fieldName(name)}`, applier: 'cgroup' as const,
       reason: 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): resource limits need the unit\'s own cgroup',
       protects: lookupDirective('Service', name)?.protects ?? true,
     }));
   }
-  return unappliable(r, availableFor(cgroup, limitLayout(ctx))).filter((u) => applied.has(u.name));
+  const layout = limitLayout(ctx);
+  const gaps = unappliable(r, availableFor(cgroup, layout)).filter((u) => applied.has(u.name));
+  // OOMPolicy= is acted on when the kernel's OOM kill counter is readable (oom.ts)
+  const oomPolicy = spec.service?.['oomPolicy'];
+  if (oomPolicy !== undefined && oomPolicy !== null && lookupDirective('Service', 'OOMPolicy')?.applier === 'runner' && !availableFor(cgroup, layout).has('memory', OOM_FILE[layout])) {
+    gaps.push({ name: 'OOMPolicy', section: 'Service', path: 'spec.service.oomPolicy', applier: 'cgroup', protects: false,
+      reason: `no ${OOM_FILE[layout]} on this node (the memory controller is not available to the unit's cgroup), so OOM kills are not seen` });
+  }
+  return gaps;
 }
 
 /** Files a root cgroup lacks that every child has (the unit's cgroup does not exist before it first starts). */
-const CHILD_ONLY = new Set(['pids.max', 'memory.max', 'memory.high', 'memory.low', 'memory.min', 'memory.swap.max', 'memory.oom.group',
+const CHILD_ONLY = new Set(['pids.max', 'memory.events', 'memory.max', 'memory.high', 'memory.low', 'memory.min', 'memory.swap.max', 'memory.oom.group',
   'cpu.max', 'cpu.weight', 'cpu.idle', 'io.weight', 'io.bfq.weight', 'cpuset.cpus', 'cpuset.mems']);
 
 /** What the unit's cgroup offers; before it exists, what its hierarchy's root says a child will offer. */

@@ -79,12 +79,52 @@ function primaryDir(hs: readonly Hierarchy[], rel: string): string {
   return `${pick.mount}/${rel}`;
 }
 
-/** A unit's cgroup: <base>/<Slice= path>/<escaped unit name>. undefined when the layout has no hierarchy. */
-export function unitCgroup(ctx: CgroupContext, unitName: string, slice?: string): UnitCgroup | undefined {
+/**
+ * A unit's cgroup: <base>/[<group slice>/]<Slice= path>/<escaped unit name>. `group` is a slice of
+ * the agent's own between its base and Slice= (cluster mode: one per namespace, namespaceSlice()),
+ * so that two units of the same name never share a cgroup. undefined when the layout has no hierarchy.
+ */
+export function unitCgroup(ctx: CgroupContext, unitName: string, slice?: string, group?: string): UnitCgroup | undefined {
   if (ctx.layout.hierarchies.length === 0) return undefined;
   const leaf = escapeCgroupName(/\.[a-z]+$/.test(unitName) ? unitName : `${unitName}.service`);
   const sub = slice !== undefined && slice !== '' ? slicePath(slice) : '';
-  return resolve(ctx, [ctx.base, sub, leaf].filter(Boolean).join('/'));
+  return resolve(ctx, [ctx.base, group !== undefined && group !== '' ? escapeCgroupName(group) : '', sub, leaf].filter(Boolean).join('/'));
+}
+
+/**
+ * The slice of a Kubernetes namespace below the agent's base, named as systemd names a child
+ * slice: the base's own name, a dash, the namespace escaped as unit_name_escape() escapes ('-'
+ * and anything outside [A-Za-z0-9:_.] as \xHH): kube-system under unit-operator.slice is
+ * unit-operator-kube\x2dsystem.slice.
+ */
+export function namespaceSlice(base: string, namespace: string): string {
+  const parent = (base.split('/').pop() ?? DEFAULT_BASE).replace(/\.slice$/, '');
+  let esc = '';
+  for (const b of Buffer.from(namespace, 'utf8')) esc += /[A-Za-z0-9:_.]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return `${parent}-${esc}.slice`;
+}
+
+/**
+ * The unit cgroup a process is in now, read from /proc/<pid>/cgroup (the primary hierarchy's
+ * line), when it lies below the agent's base: how an adopted invocation keeps the cgroup it was
+ * started in when the name the spec gives now differs (a Slice= or naming change while the agent
+ * was away). undefined when the process is gone or elsewhere.
+ */
+export function cgroupOfPid(ctx: CgroupContext, pid: number, read: (path: string) => string): UnitCgroup | undefined {
+  if (ctx.layout.hierarchies.length === 0 || !(pid > 0)) return undefined;
+  let text: string;
+  try { text = read(`/proc/${pid}/cgroup`); } catch { return undefined; }
+  const primary = ctx.layout.hierarchies.find((h) => h.version === 2) ?? ctx.layout.hierarchies.find((h) => h.controllers.includes('pids')) ?? ctx.layout.hierarchies[0]!;
+  for (const line of text.split('\n')) {
+    const m = /^([0-9]+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    const mine = primary.version === 2 ? m[1] === '0' && m[2] === '' : m[2]!.split(',').some((c) => primary.controllers.includes(c));
+    if (!mine) continue;
+    const rel = m[3]!.replace(/^\/+/, '');
+    if (!rel.startsWith(`${ctx.base}/`) || rel.endsWith(`/${HOLDERS_SCOPE}`) || rel.includes('..')) return undefined;
+    return resolve(ctx, rel);
+  }
+  return undefined;
 }
 
 /** The holders' cgroup beside the units': <base>/uo-holders.scope. */
