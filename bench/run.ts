@@ -1,7 +1,11 @@
 // npm run bench: restart latency versus the configured delay, start latency, and supervisor
 // CPU/RSS idle and under a crash storm (100 and 1,000 services) — for unit-operator and, in
-// the same run, supervisord, PM2 and systemd 257 (where each is available). Prints tables and
-// writes bench/results/latest.json and latest.png. BENCH_SIZES=100 keeps it short.
+// the same run, supervisord, PM2 and systemd 257 (where each is available); and the cost of a
+// cgroup per unit (restart gap with and without, bench/cgroups.ts). Prints tables and writes
+// bench/results/latest.json and latest.png. BENCH_SIZES=100 keeps it short. BENCH_PARTS (a
+// comma list of converter, restart, start, cgroups, footprint) runs some parts only, and then
+// writes bench/results/partial.json and partial.txt instead; BENCH_CGROUP_RESTARTS sets the
+// number of restarts per variant of the cgroup part (default 40).
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
@@ -13,11 +17,16 @@ import { Supervisord } from './peers/supervisord.ts';
 import { Pm2 } from './peers/pm2.ts';
 import { Systemd } from './peers/systemd.ts';
 import { barChart, type Bar } from './chart.ts';
+import { cgroupCost, type CgroupCostRow } from './cgroups.ts';
 import { convertText } from '../src/unitfile/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sizes = (process.env['BENCH_SIZES'] ?? '100,1000').split(',').map(Number);
 const only = process.argv.slice(2);
+const PARTS = ['converter', 'restart', 'start', 'cgroups', 'footprint'];
+const parts = (process.env['BENCH_PARTS'] ?? PARTS.join(',')).split(',');
+const partial = PARTS.some((p) => !parts.includes(p));
+if (parts.some((p) => !PARTS.includes(p))) throw new Error(`BENCH_PARTS: use some of ${PARTS.join(', ')}`);
 const started = Date.now();
 const say = (s: string): void => { process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`); };
 
@@ -31,8 +40,8 @@ for (const p of all) {
 }
 
 interface Row { readonly peer: string; readonly [k: string]: unknown }
-const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
-  restart: [], start: [], footprint: [], converter: [], skipped,
+const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; cgroups: CgroupCostRow[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
+  restart: [], start: [], footprint: [], converter: [], cgroups: [], skipped,
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, date: new Date().toISOString() },
 };
 
@@ -52,16 +61,21 @@ function report(final: boolean): void {
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n') + '\n';
   };
-  let out = `\nRestart latency: exit → next start, measured by the process itself (ms)\n`;
-  out += tableOf([['PEER', 'CONFIGURED', 'N', 'P50', 'P99', 'ERROR P50', '|ERROR| P99', 'NOTE'], ...results.restart.map((r) => [r.peer, `${r['configuredMs']} ms`, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), fmt(r['errP50']), fmt(r['errP99']), String(r['note'] ?? '')])]);
-  out += `\nStart latency: unit added → its process runs (ms; each tool's own way: a file in the watched folder, supervisorctl update, pm2 start, systemctl daemon-reload + start)\n`;
-  out += tableOf([['PEER', 'N', 'P50', 'P99', 'NOTE'], ...results.start.map((r) => [r.peer, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), String(r['note'] ?? '')])]);
-  out += `\nConverter: a .service of N repeated Environment= lines (~200 bytes each) → ServiceUnit, best of 3 (ms; linear in N)\n`;
-  out += tableOf([['LINES', 'BYTES', 'MS', 'µS/LINE'], ...results.converter.map((r) => [String(r['lines']), String(r['bytes']), fmt(r['ms']), fmt(r['usPerLine'], 2)])]);
-  out += `\nSupervisor footprint (CPU % of one core; RSS and PSS of the supervising processes: PSS shares libc among the holders)\n`;
-  out += tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'PSS MB', 'PSS KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
+  let out = '';
+  if (parts.includes('restart')) out += `\nRestart latency: exit → next start, measured by the process itself (ms)\n` + tableOf([['PEER', 'CONFIGURED', 'N', 'P50', 'P99', 'ERROR P50', '|ERROR| P99', 'NOTE'], ...results.restart.map((r) => [r.peer, `${r['configuredMs']} ms`, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), fmt(r['errP50']), fmt(r['errP99']), String(r['note'] ?? '')])]);
+  if (parts.includes('start')) out += `\nStart latency: unit added → its process runs (ms; each tool's own way: a file in the watched folder, supervisorctl update, pm2 start, systemctl daemon-reload + start)\n` + tableOf([['PEER', 'N', 'P50', 'P99', 'NOTE'], ...results.start.map((r) => [r.peer, String(r['n'] ?? '-'), fmt(r['p50']), fmt(r['p99']), String(r['note'] ?? '')])]);
+  if (results.cgroups.length > 0) {
+    out += `\nCgroup cost: restart gap of one unit (RestartSec=0, exit → next start) with a cgroup per unit and without, alternating rounds (ms)\n`;
+    out += tableOf([['PEER', 'CGROUPS', 'N', 'P50', 'P99', 'MEAN', 'NOTE'], ...results.cgroups.map((r) => [r.peer, r.cgroups, String(r.n ?? '-'), fmt(r.p50), fmt(r.p99), fmt(r.mean), r.note ?? ''])]);
+    const [on, off] = results.cgroups;
+    if (on && off && on.p50 !== undefined && off.p50 !== undefined) {
+      out += `  with / without: P50 ×${fmt(on.p50 / off.p50, 2)}  P99 ×${fmt(on.p99! / off.p99!, 2)}  MEAN ×${fmt(on.mean! / off.mean!, 2)}; cost per start ≈ ${fmt(on.mean! - off.mean!, 2)} ms (mean difference)\n`;
+    }
+  }
+  if (parts.includes('converter')) out += `\nConverter: a .service of N repeated Environment= lines (~200 bytes each) → ServiceUnit, best of 3 (ms; linear in N)\n` + tableOf([['LINES', 'BYTES', 'MS', 'µS/LINE'], ...results.converter.map((r) => [String(r['lines']), String(r['bytes']), fmt(r['ms']), fmt(r['usPerLine'], 2)])]);
+  if (parts.includes('footprint')) out += `\nSupervisor footprint (CPU % of one core; RSS and PSS of the supervising processes: PSS shares libc among the holders)\n` + tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'PSS MB', 'PSS KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
   const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
-  out += '\nRatios to unit-operator (peer / unit-operator):\n';
+  if (results.footprint.length > 0) out += '\nRatios to unit-operator (peer / unit-operator):\n';
   for (const r of results.footprint) {
     if (r.peer === 'unit-operator' || typeof r['rssMB'] !== 'number') continue;
     const o = ours('pssMB', r['size'] as number, r['storm'] as boolean);
@@ -72,8 +86,10 @@ function report(final: boolean): void {
 
   const resultsDir = join(here, 'results');
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(resultsDir, 'latest.txt'), out);
+  // a partial run (BENCH_PARTS) keeps the full run's latest.* as they are
+  writeFileSync(join(resultsDir, partial ? 'partial.json' : 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(resultsDir, partial ? 'partial.txt' : 'latest.txt'), out);
+  if (partial) { if (final) say(`parts ${parts.join(', ')} only: wrote ${join(resultsDir, 'partial.json')} and partial.txt (latest.* are the last full run's)`); return; }
   const names = peers.map((p) => p.name);
   const bars: Bar[] = [
     ...results.restart.filter((r) => typeof r['p50'] === 'number').map((r) => ({ group: `restart ${r['configuredMs']}ms p50`, peer: r.peer, value: r['p50'] as number })),
@@ -89,7 +105,7 @@ function report(final: boolean): void {
 }
 
 // the converter on large files (issue 12: it was quadratic in repeated directives)
-for (const n of [1_000, 10_000, 100_000]) {
+for (const n of parts.includes('converter') ? [1_000, 10_000, 100_000] : []) {
   const text = `[Service]\nExecStart=/bin/true\n${Array.from({ length: n }, (_, i) => `Environment=VAR_${i}=${'x'.repeat(180)}`).join('\n')}\n`;
   let best = Infinity;
   for (let k = 0; k < 3; k++) {
@@ -100,7 +116,7 @@ for (const n of [1_000, 10_000, 100_000]) {
   say(`converter: ${n} lines in ${best.toFixed(1)} ms`);
   results.converter.push({ peer: 'unit-operator', lines: n, bytes: text.length, ms: best, usPerLine: (best * 1000) / n });
 }
-for (const configured of [0, 500]) {
+for (const configured of parts.includes('restart') ? [0, 500] : []) {
   for (const p of peers) {
     const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? 40 : 12, dir));
     if (typeof d === 'string') { results.restart.push({ peer: p.name, configuredMs: configured, note: d }); continue; }
@@ -108,11 +124,16 @@ for (const configured of [0, 500]) {
     results.restart.push({ peer: p.name, configuredMs: configured, n: d.length, p50: percentile(d, 50), p99: percentile(d, 99), errP50: percentile(err, 50), errP99: percentile(err.map(Math.abs), 99) });
   }
 }
-for (const p of peers) {
+for (const p of parts.includes('start') ? peers : []) {
   const d = await step('start latency', p, (dir) => p.startLatencies(8, dir));
   results.start.push(typeof d === 'string' ? { peer: p.name, note: d } : { peer: p.name, n: d.length, p50: percentile(d, 50), p99: percentile(d, 99) });
 }
-for (const size of sizes) {
+// the cost of a cgroup per unit: unit-operator with and without, in the same run
+if (parts.includes('cgroups') && peers.some((p) => p.name === 'unit-operator')) {
+  results.cgroups = await cgroupCost(Number(process.env['BENCH_CGROUP_RESTARTS'] ?? 40), 4, say);
+  report(false);
+}
+for (const size of parts.includes('footprint') ? sizes : []) {
   for (const storm of [false, true]) {
     for (const p of peers) {
       const f = await step(`footprint, ${size} services, ${storm ? 'crash storm' : 'idle'}`, p, (dir) => p.footprint(size, storm, storm ? 6 : 5, dir));

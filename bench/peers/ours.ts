@@ -10,12 +10,25 @@ import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } fr
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
+export interface OursOptions {
+  /** The row's name (default unit-operator). */
+  readonly name?: string;
+  /** Added to the agent's environment (UNIT_OPERATOR_CGROUPS=off: the cgroup cost, bench/cgroups.ts). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 export class Ours implements Peer {
-  readonly name = 'unit-operator';
+  readonly name: string;
+  private readonly env: Readonly<Record<string, string>>;
   private agent: ChildProcess | undefined;
   private state = '';
   private manifests = '';
   stats = { stateWrites: 0, decisions: 0 };
+
+  constructor(o: OursOptions = {}) {
+    this.name = o.name ?? 'unit-operator';
+    this.env = o.env ?? {};
+  }
 
   async unavailable(): Promise<string | undefined> { return undefined; }
 
@@ -26,7 +39,7 @@ export class Ours implements Peer {
     mkdirSync(this.manifests, { recursive: true });
     // the built JavaScript, as the image runs it (npm run bench builds it first)
     const entry = existsSync(join(repo, 'dist/cli/main.js')) ? join(repo, 'dist/cli/main.js') : join(repo, 'src/cli/main.ts');
-    this.agent = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entry, 'agent', '--manifests', this.manifests, '--state-dir', this.state, '--stop-on-exit'], { stdio: 'ignore' });
+    this.agent = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entry, 'agent', '--manifests', this.manifests, '--state-dir', this.state, '--stop-on-exit'], { stdio: 'ignore', env: { ...process.env, ...this.env } });
     for (let i = 0; i < 400 && !existsSync(join(this.state, 'agent.sock')); i++) await sleep(25);
     await sleep(200);
   }

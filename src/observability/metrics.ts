@@ -1,12 +1,18 @@
 // Prometheus metrics of the agent and the controller (prom-client, one Registry per process
 // object, no global default registry). The kube client, the work queues and the unit host
 // report through small observer interfaces, so those modules do not depend on prom-client.
+// Per unit, the cgroup's accounting (issue 13) is read when /metrics is scraped: one read of
+// each unit's cgroup files per scrape (UnitRunner.cgroupUsage()), labels namespace and unit only.
 
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { KubeClient, RequestObserver } from '../kube/client.ts';
 import type { QueueObserver } from '../kube/queue.ts';
 import type { Transition } from '../engine/types.ts';
+import type { CgroupUsage } from '../runner/cgroup/usage.ts';
 import { unitLabels } from './labels.ts';
+
+/** The hosted units, by id, as the agents keep them (UnitHost.units): each one's cgroup accounting. */
+export type UsageSource = ReadonlyMap<string, { readonly runner: { cgroupUsage(): CgroupUsage | undefined } }>;
 
 const PREFIX = 'unit_operator_';
 
@@ -34,6 +40,9 @@ export class Metrics {
   private readonly queues = new Map<string, () => number>();
   private unitStates: () => Iterable<string> = () => [];
   private readonly statusWriteSources: Array<() => number> = [];
+  private usageSource: UsageSource | undefined;
+  /** The units' accounting, read once per scrape (text()) for all the per-unit cgroup metrics. */
+  private usage: Array<{ labels: { namespace: string; unit: string }; u: CgroupUsage }> = [];
 
   constructor(component: 'agent' | 'controller', labels: Record<string, string> = {}) {
     const registers = [this.registry];
@@ -46,6 +55,7 @@ export class Metrics {
     this.restarts = new Counter({ name: `${PREFIX}unit_restarts_total`, help: 'Automatic restarts (NRestarts increments) by unit and the Result that caused them.', labelNames: ['namespace', 'unit', 'result'], registers });
     this.startLimitHits = new Counter({ name: `${PREFIX}unit_start_limit_hits_total`, help: 'Starts refused by StartLimitIntervalSec=/StartLimitBurst= ("Start request repeated too quickly").', labelNames: ['namespace', 'unit'], registers });
     this.exits = new Counter({ name: `${PREFIX}unit_main_exits_total`, help: 'Exits of a unit\'s main process, by code (exited, killed, dumped).', labelNames: ['namespace', 'unit', 'code'], registers });
+    if (component === 'agent') this.perUnit(registers);
     const self = this;
     new Gauge({
       name: `${PREFIX}units`, help: 'Units hosted here, by ActiveState.', labelNames: ['active_state'], registers,
@@ -65,6 +75,37 @@ export class Metrics {
       collect() { this.reset(); this.inc(self.statusWriteSources.reduce((a, f) => a + f(), 0)); },
     });
   }
+
+  /**
+   * The cgroup accounting of each unit that has a cgroup (systemd-exporter's and cAdvisor's
+   * figures under this project's prefix): tasks, memory now and at its peak, CPU time, and the
+   * limits that are set. A unit without a cgroup (stopped and removed, or cgroups off) has no
+   * series; a restarted unit's CPU counter starts again from 0 (a counter reset).
+   */
+  private perUnit(registers: Registry[]): void {
+    const self = this;
+    const series = (name: string, help: string, pick: (u: CgroupUsage) => number | undefined, counter = false): void => {
+      const collect = function (this: Gauge<'namespace' | 'unit'> | Counter<'namespace' | 'unit'>): void {
+        this.reset();
+        for (const { labels, u } of self.usage) {
+          const v = pick(u);
+          if (v === undefined) continue;
+          if (this instanceof Counter) this.inc(labels, v); else this.set(labels, v);
+        }
+      };
+      if (counter) new Counter({ name: `${PREFIX}${name}`, help, labelNames: ['namespace', 'unit'], registers, collect });
+      else new Gauge({ name: `${PREFIX}${name}`, help, labelNames: ['namespace', 'unit'], registers, collect });
+    };
+    series('unit_tasks_current', 'Tasks (processes and threads) in the unit\'s cgroup: pids.current, else its cgroup.procs entries (systemctl status "Tasks:").', (u) => u.tasks);
+    series('unit_tasks_max', 'The unit\'s task limit (TasksMax=: pids.max); only units with a limit.', (u) => u.tasksMax);
+    series('unit_memory_bytes', 'Memory charged to the unit\'s cgroup: memory.current (v2), memory.usage_in_bytes (v1, page cache included).', (u) => u.memoryBytes);
+    series('unit_memory_peak_bytes', 'The highest memory charged to the unit\'s cgroup since it was made: memory.peak (v2), memory.max_usage_in_bytes (v1).', (u) => u.memoryPeak);
+    series('unit_memory_max_bytes', 'The unit\'s memory limit (MemoryMax=: memory.max, v1 memory.limit_in_bytes); only units with a limit.', (u) => u.memoryMax);
+    series('unit_cpu_seconds_total', 'CPU time used by the unit\'s cgroup (cpuacct.usage, else cpu.stat usage_usec), in seconds.', (u) => (u.cpuNs === undefined ? undefined : u.cpuNs / 1e9), true);
+  }
+
+  /** Where the per-unit cgroup metrics read from: the agent's hosted units. */
+  trackUsage(units: UsageSource): void { this.usageSource = units; }
 
   /** Times and counts every request the client makes. */
   observeClient(client: KubeClient): void {
@@ -97,5 +138,12 @@ export class Metrics {
     else if (t.t === 'main-exited') this.exits.inc({ ...unitLabels(id), code: t.code });
   }
 
-  text(): Promise<string> { return this.registry.metrics(); }
+  async text(): Promise<string> {
+    this.usage = [];
+    for (const [id, h] of this.usageSource ?? []) {
+      const u = h.runner.cgroupUsage();
+      if (u) this.usage.push({ labels: unitLabels(id), u });
+    }
+    return this.registry.metrics();
+  }
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { UnitHost, cgroupGroupOf } from '../../src/agent/host.ts';
 import { UnitRunner } from '../../src/runner/unit.ts';
+import { FOREIGN_BASE } from '../../src/runner/cgroup/naming.ts';
 import { cgroupOfPid, namespaceSlice, unitCgroup, detectCgroups } from '../../src/runner/cgroup/index.ts';
 import { removeNotifyFolder } from '../../src/runner/notifysock.ts';
 import { shimPath, subState, testCgroups, waitFor } from '../support/units.ts';
@@ -21,6 +22,11 @@ const primaryLine = (pid: number): string => readFileSync(`/proc/${pid}/cgroup`,
 test('names: a namespace\'s slice is a child slice of the agent\'s, the namespace escaped as unit_name_escape() (kube-system → kube\\x2dsystem)', () => {
   assert.equal(namespaceSlice('unit-operator.slice', 'kube-system'), 'unit-operator-kube\\x2dsystem.slice');
   assert.equal(namespaceSlice('unit-operator.slice/unit-operator-1a2b.slice', 'default'), 'unit-operator-1a2b-default.slice');
+  // a namespace that looks like another agent's nested base (12 hex digits) is not taken for one
+  const hexy = namespaceSlice('unit-operator.slice', 'abcdef012345');
+  assert.equal(hexy, 'unit-operator-\\x61bcdef012345.slice');
+  assert.equal(FOREIGN_BASE.test(hexy), false);
+  assert.equal(FOREIGN_BASE.test(namespaceSlice('unit-operator.slice', '0123456789ab')), false);
   assert.equal(cgroupGroupOf('team-a/web', 'unit-operator.slice'), 'unit-operator-team\\x2da.slice');
   assert.equal(cgroupGroupOf('web.service', 'unit-operator.slice'), undefined, 'a standalone unit has no namespace');
   const ctx = { layout: { mode: 'v2' as const, hierarchies: [{ mount: '/sys/fs/cgroup', version: 2 as const, controllers: [] }], notes: [] }, base: 'unit-operator.slice' };

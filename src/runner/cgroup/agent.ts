@@ -1,9 +1,11 @@
 // An agent's cgroups, decided once at start: the node's layout (said in the log, mount by
 // mount) and the agent's top slice. UNIT_OPERATOR_CGROUPS=off runs without (the process tree
 // under the shims, as before issue 13); so does a node without a hierarchy the agent can write.
+// At exit, an agent none of whose units runs removes its top slice (releaseAgentCgroups).
 
 import { describeLayout, detectCgroups } from './layout.ts';
-import { agentBase, type CgroupContext } from './naming.ts';
+import { agentBase, holdersCgroup, type CgroupContext } from './naming.ts';
+import { basePids, cgroupExists, cgroupPids, removeBaseTree } from './ops.ts';
 
 /** The system state folder: its agent uses unit-operator.slice itself; any other folder one below it. */
 export const SYSTEM_STATE_DIR = '/var/lib/unit-operator';
@@ -19,4 +21,30 @@ export function agentCgroups(stateDir: string, env: Readonly<Record<string, stri
   const base = agentBase(stateDir, SYSTEM_STATE_DIR, env);
   log('info', `cgroups: units in ${base}/<unit>.service, their uo-shims in ${base}/uo-holders.scope, in every hierarchy above`);
   return { layout, base };
+}
+
+/**
+ * Uninstall leaves nothing: at the agent's exit, when no unit of its tree has a process left
+ * (every unit stopped: --stop-on-exit, an uninstall), its top slice(s) and the holders' scope
+ * are removed in every hierarchy (removeBaseTree: deepest first, other agents' nested slices
+ * left alone). A unit still running keeps the whole tree: its cgroup and the slices above it
+ * stay for the next agent. The uo-shims of stopped units exit once they have reported; they
+ * are waited for (bounded). Best effort: rmdir refuses a cgroup with processes or children, and
+ * what stays is logged at debug.
+ */
+export async function releaseAgentCgroups(ctx: CgroupContext, log: (level: 'info' | 'debug', message: string) => void, waitMs = 2000): Promise<string[]> {
+  const holders = holdersCgroup(ctx);
+  const held = (): Set<number> => new Set(holders && cgroupExists(holders) ? cgroupPids(holders) : []);
+  const running = (): number[] => { const h = held(); return basePids(ctx.layout, ctx.base).filter((p) => !h.has(p)); };
+  const units = running();
+  if (units.length > 0) {
+    log('debug', `cgroups: ${ctx.base} is kept: processes of units still run in it (PID ${units.slice(0, 10).join(', ')}${units.length > 10 ? ', …' : ''})`);
+    return [];
+  }
+  for (const deadline = Date.now() + waitMs; Date.now() < deadline && held().size > 0;) await new Promise((r) => setTimeout(r, 20));
+  if (running().length > 0) { log('debug', `cgroups: ${ctx.base} is kept: a unit's process appeared in it meanwhile`); return []; }
+  const stay = removeBaseTree(ctx.layout, ctx.base);
+  if (stay.length === 0) log('info', `cgroups: no unit runs: removed ${ctx.base} in every hierarchy`);
+  else log('debug', `cgroups: removing ${ctx.base}: ${stay.length} cgroup(s) stay (busy, or not empty): ${stay.slice(0, 5).join(', ')}${stay.length > 5 ? ', …' : ''}`);
+  return stay;
 }

@@ -101,8 +101,14 @@ export function namespaceSlice(base: string, namespace: string): string {
   const parent = (base.split('/').pop() ?? DEFAULT_BASE).replace(/\.slice$/, '');
   let esc = '';
   for (const b of Buffer.from(namespace, 'utf8')) esc += /[A-Za-z0-9:_.]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  // a namespace named like another agent's nested base (12 hex digits) would be skipped as
+  // foreign by the clean-up and adoption walks: its first character is escaped (same unit name)
+  if (FOREIGN_BASE.test(`${parent}-${esc}.slice`)) esc = `\\x${esc.charCodeAt(0).toString(16)}${esc.slice(1)}`;
   return `${parent}-${esc}.slice`;
 }
+
+/** Another agent's (or test's) top slice nested in the system agent's unit-operator.slice: never the system agent's to clean. */
+export const FOREIGN_BASE = /^(unit-operator-[0-9a-f]{12}|uo-test-[0-9a-f]+)\.slice$/;
 
 /**
  * The unit cgroup a process is in now, read from /proc/<pid>/cgroup (the primary hierarchy's

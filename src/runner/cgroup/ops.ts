@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { UnitCgroup } from './naming.ts';
+import { FOREIGN_BASE, type UnitCgroup } from './naming.ts';
 
 const read = (f: string): string | undefined => { try { return readFileSync(f, 'utf8'); } catch { return undefined; } };
 const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
@@ -185,8 +185,6 @@ export function attachPid(cg: UnitCgroup, pid: number): void {
   for (const d of cg.placement) writeFileSync(`${d}/cgroup.procs`, String(pid));
 }
 
-/** Another agent's (or test's) top slice nested in the system agent's unit-operator.slice: never the system agent's to clean. */
-export const FOREIGN_BASE = /^(unit-operator-[0-9a-f]{12}|uo-test-[0-9a-f]+)\.slice$/;
 
 /** The cgroups of the agent's tree (<base> and below), parents first; other agents' nested bases left out. */
 function baseTree(top: string): string[] {
