@@ -70,6 +70,18 @@ function sectionSchema(section: Section, doc: string): Schema {
   return { type: 'object', description: doc, properties };
 }
 
+const CHECK_STATE: Schema = {
+  type: 'object',
+  required: ['type', 'parameter', 'state'],
+  properties: {
+    type: { type: 'string', maxLength: 64, description: 'ConditionPathExists, AssertHost…' },
+    trigger: { type: 'boolean', description: 'A triggering check ("|").' },
+    negate: { type: 'boolean', description: 'A negated check ("!").' },
+    parameter: { type: 'string', maxLength: MAX_STRING },
+    state: { type: 'integer', minimum: -1, maximum: 1, description: '1 met, -1 not met, 0 not tested.' },
+  },
+};
+
 const NODE_STATUS: Schema = {
   type: 'object',
   required: ['node'],
@@ -92,6 +104,12 @@ const NODE_STATUS: Schema = {
     inactiveExitTimestamp: { type: 'string', format: 'date-time' },
     stateChangeTimestamp: { type: 'string', format: 'date-time' },
     statusText: { type: 'string', description: 'StatusText: the last STATUS= sent over sd_notify.' },
+    conditionResult: { type: 'boolean', description: 'ConditionResult: whether the Condition*= checks held at the last start (false: the start was skipped).' },
+    conditionTimestamp: { type: 'string', format: 'date-time', description: 'ConditionTimestamp: when the conditions were last checked.' },
+    conditions: { type: 'array', maxItems: 256, items: CHECK_STATE, description: 'Conditions: each Condition*= in evaluation order with its state (1 met, -1 not met, 0 not tested).' },
+    assertResult: { type: 'boolean', description: 'AssertResult: whether the Assert*= checks held at the last start (false: the start job failed).' },
+    assertTimestamp: { type: 'string', format: 'date-time', description: 'AssertTimestamp: when the asserts were last checked.' },
+    asserts: { type: 'array', maxItems: 256, items: CHECK_STATE, description: 'Asserts: each Assert*= in evaluation order with its state.' },
     tasksCurrent: { type: 'integer', minimum: 0, description: 'TasksCurrent: the tasks in the unit\'s cgroup (pids.current), when the entry was written.' },
     memoryCurrent: { type: 'integer', minimum: 0, description: 'MemoryCurrent: bytes the unit\'s cgroup uses (memory.current, v1 memory.usage_in_bytes), when the entry was written.' },
     memoryPeak: { type: 'integer', minimum: 0, description: 'MemoryPeak: the most the unit\'s cgroup used (memory.peak, v1 memory.max_usage_in_bytes).' },

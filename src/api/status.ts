@@ -25,6 +25,23 @@ export interface UnitProperties {
   readonly InactiveEnterTimestamp?: string | undefined;
   readonly InactiveExitTimestamp?: string | undefined;
   readonly StatusText?: string | undefined;
+  /** The last evaluation of the unit's Condition*= (set once a start checked them, as systemd's ConditionResult=, ConditionTimestamp=). */
+  readonly ConditionResult?: boolean | undefined;
+  readonly ConditionTimestamp?: string | undefined;
+  /** Each condition and its state, in evaluation order (systemd's Conditions=: 1 met, -1 not met, 0 not tested). */
+  readonly Conditions?: readonly CheckState[] | undefined;
+  readonly AssertResult?: boolean | undefined;
+  readonly AssertTimestamp?: string | undefined;
+  readonly Asserts?: readonly CheckState[] | undefined;
+}
+
+/** One Condition*=/Assert*= and its state after the last evaluation (systemd's D-Bus Conditions= entry). */
+export interface CheckState {
+  readonly type: string;
+  readonly trigger: boolean;
+  readonly negate: boolean;
+  readonly parameter: string;
+  readonly state: 1 | 0 | -1;
 }
 
 /** The standalone agent's view of a unit (unitctl status/show/list, -o json). */
@@ -92,6 +109,10 @@ export function unitProperties(m: Machine): UnitProperties {
     StateChangeTimestamp: iso(m.timestamps.stateChange), ActiveEnterTimestamp: iso(m.timestamps.activeEnter),
     ActiveExitTimestamp: iso(m.timestamps.activeExit), InactiveEnterTimestamp: iso(m.timestamps.inactiveEnter),
     InactiveExitTimestamp: iso(m.timestamps.inactiveExit), StatusText: m.statusText,
+    ConditionResult: m.checks?.condition?.result, ConditionTimestamp: iso(m.checks?.condition?.timestampUs),
+    Conditions: m.checks?.condition && m.checks.condition.states.length > 0 ? m.checks.condition.states : undefined,
+    AssertResult: m.checks?.assert?.result, AssertTimestamp: iso(m.checks?.assert?.timestampUs),
+    Asserts: m.checks?.assert && m.checks.assert.states.length > 0 ? m.checks.assert.states : undefined,
   };
   for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
   return p as unknown as UnitProperties;
@@ -138,7 +159,7 @@ export function toNodeStatus(node: string, m: Machine, usage?: UnitUsage): NodeS
 
 const PROPERTY_NAMES: ReadonlySet<string> = new Set(['ActiveState', 'SubState', 'Result', 'NRestarts', 'MainPID', 'ControlPID', 'ExecMainCode', 'ExecMainStatus',
   'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'StateChangeTimestamp', 'ActiveEnterTimestamp', 'ActiveExitTimestamp', 'InactiveEnterTimestamp',
-  'InactiveExitTimestamp', 'StatusText'] satisfies ReadonlyArray<keyof UnitProperties>);
+  'InactiveExitTimestamp', 'StatusText', 'ConditionResult', 'ConditionTimestamp', 'Conditions', 'AssertResult', 'AssertTimestamp', 'Asserts'] satisfies ReadonlyArray<keyof UnitProperties>);
 
 /** The properties a node reported (read back from the cluster); an entry with no state is Unknown. */
 export function fromNodeStatus(n: NodeStatus): UnitProperties {

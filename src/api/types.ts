@@ -2,6 +2,7 @@
 // directive table is their source of truth); the engine reads them through its config builder.
 
 import type { NotAppliedEntry } from './applied.ts';
+import type { CheckState } from './status.ts';
 
 export type SectionValues = Record<string, unknown>;
 
@@ -34,6 +35,13 @@ export interface NodeStatus {
   inactiveExitTimestamp?: string;
   stateChangeTimestamp?: string;
   statusText?: string;
+  /** The last Condition*=/Assert*= evaluation before a start (src/conditions). */
+  conditionResult?: boolean;
+  conditionTimestamp?: string;
+  conditions?: CheckState[];
+  assertResult?: boolean;
+  assertTimestamp?: string;
+  asserts?: CheckState[];
   /** Accounting from the unit's cgroup (issue 13), sampled when the entry was written. */
   tasksCurrent?: number;
   memoryCurrent?: number;

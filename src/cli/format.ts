@@ -94,6 +94,7 @@ export function statusLines(u: StatusFacts, s: Style, now: number, opts: { reado
   const stateColor = u.ActiveState === 'failed' ? red(s, `${u.ActiveState} (Result: ${u.Result})`) : u.ActiveState === 'active' ? green(s, state) : state;
   const when = u.ActiveState === 'active' ? u.ActiveEnterTimestamp : u.ActiveState === 'inactive' || u.ActiveState === 'failed' ? u.InactiveEnterTimestamp : u.StateChangeTimestamp;
   line('Active', `${stateColor}${since(when, now)}`);
+  lines.push(...checkLines(u, s, now, pad));
   if (u.NRestarts > 0) line('Restarts', String(u.NRestarts));
   const code = exitCodeName(u.ExecMainCode);
   if (code && u.MainPID === 0) {
@@ -118,6 +119,35 @@ export function statusLines(u: StatusFacts, s: Style, now: number, opts: { reado
     else lines.push(`${pad}${' '.repeat(13)}${e.enforcement === 'refused' ? red(s, text) : text}`);
   });
   return lines;
+}
+
+/** " at <date>; <ago> ago", as systemctl prints a check's time. */
+function at(ts: string, now: number): string {
+  const ago = Math.max(0, now - Date.parse(ts));
+  return ` at ${new Date(ts).toUTCString()}; ${formatTimespan(Math.floor(ago / 1000) * 1_000_000) || '0'} ago`;
+}
+
+/**
+ * systemctl status's Condition:/Assert: lines: an unmet start condition with each condition
+ * that was not met (in the order written), a failed assertion with the one that failed.
+ */
+export function checkLines(u: Pick<UnitProperties, 'ConditionResult' | 'ConditionTimestamp' | 'Conditions' | 'AssertResult' | 'AssertTimestamp' | 'Asserts'>, s: Style, now: number, pad = ''): string[] {
+  const out: string[] = [];
+  const yellow = (t: string): string => paint(s, '1;33', t);
+  if (u.ConditionResult === false && u.ConditionTimestamp) {
+    out.push(`${pad}  Condition: start ${yellow('condition unmet')}${at(u.ConditionTimestamp, now)}`);
+    const unmet = [...(u.Conditions ?? [])].reverse().filter((c) => c.state < 0);
+    unmet.forEach((c, i) => out.push(`${pad}             ${i === unmet.length - 1 ? '└─' : '├─'} ${c.type}=${c.trigger ? '|' : ''}${c.negate ? '!' : ''}${c.parameter} was not met`));
+  }
+  if (u.AssertResult === false && u.AssertTimestamp) {
+    out.push(`${pad}     Assert: start ${red(s, 'assertion failed')}${at(u.AssertTimestamp, now)}`);
+    // systemctl's map_asserts(): the failed non-triggering one, else the first failed triggering one
+    let failed: NonNullable<UnitProperties['Asserts']>[number] | undefined;
+    for (const c of u.Asserts ?? []) if (c.state < 0 && (!c.trigger || !failed)) failed = c;
+    if (failed?.trigger) out.push(`${pad}             none of the trigger assertions were met`);
+    else if (failed) out.push(`${pad}             ${failed.type}=${failed.negate ? '!' : ''}${failed.parameter} was not met`);
+  }
+  return out;
 }
 
 /** The systemctl status view. */

@@ -3,6 +3,7 @@
 import type { ExecCommand } from '../api/cmdline.ts';
 import type { RateLimit } from './decisions.ts';
 import type { ExecKind, ExitCode, ServiceResult, ServiceState } from './states.ts';
+import type { StartChecks } from '../conditions/start.ts';
 
 export type Role = 'main' | 'control';
 
@@ -44,6 +45,11 @@ export interface Machine {
   /** The stop in progress is part of a manual restart (RestartKillSignal=). */
   readonly restarting: boolean;
   readonly timestamps: Timestamps;
+  /**
+   * The last Condition*=/Assert*= evaluation (ConditionResult=, AssertResult=…): the runner
+   * records it before a start (src/conditions); the engine carries it unchanged.
+   */
+  readonly checks?: StartChecks | undefined;
 }
 
 export interface Timestamps {

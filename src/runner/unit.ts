@@ -26,6 +26,7 @@ import { prepareLaunch, startShim } from './launch.ts';
 import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
 import { fsErrorText, loadUnitState, shimAlive, statePath, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
+import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
 
 export type { SpawnRecord } from './store.ts';
 
@@ -61,6 +62,26 @@ export interface UnitRunnerOptions {
   readonly cgroups?: CgroupContext | undefined;
   /** A slice of the agent's between its base and Slice= (cluster mode: the namespace's, naming.ts namespaceSlice()). */
   readonly cgroupGroup?: string | undefined;
+  /** What Condition*=/Assert*= are checked against; by default the host's (under hostRoot, with agentEnv as the manager's environment). */
+  readonly facts?: Facts | undefined;
+}
+
+/**
+ * A start that did not run because of the unit's checks (systemd's unit_start()): an unmet
+ * condition skips it (the job is done, the unit stays as it is), a failed assert fails the job
+ * (job result "assert"). Not a refusal: the unit may start once its checks hold.
+ */
+export interface StartNotRun {
+  readonly check: 'condition' | 'assert';
+  readonly jobResult: 'done' | 'assert';
+  /** "unmet condition check ConditionPathExists=/x", "Assertion failed for u.service (AssertPathExists=/y)". */
+  readonly message: string;
+  /**
+   * systemd's status words for the job (the console's, not the journal's, which the runner logs):
+   * "u.service was skipped because of an unmet condition check (ConditionPathExists=/x).",
+   * "u.service was skipped because no trigger condition checks were met.", "Assertion failed for u.service."
+   */
+  readonly statusMessage: string;
 }
 
 export function monotonicUs(): number {
@@ -328,17 +349,68 @@ export class UnitRunner {
     this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
   }
 
-  /** Starts the unit; returns why it was refused, if it was (the unit then stays as it is). */
-  start(): string | undefined {
+  /**
+   * Starts the unit; returns why it was refused, if it was (the unit then stays as it is). A
+   * start its checks kept from running (an unmet Condition*=, a failed Assert*=) is not a
+   * refusal: startJob() reports it, and `skippedStart` keeps it.
+   */
+  start(): string | undefined { const r = this.startJob(); return typeof r === 'string' ? r : undefined; }
+
+  /** The last start (or restart) that its Condition*=/Assert*= kept from running; undefined once one runs. */
+  skippedStart: StartNotRun | undefined;
+
+  /** start(), reporting a start its checks kept from running as well as a refusal. */
+  startJob(): string | StartNotRun | undefined {
     if (this.refusal !== undefined) { this.log('warning', `Refusing to start ${this.unitName}: ${this.refusal}`); return this.refusal; }
     const blocked = this.startBlocker();
     if (blocked !== undefined) { this.log('warning', `Not starting ${this.unitName}: ${blocked}`); return blocked; }
+    const skipped = this.checkStart();
+    if (skipped !== undefined) return skipped;
     this.send({ t: 'start' });
     return undefined;
   }
+
+  private notRun(check: 'condition' | 'assert', reason: string | undefined): StartNotRun {
+    const message = reason ?? check;
+    const statusMessage = check === 'assert' ? `Assertion failed for ${this.unitName}.`
+      : message.startsWith('unmet condition check ') ? `${this.unitName} was skipped because of an unmet condition check (${message.slice('unmet condition check '.length)}).`
+      : `${this.unitName} was skipped because no trigger condition checks were met.`;
+    return { check, jobResult: check === 'condition' ? 'done' : 'assert', message, statusMessage };
+  }
+
+  private factsCache: Facts | undefined;
+  private get facts(): Facts { return (this.factsCache ??= this.opts.facts ?? new HostFacts({ hostRoot: this.opts.hostRoot, env: this.opts.agentEnv ?? process.env })); }
+
+  /**
+   * systemd's unit_start(): from inactive or failed (not while active or activating, so never
+   * for an automatic restart), the conditions are checked, then the asserts, on the node, and
+   * the result kept (ConditionResult=, AssertResult=). An unmet condition leaves the unit as it
+   * is (inactive, Result=success); a failed assert too, and fails the start job.
+   */
+  private checkStart(): StartNotRun | undefined {
+    const st = this.activeState;
+    if (st !== 'inactive' && st !== 'failed') return undefined;
+    const o = startChecks(this.unitName, this.spec.unit, this.facts, this.clock(), this.machine.checks);
+    this.machine = { ...this.machine, checks: o.checks };
+    for (const l of o.logs) this.log(l.level, l.message);
+    this.opts.onDecision?.(properties(this.machine), this.machine, []);
+    this.skippedStart = o.verdict === 'start' ? undefined : this.notRun(o.verdict, o.reason);
+    if (o.verdict === 'start') return undefined;
+    this.dirty = true;
+    if (!this.dispatching && this.batchDepth === 0) this.flush();
+    this.opts.onChange?.(this);
+    return this.skippedStart;
+  }
   stop(): void { this.send({ t: 'stop' }); }
-  /** Restarts the unit; a refused unit is stopped instead (its new spec may not run here). */
-  restart(): string | undefined {
+  /**
+   * Restarts the unit; a refused unit is stopped instead (its new spec may not run here). The
+   * start half checks the conditions and asserts: when they do not hold, the unit is stopped
+   * and not started (systemd checks them once the stop is done; here, before it begins).
+   */
+  restart(): string | undefined { const r = this.restartJob(); return typeof r === 'string' ? r : undefined; }
+
+  /** restart(), reporting a start its checks kept from running as well as a refusal. */
+  restartJob(): string | StartNotRun | undefined {
     if (this.refusal !== undefined) {
       this.log('warning', `Refusing to start ${this.unitName}: ${this.refusal}`);
       if (this.activeState !== 'inactive' && this.activeState !== 'failed') this.send({ t: 'stop' });
@@ -347,6 +419,21 @@ export class UnitRunner {
     // a restart whose start could not be recorded is not begun (the running process is kept)
     const blocked = this.startBlocker();
     if (blocked !== undefined) { this.log('warning', `Not restarting ${this.unitName}: ${blocked}`); return blocked; }
+    const st = this.activeState;
+    if (st === 'inactive' || st === 'failed') {
+      const skipped = this.checkStart();
+      if (skipped !== undefined) return skipped;
+    } else if (st === 'active' || st === 'reloading') {
+      const o = startChecks(this.unitName, this.spec.unit, this.facts, this.clock(), this.machine.checks);
+      this.machine = { ...this.machine, checks: o.checks };
+      for (const l of o.logs) this.log(l.level, l.message);
+      if (o.verdict !== 'start') {
+        this.skippedStart = this.notRun(o.verdict, o.reason);
+        this.send({ t: 'stop' });
+        return this.skippedStart;
+      }
+      this.skippedStart = undefined;
+    }
     this.send({ t: 'restart' });
     return undefined;
   }

@@ -8,7 +8,8 @@
 // job runs, ours is passed within one decision and is left out); the final state, with ExecMainCode/ExecMainStatus unless the unit ended dead (a
 // dead unit is garbage-collected in systemd and shows zeros); and each restart delay
 // ("Failed with result"/"Deactivated successfully" → "Scheduled restart job"), from both
-// journals' µs timestamps.
+// journals' µs timestamps; for units with Condition*=/Assert*= (28-34), systemd's skip and
+// assertion messages and the ConditionResult/AssertResult they imply.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { convertText } from '../../src/unitfile/index.ts';
 import { configFromSpec } from '../../src/engine/index.ts';
 import { restartDelayNext } from '../../src/engine/decisions.ts';
 import { harness, sleep } from '../support/units.ts';
+import { unitProperties } from '../../src/api/status.ts';
 import { FIXTURES } from '../support/paths.ts';
 
 const dir = join(FIXTURES, 'oracle');
@@ -66,6 +68,20 @@ for (const f of scenarios) {
     const lastU = ours[ours.length - 1]!;
     assert.equal(key(lastU), key(lastO), 'final state');
     if (lastO.SubState !== 'dead') assert.deepEqual([lastU.ExecMainCode, lastU.ExecMainStatus], [lastO.ExecMainCode, lastO.ExecMainStatus], 'ExecMainCode/ExecMainStatus');
+
+    // Condition*=/Assert*= (29-34): the same skip or assertion messages, and the results systemd's words imply
+    const checkWords = (j: ReadonlyArray<{ message: string }>): string[] => j.map((e) => e.message.replace(/^\S+\.service: /, ''))
+      .filter((m) => / skipped, (unmet condition check|no trigger condition)|^Assertion failed for |^Starting requested but asserts failed/.test(m));
+    const oursJournal = h.logs.map((l) => ({ message: l.replace(/^[^:]+: [a-z]+: /, '') }));
+    assert.deepEqual(checkWords(oursJournal), checkWords(oracleJournal), 'condition and assert messages');
+    const words = checkWords(oracleJournal).join('\n');
+    if (/^\[Unit\][^[]*^(Condition|Assert)[A-Za-z]+=/m.test(text)) {
+      const props = unitProperties(r.machine);
+      assert.equal(props.ConditionResult, !/ skipped, /.test(words), 'ConditionResult');
+      if (!/ skipped, /.test(words)) assert.equal(props.AssertResult, !/^Assertion failed for /m.test(words), 'AssertResult');
+      else assert.equal(props.AssertResult, undefined, 'the asserts are not checked after an unmet condition');
+      assert.ok(props.ConditionTimestamp, 'ConditionTimestamp');
+    }
 
     const cfg = configFromSpec(spec, f);
     const theirs = restartDelays(oracleJournal);

@@ -1,5 +1,6 @@
-// [Unit] (systemd.unit(5)) and [Install] directives. Dependencies, conditions and jobs belong
-// to the dependency engine of issue 16: until it lands they are reported, never refused.
+// [Unit] (systemd.unit(5)) and [Install] directives. Dependencies and jobs belong to the
+// dependency engine of issue 16: until it lands they are reported, never refused. Conditions
+// and asserts are checked by the runner before a start (src/conditions).
 
 import { row, honours, STR, LIST, BOOL, SPAN, enumOf, intRange, EMERGENCY_ACTIONS, type Directive, type NotApplied } from './kinds.ts';
 
@@ -67,8 +68,8 @@ export const CONDITION_TYPES = ['PathExists', 'PathExistsGlob', 'PathIsDirectory
 
 export const CONDITIONS: Directive[] = ['Condition', 'Assert'].flatMap((family) => CONDITION_TYPES.map((c) =>
   d(`${family}${c}`, { t: 'condition' },
-    `${family}${c}= checks, in order; a leading "|" makes a check a triggering (OR) one, "!" negates it. ${family === 'Condition' ? 'A failed condition skips the start (the unit stays inactive, no error).' : 'A failed assertion fails the start.'}`,
-    { applier: 'dependency', reason: `${family === 'Condition' ? 'conditions' : 'assertions'} are not checked yet (issue 16): the unit starts as if every check passed`, protects: false })));
+    `${family}${c}= checks, evaluated on the node in the host's view before a start (src/conditions); a leading "|" makes a check a triggering (OR) one, "!" negates it. ${family === 'Condition' ? 'A failed condition skips the start (the unit stays inactive, Result=success, no error).' : 'A failed assertion fails the start job (job result assert).'}`,
+    { applier: 'runner' })));
 
 const INSTALL_REASON = '[Install] is read by systemctl enable; where a ServiceUnit runs is spec.nodeName/nodeSelector and spec.state';
 const install: NotApplied = { applier: 'carried', reason: INSTALL_REASON, protects: false };
