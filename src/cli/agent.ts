@@ -20,12 +20,26 @@ import { parseByteSize } from '../unitfile/read.ts';
 
 export const AGENT_HELP = `Usage: unitctl agent --manifests DIR [--state-dir DIR] [--stop-on-exit] [--status-table] [--allow-unenforced LIST|all]
                      [--read-socket-group GROUP] [--max-file-size SIZE]
-       unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-root DIR] [--allow-unenforced LIST|all]
+       unitctl agent --node NAME [--kubeconfig FILE] [--state-dir DIR] [--lease-namespace NS] [--host-namespaces | --host-root DIR]
+                     [--allow-unenforced LIST|all]
                      [--metrics-bind-address ADDR] [--log-format json|pretty]
 
 With --node, runs as the node agent of a cluster: the ServiceUnits that target NAME (nodeName,
-or nodeSelector against the Node's labels) run here and report in status.nodes[]. --host-root
-DIR runs commands chroot()ed into DIR (the host's / mounted into the agent's container).
+or nodeSelector against the Node's labels) run here and report in status.nodes[].
+
+In a container (the DaemonSet), services are to run on the host, not in the agent's container:
+  --host-namespaces   each service (and its uo-shim holder) enters the mount, cgroup, UTS, IPC
+                      and network namespaces of PID 1, the host's init (the pod needs hostPID
+                      and privileged): it sees the host's file system, mounts, hostname and
+                      network, and its cgroup is placed in the host's hierarchy. User=/Group=
+                      are the host's (/proc/1/root/etc/passwd, /etc/group). The holders run a
+                      copy of the shim in STATE-DIR/bin, so that nothing of the agent's image
+                      stays in use after an upgrade. A namespace that cannot be entered fails
+                      the spawn ("Failed at step NAMESPACE", exit status 226).
+  --host-root DIR     (older) each command runs chroot()ed into DIR, the host's / mounted into
+                      the container, but in the container's namespaces (its mounts, hostname,
+                      cgroup namespace); a chroot also pins the container's file system. Kept
+                      for manifests that still pass it; --host-namespaces replaces it.
 
 Runs every ServiceUnit YAML and .service file in DIR on this machine, with no cluster.
 Files added, changed or removed are picked up; a file that does not validate is reported and
@@ -63,7 +77,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: {
     manifests: { type: 'string' }, 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' },
     'status-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' }, 'host-root': { type: 'string' },
+    node: { type: 'string' }, kubeconfig: { type: 'string' }, 'lease-namespace': { type: 'string' }, 'host-root': { type: 'string' }, 'host-namespaces': { type: 'boolean' },
     'metrics-bind-address': { type: 'string' }, 'log-format': { type: 'string' }, 'allow-unenforced': { type: 'string' },
     'read-socket-group': { type: 'string' }, 'max-file-size': { type: 'string' },
   } });
@@ -74,6 +88,8 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
   if (unknown.length > 0) throw new UsageError(`agent: --allow-unenforced: ${unknown.map((n) => `${n}=`).join(', ')} ${unknown.length === 1 ? 'is not a directive' : 'are not directives'} of systemd.exec/resource-control/service/unit (names as in unit files: ProtectSystem,MemoryMax)`);
   if (values.help) { io.stdout(AGENT_HELP); return EXIT.ok; }
   if (values.node && values.manifests) throw new UsageError('agent: --node (cluster mode) and --manifests (standalone) exclude each other');
+  if (values['host-namespaces'] && values['host-root'] !== undefined) throw new UsageError('agent: --host-namespaces and --host-root exclude each other (--host-namespaces replaces --host-root)');
+  if (!values.node && (values['host-namespaces'] || values['host-root'] !== undefined)) throw new UsageError(`agent: ${values['host-namespaces'] ? '--host-namespaces' : '--host-root'} is for the node agent of a cluster (--node NAME)`);
   if (values.node) return (await import('./cluster.ts')).runClusterAgent({ ...values, allowUnenforced }, io);
   if (!values.manifests) throw new UsageError('agent: give --manifests DIR (standalone) or --node NAME (cluster mode)');
   const stateDir = resolve(resolveStateDir(values['state-dir'], process.env));

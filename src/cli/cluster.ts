@@ -11,6 +11,8 @@ import { KubeClient } from '../kube/client.ts';
 import { ClusterAgent } from '../agent/cluster.ts';
 import { Controller } from '../controller/controller.ts';
 import { ensureShim } from '../runner/shim.ts';
+import { hostNamespacesTarget, hostShimPath, installHostShim, sharedNamespaces } from '../runner/hostns.ts';
+import { readlinkSync } from 'node:fs';
 import { resolveStateDir } from './client.ts';
 import { EXIT, type Io } from './io.ts';
 import { untilSignal } from './signals.ts';
@@ -29,7 +31,7 @@ so several replicas are safe.
 ${OBSERVABILITY_HELP}
 `;
 
-export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string; allowUnenforced?: AllowUnenforced } & ObservabilityFlags, io: Io): Promise<number> {
+export async function runClusterAgent(values: { node?: string; kubeconfig?: string; 'state-dir'?: string; 'lease-namespace'?: string; 'stop-on-exit'?: boolean; 'host-root'?: string; 'host-namespaces'?: boolean; allowUnenforced?: AllowUnenforced } & ObservabilityFlags, io: Io): Promise<number> {
   const node = values.node!;
   const log = logger(io, values, { component: 'agent', node });
   const client = KubeClient.load(values.kubeconfig);
@@ -52,10 +54,25 @@ export async function runClusterAgent(values: { node?: string; kubeconfig?: stri
     return EXIT.failure;
   }
   log('info', `locked the state folder ${stateDir} (agent.lock) for this agent, PID ${process.pid}`);
+  // --host-namespaces: services enter the host init's namespaces (launch.ts), from a host copy of the shim
+  let hostRoot = values['host-root'];
+  if (values['host-namespaces']) {
+    const target = hostNamespacesTarget();
+    if ('problem' in target) { log('error', `--host-namespaces: ${target.problem}`); return EXIT.failure; }
+    if (target.note) log('notice', `--host-namespaces: ${target.note}`);
+    hostRoot = `/proc/${target.pid}/root`;
+    try { shimPath = hostShimPath(installHostShim(shimPath, stateDir), hostRoot); } catch (e) { log('error', `--host-namespaces: ${(e as Error).message}`); return EXIT.failure; }
+    const shared = sharedNamespaces(target.pid);
+    log('info', `services run in the namespaces of PID ${target.pid} (cgroup, ipc, uts, net, mnt)${shared.length > 0 ? `; this agent already shares ${shared.join(', ')} with it` : ''}; their uo-shims run ${shimPath}`);
+  } else if (hostRoot === undefined && process.geteuid?.() === 0) {
+    let other = false;
+    try { other = readlinkSync('/proc/1/ns/mnt') !== readlinkSync('/proc/self/ns/mnt'); } catch { /* cannot tell */ }
+    if (other) log('warning', 'this agent runs in a mount namespace other than PID 1\'s (a container?): services run in the agent\'s own namespaces and file system; --host-namespaces runs them on the host');
+  }
   const cgroups = agentCgroups(stateDir, process.env, (l, m) => log(l, m));
   const agent = new ClusterAgent({
     client, node, stateDir, shimPath, cgroups, leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
-    ...(values['host-root'] ? { hostRoot: values['host-root'] } : {}),
+    ...(hostRoot ? { hostRoot } : {}),
     ...(values.allowUnenforced ? { allowUnenforced: values.allowUnenforced } : {}),
     log, metrics,
   });

@@ -1,6 +1,17 @@
 // Launching one spawn effect: resolves the execution context on this node (accounts in
 // /etc/passwd and /etc/group, environment files, specifiers), builds the command line and the
 // environment as systemd would, encodes it all for uo-shim and starts the shim.
+//
+// Where the agent runs in a container (the DaemonSet), "this node" is the host, reached in one
+// of two ways, both through the runner's hostRoot (the host's root as the agent sees it):
+//   --host-namespaces  hostRoot is /proc/N/root (N = 1: the host's init, visible with hostPID):
+//                      the shim enters process N's cgroup, ipc, uts, net and mnt namespaces
+//                      (UO_SHIM_NAMESPACES) and the service runs in them, as if started on the
+//                      host; the host's files (/etc/passwd, the notify socket's folder) are
+//                      reached through /proc/N/root.
+//   --host-root DIR    (older) hostRoot is where the host's / is mounted: the command is
+//                      chroot()ed there (UO_SHIM_ROOT) but stays in the container's namespaces.
+// hostNamespacePid() (hostns.ts) tells which.
 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -8,7 +19,8 @@ import { expandCommand } from '../api/cmdline.ts';
 import type { ServiceConfig } from '../engine/index.ts';
 import type { ExecContext } from './context.ts';
 import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGroups, type Account, type EnvironmentFailure } from './environment.ts';
-import { encodeShimArgs, encodeShimEnv } from './shimproto.ts';
+import { encodeShimArgs, encodeShimEnv, NAMESPACE_TYPES } from './shimproto.ts';
+import { hostNamespacePid } from './hostns.ts';
 import type { SpawnEffect } from './store.ts';
 
 export interface LaunchInput {
@@ -21,6 +33,7 @@ export interface LaunchInput {
   readonly journal: string;
   readonly logMaxBytes: number;
   readonly agentEnv: Readonly<Record<string, string | undefined>>;
+  /** The host's root as the agent sees it; /proc/N/root: enter process N's namespaces (see above). */
   readonly hostRoot: string | undefined;
   /** The unit's cgroup directories (every hierarchy) and the holders' (issue 13); absent: no cgroup. */
   readonly cgroups?: readonly string[] | undefined;
@@ -94,9 +107,11 @@ export function prepareLaunch(i: LaunchInput): Launch {
     const p = optional ? wd.slice(1) : wd;
     cwd = `${optional ? '-' : ''}${p === '~' ? (user?.home ?? '/root') : p}`;
   }
+  const nsPid = hostNamespacePid(i.hostRoot);
   const shimEnv = encodeShimEnv({
     env: built.env,
-    root: i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
+    root: nsPid === undefined && i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
+    namespaces: nsPid !== undefined ? { pid: nsPid, types: NAMESPACE_TYPES } : undefined,
     failStatus: privileged ? undefined : acct.failure,
     uid: user?.uid,
     gid: privileged ? undefined : acct.gid,

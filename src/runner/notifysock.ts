@@ -11,7 +11,10 @@
 //                    both folders made by the agent, owned by it, 0755, nothing else in them;
 //                    with --host-root the folder is made under <host root>/run/… and the shim
 //                    binds there (UO_SHIM_ROOT prefix), so the chroot()ed service finds it at
-//                    /run/….
+//                    /run/…. With --host-namespaces (host root /proc/1/root) the folder is made
+//                    through /proc/1/root, in the host's /run, and the shim binds /run/… after
+//                    entering the host's mount namespace: the path is the host's, and only its
+//                    own length counts against sun_path.
 //   non-root agent:  <state folder>/notify/<unit>.sock (its services run as the agent's user)
 //   either, when that path is too long for sun_path (108 bytes) or /run is unusable: a folder
 //   made by mkdtemp (an unpredictable name, never a fixed name in a world-writable folder).
@@ -27,6 +30,16 @@ const SUN_PATH_MAX = 107;
 
 const h16 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
 const isRoot = (): boolean => (process.geteuid?.() ?? 0) === 0;
+
+/** Where the agent reaches the host's files ('' : its own /). */
+function filePrefix(hostRoot: string | undefined): string {
+  return hostRoot && hostRoot !== '/' && isRoot() ? hostRoot.replace(/\/+$/, '') : '';
+}
+
+/** What the shim puts before the path it binds: the host root it chroot()s into, '' when it enters the host's mount namespace first. */
+function bindPrefix(hostRoot: string | undefined): string {
+  return /^\/proc\/[1-9][0-9]*\/root\/?$/.test(hostRoot ?? '') ? '' : filePrefix(hostRoot);
+}
 
 /** The folder of an agent's notify sockets as the services see it, for a units folder. */
 function socketFolder(unitsDir: string): string {
@@ -44,14 +57,13 @@ function socketName(folder: string, unit: string, prefix: string): string {
  * units stopped, tests, leftovers): /run/unit-operator/<hash> would otherwise stay until reboot.
  */
 export function removeNotifyFolder(unitsDir: string, hostRoot?: string): void {
-  const prefix = hostRoot && hostRoot !== '/' && isRoot() ? hostRoot.replace(/\/+$/, '') : '';
+  const prefix = filePrefix(hostRoot);
   try { rmSync(prefix + socketFolder(unitsDir), { recursive: true, force: true }); } catch { /* read-only or gone: nothing to do */ }
 }
 
 /** The notify socket's path for a unit folder (as the service sees it); the folder may not exist yet. */
 export function notifySocketPath(dir: string, hostRoot?: string): string {
-  const prefix = hostRoot && hostRoot !== '/' && isRoot() ? hostRoot.replace(/\/+$/, '') : '';
-  return socketName(socketFolder(dirname(dir)), basename(dir), prefix);
+  return socketName(socketFolder(dirname(dir)), basename(dir), bindPrefix(hostRoot));
 }
 
 /** Why a folder that is to hold notify sockets is not to be used (undefined: fine). */
@@ -80,11 +92,12 @@ const privateFolders = new Map<string, string>();
  * it) and any problem met on the way (the socket then lives in an mkdtemp folder instead).
  */
 export function prepareNotifySocket(dir: string, hostRoot?: string): { path: string; problem?: string } {
-  const prefix = hostRoot && hostRoot !== '/' && isRoot() ? hostRoot.replace(/\/+$/, '') : '';
+  const prefix = filePrefix(hostRoot);
+  const bound = bindPrefix(hostRoot);
   const folder = socketFolder(dirname(dir));
   const path = notifySocketPath(dir, hostRoot);
   let problem: string | undefined;
-  if ((prefix + path).length <= SUN_PATH_MAX) {
+  if ((bound + path).length <= SUN_PATH_MAX) {
     const chain = isRoot() ? [dirname(folder), folder] : [folder];
     for (const f of chain) {
       problem = ownFolder(prefix + f);
@@ -101,5 +114,5 @@ export function prepareNotifySocket(dir: string, hostRoot?: string): { path: str
     priv = made.slice(prefix.length);
     privateFolders.set(key, priv);
   }
-  return { path: socketName(priv, basename(dir), prefix), ...(problem !== undefined ? { problem } : {}) };
+  return { path: socketName(priv, basename(dir), bound), ...(problem !== undefined ? { problem } : {}) };
 }

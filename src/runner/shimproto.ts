@@ -24,6 +24,15 @@
 //              holders' cgroup the shim joins at start). A command that cannot join fails with
 //              exec-failed ... 219 CGROUP; a shim that cannot join writes
 //                note SHIMPID CGROUP ERRNO DIR
+//   issue 17 (no new line kind): UO_SHIM_NAMESPACES=PID:TYPE,... (TYPE: cgroup, ipc, uts, net,
+//              mnt) — the shim enters /proc/PID/ns/TYPE (the host's, PID 1 with hostPID) after
+//              opening what is the agent's (event log, log folder, cgroup folders) and before
+//              it places itself and forks; the command inherits them. A namespace that cannot
+//              be entered fails the command at its first step, systemd's EXIT_NAMESPACE:
+//                exec-failed PID ERRNO 226 NAMESPACE
+//              never a silent fallback. A shim that predates the variable would ignore it, so
+//              the agent asks `uo-shim --features` for "namespaces" before it relies on it
+//              (launch.ts).
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -33,12 +42,18 @@ export const SHIM_PROTOCOL_VERSION = 3;
 
 // ---- agent → shim ----------------------------------------------------------------------------
 
+/** The namespaces a shim can enter (hostns.c), in the order it enters them. */
+export const NAMESPACE_TYPES = ['cgroup', 'ipc', 'uts', 'net', 'mnt'] as const;
+export type NamespaceType = typeof NAMESPACE_TYPES[number];
+
 /** The execution settings a shim applies before exec() (all already resolved to numbers and paths). */
 export interface ShimSettings {
   /** The service's own environment; the UO_SHIM_* variables are added next to it. */
   readonly env: Readonly<Record<string, string>>;
-  /** chroot() into this directory first (the host's root when the agent runs in a container). */
+  /** chroot() into this directory first (the host's root when the agent runs in a container: --host-root). */
   readonly root?: string | undefined;
+  /** Enter these namespaces of process `pid` (the host's: PID 1) before placing and forking (--host-namespaces). */
+  readonly namespaces?: { readonly pid: number; readonly types: readonly NamespaceType[] } | undefined;
   /** Fail the set-up with this exit status (systemd.exec(5) codes: 216 GROUP, 217 USER). */
   readonly failStatus?: number | undefined;
   readonly uid?: number | undefined;
@@ -78,6 +93,11 @@ export interface ShimSettings {
 export function encodeShimEnv(s: ShimSettings): Record<string, string> {
   const e: Record<string, string> = { ...s.env };
   if (s.root !== undefined) e['UO_SHIM_ROOT'] = s.root;
+  if (s.namespaces !== undefined) {
+    const { pid, types } = s.namespaces;
+    if (!Number.isSafeInteger(pid) || pid < 1 || pid > 9_999_999 || types.length === 0 || new Set(types).size !== types.length || types.some((t) => !NAMESPACE_TYPES.includes(t))) throw new Error(`not a namespace setting: ${pid}:${types.join(',')}`);
+    e['UO_SHIM_NAMESPACES'] = `${pid}:${types.join(',')}`;
+  }
   if (s.failStatus !== undefined) e['UO_SHIM_FAIL'] = String(s.failStatus);
   if (s.uid !== undefined) e['UO_SHIM_UID'] = String(s.uid);
   if (s.gid !== undefined) e['UO_SHIM_GID'] = String(s.gid);

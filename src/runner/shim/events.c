@@ -51,7 +51,11 @@
 static int events_fd = -1;
 
 int open_private_append(const char *path) {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	return open_private_append_at(AT_FDCWD, path);
+}
+
+int open_private_append_at(int dirfd, const char *path) {
+	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
 	if (fd < 0) return -1;
 	struct stat st;
 	if (fstat(fd, &st) < 0) { int e = errno; close(fd); errno = e; return -1; }

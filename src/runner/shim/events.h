@@ -7,6 +7,9 @@
  * (fchmod) whatever the umask. Returns the descriptor (close-on-exec), or -1 with errno set. */
 int open_private_append(const char *path);
 
+/* The same, path relative to the folder dirfd (AT_FDCWD: as open_private_append()). */
+int open_private_append_at(int dirfd, const char *path);
+
 /* Opens (creates, appends to) the event log with open_private_append(); returns -1 with errno
  * set on failure. */
 int events_open(const char *path);

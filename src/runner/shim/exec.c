@@ -3,12 +3,15 @@
  * exec_invoke() (src/core/exec-invoke.c), each step failing with systemd's exit status
  * (exit-status.h):
  *
- *   UO_SHIM_CGROUPS: the unit's cgroup in every hierarchy (cgroup.c), first CGROUP 219
+ *   UO_SHIM_NAMESPACES: the holder could not enter them (hostns.c): nothing else is tried
+ *     (the holder entered them before fork(); the command inherits them)  NAMESPACE 226
+ *   UO_SHIM_CGROUPS: the unit's cgroup in every hierarchy (cgroup.c)     CGROUP 219
  *   signal mask and dispositions reset                      SIGNAL_MASK 207
  *   UO_SHIM_IGNORE_SIGPIPE: SIGPIPE ignored unless "0" (IgnoreSIGPIPE=, default yes)
  *   setsid(): own session and process group                 SETSID 220
  *   UO_SHIM_FAIL=STATUS: the agent could not resolve User=/Group= (USER 217, GROUP 216)
- *   UO_SHIM_ROOT: chroot into the host's root (agent in a container) CHDIR 200
+ *   UO_SHIM_ROOT: chroot into the host's root (agent in a container; --host-root, the older
+ *     way: UO_SHIM_NAMESPACES replaces it)                    CHDIR 200
  *   UO_SHIM_UMASK (here, not after stdio as in systemd: it also sets the mode of the files
  *     StandardOutput= creates, 0644 & ~umask, as before)
  *   UO_SHIM_STDIN, UO_SHIM_STDOUT, UO_SHIM_STDERR           STDIN 208, STDOUT 209, STDERR 222
@@ -107,11 +110,12 @@ static void exec_command(const char *path, char **argv) {
 	fail(err, UO_EXIT_EXEC);
 }
 
-void exec_child(int fd, const char *path, char **argv) {
+void exec_child(int fd, const char *path, char **argv, int ns_err, const struct cgroup_dirs *cgroups) {
 	report_fd = fd;
+	/* the host's namespaces, which the holder failed to enter: nothing runs half inside the agent's */
+	if (ns_err) fail(ns_err, UO_EXIT_NAMESPACE);
 	/* the process joins its unit's cgroup before anything else (systemd: cg_attach_everywhere()) */
-	const char *cgroups = getenv("UO_SHIM_CGROUPS");
-	if (cgroups && *cgroups) step(cgroup_attach(cgroups, getpid(), NULL, 0), UO_EXIT_CGROUP);
+	if (cgroups->n > 0) step(cgroup_attach_dirs(cgroups, getpid(), NULL, 0), UO_EXIT_CGROUP);
 	sigset_t none;
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) fail(errno, UO_EXIT_SIGNAL_MASK);

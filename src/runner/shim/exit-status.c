@@ -1,4 +1,4 @@
-/* exit-status: the step names of systemd's exit statuses 200..222 (see exit-status.h). */
+/* exit-status: the step names of systemd's exit statuses 200..226 (see exit-status.h). */
 #include "exit-status.h"
 
 #include <stddef.h>
@@ -27,6 +27,9 @@ static const char *const steps[] = {
 	[UO_EXIT_SETSID - 200] = "SETSID",
 	[221 - 200] = "CONFIRM",
 	[UO_EXIT_STDERR - 200] = "STDERR",
+	[224 - 200] = "PAM",
+	[225 - 200] = "NETWORK",
+	[UO_EXIT_NAMESPACE - 200] = "NAMESPACE",
 };
 
 const char *exit_status_step(int status) {

@@ -26,6 +26,7 @@ enum {
 	UO_EXIT_CGROUP = 219,
 	UO_EXIT_SETSID = 220,
 	UO_EXIT_STDERR = 222,
+	UO_EXIT_NAMESPACE = 226,
 };
 
 /* systemd's name of an exit status ("CHDIR" for 200); "UNKNOWN" for one outside the table. */

@@ -4,7 +4,9 @@
  * moving PATH to PATH.1 when it grows past UO_SHIM_LOG_MAX bytes (default 8 MiB). A line
  * longer than 8 KiB is cut into pieces; a last line without a newline is written at the end.
  * PATH is opened as the event log is (events.c open_private_append(): 0600, no symbolic link
- * followed, a regular file of the shim's uid only); a line PATH refuses is dropped.
+ * followed, a regular file of the shim's uid only); a line PATH refuses is dropped. PATH's
+ * folder is opened at start, before the shim enters the host's namespaces (hostns.c), and the
+ * log is written relative to it: the agent's path, whatever mount namespace the shim is in then.
  */
 #define _GNU_SOURCE
 #include "logcap.h"
@@ -22,6 +24,9 @@ struct logbuf { int fd; int writer; const char *stream; char buf[8192]; size_t l
 
 static struct logbuf streams[2] = { { .fd = -1, .writer = -1, .stream = "stdout" }, { .fd = -1, .writer = -1, .stream = "stderr" } };
 static const char *log_path;
+/* the log's folder (O_PATH) and PATH's last component; AT_FDCWD and PATH when it has no folder */
+static int log_dir = AT_FDCWD;
+static const char *log_name;
 static long long log_max = 8LL << 20;
 
 static struct logbuf *of(int stream) { return &streams[stream == 2 ? 1 : 0]; }
@@ -30,6 +35,16 @@ void logcap_init(void) {
 	log_path = getenv("UO_SHIM_LOG");
 	if (getenv("UO_SHIM_LOG_MAX")) log_max = atoll(getenv("UO_SHIM_LOG_MAX"));
 	if (!log_path) return;
+	log_name = log_path;
+	const char *slash = strrchr(log_path, '/');
+	if (slash && slash[1] && (size_t)(slash - log_path) < 4096) {
+		char dir[4097];
+		size_t len = slash == log_path ? 1 : (size_t)(slash - log_path);
+		memcpy(dir, log_path, len);
+		dir[len] = 0;
+		int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) { log_dir = fd; log_name = slash + 1; }
+	}
 	const char *spec[2] = { getenv("UO_SHIM_STDOUT"), getenv("UO_SHIM_STDERR") };
 	for (int i = 0; i < 2; i++) {
 		int p[2];
@@ -52,16 +67,16 @@ void logcap_close_writers(void) {
 
 static void log_line(const char *stream, const char *line, size_t len) {
 	if (!log_path) return;
-	int fd = open_private_append(log_path);
+	int fd = open_private_append_at(log_dir, log_name);
 	if (fd < 0) return;
 	struct stat st;
 	if (fstat(fd, &st) == 0 && st.st_size > log_max) {
 		/* rename() moves the name (never follows a link); the new file is made as the first was */
 		char old[4200];
-		snprintf(old, sizeof old, "%s.1", log_path);
+		snprintf(old, sizeof old, "%s.1", log_name);
 		close(fd);
-		rename(log_path, old);
-		fd = open_private_append(log_path);
+		renameat(log_dir, log_name, log_dir, old);
+		fd = open_private_append_at(log_dir, log_name);
 		if (fd < 0) return;
 	}
 	struct timespec ts;

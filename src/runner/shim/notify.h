@@ -5,7 +5,8 @@
 /* Binds a datagram socket (SO_PASSCRED) for path and sets NOTIFY_SOCKET=path for the command;
  * returns the socket, or -1 when it could not be bound (NOTIFY_SOCKET is set anyway, as before).
  * The socket is bound at UO_SHIM_ROOT + path when UO_SHIM_ROOT is set (the command, chroot()ed
- * there, finds it at path). Mode 0777, as systemd's /run/systemd/notify: any local process may
+ * there, finds it at path); with UO_SHIM_NAMESPACES it is bound after the shim entered them, so
+ * path is the host's. Mode 0777, as systemd's /run/systemd/notify: any local process may
  * send; the agent judges every datagram by the sender's credentials, which notify_receive()
  * reports. */
 int notify_open(const char *path);

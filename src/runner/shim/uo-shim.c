@@ -3,6 +3,10 @@
  *
  *   uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]
  *   uo-shim --lock FILE AGENT_PID [--wait]     (a helper of the agent: lock.c)
+ *   uo-shim --features                         prints what this shim can do, one word a line
+ *                                              ("namespaces": UO_SHIM_NAMESPACES), so that
+ *                                              the agent never relies on a setting an older
+ *                                              shim would ignore
  *
  * It becomes a child subreaper, forks the command into its own session with the execution
  * settings given in UO_SHIM_* environment variables, and appends one line per happening to
@@ -13,6 +17,7 @@
  *   events.c       the event log and its line format
  *   exec.c         the child's set-up in systemd's order, execve(), the report to the shim
  *   cgroup.c       the command into its unit's cgroup, the shim into the holders' (UO_SHIM_*CGROUPS)
+ *   hostns.c       the shim into another process's (the host's) namespaces (UO_SHIM_NAMESPACES)
  *   exec-stdio.c   StandardInput=/Output=/Error= (UO_SHIM_STDIN, _STDOUT, _STDERR)
  *   exec-sched.c   OOMScoreAdjust=, CPUScheduling*=, Nice=, CPUAffinity=, IOScheduling*=
  *   exec-creds.c   UMask=, Limit*=, Group=, User=
@@ -28,6 +33,7 @@
 #include "events.h"
 #include "exec.h"
 #include "exit-status.h"
+#include "hostns.h"
 #include "lock.h"
 #include "logcap.h"
 #include "notify.h"
@@ -47,6 +53,7 @@
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
@@ -59,17 +66,34 @@ int main(int argc, char **argv) {
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	emit("shim %d", (int)getpid());
-	/* out of the agent's cgroup into the holders' (a pod's deletion must not kill the holder) */
-	const char *holders = getenv("UO_SHIM_HOLDER_CGROUPS");
-	if (holders && *holders) {
-		char dir[4096];
-		int r = cgroup_attach(holders, getpid(), dir, sizeof dir);
-		if (r < 0) emit("note %d CGROUP %d %s", (int)getpid(), -r, dir);
+
+	/* What is the agent's is opened in the agent's view first: the event log (above), the
+	 * cgroup folders, the log's folder; then the host's namespaces are entered (hostns.c). */
+	static struct cgroup_dirs holder_dirs, unit_dirs;
+	cgroup_open_dirs(getenv("UO_SHIM_HOLDER_CGROUPS"), &holder_dirs);
+	cgroup_open_dirs(getenv("UO_SHIM_CGROUPS"), &unit_dirs);
+	notify_set_unit(argv[1]);
+	logcap_init();
+	int ns_err = 0;
+	const char *ns = getenv("UO_SHIM_NAMESPACES");
+	if (ns) {
+		int r = hostns_enter(ns, NULL, 0);
+		/* the command fails at step NAMESPACE (exec.c); nothing more is set up for it here */
+		if (r < 0) ns_err = -r;
 	}
 
+	/* out of the agent's cgroup into the holders' (a pod's deletion must not kill the holder) */
+	if (holder_dirs.n > 0 && !ns_err) {
+		char dir[4096];
+		int r = cgroup_attach_dirs(&holder_dirs, getpid(), dir, sizeof dir);
+		if (r < 0) emit("note %d CGROUP %d %s", (int)getpid(), -r, dir);
+	}
+	cgroup_close_dirs(&holder_dirs);
+
+	/* bound in the namespaces the command runs in (the host's, with UO_SHIM_NAMESPACES) */
 	int notify_fd = -1;
 	const char *notify_path = getenv("UO_SHIM_NOTIFY_SOCKET");
-	if (notify_path && *notify_path) { notify_set_unit(argv[1]); notify_fd = notify_open(notify_path); }
+	if (notify_path && *notify_path && !ns_err) notify_fd = notify_open(notify_path);
 
 	sigset_t chld;
 	sigemptyset(&chld);
@@ -77,14 +101,13 @@ int main(int argc, char **argv) {
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	logcap_init();
-
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) { perror("uo-shim: pipe"); return 1; }
 	pid_t pid = fork();
 	if (pid < 0) { emit("exec-failed 0 %d %d %s", errno, UO_EXIT_EXEC, exit_status_step(UO_EXIT_EXEC)); emit("empty"); return 1; }
-	if (pid == 0) { close(p[0]); exec_child(p[1], argv[3], argv + 4); }
+	if (pid == 0) { close(p[0]); exec_child(p[1], argv[3], argv + 4, ns_err, &unit_dirs); }
 	close(p[1]);
+	cgroup_close_dirs(&unit_dirs);
 	logcap_close_writers();
 	emit("spawn %d", (int)pid);
 	exec_collect(p[0], (int)pid);
