@@ -1,6 +1,8 @@
-// kube-apiserver, etcd and kubectl for the local control plane: taken from KUBEBUILDER_ASSETS
-// when it is set (controller-runtime's envtest convention), else built once with the machine's
-// Go toolchain from the wrapper modules in control-plane/ into a cache keyed by version.
+// kube-apiserver, etcd and kubectl for the local control plane, and kubelet, kube-scheduler and
+// kube-controller-manager for the real-node harness (testenv/node.ts): taken from
+// KUBEBUILDER_ASSETS when it is set (controller-runtime's envtest convention), else built once
+// with the machine's Go toolchain from the wrapper modules in control-plane/ into a cache keyed
+// by version — the five Kubernetes commands in one `go build`.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,6 +14,10 @@ export interface Binaries {
   readonly kubeApiserver: string;
   readonly etcd: string;
   readonly kubectl: string;
+  /** The node's binaries; undefined only from a KUBEBUILDER_ASSETS folder that lacks them. */
+  readonly kubelet: string | undefined;
+  readonly kubeScheduler: string | undefined;
+  readonly kubeControllerManager: string | undefined;
   readonly kubernetesVersion: string;
   readonly etcdVersion: string;
   /** Where they came from. */
@@ -37,6 +43,10 @@ function requiredVersion(goMod: string, module: string): string {
   return m[1]!;
 }
 
+/** The Kubernetes commands of control-plane/kube/tools.go, built together in one `go build`. */
+const KUBE = ['kube-apiserver', 'kubectl', 'kube-scheduler', 'kube-controller-manager', 'kubelet'] as const;
+const ALL = [...KUBE, 'etcd'];
+
 export function cacheRoot(env: Readonly<Record<string, string | undefined>>): string {
   return join(env['XDG_CACHE_HOME'] ?? join(env['HOME'] ?? homedir(), '.cache'), 'unit-operator', 'control-plane');
 }
@@ -48,7 +58,7 @@ export function plannedBuild(modulesDir: string, env: Readonly<Record<string, st
   const kubernetesVersion = requiredVersion(kubeMod, 'k8s.io/kubernetes');
   const etcdVersion = requiredVersion(etcdMod, 'go.etcd.io/etcd/server/v3');
   const hash = createHash('sha256');
-  for (const f of ['kube/go.mod', 'kube/go.sum', 'etcd/go.mod', 'etcd/go.sum', 'etcd/main.go']) hash.update(readFileSync(join(modulesDir, f)));
+  for (const f of ['kube/go.mod', 'kube/go.sum', 'kube/tools.go', 'etcd/go.mod', 'etcd/go.sum', 'etcd/main.go']) hash.update(readFileSync(join(modulesDir, f)));
   const dir = join(cacheRoot(env), `kubernetes-${kubernetesVersion}_etcd-${etcdVersion}_${hash.digest('hex').slice(0, 10)}`);
   return { kubernetesVersion, etcdVersion, dir };
 }
@@ -58,12 +68,14 @@ function fromAssets(dir: string): Binaries | undefined {
   const etcd = join(dir, 'etcd');
   if (!existsSync(api) || !existsSync(etcd)) return undefined;
   const kubectl = existsSync(join(dir, 'kubectl')) ? join(dir, 'kubectl') : 'kubectl';
+  const opt = (b: string): string | undefined => (existsSync(join(dir, b)) ? join(dir, b) : undefined);
   const version = (bin: string, re: RegExp): string => {
     const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
     return re.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'unknown';
   };
   return {
     kubeApiserver: api, etcd, kubectl, source: 'KUBEBUILDER_ASSETS', dir,
+    kubelet: opt('kubelet'), kubeScheduler: opt('kube-scheduler'), kubeControllerManager: opt('kube-controller-manager'),
     kubernetesVersion: version(api, /Kubernetes (v[^\s]+)/), etcdVersion: `v${version(etcd, /etcd Version: ([^\s]+)/)}`,
   };
 }
@@ -81,9 +93,10 @@ export async function ensureBinaries(opts: BuildOptions): Promise<Binaries> {
   const plan = plannedBuild(opts.modulesDir, env);
   const done = (source: Binaries['source']): Binaries => ({
     kubeApiserver: join(plan.dir, 'kube-apiserver'), etcd: join(plan.dir, 'etcd'), kubectl: join(plan.dir, 'kubectl'),
+    kubelet: join(plan.dir, 'kubelet'), kubeScheduler: join(plan.dir, 'kube-scheduler'), kubeControllerManager: join(plan.dir, 'kube-controller-manager'),
     kubernetesVersion: plan.kubernetesVersion, etcdVersion: plan.etcdVersion, source, dir: plan.dir,
   });
-  if (['kube-apiserver', 'etcd', 'kubectl'].every((b) => existsSync(join(plan.dir, b)))) return done('cache');
+  if (ALL.every((b) => existsSync(join(plan.dir, b)))) return done('cache');
 
   const go = spawnSync('go', ['version'], { encoding: 'utf8', env: { ...process.env, ...env } });
   if (go.error || go.status !== 0) {
@@ -97,8 +110,8 @@ export async function ensureBinaries(opts: BuildOptions): Promise<Binaries> {
   const fd = openSync(lock, 'w');
   closeSync(fd);
   const started = Date.now();
-  progress(`control plane: building kubernetes ${plan.kubernetesVersion} (kube-apiserver, kubectl) and etcd ${plan.etcdVersion} with ${go.stdout.trim()} into ${plan.dir}`);
-  progress('control plane: the first build takes 10–15 minutes on 2 cores; later runs reuse the cache');
+  progress(`control plane: building kubernetes ${plan.kubernetesVersion} (${KUBE.join(', ')}) and etcd ${plan.etcdVersion} with ${go.stdout.trim()} into ${plan.dir}`);
+  progress('control plane: the first build takes 10–20 minutes on 2 cores; later runs reuse the cache');
   const minor = /^v1\.([0-9]+)/.exec(plan.kubernetesVersion)?.[1] ?? '0';
   const pkg = 'k8s.io/component-base/version';
   const cgv = 'k8s.io/client-go/pkg/version';
@@ -106,11 +119,11 @@ export async function ensureBinaries(opts: BuildOptions): Promise<Binaries> {
   const buildEnv = { ...process.env, ...env, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false -mod=readonly', GOTOOLCHAIN: 'local' };
   const steps: Array<{ what: string; cwd: string; args: string[] }> = [
     { what: 'etcd', cwd: join(opts.modulesDir, 'etcd'), args: ['build', '-o', join(staging, 'etcd'), '.'] },
-    { what: 'kube-apiserver and kubectl', cwd: join(opts.modulesDir, 'kube'), args: ['build', '-ldflags', `-s -w ${stamp(pkg)} ${stamp(cgv)}`, '-o', `${staging}/`, 'k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kubectl'] },
+    { what: KUBE.join(', '), cwd: join(opts.modulesDir, 'kube'), args: ['build', '-ldflags', `-s -w ${stamp(pkg)} ${stamp(cgv)}`, '-o', `${staging}/`, ...KUBE.map((c) => `k8s.io/kubernetes/cmd/${c}`)] },
   ];
   try {
     for (const step of steps) await runStep(step.what, 'go', step.args, step.cwd, buildEnv, progress, started);
-    for (const b of ['kube-apiserver', 'etcd', 'kubectl']) renameSync(join(staging, b), join(plan.dir, b));
+    for (const b of ALL) renameSync(join(staging, b), join(plan.dir, b));
   } finally {
     rmSync(staging, { recursive: true, force: true });
     rmSync(lock, { force: true });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Binaries } from './binaries.ts';
 import { makePki } from './pki.ts';
-import { startLogged, stopPid, freePort, httpsGet, waitUntil, isAlive, exeOf, type Started } from './processes.ts';
+import { startLogged, stopPid, freePort, portFree, httpsGet, waitUntil, isAlive, exeOf, type Started } from './processes.ts';
 
 export interface ControlPlaneState {
   readonly dir: string;
@@ -34,7 +34,12 @@ export interface StartOptions {
   /** Folder for data, certificates, logs and the kubeconfig; a new temp folder by default. */
   readonly dir?: string;
   readonly progress?: (line: string) => void;
+  /** The API server's port; a free one by default. A real node's pods reach it at a fixed one (LOCAL_NODE_API_PORT). */
+  readonly apiPort?: number;
 }
+
+/** Where the local overlay's pods (host network, no kube-proxy) find the API server: 127.0.0.1:6443. */
+export const LOCAL_NODE_API_PORT = 6443;
 
 export const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
@@ -51,7 +56,8 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
     const token = randomBytes(24).toString('hex');
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
 
-    const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), opts.apiPort ?? await freePort()];
+    if (opts.apiPort !== undefined && !(await portFree(opts.apiPort))) throw new Error(`port ${opts.apiPort} on 127.0.0.1 is taken: the API server of a real node listens there (manifests/overlays/local); stop what uses it (another cluster:up --node?)`);
     const etcdUrl = `http://127.0.0.1:${clientPort}`;
     progress(`control plane: starting etcd on ${etcdUrl}`);
     const etcd = startLogged(opts.binaries.etcd, [
@@ -76,6 +82,9 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
       '--authorization-mode=RBAC', '--service-cluster-ip-range=10.96.0.0/16',
       '--enable-priority-and-fairness=false', '--profiling=false', '--v=1',
       '--allow-privileged=true', // as real clusters: the agent DaemonSet is privileged
+      // towards kubelets (the real-node harness, testenv/node.ts): exec and logs over TLS both ways
+      `--kubelet-certificate-authority=${pki.caCert}`, `--kubelet-client-certificate=${pki.kubeletClientCert}`, `--kubelet-client-key=${pki.kubeletClientKey}`,
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
     ], join(dir, 'kube-apiserver.log'));
     started.push(api);
     await waitUntil('kube-apiserver', async () => (await httpsGet(`${server}/readyz`, { ca: pki.caCert, token })).status === 200, api, 90_000);

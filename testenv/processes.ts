@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 
 export interface Started {
   readonly pid: number;
+  readonly args: readonly string[];
   readonly child: ChildProcess;
   readonly log: string;
 }
@@ -19,7 +20,7 @@ export function startLogged(bin: string, args: string[], log: string, env: NodeJ
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${bin}`);
   child.unref();
-  return { pid: child.pid, child, log };
+  return { pid: child.pid, args, child, log };
 }
 
 /** Running: it exists and is not a zombie (a zombie has exited and only waits to be reaped). */
@@ -82,6 +83,15 @@ export function freePort(): Promise<number> {
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether port can be listened on at 127.0.0.1 now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
