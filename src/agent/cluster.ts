@@ -6,6 +6,7 @@
 // is unreachable, services keep running and restarting; status catches up when it returns.
 
 import type { CgroupContext } from '../runner/cgroup/index.ts';
+import { releaseAgentCgroups } from '../runner/cgroup/agent.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { KubeClient } from '../kube/client.ts';
@@ -34,7 +35,7 @@ export interface ClusterAgentOptions {
   readonly statusIntervalMs?: number;
   /** The host's root file system when the agent runs in a container. */
   readonly hostRoot?: string;
-  readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   readonly metrics?: Metrics;
   /** --allow-unenforced: protections a unit may run without on this node. */
   readonly allowUnenforced?: AllowUnenforced;
@@ -82,6 +83,7 @@ export class ClusterAgent {
       opts.metrics.observeClient(opts.client);
       this.queue.observer = opts.metrics.queue('agent', () => this.queue.depth);
       opts.metrics.trackUnits(() => this.host.activeStates());
+      opts.metrics.trackUsage(this.host.units);
       opts.metrics.trackStatusWrites(() => this.publisher.writes);
     }
     const selectors = agentUnitSelectors(opts.node);
@@ -237,5 +239,7 @@ export class ClusterAgent {
     if (stopUnits) await this.host.stopAll(30_000);
     this.publisher.stop();
     this.host.closeAll();
+    // no unit runs any more (all stopped, an uninstall): the agent's top slice goes too
+    if (this.opts.cgroups) await releaseAgentCgroups(this.opts.cgroups, this.opts.log);
   }
 }

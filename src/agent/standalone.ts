@@ -4,6 +4,7 @@
 // socket. Imperative commands (unitctl stop) hold until the unit's file changes, like systemctl.
 
 import type { CgroupContext } from '../runner/cgroup/index.ts';
+import { releaseAgentCgroups } from '../runner/cgroup/agent.ts';
 import { removeNotifyFolder } from '../runner/notifysock.ts';
 import type { Socket } from 'node:net';
 import { watch, type FSWatcher } from 'node:fs';
@@ -22,7 +23,7 @@ export interface AgentOptions {
   readonly manifestsDir: string;
   readonly stateDir: string;
   readonly shimPath: string;
-  readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   readonly rescanMs?: number;
   readonly onChange?: () => void;
   readonly metrics?: Metrics;
@@ -72,6 +73,7 @@ export class StandaloneAgent {
       ...(m ? { onTransition: (id: string, t: Transition) => m.transition(id, t) } : {}),
     });
     m?.trackUnits(() => this.host.activeStates());
+    m?.trackUsage(this.host.units);
   }
 
   get units(): UnitHost['units'] { return this.host.units; }
@@ -175,7 +177,13 @@ export class StandaloneAgent {
         // the state folder may forbid a start now (a refused or damaged state, a write that fails): the real reason
         const blocked = req.cmd === 'start' || req.cmd === 'restart' || req.cmd === 'reload' ? (r.refusal === undefined ? r.startBlocker() : undefined) : undefined;
         if (blocked !== undefined) return { ok: false, exit: 1, error: `Failed to ${req.cmd} ${r.unitName}: ${blocked}` };
-        const refused = ({ start: () => r.start(), stop: () => r.stop(), restart: () => r.restart(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();
+        const refused = ({ start: () => r.startJob(), stop: () => r.stop(), restart: () => r.restartJob(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();
+        // systemctl: a failed Assert*= fails the job ("Assertion failed on job for X."), exit 1; an
+        // unmet Condition*= completes it (exit 0): the unit is left as it is, status says why
+        if (refused !== undefined && typeof refused !== 'string') {
+          if (refused.check === 'assert') return { ok: false, exit: 1, error: `Assertion failed on job for ${r.unitName}.` };
+          return { ok: true, unit: unitStatus(r, h.source) };
+        }
         // systemctl: "Failed to start X.service: Unit X.service has a bad unit file setting."
         if (typeof refused === 'string') return { ok: false, exit: 6, error: `Failed to ${req.cmd} ${r.unitName}: Unit ${r.unitName} has a bad unit file setting: ${refused}. See 'unitctl status ${r.unitName}'.` };
         return { ok: true, unit: unitStatus(r, h.source) };
@@ -216,7 +224,10 @@ export class StandaloneAgent {
     } else removeSocket(readSocketPath(dir)); // a previous agent's, run with --read-socket-group
   }
 
-  /** Stops watching and answering. With stopUnits, stops every unit first (ExecStop= runs). */
+  /**
+   * Stops watching and answering. With stopUnits, stops every unit first (ExecStop= runs). When
+   * no unit runs any more, the agent's top slice is removed (releaseAgentCgroups).
+   */
   async shutdown(stopUnits: boolean, timeoutMs = 30_000): Promise<void> {
     this.closing = true;
     await this.loading;
@@ -226,6 +237,7 @@ export class StandaloneAgent {
     if (stopUnits) await this.host.stopAll(timeoutMs);
     this.host.closeAll();
     if (stopUnits && this.host.activeStates().every((s) => s === 'inactive' || s === 'failed')) removeNotifyFolder(join(this.opts.stateDir, 'units'));
+    if (this.opts.cgroups) await releaseAgentCgroups(this.opts.cgroups, this.opts.log);
     const closed = Promise.all(this.listeners.map((l) => l.close()));
     for (const c of this.clients) c.destroy();
     await closed;
