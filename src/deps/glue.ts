@@ -1,0 +1,31 @@
+// The thin seam between the per-unit service engine and the dependency engine: what an engine
+// decision means for the dependency engine, and what a dependency effect asks of an engine. Pure.
+
+import { ACTIVE_STATE, type ServiceState } from '../engine/states.ts';
+import type { Effect, Event } from '../engine/types.ts';
+import type { DepsEffect, DepsEvent } from './types.ts';
+
+/**
+ * The dependency events in one engine decision's effects, in order: a `state` event for every
+ * change of ActiveState (unit_notify()), an `auto-restart` event for "Scheduled restart job".
+ */
+export function depsEventsFromEngine(unit: string, effects: readonly Effect[]): DepsEvent[] {
+  const out: DepsEvent[] = [];
+  let reloadFailed = false;
+  for (const e of effects) {
+    if (e.t === 'transition' && e.transition.t === 'reloaded' && e.transition.result !== 'success') reloadFailed = true;
+    if (e.t === 'transition' && e.transition.t === 'restart-queued') out.push({ t: 'auto-restart', unit });
+    if (e.t !== 'state-changed') continue;
+    const from = ACTIVE_STATE[e.from as ServiceState], to = ACTIVE_STATE[e.to as ServiceState];
+    const willAutoRestart = e.to === 'dead-before-auto-restart' || e.to === 'failed-before-auto-restart';
+    if (from === to && !willAutoRestart) continue;
+    out.push({ t: 'state', unit, from, to, willAutoRestart, reloadFailed });
+  }
+  return out;
+}
+
+/** The engine event a dependency effect asks for, or undefined for effects that are not an engine's. */
+export function engineEventFor(e: DepsEffect): { unit: string; event: Event } | undefined {
+  if (e.t === 'start' || e.t === 'stop' || e.t === 'reload') return { unit: e.unit, event: { t: e.t } };
+  return undefined;
+}

@@ -1,0 +1,7 @@
+export * from './spec.ts';
+export * from './graph.ts';
+export * from './jobs.ts';
+export * from './transaction.ts';
+export * from './types.ts';
+export * from './manager.ts';
+export * from './glue.ts';

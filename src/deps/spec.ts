@@ -1,0 +1,98 @@
+// The [Unit] dependency fields of a spec, typed: what the dependency engine reads. Pure.
+// (spec.unit carries them camel-cased, as src/api/table/unit.ts declares: requires, wantedBy…)
+
+import type { ServiceUnitSpec } from '../api/types.ts';
+
+/** systemd's job modes (systemctl --job-mode=; OnFailureJobMode=). */
+export type JobMode = 'replace' | 'fail' | 'replace-irreversibly' | 'isolate' | 'flush' | 'ignore-dependencies' | 'ignore-requirements';
+
+/** The dependency directives of one unit, as written (forward directions only). */
+export interface UnitDeps {
+  readonly requires: readonly string[];
+  readonly requisite: readonly string[];
+  readonly wants: readonly string[];
+  readonly bindsTo: readonly string[];
+  readonly partOf: readonly string[];
+  readonly upholds: readonly string[];
+  readonly conflicts: readonly string[];
+  readonly after: readonly string[];
+  readonly before: readonly string[];
+  readonly onFailure: readonly string[];
+  readonly onSuccess: readonly string[];
+  readonly propagatesReloadTo: readonly string[];
+  readonly reloadPropagatedFrom: readonly string[];
+  readonly propagatesStopTo: readonly string[];
+  readonly stopPropagatedFrom: readonly string[];
+  readonly onFailureJobMode: JobMode;
+  readonly onSuccessJobMode: JobMode;
+  readonly stopWhenUnneeded: boolean;
+  readonly defaultDependencies: boolean;
+  readonly refuseManualStart: boolean;
+  readonly refuseManualStop: boolean;
+  /** ExecReload= (or Type=notify-reload): reload jobs are applicable. */
+  readonly canReload: boolean;
+  /** JobTimeoutSec= in µs; Infinity when unset. */
+  readonly jobTimeoutUSec: number;
+  /** A target: the dependency engine itself makes it active or inactive (no service engine). */
+  readonly target: boolean;
+  /** Type=oneshot: a finished start job is logged "Finished X." (service.c's finished_job). */
+  readonly oneshot: boolean;
+}
+
+export const NO_DEPS: UnitDeps = {
+  requires: [], requisite: [], wants: [], bindsTo: [], partOf: [], upholds: [], conflicts: [], after: [], before: [],
+  onFailure: [], onSuccess: [], propagatesReloadTo: [], reloadPropagatedFrom: [], propagatesStopTo: [], stopPropagatedFrom: [],
+  onFailureJobMode: 'replace', onSuccessJobMode: 'replace', stopWhenUnneeded: false, defaultDependencies: true,
+  refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, target: false, oneshot: false,
+};
+
+/** Builds a UnitDeps from a partial one (tests, targets). */
+export const deps = (d: Partial<UnitDeps> = {}): UnitDeps => ({ ...NO_DEPS, ...d });
+
+/** Unit names in a list value: entries may hold several space-separated names (Requires=a b). */
+function names(v: unknown): string[] {
+  const items = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+  return items.flatMap((x) => String(x).split(/\s+/)).filter((s) => s.length > 0).map(normalizeName);
+}
+
+/** "foo" names foo.service, as systemctl completes it. */
+export const normalizeName = (n: string): string => (/\.[a-z]+$/.test(n) ? n : `${n}.service`);
+
+const bool = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'yes' || v === 'true' || v === '1' || v === 'on');
+
+function mode(v: unknown): JobMode {
+  const s = String(v ?? 'replace');
+  return (['replace', 'fail', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'] as const).find((m) => m === s) ?? 'replace';
+}
+
+function spanUSec(v: unknown): number {
+  if (v === undefined || v === 'infinity') return Infinity;
+  if (typeof v === 'number') return v * 1_000_000;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|min|h)?$/.exec(String(v).trim());
+  if (!m) return Infinity;
+  const k = { ms: 1_000, s: 1_000_000, min: 60_000_000, h: 3_600_000_000 }[(m[2] ?? 's') as 'ms' | 's' | 'min' | 'h'];
+  const n = Number(m[1]) * k;
+  return n === 0 ? Infinity : n;
+}
+
+/** The dependency fields of a ServiceUnit spec. */
+export function depsFromSpec(spec: ServiceUnitSpec): UnitDeps {
+  const u = (spec.unit ?? {}) as Record<string, unknown>;
+  const s = (spec.service ?? {}) as Record<string, unknown>;
+  const reload = s['execReload'];
+  return {
+    requires: names(u['requires']), requisite: names(u['requisite']), wants: names(u['wants']),
+    bindsTo: names(u['bindsTo']), partOf: names(u['partOf']), upholds: names(u['upholds']),
+    conflicts: names(u['conflicts']), after: names(u['after']), before: names(u['before']),
+    onFailure: names(u['onFailure']), onSuccess: names(u['onSuccess']),
+    propagatesReloadTo: names(u['propagatesReloadTo']), reloadPropagatedFrom: names(u['reloadPropagatedFrom']),
+    propagatesStopTo: names(u['propagatesStopTo']), stopPropagatedFrom: names(u['stopPropagatedFrom']),
+    onFailureJobMode: mode(u['onFailureJobMode']), onSuccessJobMode: mode(u['onSuccessJobMode']),
+    stopWhenUnneeded: bool(u['stopWhenUnneeded'], false), defaultDependencies: bool(u['defaultDependencies'], true),
+    refuseManualStart: bool(u['refuseManualStart'], false), refuseManualStop: bool(u['refuseManualStop'], false),
+    canReload: (Array.isArray(reload) ? reload.length > 0 : reload !== undefined) || s['type'] === 'notify-reload',
+    jobTimeoutUSec: spanUSec(u['jobTimeoutSec']),
+    target: false,
+    oneshot: s['type'] === 'oneshot' || (s['type'] === undefined && (s['execStart'] === undefined || (Array.isArray(s['execStart']) && s['execStart'].length === 0))),
+  };
+}

@@ -1,0 +1,61 @@
+// The dependency engine's state, events and effects: plain data, like src/engine/types.ts.
+
+import type { ActiveState } from '../engine/states.ts';
+import type { JobResult, JobType, RequestJobType } from './jobs.ts';
+import type { JobMode } from './spec.ts';
+
+export interface Job {
+  readonly id: number;
+  readonly unit: string;
+  readonly type: JobType;
+  readonly state: 'waiting' | 'running';
+  readonly ignoreOrder: boolean;
+  readonly irreversible: boolean;
+}
+
+export interface DepsState {
+  /** Every unit's ActiveState as the dependency engine last heard it (targets: its own). */
+  readonly units: Readonly<Record<string, ActiveState>>;
+  /** The installed job of each unit (at most one, as in systemd). */
+  readonly jobs: Readonly<Record<string, Job>>;
+  readonly nextJobId: number;
+}
+
+export type DepsEvent =
+  /** systemctl start|stop|… UNIT: a transaction anchored on `unit`. `manual` (default true) honours RefuseManualStart=/Stop=. */
+  | { readonly t: 'request'; readonly unit: string; readonly type: RequestJobType; readonly mode?: JobMode; readonly manual?: boolean }
+  /**
+   * unit_notify(): the unit's ActiveState changed (the per-unit engine's state-changed effect, mapped
+   * through ACTIVE_STATE). willAutoRestart: it entered dead/failed-before-auto-restart; reloadFailed:
+   * a reload ended with a result other than success.
+   */
+  | { readonly t: 'state'; readonly unit: string; readonly from: ActiveState; readonly to: ActiveState; readonly willAutoRestart?: boolean; readonly reloadFailed?: boolean }
+  /** service_enter_restart(): the engine scheduled its automatic restart ("Scheduled restart job…"). */
+  | { readonly t: 'auto-restart'; readonly unit: string; readonly direct?: boolean }
+  /**
+   * The unit refused a start synchronously (unit_start()'s error): a condition failed (done, with
+   * `message`), an assertion failed (assert), unsupported, once, invalid, failed.
+   */
+  | { readonly t: 'start-refused'; readonly unit: string; readonly result: JobResult; readonly message?: string }
+  /** A job timer (JobTimeoutSec=) armed by an arm-job-timer effect fired. */
+  | { readonly t: 'job-timer'; readonly id: number };
+
+export type DepsEffect =
+  /** Tell the unit's service engine: start, stop or reload now. */
+  | { readonly t: 'start' | 'stop' | 'reload'; readonly unit: string }
+  /** A target changed state (targets have no service engine: the dependency engine is theirs). */
+  | { readonly t: 'target-state'; readonly unit: string; readonly from: ActiveState; readonly to: ActiveState }
+  | { readonly t: 'job-new'; readonly id: number; readonly unit: string; readonly type: JobType }
+  /** A job changed type: merged with a new one, or a restart job that finished stopping became a start job. */
+  | { readonly t: 'job-changed'; readonly id: number; readonly unit: string; readonly type: JobType }
+  | { readonly t: 'job-done'; readonly id: number; readonly unit: string; readonly type: JobType; readonly result: JobResult }
+  /** A request was accepted: its anchor job and every job it installed or merged into. */
+  | { readonly t: 'request-queued'; readonly unit: string; readonly type: RequestJobType; readonly id: number; readonly jobs: readonly number[] }
+  | { readonly t: 'request-failed'; readonly unit: string; readonly type: RequestJobType; readonly error: string }
+  | { readonly t: 'arm-job-timer'; readonly id: number; readonly deadline: number }
+  | { readonly t: 'log'; readonly unit: string | undefined; readonly level: 'debug' | 'info' | 'notice' | 'warning' | 'err'; readonly message: string };
+
+export interface DepsDecision {
+  readonly state: DepsState;
+  readonly effects: readonly DepsEffect[];
+}

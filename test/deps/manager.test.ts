@@ -1,0 +1,191 @@
+// The dependency engine's decide() driven by hand: requests in, engine commands and job results
+// out; the units' state changes are fed back as a service engine would report them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ActiveState } from '../../src/engine/states.ts';
+import { buildGraph, decide, deps, initialState, type DepsEffect, type DepsEvent, type DepsState, type Graph, type UnitDeps } from '../../src/deps/index.ts';
+
+class Mini {
+  ds: DepsState;
+  readonly graph: Graph;
+  now = 0;
+  constructor(units: Record<string, Partial<UnitDeps>>, active: Record<string, ActiveState> = {}) {
+    this.graph = buildGraph(Object.fromEntries(Object.entries(units).map(([n, d]) => [n, deps({ defaultDependencies: false, ...d })])));
+    this.ds = initialState(this.graph, active);
+  }
+  send(ev: DepsEvent): DepsEffect[] { const d = decide(this.ds, ev, this.graph, this.now); this.ds = d.state; return [...d.effects]; }
+  req(unit: string, type: 'start' | 'stop' | 'restart' | 'reload' | 'verify-active' = 'start', mode: 'replace' | 'fail' = 'replace'): DepsEffect[] { return this.send({ t: 'request', unit, type, mode }); }
+  to(unit: string, to: ActiveState, extra: { willAutoRestart?: boolean } = {}): DepsEffect[] { return this.send({ t: 'state', unit, from: this.ds.units[unit] ?? 'inactive', to, ...extra }); }
+  /** The unit's service goes through activating to active. */
+  up(unit: string): DepsEffect[] { return [...this.to(unit, 'activating'), ...this.to(unit, 'active')]; }
+  down(unit: string, end: ActiveState = 'inactive'): DepsEffect[] { return [...this.to(unit, 'deactivating'), ...this.to(unit, end)]; }
+}
+const cmds = (es: DepsEffect[]): string[] => es.flatMap((e) => (e.t === 'start' || e.t === 'stop' || e.t === 'reload' ? [`${e.t} ${e.unit}`] : []));
+const done = (es: DepsEffect[]): string[] => es.flatMap((e) => (e.t === 'job-done' ? [`${e.unit}/${e.type}=${e.result}`] : []));
+const logs = (es: DepsEffect[]): string[] => es.flatMap((e) => (e.t === 'log' && e.level !== 'debug' ? [e.message] : []));
+
+test('a start job waits for the jobs of the units it is After=; without ordering both run at once', () => {
+  const n = new Mini({ 'web.service': { requires: ['db.service'], after: ['db.service'] }, 'db.service': {} });
+  assert.deepEqual(cmds(n.req('web.service')), ['start db.service']);
+  assert.deepEqual(cmds(n.to('db.service', 'activating')), []);
+  const e = n.to('db.service', 'active');
+  assert.deepEqual(done(e), ['db.service/start=done']);
+  assert.deepEqual(cmds(e), ['start web.service']);
+  const u = new Mini({ 'web.service': { requires: ['db.service'] }, 'db.service': {} });
+  assert.deepEqual(cmds(u.req('web.service')).sort(), ['start db.service', 'start web.service']);
+});
+
+test('Before= orders the same way from the other side', () => {
+  const n = new Mini({ 'web.service': { wants: ['db.service'] }, 'db.service': { before: ['web.service'] } });
+  assert.deepEqual(cmds(n.req('web.service')), ['start db.service']);
+  assert.deepEqual(cmds(n.up('db.service')), ['start web.service']);
+});
+
+test('a failed Requires=+After= dependency finishes the dependent\'s start job with "dependency"; its OnFailure= runs', () => {
+  const n = new Mini({ 'app.service': { requires: ['db.service'], after: ['db.service'], onFailure: ['alert.service'] }, 'db.service': {}, 'alert.service': {} });
+  n.req('app.service');
+  n.to('db.service', 'activating');
+  const e = n.to('db.service', 'failed');
+  assert.deepEqual(done(e), ['db.service/start=failed', 'app.service/start=dependency']);
+  assert.deepEqual(logs(e), ['Failed to start db.service.', 'Dependency failed for app.service.',
+    "app.service: Job app.service/start failed with result 'dependency'.", 'app.service: Triggering OnFailure= dependencies.', 'Starting alert.service...']);
+  assert.deepEqual(cmds(e), ['start alert.service']);
+  assert.equal(n.ds.units['app.service'], 'inactive');
+});
+
+test('Wants= on a failing unit: the dependent starts anyway, after it', () => {
+  const n = new Mini({ 'app.service': { wants: ['db.service'], after: ['db.service'] }, 'db.service': {} });
+  n.req('app.service');
+  n.to('db.service', 'activating');
+  const e = n.to('db.service', 'failed');
+  assert.deepEqual(done(e), ['db.service/start=failed']);
+  assert.deepEqual(cmds(e), ['start app.service']);
+});
+
+test('stop jobs run in reverse order: the dependents first', () => {
+  const all = { 'a.service': 'active', 'b.service': 'active', 'c.service': 'active' } as const;
+  const n = new Mini({ 'a.service': { requires: ['b.service'], after: ['b.service'] }, 'b.service': { requires: ['c.service'], after: ['c.service'] }, 'c.service': {} }, all);
+  assert.deepEqual(cmds(n.req('c.service', 'stop')), ['stop a.service']);
+  assert.deepEqual(cmds(n.down('a.service')), ['stop b.service']);
+  assert.deepEqual(cmds(n.down('b.service')), ['stop c.service']);
+  assert.deepEqual(done(n.down('c.service')), ['c.service/stop=done']);
+});
+
+test('Conflicts=: the other side is stopped, first', () => {
+  const n = new Mini({ 'new.service': { conflicts: ['old.service'], after: ['old.service'] }, 'old.service': {} }, { 'old.service': 'active' });
+  assert.deepEqual(cmds(n.req('new.service')), ['stop old.service']);
+  assert.deepEqual(cmds(n.down('old.service')), ['start new.service']);
+});
+
+test('Requisite= on an inactive unit: verify-active is skipped ("… is inactive."), the dependent fails with "dependency"', () => {
+  const n = new Mini({ 'app.service': { requisite: ['db.service'], after: ['db.service'] }, 'db.service': {} });
+  const e = n.req('app.service');
+  assert.deepEqual(done(e), ['db.service/verify-active=skipped', 'app.service/start=dependency']);
+  assert.deepEqual(cmds(e), []);
+  assert.deepEqual(logs(e).slice(0, 2), ['db.service is inactive.', 'Dependency failed for app.service.']);
+  const ok = new Mini({ 'app.service': { requisite: ['db.service'], after: ['db.service'] }, 'db.service': {} }, { 'db.service': 'active' });
+  assert.deepEqual(cmds(ok.req('app.service')), ['start app.service']);
+});
+
+test('BindsTo=: the dependent is stopped when its dependency goes inactive on its own', () => {
+  const n = new Mini({ 'app.service': { bindsTo: ['db.service'], after: ['db.service'] }, 'db.service': {} }, { 'app.service': 'active', 'db.service': 'active' });
+  const e = n.to('db.service', 'inactive');
+  assert.deepEqual(cmds(e), ['stop app.service']);
+  // a unit bound to an inactive unit that becomes active is stopped again
+  const m = new Mini({ 'app.service': { bindsTo: ['db.service'] }, 'db.service': {} });
+  assert.deepEqual(cmds(m.to('app.service', 'active')), ['start db.service']);
+  const b = new Mini({ 'app.service': { bindsTo: ['db.service'], after: ['db.service'] }, 'db.service': {} });
+  assert.deepEqual(cmds(b.to('app.service', 'active')), ['stop app.service']);
+});
+
+test('an automatic restart of a dependency restarts (not stops) the units that require it', () => {
+  const n = new Mini({ 'app.service': { requires: ['db.service'], after: ['db.service'] }, 'db.service': {} }, { 'app.service': 'active', 'db.service': 'active' });
+  // running → failed (a restart follows) → auto-restart: nothing is stopped, no OnFailure=
+  assert.deepEqual(cmds(n.to('db.service', 'failed', { willAutoRestart: true })), []);
+  assert.deepEqual(cmds(n.to('db.service', 'activating')), []);
+  assert.deepEqual(n.ds.units['app.service'], 'active');
+  const e = n.send({ t: 'auto-restart', unit: 'db.service' });
+  assert.deepEqual(cmds(e), ['start db.service']);
+  // app's restart job waits for db's start job (After=), then stops and starts app
+  assert.deepEqual(cmds(n.to('db.service', 'active')), ['stop app.service']);
+  assert.deepEqual(cmds(n.down('app.service')), ['start app.service']);
+});
+
+test('OnSuccess= runs when a unit ends cleanly; OnFailure= not when a restart follows', () => {
+  const n = new Mini({ 'job.service': { onSuccess: ['report.service'], onFailure: ['alert.service'] }, 'report.service': {}, 'alert.service': {} }, { 'job.service': 'active' });
+  assert.deepEqual(cmds(n.to('job.service', 'failed', { willAutoRestart: true })), []);
+  n.to('job.service', 'activating'); n.to('job.service', 'active');
+  assert.deepEqual(cmds(n.to('job.service', 'inactive')), ['start report.service']);
+});
+
+test('OnFailureJobMode=fail: the handler is not started over a conflicting job', () => {
+  const n = new Mini({ 'app.service': { onFailure: ['alert.service'], onFailureJobMode: 'fail' }, 'alert.service': {} }, { 'app.service': 'active', 'alert.service': 'active' });
+  n.req('alert.service', 'stop');
+  const e = n.to('app.service', 'failed');
+  assert.deepEqual(cmds(e), []);
+  assert.ok(logs(e).some((l) => /^app\.service: Failed to enqueue OnFailure= job, ignoring: Transaction for alert\.service\/start is destructive/.test(l)), JSON.stringify(logs(e)));
+});
+
+test('StopWhenUnneeded=: stopped once nothing that needs it is up', () => {
+  const n = new Mini({ 'app.service': { wants: ['helper.service'] }, 'helper.service': { stopWhenUnneeded: true } }, { 'app.service': 'active', 'helper.service': 'active' });
+  n.req('app.service', 'stop');
+  assert.deepEqual(cmds(n.down('app.service')), ['stop helper.service']);
+});
+
+test('Upholds=: an upheld unit that stops is started again while the upholder is active', () => {
+  const n = new Mini({ 'keeper.service': { upholds: ['flaky.service'] }, 'flaky.service': {} }, { 'keeper.service': 'active', 'flaky.service': 'active' });
+  assert.deepEqual(cmds(n.to('flaky.service', 'inactive')), ['start flaky.service']);
+  n.up('flaky.service');
+  n.req('keeper.service', 'stop'); n.down('keeper.service');
+  assert.deepEqual(cmds(n.to('flaky.service', 'inactive')), []);
+});
+
+test('replace cancels a conflicting installed job; fail refuses; a missing unit is "not found"', () => {
+  const n = new Mini({ 'a.service': {} }, { 'a.service': 'active' });
+  n.req('a.service', 'stop');
+  const e = n.req('a.service', 'start');
+  assert.ok(done(e).includes('a.service/stop=canceled'));
+  const f = new Mini({ 'a.service': {} }, { 'a.service': 'active' });
+  f.req('a.service', 'stop');
+  assert.deepEqual(f.req('a.service', 'start', 'fail').filter((x) => x.t === 'request-failed').length, 1);
+  const m = new Mini({ 'a.service': { requires: ['nothere.service'] } });
+  assert.deepEqual(m.req('a.service').find((x) => x.t === 'request-failed'), { t: 'request-failed', unit: 'a.service', type: 'start', error: 'Unit nothere.service not found.' });
+});
+
+test('a new start merges into a waiting start job; a reload propagates along PropagatesReloadTo=', () => {
+  const n = new Mini({ 'web.service': { after: ['db.service'], wants: ['db.service'] }, 'db.service': {} });
+  const first = n.req('web.service');
+  const again = n.req('web.service');
+  const q1 = first.find((x) => x.t === 'request-queued'), q2 = again.find((x) => x.t === 'request-queued');
+  assert.ok(q1 && q2 && q1.t === 'request-queued' && q2.t === 'request-queued' && q1.id === q2.id);
+  const r = new Mini({ 'main.service': { canReload: true, propagatesReloadTo: ['side.service'] }, 'side.service': { canReload: true } }, { 'main.service': 'active', 'side.service': 'active' });
+  assert.deepEqual(cmds(r.req('main.service', 'reload')).sort(), ['reload main.service', 'reload side.service']);
+  assert.deepEqual(done([...r.to('main.service', 'reloading'), ...r.to('main.service', 'active')]), ['main.service/reload=done']);
+});
+
+test('job results from the unit: assert and timeouts fail the dependents; a condition skip does not', () => {
+  const mk = (): Mini => new Mini({ 'app.service': { requires: ['db.service'], after: ['db.service'] }, 'db.service': { jobTimeoutUSec: 1_000_000 } });
+  const a = mk();
+  a.req('app.service');
+  assert.deepEqual(done(a.send({ t: 'start-refused', unit: 'db.service', result: 'assert' })), ['db.service/start=assert', 'app.service/start=dependency']);
+  const c = mk();
+  c.req('app.service');
+  const e = c.send({ t: 'start-refused', unit: 'db.service', result: 'done', message: 'db.service was skipped because of an unmet condition check (ConditionPathExists=/x).' });
+  assert.deepEqual(done(e), ['db.service/start=done']);
+  assert.deepEqual(cmds(e), ['start app.service']);
+  const t = mk();
+  const armed = t.req('app.service').find((x) => x.t === 'arm-job-timer');
+  assert.ok(armed && armed.t === 'arm-job-timer' && armed.deadline === 1_000_000);
+  assert.deepEqual(done(t.send({ t: 'job-timer', id: armed.id })), ['db.service/start=timeout', 'app.service/start=dependency']);
+});
+
+test('decide() is pure: the same events give the same effects and leave the input state alone', () => {
+  const units = { 'a.service': { requires: ['b.service'], after: ['b.service'] }, 'b.service': {} };
+  const x = new Mini(units), y = new Mini(units);
+  const before = JSON.stringify(x.ds);
+  const s0 = x.ds;
+  const ex = [...x.req('a.service'), ...x.up('b.service')];
+  const ey = [...y.req('a.service'), ...y.up('b.service')];
+  assert.deepEqual(ex, ey);
+  assert.equal(JSON.stringify(s0), before);
+});
