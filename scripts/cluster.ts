@@ -41,7 +41,7 @@ async function main(cmd: string | undefined, flags: string[]): Promise<number> {
         }
       }
       process.stdout.write(`${cp.kubeconfig}\n`);
-      say(`\nup in ${((Date.now() - started) / 1000).toFixed(1)} s\nexport KUBECONFIG=${cp.kubeconfig}\nkubectl (${b.kubernetesVersion}): ${b.kubectl}\nthen: kubectl apply -f crds/ && kubectl get su -A${withNode ? '\nthe image: npm run image (imports it into the node); then kubectl apply -k manifests/overlays/local' : ''}\nstop with: npm run cluster:down`);
+      say(`\nup in ${((Date.now() - started) / 1000).toFixed(1)} s\nexport KUBECONFIG=${cp.kubeconfig}\nkubectl (${b.kubernetesVersion}): ${b.kubectl}\nthen: kubectl apply -f crds/ && kubectl get su -A${withNode ? '\nthe image: npm run image (imports it into the node); then kubectl apply -k overlays/local' : ''}\nstop with: npm run cluster:down`);
       return 0;
     }
     case 'down': {

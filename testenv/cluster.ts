@@ -57,7 +57,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
 
     const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), opts.apiPort ?? await freePort()];
-    if (opts.apiPort !== undefined && !(await portFree(opts.apiPort))) throw new Error(`port ${opts.apiPort} on 127.0.0.1 is taken: the API server of a real node listens there (manifests/overlays/local); stop what uses it (another cluster:up --node?)`);
+    if (opts.apiPort !== undefined && !(await portFree(opts.apiPort))) throw new Error(`port ${opts.apiPort} on 127.0.0.1 is taken: the API server of a real node listens there (overlays/local); stop what uses it (another cluster:up --node?)`);
     const etcdUrl = `http://127.0.0.1:${clientPort}`;
     progress(`control plane: starting etcd on ${etcdUrl}`);
     const etcd = startLogged(opts.binaries.etcd, [

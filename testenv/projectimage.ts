@@ -7,7 +7,7 @@ import { contextSources, parseDockerfile, replayDockerfile } from './dockerfile.
 import { imagesCache, listFiles, packImage, ImageBuildError, type BuiltImage } from './images.ts';
 import { createHash } from 'node:crypto';
 
-/** What the local overlay (manifests/overlays/local) deploys. */
+/** What the local overlay (overlays/local) deploys. */
 export const PROJECT_IMAGE = 'localhost/unit-operator:dev';
 
 /** node_modules/node's binary: the Node 24 the project runs on (npm installs it). */

@@ -1,5 +1,5 @@
 // unit-operator on a real node (testenv/node.ts: kubelet + containerd on this machine, the image
-// built without Docker): installed from manifests/overlays/local as users install the base; units
+// built without Docker): installed from overlays/local as users install the base; units
 // run on the host, outside the agent pod; the agent pod replaced (rollout restart, delete) and
 // kubelet + containerd restarted with units running: nothing restarts, nothing doubles, an exit
 // meanwhile is reported; logs through a real exec; uninstalled as the README says, nothing left.
@@ -82,7 +82,7 @@ before(() => {
 });
 after(() => { overlay?.done(); });
 
-step('kubectl apply -k manifests/overlays/local: the controller and the agent pod become Ready on the node', async () => {
+step('kubectl apply -k overlays/local: the controller and the agent pod become Ready on the node', async () => {
   const started = Date.now();
   kubectlOk(['apply', '-k', overlay!.dir]);
   // Ready, or fail at the first crash loop (no point waiting out a timeout)

@@ -53,15 +53,25 @@ export function ensureUnitCgroup(cg: UnitCgroup): void {
   const levels = cg.rel.split('/');
   for (const h of cg.layout.hierarchies) {
     const cpuset = h.version === 1 && h.controllers.includes('cpuset');
-    let dir = h.mount;
-    for (let i = 0; i < levels.length; i++) {
-      // v2: the parent enables its controllers for its children before each level is made (not
-      // in hybrid mode: its cgroup2 carries no limits, and the host's root is left as it is)
-      if (h.version === 2 && cg.layout.mode === 'v2') enableControllers(dir);
-      dir = `${dir}/${levels[i]}`;
-      try { mkdirSync(dir); } catch (e) { if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
-      if (cpuset) { try { fillCpuset(dir); } catch (e) { throw new CgroupError(dir, e, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
+    // another unit's stop may remove an emptied parent slice between two levels (ENOENT): the
+    // walk starts again from the top, a bounded number of times
+    for (let attempt = 1; ; attempt++) {
+      try { ensureLevels(h.mount, levels, h.version === 2 && cg.layout.mode === 'v2', cpuset); break; } catch (e) {
+        if (attempt >= 5 || !(e instanceof CgroupError) || e.code !== 'ENOENT') throw e;
+      }
     }
+  }
+}
+
+function ensureLevels(mount: string, levels: readonly string[], enable: boolean, cpuset: boolean): void {
+  let dir = mount;
+  for (const level of levels) {
+    // v2: the parent enables its controllers for its children before each level is made (not
+    // in hybrid mode: its cgroup2 carries no limits, and the host's root is left as it is)
+    if (enable) enableControllers(dir);
+    dir = `${dir}/${level}`;
+    try { mkdirSync(dir); } catch (e) { if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
+    if (cpuset) { try { fillCpuset(dir); } catch (e) { throw new CgroupError(dir, e, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
   }
 }
 
