@@ -76,6 +76,7 @@ export class ClusterAgent {
       ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),
       ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
       onNotApplied: (id, notApplied, refusal) => this.notApplied(id, notApplied, refusal),
+      dependencies: true, // issue 16: one graph per namespace (host.ts depsGroupOf)
     });
     // reconciles are mostly local work; the API writes they cause are coalesced by the publisher
     this.queue = new WorkQueue((key) => this.reconcile(key), { concurrency: 8, qps: 1000, burst: 2000 });

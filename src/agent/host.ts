@@ -13,6 +13,8 @@ import type { ServiceUnitSpec } from '../api/types.ts';
 import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { APPLYING, DIRECTIVES } from '../api/directives.ts';
 import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
+import { DepsDriver, type DepsMember, type Queued } from './deps.ts';
+import type { Job, JobMode, RequestJobType } from '../deps/index.ts';
 
 export interface Hosted {
   readonly id: string;
@@ -40,6 +42,12 @@ export interface HostOptions {
   readonly onNotApplied?: (id: string, notApplied: readonly Unapplied[], refusal: string | undefined) => void;
   /** The node's cgroups and this agent's top slice (issue 13); undefined: none (process trees). */
   readonly cgroups?: CgroupContext | undefined;
+  /**
+   * Jobs and dependencies between units (issue 16, src/agent/deps.ts): starts, stops and restarts
+   * go through the dependency engine as systemd's jobs, one graph per group (a cluster
+   * namespace; the standalone agent's folder). Off: every unit starts on its own.
+   */
+  readonly dependencies?: boolean;
 }
 
 /**
@@ -68,10 +76,15 @@ export const dirOf = (id: string): string => id.replaceAll('/', '_');
  * A cluster unit's id is NAMESPACE/NAME (a unit name never holds '/'): its cgroup goes in a slice
  * of its namespace, so two namespaces' web.service never share one; a standalone unit has none.
  */
+/** The group whose units may depend on each other: a cluster id's namespace; '' for a standalone unit. */
+export const depsGroupOf = (id: string): string => { const i = id.indexOf('/'); return i > 0 ? id.slice(0, i) : ''; };
+
 export const cgroupGroupOf = (id: string, base: string): string | undefined => {
   const i = id.indexOf('/');
   return i > 0 ? namespaceSlice(base, id.slice(0, i)) : undefined;
 };
+
+const isInactive = (s: string): boolean => s === 'inactive' || s === 'failed';
 
 /** How often the host's one poller ticks every unit's safety-net poll (ms). */
 const POLL_MS = 5000;
@@ -80,6 +93,12 @@ export class UnitHost {
   readonly units = new Map<string, Hosted>();
   private readonly opts: HostOptions;
   private readonly poller: NodeJS.Timeout;
+  /** One dependency driver per group (dependencies on). */
+  private readonly drivers = new Map<string, DepsDriver>();
+  /** Jobs asked for while applying a batch, run once the graph holds the whole batch (commit()). */
+  private pending: Array<{ id: string; type: RequestJobType }> = [];
+  private graphStale = false;
+  private commitQueued = false;
 
   constructor(opts: HostOptions) {
     this.opts = opts;
@@ -96,13 +115,88 @@ export class UnitHost {
       ...(this.opts.cgroups ? { cgroups: this.opts.cgroups, cgroupGroup: cgroupGroupOf(id, this.opts.cgroups.base) } : {}),
       onLog: (level, message) => this.opts.log(level, message, { unit: id }),
       onChange: () => this.opts.onChange?.(id),
-      ...(this.opts.onTransition ? {
+      ...(this.opts.onTransition || this.opts.dependencies ? {
         onDecision: (_props, _m, effects) => {
-          for (const e of effects) if (e.t === 'transition') this.opts.onTransition!(id, e.transition);
+          if (this.opts.onTransition) for (const e of effects) if (e.t === 'transition') this.opts.onTransition(id, e.transition);
+          if (this.opts.dependencies) this.driver(depsGroupOf(id)).engineDecision(unitName, effects);
         },
       } : {}),
     });
   }
+
+  private driver(group: string): DepsDriver {
+    let d = this.drivers.get(group);
+    if (!d) {
+      // the transactions' debug lines (jobs merged, dropped) are not the agent log's
+      d = new DepsDriver({ log: (level, message, unit) => { if (level !== 'debug') this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit }); } });
+      this.drivers.set(group, d);
+    }
+    return d;
+  }
+
+  /** The unit set changed: the graphs are rebuilt at the next commit() (at the latest once this batch of applies is done). */
+  private changed(): void {
+    if (!this.opts.dependencies) return;
+    this.graphStale = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.commitQueued) return;
+    this.commitQueued = true;
+    queueMicrotask(() => { this.commitQueued = false; this.commit(); });
+  }
+
+  /** A job the host asks for itself (a unit to run, a changed or removed one); `direct` without dependencies. */
+  private job(id: string, type: RequestJobType, direct?: () => void): void {
+    if (!this.opts.dependencies) { direct?.(); return; }
+    this.pending.push({ id, type });
+    this.schedule();
+  }
+
+  /**
+   * Rebuilds the graph of every group from its hosted units (those being removed too, until
+   * they are forgotten), then runs the jobs the last applies asked for, in order: a unit
+   * applied before the unit it Requires= still finds it. Called after a batch of applies.
+   */
+  commit(): void {
+    if (!this.opts.dependencies) return;
+    if (this.graphStale) {
+      this.graphStale = false;
+      const groups = new Map<string, Map<string, DepsMember>>();
+      for (const g of this.drivers.keys()) groups.set(g, new Map());
+      for (const h of this.units.values()) {
+        const g = depsGroupOf(h.id);
+        if (!groups.has(g)) groups.set(g, new Map());
+        groups.get(g)!.set(h.runner.unitName, h.runner);
+      }
+      for (const [g, members] of groups) this.driver(g).setUnits(members);
+    }
+    const pending = this.pending;
+    this.pending = [];
+    for (const p of pending) {
+      const h = this.units.get(p.id);
+      if (!h) continue;
+      // nothing silent: a job the agent could not queue (a Requires= on a unit not hosted) is logged
+      void this.driver(depsGroupOf(p.id)).request(h.runner.unitName, p.type, 'replace', false).queued.then((r) => {
+        if ('error' in r) this.opts.log('warning', `Failed to ${p.type} ${h.runner.unitName}: ${r.error}`, { unit: p.id });
+      });
+    }
+  }
+
+  /** A user's job (unitctl start|stop|restart|reload): undefined without dependencies (the caller runs the runner itself). */
+  request(id: string, type: RequestJobType, mode: JobMode = 'replace'): Queued | undefined {
+    const h = this.units.get(id);
+    if (!this.opts.dependencies || !h) return undefined;
+    this.commit();
+    return this.driver(depsGroupOf(id)).request(h.runner.unitName, type, mode);
+  }
+
+  /** The installed jobs of a group (unitctl list-jobs). */
+  jobs(group = ''): Job[] { return this.opts.dependencies ? this.driver(group).jobs() : []; }
+
+  /** The dependency driver of a group, when dependencies are on (list-dependencies, status). */
+  depsOf(group = ''): DepsDriver | undefined { return this.opts.dependencies ? this.driver(group) : undefined; }
 
   /** Units a previous agent left in the state folder, re-adopted with their saved spec. */
   adoptAll(): string[] {
@@ -128,6 +222,7 @@ export class UnitHost {
         const runner = this.open(id, saved.unitName, saved.spec);
         const h: Hosted = { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false };
         this.units.set(id, h);
+        this.changed();
         this.reportNotApplied(h);
         ids.push(id);
       } catch (e) { this.opts.log('warning', `cannot adopt ${dir}: ${fsErrorText(e)}`); }
@@ -150,10 +245,12 @@ export class UnitHost {
       const h: Hosted = { id, runner, source, hash, removing: false };
       this.units.set(id, h);
       this.reportNotApplied(h);
+      this.changed();
       if (runner.stateError !== undefined) this.opts.log('warning', `${unitName} is not started: ${runner.stateError}`, { unit: id });
-      else if (stopped) runner.stop();
-      else if (fresh || runner.recovered === 'clean') { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); runner.start(); }
-      else if (savedHash !== undefined && savedHash !== hash) { this.opts.log('info', `${unitName} changed while the agent was away; restarting`, { unit: id }); runner.restart(); }
+      // state: stopped is systemctl stop: stopped now (not again while a dependency pulls it in)
+      else if (stopped) { if (this.opts.dependencies && !isInactive(runner.activeState)) this.job(id, 'stop'); else if (!this.opts.dependencies) runner.stop(); }
+      else if (fresh || runner.recovered === 'clean') { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); this.job(id, 'start', () => runner.start()); }
+      else if (savedHash !== undefined && savedHash !== hash) { this.opts.log('info', `${unitName} changed while the agent was away; restarting`, { unit: id }); this.job(id, 'restart', () => runner.restart()); }
       else this.opts.log('info', `Adopted ${unitName}: ${runner.props.ActiveState} (${runner.props.SubState}), MainPID ${runner.props.MainPID}`, { unit: id });
       return runner;
     }
@@ -162,14 +259,16 @@ export class UnitHost {
     if (cur.removing) { cur.removing = false; }
     if (hash !== cur.hash) {
       cur.runner.updateSpec(spec, id);
+      this.changed();
       this.reportNotApplied(cur);
       cur.hash = hash;
-      if (stopped) cur.runner.stop();
-      else { this.opts.log('info', `${unitName} changed; restarting (daemon-reload + restart)`, { unit: id }); cur.runner.restart(); }
+      if (stopped) this.job(id, 'stop', () => cur.runner.stop());
+      else { this.opts.log('info', `${unitName} changed; restarting (daemon-reload + restart)`, { unit: id }); this.job(id, 'restart', () => cur.runner.restart()); }
     } else if (JSON.stringify(cur.runner.spec) !== JSON.stringify(spec)) {
       cur.runner.updateSpec(spec, id);
-      if (stopped && !wasStopped) cur.runner.stop();
-      else if (!stopped && wasStopped) cur.runner.start();
+      this.changed();
+      if (stopped && !wasStopped) this.job(id, 'stop', () => cur.runner.stop());
+      else if (!stopped && wasStopped) this.job(id, 'start', () => cur.runner.start());
     }
     return cur.runner;
   }
@@ -197,7 +296,7 @@ export class UnitHost {
     if (!cur || cur.removing) return;
     this.opts.log('info', `${cur.runner.unitName}: ${why}; stopping it`, { unit: id });
     cur.removing = true;
-    cur.runner.stop();
+    this.job(id, 'stop', () => cur.runner.stop());
   }
 
   /** Drops removed units that have stopped; returns their ids. */
@@ -212,6 +311,7 @@ export class UnitHost {
           this.opts.log('warning', `cannot remove ${join(this.opts.unitsDir, dirOf(id))}: ${fsErrorText(e)}; it is left behind`, { unit: id });
         }
         this.units.delete(id);
+        this.changed();
         gone.push(id);
         this.opts.log('info', `${h.runner.unitName}: stopped and forgotten`, { unit: id });
       }
@@ -220,7 +320,9 @@ export class UnitHost {
   }
 
   async stopAll(timeoutMs: number): Promise<void> {
-    for (const h of this.units.values()) h.runner.stop();
+    this.commit();
+    // with dependencies: stop jobs, run in the reverse of the start order (After=/Before=)
+    for (const h of this.units.values()) { if (this.opts.dependencies) this.driver(depsGroupOf(h.id)).request(h.runner.unitName, 'stop'); else h.runner.stop(); }
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && [...this.units.values()].some((h) => !['inactive', 'failed'].includes(h.runner.props.ActiveState))) {
       await new Promise((r) => setTimeout(r, 50));
@@ -232,6 +334,7 @@ export class UnitHost {
 
   closeAll(): void {
     clearInterval(this.poller);
+    for (const d of this.drivers.values()) d.close();
     for (const h of this.units.values()) h.runner.close();
   }
 }

@@ -14,6 +14,8 @@ import { loadManifests, type ManifestProblem, type ManifestCache } from './manif
 import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
+import { dependencyTree, jobFailureMessage, type Queued } from './deps.ts';
+import { normalizeName } from '../deps/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AllowUnenforced } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
@@ -70,6 +72,7 @@ export class StandaloneAgent {
       ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),
       ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
       onChange: () => opts.onChange?.(),
+      dependencies: true,
       ...(m ? { onTransition: (id: string, t: Transition) => m.transition(id, t) } : {}),
     });
     m?.trackUnits(() => this.host.activeStates());
@@ -138,6 +141,8 @@ export class StandaloneAgent {
     }
     for (const id of this.host.units.keys()) if (!seen.has(id)) { this.host.remove(id, 'its file is gone'); this.applied.delete(id); }
     this.host.forgetStopped();
+    // one graph for the whole folder, then the jobs the applies asked for (a unit finds the one it Requires=)
+    this.host.commit();
   }
 
   private find(name: string): ReturnType<UnitHost['units']['get']> {
@@ -153,8 +158,38 @@ export class StandaloneAgent {
     return [...this.host.units.values()].filter((h) => !h.removing).map((h) => unitStatus(h.runner, h.source)).sort((a, b) => a.Id.localeCompare(b.Id));
   }
 
-  handle(req: Request): Response {
+  /**
+   * A verb's job through the dependency engine: answered when it is queued (--no-block) or when
+   * it finished, with systemctl's words for a job that did not end well (exit 1). A start its
+   * Condition*= skipped ends "done" (exit 0); a failed Assert*= "assert".
+   */
+  private async answerJob(id: string, verb: string, q: Queued, noBlock: boolean): Promise<Response> {
+    const queued = await q.queued;
+    const h = (): ReturnType<UnitHost['units']['get']> => this.host.units.get(id);
+    const name = h()?.runner.unitName ?? id;
+    if ('error' in queued) return { ok: false, exit: /^Unit \S+ not found\.$/.test(queued.error) ? 5 : 1, error: `Failed to ${verb} ${name}: ${queued.error}` };
+    const cur = (): UnitStatus | undefined => { const x = h(); return x ? unitStatus(x.runner, x.source) : undefined; };
+    if (noBlock) { const u = cur(); return { ok: true, job: { id: queued.id }, ...(u ? { unit: u } : {}) }; }
+    const done = await q.done;
+    if (!done.ok) return { ok: false, exit: 1, error: `Failed to ${verb} ${name}: ${done.error}` };
+    const msg = jobFailureMessage(name, done.result, h()?.runner.props.Result);
+    if (msg !== undefined) return { ok: false, exit: 1, error: msg };
+    const u = cur();
+    return { ok: true, job: { id: done.id, result: done.result }, ...(u ? { unit: u } : {}) };
+  }
+
+  handle(req: Request): Response | Promise<Response> {
     switch (req.cmd) {
+      case 'list-jobs': return { ok: true, jobs: this.host.jobs().map((j) => ({ id: j.id, unit: j.unit, type: j.type, state: j.state })) };
+      case 'list-dependencies': {
+        const d = this.host.depsOf();
+        if (!d) return { ok: false, error: 'dependencies are not wired in this agent' };
+        this.host.commit();
+        const h = this.find(req.unit);
+        const unit = h?.runner.unitName ?? normalizeName(req.unit);
+        if (!d.has(unit)) return { ok: false, exit: 4, error: `Unit ${unit} could not be found.` };
+        return { ok: true, dependencies: dependencyTree(d.graphNow, unit, (u) => d.stateOf(u), req.reverse === true) };
+      }
       case 'ping': return { ok: true };
       case 'stats': {
         const rs = [...this.host.units.values()].map((h) => h.runner);
@@ -177,6 +212,16 @@ export class StandaloneAgent {
         // the state folder may forbid a start now (a refused or damaged state, a write that fails): the real reason
         const blocked = req.cmd === 'start' || req.cmd === 'restart' || req.cmd === 'reload' ? (r.refusal === undefined ? r.startBlocker() : undefined) : undefined;
         if (blocked !== undefined) return { ok: false, exit: 1, error: `Failed to ${req.cmd} ${r.unitName}: ${blocked}` };
+        // systemctl: "Failed to start X.service: Unit X.service has a bad unit file setting."
+        const badSetting = (why: string): Response => ({ ok: false, exit: 6, error: `Failed to ${req.cmd} ${r.unitName}: Unit ${r.unitName} has a bad unit file setting: ${why}. See 'unitctl status ${r.unitName}'.` });
+        if (r.refusal !== undefined && (req.cmd === 'start' || req.cmd === 'restart')) {
+          if (req.cmd === 'restart') r.restart(); // stops it: its new spec may not run here
+          return badSetting(r.refusal);
+        }
+        if (req.cmd !== 'reset-failed') {
+          const q = this.host.request(h.id, req.cmd);
+          if (q) return this.answerJob(h.id, req.cmd, q, req.noBlock === true);
+        }
         const refused = ({ start: () => r.startJob(), stop: () => r.stop(), restart: () => r.restartJob(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();
         // systemctl: a failed Assert*= fails the job ("Assertion failed on job for X."), exit 1; an
         // unmet Condition*= completes it (exit 0): the unit is left as it is, status says why
@@ -184,8 +229,7 @@ export class StandaloneAgent {
           if (refused.check === 'assert') return { ok: false, exit: 1, error: `Assertion failed on job for ${r.unitName}.` };
           return { ok: true, unit: unitStatus(r, h.source) };
         }
-        // systemctl: "Failed to start X.service: Unit X.service has a bad unit file setting."
-        if (typeof refused === 'string') return { ok: false, exit: 6, error: `Failed to ${req.cmd} ${r.unitName}: Unit ${r.unitName} has a bad unit file setting: ${refused}. See 'unitctl status ${r.unitName}'.` };
+        if (typeof refused === 'string') return badSetting(refused);
         return { ok: true, unit: unitStatus(r, h.source) };
       }
     }
@@ -196,19 +240,26 @@ export class StandaloneAgent {
     this.clients.add(sock);
     sock.once('close', () => this.clients.delete(sock));
     let buf = '';
+    let reply: Promise<void> = Promise.resolve();
     sock.on('data', (d) => {
       buf += d.toString();
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let res: Response;
+        let res: Response | Promise<Response>;
         try {
           const req = JSON.parse(line) as Request;
           res = readOnly && !READ_ONLY.has(req.cmd)
             ? { ok: false, exit: 4, error: `Access denied: ${readSocketPath(this.opts.stateDir)} serves read-only commands (${[...READ_ONLY].join(', ')}); ${req.cmd} needs root or the agent's user (agent.sock)` }
             : this.handle(req);
         } catch (e) { res = { ok: false, error: e instanceof SyntaxError ? `bad request: ${e.message}` : `request failed: ${fsErrorText(e)}` }; }
-        sock.write(JSON.stringify(res) + '\n');
+        // answers go out in the order of the requests, a job's once it finished
+        const p = res;
+        reply = reply.then(async () => {
+          let r: Response;
+          try { r = await p; } catch (e) { r = { ok: false, error: `request failed: ${fsErrorText(e)}` }; }
+          if (!sock.destroyed) sock.write(JSON.stringify(r) + '\n');
+        });
       }
     });
     sock.on('error', () => sock.destroy());

@@ -26,7 +26,9 @@ Standalone (no cluster), systemctl's habits:
   agent --manifests DIR     run the units of a folder on this machine
   list                      UNIT, LOAD, ACTIVE, SUB, RESULT, RESTARTS, DESCRIPTION
   status UNIT [-o json]     the systemctl status view (or the systemd properties as JSON)
-  start|stop|restart|reload|reset-failed UNIT
+  start|stop|restart|reload|reset-failed UNIT [--no-block]
+  list-jobs                 JOB, UNIT, TYPE, STATE of the queued and running jobs
+  list-dependencies UNIT    the dependency tree (--reverse: what needs UNIT)
   is-active|is-failed UNIT  exit status 0 when it is, 3 when not
   logs UNIT [-f] [-n N] [--since SPAN]
   cat UNIT                  the unit as a systemd unit file
@@ -58,6 +60,8 @@ const COMMANDS: Record<string, Lazy> = {
   'is-failed': async () => (await systemctl()).isState('failed'),
   logs: async () => (await systemctl()).runLogs,
   cat: async () => (await systemctl()).runCat,
+  'list-jobs': async () => (await systemctl()).runListJobs,
+  'list-dependencies': async () => (await systemctl()).runListDependencies,
 };
 
 /** The same commands against the cluster (the kubectl plugin's default). */

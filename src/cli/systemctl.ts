@@ -12,14 +12,14 @@ import { listTable, statusView, terminalStyle } from './format.ts';
 import { renderUnit } from '../unitfile/render.ts';
 import { API_VERSION, KIND } from '../api/schema.ts';
 import { parseTimespan } from '../api/timespan.ts';
-import type { UnitStatus, Verb } from '../agent/protocol.ts';
+import type { DependencyNode, UnitStatus, Verb } from '../agent/protocol.ts';
 import { EXIT, UsageError, type Io } from './io.ts';
 
 const common = { 'state-dir': { type: 'string' as const }, output: { type: 'string' as const, short: 'o' }, help: { type: 'boolean' as const, short: 'h' } };
 
-async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pick: (r: Extract<Awaited<ReturnType<typeof request>>, { ok: true }>) => T, io: Io, onExit?: (code: number) => void): Promise<T | undefined> {
+async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pick: (r: Extract<Awaited<ReturnType<typeof request>>, { ok: true }>) => T, io: Io, onExit?: (code: number) => void, timeoutMs?: number): Promise<T | undefined> {
   try {
-    const res = await request(stateDir, req);
+    const res = await request(stateDir, req, timeoutMs);
     if (!res.ok) { io.stderr(`${res.error}\n`); if (res.exit !== undefined) onExit?.(res.exit); return undefined; }
     return pick(res);
   } catch (e) {
@@ -66,20 +66,68 @@ export async function runStatus(args: string[], io: Io): Promise<number> {
   return code;
 }
 
+/** A job may take as long as its unit's start (systemctl waits without a limit): the longest timer node allows. */
+const JOB_WAIT_MS = 2_147_483_647;
+
 export function verb(v: Verb) {
   return async (args: string[], io: Io): Promise<number> => {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: common });
-    if (values.help) { io.stdout(`Usage: unitctl ${v} UNIT... [--state-dir DIR]\n`); return EXIT.ok; }
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, 'no-block': { type: 'boolean' } } });
+    if (values.help) { io.stdout(`Usage: unitctl ${v} UNIT... [--no-block] [--state-dir DIR]\n${v === 'reset-failed' ? '' : '\nWaits for the job (and so for the jobs it waits for, After=/Before=) and fails as systemctl does\nwhen it does not end well (exit 1); --no-block returns once the job is queued.\n'}`); return EXIT.ok; }
     if (positionals.length === 0) throw new UsageError(`${v}: name a unit (unitctl ${v} web.service)`);
     const stateDir = resolveStateDir(values['state-dir'], process.env);
     let code: number = EXIT.ok;
-    // systemctl's exit statuses: 5 for a unit that is not there, 6 for one with a bad setting
+    // systemctl's exit statuses: 5 for a unit that is not there, 6 for one with a bad setting, 1 for a job that failed
     for (const name of positionals) {
       let exit: number | undefined;
-      if (!(await call(stateDir, { cmd: v, unit: name }, () => true, io, (e) => { exit = e; }))) code = exit ?? (v === 'reload' ? EXIT.failure : 5);
+      const req = { cmd: v, unit: name, ...(values['no-block'] ? { noBlock: true } : {}) };
+      if (!(await call(stateDir, req, () => true, io, (e) => { exit = e; }, values['no-block'] ? undefined : JOB_WAIT_MS))) code = exit ?? (v === 'reload' ? EXIT.failure : 5);
     }
     return code;
   };
+}
+
+/** unitctl list-jobs: systemctl's table (JOB UNIT TYPE STATE), "No jobs running." when there are none. */
+export async function runListJobs(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: common });
+  if (values.help) { io.stdout('Usage: unitctl list-jobs [-o json] [--state-dir DIR]\n\nThe jobs the agent has queued or is running: JOB, UNIT, TYPE, STATE.\n'); return EXIT.ok; }
+  const stateDir = resolveStateDir(values['state-dir'], process.env);
+  const jobs = await call(stateDir, { cmd: 'list-jobs' }, (r) => r.jobs ?? [], io);
+  if (!jobs) return EXIT.failure;
+  if (values.output === 'json') { io.stdout(JSON.stringify(jobs, null, 2) + '\n'); return EXIT.ok; }
+  if (jobs.length === 0) { io.stdout('No jobs running.\n'); return EXIT.ok; }
+  const rows = [['JOB', 'UNIT', 'TYPE', 'STATE'], ...jobs.map((j) => [String(j.id), j.unit, j.type, j.state])];
+  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) io.stdout(`${r.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c)).join(' ')}\n`);
+  io.stdout(`\n${jobs.length} job${jobs.length === 1 ? '' : 's'} listed.\n`);
+  return EXIT.ok;
+}
+
+/** The tree as systemctl prints it without colours: "●" active, "○" inactive, "×" failed. */
+export function renderTree(t: DependencyNode): string {
+  const glyph = (s: string): string => (s === 'failed' ? '×' : s === 'inactive' ? '○' : '●');
+  const lines = [t.unit];
+  const walk = (n: DependencyNode, prefix: string): void => {
+    n.children.forEach((c, i) => {
+      const last = i === n.children.length - 1;
+      lines.push(`${glyph(c.active)} ${prefix}${last ? '└─' : '├─'}${c.unit}`);
+      walk(c, prefix + (last ? '  ' : '│ '));
+    });
+  };
+  walk(t, '');
+  return lines.join('\n') + '\n';
+}
+
+/** unitctl list-dependencies UNIT [--reverse]: systemctl's tree (Requires=, Requisite=, Wants=, BindsTo=, Upholds=, ConsistsOf=). */
+export async function runListDependencies(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, reverse: { type: 'boolean' } } });
+  if (values.help) { io.stdout('Usage: unitctl list-dependencies UNIT [--reverse] [-o json] [--state-dir DIR]\n\nThe units UNIT needs (Requires=, Requisite=, Wants=, BindsTo=, Upholds=, ConsistsOf=),\nor with --reverse the units that need it; targets are expanded. ● active, ○ inactive, × failed.\n'); return EXIT.ok; }
+  if (positionals.length !== 1) throw new UsageError('list-dependencies: name one unit');
+  const stateDir = resolveStateDir(values['state-dir'], process.env);
+  let exit: number | undefined;
+  const tree = await call(stateDir, { cmd: 'list-dependencies', unit: positionals[0]!, ...(values.reverse ? { reverse: true } : {}) }, (r) => r.dependencies, io, (e) => { exit = e; });
+  if (!tree) return exit ?? EXIT.failure;
+  io.stdout(values.output === 'json' ? JSON.stringify(tree, null, 2) + '\n' : renderTree(tree));
+  return EXIT.ok;
 }
 
 /** is-active / is-failed: systemctl's exit codes (0 when it is, 3 when not, 4 unknown unit). */

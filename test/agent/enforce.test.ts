@@ -1,7 +1,7 @@
 // Fail closed: a unit that asks for a protection this agent does not apply (ProtectSystem=
 // until the sandbox lands) does not start; status, unitctl status and the log say which and
 // why; --allow-unenforced=ProtectSystem runs it and status still lists it as not applied.
-// Report-only directives (After=, IOWeight=) never keep a unit from starting.
+// Report-only directives (PartOf=, IOWeight=) never keep a unit from starting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { agentFixture } from '../support/agent.ts';
 import { sleep, until } from '../support/wait.ts';
 import type { UnitStatus } from '../../src/agent/protocol.ts';
 
-const SANDBOXED = '[Unit]\nDescription=sandboxed\nAfter=network.target\n[Service]\nExecStart=/bin/sleep 1000\nProtectSystem=strict\nIOWeight=50\n';
+const SANDBOXED = '[Unit]\nDescription=sandboxed\nPartOf=network.target\n[Service]\nExecStart=/bin/sleep 1000\nProtectSystem=strict\nIOWeight=50\n';
 const PLAIN = '[Service]\nExecStart=/bin/sleep 1000\nIOWeight=50\n';
 
 test('ProtectSystem=strict: the unit does not start, status and unitctl status say why; report-only directives do not refuse', async (t) => {
@@ -26,10 +26,10 @@ test('ProtectSystem=strict: the unit does not start, status and unitctl status s
   const s = a.json<UnitStatus>('status', 'sandboxed');
   assert.deepEqual([s.LoadState, s.ActiveState, s.SubState, s.MainPID], ['bad-setting', 'inactive', 'dead', 0]);
   assert.deepEqual(s.NotApplied.map((e) => [e.directive, e.applier, e.enforcement]),
-    [['After=', 'dependency', 'reported'], ['ProtectSystem=', 'sandbox', 'refused'], ['IOWeight=', 'cgroup', 'reported']]);
+    [['PartOf=', 'dependency', 'reported'], ['ProtectSystem=', 'sandbox', 'refused'], ['IOWeight=', 'cgroup', 'reported']]);
   const view = a.unitctl('status', 'sandboxed');
   assert.match(view.stdout, /Loaded: bad-setting \(/);
-  assert.match(view.stdout, /Not applied: After= — .*reported, not refused/);
+  assert.match(view.stdout, /Not applied: PartOf= — .*reported, not refused/);
   assert.match(view.stdout, /ProtectSystem= — .*refused: the unit does not start \(--allow-unenforced=ProtectSystem runs it without\)/);
   const log = a.stderr.join('');
   assert.match(log, /sandboxed\.service: ProtectSystem=: .*does not start unless the agent runs with --allow-unenforced=ProtectSystem/);

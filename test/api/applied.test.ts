@@ -44,11 +44,11 @@ test('the engine, the runner and the shim apply what the code applies today', ()
 
 test('a spec lists what it sets that is not applied, with the field path; "no" to a protection asks for nothing', () => {
   const u = unappliedDirectives({
-    unit: { description: 'x', after: ['network.target'], documentation: ['man:x(8)'] },
+    unit: { description: 'x', partOf: ['network.target'], documentation: ['man:x(8)'] },
     service: { execStart: ['/bin/true'], protectSystem: 'strict', privateTmp: 'false', noNewPrivileges: false, delegate: 'true', cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
   });
   assert.deepEqual(u.map((x) => `${x.path} ${x.applier} ${x.protects}`), [
-    'spec.unit.documentation carried false', 'spec.unit.after dependency false', 'spec.service.protectSystem sandbox true', 'spec.service.delegate cgroup false',
+    'spec.unit.documentation carried false', 'spec.unit.partOf dependency false', 'spec.service.protectSystem sandbox true', 'spec.service.delegate cgroup false',
   ]);
   assert.match(describeUnapplied(u[2]!), /^ProtectSystem=: .*issue 14.*--allow-unenforced=ProtectSystem/);
   assert.match(describeUnapplied(u[3]!), /reported, not refused/);

@@ -26,9 +26,9 @@ test('never throws on garbage', () => {
 });
 
 test('warns, by field path, about every directive set that the node does not apply', () => {
-  const r = validateServiceUnit(withService({ execStart: ['/bin/x'], protectSystem: 'strict', delegate: 'true', restartSec: 5 }, { unit: { after: ['network.target'] } }));
+  const r = validateServiceUnit(withService({ execStart: ['/bin/x'], protectSystem: 'strict', delegate: 'true', restartSec: 5 }, { unit: { partOf: ['network.target'] } }));
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.warnings.map((w) => w.field), ['spec.unit.after', 'spec.service.protectSystem', 'spec.service.delegate']);
+  assert.deepEqual(r.warnings.map((w) => w.field), ['spec.unit.partOf', 'spec.service.protectSystem', 'spec.service.delegate']);
   assert.match(r.warnings[1]!.message, /ProtectSystem=: .*issue 14.*does not start unless the agent runs with --allow-unenforced=ProtectSystem/);
   assert.match(r.warnings[2]!.message, /reported, not refused/);
 });

@@ -84,7 +84,8 @@ test('re-pinning a unit (spec.nodeName a → b): node-a stops it and drops its e
   apply(su('pinned', { nodeName: 'node-b', service: { execStart: ['/bin/sleep 1012'] } }));
   await until('running on node-b, entry of node-a gone', () => { const o = getSU(NS, 'pinned'); return entry(o, 'node-b')?.['subState'] === 'running' && entry(o, 'node-a') === undefined; });
   assert.equal(isAlive(pidA), false, 'the process on node-a stopped');
-  assert.match(agentA.logs.join(''), /pinned\.service: its ServiceUnit is gone or now pinned to another node; stopping it/);
+  // the agent's log reaches the test through a pipe: read until the line arrives
+  await until('node-a logged why it stopped the unit', () => /pinned\.service: its ServiceUnit is gone or now pinned to another node; stopping it/.test(agentA.logs.join('')) || undefined);
   await until('Ready on node-b alone', () => cond(getSU(NS, 'pinned'), 'Ready') === 'True' && getSU(NS, 'pinned')!.status?.summary?.['nodes'] === '1/1');
   kubectlOk(['delete', 'su', 'pinned', '-n', NS, '--wait=true', '--timeout=30s']);
 });
@@ -154,12 +155,12 @@ test('unitctl status NAME --namespace prints the systemctl-like view per node fr
 });
 
 test('ProtectSystem=strict on a node that does not apply it: not started, status.nodes[] lists it refused with the reason, a StartRefused event', async () => {
-  apply(su('sandboxed', { nodeName: 'node-a', unit: { after: ['network.target'] }, service: { execStart: ['/bin/sleep 1009'], protectSystem: 'strict' } }));
+  apply(su('sandboxed', { nodeName: 'node-a', unit: { partOf: ['network.target'] }, service: { execStart: ['/bin/sleep 1009'], protectSystem: 'strict' } }));
   const obj = await until('node-a reported the refusal', () => { const o = getSU(NS, 'sandboxed'); return entry(o, 'node-a')?.['notApplied'] ? o : undefined; });
   const a = entry(obj, 'node-a')!;
   assert.deepEqual([a['activeState'], a['subState'], a['mainPID'] ?? 0], ['inactive', 'dead', 0]);
   const notApplied = a['notApplied'] as Array<{ directive: string; enforcement: string; reason: string }>;
-  assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['After=', 'reported'], ['ProtectSystem=', 'refused']]);
+  assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['PartOf=', 'reported'], ['ProtectSystem=', 'refused']]);
   assert.match(String(a['message']), /not started: ProtectSystem= is not applied on this node .*--allow-unenforced=ProtectSystem/);
   const events = await until('StartRefused event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=sandboxed', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']); return /^StartRefused$/m.test(e) ? e : undefined; });
   assert.match(events, /^NotApplied$/m);
@@ -167,6 +168,6 @@ test('ProtectSystem=strict on a node that does not apply it: not started, status
   const { UNITCTL } = await import('../support/paths.ts');
   const { clusterState } = await import('../support/cluster.ts');
   const view = spawnSync(process.execPath, [UNITCTL, 'status', 'sandboxed', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8' });
-  assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: After= — .*reported, not refused\n\s+ProtectSystem= — .*refused: the unit does not start/);
+  assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: PartOf= — .*reported, not refused\n\s+ProtectSystem= — .*refused: the unit does not start/);
   kubectlOk(['delete', 'su', 'sandboxed', '-n', NS, '--wait=false']);
 });

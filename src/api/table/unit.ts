@@ -1,13 +1,16 @@
 // [Unit] (systemd.unit(5)) and [Install] directives. Dependencies and jobs belong to the
-// dependency engine of issue 16: until it lands they are reported, never refused. Conditions
+// dependency engine of issue 16 (src/deps, wired by src/agent/deps.ts): Wants=, Requires=,
+// Conflicts= and After= are applied; the others are reported, never refused. Conditions
 // and asserts are checked by the runner before a start (src/conditions).
 
 import { row, honours, STR, LIST, BOOL, SPAN, enumOf, intRange, EMERGENCY_ACTIONS, type Directive, type NotApplied } from './kinds.ts';
 
-const DEP = 'dependencies and ordering between units are not applied yet (dependency engine, issue 16): the unit starts on its own';
+const DEP = 'not applied as checked yet (dependency engine, issue 16): the agent\'s dependency engine reads it, but what it does here is not yet tested against systemd';
 const JOB = 'jobs and transactions are not applied yet (issue 16)';
 const dep: NotApplied = { applier: 'dependency', reason: DEP, protects: false };
 const job: NotApplied = { applier: 'dependency', reason: JOB, protects: false };
+/** Wired through the agent's dependency engine and checked against real processes (test/deps/agent.test.ts, host.test.ts). */
+const wired = { applier: 'runner' } as const;
 const ACTION = 'emergency actions (reboot, poweroff, exit) are not taken on a node: the agent does not reboot its host';
 const action: NotApplied = { applier: 'not-yet', reason: ACTION, protects: false, gap: honours(ACTION, 'none') };
 const JOB_MODES = ['fail', 'replace', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'];
@@ -16,15 +19,15 @@ const d = (name: string, kind: Parameters<typeof row>[2], doc: string, how: Para
 export const UNIT: Directive[] = [
   d('Description', STR, 'A short human readable title of the unit (Description=); shown by unitctl status and kubectl get su -o wide.', { applier: 'status' }),
   d('Documentation', LIST, 'URIs referencing documentation for this unit (Documentation=): http(s)://, file:, info:, man:.', { applier: 'carried', reason: 'documentation links are kept for render, nothing to apply', protects: false }),
-  d('Wants', LIST, 'Weak requirement dependencies on other units (Wants=).', dep),
-  d('Requires', LIST, 'Requirement dependencies on other units (Requires=).', dep),
+  d('Wants', LIST, 'Weak requirement dependencies on other units (Wants=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
+  d('Requires', LIST, 'Requirement dependencies on other units (Requires=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
   d('Requisite', LIST, 'Like Requires=, but the units must already be active (Requisite=).', dep),
   d('BindsTo', LIST, 'Like Requires=, and stop when the other unit stops (BindsTo=).', dep),
   d('PartOf', LIST, 'Stop and restart with the listed units (PartOf=).', dep),
   d('Upholds', LIST, 'Keep the listed units running (Upholds=).', dep),
-  d('Conflicts', LIST, 'Negative requirement dependencies (Conflicts=).', dep),
+  d('Conflicts', LIST, 'Negative requirement dependencies (Conflicts=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
   d('Before', LIST, 'Ordering: start before the listed units (Before=).', dep),
-  d('After', LIST, 'Ordering: start after the listed units (After=).', dep),
+  d('After', LIST, 'Ordering: start after the listed units (After=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
   d('OnFailure', LIST, 'Units activated when this unit enters the failed state (OnFailure=).', dep),
   d('OnSuccess', LIST, 'Units activated when this unit enters the inactive state (OnSuccess=).', dep),
   d('PropagatesReloadTo', LIST, 'Reloads propagated to the listed units (PropagatesReloadTo=).', dep),

@@ -1,0 +1,236 @@
+// The dependency engine's effectful edge (issue 16): owns one group of units' graph and
+// DepsState, feeds src/deps decide() through ONE FIFO queue (user requests, the runners' engine
+// decisions, refused starts, job timers), turns its start/stop/reload effects into runner calls,
+// keeps its jobs for the CLI (list-jobs) and resolves the waiters of a request when its job ends.
+// Pure decisions stay in src/deps; this file only routes.
+
+import {
+  buildGraph, decide, depsEventsFromEngine, depsFromSpec, initialState,
+  type DepsEffect, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type UnitDeps,
+} from '../deps/index.ts';
+import type { ActiveState } from '../engine/states.ts';
+import type { Effect } from '../engine/types.ts';
+import type { ServiceUnitSpec } from '../api/types.ts';
+import type { StartNotRun } from '../runner/unit.ts';
+import { monotonicUs } from '../runner/unit.ts';
+
+/** What the driver needs of a hosted unit (a UnitRunner has it). */
+export interface DepsMember {
+  readonly spec: ServiceUnitSpec;
+  readonly activeState: string;
+  startJob(): string | StartNotRun | undefined;
+  stop(): void;
+  reload(): void;
+}
+
+/** How a request ended: its transaction could not be built, or its anchor job finished with a result. */
+export type JobOutcome =
+  | { readonly ok: true; readonly id: number; readonly unit: string; readonly type: JobType; readonly result: JobResult }
+  | { readonly ok: false; readonly error: string };
+
+export interface Queued {
+  /** Settles as soon as the transaction is installed (its anchor job's id) or refused (--no-block). */
+  readonly queued: Promise<{ readonly id: number } | { readonly error: string }>;
+  /** Settles when the anchor job finishes (systemctl's wait for its job). */
+  readonly done: Promise<JobOutcome>;
+}
+
+export interface DepsDriverOptions {
+  readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, unit: string | undefined) => void;
+  /** Monotonic µs (job timers' deadlines); the runners' clock by default. */
+  readonly clock?: () => number;
+}
+
+type Item = { readonly ev: DepsEvent; readonly req?: { queued: (q: { id: number } | { error: string }) => void; done: (o: JobOutcome) => void } };
+
+export class DepsDriver {
+  private graph: Graph = buildGraph({});
+  private state: DepsState = initialState(this.graph);
+  private members = new Map<string, DepsMember>();
+  private readonly queue: Item[] = [];
+  private draining = false;
+  private readonly waiters = new Map<number, Array<(o: JobOutcome) => void>>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Each unit's last finished job (type and result), for status. */
+  readonly lastJob = new Map<string, { readonly type: JobType; readonly result: JobResult }>();
+  private readonly opts: DepsDriverOptions;
+  private readonly clock: () => number;
+  private closed = false;
+
+  constructor(opts: DepsDriverOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? monotonicUs;
+  }
+
+  /**
+   * The group's units changed (added, spec changed, removed): rebuilds the graph and takes each
+   * unit's ActiveState from its runner. Installed jobs of units still there are kept; those of
+   * units gone are canceled.
+   */
+  setUnits(members: ReadonlyMap<string, DepsMember>): void {
+    this.members = new Map(members);
+    const given: Record<string, UnitDeps> = {};
+    for (const [name, m] of members) given[name] = depsFromSpec(m.spec);
+    this.graph = buildGraph(given);
+    const base = initialState(this.graph);
+    const units: Record<string, ActiveState> = {};
+    for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? this.state.units[u] ?? base.units[u] ?? 'inactive';
+    const jobs: Record<string, Job> = {};
+    const gone: Job[] = [];
+    for (const [u, j] of Object.entries(this.state.jobs)) (this.graph.units.has(u) ? (jobs[u] = j) : gone.push(j));
+    this.state = { units, jobs, nextJobId: this.state.nextJobId };
+    for (const j of gone) this.jobEnded(j.id, j.unit, j.type, 'canceled');
+  }
+
+  /** Whether the unit is part of the graph (hosted, or one of the node's targets). */
+  has(unit: string): boolean { return this.graph.units.has(unit); }
+  get graphNow(): Graph { return this.graph; }
+  /** A unit's ActiveState as the dependency engine knows it (hosted units: their runner's, live). */
+  stateOf(unit: string): string { return this.members.get(unit)?.activeState ?? this.state.units[unit] ?? 'inactive'; }
+
+  /** systemctl start|stop|restart|reload|try-restart UNIT: a transaction anchored on it. */
+  request(unit: string, type: RequestJobType, mode: JobMode = 'replace', manual = true): Queued {
+    let queued!: (q: { id: number } | { error: string }) => void;
+    let done!: (o: JobOutcome) => void;
+    const q = new Promise<{ id: number } | { error: string }>((r) => { queued = r; });
+    const d = new Promise<JobOutcome>((r) => { done = r; });
+    if (this.closed) { queued({ error: 'the agent is shutting down' }); done({ ok: false, error: 'the agent is shutting down' }); }
+    else this.push({ ev: { t: 'request', unit, type, mode, manual }, req: { queued, done } });
+    return { queued: q, done: d };
+  }
+
+  /** A runner's engine decision (UnitRunnerOptions.onDecision): its ActiveState changes and scheduled restarts. */
+  engineDecision(unit: string, effects: readonly Effect[]): void {
+    if (this.closed) return;
+    for (const ev of depsEventsFromEngine(unit, effects)) this.push({ ev });
+  }
+
+  /** The installed jobs, by id (systemctl list-jobs). */
+  jobs(): Job[] { return Object.values(this.state.jobs).sort((a, b) => a.id - b.id); }
+
+  /** Cancels the timers and answers every waiter (the agent is going away). */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const j of Object.values(this.state.jobs)) this.jobEnded(j.id, j.unit, j.type, 'canceled');
+  }
+
+  private push(item: Item): void {
+    this.queue.push(item);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let guard = 0; this.queue.length > 0 && guard < 100_000; guard++) this.step(this.queue.shift()!);
+    } finally { this.draining = false; }
+  }
+
+  private step(item: Item): void {
+    const d = decide(this.state, item.ev, this.graph, this.clock());
+    this.state = d.state;
+    // service_enter_restart(): systemd's restart job starts the unit; our engine has started it
+    // itself already (src/engine enterRestart()), so that job's start is not sent again (a second
+    // start of a unit that failed at once would count against its start limit twice)
+    const selfStarted = item.ev.t === 'auto-restart' ? item.ev.unit : undefined;
+    for (const e of d.effects) if (!(e.t === 'start' && e.unit === selfStarted)) this.effect(e, item);
+  }
+
+  private effect(e: DepsEffect, item: Item): void {
+    switch (e.t) {
+      case 'start': return this.start(e.unit);
+      case 'stop': this.members.get(e.unit)?.stop(); return;
+      case 'reload': this.members.get(e.unit)?.reload(); return;
+      case 'request-queued':
+        item.req?.queued({ id: e.id });
+        if (item.req) { const ws = this.waiters.get(e.id) ?? []; ws.push(item.req.done); this.waiters.set(e.id, ws); }
+        return;
+      case 'request-failed':
+        item.req?.queued({ error: e.error });
+        item.req?.done({ ok: false, error: e.error });
+        return;
+      case 'job-done': return this.jobEnded(e.id, e.unit, e.type, e.result);
+      case 'arm-job-timer': {
+        const t = setTimeout(() => { this.timers.delete(e.id); this.push({ ev: { t: 'job-timer', id: e.id } }); }, Math.max(0, (e.deadline - this.clock()) / 1000));
+        t.unref();
+        this.timers.set(e.id, t);
+        return;
+      }
+      case 'log':
+        this.opts.log(e.level === 'err' ? 'error' : e.level, e.message, e.unit);
+        return;
+      case 'job-new': case 'job-changed': case 'target-state': return;
+    }
+  }
+
+  /** A start job runs: the runner checks its conditions and asserts first (unit_start()); a start it refuses ends the job. */
+  private start(unit: string): void {
+    const m = this.members.get(unit);
+    if (!m) { this.push({ ev: { t: 'start-refused', unit, result: 'failed' } }); return; }
+    const r = m.startJob();
+    if (r === undefined) return;
+    if (typeof r === 'string') this.push({ ev: { t: 'start-refused', unit, result: 'failed' } });
+    else this.push({ ev: { t: 'start-refused', unit, result: r.jobResult, ...(r.check === 'condition' ? { message: r.statusMessage } : {}) } });
+  }
+
+  private jobEnded(id: number, unit: string, type: JobType, result: JobResult): void {
+    this.lastJob.set(unit, { type, result });
+    const t = this.timers.get(id);
+    if (t) { clearTimeout(t); this.timers.delete(id); }
+    const ws = this.waiters.get(id);
+    this.waiters.delete(id);
+    for (const w of ws ?? []) w({ ok: true, id, unit, type, result });
+  }
+}
+
+const EXPLANATIONS: Readonly<Record<string, string>> = {
+  resources: 'of unavailable resources or another system error', protocol: 'the service did not take the steps required by its unit configuration',
+  timeout: 'a timeout was exceeded', 'exit-code': 'the control process exited with error code', signal: 'a fatal signal was delivered to the control process',
+  'core-dump': 'a fatal signal was delivered causing the control process to dump core', watchdog: 'the service failed to send watchdog ping',
+  'start-limit-hit': 'start of the service was attempted too often',
+};
+
+/**
+ * What systemctl prints when the job it waited for ended (bus-wait-for-jobs.c check_wait_response()
+ * and log_job_error_with_service_result(), v257), with unitctl's commands in its hints; undefined
+ * for done and skipped. `serviceResult`: the unit's Result= (a failed job's explanation).
+ */
+export function jobFailureMessage(unit: string, result: JobResult, serviceResult: string | undefined): string | undefined {
+  switch (result) {
+    case 'done': case 'skipped': return undefined;
+    case 'canceled': return `Job for ${unit} canceled.`;
+    case 'timeout': return `Job for ${unit} timed out.`;
+    case 'dependency': return `A dependency job for ${unit} failed. See 'journalctl -xe' for details.`;
+    case 'invalid': return `${unit} is not active, cannot reload.`;
+    case 'assert': return `Assertion failed on job for ${unit}.`;
+    case 'unsupported': return `Operation on or unit type of ${unit} not supported on this system.`;
+    case 'collected': return `Queued job for ${unit} was garbage collected.`;
+    case 'once': return `Unit ${unit} was started already once and can't be started again.`;
+    case 'failed': {
+      const why = serviceResult !== undefined ? EXPLANATIONS[serviceResult] : undefined;
+      const see = `See "unitctl status ${unit}" and "unitctl logs ${unit}" for details.`;
+      const text = why ? `Job for ${unit} failed because ${why}.\n${see}` : `Job for ${unit} failed.\n${see}`;
+      return serviceResult === 'start-limit-hit' ? `${text}\nTo force a start use "unitctl reset-failed ${unit}"\nfollowed by "unitctl start ${unit}" again.` : text;
+    }
+  }
+}
+
+/** systemctl list-dependencies: the relations it follows, forward and --reverse (targets are expanded, services are leaves). */
+const TREE_FORWARD = ['requires', 'requisite', 'wants', 'consistsOf', 'bindsTo', 'upholds'] as const;
+const TREE_REVERSE = ['requiredBy', 'requisiteOf', 'wantedBy', 'partOf', 'boundBy', 'upheldBy'] as const;
+
+export interface DepTree { readonly unit: string; readonly active: string; readonly children: readonly DepTree[] }
+
+/** The dependency tree of `unit` in `graph`; `state` gives each unit's ActiveState. Pure. */
+export function dependencyTree(graph: Graph, unit: string, state: (u: string) => string, reverse = false): DepTree {
+  const seen = new Set<string>();
+  const walk = (u: string, depth: number): DepTree => {
+    seen.add(u);
+    const rels = graph.rels.get(u);
+    const names = new Set<string>();
+    for (const r of reverse ? TREE_REVERSE : TREE_FORWARD) for (const o of rels?.get(r) ?? []) names.add(o);
+    const expand = depth === 0 || (graph.units.get(u)?.target ?? false);
+    const children = expand ? [...names].sort().filter((o) => !seen.has(o)).map((o) => walk(o, depth + 1)) : [];
+    return { unit: u, active: graph.units.has(u) ? state(u) : 'inactive', children };
+  };
+  return walk(unit, 0);
+}
