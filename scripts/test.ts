@@ -16,6 +16,7 @@ import { nodeUnavailable } from '../testenv/containerd.ts';
 import { readNodeState, recoverStaleNode, startNode, stopNode, type Node } from '../testenv/node.ts';
 import { importImage } from '../testenv/images.ts';
 import { projectImage } from '../testenv/projectimage.ts';
+import { previousImage } from '../testenv/previous.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const only = process.argv.slice(2);
@@ -87,10 +88,14 @@ async function run(): Promise<number> {
       // not act on the cluster tests' objects (their Nodes have no kubelet)
       const t = Date.now();
       const image = projectImage(root, say);
+      // the release the upgrade test starts from (test/node/previous-release)
+      const previous = previousImage(root, say);
+      if ('unavailable' in previous) { say(`test/node: the upgrade from the previous release is skipped: ${previous.unavailable}`); env['UNIT_OPERATOR_TEST_PREVIOUS_SKIP'] = previous.unavailable; }
       await recoverStaleNode(say); // a killed run's node and control plane (which holds the port)
       nodeCp = await startControlPlane({ binaries, progress: say, apiPort: LOCAL_NODE_API_PORT });
       node = await startNode({ binaries, controlPlane: nodeCp, progress: say });
       importImage(node.containerd.socket, image);
+      if (!('unavailable' in previous)) { importImage(node.containerd.socket, previous); env['UNIT_OPERATOR_TEST_PREVIOUS_IMAGE'] = previous.ref; }
       say(`node, its control plane and the image ready in ${((Date.now() - t) / 1000).toFixed(1)} s (image ${image.cached ? 'cached' : 'built'}: ${image.archive})`);
       env['UNIT_OPERATOR_TEST_NODE'] = join(node.dir, 'node.json');
     }

@@ -17,8 +17,9 @@ export function nodeBinary(repo: string): string {
   return p;
 }
 
-function inputsHash(repo: string): string {
+function inputsHash(repo: string, ref: string, node: string): string {
   const h = createHash('sha256');
+  h.update(`${ref}\0`);
   const dockerfile = readFileSync(join(repo, 'Dockerfile'));
   h.update(dockerfile);
   for (const src of contextSources(parseDockerfile(dockerfile.toString()))) {
@@ -26,7 +27,7 @@ function inputsHash(repo: string): string {
     if (!existsSync(p)) continue;
     for (const f of listFiles(p)) { h.update(`${src}/${f}\0`); h.update(readFileSync(f ? join(p, f) : p)); }
   }
-  h.update(readFileSync(nodeBinary(repo)));
+  h.update(readFileSync(node));
   h.update(readFileSync(new URL('./dockerfile.ts', import.meta.url)));
   h.update(readFileSync(new URL('./images.ts', import.meta.url)));
   return h.digest('hex').slice(0, 12);
@@ -39,21 +40,28 @@ function pruneOld(dir: string, keep: string): void {
   for (const f of all.slice(3)) if (f !== keep) rmSync(f, { force: true });
 }
 
-export function projectImage(repo: string, progress: (l: string) => void = () => {}, env: Readonly<Record<string, string | undefined>> = process.env): BuiltImage {
-  const hash = inputsHash(repo);
+/**
+ * The image of the sources in `repo` (a checkout of another commit too: testenv/previous.ts),
+ * named `ref`, with the Node 24 binary `node` (by default the repo's own, node_modules/node).
+ */
+export function projectImage(repo: string, progress: (l: string) => void = () => {}, env: Readonly<Record<string, string | undefined>> = process.env,
+  opts: { readonly ref?: string; readonly node?: string } = {}): BuiltImage {
+  const ref = opts.ref ?? PROJECT_IMAGE;
+  const node = opts.node ?? nodeBinary(repo);
+  const hash = inputsHash(repo, ref, node);
   const archive = join(imagesCache(env), `unit-operator-${hash}.tar`);
-  if (existsSync(archive)) return { ref: PROJECT_IMAGE, archive, cached: true };
+  if (existsSync(archive)) return { ref, archive, cached: true };
   mkdirSync(imagesCache(env), { recursive: true });
   const work = join(imagesCache(env), `unit-operator-${hash}.build-${process.pid}`);
   const started = Date.now();
-  progress(`image: building ${PROJECT_IMAGE} from the Dockerfile (no Docker: testenv/dockerfile.ts)`);
+  progress(`image: building ${ref} from the Dockerfile (no Docker: testenv/dockerfile.ts)`);
   try {
-    const { rootfs, config } = replayDockerfile(join(repo, 'Dockerfile'), { context: repo, work, nodeBinary: nodeBinary(repo), progress });
-    packImage(rootfs, PROJECT_IMAGE, config, archive);
+    const { rootfs, config } = replayDockerfile(join(repo, 'Dockerfile'), { context: repo, work, nodeBinary: node, progress });
+    packImage(rootfs, ref, config, archive);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   pruneOld(imagesCache(env), archive);
-  progress(`image: ${PROJECT_IMAGE} built in ${((Date.now() - started) / 1000).toFixed(1)} s (${archive})`);
-  return { ref: PROJECT_IMAGE, archive, cached: false };
+  progress(`image: ${ref} built in ${((Date.now() - started) / 1000).toFixed(1)} s (${archive})`);
+  return { ref, archive, cached: false };
 }

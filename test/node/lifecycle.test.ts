@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { REPO, UNITCTL } from '../support/paths.ts';
 import { until, sleep } from '../support/wait.ts';
 import { manifestYaml } from '../support/builders.ts';
-import { overlayDir } from '../../testenv/overlay.ts';
+import { overlayDir, renderOverlay } from '../../testenv/overlay.ts';
+import { PROJECT_IMAGE } from '../../testenv/projectimage.ts';
 import { restartNodeProcess, type NodeState } from '../../testenv/node.ts';
 
 const STATE_FILE = process.env['UNIT_OPERATOR_TEST_NODE'];
@@ -24,6 +25,9 @@ const NODE = node?.nodeName ?? '';
 const SYS = 'unit-operator-system';
 const NS = 'node-e2e';
 const opts = { skip: SKIP };
+// the release installed first and upgraded from (scripts/test.ts builds it from test/node/previous-release)
+const PREVIOUS = process.env['UNIT_OPERATOR_TEST_PREVIOUS_IMAGE'];
+const PREVIOUS_SKIP = process.env['UNIT_OPERATOR_TEST_PREVIOUS_SKIP'] ?? (PREVIOUS ? undefined : 'no image of the previous release was built');
 
 interface Run { status: number; stdout: string; stderr: string }
 function kubectl(args: string[], input?: string, timeoutMs = 120_000): Run {
@@ -61,9 +65,10 @@ const sleepCmd = (i: number): string => `/bin/sleep ${200_000 + i}`;
 
 /** The tests build on each other: after a failure the rest skip (saying which failed) instead of timing out one by one. */
 let broken: string | undefined;
-function step(name: string, fn: () => Promise<void>): void {
+function step(name: string, fn: () => Promise<void>, skip?: string): void {
   test(name, opts, async (t) => {
     if (broken) { t.skip(`skipped: it needs "${broken}", which failed`); return; }
+    if (skip) { t.skip(`skipped: ${skip}`); return; }
     try { await fn(); } catch (e) {
       broken = name;
       // what the pods said: printed with the failure (the agent's refusal to start, a crash …)
@@ -82,9 +87,11 @@ before(() => {
 });
 after(() => { overlay?.done(); });
 
-step('kubectl apply -k overlays/local: the controller and the agent pod become Ready on the node', async () => {
+step(`${PREVIOUS ? 'the previous release (overlays/local with its image)' : 'kubectl apply -k overlays/local'}: the controller and the agent pod become Ready on the node`, async () => {
   const started = Date.now();
-  kubectlOk(['apply', '-k', overlay!.dir]);
+  // installed at the previous release (upgraded below, as users upgrade: apply -k of the new one)
+  if (PREVIOUS) kubectlOk(['apply', '-f', '-'], renderOverlay(REPO, node!.kubectl).replaceAll(PROJECT_IMAGE, PREVIOUS));
+  else kubectlOk(['apply', '-k', overlay!.dir]);
   // Ready, or fail at the first crash loop (no point waiting out a timeout)
   const crashing = (): string | undefined => json<{ items: Pod[] }>(['get', 'pods', '-n', SYS]).items
     .flatMap((p) => (p.status.containerStatuses ?? []).filter((c) => c.restartCount >= 2).map((c) => `${p.metadata.name}/${c.name} restarted ${c.restartCount} times`))[0];
@@ -159,6 +166,21 @@ step('the agent pod replaced (rollout restart, then delete pod) with 20 units: s
   await replaceAgent('rollout restart', () => { kubectlOk(['rollout', 'restart', '-n', SYS, 'daemonset/unit-operator-agent']); }, 'victim-1', '/bin/sleep 210001');
   await replaceAgent('delete pod', () => { kubectlOk(['delete', 'pod', '-n', SYS, '-l', 'app.kubernetes.io/name=unit-operator-agent', '--wait=false']); }, 'victim-2', '/bin/sleep 210002');
 });
+
+const imageOf = (p: Pod): string => (p as unknown as { spec: { containers: Array<{ image: string }> } }).spec.containers[0]!.image;
+
+step('upgraded from the previous release (kubectl apply -k overlays/local) with 20 units: same PIDs, 0 restarts, 0 duplicates, an exit meanwhile reported; the holders run the shim copy in the host\'s state folder', async () => {
+  assert.equal(imageOf(readyAgent()!), PREVIOUS, 'the previous release runs');
+  apply('victim-3', { service: { execStart: ['/bin/sleep 210003'], restart: 'no' } });
+  await replaceAgent('upgrade', () => { kubectlOk(['apply', '-k', overlay!.dir]); }, 'victim-3', '/bin/sleep 210003');
+  assert.equal(imageOf(readyAgent()!), PROJECT_IMAGE, 'the current release runs');
+  // nothing of an image stays in use by the units' holders (it would pin the old container's file system)
+  for (const n of SLEEPERS) {
+    const holder = Number(readFileSync(`/proc/${mainPid(n)}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+    const exe = spawnSync('readlink', [`/proc/${holder}/exe`], { encoding: 'utf8' }).stdout.trim();
+    assert.match(exe, /^\/var\/lib\/unit-operator\/bin\/uo-shim-[0-9a-f]{16}$/, `${n}'s holder (PID ${holder}) runs ${exe}`);
+  }
+}, PREVIOUS_SKIP);
 
 step('kubelet and containerd restarted: the agent pod and the units are untouched', async () => {
   const pids = await sleepersUp();
