@@ -117,31 +117,34 @@ export type PidFileRead =
  * swap it). Symlinks are followed (at most 40); returns the resolved path and whether an unsafe
  * transition was seen (systemd then retries with relaxed checks and calls the file questionable).
  */
-function chaseSafe(path: string): { path: string; questionable: boolean } {
+function chaseSafe(path: string, root = '/'): { path: string; questionable: boolean } {
+  // `done` is the path as the unit sees it; real() where the agent reaches it (the host's root
+  // when the agent runs in a container): '..' and absolute link targets stay inside root
+  const real = (p: string): string => (root === '/' ? p : p === '/' ? root : `${root}${p}`);
   let questionable = false;
   let todo = resolve('/', path).split('/').filter(Boolean);
   let done = '/';
-  let prev: Stats = lstatSync('/');
+  let prev: Stats = lstatSync(real('/'));
   for (let hops = 0; todo.length > 0;) {
     const name = todo.shift()!;
     if (name === '.') continue;
-    if (name === '..') { done = dirname(done); prev = lstatSync(done); continue; }
+    if (name === '..') { done = dirname(done); prev = lstatSync(real(done)); continue; }
     const next = done === '/' ? `/${name}` : `${done}/${name}`;
-    const st = lstatSync(next);
+    const st = lstatSync(real(next));
     if (prev.uid !== 0 && prev.uid !== st.uid) questionable = true;
     if (st.isSymbolicLink()) {
       if (++hops > 40) throw Object.assign(new Error('Too many levels of symbolic links'), { code: 'ELOOP' });
-      const target = readlinkSync(next);
+      const target = readlinkSync(real(next));
       todo = [...target.split('/').filter(Boolean), ...todo];
       // systemd's unsafe_transition(link, root): a link not owned by root that leads back to the
       // root-owned root makes the chain unsafe (chase(CHASE_SAFE) on an absolute destination)
-      if (isAbsolute(target)) { done = '/'; prev = lstatSync('/'); if (st.uid !== 0 && st.uid !== prev.uid) questionable = true; }
+      if (isAbsolute(target)) { done = '/'; prev = lstatSync(real('/')); if (st.uid !== 0 && st.uid !== prev.uid) questionable = true; }
       continue;
     }
     done = next;
     prev = st;
   }
-  return { path: done, questionable };
+  return { path: real(done), questionable };
 }
 
 /**
@@ -151,9 +154,9 @@ function chaseSafe(path: string): { path: string; questionable: boolean } {
  * socket), at most PID_FILE_MAX bytes, and its owner from the open file (fstat), for the
  * ownership rule.
  */
-export function readPidFile(path: string): PidFileRead {
+export function readPidFile(path: string, root = '/'): PidFileRead {
   let chased: { path: string; questionable: boolean };
-  try { chased = chaseSafe(path); } catch (e) { return { t: 'absent', why: (e as Error).message }; }
+  try { chased = chaseSafe(path, root); } catch (e) { return { t: 'absent', why: (e as Error).message }; }
   let fd: number;
   try { fd = openSync(chased.path, C.O_RDONLY | C.O_NONBLOCK | C.O_NOFOLLOW | C.O_NOCTTY); } catch (e) { return { t: 'absent', why: (e as Error).message }; }
   try {
@@ -178,8 +181,8 @@ export type PidFileVerdict = { readonly t: 'take'; readonly pid: number } | { re
  * unit is taken only from a PID file owned by root (or the agent's own uid, when it is not
  * root) that was not reached through an unsafe symlink chain.
  */
-export function judgePidFile(path: string, membership: Membership, controlPid: number): PidFileVerdict {
-  const r = readPidFile(path);
+export function judgePidFile(path: string, membership: Membership, controlPid: number, root = '/'): PidFileVerdict {
+  const r = readPidFile(path, root);
   if (r.t === 'absent') return { t: 'wait' };
   if (r.t === 'bad') return { t: 'wait', why: r.why, level: 'warning' };
   const v = judgeMainPid(r.pid, membership, controlPid);
@@ -196,6 +199,8 @@ export function judgePidFile(path: string, membership: Membership, controlPid: n
 export interface MainPidSearch {
   readonly unitName: string;
   readonly pidFile: string | undefined;
+  /** Where the unit's / is for the agent (the host's root when the agent runs in a container); default /. */
+  readonly root?: string | undefined;
   readonly guess: boolean;
   /** The shim of the latest start command (its only child is the guess), 0 when none. */
   readonly startShim: () => number;
@@ -219,7 +224,7 @@ export function findMainPid(s: MainPidSearch, since = Date.now(), said = new Set
   if (s.closed()) return;
   if (s.pidFile) {
     const path = expandSpecifiers(s.pidFile, { unitName: s.unitName });
-    const v = judgePidFile(path, s.membership, s.controlPid());
+    const v = judgePidFile(path, s.membership, s.controlPid(), s.root ?? '/');
     if (v.t === 'take') { s.found(v.pid); return; }
     if (v.why !== undefined && !said.has(v.why) && said.size < 16) { said.add(v.why); s.log(v.level ?? 'warning', v.why); }
     // systemd waits for the PID file (inotify) until the start timeout; so do we, by polling.

@@ -4,7 +4,7 @@
 // /etc/passwd and /etc/group (no shell, no NSS).
 
 import { readFileSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { hostname, release, arch } from 'node:os';
 import { extractWord } from '../api/words.ts';
 import { expandNameSpecifiers, parseUnitName, replaceSpecifiers } from '../unitfile/specifiers.ts';
@@ -119,6 +119,8 @@ export interface EnvInput {
   readonly ctx: NodeContext;
   /** Variables the service manager sets ($MAINPID, $NOTIFY_SOCKET, ...). */
   readonly managerEnv: Readonly<Record<string, string>>;
+  /** Where the unit's / is for the agent (the host's root when the agent runs in a container); default /. */
+  readonly root?: string | undefined;
 }
 
 export function buildEnvironment(input: EnvInput): { env: Record<string, string>; problems: string[]; failure?: EnvironmentFailure } {
@@ -142,7 +144,7 @@ export function buildEnvironment(input: EnvInput): { env: Record<string, string>
       if (!optional) { failure = { errnoText: ERRNO_TEXT.EINVAL, message: `Failed to load environment files: ${ERRNO_TEXT.EINVAL} (EnvironmentFile=${showName(path)} is not an absolute path)` }; break; }
       continue;
     }
-    try { Object.assign(env, readEnvironmentFile(path)); } catch (e) {
+    try { Object.assign(env, readEnvironmentFile(input.root && input.root !== '/' ? join(input.root, path) : path)); } catch (e) {
       if (!(e instanceof HostileFileError)) throw e;
       if (optional) continue;
       failure = { errnoText: ERRNO_TEXT[e.code], message: `Failed to load environment files: ${ERRNO_TEXT[e.code]} (EnvironmentFile=${showName(path)}${e.code === 'ENOENT' ? ' does not exist' : `: ${e.message}`})` };

@@ -3,7 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeSync, constants as C } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeSync, constants as C } from 'node:fs';
 import { join } from 'node:path';
 import { NAMESPACE_TYPES } from './shimproto.ts';
 import { UntrustedShim, verifyPrebuiltShim } from './shim.ts';
@@ -60,7 +60,8 @@ export function sharedNamespaces(pid = 1): string[] {
  * image, its executable mapping would pin the old container's file system after an upgrade;
  * the state folder is the host's (a hostPath at the same path), so the copy is a host file. A
  * copy that is already there is reused when it verifies (ownership, sha256), else replaced.
- * Older copies are left: a holder of an older agent may still run one. Throws UntrustedShim.
+ * Older copies are removed once no process runs them (a holder of an older agent may still
+ * run one: kept until an agent starts after it ended). Throws UntrustedShim.
  */
 export function installHostShim(shimPath: string, stateDir: string): string {
   const bytes = readFileSync(shimPath);
@@ -73,7 +74,7 @@ export function installHostShim(shimPath: string, stateDir: string): string {
   const dest = join(dir, `uo-shim-${sha.slice(0, 16)}`);
   const have = lstatSync(dest, { throwIfNoEntry: false });
   if (have) {
-    try { return checkFeatures(verifyPrebuiltShim(dest, sha)); } catch (e) {
+    try { const ok = checkFeatures(verifyPrebuiltShim(dest, sha)); pruneOldShims(dir, dest); return ok; } catch (e) {
       if (!(e instanceof UntrustedShim)) throw e;
       rmSync(dest, { force: true }); // not what it is named after, or not safe: made again
     }
@@ -86,7 +87,35 @@ export function installHostShim(shimPath: string, stateDir: string): string {
     fsyncSync(fd);
   } finally { closeSync(fd); }
   renameSync(tmp, dest);
+  pruneOldShims(dir, dest);
   return checkFeatures(verifyPrebuiltShim(dest, sha));
+}
+
+/** The (dev, ino) of every running process's executable (/proc/PID/exe). */
+function executablesInUse(): Set<string> {
+  const inUse = new Set<string>();
+  let pids: string[] = [];
+  try { pids = readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d)); } catch { return inUse; }
+  for (const pid of pids) {
+    try { const st = statSync(`/proc/${pid}/exe`); inUse.add(`${st.dev}:${st.ino}`); } catch { /* gone, or a kernel thread */ }
+  }
+  return inUse;
+}
+
+/** Removes the older shim copies in dir (uo-shim-<16 hex>, regular files) that no process runs. */
+export function pruneOldShims(dir: string, keep: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try { names = readdirSync(dir).filter((n) => /^uo-shim-[0-9a-f]{16}$/.test(n) && join(dir, n) !== keep); } catch { return removed; }
+  if (names.length === 0) return removed;
+  const inUse = executablesInUse();
+  for (const n of names) {
+    const p = join(dir, n);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st?.isFile() || inUse.has(`${st.dev}:${st.ino}`)) continue;
+    try { rmSync(p); removed.push(p); } catch { /* left for the next start */ }
+  }
+  return removed;
 }
 
 /**

@@ -95,7 +95,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
   const built = buildEnvironment({
     environment: exec.environment, environmentFiles: exec.environmentFiles,
     passEnvironment: exec.passEnvironment, unsetEnvironment: exec.unsetEnvironment,
-    agentEnv: i.agentEnv, ctx, managerEnv: manager,
+    agentEnv: i.agentEnv, ctx, managerEnv: manager, root: i.hostRoot,
   });
   problems.push(...built.problems);
   const argv = e.command.flags.noEnvExpand ? [...e.command.argv] : expandCommand(e.command.argv.map((a) => expandSpecifiers(a, ctx)), built.env);

@@ -520,7 +520,7 @@ export class UnitRunner {
       case 'disarm-watchdog': this.watchdog.disarm(); break;
       case 'find-main-pid':
         findMainPid({
-          unitName: this.unitName, pidFile: e.pidFile, guess: e.guess,
+          unitName: this.unitName, pidFile: e.pidFile, root: this.opts.hostRoot, guess: e.guess,
           startShim: () => { const s = [...this.spawns].reverse().find((x) => x.kind === 'start'); return s && shimAlive(s) ? s.shimPid : 0; },
           membership: this.membership, controlPid: () => this.machine.controlPid, log: (level, m) => this.log(level, m),
           waiting: () => this.machine.state === 'start', closed: () => this.closed, found: (pid) => { this.send({ t: 'main-pid', pid }); this.noteMainPid(); },

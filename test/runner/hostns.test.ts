@@ -248,6 +248,25 @@ time.sleep(1000)
   }
 });
 
+test('from a container with the host\'s namespaces, EnvironmentFile= and PIDFile= are the host\'s files (read through the host\'s root), not the container\'s', { skip, timeout: 60_000 }, async (t) => {
+  nsDelegate(t);
+  const c = container(t, 'hostfiles.service');
+  const hostRoot = `/proc/${HOST}/root`;
+  // only the host sees these: the container has a tmpfs over c.shadow
+  writeFileSync(join(c.shadow, 'env'), 'GREETING=from-the-host\n');
+  const pidFile = join(c.shadow, 'daemon.pid');
+  const { r } = await c.run({
+    service: {
+      type: 'forking', pidFile, environmentFile: [join(c.shadow, 'env')],
+      execStart: [`/bin/sh -c 'echo "$GREETING" > ${c.out}/greeting; sleep 1000 & echo $! > ${pidFile}'`],
+    },
+  }, { hostRoot, shim: hostShimPath(installHostShim(shimPath, c.top), hostRoot) });
+  assert.equal(r.props.SubState, 'running', `the forking unit runs with its PID file read on the host: ${JSON.stringify(r)}`);
+  assert.equal(readFileSync(join(c.out, 'greeting'), 'utf8').trim(), 'from-the-host', 'the EnvironmentFile= the host has');
+  assert.equal(r.props.MainPID, Number(readFileSync(pidFile, 'utf8').trim()), 'MainPID from the host\'s PID file');
+  assert.deepEqual(readFileSync(`/proc/${r.props.MainPID}/cmdline`, 'utf8').split('\0').filter(Boolean), ['sleep', '1000']);
+});
+
 test('without the host\'s cgroup namespace, the same container cannot place its unit outside the pod on cgroup2: CGROUP (219) — the reason for the setns', { skip: skip || (!LAYOUT.unified ? 'no writable cgroup2 mount' : false), timeout: 60_000 }, async (t) => {
   nsDelegate(t);
   const c = container(t, 'nons.service');
@@ -326,6 +345,18 @@ test('--host-namespaces: hostRoot /proc/N/root names process N; the shim the hol
   writeFileSync(copy, '#!/bin/sh\necho pwned\n');
   assert.equal(installHostShim(shimPath, state), copy);
   assert.deepEqual(readFileSync(copy), readFileSync(shimPath), 'a copy that does not match its name is made again');
+  // older copies: removed once no process runs them, kept while a holder of an older agent does
+  const stale = join(state, 'bin', 'uo-shim-0000000000000000');
+  const running = join(state, 'bin', 'uo-shim-1111111111111111');
+  writeFileSync(stale, readFileSync('/bin/sleep'), { mode: 0o755 });
+  writeFileSync(running, readFileSync('/bin/sleep'), { mode: 0o755 });
+  const holder = spawn(running, ['60'], { stdio: 'ignore' });
+  t.after(() => { if (holder.pid) kill(holder.pid); });
+  rmSync(copy);
+  assert.equal(installHostShim(shimPath, state), copy);
+  assert.equal(existsSync(stale), false, 'an older copy no process runs is removed');
+  assert.equal(existsSync(running), true, 'an older copy a holder still runs is kept');
+  assert.ok(existsSync(copy));
   // a bin folder others may write to is refused
   chmodSync(join(state, 'bin'), 0o777);
   assert.throws(() => installHostShim(shimPath, state), (e: unknown) => e instanceof UntrustedShim && /others may write/.test((e as Error).message));
