@@ -15,12 +15,17 @@
 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { expandCommand } from '../api/cmdline.ts';
 import type { ServiceConfig } from '../engine/index.ts';
 import type { ExecContext } from './context.ts';
 import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGroups, type Account, type EnvironmentFailure } from './environment.ts';
 import { encodeShimArgs, encodeShimEnv, NAMESPACE_TYPES } from './shimproto.ts';
 import { hostNamespacePid } from './hostns.ts';
+import { privsPlan } from './privs.ts';
+import { removePrivateTmp, sandboxGuard, sandboxPlan } from './sandbox.ts';
+import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
+import { credentialsDirectory, hasCredentials, setupCredentials, type CredentialPlan } from './credentials.ts';
 import type { SpawnEffect } from './store.ts';
 
 export interface LaunchInput {
@@ -38,6 +43,12 @@ export interface LaunchInput {
   /** The unit's cgroup directories (every hierarchy) and the holders' (issue 13); absent: no cgroup. */
   readonly cgroups?: readonly string[] | undefined;
   readonly holderCgroups?: readonly string[] | undefined;
+  /** spec.service, for the mount namespace's directives (sandbox.ts, issue 14); absent: none. */
+  readonly service?: Readonly<Record<string, unknown>> | undefined;
+  /** RuntimeDirectory= and friends (directories.ts): made before the command, their variables set. */
+  readonly directories?: ExecDirectories | undefined;
+  /** LoadCredential=/SetCredential=/ImportCredential= (credentials.ts): written at an invocation's first command. */
+  readonly credentials?: CredentialPlan | undefined;
 }
 
 export interface Launch {
@@ -53,6 +64,11 @@ export interface Launch {
    * and the engine is told ('spawn-failed': Result=resources).
    */
   readonly failure?: EnvironmentFailure;
+  /**
+   * An exec directory or the credentials could not be set up (systemd's exec_invoke() fails the
+   * command with 233…241 or 243): the shim fails the command with that status (UO_SHIM_FAIL).
+   */
+  readonly setupFailure?: SetupFailure;
 }
 
 interface Credentials { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number }
@@ -89,6 +105,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
   const user = privileged ? undefined : acct.user;
   const ctx = { unitName: i.unitName, user: acct.user };
   const manager: Record<string, string> = { INVOCATION_ID: i.invocationId, ...e.env };
+  const setupFailure = acct.failure === undefined || privileged ? execSetup(i, acct, ctx, manager) : undefined;
   const wantsNotify = cfg.notifyAccess !== 'none' || cfg.type === 'notify' || cfg.type === 'notify-reload';
   if (wantsNotify) manager['NOTIFY_SOCKET'] = i.notifySocket;
   if (e.role === 'main' && cfg.watchdogUSec > 0 && cfg.watchdogUSec !== Infinity) manager['WATCHDOG_USEC'] = String(cfg.watchdogUSec);
@@ -108,11 +125,19 @@ export function prepareLaunch(i: LaunchInput): Launch {
     cwd = `${optional ? '-' : ''}${p === '~' ? (user?.home ?? '/root') : p}`;
   }
   const nsPid = hostNamespacePid(i.hostRoot);
+  const sandbox = sandboxPlan({ service: i.service, unitName: i.unitName, invocationId: i.invocationId, expand: (p) => expandSpecifiers(p, ctx) });
+  problems.push(...sandbox.problems);
+  // PrivateTmp= folders of this unit's earlier invocations that no stop removed (the agent was down when they ended)
+  if (sandbox.privateTmp) problems.push(...removePrivateTmp(i.unitName, i.invocationId, i.hostRoot).failed);
+  // issue 15: capabilities, NoNewPrivileges=, system call filters, PrivateNetwork= ("+": none, as systemd)
+  const privs = privsPlan(i.service, !e.command.flags.fullPrivileges);
+  problems.push(...privs.problems);
+  if (sandbox.spec !== undefined && exec.rootDirectory !== undefined) problems.push('RootDirectory= with a mount namespace: its entries (ProtectSystem=, PrivateTmp=...) are applied to the host\'s tree before the chroot, not inside RootDirectory=');
   const shimEnv = encodeShimEnv({
     env: built.env,
     root: nsPid === undefined && i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
     namespaces: nsPid !== undefined ? { pid: nsPid, types: NAMESPACE_TYPES } : undefined,
-    failStatus: privileged ? undefined : acct.failure,
+    failStatus: setupFailure?.status ?? (privileged ? undefined : acct.failure),
     uid: user?.uid,
     gid: privileged ? undefined : acct.gid,
     groups: !privileged && (user || acct.groups.length > 0) ? acct.groups : undefined,
@@ -124,13 +149,43 @@ export function prepareLaunch(i: LaunchInput): Launch {
     nice: exec.nice, oomScoreAdjust: exec.oomScoreAdjust, ioScheduling: exec.ioScheduling,
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
     ignoreSigpipe: exec.ignoreSigpipe, cgroups: i.cgroups, holderCgroups: i.holderCgroups,
+    sandbox: sandbox.spec,
+    privs: privs.env,
   });
-  return { path, argv, shimEnv, problems, ...(built.failure ? { failure: built.failure } : {}) };
+  if (setupFailure) problems.push(setupFailure.message);
+  return { path, argv, shimEnv, problems, ...(built.failure ? { failure: built.failure } : {}), ...(setupFailure ? { setupFailure } : {}) };
+}
+
+/**
+ * The exec directories and credentials of one command (issue 14), in systemd's order: the
+ * directories (owned by User=/Group=, root's without them), then the credentials (fresh at the
+ * first command of an invocation, kept for the later ones); their variables go to `manager`.
+ */
+function execSetup(i: LaunchInput, acct: Credentials, ctx: { unitName: string; user: Account | undefined }, manager: Record<string, string>): SetupFailure | undefined {
+  const root = i.hostRoot ?? '/';
+  const uid = acct.user?.uid ?? 0, gid = acct.gid ?? 0;
+  const expand = (s: string): string => expandSpecifiers(s, ctx);
+  if (i.directories && hasExecDirectories(i.directories)) {
+    Object.assign(manager, directoryEnv(i.directories, expand));
+    const f = setupExecDirectories(i.directories, root, uid, gid, expand);
+    if (f) return f;
+  }
+  if (i.credentials && hasCredentials(i.credentials)) {
+    manager['CREDENTIALS_DIRECTORY'] = credentialsDirectory(i.unitName);
+    const order = ['condition', 'startPre', 'start'] as const;
+    const k = order.indexOf(i.effect.kind as typeof order[number]);
+    const fresh = k >= 0 && i.effect.index === 0 && order.slice(0, k).every((x) => (i.cfg.exec[x]?.length ?? 0) === 0);
+    if (fresh || !existsSync(join(root, credentialsDirectory(i.unitName)))) {
+      const received = i.agentEnv['CREDENTIALS_DIRECTORY'];
+      return setupCredentials(i.credentials, { root, received: received && received.startsWith('/') ? received : undefined, unitName: i.unitName, uid, gid });
+    }
+  }
+  return undefined;
 }
 
 /** Starts uo-shim detached (it outlives the agent); returns its pid (0 when it could not start). */
 export function startShim(shimPath: string, eventsFile: string, l: Launch, onError: (message: string) => void, onExit: () => void): number {
-  const child = spawn(shimPath, encodeShimArgs(eventsFile, l.path, l.argv), { detached: true, stdio: 'ignore', env: l.shimEnv });
+  const child = spawn(shimPath, encodeShimArgs(eventsFile, l.path, l.argv), { detached: true, stdio: 'ignore', env: sandboxGuard(shimPath, l.shimEnv, onError) });
   child.on('error', (err) => onError(`could not start uo-shim: ${err.message}`));
   child.on('exit', onExit);
   child.unref();

@@ -33,6 +33,16 @@
 //              never a silent fallback. A shim that predates the variable would ignore it, so
 //              the agent asks `uo-shim --features` for "namespaces" before it relies on it
 //              (launch.ts).
+//   issue 14 (no new line kind): UO_SHIM_SANDBOX, the command's private mount namespace
+//              (ProtectSystem=, PrivateTmp=..., planned by sandbox.ts, format in shim/sandbox.h);
+//              a namespace that cannot be set up fails the command with
+//                exec-failed PID ERRNO 226 NAMESPACE
+//              `uo-shim --features` lists "sandbox".
+//   issue 15 (no new line kind): UO_SHIM_PRIVATE_NETWORK, UO_SHIM_CAPBSET, UO_SHIM_AMBIENT,
+//              UO_SHIM_NNP, UO_SHIM_SECCOMP_AF, UO_SHIM_SECCOMP (privs.ts, seccomp.ts); a step
+//              that fails is exec-failed PID ERRNO STATUS STEP with systemd's NETWORK 225,
+//              CAPABILITIES 218, SECUREBITS 213, NO_NEW_PRIVILEGES 227, ADDRESS_FAMILIES 232,
+//              SECCOMP 228. `uo-shim --features` lists "privs".
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -87,7 +97,18 @@ export interface ShimSettings {
   readonly cgroups?: readonly string[] | undefined;
   /** The holders' cgroup in every hierarchy: the shim moves itself there at start. */
   readonly holderCgroups?: readonly string[] | undefined;
+  /** The private mount namespace's entries (sandbox.ts: UO_SHIM_SANDBOX, shim/sandbox.h). */
+  readonly sandbox?: string | undefined;
+  /** Privileges and seccomp programs (privs.ts, seccomp.ts; shim/privs.h, shim/seccomp.h): UO_SHIM_* name → value. */
+  readonly privs?: Readonly<Record<string, string>> | undefined;
 }
+
+/** The issue-15 variables and the shape of their values (shim/privs.h, shim/seccomp.h). */
+const PRIVS_VARS: Readonly<Record<string, RegExp>> = {
+  UO_SHIM_CAPBSET: /^[0-9a-f]{16}$/, UO_SHIM_AMBIENT: /^[0-9a-f]{16}$/, UO_SHIM_NNP: /^(1|implied)$/,
+  UO_SHIM_PRIVATE_NETWORK: /^1$/,
+  UO_SHIM_SECCOMP: /^(?:[0-9a-f]{16})+(?:,(?:[0-9a-f]{16})+){0,15}$/, UO_SHIM_SECCOMP_AF: /^(?:[0-9a-f]{16})+(?:,(?:[0-9a-f]{16})+){0,15}$/,
+};
 
 /** The environment a shim is started with. */
 export function encodeShimEnv(s: ShimSettings): Record<string, string> {
@@ -97,6 +118,15 @@ export function encodeShimEnv(s: ShimSettings): Record<string, string> {
     const { pid, types } = s.namespaces;
     if (!Number.isSafeInteger(pid) || pid < 1 || pid > 9_999_999 || types.length === 0 || new Set(types).size !== types.length || types.some((t) => !NAMESPACE_TYPES.includes(t))) throw new Error(`not a namespace setting: ${pid}:${types.join(',')}`);
     e['UO_SHIM_NAMESPACES'] = `${pid}:${types.join(',')}`;
+  }
+  if (s.sandbox !== undefined) {
+    if (s.sandbox.includes('\0') || s.sandbox.length > 65536) throw new Error('not a sandbox setting: it holds a NUL or is longer than 64 KiB');
+    e['UO_SHIM_SANDBOX'] = s.sandbox;
+  }
+  for (const [k, v] of Object.entries(s.privs ?? {})) {
+    const shape = PRIVS_VARS[k];
+    if (!shape || v.length > 600_000 || !shape.test(v)) throw new Error(`not a privilege setting: ${k}`);
+    e[k] = v;
   }
   if (s.failStatus !== undefined) e['UO_SHIM_FAIL'] = String(s.failStatus);
   if (s.uid !== undefined) e['UO_SHIM_UID'] = String(s.uid);

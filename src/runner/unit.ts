@@ -23,6 +23,10 @@ import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { prepareLaunch, startShim } from './launch.ts';
+import { removePrivateTmp } from './sandbox.ts';
+import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
+import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
+import { expandSpecifiers } from './environment.ts';
 import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
 import { fsErrorText, loadUnitState, shimAlive, statePath, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
@@ -83,6 +87,9 @@ export interface StartNotRun {
    */
   readonly statusMessage: string;
 }
+
+/** The states in which a unit has stopped (systemd's service_enter_dead()), before an automatic restart too. */
+const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);
 
 export function monotonicUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -465,6 +472,7 @@ export class UnitRunner {
         this.decisions++;
         const before = this.machine.state;
         this.machine = d.machine;
+        if (ENDED.has(d.machine.state) && !ENDED.has(before)) this.destroyRuntimeData(d.machine.state !== 'dead' && d.machine.state !== 'failed');
         this.opts.onDecision?.(properties(this.machine), this.machine, d.effects);
         // write-ahead: spawn records, holding their whole effect, are on disk before any process starts
         const records = new Map<Effect, SpawnRecord>();
@@ -483,6 +491,22 @@ export class UnitRunner {
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
+  private readonly setupFailures = new Map<SpawnRecord, SetupFailure>();
+
+  /**
+   * systemd's unit_destroy_runtime_data() when the unit stops (service_enter_dead()): its
+   * RuntimeDirectory= (unless RuntimeDirectoryPreserve= keeps it) and its credentials.
+   */
+  private destroyRuntimeData(restarting: boolean): void {
+    const root = this.opts.hostRoot ?? '/';
+    const expand = (s: string): string => expandSpecifiers(s, { unitName: this.unitName });
+    const problems = removeRuntimeDirectories(execDirectories(this.spec.service), root, restarting, expand);
+    if (hasCredentials(credentialPlan(this.spec.service).plan)) { const p = removeCredentials(root, this.unitName); if (p !== undefined) problems.push(p); }
+    problems.push(...removePrivateTmp(this.unitName, undefined, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
+    for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
   }
 
   /** Writes the state if a decision changed it and no batch is open. */
@@ -580,6 +604,8 @@ export class UnitRunner {
         notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
         ...(this.cgroup ? { cgroups: this.cgroup.placement, holderCgroups: holders } : {}),
+        directories: execDirectories(this.spec.service), credentials: credentialPlan(this.spec.service).plan,
+        service: this.spec.service, // the mount namespace's directives (sandbox.ts)
       });
     } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
       this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
@@ -592,6 +618,7 @@ export class UnitRunner {
       return;
     }
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
+    if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     this.tail.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
     rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec));
     rec.bootId = bootId();
@@ -634,7 +661,12 @@ export class UnitRunner {
         case 'shim': rec.shimPid = ev.pid; break;
         case 'spawn': rec.pid = ev.pid; rec.pidStart = startTime(ev.pid); rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
         case 'exec': this.send({ t: 'exec-ok', pid: ev.pid }); break;
-        case 'exec-failed': this.log('warning', setupFailure(this.cfg.exec[rec.kind][rec.index]?.path ?? '?', ev)); break;
+        case 'exec-failed': {
+          const f = this.setupFailures.get(rec); // an exec directory or the credentials (issue 14): systemd's step and errno
+          this.setupFailures.delete(rec);
+          this.log('warning', setupFailure(this.cfg.exec[rec.kind][rec.index]?.path ?? '?', f && f.status === ev.status ? { ...ev, step: f.step, errnoText: f.errnoText } : ev));
+          break;
+        }
         case 'note': if (ev.step === 'CGROUP' && ev.pid === rec.shimPid) { this.log('warning', `uo-shim ${ev.pid} of ${this.unitName} could not join the holders' cgroup ${ev.value ?? '?'}: ${errnoText(ev.errno)}; it dies with the agent's cgroup`); break; }
           this.log('notice', ev.step === 'OOM_ADJUST'
           ? `Failed to adjust OOM setting, assuming containerized execution, ignoring: ${errnoText(ev.errno)}`
@@ -820,7 +852,7 @@ function errnoText(n: number): string {
 }
 
 /** systemd's words for a failed spawn: "Failed at step CHDIR spawning /bin/sleep: No such file or directory". */
-function setupFailure(path: string, ev: { errno: number; status: number; step?: string }): string {
+function setupFailure(path: string, ev: { errno: number; status: number; step?: string; errnoText?: string }): string {
   if (ev.step === undefined || ev.step === 'EXEC') return `Failed to execute ${path}: ${errnoText(ev.errno)} (exit status ${ev.status}${ev.step ? `/${ev.step}` : ''})`;
-  return `Failed at step ${ev.step} spawning ${path}: ${errnoText(ev.errno)}`; // as systemd 257 words it; the status follows in "Main process exited"
+  return `Failed at step ${ev.step} spawning ${path}: ${ev.errnoText ?? errnoText(ev.errno)}`; // as systemd 257 words it; the status follows in "Main process exited"
 }

@@ -45,12 +45,13 @@ test('the engine, the runner and the shim apply what the code applies today', ()
 test('a spec lists what it sets that is not applied, with the field path; "no" to a protection asks for nothing', () => {
   const u = unappliedDirectives({
     unit: { description: 'x', partOf: ['network.target'], documentation: ['man:x(8)'] },
-    service: { execStart: ['/bin/true'], protectSystem: 'strict', privateTmp: 'false', noNewPrivileges: false, delegate: 'true', cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
+    // ProtectSystem= is applied (the mount namespace, issue 14); PrivatePIDs= is not yet
+    service: { execStart: ['/bin/true'], protectSystem: 'strict', privatePIDs: true, privateTmp: 'false', noNewPrivileges: false, delegate: 'true', cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
   });
   assert.deepEqual(u.map((x) => `${x.path} ${x.applier} ${x.protects}`), [
-    'spec.unit.documentation carried false', 'spec.unit.partOf dependency false', 'spec.service.protectSystem sandbox true', 'spec.service.delegate cgroup false',
+    'spec.unit.documentation carried false', 'spec.unit.partOf dependency false', 'spec.service.privatePIDs sandbox true', 'spec.service.delegate cgroup false',
   ]);
-  assert.match(describeUnapplied(u[2]!), /^ProtectSystem=: .*issue 14.*--allow-unenforced=ProtectSystem/);
+  assert.match(describeUnapplied(u[2]!), /^PrivatePIDs=: .*issue 14.*--allow-unenforced=PrivatePIDs/);
   assert.match(describeUnapplied(u[3]!), /reported, not refused/);
 });
 
@@ -61,11 +62,11 @@ test('values an applied directive does not cover are reported: StandardOutput=km
 });
 
 test('--allow-unenforced lets named protections (or all) through; report-only ones never refuse', () => {
-  const u = unappliedDirectives({ service: { execStart: ['/bin/true'], protectSystem: 'strict', ioReadBandwidthMax: ['/dev/sda 1M'], delegate: 'true' } });
-  assert.deepEqual(refusedDirectives(u).map((x) => x.name), ['ProtectSystem', 'IOReadBandwidthMax']);
-  assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('ProtectSystem=')).map((x) => x.name), ['IOReadBandwidthMax']);
+  const u = unappliedDirectives({ service: { execStart: ['/bin/true'], privatePIDs: true, ioReadBandwidthMax: ['/dev/sda 1M'], delegate: 'true' } });
+  assert.deepEqual(refusedDirectives(u).map((x) => x.name), ['PrivatePIDs', 'IOReadBandwidthMax']);
+  assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('PrivatePIDs=')).map((x) => x.name), ['IOReadBandwidthMax']);
   assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('all')), []);
-  assert.deepEqual(unknownAllowed(parseAllowUnenforced('ProtectSystem,ProtectSytem')), ['ProtectSytem']);
+  assert.deepEqual(unknownAllowed(parseAllowUnenforced('PrivatePIDs,PrivatePID')), ['PrivatePID']);
 });
 
 test('the unsupported-directives annotation lists its directives by section', () => {

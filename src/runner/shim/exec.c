@@ -21,12 +21,19 @@
  *   UO_SHIM_CPU_AFFINITY                                    CPUAFFINITY 215
  *   UO_SHIM_IOSCHED                                         IOPRIO 211
  *   UO_SHIM_RLIMIT_*                                        LIMITS 205
+ *   UO_SHIM_SANDBOX: a private mount namespace, ProtectSystem= & co (sandbox.c; after the
+ *     host's namespaces, before the groups as systemd: its nodes are the host root's)
+ *                                                           NAMESPACE 226
  *   UO_SHIM_GROUPS, UO_SHIM_GID                             GROUP 216
  *   UO_SHIM_ROOT_DIRECTORY: chroot (RootDirectory=)         CHROOT 210
- *   UO_SHIM_UID                                             USER 217
+ *   UO_SHIM_CAPBSET, UO_SHIM_AMBIENT (privs.c; UO_SHIM_PRIVATE_NETWORK before the mount
+ *     namespace: NETWORK 225)                                 CAPABILITIES 218
+ *   UO_SHIM_UID (keep-caps around it for ambient capabilities) USER 217
  *   UO_SHIM_CWD inside the new root, "/" when absent; a leading '-' ignores a failure
  *     (and leaves the command in "/")                       CHDIR 200
+ *   secure bits reset, UO_SHIM_NNP                          SECUREBITS 213, NO_NEW_PRIVILEGES 227
  *   UO_SHIM_* removed from the environment, WATCHDOG_PID set
+ *   UO_SHIM_SECCOMP_AF, UO_SHIM_SECCOMP (seccomp.c)          ADDRESS_FAMILIES 232, SECCOMP 228
  *   execve(), PATH searched in a fixed list for a bare name EXEC 203
  *
  * Report protocol on the close-on-exec pipe to the shim: fixed-size records (one write()
@@ -40,6 +47,9 @@
 #include "exec-sched.h"
 #include "exec-stdio.h"
 #include "exit-status.h"
+#include "privs.h"
+#include "seccomp.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -157,11 +167,16 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	if ((v = getenv("UO_SHIM_IOSCHED"))) step(ioprio_apply(v), UO_EXIT_IOPRIO);
 
 	step(creds_limits(), UO_EXIT_LIMITS);
+	step(privs_network(), UO_EXIT_NETWORK); /* PrivateNetwork= (privs.c, issue 15): before the mount namespace, as systemd */
+	if ((v = getenv("UO_SHIM_SANDBOX"))) step(sandbox_apply(v), UO_EXIT_NAMESPACE);
 	const char *uid = getenv("UO_SHIM_UID");
 	step(creds_groups(getenv("UO_SHIM_GROUPS"), getenv("UO_SHIM_GID"), uid), UO_EXIT_GROUP);
+	step(privs_bounding(), UO_EXIT_CAPABILITIES); /* CapabilityBoundingSet=, AmbientCapabilities= (privs.c) */
 	/* RootDirectory=: chroot while we still may; the working directory is found inside it */
 	if ((v = getenv("UO_SHIM_ROOT_DIRECTORY")) && *v && (chroot(v) < 0 || chdir("/") < 0)) fail(errno, UO_EXIT_CHROOT);
+	step(privs_before_user(uid), UO_EXIT_USER); /* keep-caps through setresuid() for AmbientCapabilities= */
 	step(creds_user(uid), UO_EXIT_USER);
+	step(privs_after_user(uid), UO_EXIT_CAPABILITIES);
 	/* after the user change, as systemd: the directory may be reachable by that user only */
 	const char *cwd = getenv("UO_SHIM_CWD");
 	if (!cwd) cwd = "/";
@@ -171,7 +186,13 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 		(void)!chdir("/");
 	}
 
+	/* secure bits, NoNewPrivileges=, then the seccomp programs last (privs.c, seccomp.c; issue 15) */
+	int pstatus;
+	int pr = privs_late(&pstatus);
+	if (pr < 0) fail(-pr, pstatus);
+	if ((pr = seccomp_prepare(&pstatus)) < 0) fail(-pr, pstatus);
 	clean_environment();
+	if ((pr = seccomp_install(&pstatus)) < 0) fail(-pr, pstatus);
 	exec_command(path, argv);
 }
 

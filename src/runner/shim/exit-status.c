@@ -30,6 +30,9 @@ static const char *const steps[] = {
 	[224 - 200] = "PAM",
 	[225 - 200] = "NETWORK",
 	[UO_EXIT_NAMESPACE - 200] = "NAMESPACE",
+	[UO_EXIT_NO_NEW_PRIVILEGES - 200] = "NO_NEW_PRIVILEGES",
+	[UO_EXIT_SECCOMP - 200] = "SECCOMP",
+	[UO_EXIT_ADDRESS_FAMILIES - 200] = "ADDRESS_FAMILIES",
 };
 
 const char *exit_status_step(int status) {

@@ -27,6 +27,13 @@ enum {
 	UO_EXIT_SETSID = 220,
 	UO_EXIT_STDERR = 222,
 	UO_EXIT_NAMESPACE = 226,
+	/* issue 15: privileges and system call filters (privs.c, seccomp.c) */
+	UO_EXIT_SECUREBITS = 213,
+	UO_EXIT_CAPABILITIES = 218,
+	UO_EXIT_NETWORK = 225,
+	UO_EXIT_NO_NEW_PRIVILEGES = 227,
+	UO_EXIT_SECCOMP = 228,
+	UO_EXIT_ADDRESS_FAMILIES = 232,
 };
 
 /* systemd's name of an exit status ("CHDIR" for 200); "UNKNOWN" for one outside the table. */

@@ -21,6 +21,9 @@
  *   exec-stdio.c   StandardInput=/Output=/Error= (UO_SHIM_STDIN, _STDOUT, _STDERR)
  *   exec-sched.c   OOMScoreAdjust=, CPUScheduling*=, Nice=, CPUAffinity=, IOScheduling*=
  *   exec-creds.c   UMask=, Limit*=, Group=, User=
+ *   sandbox.c      the private mount namespace: ProtectSystem=, PrivateTmp=... (UO_SHIM_SANDBOX)
+ *   privs.c        PrivateNetwork=, CapabilityBoundingSet=, AmbientCapabilities=, NoNewPrivileges=
+ *   seccomp.c      the seccomp programs of src/runner/seccomp.ts (SystemCallFilter=, RestrictAddressFamilies=...)
  *   exit-status.c  systemd's exit statuses and step names
  *   notify.c       the sd_notify socket (UO_SHIM_NOTIFY_SOCKET)
  *   logcap.c       stdout/stderr capture into a rotated log (UO_SHIM_LOG, UO_SHIM_LOG_MAX)
@@ -53,7 +56,7 @@
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\n"); return 0; }
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;

@@ -1,0 +1,89 @@
+// Privileges of systemd.exec(5) (issue 15): NoNewPrivileges=, CapabilityBoundingSet=,
+// AmbientCapabilities= and PrivateNetwork=, parsed as systemd 257 parses them
+// (load-fragment.c: config_parse_capability_set(), capability_set_from_string()) and encoded for
+// uo-shim (shim/privs.c), which applies them in exec_invoke()'s order (src/core/exec-invoke.c):
+//
+//   PrivateNetwork=            unshare(CLONE_NEWNET), lo up, before the mount namespace   NETWORK 225
+//   CapabilityBoundingSet=     PR_CAPBSET_DROP of every capability not in the set, after the
+//                              groups, before RootDirectory= and the user change  CAPABILITIES 218
+//   AmbientCapabilities=       raised (with the inheritable set) before the user change; a
+//                              non-root User= keeps its capabilities through setresuid()
+//                              (SECURE_KEEP_CAPS) and raises them again after it; the ones
+//                              missing from the bounding set are dropped from the request
+//                                                                                CAPABILITIES 218
+//   secure bits back to 0 (keep-caps off again), then NoNewPrivileges=        NO_NEW_PRIVILEGES 227
+//   the seccomp programs of seccomp.ts last                ADDRESS_FAMILIES 232, SECCOMP 228
+//
+// A seccomp filter needs NoNewPrivileges= or CAP_SYS_ADMIN. As systemd 257 (the oracle: a unit
+// with User=nobody and SystemCallFilter= runs with NoNewPrivs 0 and its filter on), a non-root
+// User= keeps its capabilities through setresuid() (SECURE_KEEP_CAPS) and loads the programs
+// with CAP_SYS_ADMIN; execve() drops them. Only without CAP_SYS_ADMIN at all (an unprivileged
+// agent) is NoNewPrivileges= implied, as context_has_no_new_privileges() (UO_SHIM_NNP=implied).
+//
+// A command with the "+" prefix runs without any of it (systemd: no sandboxing for it).
+
+import { CAPABILITIES } from './linux-tables.ts';
+import { encodePrograms, seccompPlan } from './seccomp.ts';
+
+const words = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)]);
+const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
+
+/** CAP_MASK_ALL: every capability bit systemd can hold (63 of them). */
+export const CAP_MASK_ALL = (1n << 63n) - 1n;
+
+/** capability_from_name(): a name (any case) or a number up to 62; undefined when neither. */
+export function capabilityFromName(s: string): number | undefined {
+  if (/^[0-9]{1,2}$/.test(s)) return Number(s) <= 62 ? Number(s) : undefined;
+  return CAPABILITIES[s.toUpperCase()];
+}
+
+/** config_parse_capability_set(): lines accumulated onto `initial` (CAP_MASK_ALL for the bounding set, 0 for ambient). */
+export function parseCapabilitySet(lines: readonly string[], initial: bigint, directive: string, problems: string[]): bigint {
+  let set = initial;
+  for (const raw of lines) {
+    let line = raw.trim();
+    const invert = line.startsWith('~');
+    if (invert) line = line.slice(1);
+    let sum = 0n;
+    for (const w of line.split(/\s+/).filter(Boolean)) {
+      const c = capabilityFromName(w);
+      if (c === undefined) { problems.push(`${directive}=: failed to parse capability ${JSON.stringify(w)}, ignoring`); continue; }
+      sum |= 1n << BigInt(c);
+    }
+    // "", "~" or the initial value: replaced; otherwise merged
+    if (sum === 0n || set === initial) set = invert ? ~sum & CAP_MASK_ALL : sum;
+    else set = invert ? set & ~sum : set | sum;
+  }
+  return set;
+}
+
+export interface PrivsPlan {
+  /** UO_SHIM_* variables (privs.c, seccomp.c). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly problems: readonly string[];
+}
+
+const hex64 = (v: bigint): string => v.toString(16).padStart(16, '0');
+
+/** The privilege settings of spec.service for one command; `sandboxed` false for a "+" command. */
+export function privsPlan(service: Readonly<Record<string, unknown>> | undefined, sandboxed: boolean): PrivsPlan {
+  const s = service ?? {};
+  const problems: string[] = [];
+  const env: Record<string, string> = {};
+  if (!sandboxed) return { env, problems };
+  // an empty list in the spec: systemd's "CapabilityBoundingSet=" (the empty set)
+  const bsetValue = s['capabilityBoundingSet'];
+  const bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : parseCapabilitySet(words(bsetValue), CAP_MASK_ALL, 'CapabilityBoundingSet', problems);
+  if (bset !== CAP_MASK_ALL) env['UO_SHIM_CAPBSET'] = hex64(bset);
+  const ambient = parseCapabilitySet(words(s['ambientCapabilities']), 0n, 'AmbientCapabilities', problems);
+  if (ambient !== 0n) env['UO_SHIM_AMBIENT'] = hex64(ambient);
+  const sec = seccompPlan(s);
+  problems.push(...sec.problems);
+  const af = encodePrograms(sec.addressFamilies), filters = encodePrograms(sec.filters);
+  if (af !== undefined) env['UO_SHIM_SECCOMP_AF'] = af;
+  if (filters !== undefined) env['UO_SHIM_SECCOMP'] = filters;
+  if (truthy(s['noNewPrivileges'])) env['UO_SHIM_NNP'] = '1';
+  else if (af !== undefined || filters !== undefined) env['UO_SHIM_NNP'] = 'implied';
+  if (truthy(s['privateNetwork'])) env['UO_SHIM_PRIVATE_NETWORK'] = '1';
+  return { env, problems };
+}

@@ -1,0 +1,228 @@
+/* privs: see privs.h. */
+#define _GNU_SOURCE
+#include "privs.h"
+#include "exit-status.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_IS_SET 1
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_LOWER 3
+#endif
+#define KEEP_CAPS_BIT (1 << 4) /* SECURE_KEEP_CAPS: linux/securebits.h */
+
+/* A 64-bit mask of exactly 16 hex digits; -EINVAL for anything else. */
+static int parse_mask(const char *s, uint64_t *out) {
+	if (!s || strlen(s) != 16) return -EINVAL;
+	uint64_t v = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0) return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The highest capability the kernel knows (cap_last_cap()), found with PR_CAPBSET_READ. */
+static int last_cap(void) {
+	int i = 0;
+	while (i < 63 && prctl(PR_CAPBSET_READ, (unsigned long)(i + 1), 0, 0, 0) >= 0) i++;
+	return i;
+}
+
+struct caps { struct __user_cap_header_struct h; struct __user_cap_data_struct d[2]; };
+
+static int caps_get(struct caps *c) {
+	memset(c, 0, sizeof *c);
+	c->h.version = _LINUX_CAPABILITY_VERSION_3;
+	return syscall(SYS_capget, &c->h, c->d) < 0 ? -errno : 0;
+}
+static int caps_set(struct caps *c) {
+	c->h.version = _LINUX_CAPABILITY_VERSION_3;
+	c->h.pid = 0;
+	return syscall(SYS_capset, &c->h, c->d) < 0 ? -errno : 0;
+}
+#define CAP_HAS(field, i) ((c.d[(i) >> 5].field >> ((i) & 31)) & 1u)
+#define CAP_ON(field, i) (c.d[(i) >> 5].field |= 1u << ((i) & 31))
+#define CAP_OFF(field, i) (c.d[(i) >> 5].field &= ~(1u << ((i) & 31)))
+
+/* capability_gain_cap_setpcap(): CAP_SETPCAP into the effective set (from the permitted one). */
+static int gain_setpcap(void) {
+	struct caps c;
+	int r = caps_get(&c);
+	if (r < 0) return r;
+	if (CAP_HAS(effective, CAP_SETPCAP)) return 0;
+	CAP_ON(effective, CAP_SETPCAP);
+	return caps_set(&c);
+}
+
+static int ambient_apply(uint64_t set, int also_inherit) {
+	int last = last_cap();
+	/* requested but missing from the bounding set: suppressed, as systemd */
+	for (int i = 0; i <= last; i++)
+		if ((set >> i & 1) && prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) != 1) set &= ~((uint64_t)1 << i);
+	if (also_inherit && set) {
+		struct caps c;
+		int r = caps_get(&c);
+		if (r < 0) return r;
+		for (int i = 0; i <= last; i++) if (set >> i & 1) CAP_ON(inheritable, i);
+		if ((r = caps_set(&c)) < 0) return r;
+	}
+	for (int i = 0; i <= last; i++) {
+		if (set >> i & 1) {
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)i, 0, 0) < 0) return -errno;
+		} else if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, (unsigned long)i, 0, 0) > 0 &&
+			   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, (unsigned long)i, 0, 0) < 0) return -errno;
+	}
+	return 0;
+}
+
+static int ambient_mask(uint64_t *set) {
+	*set = 0;
+	const char *v = getenv("UO_SHIM_AMBIENT");
+	return v ? parse_mask(v, set) : 0;
+}
+
+int privs_network(void) {
+	const char *v = getenv("UO_SHIM_PRIVATE_NETWORK");
+	if (!v) return 0;
+	if (strcmp(v, "1") != 0) return -EINVAL;
+	if (unshare(CLONE_NEWNET) < 0) return -errno;
+	/* lo up (the kernel gives it 127.0.0.1 and ::1 then), as systemd's loopback_setup() */
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) return -errno;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	int r = 0;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) r = -errno;
+	else {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) r = -errno;
+	}
+	close(fd);
+	return r;
+}
+
+int privs_bounding(void) {
+	const char *v = getenv("UO_SHIM_CAPBSET");
+	uint64_t amb;
+	int r = ambient_mask(&amb);
+	if (r < 0) return r;
+	if (v) {
+		uint64_t keep;
+		if ((r = parse_mask(v, &keep)) < 0) return r;
+		int last = last_cap();
+		int all = 1;
+		for (int i = 0; i <= last; i++) if (!(keep >> i & 1)) all = 0;
+		if (!all) {
+			/* capability_bounding_set_drop(keep, right_now=false): CAP_SETPCAP to drop them,
+			 * every capability not kept out of the bounding and the inheritable sets */
+			struct caps c;
+			if ((r = caps_get(&c)) < 0) return r;
+			if (!CAP_HAS(effective, CAP_SETPCAP) && CAP_HAS(permitted, CAP_SETPCAP)) {
+				CAP_ON(effective, CAP_SETPCAP);
+				if ((r = caps_set(&c)) < 0) return r;
+			}
+			for (int i = 0; i <= last; i++) {
+				if (keep >> i & 1) continue;
+				if (prctl(PR_CAPBSET_DROP, (unsigned long)i, 0, 0, 0) < 0) {
+					r = -errno;
+					if (prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) != 0) return r; /* still there: a failure */
+				}
+				CAP_OFF(inheritable, i);
+			}
+			if ((r = caps_set(&c)) < 0) return r;
+		}
+	}
+	/* systemd applies the ambient set (also when empty: inherited ones are lowered) before the user change */
+	return ambient_apply(amb, 1);
+}
+
+static int non_root(const char *uid) {
+	return uid && *uid && strcmp(uid, "0") != 0;
+}
+
+/* A seccomp program is to be installed (seccomp.c). */
+static int wants_seccomp(void) {
+	return getenv("UO_SHIM_SECCOMP") || getenv("UO_SHIM_SECCOMP_AF");
+}
+
+int privs_before_user(const char *uid) {
+	uint64_t amb;
+	int r = ambient_mask(&amb);
+	if (r < 0) return r;
+	/* ambient capabilities, or seccomp programs to install with CAP_SYS_ADMIN after the user
+	 * change (systemd 257 keeps it for that: a non-root User= with SystemCallFilter= runs with
+	 * NoNewPrivs 0); execve() clears what is kept (no ambient, no file capabilities) */
+	if ((amb == 0 && !wants_seccomp()) || !non_root(uid)) return 0;
+	int sb = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (sb < 0) return -errno;
+	if (sb != KEEP_CAPS_BIT && prctl(PR_SET_SECUREBITS, (unsigned long)KEEP_CAPS_BIT, 0, 0, 0) < 0) return -errno;
+	return 0;
+}
+
+int privs_after_user(const char *uid) {
+	uint64_t amb;
+	int r = ambient_mask(&amb);
+	if (r < 0) return r;
+	if (amb == 0 || !non_root(uid)) return 0;
+	return ambient_apply(amb, 0);
+}
+
+int privs_late(int *status) {
+	*status = UO_EXIT_CAPABILITIES;
+	int sb = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (sb < 0) return -errno;
+	if (sb != 0) {
+		int r = gain_setpcap();
+		if (r < 0) return r;
+		*status = UO_EXIT_SECUREBITS;
+		if (prctl(PR_SET_SECUREBITS, 0UL, 0, 0, 0) < 0) return -errno;
+	}
+	/* CAP_SYS_ADMIN into the effective set when it is permitted (kept through the user change),
+	 * so the seccomp programs load without NoNewPrivileges=, as systemd 257 loads them */
+	if (wants_seccomp()) {
+		struct caps c;
+		int r = caps_get(&c);
+		if (r < 0) return r;
+		if (!CAP_HAS(effective, CAP_SYS_ADMIN) && CAP_HAS(permitted, CAP_SYS_ADMIN)) {
+			CAP_ON(effective, CAP_SYS_ADMIN);
+			/* systemd 257 leaves CAP_SYS_ADMIN and CAP_SETPCAP in the inheritable set of such a
+			 * command (the oracle's CapInh): the same, so a program with inheritable file
+			 * capabilities gets what it gets under systemd */
+			CAP_ON(inheritable, CAP_SYS_ADMIN);
+			CAP_ON(inheritable, CAP_SETPCAP);
+			if ((r = caps_set(&c)) < 0) return r;
+		}
+	}
+	*status = UO_EXIT_NO_NEW_PRIVILEGES;
+	const char *v = getenv("UO_SHIM_NNP");
+	if (!v) return 0;
+	int set;
+	if (strcmp(v, "1") == 0) set = 1;
+	else if (strcmp(v, "implied") == 0) {
+		/* context_has_no_new_privileges(): a seccomp filter needs it unless CAP_SYS_ADMIN is effective */
+		struct caps c;
+		int r = caps_get(&c);
+		if (r < 0) return r;
+		set = !CAP_HAS(effective, CAP_SYS_ADMIN);
+	} else return -EINVAL;
+	if (set && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0, 0, 0) < 0) return -errno;
+	return 0;
+}

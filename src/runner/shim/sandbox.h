@@ -1,0 +1,39 @@
+/*
+ * sandbox: the command's private mount namespace (issue 14: ProtectSystem=, ProtectHome=,
+ * PrivateTmp=, PrivateDevices=, ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=,
+ * ExecPaths=, NoExecPaths=, TemporaryFileSystem=, BindPaths=, BindReadOnlyPaths=,
+ * ProtectKernelTunables=, ProtectKernelModules=, ProtectKernelLogs=,
+ * ProtectControlGroups=, ProtectProc=, ProcSubset=, PrivateMounts=), set up as systemd 257's setup_namespace()
+ * (src/core/namespace.c) does, from the plan the agent encodes in UO_SHIM_SANDBOX
+ * (src/runner/sandbox.ts builds it: the mount entries already sorted, deduplicated and
+ * pruned as systemd does; this module validates and applies them).
+ *
+ * UO_SHIM_SANDBOX: one entry a line ('\n'), fields separated by '\t':
+ *   OP FLAGS ARG [ARG2]
+ *   FLAGS: '.' (none) or letters: i ignore a missing path, r recursive bind, o read-only,
+ *          n nosuid, x noexec
+ *   inaccessible F PATH          an empty node of the path's type, mode 0000, read-only
+ *   ro|rw|rwi|noexec|exec F PATH the path made a mount point (bound onto itself), then
+ *                                read-only / left as is / noexec / exec (rwi: systemd's
+ *                                READ_WRITE_IMPLICIT, kept out of a read-only parent)
+ *   tmp F PATH BASE              PrivateTmp=: BASE (0700, root's) and BASE/tmp (01777)
+ *                                created when missing, BASE/tmp bound on PATH
+ *   bind F PATH SOURCE           BindPaths=, BindReadOnlyPaths= (the source as the host
+ *                                sees it, before any entry is mounted)
+ *   tmpfs F PATH OPTIONS         TemporaryFileSystem=, ProtectHome=tmpfs (nodev,strictatime)
+ *   dev F /dev                   PrivateDevices=: a new /dev with the pseudo devices only
+ *   procfs F /proc OPTIONS       ProtectProc=, ProcSubset=: a new /proc mounted with
+ *                                hidepid=noaccess|invisible|ptraceable and/or subset=pid
+ *   dropcap . N,N,...            capabilities dropped from the bounding set
+ *   propagation . shared|slave|private   MountFlags= (applied to / last; default shared)
+ * Paths: absolute, at most 4095 bytes, no "." or ".." component, no control character.
+ */
+#ifndef UO_SHIM_SANDBOX_H
+#define UO_SHIM_SANDBOX_H
+
+/* In the child, after the host's namespaces were entered and before the user change: parses
+ * spec (nothing is done when it is malformed: -EINVAL) and sets the mount namespace up.
+ * Returns 0 or -errno (the step fails with systemd's NAMESPACE, 226). */
+int sandbox_apply(const char *spec);
+
+#endif
