@@ -225,9 +225,10 @@ export class ClusterAgent {
       if (v === undefined || handled[a] === v) continue;
       handled[a] = v;
       this.opts.log('info', `${key}: ${a}=${v}: acting on it`, { unit: key });
-      if (a === ANNOTATIONS.restart) runner.restart();
-      else if (a === ANNOTATIONS.reload) runner.reload();
-      else { runner.resetFailed(); if (runner.spec.state !== 'stopped' && !runner.spec.masked) runner.start(); }
+      // as unitctl restart|reload|start: a job through the namespace's dependency engine
+      if (a === ANNOTATIONS.restart) this.host.act(key, 'restart');
+      else if (a === ANNOTATIONS.reload) this.host.act(key, 'reload');
+      else { runner.resetFailed(); if (runner.spec.state !== 'stopped' && !runner.spec.masked) this.host.act(key, 'start'); }
     }
     this.publisher.publish(key, () => this.entry(key));
   }

@@ -6,7 +6,8 @@
 
 import {
   buildGraph, decide, depsEventsFromEngine, depsFromSpec, initialState,
-  type DepsEffect, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type UnitDeps,
+  isInactiveOrFailed,
+  type DepsEffect, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type TxErrorCode, type UnitDeps,
 } from '../deps/index.ts';
 import type { ActiveState } from '../engine/states.ts';
 import type { Effect } from '../engine/types.ts';
@@ -26,11 +27,23 @@ export interface DepsMember {
 /** How a request ended: its transaction could not be built, or its anchor job finished with a result. */
 export type JobOutcome =
   | { readonly ok: true; readonly id: number; readonly unit: string; readonly type: JobType; readonly result: JobResult }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: false; readonly error: string; readonly code?: TxErrorCode };
+
+/** A request the engine refused: why, and systemd's bus error for it (systemctl's exit status). */
+export interface Refused { readonly error: string; readonly code?: TxErrorCode }
+
+/** systemctl's exit status for a refused job request (translate_bus_error_to_exit_status(), v257). */
+export function refusalExit(code: TxErrorCode | undefined): number {
+  switch (code) {
+    case 'ENOENT': return 5; // EXIT_NOTINSTALLED
+    case 'EREFUSED': case 'EDESTRUCTIVE': return 4; // EXIT_NOPERMISSION
+    default: return 1;
+  }
+}
 
 export interface Queued {
   /** Settles as soon as the transaction is installed (its anchor job's id) or refused (--no-block). */
-  readonly queued: Promise<{ readonly id: number } | { readonly error: string }>;
+  readonly queued: Promise<{ readonly id: number } | Refused>;
   /** Settles when the anchor job finishes (systemctl's wait for its job). */
   readonly done: Promise<JobOutcome>;
 }
@@ -41,7 +54,10 @@ export interface DepsDriverOptions {
   readonly clock?: () => number;
 }
 
-type Item = { readonly ev: DepsEvent; readonly req?: { queued: (q: { id: number } | { error: string }) => void; done: (o: JobOutcome) => void } };
+type Item = { readonly ev: DepsEvent; readonly req?: { queued: (q: { id: number } | Refused) => void; done: (o: JobOutcome) => void } };
+
+/** The most events one drain of the queue handles before it gives up, loudly (a loop between the engines is a bug). */
+const MAX_STEPS = 100_000;
 
 export class DepsDriver {
   private graph: Graph = buildGraph({});
@@ -51,8 +67,6 @@ export class DepsDriver {
   private draining = false;
   private readonly waiters = new Map<number, Array<(o: JobOutcome) => void>>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
-  /** Each unit's last finished job (type and result), for status. */
-  readonly lastJob = new Map<string, { readonly type: JobType; readonly result: JobResult }>();
   private readonly opts: DepsDriverOptions;
   private readonly clock: () => number;
   private closed = false;
@@ -65,21 +79,27 @@ export class DepsDriver {
   /**
    * The group's units changed (added, spec changed, removed): rebuilds the graph and takes each
    * unit's ActiveState from its runner. Installed jobs of units still there are kept; those of
-   * units gone are canceled.
+   * units gone are canceled through the engine, over the graph they were installed in (a job
+   * that Requires= a canceled start fails, one only ordered after it runs), before the switch.
    */
   setUnits(members: ReadonlyMap<string, DepsMember>): void {
-    this.members = new Map(members);
     const given: Record<string, UnitDeps> = {};
     for (const [name, m] of members) given[name] = depsFromSpec(m.spec);
-    this.graph = buildGraph(given);
+    const graph = buildGraph(given);
+    for (const j of Object.values(this.state.jobs)) if (!graph.units.has(j.unit)) this.push({ ev: { t: 'cancel', id: j.id } });
+    this.members = new Map(members);
+    this.graph = graph;
     const base = initialState(this.graph);
     const units: Record<string, ActiveState> = {};
     for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? this.state.units[u] ?? base.units[u] ?? 'inactive';
     const jobs: Record<string, Job> = {};
+    // (a job of a unit gone is left only while this is called from inside a drain: it ends here)
     const gone: Job[] = [];
     for (const [u, j] of Object.entries(this.state.jobs)) (this.graph.units.has(u) ? (jobs[u] = j) : gone.push(j));
     this.state = { units, jobs, nextJobId: this.state.nextJobId };
     for (const j of gone) this.jobEnded(j.id, j.unit, j.type, 'canceled');
+    // what the waiting jobs wait for may have changed (and they may now wait on each other)
+    if (Object.keys(jobs).length > 0) this.push({ ev: { t: 'graph-changed' } });
   }
 
   /** Whether the unit is part of the graph (hosted, or one of the node's targets). */
@@ -90,9 +110,9 @@ export class DepsDriver {
 
   /** systemctl start|stop|restart|reload|try-restart UNIT: a transaction anchored on it. */
   request(unit: string, type: RequestJobType, mode: JobMode = 'replace', manual = true): Queued {
-    let queued!: (q: { id: number } | { error: string }) => void;
+    let queued!: (q: { id: number } | Refused) => void;
     let done!: (o: JobOutcome) => void;
-    const q = new Promise<{ id: number } | { error: string }>((r) => { queued = r; });
+    const q = new Promise<{ id: number } | Refused>((r) => { queued = r; });
     const d = new Promise<JobOutcome>((r) => { done = r; });
     if (this.closed) { queued({ error: 'the agent is shutting down' }); done({ ok: false, error: 'the agent is shutting down' }); }
     else this.push({ ev: { t: 'request', unit, type, mode, manual }, req: { queued, done } });
@@ -121,18 +141,56 @@ export class DepsDriver {
     if (this.draining) return;
     this.draining = true;
     try {
-      for (let guard = 0; this.queue.length > 0 && guard < 100_000; guard++) this.step(this.queue.shift()!);
+      let steps = 0;
+      for (; this.queue.length > 0 && steps < MAX_STEPS; steps++) this.step(this.queue.shift()!);
+      if (this.queue.length > 0) {
+        // never silent: the rest is dropped, and whoever waits on it is answered
+        const left = this.queue.splice(0);
+        this.opts.log('error', `dependency engine: gave up after ${steps} events in one go (${left.length} left: ${[...new Set(left.map((i) => i.ev.t))].join(', ')}); this is a bug. Jobs may be left waiting: unitctl list-jobs`, undefined);
+        for (const i of left) { i.req?.queued({ error: 'the dependency engine gave up (see the agent log)' }); i.req?.done({ ok: false, error: 'the dependency engine gave up (see the agent log)' }); }
+      }
     } finally { this.draining = false; }
   }
 
+  /** The unit an event is about, for the error log. */
+  private static unitOf(ev: DepsEvent, state: DepsState): string | undefined {
+    if ('unit' in ev) return ev.unit;
+    if ('id' in ev) return Object.values(state.jobs).find((j) => j.id === ev.id)?.unit;
+    return undefined;
+  }
+
   private step(item: Item): void {
-    const d = decide(this.state, item.ev, this.graph, this.clock());
+    let d: ReturnType<typeof decide>;
+    try {
+      d = decide(this.state, item.ev, this.graph, this.clock());
+    } catch (e) {
+      // a bug in the engine must not reach the runner that reported the event: logged, the job failed
+      const unit = DepsDriver.unitOf(item.ev, this.state);
+      this.opts.log('error', `dependency engine failed on ${item.ev.t}${unit ? ` of ${unit}` : ''}: ${(e as Error).stack ?? String(e)}`, unit);
+      const err = `the dependency engine failed: ${(e as Error).message}`;
+      item.req?.queued({ error: err }); item.req?.done({ ok: false, error: err });
+      const j = unit !== undefined ? this.state.jobs[unit] : undefined;
+      if (j && item.ev.t !== 'cancel') {
+        const jobs = { ...this.state.jobs };
+        delete jobs[j.unit];
+        this.state = { ...this.state, jobs };
+        this.jobEnded(j.id, j.unit, j.type, 'failed');
+      }
+      return;
+    }
     this.state = d.state;
     // service_enter_restart(): systemd's restart job starts the unit; our engine has started it
     // itself already (src/engine enterRestart()), so that job's start is not sent again (a second
     // start of a unit that failed at once would count against its start limit twice)
     const selfStarted = item.ev.t === 'auto-restart' ? item.ev.unit : undefined;
-    for (const e of d.effects) if (!(e.t === 'start' && e.unit === selfStarted)) this.effect(e, item);
+    for (const e of d.effects) {
+      if (e.t === 'start' && e.unit === selfStarted) continue;
+      try { this.effect(e, item); } catch (x) {
+        const unit = 'unit' in e ? e.unit : undefined;
+        this.opts.log('error', `dependency engine: ${e.t}${unit ? ` of ${unit}` : ''} failed: ${(x as Error).stack ?? String(x)}`, unit);
+        if (e.t === 'start' && unit !== undefined) this.queue.push({ ev: { t: 'start-refused', unit, result: 'failed' } });
+      }
+    }
   }
 
   private effect(e: DepsEffect, item: Item): void {
@@ -145,8 +203,8 @@ export class DepsDriver {
         if (item.req) { const ws = this.waiters.get(e.id) ?? []; ws.push(item.req.done); this.waiters.set(e.id, ws); }
         return;
       case 'request-failed':
-        item.req?.queued({ error: e.error });
-        item.req?.done({ ok: false, error: e.error });
+        item.req?.queued({ error: e.error, code: e.code });
+        item.req?.done({ ok: false, error: e.error, code: e.code });
         return;
       case 'job-done': return this.jobEnded(e.id, e.unit, e.type, e.result);
       case 'arm-job-timer': {
@@ -162,18 +220,37 @@ export class DepsDriver {
     }
   }
 
-  /** A start job runs: the runner checks its conditions and asserts first (unit_start()); a start it refuses ends the job. */
+  /**
+   * A start job runs: the runner checks its conditions and asserts first (unit_start()); a start
+   * it refuses ends the job. A start that did not begin (the unit stayed inactive or failed: the
+   * start limit, a masked unit) fails it (-ECANCELED: JOB_FAILED); never left running.
+   */
   private start(unit: string): void {
+    const id = this.state.jobs[unit]?.id;
+    const refuse = (result: JobResult, message?: string): void => this.push({ ev: { t: 'start-refused', unit, result, ...(message !== undefined ? { message } : {}), ...(id !== undefined ? { id } : {}) } });
     const m = this.members.get(unit);
-    if (!m) { this.push({ ev: { t: 'start-refused', unit, result: 'failed' } }); return; }
+    if (!m) { refuse('failed'); return; }
+    if (m.spec.masked === true) { this.opts.log('warning', `${unit}: Unit is masked, not starting.`, unit); refuse('failed'); return; }
     const r = m.startJob();
-    if (r === undefined) return;
-    if (typeof r === 'string') this.push({ ev: { t: 'start-refused', unit, result: 'failed' } });
-    else this.push({ ev: { t: 'start-refused', unit, result: r.jobResult, ...(r.check === 'condition' ? { message: r.statusMessage } : {}) } });
+    if (r === undefined) {
+      // the start limit's refusal comes as a transition (depsEventsFromEngine()); whatever else
+      // keeps a start from beginning must not leave the job running forever either. Checked once
+      // the runner is done with its queue (a start asked of a runner in the middle of its own
+      // decision is queued there and begins after it).
+      if (id !== undefined) queueMicrotask(() => {
+        const j = this.state.jobs[unit];
+        if (this.closed || !j || j.id !== id || j.state !== 'running' || j.type !== 'start' || this.members.get(unit) !== m) return;
+        if (!isInactiveOrFailed(m.activeState as ActiveState)) return;
+        this.opts.log('warning', `${unit}: start did not begin (the unit is still ${m.activeState}); failing its start job`, unit);
+        refuse('failed');
+      });
+      return;
+    }
+    if (typeof r === 'string') refuse('failed');
+    else refuse(r.jobResult, r.check === 'condition' ? r.statusMessage : undefined);
   }
 
   private jobEnded(id: number, unit: string, type: JobType, result: JobResult): void {
-    this.lastJob.set(unit, { type, result });
     const t = this.timers.get(id);
     if (t) { clearTimeout(t); this.timers.delete(id); }
     const ws = this.waiters.get(id);

@@ -14,7 +14,8 @@ import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/
 import { APPLYING, DIRECTIVES } from '../api/directives.ts';
 import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
 import { DepsDriver, type DepsMember, type Queued } from './deps.ts';
-import type { Job, JobMode, RequestJobType } from '../deps/index.ts';
+import { invalidDependencies, isInactiveOrFailed, type Job, type JobMode, type RequestJobType } from '../deps/index.ts';
+import type { ActiveState } from '../engine/states.ts';
 
 export interface Hosted {
   readonly id: string;
@@ -24,6 +25,8 @@ export interface Hosted {
   removing: boolean;
   /** The not-applied report last logged for this unit (logged again only when it changes). */
   reported?: string;
+  /** The invalid dependency names last warned about (again only when they change). */
+  reportedDeps?: string;
 }
 
 export interface HostOptions {
@@ -84,7 +87,7 @@ export const cgroupGroupOf = (id: string, base: string): string | undefined => {
   return i > 0 ? namespaceSlice(base, id.slice(0, i)) : undefined;
 };
 
-const isInactive = (s: string): boolean => s === 'inactive' || s === 'failed';
+const isInactive = (s: string): boolean => isInactiveOrFailed(s as ActiveState);
 
 /** How often the host's one poller ticks every unit's safety-net poll (ms). */
 const POLL_MS = 5000;
@@ -192,6 +195,24 @@ export class UnitHost {
     return this.driver(depsGroupOf(id)).request(h.runner.unitName, type, mode);
   }
 
+  /**
+   * A user's action that comes by another way than the socket (the cluster's restart / reload /
+   * reset-failed annotations): the same job unitctl would queue, so Requires= dependents restart
+   * with it and After= is honoured; what does not end well is logged. Without dependencies, the
+   * runner directly.
+   */
+  act(id: string, type: 'start' | 'restart' | 'reload'): void {
+    const h = this.units.get(id);
+    if (!h) return;
+    const name = h.runner.unitName;
+    const q = this.request(id, type);
+    if (!q) { if (type === 'restart') h.runner.restart(); else if (type === 'reload') h.runner.reload(); else h.runner.start(); return; }
+    void q.queued.then((r) => { if ('error' in r) this.opts.log('warning', `Failed to ${type} ${name}: ${r.error}`, { unit: id }); });
+    void q.done.then((o) => {
+      if (o.ok && o.result !== 'done' && o.result !== 'skipped') this.opts.log('warning', `Job ${name}/${o.type} finished with result '${o.result}'`, { unit: id });
+    });
+  }
+
   /** The installed jobs of a group (unitctl list-jobs). */
   jobs(group = ''): Job[] { return this.opts.dependencies ? this.driver(group).jobs() : []; }
 
@@ -280,6 +301,14 @@ export class UnitHost {
    */
   private reportNotApplied(h: Hosted): void {
     const r = h.runner;
+    // systemd at load time: an invalid unit name in a dependency is warned about and dropped (depsFromSpec() drops it)
+    if (this.opts.dependencies) {
+      const bad = invalidDependencies(r.spec).map((d) => `${d.field}=${d.name}`).join(' ');
+      if (bad !== (h.reportedDeps ?? '')) {
+        h.reportedDeps = bad;
+        for (const d of invalidDependencies(r.spec)) this.opts.log('warning', `${h.source}: ${d.field}=: Failed to add dependency on ${d.name}, ignoring: Invalid argument (not a valid unit name)`, { unit: h.id });
+      }
+    }
     const key = `${r.notApplied.map((u) => u.name).join(',')}|${r.refusal ?? ''}`;
     if (key === (h.reported ?? '|')) return;
     h.reported = key;
@@ -321,8 +350,14 @@ export class UnitHost {
 
   async stopAll(timeoutMs: number): Promise<void> {
     this.commit();
-    // with dependencies: stop jobs, run in the reverse of the start order (After=/Before=)
-    for (const h of this.units.values()) { if (this.opts.dependencies) this.driver(depsGroupOf(h.id)).request(h.runner.unitName, 'stop'); else h.runner.stop(); }
+    // with dependencies: stop jobs, run in the reverse of the start order (After=/Before=); the
+    // agent's own (not manual: RefuseManualStop= does not keep a unit running at shutdown)
+    for (const h of this.units.values()) {
+      if (!this.opts.dependencies) { h.runner.stop(); continue; }
+      void this.driver(depsGroupOf(h.id)).request(h.runner.unitName, 'stop', 'replace', false).queued.then((r) => {
+        if ('error' in r) this.opts.log('warning', `Failed to stop ${h.runner.unitName}: ${r.error}`, { unit: h.id });
+      });
+    }
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && [...this.units.values()].some((h) => !['inactive', 'failed'].includes(h.runner.props.ActiveState))) {
       await new Promise((r) => setTimeout(r, 50));

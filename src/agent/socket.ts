@@ -35,7 +35,7 @@ export function socketPath(stateDir: string): string { return join(stateDir, 'ag
 export function readSocketPath(stateDir: string): string { return join(stateDir, 'agent-ro.sock'); }
 
 /** Commands that change nothing: the ones the read-only socket serves. */
-export const READ_ONLY: ReadonlySet<string> = new Set(['ping', 'list', 'status', 'problems', 'stats']);
+export const READ_ONLY: ReadonlySet<string> = new Set(['ping', 'list', 'status', 'problems', 'stats', 'list-jobs', 'list-dependencies']);
 
 // O_PATH | O_DIRECTORY (Linux; not in fs.constants): a handle on the folder that needs no read
 // permission on it, only search permission above it

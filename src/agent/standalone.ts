@@ -14,7 +14,7 @@ import { loadManifests, type ManifestProblem, type ManifestCache } from './manif
 import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
-import { dependencyTree, jobFailureMessage, type Queued } from './deps.ts';
+import { dependencyTree, jobFailureMessage, refusalExit, type Queued } from './deps.ts';
 import { normalizeName } from '../deps/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AllowUnenforced } from '../api/applied.ts';
@@ -52,6 +52,8 @@ export class StandaloneAgent {
   private listeners: Listener[] = [];
   /** Connected clients: a shutdown must not wait for one that keeps its connection open. */
   private readonly clients = new Set<Socket>();
+  /** Each client's answers still to be written (a shutdown flushes them before it closes the socket). */
+  private readonly replies = new Map<Socket, Promise<void>>();
   private watcher: FSWatcher | undefined;
   private rescan: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -167,11 +169,13 @@ export class StandaloneAgent {
     const queued = await q.queued;
     const h = (): ReturnType<UnitHost['units']['get']> => this.host.units.get(id);
     const name = h()?.runner.unitName ?? id;
-    if ('error' in queued) return { ok: false, exit: /^Unit \S+ not found\.$/.test(queued.error) ? 5 : 1, error: `Failed to ${verb} ${name}: ${queued.error}` };
+    // systemctl's exit status for the bus error (translate_bus_error_to_exit_status()): 5 no such
+    // unit, 4 refused (RefuseManualStart=/Stop=, a destructive transaction), else 1
+    if ('error' in queued) return { ok: false, exit: refusalExit(queued.code), error: `Failed to ${verb} ${name}: ${queued.error}` };
     const cur = (): UnitStatus | undefined => { const x = h(); return x ? unitStatus(x.runner, x.source) : undefined; };
     if (noBlock) { const u = cur(); return { ok: true, job: { id: queued.id }, ...(u ? { unit: u } : {}) }; }
     const done = await q.done;
-    if (!done.ok) return { ok: false, exit: 1, error: `Failed to ${verb} ${name}: ${done.error}` };
+    if (!done.ok) return { ok: false, exit: refusalExit(done.code), error: `Failed to ${verb} ${name}: ${done.error}` };
     const msg = jobFailureMessage(name, done.result, h()?.runner.props.Result);
     if (msg !== undefined) return { ok: false, exit: 1, error: msg };
     const u = cur();
@@ -205,7 +209,8 @@ export class StandaloneAgent {
         const h = this.find(req.unit);
         if (!h) return { ok: false, error: `Unit ${req.unit} not found.` };
         const r = h.runner;
-        if (r.spec.masked && req.cmd !== 'stop') return { ok: false, error: `Unit ${r.unitName} is masked.` };
+        // systemctl: "Failed to start X.service: Unit X.service is masked." (BUS_ERROR_UNIT_MASKED: exit 1)
+        if (r.spec.masked && req.cmd !== 'stop' && req.cmd !== 'reset-failed') return { ok: false, exit: 1, error: `Failed to ${req.cmd} ${r.unitName}: Unit ${r.unitName} is masked.` };
         if (req.cmd === 'reload' && r.cfg.exec.reload.length === 0 && r.cfg.type !== 'notify-reload') {
           return { ok: false, error: `Job for ${r.unitName} canceled: the unit has no ExecReload= (Job type reload is not applicable for unit ${r.unitName}).` };
         }
@@ -238,7 +243,7 @@ export class StandaloneAgent {
   /** Serves one connection: a JSON request per line; on the read-only socket, only READ_ONLY verbs. */
   private serve(sock: Socket, readOnly: boolean): void {
     this.clients.add(sock);
-    sock.once('close', () => this.clients.delete(sock));
+    sock.once('close', () => { this.clients.delete(sock); this.replies.delete(sock); });
     let buf = '';
     let reply: Promise<void> = Promise.resolve();
     sock.on('data', (d) => {
@@ -258,8 +263,9 @@ export class StandaloneAgent {
         reply = reply.then(async () => {
           let r: Response;
           try { r = await p; } catch (e) { r = { ok: false, error: `request failed: ${fsErrorText(e)}` }; }
-          if (!sock.destroyed) sock.write(JSON.stringify(r) + '\n');
+          if (!sock.destroyed && sock.writable) sock.write(JSON.stringify(r) + '\n');
         });
+        this.replies.set(sock, reply);
       }
     });
     sock.on('error', () => sock.destroy());
@@ -290,7 +296,16 @@ export class StandaloneAgent {
     if (stopUnits && this.host.activeStates().every((s) => s === 'inactive' || s === 'failed')) removeNotifyFolder(join(this.opts.stateDir, 'units'));
     if (this.opts.cgroups) await releaseAgentCgroups(this.opts.cgroups, this.opts.log);
     const closed = Promise.all(this.listeners.map((l) => l.close()));
-    for (const c of this.clients) c.destroy();
+    // the answers still owed (jobs the shutdown canceled: "Job for X canceled.") are written and
+    // each socket ended before it is destroyed; a client that does not read is not waited for long
+    await Promise.race([Promise.all([...this.replies.values()]), new Promise((r) => setTimeout(r, 1000).unref())]);
+    await Promise.all([...this.clients].map((c) => new Promise<void>((resolve) => {
+      if (c.destroyed) { resolve(); return; }
+      const t = setTimeout(() => { c.destroy(); resolve(); }, 1000);
+      t.unref();
+      c.once('close', () => { clearTimeout(t); resolve(); });
+      c.end(() => { clearTimeout(t); c.destroy(); resolve(); });
+    })));
     await closed;
     this.listeners = [];
   }

@@ -26,7 +26,8 @@ function attempt(path: string, req: Request, timeoutMs: number): Promise<Attempt
   return new Promise((resolve) => {
     const sock = createConnection(via.path);
     let buf = '';
-    const finish = (a: Attempt): void => { clearTimeout(timer); sock.destroy(); via.done(); resolve(a); };
+    let settled = false;
+    const finish = (a: Attempt): void => { if (settled) return; settled = true; clearTimeout(timer); sock.destroy(); via.done(); resolve(a); };
     const timer = setTimeout(() => finish({ code: 'ETIMEDOUT', message: `the agent at ${path} did not answer within ${timeoutMs / 1000} s` }), timeoutMs);
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
     sock.on('data', (d) => {
@@ -35,6 +36,10 @@ function attempt(path: string, req: Request, timeoutMs: number): Promise<Attempt
       if (nl >= 0) finish({ res: JSON.parse(buf.slice(0, nl)) as Response });
     });
     sock.on('error', (e: NodeJS.ErrnoException) => finish({ code: e.code, message: `cannot reach the agent at ${path}: ${e.message.replace(via.path, path)}; is it running?` }));
+    // the agent went away (it stopped, crashed) before it answered: no answer will come
+    const gone = (): void => finish({ code: 'ECONNRESET', message: `the agent at ${path} closed the connection without answering (it stopped or crashed); see its log` });
+    sock.on('end', gone);
+    sock.on('close', gone);
   });
 }
 

@@ -23,7 +23,7 @@ async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pic
     if (!res.ok) { io.stderr(`${res.error}\n`); if (res.exit !== undefined) onExit?.(res.exit); return undefined; }
     return pick(res);
   } catch (e) {
-    if (e instanceof AgentUnreachable) { io.stderr(`unitctl: ${e.message}\n`); return undefined; }
+    if (e instanceof AgentUnreachable) { io.stderr(`unitctl: ${e.message}\n`); onExit?.(EXIT.failure); return undefined; }
     throw e;
   }
 }

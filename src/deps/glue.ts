@@ -7,7 +7,8 @@ import type { DepsEffect, DepsEvent } from './types.ts';
 
 /**
  * The dependency events in one engine decision's effects, in order: a `state` event for every
- * change of ActiveState (unit_notify()), an `auto-restart` event for "Scheduled restart job".
+ * change of ActiveState (unit_notify()), an `auto-restart` event for "Scheduled restart job", a
+ * `start-refused` event for a start the start limit refused.
  */
 export function depsEventsFromEngine(unit: string, effects: readonly Effect[]): DepsEvent[] {
   const out: DepsEvent[] = [];
@@ -15,6 +16,9 @@ export function depsEventsFromEngine(unit: string, effects: readonly Effect[]): 
   for (const e of effects) {
     if (e.t === 'transition' && e.transition.t === 'reloaded' && e.transition.result !== 'success') reloadFailed = true;
     if (e.t === 'transition' && e.transition.t === 'restart-queued') out.push({ t: 'auto-restart', unit });
+    // unit_start() refused by the start limit (-ECANCELED): the start job fails (JOB_FAILED), even
+    // when the unit stays failed and its ActiveState does not change
+    if (e.t === 'transition' && e.transition.t === 'start-limit-hit') out.push({ t: 'start-refused', unit, result: 'failed' });
     if (e.t !== 'state-changed') continue;
     const from = ACTIVE_STATE[e.from as ServiceState], to = ACTIVE_STATE[e.to as ServiceState];
     const willAutoRestart = e.to === 'dead-before-auto-restart' || e.to === 'failed-before-auto-restart';

@@ -67,12 +67,14 @@ export const allowsLateMerge = (t: JobType): boolean => t !== 'reload' && t !== 
 
 /**
  * job_compare(): > 0 when job `a` must wait for `b`, given that a's unit is ordered `dep`
- * (after/before) b's unit. A stop job always goes first; otherwise the order holds.
+ * (after/before) b's unit. A stop (or restart) job always goes first; otherwise the order holds.
  */
 export function mustWait(a: JobType, b: JobType, dep: 'after' | 'before'): boolean {
   if (a === 'nop' || b === 'nop') return false;
-  // a after b: a waits unless a is a stop job; a before b: a waits when b is a stop job.
-  return dep === 'after' ? a !== 'stop' : b === 'stop';
+  // a after b: a waits unless a is a stop job; a before b: a waits when b is a stop job. A restart
+  // job is a stop job in disguise until its stop is done (then it becomes a start job).
+  const stops = (t: JobType): boolean => t === 'stop' || t === 'restart';
+  return dep === 'after' ? !stops(a) : stops(b);
 }
 
 const START: Partial<Record<JobResult, string>> = {

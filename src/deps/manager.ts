@@ -9,7 +9,7 @@ import {
   isSuperset, mergeAndCollapse, mustWait, RESULT_LEVEL, startMessage, type JobResult, type JobType, type RequestJobType,
 } from './jobs.ts';
 import type { JobMode } from './spec.ts';
-import { buildTransaction, type TransactionOptions } from './transaction.ts';
+import { buildTransaction, type TransactionOptions, type TxErrorCode } from './transaction.ts';
 import type { DepsDecision, DepsEffect, DepsEvent, DepsState, Job } from './types.ts';
 
 /** The state of a node whose units are all inactive: the node's well-known targets are active. */
@@ -32,6 +32,12 @@ class Ctx {
   private readonly upheldQ = new Set<string>();
   private readonly boundQ = new Set<string>();
   private readonly unneededQ = new Set<string>();
+  /**
+   * Whether installed jobs may now wait on each other in a circle: transactions are checked for
+   * ordering cycles before they are installed, but not what the graph changing under installed
+   * jobs, or a job merged into an installed one of another type, does.
+   */
+  private mayDeadlock = false;
 
   readonly g: Graph;
   readonly now: number;
@@ -50,14 +56,17 @@ class Ctx {
   private isTarget(u: string): boolean { return this.g.units.get(u)?.target ?? false; }
 
   /** manager_add_job(): build the transaction and install it (transaction_apply() + job_install()). */
-  addJob(type: RequestJobType, unit: string, mode: JobMode, opts: TransactionOptions = {}): { id: number; jobs: number[] } | { error: string } {
-    const built = buildTransaction({ graph: this.g, state: (u) => this.st(u), installed: (u) => this.jobs[u]?.type }, type, unit, mode, opts);
+  addJob(type: RequestJobType, unit: string, mode: JobMode, opts: TransactionOptions = {}): { id: number; jobs: number[] } | { error: string; code: TxErrorCode } {
+    const built = buildTransaction({
+      graph: this.g, state: (u) => this.st(u), installed: (u) => this.jobs[u]?.type, installedIgnoresOrder: (u) => this.jobs[u]?.ignoreOrder ?? false,
+    }, type, unit, mode, opts);
     for (const d of built.debug) this.log(undefined, 'debug', d);
-    if (!built.ok) return { error: built.error };
+    for (const l of built.logs) this.log(l.unit, l.level, l.message);
+    if (!built.ok) return { error: built.error, code: built.code };
     for (const j of built.jobs) {
       const inst = this.jobs[j.unit];
       if (inst?.irreversible && isConflicting(inst.type, j.type)) {
-        return { error: `Transaction for ${unit}/${type} is destructive (${j.unit} has '${inst.type}' job queued, but '${j.type}' is included in transaction).` };
+        return { error: `Transaction for ${unit}/${type} is destructive (${j.unit} has '${inst.type}' job queued, but '${j.type}' is included in transaction).`, code: 'EDESTRUCTIVE' };
       }
     }
     let anchorId = 0;
@@ -69,7 +78,7 @@ class Ctx {
         // job_install(): merge into the installed job; a running job that can't absorb it runs again
         const merged = mergeAndCollapse(uj.type, p.type, this.st(p.unit)) ?? uj.type;
         const late = uj.state === 'waiting' || (allowsLateMerge(p.type) && isSuperset(uj.type, p.type));
-        if (merged !== uj.type) { uj.type = merged; this.effects.push({ t: 'job-changed', id: uj.id, unit: uj.unit, type: merged }); }
+        if (merged !== uj.type) { uj.type = merged; this.mayDeadlock = true; this.effects.push({ t: 'job-changed', id: uj.id, unit: uj.unit, type: merged }); }
         if (!late) uj.state = 'waiting';
         uj.irreversible ||= p.irreversible;
         id = uj.id;
@@ -115,6 +124,8 @@ class Ctx {
       case 'start':
         if (isActiveOrReloading(s)) { this.finish(j, 'done', true, true); return; }
         if (s === 'deactivating') { j.state = 'waiting'; return; }
+        // unit_start() of a masked unit: -ERFKILL, the job fails (a job queued before it was masked)
+        if (this.g.units.get(u)?.masked) { this.log(u, 'warning', `${u}: Unit is masked, not starting.`); this.finish(j, 'failed', true, false); return; }
         if (isInactiveOrFailed(s)) this.log(u, 'info', startMessage('start', u)!);
         if (this.isTarget(u)) this.setTargetState(u, 'active');
         else this.effects.push({ t: 'start', unit: u });
@@ -148,7 +159,7 @@ class Ctx {
       if (msg) this.log(u, RESULT_LEVEL[result] === 'err' ? 'err' : RESULT_LEVEL[result], msg);
     }
     if (result === 'done' && t === 'restart') {
-      j.type = 'start'; j.state = 'waiting';
+      j.type = 'start'; j.state = 'waiting'; this.mayDeadlock = true;
       this.effects.push({ t: 'job-changed', id: j.id, unit: u, type: 'start' });
       this.runQueue.add(j.id);
     } else {
@@ -248,7 +259,12 @@ class Ctx {
 
   /** manager_dispatch_start_when_upheld_queue() / _stop_when_bound_ / _stop_when_unneeded_, then the run queue. */
   dispatch(): void {
-    for (let guard = 0; guard < 10_000; guard++) {
+    for (let guard = 0; ; guard++) {
+      if (guard === 10_000) {
+        // never silent: a loop this long is a bug, and the jobs it left are canceled rather than left waiting
+        this.log(undefined, 'err', `Dependency engine: gave up dispatching after ${guard} steps (run queue ${this.runQueue.size}, jobs ${Object.keys(this.jobs).length}); this is a bug`);
+        return;
+      }
       const u1 = first(this.upheldQ);
       if (u1 !== undefined) {
         this.upheldQ.delete(u1);
@@ -282,7 +298,11 @@ class Ctx {
         continue;
       }
       const id = [...this.runQueue].sort((a, b) => a - b)[0];
-      if (id === undefined) return;
+      if (id === undefined) {
+        if (this.mayDeadlock && this.breakDeadlock()) continue;
+        this.mayDeadlock = false;
+        return;
+      }
       this.runQueue.delete(id);
       const j = this.byId(id);
       if (j) this.run(j);
@@ -290,6 +310,52 @@ class Ctx {
   }
 
   jobById(id: number): MJob | undefined { return this.byId(id); }
+
+  /** Puts every waiting job in the run queue (the graph changed: what they wait for may have). */
+  requeueAll(): void { for (const j of Object.values(this.jobs)) if (j.state === 'waiting') this.runQueue.add(j.id); this.mayDeadlock = true; }
+
+  /**
+   * Waiting jobs that wait for each other in a circle never run (transactions are checked for
+   * ordering cycles when installed, but the graph may change under installed jobs: a unit file
+   * edited, added). Finds such a cycle, logs it as transaction_verify_order() does and cancels
+   * its newest job. Returns whether it canceled one.
+   */
+  private breakDeadlock(): boolean {
+    const waiting = Object.values(this.jobs).filter((j) => j.state === 'waiting');
+    if (waiting.length < 2) return false;
+    const waitsFor = (j: MJob): MJob[] => {
+      if (j.type === 'nop' || j.ignoreOrder) return [];
+      const out: MJob[] = [];
+      for (const dep of ['after', 'before'] as const) {
+        for (const o of this.rel(j.unit, dep)) {
+          const oj = this.jobs[o];
+          if (oj && oj.state === 'waiting' && !oj.ignoreOrder && mustWait(j.type, oj.type, dep)) out.push(oj);
+        }
+      }
+      return out;
+    };
+    const mark = new Map<number, 'path' | 'done'>();
+    const path: MJob[] = [];
+    const visit = (j: MJob): MJob[] | undefined => {
+      const m = mark.get(j.id);
+      if (m === 'done') return undefined;
+      if (m === 'path') return path.slice(path.indexOf(j));
+      mark.set(j.id, 'path'); path.push(j);
+      for (const o of waitsFor(j)) { const c = visit(o); if (c) return c; }
+      path.pop(); mark.set(j.id, 'done');
+      return undefined;
+    };
+    for (const j of waiting.sort((a, b) => a.id - b.id)) {
+      const cycle = visit(j);
+      if (!cycle) continue;
+      const head = cycle[0]!, victim = cycle.reduce((a, b) => (b.id > a.id ? b : a));
+      cycle.forEach((k, i) => this.log(head.unit, 'warning', `${head.unit}: Found ${i === 0 ? 'ordering cycle' : 'dependency'} on ${k.unit}/${k.type}`));
+      this.log(head.unit, 'err', `${head.unit}: Job ${victim.unit}/${victim.type} canceled to break ordering cycle starting with ${head.unit}/${head.type}`);
+      this.finish(victim, 'canceled', true, false);
+      return true;
+    }
+    return false;
+  }
 }
 
 const first = <T>(s: Set<T>): T | undefined => { for (const x of s) return x; return undefined; };
@@ -303,11 +369,11 @@ export function decide(state: DepsState, event: DepsEvent, graph: Graph, now: nu
       const manual = event.manual ?? true;
       const starts = event.type !== 'stop';
       if (manual && d && ((starts && event.type !== 'reload' && d.refuseManualStart) || (event.type === 'stop' && d.refuseManualStop))) {
-        c.effects.push({ t: 'request-failed', unit: event.unit, type: event.type, error: `Operation refused, unit ${event.unit} may be requested by dependency only (it is configured to refuse manual start/stop).` });
+        c.effects.push({ t: 'request-failed', unit: event.unit, type: event.type, code: 'EREFUSED', error: `Operation refused, unit ${event.unit} may be requested by dependency only (it is configured to refuse manual start/stop).` });
         break;
       }
       const r = c.addJob(event.type, event.unit, event.mode ?? 'replace');
-      if ('error' in r) c.effects.push({ t: 'request-failed', unit: event.unit, type: event.type, error: r.error });
+      if ('error' in r) c.effects.push({ t: 'request-failed', unit: event.unit, type: event.type, error: r.error, code: r.code });
       else c.effects.push({ t: 'request-queued', unit: event.unit, type: event.type, id: r.id, jobs: r.jobs });
       break;
     }
@@ -322,11 +388,19 @@ export function decide(state: DepsState, event: DepsEvent, graph: Graph, now: nu
     }
     case 'start-refused': {
       const j = c.jobs[event.unit];
-      if (!j || j.type !== 'start') break;
+      if (!j || j.type !== 'start' || j.state !== 'running' || (event.id !== undefined && j.id !== event.id)) break;
       if (event.message) c.log(event.unit, 'info', event.message);
       c.finish(j, event.result, true, event.message !== undefined);
       break;
     }
+    case 'cancel': {
+      const j = c.jobById(event.id);
+      if (j) c.finish(j, 'canceled', true, false);
+      break;
+    }
+    case 'graph-changed':
+      c.requeueAll();
+      break;
     case 'job-timer': {
       const j = c.jobById(event.id);
       if (!j) break;

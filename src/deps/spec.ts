@@ -37,26 +37,67 @@ export interface UnitDeps {
   readonly target: boolean;
   /** Type=oneshot: a finished start job is logged "Finished X." (service.c's finished_job). */
   readonly oneshot: boolean;
+  /** spec.masked: only a stop job may be queued for it ("Unit X is masked."). */
+  readonly masked: boolean;
 }
 
 export const NO_DEPS: UnitDeps = {
   requires: [], requisite: [], wants: [], bindsTo: [], partOf: [], upholds: [], conflicts: [], after: [], before: [],
   onFailure: [], onSuccess: [], propagatesReloadTo: [], reloadPropagatedFrom: [], propagatesStopTo: [], stopPropagatedFrom: [],
   onFailureJobMode: 'replace', onSuccessJobMode: 'replace', stopWhenUnneeded: false, defaultDependencies: true,
-  refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, target: false, oneshot: false,
+  refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, target: false, oneshot: false, masked: false,
 };
 
 /** Builds a UnitDeps from a partial one (tests, targets). */
 export const deps = (d: Partial<UnitDeps> = {}): UnitDeps => ({ ...NO_DEPS, ...d });
 
-/** Unit names in a list value: entries may hold several space-separated names (Requires=a b). */
-function names(v: unknown): string[] {
+/** The names written in a list value: entries may hold several space-separated names (Requires=a b). */
+function written(v: unknown): string[] {
   const items = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
-  return items.flatMap((x) => String(x).split(/\s+/)).filter((s) => s.length > 0).map(normalizeName);
+  return items.flatMap((x) => String(x).split(/\s+/)).filter((s) => s.length > 0);
+}
+
+/** The valid unit names in a list value (invalid ones are dropped: invalidDependencies() names them). */
+function names(v: unknown): string[] {
+  return written(v).map(normalizeName).filter(isValidUnitName);
 }
 
 /** "foo" names foo.service, as systemctl completes it. */
 export const normalizeName = (n: string): string => (/\.[a-z]+$/.test(n) ? n : `${n}.service`);
+
+/** The unit types systemd knows (unit_type_from_string()). */
+const UNIT_SUFFIXES = ['service', 'socket', 'target', 'device', 'mount', 'automount', 'swap', 'timer', 'path', 'slice', 'scope'];
+
+/**
+ * systemd's unit_name_is_valid(name, UNIT_NAME_PLAIN | UNIT_NAME_INSTANCE): at most 255 bytes, a
+ * known type suffix, a non-empty prefix of ASCII letters, digits and ":-_.\\", and an optional
+ * "@instance" (non-empty: a template is no dependency).
+ */
+export function isValidUnitName(n: string): boolean {
+  if (n.length === 0 || n.length > 255) return false;
+  const dot = n.lastIndexOf('.');
+  if (dot <= 0 || !UNIT_SUFFIXES.includes(n.slice(dot + 1))) return false;
+  return /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]+)?$/.test(n.slice(0, dot));
+}
+
+/** The dependency fields read from spec.unit, with their unit-file names (for warnings). */
+const DEP_FIELDS: ReadonlyArray<readonly [keyof UnitDeps & string, string]> = [
+  ['requires', 'Requires'], ['requisite', 'Requisite'], ['wants', 'Wants'], ['bindsTo', 'BindsTo'], ['partOf', 'PartOf'],
+  ['upholds', 'Upholds'], ['conflicts', 'Conflicts'], ['after', 'After'], ['before', 'Before'], ['onFailure', 'OnFailure'],
+  ['onSuccess', 'OnSuccess'], ['propagatesReloadTo', 'PropagatesReloadTo'], ['reloadPropagatedFrom', 'ReloadPropagatedFrom'],
+  ['propagatesStopTo', 'PropagatesStopTo'], ['stopPropagatedFrom', 'StopPropagatedFrom'],
+];
+
+/**
+ * The names in the spec's dependency fields that are no valid unit name (systemd: "Failed to add
+ * dependency on X, ignoring: Invalid argument" at load time): depsFromSpec() drops them.
+ */
+export function invalidDependencies(spec: ServiceUnitSpec): Array<{ readonly field: string; readonly name: string }> {
+  const u = (spec.unit ?? {}) as Record<string, unknown>;
+  const out: Array<{ field: string; name: string }> = [];
+  for (const [key, field] of DEP_FIELDS) for (const n of written(u[key])) if (!isValidUnitName(normalizeName(n))) out.push({ field, name: n });
+  return out;
+}
 
 const bool = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'yes' || v === 'true' || v === '1' || v === 'on');
 
@@ -93,6 +134,7 @@ export function depsFromSpec(spec: ServiceUnitSpec): UnitDeps {
     canReload: (Array.isArray(reload) ? reload.length > 0 : reload !== undefined) || s['type'] === 'notify-reload',
     jobTimeoutUSec: spanUSec(u['jobTimeoutSec']),
     target: false,
+    masked: spec.masked === true,
     oneshot: s['type'] === 'oneshot' || (s['type'] === undefined && (s['execStart'] === undefined || (Array.isArray(s['execStart']) && s['execStart'].length === 0))),
   };
 }

@@ -4,14 +4,27 @@
 
 import type { ActiveState } from '../engine/states.ts';
 import { exists, related, type Graph } from './graph.ts';
-import { collapse, isActiveOrActivating, isConflicting, isRedundant, mergeAndCollapse, type JobType, type RequestJobType } from './jobs.ts';
+import { collapse, isActiveOrActivating, isConflicting, isRedundant, mergeAndCollapse, mustWait, type JobType, type RequestJobType } from './jobs.ts';
 import type { JobMode } from './spec.ts';
 
 export interface World {
   readonly graph: Graph;
   state(unit: string): ActiveState;
   installed(unit: string): JobType | undefined;
+  /** Whether the unit's installed job ignores ordering (--job-mode=ignore-dependencies); false when not given. */
+  installedIgnoresOrder?(unit: string): boolean;
 }
+
+/**
+ * Why a transaction was refused, as systemd's bus errors (systemctl maps them to its exit
+ * status): ENOENT no such unit (5), EBADR job type not applicable, ECONFLICT contradicting jobs,
+ * EMASKED a masked unit, ECYCLIC an ordering cycle it could not break, EDESTRUCTIVE it would
+ * replace a queued job (4), EREFUSED RefuseManualStart=/Stop= (4), EUNSUPPORTED a job mode.
+ */
+export type TxErrorCode = 'ENOENT' | 'EBADR' | 'ECONFLICT' | 'EMASKED' | 'ECYCLIC' | 'EDESTRUCTIVE' | 'EREFUSED' | 'EUNSUPPORTED';
+
+/** A line a transaction logs above debug (ordering cycles: found, broken, or not). */
+export interface TxLog { readonly unit: string | undefined; readonly level: 'warning' | 'err'; readonly message: string }
 
 export interface TransactionOptions {
   /** JOB_RESTART_DEPENDENCIES: a start propagates as try-restart to the units that need this one (automatic restarts). */
@@ -29,22 +42,23 @@ export interface PlannedJob {
 }
 
 export type Built =
-  | { readonly ok: true; readonly anchor: string; readonly jobs: readonly PlannedJob[]; readonly debug: readonly string[] }
-  | { readonly ok: false; readonly error: string; readonly debug: readonly string[] };
+  | { readonly ok: true; readonly anchor: string; readonly jobs: readonly PlannedJob[]; readonly debug: readonly string[]; readonly logs: readonly TxLog[] }
+  | { readonly ok: false; readonly error: string; readonly code: TxErrorCode; readonly debug: readonly string[]; readonly logs: readonly TxLog[] };
 
 interface TJob { unit: string; type: JobType; ignoreOrder: boolean; matters: boolean; anchor: boolean }
 interface Link { subject: TJob | undefined; object: TJob; matters: boolean; conflicts: boolean }
 
 class Err {
-  readonly code: 'ENOENT' | 'EBADR' | 'ECONFLICT';
+  readonly code: TxErrorCode;
   readonly message: string;
-  constructor(code: 'ENOENT' | 'EBADR' | 'ECONFLICT', message: string) { this.code = code; this.message = message; }
+  constructor(code: TxErrorCode, message: string) { this.code = code; this.message = message; }
 }
 
 class Tx {
   readonly jobs = new Map<string, TJob[]>();
   readonly links: Link[] = [];
   readonly debug: string[] = [];
+  readonly logs: TxLog[] = [];
   anchor: TJob | undefined;
   readonly w: World;
   constructor(w: World) { this.w = w; }
@@ -56,6 +70,8 @@ class Tx {
     const g = this.w.graph;
     if (type !== 'stop' && type !== 'nop' && !exists(g, unit)) return new Err('ENOENT', `Unit ${unit} not found.`);
     const d = g.units.get(unit);
+    // bus_unit_validate_load_state(): a masked unit may be stopped, nothing else
+    if (type !== 'stop' && type !== 'nop' && d?.masked) return new Err('EMASKED', `Unit ${unit} is masked.`);
     if ((type === 'reload') && !(d?.canReload ?? false)) return new Err('EBADR', `Job type reload is not applicable for unit ${unit}.`);
     let list = this.jobs.get(unit);
     if (!list) this.jobs.set(unit, (list = []));
@@ -200,6 +216,66 @@ class Tx {
     return undefined;
   }
 
+  /**
+   * transaction_verify_order(): walks the ordering graph along the edges of the job execution
+   * order (job_compare(), the transaction's jobs and the installed ones); on a cycle, deletes a
+   * job of the transaction on it that does not matter to the anchor (the caller retries) or
+   * fails with "Transaction order is cyclic".
+   */
+  verifyOrder(): Err | 'again' | undefined {
+    // marker: the unit we came from (itself for the start of a walk); null once the walk from it found no cycle
+    const marker = new Map<string, string | null>();
+    const node = (u: string): { type: JobType; ignoreOrder: boolean } | undefined => {
+      const h = this.jobs.get(u)?.[0];
+      if (h) return h;
+      const t = this.w.installed(u);
+      return t === undefined ? undefined : { type: t, ignoreOrder: this.w.installedIgnoresOrder?.(u) ?? false };
+    };
+    const visit = (u: string, from: string | undefined): Err | 'again' | undefined => {
+      const seen = marker.get(u);
+      if (seen === null) return undefined;
+      if (seen !== undefined) {
+        const path: string[] = [];
+        let del: string | undefined;
+        for (let k: string | undefined = from; k !== undefined;) {
+          path.push(k);
+          if (del === undefined && this.jobs.has(k) && !this.jobs.get(k)![0]!.matters) del = k;
+          if (k === u) break;
+          const m = marker.get(k);
+          k = m === undefined || m === null || m === k ? undefined : m;
+        }
+        const name = (k: string): string => `${k}/${node(k)?.type ?? 'nop'}`;
+        path.forEach((k, i) => this.logs.push({ unit: u, level: 'warning', message: `${u}: Found ${i === 0 ? 'ordering cycle' : 'dependency'} on ${name(k)}` }));
+        if (del !== undefined) {
+          this.logs.push({ unit: u, level: 'err', message: `${u}: Job ${name(del)} deleted to break ordering cycle starting with ${name(u)}` });
+          for (const j of [...(this.jobs.get(del) ?? [])]) this.delete(j, true);
+          return 'again';
+        }
+        this.logs.push({ unit: u, level: 'err', message: `${u}: Unable to break cycle starting with ${name(u)}` });
+        return new Err('ECYCLIC', 'Transaction order is cyclic. See system logs for details.');
+      }
+      marker.set(u, from ?? u);
+      const j = node(u)!;
+      for (const dep of ['before', 'after'] as const) {
+        for (const o of related(this.w.graph, u, dep)) {
+          const oj = node(o);
+          if (!oj) continue;
+          // job_compare() < 0: j runs before o (o waits for it)
+          if (j.type === 'nop' || oj.type === 'nop' || j.ignoreOrder || oj.ignoreOrder || mustWait(j.type, oj.type, dep)) continue;
+          const r = visit(o, u);
+          if (r) return r;
+        }
+      }
+      marker.set(u, null);
+      return undefined;
+    };
+    for (const u of [...this.jobs.keys()]) {
+      const r = visit(u, undefined);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
   merged(): PlannedJob[] {
     const out: PlannedJob[] = [];
     for (const [unit, list] of [...this.jobs].sort(([a], [b]) => a.localeCompare(b))) {
@@ -213,7 +289,7 @@ class Tx {
 
 /** manager_add_job() up to transaction_apply(): builds and checks a transaction; installing it is the manager's. */
 export function buildTransaction(w: World, requested: RequestJobType, unit: string, mode: JobMode, opts: TransactionOptions = {}): Built {
-  if (mode === 'isolate' || mode === 'flush') return { ok: false, error: `Job mode ${mode} is not supported.`, debug: [] };
+  if (mode === 'isolate' || mode === 'flush') return { ok: false, error: `Job mode ${mode} is not supported.`, code: 'EUNSUPPORTED', debug: [], logs: [] };
   const type = collapse(requested, w.state(unit));
   const tx = new Tx(w);
   const o: TransactionOptions = {
@@ -221,23 +297,33 @@ export function buildTransaction(w: World, requested: RequestJobType, unit: stri
     ignoreOrder: opts.ignoreOrder || mode === 'ignore-dependencies',
     ignoreRequirements: opts.ignoreRequirements || mode === 'ignore-dependencies' || mode === 'ignore-requirements',
   };
+  const fail = (e: Err): Built => ({ ok: false, error: e.message, code: e.code, debug: tx.debug, logs: tx.logs });
   const e = tx.add(type, unit, undefined, true, false, o);
-  if (e) return { ok: false, error: e.message, debug: tx.debug };
+  if (e) return fail(e);
   tx.markMatters();
   if (mode === 'fail') tx.minimizeImpact();
   tx.dropRedundant();
-  tx.collectGarbage();
+  // collect garbage, then check the order; a job deleted to break a cycle: again
+  for (let guard = 0; ; guard++) {
+    tx.collectGarbage();
+    const v = guard < 10_000 ? tx.verifyOrder() : new Err('ECYCLIC', 'Transaction order is cyclic. See system logs for details.');
+    if (v === undefined) break;
+    if (v !== 'again') {
+      tx.logs.push({ unit: undefined, level: 'warning', message: `Requested transaction contains an unfixable cyclic ordering dependency: ${v.message}` });
+      return fail(v);
+    }
+  }
   const me = tx.mergeJobs();
-  if (me) return { ok: false, error: me.message, debug: tx.debug };
+  if (me) return fail(me);
   tx.dropRedundant();
   const jobs = tx.merged().map((j) => ({ ...j, irreversible: mode === 'replace-irreversibly' }));
   if (mode === 'fail') {
     for (const j of jobs) {
       const inst = w.installed(j.unit);
       if (inst !== undefined && isConflicting(inst, j.type)) {
-        return { ok: false, error: `Transaction for ${unit}/${type} is destructive (${j.unit} has '${inst}' job queued, but '${j.type}' is included in transaction).`, debug: tx.debug };
+        return fail(new Err('EDESTRUCTIVE', `Transaction for ${unit}/${type} is destructive (${j.unit} has '${inst}' job queued, but '${j.type}' is included in transaction).`));
       }
     }
   }
-  return { ok: true, anchor: unit, jobs, debug: tx.debug };
+  return { ok: true, anchor: unit, jobs, debug: tx.debug, logs: tx.logs };
 }

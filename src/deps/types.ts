@@ -3,6 +3,7 @@
 import type { ActiveState } from '../engine/states.ts';
 import type { JobResult, JobType, RequestJobType } from './jobs.ts';
 import type { JobMode } from './spec.ts';
+import type { TxErrorCode } from './transaction.ts';
 
 export interface Job {
   readonly id: number;
@@ -36,7 +37,11 @@ export type DepsEvent =
    * The unit refused a start synchronously (unit_start()'s error): a condition failed (done, with
    * `message`), an assertion failed (assert), unsupported, once, invalid, failed.
    */
-  | { readonly t: 'start-refused'; readonly unit: string; readonly result: JobResult; readonly message?: string }
+  | { readonly t: 'start-refused'; readonly unit: string; readonly result: JobResult; readonly message?: string; /** The start job refused (when known): another job of the unit is left alone. */ readonly id?: number }
+  /** The job is canceled (its unit goes away): finished with result canceled, which fails the jobs that need it. */
+  | { readonly t: 'cancel'; readonly id: number }
+  /** The unit graph changed (units added, removed, dependencies edited): waiting jobs are looked at again. */
+  | { readonly t: 'graph-changed' }
   /** A job timer (JobTimeoutSec=) armed by an arm-job-timer effect fired. */
   | { readonly t: 'job-timer'; readonly id: number };
 
@@ -51,7 +56,7 @@ export type DepsEffect =
   | { readonly t: 'job-done'; readonly id: number; readonly unit: string; readonly type: JobType; readonly result: JobResult }
   /** A request was accepted: its anchor job and every job it installed or merged into. */
   | { readonly t: 'request-queued'; readonly unit: string; readonly type: RequestJobType; readonly id: number; readonly jobs: readonly number[] }
-  | { readonly t: 'request-failed'; readonly unit: string; readonly type: RequestJobType; readonly error: string }
+  | { readonly t: 'request-failed'; readonly unit: string; readonly type: RequestJobType; readonly error: string; readonly code: TxErrorCode }
   | { readonly t: 'arm-job-timer'; readonly id: number; readonly deadline: number }
   | { readonly t: 'log'; readonly unit: string | undefined; readonly level: 'debug' | 'info' | 'notice' | 'warning' | 'err'; readonly message: string };
 

@@ -171,3 +171,13 @@ test('PrivatePIDs=yes on a node that does not apply it: not started, status.node
   assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: PartOf= — .*reported, not refused\n\s+PrivatePIDs= — .*refused: the unit does not start/);
   kubectlOk(['delete', 'su', 'sandboxed', '-n', NS, '--wait=false']);
 });
+
+test('the restart annotation is a restart job: the units that Requires= it restart with it (issue 16)', async () => {
+  apply(su('dep-db', { nodeName: 'node-a', service: { execStart: ['/bin/sleep 1003'] } }));
+  apply(su('dep-web', { nodeName: 'node-a', unit: { requires: ['dep-db.service'], after: ['dep-db.service'] }, service: { execStart: ['/bin/sleep 1004'] } }));
+  const pid = (name: string): number => (entry(getSU(NS, name), 'node-a')?.['mainPID'] as number | undefined) ?? 0;
+  const [db1, web1] = await until('both running', () => { const d = pid('dep-db'), w = pid('dep-web'); return d > 0 && w > 0 ? [d, w] : undefined; });
+  kubectlOk(['annotate', 'su', 'dep-db', '-n', NS, '--overwrite', `unit-operator.dev/restart=${Date.now()}`]);
+  await until('db and web restarted', () => { const d = pid('dep-db'), w = pid('dep-web'); return d > 0 && w > 0 && d !== db1 && w !== web1 ? true : undefined; });
+  assert.equal(isAlive(web1), false, `dep-web's old PID ${web1} still runs`);
+});

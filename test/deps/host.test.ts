@@ -40,7 +40,7 @@ test('UnitHost with dependencies: Requires= resolves within the namespace; the d
   host.apply('team-c/web', 'web.service', web, 'test');
   host.commit();
   const q = host.request('team-c/web', 'start')!;
-  assert.deepEqual(await q.done, { ok: false, error: 'Unit db.service not found.' });
+  assert.deepEqual(await q.done, { ok: false, error: 'Unit db.service not found.', code: 'ENOENT' });
   assert.equal(st('team-c/web'), 'inactive');
   assert.ok(logs.includes('Failed to start web.service: Unit db.service not found.'), logs.join('\n'));
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ActiveState } from '../../src/engine/states.ts';
-import { buildGraph, decide, deps, initialState, type DepsEffect, type DepsEvent, type DepsState, type Graph, type UnitDeps } from '../../src/deps/index.ts';
+import { buildGraph, decide, deps, depsEventsFromEngine, initialState, type DepsEffect, type DepsEvent, type DepsState, type Graph, type UnitDeps } from '../../src/deps/index.ts';
 
 class Mini {
   ds: DepsState;
@@ -104,11 +104,20 @@ test('an automatic restart of a dependency restarts (not stops) the units that r
   assert.deepEqual(cmds(n.to('db.service', 'failed', { willAutoRestart: true })), []);
   assert.deepEqual(cmds(n.to('db.service', 'activating')), []);
   assert.deepEqual(n.ds.units['app.service'], 'active');
+  // job_compare(): a restart job is a stop job until its stop is done, and stops go first: app
+  // stops, then db's start job runs, then app's (now start) job (oracle set 12's journal order)
   const e = n.send({ t: 'auto-restart', unit: 'db.service' });
-  assert.deepEqual(cmds(e), ['start db.service']);
-  // app's restart job waits for db's start job (After=), then stops and starts app
-  assert.deepEqual(cmds(n.to('db.service', 'active')), ['stop app.service']);
-  assert.deepEqual(cmds(n.down('app.service')), ['start app.service']);
+  assert.deepEqual(cmds(e), ['stop app.service']);
+  assert.deepEqual(cmds(n.down('app.service')), ['start db.service']);
+  assert.deepEqual(cmds(n.to('db.service', 'active')), ['start app.service']);
+});
+
+test('unitctl restart db with web Requires=+After= db: web stops first, db restarts, then web starts (job_compare: restart is a stop)', () => {
+  const n = new Mini({ 'web.service': { requires: ['db.service'], after: ['db.service'] }, 'db.service': {} }, { 'web.service': 'active', 'db.service': 'active' });
+  assert.deepEqual(cmds(n.req('db.service', 'restart')), ['stop web.service']);
+  assert.deepEqual(cmds(n.down('web.service')), ['stop db.service']);
+  assert.deepEqual(cmds(n.down('db.service')), ['start db.service']);
+  assert.deepEqual(cmds(n.up('db.service')), ['start web.service']);
 });
 
 test('OnSuccess= runs when a unit ends cleanly; OnFailure= not when a restart follows', () => {
@@ -149,7 +158,7 @@ test('replace cancels a conflicting installed job; fail refuses; a missing unit 
   f.req('a.service', 'stop');
   assert.deepEqual(f.req('a.service', 'start', 'fail').filter((x) => x.t === 'request-failed').length, 1);
   const m = new Mini({ 'a.service': { requires: ['nothere.service'] } });
-  assert.deepEqual(m.req('a.service').find((x) => x.t === 'request-failed'), { t: 'request-failed', unit: 'a.service', type: 'start', error: 'Unit nothere.service not found.' });
+  assert.deepEqual(m.req('a.service').find((x) => x.t === 'request-failed'), { t: 'request-failed', unit: 'a.service', type: 'start', error: 'Unit nothere.service not found.', code: 'ENOENT' });
 });
 
 test('a new start merges into a waiting start job; a reload propagates along PropagatesReloadTo=', () => {
@@ -188,4 +197,82 @@ test('decide() is pure: the same events give the same effects and leave the inpu
   const ey = [...y.req('a.service'), ...y.up('b.service')];
   assert.deepEqual(ex, ey);
   assert.equal(JSON.stringify(s0), before);
+});
+
+test('ordering cycles (transaction_verify_order): a job that does not matter is deleted to break it; otherwise "Transaction order is cyclic"', () => {
+  // a After= b, b After= a, a Wants= b: b's start job does not matter to a's, it goes
+  const w = new Mini({ 'a.service': { wants: ['b.service'], after: ['b.service'] }, 'b.service': { after: ['a.service'] } });
+  const e = w.req('a.service');
+  assert.deepEqual(logs(e), [
+    'a.service: Found ordering cycle on b.service/start',
+    'a.service: Found dependency on a.service/start',
+    'a.service: Job b.service/start deleted to break ordering cycle starting with a.service/start',
+    'Starting a.service...',
+  ]);
+  assert.deepEqual(cmds(e), ['start a.service']);
+  assert.deepEqual(Object.keys(w.ds.jobs), ['a.service']);
+  // ca and cb Requires=+After= each other: both matter, the transaction fails and nothing is queued
+  const r = new Mini({ 'ca.service': { requires: ['cb.service'], after: ['cb.service'] }, 'cb.service': { requires: ['ca.service'], after: ['ca.service'] } });
+  const f = r.req('ca.service');
+  assert.deepEqual(f.find((x) => x.t === 'request-failed'), { t: 'request-failed', unit: 'ca.service', type: 'start', code: 'ECYCLIC', error: 'Transaction order is cyclic. See system logs for details.' });
+  assert.ok(logs(f).includes('ca.service: Unable to break cycle starting with ca.service/start'), logs(f).join('\n'));
+  assert.deepEqual(cmds(f), []);
+  assert.deepEqual(r.ds.jobs, {});
+});
+
+test('an ordering cycle through an installed job is found too; installed jobs that wait on each other after a graph change are broken up', () => {
+  // b's start job is installed (waiting for x); then a start of a (After= b, b After= a) would close a cycle
+  const n = new Mini({ 'a.service': { after: ['b.service'] }, 'b.service': { after: ['a.service', 'x.service'] }, 'x.service': {} });
+  n.req('x.service');
+  n.send({ t: 'request', unit: 'b.service', type: 'start' });
+  assert.equal(n.ds.jobs['b.service']?.state, 'waiting');
+  const f = n.req('a.service');
+  assert.equal(f.find((x) => x.t === 'request-failed')?.t, 'request-failed');
+  // two waiting jobs that wait on each other (the graph changed under them): the newest is canceled, the other runs
+  const g1 = buildGraph({ 'p.service': deps({ defaultDependencies: false }), 'q.service': deps({ defaultDependencies: false }), 'x.service': deps({ defaultDependencies: false }) });
+  let ds = initialState(g1);
+  ds = decide(ds, { t: 'request', unit: 'x.service', type: 'start' }, g1, 0).state;
+  const g2 = buildGraph({ 'p.service': deps({ defaultDependencies: false, after: ['q.service', 'x.service'] }), 'q.service': deps({ defaultDependencies: false, after: ['p.service'] }), 'x.service': deps({ defaultDependencies: false }) });
+  ds = { ...ds, jobs: { ...ds.jobs, 'p.service': { id: 10, unit: 'p.service', type: 'start', state: 'waiting', ignoreOrder: false, irreversible: false }, 'q.service': { id: 11, unit: 'q.service', type: 'start', state: 'waiting', ignoreOrder: false, irreversible: false } }, nextJobId: 12 };
+  const d = decide(ds, { t: 'graph-changed' }, g2, 0);
+  assert.deepEqual(done([...d.effects]), ['q.service/start=canceled']);
+  assert.ok(logs([...d.effects]).some((l) => /Job q\.service\/start canceled to break ordering cycle/.test(l)), logs([...d.effects]).join('\n'));
+  assert.deepEqual(cmds([...d.effects]), []); // p still waits for x
+});
+
+test('a masked unit: Requires= on it fails the transaction ("Unit X is masked."), Wants= drops it; a queued start of it fails', () => {
+  const n = new Mini({ 'web.service': { requires: ['db.service'] }, 'db.service': { masked: true }, 'soft.service': { wants: ['db.service'] } });
+  const f = n.req('web.service');
+  assert.deepEqual(f.find((x) => x.t === 'request-failed'), { t: 'request-failed', unit: 'web.service', type: 'start', code: 'EMASKED', error: 'Unit db.service is masked.' });
+  assert.deepEqual(cmds(n.req('soft.service')), ['start soft.service']);
+  assert.deepEqual(cmds(n.req('db.service', 'stop')), []);
+  // a start job installed before the unit was masked fails when it runs, and fails what Requires= it
+  const g = buildGraph({ 'web.service': deps({ defaultDependencies: false, requires: ['db.service'], after: ['db.service'] }), 'db.service': deps({ defaultDependencies: false, masked: true }) });
+  const ds = { ...initialState(g), jobs: { 'db.service': { id: 1, unit: 'db.service', type: 'start' as const, state: 'waiting' as const, ignoreOrder: false, irreversible: false }, 'web.service': { id: 2, unit: 'web.service', type: 'start' as const, state: 'waiting' as const, ignoreOrder: false, irreversible: false } }, nextJobId: 3 };
+  const d = decide(ds, { t: 'graph-changed' }, g, 0);
+  assert.deepEqual(cmds([...d.effects]), []);
+  assert.deepEqual(done([...d.effects]), ['db.service/start=failed', 'web.service/start=dependency']);
+});
+
+test('cancel: a job canceled through the engine fails the jobs that Requires= it and lets the ones only ordered after it run', () => {
+  const n = new Mini({ 'web.service': { requires: ['db.service'], after: ['db.service'] }, 'soft.service': { wants: ['db.service'], after: ['db.service'] }, 'db.service': { after: ['x.service'] }, 'x.service': {} });
+  n.req('x.service');
+  n.req('web.service'); n.req('soft.service');
+  const id = n.ds.jobs['db.service']!.id;
+  const e = n.send({ t: 'cancel', id });
+  assert.deepEqual(done(e), ['db.service/start=canceled', 'web.service/start=dependency']);
+  assert.deepEqual(cmds(e), ['start soft.service']);
+});
+
+test('the start limit refusing a start of a failed unit (failed → failed, no state change) fails its start job', () => {
+  const n = new Mini({ 'bad.service': {}, 'app.service': { requires: ['bad.service'], after: ['bad.service'] } }, { 'bad.service': 'failed' });
+  assert.deepEqual(cmds(n.req('app.service')), ['start bad.service']);
+  const ev = depsEventsFromEngine('bad.service', [
+    { t: 'transition', transition: { t: 'start-limit-hit' } },
+    { t: 'state-changed', from: 'failed', to: 'failed' } as never,
+  ]);
+  assert.deepEqual(ev, [{ t: 'start-refused', unit: 'bad.service', result: 'failed' }]);
+  const e = n.send(ev[0]!);
+  assert.deepEqual(done(e), ['bad.service/start=failed', 'app.service/start=dependency']);
+  assert.deepEqual(n.ds.jobs, {});
 });

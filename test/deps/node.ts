@@ -20,7 +20,7 @@ export interface Change { readonly ms: number; readonly unit: string; readonly A
 export const SET_TARGET = 'oracle-set.target';
 
 export class Node {
-  now = 0; // µs since the set started
+  now = 1; // µs since the set started (not 0: a rate limit that began at 0 counts as never begun)
   readonly graph: Graph;
   ds: DepsState;
   readonly machines = new Map<string, Machine>();

@@ -1,6 +1,7 @@
 // [Unit] (systemd.unit(5)) and [Install] directives. Dependencies and jobs belong to the
 // dependency engine of issue 16 (src/deps, wired by src/agent/deps.ts): Wants=, Requires=,
-// Conflicts= and After= are applied; the others are reported, never refused. Conditions
+// Conflicts=, After=, RefuseManualStart= and RefuseManualStop= are applied; the others are
+// reported, never refused. Conditions
 // and asserts are checked by the runner before a start (src/conditions).
 
 import { row, honours, STR, LIST, BOOL, SPAN, enumOf, intRange, EMERGENCY_ACTIONS, type Directive, type NotApplied } from './kinds.ts';
@@ -39,8 +40,8 @@ export const UNIT: Directive[] = [
   d('WantsMountsFor', LIST, 'Absolute paths whose mounts are wanted (WantsMountsFor=).', dep),
   d('DefaultDependencies', BOOL, 'Whether implicit default dependencies are added (DefaultDependencies=, default yes).', { ...dep, gap: honours(DEP, false) }),
   d('StopWhenUnneeded', BOOL, 'Stop the unit when no longer used (StopWhenUnneeded=, default no).', dep),
-  d('RefuseManualStart', BOOL, 'Refuse manual start requests (RefuseManualStart=, default no).', job),
-  d('RefuseManualStop', BOOL, 'Refuse manual stop requests (RefuseManualStop=, default no).', job),
+  d('RefuseManualStart', BOOL, 'Refuse manual start requests (RefuseManualStart=, default no). Applied by the agent\'s dependency engine: unitctl start/restart of the unit is refused (exit 4), a start pulled in by a dependency or the agent\'s own runs (test/deps/agent-fixes.test.ts).', wired),
+  d('RefuseManualStop', BOOL, 'Refuse manual stop requests (RefuseManualStop=, default no). Applied by the agent\'s dependency engine: unitctl stop of the unit is refused (exit 4); a stop pulled in by a dependency, a removed unit and --stop-on-exit stop it (test/deps/agent-fixes.test.ts).', wired),
   d('AllowIsolate', BOOL, 'Allow isolate requests (AllowIsolate=, default no).', job),
   d('IgnoreOnIsolate', BOOL, 'Do not stop on isolate (IgnoreOnIsolate=, default no).', job),
   d('SurviveFinalKillSignal', BOOL, 'Do not kill the unit\'s processes in the final killing spree at shutdown (SurviveFinalKillSignal=, default no).', { applier: 'not-yet', reason: 'the node\'s shutdown is not the agent\'s', protects: false }),
