@@ -18,7 +18,14 @@
 // with User=nobody and SystemCallFilter= runs with NoNewPrivs 0 and its filter on), a non-root
 // User= keeps its capabilities through setresuid() (SECURE_KEEP_CAPS) and loads the programs
 // with CAP_SYS_ADMIN; execve() drops them. Only without CAP_SYS_ADMIN at all (an unprivileged
-// agent) is NoNewPrivileges= implied, as context_has_no_new_privileges() (UO_SHIM_NNP=implied).
+// agent) is NoNewPrivileges= implied, as context_has_no_new_privileges() (UO_SHIM_NNP=implied),
+// for any form of seccomp of context_has_seccomp(): the filters above and LockPersonality=,
+// MemoryDenyWriteExecute=, PrivateDevices=, ProtectClock=, ProtectHostname=, ProtectKernelTunables=,
+// ProtectKernelModules=, ProtectKernelLogs=, RestrictNamespaces=, RestrictRealtime=,
+// RestrictSUIDSGID=, SystemCallLog= (seccomp.ts). ProtectClock= also drops CAP_SYS_TIME and
+// CAP_WAKE_ALARM from the bounding set; RestrictRealtime= sets RLIMIT_RTPRIO to 0 unless
+// LimitRTPRIO= is given (UO_SHIM_RTPRIO_ZERO); ProtectHostname= is a UTS namespace with its filter
+// (UO_SHIM_PROTECT_HOSTNAME, after the mount namespace).
 //
 // A command with the "+" prefix runs without any of it (systemd: no sandboxing for it).
 
@@ -73,7 +80,9 @@ export function privsPlan(service: Readonly<Record<string, unknown>> | undefined
   if (!sandboxed) return { env, problems };
   // an empty list in the spec: systemd's "CapabilityBoundingSet=" (the empty set)
   const bsetValue = s['capabilityBoundingSet'];
-  const bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : parseCapabilitySet(words(bsetValue), CAP_MASK_ALL, 'CapabilityBoundingSet', problems);
+  let bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : parseCapabilitySet(words(bsetValue), CAP_MASK_ALL, 'CapabilityBoundingSet', problems);
+  // ProtectClock=: CAP_SYS_TIME and CAP_WAKE_ALARM out of the bounding set (unit_patch_contexts())
+  if (truthy(s['protectClock'])) bset &= ~((1n << BigInt(CAPABILITIES['CAP_SYS_TIME']!)) | (1n << BigInt(CAPABILITIES['CAP_WAKE_ALARM']!)));
   if (bset !== CAP_MASK_ALL) env['UO_SHIM_CAPBSET'] = hex64(bset);
   const ambient = parseCapabilitySet(words(s['ambientCapabilities']), 0n, 'AmbientCapabilities', problems);
   if (ambient !== 0n) env['UO_SHIM_AMBIENT'] = hex64(ambient);
@@ -82,8 +91,13 @@ export function privsPlan(service: Readonly<Record<string, unknown>> | undefined
   const af = encodePrograms(sec.addressFamilies), filters = encodePrograms(sec.filters);
   if (af !== undefined) env['UO_SHIM_SECCOMP_AF'] = af;
   if (filters !== undefined) env['UO_SHIM_SECCOMP'] = filters;
+  if (sec.mdwe !== undefined) env['UO_SHIM_SECCOMP_MDWE'] = encodePrograms(sec.mdwe) ?? '';
+  const hostname = encodePrograms(sec.hostname);
+  if (hostname !== undefined) env['UO_SHIM_PROTECT_HOSTNAME'] = hostname;
+  // RestrictRealtime=: RLIMIT_RTPRIO 0 as well, unless LimitRTPRIO= says otherwise (exec_invoke())
+  if (truthy(s['restrictRealtime']) && (s['limitRTPRIO'] === undefined || s['limitRTPRIO'] === null)) env['UO_SHIM_RTPRIO_ZERO'] = '1';
   if (truthy(s['noNewPrivileges'])) env['UO_SHIM_NNP'] = '1';
-  else if (af !== undefined || filters !== undefined) env['UO_SHIM_NNP'] = 'implied';
+  else if (sec.any) env['UO_SHIM_NNP'] = 'implied';
   if (truthy(s['privateNetwork'])) env['UO_SHIM_PRIVATE_NETWORK'] = '1';
   return { env, problems };
 }

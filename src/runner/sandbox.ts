@@ -309,6 +309,10 @@ const GATED: ReadonlyArray<{ readonly env: string; readonly feature: string; rea
   { env: 'UO_SHIM_NNP', feature: 'privs', status: 227, what: 'NoNewPrivileges=' },
   { env: 'UO_SHIM_SECCOMP_AF', feature: 'privs', status: 232, what: 'RestrictAddressFamilies=' },
   { env: 'UO_SHIM_SECCOMP', feature: 'privs', status: 228, what: 'SystemCallFilter=' },
+  // newer than "privs": a shim that lists only "privs" predates them and would ignore them
+  { env: 'UO_SHIM_PROTECT_HOSTNAME', feature: 'privs2', status: 226, what: 'ProtectHostname=' },
+  { env: 'UO_SHIM_RTPRIO_ZERO', feature: 'privs2', status: 205, what: 'RestrictRealtime=' },
+  { env: 'UO_SHIM_SECCOMP_MDWE', feature: 'privs2', status: 228, what: 'MemoryDenyWriteExecute=' },
 ];
 
 /**

@@ -43,6 +43,11 @@
 //              that fails is exec-failed PID ERRNO STATUS STEP with systemd's NETWORK 225,
 //              CAPABILITIES 218, SECUREBITS 213, NO_NEW_PRIVILEGES 227, ADDRESS_FAMILIES 232,
 //              SECCOMP 228. `uo-shim --features` lists "privs".
+//              Then UO_SHIM_SECCOMP_MDWE (MemoryDenyWriteExecute=: PR_SET_MDWE, these programs
+//              when the kernel refuses it), UO_SHIM_PROTECT_HOSTNAME (ProtectHostname=: a UTS
+//              namespace and these programs, after the mount namespace), UO_SHIM_RTPRIO_ZERO
+//              (RestrictRealtime=: RLIMIT_RTPRIO 0, LIMITS 205), and up to 64 programs a variable
+//              (an older shim refuses more than 16: SECCOMP 228).
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -103,11 +108,14 @@ export interface ShimSettings {
   readonly privs?: Readonly<Record<string, string>> | undefined;
 }
 
+/** Up to 64 seccomp programs (shim/seccomp.h: MAX_PROGRAMS). */
+const PROGRAMS = /^(?:[0-9a-f]{16})+(?:,(?:[0-9a-f]{16})+){0,63}$/;
 /** The issue-15 variables and the shape of their values (shim/privs.h, shim/seccomp.h). */
 const PRIVS_VARS: Readonly<Record<string, RegExp>> = {
   UO_SHIM_CAPBSET: /^[0-9a-f]{16}$/, UO_SHIM_AMBIENT: /^[0-9a-f]{16}$/, UO_SHIM_NNP: /^(1|implied)$/,
   UO_SHIM_PRIVATE_NETWORK: /^1$/,
-  UO_SHIM_SECCOMP: /^(?:[0-9a-f]{16})+(?:,(?:[0-9a-f]{16})+){0,15}$/, UO_SHIM_SECCOMP_AF: /^(?:[0-9a-f]{16})+(?:,(?:[0-9a-f]{16})+){0,15}$/,
+  UO_SHIM_SECCOMP: PROGRAMS, UO_SHIM_SECCOMP_AF: PROGRAMS, UO_SHIM_SECCOMP_MDWE: PROGRAMS, UO_SHIM_PROTECT_HOSTNAME: PROGRAMS,
+  UO_SHIM_RTPRIO_ZERO: /^1$/,
 };
 
 /** The environment a shim is started with. */

@@ -47,6 +47,10 @@ test('malformed privilege settings fail the command at their step, with systemd\
     // a well-formed program the kernel refuses (a jump out of the program)
     [{ UO_SHIM_SECCOMP: '15000a0000000000' }, '228 SECCOMP'],
     [{ UO_SHIM_PRIVATE_NETWORK: 'yes' }, '225 NETWORK'],
+    [{ UO_SHIM_SECCOMP: Array(65).fill('0600000000007fff').join(',') }, '228 SECCOMP'], // over 64 programs
+    [{ UO_SHIM_SECCOMP_MDWE: 'zz' }, '228 SECCOMP'],
+    [{ UO_SHIM_PROTECT_HOSTNAME: '0600000000007f' }, '228 SECCOMP'],
+    [{ UO_SHIM_RTPRIO_ZERO: 'yes' }, '205 LIMITS'],
   ];
   for (const [settings, want] of cases) {
     const r = await run(t, 'echo ran', settings);
@@ -65,4 +69,30 @@ test('the planned settings run the command with them applied (NoNewPrivs, CapBnd
   assert.match(r.out, /CapBnd:\s*0000000000000020/);
   assert.match(r.out, /Operation not permitted/, r.out);
   assert.equal(existsSync(join(dir, 'x')), false);
+});
+
+test('ProtectHostname=, MemoryDenyWriteExecute=, RestrictRealtime=, LockPersonality= as planned: a UTS namespace of its own and the calls refused', { skip: root ? false : 'needs root', timeout: 60_000 }, async (t) => {
+  const plan = privsPlan({ protectHostname: true, memoryDenyWriteExecute: true, restrictRealtime: true, lockPersonality: true, restrictNamespaces: 'true' }, true);
+  assert.deepEqual(Object.keys(plan.env).sort(), ['UO_SHIM_NNP', 'UO_SHIM_PROTECT_HOSTNAME', 'UO_SHIM_RTPRIO_ZERO', 'UO_SHIM_SECCOMP', 'UO_SHIM_SECCOMP_MDWE']);
+  const script = [
+    'readlink /proc/self/ns/uts', 'readlink /proc/$PPID/ns/uts',
+    'hostname "$(hostname)" 2>/dev/null && echo host=ok || echo host=refused',
+    'grep -E "^(NoNewPrivs)" /proc/self/status',
+    'grep "Max realtime priority" /proc/self/limits',
+    'unshare -n true 2>/dev/null && echo unshare=ok || echo unshare=refused',
+    'setarch i686 true 2>/dev/null && echo setarch=ok || echo setarch=refused',
+  ].join('; ');
+  const r = await run(t, script, plan.env);
+  assert.ok(r.lines.some((l) => l.startsWith('exec ')), r.lines.join(' | '));
+  const out = r.out.split('\n');
+  assert.notEqual(out[0], out[1], `a UTS namespace of its own: ${r.out}`);
+  assert.match(r.out, /^host=refused$/m, 'sethostname() refused');
+  assert.match(r.out, /NoNewPrivs:\s*0/, 'root with CAP_SYS_ADMIN: NoNewPrivileges= not implied');
+  assert.match(r.out, /Max realtime priority\s+0\s+0/);
+  assert.match(r.out, /^unshare=refused$/m, `unshare(CLONE_NEWNET) refused: ${r.out}`);
+  assert.match(r.out, /^setarch=refused$/m, `personality(PER_LINUX32) refused: ${r.out}`);
+  // and without the settings, the same script does all of it (the test can fail)
+  const free = await run(t, script, {});
+  assert.match(free.out, /^unshare=ok$/m, free.out);
+  assert.match(free.out, /^setarch=ok$/m, free.out);
 });

@@ -109,8 +109,9 @@ test('a shim that does not list "sandbox" in --features fails the command at ste
   assert.equal(sandboxGuard(mid, { UO_SHIM_SECCOMP: 'x' }, (m) => warned.push(m))['UO_SHIM_FAIL'], '228', 'SystemCallFilter= fails closed (SECCOMP)');
   assert.equal(sandboxGuard(mid, { UO_SHIM_SANDBOX: 'ro\t.\t/usr' }, (m) => warned.push(m))['UO_SHIM_FAIL'], undefined, 'its sandbox is applied');
   assert.match(warned.join('\n'), /does not list "privs"/);
-  const both = { UO_SHIM_CAPBSET: '0', UO_SHIM_SECCOMP: 'x' };
-  assert.equal(sandboxGuard(ensureShim({ ...process.env, UNIT_OPERATOR_SHIM: '' }), both, () => {}), both, 'the shim built from these sources lists "privs"');
+  assert.equal(sandboxGuard(mid, { UO_SHIM_PROTECT_HOSTNAME: '1' }, () => {})['UO_SHIM_FAIL'], '226', 'ProtectHostname= needs "privs2"');
+  const both = { UO_SHIM_CAPBSET: '0', UO_SHIM_SECCOMP: 'x', UO_SHIM_SECCOMP_MDWE: 'x', UO_SHIM_RTPRIO_ZERO: '1' };
+  assert.equal(sandboxGuard(ensureShim({ ...process.env, UNIT_OPERATOR_SHIM: '' }), both, () => {}), both, 'the shim built from these sources lists "privs" and "privs2"');
 });
 
 test('ProtectProc=, ProcSubset=: a /proc of its own with hidepid= and subset=pid; "default" and "all" ask for nothing', () => {

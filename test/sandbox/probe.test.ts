@@ -39,7 +39,7 @@ test('ProtectSystem=, ProtectHome=, PrivateTmp=, PrivateDevices=, PrivateMounts=
   chmodSync(join(bin, 'probe.sh'), 0o755);
   const a = agentFixture(t);
   for (const c of CASES) writeFileSync(join(a.manifests, `${c.name}.service`), unitText(c, join(bin, 'probe.sh'), join(out, `${c.name}.out`)));
-  await a.start(['--allow-unenforced', ALLOW_UNENFORCED.join(',')]);
+  await a.start(ALLOW_UNENFORCED.length > 0 ? ['--allow-unenforced', ALLOW_UNENFORCED.join(',')] : []);
   const seen = new Map<string, Set<string>>(CASES.map((c) => [c.name, new Set<string>()]));
   const ended = new Map<string, UnitStatus>();
   await until('every probe unit ended', () => {

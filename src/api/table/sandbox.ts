@@ -51,14 +51,15 @@ export const SANDBOX: Directive[] = [
   d('SystemCallFilter', LINES, 'Allowed system calls, or with "~" denied ones (SystemCallFilter=): names and @groups such as @system-service, with an optional ":ERRNO".', privApplied),
   d('SystemCallErrorNumber', STR, 'errno returned by filtered system calls instead of killing (SystemCallErrorNumber=), e.g. EPERM or kill.', privApplied),
   d('SystemCallArchitectures', LINES, 'Architectures whose system calls may be used (SystemCallArchitectures=), e.g. native.', privApplied),
-  d('SystemCallLog', LIST, 'System calls to log, or with "~" not to log (SystemCallLog=).', { applier: 'sandbox', reason: PRIV, protects: false }),
-  d('MemoryDenyWriteExecute', BOOL, 'Forbid memory mappings both writable and executable (MemoryDenyWriteExecute=, default no).', priv),
-  d('RestrictNamespaces', boolOr(), 'Restrict namespace creation (RestrictNamespaces=): "true", "false", or namespace types (cgroup ipc net mnt pid user uts), "~" to deny them.', priv),
-  d('RestrictRealtime', BOOL, 'Forbid real-time scheduling (RestrictRealtime=, default no).', priv),
-  d('RestrictSUIDSGID', BOOL, 'Forbid setting set-user-ID and set-group-ID bits (RestrictSUIDSGID=, default no).', priv),
+  d('SystemCallLog', LIST, 'System calls to log, or with "~" not to log (SystemCallLog=).', { applier: 'runner', protects: false }),
+  d('MemoryDenyWriteExecute', BOOL, 'Forbid memory mappings both writable and executable (MemoryDenyWriteExecute=, default no).', privApplied),
+  // one assignment: the unit-file converter keeps the last of several (systemd merges them)
+  d('RestrictNamespaces', boolOr(), 'Restrict namespace creation (RestrictNamespaces=): "true", "false", or namespace types (cgroup ipc net mnt pid user uts time), "~" to deny them.', privApplied),
+  d('RestrictRealtime', BOOL, 'Forbid real-time scheduling (RestrictRealtime=, default no).', privApplied),
+  d('RestrictSUIDSGID', BOOL, 'Forbid setting set-user-ID and set-group-ID bits (RestrictSUIDSGID=, default no).', privApplied),
   d('RestrictAddressFamilies', LINES, 'Socket address families allowed, or with "~" denied (RestrictAddressFamilies=), e.g. AF_UNIX AF_INET AF_INET6, or none.', privApplied),
   d('RestrictFileSystems', LIST, 'File system types the processes may access, or with "~" not (RestrictFileSystems=).', priv),
-  d('LockPersonality', BOOL, 'Lock the execution domain, personality(2) (LockPersonality=, default no).', priv),
+  d('LockPersonality', BOOL, 'Lock the execution domain, personality(2) (LockPersonality=, default no).', privApplied),
   d('RemoveIPC', BOOL, 'Remove the user\'s System V and POSIX IPC objects when the unit stops (RemoveIPC=, default no).', { applier: 'sandbox', reason: PRIV, protects: false }),
   d('PrivateUsers', boolOr('self', 'identity', 'full'), 'Run in a user namespace (PrivateUsers=, default "false"): "true"/"self", "identity" or "full".', priv),
   // Network (issue 15)
@@ -75,13 +76,14 @@ export const SANDBOX: Directive[] = [
   d('PrivatePIDs', BOOL, 'Run in a PID namespace of its own, as PID 1 (PrivatePIDs=, default no).', fs),
   d('ProtectKernelTunables', BOOL, 'Make /proc/sys, /sys and friends read-only (ProtectKernelTunables=, default no).', ns),
   d('ProtectKernelModules', BOOL, 'Forbid loading kernel modules (ProtectKernelModules=, default no).', ns),
-  // /proc/kmsg and /dev/kmsg are made inaccessible and CAP_SYSLOG dropped when asked (with
-  // --allow-unenforced), but syslog(2) stays open to a root service's CAP_SYS_ADMIN until system
-  // call filters exist (issue 15): not counted as applied
-  d('ProtectKernelLogs', BOOL, 'Forbid access to the kernel log ring buffer (ProtectKernelLogs=, default no).', { applier: 'sandbox', reason: 'the kernel log files are hidden and CAP_SYSLOG dropped, but syslog(2) is not filtered yet (system call filters, issue 15)', protects: true }),
-  d('ProtectClock', BOOL, 'Forbid changing the system clock (ProtectClock=, default no).', fs),
+  // /proc/kmsg and /dev/kmsg inaccessible and CAP_SYSLOG dropped (sandbox.ts), syslog(2) → EPERM (seccomp.ts)
+  d('ProtectKernelLogs', BOOL, 'Forbid access to the kernel log ring buffer (ProtectKernelLogs=, default no).', ns),
+  // CAP_SYS_TIME and CAP_WAKE_ALARM dropped and @clock → EPERM (privs.ts, seccomp.ts) also when
+  // run with --allow-unenforced; the implied DeviceAllow=char-rtc r is not: fails closed
+  d('ProtectClock', BOOL, 'Forbid changing the system clock (ProtectClock=, default no).', { applier: 'sandbox', reason: 'the clock system calls are refused and CAP_SYS_TIME, CAP_WAKE_ALARM dropped, but the implied DeviceAllow=char-rtc r (which, as any DeviceAllow=, closes the other devices) is not applied (device access, issue 15)', protects: true }),
   d('ProtectControlGroups', boolOr('private', 'strict'), 'Make /sys/fs/cgroup read-only ("true"), or a private cgroup namespace ("private", "strict") (ProtectControlGroups=, default "false").', { ...ns, gap: (v) => (v === 'private' || v === 'strict' ? 'a private cgroup namespace (ProtectControlGroups=private|strict) is not applied yet (sandbox, issue 14)' : undefined) }),
-  d('ProtectHostname', BOOL, 'Forbid changing the hostname, UTS namespace (ProtectHostname=, default no).', fs),
+  // a UTS namespace, sethostname()/setdomainname() → EPERM (privs.ts, shim/privs.c), the two /proc/sys/kernel files read-only (sandbox.ts)
+  d('ProtectHostname', BOOL, 'Forbid changing the hostname, UTS namespace (ProtectHostname=, default no).', ns),
   d('ProtectProc', enumOf(['noaccess', 'invisible', 'ptraceable', 'default']), 'Visibility of other processes in /proc (ProtectProc=, default default).', ns),
   d('ProcSubset', enumOf(['all', 'pid']), 'Only process directories in /proc ("pid") (ProcSubset=, default all).', ns),
   d('ReadWritePaths', LIST, 'Paths writable even under ProtectSystem= (ReadWritePaths=); "-" ignores a missing one, "+" is relative to RootDirectory=.', ns),

@@ -24,7 +24,10 @@
  *   UO_SHIM_SANDBOX: a private mount namespace, ProtectSystem= & co (sandbox.c; after the
  *     host's namespaces, before the groups as systemd: its nodes are the host root's)
  *                                                           NAMESPACE 226
+ *   UO_SHIM_PROTECT_HOSTNAME: a UTS namespace and its seccomp programs (privs.c)
+ *                                                           NAMESPACE 226, SECCOMP 228
  *   UO_SHIM_GROUPS, UO_SHIM_GID                             GROUP 216
+ *   UO_SHIM_RTPRIO_ZERO (RestrictRealtime=)                 LIMITS 205
  *   UO_SHIM_ROOT_DIRECTORY: chroot (RootDirectory=)         CHROOT 210
  *   UO_SHIM_CAPBSET, UO_SHIM_AMBIENT (privs.c; UO_SHIM_PRIVATE_NETWORK before the mount
  *     namespace: NETWORK 225)                                 CAPABILITIES 218
@@ -169,8 +172,11 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	step(creds_limits(), UO_EXIT_LIMITS);
 	step(privs_network(), UO_EXIT_NETWORK); /* PrivateNetwork= (privs.c, issue 15): before the mount namespace, as systemd */
 	if ((v = getenv("UO_SHIM_SANDBOX"))) step(sandbox_apply(v), UO_EXIT_NAMESPACE);
+	int ustatus, ur = privs_uts(&ustatus); /* ProtectHostname= (privs.c): after the mount namespace, as systemd */
+	if (ur < 0) fail(-ur, ustatus);
 	const char *uid = getenv("UO_SHIM_UID");
 	step(creds_groups(getenv("UO_SHIM_GROUPS"), getenv("UO_SHIM_GID"), uid), UO_EXIT_GROUP);
+	step(privs_rtprio(), UO_EXIT_LIMITS); /* RestrictRealtime=: RLIMIT_RTPRIO 0 (privs.c) */
 	step(privs_bounding(), UO_EXIT_CAPABILITIES); /* CapabilityBoundingSet=, AmbientCapabilities= (privs.c) */
 	/* RootDirectory=: chroot while we still may; the working directory is found inside it */
 	if ((v = getenv("UO_SHIM_ROOT_DIRECTORY")) && *v && (chroot(v) < 0 || chdir("/") < 0)) fail(errno, UO_EXIT_CHROOT);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "privs.h"
 #include "exit-status.h"
+#include "seccomp.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -160,7 +162,29 @@ static int non_root(const char *uid) {
 
 /* A seccomp program is to be installed (seccomp.c). */
 static int wants_seccomp(void) {
-	return getenv("UO_SHIM_SECCOMP") || getenv("UO_SHIM_SECCOMP_AF");
+	return getenv("UO_SHIM_SECCOMP") || getenv("UO_SHIM_SECCOMP_AF") || getenv("UO_SHIM_SECCOMP_MDWE") ||
+	       getenv("UO_SHIM_PROTECT_HOSTNAME");
+}
+
+int privs_uts(int *status) {
+	*status = UO_EXIT_NAMESPACE;
+	const char *v = getenv("UO_SHIM_PROTECT_HOSTNAME");
+	if (!v) return 0;
+	/* apply_protect_hostname(): a UTS namespace; refused as not supported or not permitted, the
+	 * command runs in the host's (systemd warns), any other error fails it */
+	if (unshare(CLONE_NEWUTS) < 0 && errno != EPERM && errno != EACCES && errno != EINVAL && errno != ENOSYS &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	*status = UO_EXIT_SECCOMP;
+	return seccomp_install_now(v);
+}
+
+int privs_rtprio(void) {
+	const char *v = getenv("UO_SHIM_RTPRIO_ZERO");
+	if (!v) return 0;
+	if (strcmp(v, "1") != 0) return -EINVAL;
+	struct rlimit rl = { 0, 0 };
+	return setrlimit(RLIMIT_RTPRIO, &rl) < 0 ? -errno : 0;
 }
 
 int privs_before_user(const char *uid) {

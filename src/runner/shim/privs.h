@@ -19,6 +19,12 @@
 
 /* before the mount namespace */
 int privs_network(void);
+/* after the mount namespace: ProtectHostname= (UO_SHIM_PROTECT_HOSTNAME=HEX[,HEX...]): a UTS
+ * namespace (NAMESPACE 226; not supported or not permitted: skipped, as systemd), then its
+ * sethostname()/setdomainname() programs at once (SECCOMP 228) */
+int privs_uts(int *status);
+/* RestrictRealtime= (UO_SHIM_RTPRIO_ZERO=1): RLIMIT_RTPRIO 0 (LIMITS 205), before the bounding set */
+int privs_rtprio(void);
 /* after the groups, before RootDirectory= and the user change: the bounding set, then the
  * ambient set (and the inheritable set) */
 int privs_bounding(void);

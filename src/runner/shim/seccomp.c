@@ -11,11 +11,17 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#define MAX_PROGRAMS 16
+#define MAX_PROGRAMS 64
 #define MAX_INSNS 4096
 
 struct set { int n; struct sock_fprog progs[MAX_PROGRAMS]; };
-static struct set af_set, filter_set;
+static struct set af_set, mdwe_set, filter_set;
+static int mdwe_wanted;
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1UL
+#endif
 
 static int hexval(char c) {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -66,6 +72,9 @@ int seccomp_prepare(int *status) {
 	int r = parse_set(getenv("UO_SHIM_SECCOMP_AF"), &af_set);
 	if (r < 0) return r;
 	*status = UO_EXIT_SECCOMP;
+	const char *m = getenv("UO_SHIM_SECCOMP_MDWE");
+	mdwe_wanted = m != NULL;
+	if ((r = parse_set(m, &mdwe_set)) < 0) return r;
 	return parse_set(getenv("UO_SHIM_SECCOMP"), &filter_set);
 }
 
@@ -80,5 +89,20 @@ int seccomp_install(int *status) {
 	int r = install(&af_set);
 	if (r < 0) return r;
 	*status = UO_EXIT_SECCOMP;
+	/* MemoryDenyWriteExecute=: PR_SET_MDWE when the kernel has it (6.3), its programs otherwise
+	 * (apply_memory_deny_write_execute(): any other error than EINVAL fails) */
+	if (mdwe_wanted && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0UL, 0UL, 0UL) < 0) {
+		if (errno != EINVAL) return -errno;
+		if ((r = install(&mdwe_set)) < 0) return r;
+	}
 	return install(&filter_set);
+}
+
+int seccomp_install_now(const char *programs) {
+	struct set s;
+	int r = parse_set(programs, &s);
+	if (r < 0) return r;
+	r = install(&s);
+	for (int i = 0; i < s.n; i++) free(s.progs[i].filter);
+	return r;
 }

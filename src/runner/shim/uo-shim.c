@@ -56,7 +56,7 @@
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\n"); return 0; }
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
