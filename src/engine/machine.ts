@@ -155,26 +155,35 @@ function enterStopPost(c: Ctx, f: ServiceResult): void {
 type SignalState = 'stop-watchdog' | 'stop-sigterm' | 'stop-sigkill' | 'final-watchdog' | 'final-sigterm' | 'final-sigkill';
 
 /** service_enter_signal() with unit_kill_context(). */
+/** The signal a state of enterSignal() sends, and whether SIGHUP follows (SendSIGHUP=). */
+function signalOf(c: Ctx, state: SignalState): { signal: number; sighup: boolean } {
+  const cfg = c.cfg;
+  const op = state.endsWith('watchdog') ? 'watchdog' : state.endsWith('sigkill') ? 'kill' : (c.m.restarting ? 'restart' : 'terminate');
+  const signal = op === 'watchdog' ? cfg.watchdogSignal : op === 'kill' ? cfg.finalKillSignal : op === 'restart' ? cfg.restartKillSignal : cfg.killSignal;
+  return { signal, sighup: cfg.sendSIGHUP && (op === 'terminate' || op === 'restart') && signal !== 1 };
+}
+
+const SIGNAL_STATES = new Set<ServiceState>(['stop-watchdog', 'stop-sigterm', 'stop-sigkill', 'final-watchdog', 'final-sigterm', 'final-sigkill']);
+
 function enterSignal(c: Ctx, state: SignalState, f: ServiceResult): void {
   c.setResult(f);
   const m = c.m;
   const cfg = c.cfg;
-  const op = state.endsWith('watchdog') ? 'watchdog' : state.endsWith('sigkill') ? 'kill' : (m.restarting ? 'restart' : 'terminate');
-  const signal = op === 'watchdog' ? cfg.watchdogSignal : op === 'kill' ? cfg.finalKillSignal : op === 'restart' ? cfg.restartKillSignal : cfg.killSignal;
+  const { signal, sighup } = signalOf(c, state);
   let wait = false;
   if (cfg.killMode !== 'none') {
     const targets: KillTarget[] = [];
     if (alive(m.mainPid)) { targets.push('main'); wait = true; }
     if (alive(m.controlPid)) { targets.push('control'); wait = true; }
-    if (cfg.killMode === 'control-group' || (cfg.killMode === 'mixed' && op === 'kill')) {
+    if (cfg.killMode === 'control-group' || (cfg.killMode === 'mixed' && state.endsWith('sigkill'))) {
       targets.push('group');
       if (!m.groupEmpty) wait = true;
     }
-    if (targets.length > 0) c.effects.push({ t: 'kill', targets, signal, sighup: cfg.sendSIGHUP && (op === 'terminate' || op === 'restart') && signal !== 1 });
+    if (targets.length > 0) c.effects.push({ t: 'kill', targets, signal, sighup });
   }
   if (wait) {
     c.setState(state);
-    c.armTimer(op === 'watchdog' ? cfg.timeoutAbortUSec : cfg.timeoutStopUSec);
+    c.armTimer(state.endsWith('watchdog') ? cfg.timeoutAbortUSec : cfg.timeoutStopUSec);
   } else if ((state === 'stop-watchdog' || state === 'stop-sigterm') && cfg.sendSIGKILL) enterSignal(c, 'stop-sigkill', 'success');
   else if (state === 'stop-watchdog' || state === 'stop-sigterm' || state === 'stop-sigkill') enterStopPost(c, 'success');
   else if ((state === 'final-watchdog' || state === 'final-sigterm') && cfg.sendSIGKILL) enterSignal(c, 'final-sigkill', 'success');
@@ -745,13 +754,21 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
       if (m.state === 'failed') c.setState('dead');
       m.result = 'success'; m.reloadResult = 'success'; m.nRestarts = 0; m.flushNRestarts = false; m.startLimit = RATELIMIT_INIT;
       break;
-    case 'spawned':
+    case 'spawned': {
+      const pending = (event.role === 'main' ? m.mainPid : m.controlPid) === -1;
       if (event.role === 'main') {
-        const pending = m.mainPid === -1;
         m.mainPid = event.pid;
         if (pending && ACTIVE_STATE[m.state] === 'active') c.transition({ t: 'started', mainPid: event.pid });
       } else m.controlPid = event.pid;
+      // systemd knows the PID at fork(); here it follows the spawn. A stop that came in between
+      // signalled a PID not known yet (-1, skipped by the runner): deliver the signal now, or the
+      // process would run on until TimeoutStopSec= ends.
+      if (pending && SIGNAL_STATES.has(m.state) && cfg.killMode !== 'none') {
+        const { signal, sighup } = signalOf(c, m.state as SignalState);
+        c.effects.push({ t: 'kill', targets: [event.role], signal, sighup });
+      }
       break;
+    }
     case 'exec-ok':
       if (cfg.type === 'exec' && m.state === 'start' && event.pid === m.mainPid) enterStartPost(c);
       break;

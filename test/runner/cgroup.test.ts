@@ -147,7 +147,7 @@ test('adoption: a restarted agent finds the processes by the cgroup; a unit whos
   const r = h.open('adopt.service', { service: { execStart: ["/bin/sh -c 'setsid sleep 1000 & exec sleep 1000'"] } });
   r.start();
   await waitFor(r, 'running', subState('running'));
-  await waitFor(r, 'two processes', (x) => x.unitProcesses().length >= 2);
+  await waitFor(r, 'a main PID and two processes', (x) => x.props.MainPID > 0 && x.unitProcesses().length >= 2);
   const main = r.props.MainPID;
   const before = [...r.unitProcesses()].sort();
   const again = h.reopen(r);

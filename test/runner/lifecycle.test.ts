@@ -38,7 +38,7 @@ test('KillMode=process stops only the main process and leaves the rest (as syste
   const h = harness(t);
   const r = h.open('proc.service', { service: { killMode: 'process', execStart: ["/bin/sh -c 'sleep 1000 & exec sleep 1000'"] } });
   r.start();
-  await waitFor(r, 'two processes', (x) => x.unitProcesses().length >= 2);
+  await waitFor(r, 'a main PID and two processes', (x) => x.props.MainPID > 0 && x.unitProcesses().length >= 2);
   const main = r.props.MainPID;
   const other = r.unitProcesses().find((p) => p !== main)!;
   r.stop();
@@ -47,6 +47,15 @@ test('KillMode=process stops only the main process and leaves the rest (as syste
   assert.equal(alive(other), true, 'the other process survives KillMode=process');
   process.kill(other, 9);
   await waitFor(r, 'dead', subState('dead'));
+});
+
+test('a stop right after the start, before the runner knows the main PID, still ends the process at once (KillMode=process)', async (t) => {
+  const h = harness(t);
+  const r = h.open('early.service', { service: { killMode: 'process', execStart: ['/bin/sleep 1000'] } });
+  r.start();
+  r.stop();
+  await waitFor(r, 'dead within 5 s, not after TimeoutStopSec= (90 s)', subState('dead'), 5000);
+  assert.deepEqual(r.unitProcesses(), []);
 });
 
 test('a process that ignores SIGTERM is killed with SIGKILL after TimeoutStopSec=; Result=timeout', async (t) => {
