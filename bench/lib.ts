@@ -17,6 +17,13 @@ export interface Footprint {
   readonly cpuPct: number;
   /** Supervisor memory (PSS) per supervised process (KB). */
   readonly perProcessKB: number;
+  /** Their private dirty pages (MB): what no other process shares (smaps_rollup Private_Dirty). */
+  readonly privateDirtyMB?: number;
+  /**
+   * The per-service holders alone (unit-operator's uo-shim processes, without the agent), KB per
+   * holder: RSS, PSS and private dirty. Undefined for a tool without a process per service.
+   */
+  readonly holder?: { readonly count: number; readonly rssKB: number; readonly pssKB: number; readonly privateDirtyKB: number };
   readonly note?: string;
 }
 
@@ -70,13 +77,13 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-function stat(pid: number): { ticks: number; rssKB: number; pssKB: number } | undefined {
+function stat(pid: number): { ticks: number; rssKB: number; pssKB: number; privateDirtyKB: number } | undefined {
   try {
     const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
     const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+([0-9]+) kB`, 'm').exec(rollup)?.[1] ?? 0);
-    return { ticks: Number(f[11]) + Number(f[12]), rssKB: kb('Rss'), pssKB: kb('Pss') };
+    return { ticks: Number(f[11]) + Number(f[12]), rssKB: kb('Rss'), pssKB: kb('Pss'), privateDirtyKB: kb('Private_Dirty') };
   } catch { return undefined; }
 }
 
@@ -89,14 +96,28 @@ export async function measure(pids: () => number[], seconds: number, supervised:
   let ticks = 0;
   let rss = 0;
   let pss = 0;
+  let dirty = 0;
   for (const p of pids()) {
     const s = stat(p);
     if (!s) continue;
     ticks += s.ticks - (before.get(p) ?? s.ticks);
     rss += s.rssKB;
     pss += s.pssKB;
+    dirty += s.privateDirtyKB;
   }
-  return { rssMB: rss / 1024, pssMB: pss / 1024, cpuPct: (ticks / 100 / wall) * 100, perProcessKB: pss / Math.max(1, supervised) };
+  return { rssMB: rss / 1024, pssMB: pss / 1024, cpuPct: (ticks / 100 / wall) * 100, perProcessKB: pss / Math.max(1, supervised), privateDirtyMB: dirty / 1024 };
+}
+
+/** RSS, PSS and private dirty of each of these processes, averaged (KB per process). */
+export function perProcess(pids: readonly number[]): { count: number; rssKB: number; pssKB: number; privateDirtyKB: number } {
+  let n = 0, rss = 0, pss = 0, dirty = 0;
+  for (const p of pids) {
+    const s = stat(p);
+    if (!s) continue;
+    n++; rss += s.rssKB; pss += s.pssKB; dirty += s.privateDirtyKB;
+  }
+  const per = (x: number): number => x / Math.max(1, n);
+  return { count: n, rssKB: per(rss), pssKB: per(pss), privateDirtyKB: per(dirty) };
 }
 
 export function childrenOf(pid: number): number[] {

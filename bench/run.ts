@@ -5,7 +5,13 @@
 // bench/results/latest.json and latest.png. BENCH_SIZES=100 keeps it short. BENCH_PARTS (a
 // comma list of converter, restart, start, cgroups, footprint) runs some parts only, and then
 // writes bench/results/partial.json and partial.txt instead; BENCH_CGROUP_RESTARTS sets the
-// number of restarts per variant of the cgroup part (default 40).
+// number of restarts per variant of the cgroup part (default 40). The holder part (issue 19)
+// starts BENCH_HOLDERS (default 1000) uo-shim holders of an idle command directly, without the
+// agent, for each build of the shim — this tree's with musl static (what the agent builds when
+// musl-gcc is there), glibc static and glibc dynamic, and BENCH_HOLDER_BASE (a git revision:
+// its sources built as they were then, cc dynamic) for a before/after in the same run — and
+// reports RSS, PSS, private dirty and page tables per holder, with the mappings the private
+// pages are in.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
@@ -19,11 +25,15 @@ import { Systemd } from './peers/systemd.ts';
 import { barChart, type Bar } from './chart.ts';
 import { cgroupCost, type CgroupCostRow } from './cgroups.ts';
 import { convertText } from '../src/unitfile/index.ts';
+import { buildShim, holderFootprint, shimAtRevision, type HolderFootprint } from './holder.ts';
+import { SHIM_DIR } from '../src/runner/shim.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sizes = (process.env['BENCH_SIZES'] ?? '100,1000').split(',').map(Number);
+// BENCH_LOADS=idle (or storm) keeps the footprint part to one load
+const loads = (process.env['BENCH_LOADS'] ?? 'idle,storm').split(',');
 const only = process.argv.slice(2);
-const PARTS = ['converter', 'restart', 'start', 'cgroups', 'footprint'];
+const PARTS = ['converter', 'restart', 'start', 'cgroups', 'footprint', 'holder'];
 const parts = (process.env['BENCH_PARTS'] ?? PARTS.join(',')).split(',');
 const partial = PARTS.some((p) => !parts.includes(p));
 if (parts.some((p) => !PARTS.includes(p))) throw new Error(`BENCH_PARTS: use some of ${PARTS.join(', ')}`);
@@ -31,6 +41,14 @@ const started = Date.now();
 const say = (s: string): void => { process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`); };
 
 const all: Peer[] = [new Ours(), new Supervisord(), new Pm2(), new Systemd()];
+// BENCH_HOLDER_BASE=REV: unit-operator also with the shim of that revision (the holder before),
+// in the footprint part, beside this tree's
+const baseShimDir = process.env['BENCH_HOLDER_BASE'] && parts.includes('footprint') ? mkdtempSync(join(tmpdir(), 'uo-bench-base-')) : undefined;
+if (baseShimDir) {
+  const rev = process.env['BENCH_HOLDER_BASE']!;
+  all.splice(1, 0, new Ours({ name: `unit-operator, shim of ${rev}`, env: { UNIT_OPERATOR_SHIM: shimAtRevision(rev, baseShimDir) } }));
+  process.on('exit', () => rmSync(baseShimDir, { recursive: true, force: true }));
+}
 const peers: Peer[] = [];
 const skipped: Record<string, string> = {};
 for (const p of all) {
@@ -40,8 +58,8 @@ for (const p of all) {
 }
 
 interface Row { readonly peer: string; readonly [k: string]: unknown }
-const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; cgroups: CgroupCostRow[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
-  restart: [], start: [], footprint: [], converter: [], cgroups: [], skipped,
+const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; cgroups: CgroupCostRow[]; holder: (HolderFootprint & { label: string })[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
+  restart: [], start: [], footprint: [], converter: [], cgroups: [], holder: [], skipped,
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, date: new Date().toISOString() },
 };
 
@@ -73,7 +91,14 @@ function report(final: boolean): void {
     }
   }
   if (parts.includes('converter')) out += `\nConverter: a .service of N repeated Environment= lines (~200 bytes each) → ServiceUnit, best of 3 (ms; linear in N)\n` + tableOf([['LINES', 'BYTES', 'MS', 'µS/LINE'], ...results.converter.map((r) => [String(r['lines']), String(r['bytes']), fmt(r['ms']), fmt(r['usPerLine'], 2)])]);
-  if (parts.includes('footprint')) out += `\nSupervisor footprint (CPU % of one core; RSS and PSS of the supervising processes: PSS shares libc among the holders)\n` + tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'PSS MB', 'PSS KB/SERVICE', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['perProcessKB'], 0), String(r['note'] ?? '')])]);
+  if (parts.includes('footprint')) {
+    const h = (r: Row, k: 'rssKB' | 'pssKB' | 'privateDirtyKB'): string => { const x = r['holder'] as Footprint['holder']; return x ? fmt(x[k], 0) : '-'; };
+    out += `\nSupervisor footprint (CPU % of one core; RSS and PSS of the supervising processes: PSS shares libc among the holders; PRIV: private dirty; HOLDER: unit-operator's uo-shim per service, apart from the agent — the peers have no process per service)\n` + tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'PSS MB', 'PRIV MB', 'PSS KB/SERVICE', 'HOLDER RSS KB', 'HOLDER PSS KB', 'HOLDER PRIV KB', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['privateDirtyMB']), fmt(r['perProcessKB'], 0), h(r, 'rssKB'), h(r, 'pssKB'), h(r, 'privateDirtyKB'), String(r['note'] ?? '')])]);
+  }
+  if (results.holder.length > 0) {
+    out += `\nHolder footprint: ${results.holder[0]!.holders} uo-shim holders of an idle command started directly (no agent), per build; KB per holder (page tables are kernel memory, not in PSS)\n`;
+    out += tableOf([['BUILD', 'HOLDERS', 'RSS KB', 'PSS KB', 'PRIVATE DIRTY KB', 'PAGE TABLES KB', 'PRIVATE DIRTY BY MAPPING (KB)'], ...results.holder.map((r) => [r.label, String(r.holders), fmt(r.rssKB), fmt(r.pssKB), fmt(r.privateDirtyKB), fmt(r.pageTablesKB), Object.entries(r.privateByMapping).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')])]);
+  }
   const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
   if (results.footprint.length > 0) out += '\nRatios to unit-operator (peer / unit-operator):\n';
   for (const r of results.footprint) {
@@ -133,8 +158,28 @@ if (parts.includes('cgroups') && peers.some((p) => p.name === 'unit-operator')) 
   results.cgroups = await cgroupCost(Number(process.env['BENCH_CGROUP_RESTARTS'] ?? 40), 4, say);
   report(false);
 }
+// the holder alone, per build of the shim (issue 19)
+if (parts.includes('holder')) {
+  const count = Number(process.env['BENCH_HOLDERS'] ?? 1000);
+  const dir = mkdtempSync(join(tmpdir(), 'uo-bench-shims-'));
+  const builds: { label: string; path: () => string }[] = [];
+  const base = process.env['BENCH_HOLDER_BASE'];
+  if (base) builds.push({ label: `${base} (before; cc, dynamic)`, path: () => shimAtRevision(base, dir) });
+  builds.push(
+    { label: 'this tree, cc dynamic', path: () => buildShim(SHIM_DIR, join(dir, 'uo-shim-dynamic'), 'cc', []) },
+    { label: 'this tree, cc -static (glibc)', path: () => buildShim(SHIM_DIR, join(dir, 'uo-shim-glibc-static'), 'cc', ['-static']) },
+    { label: 'this tree, musl-gcc -static', path: () => buildShim(SHIM_DIR, join(dir, 'uo-shim-musl'), 'musl-gcc', ['-static']) },
+  );
+  try {
+    for (const b of builds) {
+      say(`holder footprint: ${count} holders, ${b.label}...`);
+      try { results.holder.push({ label: b.label, ...await holderFootprint(b.path(), count, say) }); } catch (e) { say(`${b.label}: ${(e as Error).message.split('\n')[0]}`); }
+      report(false);
+    }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
 for (const size of parts.includes('footprint') ? sizes : []) {
-  for (const storm of [false, true]) {
+  for (const storm of [false, true].filter((x) => loads.includes(x ? 'storm' : 'idle'))) {
     for (const p of peers) {
       const f = await step(`footprint, ${size} services, ${storm ? 'crash storm' : 'idle'}`, p, (dir) => p.footprint(size, storm, storm ? 6 : 5, dir));
       results.footprint.push(typeof f === 'string' ? { peer: p.name, size, storm, note: f } : { peer: p.name, size, storm, ...(f as Footprint) });

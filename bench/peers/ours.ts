@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/client.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
-import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
+import { crashScript, delaysFrom, measure, perProcess, sleep, type Peer, type Footprint } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
@@ -93,7 +93,15 @@ export class Ours implements Peer {
     }
     await sleep(2000);
     const agentPid = this.agent!.pid!;
-    const shims = (): number[] => readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(join(process.env['HOME'] ?? '/root', '.cache/unit-operator/shim')); } catch { return false; } });
+    // this agent's shims only (other agents may run on the machine): the holders, whose event log
+    // lies in its state folder, and its state-folder lock helper (uo-shim --lock)
+    const argvOf = (p: number): string[] => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'); } catch { return []; } };
+    const ownShims = (holdersOnly: boolean): number[] => readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number).filter((p) => {
+      const a = argvOf(p);
+      if (!/uo-shim$/.test(a[0] ?? '')) return false;
+      return (a[1] ?? '').startsWith(`${this.state}/`) || (!holdersOnly && a[1] === '--lock' && (a[2] ?? '').startsWith(`${this.state}/`));
+    });
+    const shims = (): number[] => ownShims(false);
     const before = await request(this.state, { cmd: 'stats' }, 30_000).catch(() => undefined);
     const f = await measure(() => [agentPid, ...shims()], seconds, count);
     const after = await request(this.state, { cmd: 'stats' }, 30_000).catch(() => undefined);
@@ -101,8 +109,9 @@ export class Ours implements Peer {
       this.stats = { stateWrites: (after.stats.stateWrites - before.stats.stateWrites) / seconds, decisions: (after.stats.decisions - before.stats.decisions) / seconds };
     }
     const agentOnly = await measure(() => [agentPid], 1, count);
+    const holder = perProcess(ownShims(true)); // the holders apart from the agent (issue 19)
     await this.stopAgent(true);
-    return { ...f, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
+    return { ...f, holder, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
   }
 
   async cleanup(): Promise<void> {

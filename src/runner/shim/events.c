@@ -67,6 +67,14 @@ int open_private_append_at(int dirfd, const char *path) {
 	return fd;
 }
 
+void events_use(int fd) {
+	events_fd = fd;
+}
+
+int events_fd_get(void) {
+	return events_fd;
+}
+
 int events_open(const char *path) {
 	events_fd = open_private_append(path);
 	return events_fd < 0 ? -1 : 0;

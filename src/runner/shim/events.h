@@ -14,6 +14,10 @@ int open_private_append_at(int dirfd, const char *path);
  * set on failure. */
 int events_open(const char *path);
 
+/* The event log's descriptor, and the one to use (handed over through a re-exec: hold.c). */
+int events_fd_get(void);
+void events_use(int fd);
+
 /* Appends one line (the newline is added) with a single write(). */
 void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -2,6 +2,7 @@
  * exec-sched.h). */
 #define _GNU_SOURCE
 #include "exec-sched.h"
+#include "libc-compat.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,12 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-struct logbuf { int fd; int writer; const char *stream; char buf[8192]; size_t len; };
+/* The line buffers are apart from the descriptors, zero-initialized (.bss): a holder whose
+ * command writes nothing never touches their pages (hold.c: every page counts per service). */
+struct logbuf { int fd; int writer; const char *stream; char *buf; size_t len; };
 
-static struct logbuf streams[2] = { { .fd = -1, .writer = -1, .stream = "stdout" }, { .fd = -1, .writer = -1, .stream = "stderr" } };
+static char bufs[2][8192];
+static struct logbuf streams[2] = { { .fd = -1, .writer = -1, .stream = "stdout", .buf = bufs[0] }, { .fd = -1, .writer = -1, .stream = "stderr", .buf = bufs[1] } };
+#define LOGBUF_SIZE sizeof bufs[0]
 static const char *log_path;
 /* the log's folder (O_PATH) and PATH's last component; AT_FDCWD and PATH when it has no folder */
 static int log_dir = AT_FDCWD;
@@ -31,11 +36,25 @@ static long long log_max = 8LL << 20;
 
 static struct logbuf *of(int stream) { return &streams[stream == 2 ? 1 : 0]; }
 
-void logcap_init(void) {
+static void read_settings(void) {
 	log_path = getenv("UO_SHIM_LOG");
 	if (getenv("UO_SHIM_LOG_MAX")) log_max = atoll(getenv("UO_SHIM_LOG_MAX"));
-	if (!log_path) return;
 	log_name = log_path;
+}
+
+void logcap_adopt(int out, int err, int dir) {
+	read_settings();
+	streams[0].fd = out;
+	streams[1].fd = err;
+	const char *slash = log_path ? strrchr(log_path, '/') : NULL;
+	if (dir != AT_FDCWD && dir >= 0 && slash && slash[1]) { log_dir = dir; log_name = slash + 1; }
+}
+
+int logcap_dir(void) { return log_dir; }
+
+void logcap_init(void) {
+	read_settings();
+	if (!log_path) return;
 	const char *slash = strrchr(log_path, '/');
 	if (slash && slash[1] && (size_t)(slash - log_path) < 4096) {
 		char dir[4097];
@@ -86,24 +105,21 @@ static void log_line(const char *stream, const char *line, size_t len) {
 	char head[96];
 	int h = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, stream);
-	char out[8400];
-	if (len > sizeof out - (size_t)h - 2) len = sizeof out - (size_t)h - 2;
-	memcpy(out, head, (size_t)h);
-	memcpy(out + h, line, len);
-	out[h + len] = '\n';
-	(void)!write(fd, out, (size_t)h + len + 1);
+	/* one writev() per line (O_APPEND keeps it whole), no copy of the line on the stack */
+	struct iovec iov[3] = { { head, (size_t)h }, { (void *)line, len }, { "\n", 1 } };
+	(void)!writev(fd, iov, 3);
 	close(fd);
 }
 
 int logcap_pump(int stream, int flush) {
 	struct logbuf *b = of(stream);
-	ssize_t n = b->fd >= 0 ? read(b->fd, b->buf + b->len, sizeof b->buf - b->len) : 0;
+	ssize_t n = b->fd >= 0 ? read(b->fd, b->buf + b->len, LOGBUF_SIZE - b->len) : 0;
 	if (n > 0) b->len += (size_t)n;
 	size_t start = 0;
 	for (size_t i = 0; i < b->len; i++) {
 		if (b->buf[i] == '\n') { log_line(b->stream, b->buf + start, i - start); start = i + 1; }
 	}
-	if (start == 0 && b->len == sizeof b->buf) { log_line(b->stream, b->buf, b->len); start = b->len; }
+	if (start == 0 && b->len == LOGBUF_SIZE) { log_line(b->stream, b->buf, b->len); start = b->len; }
 	memmove(b->buf, b->buf + start, b->len - start);
 	b->len -= start;
 	if ((n == 0 || flush) && b->len > 0) { log_line(b->stream, b->buf, b->len); b->len = 0; }

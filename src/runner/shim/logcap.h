@@ -6,6 +6,13 @@
  * each stream set to "journal" when UO_SHIM_LOG is set. Call before fork(). */
 void logcap_init(void);
 
+/* In a re-executed holder (hold.c): the read ends out and err (-1: none) and the log's folder
+ * dir (AT_FDCWD: none) handed over; UO_SHIM_LOG and UO_SHIM_LOG_MAX as logcap_init(). */
+void logcap_adopt(int out, int err, int dir);
+
+/* The log's folder (O_PATH), or AT_FDCWD. */
+int logcap_dir(void);
+
 /* The write end of the pipe for stream 1 or 2 in the child, or -1 when there is none. */
 int logcap_writer(int stream);
 

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
+#include "libc-compat.h"
 
 #include <errno.h>
 #include <fcntl.h>

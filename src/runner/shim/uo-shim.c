@@ -13,7 +13,8 @@
  * EVENTS_FILE, so that the agent can die and come back without losing anything.
  *
  * Modules, one concern each:
- *   uo-shim.c      this: arguments, fork, the reaping loop
+ *   uo-shim.c      this: arguments, the holder's set-up, fork
+ *   hold.c         the holder once the command runs: a re-exec into a fresh image, the reaping loop
  *   events.c       the event log and its line format
  *   exec.c         the child's set-up in systemd's order, execve(), the report to the shim
  *   cgroup.c       the command into its unit's cgroup, the shim into the holders' (UO_SHIM_*CGROUPS)
@@ -36,6 +37,7 @@
 #include "events.h"
 #include "exec.h"
 #include "exit-status.h"
+#include "hold.h"
 #include "hostns.h"
 #include "lock.h"
 #include "logcap.h"
@@ -43,25 +45,39 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+static int start(char **argv) __attribute__((noinline));
 
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\n"); return 0; }
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nhold\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
 	}
+	/* the same shim re-executed once its command runs (hold.c): only the reaping loop */
+	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD };
+	if (hold_adopt(&h)) {
+		if (h.notify >= 0) notify_set_unit(argv[1]);
+		return hold_loop(&h);
+	}
+	return start(argv);
+}
+
+/* The holder's set-up, the fork, the command's report; then hold mode (hold.c). Not inlined:
+ * its buffers stay out of the stack frame that a holder keeps (main's). */
+static int start(char **argv) {
+	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD };
 	if (events_open(argv[1]) < 0) { perror("uo-shim: events file"); return 1; }
+	/* our own executable, for the re-exec into hold mode, opened before any namespace is entered */
+	int self_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* the shim must survive the signals sent to the unit's processes */
 	signal(SIGHUP, SIG_IGN);
@@ -75,7 +91,6 @@ int main(int argc, char **argv) {
 	static struct cgroup_dirs holder_dirs, unit_dirs;
 	cgroup_open_dirs(getenv("UO_SHIM_HOLDER_CGROUPS"), &holder_dirs);
 	cgroup_open_dirs(getenv("UO_SHIM_CGROUPS"), &unit_dirs);
-	notify_set_unit(argv[1]);
 	logcap_init();
 	int ns_err = 0;
 	const char *ns = getenv("UO_SHIM_NAMESPACES");
@@ -94,15 +109,15 @@ int main(int argc, char **argv) {
 	cgroup_close_dirs(&holder_dirs);
 
 	/* bound in the namespaces the command runs in (the host's, with UO_SHIM_NAMESPACES) */
-	int notify_fd = -1;
 	const char *notify_path = getenv("UO_SHIM_NOTIFY_SOCKET");
-	if (notify_path && *notify_path && !ns_err) notify_fd = notify_open(notify_path);
+	if (notify_path && *notify_path && !ns_err) h.notify = notify_open(notify_path);
+	h.notify_path = notify_path;
 
+	/* SIGCHLD stays blocked in the holder (hold.c reads it from a signalfd); the child unblocks it */
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) { perror("uo-shim: pipe"); return 1; }
@@ -115,33 +130,13 @@ int main(int argc, char **argv) {
 	emit("spawn %d", (int)pid);
 	exec_collect(p[0], (int)pid);
 
-	for (;;) {
-		/* reap everything that is ready */
-		for (;;) {
-			int st;
-			pid_t w = waitpid(-1, &st, WNOHANG);
-			if (w == 0) break;
-			if (w < 0) {
-				if (errno == EINTR) continue;
-				logcap_drain();
-				emit("empty");
-				if (notify_path && notify_fd >= 0) unlink(notify_path);
-				return 0;
-			}
-			if (WIFEXITED(st)) emit("exit %d exited %d", (int)w, WEXITSTATUS(st));
-			else if (WIFSIGNALED(st)) emit("exit %d %s %d", (int)w, WCOREDUMP(st) ? "dumped" : "killed", WTERMSIG(st));
-		}
-		struct pollfd fds[4] = {
-			{ .fd = sfd, .events = POLLIN }, { .fd = notify_fd, .events = POLLIN },
-			{ .fd = logcap_reader(1), .events = POLLIN }, { .fd = logcap_reader(2), .events = POLLIN },
-		};
-		if (poll(fds, 4, -1) < 0 && errno != EINTR) return 1;
-		if (fds[2].revents & (POLLIN | POLLHUP)) logcap_pump(1, 0);
-		if (fds[3].revents & (POLLIN | POLLHUP)) logcap_pump(2, 0);
-		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) > 0) {}
-		}
-		if (notify_fd >= 0 && (fds[1].revents & POLLIN)) notify_receive(notify_fd);
-	}
+	h.events = events_fd_get();
+	h.out = logcap_reader(1);
+	h.err = logcap_reader(2);
+	h.log_dir = logcap_dir();
+	hold_exec(self_fd, argv, &h);
+	/* the re-exec failed: hold here */
+	if (self_fd >= 0) close(self_fd);
+	if (h.notify >= 0) notify_set_unit(argv[1]);
+	return hold_loop(&h);
 }
