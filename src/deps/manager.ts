@@ -62,11 +62,17 @@ class Ctx {
     }, type, unit, mode, opts);
     for (const d of built.debug) this.log(undefined, 'debug', d);
     for (const l of built.logs) this.log(l.unit, l.level, l.message);
-    if (!built.ok) return { error: built.error, code: built.code };
+    if (!built.ok) {
+      // transaction_activate(): a transaction that would replace queued jobs (mode fail) is said so, once, by the manager
+      if (built.code === 'EDESTRUCTIVE') this.log(undefined, 'notice', `Requested transaction contradicts existing jobs: ${built.error}`);
+      return { error: built.error, code: built.code };
+    }
     for (const j of built.jobs) {
       const inst = this.jobs[j.unit];
       if (inst?.irreversible && isConflicting(inst.type, j.type)) {
-        return { error: `Transaction for ${unit}/${type} is destructive (${j.unit} has '${inst.type}' job queued, but '${j.type}' is included in transaction).`, code: 'EDESTRUCTIVE' };
+        const error = `Transaction for ${unit}/${type} is destructive (${j.unit} has '${inst.type}' job queued, but '${j.type}' is included in transaction).`;
+        this.log(undefined, 'notice', `Requested transaction contradicts existing jobs: ${error}`);
+        return { error, code: 'EDESTRUCTIVE' };
       }
     }
     let anchorId = 0;
@@ -197,7 +203,7 @@ class Ctx {
     const mode = atom === 'onFailure' ? d?.onFailureJobMode ?? 'replace' : d?.onSuccessJobMode ?? 'replace';
     for (const o of targets) {
       const r = this.addJob('start', o, mode);
-      if ('error' in r) this.log(u, 'warning', `${u}: Failed to enqueue ${name} job, ignoring: ${r.error}`);
+      if ('error' in r) this.log(u, 'warning', `${u}: Failed to enqueue ${name}${o} job, ignoring: ${r.error}`);
     }
   }
 

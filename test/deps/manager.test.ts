@@ -132,7 +132,7 @@ test('OnFailureJobMode=fail: the handler is not started over a conflicting job',
   n.req('alert.service', 'stop');
   const e = n.to('app.service', 'failed');
   assert.deepEqual(cmds(e), []);
-  assert.ok(logs(e).some((l) => /^app\.service: Failed to enqueue OnFailure= job, ignoring: Transaction for alert\.service\/start is destructive/.test(l)), JSON.stringify(logs(e)));
+  assert.ok(logs(e).some((l) => /^app\.service: Failed to enqueue OnFailure=alert\.service job, ignoring: Transaction for alert\.service\/start is destructive/.test(l)), JSON.stringify(logs(e)));
 });
 
 test('StopWhenUnneeded=: stopped once nothing that needs it is up', () => {

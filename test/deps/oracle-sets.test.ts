@@ -6,7 +6,7 @@
 // not a race), systemd's job and dependency messages, and the start order along After=/Before=.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node, SET_TARGET } from './node.ts';
@@ -35,7 +35,7 @@ function readOracle(dir: string): Oracle {
 }
 
 /** The journal lines both sides must agree on: job results, dependency failures, On*= triggers, restarts. */
-const JOB_LINE = /^(Started |Finished |Dependency failed for |Failed to start |Timed out |Assertion failed for |Reloaded |Reload failed for )|: Job \S+ failed with result|: Triggering On(Failure|Success)= dependencies\.|^\S+ is inactive\.$|: Scheduled restart job|: Failed with result/;
+const JOB_LINE = /^(Started |Finished |Dependency failed for |Failed to start |Timed out |Assertion failed for |Reloaded |Reload failed for )|: Job \S+ failed with result|: Triggering On(Failure|Success)= dependencies\.|: Failed to enqueue On(Failure|Success)=|^\S+ is inactive\.$|: Scheduled restart job|: Failed with result/;
 const jobLines = (lines: readonly string[]): string[] => lines.filter((l) => JOB_LINE.test(l) && !l.includes(SET_TARGET)).sort();
 
 /** One round of run-set's sampler over a set's units, at most. */
@@ -78,6 +78,15 @@ for (const set of SETS) {
     // was not captured for the set, e.g. flooded by other tests; every set starts a unit, so
     // "Started …" lines would be there otherwise)
     if (oracle.journal.length > 0) assert.deepEqual(jobLines(node.journal), jobLines(oracle.journal), `${set}: job and dependency messages`);
+
+    // 3b. the set's order facts (DIR/order: "x < y", lines systemd's waits keep in that order)
+    if (existsSync(join(dir, 'order'))) {
+      for (const l of readFileSync(join(dir, 'order'), 'utf8').split('\n').filter(Boolean)) {
+        const [x, y] = l.split(' < ') as [string, string];
+        const texts = node.log.map((k) => k.text);
+        assert.ok(texts.includes(x) && texts.indexOf(x) < texts.lastIndexOf(y), `${set}: "${x}" before "${y}" as in systemd: ${JSON.stringify(texts)}`);
+      }
+    }
 
     // 4. start order along After=/Before=: a unit does not begin starting before the units it is
     // ordered after are up (or done), in systemd and here alike
