@@ -15,6 +15,8 @@ import { WorkQueue } from '../kube/queue.ts';
 import { tryHold } from '../kube/lease.ts';
 import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts';
 import { AGENT_LEASE, agentUnitSelectors, FIELD_NOT_SELECTABLE, targetsNode } from '../api/contract.ts';
+import { chooseRevision, CONTROLLER_REVISIONS_PATH, hashRevision, revisionData, revisionHash, revisionName, specAtRevision, withoutRolloutFields, type RevisionData } from '../api/revision.ts';
+import type { Outcome } from '../kube/queue.ts';
 import { UnitHost } from './host.ts';
 import { StatusPublisher } from './publisher.ts';
 import { toNodeStatus } from '../api/status.ts';
@@ -62,6 +64,14 @@ export class ClusterAgent {
   private leaseTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private labels: Record<string, string> = {};
+  /**
+   * The revision each unit runs (issue 18). After a change that restarts the unit, `old` is still
+   * reported until the unit's state changes after `sinceUs` (the restart taking effect), so the
+   * controller never counts the old process as the new revision being up.
+   */
+  private readonly revs = new Map<string, { rev: string; old?: string; sinceUs?: number }>();
+  /** ControllerRevision data fetched by name (immutable; checked against its hash). */
+  private readonly revisionCache = new Map<string, RevisionData>();
 
   constructor(opts: ClusterAgentOptions) {
     this.opts = opts;
@@ -184,15 +194,31 @@ export class ClusterAgent {
     const message = [...(r.refusal !== undefined ? [`not started: ${r.refusal}`] : []), ...r.problems];
     if (message.length > 0) e.message = message.join('; ');
     if (obj?.metadata.generation !== undefined) e.observedGeneration = obj.metadata.generation;
+    const rev = this.revs.get(id);
+    if (rev?.old !== undefined && (r.machine.timestamps.stateChange ?? 0) >= (rev.sinceUs ?? 0)) { delete rev.old; delete rev.sinceUs; }
+    if (rev) e.revision = rev.old ?? rev.rev;
     return e;
   }
 
-  private async reconcile(key: string): Promise<void> {
+  /** A revision's data from its ControllerRevision (the controller wrote it before granting it). */
+  private async revisionData(ns: string, name: string, hash: string): Promise<RevisionData> {
+    const id = `${ns}/${revisionName(name, hash)}`;
+    const cached = this.revisionCache.get(id);
+    if (cached) return cached;
+    const cr = await this.opts.client.request<{ data?: RevisionData }>(`${CONTROLLER_REVISIONS_PATH(ns)}/${revisionName(name, hash)}`);
+    const data = cr.data ?? {};
+    if (hashRevision(data) !== hash) throw new Error(`ControllerRevision ${id} does not hold revision ${hash} (its data hashes to ${hashRevision(data)})`);
+    this.revisionCache.set(id, data);
+    return data;
+  }
+
+  private async reconcile(key: string): Promise<Outcome | void> {
     const obj = this.unit(key);
     if (!obj) {
       // deleted, or now pinned to another node: either way not ours (the sweep removes our entry)
       if (!this.synced) return;
       this.deleting.delete(key);
+      this.revs.delete(key);
       this.host.remove(key, 'its ServiceUnit is gone or now pinned to another node');
       this.publisher.forget(key);
       return;
@@ -209,8 +235,30 @@ export class ClusterAgent {
       else this.publisher.publish(key, () => this.deletionEntry(key));
       return;
     }
-    const unitName = spec.unitName ?? `${obj.metadata.name}.service`;
-    const runner = this.host.apply(key, unitName, spec, `${key} (generation ${String(obj.metadata['generation'] ?? '?')})`);
+    // which revision this node runs: the one the controller granted it (issue 18)
+    const hosted = this.host.units.get(key);
+    if (!hosted) this.revs.delete(key); // forgotten (untargeted, then stopped): it runs nothing
+    const running = hosted ? this.revs.get(key)?.rev ?? revisionHash(hosted.runner.spec) : undefined;
+    const choice = chooseRevision(revisionHash(spec), obj.status?.rollout, this.opts.node, running);
+    let runSpec = withoutRolloutFields(spec);
+    if (choice.t === 'keep' || (choice.t === 'revision' && choice.hash === running)) {
+      if (hosted) runSpec = specAtRevision(spec, revisionData(hosted.runner.spec));
+    } else if (choice.t === 'revision') {
+      try { runSpec = specAtRevision(spec, await this.revisionData(obj.metadata.namespace!, obj.metadata.name, choice.hash)); } catch (e) {
+        this.opts.log('warning', `${key}: cannot read revision ${choice.hash} granted to this node: ${(e as Error).message}; ${hosted ? 'keeping what runs' : 'not started yet'}, retrying`, { unit: key });
+        if (!hosted) return { requeueAfterMs: 2000 };
+        runSpec = specAtRevision(spec, revisionData(hosted.runner.spec));
+      }
+    }
+    const rev = revisionHash(runSpec);
+    const hashBefore = hosted?.hash;
+    const unitName = runSpec.unitName ?? `${obj.metadata.name}.service`;
+    if (choice.t !== 'current') this.opts.log('debug', `${key}: runs revision ${rev} (${choice.t === 'keep' ? 'no grant of the new one yet' : 'granted'})`, { unit: key });
+    const runner = this.host.apply(key, unitName, runSpec, `${key} (generation ${String(obj.metadata['generation'] ?? '?')}, revision ${rev})`);
+    if (running !== rev || !this.revs.has(key)) {
+      const restarted = hosted !== undefined && hashBefore !== this.host.units.get(key)?.hash && runSpec.state !== 'stopped' && !runSpec.masked;
+      this.revs.set(key, restarted && running !== undefined ? { rev, old: running, sinceUs: Date.now() * 1000 } : { rev });
+    }
     // Annotations act once per value; values present when the unit is first seen count as handled.
     const mine = (obj.status?.nodes ?? []).find((n) => n.node === this.opts.node);
     let handled = this.handled.get(key);

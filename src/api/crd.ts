@@ -23,6 +23,7 @@ export function buildCrd(): Record<string, unknown> {
         selectableFields: [{ jsonPath: '.spec.nodeName' }],
         additionalPrinterColumns: [
           { name: 'Nodes', type: 'string', jsonPath: '.status.summary.nodes', description: 'Nodes where the unit is active / nodes targeted' },
+          { name: 'Up-to-date', type: 'string', jsonPath: '.status.summary.upToDate', description: 'Nodes running the current revision / nodes targeted' },
           { name: 'Active', type: 'string', jsonPath: '.status.summary.activeState', description: 'ActiveState (worst over nodes)' },
           { name: 'Sub', type: 'string', jsonPath: '.status.summary.subState', description: 'SubState (of the node shown in Active)' },
           { name: 'Result', type: 'string', jsonPath: '.status.summary.result', description: 'Result' },

@@ -128,6 +128,7 @@ const NODE_STATUS: Schema = {
       },
     },
     observedGeneration: { type: 'integer', format: 'int64', description: 'The spec generation this entry reflects.' },
+    revision: { type: 'string', maxLength: 64, description: 'The revision (hash of what runs) the current invocation on this node was started with.' },
     lastHandledAnnotations: { type: 'object', additionalProperties: { type: 'string' }, description: 'The restart/reload/reset-failed annotation values already acted on, so each acts once.' },
     stoppedForDeletion: { type: 'boolean', description: 'The agent stopped the unit because the object is being deleted; the controller then releases this node\'s finalizer.' },
     lastHeartbeatTime: { type: 'string', format: 'date-time', description: 'When the agent last wrote this entry.' },
@@ -160,6 +161,20 @@ export function specSchema(): Schema {
       unit: sectionSchema('Unit', 'The [Unit] section (systemd.unit(5)).'),
       service: sectionSchema('Service', 'The [Service] section (systemd.service(5), systemd.exec(5), systemd.kill(5)).'),
       install: sectionSchema('Install', 'The [Install] section, kept for rendering the unit back; not acted on.'),
+      updateStrategy: {
+        type: 'object', description: 'How a change of what runs (anything but Description=, Documentation=, placement and state) reaches the targeted nodes: RollingUpdate, node by node (a DaemonSet\'s shape).',
+        properties: {
+          type: { type: 'string', enum: ['RollingUpdate'], description: 'RollingUpdate (the default).' },
+          rollingUpdate: {
+            type: 'object', properties: {
+              maxUnavailable: { 'x-kubernetes-int-or-string': true, pattern: '^(100|[1-9]?[0-9])%$', minimum: 1, description: 'At most this many targeted nodes (a number, or a percentage rounded up) updating or not available at a time; default 1.' },
+            },
+          },
+        },
+      },
+      minReadySeconds: { type: 'integer', minimum: 0, maximum: 86400, description: 'A node counts as updated once the unit has been active this long without a restart; default 0.' },
+      progressDeadlineSeconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'A node granted a new revision that is not available within this time halts the rollout; default 600.' },
+      paused: { type: 'boolean', description: 'No node is granted a new revision while true (kubectl unit rollout pause|resume).' },
     },
     'x-kubernetes-validations': SPEC_RULES.map((r) => ({ rule: r.rule, message: r.message, fieldPath: r.fieldPath })),
   };
@@ -172,10 +187,28 @@ export function statusSchema(): Schema {
       observedGeneration: { type: 'integer', format: 'int64' },
       nodes: { type: 'array', items: NODE_STATUS, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['node'] },
       conditions: { type: 'array', items: CONDITION, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
+      rollout: {
+        type: 'object', description: 'The controller\'s record of the rollout: the revision each node may run (only the controller writes it; the node-restriction policy keeps agents from changing it).',
+        properties: {
+          updatedRevision: { type: 'string', maxLength: 64, description: 'The revision of the current spec (ControllerRevision <name>-<hash>).' },
+          stableRevision: { type: 'string', maxLength: 64, description: 'The revision last granted to every targeted node; a node that never ran the unit starts it.' },
+          nodes: {
+            type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['node'], description: 'Per node, the revision it may run.',
+            items: { type: 'object', required: ['node', 'revision', 'time'], properties: { node: { type: 'string', maxLength: 253 }, revision: { type: 'string', maxLength: 64 }, time: { type: 'string', format: 'date-time', description: 'When it was granted.' } } },
+          },
+          updatedNodes: { type: 'integer', minimum: 0, description: 'Nodes running updatedRevision and available.' },
+          halted: {
+            type: 'object', required: ['node', 'revision', 'message'], description: 'Set while the rollout is halted.',
+            properties: { node: { type: 'string' }, revision: { type: 'string' }, result: { type: 'string' }, message: { type: 'string' } },
+          },
+          message: { type: 'string', description: 'What the rollout waits for.' },
+        },
+      },
       summary: {
         type: 'object', description: 'Aggregate over nodes, for the printer columns.',
         properties: {
           nodes: { type: 'string', description: 'Nodes active / nodes targeted, e.g. 2/3.' },
+          upToDate: { type: 'string', description: 'Nodes running the current revision / nodes targeted.' },
           activeState: { type: 'string' }, subState: { type: 'string' }, result: { type: 'string' },
           nRestarts: { type: 'integer' },
         },

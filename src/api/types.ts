@@ -15,6 +15,19 @@ export interface ServiceUnitSpec {
   unit?: SectionValues;
   service?: SectionValues;
   install?: SectionValues;
+  /** How a change of what runs reaches the targeted nodes (issue 18); default RollingUpdate, maxUnavailable 1. */
+  updateStrategy?: UpdateStrategy;
+  /** A node counts as updated once the unit has been active this long without a restart (default 0). */
+  minReadySeconds?: number;
+  /** A node granted a new revision that is not available within this time halts the rollout (default 600). */
+  progressDeadlineSeconds?: number;
+  /** No node is granted a new revision while paused (kubectl unit rollout pause|resume). */
+  paused?: boolean;
+}
+
+export interface UpdateStrategy {
+  type?: 'RollingUpdate';
+  rollingUpdate?: { maxUnavailable?: number | string };
 }
 
 export interface NodeStatus {
@@ -51,6 +64,8 @@ export interface NodeStatus {
   /** Directives the unit sets that this node does not apply (src/api/applied.ts NotAppliedEntry). */
   notApplied?: NotAppliedEntry[];
   observedGeneration?: number;
+  /** The revision (hash of what runs) the unit's current invocation on this node was started with. */
+  revision?: string;
   lastHandledAnnotations?: Record<string, string>;
   stoppedForDeletion?: boolean;
   lastHeartbeatTime?: string;
@@ -65,11 +80,36 @@ export interface Condition {
   observedGeneration?: number;
 }
 
+/** The revision one node may run, as the controller granted it (the agent cannot write these). */
+export interface Grant {
+  node: string;
+  revision: string;
+  /** When the controller granted it (the progress deadline counts from here). */
+  time: string;
+}
+
+/** The controller's record of the rollout (issue 18); agents read the grants, only the controller writes. */
+export interface RolloutStatus {
+  /** The revision of the current spec. */
+  updatedRevision?: string;
+  /** The revision last granted to every targeted node: a node that never ran the unit starts it. */
+  stableRevision?: string;
+  /** Per node: the revision it may run. */
+  nodes?: Grant[];
+  /** Nodes running updatedRevision and available. */
+  updatedNodes?: number;
+  /** Set while the rollout is halted: the node and the Result that stopped it. */
+  halted?: { node: string; revision: string; result?: string; message: string };
+  /** What the rollout waits for, in words. */
+  message?: string;
+}
+
 export interface ServiceUnitStatus {
   observedGeneration?: number;
   nodes?: NodeStatus[];
   conditions?: Condition[];
-  summary?: { nodes?: string; activeState?: string; subState?: string; result?: string; nRestarts?: number };
+  rollout?: RolloutStatus;
+  summary?: { nodes?: string; upToDate?: string; activeState?: string; subState?: string; result?: string; nRestarts?: number };
 }
 
 export interface ObjectMeta {

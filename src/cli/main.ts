@@ -21,6 +21,7 @@ Cluster:
 
 In a cluster (as the kubectl plugin "kubectl unit", or with --cluster / --namespace / --kubeconfig):
   list [-A] | status NAME | restart|reload|reset-failed NAME [--wait] | logs NAME [--node N]
+  rollout status|pause|resume NAME
 
 Standalone (no cluster), systemctl's habits:
   agent --manifests DIR     run the units of a folder on this machine
@@ -72,6 +73,7 @@ const CLUSTER_COMMANDS: Record<string, Lazy> = {
   reload: async () => (await plugin()).clusterVerb('reload'),
   'reset-failed': async () => (await plugin()).clusterVerb('reset-failed'),
   logs: async () => (await plugin()).clusterLogs,
+  rollout: async () => (await import('./plugin-rollout.ts')).clusterRollout,
 };
 const NOT_IN_CLUSTER: Record<string, string> = {
   start: 'set spec.state: running in the ServiceUnit (the declarative systemctl start)',

@@ -15,6 +15,10 @@ Usage: kubectl unit COMMAND [NAME] [-n NAMESPACE] [--kubeconfig FILE]
                                    the unit's output on a node (kubectl exec into the agent pod
                                    there: needs pods/exec in ${AGENT_NAMESPACE}, e.g. the Role
                                    unit-operator-log-reader)
+  rollout status|pause|resume NAME [--timeout 5m]
+                                   wait for a changed unit to reach every node (exit 1 when the
+                                   rollout halted: the node and its Result are named); pause or
+                                   resume granting nodes the new revision
   convert FILE.service...          unit files to ServiceUnit YAML (as unitctl convert)
 
 Exit status: 0 ok; status: 3 when not Ready; 4 when the ServiceUnit does not exist.

@@ -4,22 +4,29 @@
 // Reconciling: neither yet.
 
 import type { Condition, NodeStatus, ServiceUnit } from '../api/types.ts';
+import type { RolloutPlan } from './rollout.ts';
 
 export interface Computed {
   readonly conditions: Condition[];
-  readonly summary: { nodes: string; activeState: string; subState: string; result: string; nRestarts: number };
+  readonly summary: { nodes: string; upToDate?: string; activeState: string; subState: string; result: string; nRestarts: number };
 }
 
 const RANK: Record<string, number> = { failed: 6, Unknown: 5, activating: 4, deactivating: 3, reloading: 2, inactive: 1, active: 0 };
 
-export function compute(su: ServiceUnit, targeted: readonly string[], now: string, previous: readonly Condition[] = []): Computed {
+/**
+ * With a rollout plan (issue 18): Ready also needs every node on the current revision; a halted
+ * rollout is Stalled with reason RolloutHalted naming the node and its Result; a rollout in
+ * progress (or paused) is Reconciling, saying what it waits for.
+ */
+export function compute(su: ServiceUnit, targeted: readonly string[], now: string, previous: readonly Condition[] = [], rollout?: RolloutPlan): Computed {
   const generation = su.metadata.generation ?? 0;
   const wantRunning = (su.spec.state ?? 'running') === 'running' && !su.spec.masked;
   const entries = new Map((su.status?.nodes ?? []).map((n) => [n.node, n]));
   const mine = targeted.map((n) => entries.get(n) ?? ({ node: n } as NodeStatus));
   const current = (e: NodeStatus): boolean => e.observedGeneration === generation;
   const oneshotDone = (e: NodeStatus): boolean => e.activeState === 'inactive' && e.result === 'success' && su.spec.service?.['type'] === 'oneshot';
-  const good = (e: NodeStatus): boolean => current(e) && (wantRunning ? e.activeState === 'active' || oneshotDone(e) : e.activeState === 'inactive' || e.activeState === 'failed');
+  const target = rollout?.status.updatedRevision;
+  const good = (e: NodeStatus): boolean => current(e) && (target === undefined || e.revision === target) && (wantRunning ? e.activeState === 'active' || oneshotDone(e) : e.activeState === 'inactive' || e.activeState === 'failed');
   const failed = mine.filter((e) => e.activeState === 'failed' && wantRunning);
   const ready = targeted.length > 0 && mine.every(good);
   const active = mine.filter((e) => e.activeState === 'active').length;
@@ -31,17 +38,22 @@ export function compute(su: ServiceUnit, targeted: readonly string[], now: strin
   let readyMsg: string;
   if (targeted.length === 0) readyMsg = 'no node matches the placement';
   else if (ready) readyMsg = wantRunning ? `active on ${active}/${targeted.length} node(s)` : `stopped on ${targeted.length} node(s)`;
-  else readyMsg = mine.filter((e) => !good(e)).map((e) => `${e.node}: ${e.activeState ?? 'no report yet'}${e.subState ? ` (${e.subState})` : ''}${e.observedGeneration !== undefined && e.observedGeneration !== generation ? `, generation ${e.observedGeneration} of ${generation}` : ''}`).join('; ');
-  const stalled = failed.length > 0;
+  else readyMsg = mine.filter((e) => !good(e)).map((e) => `${e.node}: ${e.activeState ?? 'no report yet'}${e.subState ? ` (${e.subState})` : ''}${e.observedGeneration !== undefined && e.observedGeneration !== generation ? `, generation ${e.observedGeneration} of ${generation}` : ''}${target !== undefined && e.revision !== target ? `, revision ${e.revision ?? '(none)'} of ${target}` : ''}`).join('; ');
+  const halted = rollout?.halted;
+  const stalled = failed.length > 0 || halted !== undefined;
+  const rolling = rollout !== undefined && !rollout.complete && !ready;
+  const reconcilingMsg = rolling ? `${rollout.status.message ?? ''}${readyMsg ? `; ${readyMsg}` : ''}` : readyMsg;
   const conditions = [
-    cond('Ready', ready ? 'True' : 'False', ready ? 'Active' : stalled ? 'Failed' : targeted.length === 0 ? 'NoMatchingNode' : 'NotActive', readyMsg),
-    cond('Stalled', stalled ? 'True' : 'False', stalled ? failed[0]!.result ?? 'failed' : 'NotFailed', stalled ? failed.map((e) => `${e.node}: failed with result '${e.result}' after ${e.nRestarts ?? 0} restart(s)`).join('; ') : 'no node failed it'),
-    cond('Reconciling', !ready && !stalled ? 'True' : 'False', !ready && !stalled ? 'Converging' : 'Done', !ready && !stalled ? readyMsg : ''),
+    cond('Ready', ready ? 'True' : 'False', ready ? 'Active' : halted ? 'RolloutHalted' : stalled ? 'Failed' : targeted.length === 0 ? 'NoMatchingNode' : rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'NotActive', readyMsg),
+    cond('Stalled', stalled ? 'True' : 'False', halted ? 'RolloutHalted' : stalled ? failed[0]!.result ?? 'failed' : 'NotFailed',
+      halted ? `rollout halted: ${halted.message}; no other node is granted revision ${halted.revision} until the spec changes (a fix, or a revert)` : stalled ? failed.map((e) => `${e.node}: failed with result '${e.result}' after ${e.nRestarts ?? 0} restart(s)`).join('; ') : 'no node failed it'),
+    cond('Reconciling', !ready && !stalled ? 'True' : 'False', !ready && !stalled ? (rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'Converging') : 'Done', !ready && !stalled ? reconcilingMsg : ''),
   ];
   return {
     conditions,
     summary: {
       nodes: `${active}/${targeted.length}`,
+      ...(rollout ? { upToDate: `${rollout.upToDate}/${targeted.length}` } : {}),
       activeState: worst?.activeState ?? (targeted.length === 0 ? 'inactive' : 'Unknown'),
       subState: worst?.subState ?? '',
       result: worst?.result ?? '',

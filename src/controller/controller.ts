@@ -8,9 +8,12 @@ import { ApiError } from '../kube/client.ts';
 import { Informer, keyOf, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue, type QueueObserver } from '../kube/queue.ts';
 import { elect, leaseExpired, LEASES_PATH, type Elector } from '../kube/lease.ts';
-import type { ServiceUnit, NodeStatus } from '../api/types.ts';
+import type { ServiceUnit, NodeStatus, RolloutStatus } from '../api/types.ts';
 import { AGENT_LEASE, CONTROLLER_FIELD_MANAGER, CONTROLLER_LEASE, FINALIZER_PREFIX, SU_LIST_PATH, SU_PATH, targetsNode } from '../api/contract.ts';
 import { compute } from './conditions.ts';
+import { planRollout, type RolloutPlan } from './rollout.ts';
+import { CONTROLLER_REVISIONS_PATH, REVISION_LABELS, revisionData, revisionHash, revisionName } from '../api/revision.ts';
+import type { Outcome } from '../kube/queue.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 /** JSON with object keys sorted, for comparing what we computed with what the server stores. */
@@ -93,7 +96,59 @@ export class Controller {
     return !!l && !leaseExpired(l as never);
   }
 
-  private async reconcile(key: string): Promise<void> {
+  /** When a node's agent lease expired (ms since the epoch); 0 when it never had one. */
+  private lostSince(node: string): number {
+    const l = this.leases?.cache.get(`${this.opts.namespace}/${AGENT_LEASE(node)}`) as LeaseObj | undefined;
+    if (!l?.spec.renewTime) return 0;
+    return Date.parse(l.spec.renewTime) + (l.spec.leaseDurationSeconds ?? 40) * 1000;
+  }
+
+  /** The rollout status last written per unit and the resourceVersion it was planned from. */
+  private readonly wrote = new Map<string, { fromRv: string | undefined; rollout: RolloutStatus }>();
+  /** Revisions this controller knows exist (created, or found already there). */
+  private readonly revisions = new Set<string>();
+  /** ControllerRevision writes (bench: the API writes a rollout costs). */
+  revisionWrites = 0;
+
+  /** The ControllerRevision of a unit's revision, created once (as a DaemonSet's history). */
+  private async ensureRevision(obj: KubeObject & ServiceUnit, hash: string): Promise<void> {
+    const ns = obj.metadata.namespace!;
+    const name = revisionName(obj.metadata.name, hash);
+    if (this.revisions.has(`${ns}/${name}`)) return;
+    try {
+      await this.opts.client.request(CONTROLLER_REVISIONS_PATH(ns), {
+        method: 'POST',
+        body: {
+          apiVersion: 'apps/v1', kind: 'ControllerRevision',
+          metadata: {
+            name, namespace: ns, labels: { [REVISION_LABELS.unit]: obj.metadata.name, [REVISION_LABELS.hash]: hash },
+            ...(obj.metadata.uid ? { ownerReferences: [{ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', name: obj.metadata.name, uid: obj.metadata.uid, controller: true, blockOwnerDeletion: false }] } : {}),
+          },
+          data: revisionData(obj.spec), revision: obj.metadata.generation ?? 1,
+        },
+      });
+      this.revisionWrites++;
+      this.writes++;
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 409)) throw e; // 409: it exists (a revert to a known revision)
+    }
+    this.revisions.add(`${ns}/${name}`);
+  }
+
+  private event(obj: KubeObject & ServiceUnit, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const ns = obj.metadata.namespace!;
+    const ts = new Date().toISOString();
+    void this.opts.client.request(`/api/v1/namespaces/${ns}/events`, {
+      method: 'POST',
+      body: {
+        apiVersion: 'v1', kind: 'Event', metadata: { generateName: `${obj.metadata.name}.`, namespace: ns },
+        involvedObject: { apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', name: obj.metadata.name, namespace: ns, ...(obj.metadata.uid ? { uid: obj.metadata.uid } : {}) },
+        reason, message, type, source: { component: 'unit-operator-controller' }, firstTimestamp: ts, lastTimestamp: ts, count: 1,
+      },
+    }).catch(() => { /* events are best effort */ });
+  }
+
+  private async reconcile(key: string): Promise<Outcome | void> {
     if (!this.isLeader || !this.units?.synced || !this.nodes?.synced || !this.leases?.synced) return;
     const obj = this.units.cache.get(key) as (KubeObject & ServiceUnit) | undefined;
     if (!obj) return;
@@ -138,17 +193,45 @@ export class Controller {
       if (e && !this.agentAlive(n)) unknown.push({ node: n, activeState: 'Unknown', message: `the agent on ${n} stopped renewing its lease` });
     }
     const withUnknown: ServiceUnit = { ...obj, status: { ...obj.status, nodes: (obj.status?.nodes ?? []).map((e) => unknown.find((u) => u.node === e.node) ? { ...e, activeState: 'Unknown' } : e).filter((e) => targeted.includes(e.node)) } };
-    const c = compute(withUnknown, targeted, new Date().toISOString(), obj.status?.conditions ?? []);
+    // the rollout (issue 18): which revision each node may run
+    // the cache may not hold our last write yet: plan from what we wrote when it is that object
+    const wrote = this.wrote.get(key);
+    const stale = wrote !== undefined && wrote.fromRv === obj.metadata.resourceVersion;
+    const plan = this.plan(obj, targeted, entries, stale ? wrote.rollout : obj.status?.rollout);
+    if (plan.status.updatedRevision !== obj.status?.rollout?.updatedRevision || !obj.status?.rollout) await this.ensureRevision(obj, plan.status.updatedRevision!);
+    const c = compute(withUnknown, targeted, new Date().toISOString(), obj.status?.conditions ?? [], plan);
+    const outcome: Outcome | undefined = plan.recheckAfterMs !== undefined ? { requeueAfterMs: Math.max(100, plan.recheckAfterMs + 50) } : undefined;
     // compare in a key order of our own: the API server returns objects with sorted keys
-    const before = stableJson({ c: (obj.status?.conditions ?? []).map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: obj.status?.summary, g: obj.status?.observedGeneration, u: unknown });
-    const after = stableJson({ c: c.conditions.map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: c.summary, g: obj.metadata.generation, u: unknown });
-    if (before === after && this.applied.get(key) === after) return;
+    const before = stableJson({ c: (obj.status?.conditions ?? []).map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: obj.status?.summary, g: obj.status?.observedGeneration, u: unknown, r: obj.status?.rollout });
+    const after = stableJson({ c: c.conditions.map((x) => [x.type, x.status, x.reason, x.message, x.observedGeneration]), s: c.summary, g: obj.metadata.generation, u: unknown, r: plan.status });
+    if ((before === after || stale) && this.applied.get(key) === after) return outcome;
     await this.opts.client.apply(`${path}/status`, {
       apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
-      status: { observedGeneration: obj.metadata.generation, conditions: c.conditions, summary: c.summary, nodes: unknown },
+      status: { observedGeneration: obj.metadata.generation, conditions: c.conditions, summary: c.summary, nodes: unknown, rollout: plan.status },
     }, CONTROLLER_FIELD_MANAGER);
     this.applied.set(key, after);
+    this.wrote.set(key, { fromRv: obj.metadata.resourceVersion, rollout: plan.status });
     this.writes++;
+    if (plan.granted.length > 0) this.opts.log('info', `${key}: revision ${plan.status.updatedRevision} granted to ${plan.granted.join(', ')}`);
+    const wasHalted = obj.status?.rollout?.halted;
+    if (plan.halted && (wasHalted?.node !== plan.halted.node || wasHalted.revision !== plan.halted.revision)) {
+      this.opts.log('warning', `${key}: rollout halted: ${plan.halted.message}`);
+      this.event(obj, 'Warning', 'RolloutHalted', `rollout halted: ${plan.halted.message}`);
+    }
+    return outcome;
+  }
+
+  private plan(obj: KubeObject & ServiceUnit, targeted: readonly string[], entries: ReadonlyMap<string, NodeStatus>, previous: RolloutStatus | undefined): RolloutPlan {
+    const spec = obj.spec;
+    return planRollout({
+      target: revisionHash(spec),
+      nodes: targeted.map((n) => ({ node: n, alive: this.agentAlive(n), lostSinceMs: this.lostSince(n), entry: entries.get(n) })),
+      previous,
+      strategy: { maxUnavailable: spec.updateStrategy?.rollingUpdate?.maxUnavailable, minReadySeconds: spec.minReadySeconds, progressDeadlineSeconds: spec.progressDeadlineSeconds, paused: spec.paused },
+      wantRunning: (spec.state ?? 'running') === 'running' && !spec.masked,
+      oneshot: spec.service?.['type'] === 'oneshot',
+      nowMs: Date.now(),
+    });
   }
 
   async stop(): Promise<void> {

@@ -23,7 +23,7 @@ test('the CRD names the API as DESIGN.md fixes it, with the status subresource a
   assert.equal(v.name, 'v1alpha1');
   assert.deepEqual(v.subresources, { status: {} });
   const cols = v.additionalPrinterColumns.filter((c: { priority?: number }) => !c.priority).map((c: { name: string }) => c.name.toUpperCase());
-  assert.deepEqual(cols, ['NODES', 'ACTIVE', 'SUB', 'RESULT', 'RESTARTS', 'AGE']);
+  assert.deepEqual(cols, ['NODES', 'UP-TO-DATE', 'ACTIVE', 'SUB', 'RESULT', 'RESTARTS', 'AGE']);
 });
 
 test('every field of the structural schema has a type (or is int-or-string)', () => {

@@ -41,7 +41,7 @@ test('apply → the process runs on exactly the targeted node, status active/run
   assert.match(cmdline(a['mainPID'] as number), /^\/bin\/sleep 1001$/);
   assert.equal(entry(obj, 'node-b'), undefined, 'nothing on node-b');
   assert.equal(obj.status?.summary?.['nodes'], '1/1');
-  assert.match(kubectlOk(['get', 'su', 'web', '-n', NS]), /web\s+1\/1\s+active\s+running\s+success\s+0/);
+  assert.match(kubectlOk(['get', 'su', 'web', '-n', NS]), /web\s+1\/1\s+1\/1\s+active\s+running\s+success\s+0/);
   assert.deepEqual(obj.metadata.finalizers, ['node.unit-operator.dev/node-a']);
 });
 

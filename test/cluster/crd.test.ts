@@ -29,7 +29,7 @@ test('kubectl apply -f examples/ creates the example units and kubectl get su sh
   const names = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
   for (const n of names) assert.match(out, new RegExp(`serviceunit.unit-operator.dev/${n} created`));
   const table = kubectlOk(['get', 'su', '-n', ns]);
-  assert.match(table.split('\n')[0]!, /^NAME\s+NODES\s+ACTIVE\s+SUB\s+RESULT\s+RESTARTS\s+AGE$/);
+  assert.match(table.split('\n')[0]!, /^NAME\s+NODES\s+UP-TO-DATE\s+ACTIVE\s+SUB\s+RESULT\s+RESTARTS\s+AGE$/);
   assert.equal(table.trim().split('\n').length, names.length + 1);
   const wide = kubectlOk(['get', 'serviceunits', '-n', ns, '-o', 'wide']);
   assert.match(wide.split('\n')[0]!, /TYPE\s+RESTART\s+STATE\s+READY\s+DESCRIPTION/);
@@ -39,10 +39,10 @@ test('kubectl apply -f examples/ creates the example units and kubectl get su sh
 test('a status written through the status subresource fills the printer columns', (t) => {
   const ns = testNamespace(t, 'st');
   kubectlOk(['apply', '-n', ns, '-f', join(REPO, 'examples', 'healthy.yaml')]);
-  const status = { status: { summary: { nodes: '1/1', activeState: 'active', subState: 'running', result: 'success', nRestarts: 2 }, nodes: [{ node: 'n1', activeState: 'active', subState: 'running', result: 'success', nRestarts: 2, mainPID: 42 }] } };
+  const status = { status: { summary: { nodes: '1/1', upToDate: '1/1', activeState: 'active', subState: 'running', result: 'success', nRestarts: 2 }, nodes: [{ node: 'n1', activeState: 'active', subState: 'running', result: 'success', nRestarts: 2, mainPID: 42 }] } };
   const r = kubectl(['patch', 'su', 'healthy', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(kubectlOk(['get', 'su', 'healthy', '-n', ns]), /healthy\s+1\/1\s+active\s+running\s+success\s+2\s+/);
+  assert.match(kubectlOk(['get', 'su', 'healthy', '-n', ns]), /healthy\s+1\/1\s+1\/1\s+active\s+running\s+success\s+2\s+/);
   const spec = kubectl(['patch', 'su', 'healthy', '-n', ns, '--type=merge', '-p', JSON.stringify({ status: { summary: { nodes: '9/9' } } })]);
   assert.equal(spec.status, 0);
   assert.match(kubectlOk(['get', 'su', 'healthy', '-n', ns]), /1\/1/, 'a write to the main resource does not change status');

@@ -85,6 +85,9 @@ const table: Array<[string, string, string[], boolean]> = [
   [AGENT, 'update', ['leases.coordination.k8s.io', '-n', 'kube-system'], false],
   [AGENT, 'get', ['secrets', '-n', SYSTEM_NS], false],
   [AGENT, 'create', ['pods', '-n', 'default'], false],
+  [AGENT, 'get', ['controllerrevisions.apps', '-n', 'default'], true],
+  [AGENT, 'create', ['controllerrevisions.apps', '-n', 'default'], false],
+  [CONTROLLER, 'create', ['controllerrevisions.apps', '-n', 'default'], true],
   [CONTROLLER, 'patch', ['serviceunits.unit-operator.dev', '-n', 'default'], true],
   [CONTROLLER, 'patch', ['serviceunits.unit-operator.dev', '--subresource=status', '-n', 'default'], true],
   [CONTROLLER, 'delete', ['serviceunits.unit-operator.dev', '-n', 'default'], false],
@@ -144,6 +147,15 @@ test('the node-restriction policy: a token bound to a Pod on node A writes A\'s 
   assert.match(err.message, /the unit-operator agent on node vap-node-a may only write its own status\.nodes entry/);
   const su = JSON.parse(kubectlOk(['get', 'su', 'vap', '-n', 'default', '-o', 'json'])) as { status: { nodes: Array<{ node: string; activeState: string }> } };
   assert.deepEqual(su.status.nodes.map((n) => [n.node, n.activeState]).sort(), [['vap-node-a', 'active'], ['vap-node-b', 'active']]);
+  // issue 18: the grants live in status.rollout, which only the controller writes
+  const grant = { apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: 'vap', namespace: 'default' }, status: { rollout: { nodes: [{ node: 'vap-node-a', revision: 'ffffffffff', time: new Date().toISOString() }] } } };
+  const err3 = await a.apply(path, grant, AGENT_FIELD_MANAGER('vap-node-a')).then(() => undefined, (e: unknown) => e);
+  assert.ok(err3 instanceof ApiError && err3.status === 403, `node A's agent granted itself a revision: ${String(err3)}`);
+  assert.match(err3.message, /may not change status\.rollout/);
+  kubectlOk(['patch', 'su', 'vap', '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { rollout: { updatedRevision: 'eeeeeeeeee', nodes: [{ node: 'vap-node-a', revision: 'eeeeeeeeee', time: new Date().toISOString() }] } } })]);
+  const err4 = await a.apply(path, { ...grant, status: { rollout: { nodes: [{ node: 'vap-node-a', revision: 'ffffffffff', time: new Date().toISOString() }] } } }, AGENT_FIELD_MANAGER('vap-node-a')).then(() => undefined, (e: unknown) => e);
+  assert.ok(err4 instanceof ApiError && err4.status === 403, `node A's agent changed its grant: ${String(err4)}`);
+  await a.apply(path, body('vap-node-a', 'active'), AGENT_FIELD_MANAGER('vap-node-a')); // its own entry still may change, the grants untouched
   const unbound = asToken(kubectlOk(['create', 'token', 'unit-operator-agent', '-n', SYSTEM_NS]).trim());
   const err2 = await unbound.apply(path, body('vap-node-a', 'failed'), 'x').then(() => undefined, (e: unknown) => e);
   assert.ok(err2 instanceof ApiError && /carry no node name/.test(err2.message), String(err2));

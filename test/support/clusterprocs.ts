@@ -77,7 +77,7 @@ export class ClusterProcs {
 
 export interface SU {
   metadata: { name: string; generation?: number; finalizers?: string[]; annotations?: Record<string, string> };
-  status?: { nodes?: Array<Record<string, unknown> & { node: string }>; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; summary?: Record<string, unknown> };
+  status?: { nodes?: Array<Record<string, unknown> & { node: string }>; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; summary?: Record<string, unknown>; rollout?: import('../../src/api/types.ts').RolloutStatus };
 }
 
 export function getSU(ns: string, name: string): SU | undefined {

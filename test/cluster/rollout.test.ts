@@ -1,0 +1,199 @@
+// Rollout across nodes (issue 18) on a real API server: three agents as three nodes, one
+// controller. A changed unit goes out one node at a time; a broken ExecStart= stops after the
+// first node and says so; a fix resumes; a revert restores the failed node alone; maxUnavailable
+// 100% updates all at once; a node added while the rollout is paused runs the revision last
+// granted to all; kubectl unit rollout status|pause|resume. Orders are read from the start times
+// the agents recorded, never from how long anything took.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { ensureCrd, kubectl, kubectlOk, clusterState } from '../support/cluster.ts';
+import { ClusterProcs, getSU, entry, type SU } from '../support/clusterprocs.ts';
+import { until } from '../support/wait.ts';
+import { manifestYaml } from '../support/builders.ts';
+import { UNITCTL } from '../support/paths.ts';
+import { isAlive } from '../../src/runner/procfs.ts';
+import { revisionHash } from '../../src/api/revision.ts';
+
+const NS = 'rollout';
+const NODES = ['ro-1', 'ro-2', 'ro-3'];
+const LABEL = { 'rollout-test': 'yes' };
+const cp = new ClusterProcs();
+
+type Spec = Record<string, unknown> & { service: Record<string, unknown> };
+const spec = (cmd: string, extra: Record<string, unknown> = {}): Spec => ({ nodeSelector: LABEL, minReadySeconds: 1, unit: { description: 'rollout demo' }, service: { execStart: [cmd] }, ...extra });
+const apply = (name: string, s: Record<string, unknown>): void => { kubectlOk(['apply', '-f', '-'], manifestYaml(name, NS, s)); };
+const rev = (s: Record<string, unknown>): string => revisionHash(s as never);
+const pidOf = (o: SU | undefined, n: string): number => (entry(o, n)?.['mainPID'] as number | undefined) ?? 0;
+const startOf = (o: SU | undefined, n: string): number => Date.parse(String(entry(o, n)?.['execMainStartTimestamp'] ?? ''));
+const condition = (o: SU | undefined, type: string): { status: string; reason?: string; message?: string } | undefined => o?.status?.conditions?.find((c) => c.type === type);
+const unitctl = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync(process.execPath, [UNITCTL, ...args, '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8', timeout: 90_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const logs = (): string => cp.procs.map((p) => `--- ${p.name}\n${p.logs.join('').split('\n').slice(-30).join('\n')}`).join('\n');
+
+/** Every node runs revision `r`, active, with a main PID; returns the object. */
+async function settled(name: string, r: string, nodes = NODES, ms = 60_000): Promise<SU> {
+  return until(`${name}: revision ${r} active on ${nodes.join(', ')}`, () => {
+    const o = getSU(NS, name);
+    return nodes.every((n) => entry(o, n)?.['revision'] === r && entry(o, n)?.['activeState'] === 'active' && pidOf(o, n) > 0) && condition(o, 'Ready')?.status === 'True' ? o : undefined;
+  }, { timeoutMs: ms, everyMs: 250 }).catch((e: Error) => { throw new Error(`${e.message}\n${JSON.stringify(getSU(NS, name)?.status, null, 1)}\n${logs()}`); });
+}
+
+before(() => {
+  ensureCrd();
+  cp.ensureNamespace();
+  if (kubectl(['get', 'ns', NS]).status !== 0) kubectlOk(['create', 'ns', NS]);
+  for (const n of NODES) { cp.node(n, LABEL); cp.agent(n); }
+  cp.node('ro-4', {}); // joins later, by label
+  cp.agent('ro-4');
+  cp.controller('ro-c');
+});
+after(async () => { await cp.cleanup(); });
+
+test('a good change goes out one node at a time: each node starts only after the one before was active minReadySeconds', async () => {
+  const v1 = spec('/bin/sleep 3001');
+  apply('good', v1);
+  const o1 = await settled('good', rev(v1));
+  const old = NODES.map((n) => pidOf(o1, n));
+  assert.equal(o1.status?.summary?.['upToDate'], '3/3');
+  const v2 = spec('/bin/sleep 3002');
+  apply('good', v2);
+  const o2 = await settled('good', rev(v2));
+  for (const p of old) assert.equal(isAlive(p), false, `old main PID ${p} ended`);
+  const starts = NODES.map((n) => ({ n, start: startOf(o2, n), enter: Date.parse(String(entry(o2, n)?.['activeEnterTimestamp'])) }));
+  assert.deepEqual([...starts].sort((a, b) => a.start - b.start).map((s) => s.n), NODES, 'in name order');
+  for (let i = 1; i < starts.length; i++) {
+    assert.ok(starts[i]!.start >= starts[i - 1]!.enter + 1000, `${starts[i]!.n} started ${starts[i]!.start - starts[i - 1]!.enter} ms after ${starts[i - 1]!.n} became active: never two nodes restarting at once`);
+  }
+  assert.match(kubectlOk(['get', 'su', 'good', '-n', NS]), /good\s+3\/3\s+3\/3\s+active/);
+  // the ControllerRevisions of both revisions, named as a DaemonSet's
+  const crs = kubectlOk(['get', 'controllerrevisions', '-n', NS, '-l', 'unit-operator.dev/serviceunit=good', '-o', 'jsonpath={.items[*].metadata.name}']).split(' ').sort();
+  assert.deepEqual(crs, [`good-${rev(v1)}`, `good-${rev(v2)}`].sort());
+});
+
+test('a description change is not a revision: every node takes it at once, no process restarts', async () => {
+  const v = spec('/bin/sleep 3002');
+  const o = await settled('good', rev(v));
+  const pids = NODES.map((n) => pidOf(o, n));
+  apply('good', { ...v, unit: { description: 'new words' } });
+  const gen = (getSU(NS, 'good')!.metadata.generation)!;
+  await until('every node observed the new generation', () => NODES.every((n) => entry(getSU(NS, 'good'), n)?.['observedGeneration'] === gen));
+  assert.deepEqual(NODES.map((n) => pidOf(getSU(NS, 'good'), n)), pids);
+});
+
+test('a broken ExecStart= stops after the first node: Stalled/RolloutHalted names it, the others keep their main PIDs; a fix resumes and completes', async () => {
+  const v1 = spec('/bin/sleep 3011', { unit: { description: 'halts' } });
+  apply('halt', v1);
+  const o1 = await settled('halt', rev(v1));
+  const [p2, p3] = [pidOf(o1, 'ro-2'), pidOf(o1, 'ro-3')];
+  const bad = spec('/bin/sh -c "exit 3"', { unit: { description: 'halts' } });
+  apply('halt', bad);
+  const halted = await until('Stalled=True RolloutHalted', () => { const o = getSU(NS, 'halt'); return condition(o, 'Stalled')?.reason === 'RolloutHalted' ? o : undefined; }, 60_000);
+  const stalled = condition(halted, 'Stalled')!;
+  assert.equal(stalled.status, 'True');
+  assert.match(stalled.message!, /ro-1: revision \w+ failed with result 'exit-code' \(ExecMainStatus 3\)/);
+  assert.equal(entry(halted, 'ro-1')?.['activeState'], 'failed');
+  const events = await until('a RolloutHalted event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=halt,reason=RolloutHalted', '-o', 'jsonpath={.items[*].message}']); return e.includes('ro-1') ? e : undefined; });
+  assert.match(events, /exit-code/);
+  const st = unitctl('rollout', 'status', 'halt', '--timeout', '5s');
+  assert.equal(st.status, 1, st.stdout + st.stderr);
+  assert.match(st.stderr, /rollout of serviceunit "halt" halted: ro-1: .*exit-code/);
+  // the others keep running the old revision, untouched, well past minReadySeconds
+  const stillOld = (): void => {
+    const o = getSU(NS, 'halt');
+    assert.deepEqual([pidOf(o, 'ro-2'), pidOf(o, 'ro-3')], [p2, p3], 'ro-2 and ro-3 keep their main PIDs');
+    assert.ok(isAlive(p2) && isAlive(p3));
+    assert.deepEqual(o?.status?.rollout?.nodes?.map((g) => [g.node, g.revision]), [['ro-1', rev(bad)], ['ro-2', rev(v1)], ['ro-3', rev(v1)]]);
+  };
+  stillOld();
+  await new Promise((r) => setTimeout(r, 3000));
+  stillOld();
+  // a fixed spec: ro-1 first, then the others one by one
+  const fixed = spec('/bin/sleep 3012', { unit: { description: 'halts' } });
+  apply('halt', fixed);
+  const st2 = unitctl('rollout', 'status', 'halt', '--timeout', '60s');
+  assert.equal(st2.status, 0, st2.stdout + st2.stderr);
+  assert.match(st2.stdout, /successfully rolled out/);
+  const done = await settled('halt', rev(fixed));
+  assert.equal(condition(done, 'Stalled')?.status, 'False');
+  assert.ok(!isAlive(p2) && !isAlive(p3));
+  const order = NODES.map((n) => ({ n, start: startOf(done, n) })).sort((a, b) => a.start - b.start).map((s) => s.n);
+  assert.deepEqual(order, NODES);
+});
+
+test('a revert to the old spec (GitOps) restores the failed node without touching the others', async () => {
+  const good = spec('/bin/sleep 3021');
+  apply('revert', good);
+  const o1 = await settled('revert', rev(good));
+  const [p2, p3] = [pidOf(o1, 'ro-2'), pidOf(o1, 'ro-3')];
+  apply('revert', spec('/bin/sh -c "exit 4"'));
+  await until('halted on ro-1', () => condition(getSU(NS, 'revert'), 'Stalled')?.reason === 'RolloutHalted', 60_000);
+  apply('revert', good); // the generation goes up, the revision is the old one
+  const o2 = await settled('revert', rev(good));
+  assert.deepEqual([pidOf(o2, 'ro-2'), pidOf(o2, 'ro-3')], [p2, p3], 'ro-2 and ro-3 were never restarted');
+  assert.ok(pidOf(o2, 'ro-1') !== pidOf(o1, 'ro-1'));
+  assert.equal(o2.status?.rollout?.stableRevision, rev(good));
+  assert.equal(condition(o2, 'Stalled')?.status, 'False');
+});
+
+test('maxUnavailable: 100% updates every node at once', async () => {
+  const v1 = spec('/bin/sleep 3031', { minReadySeconds: 3, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '100%' } } });
+  apply('all', v1);
+  await settled('all', rev(v1));
+  const v2 = { ...v1, service: { execStart: ['/bin/sleep 3032'] } };
+  apply('all', v2);
+  const o = await settled('all', rev(v2));
+  const starts = NODES.map((n) => startOf(o, n));
+  const firstReady = Math.min(...NODES.map((n) => Date.parse(String(entry(o, n)?.['activeEnterTimestamp'])))) + 3000;
+  for (const [i, s] of starts.entries()) assert.ok(s < firstReady, `${NODES[i]} started before any node had been active minReadySeconds: not one by one`);
+});
+
+test('paused: no node is granted the new revision; a node added meanwhile runs the revision last granted to all; resume completes', async () => {
+  const v1 = spec('/bin/sleep 3041');
+  apply('paused', v1);
+  await settled('paused', rev(v1));
+  const pause = unitctl('rollout', 'pause', 'paused');
+  assert.equal(pause.status, 0, pause.stderr);
+  const v2 = { ...spec('/bin/sleep 3042'), paused: true };
+  apply('paused', v2);
+  await until('the controller saw the paused revision', () => getSU(NS, 'paused')?.status?.rollout?.updatedRevision === rev(v2));
+  const once = unitctl('rollout', 'status', 'paused', '--no-watch');
+  assert.equal(once.status, 2, once.stdout + once.stderr);
+  assert.match(once.stdout, /rollout is paused: 0 of 3 node\(s\) updated/);
+  kubectlOk(['label', 'node', 'ro-4', 'rollout-test=yes', '--overwrite']);
+  const all = [...NODES, 'ro-4'];
+  const now = await until('ro-4 runs the old revision', () => { const x = getSU(NS, 'paused'); return entry(x, 'ro-4')?.['revision'] === rev(v1) && pidOf(x, 'ro-4') > 0 ? x : undefined; });
+  assert.ok(/sleep 3041/.test(spawnSync('cat', [`/proc/${pidOf(now, 'ro-4')}/cmdline`], { encoding: 'utf8' }).stdout.replaceAll('\0', ' ')));
+  assert.deepEqual(all.map((n) => entry(now, n)?.['revision']), all.map(() => rev(v1)), 'nobody runs the paused revision');
+  const resume = unitctl('rollout', 'resume', 'paused');
+  assert.equal(resume.status, 0, resume.stderr);
+  const st = unitctl('rollout', 'status', 'paused', '--timeout', '60s');
+  assert.equal(st.status, 0, `${st.stdout}${st.stderr}\n${JSON.stringify(getSU(NS, 'paused')?.status, null, 1)}\n${logs()}`);
+  await settled('paused', rev(v2), all);
+  kubectlOk(['label', 'node', 'ro-4', 'rollout-test-']);
+});
+
+test('a node whose agent lease expired counts as unavailable, is named as waited for, and stops blocking after the progress deadline', async () => {
+  const v1 = spec('/bin/sleep 3051', { progressDeadlineSeconds: 15 });
+  apply('lost', v1);
+  await settled('lost', rev(v1));
+  // ro-5 matches the selector; its agent's lease expired a second ago and no agent runs there
+  cp.node('ro-5', LABEL);
+  const renew = new Date(Date.now() - 11_000).toISOString().replace('Z', '000Z').replace(/\.(\d{3})000Z$/, '.$1000Z');
+  kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'unit-operator-agent-ro-5', namespace: 'unit-operator-system' }, spec: { holderIdentity: 'ro-5', leaseDurationSeconds: 10, renewTime: renew } }));
+  try {
+    const v2 = spec('/bin/sleep 3052', { progressDeadlineSeconds: 15 });
+    apply('lost', v2);
+    const waiting = await until('the rollout waits for ro-5', () => { const o = getSU(NS, 'lost'); return /ro-5 \(its agent's lease expired\)/.test(o?.status?.rollout?.message ?? '') && o?.status?.rollout?.updatedRevision === rev(v2) ? o : undefined; });
+    assert.deepEqual(NODES.map((n) => waiting.status?.rollout?.nodes?.find((g) => g.node === n)?.revision), NODES.map(() => rev(v1)), 'no live node is granted while ro-5 fills maxUnavailable');
+    assert.match(condition(waiting, 'Reconciling')?.message ?? '', /ro-5/);
+    const done = await until('the three live nodes run the new revision', () => { const o = getSU(NS, 'lost'); return NODES.every((n) => entry(o, n)?.['revision'] === rev(v2) && entry(o, n)?.['activeState'] === 'active') && o?.status?.rollout?.updatedNodes === 3 ? o : undefined; }, { timeoutMs: 60_000, everyMs: 250 });
+    assert.match(done.status?.rollout?.message ?? '', /not waited for: ro-5 \(its agent's lease expired\)/);
+    const order = NODES.map((n) => ({ n, start: startOf(done, n) })).sort((a, b) => a.start - b.start).map((s) => s.n);
+    assert.deepEqual(order, NODES, 'still one node at a time');
+  } finally {
+    kubectl(['label', 'node', 'ro-5', 'rollout-test-']);
+  }
+});
