@@ -3,6 +3,7 @@
 // state folder so that a restarted agent re-adopts its services; answers the CLI on a Unix
 // socket. Imperative commands (unitctl stop) hold until the unit's file changes, like systemctl.
 
+import { withoutRolloutFields } from '../api/revision.ts';
 import type { CgroupContext } from '../runner/cgroup/index.ts';
 import { releaseAgentCgroups } from '../runner/cgroup/agent.ts';
 import { removeNotifyFolder } from '../runner/notifysock.ts';
@@ -138,7 +139,7 @@ export class StandaloneAgent {
       seen.add(u.unitName);
       const h = this.host.units.get(u.unitName);
       if (h && !h.removing && this.applied.get(u.unitName) === u.object) continue;
-      this.host.apply(u.unitName, u.unitName, u.object.spec, u.file);
+      this.host.apply(u.unitName, u.unitName, withoutRolloutFields(u.object.spec), u.file); // one node: nothing to roll out (issue 18)
       this.applied.set(u.unitName, u.object);
     }
     for (const id of this.host.units.keys()) if (!seen.has(id)) { this.host.remove(id, 'its file is gone'); this.applied.delete(id); }

@@ -128,7 +128,6 @@ export class Controller {
         },
       });
       this.revisionWrites++;
-      this.writes++;
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 409)) throw e; // 409: it exists (a revert to a known revision)
     }
