@@ -1,6 +1,9 @@
 // npm run bench:cluster — on a local control plane: apply → process running observed in status
 // (p50/p99, 1 unit at a time and 200 at once), API requests per unit transition (counted by
-// kube-apiserver's own metrics), and the node agent's memory with 1,000 units.
+// kube-apiserver's own metrics), the node agent's memory with 1,000 units, and a rollout across
+// three nodes (issue 18): time against minReadySeconds, and the API writes it costs.
+// BENCH_CLUSTER_PARTS=rollout (any of apply,crash,agent1000,rollout) runs some parts only and
+// writes bench/results/cluster-partial.json instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -21,6 +24,10 @@ const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 const started = Date.now();
 const say = (s: string): void => { process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`); };
 const entry = join(repo, 'dist/cli/main.js');
+const ALL_PARTS = ['apply', 'crash', 'agent1000', 'rollout'];
+const parts = new Set((process.env['BENCH_CLUSTER_PARTS'] ?? ALL_PARTS.join(',')).split(',').map((x) => x.trim()).filter(Boolean));
+const partial = ALL_PARTS.some((p) => !parts.has(p));
+const rolloutStateDirs: string[] = [];
 
 const cp = await startControlPlane({ binaries: await ensureBinaries({ modulesDir: join(repo, 'control-plane'), progress: say }), progress: say });
 const root = mkdtempSync(join(tmpdir(), 'uo-bench-cluster-'));
@@ -32,6 +39,7 @@ const cleanup = (): Promise<void> => (cleaning ??= (async () => {
   for (const p of procs) p.kill('SIGKILL');
   await sleep(500);
   await killLeftovers(join(stateDir, 'units')); // the services the agent left, by pid
+  for (const d of rolloutStateDirs) await killLeftovers(join(d, 'units'));
   await cp.stop();
   rmSync(root, { recursive: true, force: true });
 })());
@@ -67,8 +75,68 @@ try {
     try { const su = await client.request<ServiceUnit>(path(name)); return (su.status?.nodes ?? []).some((n) => n.subState === 'running' && (n.mainPID ?? 0) > 0); } catch { return false; }
   };
 
+  // the API server's count of writes (not reads) to a resource
+  const metric = async (resource = 'serviceunits'): Promise<number> => {
+    const text = await new Promise<string>((resolve, reject) => {
+      import('node:https').then(({ request }) => {
+        const req = request(new URL(`${cp.server}/metrics`), { ca: readFileSync(cp.caCert), headers: { Authorization: `Bearer ${cp.token}` } }, (res) => { let d = ''; res.on('data', (c: Buffer) => { d += c.toString(); }); res.on('end', () => resolve(d)); });
+        req.on('error', reject);
+        req.end();
+      }).catch(reject);
+    });
+    return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && l.includes(`resource="${resource}"`) && !/verb="(LIST|WATCH|GET)"/.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+  };
+
+  // issue 18: a changed unit rolled out over three nodes (three more agents), maxUnavailable 1,
+  // for several minReadySeconds: from the apply to every node running the new revision, Ready
+  let rollout: Array<{ minReadySeconds: number; seconds: number; apiWrites: number; controllerRevisionWrites: number; agentWrites: number; controllerWrites: number }> = [];
+  if (parts.has('rollout')) {
+    const rnodes = ['roll-1', 'roll-2', 'roll-3'];
+    const ports: number[] = [];
+    for (const node of rnodes) {
+      await client.request('/api/v1/nodes', { method: 'POST', body: { apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'bench-rollout': 'yes' } } } });
+      const dir = join(root, `state-${node}`);
+      rolloutStateDirs.push(dir);
+      const port = await freePort();
+      ports.push(port);
+      run(['agent', '--node', node, '--state-dir', dir, '--lease-namespace', 'unit-operator-system', '--metrics-bind-address', `127.0.0.1:${port}`]);
+    }
+    const agentWrites = async (): Promise<number> => {
+      let sum = 0;
+      for (const port of ports) sum += Number(/^unit_operator_status_writes_total\{[^}]*\} (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? NaN);
+      return sum;
+    };
+    await sleep(2000);
+    const { revisionHash } = await import('../src/api/revision.ts');
+    const rspec = (cmd: string, minReadySeconds: number): ServiceUnit['spec'] => ({ nodeSelector: { 'bench-rollout': 'yes' }, minReadySeconds, service: { execStart: [cmd] } });
+    const done = async (name: string, spec: ServiceUnit['spec']): Promise<boolean> => {
+      const su = await client.request<ServiceUnit>(path(name)).catch(() => undefined);
+      const r = revisionHash(spec);
+      return rnodes.every((n) => su?.status?.nodes?.some((e) => e.node === n && e.revision === r && e.activeState === 'active')) && su?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+    };
+    for (const minReady of [0, 1, 2, 5]) {
+      const name = `roll-${minReady}`;
+      const v1 = rspec(`/bin/sleep ${200000 + minReady}`, minReady);
+      await client.request('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits', { method: 'POST', body: { apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name }, spec: v1 } });
+      for (const end = Date.now() + 60_000; !(await done(name, v1)) && Date.now() < end;) await sleep(50);
+      await sleep(Math.max(1000, minReady * 1000 + 500)); // settled: every node available
+      const v2 = rspec(`/bin/sleep ${300000 + minReady}`, minReady);
+      const [w0, c0, a0, b0] = [await metric(), await metric('controllerrevisions'), await agentWrites(), await writesBy()];
+      const t0 = performance.now();
+      await client.mergePatch(path(name), { spec: { service: v2.service } });
+      let ok = false;
+      for (const end = Date.now() + 120_000; !(ok = await done(name, v2)) && Date.now() < end;) await sleep(20);
+      const seconds = (performance.now() - t0) / 1000;
+      await sleep(1000); // the writes the last transition causes
+      const [w1, c1, a1, b1] = [await metric(), await metric('controllerrevisions'), await agentWrites(), await writesBy()];
+      rollout.push({ minReadySeconds: minReady, seconds: ok ? seconds : NaN, apiWrites: w1 - w0, controllerRevisionWrites: c1 - c0, agentWrites: a1 - a0, controllerWrites: b1.controller - b0.controller });
+      say(`rollout over 3 nodes, minReadySeconds ${minReady}: ${ok ? `${seconds.toFixed(2)} s` : 'did not complete in 120 s'}, ${w1 - w0} writes to serviceunits (1 the change itself, agents ${a1 - a0}, controller ${b1.controller - b0.controller}) + ${c1 - c0} ControllerRevision`);
+      await client.mergePatch(path(name), { spec: { state: 'stopped' } });
+    }
+  }
+
   const one: number[] = [];
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 20 && parts.has('apply'); i++) {
     const t0 = performance.now();
     await create(`one-${i}`, '/bin/sleep 100000');
     while (!(await running(`one-${i}`))) await sleep(2);
@@ -78,9 +146,9 @@ try {
 
   const many = new Map<string, number>();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: 200 }, (_, i) => create(`many-${i}`, '/bin/sleep 100000').then(() => undefined)));
+  if (parts.has('apply')) await Promise.all(Array.from({ length: 200 }, (_, i) => create(`many-${i}`, '/bin/sleep 100000').then(() => undefined)));
   const deadline = Date.now() + 120_000;
-  while (many.size < 200 && Date.now() < deadline) {
+  while (parts.has('apply') && many.size < 200 && Date.now() < deadline) {
     // the API server is busy with 1,000 status writes: a slow list is retried, not fatal
     const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits', { timeoutMs: 60_000 }).catch(() => undefined);
     if (!list) { await sleep(1000); continue; }
@@ -91,16 +159,8 @@ try {
   say(`200 units at once: ${many.size} running, p50 ${percentile(manyL, 50).toFixed(0)} ms, p99 ${percentile(manyL, 99).toFixed(0)} ms`);
 
   // API requests per unit transition: a crash loop, counted by kube-apiserver's metrics
-  const metric = async (): Promise<number> => {
-    const text = await new Promise<string>((resolve, reject) => {
-      import('node:https').then(({ request }) => {
-        const req = request(new URL(`${cp.server}/metrics`), { ca: readFileSync(cp.caCert), headers: { Authorization: `Bearer ${cp.token}` } }, (res) => { let d = ''; res.on('data', (c: Buffer) => { d += c.toString(); }); res.on('end', () => resolve(d)); });
-        req.on('error', reject);
-        req.end();
-      }).catch(reject);
-    });
-    return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && /resource="serviceunits"/.test(l) && !/verb="(LIST|WATCH|GET)"/.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
-  };
+  let cycles = NaN, w0 = NaN, w1 = NaN;
+  if (parts.has('crash')) {
   await create('storm', "/bin/sh -c 'sleep 0.5; exit 1'", { unit: { startLimitIntervalSec: 0 }, service: { restart: 'always', restartSec: '500ms' } });
   while (!(await running('storm'))) await sleep(20);
   await sleep(2000);
@@ -113,24 +173,27 @@ try {
     last = now;
   }
   const localRestarts = (): number => readUnitState(join(stateDir, 'units', 'bench_storm'))!.machine.nRestarts;
-  const w0 = await metric();
+  w0 = await metric();
   const b0 = await writesBy();
   const r0 = localRestarts();
   await sleep(20_000);
-  const w1 = await metric();
+  w1 = await metric();
   const b1 = await writesBy();
   const r1 = localRestarts();
   // each restart cycle is 4 state transitions: running → auto-restart → (queued/start) → running, plus the exit
-  const cycles = r1 - r0;
+  cycles = r1 - r0;
   say(`crash loop: ${cycles} restarts in 20 s, ${w1 - w0} API writes to serviceunits (${((w1 - w0) / Math.max(1, cycles)).toFixed(2)} per restart cycle; agent ${b1.agent - b0.agent}, controller ${b1.controller - b0.controller})`);
+  await client.mergePatch(path('storm'), { spec: { state: 'stopped' } });
+  }
 
   // agent memory and idle CPU with 1,000 units (the crash loop above stopped: idle means idle)
-  await client.mergePatch(path('storm'), { spec: { state: 'stopped' } });
+  const windows: Array<{ cpuPct: number; rssMB: number }> = [];
+  let up = 0;
+  if (parts.has('agent1000')) {
   const n = 1000 - 20 - 200 - 1;
   for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => create(`k-${i + k}`, '/bin/sleep 100000')));
   const want = 1000 - 1;
   const memDeadline = Date.now() + 300_000;
-  let up = 0;
   while (Date.now() < memDeadline) {
     // the API server is busy with 1,000 status writes: a slow list is retried, not fatal
     const list = await client.request<{ items: ServiceUnit[] }>('/apis/unit-operator.dev/v1alpha1/namespaces/bench/serviceunits', { timeoutMs: 60_000 }).catch(() => undefined);
@@ -140,13 +203,13 @@ try {
     await sleep(1000);
   }
   // three 10 s windows once all run: the first still sees the start's aftermath, the last is idle
-  const windows: Array<{ cpuPct: number; rssMB: number }> = [];
   for (let w = 0; w < 3; w++) {
     const { cpuPct, rssMB } = await measure(() => [agent.pid!], 10, want);
     windows.push({ cpuPct, rssMB });
     say(`1,000 units (${up} running), window ${w + 1}/3: agent CPU ${cpuPct.toFixed(1)} % of a core, RSS ${rssMB.toFixed(0)} MB`);
   }
-  const { cpuPct, rssMB: agentRss } = windows.at(-1)!;
+  }
+  const { cpuPct, rssMB: agentRss } = windows.at(-1) ?? { cpuPct: NaN, rssMB: NaN };
 
   const result = {
     date: new Date().toISOString(), kubernetes: cp.kubernetesVersion,
@@ -154,14 +217,17 @@ try {
     applyToRunning200: { n: manyL.length, p50: percentile(manyL, 50), p99: percentile(manyL, 99) },
     crashLoop: { restarts: cycles, apiWrites: w1 - w0, writesPerRestart: (w1 - w0) / Math.max(1, cycles) },
     agent1000: { unitsRunning: up, rssMB: agentRss, cpuPct, windows },
+    rollout3Nodes: rollout,
+    ...(partial ? { parts: [...parts] } : {}),
   };
   mkdirSync(join(repo, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(repo, 'bench', 'results', 'cluster-latest.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(repo, 'bench', 'results', partial ? 'cluster-partial.json' : 'cluster-latest.json'), JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`\nCluster benchmark (kube-apiserver ${cp.kubernetesVersion}, one agent, one controller)\n`
     + `  apply → running in status, 1 unit at a time:  p50 ${result.applyToRunning1.p50.toFixed(0)} ms, p99 ${result.applyToRunning1.p99.toFixed(0)} ms (n=${one.length}; target p99 ≤ 250 ms)\n`
     + `  apply → running in status, 200 at once:       p50 ${result.applyToRunning200.p50.toFixed(0)} ms, p99 ${result.applyToRunning200.p99.toFixed(0)} ms (n=${manyL.length})\n`
     + `  API writes per restart cycle (crash loop):     ${result.crashLoop.writesPerRestart.toFixed(2)} (${result.crashLoop.apiWrites} writes for ${cycles} restarts)\n`
-    + `  agent with 1,000 units, idle (3rd 10 s window): RSS ${agentRss.toFixed(0)} MB, CPU ${cpuPct.toFixed(1)} % (target < 200 MB, < 2 %; windows: ${windows.map((w) => `${w.cpuPct.toFixed(1)} %`).join(', ')})\n`);
+    + `  agent with 1,000 units, idle (3rd 10 s window): RSS ${agentRss.toFixed(0)} MB, CPU ${cpuPct.toFixed(1)} % (target < 200 MB, < 2 %; windows: ${windows.map((w) => `${w.cpuPct.toFixed(1)} %`).join(', ')})\n`
+    + rollout.map((r) => `  rollout over 3 nodes, minReadySeconds ${r.minReadySeconds}:       ${r.seconds.toFixed(2)} s, ${r.apiWrites} writes to serviceunits (1 the change itself, agents ${r.agentWrites}, controller ${r.controllerWrites}) + ${r.controllerRevisionWrites} ControllerRevision\n`).join(''));
 } finally {
   await cleanup();
 }
