@@ -2,13 +2,14 @@
 # Build: docker build -t unit-operator:dev .   (not buildable on the dev machines: no Docker engine)
 # The build stage runs the same npm scripts as CI (npm ci, npm run build).
 FROM node:24-bookworm-slim AS build
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+# musl-tools and the kernel's headers: uo-shim, the per-service holder, built static with musl (src/runner/shim.ts)
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev musl-tools linux-libc-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && gcc -O2 -Wall -Wextra -o /app/uo-shim src/runner/shim/*.c
+RUN npm run build && node -e "import('/app/dist/runner/shim.js').then((m) => m.buildShimTo('/app/uo-shim'))"
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app

@@ -146,11 +146,33 @@ export function ensureShim(env: Readonly<Record<string, string | undefined>> = p
   } else if (reset) warn(`the shim cache ${cache} was writable by others; made safe, rebuilding the shim`);
   // built beside and renamed over (an agent or test that already runs the old one keeps it)
   const tmp = `${bin}.${process.pid}.tmp`;
-  const headers = `${cache}/kernel-headers.${process.pid}.tmp`;
+  try {
+    compile(ways, sources.c, tmp, warn);
+    chmodSync(tmp, 0o755);
+    writeFileSync(`${recorded}.${process.pid}.tmp`, `${sha256(tmp)}\n`, { mode: 0o644 });
+    chmodSync(`${recorded}.${process.pid}.tmp`, 0o644);
+    renameSync(`${recorded}.${process.pid}.tmp`, recorded);
+    renameSync(tmp, bin);
+    return bin;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Builds uo-shim from these sources into out, the best way available (the image's build step). */
+export function buildShimTo(out: string, env: Readonly<Record<string, string | undefined>> = process.env, warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): string {
+  compile(toolchains(env), shimSources().c, out, warn);
+  chmodSync(out, 0o755);
+  return out;
+}
+
+/** Compiles sources into out with the first of the ways that builds; throws when none does. */
+function compile(ways: readonly Toolchain[], sources: readonly string[], out: string, warn: (message: string) => void): void {
+  const headers = `${out}.kernel-headers.${process.pid}.tmp`;
   let failure = '';
   try {
     for (const way of ways) {
-      rmSync(tmp, { force: true });
+      rmSync(out, { force: true });
       let extra: string[] = [];
       if (way.kernelHeaders) {
         rmSync(headers, { recursive: true, force: true });
@@ -158,24 +180,19 @@ export function ensureShim(env: Readonly<Record<string, string | undefined>> = p
         if (!inc) continue;
         extra = ['-isystem', inc];
       }
-      const r = spawnSync(way.cc, [...CFLAGS, ...way.flags, ...extra, '-o', tmp, ...sources.c], { encoding: 'utf8' });
+      const r = spawnSync(way.cc, [...CFLAGS, ...way.flags, ...extra, '-o', out, ...sources], { encoding: 'utf8' });
       if (r.error) continue;
       if (r.status !== 0) {
         failure ||= `building uo-shim with ${way.name} failed:\n${r.stderr}`;
         continue;
       }
-      chmodSync(tmp, 0o755);
-      writeFileSync(`${recorded}.${process.pid}.tmp`, `${sha256(tmp)}\n`, { mode: 0o644 });
-      chmodSync(`${recorded}.${process.pid}.tmp`, 0o644);
-      renameSync(`${recorded}.${process.pid}.tmp`, recorded);
-      renameSync(tmp, bin);
       if (failure) warn(`${failure.trim()}\nbuilt uo-shim with ${way.name} instead (larger holders)`);
-      return bin;
+      return;
     }
   } finally {
-    rmSync(tmp, { force: true });
     rmSync(headers, { recursive: true, force: true });
   }
+  rmSync(out, { force: true });
   if (failure) throw new Error(failure);
   throw new Error('a C compiler (cc) is needed once to build uo-shim, the per-service process holder: apt-get install gcc (or set UNIT_OPERATOR_SHIM to a built uo-shim; musl-tools makes it smaller)');
 }
