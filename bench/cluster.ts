@@ -135,11 +135,21 @@ try {
     }
   }
 
+  /** Waits (bounded) until a unit runs; a unit that failed instead ends the run, saying so. */
+  const runningWithin = async (name: string, ms: number): Promise<void> => {
+    for (const end = Date.now() + ms; !(await running(name));) {
+      if (Date.now() > end) {
+        const su = await client.request<ServiceUnit>(path(name)).catch(() => undefined);
+        throw new Error(`${name} is not running after ${ms / 1000} s: ${JSON.stringify(su?.status?.nodes?.[0] ?? 'no status')}`);
+      }
+      await sleep(2);
+    }
+  };
   const one: number[] = [];
   for (let i = 0; i < 20 && parts.has('apply'); i++) {
     const t0 = performance.now();
     await create(`one-${i}`, '/bin/sleep 100000');
-    while (!(await running(`one-${i}`))) await sleep(2);
+    await runningWithin(`one-${i}`, 60_000);
     one.push(performance.now() - t0);
   }
   say(`1 unit: p50 ${percentile(one, 50).toFixed(0)} ms, p99 ${percentile(one, 99).toFixed(0)} ms`);
@@ -162,7 +172,7 @@ try {
   let cycles = NaN, w0 = NaN, w1 = NaN;
   if (parts.has('crash')) {
   await create('storm', "/bin/sh -c 'sleep 0.5; exit 1'", { unit: { startLimitIntervalSec: 0 }, service: { restart: 'always', restartSec: '500ms' } });
-  while (!(await running('storm'))) await sleep(20);
+  await runningWithin('storm', 60_000);
   await sleep(2000);
   // steady state first: the controller may still be working through the 200 units above
   // (finalizers, conditions); count only once its writes settle (at most 60 s)

@@ -11,7 +11,7 @@ import { elect, leaseExpired, LEASES_PATH, type Elector } from '../kube/lease.ts
 import type { ServiceUnit, NodeStatus, RolloutStatus } from '../api/types.ts';
 import { AGENT_LEASE, CONTROLLER_FIELD_MANAGER, CONTROLLER_LEASE, FINALIZER_PREFIX, SU_LIST_PATH, SU_PATH, targetsNode } from '../api/contract.ts';
 import { compute } from './conditions.ts';
-import { planRollout, type RolloutPlan } from './rollout.ts';
+import { planRollout, revisionsToPrune, type RolloutPlan } from './rollout.ts';
 import { CONTROLLER_REVISIONS_PATH, REVISION_LABELS, revisionData, revisionHash, revisionName } from '../api/revision.ts';
 import type { Outcome } from '../kube/queue.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -132,6 +132,23 @@ export class Controller {
       if (!(e instanceof ApiError && e.status === 409)) throw e; // 409: it exists (a revert to a known revision)
     }
     this.revisions.add(`${ns}/${name}`);
+    await this.pruneRevisions(obj, hash);
+  }
+
+  /** Keeps REVISION_HISTORY_LIMIT revisions per unit: the oldest that no node is granted go (after a new one is made). */
+  private async pruneRevisions(obj: KubeObject & ServiceUnit, hash: string): Promise<void> {
+    const ns = obj.metadata.namespace!;
+    try {
+      const list = await this.opts.client.request<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> }; revision?: number }> }>(CONTROLLER_REVISIONS_PATH(ns), { query: { labelSelector: `${REVISION_LABELS.unit}=${obj.metadata.name}` } });
+      const inUse = new Set([hash, ...(obj.status?.rollout?.nodes ?? []).map((g) => g.revision), ...(obj.status?.rollout?.stableRevision ? [obj.status.rollout.stableRevision] : [])]);
+      const items = list.items.map((i) => ({ name: i.metadata.name, hash: i.metadata.labels?.[REVISION_LABELS.hash] ?? '', revision: i.revision ?? 0 }));
+      for (const name of revisionsToPrune(items, inUse)) {
+        await this.opts.client.request(`${CONTROLLER_REVISIONS_PATH(ns)}/${name}`, { method: 'DELETE' }).catch((e: unknown) => { if (!(e instanceof ApiError && e.status === 404)) throw e; });
+        this.revisions.delete(`${ns}/${name}`);
+      }
+    } catch (e) {
+      this.opts.log('warning', `${ns}/${obj.metadata.name}: cannot prune old ControllerRevisions: ${(e as Error).message}`);
+    }
   }
 
   private event(obj: KubeObject & ServiceUnit, type: 'Normal' | 'Warning', reason: string, message: string): void {

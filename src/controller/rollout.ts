@@ -188,3 +188,16 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   };
   return { status, halted, granted, upToDate, recheckAfterMs: complete ? undefined : recheck, paused, complete };
 }
+
+/** ControllerRevisions kept per unit (a DaemonSet's default revisionHistoryLimit). */
+export const REVISION_HISTORY_LIMIT = 10;
+
+/**
+ * The ControllerRevisions to delete (pure): the oldest beyond `limit`, never one a node is granted,
+ * the stable revision or the current one (an agent may still have to read it).
+ */
+export function revisionsToPrune(revisions: ReadonlyArray<{ name: string; hash: string; revision: number }>, inUse: ReadonlySet<string>, limit = REVISION_HISTORY_LIMIT): string[] {
+  const spare = revisions.filter((r) => !inUse.has(r.hash)).sort((a, b) => a.revision - b.revision || a.name.localeCompare(b.name));
+  const excess = revisions.length - limit;
+  return excess > 0 ? spare.slice(0, excess).map((r) => r.name) : [];
+}

@@ -88,6 +88,8 @@ const table: Array<[string, string, string[], boolean]> = [
   [AGENT, 'get', ['controllerrevisions.apps', '-n', 'default'], true],
   [AGENT, 'create', ['controllerrevisions.apps', '-n', 'default'], false],
   [CONTROLLER, 'create', ['controllerrevisions.apps', '-n', 'default'], true],
+  [CONTROLLER, 'delete', ['controllerrevisions.apps', '-n', 'default'], true],
+  [CONTROLLER, 'update', ['controllerrevisions.apps', '-n', 'default'], false],
   [CONTROLLER, 'patch', ['serviceunits.unit-operator.dev', '-n', 'default'], true],
   [CONTROLLER, 'patch', ['serviceunits.unit-operator.dev', '--subresource=status', '-n', 'default'], true],
   [CONTROLLER, 'delete', ['serviceunits.unit-operator.dev', '-n', 'default'], false],

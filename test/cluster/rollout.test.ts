@@ -197,3 +197,15 @@ test('a node whose agent lease expired counts as unavailable, is named as waited
     kubectl(['label', 'node', 'ro-5', 'rollout-test-']);
   }
 });
+
+test('at most ten ControllerRevisions per unit: the oldest that no node is granted go', async () => {
+  const specs = Array.from({ length: 12 }, (_, i) => spec(`/bin/sleep ${3100 + i}`, { state: 'stopped' }));
+  for (const s of specs) {
+    apply('history', s);
+    await until(`the controller saw revision ${rev(s)}`, () => getSU(NS, 'history')?.status?.rollout?.updatedRevision === rev(s), { timeoutMs: 20_000, everyMs: 200 });
+  }
+  const names = kubectlOk(['get', 'controllerrevisions', '-n', NS, '-l', 'unit-operator.dev/serviceunit=history', '-o', 'jsonpath={.items[*].metadata.name}']).trim().split(' ');
+  assert.equal(names.length, 10, names.join(' '));
+  assert.ok(names.includes(`history-${rev(specs[11]!)}`) && names.includes(`history-${rev(specs[10]!)}`));
+  assert.ok(!names.includes(`history-${rev(specs[0]!)}`) && !names.includes(`history-${rev(specs[1]!)}`));
+});

@@ -2,7 +2,7 @@
 // (src/api/revision.ts): a simulated three-node rollout, one planner call per step.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planRollout, resolveMaxUnavailable, type RolloutInput, type RolloutNode } from '../../src/controller/rollout.ts';
+import { planRollout, resolveMaxUnavailable, revisionsToPrune, type RolloutInput, type RolloutNode } from '../../src/controller/rollout.ts';
 import { chooseRevision, revisionHash, specAtRevision, revisionData } from '../../src/api/revision.ts';
 import type { NodeStatus, RolloutStatus } from '../../src/api/types.ts';
 
@@ -153,4 +153,11 @@ test('an agent runs its grant; without one it keeps what it runs; a node that ne
   const cur = { nodeName: 'n', state: 'stopped' as const, minReadySeconds: 4, unit: { description: 'new words', after: ['b.service'] }, service: { execStart: ['/bin/new'] } };
   const old = revisionData({ unit: { description: 'old', after: ['a.service'] }, service: { execStart: ['/bin/old'] } });
   assert.deepEqual(specAtRevision(cur, old), { nodeName: 'n', state: 'stopped', unit: { after: ['a.service'], description: 'new words' }, service: { execStart: ['/bin/old'] } });
+});
+
+test('revision history: the oldest revisions beyond the limit go, never one a node is granted or the current one', () => {
+  const list = Array.from({ length: 12 }, (_, i) => ({ name: `web-h${i}`, hash: `h${i}`, revision: i + 1 }));
+  assert.deepEqual(revisionsToPrune(list, new Set(['h11'])), ['web-h0', 'web-h1']);
+  assert.deepEqual(revisionsToPrune(list, new Set(['h11', 'h0'])), ['web-h1', 'web-h2'], 'a granted old revision stays');
+  assert.deepEqual(revisionsToPrune(list.slice(0, 10), new Set()), []);
 });
