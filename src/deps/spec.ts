@@ -2,6 +2,7 @@
 // (spec.unit carries them camel-cased, as src/api/table/unit.ts declares: requires, wantedBy…)
 
 import type { ServiceUnitSpec } from '../api/types.ts';
+import { parseTimespan } from '../api/timespan.ts';
 
 /** systemd's job modes (systemctl --job-mode=; OnFailureJobMode=). */
 export type JobMode = 'replace' | 'fail' | 'replace-irreversibly' | 'isolate' | 'flush' | 'ignore-dependencies' | 'ignore-requirements';
@@ -106,13 +107,12 @@ function mode(v: unknown): JobMode {
   return (['replace', 'fail', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'] as const).find((m) => m === s) ?? 'replace';
 }
 
+/** JobTimeoutSec= in µs as parse_sec() reads it ("1min 30s", a bare number: seconds); 0 and infinity: no timeout. */
 function spanUSec(v: unknown): number {
-  if (v === undefined || v === 'infinity') return Infinity;
-  if (typeof v === 'number') return v * 1_000_000;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|min|h)?$/.exec(String(v).trim());
-  if (!m) return Infinity;
-  const k = { ms: 1_000, s: 1_000_000, min: 60_000_000, h: 3_600_000_000 }[(m[2] ?? 's') as 'ms' | 's' | 'min' | 'h'];
-  const n = Number(m[1]) * k;
+  if (v === undefined || v === null) return Infinity;
+  // validation refuses a malformed span before a spec gets here; one that slips through arms no timer
+  let n: number;
+  try { n = parseTimespan(typeof v === 'number' ? v : String(v)); } catch { return Infinity; }
   return n === 0 ? Infinity : n;
 }
 

@@ -44,12 +44,12 @@ test('the engine, the runner and the shim apply what the code applies today', ()
 
 test('a spec lists what it sets that is not applied, with the field path; "no" to a protection asks for nothing', () => {
   const u = unappliedDirectives({
-    unit: { description: 'x', partOf: ['network.target'], documentation: ['man:x(8)'] },
-    // ProtectSystem= is applied (the mount namespace, issue 14); PrivatePIDs= is not yet
+    unit: { description: 'x', partOf: ['network.target'], requiresMountsFor: ['/srv'], documentation: ['man:x(8)'] },
+    // ProtectSystem= is applied (the mount namespace, issue 14), PartOf= too (issue 16); PrivatePIDs= is not yet
     service: { execStart: ['/bin/true'], protectSystem: 'strict', privatePIDs: true, privateTmp: 'false', noNewPrivileges: false, delegate: 'true', cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
   });
   assert.deepEqual(u.map((x) => `${x.path} ${x.applier} ${x.protects}`), [
-    'spec.unit.documentation carried false', 'spec.unit.partOf dependency false', 'spec.service.privatePIDs sandbox true', 'spec.service.delegate cgroup false',
+    'spec.unit.documentation carried false', 'spec.unit.requiresMountsFor dependency false', 'spec.service.privatePIDs sandbox true', 'spec.service.delegate cgroup false',
   ]);
   assert.match(describeUnapplied(u[2]!), /^PrivatePIDs=: .*issue 14.*--allow-unenforced=PrivatePIDs/);
   assert.match(describeUnapplied(u[3]!), /reported, not refused/);

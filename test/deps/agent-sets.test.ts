@@ -5,19 +5,18 @@
 // messages in the agent's log, and, along After=/Before=, that no unit began starting before the
 // units it is ordered after were up. This is the proof the directive table's rows point at.
 // ORACLE_SETS=09,19 runs only the sets whose names start with those prefixes.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { agentFixture } from '../support/agent.ts';
+import { agentFixture, type AgentFixture } from '../support/agent.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { readOracle, runSetOnAgent, type Sample, type Snapshot } from './agent-set.ts';
 import { Node } from './node.ts';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '../fixtures/oracle-sets');
 const only = (process.env['ORACLE_SETS'] ?? '').split(',').filter(Boolean);
-const SETS = readdirSync(ROOT).filter((d) => /^\d+-/.test(d) && (only.length === 0 || only.some((p) => d.startsWith(p)))).sort();
 
 /** The journal lines both sides must agree on: job results, dependency failures, On*= triggers, restarts. */
 const JOB_LINE = /^(Started |Finished |Dependency failed for |Failed to start \S+\.$|Timed out |Assertion failed for |Reloaded |Reload failed for |Stopped )|: Job \S+ failed with result|: Triggering On(Failure|Success)= dependencies\.|: Failed to enqueue On(Failure|Success)=|^\S+ is inactive\.$|: Scheduled restart job|: Failed with result/;
@@ -67,11 +66,11 @@ const GRACE_MS = 400;
 /** Where run-set's output and ours are sampled up to one round late (ms). */
 const SAMPLE_SLACK_MS = 80;
 
-for (const set of SETS) {
-  test(`oracle set ${set} through the real agent`, async (t) => {
+/** Runs one set through the agent `a` and compares it with systemd's answer. */
+async function check(a: AgentFixture, set: string): Promise<void> {
+  {
     const dir = join(ROOT, set);
     const oracle = readOracle(dir);
-    const a = agentFixture(t);
     const run = await runSetOnAgent(a, dir, 4, GRACE_MS);
     // the moment compared: the first sampling round near 4 s where every unit stands as in
     // systemd's final lines and the scripts logged the same lines; else the 4 s mark itself
@@ -116,5 +115,52 @@ for (const set of SETS) {
       if (s.began === undefined || sd.ready === undefined) continue;
       assert.ok(s.began >= sd.ready - SAMPLE_SLACK_MS, `${set}: ${unit} began at ${s.began} ms, before ${dep} was up at ${sd.ready} ms${why()}`);
     }
-  });
+  }
 }
+
+// One test per set, its title naming what the set proves (the directive walk of
+// test/api/directive-walk.test.ts reads the titles of test() calls whose callback calls agentFixture).
+/** The sets that have a test below (checked against the folder at the end). */
+const T: string[] = [];
+/** Whether ORACLE_SETS leaves this set out (the test is then marked skipped). */
+const left = (set: string, t: TestContext): boolean => {
+  T.push(set);
+  if (only.length === 0 || only.some((p) => set.startsWith(p))) return false;
+  t.skip(`ORACLE_SETS=${only.join(',')}`);
+  return true;
+};
+
+test('Requires=, After=: a failed requirement fails the dependent\'s job with dependency (set 01, real agent)', async (t) => { if (left('01-requires-after-fail', t)) return; const a = agentFixture(t); await check(a, '01-requires-after-fail'); });
+test('Requires= without ordering: both start at once, the later failure stops nothing (set 02, real agent)', async (t) => { if (left('02-requires-no-order', t)) return; const a = agentFixture(t); await check(a, '02-requires-no-order'); });
+test('Wants=: a failed wanted unit does not fail the job (set 03, real agent)', async (t) => { if (left('03-wants-fail', t)) return; const a = agentFixture(t); await check(a, '03-wants-fail'); });
+test('After=: ordering behind a slow Type=notify unit (set 04, real agent)', async (t) => { if (left('04-notify-order', t)) return; const a = agentFixture(t); await check(a, '04-notify-order'); });
+test('Requires= on a missing unit fails, Wants= on it is ignored (set 05, real agent)', async (t) => { if (left('05-missing-requires', t)) return; const a = agentFixture(t); await check(a, '05-missing-requires'); });
+test('OnFailure=: the handler runs when the unit fails (set 06, real agent)', async (t) => { if (left('06-onfailure', t)) return; const a = agentFixture(t); await check(a, '06-onfailure'); });
+test('Requires=, After=: stop jobs run in reverse order (set 07, real agent)', async (t) => { if (left('07-stop-reverse', t)) return; const a = agentFixture(t); await check(a, '07-stop-reverse'); });
+test('Conflicts=: starting one stops the other first (set 08, real agent)', async (t) => { if (left('08-conflicts', t)) return; const a = agentFixture(t); await check(a, '08-conflicts'); });
+test('BindsTo=: pulls the unit in, and the dependent stops when it exits (set 09, real agent)', async (t) => { if (left('09-bindsto', t)) return; const a = agentFixture(t); await check(a, '09-bindsto'); });
+test('PartOf=: restarting the unit restarts its parts, stopped first (set 10, real agent)', async (t) => { if (left('10-partof-restart', t)) return; const a = agentFixture(t); await check(a, '10-partof-restart'); });
+test('Requisite=: an inactive requisite fails the job (set 11, real agent)', async (t) => { if (left('11-requisite', t)) return; const a = agentFixture(t); await check(a, '11-requisite'); });
+test('Requires=: an automatic restart of the dependency restarts its dependents (set 12, real agent)', async (t) => { if (left('12-autorestart-dep', t)) return; const a = agentFixture(t); await check(a, '12-autorestart-dep'); });
+test('OnSuccess=: the handler runs when the unit ends well (set 13, real agent)', async (t) => { if (left('13-onsuccess', t)) return; const a = agentFixture(t); await check(a, '13-onsuccess'); });
+test('StopWhenUnneeded=: the helper stops once nothing wants it (set 14, real agent)', async (t) => { if (left('14-stop-when-unneeded', t)) return; const a = agentFixture(t); await check(a, '14-stop-when-unneeded'); });
+test('Requires=: restarting the dependency restarts the dependent, stopped first (set 15, real agent)', async (t) => { if (left('15-requires-restart', t)) return; const a = agentFixture(t); await check(a, '15-requires-restart'); });
+test('Before=: the dependent waits for a unit that times out, then fails with dependency (set 16, real agent)', async (t) => { if (left('16-before-timeout', t)) return; const a = agentFixture(t); await check(a, '16-before-timeout'); });
+test('Upholds=: the upheld unit is started again each time it exits (set 17, real agent)', async (t) => { if (left('17-upholds', t)) return; const a = agentFixture(t); await check(a, '17-upholds'); });
+test('PropagatesReloadTo=: a reload reloads the other unit (set 18, real agent)', async (t) => { if (left('18-reload-propagation', t)) return; const a = agentFixture(t); await check(a, '18-reload-propagation'); });
+test('BindsTo=, PartOf=: stopping the unit stops both dependents first (set 19, real agent)', async (t) => { if (left('19-bindsto-stop', t)) return; const a = agentFixture(t); await check(a, '19-bindsto-stop'); });
+test('Requires=, OnFailure=: a failure goes up a chain and triggers the middle unit\'s handler (set 20, real agent)', async (t) => { if (left('20-dependency-chain', t)) return; const a = agentFixture(t); await check(a, '20-dependency-chain'); });
+test('Requires=: a dependency\'s automatic restarts hitting its start limit (set 21, real agent)', async (t) => { if (left('21-autorestart-start-limit', t)) return; const a = agentFixture(t); await check(a, '21-autorestart-start-limit'); });
+test('Before=: starts after a slow Type=notify unit is ready, stops in reverse order (set 22, real agent)', async (t) => { if (left('22-before-order', t)) return; const a = agentFixture(t); await check(a, '22-before-order'); });
+test('Requisite=: an active requisite lets the unit start; stopping it stops the unit first (set 23, real agent)', async (t) => { if (left('23-requisite-active', t)) return; const a = agentFixture(t); await check(a, '23-requisite-active'); });
+test('PropagatesStopTo=, StopPropagatedFrom=: a stop is propagated, a start is not (set 24, real agent)', async (t) => { if (left('24-propagates-stop', t)) return; const a = agentFixture(t); await check(a, '24-propagates-stop'); });
+test('ReloadPropagatedFrom=: a reload of the other unit reloads this one if active (set 25, real agent)', async (t) => { if (left('25-reload-propagated-from', t)) return; const a = agentFixture(t); await check(a, '25-reload-propagated-from'); });
+test('OnFailureJobMode=fail: the handler\'s job is refused when it would replace a queued job (set 26, real agent)', async (t) => { if (left('26-onfailure-job-mode-fail', t)) return; const a = agentFixture(t); await check(a, '26-onfailure-job-mode-fail'); });
+test('OnFailureJobMode=replace: the handler\'s job replaces the queued job it conflicts with (set 27, real agent)', async (t) => { if (left('27-onfailure-job-mode-replace', t)) return; const a = agentFixture(t); await check(a, '27-onfailure-job-mode-replace'); });
+test('OnSuccessJobMode=fail: the handler\'s job is refused when it would replace a queued job (set 29, real agent)', async (t) => { if (left('29-onsuccess-job-mode-fail', t)) return; const a = agentFixture(t); await check(a, '29-onsuccess-job-mode-fail'); });
+test('JobTimeoutSec=: a start job waiting too long times out (set 28, real agent)', async (t) => { if (left('28-job-timeout', t)) return; const a = agentFixture(t); await check(a, '28-job-timeout'); });
+
+test('every oracle set has its real-agent test', () => {
+  const all = readdirSync(ROOT).filter((d) => /^\d+-/.test(d)).sort();
+  assert.deepEqual([...T].sort(), all);
+});

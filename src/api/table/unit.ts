@@ -1,7 +1,7 @@
 // [Unit] (systemd.unit(5)) and [Install] directives. Dependencies and jobs belong to the
-// dependency engine of issue 16 (src/deps, wired by src/agent/deps.ts): Wants=, Requires=,
-// Conflicts=, After=, RefuseManualStart= and RefuseManualStop= are applied; the others are
-// reported, never refused. Conditions
+// dependency engine of issue 16 (src/deps, wired by src/agent/deps.ts): a row is applied once an
+// oracle set run through the real standalone agent (test/deps/agent-sets.test.ts) shows it doing
+// what systemd 257 does; the others are reported, never refused. Conditions
 // and asserts are checked by the runner before a start (src/conditions).
 
 import { row, honours, STR, LIST, BOOL, SPAN, enumOf, intRange, EMERGENCY_ACTIONS, type Directive, type NotApplied } from './kinds.ts';
@@ -10,10 +10,12 @@ const DEP = 'not applied as checked yet (dependency engine, issue 16): the agent
 const JOB = 'jobs and transactions are not applied yet (issue 16)';
 const dep: NotApplied = { applier: 'dependency', reason: DEP, protects: false };
 const job: NotApplied = { applier: 'dependency', reason: JOB, protects: false };
-/** Wired through the agent's dependency engine and checked against real processes (test/deps/agent.test.ts, host.test.ts). */
+/** Wired through the agent's dependency engine and checked against systemd 257 with real processes (test/deps/agent-sets.test.ts, agent.test.ts, agent-fixes.test.ts). */
 const wired = { applier: 'runner' } as const;
 const ACTION = 'emergency actions (reboot, poweroff, exit) are not taken on a node: the agent does not reboot its host';
 const action: NotApplied = { applier: 'not-yet', reason: ACTION, protects: false, gap: honours(ACTION, 'none') };
+/** The job modes the dependency engine runs (isolate and flush are not: a handler asked for with them is not started, and the agent logs why). */
+const jobMode = { applier: 'runner', gap: honours('job modes isolate and flush are not supported by the agent\'s dependency engine (issue 16): the handler is not started, and the agent logs why', 'fail', 'replace', 'replace-irreversibly', 'ignore-dependencies', 'ignore-requirements') } as const;
 const JOB_MODES = ['fail', 'replace', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'];
 const d = (name: string, kind: Parameters<typeof row>[2], doc: string, how: Parameters<typeof row>[4]): Directive => row('Unit', name, kind, doc, how);
 
@@ -22,34 +24,34 @@ export const UNIT: Directive[] = [
   d('Documentation', LIST, 'URIs referencing documentation for this unit (Documentation=): http(s)://, file:, info:, man:.', { applier: 'carried', reason: 'documentation links are kept for render, nothing to apply', protects: false }),
   d('Wants', LIST, 'Weak requirement dependencies on other units (Wants=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
   d('Requires', LIST, 'Requirement dependencies on other units (Requires=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
-  d('Requisite', LIST, 'Like Requires=, but the units must already be active (Requisite=).', dep),
-  d('BindsTo', LIST, 'Like Requires=, and stop when the other unit stops (BindsTo=).', dep),
-  d('PartOf', LIST, 'Stop and restart with the listed units (PartOf=).', dep),
-  d('Upholds', LIST, 'Keep the listed units running (Upholds=).', dep),
+  d('Requisite', LIST, 'Like Requires=, but the units must already be active (Requisite=): the job fails with result dependency when one is not; stopping one stops this unit. Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle sets 11, 23).', wired),
+  d('BindsTo', LIST, 'Like Requires=, and stop when the other unit stops (BindsTo=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle sets 09, 19).', wired),
+  d('PartOf', LIST, 'Stop and restart with the listed units (PartOf=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle sets 10, 19, 22).', wired),
+  d('Upholds', LIST, 'Keep the listed units running (Upholds=): started again whenever they stop while this unit is active. Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 17).', wired),
   d('Conflicts', LIST, 'Negative requirement dependencies (Conflicts=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
-  d('Before', LIST, 'Ordering: start before the listed units (Before=).', dep),
+  d('Before', LIST, 'Ordering: start before the listed units, stop after them (Before=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle sets 16, 22).', wired),
   d('After', LIST, 'Ordering: start after the listed units (After=). Applied by the agent\'s dependency engine (src/agent/deps.ts): jobs pulled in and ordered as systemd\'s transactions, among the units of one folder or namespace.', wired),
-  d('OnFailure', LIST, 'Units activated when this unit enters the failed state (OnFailure=).', dep),
-  d('OnSuccess', LIST, 'Units activated when this unit enters the inactive state (OnSuccess=).', dep),
-  d('PropagatesReloadTo', LIST, 'Reloads propagated to the listed units (PropagatesReloadTo=).', dep),
-  d('ReloadPropagatedFrom', LIST, 'Reload when the listed units reload (ReloadPropagatedFrom=).', dep),
-  d('PropagatesStopTo', LIST, 'Stops propagated to the listed units (PropagatesStopTo=).', dep),
-  d('StopPropagatedFrom', LIST, 'Stop when the listed units stop (StopPropagatedFrom=).', dep),
+  d('OnFailure', LIST, 'Units activated when this unit enters the failed state, or its start job fails with timeout or dependency (OnFailure=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle sets 06, 20, 26, 27).', wired),
+  d('OnSuccess', LIST, 'Units activated when this unit enters the inactive state after it ran (OnSuccess=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle sets 13, 29).', wired),
+  d('PropagatesReloadTo', LIST, 'Reloads propagated to the listed units when they are active (PropagatesReloadTo=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 18).', wired),
+  d('ReloadPropagatedFrom', LIST, 'Reload when the listed units reload, if active (ReloadPropagatedFrom=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 25).', wired),
+  d('PropagatesStopTo', LIST, 'Stops propagated to the listed units; starts are not (PropagatesStopTo=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 24).', wired),
+  d('StopPropagatedFrom', LIST, 'Stop when the listed units stop; starts are not propagated (StopPropagatedFrom=). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 24).', wired),
   d('JoinsNamespaceOf', LIST, 'Share the /tmp, network and IPC namespaces of the listed units (JoinsNamespaceOf=).', { applier: 'sandbox', reason: 'namespaces are not set up yet (sandbox, issue 14)', protects: false }),
   d('RequiresMountsFor', LIST, 'Absolute paths whose mounts are required (RequiresMountsFor=).', dep),
   d('WantsMountsFor', LIST, 'Absolute paths whose mounts are wanted (WantsMountsFor=).', dep),
   d('DefaultDependencies', BOOL, 'Whether implicit default dependencies are added (DefaultDependencies=, default yes).', { ...dep, gap: honours(DEP, false) }),
-  d('StopWhenUnneeded', BOOL, 'Stop the unit when no longer used (StopWhenUnneeded=, default no).', dep),
+  d('StopWhenUnneeded', BOOL, 'Stop the unit when no active unit wants or requires it any more (StopWhenUnneeded=, default no). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 14).', wired),
   d('RefuseManualStart', BOOL, 'Refuse manual start requests (RefuseManualStart=, default no). Applied by the agent\'s dependency engine: unitctl start/restart of the unit is refused (exit 4), a start pulled in by a dependency or the agent\'s own runs (test/deps/agent-fixes.test.ts).', wired),
   d('RefuseManualStop', BOOL, 'Refuse manual stop requests (RefuseManualStop=, default no). Applied by the agent\'s dependency engine: unitctl stop of the unit is refused (exit 4); a stop pulled in by a dependency, a removed unit and --stop-on-exit stop it (test/deps/agent-fixes.test.ts).', wired),
   d('AllowIsolate', BOOL, 'Allow isolate requests (AllowIsolate=, default no).', job),
   d('IgnoreOnIsolate', BOOL, 'Do not stop on isolate (IgnoreOnIsolate=, default no).', job),
   d('SurviveFinalKillSignal', BOOL, 'Do not kill the unit\'s processes in the final killing spree at shutdown (SurviveFinalKillSignal=, default no).', { applier: 'not-yet', reason: 'the node\'s shutdown is not the agent\'s', protects: false }),
   d('CollectMode', enumOf(['inactive', 'inactive-or-failed']), 'When the unit is garbage-collected (CollectMode=, default inactive).', { applier: 'not-yet', reason: 'units are kept while their ServiceUnit exists', protects: false, gap: honours('units are kept while their ServiceUnit exists', 'inactive') }),
-  d('OnSuccessJobMode', enumOf(JOB_MODES), 'Job mode of the OnSuccess= units (OnSuccessJobMode=, default replace).', job),
-  d('OnFailureJobMode', enumOf(JOB_MODES), 'Job mode of the OnFailure= units (OnFailureJobMode=, default replace).', job),
-  d('JobTimeoutSec', SPAN, 'Timeout for a queued job (JobTimeoutSec=, default infinity).', job),
-  d('JobRunningTimeoutSec', SPAN, 'Timeout for a running job (JobRunningTimeoutSec=, default infinity).', job),
+  d('OnSuccessJobMode', enumOf(JOB_MODES), 'Job mode of the OnSuccess= units (OnSuccessJobMode=, default replace). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 29: fail); isolate and flush are not supported: the handler is not started and the agent logs why.', jobMode),
+  d('OnFailureJobMode', enumOf(JOB_MODES), 'Job mode of the OnFailure= units (OnFailureJobMode=, default replace). Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle sets 26: fail, 27: replace); isolate and flush are not supported: the handler is not started and the agent logs why.', jobMode),
+  d('JobTimeoutSec', SPAN, 'Timeout for a queued job, from the moment it is queued (JobTimeoutSec=, default infinity): the job ends with result timeout ("Timed out starting X."), which triggers OnFailure=. Applied by the agent\'s dependency engine (src/agent/deps.ts) as systemd\'s jobs and transactions, among the units of one folder or namespace; the same final states, job results and order as systemd 257 with real processes through the standalone agent (test/deps/agent-sets.test.ts, oracle set 28). JobTimeoutAction= is reported, not taken.', wired),
+  d('JobRunningTimeoutSec', SPAN, 'Timeout for a running job (JobRunningTimeoutSec=, default infinity).', { applier: 'dependency', reason: 'not applied yet (issue 16): the dependency engine times a job from the moment it is queued (JobTimeoutSec=) only', protects: false }),
   d('JobTimeoutAction', enumOf(EMERGENCY_ACTIONS), 'Action when a job times out (JobTimeoutAction=, default none).', action),
   d('JobTimeoutRebootArgument', STR, 'Argument to reboot(2) for JobTimeoutAction= (JobTimeoutRebootArgument=).', action),
   d('StartLimitIntervalSec', SPAN, 'Start rate limiting interval (StartLimitIntervalSec=, default 10s); 0 disables rate limiting. Every start counts, automatic restarts included.', { applier: 'engine' }),
