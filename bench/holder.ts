@@ -105,7 +105,8 @@ export async function holderFootprint(shim: string, count: number, say: (s: stri
   } finally {
     // the commands first (each holder then reports and exits), then any holder left, by PID
     for (const h of holders) {
-      try { const spawnLine = /^spawn ([0-9]+)$/m.exec(readFileSync(h.events, 'utf8')); if (spawnLine) process.kill(Number(spawnLine[1]), 'SIGKILL'); } catch { /* gone */ }
+      // only a command its holder has not reaped (a reaped PID may be reused)
+      try { const text = readFileSync(h.events, 'utf8'); const spawnLine = /^spawn ([0-9]+)$/m.exec(text); if (spawnLine && !text.includes(`\nexit ${spawnLine[1]} `)) process.kill(Number(spawnLine[1]), 'SIGKILL'); } catch { /* gone */ }
     }
     await sleep(1000);
     for (const h of holders) { try { if (h.pid > 0 && readFileSync(`/proc/${h.pid}/cmdline`, 'utf8').includes(h.events)) process.kill(h.pid, 'SIGKILL'); } catch { /* gone */ } }

@@ -39,8 +39,9 @@ function start(t: TestContext, argv: string[], env: Record<string, string>): { p
   child.unref();
   const lines = (): string[] => (existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter(Boolean) : []);
   t.after(async () => {
-    const spawned = lines().find((l) => l.startsWith('spawn '));
-    if (spawned) { try { process.kill(Number(spawned.split(' ')[1]), 'SIGKILL'); } catch { /* gone */ } }
+    // the command, by PID, only while its holder has not reaped it (a reaped PID may be reused)
+    const spawned = Number(lines().find((l) => l.startsWith('spawn '))?.split(' ')[1] ?? 0);
+    if (spawned > 0 && !lines().some((l) => l.startsWith(`exit ${spawned} `))) { try { process.kill(spawned, 'SIGKILL'); } catch { /* gone */ } }
     await until('the holder to end', () => !alive(child.pid!) || /^State:\s+Z/m.test(readFileSync(`/proc/${child.pid}/status`, 'utf8')), 5000).catch(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } });
     rmSync(dir, { recursive: true, force: true });
   });

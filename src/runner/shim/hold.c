@@ -57,7 +57,9 @@ static void keep_open(int fd, int across_exec) {
 }
 
 void hold_exec(int self_fd, char **argv, const struct hold *h) {
-	if (self_fd < 0) return;
+	/* the new image knows hold mode by the subreaper flag: without it, it would start over */
+	int reaper = 0;
+	if (self_fd < 0 || prctl(PR_GET_CHILD_SUBREAPER, &reaper) < 0 || !reaper) return;
 	char hold[96];
 	snprintf(hold, sizeof hold, "UO_SHIM_HOLD=%d,%d,%d,%d,%d", h->events, h->notify, h->out, h->err, h->log_dir);
 	char *env[5] = { hold };
@@ -87,7 +89,7 @@ int hold_adopt(struct hold *h) {
 	int *fields[] = { &h->events, &h->notify, &h->out, &h->err, &h->log_dir };
 	for (int i = 0; i < 5; i++) {
 		*fields[i] = next_fd(&v);
-		if (!v) return 0;
+		if (!v) return -1; /* never our own; starting over would run the command a second time */
 	}
 	h->notify_path = getenv("UO_SHIM_NOTIFY_SOCKET");
 	for (int i = 0; i < 5; i++) keep_open(*fields[i], 0);

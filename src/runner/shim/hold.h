@@ -14,7 +14,8 @@ struct hold {
 void hold_exec(int self_fd, char **argv, const struct hold *h);
 
 /* In a shim started by hold_exec(): whether this is hold mode (UO_SHIM_HOLD, and this process
- * a child subreaper, which an agent-started shim never is yet); fills h from it. */
+ * a child subreaper, which an agent-started shim never is yet): 1, h filled from it; 0, not
+ * hold mode; -1, hold mode with a malformed UO_SHIM_HOLD (the shim must end, not start over). */
 int hold_adopt(struct hold *h);
 
 /* The loop: reaps every child and descendant ("exit" lines), pumps the log pipes and notify

@@ -64,7 +64,9 @@ int main(int argc, char **argv) {
 	}
 	/* the same shim re-executed once its command runs (hold.c): only the reaping loop */
 	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD };
-	if (hold_adopt(&h)) {
+	int held = hold_adopt(&h);
+	if (held < 0) return 1;
+	if (held) {
 		if (h.notify >= 0) notify_set_unit(argv[1]);
 		return hold_loop(&h);
 	}
