@@ -56,6 +56,11 @@ export interface DepsDriverOptions {
 
 type Item = { readonly ev: DepsEvent; readonly req?: { queued: (q: { id: number } | Refused) => void; done: (o: JobOutcome) => void } };
 
+/** How many of the dependency engine's lines are kept per unit for status. */
+const MANAGER_LINES = 10;
+/** Who the dependency engine's lines are from in status (systemd's are "systemd[1]"). */
+export const MANAGER_IDENT = 'unit-operator';
+
 /** The most events one drain of the queue handles before it gives up, loudly (a loop between the engines is a bug). */
 const MAX_STEPS = 100_000;
 
@@ -70,6 +75,8 @@ export class DepsDriver {
   private readonly opts: DepsDriverOptions;
   private readonly clock: () => number;
   private closed = false;
+  /** The manager's last lines about each unit ("Dependency failed for X.", job results), as the journal lines systemctl status shows. */
+  private readonly managerLines = new Map<string, string[]>();
 
   constructor(opts: DepsDriverOptions) {
     this.opts = opts;
@@ -124,6 +131,16 @@ export class DepsDriver {
     if (this.closed) return;
     for (const ev of depsEventsFromEngine(unit, effects)) this.push({ ev });
   }
+
+  /** The unit's installed job, if any (systemctl status: "Job: N"). */
+  jobOf(unit: string): Job | undefined { return this.state.jobs[unit]; }
+
+  /**
+   * The dependency engine's last lines about the unit (at most MANAGER_LINES), each led by its
+   * time as the unit's journal lines are (27 characters, microseconds): systemctl status shows
+   * systemd's "Dependency failed for X." and job-result lines among the unit's own.
+   */
+  linesOf(unit: string): readonly string[] { return this.managerLines.get(unit) ?? []; }
 
   /** The installed jobs, by id (systemctl list-jobs). */
   jobs(): Job[] { return Object.values(this.state.jobs).sort((a, b) => a.id - b.id); }
@@ -215,6 +232,12 @@ export class DepsDriver {
       }
       case 'log':
         this.opts.log(e.level === 'err' ? 'error' : e.level, e.message, e.unit);
+        if (e.unit !== undefined && e.level !== 'debug') {
+          const ls = this.managerLines.get(e.unit) ?? [];
+          ls.push(`${new Date().toISOString().replace('Z', '000Z')} ${MANAGER_IDENT}: ${e.message}`);
+          if (ls.length > MANAGER_LINES) ls.splice(0, ls.length - MANAGER_LINES);
+          this.managerLines.set(e.unit, ls);
+        }
         return;
       case 'job-new': case 'job-changed': case 'target-state': return;
     }

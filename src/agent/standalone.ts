@@ -154,7 +154,13 @@ export class StandaloneAgent {
 
   status(name: string): UnitStatus | undefined {
     const h = this.find(name);
-    return h ? unitStatus(h.runner, h.source, true) : undefined;
+    if (!h) return undefined;
+    const s = unitStatus(h.runner, h.source, true);
+    // issue 16: the queued or running job and the dependency engine's lines (systemctl status's Job: and journal lines)
+    const d = this.host.depsOf();
+    const j = d?.jobOf(h.runner.unitName);
+    const lines = d?.linesOf(h.runner.unitName) ?? [];
+    return { ...s, ...(j ? { Job: { id: j.id, type: j.type, state: j.state } } : {}), ...(lines.length > 0 ? { ManagerLog: lines } : {}) };
   }
 
   list(): UnitStatus[] {

@@ -68,6 +68,10 @@ export interface UnitStatus extends UnitProperties {
   readonly NotApplied: readonly NotAppliedEntry[];
   /** What keeps the unit from running as written or its state from being kept (a refused state file, a read-only state folder); left out when none. */
   readonly Problems?: readonly string[];
+  /** The unit's installed job (systemctl status "Job: N"; issue 16), when it has one. */
+  readonly Job?: { readonly id: number; readonly type: string; readonly state: 'waiting' | 'running' } | undefined;
+  /** The dependency engine's last lines about the unit, time-stamped as its journal lines ("Dependency failed for X."). */
+  readonly ManagerLog?: readonly string[] | undefined;
 }
 
 /** What the machine does not know: the runner's and the agent's facts about a unit. */

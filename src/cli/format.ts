@@ -79,7 +79,7 @@ export function formatTimespanAccuracy(usec: number, accuracyUs: number): string
 }
 
 /** What the status view shows: systemctl show's properties, and what the runner adds when known. */
-export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec' | 'MemoryPeak' | 'MemoryMax' | 'MemoryHigh' | 'TasksMax' | 'NotApplied' | 'Problems'>>;
+export type StatusFacts = UnitProperties & Partial<Pick<UnitStatus, 'Job' | 'ExecStart' | 'TasksCurrent' | 'MemoryCurrent' | 'CPUUsageNSec' | 'MemoryPeak' | 'MemoryMax' | 'MemoryHigh' | 'TasksMax' | 'NotApplied' | 'Problems'>>;
 
 /**
  * The lines of the systemctl status view below its title, for one unit on one host: the
@@ -94,6 +94,7 @@ export function statusLines(u: StatusFacts, s: Style, now: number, opts: { reado
   const stateColor = u.ActiveState === 'failed' ? red(s, `${u.ActiveState} (Result: ${u.Result})`) : u.ActiveState === 'active' ? green(s, state) : state;
   const when = u.ActiveState === 'active' ? u.ActiveEnterTimestamp : u.ActiveState === 'inactive' || u.ActiveState === 'failed' ? u.InactiveEnterTimestamp : u.StateChangeTimestamp;
   line('Active', `${stateColor}${since(when, now)}`);
+  if (u.Job) line('Job', String(u.Job.id));
   lines.push(...checkLines(u, s, now, pad));
   if (u.NRestarts > 0) line('Restarts', String(u.NRestarts));
   const code = exitCodeName(u.ExecMainCode);
@@ -153,6 +154,9 @@ export function checkLines(u: Pick<UnitProperties, 'ConditionResult' | 'Conditio
 /** The systemctl status view. */
 export function statusView(u: UnitStatus, logTail: readonly string[], s: Style, now = Date.now()): string {
   const lines = [`${bullet(u, s)} ${bold(s, u.Id)} - ${u.Description}`, `     Loaded: ${u.LoadState} (${u.FragmentPath})`, ...statusLines(u, s, now)];
-  if (logTail.length > 0) lines.push('', ...logTail);
+  // the dependency engine's lines about the unit among its own, by time (both lead with a 27-character time stamp)
+  const manager = u.ManagerLog ?? [];
+  const tail = manager.length === 0 ? logTail : [...logTail, ...manager].map((l, i) => ({ l, i })).sort((a, b) => a.l.slice(0, 27).localeCompare(b.l.slice(0, 27)) || a.i - b.i).map((x) => x.l).slice(-Math.max(logTail.length, Math.min(manager.length, 10)));
+  if (tail.length > 0) lines.push('', ...tail);
   return lines.join('\n') + '\n';
 }
