@@ -155,12 +155,12 @@ test('unitctl status NAME --namespace prints the systemctl-like view per node fr
 });
 
 test('PrivatePIDs=yes on a node that does not apply it: not started, status.nodes[] lists it refused with the reason, a StartRefused event', async () => {
-  apply(su('sandboxed', { nodeName: 'node-a', unit: { partOf: ['network.target'] }, service: { execStart: ['/bin/sleep 1009'], privatePIDs: true } }));
+  apply(su('sandboxed', { nodeName: 'node-a', unit: { collectMode: 'inactive-or-failed' }, service: { execStart: ['/bin/sleep 1009'], privatePIDs: true } }));
   const obj = await until('node-a reported the refusal', () => { const o = getSU(NS, 'sandboxed'); return entry(o, 'node-a')?.['notApplied'] ? o : undefined; });
   const a = entry(obj, 'node-a')!;
   assert.deepEqual([a['activeState'], a['subState'], a['mainPID'] ?? 0], ['inactive', 'dead', 0]);
   const notApplied = a['notApplied'] as Array<{ directive: string; enforcement: string; reason: string }>;
-  assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['PartOf=', 'reported'], ['PrivatePIDs=', 'refused']]);
+  assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['CollectMode=', 'reported'], ['PrivatePIDs=', 'refused']]);
   assert.match(String(a['message']), /not started: PrivatePIDs= is not applied on this node .*--allow-unenforced=PrivatePIDs/);
   const events = await until('StartRefused event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=sandboxed', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']); return /^StartRefused$/m.test(e) ? e : undefined; });
   assert.match(events, /^NotApplied$/m);
@@ -168,7 +168,7 @@ test('PrivatePIDs=yes on a node that does not apply it: not started, status.node
   const { UNITCTL } = await import('../support/paths.ts');
   const { clusterState } = await import('../support/cluster.ts');
   const view = spawnSync(process.execPath, [UNITCTL, 'status', 'sandboxed', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8' });
-  assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: PartOf= — .*reported, not refused\n\s+PrivatePIDs= — .*refused: the unit does not start/);
+  assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: CollectMode= — .*reported, not refused\n\s+PrivatePIDs= — .*refused: the unit does not start/);
   kubectlOk(['delete', 'su', 'sandboxed', '-n', NS, '--wait=false']);
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { UnitRunner, monotonicUs } from '../../src/runner/unit.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
-import { isAlive } from '../../src/runner/procfs.ts';
+import { isAlive, startTime } from '../../src/runner/procfs.ts';
 import { removeNotifyFolder } from '../../src/runner/notifysock.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
 import { randomBytes } from 'node:crypto';
@@ -62,9 +62,11 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }, 
   };
   t.after(async () => {
     for (const r of runners) {
-      const pids = [...r.unitProcesses(), ...r.spawns.map((s) => s.shimPid)];
+      // a PID is killed only while it still names the process seen here: tests run side by
+      // side, and a PID freed meanwhile may already be another test's process
+      const seen = [...r.unitProcesses(), ...r.spawns.map((s) => s.shimPid)].map((p) => [p, startTime(p)] as const);
       r.close();
-      for (const p of pids) { try { process.kill(p, 9); } catch { /* gone */ } }
+      for (const [p, start] of seen) if (start !== undefined && startTime(p) === start) { try { process.kill(p, 9); } catch { /* gone */ } }
     }
     for (let i = 0; i < 50; i++) { if (runners.every((r) => r.unitProcesses().length === 0)) break; await sleep(20); }
     removeNotifyFolder(dir);
