@@ -13,6 +13,16 @@ import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenf
 import { parseShimLine } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
+
+/**
+ * Whether `pid` is still the process started at `start` (ticks), alive and no zombie: a shim
+ * whose command line did not read as its own a moment ago is the same process mid-execve()
+ * (the start time survives exec; a PID reused since has another).
+ */
+function reexecuting(pid: number, start: number | undefined): boolean {
+  if (start === undefined || startTime(pid) !== start) return false;
+  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
+}
 import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitLimits, limitLayout, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
@@ -690,6 +700,10 @@ export class UnitRunner {
     }
     rec.offset = offset;
     if (!rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec)) {
+      // A shim re-executing itself into hold mode (issue 19) has no command line for a moment
+      // while execve() swaps its memory: the same process (same start time, not a zombie) is
+      // looked at again at the next event or poll, not declared gone
+      if (reexecuting(rec.shimPid, rec.shimStart)) return;
       // The shim died without saying "empty" (killed from outside): what it held is gone or orphaned.
       const again = readNewLines(eventsPath(rec.dir), rec.offset);
       if (again.lines.length > 0) { this.pollBatch(rec); return; }
