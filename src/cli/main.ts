@@ -93,6 +93,7 @@ export async function main(argv: string[], io: Io = processIo, opts: MainOptions
   const cluster = cmd !== 'agent' && cmd !== 'controller' && (opts.plugin === true || rest.some((a) => CLUSTER_FLAGS.has(a.split('=')[0]!)));
   if (cluster && NOT_IN_CLUSTER[cmd]) { io.stderr(`${opts.plugin ? 'kubectl unit' : 'unitctl'} ${cmd}: ${NOT_IN_CLUSTER[cmd]}\n`); return EXIT.usage; }
   const load = (cluster ? CLUSTER_COMMANDS[cmd] : undefined) ?? COMMANDS[cmd];
+  if (!load && CLUSTER_COMMANDS[cmd]) { io.stderr(`unitctl ${cmd}: a cluster command — add --cluster, --namespace NS or --kubeconfig FILE (or run it as kubectl unit ${cmd})\n`); return EXIT.usage; }
   if (!load) { io.stderr(`unitctl: unknown command "${cmd}"\n\n${HELP}`); return EXIT.usage; }
   try {
     const run = await load();
