@@ -125,14 +125,14 @@ export function prepareLaunch(i: LaunchInput): Launch {
     cwd = `${optional ? '-' : ''}${p === '~' ? (user?.home ?? '/root') : p}`;
   }
   const nsPid = hostNamespacePid(i.hostRoot);
-  const sandbox = sandboxPlan({ service: i.service, unitName: i.unitName, invocationId: i.invocationId, expand: (p) => expandSpecifiers(p, ctx) });
+  const rootDirectory = exec.rootDirectory !== undefined ? expandSpecifiers(exec.rootDirectory, ctx) : undefined;
+  const sandbox = sandboxPlan({ service: i.service, unitName: i.unitName, invocationId: i.invocationId, expand: (p) => expandSpecifiers(p, ctx), rootDirectory });
   problems.push(...sandbox.problems);
   // PrivateTmp= folders of this unit's earlier invocations that no stop removed (the agent was down when they ended)
   if (sandbox.privateTmp) problems.push(...removePrivateTmp(i.unitName, i.invocationId, i.hostRoot).failed);
   // issue 15: capabilities, NoNewPrivileges=, system call filters, PrivateNetwork= ("+": none, as systemd)
   const privs = privsPlan(i.service, !e.command.flags.fullPrivileges);
   problems.push(...privs.problems);
-  if (sandbox.spec !== undefined && exec.rootDirectory !== undefined) problems.push('RootDirectory= with a mount namespace: its entries (ProtectSystem=, PrivateTmp=...) are applied to the host\'s tree before the chroot, not inside RootDirectory=');
   const shimEnv = encodeShimEnv({
     env: built.env,
     root: nsPid === undefined && i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
@@ -145,7 +145,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
     stdout: exec.stdout, stderr: exec.stderr,
     log: i.journal, logMaxBytes: i.logMaxBytes,
     notifySocket: e.role === 'main' && wantsNotify ? i.notifySocket : undefined,
-    rootDirectory: exec.rootDirectory !== undefined ? expandSpecifiers(exec.rootDirectory, ctx) : undefined,
+    rootDirectory,
     nice: exec.nice, oomScoreAdjust: exec.oomScoreAdjust, ioScheduling: exec.ioScheduling,
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
     ignoreSigpipe: exec.ignoreSigpipe, cgroups: i.cgroups, holderCgroups: i.holderCgroups,

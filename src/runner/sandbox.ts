@@ -27,9 +27,11 @@ const CAP_SYS_MODULE = 16, CAP_SYS_RAWIO = 17, CAP_MKNOD = 27, CAP_SYSLOG = 34;
 /** The exec directories' fields and where a system service's live. */
 const EXEC_DIRECTORIES: ReadonlyArray<readonly [string, string]> = [['runtimeDirectory', '/run'], ['stateDirectory', '/var/lib'], ['cacheDirectory', '/var/cache'], ['logsDirectory', '/var/log'], ['configurationDirectory', '/etc']];
 
-type Op = 'inaccessible' | 'bind' | 'tmp' | 'dev' | 'procfs' | 'ro' | 'rw' | 'noexec' | 'exec' | 'tmpfs' | 'rwi';
+type Op = 'inaccessible' | 'bind' | 'tmp' | 'dev' | 'binddev' | 'bindsys' | 'procfs' | 'ro' | 'rw' | 'noexec' | 'exec' | 'tmpfs' | 'run' | 'rwi';
 /** systemd's MountMode order (namespace.c): for one path, the first of these wins. */
-const PRIORITY: readonly Op[] = ['inaccessible', 'bind', 'tmp', 'dev', 'procfs', 'ro', 'rw', 'noexec', 'exec', 'tmpfs', 'rwi'];
+const PRIORITY: readonly Op[] = ['inaccessible', 'bind', 'tmp', 'dev', 'binddev', 'bindsys', 'procfs', 'ro', 'rw', 'noexec', 'exec', 'tmpfs', 'run', 'rwi'];
+/** BindLogSockets=: the journal's sockets, bound read-only into the namespace when they exist (systemd's bind_log_sockets_table). */
+const LOG_SOCKETS = ['/run/systemd/journal/socket', '/run/systemd/journal/stdout', '/run/systemd/journal/dev-log'];
 
 interface Entry {
   path: string;
@@ -50,6 +52,8 @@ export interface SandboxInput {
   readonly invocationId: string;
   /** Specifier expansion for paths (%t, %S...). */
   readonly expand: (s: string) => string;
+  /** RootDirectory= (expanded): the namespace is built below it and becomes the command's /. */
+  readonly rootDirectory?: string | undefined;
   /** The agent's view of the host's root, for the private folders' names ('' or /proc/1/root...): only used to remove them. */
 }
 
@@ -60,6 +64,8 @@ export interface SandboxPlan {
   readonly problems: readonly string[];
   /** The PrivateTmp= folders (as the command's namespace sees them), when asked. */
   readonly privateTmp?: readonly string[];
+  /** The namespace is built below RootDirectory=, which it makes the command's / (no chroot follows). */
+  readonly rooted?: boolean;
 }
 
 const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
@@ -254,7 +260,27 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   if (truthy(s['privateMounts'])) wanted = true;
   const flags = str(s['mountFlags']);
   if (flags !== undefined && wanted === false && flags !== 'shared') wanted = true; // MountFlags= alone asks for a namespace too
+  // RootDirectory=: MountAPIVFS= defaults to yes, and with it (or exec directories) the namespace
+  // is needed (systemd 257: exec_needs_mount_namespace(), exec_context_get_effective_mount_apivfs())
+  const rootRaw = i.rootDirectory !== undefined ? cleanPath(i.rootDirectory) : undefined;
+  if (i.rootDirectory !== undefined && rootRaw === undefined) problems.push(`RootDirectory=${i.rootDirectory} is not an absolute, normalized path`);
+  const root = rootRaw !== undefined && rootRaw !== '/' ? rootRaw : undefined;
+  const apivfsSet = str(s['mountAPIVFS']);
+  const apivfs = apivfsSet !== undefined ? truthy(apivfsSet) : root !== undefined;
+  const hasExecDirectories = EXEC_DIRECTORIES.some(([field]) => list(s[field]).length > 0);
+  if (root !== undefined && (apivfs || hasExecDirectories)) wanted = true;
   if (!wanted) return { spec: undefined, problems };
+  // MountAPIVFS=: /proc, /dev, /sys and /run, each only where the entries above mount nothing
+  // (systemd's apivfs_table). Without RootDirectory= /dev and /sys are the host's mounts already
+  // and /run is left as it is (a systemd host always has it mounted).
+  if (apivfs) {
+    entries.push({ path: '/proc', op: 'procfs' }, { path: '/dev', op: 'binddev' }, { path: '/sys', op: 'bindsys' });
+    if (root !== undefined) entries.push({ path: '/run', op: 'run' });
+  }
+  // BindLogSockets= (default: with MountAPIVFS=, or RootDirectory= with PrivateDevices=)
+  const logSet = str(s['bindLogSockets']);
+  const logSockets = logSet !== undefined ? truthy(logSet) : apivfs || (root !== undefined && truthy(s['privateDevices']));
+  if (logSockets) for (const p of LOG_SOCKETS) entries.push({ path: p, op: 'bind', arg: p, ignore: true, readOnly: true, nosuid: true, noexec: true });
   // the exec directories (RuntimeDirectory= and friends, made by the runner before the command)
   // are bound read-write into the namespace, so that ProtectSystem=strict leaves them writable
   // (systemd: they imply BindPaths=; ConfigurationDirectory= too)
@@ -290,7 +316,8 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   });
   if (caps.size > 0) lines.push(`dropcap\t.\t${[...caps].sort((a, b) => a - b).join(',')}`);
   if (flags === 'slave' || flags === 'private') lines.push(`propagation\t.\t${flags}`);
-  return { spec: lines.join('\n'), problems, ...(tmpDirs ? { privateTmp: [tmpDirs.tmp, tmpDirs.varTmp] } : {}) };
+  if (root !== undefined) lines.push(`root\t.\t${root}`);
+  return { spec: lines.join('\n'), problems, ...(tmpDirs ? { privateTmp: [tmpDirs.tmp, tmpDirs.varTmp] } : {}), ...(root !== undefined ? { rooted: true } : {}) };
 }
 
 const features = new Map<string, string[]>();

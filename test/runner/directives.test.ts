@@ -73,7 +73,7 @@ test('OOMScoreAdjust= is seen in /proc/PID/oom_score_adj; a negative one the ker
   }
 });
 
-test('RootDirectory= chroots the command: /proc/PID/root is the directory, the executable and WorkingDirectory= are found inside', TIMEOUT, async (t) => {
+test('RootDirectory= with MountAPIVFS=no (no mount namespace) chroots the command: /proc/PID/root is the directory, the executable and WorkingDirectory= are found inside', TIMEOUT, async (t) => {
   const h = harness(t);
   const root = join(h.dir, 'root');
   mkdirSync(join(root, 'bin'), { recursive: true });
@@ -81,13 +81,13 @@ test('RootDirectory= chroots the command: /proc/PID/root is the directory, the e
   writeFileSync(join(h.dir, 'hold.c'), '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n');
   const cc = spawnSync('gcc', ['-static', '-O1', '-o', join(root, 'bin', 'hold'), join(h.dir, 'hold.c')], { encoding: 'utf8', timeout: 20_000 });
   if (cc.status !== 0) { t.skip(`gcc -static could not build a program for the root: ${cc.stderr || cc.error}`); return; }
-  const pid = await running(h, 'chroot.service', { rootDirectory: root, execStart: ['/bin/hold'] });
+  const pid = await running(h, 'chroot.service', { rootDirectory: root, mountAPIVFS: false, execStart: ['/bin/hold'] });
   assert.equal(readlinkSync(`/proc/${pid}/root`), root);
   assert.equal(readlinkSync(`/proc/${pid}/cwd`), root, 'the default WorkingDirectory= is the new root\'s "/"');
-  const wd = await running(h, 'chrootwd.service', { rootDirectory: root, workingDirectory: '/data', execStart: ['/bin/hold'] });
+  const wd = await running(h, 'chrootwd.service', { rootDirectory: root, mountAPIVFS: false, workingDirectory: '/data', execStart: ['/bin/hold'] });
   assert.equal(readlinkSync(`/proc/${wd}/cwd`), join(root, 'data'), 'WorkingDirectory= is inside the root');
   // /bin/sleep exists on the host, not in the root
-  const r = h.open('chrootmissing.service', { service: { type: 'exec', rootDirectory: root, execStart: ['/bin/sleep 1000'] } });
+  const r = h.open('chrootmissing.service', { service: { type: 'exec', rootDirectory: root, mountAPIVFS: false, execStart: ['/bin/sleep 1000'] } });
   r.start();
   await waitFor(r, 'failed', subState('failed'), WAIT);
   assert.equal(r.machine.mainExec?.status, 203);

@@ -120,3 +120,16 @@ test('ProtectProc=, ProcSubset=: a /proc of its own with hidepid= and subset=pid
   assert.ok(lines({ protectProc: 'noaccess', protectSystem: 'strict' }).includes('procfs\t.\t/proc\thidepid=noaccess'));
   assert.equal(plan({ protectProc: 'default', procSubset: 'all' }).spec, undefined);
 });
+
+test('RootDirectory=: MountAPIVFS= defaults to yes (a /proc, the host\'s /dev and /sys, a /run tmpfs, the journal\'s sockets), the entries are taken below the root; MountAPIVFS=no and nothing else: a plain chroot', () => {
+  const rooted = (service: Record<string, unknown>) => sandboxPlan({ service, unitName: 'x.service', invocationId: INV, expand: (s) => s, rootDirectory: '/srv/root/' });
+  const p = rooted({});
+  assert.equal(p.rooted, true);
+  const log = (f: string): string => `bind\tionx\t/run/systemd/journal/${f}\t/run/systemd/journal/${f}`;
+  assert.deepEqual(p.spec?.split('\n'), ['binddev\t.\t/dev', 'procfs\t.\t/proc', 'run\t.\t/run', log('dev-log'), log('socket'), log('stdout'), 'bindsys\t.\t/sys', 'root\t.\t/srv/root']);
+  assert.equal(rooted({ mountAPIVFS: false }).spec, undefined, 'no namespace: RootDirectory= alone is a chroot');
+  assert.deepEqual(rooted({ mountAPIVFS: false, stateDirectory: ['s'] }).spec?.split('\n'), ['bind\tr\t/var/lib/s\t/var/lib/s', 'root\t.\t/srv/root'], 'the exec directories bound into the root from the host');
+  // without RootDirectory=, MountAPIVFS=yes mounts /proc anew; /dev and /sys are the host's mounts already, /run is left alone
+  assert.deepEqual(lines({ mountAPIVFS: true, privateMounts: true }).filter((l) => !l.startsWith('bind\t')), ['binddev\t.\t/dev', 'procfs\t.\t/proc', 'bindsys\t.\t/sys']);
+  assert.equal(plan({ mountAPIVFS: true }).spec, undefined, 'MountAPIVFS= alone asks for no namespace (systemd: only with RootDirectory=)');
+});

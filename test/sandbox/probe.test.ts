@@ -14,7 +14,8 @@ import { agentFixture } from '../support/agent.ts';
 import { FIXTURES } from '../support/paths.ts';
 import { until } from '../support/wait.ts';
 import type { UnitStatus } from '../../src/api/status.ts';
-import { ALLOW_UNENFORCED, CASES, HOST_CLEANUP, HOST_FILES, unitText, type Outcome } from '../fixtures/sandbox/cases.ts';
+import { ALLOW_UNENFORCED, CASES, HOST_CLEANUP, HOST_FILES, ROOT_SETUP, unitText, type Outcome } from '../fixtures/sandbox/cases.ts';
+import { spawnSync } from 'node:child_process';
 
 const DIR = join(FIXTURES, 'sandbox');
 const ORACLE = JSON.parse(readFileSync(join(DIR, 'oracle.json'), 'utf8')) as { recordedWith: string; cases: Record<string, Outcome & { seen?: string[] }> };
@@ -23,11 +24,12 @@ const leftovers = (): string[] => [
   ...readdirSync('/run').filter((n) => n.startsWith('uo-sandbox-')).map((n) => join('/run', n)),
 ];
 
-test('ProtectSystem=, ProtectHome=, PrivateTmp=, PrivateDevices=, PrivateMounts=, ProtectKernelTunables=, ProtectKernelModules=, ProtectControlGroups=, ProtectProc=, ProcSubset=, ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=, ExecPaths=, NoExecPaths=, TemporaryFileSystem=, BindPaths=, BindReadOnlyPaths=, MountFlags=: every probe unit prints under our agent what it prints under systemd 257 (oracle fixture)', { timeout: 120_000 }, async (t) => {
+test('ProtectSystem=, ProtectHome=, PrivateTmp=, PrivateDevices=, PrivateMounts=, ProtectKernelTunables=, ProtectKernelModules=, ProtectControlGroups=, ProtectProc=, ProcSubset=, ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=, ExecPaths=, NoExecPaths=, TemporaryFileSystem=, BindPaths=, BindReadOnlyPaths=, MountFlags=, RootDirectory= with MountAPIVFS=: every probe unit prints under our agent what it prints under systemd 257 (oracle fixture)', { timeout: 120_000 }, async (t) => {
   assert.deepEqual(Object.keys(ORACLE.cases).sort(), CASES.map((c) => c.name).sort(), 'oracle.json holds every case of cases.ts (re-record it)');
   assert.deepEqual(leftovers(), [], 'no PrivateTmp= folder or staging folder of an earlier run is left');
   for (const f of HOST_FILES) { mkdirSync(dirname(f), { recursive: true }); writeFileSync(f, 'marker\n'); }
   t.after(() => { for (const f of HOST_CLEANUP) rmSync(f, { recursive: true, force: true }); });
+  assert.equal(spawnSync('sh', ['-c', ROOT_SETUP]).status, 0, 'the RootDirectory= tree made');
   const out = mkdtempSync(join(tmpdir(), 'uo-sbx-out-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
 

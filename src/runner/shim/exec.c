@@ -179,7 +179,8 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	step(privs_rtprio(), UO_EXIT_LIMITS); /* RestrictRealtime=: RLIMIT_RTPRIO 0 (privs.c) */
 	step(privs_bounding(), UO_EXIT_CAPABILITIES); /* CapabilityBoundingSet=, AmbientCapabilities= (privs.c) */
 	/* RootDirectory=: chroot while we still may; the working directory is found inside it */
-	if ((v = getenv("UO_SHIM_ROOT_DIRECTORY")) && *v && (chroot(v) < 0 || chdir("/") < 0)) fail(errno, UO_EXIT_CHROOT);
+	/* (with a mount namespace the root is already the command's /: sandbox.c moved it there, as systemd) */
+	if (!sandbox_rooted() && (v = getenv("UO_SHIM_ROOT_DIRECTORY")) && *v && (chroot(v) < 0 || chdir("/") < 0)) fail(errno, UO_EXIT_CHROOT);
 	step(privs_before_user(uid), UO_EXIT_USER); /* keep-caps through setresuid() for AmbientCapabilities= */
 	step(creds_user(uid), UO_EXIT_USER);
 	step(privs_after_user(uid), UO_EXIT_CAPABILITIES);

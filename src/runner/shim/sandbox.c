@@ -38,7 +38,7 @@
 #define MAX_PATH 4095
 #define MAX_OPTIONS 256
 
-enum op { OP_INACCESSIBLE, OP_RO, OP_RW, OP_RWI, OP_NOEXEC, OP_EXEC, OP_TMP, OP_BIND, OP_TMPFS, OP_DEV, OP_PROCFS };
+enum op { OP_INACCESSIBLE, OP_RO, OP_RW, OP_RWI, OP_NOEXEC, OP_EXEC, OP_TMP, OP_BIND, OP_TMPFS, OP_DEV, OP_PROCFS, OP_BINDDEV, OP_BINDSYS, OP_RUN };
 
 struct entry {
 	enum op op;
@@ -54,6 +54,7 @@ struct plan {
 	unsigned long propagation;
 	int caps[64];
 	int ncaps;
+	const char *root; /* RootDirectory=: the entries' paths are below it, it becomes / at the end */
 	char buf[MAX_SPEC + 1];
 };
 
@@ -104,6 +105,7 @@ static int parse_op(const char *s, enum op *op) {
 		{ "inaccessible", OP_INACCESSIBLE }, { "ro", OP_RO }, { "rw", OP_RW }, { "rwi", OP_RWI },
 		{ "noexec", OP_NOEXEC }, { "exec", OP_EXEC }, { "tmp", OP_TMP }, { "bind", OP_BIND },
 		{ "tmpfs", OP_TMPFS }, { "dev", OP_DEV }, { "procfs", OP_PROCFS },
+		{ "binddev", OP_BINDDEV }, { "bindsys", OP_BINDSYS }, { "run", OP_RUN },
 	};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (strcmp(s, ops[i].name) == 0) { *op = ops[i].op; return 0; }
@@ -150,6 +152,11 @@ static int parse(const char *spec) {
 			else return -EINVAL;
 			continue;
 		}
+		if (strcmp(f[0], "root") == 0) {
+			if (nf != 3 || strcmp(f[1], ".") != 0 || plan.root || !valid_path(f[2]) || strcmp(f[2], "/") == 0) return -EINVAL;
+			plan.root = f[2];
+			continue;
+		}
 		if (strcmp(f[0], "dropcap") == 0) {
 			if (nf != 3 || strcmp(f[1], ".") != 0 || parse_caps(f[2]) < 0) return -EINVAL;
 			continue;
@@ -174,14 +181,18 @@ static int parse(const char *spec) {
 		}
 		if (!valid_path(f[2])) return -EINVAL;
 		e->path = f[2];
+		/* procfs: the options are optional (MountAPIVFS='s /proc has none) */
 		int wants_arg = e->op == OP_TMP || e->op == OP_BIND || e->op == OP_TMPFS || e->op == OP_PROCFS;
-		if (wants_arg != (nf == 4)) return -EINVAL;
+		if (wants_arg != (nf == 4) && !(e->op == OP_PROCFS && nf == 3)) return -EINVAL;
 		if (nf == 4) {
 			if (e->op == OP_PROCFS ? !valid_proc_options(f[3]) : e->op == OP_TMPFS ? !valid_options(f[3]) : !valid_path(f[3])) return -EINVAL;
 			e->arg = f[3];
 		}
 		if (e->op == OP_DEV && strcmp(e->path, "/dev") != 0) return -EINVAL;
 		if (e->op == OP_PROCFS && strcmp(e->path, "/proc") != 0) return -EINVAL;
+		if (e->op == OP_BINDDEV && strcmp(e->path, "/dev") != 0) return -EINVAL;
+		if (e->op == OP_BINDSYS && strcmp(e->path, "/sys") != 0) return -EINVAL;
+		if (e->op == OP_RUN && strcmp(e->path, "/run") != 0) return -EINVAL;
 		plan.n++;
 	}
 	return 0;
@@ -353,7 +364,7 @@ static const char *inaccessible_node(mode_t m) {
 
 /* ---- PrivateDevices=: a /dev with the pseudo devices, pts, shm, mqueue, hugepages --------- */
 
-static int make_dev(void) {
+static int make_dev(const char *target) {
 	int r = staging_make();
 	if (r < 0) return r;
 	char dev[128], p[192];
@@ -404,7 +415,8 @@ static int make_dev(void) {
 		if (symlink("/proc/kcore", p) < 0) r = -errno;
 	}
 	umask(old);
-	if (r == 0 && mount(dev, "/dev", NULL, MS_MOVE, NULL) < 0) r = -errno;
+	if (r == 0) r = mkdir_p(target, 1); /* RootDirectory= may lack it */
+	if (r == 0 && mount(dev, target, NULL, MS_MOVE, NULL) < 0) r = -errno;
 	return r;
 }
 
@@ -504,10 +516,24 @@ static int apply_one(struct entry *e) {
 		return mount("tmpfs", e->path, "tmpfs", flags, e->arg) < 0 ? -errno : 0;
 	}
 	case OP_DEV:
-		return make_dev();
-	case OP_PROCFS:
-		/* a /proc of its own with hidepid=, subset= (what is below the old one goes with it, as in systemd) */
+		return make_dev(e->path);
+	case OP_PROCFS: {
+		/* a /proc of its own (with hidepid=, subset=; what is below the old one goes with it) */
+		int r = mkdir_p(e->path, 1);
+		if (r < 0) return r;
 		return mount("proc", e->path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, e->arg) < 0 ? -errno : 0;
+	}
+	case OP_BINDDEV: case OP_BINDSYS: case OP_RUN: {
+		/* MountAPIVFS=: the host's /dev and /sys (with what is below them), a tmpfs /run; each only
+		 * where nothing is mounted yet (systemd: mount_bind_dev(), mount_bind_sysfs(), mount_run()) */
+		int r = mkdir_p(e->path, 1);
+		if (r < 0) return r;
+		int m = is_mount_point(e->path);
+		if (m < 0) return m;
+		if (m > 0) { e->skipped = 1; return 0; }
+		if (e->op == OP_RUN) return mount("tmpfs", e->path, "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=0755") < 0 ? -errno : 0;
+		return mount(e->op == OP_BINDDEV ? "/dev" : "/sys", e->path, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -520,17 +546,66 @@ static int flags_one(const struct entry *e) {
 	int rec = !(e->op == OP_TMPFS || e->op == OP_DEV);
 	int r = 0;
 	if (ro) r = remount(e->path, MOUNT_ATTR_RDONLY, 0, rec);
-	if (r == 0 && (e->op == OP_NOEXEC || e->noexec)) r = remount(e->path, MOUNT_ATTR_NOEXEC, 0, rec);
+	if (r == 0 && (e->op == OP_NOEXEC || e->op == OP_BINDSYS || e->noexec)) r = remount(e->path, MOUNT_ATTR_NOEXEC, 0, rec);
 	if (r == 0 && e->op == OP_EXEC) r = remount(e->path, 0, MOUNT_ATTR_NOEXEC, rec);
 	return r;
+}
+
+/* RootDirectory=: every entry's path below the root (its sources stay the host's) */
+static int prefix_paths(void) {
+	size_t n = strlen(plan.root);
+	for (int i = 0; i < plan.n; i++) {
+		const char *p = plan.e[i].path;
+		size_t len = n + (strcmp(p, "/") == 0 ? 0 : strlen(p));
+		if (len > MAX_PATH) return -ENAMETOOLONG;
+		char *full = malloc(len + 1);
+		if (!full) return -ENOMEM;
+		snprintf(full, len + 1, "%s%s", plan.root, strcmp(p, "/") == 0 ? "" : p);
+		plan.e[i].path = full;
+	}
+	return 0;
+}
+
+/* RootDirectory=: the folders systemd 257's base_filesystem_create() makes in a root that lacks
+ * them (mount points of the API file systems among them); the root is made a mount point. */
+static int root_prepare(void) {
+	static const struct { const char *name; mode_t mode; } dirs[] = {
+		{ "root", 0750 }, { "usr", 0755 }, { "var", 0755 }, { "etc", 0755 },
+		{ "proc", 0555 }, { "sys", 0555 }, { "dev", 0555 }, { "run", 0555 },
+	};
+	int fd = open(plan.root, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) return -errno;
+	mode_t old = umask(0);
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+		if (faccessat(fd, dirs[i].name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) (void)mkdirat(fd, dirs[i].name, dirs[i].mode);
+	umask(old);
+	close(fd);
+	int m = is_mount_point(plan.root);
+	if (m < 0) return m;
+	if (m == 0 && mount(plan.root, plan.root, NULL, MS_BIND | MS_REC, NULL) < 0) return -errno;
+	return 0;
+}
+
+/* RootDirectory=: the root, with everything mounted below it, becomes / (systemd: mount_switch_root()) */
+static int root_switch(void) {
+	if (chdir(plan.root) < 0) return -errno;
+	if (mount(plan.root, "/", NULL, MS_MOVE, NULL) < 0) return -errno;
+	if (chroot(".") < 0 || chdir("/") < 0) return -errno;
+	return 0;
+}
+
+int sandbox_rooted(void) {
+	return plan.root != NULL;
 }
 
 int sandbox_apply(const char *spec) {
 	int r = parse(spec);
 	if (r < 0) return r;
+	if (plan.root && (r = prefix_paths()) < 0) return r;
 	if (unshare(CLONE_NEWNS) < 0) return -errno;
 	/* nothing mounted from here on shows up in the host's namespace */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0) return -errno;
+	if (plan.root && (r = root_prepare()) < 0) return r;
 	r = open_sources();
 	for (int i = 0; r == 0 && i < plan.n; i++) {
 		struct entry *e = &plan.e[i];
@@ -547,6 +622,7 @@ int sandbox_apply(const char *spec) {
 	if (r < 0) return r;
 	for (int i = 0; i < plan.ncaps; i++)
 		if (prctl(PR_CAPBSET_DROP, plan.caps[i], 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+	if (plan.root && (r = root_switch()) < 0) return r;
 	if (mount(NULL, "/", NULL, plan.propagation | MS_REC, NULL) < 0) return -errno;
 	return 0;
 }

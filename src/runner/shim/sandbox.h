@@ -3,7 +3,8 @@
  * PrivateTmp=, PrivateDevices=, ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=,
  * ExecPaths=, NoExecPaths=, TemporaryFileSystem=, BindPaths=, BindReadOnlyPaths=,
  * ProtectKernelTunables=, ProtectKernelModules=, ProtectKernelLogs=,
- * ProtectControlGroups=, ProtectProc=, ProcSubset=, PrivateMounts=), set up as systemd 257's setup_namespace()
+ * ProtectControlGroups=, ProtectProc=, ProcSubset=, PrivateMounts=, MountAPIVFS=, BindLogSockets=,
+ * RootDirectory=), set up as systemd 257's setup_namespace()
  * (src/core/namespace.c) does, from the plan the agent encodes in UO_SHIM_SANDBOX
  * (src/runner/sandbox.ts builds it: the mount entries already sorted, deduplicated and
  * pruned as systemd does; this module validates and applies them).
@@ -24,6 +25,15 @@
  *   dev F /dev                   PrivateDevices=: a new /dev with the pseudo devices only
  *   procfs F /proc OPTIONS       ProtectProc=, ProcSubset=: a new /proc mounted with
  *                                hidepid=noaccess|invisible|ptraceable and/or subset=pid
+ *   procfs F /proc               MountAPIVFS=: a new /proc (no options)
+ *   binddev|bindsys F /dev|/sys  MountAPIVFS=: the host's /dev, /sys bound (recursively) where
+ *                                nothing is mounted yet; /sys made noexec
+ *   run F /run                   MountAPIVFS=: a tmpfs (0755, nosuid, nodev) where nothing is
+ *                                mounted yet
+ *   root . ROOT                  RootDirectory=: every entry's PATH is taken below ROOT (the
+ *                                sources stay the host's); ROOT gets systemd's base folders
+ *                                (root usr var etc proc sys dev run, when missing), is made a
+ *                                mount point, and is moved onto / at the end (the command's /)
  *   dropcap . N,N,...            capabilities dropped from the bounding set
  *   propagation . shared|slave|private   MountFlags= (applied to / last; default shared)
  * Paths: absolute, at most 4095 bytes, no "." or ".." component, no control character.
@@ -35,5 +45,9 @@
  * spec (nothing is done when it is malformed: -EINVAL) and sets the mount namespace up.
  * Returns 0 or -errno (the step fails with systemd's NAMESPACE, 226). */
 int sandbox_apply(const char *spec);
+
+/* Whether the applied plan had a root (RootDirectory=): the command's / is already that root,
+ * no chroot() is to follow. */
+int sandbox_rooted(void);
 
 #endif
