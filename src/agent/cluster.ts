@@ -15,7 +15,7 @@ import { WorkQueue } from '../kube/queue.ts';
 import { tryHold } from '../kube/lease.ts';
 import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts';
 import { AGENT_LEASE, agentUnitSelectors, FIELD_NOT_SELECTABLE, targetsNode } from '../api/contract.ts';
-import { chooseRevision, CONTROLLER_REVISIONS_PATH, hashRevision, revisionData, revisionHash, revisionName, specAtRevision, withoutRolloutFields, type RevisionData } from '../api/revision.ts';
+import { chooseRevision, CONTROLLER_REVISIONS_PATH, hashRevision, revisionData, revisionHash, revisionHolds, revisionName, specAtRevision, withoutRolloutFields, type RevisionData } from '../api/revision.ts';
 import type { Outcome } from '../kube/queue.ts';
 import { UnitHost } from './host.ts';
 import { StatusPublisher } from './publisher.ts';
@@ -207,7 +207,7 @@ export class ClusterAgent {
     if (cached) return cached;
     const cr = await this.opts.client.request<{ data?: RevisionData }>(`${CONTROLLER_REVISIONS_PATH(ns)}/${revisionName(name, hash)}`);
     const data = cr.data ?? {};
-    if (hashRevision(data) !== hash) throw new Error(`ControllerRevision ${id} does not hold revision ${hash} (its data hashes to ${hashRevision(data)})`);
+    if (!revisionHolds(data, hash)) throw new Error(`ControllerRevision ${id} does not hold revision ${hash} (its data hashes to ${hashRevision(data)})`);
     this.revisionCache.set(id, data);
     return data;
   }
@@ -241,16 +241,19 @@ export class ClusterAgent {
     const running = hosted ? this.revs.get(key)?.rev ?? revisionHash(hosted.runner.spec) : undefined;
     const choice = chooseRevision(revisionHash(spec), obj.status?.rollout, this.opts.node, running);
     let runSpec = withoutRolloutFields(spec);
+    // the revision this node runs, by the name it was granted (an older controller's name too)
+    let named: string | undefined;
     if (choice.t === 'keep' || (choice.t === 'revision' && choice.hash === running)) {
-      if (hosted) runSpec = specAtRevision(spec, revisionData(hosted.runner.spec));
+      if (hosted) { runSpec = specAtRevision(spec, revisionData(hosted.runner.spec)); named = running; }
     } else if (choice.t === 'revision') {
-      try { runSpec = specAtRevision(spec, await this.revisionData(obj.metadata.namespace!, obj.metadata.name, choice.hash)); } catch (e) {
+      try { runSpec = specAtRevision(spec, await this.revisionData(obj.metadata.namespace!, obj.metadata.name, choice.hash)); named = choice.hash; } catch (e) {
         this.opts.log('warning', `${key}: cannot read revision ${choice.hash} granted to this node: ${(e as Error).message}; ${hosted ? 'keeping what runs' : 'not started yet'}, retrying`, { unit: key });
         if (!hosted) return { requeueAfterMs: 2000 };
         runSpec = specAtRevision(spec, revisionData(hosted.runner.spec));
+        named = running;
       }
     }
-    const rev = revisionHash(runSpec);
+    const rev = named ?? revisionHash(runSpec);
     const hashBefore = hosted?.hash;
     const unitName = runSpec.unitName ?? `${obj.metadata.name}.service`;
     if (choice.t !== 'current') this.opts.log('debug', `${key}: runs revision ${rev} (${choice.t === 'keep' ? 'no grant of the new one yet' : 'granted'})`, { unit: key });

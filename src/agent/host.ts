@@ -10,6 +10,7 @@ import { UnitRunner, specHash } from '../runner/unit.ts';
 import { fsErrorText, hasUnitState, loadUnitState, readUnitState, recoverFromEventLogs, unitDirs } from '../runner/store.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
+import { canonicalSpec } from '../api/canonical.ts';
 import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { APPLYING, DIRECTIVES } from '../api/directives.ts';
 import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
@@ -63,13 +64,17 @@ export function liveResourceFields(): ReadonlySet<string> {
   return new Set(DIRECTIVES.filter((d) => d.section === 'Service' && live.has(d.name) && APPLYING.has(d.applier)).map((d) => d.field));
 }
 
-/** Fields whose change needs a restart: everything that shapes the processes, but the limits applied live (`live`). */
+/**
+ * Fields whose change needs a restart: everything that shapes the processes, but the limits
+ * applied live (`live`), in canonical form (src/api/canonical.ts, as the revision hash): a
+ * re-spelling of the same spec restarts nothing.
+ */
 export function runtimeHash(spec: ServiceUnitSpec, live: ReadonlySet<string> = liveResourceFields()): string {
   const unit = { ...(spec.unit ?? {}) };
   for (const k of ['description', 'documentation']) delete unit[k];
   const { state: _s, nodeName: _n, nodeSelector: _ns, masked: _m, ...rest } = spec;
   const service = spec.service === undefined ? undefined : Object.fromEntries(Object.entries(spec.service).filter(([k]) => !live.has(k)));
-  return specHash({ ...rest, ...(service !== undefined ? { service } : {}), unit, install: {} });
+  return specHash(canonicalSpec({ ...rest, ...(service !== undefined ? { service } : {}), unit, install: {} }));
 }
 
 /** Directory names are ids with "/" replaced (namespace/name → namespace_name). */

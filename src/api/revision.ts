@@ -2,10 +2,16 @@
 // shape the processes (unitName, [Unit] but Description=/Documentation=, [Service] with its
 // limits); a change of anything else (description, documentation, placement, state, masking, the
 // update strategy) is not a new revision and reaches every node at once. The hash, not
-// metadata.generation, names a revision, so a GitOps revert is the old revision again. Pure.
+// metadata.generation, names a revision, so a GitOps revert is the old revision again. The hash
+// is over the canonical form (src/api/canonical.ts): a re-spelling of the same spec is the same
+// revision. The controller (its target, the ControllerRevision's name) and the agents (what
+// they run and report) call this one function. Pure.
 
 import { createHash } from 'node:crypto';
+import { canonicalSection, sortedJson } from './canonical.ts';
 import type { RolloutStatus, ServiceUnitSpec } from './types.ts';
+
+export { sortedJson };
 
 /** The fields of a revision, as stored in a ControllerRevision's data. */
 export interface RevisionData {
@@ -20,11 +26,6 @@ export const ROLLOUT_FIELDS = ['updateStrategy', 'minReadySeconds', 'progressDea
 /** [Unit] fields that do not touch what runs. */
 const UNIT_INFO = ['description', 'documentation'];
 
-/** JSON with object keys sorted (a hash independent of key order). */
-export function sortedJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
-}
-
 export function revisionData(spec: ServiceUnitSpec): RevisionData {
   const unit = Object.fromEntries(Object.entries(spec.unit ?? {}).filter(([k]) => !UNIT_INFO.includes(k)));
   return {
@@ -34,15 +35,33 @@ export function revisionData(spec: ServiceUnitSpec): RevisionData {
   };
 }
 
-/** The revision's name part: 10 hex digits of sha256 over what runs. */
+/**
+ * The revision's name part: 10 hex digits of sha256 over what runs, in canonical form. A spec
+ * already written in that form hashes as before canonical hashing (the same text is hashed).
+ */
 export function hashRevision(data: RevisionData): string {
+  return createHash('sha256').update(sortedJson({ unitName: data.unitName ?? null, unit: canonicalSection('Unit', data.unit), service: canonicalSection('Service', data.service) })).digest('hex').slice(0, 10);
+}
+
+/** The hash before canonical hashing (values as written): revisions named by an older controller. */
+export function legacyHashRevision(data: RevisionData): string {
   return createHash('sha256').update(sortedJson({ unitName: data.unitName ?? null, unit: data.unit ?? {}, service: data.service ?? {} })).digest('hex').slice(0, 10);
 }
 
+/**
+ * Whether a ControllerRevision's data holds revision `hash`: its canonical hash, or the hash an
+ * older controller named it by (so the grants written before an upgrade stay readable).
+ */
+export const revisionHolds = (data: RevisionData, hash: string): boolean => hashRevision(data) === hash || legacyHashRevision(data) === hash;
+
 export const revisionHash = (spec: ServiceUnitSpec): string => hashRevision(revisionData(spec));
 
-/** The ControllerRevision of a unit's revision: NAME-HASH in the unit's namespace (as a DaemonSet's). */
-export const revisionName = (unit: string, hash: string): string => `${unit}-${hash}`;
+/**
+ * The ControllerRevision of a unit's revision: NAME-HASH in the unit's namespace (as a
+ * DaemonSet's). A name too long for that (over 242 characters) is cut, so two long names may
+ * meet on one object: the controller checks the labels and data of an object it finds there.
+ */
+export const revisionName = (unit: string, hash: string): string => `${unit.length + hash.length + 1 > 253 ? unit.slice(0, 252 - hash.length).replace(/[.-]+$/, '') : unit}-${hash}`;
 export const CONTROLLER_REVISIONS_PATH = (ns: string): string => `/apis/apps/v1/namespaces/${ns}/controllerrevisions`;
 /** Labels on a unit's ControllerRevisions. */
 export const REVISION_LABELS = { unit: 'unit-operator.dev/serviceunit', hash: 'unit-operator.dev/revision-hash' } as const;

@@ -40,13 +40,15 @@ export function compute(su: ServiceUnit, targeted: readonly string[], now: strin
   else if (ready) readyMsg = wantRunning ? `active on ${active}/${targeted.length} node(s)` : `stopped on ${targeted.length} node(s)`;
   else readyMsg = mine.filter((e) => !good(e)).map((e) => `${e.node}: ${e.activeState ?? 'no report yet'}${e.subState ? ` (${e.subState})` : ''}${e.observedGeneration !== undefined && e.observedGeneration !== generation ? `, generation ${e.observedGeneration} of ${generation}` : ''}${target !== undefined && e.revision !== target ? `, revision ${e.revision ?? '(none)'} of ${target}` : ''}`).join('; ');
   const halted = rollout?.halted;
-  const stalled = failed.length > 0 || halted !== undefined;
+  const conflict = rollout?.blocked;
+  const stalled = failed.length > 0 || halted !== undefined || conflict !== undefined;
   const rolling = rollout !== undefined && !rollout.complete && !ready;
   const reconcilingMsg = rolling ? `${rollout.status.message ?? ''}${readyMsg ? `; ${readyMsg}` : ''}` : readyMsg;
   const conditions = [
-    cond('Ready', ready ? 'True' : 'False', ready ? 'Active' : halted ? 'RolloutHalted' : stalled ? 'Failed' : targeted.length === 0 ? 'NoMatchingNode' : rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'NotActive', readyMsg),
-    cond('Stalled', stalled ? 'True' : 'False', halted ? 'RolloutHalted' : stalled ? failed[0]!.result ?? 'failed' : 'NotFailed',
-      halted ? `rollout halted: ${halted.message}; no other node is granted revision ${halted.revision} until the spec changes (a fix, or a revert)` : stalled ? failed.map((e) => `${e.node}: failed with result '${e.result}' after ${e.nRestarts ?? 0} restart(s)`).join('; ') : 'no node failed it'),
+    cond('Ready', ready ? 'True' : 'False', ready ? 'Active' : conflict !== undefined ? 'RevisionConflict' : halted ? 'RolloutHalted' : stalled ? 'Failed' : targeted.length === 0 ? 'NoMatchingNode' : rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'NotActive', readyMsg),
+    cond('Stalled', stalled ? 'True' : 'False', conflict !== undefined ? 'RevisionConflict' : halted ? 'RolloutHalted' : stalled ? failed[0]!.result ?? 'failed' : 'NotFailed',
+      conflict !== undefined ? `revision ${rollout!.status.updatedRevision} is granted to no node: ${conflict}`
+      : halted ? `rollout halted: ${halted.message}; no other node is granted revision ${halted.revision} until the spec changes (a fix, or a revert) or ${halted.node} has it available again` : stalled ? failed.map((e) => `${e.node}: failed with result '${e.result}' after ${e.nRestarts ?? 0} restart(s)`).join('; ') : 'no node failed it'),
     cond('Reconciling', !ready && !stalled ? 'True' : 'False', !ready && !stalled ? (rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'Converging') : 'Done', !ready && !stalled ? reconcilingMsg : ''),
   ];
   return {

@@ -12,7 +12,7 @@ import type { ServiceUnit, NodeStatus, RolloutStatus } from '../api/types.ts';
 import { AGENT_LEASE, CONTROLLER_FIELD_MANAGER, CONTROLLER_LEASE, FINALIZER_PREFIX, SU_LIST_PATH, SU_PATH, targetsNode } from '../api/contract.ts';
 import { compute } from './conditions.ts';
 import { planRollout, revisionsToPrune, type RolloutPlan } from './rollout.ts';
-import { CONTROLLER_REVISIONS_PATH, REVISION_LABELS, revisionData, revisionHash, revisionName } from '../api/revision.ts';
+import { CONTROLLER_REVISIONS_PATH, REVISION_LABELS, hashRevision, revisionData, revisionHash, revisionHolds, revisionName, type RevisionData } from '../api/revision.ts';
 import type { Outcome } from '../kube/queue.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
@@ -29,6 +29,18 @@ export interface ControllerOptions {
   readonly resyncMs?: number;
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string) => void;
   readonly metrics?: Metrics;
+}
+
+/** A ControllerRevision as read back. */
+interface StoredRevision { metadata: { uid?: string; resourceVersion?: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind?: string; uid?: string }> }; data?: RevisionData }
+
+/** Why a stored ControllerRevision is not revision `hash` of unit `unit`; undefined when it is. */
+export function revisionProblem(found: StoredRevision, unit: string, hash: string): string | undefined {
+  const labels = found.metadata.labels ?? {};
+  if (labels[REVISION_LABELS.unit] !== unit) return `is labelled for serviceunit ${JSON.stringify(labels[REVISION_LABELS.unit] ?? null)}, not ${JSON.stringify(unit)}`;
+  if (labels[REVISION_LABELS.hash] !== hash) return `is labelled revision ${JSON.stringify(labels[REVISION_LABELS.hash] ?? null)}, not ${hash}`;
+  if (!revisionHolds(found.data ?? {}, hash)) return `holds data of revision ${hashRevision(found.data ?? {})}, not ${hash}`;
+  return undefined;
 }
 
 interface NodeObj extends KubeObject { metadata: KubeObject['metadata'] & { labels?: Record<string, string> } }
@@ -110,29 +122,56 @@ export class Controller {
   /** ControllerRevision writes (bench: the API writes a rollout costs). */
   revisionWrites = 0;
 
-  /** The ControllerRevision of a unit's revision, created once (as a DaemonSet's history). */
-  private async ensureRevision(obj: KubeObject & ServiceUnit, hash: string): Promise<void> {
+  /**
+   * The ControllerRevision of a unit's revision, created once (as a DaemonSet's history). One
+   * already there (a revert to a known revision, a restarted controller, or someone else's) must
+   * hold this revision: this unit's and this hash's labels, data that hashes to it. One that does
+   * not is replaced when it is ours (owned by this ServiceUnit) and no node is granted it or runs
+   * it; otherwise it is a conflict: the message naming the object is returned, and the caller
+   * grants nothing until it is gone (an agent would refuse the data, and the rollout would
+   * stall without saying why).
+   */
+  private async ensureRevision(obj: KubeObject & ServiceUnit, hash: string): Promise<string | undefined> {
     const ns = obj.metadata.namespace!;
     const name = revisionName(obj.metadata.name, hash);
-    if (this.revisions.has(`${ns}/${name}`)) return;
-    try {
-      await this.opts.client.request(CONTROLLER_REVISIONS_PATH(ns), {
-        method: 'POST',
-        body: {
-          apiVersion: 'apps/v1', kind: 'ControllerRevision',
-          metadata: {
-            name, namespace: ns, labels: { [REVISION_LABELS.unit]: obj.metadata.name, [REVISION_LABELS.hash]: hash },
-            ...(obj.metadata.uid ? { ownerReferences: [{ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', name: obj.metadata.name, uid: obj.metadata.uid, controller: true, blockOwnerDeletion: false }] } : {}),
-          },
-          data: revisionData(obj.spec), revision: obj.metadata.generation ?? 1,
-        },
-      });
+    if (this.revisions.has(`${ns}/${name}`)) return undefined;
+    const path = `${CONTROLLER_REVISIONS_PATH(ns)}/${name}`;
+    const body = {
+      apiVersion: 'apps/v1', kind: 'ControllerRevision',
+      metadata: {
+        name, namespace: ns, labels: { [REVISION_LABELS.unit]: obj.metadata.name, [REVISION_LABELS.hash]: hash },
+        ...(obj.metadata.uid ? { ownerReferences: [{ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', name: obj.metadata.name, uid: obj.metadata.uid, controller: true, blockOwnerDeletion: false }] } : {}),
+      },
+      data: revisionData(obj.spec), revision: obj.metadata.generation ?? 1,
+    };
+    for (let replaced = false; ;) {
+      try {
+        await this.opts.client.request(CONTROLLER_REVISIONS_PATH(ns), { method: 'POST', body });
+        this.revisionWrites++;
+        break;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 409)) throw e;
+      }
+      // 409: it exists — is it this revision?
+      const found = await this.opts.client.request<StoredRevision>(path).catch((e: unknown) => { if (e instanceof ApiError && e.status === 404) return undefined; throw e; });
+      if (!found) continue; // deleted meanwhile: create it
+      const problem = revisionProblem(found, obj.metadata.name, hash);
+      if (problem === undefined) break;
+      const ours = obj.metadata.uid !== undefined && (found.metadata.ownerReferences ?? []).some((r) => r.kind === 'ServiceUnit' && r.uid === obj.metadata.uid);
+      const r = obj.status?.rollout;
+      const inUse = (r?.nodes ?? []).some((g) => g.revision === hash) || r?.stableRevision === hash || (obj.status?.nodes ?? []).some((e) => e.revision === hash);
+      if (!ours || inUse || replaced) {
+        return `ControllerRevision ${ns}/${name} ${problem}${!ours ? '; it is not owned by this ServiceUnit, so it is left alone' : inUse ? '; a node is granted it or runs it, so it is left alone' : ''}: delete it (or change the spec) and the rollout goes on`;
+      }
+      this.opts.log('warning', `${ns}/${obj.metadata.name}: ControllerRevision ${name} ${problem}; it is ours and no node uses it: replacing it`);
+      await this.opts.client.request(path, { method: 'DELETE', body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: found.metadata.uid, resourceVersion: found.metadata.resourceVersion } } })
+        .catch((e: unknown) => { if (!(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e; });
       this.revisionWrites++;
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 409)) throw e; // 409: it exists (a revert to a known revision)
+      replaced = true;
     }
     this.revisions.add(`${ns}/${name}`);
     await this.pruneRevisions(obj, hash);
+    return undefined;
   }
 
   /** Keeps REVISION_HISTORY_LIMIT revisions per unit: the oldest that no node is granted go (after a new one is made). */
@@ -213,8 +252,12 @@ export class Controller {
     // the cache may not hold our last write yet: plan from what we wrote when it is that object
     const wrote = this.wrote.get(key);
     const stale = wrote !== undefined && wrote.fromRv === obj.metadata.resourceVersion;
-    const plan = this.plan(obj, targeted, entries, stale ? wrote.rollout : obj.status?.rollout);
-    if (plan.status.updatedRevision !== obj.status?.rollout?.updatedRevision || !obj.status?.rollout) await this.ensureRevision(obj, plan.status.updatedRevision!);
+    // the revision's ControllerRevision first: a node is granted only a revision that is stored
+    // (checked again while a conflict stands: the Stalled condition remembers it across restarts)
+    const target = revisionHash(obj.spec);
+    const hadConflict = obj.status?.conditions?.some((x) => x.type === 'Stalled' && x.reason === 'RevisionConflict') === true;
+    const conflict = target !== obj.status?.rollout?.updatedRevision || !obj.status?.rollout || hadConflict ? await this.ensureRevision(obj, target) : undefined;
+    const plan = this.plan(obj, targeted, entries, stale ? wrote.rollout : obj.status?.rollout, target, conflict);
     const c = compute(withUnknown, targeted, new Date().toISOString(), obj.status?.conditions ?? [], plan);
     const outcome: Outcome | undefined = plan.recheckAfterMs !== undefined ? { requeueAfterMs: Math.max(100, plan.recheckAfterMs + 50) } : undefined;
     // compare in a key order of our own: the API server returns objects with sorted keys
@@ -233,14 +276,25 @@ export class Controller {
     if (plan.halted && (wasHalted?.node !== plan.halted.node || wasHalted.revision !== plan.halted.revision)) {
       this.opts.log('warning', `${key}: rollout halted: ${plan.halted.message}`);
       this.event(obj, 'Warning', 'RolloutHalted', `rollout halted: ${plan.halted.message}`);
+    } else if (!plan.halted && wasHalted && wasHalted.revision === plan.status.updatedRevision && !stale) {
+      // the halted node recovered on its own (a slow start, or someone fixed the host): the halt lifts
+      const e = entries.get(wasHalted.node);
+      const why = this.agentAlive(wasHalted.node) ? `${wasHalted.node} runs revision ${wasHalted.revision} ${e?.activeState ?? 'with no report'} again` : `the agent on ${wasHalted.node} stopped renewing its lease: it counts as unavailable`;
+      this.opts.log('info', `${key}: rollout resumed: ${why}`);
+      this.event(obj, 'Normal', 'RolloutResumed', `rollout resumed: ${why}`);
+    }
+    if (conflict && !hadConflict) {
+      this.opts.log('warning', `${key}: ${conflict}`);
+      this.event(obj, 'Warning', 'RevisionConflict', conflict);
     }
     return outcome;
   }
 
-  private plan(obj: KubeObject & ServiceUnit, targeted: readonly string[], entries: ReadonlyMap<string, NodeStatus>, previous: RolloutStatus | undefined): RolloutPlan {
+  private plan(obj: KubeObject & ServiceUnit, targeted: readonly string[], entries: ReadonlyMap<string, NodeStatus>, previous: RolloutStatus | undefined, target: string, conflict: string | undefined): RolloutPlan {
     const spec = obj.spec;
     return planRollout({
-      target: revisionHash(spec),
+      target,
+      ...(conflict !== undefined ? { blocked: conflict } : {}),
       nodes: targeted.map((n) => ({ node: n, alive: this.agentAlive(n), lostSinceMs: this.lostSince(n), entry: entries.get(n) })),
       previous,
       strategy: { maxUnavailable: spec.updateStrategy?.rollingUpdate?.maxUnavailable, minReadySeconds: spec.minReadySeconds, progressDeadlineSeconds: spec.progressDeadlineSeconds, paused: spec.paused },

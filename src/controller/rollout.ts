@@ -9,9 +9,15 @@
 // DaemonSet replaces its unavailable pods first; available ones are granted in name order while
 // the budget lasts. A node granted the new revision that fails it, or is not available within
 // progressDeadlineSeconds, halts the rollout: nothing more is granted until the spec changes (a
-// fix, or a revert to the old revision) or the node recovers. Once every node is granted the
-// target there is nothing to halt: a failure is the unit's own (Stalled with its Result). A node whose agent has been gone
-// longer than the progress deadline stops counting (it takes its grant when it comes back).
+// fix, or a revert to the old revision) or the node recovers. The halt is recomputed on every
+// pass, not remembered: it lifts once the failed node is available again — the unit active on
+// it for minReadySeconds with no restart (a slow start that made it at last, or a host someone
+// fixed and started the unit on), the proof every other node gives too, as a Deployment's
+// ProgressDeadlineExceeded clears on progress; a unit that hit its start limit stays failed
+// until someone starts it, so it does not lift by itself. Once every node is granted the target
+// there is nothing to halt: a failure is the unit's own (Stalled with its Result). A node whose
+// agent has been gone longer than the progress deadline stops counting (it takes its grant when
+// it comes back). A target whose ControllerRevision conflicts (blocked) is granted to no node.
 
 import type { Grant, NodeStatus, RolloutStatus } from '../api/types.ts';
 
@@ -43,6 +49,8 @@ export interface RolloutInput {
   /** Type=oneshot: ended with success counts as available. */
   readonly oneshot: boolean;
   readonly nowMs: number;
+  /** Why the target may not be granted (its ControllerRevision conflicts): nothing is granted. */
+  readonly blocked?: string | undefined;
 }
 
 export interface Halt { readonly node: string; readonly revision: string; readonly result?: string; readonly message: string }
@@ -59,6 +67,8 @@ export interface RolloutPlan {
   readonly paused: boolean;
   /** The rollout has granted and proven the target everywhere. */
   readonly complete: boolean;
+  /** The input's blocked: nothing was granted for this reason. */
+  readonly blocked: string | undefined;
 }
 
 export const DEFAULT_PROGRESS_DEADLINE_S = 600;
@@ -152,7 +162,8 @@ export function planRollout(input: RolloutInput): RolloutPlan {
 
   const grant = (v: View): void => { v.grant = { node: v.n.node, revision: target, time: now }; granted.push(v.n.node); };
   const pending = views.filter((v) => v.grant.revision !== target);
-  if (!input.wantRunning && !paused) for (const v of pending) grant(v); // nothing runs: nothing to protect
+  const blocked = input.blocked;
+  if (blocked !== undefined) { /* the revision is not stored as it should be: no node is granted it */ } else if (!input.wantRunning && !paused) for (const v of pending) grant(v); // nothing runs: nothing to protect
   else if (!halted && !paused) {
     // unavailable at rest: down already, so the new revision costs nothing
     for (const v of pending) {
@@ -174,7 +185,8 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   const upToDate = views.filter((v) => v.n.alive && v.n.entry?.revision === target).length;
   const complete = allGranted && views.every((v) => v.available || v.givenUp);
   const waiting = views.filter((v) => !v.available).map((v) => `${v.n.node} (${v.givenUp ? `${v.why}; not waited for` : v.why})`);
-  const message = halted ? `halted: ${halted.message}`
+  const message = blocked !== undefined ? `blocked: ${blocked}`
+    : halted ? `halted: ${halted.message}`
     : paused && !allGranted ? `paused at ${updated}/${views.length} node(s) updated`
     : complete ? `revision ${target} on ${updated}/${views.length} node(s)${views.some((v) => v.givenUp) ? `; not waited for: ${views.filter((v) => v.givenUp).map((v) => `${v.n.node} (${v.why})`).join(', ')}` : ''}`
     : `rolling out revision ${target}: ${updated}/${views.length} node(s) updated${waiting.length > 0 ? `; waiting for ${waiting.join(', ')}` : ''}`;
@@ -186,7 +198,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     ...(halted ? { halted } : {}),
     message,
   };
-  return { status, halted, granted, upToDate, recheckAfterMs: complete ? undefined : recheck, paused, complete };
+  return { status, halted, granted, upToDate, recheckAfterMs: complete ? undefined : recheck, paused, complete, blocked };
 }
 
 /** ControllerRevisions kept per unit (a DaemonSet's default revisionHistoryLimit). */

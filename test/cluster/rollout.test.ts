@@ -7,6 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureCrd, kubectl, kubectlOk, clusterState } from '../support/cluster.ts';
 import { ClusterProcs, getSU, entry, type SU } from '../support/clusterprocs.ts';
 import { until } from '../support/wait.ts';
@@ -208,4 +211,95 @@ test('at most ten ControllerRevisions per unit: the oldest that no node is grant
   assert.equal(names.length, 10, names.join(' '));
   assert.ok(names.includes(`history-${rev(specs[11]!)}`) && names.includes(`history-${rev(specs[10]!)}`));
   assert.ok(!names.includes(`history-${rev(specs[0]!)}`) && !names.includes(`history-${rev(specs[1]!)}`));
+});
+
+test('a halt lifts by itself once the failed node recovers (Restart= brings the unit back once the host is fixed): the rollout goes on, with an Event', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uo-rollout-'));
+  const marker = join(dir, 'fixed');
+  try {
+    const opts = { progressDeadlineSeconds: 5, unit: { description: 'recovers', startLimitIntervalSec: 0 } };
+    const v1 = spec('/bin/sleep 3061', opts);
+    apply('recover', v1);
+    const o1 = await settled('recover', rev(v1));
+    const [p2, p3] = [pidOf(o1, 'ro-2'), pidOf(o1, 'ro-3')];
+    // the new revision needs something the host lacks; Restart= keeps trying (no start limit)
+    const v2 = spec('', { ...opts, service: { execStart: [`/bin/sh -c "test -e ${marker} && exec /bin/sleep 3062; exit 5"`], restart: 'on-failure', restartSec: '1s' } });
+    apply('recover', v2);
+    const halted = await until('halted on ro-1 for the deadline', () => { const o = getSU(NS, 'recover'); return condition(o, 'Stalled')?.reason === 'RolloutHalted' ? o : undefined; }, 60_000);
+    assert.match(condition(halted, 'Stalled')!.message!, /ro-1: revision \w+ not available within progressDeadlineSeconds 5/);
+    assert.deepEqual([pidOf(halted, 'ro-2'), pidOf(halted, 'ro-3')], [p2, p3]);
+    await new Promise((r) => setTimeout(r, 2000));
+    const still = getSU(NS, 'recover');
+    assert.equal(condition(still, 'Stalled')?.reason, 'RolloutHalted', 'the auto-restarts alone lift nothing');
+    assert.deepEqual(still?.status?.rollout?.nodes?.map((g) => g.revision), [rev(v2), rev(v1), rev(v1)]);
+    // the host is fixed: the next automatic restart succeeds, ro-1 is available, the halt lifts
+    writeFileSync(marker, '');
+    const fixedAt = Date.now();
+    const done = await settled('recover', rev(v2));
+    assert.equal(condition(done, 'Stalled')?.status, 'False');
+    assert.equal(done.status?.rollout?.halted, undefined);
+    assert.ok(!isAlive(p2) && !isAlive(p3));
+    const order = NODES.map((n) => ({ n, start: startOf(done, n) })).sort((a, b) => a.start - b.start);
+    assert.deepEqual(order.map((s) => s.n), NODES, 'then one node at a time, in name order');
+    assert.ok(order[1]!.start >= fixedAt, 'ro-2 was granted only after ro-1 recovered');
+    const ev = await until('a RolloutResumed event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=recover,reason=RolloutResumed', '-o', 'jsonpath={.items[*].message}']); return e.includes('ro-1') ? e : undefined; });
+    assert.match(ev, /rollout resumed: ro-1 runs revision \w+ active again/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a ControllerRevision already there under the new revision\'s name is checked: a foreign one with other data is a conflict that grants nothing; ours and unused is replaced', async () => {
+  const v1 = spec('/bin/sleep 3071');
+  apply('conflict', v1);
+  await settled('conflict', rev(v1));
+  const uid = (getSU(NS, 'conflict')!.metadata as { uid?: string }).uid!;
+  const cr = (name: string, hash: string, owned: boolean): string => JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'ControllerRevision', revision: 1, data: { service: { execStart: ['/bin/sh -c "echo not this"'] } },
+    metadata: { name, namespace: NS, labels: { 'unit-operator.dev/serviceunit': 'conflict', 'unit-operator.dev/revision-hash': hash }, ...(owned ? { ownerReferences: [{ apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', name: 'conflict', uid, controller: true }] } : {}) },
+  });
+  const crData = (name: string): Record<string, unknown> => (JSON.parse(kubectlOk(['get', 'controllerrevision', name, '-n', NS, '-o', 'json'])) as { data: Record<string, unknown> }).data;
+  // a hand-made object under the name of the next revision, holding something else
+  const v2 = spec('/bin/sleep 3072');
+  kubectlOk(['apply', '-f', '-'], cr(`conflict-${rev(v2)}`, rev(v2), false));
+  apply('conflict', v2);
+  const stalled = await until('Stalled=True RevisionConflict', () => { const o = getSU(NS, 'conflict'); return condition(o, 'Stalled')?.reason === 'RevisionConflict' ? o : undefined; }, 30_000);
+  assert.match(condition(stalled, 'Stalled')!.message!, new RegExp(`ControllerRevision rollout/conflict-${rev(v2)} holds data of revision \\w+, not ${rev(v2)}; it is not owned by this ServiceUnit`));
+  const ev = await until('a RevisionConflict event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=conflict,reason=RevisionConflict', '-o', 'jsonpath={.items[*].message}']); return e.includes(`conflict-${rev(v2)}`) ? e : undefined; });
+  assert.match(ev, /delete it/);
+  await new Promise((r) => setTimeout(r, 3000));
+  const held = getSU(NS, 'conflict');
+  assert.deepEqual(held?.status?.rollout?.nodes?.map((g) => g.revision), NODES.map(() => rev(v1)), 'no node is granted the revision');
+  assert.deepEqual(NODES.map((n) => entry(held, n)?.['revision']), NODES.map(() => rev(v1)));
+  assert.equal(crData(`conflict-${rev(v2)}`)['service'] !== undefined && JSON.stringify(crData(`conflict-${rev(v2)}`)).includes('not this'), true, 'a foreign object is left alone');
+  // its owner deletes it: the controller creates the right one and the rollout goes on
+  kubectlOk(['delete', 'controllerrevision', `conflict-${rev(v2)}`, '-n', NS]);
+  const o2 = await settled('conflict', rev(v2));
+  assert.equal(condition(o2, 'Stalled')?.status, 'False');
+  assert.deepEqual(crData(`conflict-${rev(v2)}`), JSON.parse(JSON.stringify({ service: { execStart: ['/bin/sleep 3072'] } })));
+  // one of ours (owned by this unit) with other data, that no node is granted: replaced
+  const v3 = spec('/bin/sleep 3073');
+  kubectlOk(['apply', '-f', '-'], cr(`conflict-${rev(v3)}`, rev(v3), true));
+  const before = kubectlOk(['get', 'controllerrevision', `conflict-${rev(v3)}`, '-n', NS, '-o', 'jsonpath={.metadata.uid}']);
+  apply('conflict', v3);
+  await settled('conflict', rev(v3));
+  assert.notEqual(kubectlOk(['get', 'controllerrevision', `conflict-${rev(v3)}`, '-n', NS, '-o', 'jsonpath={.metadata.uid}']), before, 'a new object');
+  assert.deepEqual(crData(`conflict-${rev(v3)}`), { service: { execStart: ['/bin/sleep 3073'] } });
+});
+
+test('a re-spelled spec (5 for "5s", "TERM" for "SIGTERM", a default written out) is the same revision: no rollout, no restart, no new ControllerRevision', async () => {
+  const v1 = spec('/bin/sleep 3081', { service: { execStart: ['/bin/sleep 3081'], restartSec: '5s', killSignal: 'SIGINT' } });
+  apply('spelling', v1);
+  const o1 = await settled('spelling', rev(v1));
+  const pids = NODES.map((n) => pidOf(o1, n));
+  const v2 = { ...v1, service: { killSignal: 'INT', restart: 'no', restartSec: 5, execStart: ['/bin/sleep 3081'], sendSIGKILL: true } };
+  assert.equal(rev(v2), rev(v1));
+  apply('spelling', v2);
+  const gen = getSU(NS, 'spelling')!.metadata.generation!;
+  await until('every node observed the new generation', () => NODES.every((n) => entry(getSU(NS, 'spelling'), n)?.['observedGeneration'] === gen));
+  await new Promise((r) => setTimeout(r, 2000));
+  const o2 = getSU(NS, 'spelling');
+  assert.deepEqual(NODES.map((n) => pidOf(o2, n)), pids, 'no node restarted');
+  assert.equal(o2?.status?.rollout?.updatedRevision, rev(v1));
+  assert.equal(kubectlOk(['get', 'controllerrevisions', '-n', NS, '-l', 'unit-operator.dev/serviceunit=spelling', '-o', 'jsonpath={.items[*].metadata.name}']).trim(), `spelling-${rev(v1)}`);
 });

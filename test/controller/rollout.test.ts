@@ -83,6 +83,33 @@ test('a node not available within the progress deadline halts the rollout', () =
   assert.match(p.halted!.message, /not available within progressDeadlineSeconds 600 \(activating \(auto-restart\)\)/);
 });
 
+test('the halt is recomputed each pass: it lifts once the failed node has the revision active minReadySeconds again, not before', () => {
+  const halted = planRollout(input({ nodes: [node('n1', failed(T1)), node('n2', active(T0)), node('n3', active(T0))], previous: grants(T1, T0, T0) }));
+  assert.equal(halted.halted?.node, 'n1');
+  // someone fixed the host and started the unit: active, not yet minReadySeconds: no halt, but nothing more granted
+  const starting = planRollout(input({ nodes: [node('n1', active(T1, 2)), node('n2', active(T0)), node('n3', active(T0))], previous: halted.status }));
+  assert.equal(starting.halted, undefined);
+  assert.deepEqual(revs(starting.status), [T1, T0, T0], 'nothing more granted while n1 is not available');
+  const back = planRollout(input({ nodes: [node('n1', active(T1, 6)), node('n2', active(T0)), node('n3', active(T0))], previous: starting.status }));
+  assert.equal(back.halted, undefined);
+  assert.equal(back.status.halted, undefined);
+  assert.deepEqual(revs(back.status), [T1, T1, T0], 'the next node is granted');
+  // a halt for the deadline lifts the same way: the slow node made it
+  const late: RolloutStatus = { ...grants(T1, T0, T0), nodes: [{ node: 'n1', revision: T1, time: ago(700) }, { node: 'n2', revision: T0, time: ago(700) }, { node: 'n3', revision: T0, time: ago(700) }] };
+  assert.equal(planRollout(input({ nodes: [node('n1', { node: 'n1', activeState: 'activating', revision: T1 }), node('n2', active(T0)), node('n3', active(T0))], previous: late })).halted?.node, 'n1');
+  assert.deepEqual(revs(planRollout(input({ nodes: [node('n1', active(T1, 6)), node('n2', active(T0)), node('n3', active(T0))], previous: late })).status), [T1, T1, T0]);
+});
+
+test('a revision whose ControllerRevision conflicts is granted to no node, whatever the budget, and says why', () => {
+  const nodes = [node('n1', active(T0)), node('n2', active(T0)), node('n3', failed(T0))];
+  const p = planRollout(input({ nodes, previous: grants(T0, T0, T0), strategy: { maxUnavailable: '100%' }, blocked: 'ControllerRevision ns/web-bbbbbbbbbb holds data of revision cccccccccc, not bbbbbbbbbb' }));
+  assert.deepEqual(revs(p.status), [T0, T0, T0]);
+  assert.deepEqual(p.granted, []);
+  assert.match(p.status.message!, /^blocked: ControllerRevision ns\/web-bbbbbbbbbb holds data/);
+  assert.equal(p.blocked, 'ControllerRevision ns/web-bbbbbbbbbb holds data of revision cccccccccc, not bbbbbbbbbb');
+  assert.deepEqual(revs(planRollout(input({ nodes, previous: grants(T0, T0, T0), strategy: { maxUnavailable: '100%' } })).status), [T1, T1, T1], 'without the conflict, all at once');
+});
+
 test('a fixed spec resumes from the failed node; a revert restores it and touches no other node', () => {
   const nodes = [node('n1', failed(T1)), node('n2', active(T0)), node('n3', active(T0))];
   const fixed = planRollout(input({ target: T2, nodes, previous: grants(T1, T0, T0) }));
