@@ -5,12 +5,12 @@
 // Pure decisions stay in src/deps; this file only routes.
 
 import {
-  buildGraph, decide, depsEventsFromEngine, depsFromSpec, initialState,
+  buildGraph, decide, depsEventsFromEngine, depsFromSpec, engineEventFor, initialState,
   isInactiveOrFailed,
   type DepsEffect, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type TxErrorCode, type UnitDeps,
 } from '../deps/index.ts';
 import type { ActiveState } from '../engine/states.ts';
-import type { Effect } from '../engine/types.ts';
+import type { Effect, Event } from '../engine/types.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import type { StartNotRun } from '../runner/unit.ts';
 import { monotonicUs } from '../runner/unit.ts';
@@ -22,6 +22,8 @@ export interface DepsMember {
   startJob(): string | StartNotRun | undefined;
   stop(): void;
   reload(): void;
+  /** An engine event: the answer to the restart job its engine asked for (restart-job). */
+  send(ev: Event): void;
 }
 
 /** How a request ended: its transaction could not be built, or its anchor job finished with a result. */
@@ -164,9 +166,14 @@ export class DepsDriver {
         // never silent: the rest is dropped, and whoever waits on it is answered
         const left = this.queue.splice(0);
         this.opts.log('error', `dependency engine: gave up after ${steps} events in one go (${left.length} left: ${[...new Set(left.map((i) => i.ev.t))].join(', ')}); this is a bug. Jobs may be left waiting: unitctl list-jobs`, undefined);
-        for (const i of left) { i.req?.queued({ error: 'the dependency engine gave up (see the agent log)' }); i.req?.done({ ok: false, error: 'the dependency engine gave up (see the agent log)' }); }
+        for (const i of left) { i.req?.queued({ error: 'the dependency engine gave up (see the agent log)' }); i.req?.done({ ok: false, error: 'the dependency engine gave up (see the agent log)' }); this.refuseRestart(i.ev, 'the dependency engine gave up (see the agent log)'); }
       }
     } finally { this.draining = false; }
+  }
+
+  /** An engine that asked for its restart job and will not get it is told so (it fails, Result resources), never left waiting. */
+  private refuseRestart(ev: DepsEvent, error: string): void {
+    if (ev.t === 'auto-restart') this.members.get(ev.unit)?.send({ t: 'restart-job', outcome: 'failed', shortcut: ev.shortcut ?? false, error });
   }
 
   /** The unit an event is about, for the error log. */
@@ -186,6 +193,7 @@ export class DepsDriver {
       this.opts.log('error', `dependency engine failed on ${item.ev.t}${unit ? ` of ${unit}` : ''}: ${(e as Error).stack ?? String(e)}`, unit);
       const err = `the dependency engine failed: ${(e as Error).message}`;
       item.req?.queued({ error: err }); item.req?.done({ ok: false, error: err });
+      this.refuseRestart(item.ev, err);
       const j = unit !== undefined ? this.state.jobs[unit] : undefined;
       if (j && item.ev.t !== 'cancel') {
         const jobs = { ...this.state.jobs };
@@ -196,12 +204,7 @@ export class DepsDriver {
       return;
     }
     this.state = d.state;
-    // service_enter_restart(): systemd's restart job starts the unit; our engine has started it
-    // itself already (src/engine enterRestart()), so that job's start is not sent again (a second
-    // start of a unit that failed at once would count against its start limit twice)
-    const selfStarted = item.ev.t === 'auto-restart' ? item.ev.unit : undefined;
     for (const e of d.effects) {
-      if (e.t === 'start' && e.unit === selfStarted) continue;
       try { this.effect(e, item); } catch (x) {
         const unit = 'unit' in e ? e.unit : undefined;
         this.opts.log('error', `dependency engine: ${e.t}${unit ? ` of ${unit}` : ''} failed: ${(x as Error).stack ?? String(x)}`, unit);
@@ -239,6 +242,12 @@ export class DepsDriver {
           this.managerLines.set(e.unit, ls);
         }
         return;
+      case 'restart-job': {
+        // service_enter_restart()'s answer, before the job's effects (its start) reach the unit
+        const cmd = engineEventFor(e);
+        if (cmd) this.members.get(e.unit)?.send(cmd.event);
+        return;
+      }
       case 'job-new': case 'job-changed': case 'target-state': return;
     }
   }

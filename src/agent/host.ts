@@ -115,6 +115,31 @@ export class UnitHost {
   }
 
   private open(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
+    const runner = this.openRunner(id, unitName, spec);
+    this.restartByJob(runner);
+    // a unit that waited for its restart job when the previous agent went away (the job went with it)
+    if (this.opts.dependencies && runner.machine.state === 'auto-restart-queued') {
+      this.opts.log('info', `${unitName} was waiting for its restart job; queuing its start again`, { unit: id });
+      this.job(id, 'start');
+    }
+    return runner;
+  }
+
+  /**
+   * With dependencies, an automatic restart is a job of the dependency engine, as in systemd
+   * (service_enter_restart()): the unit's engine asks for it and waits, so that the units that
+   * Requires= it stop first. Set again after every spec change (updateSpec() makes a new config).
+   */
+  private restartByJob(runner: UnitRunner): void {
+    if (this.opts.dependencies) runner.cfg = { ...runner.cfg, restartByJob: true };
+  }
+
+  private updateSpec(runner: UnitRunner, spec: ServiceUnitSpec, id: string): void {
+    runner.updateSpec(spec, id);
+    this.restartByJob(runner);
+  }
+
+  private openRunner(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
     return UnitRunner.open({
       unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0,
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
@@ -267,7 +292,7 @@ export class UnitHost {
       const savedSpec = fresh ? undefined : readUnitState(dir)?.spec;
       const savedHash = savedSpec ? runtimeHash(savedSpec) : undefined;
       const runner = this.open(id, unitName, spec);
-      runner.updateSpec(spec, id);
+      this.updateSpec(runner, spec, id);
       const h: Hosted = { id, runner, source, hash, removing: false };
       this.units.set(id, h);
       this.reportNotApplied(h);
@@ -284,14 +309,14 @@ export class UnitHost {
     const wasStopped = cur.runner.spec.masked === true || cur.runner.spec.state === 'stopped';
     if (cur.removing) { cur.removing = false; }
     if (hash !== cur.hash) {
-      cur.runner.updateSpec(spec, id);
+      this.updateSpec(cur.runner, spec, id);
       this.changed();
       this.reportNotApplied(cur);
       cur.hash = hash;
       if (stopped) this.job(id, 'stop', () => cur.runner.stop());
       else { this.opts.log('info', `${unitName} changed; restarting (daemon-reload + restart)`, { unit: id }); this.job(id, 'restart', () => cur.runner.restart()); }
     } else if (JSON.stringify(cur.runner.spec) !== JSON.stringify(spec)) {
-      cur.runner.updateSpec(spec, id);
+      this.updateSpec(cur.runner, spec, id);
       this.changed();
       if (stopped && !wasStopped) this.job(id, 'stop', () => cur.runner.stop());
       else if (!stopped && wasStopped) this.job(id, 'start', () => cur.runner.start());

@@ -85,7 +85,7 @@ class Ctx {
         const merged = mergeAndCollapse(uj.type, p.type, this.st(p.unit)) ?? uj.type;
         const late = uj.state === 'waiting' || (allowsLateMerge(p.type) && isSuperset(uj.type, p.type));
         if (merged !== uj.type) { uj.type = merged; this.mayDeadlock = true; this.effects.push({ t: 'job-changed', id: uj.id, unit: uj.unit, type: merged }); }
-        if (!late) uj.state = 'waiting';
+        if (!late || (opts.reenqueueAnchor && p.unit === unit)) uj.state = 'waiting';
         uj.irreversible ||= p.irreversible;
         id = uj.id;
       } else {
@@ -387,9 +387,13 @@ export function decide(state: DepsState, event: DepsEvent, graph: Graph, now: nu
       c.notify(event.unit, event.from, event.to, { willAutoRestart: event.willAutoRestart, reloadFailed: event.reloadFailed });
       break;
     case 'auto-restart': {
-      // service_enter_restart(): a start job in mode JOB_RESTART_DEPENDENCIES (RestartMode=direct: replace)
-      const r = c.addJob('start', event.unit, 'replace', { propagateStartAsRestart: !event.direct });
-      if ('error' in r) c.log(event.unit, 'warning', `${event.unit}: Failed to schedule restart job: ${r.error}`);
+      // service_enter_restart(): not while a stop job is pending; else a start job in mode
+      // JOB_RESTART_DEPENDENCIES (try-restart propagated to the units that need it; RestartMode=direct:
+      // replace), re-enqueued if merged into a start job the unit has (a start during the delay)
+      const shortcut = event.shortcut ?? false;
+      if (c.jobs[event.unit]?.type === 'stop') { c.effects.push({ t: 'restart-job', unit: event.unit, outcome: 'skipped', shortcut }); break; }
+      const r = c.addJob('start', event.unit, 'replace', { propagateStartAsRestart: !event.direct, reenqueueAnchor: true });
+      c.effects.push('error' in r ? { t: 'restart-job', unit: event.unit, outcome: 'failed', shortcut, error: r.error } : { t: 'restart-job', unit: event.unit, outcome: 'queued', shortcut });
       break;
     }
     case 'start-refused': {

@@ -29,6 +29,8 @@ export interface TxLog { readonly unit: string | undefined; readonly level: 'war
 export interface TransactionOptions {
   /** JOB_RESTART_DEPENDENCIES: a start propagates as try-restart to the units that need this one (automatic restarts). */
   readonly propagateStartAsRestart?: boolean;
+  /** TRANSACTION_REENQUEUE_ANCHOR: merged into the unit's installed job, the anchor makes it run again (no late merge). */
+  readonly reenqueueAnchor?: boolean;
   readonly ignoreOrder?: boolean;
   readonly ignoreRequirements?: boolean;
 }

@@ -31,8 +31,11 @@ export type DepsEvent =
    * a reload ended with a result other than success.
    */
   | { readonly t: 'state'; readonly unit: string; readonly from: ActiveState; readonly to: ActiveState; readonly willAutoRestart?: boolean; readonly reloadFailed?: boolean }
-  /** service_enter_restart(): the engine scheduled its automatic restart ("Scheduled restart job…"). */
-  | { readonly t: 'auto-restart'; readonly unit: string; readonly direct?: boolean }
+  /**
+   * service_enter_restart(): the unit's restart timer fired (or, `shortcut`, a start came during
+   * it) and its engine asks for the restart job; answered with a restart-job effect.
+   */
+  | { readonly t: 'auto-restart'; readonly unit: string; readonly direct?: boolean; readonly shortcut?: boolean }
   /**
    * The unit refused a start synchronously (unit_start()'s error): a condition failed (done, with
    * `message`), an assertion failed (assert), unsupported, once, invalid, failed.
@@ -58,7 +61,13 @@ export type DepsEffect =
   | { readonly t: 'request-queued'; readonly unit: string; readonly type: RequestJobType; readonly id: number; readonly jobs: readonly number[] }
   | { readonly t: 'request-failed'; readonly unit: string; readonly type: RequestJobType; readonly error: string; readonly code: TxErrorCode }
   | { readonly t: 'arm-job-timer'; readonly id: number; readonly deadline: number }
-  | { readonly t: 'log'; readonly unit: string | undefined; readonly level: 'debug' | 'info' | 'notice' | 'warning' | 'err'; readonly message: string };
+  | { readonly t: 'log'; readonly unit: string | undefined; readonly level: 'debug' | 'info' | 'notice' | 'warning' | 'err'; readonly message: string }
+  /**
+   * The answer to an auto-restart event, for the unit's service engine (its restart-job event):
+   * the restart job is queued, could not be added (`error`), or was skipped (a stop job is pending).
+   * Comes before the effects of the jobs it queued.
+   */
+  | { readonly t: 'restart-job'; readonly unit: string; readonly outcome: 'queued' | 'failed' | 'skipped'; readonly shortcut: boolean; readonly error?: string };
 
 export interface DepsDecision {
   readonly state: DepsState;

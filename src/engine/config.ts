@@ -52,6 +52,16 @@ export interface ServiceConfig {
   readonly reloadSignal: number;
   readonly oomPolicy: OOMPolicy;
   readonly exec: Readonly<Record<ExecKind, readonly ExecCommand[]>>;
+  /**
+   * Whether a manager's job starts the automatic restart, as in systemd: when the restart timer
+   * fires (or a start comes during it), service_enter_restart() asks for a restart job (the
+   * `add-restart-job` effect) and the engine waits in auto-restart for the answer (`restart-job`
+   * event): queued, it counts the restart and waits in auto-restart-queued until that job's start
+   * comes; refused, it fails with Result resources. Off (the engine on its own, configFromSpec()'s
+   * default): it counts the restart and starts the unit itself at once. The agent's dependency
+   * engine turns it on.
+   */
+  readonly restartByJob?: boolean;
 }
 
 /** systemd 257's defaults (system.conf DefaultTimeoutStartSec= etc.). */

@@ -313,13 +313,34 @@ function startJob(c: Ctx, automatic: boolean): void {
   enterCondition(c);
 }
 
-/** service_enter_restart(): the restart timer fired. */
-function enterRestart(c: Ctx): void {
+/**
+ * service_enter_restart(): the restart timer fired, or (`shortcut`) a start came during the restart
+ * delay. With restartByJob the manager is asked for the restart job first (its answer:
+ * onRestartJob()); on its own, the engine counts the restart and starts the unit at once.
+ */
+function enterRestart(c: Ctx, shortcut: boolean): void {
+  if (c.cfg.restartByJob) { c.effects.push({ t: 'add-restart-job', direct: c.cfg.restartMode === 'direct', shortcut }); return; }
+  restartQueued(c, shortcut);
+  startJob(c, true);
+}
+
+/** The restart job is queued: NRestarts counts it, and the unit waits for it in auto-restart-queued. */
+function restartQueued(c: Ctx, shortcut: boolean): void {
   c.m.nRestarts++;
-  c.log(`Scheduled restart job, restart counter is at ${c.m.nRestarts}.`);
+  c.log(`Scheduled restart job${shortcut ? ' immediately on client request' : ''}, restart counter is at ${c.m.nRestarts}.`);
   c.transition({ t: 'restart-queued', nRestarts: c.m.nRestarts, result: c.m.result });
   c.setState('auto-restart-queued');
-  startJob(c, true);
+}
+
+/** The manager's answer to add-restart-job (the rest of service_enter_restart()). */
+function onRestartJob(c: Ctx, outcome: 'queued' | 'failed' | 'skipped', shortcut: boolean, error: string | undefined): void {
+  if (c.m.state !== 'auto-restart') return; // stopped meanwhile: its stop won
+  if (outcome === 'queued') restartQueued(c, shortcut);
+  else if (outcome === 'skipped') c.log('Stop job pending for unit, skipping automatic restart.');
+  else {
+    c.log(`Failed to schedule restart job: ${error ?? 'unknown error'}`, 'warning');
+    enterDead(c, 'resources', false);
+  }
 }
 
 function runNext(c: Ctx, role: Role): boolean {
@@ -626,7 +647,7 @@ function onTimer(c: Ctx): void {
       enterDead(c, 'timeout', true);
       break;
     case 'auto-restart':
-      enterRestart(c);
+      enterRestart(c, false);
       break;
     default:
       break;
@@ -738,12 +759,18 @@ export function decide(machine: Machine, event: Event, cfg: ServiceConfig, now: 
       if (m.state === 'dead' || m.state === 'failed') startJob(c, false);
       else if (ACTIVE_STATE[m.state] === 'deactivating') m.pendingStart = true;
       else if (m.state === 'auto-restart') {
-        c.setState('auto-restart-queued');
-        m.nRestarts++;
-        c.transition({ t: 'restart-queued', nRestarts: m.nRestarts, result: m.result });
-        startJob(c, true);
+        if (cfg.restartByJob) enterRestart(c, true);
+        else {
+          c.setState('auto-restart-queued');
+          m.nRestarts++;
+          c.transition({ t: 'restart-queued', nRestarts: m.nRestarts, result: m.result });
+          startJob(c, true);
+        }
       }
+      // the restart job's start (restartByJob): the unit waited for it in auto-restart-queued
+      else if (m.state === 'auto-restart-queued') startJob(c, true);
       break;
+    case 'restart-job': onRestartJob(c, event.outcome, event.shortcut, event.error); break;
     case 'stop': onStop(c); break;
     case 'restart':
       if (m.state === 'dead' || m.state === 'failed') startJob(c, false);

@@ -88,7 +88,12 @@ export type Event =
   /** sd_notify message; pid is the sender when the runner knows it. */
   | { readonly t: 'notify'; readonly pid: number | undefined; readonly fields: Readonly<Record<string, string>> }
   /** Result of find-main-pid: the PID from PIDFile= or the guess, or undefined. */
-  | { readonly t: 'main-pid'; readonly pid: number | undefined };
+  | { readonly t: 'main-pid'; readonly pid: number | undefined }
+  /**
+   * The manager's answer to add-restart-job (restartByJob): the restart job is queued, could not be
+   * added (`error`: manager_add_job()'s), or was skipped because a stop job is pending for the unit.
+   */
+  | { readonly t: 'restart-job'; readonly outcome: 'queued' | 'failed' | 'skipped'; readonly shortcut: boolean; readonly error?: string };
 
 export type KillTarget = 'main' | 'control' | 'group';
 
@@ -129,6 +134,12 @@ export type Effect =
   | { readonly t: 'find-main-pid'; readonly pidFile: string | undefined; readonly guess: boolean }
   | { readonly t: 'log'; readonly level: 'info' | 'notice' | 'warning'; readonly message: string }
   | { readonly t: 'state-changed'; readonly from: ServiceState; readonly to: ServiceState }
+  /**
+   * service_enter_restart() with restartByJob: queue the restart job (a start job in mode
+   * JOB_RESTART_DEPENDENCIES, or replace with RestartMode=direct) and answer with a restart-job
+   * event. `shortcut`: a start asked for during the restart delay ("immediately on client request").
+   */
+  | { readonly t: 'add-restart-job'; readonly direct: boolean; readonly shortcut: boolean }
   /** Nothing to run: what happened, for status, Events and metrics. */
   | { readonly t: 'transition'; readonly transition: Transition };
 

@@ -159,6 +159,7 @@ test('OnFailureJobMode=fail: the handler\'s job is refused when it would replace
 test('OnFailureJobMode=replace: the handler\'s job replaces the queued job it conflicts with (set 27, real agent)', async (t) => { if (left('27-onfailure-job-mode-replace', t)) return; const a = agentFixture(t); await check(a, '27-onfailure-job-mode-replace'); });
 test('OnSuccessJobMode=fail: the handler\'s job is refused when it would replace a queued job (set 29, real agent)', async (t) => { if (left('29-onsuccess-job-mode-fail', t)) return; const a = agentFixture(t); await check(a, '29-onsuccess-job-mode-fail'); });
 test('JobTimeoutSec=: a start job waiting too long times out (set 28, real agent)', async (t) => { if (left('28-job-timeout', t)) return; const a = agentFixture(t); await check(a, '28-job-timeout'); });
+test('Requires=, After=: an automatic restart waits for the dependents\' stop before starting the unit (set 30, real agent)', async (t) => { if (left('30-autorestart-stops-dependents', t)) return; const a = agentFixture(t); await check(a, '30-autorestart-stops-dependents'); });
 
 test('every oracle set has its real-agent test', () => {
   const all = readdirSync(ROOT).filter((d) => /^\d+-/.test(d)).sort();

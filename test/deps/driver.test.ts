@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { DepsDriver, type DepsMember, type JobOutcome } from '../../src/agent/deps.ts';
 import { READ_ONLY } from '../../src/agent/socket.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
-import type { Effect } from '../../src/engine/types.ts';
+import type { Effect, Event } from '../../src/engine/types.ts';
 
 class Fake implements DepsMember {
   activeState = 'inactive';
@@ -25,6 +25,9 @@ class Fake implements DepsMember {
   }
   stop(): void { this.go('dead'); }
   reload(): void {}
+  /** The engine events the driver sent (restart-job answers). */
+  readonly sent: Event[] = [];
+  send(ev: Event): void { this.sent.push(ev); }
   /** The unit's service engine reports a new state (dead, start, running, failed). */
   go(to: 'dead' | 'start' | 'running' | 'failed'): void {
     const from = ({ inactive: 'dead', activating: 'start', active: 'running', failed: 'failed' } as Record<string, string>)[this.activeState]!;
@@ -111,4 +114,23 @@ test('unitctl\'s client: a connection the agent closes without answering is an e
   const t0 = Date.now();
   await assert.rejects(request(dir, { cmd: 'start', unit: 'x.service' }, 2_147_483_647), (e: unknown) => e instanceof AgentUnreachable && e.message.includes(join(dir, 'agent.sock')) && /closed the connection without answering/.test(e.message));
   assert.ok(Date.now() - t0 < 5000);
+});
+
+test('an automatic restart: the unit\'s engine hears that its restart job is queued before the job\'s start reaches it, and that start waits for the Requires= dependent to stop', () => {
+  const { d, m } = setup({ 'db.service': {}, 'app.service': { unit: { requires: ['db.service'], after: ['db.service'] } } });
+  const db = m.get('db.service')!, app = m.get('app.service')!;
+  db.activeState = 'activating'; app.activeState = 'active'; // db waits in auto-restart, app runs
+  d.setUnits(m);
+  const order: string[] = [];
+  db.send = (ev) => { order.push(ev.t === 'restart-job' ? `db: restart job ${ev.outcome}` : ev.t); };
+  const start = db.startJob.bind(db);
+  db.startJob = () => { order.push('db: start'); return start(); };
+  app.stop = () => { order.push('app: stop'); app.go('dead'); };
+  d.engineDecision('db.service', [{ t: 'add-restart-job', direct: false, shortcut: false }]);
+  assert.deepEqual(order, ['db: restart job queued', 'app: stop', 'db: start']);
+  assert.equal(app.starts, 0, 'app starts after db is up');
+  db.go('running');
+  assert.equal(app.starts, 1);
+  app.go('running');
+  assert.deepEqual(d.jobs(), []);
 });

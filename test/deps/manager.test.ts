@@ -107,9 +107,39 @@ test('an automatic restart of a dependency restarts (not stops) the units that r
   // job_compare(): a restart job is a stop job until its stop is done, and stops go first: app
   // stops, then db's start job runs, then app's (now start) job (oracle set 12's journal order)
   const e = n.send({ t: 'auto-restart', unit: 'db.service' });
+  // the engine hears that its restart job is queued before the job's first effects
+  assert.deepEqual(e.filter((x) => x.t === 'restart-job' || x.t === 'stop' || x.t === 'start').map((x) => x.t), ['restart-job', 'stop']);
+  assert.deepEqual(e.find((x) => x.t === 'restart-job'), { t: 'restart-job', unit: 'db.service', outcome: 'queued', shortcut: false });
   assert.deepEqual(cmds(e), ['stop app.service']);
-  assert.deepEqual(cmds(n.down('app.service')), ['start db.service']);
+  assert.deepEqual(cmds(n.to('app.service', 'deactivating')), [], 'db\'s start waits while app is stopping');
+  assert.deepEqual(cmds(n.to('app.service', 'inactive')), ['start db.service']);
   assert.deepEqual(cmds(n.to('db.service', 'active')), ['start app.service']);
+});
+
+test('the restart job of an automatic restart: skipped while a stop job is pending, refused for a masked unit (answered, nothing queued)', () => {
+  const n = new Mini({ 'app.service': { requires: ['db.service'], after: ['db.service'] }, 'db.service': {} }, { 'app.service': 'active', 'db.service': 'activating' });
+  // stop db: its stop job waits for app's stop (reverse order); meanwhile db's restart timer fires
+  assert.deepEqual(cmds(n.req('db.service', 'stop')), ['stop app.service']);
+  const e = n.send({ t: 'auto-restart', unit: 'db.service' });
+  assert.deepEqual(e.filter((x) => x.t === 'restart-job'), [{ t: 'restart-job', unit: 'db.service', outcome: 'skipped', shortcut: false }]);
+  assert.deepEqual(cmds(e), []);
+  assert.equal(n.ds.jobs['db.service']?.type, 'stop');
+  const m = new Mini({ 'app.service': { requires: ['db.service'], after: ['db.service'] }, 'db.service': { masked: true } }, { 'app.service': 'active', 'db.service': 'activating' });
+  const f = m.send({ t: 'auto-restart', unit: 'db.service' });
+  assert.deepEqual(f.filter((x) => x.t === 'restart-job'), [{ t: 'restart-job', unit: 'db.service', outcome: 'failed', shortcut: false, error: 'Unit db.service is masked.' }]);
+  assert.deepEqual(cmds(f), []);
+  assert.deepEqual(m.ds.jobs, {});
+});
+
+test('a start during the restart delay: the restart job merges into the running start job and makes it run again (TRANSACTION_REENQUEUE_ANCHOR)', () => {
+  const n = new Mini({ 'db.service': {} }, { 'db.service': 'activating' });
+  // the start job reaches the unit in auto-restart; its engine asks for the restart job instead of starting
+  assert.deepEqual(cmds(n.req('db.service')), ['start db.service']);
+  assert.equal(n.ds.jobs['db.service']?.state, 'running');
+  const e = n.send({ t: 'auto-restart', unit: 'db.service', shortcut: true });
+  assert.deepEqual(e.filter((x) => x.t === 'restart-job').map((x) => x.t === 'restart-job' && x.outcome), ['queued']);
+  assert.deepEqual(cmds(e), ['start db.service'], 'the job runs again: its start reaches the unit, now in auto-restart-queued');
+  assert.deepEqual(done(n.to('db.service', 'active')), ['db.service/start=done']);
 });
 
 test('unitctl restart db with web Requires=+After= db: web stops first, db restarts, then web starts (job_compare: restart is a stop)', () => {

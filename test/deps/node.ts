@@ -41,7 +41,8 @@ export class Node {
     for (const [name, text] of Object.entries(files)) {
       const spec = convertText(text, name).object.spec;
       units[name] = depsFromSpec(spec);
-      this.cfgs.set(name, configFromSpec(spec, name));
+      // automatic restarts are the dependency engine's jobs, as the agent wires them (src/agent/host.ts)
+      this.cfgs.set(name, { ...configFromSpec(spec, name), restartByJob: true });
       this.machines.set(name, INITIAL_MACHINE);
     }
     // run-set's oracle-set.target: Wants= the units to start (targets order After= what they want)
