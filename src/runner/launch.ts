@@ -24,6 +24,7 @@ import { encodeShimArgs, encodeShimEnv, NAMESPACE_TYPES } from './shimproto.ts';
 import { hostNamespacePid } from './hostns.ts';
 import { privsPlan } from './privs.ts';
 import { removePrivateTmp, sandboxGuard, sandboxPlan } from './sandbox.ts';
+import { delegateCommand } from './cgroup/delegate.ts';
 import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
 import { credentialsDirectory, hasCredentials, setupCredentials, type CredentialPlan } from './credentials.ts';
 import type { SpawnEffect } from './store.ts';
@@ -105,7 +106,9 @@ export function prepareLaunch(i: LaunchInput): Launch {
   const user = privileged ? undefined : acct.user;
   const ctx = { unitName: i.unitName, user: acct.user };
   const manager: Record<string, string> = { INVOCATION_ID: i.invocationId, ...e.env };
-  const setupFailure = acct.failure === undefined || privileged ? execSetup(i, acct, ctx, manager) : undefined;
+  // Delegate=/DelegateSubgroup= (issue 13): the command's cgroup (the unit's, its subgroup or .control), handed to User=/Group=
+  const cgroup = delegateCommand(i.cgroups, i.service, e.kind, acct.user?.uid, acct.gid);
+  const setupFailure = acct.failure === undefined || privileged ? cgroup.failure ?? execSetup(i, acct, ctx, manager) : undefined;
   const wantsNotify = cfg.notifyAccess !== 'none' || cfg.type === 'notify' || cfg.type === 'notify-reload';
   if (wantsNotify) manager['NOTIFY_SOCKET'] = i.notifySocket;
   if (e.role === 'main' && cfg.watchdogUSec > 0 && cfg.watchdogUSec !== Infinity) manager['WATCHDOG_USEC'] = String(cfg.watchdogUSec);
@@ -148,7 +151,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
     rootDirectory,
     nice: exec.nice, oomScoreAdjust: exec.oomScoreAdjust, ioScheduling: exec.ioScheduling,
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
-    ignoreSigpipe: exec.ignoreSigpipe, cgroups: i.cgroups, holderCgroups: i.holderCgroups,
+    ignoreSigpipe: exec.ignoreSigpipe, cgroups: cgroup.dirs, holderCgroups: i.holderCgroups,
     sandbox: sandbox.spec,
     privs: privs.env,
   });

@@ -19,11 +19,14 @@ const OOMD = ['auto', 'kill'];
 /**
  * The rows the cgroup core can apply: written into each unit's cgroup by src/runner/cgroup/limits.ts
  * (issue 13); a value the node cannot express (MemoryLow= on v1, IOWeight= without a weight file) is
- * a per-node gap, reported by resources.ts unappliable(). Delegate= is not applied yet.
+ * a per-node gap, reported by resources.ts unappliable(). The core rows shape the cgroup itself:
+ * Slice= where it is made, Delegate=/DelegateSubgroup= (src/runner/cgroup/delegate.ts) whom it is
+ * handed to and where each command runs in it; a node without systemd's own hierarchy (v1 without
+ * name=systemd) or a DelegateSubgroup= systemd ignores is a per-node gap (apply.ts resourceGaps()).
  */
 export const CGROUP_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec',
   'CPUWeight', 'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight'] as const;
-export const CGROUP_CORE_ROWS = ['Slice', 'Delegate'] as const;
+export const CGROUP_CORE_ROWS = ['Slice', 'Delegate', 'DelegateSubgroup'] as const;
 
 /** The resource-control rows, those named in `applied` applied by the runner (their protection kept), the rest not yet. */
 export function resourceTable(applied: ReadonlySet<string> = new Set()): Directive[] {
@@ -109,7 +112,7 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
   ];
 }
 
-/** Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts); per-node gaps are reported there. */
+/** Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts, delegate.ts); per-node gaps are reported there. */
 export const APPLIED_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec', 'CPUWeight',
-  'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight', 'Slice'] as const;
+  'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight', 'Slice', 'Delegate', 'DelegateSubgroup'] as const;
 export const RESOURCE: Directive[] = resourceTable(new Set(APPLIED_LIMIT_ROWS));

@@ -11,6 +11,7 @@ import { APPLIED_LIMIT_ROWS } from '../../api/table/resource.ts';
 import { parseResources, unappliable, type Available, type HostFacts, type LimitLayout, type Resources } from './resources.ts';
 import { applyLimits, availableIn, dirFor, readHostFacts, reapplyLimits } from './limits.ts';
 import { OOM_FILE } from './oom.ts';
+import { delegationOf } from './delegate.ts';
 import type { CgroupContext, UnitCgroup } from './naming.ts';
 
 /** Limits go to the unified hierarchy on a pure v2 node; a hybrid node keeps them on v1 (as systemd's hybrid mode). */
@@ -43,7 +44,9 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
   const applied = APPLIED();
   if (!cgroup || !ctx) {
     const s = spec.service ?? {};
-    return [...applied, 'OOMPolicy'].filter((name) => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null).map((name) => ({
+    const asks = (name: string): boolean => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null
+      && (!name.startsWith('Delegate') || delegationOf(s).on); // Delegate=no asks for nothing, nor DelegateSubgroup= without it
+    return [...applied, 'OOMPolicy'].filter(asks).map((name) => ({
       name, section: 'Service' as const, path: `spec.service.${fieldName(name)}`, applier: 'cgroup' as const,
       reason: 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): resource limits need the unit\'s own cgroup',
       protects: lookupDirective('Service', name)?.protects ?? true,
@@ -51,6 +54,7 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
   }
   const layout = limitLayout(ctx);
   const gaps = unappliable(r, availableFor(cgroup, layout)).filter((u) => applied.has(u.name));
+  gaps.push(...delegateGaps(spec, ctx).filter((u) => applied.has(u.name)));
   // OOMPolicy= is acted on when the kernel's OOM kill counter is readable (oom.ts)
   const oomPolicy = spec.service?.['oomPolicy'];
   if (oomPolicy !== undefined && oomPolicy !== null && lookupDirective('Service', 'OOMPolicy')?.applier === 'runner' && !availableFor(cgroup, layout).has('memory', OOM_FILE[layout])) {
@@ -88,4 +92,19 @@ export function applyUnitLimits(r: Resources, cgroup: UnitCgroup, ctx: CgroupCon
 export function reapplyUnitLimits(before: Resources, after: Resources, cgroup: UnitCgroup, ctx: CgroupContext): { changed: string[]; problems: string[] } {
   const { changed, problems } = reapplyLimits(cgroup.dirs, before, after, limitLayout(ctx));
   return { changed, problems: problems.map((p) => p.message) };
+}
+
+/**
+ * Delegate= on a node without systemd's own hierarchy (cgroup2, or name=systemd on v1) to hand
+ * over, and a DelegateSubgroup= systemd ignores (a name that would need escaping).
+ */
+function delegateGaps(spec: ServiceUnitSpec, ctx: CgroupContext): Unapplied[] {
+  const d = delegationOf(spec.service);
+  const gap = (name: string, reason: string): Unapplied => ({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', reason, protects: false });
+  const out: Unapplied[] = [];
+  if (d.on && !ctx.layout.hierarchies.some((h) => h.version === 2 || h.key === 'name=systemd')) {
+    out.push(gap('Delegate', 'this node has neither a cgroup2 hierarchy nor a name=systemd one the agent can write: systemd delegates only in its own hierarchy, never a v1 controller hierarchy'));
+  }
+  if (d.invalidSubgroup !== undefined) out.push(gap('DelegateSubgroup', `Invalid control group name, ignoring: ${d.invalidSubgroup} (systemd takes no name that would need escaping: "_" or "." first, a "/", "cgroup." or a controller's prefix)`));
+  return out;
 }

@@ -112,7 +112,8 @@ export const FOREIGN_BASE = /^(unit-operator-[0-9a-f]{12}|uo-test-[0-9a-f]+)\.sl
 
 /**
  * The unit cgroup a process is in now, read from /proc/<pid>/cgroup (the primary hierarchy's
- * line), when it lies below the agent's base: how an adopted invocation keeps the cgroup it was
+ * line), when it lies below the agent's base (a process in a subgroup of the unit's cgroup gives
+ * the unit's cgroup): how an adopted invocation keeps the cgroup it was
  * started in when the name the spec gives now differs (a Slice= or naming change while the agent
  * was away). undefined when the process is gone or elsewhere.
  */
@@ -126,12 +127,20 @@ export function cgroupOfPid(ctx: CgroupContext, pid: number, read: (path: string
     if (!m) continue;
     const mine = primary.version === 2 ? m[1] === '0' && m[2] === '' : m[2]!.split(',').some((c) => primary.controllers.includes(c));
     if (!mine) continue;
-    const rel = m[3]!.replace(/^\/+/, '');
-    if (!rel.startsWith(`${ctx.base}/`) || rel.endsWith(`/${HOLDERS_SCOPE}`) || rel.includes('..')) return undefined;
-    return resolve(ctx, rel);
+    const path = m[3]!.replace(/^\/+/, '');
+    if (!path.startsWith(`${ctx.base}/`) || path.includes('..')) return undefined;
+    // the unit is the first level below the base named as a unit that is not a slice (systemd's
+    // cg_path_get_unit() skips the slices): a process in a subgroup of a delegated unit
+    // (DelegateSubgroup=, .control, or one the payload made itself) belongs to the unit's cgroup
+    const levels = path.slice(ctx.base.length + 1).split('/');
+    const at = levels.findIndex((l) => UNIT_LEVEL.test(l));
+    if (levels[at < 0 ? levels.length - 1 : at] === HOLDERS_SCOPE) return undefined;
+    return resolve(ctx, at < 0 ? path : [ctx.base, ...levels.slice(0, at + 1)].join('/'));
   }
   return undefined;
 }
+
+const UNIT_LEVEL = /\.(service|scope|socket|mount|swap|timer|path|target|device|automount)$/;
 
 /** The holders' cgroup beside the units': <base>/uo-holders.scope. */
 export function holdersCgroup(ctx: CgroupContext): UnitCgroup | undefined {
