@@ -90,6 +90,14 @@ test('Delegate=yes with User=nobody: the unit\'s cgroup is handed over as system
   assert.equal(existsSync(join(pu, 'payload')), false, 'mkdir was refused');
   assert.equal(statSync(pu).uid, 0);
   assert.equal(statSync(join(pu, 'cgroup.procs')).uid, 0);
+
+  // Group= alone: only the group changes (the oracle: root:nogroup)
+  const grp = h.open('grp.service', { service: { type: 'exec', group: 'nogroup', delegate: 'true', execStart: ['/bin/sleep 1000'] } });
+  grp.start();
+  await waitFor(grp, 'running', subState('running'));
+  const gu = grp.cgroup!.dirs['unified']!;
+  assert.equal(owner(gu), `0:${NOBODY} 755`);
+  assert.equal(owner(join(gu, 'cgroup.procs')), `0:${NOBODY} 644`);
 });
 
 test('KillMode=control-group: a stop reaches a process the delegated service moved into a sub-cgroup of its own (SIGTERM ignored: SIGKILL after TimeoutStopSec=), and the whole subtree is removed afterwards in every hierarchy', async (t) => {
@@ -101,7 +109,8 @@ test('KillMode=control-group: a stop reaches a process the delegated service mov
   r.start();
   await waitFor(r, 'running', subState('running'));
   let hidden = 0;
-  await until('the child is in a/b', () => { hidden = Number(readFileSync(join(u, 'a/b/cgroup.procs'), 'utf8').trim().split('\n')[0] || 0); return hidden > 0; }, { timeoutMs: 3000, everyMs: 10 });
+  const procs = (): string => { try { return readFileSync(join(u, 'a/b/cgroup.procs'), 'utf8'); } catch { return ''; } }; // made by the service, after exec
+  await until('the child is in a/b', () => { hidden = Number(procs().trim().split('\n')[0] || 0); return hidden > 0; }, { timeoutMs: 3000, everyMs: 10 });
   assert.ok(r.unitProcesses().includes(hidden), 'membership reads the subtree');
   const placement = r.cgroup!.placement;
   const t0 = Date.now();
