@@ -34,6 +34,8 @@ export function buildCrd(): Record<string, unknown> {
           { name: 'State', type: 'string', jsonPath: '.spec.state', priority: 1, description: 'Declared state' },
           { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', priority: 1 },
           { name: 'Description', type: 'string', jsonPath: '.spec.unit.description', priority: 1 },
+          { name: 'Exposure', type: 'string', jsonPath: '.status.summary.exposure', priority: 1, description: 'Overall exposure 0.0-10.0 of systemd-analyze security, from the spec (unitctl security)' },
+          { name: 'Level', type: 'string', jsonPath: '.status.summary.exposureLevel', priority: 1, description: 'Its level: OK, MEDIUM, EXPOSED, UNSAFE…' },
         ],
         schema: { openAPIV3Schema: serviceUnitSchema() },
       }],

@@ -109,7 +109,7 @@ export interface ServiceUnitStatus {
   nodes?: NodeStatus[];
   conditions?: Condition[];
   rollout?: RolloutStatus;
-  summary?: { nodes?: string; upToDate?: string; activeState?: string; subState?: string; result?: string; nRestarts?: number };
+  summary?: { nodes?: string; upToDate?: string; activeState?: string; subState?: string; result?: string; nRestarts?: number; exposure?: string; exposureLevel?: string; exposureApplied?: string };
 }
 
 export interface ObjectMeta {

@@ -14,6 +14,7 @@ Unit files:
   convert FILE.service...   convert unit files (+ drop-ins, templates) to ServiceUnit YAML
   render FILE.yaml          write ServiceUnits back as unit files
   validate FILE.yaml...     validate ServiceUnit manifests offline (same rules as the API server)
+  security --offline FILE.service...  systemd-analyze security of unit files (exposure 0.0-10.0)
 
 Cluster:
   agent --node NAME         the node agent: runs the ServiceUnits that target NAME
@@ -21,7 +22,7 @@ Cluster:
 
 In a cluster (as the kubectl plugin "kubectl unit", or with --cluster / --namespace / --kubeconfig):
   list [-A] | status NAME | restart|reload|reset-failed NAME [--wait] | logs NAME [--node N]
-  rollout status|pause|resume NAME
+  rollout status|pause|resume NAME | security NAME
 
 Standalone (no cluster), systemctl's habits:
   agent --manifests DIR     run the units of a folder on this machine
@@ -33,6 +34,7 @@ Standalone (no cluster), systemctl's habits:
   is-active|is-failed UNIT  exit status 0 when it is, 3 when not
   logs UNIT [-f] [-n N] [--since SPAN]
   cat UNIT                  the unit as a systemd unit file
+  security [UNIT...]        systemd-analyze security: what the unit may do on the node, and its level
 
 Run "unitctl COMMAND --help" for a command's options.
 `;
@@ -63,6 +65,7 @@ const COMMANDS: Record<string, Lazy> = {
   cat: async () => (await systemctl()).runCat,
   'list-jobs': async () => (await systemctl()).runListJobs,
   'list-dependencies': async () => (await systemctl()).runListDependencies,
+  security: async () => (await import('./security.ts')).runSecurity,
 };
 
 /** The same commands against the cluster (the kubectl plugin's default). */
@@ -74,6 +77,7 @@ const CLUSTER_COMMANDS: Record<string, Lazy> = {
   'reset-failed': async () => (await plugin()).clusterVerb('reset-failed'),
   logs: async () => (await plugin()).clusterLogs,
   rollout: async () => (await import('./plugin-rollout.ts')).clusterRollout,
+  security: async () => (await import('./security.ts')).clusterSecurity,
 };
 const NOT_IN_CLUSTER: Record<string, string> = {
   start: 'set spec.state: running in the ServiceUnit (the declarative systemctl start)',

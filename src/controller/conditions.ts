@@ -5,10 +5,11 @@
 
 import type { Condition, NodeStatus, ServiceUnit } from '../api/types.ts';
 import type { RolloutPlan } from './rollout.ts';
+import { unitSecurity } from '../security/index.ts';
 
 export interface Computed {
   readonly conditions: Condition[];
-  readonly summary: { nodes: string; upToDate?: string; activeState: string; subState: string; result: string; nRestarts: number };
+  readonly summary: { nodes: string; upToDate?: string; activeState: string; subState: string; result: string; nRestarts: number; exposure: string; exposureLevel: string; exposureApplied: string };
 }
 
 const RANK: Record<string, number> = { failed: 6, Unknown: 5, activating: 4, deactivating: 3, reloading: 2, inactive: 1, active: 0 };
@@ -60,6 +61,22 @@ export function compute(su: ServiceUnit, targeted: readonly string[], now: strin
       subState: worst?.subState ?? '',
       result: worst?.result ?? '',
       nRestarts: mine.reduce((a, e) => a + (e.nRestarts ?? 0), 0),
+      ...exposureOf(su),
     },
   };
+}
+
+type Exposure = { exposure: string; exposureLevel: string; exposureApplied: string };
+/** Per uid and generation (the spec changes only with the generation): ~1 ms saved per reconcile of a sandboxed unit. */
+const exposures = new Map<string, Exposure>();
+
+/** systemd-analyze security of the spec (src/security): systemd's figure and level, and the figure without what the nodes do not apply. */
+function exposureOf(su: ServiceUnit): Exposure {
+  const key = su.metadata.uid !== undefined && su.metadata.generation !== undefined ? `${su.metadata.uid}/${su.metadata.generation}` : undefined;
+  const known = key === undefined ? undefined : exposures.get(key);
+  if (known) return known;
+  const s = unitSecurity(su.spec, su.spec.unitName ?? `${su.metadata.name}.service`);
+  const e = { exposure: s.systemd.exposureText, exposureLevel: s.systemd.level, exposureApplied: `${s.applied.exposureText} ${s.applied.level}` };
+  if (key !== undefined) { if (exposures.size >= 10_000) exposures.clear(); exposures.set(key, e); }
+  return e;
 }

@@ -18,6 +18,8 @@ function renderValue(d: Directive, v: unknown): string[] {
     case 'commands':
     case 'lines':
     case 'condition':
+      // an empty CapabilityBoundingSet is the empty set, written as systemd reads it
+      if (Array.isArray(v) && v.length === 0 && d.name === 'CapabilityBoundingSet') return [`${d.name}=`];
       return Array.isArray(v) ? v.map((x) => `${d.name}=${String(x)}`) : [];
     default:
       return [`${d.name}=${String(v)}`];

@@ -41,7 +41,8 @@ export function applyDirective(d: Directive, a: Assignment, value: string, targe
     if (d.kind.t === 'condition') {
       const family = d.name.startsWith('Condition') ? 'condition' : 'assert';
       for (const k of Object.keys(target)) if (k.startsWith(family)) delete target[k];
-    } else delete target[d.field];
+    } else if (d.name === 'CapabilityBoundingSet') target[d.field] = []; // the empty set (config_parse_capability_set()), not a reset to all
+    else delete target[d.field];
     if (!RESETTABLE.has(d.kind.t)) return;
     return;
   }

@@ -1,0 +1,224 @@
+// What `systemd-analyze security` reads of a loaded unit (SecurityInfo, from the manager's D-Bus
+// properties in acquire_security_info()), computed from a ServiceUnit spec: the values a unit
+// file sets, with what systemd 257's manager adds when it loads the unit (unit_patch_contexts():
+// DynamicUser='s implied sandbox, the capabilities ProtectKernelModules=, ProtectKernelLogs=,
+// ProtectClock= and PrivateDevices= drop, the device rules DevicePolicy= and ProtectClock=,
+// RootImage= and encrypted credentials add) and what acquire_security_info() adds (the
+// options that imply a private mount namespace). Pure.
+
+import type { ServiceUnitSpec } from '../api/types.ts';
+import { CAP_MASK_ALL, capabilityFromName, parseCapabilitySet } from '../runner/privs.ts';
+import { parseAddressFamilies, parseRestrictNamespaces, parseSyscallFilter } from '../runner/seccomp.ts';
+
+export interface SecurityInfo {
+  readonly id: string;
+  readonly defaultDependencies: boolean;
+  readonly ambientCapabilities: bigint;
+  readonly capabilityBoundingSet: bigint;
+  readonly user: string | undefined;
+  readonly supplementaryGroups: readonly string[];
+  readonly dynamicUser: boolean;
+  readonly ipAddressDenyAll: boolean;
+  readonly ipAddressAllowLocalhost: boolean;
+  readonly ipAddressAllowOther: boolean;
+  readonly ipFiltersCustom: boolean;
+  readonly keyringMode: string;
+  readonly protectProc: string;
+  readonly procSubset: string;
+  readonly notifyAccess: string;
+  readonly protectHome: string;
+  readonly protectSystem: string;
+  readonly removeIPC: boolean;
+  /** RestrictNamespaces=: the clone flags still allowed (all bits when unrestricted). */
+  readonly restrictNamespaces: number;
+  readonly rootDirectory: string | undefined;
+  readonly rootImage: string | undefined;
+  readonly devicePolicy: string;
+  /** DeviceAllow= as the manager lists it: "PATH:rwm", the last added first. */
+  readonly deviceAllow: readonly string[];
+  readonly systemCallArchitectures: ReadonlySet<string>;
+  readonly systemCallFilterAllowList: boolean;
+  readonly systemCallFilter: ReadonlySet<string>;
+  readonly umask: number;
+  readonly bools: Readonly<Record<import('./checks.ts').BoolField, boolean>>;
+}
+
+type Values = Readonly<Record<string, unknown>>;
+const TRUE = /^(1|yes|y|true|t|on)$/i;
+const FALSE = /^(0|no|n|false|f|off)$/i;
+const isTrue = (v: unknown): boolean => v === true || (typeof v === 'string' && TRUE.test(v));
+/** A boolean-or-word directive (PrivateTmp=disconnected, Delegate=cpu): set unless absent or false. */
+const isOn = (v: unknown): boolean => v !== undefined && v !== null && v !== false && !(typeof v === 'string' && (FALSE.test(v) || v === ''));
+const lines = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)]);
+const words = (v: unknown): string[] => lines(v).flatMap((l) => l.split(/\s+/)).filter(Boolean);
+/** "true"/"false" of a boolean-or-word directive as systemd names the value (ProtectHome=yes → "yes"). */
+const word = (v: unknown, dflt: string): string => (v === undefined || v === null ? dflt : isTrue(v) ? 'yes' : typeof v === 'string' && FALSE.test(v) ? 'no' : String(v));
+const bit = (name: string): bigint => 1n << BigInt(capabilityFromName(name)!);
+
+/** seccomp_arch_from_string(): the architecture names SystemCallArchitectures= accepts. */
+const ARCHITECTURES = new Set(['native', 'x86', 'x86-64', 'x32', 'arm', 'arm64', 'loongarch64', 'mips', 'mips64', 'mips64-n32', 'mips-le',
+  'mips64-le', 'mips64-le-n32', 'parisc', 'parisc64', 'ppc', 'ppc64', 'ppc64-le', 'riscv64', 's390', 's390x']);
+
+/** The unit's DeviceAllow= entries as cgroup_context_add_or_update_device_allow() keeps them, in list order. */
+function deviceRules(v: unknown): Array<{ path: string; perms: string }> {
+  const out: Array<{ path: string; perms: string }> = [];
+  for (const line of lines(v)) {
+    const [path, rights = 'rwm', ...rest] = line.trim().split(/\s+/);
+    if (!path || rest.length > 0 || !/^[rwm]+$/.test(rights)) continue;
+    if (!path.startsWith('/dev/') && !/^(char|block)-./.test(path)) continue;
+    const perms = ['r', 'w', 'm'].filter((c) => rights.includes(c)).join('');
+    const known = out.find((d) => d.path === path);
+    if (known) known.perms = perms; else out.unshift({ path, perms });
+  }
+  return out;
+}
+
+interface Prefix { readonly v6: boolean; readonly bytes: readonly number[]; readonly len: number }
+
+/** IPAddressAllow=/IPAddressDeny= words as config_parse_in_addr_prefixes() reads them. */
+function ipPrefixes(v: unknown): Prefix[] {
+  const v4 = (s: string): number[] | undefined => {
+    const p = s.split('.');
+    return p.length === 4 && p.every((x) => /^[0-9]{1,3}$/.test(x) && Number(x) < 256) ? p.map(Number) : undefined;
+  };
+  const v6 = (s: string): number[] | undefined => {
+    if (!/^[0-9a-fA-F:.]+$/.test(s) || (s.match(/::/g) ?? []).length > 1) return undefined;
+    const [head, tail] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined];
+    const groups = (x: string): number[] | undefined => (x === '' ? [] : x.split(':').every((g) => /^[0-9a-fA-F]{1,4}$/.test(g)) ? x.split(':').map((g) => parseInt(g, 16)) : undefined);
+    const h = groups(head), t = tail === undefined ? [] : groups(tail);
+    if (!h || !t || h.length + t.length > 8 || (tail === undefined && h.length !== 8)) return undefined;
+    return [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t].flatMap((g) => [g >> 8, g & 0xff]);
+  };
+  const out: Prefix[] = [];
+  for (const w of words(v)) {
+    if (w === 'any') out.push({ v6: false, bytes: [0, 0, 0, 0], len: 0 }, { v6: true, bytes: new Array<number>(16).fill(0), len: 0 });
+    else if (w === 'localhost') out.push({ v6: false, bytes: [127, 0, 0, 0], len: 8 }, { v6: true, bytes: [...new Array<number>(15).fill(0), 1], len: 128 });
+    else if (w === 'link-local') out.push({ v6: false, bytes: [169, 254, 0, 0], len: 16 }, { v6: true, bytes: [0xfe, 0x80, ...new Array<number>(14).fill(0)], len: 64 });
+    else if (w === 'multicast') out.push({ v6: false, bytes: [224, 0, 0, 0], len: 4 }, { v6: true, bytes: [0xff, ...new Array<number>(15).fill(0)], len: 8 });
+    else {
+      const [addr = '', len] = w.split('/');
+      const b4 = v4(addr), b6 = b4 ? undefined : v6(addr);
+      const max = b4 ? 32 : 128;
+      const n = len === undefined ? max : /^[0-9]{1,3}$/.test(len) ? Number(len) : NaN;
+      if ((b4 || b6) && n <= max) out.push({ v6: !b4, bytes: (b4 ?? b6)!, len: n });
+    }
+  }
+  return out;
+}
+
+/** A user name systemd derives from a unit name for DynamicUser= without User= (user_from_unit_name()). */
+function userFromUnitName(unit: string): string {
+  const prefix = unit.replace(/\.service$/, '').replace(/@.*$/, '');
+  return /^[a-zA-Z_][a-zA-Z0-9_-]{0,30}$/.test(prefix) ? prefix : `_du${prefix}`;
+}
+
+/** SecurityInfo of the unit `unitName` whose spec is `spec`, as systemd 257 would load it. */
+export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityInfo {
+  const s: Values = spec.service ?? {};
+  const u: Values = spec.unit ?? {};
+  const problems: string[] = [];
+  const dynamicUser = isTrue(s['dynamicUser']);
+  // unit_patch_contexts(): DynamicUser= implies a strict sandbox
+  const userSet = typeof s['user'] === 'string' && s['user'] !== '' ? s['user'] : undefined;
+  const user = userSet ?? (dynamicUser ? userFromUnitName(unitName) : undefined);
+  const privateTmp = isOn(s['privateTmp']) || dynamicUser;
+  const protectSystem = dynamicUser ? 'strict' : word(s['protectSystem'], 'no');
+  const protectHomeSet = word(s['protectHome'], 'no');
+  const protectHome = dynamicUser && protectHomeSet === 'no' ? 'read-only' : protectHomeSet;
+  const privateDevices = isTrue(s['privateDevices']);
+  const protectControlGroups = isOn(s['protectControlGroups']);
+  const protectKernelModules = isTrue(s['protectKernelModules']);
+  const protectKernelTunables = isTrue(s['protectKernelTunables']);
+  const protectKernelLogs = isTrue(s['protectKernelLogs']);
+  const protectClock = isTrue(s['protectClock']);
+  const rootImage = typeof s['rootImage'] === 'string' && s['rootImage'] !== '' ? s['rootImage'] : undefined;
+
+  const bsetValue = s['capabilityBoundingSet'];
+  let bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : parseCapabilitySet(lines(bsetValue), CAP_MASK_ALL, 'CapabilityBoundingSet', problems);
+  if (protectKernelModules) bset &= ~bit('CAP_SYS_MODULE');
+  if (protectKernelLogs) bset &= ~bit('CAP_SYSLOG');
+  if (protectClock) bset &= ~(bit('CAP_SYS_TIME') | bit('CAP_WAKE_ALARM'));
+  if (privateDevices) bset &= ~(bit('CAP_MKNOD') | bit('CAP_SYS_RAWIO'));
+
+  // the cgroup context: PrivateDevices= closes the device policy; with a policy, ProtectClock=,
+  // RootImage= and encrypted credentials add the devices they need (each put first in the list)
+  const configured = typeof s['devicePolicy'] === 'string' ? s['devicePolicy'] : 'auto';
+  const devicePolicy = privateDevices && configured === 'auto' ? 'closed' : configured;
+  const devices = deviceRules(s['deviceAllow']);
+  if (devicePolicy !== 'auto' || devices.length > 0) {
+    if (rootImage || lines(s['mountImages']).length > 0) {
+      for (const path of ['/dev/loop-control', '/dev/mapper/control']) devices.unshift({ path, perms: 'rw' });
+      for (const path of ['block-loop', 'block-blkext', 'block-device-mapper']) devices.unshift({ path, perms: 'rwm' });
+    }
+    if (protectClock) devices.unshift({ path: 'char-rtc', perms: 'r' });
+    if (lines(s['loadCredentialEncrypted']).length > 0 || lines(s['setCredentialEncrypted']).length > 0) {
+      const tpm = devices.find((d) => d.path === 'char-tpm');
+      if (tpm) tpm.perms = 'rw'; else devices.unshift({ path: 'char-tpm', perms: 'rw' });
+    }
+  }
+
+  const deny = ipPrefixes(s['ipAddressDeny']);
+  const allow = ipPrefixes(s['ipAddressAllow']);
+  // as read from the bus: an allowed 127.0.0.0/8 or ::1/128 is localhost, anything else is not
+  const isLocal = (p: Prefix): boolean => (p.v6 ? p.len === 128 && p.bytes.slice(0, 15).every((b) => b === 0) && p.bytes[15] === 1 : p.len === 8 && p.bytes[0] === 127);
+
+  const families = parseAddressFamilies(lines(s['restrictAddressFamilies']), problems);
+  const afAllow = families?.allowList ?? false;
+  const af = { afInet: afAllow, afUnix: afAllow, afNetlink: afAllow, afPacket: afAllow, afOther: afAllow };
+  for (const f of families?.families ?? []) {
+    const key = f === 2 || f === 10 ? 'afInet' : f === 1 ? 'afUnix' : f === 16 ? 'afNetlink' : f === 17 ? 'afPacket' : 'afOther';
+    af[key] = !afAllow;
+  }
+
+  const filter = parseSyscallFilter(lines(s['systemCallFilter']), problems);
+  const allowList = filter?.allowList ?? false;
+  // the bus lists an allow list's entries without their denied exceptions ("~name:ERRNO"); a deny list's names without ":ERRNO"
+  const syscalls = new Set([...(filter?.entries ?? new Map<string, number>())].filter(([, num]) => !allowList || num === -1).map(([name]) => name));
+
+  let archs = new Set<string>();
+  for (const line of lines(s['systemCallArchitectures'])) {
+    if (line.trim() === '') { archs = new Set(); continue; }
+    for (const w of line.trim().split(/\s+/)) if (ARCHITECTURES.has(w)) archs.add(w);
+  }
+
+  const privateMounts = isTrue(s['privateMounts']) || privateDevices || privateTmp || protectControlGroups || protectKernelTunables
+    || protectKernelModules || protectHome !== 'no' || protectSystem !== 'no' || rootImage !== undefined;
+  const umask = typeof s['umask'] === 'string' && /^[0-7]+$/.test(s['umask']) ? parseInt(s['umask'], 8) : 0o022;
+  return {
+    id: unitName,
+    defaultDependencies: u['defaultDependencies'] !== false,
+    ambientCapabilities: parseCapabilitySet(lines(s['ambientCapabilities']), 0n, 'AmbientCapabilities', problems),
+    capabilityBoundingSet: bset,
+    user,
+    supplementaryGroups: words(s['supplementaryGroups']),
+    dynamicUser,
+    ipAddressDenyAll: deny.some((p) => !p.v6 && p.len === 0) && deny.some((p) => p.v6 && p.len === 0),
+    ipAddressAllowLocalhost: allow.some(isLocal),
+    ipAddressAllowOther: allow.some((p) => !isLocal(p)),
+    ipFiltersCustom: lines(s['ipIngressFilterPath']).length > 0 || lines(s['ipEgressFilterPath']).length > 0,
+    keyringMode: typeof s['keyringMode'] === 'string' ? s['keyringMode'] : 'private',
+    protectProc: typeof s['protectProc'] === 'string' ? s['protectProc'] : 'default',
+    procSubset: typeof s['procSubset'] === 'string' ? s['procSubset'] : 'all',
+    notifyAccess: typeof s['notifyAccess'] === 'string' ? s['notifyAccess'] : 'none',
+    protectHome,
+    protectSystem,
+    removeIPC: isTrue(s['removeIPC']) || dynamicUser,
+    restrictNamespaces: parseRestrictNamespaces(s['restrictNamespaces'], problems) ?? 0xffffffff,
+    rootDirectory: typeof s['rootDirectory'] === 'string' && s['rootDirectory'] !== '' ? s['rootDirectory'] : undefined,
+    rootImage,
+    devicePolicy,
+    deviceAllow: devices.map((d) => `${d.path}:${d.perms}`),
+    systemCallArchitectures: archs,
+    systemCallFilterAllowList: allowList,
+    systemCallFilter: syscalls,
+    umask,
+    bools: {
+      privateDevices, privateMounts, privateNetwork: isTrue(s['privateNetwork']), privateTmp, privateUsers: isOn(s['privateUsers']),
+      protectControlGroups, protectKernelModules, protectKernelTunables, protectKernelLogs, protectClock,
+      protectHostname: isTrue(s['protectHostname']), lockPersonality: isTrue(s['lockPersonality']),
+      memoryDenyWriteExecute: isTrue(s['memoryDenyWriteExecute']), noNewPrivileges: isTrue(s['noNewPrivileges']) || dynamicUser,
+      delegate: isOn(s['delegate']), restrictRealtime: isTrue(s['restrictRealtime']), restrictSUIDSGID: isTrue(s['restrictSUIDSGID']) || dynamicUser,
+      ...af,
+    },
+  };
+}
