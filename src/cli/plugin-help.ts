@@ -19,6 +19,8 @@ Usage: kubectl unit COMMAND [NAME] [-n NAMESPACE] [--kubeconfig FILE]
                                    wait for a changed unit to reach every node (exit 1 when the
                                    rollout halted: the node and its Result are named); pause or
                                    resume granting nodes the new revision
+  security NAME [-o json]          systemd-analyze security of the spec: the exposure table, the
+                                   overall level, and what the nodes do not apply
   convert FILE.service...          unit files to ServiceUnit YAML (as unitctl convert)
 
 Exit status: 0 ok; status: 3 when not Ready; 4 when the ServiceUnit does not exist.
