@@ -138,6 +138,7 @@ export async function runSecurity(args: string[], io: Io): Promise<number> {
 
 /** kubectl unit security NAME: the ServiceUnit as the cluster stores it. */
 export async function clusterSecurity(args: string[], io: Io): Promise<number> {
+  if (args.includes('--offline')) return runSecurity(args.filter((a) => a !== '--cluster'), io);
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
     namespace: { type: 'string', short: 'n' }, kubeconfig: { type: 'string' }, cluster: { type: 'boolean' }, threshold: { type: 'string' },
     output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' },

@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
-import { ensureCrd, kubectl, kubectlOk } from '../support/cluster.ts';
+import { spawnSync } from 'node:child_process';
+import { clusterState, ensureCrd, kubectl, kubectlOk } from '../support/cluster.ts';
 import { ClusterProcs, getSU } from '../support/clusterprocs.ts';
 import { until } from '../support/wait.ts';
-import { REPO } from '../support/paths.ts';
+import { REPO, UNITCTL } from '../support/paths.ts';
 import { convertText } from '../../src/unitfile/index.ts';
 import { unitSecurity } from '../../src/security/index.ts';
 
@@ -37,6 +38,10 @@ test('the controller writes the exposure and level of the spec; -o wide shows th
   const wide = kubectlOk(['get', 'su', 'memcached', '-n', NS, '-o', 'wide']).split('\n');
   assert.match(wide[0]!, /\sEXPOSURE\s+LEVEL$/);
   assert.match(wide[1]!, /\s4\.6\s+OK$/);
+  // kubectl unit security NAME: the ServiceUnit as the cluster stores it, systemd's text first
+  const cli = spawnSync(process.execPath, [UNITCTL, 'security', 'memcached', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.ok(cli.stdout.startsWith(readFileSync(join(REPO, 'test', 'fixtures', 'security', 'memcached.txt'), 'utf8').replace('uosec-memcached.service', 'memcached.service')), cli.stdout);
   kubectlOk(['patch', 'su', 'memcached', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { service: { privateNetwork: true } } })]);
   const moved = await until('a new exposure', () => { const s = summaryOf(); return s && s['exposure'] !== '4.6' ? s : undefined; }, 30_000);
   const want = unitSecurity({ ...su.spec, service: { ...su.spec.service, privateNetwork: true } }, 'memcached.service').systemd;
