@@ -80,7 +80,12 @@ async function loadFromAgent(stateDir: string, name: string, io: Io): Promise<Lo
 }
 
 /** Prints the units as systemd-analyze does: one table per unit (a blank line between), the overview after several. */
-function print(units: readonly Loaded[], opts: { json: boolean; threshold: number; short: boolean }, io: Io, failed: boolean): number {
+function print(loaded: readonly Loaded[], opts: { json: boolean; threshold: number; short: boolean }, io: Io, failedBefore: boolean): number {
+  // as acquire_security_info(): a masked unit is not analyzed (left out of the overview)
+  const masked = loaded.filter((u) => u.spec.masked === true);
+  if (!opts.short) for (const u of masked) io.stderr(`Unit ${u.name} is masked, cannot analyze.\n`);
+  const failed = failedBefore || (!opts.short && masked.length > 0);
+  const units = loaded.filter((u) => u.spec.masked !== true);
   const all = units.map((u) => unitSecurity(u.spec, u.name));
   if (opts.json) io.stdout(JSON.stringify(all.length === 1 && !opts.short ? json(all[0]!) : all.map(json), null, 2) + '\n');
   else {

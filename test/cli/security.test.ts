@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, UNITCTL } from '../support/paths.ts';
 import { agentFixture } from '../support/agent.ts';
@@ -135,6 +136,14 @@ test('unitctl security --offline FILE: systemd\'s text, its exit status with --t
   const template = unitctl('security', '--offline', join(UNITS, 'openvpn-server@.service'));
   assert.match(template.stdout, /Overall exposure level for openvpn-server@test_instance.service: 7\.3 MEDIUM 😐/);
   assert.equal(unitctl('security', '--offline', join(UNITS, 'nope.service')).status, 2);
+});
+
+test('a masked unit (an empty unit file) is not analyzed: "Unit X is masked, cannot analyze.", exit status 1', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'uo-security-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'empty.service'), '');
+  const r = unitctl('security', '--offline', join(dir, 'empty.service'));
+  assert.deepEqual([r.status, r.stdout, r.stderr], [1, '', 'Unit empty.service is masked, cannot analyze.\n']);
 });
 
 test('unitctl security UNIT against a live standalone agent: the unit as the agent keeps it; the overview; unknown units', async (t) => {
