@@ -7,8 +7,7 @@
 // options that imply a private mount namespace). Pure.
 
 import type { ServiceUnitSpec } from '../api/types.ts';
-import { CAP_MASK_ALL, capabilityFromName, parseCapabilitySet } from '../runner/privs.ts';
-import { parseAddressFamilies, parseRestrictNamespaces, parseSyscallFilter } from '../runner/seccomp.ts';
+import { CAP_ALL, addressFamilies, capabilityNumber, capabilitySet, namespacesKept, syscallFilter } from './parse.ts';
 
 export interface SecurityInfo {
   readonly id: string;
@@ -53,7 +52,7 @@ const lines = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v ==
 const words = (v: unknown): string[] => lines(v).flatMap((l) => l.split(/\s+/)).filter(Boolean);
 /** "true"/"false" of a boolean-or-word directive as systemd names the value (ProtectHome=yes → "yes"). */
 const word = (v: unknown, dflt: string): string => (v === undefined || v === null ? dflt : isTrue(v) ? 'yes' : typeof v === 'string' && FALSE.test(v) ? 'no' : String(v));
-const bit = (name: string): bigint => 1n << BigInt(capabilityFromName(name)!);
+const bit = (name: string): bigint => 1n << BigInt(capabilityNumber(name)!);
 
 /** seccomp_arch_from_string(): the architecture names SystemCallArchitectures= accepts. */
 const ARCHITECTURES = new Set(['native', 'x86', 'x86-64', 'x32', 'arm', 'arm64', 'loongarch64', 'mips', 'mips64', 'mips64-n32', 'mips-le',
@@ -116,7 +115,6 @@ function userFromUnitName(unit: string): string {
 export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityInfo {
   const s: Values = spec.service ?? {};
   const u: Values = spec.unit ?? {};
-  const problems: string[] = [];
   const dynamicUser = isTrue(s['dynamicUser']);
   // unit_patch_contexts(): DynamicUser= implies a strict sandbox
   const userSet = typeof s['user'] === 'string' && s['user'] !== '' ? s['user'] : undefined;
@@ -134,7 +132,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
   const rootImage = typeof s['rootImage'] === 'string' && s['rootImage'] !== '' ? s['rootImage'] : undefined;
 
   const bsetValue = s['capabilityBoundingSet'];
-  let bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : parseCapabilitySet(lines(bsetValue), CAP_MASK_ALL, 'CapabilityBoundingSet', problems);
+  let bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : capabilitySet(lines(bsetValue), CAP_ALL);
   if (protectKernelModules) bset &= ~bit('CAP_SYS_MODULE');
   if (protectKernelLogs) bset &= ~bit('CAP_SYSLOG');
   if (protectClock) bset &= ~(bit('CAP_SYS_TIME') | bit('CAP_WAKE_ALARM'));
@@ -162,7 +160,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
   // as read from the bus: an allowed 127.0.0.0/8 or ::1/128 is localhost, anything else is not
   const isLocal = (p: Prefix): boolean => (p.v6 ? p.len === 128 && p.bytes.slice(0, 15).every((b) => b === 0) && p.bytes[15] === 1 : p.len === 8 && p.bytes[0] === 127);
 
-  const families = parseAddressFamilies(lines(s['restrictAddressFamilies']), problems);
+  const families = addressFamilies(lines(s['restrictAddressFamilies']));
   const afAllow = families?.allowList ?? false;
   const af = { afInet: afAllow, afUnix: afAllow, afNetlink: afAllow, afPacket: afAllow, afOther: afAllow };
   for (const f of families?.families ?? []) {
@@ -170,7 +168,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
     af[key] = !afAllow;
   }
 
-  const filter = parseSyscallFilter(lines(s['systemCallFilter']), problems);
+  const filter = syscallFilter(lines(s['systemCallFilter']));
   const allowList = filter?.allowList ?? false;
   // the bus lists an allow list's entries without their denied exceptions ("~name:ERRNO"); a deny list's names without ":ERRNO"
   const syscalls = new Set([...(filter?.entries ?? new Map<string, number>())].filter(([, num]) => !allowList || num === -1).map(([name]) => name));
@@ -187,7 +185,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
   return {
     id: unitName,
     defaultDependencies: u['defaultDependencies'] !== false,
-    ambientCapabilities: parseCapabilitySet(lines(s['ambientCapabilities']), 0n, 'AmbientCapabilities', problems),
+    ambientCapabilities: capabilitySet(lines(s['ambientCapabilities']), 0n),
     capabilityBoundingSet: bset,
     user,
     supplementaryGroups: words(s['supplementaryGroups']),
@@ -203,7 +201,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
     protectHome,
     protectSystem,
     removeIPC: isTrue(s['removeIPC']) || dynamicUser,
-    restrictNamespaces: parseRestrictNamespaces(s['restrictNamespaces'], problems) ?? 0xffffffff,
+    restrictNamespaces: namespacesKept(s['restrictNamespaces']) ?? 0xffffffff,
     rootDirectory: typeof s['rootDirectory'] === 'string' && s['rootDirectory'] !== '' ? s['rootDirectory'] : undefined,
     rootImage,
     devicePolicy,
