@@ -31,7 +31,8 @@ instead of the agent's units; a template is analyzed as TEMPLATE@test_instance.s
 Exit status 1 when a unit is not found.
 `;
 
-const nameOf = (arg: string): string => (/\.[a-z]+$/.test(arg) ? arg : `${arg}.service`);
+/** unit_name_mangle(): a name without a unit type's suffix is a service (org.freedesktop.Accounts → ….service). */
+const nameOf = (arg: string): string => (/\.(service|socket|target|device|mount|automount|swap|timer|path|slice|scope)$/.test(arg) ? arg : `${arg}.service`);
 
 /** The unit's table (systemd's text) and, when the node does not apply some directives, what runs. */
 export function securityText(s: UnitSecurity): string {

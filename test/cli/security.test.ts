@@ -185,6 +185,7 @@ test('unitctl security UNIT against a live standalone agent: the unit as the age
   assert.equal(all.stdout, 'UNIT                 EXPOSURE PREDICATE HAPPY\nmemcached.service         4.6 OK        🙂\nprobe-medium.service      6.2 MEDIUM    😐\n');
   const missing = a.unitctl('security', 'nope');
   assert.deepEqual([missing.status, missing.stderr], [1, 'Unit nope.service not found, cannot analyze.\n']);
+  assert.equal(a.unitctl('security', 'org.freedesktop.nope').stderr, 'Unit org.freedesktop.nope.service not found, cannot analyze.\n');
   const socket = a.unitctl('security', 'foo.socket');
   assert.deepEqual([socket.status, socket.stderr], [1, 'Unit foo.socket is not a service unit, refusing.\n']);
 });
