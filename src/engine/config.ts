@@ -6,6 +6,7 @@ import { parseCommandLine, type ExecCommand } from '../api/cmdline.ts';
 import { signalNumber, parseExitStatusList, type ExitStatusSet } from '../api/signals.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import type { ExecKind } from './states.ts';
+import { parseBoolean } from '../unitfile/parse.ts';
 
 export type ServiceType = 'simple' | 'exec' | 'forking' | 'oneshot' | 'dbus' | 'notify' | 'notify-reload' | 'idle';
 export type RestartPolicy = 'no' | 'on-success' | 'on-failure' | 'on-abnormal' | 'on-watchdog' | 'on-abort' | 'always';
@@ -128,7 +129,15 @@ export function configFromSpec(spec: ServiceUnitSpec, unitName: string): Service
     reloadSignal: sig(s['reloadSignal'], 1),
     // service_add_extras(): unset, OOMPolicy= is continue with Delegate= (the payload manages its
     // subtree), else DefaultOOMPolicy= (stop, systemd-system.conf(5))
-    oomPolicy: (s['oomPolicy'] as OOMPolicy | undefined) ?? (s['delegate'] !== undefined && s['delegate'] !== 'false' && s['delegate'] !== false ? 'continue' : 'stop'),
+    oomPolicy: (s['oomPolicy'] as OOMPolicy | undefined) ?? (delegates(s['delegate']) ? 'continue' : 'stop'),
     exec,
   };
+}
+
+/** Delegate= as config_parse_delegate() reads it: a boolean word, or controller names (on). */
+function delegates(v: unknown): boolean {
+  if (v === undefined || v === null || v === false) return false;
+  if (v === true) return true;
+  const text = String(v).trim();
+  return text !== '' && (parseBoolean(text) ?? true);
 }

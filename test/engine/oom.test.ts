@@ -71,6 +71,8 @@ test('OOMPolicy= defaults to continue with Delegate= (service_add_extras()), to 
   assert.equal(configFromSpec({ service: { execStart: ['x'], delegate: 'true' } }, 'a.service').oomPolicy, 'continue');
   assert.equal(configFromSpec({ service: { execStart: ['x'], delegate: 'cpu memory' } }, 'a.service').oomPolicy, 'continue');
   assert.equal(configFromSpec({ service: { execStart: ['x'], delegate: 'false' } }, 'a.service').oomPolicy, 'stop');
+  for (const no of ['no', 'off', '0', 'NO']) assert.equal(configFromSpec({ service: { execStart: ['x'], delegate: no } }, 'a.service').oomPolicy, 'stop', `Delegate=${no}`);
+  assert.equal(configFromSpec({ service: { execStart: ['x'], delegate: 'yes' } }, 'a.service').oomPolicy, 'continue');
   assert.equal(configFromSpec({ service: { execStart: ['x'], delegate: 'true', oomPolicy: 'kill' } }, 'a.service').oomPolicy, 'kill');
 });
 
