@@ -27,9 +27,9 @@ const CAP_SYS_MODULE = 16, CAP_SYS_RAWIO = 17, CAP_MKNOD = 27, CAP_SYSLOG = 34;
 /** The exec directories' fields and where a system service's live. */
 const EXEC_DIRECTORIES: ReadonlyArray<readonly [string, string]> = [['runtimeDirectory', '/run'], ['stateDirectory', '/var/lib'], ['cacheDirectory', '/var/cache'], ['logsDirectory', '/var/log'], ['configurationDirectory', '/etc']];
 
-type Op = 'inaccessible' | 'bind' | 'tmp' | 'dev' | 'binddev' | 'bindsys' | 'procfs' | 'ro' | 'rw' | 'noexec' | 'exec' | 'tmpfs' | 'run' | 'rwi';
+type Op = 'inaccessible' | 'bind' | 'tmp' | 'dev' | 'binddev' | 'bindsys' | 'procfs' | 'cgroup2' | 'ro' | 'rw' | 'noexec' | 'exec' | 'tmpfs' | 'run' | 'rwi';
 /** systemd's MountMode order (namespace.c): for one path, the first of these wins. */
-const PRIORITY: readonly Op[] = ['inaccessible', 'bind', 'tmp', 'dev', 'binddev', 'bindsys', 'procfs', 'ro', 'rw', 'noexec', 'exec', 'tmpfs', 'run', 'rwi'];
+const PRIORITY: readonly Op[] = ['inaccessible', 'bind', 'tmp', 'dev', 'binddev', 'bindsys', 'procfs', 'cgroup2', 'ro', 'rw', 'noexec', 'exec', 'tmpfs', 'run', 'rwi'];
 /** BindLogSockets=: the journal's sockets, bound read-only into the namespace when they exist (systemd's bind_log_sockets_table). */
 const LOG_SOCKETS = ['/run/systemd/journal/socket', '/run/systemd/journal/stdout', '/run/systemd/journal/dev-log'];
 
@@ -234,7 +234,9 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   if (procOptions.length > 0) add({ path: '/proc', op: 'procfs', arg: procOptions.join(',') });
   const pcg = str(s['protectControlGroups']);
   if (pcg !== undefined && truthy(pcg)) add({ path: '/sys/fs/cgroup', op: 'ro' });
-  else if (pcg === 'private' || pcg === 'strict') problems.push(`ProtectControlGroups=${pcg}: a private cgroup namespace is not applied yet`);
+  // private|strict: a cgroup namespace and a cgroup2 of its own, read-write or read-only; the shim
+  // falls back as systemd 257 does where the host is not cgroup v2 (private: nothing, strict: read-only)
+  else if (pcg === 'private' || pcg === 'strict') add({ path: '/sys/fs/cgroup', op: 'cgroup2', readOnly: pcg === 'strict' });
 
   const home = str(s['protectHome']);
   if (home !== undefined && (truthy(home) || home === 'read-only' || home === 'tmpfs')) {

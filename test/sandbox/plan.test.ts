@@ -133,3 +133,10 @@ test('RootDirectory=: MountAPIVFS= defaults to yes (a /proc, the host\'s /dev an
   assert.deepEqual(lines({ mountAPIVFS: true, privateMounts: true }).filter((l) => !l.startsWith('bind\t')), ['binddev\t.\t/dev', 'procfs\t.\t/proc', 'bindsys\t.\t/sys']);
   assert.equal(plan({ mountAPIVFS: true }).spec, undefined, 'MountAPIVFS= alone asks for no namespace (systemd: only with RootDirectory=)');
 });
+
+test('ProtectControlGroups=private|strict: a cgroup2 entry (read-only for strict) that wins over ProtectKernelTunables=\'s implicit one', () => {
+  assert.deepEqual(lines({ protectControlGroups: 'private' }), ['cgroup2\t.\t/sys/fs/cgroup']);
+  assert.deepEqual(lines({ protectControlGroups: 'strict' }), ['cgroup2\to\t/sys/fs/cgroup']);
+  assert.ok(lines({ protectControlGroups: 'strict', protectKernelTunables: true }).includes('cgroup2\to\t/sys/fs/cgroup'));
+  assert.deepEqual(plan({ protectControlGroups: 'private' }).problems, []);
+});

@@ -5,7 +5,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureShim } from '../../src/runner/shim.ts';
@@ -119,4 +119,31 @@ test('a read-only path reached through a symbolic link: the mount it leads to is
   const r = await run(t, `ro\t.\t${d}/link`, ['/bin/sh', 'sh', '-c', `touch ${d}/real/x 2>&1 | grep -c Read-only; touch ${d}/y && echo parent-writable`]);
   assert.ok(r.lines.some((l) => l.startsWith('exec ')), r.lines.join('\n'));
   assert.equal(r.out, '1\nparent-writable\n');
+});
+
+const UNIFIED = '/sys/fs/cgroup/unified'; // a hybrid host's cgroup2 mount (a v2 host's is /sys/fs/cgroup itself)
+const hybrid = canUnshare && existsSync(join(UNIFIED, 'cgroup.procs'));
+
+test('ProtectControlGroups=private|strict (a cgroup2 entry) on a cgroup v2 host: a cgroup namespace rooted at the unit\'s cgroup, a cgroup2 of its own on /sys/fs/cgroup, read-write or read-only', { skip: hybrid ? false : 'needs root, unshare --mount and a hybrid host\'s cgroup2 mount to play a v2 host with' }, async (t) => {
+  // "a v2 host": a mount namespace with the cgroup2 hierarchy on /sys/fs/cgroup, entered through UO_SHIM_NAMESPACES
+  const host = spawn('unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && echo ready && exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.after(() => { if (host.exitCode === null) host.kill('SIGKILL'); });
+  let ready = '';
+  host.stdout!.on('data', (d: Buffer) => { ready += d.toString(); });
+  await until('the v2 host namespace is ready', () => ready.includes('ready'), 5000);
+  const unit = mkdtempSync(join(UNIFIED, 'uo-sbx-cgns-')), sibling = mkdtempSync(join(UNIFIED, 'uo-sbx-cgns-sibling-'));
+  t.after(() => { for (const d of [unit, sibling]) try { rmdirSync(d); } catch { /* still populated: the test failed earlier */ } });
+  for (const [flag, mode] of [['.', 'rw'], ['o', 'ro']] as const) {
+    const r = await run(t, `cgroup2\t${flag}\t/sys/fs/cgroup`, ['/bin/sh', 'sh', '-c',
+      'readlink /proc/self/ns/cgroup; sed -n "s/^0:://p" /proc/self/cgroup; awk \'$5 == "/sys/fs/cgroup" { print $4, $6, $(NF-2) }\' /proc/self/mountinfo | tail -1; ls /sys/fs/cgroup | grep -c uo-sbx-cgns; grep -c . /sys/fs/cgroup/cgroup.procs'],
+    { UO_SHIM_NAMESPACES: `${host.pid}:mnt`, UO_SHIM_CGROUPS: unit });
+    assert.ok(r.lines.some((l) => l.startsWith('exec ')), r.lines.join('\n'));
+    const [ns, cgroup, mount, siblings, procs] = r.out.trim().split('\n');
+    assert.notEqual(ns, readlinkSync('/proc/self/ns/cgroup'), 'a cgroup namespace of its own');
+    assert.equal(cgroup, '/', 'its cgroup is the namespace\'s root');
+    const [mroot, opts, fstype] = mount!.split(' ');
+    assert.deepEqual([mroot, fstype, opts!.split(',')[0], opts!.split(',').includes('noexec')], ['/', 'cgroup2', mode, true], mount);
+    assert.equal(siblings, '0', 'the unit\'s cgroup is /sys/fs/cgroup: the cgroups beside it are out of sight');
+    assert.ok(Number(procs) >= 1 && Number(procs) <= 3, `only the command's processes are in its root cgroup (${procs})`);
+  }
 });

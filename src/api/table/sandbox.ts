@@ -81,7 +81,8 @@ export const SANDBOX: Directive[] = [
   // CAP_SYS_TIME and CAP_WAKE_ALARM dropped and @clock → EPERM (privs.ts, seccomp.ts) also when
   // run with --allow-unenforced; the implied DeviceAllow=char-rtc r is not: fails closed
   d('ProtectClock', BOOL, 'Forbid changing the system clock (ProtectClock=, default no).', { applier: 'sandbox', reason: 'the clock system calls are refused and CAP_SYS_TIME, CAP_WAKE_ALARM dropped, but the implied DeviceAllow=char-rtc r (which, as any DeviceAllow=, closes the other devices) is not applied (device access, issue 15)', protects: true }),
-  d('ProtectControlGroups', boolOr('private', 'strict'), 'Make /sys/fs/cgroup read-only ("true"), or a private cgroup namespace ("private", "strict") (ProtectControlGroups=, default "false").', { ...ns, gap: (v) => (v === 'private' || v === 'strict' ? 'a private cgroup namespace (ProtectControlGroups=private|strict) is not applied yet (sandbox, issue 14)' : undefined) }),
+  // private|strict: a cgroup namespace and a cgroup2 of its own on a v2 host, systemd 257's fallback elsewhere (shim/sandbox.c)
+  d('ProtectControlGroups', boolOr('private', 'strict'), 'Make /sys/fs/cgroup read-only ("true"), or a private cgroup namespace ("private", "strict") (ProtectControlGroups=, default "false").', ns),
   // a UTS namespace, sethostname()/setdomainname() → EPERM (privs.ts, shim/privs.c), the two /proc/sys/kernel files read-only (sandbox.ts)
   d('ProtectHostname', BOOL, 'Forbid changing the hostname, UTS namespace (ProtectHostname=, default no).', ns),
   d('ProtectProc', enumOf(['noaccess', 'invisible', 'ptraceable', 'default']), 'Visibility of other processes in /proc (ProtectProc=, default default).', ns),

@@ -30,6 +30,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -37,8 +38,13 @@
 #define MAX_SPEC 65536
 #define MAX_PATH 4095
 #define MAX_OPTIONS 256
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 
-enum op { OP_INACCESSIBLE, OP_RO, OP_RW, OP_RWI, OP_NOEXEC, OP_EXEC, OP_TMP, OP_BIND, OP_TMPFS, OP_DEV, OP_PROCFS, OP_BINDDEV, OP_BINDSYS, OP_RUN };
+static int cgroup_namespaced; /* the command is in a cgroup namespace of its own (cgroup_namespace()) */
+
+enum op { OP_INACCESSIBLE, OP_RO, OP_RW, OP_RWI, OP_NOEXEC, OP_EXEC, OP_TMP, OP_BIND, OP_TMPFS, OP_DEV, OP_PROCFS, OP_BINDDEV, OP_BINDSYS, OP_RUN, OP_CGROUP2 };
 
 struct entry {
 	enum op op;
@@ -55,6 +61,7 @@ struct plan {
 	int caps[64];
 	int ncaps;
 	const char *root; /* RootDirectory=: the entries' paths are below it, it becomes / at the end */
+	int cgroupns;     /* a cgroup2 entry (ProtectControlGroups=private|strict) */
 	char buf[MAX_SPEC + 1];
 };
 
@@ -105,7 +112,7 @@ static int parse_op(const char *s, enum op *op) {
 		{ "inaccessible", OP_INACCESSIBLE }, { "ro", OP_RO }, { "rw", OP_RW }, { "rwi", OP_RWI },
 		{ "noexec", OP_NOEXEC }, { "exec", OP_EXEC }, { "tmp", OP_TMP }, { "bind", OP_BIND },
 		{ "tmpfs", OP_TMPFS }, { "dev", OP_DEV }, { "procfs", OP_PROCFS },
-		{ "binddev", OP_BINDDEV }, { "bindsys", OP_BINDSYS }, { "run", OP_RUN },
+		{ "binddev", OP_BINDDEV }, { "bindsys", OP_BINDSYS }, { "run", OP_RUN }, { "cgroup2", OP_CGROUP2 },
 	};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (strcmp(s, ops[i].name) == 0) { *op = ops[i].op; return 0; }
@@ -193,6 +200,8 @@ static int parse(const char *spec) {
 		if (e->op == OP_BINDDEV && strcmp(e->path, "/dev") != 0) return -EINVAL;
 		if (e->op == OP_BINDSYS && strcmp(e->path, "/sys") != 0) return -EINVAL;
 		if (e->op == OP_RUN && strcmp(e->path, "/run") != 0) return -EINVAL;
+		if (e->op == OP_CGROUP2 && (strcmp(e->path, "/sys/fs/cgroup") != 0 || plan.cgroupns)) return -EINVAL;
+		if (e->op == OP_CGROUP2) plan.cgroupns = 1;
 		plan.n++;
 	}
 	return 0;
@@ -523,6 +532,20 @@ static int apply_one(struct entry *e) {
 		if (r < 0) return r;
 		return mount("proc", e->path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, e->arg) < 0 ? -errno : 0;
 	}
+	case OP_CGROUP2:
+		/* ProtectControlGroups=private|strict: a cgroup2 of the command's cgroup namespace; where
+		 * none could be made (a v1 or hybrid host, as systemd 257), strict is /sys/fs/cgroup made
+		 * read-only (its 'o' flag) and private nothing */
+		if (!cgroup_namespaced) {
+			if (!e->read_only) { e->skipped = 1; return 0; }
+			int m = is_mount_point(e->path);
+			if (m < 0) return m;
+			return m > 0 ? 0 : (mount(e->path, e->path, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0);
+		}
+		/* what is mounted there goes first, with all below it (a cgroup2 mounted on itself is EBUSY) */
+		for (int guard = 0; guard < 16 && is_mount_point(e->path) > 0; guard++)
+			if (umount2(e->path, MNT_DETACH) < 0) return -errno;
+		return mount("cgroup2", e->path, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ? -errno : 0;
 	case OP_BINDDEV: case OP_BINDSYS: case OP_RUN: {
 		/* MountAPIVFS=: the host's /dev and /sys (with what is below them), a tmpfs /run; each only
 		 * where nothing is mounted yet (systemd: mount_bind_dev(), mount_bind_sysfs(), mount_run()) */
@@ -594,6 +617,17 @@ static int root_switch(void) {
 	return 0;
 }
 
+/* ProtectControlGroups=private|strict: a cgroup namespace rooted at the command's cgroup (it
+ * joined it already: exec.c), only on a cgroup v2 host (/sys/fs/cgroup a cgroup2 mount) with
+ * cgroup namespaces, as systemd 257 (elsewhere the setting falls back: see OP_CGROUP2). */
+static int cgroup_namespace(void) {
+	struct statfs fs;
+	if (statfs("/sys/fs/cgroup", &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC || access("/proc/self/ns/cgroup", F_OK) < 0) return 0;
+	if (unshare(CLONE_NEWCGROUP) < 0) return -errno;
+	cgroup_namespaced = 1;
+	return 0;
+}
+
 int sandbox_rooted(void) {
 	return plan.root != NULL;
 }
@@ -602,6 +636,7 @@ int sandbox_apply(const char *spec) {
 	int r = parse(spec);
 	if (r < 0) return r;
 	if (plan.root && (r = prefix_paths()) < 0) return r;
+	if (plan.cgroupns && (r = cgroup_namespace()) < 0) return r;
 	if (unshare(CLONE_NEWNS) < 0) return -errno;
 	/* nothing mounted from here on shows up in the host's namespace */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0) return -errno;

@@ -3,7 +3,7 @@
  * PrivateTmp=, PrivateDevices=, ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=,
  * ExecPaths=, NoExecPaths=, TemporaryFileSystem=, BindPaths=, BindReadOnlyPaths=,
  * ProtectKernelTunables=, ProtectKernelModules=, ProtectKernelLogs=,
- * ProtectControlGroups=, ProtectProc=, ProcSubset=, PrivateMounts=, MountAPIVFS=, BindLogSockets=,
+ * ProtectControlGroups= (and its cgroup namespace), ProtectProc=, ProcSubset=, PrivateMounts=, MountAPIVFS=, BindLogSockets=,
  * RootDirectory=), set up as systemd 257's setup_namespace()
  * (src/core/namespace.c) does, from the plan the agent encodes in UO_SHIM_SANDBOX
  * (src/runner/sandbox.ts builds it: the mount entries already sorted, deduplicated and
@@ -30,6 +30,11 @@
  *                                nothing is mounted yet; /sys made noexec
  *   run F /run                   MountAPIVFS=: a tmpfs (0755, nosuid, nodev) where nothing is
  *                                mounted yet
+ *   cgroup2 F /sys/fs/cgroup     ProtectControlGroups=private (F '.') | strict (F 'o'): on a cgroup
+ *                                v2 host a cgroup namespace (unshared before the mount namespace,
+ *                                rooted at the cgroup the command joined) and a new cgroup2 mount
+ *                                (nosuid, nodev, noexec; read-only with 'o'); elsewhere, as
+ *                                systemd 257, private is nothing and strict the path read-only
  *   root . ROOT                  RootDirectory=: every entry's PATH is taken below ROOT (the
  *                                sources stay the host's); ROOT gets systemd's base folders
  *                                (root usr var etc proc sys dev run, when missing), is made a
