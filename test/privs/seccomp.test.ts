@@ -392,11 +392,9 @@ test('context_has_seccomp(): each of these protections implies NoNewPrivileges= 
   assert.equal(privsPlan({ protectSystem: 'strict', privateTmp: 'true' }, true).env['UO_SHIM_NNP'], undefined, 'mount-only protections: no seccomp');
 });
 
-test('the table: these directives are applied now (a unit asking for them starts); ProtectClock= fails closed for its device half', () => {
+test('the table: these directives are applied now (a unit asking for them starts), ProtectClock= too (its DeviceAllow=char-rtc r: cgroup/devices.ts, test/runner/devices.test.ts)', () => {
   const svc = { protectKernelLogs: true, protectHostname: true, lockPersonality: true, restrictRealtime: true, restrictSUIDSGID: true, memoryDenyWriteExecute: true, restrictNamespaces: '~user', systemCallLog: ['@mount'], protectClock: true };
   const unapplied = unappliedDirectives({ service: svc } as unknown as ServiceUnitSpec);
-  assert.deepEqual(unapplied.map((u) => u.name), ['ProtectClock']);
-  assert.match(unapplied[0]!.reason, /DeviceAllow=char-rtc r .*is not applied/);
-  assert.deepEqual(refusedDirectives(unapplied).map((u) => u.name), ['ProtectClock'], 'refused unless --allow-unenforced=ProtectClock');
-  assert.deepEqual(refusedDirectives(unapplied, new Set(['ProtectClock'])), []);
+  assert.deepEqual(unapplied.map((u) => u.name), []);
+  assert.deepEqual(refusedDirectives(unapplied), []);
 });

@@ -112,7 +112,7 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
   ];
 }
 
-/** Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts, delegate.ts); per-node gaps are reported there. */
+/** Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts, delegate.ts, devices.ts: DeviceAllow=/DevicePolicy= on a v1 devices hierarchy); per-node gaps are reported there. */
 export const APPLIED_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec', 'CPUWeight',
-  'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight', 'Slice', 'Delegate', 'DelegateSubgroup'] as const;
+  'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight', 'Slice', 'Delegate', 'DelegateSubgroup', 'DeviceAllow', 'DevicePolicy'] as const;
 export const RESOURCE: Directive[] = resourceTable(new Set(APPLIED_LIMIT_ROWS));

@@ -78,9 +78,9 @@ export const SANDBOX: Directive[] = [
   d('ProtectKernelModules', BOOL, 'Forbid loading kernel modules (ProtectKernelModules=, default no).', ns),
   // /proc/kmsg and /dev/kmsg inaccessible and CAP_SYSLOG dropped (sandbox.ts), syslog(2) → EPERM (seccomp.ts)
   d('ProtectKernelLogs', BOOL, 'Forbid access to the kernel log ring buffer (ProtectKernelLogs=, default no).', ns),
-  // CAP_SYS_TIME and CAP_WAKE_ALARM dropped and @clock → EPERM (privs.ts, seccomp.ts) also when
-  // run with --allow-unenforced; the implied DeviceAllow=char-rtc r is not: fails closed
-  d('ProtectClock', BOOL, 'Forbid changing the system clock (ProtectClock=, default no).', { applier: 'sandbox', reason: 'the clock system calls are refused and CAP_SYS_TIME, CAP_WAKE_ALARM dropped, but the implied DeviceAllow=char-rtc r (which, as any DeviceAllow=, closes the other devices) is not applied (device access, issue 15)', protects: true }),
+  // CAP_SYS_TIME and CAP_WAKE_ALARM dropped and @clock → EPERM (privs.ts, seccomp.ts); with a device
+  // policy or list, the implied DeviceAllow=char-rtc r is added to the unit's device rules (cgroup/devices.ts)
+  d('ProtectClock', BOOL, 'Forbid changing the system clock (ProtectClock=, default no).', privApplied),
   // private|strict: a cgroup namespace and a cgroup2 of its own on a v2 host, systemd 257's fallback elsewhere (shim/sandbox.c)
   d('ProtectControlGroups', boolOr('private', 'strict'), 'Make /sys/fs/cgroup read-only ("true"), or a private cgroup namespace ("private", "strict") (ProtectControlGroups=, default "false").', ns),
   // a UTS namespace, sethostname()/setdomainname() → EPERM (privs.ts, shim/privs.c), the two /proc/sys/kernel files read-only (sandbox.ts)

@@ -1,8 +1,9 @@
-// A unit's resource limits on this node (issue 13): what the runner writes into the unit's
-// cgroup before its processes start and again, without a restart, when the spec changes (as
-// systemctl set-property does), and what this node cannot express, in the table's terms.
+// A unit's resource limits on this node (issue 13) and its device access (issue 15, devices.ts):
+// what the runner writes into the unit's cgroup before its processes start and again, without a
+// restart, when the spec changes (as systemctl set-property does), and what this node cannot
+// express, in the table's terms.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ServiceUnitSpec } from '../../api/types.ts';
 import { appliedDirectives, type Unapplied } from '../../api/applied.ts';
@@ -12,6 +13,7 @@ import { parseResources, unappliable, type Available, type HostFacts, type Limit
 import { applyLimits, availableIn, dirFor, readHostFacts, reapplyLimits } from './limits.ts';
 import { OOM_FILE } from './oom.ts';
 import { delegationOf } from './delegate.ts';
+import { applyDeviceWrites, deviceContext, deviceWrites, readDeviceHost, restricts, type DeviceContext } from './devices.ts';
 import type { CgroupContext, UnitCgroup } from './naming.ts';
 
 /** Limits go to the unified hierarchy on a pure v2 node; a hybrid node keeps them on v1 (as systemd's hybrid mode). */
@@ -31,8 +33,22 @@ function hostFacts(ctx: CgroupContext | undefined): HostFacts {
 /** The resource-control directives the table says the runner applies (through this module). */
 const APPLIED = (): ReadonlySet<string> => new Set(appliedDirectives(['runner']).filter((d) => (APPLIED_LIMIT_ROWS as readonly string[]).includes(d.name)).map((d) => d.name));
 
-export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefined): Resources {
-  return parseResources(spec, hostFacts(ctx));
+/** Resources with the unit's device context (devices.ts), which the same calls apply. */
+export type UnitResources = Resources & { readonly devices: DeviceContext };
+
+/** Whether the devices cgroup `dir` allows everything (a missing file: the cgroup is made anew). */
+function unrestrictedList(dir: string): boolean {
+  try { return readFileSync(join(dir, 'devices.list'), 'utf8').trim() === 'a *:* rwm'; } catch { return true; }
+}
+
+const devicesOf = (r: Resources): DeviceContext | undefined => (r as Partial<UnitResources>).devices;
+
+/** DeviceAllow=/DevicePolicy= are applied when the table says the runner applies them. */
+const DEVICE_ROWS = ['DeviceAllow', 'DevicePolicy'] as const;
+const devicesApplied = (): boolean => DEVICE_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
+
+export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefined): UnitResources {
+  return { ...parseResources(spec, hostFacts(ctx)), devices: deviceContext(spec) };
 }
 
 /**
@@ -41,20 +57,23 @@ export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefi
  * lacks, a value v1 cannot express). Directives the table already reports are left to it.
  */
 export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined): Unapplied[] {
-  const applied = APPLIED();
+  const applied = new Set(APPLIED());
+  const devices = devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : [];
+  for (const n of DEVICE_ROWS) applied.delete(n);
   if (!cgroup || !ctx) {
     const s = spec.service ?? {};
     const asks = (name: string): boolean => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null
       && (!name.startsWith('Delegate') || delegationOf(s).on); // Delegate=no asks for nothing, nor DelegateSubgroup= without it
-    return [...applied, 'OOMPolicy'].filter(asks).map((name) => ({
+    return [...[...applied, 'OOMPolicy'].filter(asks).map((name) => ({
       name, section: 'Service' as const, path: `spec.service.${fieldName(name)}`, applier: 'cgroup' as const,
       reason: 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): resource limits need the unit\'s own cgroup',
       protects: lookupDirective('Service', name)?.protects ?? true,
-    }));
+    })), ...devices];
   }
   const layout = limitLayout(ctx);
   const gaps = unappliable(r, availableFor(cgroup, layout)).filter((u) => applied.has(u.name));
   gaps.push(...delegateGaps(spec, ctx).filter((u) => applied.has(u.name)));
+  gaps.push(...devices);
   // OOMPolicy= is acted on when the kernel's OOM kill counter is readable (oom.ts)
   const oomPolicy = spec.service?.['oomPolicy'];
   if (oomPolicy !== undefined && oomPolicy !== null && lookupDirective('Service', 'OOMPolicy')?.applier === 'runner' && !availableFor(cgroup, layout).has('memory', OOM_FILE[layout])) {
@@ -85,13 +104,51 @@ function availableFor(cgroup: UnitCgroup, layout: LimitLayout): Available {
 
 /** Writes the unit's limits into its cgroup; returns systemd's "Failed to set … attribute …" lines for what the kernel refused. */
 export function applyUnitLimits(r: Resources, cgroup: UnitCgroup, ctx: CgroupContext): string[] {
-  return applyLimits(cgroup.dirs, r, limitLayout(ctx)).map((p) => p.message);
+  const problems = applyLimits(cgroup.dirs, r, limitLayout(ctx)).map((p) => p.message);
+  // device access before the first process too; an unrestricted unit keeps its new cgroup's (the
+  // parent's) list, unless a cgroup left from an earlier invocation still holds rules
+  const dev = devicesOf(r), dir = cgroup.dirs['devices'];
+  if (dev && dir !== undefined && devicesApplied() && (restricts(dev) || !unrestrictedList(dir))) problems.push(...applyDeviceWrites(dir, deviceWrites(dev, readDeviceHost())));
+  return problems;
 }
 
 /** A changed spec on a running unit: the limits that changed are written at once (set-property). */
 export function reapplyUnitLimits(before: Resources, after: Resources, cgroup: UnitCgroup, ctx: CgroupContext): { changed: string[]; problems: string[] } {
   const { changed, problems } = reapplyLimits(cgroup.dirs, before, after, limitLayout(ctx));
-  return { changed, problems: problems.map((p) => p.message) };
+  const out = { changed, problems: problems.map((p) => p.message) };
+  // device rules: written again (all of them, "a" first, as systemd) when they changed
+  const was = devicesOf(before), now = devicesOf(after), dir = cgroup.dirs['devices'];
+  if (was && now && dir !== undefined && devicesApplied()) {
+    const host = readDeviceHost();
+    const a = deviceWrites(was, host), b = deviceWrites(now, host);
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      out.problems.push(...applyDeviceWrites(dir, b));
+      out.changed.push(...DEVICE_ROWS);
+    }
+  }
+  return out;
+}
+
+/**
+ * DeviceAllow=/DevicePolicy= (with what PrivateDevices= and ProtectClock= imply) on this node:
+ * applied where the unit has a cgroup in a v1 "devices" hierarchy; elsewhere a restriction is a
+ * gap that protects (the unit does not start): no cgroup at all, or cgroup2 only, where systemd
+ * loads a BPF_CGROUP_DEVICE program and the runner loads none. Lines systemd ignores are reported.
+ */
+function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, dir: string | undefined, hasCgroup: boolean): Unapplied[] {
+  if (!dev) return [];
+  const s = spec.service ?? {};
+  const out: Unapplied[] = dev.ignored.map((why) => ({ name: 'DeviceAllow', section: 'Service' as const, path: 'spec.service.deviceAllow', applier: 'cgroup' as const, protects: false,
+    reason: `ignored, as systemd ignores it: ${why}` }));
+  if (!restricts(dev) || dir !== undefined) return out;
+  const reason = hasCgroup
+    ? 'this node has no cgroup v1 "devices" hierarchy the agent can write, and on cgroup2 device access needs a BPF_CGROUP_DEVICE program, which the agent does not load'
+    : 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): device access needs the unit\'s own cgroup';
+  const asked = DEVICE_ROWS.filter((n) => { const v = s[fieldName(n)]; return v !== undefined && v !== null && v !== 'auto' && !(Array.isArray(v) && v.length === 0); });
+  for (const name of asked) out.push({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', protects: true, reason });
+  // PrivateDevices= alone closes the policy too; its private /dev (the protection) is applied, so the cgroup half is reported, not refused
+  if (asked.length === 0) out.push({ name: 'PrivateDevices', section: 'Service', path: 'spec.service.privateDevices', applier: 'cgroup', protects: false, reason: `its implied DevicePolicy=closed is not applied: ${reason}` });
+  return out;
 }
 
 /**
