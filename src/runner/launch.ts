@@ -129,7 +129,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
   }
   const nsPid = hostNamespacePid(i.hostRoot);
   const rootDirectory = exec.rootDirectory !== undefined ? expandSpecifiers(exec.rootDirectory, ctx) : undefined;
-  const sandbox = sandboxPlan({ service: i.service, unitName: i.unitName, invocationId: i.invocationId, expand: (p) => expandSpecifiers(p, ctx), rootDirectory });
+  const sandbox = sandboxPlan({ service: i.service, unitName: i.unitName, invocationId: i.invocationId, expand: (p) => expandSpecifiers(p, ctx), rootDirectory, mainProcess: e.role === 'main' });
   problems.push(...sandbox.problems);
   // PrivateTmp= folders of this unit's earlier invocations that no stop removed (the agent was down when they ended)
   if (sandbox.privateTmp) problems.push(...removePrivateTmp(i.unitName, i.invocationId, i.hostRoot).failed);

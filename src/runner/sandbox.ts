@@ -54,6 +54,8 @@ export interface SandboxInput {
   readonly expand: (s: string) => string;
   /** RootDirectory= (expanded): the namespace is built below it and becomes the command's /. */
   readonly rootDirectory?: string | undefined;
+  /** The command is the unit's main process (ExecStart=): PrivatePIDs= is for it only, as systemd's exec_needs_pid_namespace(). */
+  readonly mainProcess?: boolean;
   /** The agent's view of the host's root, for the private folders' names ('' or /proc/1/root...): only used to remove them. */
 }
 
@@ -271,11 +273,15 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   const apivfs = apivfsSet !== undefined ? truthy(apivfsSet) : root !== undefined;
   const hasExecDirectories = EXEC_DIRECTORIES.some(([field]) => list(s[field]).length > 0);
   if (root !== undefined && (apivfs || hasExecDirectories)) wanted = true;
+  // PrivatePIDs=: the main process as PID 1 of a PID namespace, with a /proc of that namespace
+  // (it implies MountAPIVFS='s mounts: namespace_parameters_mount_apivfs())
+  const privatePids = i.mainProcess === true && truthy(s['privatePIDs']);
+  if (privatePids) wanted = true;
   if (!wanted) return { spec: undefined, problems };
   // MountAPIVFS=: /proc, /dev, /sys and /run, each only where the entries above mount nothing
   // (systemd's apivfs_table). Without RootDirectory= /dev and /sys are the host's mounts already
   // and /run is left as it is (a systemd host always has it mounted).
-  if (apivfs) {
+  if (apivfs || privatePids) {
     entries.push({ path: '/proc', op: 'procfs' }, { path: '/dev', op: 'binddev' }, { path: '/sys', op: 'bindsys' });
     if (root !== undefined) entries.push({ path: '/run', op: 'run' });
   }
@@ -318,6 +324,7 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   });
   if (caps.size > 0) lines.push(`dropcap\t.\t${[...caps].sort((a, b) => a - b).join(',')}`);
   if (flags === 'slave' || flags === 'private') lines.push(`propagation\t.\t${flags}`);
+  if (privatePids) lines.push('pids\t.\tprivate');
   if (root !== undefined) lines.push(`root\t.\t${root}`);
   return { spec: lines.join('\n'), problems, ...(tmpDirs ? { privateTmp: [tmpDirs.tmp, tmpDirs.varTmp] } : {}), ...(root !== undefined ? { rooted: true } : {}) };
 }

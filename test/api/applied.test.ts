@@ -45,13 +45,13 @@ test('the engine, the runner and the shim apply what the code applies today', ()
 test('a spec lists what it sets that is not applied, with the field path; "no" to a protection asks for nothing', () => {
   const u = unappliedDirectives({
     unit: { description: 'x', partOf: ['network.target'], requiresMountsFor: ['/srv'], documentation: ['man:x(8)'] },
-    // ProtectSystem= is applied (the mount namespace, issue 14), PartOf= too (issue 16); PrivatePIDs= is not yet
-    service: { execStart: ['/bin/true'], protectSystem: 'strict', privatePIDs: true, privateTmp: 'false', noNewPrivileges: false, disableControllers: ['cpu'], cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
+    // ProtectSystem= is applied (the mount namespace, issue 14), PartOf= too (issue 16); RootImage= is not yet
+    service: { execStart: ['/bin/true'], protectSystem: 'strict', rootImage: '/srv/root.raw', privateTmp: 'false', noNewPrivileges: false, disableControllers: ['cpu'], cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
   });
   assert.deepEqual(u.map((x) => `${x.path} ${x.applier} ${x.protects}`), [
-    'spec.unit.documentation carried false', 'spec.unit.requiresMountsFor dependency false', 'spec.service.privatePIDs sandbox true', 'spec.service.disableControllers cgroup false',
+    'spec.unit.documentation carried false', 'spec.unit.requiresMountsFor dependency false', 'spec.service.rootImage not-yet true', 'spec.service.disableControllers cgroup false',
   ]);
-  assert.match(describeUnapplied(u[2]!), /^PrivatePIDs=: .*issue 14.*--allow-unenforced=PrivatePIDs/);
+  assert.match(describeUnapplied(u[2]!), /^RootImage=: .*not mounted yet.*--allow-unenforced=RootImage/);
   assert.match(describeUnapplied(u[3]!), /reported, not refused/);
 });
 
@@ -62,11 +62,11 @@ test('values an applied directive does not cover are reported: StandardOutput=km
 });
 
 test('--allow-unenforced lets named protections (or all) through; report-only ones never refuse', () => {
-  const u = unappliedDirectives({ service: { execStart: ['/bin/true'], privatePIDs: true, ioReadBandwidthMax: ['/dev/sda 1M'], disableControllers: ['cpu'] } });
-  assert.deepEqual(refusedDirectives(u).map((x) => x.name), ['PrivatePIDs', 'IOReadBandwidthMax']);
-  assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('PrivatePIDs=')).map((x) => x.name), ['IOReadBandwidthMax']);
+  const u = unappliedDirectives({ service: { execStart: ['/bin/true'], rootImage: '/srv/root.raw', ioReadBandwidthMax: ['/dev/sda 1M'], disableControllers: ['cpu'] } });
+  assert.deepEqual(refusedDirectives(u).map((x) => x.name), ['RootImage', 'IOReadBandwidthMax']);
+  assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('RootImage=')).map((x) => x.name), ['IOReadBandwidthMax']);
   assert.deepEqual(refusedDirectives(u, parseAllowUnenforced('all')), []);
-  assert.deepEqual(unknownAllowed(parseAllowUnenforced('PrivatePIDs,PrivatePID')), ['PrivatePID']);
+  assert.deepEqual(unknownAllowed(parseAllowUnenforced('RootImage,RootImages')), ['RootImages']);
 });
 
 test('the unsupported-directives annotation lists its directives by section', () => {

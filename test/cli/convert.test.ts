@@ -81,24 +81,24 @@ test('render writes the unit back; validate reports bad manifests by field with 
 
 test('convert warns at file:line about every directive the node does not apply, saying which fail closed', (t) => {
   const d = tmp(t);
-  writeFileSync(join(d, 'web.service'), '[Unit]\nRequiresMountsFor=/srv\nAfter=network.target\n[Service]\nExecStart=/bin/true\nPrivatePIDs=yes\nDisableControllers=cpu\nPrivateTmp=no\nProtectSystem=strict\n');
+  writeFileSync(join(d, 'web.service'), '[Unit]\nRequiresMountsFor=/srv\nAfter=network.target\n[Service]\nExecStart=/bin/true\nRootImage=/srv/root.raw\nDisableControllers=cpu\nPrivateTmp=no\nProtectSystem=strict\n');
   const r = unitctl('convert', join(d, 'web.service'));
   assert.equal(r.status, 0, r.stderr);
   // RequiresMountsFor= is not applied (issue 16); After= is, and is not warned about
   assert.match(r.stderr, /web\.service:2:1: warning: RequiresMountsFor=: .*issue 16.*reported, not refused/);
   assert.doesNotMatch(r.stderr, /After=/);
-  assert.match(r.stderr, /web\.service:6:1: warning: PrivatePIDs=: .*not applied yet \(sandbox, issue 14\); a unit asking for it does not start unless the agent runs with --allow-unenforced=PrivatePIDs/);
+  assert.match(r.stderr, /web\.service:6:1: warning: RootImage=: .*not mounted yet; a unit asking for it does not start unless the agent runs with --allow-unenforced=RootImage/);
   assert.match(r.stderr, /web\.service:7:1: warning: DisableControllers=: .*issue 13.*reported, not refused/);
   assert.doesNotMatch(r.stderr, /PrivateTmp/, 'PrivateTmp=no asks for nothing');
   assert.doesNotMatch(r.stderr, /ProtectSystem/, 'ProtectSystem= is applied (the mount namespace, issue 14)');
-  assert.match(r.stdout, /privatePIDs: true/);
+  assert.match(r.stdout, /rootImage: \/srv\/root.raw/);
   assert.match(r.stdout, /protectSystem: strict/);
   assert.doesNotMatch(r.stdout, /unsupported-directives/);
 });
 
 test('validate reads YAML as kubectl does: a bare restart: no is refused with the advice to quote it', (t) => {
   const d = tmp(t);
-  const doc = (restart: string) => `apiVersion: unit-operator.dev/v1alpha1\nkind: ServiceUnit\nmetadata:\n  name: web\nspec:\n  service:\n    execStart: [/bin/true]\n    restart: ${restart}\n    privatePIDs: true\n`;
+  const doc = (restart: string) => `apiVersion: unit-operator.dev/v1alpha1\nkind: ServiceUnit\nmetadata:\n  name: web\nspec:\n  service:\n    execStart: [/bin/true]\n    restart: ${restart}\n    rootImage: /srv/root.raw\n`;
   writeFileSync(join(d, 'bare.yaml'), doc('no'));
   writeFileSync(join(d, 'quoted.yaml'), doc('"no"'));
   const bare = unitctl('validate', join(d, 'bare.yaml'));
@@ -106,5 +106,5 @@ test('validate reads YAML as kubectl does: a bare restart: no is refused with th
   assert.match(bare.stderr, /bare\.yaml: spec\.service\.restart: Unsupported value: false: .*quote the value \("no"\)/);
   const quoted = unitctl('validate', join(d, 'quoted.yaml'));
   assert.equal(quoted.status, 0, quoted.stderr);
-  assert.match(quoted.stderr, /quoted\.yaml: warning: spec\.service\.privatePIDs: PrivatePIDs=: .*--allow-unenforced=PrivatePIDs/);
+  assert.match(quoted.stderr, /quoted\.yaml: warning: spec\.service\.rootImage: RootImage=: .*--allow-unenforced=RootImage/);
 });

@@ -4,19 +4,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { harness, waitFor, subState, sleep } from '../support/units.ts';
 
-test('PrivatePIDs= (not applied yet) set while a unit waits in auto-restart: the scheduled restart stops it instead (Restart=always does not bypass the refusal)', async (t) => {
+test('RootImage= (not applied yet) set while a unit waits in auto-restart: the scheduled restart stops it instead (Restart=always does not bypass the refusal)', async (t) => {
   const h = harness(t);
   const spec = { service: { execStart: ["/bin/sh -c 'exit 1'"], restart: 'always', restartSec: '400ms' } };
   const r = h.open('crashy.service', spec);
   assert.equal(r.start(), undefined);
   await waitFor(r, 'auto-restart', subState('auto-restart'));
-  r.updateSpec({ service: { ...spec.service, privatePIDs: true } });
-  assert.match(r.refusal ?? '', /^PrivatePIDs= is not applied on this node/);
+  r.updateSpec({ service: { ...spec.service, rootImage: '/srv/root.raw' } });
+  assert.match(r.refusal ?? '', /^RootImage= is not applied on this node/);
   await waitFor(r, 'stopped instead of restarted', (x) => x.props.ActiveState === 'inactive' || x.props.ActiveState === 'failed');
   await sleep(600); // longer than RestartSec=: nothing restarts it
   assert.notEqual(r.props.SubState, 'running');
   assert.equal(r.props.MainPID, 0);
-  assert.ok(h.logs.some((l) => /Refusing to restart crashy\.service: PrivatePIDs= is not applied/.test(l)), h.logs.join('\n'));
-  assert.match(r.start() ?? '', /--allow-unenforced=PrivatePIDs/, 'a manual start is refused too');
-  assert.match(r.restart() ?? '', /PrivatePIDs=/);
+  assert.ok(h.logs.some((l) => /Refusing to restart crashy\.service: RootImage= is not applied/.test(l)), h.logs.join('\n'));
+  assert.match(r.start() ?? '', /--allow-unenforced=RootImage/, 'a manual start is refused too');
+  assert.match(r.restart() ?? '', /RootImage=/);
 });

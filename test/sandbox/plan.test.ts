@@ -140,3 +140,9 @@ test('ProtectControlGroups=private|strict: a cgroup2 entry (read-only for strict
   assert.ok(lines({ protectControlGroups: 'strict', protectKernelTunables: true }).includes('cgroup2\to\t/sys/fs/cgroup'));
   assert.deepEqual(plan({ protectControlGroups: 'private' }).problems, []);
 });
+
+test('PrivatePIDs=: for the main process only, a "pids" line and a /proc of the namespace (MountAPIVFS=\'s mounts)', () => {
+  const pids = (mainProcess: boolean) => sandboxPlan({ service: { privatePIDs: true }, unitName: 'x.service', invocationId: INV, expand: (s) => s, mainProcess }).spec?.split('\n');
+  assert.deepEqual(pids(true), ['binddev\t.\t/dev', 'procfs\t.\t/proc', 'bindsys\t.\t/sys', 'pids\t.\tprivate']);
+  assert.equal(pids(false), undefined, 'a control process (ExecStartPre=...) gets none, as systemd\'s exec_needs_pid_namespace()');
+});

@@ -6,7 +6,7 @@
 // namespaces), as the runner's other real-process tests do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { harness, waitFor, type Harness } from '../support/units.ts';
@@ -67,4 +67,27 @@ test('PrivateTmp=: ExecStartPre=, ExecStart= and ExecStartPost= share /tmp and /
   assert.equal(second.props['Result'], 'success', second.logs.join('\n'));
   assert.equal(readFileSync(`${out}.pre`, 'utf8'), '/tmp:\n\n/var/tmp:\n', 'a new invocation starts with empty folders');
   assert.deepEqual(privateDirs(unit), []);
+});
+
+test('PrivatePIDs=: the main process is PID 1 of a PID namespace of its own, the agent knows its PID as the host sees it (MainPID=), the holder is its parent and reaps it; ExecStartPre= runs outside it (systemd: control processes get none)', async (t) => {
+  const w = workdir(t);
+  const h = harness(t);
+  const unit = `uo-sbx-${randomBytes(4).toString('hex')}.service`;
+  writeFileSync(join(w, 'pre.sh'), `echo $$ > ${w}/pre\n`);
+  writeFileSync(join(w, 'main.sh'), `echo $$ > ${w}/main; set -- /proc/[0-9]*; echo $# > ${w}/procs; trap "exit 0" TERM; while :; do sleep 0.1; done\n`);
+  const r = h.open(unit, { service: { type: 'simple', privatePIDs: true, execStartPre: [`/bin/sh ${w}/pre.sh`], execStart: [`/bin/sh ${w}/main.sh`] } } as ServiceUnitSpec);
+  assert.equal(r.start(), undefined);
+  await waitFor(r, 'running with its PID', (x) => x.props.SubState === 'running' && x.props.MainPID > 0 && existsSync(join(w, 'procs')), 10_000);
+  const pid = r.props.MainPID;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  assert.match(status, new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'), 'MainPID= is the host\'s PID of the namespace\'s PID 1');
+  assert.equal(readFileSync(join(w, 'main'), 'utf8').trim(), '1');
+  assert.equal(readFileSync(join(w, 'procs'), 'utf8').trim(), '1', 'its /proc lists its namespace only');
+  assert.notEqual(readFileSync(join(w, 'pre'), 'utf8').trim(), '1', 'ExecStartPre= is not in a PID namespace');
+  const ppid = Number(/^PPid:\s+(\d+)$/m.exec(status)![1]);
+  assert.match(readFileSync(`/proc/${ppid}/cmdline`, 'utf8'), /uo-shim/, 'its parent is the holder (a subreaper), not the process that forked it');
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.props.ActiveState === 'inactive' && x.spawns.length === 0, 10_000);
+  assert.deepEqual([r.props.Result, r.props.ExecMainStatus], ['success', 0], 'SIGTERM reached PID 1 (it has a handler) and its exit was the main process\'s');
+  assert.equal(existsSync(`/proc/${pid}`), false);
 });

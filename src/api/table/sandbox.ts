@@ -12,7 +12,6 @@ const PRIV = 'privileges, capabilities and system call filters are not applied y
 const NET = 'network isolation is not applied yet (sandbox, issue 15)';
 const MAC = 'mandatory access control labels are not applied yet';
 const IMG = 'disk images and extensions are not mounted yet';
-const fs: NotApplied = { applier: 'sandbox', reason: FS, protects: true };
 /** Applied by uo-shim in the command's private mount namespace (shim/sandbox.c, planned by src/runner/sandbox.ts). */
 const ns: Applied = { applier: 'shim', protects: true };
 const nsInfo: Applied = { applier: 'shim', protects: false };
@@ -73,7 +72,8 @@ export const SANDBOX: Directive[] = [
   d('PrivateTmp', boolOr('disconnected'), 'Private /tmp and /var/tmp (PrivateTmp=, default "false"): "true", or "disconnected" (not shared with JoinsNamespaceOf= units).', ns),
   d('PrivateDevices', BOOL, 'A private /dev with only pseudo devices (PrivateDevices=, default no).', ns),
   d('PrivateMounts', BOOL, 'Run in a mount namespace of its own (PrivateMounts=).', nsInfo),
-  d('PrivatePIDs', BOOL, 'Run in a PID namespace of its own, as PID 1 (PrivatePIDs=, default no).', fs),
+  // the main process as PID 1 of a PID namespace with its own /proc; the holder still reaps it and the agent knows its host PID (shim/exec.c, sandbox.c)
+  d('PrivatePIDs', BOOL, 'Run in a PID namespace of its own, as PID 1 (PrivatePIDs=, default no).', ns),
   d('ProtectKernelTunables', BOOL, 'Make /proc/sys, /sys and friends read-only (ProtectKernelTunables=, default no).', ns),
   d('ProtectKernelModules', BOOL, 'Forbid loading kernel modules (ProtectKernelModules=, default no).', ns),
   // /proc/kmsg and /dev/kmsg inaccessible and CAP_SYSLOG dropped (sandbox.ts), syslog(2) → EPERM (seccomp.ts)

@@ -21,9 +21,10 @@
  *   UO_SHIM_CPU_AFFINITY                                    CPUAFFINITY 215
  *   UO_SHIM_IOSCHED                                         IOPRIO 211
  *   UO_SHIM_RLIMIT_*                                        LIMITS 205
- *   UO_SHIM_SANDBOX: a private mount namespace, ProtectSystem= & co (sandbox.c; after the
- *     host's namespaces, before the groups as systemd: its nodes are the host root's)
- *                                                           NAMESPACE 226
+ *   UO_SHIM_SANDBOX: PrivatePIDs= first (the process forks PID 1 of a PID namespace, which
+ *     goes on, reports its PID: the holder says "spawn PID" a second time, and ends), then a
+ *     private mount namespace, ProtectSystem= & co (sandbox.c; after the host's namespaces,
+ *     before the groups as systemd: its nodes are the host root's)  NAMESPACE 226
  *   UO_SHIM_PROTECT_HOSTNAME: a UTS namespace and its seccomp programs (privs.c)
  *                                                           NAMESPACE 226, SECCOMP 228
  *   UO_SHIM_GROUPS, UO_SHIM_GID                             GROUP 216
@@ -63,7 +64,7 @@
 
 extern char **environ;
 
-enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3 };
+enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3, REPORT_PID = 4 };
 struct report { int kind, err, status, value; };
 
 static int report_fd = -1;
@@ -171,7 +172,18 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 
 	step(creds_limits(), UO_EXIT_LIMITS);
 	step(privs_network(), UO_EXIT_NETWORK); /* PrivateNetwork= (privs.c, issue 15): before the mount namespace, as systemd */
-	if ((v = getenv("UO_SHIM_SANDBOX"))) step(sandbox_apply(v), UO_EXIT_NAMESPACE);
+	if ((v = getenv("UO_SHIM_SANDBOX"))) {
+		/* PrivatePIDs= (sandbox.c): the command goes on as PID 1 of a PID namespace, forked here;
+		 * this process reports its PID (as the host sees it) and ends */
+		int pid1 = sandbox_private_pids(v);
+		if (pid1 < 0) fail(-pid1, UO_EXIT_NAMESPACE);
+		if (pid1 > 0) {
+			struct report r = { REPORT_PID, 0, 0, pid1 };
+			(void)!write(report_fd, &r, sizeof r);
+			_exit(0);
+		}
+		step(sandbox_apply(v), UO_EXIT_NAMESPACE);
+	}
 	int ustatus, ur = privs_uts(&ustatus); /* ProtectHostname= (privs.c): after the mount namespace, as systemd */
 	if (ur < 0) fail(-ur, ustatus);
 	const char *uid = getenv("UO_SHIM_UID");
@@ -213,6 +225,10 @@ void exec_collect(int fd, int pid) {
 		if (r.kind == REPORT_FAIL) {
 			emit("exec-failed %d %d %d %s", pid, r.err, r.status, exit_status_step(r.status));
 			failed = 1;
+		} else if (r.kind == REPORT_PID && r.value > 0) {
+			/* PrivatePIDs=: the command goes on in this process (the forked one ends): a second "spawn" */
+			pid = r.value;
+			emit("spawn %d", pid);
 		} else if (r.kind == REPORT_NOTE) emit("note %d %s %d", pid, exit_status_step(r.status), r.err);
 		else if (r.kind == REPORT_NOTE_VALUE) emit("note %d %s %d %d", pid, exit_status_step(r.status), r.err, r.value);
 	}

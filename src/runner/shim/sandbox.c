@@ -62,6 +62,7 @@ struct plan {
 	int ncaps;
 	const char *root; /* RootDirectory=: the entries' paths are below it, it becomes / at the end */
 	int cgroupns;     /* a cgroup2 entry (ProtectControlGroups=private|strict) */
+	int private_pids; /* PrivatePIDs=: a PID namespace (sandbox_private_pids()) */
 	char buf[MAX_SPEC + 1];
 };
 
@@ -157,6 +158,11 @@ static int parse(const char *spec) {
 			else if (strcmp(f[2], "slave") == 0) plan.propagation = MS_SLAVE;
 			else if (strcmp(f[2], "private") == 0) plan.propagation = MS_PRIVATE;
 			else return -EINVAL;
+			continue;
+		}
+		if (strcmp(f[0], "pids") == 0) {
+			if (nf != 3 || strcmp(f[1], ".") != 0 || strcmp(f[2], "private") != 0) return -EINVAL;
+			plan.private_pids = 1;
 			continue;
 		}
 		if (strcmp(f[0], "root") == 0) {
@@ -625,6 +631,31 @@ static int cgroup_namespace(void) {
 	if (statfs("/sys/fs/cgroup", &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC || access("/proc/self/ns/cgroup", F_OK) < 0) return 0;
 	if (unshare(CLONE_NEWCGROUP) < 0) return -errno;
 	cgroup_namespaced = 1;
+	return 0;
+}
+
+int sandbox_private_pids(const char *spec) {
+	int r = parse(spec);
+	if (r < 0) return r;
+	if (!plan.private_pids) return 0;
+	/* the new process waits for this one to end (the end of the pipe it holds): whatever it
+	 * reports comes after the report of its PID */
+	int gate[2];
+	if (pipe2(gate, O_CLOEXEC) < 0) return -errno;
+	if (unshare(CLONE_NEWPID) < 0 || (r = fork()) < 0) {
+		int e = errno;
+		close(gate[0]);
+		close(gate[1]);
+		return -e;
+	}
+	if (r > 0) {
+		close(gate[0]);
+		return r; /* gate[1] closes when the caller exits */
+	}
+	close(gate[1]);
+	char c;
+	while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+	close(gate[0]);
 	return 0;
 }
 

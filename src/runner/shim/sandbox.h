@@ -3,7 +3,7 @@
  * PrivateTmp=, PrivateDevices=, ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=,
  * ExecPaths=, NoExecPaths=, TemporaryFileSystem=, BindPaths=, BindReadOnlyPaths=,
  * ProtectKernelTunables=, ProtectKernelModules=, ProtectKernelLogs=,
- * ProtectControlGroups= (and its cgroup namespace), ProtectProc=, ProcSubset=, PrivateMounts=, MountAPIVFS=, BindLogSockets=,
+ * ProtectControlGroups= (and its cgroup namespace), PrivatePIDs=, ProtectProc=, ProcSubset=, PrivateMounts=, MountAPIVFS=, BindLogSockets=,
  * RootDirectory=), set up as systemd 257's setup_namespace()
  * (src/core/namespace.c) does, from the plan the agent encodes in UO_SHIM_SANDBOX
  * (src/runner/sandbox.ts builds it: the mount entries already sorted, deduplicated and
@@ -35,6 +35,8 @@
  *                                rooted at the cgroup the command joined) and a new cgroup2 mount
  *                                (nosuid, nodev, noexec; read-only with 'o'); elsewhere, as
  *                                systemd 257, private is nothing and strict the path read-only
+ *   pids . private               PrivatePIDs=: the command runs as PID 1 of a PID namespace of
+ *                                its own (sandbox_private_pids(); the plan mounts a /proc for it)
  *   root . ROOT                  RootDirectory=: every entry's PATH is taken below ROOT (the
  *                                sources stay the host's); ROOT gets systemd's base folders
  *                                (root usr var etc proc sys dev run, when missing), is made a
@@ -50,6 +52,13 @@
  * spec (nothing is done when it is malformed: -EINVAL) and sets the mount namespace up.
  * Returns 0 or -errno (the step fails with systemd's NAMESPACE, 226). */
 int sandbox_apply(const char *spec);
+
+/* PrivatePIDs= (a "pids . private" line; the caller is the command's process, after its cgroup,
+ * before the mount namespace, as systemd 257's setup_private_pids()): the caller unshares a PID
+ * namespace and forks its PID 1, and returns that process's PID (> 0, in the caller's namespace):
+ * the caller reports it and exits. The new process gets 0 (also without the line) and goes on,
+ * once the caller has exited. -errno: nothing was forked (NAMESPACE, 226). */
+int sandbox_private_pids(const char *spec);
 
 /* Whether the applied plan had a root (RootDirectory=): the command's / is already that root,
  * no chroot() is to follow. */
