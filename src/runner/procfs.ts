@@ -64,6 +64,25 @@ export function sameProcess(pid: number, id: ProcessIdentity): boolean {
   return id.start === undefined || startTime(pid) === id.start;
 }
 
+/** PF_KTHREAD (include/linux/sched.h): a kernel thread, which has no command line either. */
+const PF_KTHREAD = 0x00200000;
+
+/**
+ * Whether `pid` is caught inside execve() right now: alive (no zombie), no kernel thread, and its
+ * command line reads empty. The kernel shows no command line from the moment the new image
+ * replaces the old memory until it has laid out the new arguments (get_mm_cmdline(): "not
+ * spawned far enough"); the comm then reads as the executed file's name ("3" for fexecve() of
+ * descriptor 3). With `start`, also started at that time (execve() keeps the start time; a PID
+ * reused since has another).
+ */
+export function insideExecve(pid: number, start?: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 1) return false;
+  const f = statFields(pid);
+  if (!f || f[0] === 'Z' || f[0] === 'X' || (Number(f[6]) & PF_KTHREAD) !== 0) return false;
+  if (start !== undefined && Number(f[19]) !== start) return false;
+  try { return readFileSync(`/proc/${pid}/cmdline`).length === 0; } catch { return false; }
+}
+
 /** The real uid of a process (/proc/PID/status), undefined when gone. */
 export function uidOf(pid: number): number | undefined {
   try {

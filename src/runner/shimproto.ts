@@ -48,6 +48,9 @@
 //              namespace and these programs, after the mount namespace), UO_SHIM_RTPRIO_ZERO
 //              (RestrictRealtime=: RLIMIT_RTPRIO 0, LIMITS 205), and up to 64 programs a variable
 //              (an older shim refuses more than 16: SECCOMP 228).
+//   finding 6 (no new line kind): the service's own UO_SHIM_* variables are passed as
+//              UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE and put back just before execve(), never read as
+//              settings (SERVICE_ENV_PREFIX).
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -63,7 +66,7 @@ export type NamespaceType = typeof NAMESPACE_TYPES[number];
 
 /** The execution settings a shim applies before exec() (all already resolved to numbers and paths). */
 export interface ShimSettings {
-  /** The service's own environment; the UO_SHIM_* variables are added next to it. */
+  /** The service's own environment; the UO_SHIM_* settings are added next to it (its own UO_SHIM_* variables are passed apart: SERVICE_ENV_PREFIX). */
   readonly env: Readonly<Record<string, string>>;
   /** chroot() into this directory first (the host's root when the agent runs in a container: --host-root). */
   readonly root?: string | undefined;
@@ -118,9 +121,31 @@ const PRIVS_VARS: Readonly<Record<string, RegExp>> = {
   UO_SHIM_RTPRIO_ZERO: /^1$/,
 };
 
+/**
+ * The prefix under which the service's own UO_SHIM_* variables reach the shim: its settings are
+ * read from the environment, so a service variable under one of their names (Environment=,
+ * EnvironmentFile=, PassEnvironment=) would be taken for one — a notify socket bound and
+ * unlinked by root at the unit's path, a namespace entered, a cgroup joined. The service's
+ * UO_SHIM_NAME=VALUE travels as UO_SHIM_SERVICE_ENV_<n>=UO_SHIM_NAME=VALUE, which no setting
+ * reads; the shim puts it back as UO_SHIM_NAME=VALUE after removing its own settings, just
+ * before execve() (exec.c clean_environment()), so the service gets it as systemd would give it.
+ * A shim older than this removes it with its settings (the service does not get it).
+ */
+export const SERVICE_ENV_PREFIX = 'UO_SHIM_SERVICE_ENV_';
+
+/** The names of the service's variables that a shim environment passes under SERVICE_ENV_PREFIX. */
+export function serviceShimNames(shimEnv: Readonly<Record<string, string>>): string[] {
+  return Object.entries(shimEnv).filter(([k]) => k.startsWith(SERVICE_ENV_PREFIX)).map(([, v]) => v.slice(0, v.indexOf('=')));
+}
+
 /** The environment a shim is started with. */
 export function encodeShimEnv(s: ShimSettings): Record<string, string> {
-  const e: Record<string, string> = { ...s.env };
+  const e: Record<string, string> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(s.env)) {
+    if (k.startsWith('UO_SHIM_')) e[`${SERVICE_ENV_PREFIX}${n++}`] = `${k}=${v}`; // never a setting (above)
+    else e[k] = v;
+  }
   if (s.root !== undefined) e['UO_SHIM_ROOT'] = s.root;
   if (s.namespaces !== undefined) {
     const { pid, types } = s.namespaces;

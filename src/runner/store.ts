@@ -22,9 +22,10 @@
 // is not a regular file/folder owned by the agent's uid, or that is group- or world-writable, is
 // refused (loadUnitState() says why; tail.ts refuses such an event log): never run, never used
 // to signal a process. A recorded shim PID is believed only while /proc shows a process of the
-// agent's uid running uo-shim on that spawn's event log (shimAlive()). A state file that does
-// not parse or holds values of the wrong type is damaged: recoverFromEventLogs() reads what the
-// shims' event logs and the live shims say instead.
+// agent's uid running uo-shim on that spawn's event log (shimAlive()), or, for at most
+// REEXEC_GRACE_MS, that process inside execve() (re-executing itself into hold mode). A state
+// file that does not parse or holds values of the wrong type is damaged: recoverFromEventLogs()
+// reads what the shims' event logs and the live shims say instead.
 
 import { accessSync, chmodSync, closeSync, constants as FS, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -32,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { INITIAL_MACHINE, SERVICE_STATES, type Effect, type ExecKind, type Machine, type Role } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { parseShimLine } from './shimproto.ts';
-import { isAlive, sameProcess } from './procfs.ts';
+import { bootId, insideExecve, isAlive, sameProcess, startTime, uidOf } from './procfs.ts';
 
 export const STATE_VERSION = 2;
 
@@ -252,10 +253,52 @@ export function isShimOf(pid: number, spawnFolder: string): boolean {
   } catch { return false; }
 }
 
-/** Whether a spawn's recorded shim runs (see isShimOf). */
+/**
+ * How long a uo-shim caught inside execve() (re-executing itself into hold mode, issue 19; it
+ * lasts microseconds) still counts as the holder it was. Past it, the process is judged by its
+ * command line alone, so that a process stuck there, or one that is no uo-shim any more, never
+ * holds a unit for ever.
+ */
+export const REEXEC_GRACE_MS = 3000;
+/** `pid:start` → when that process was first seen inside execve() (ms, monotonic). */
+const seenInExecve = new Map<string, number>();
+
+/**
+ * Whether `pid`, which its command line does not show as a uo-shim, is one caught inside
+ * execve(): a process of the agent's uid (started at `start`, when the record has it) whose
+ * command line reads empty (procfs.ts insideExecve()), for less than REEXEC_GRACE_MS since it
+ * was first seen so. Its holder is looked at again later.
+ */
+export function reexecuting(pid: number, start?: number): boolean {
+  if (!insideExecve(pid, start) || uidOf(pid) !== agentUid()) return false;
+  const key = `${pid}:${start ?? startTime(pid)}`;
+  const now = performance.now();
+  let since = seenInExecve.get(key);
+  if (since === undefined) {
+    for (const [k, t] of seenInExecve) if (now - t > 10 * REEXEC_GRACE_MS) seenInExecve.delete(k); // processes not looked at again
+    seenInExecve.set(key, (since = now));
+  }
+  return now - since < REEXEC_GRACE_MS;
+}
+
+/** Whether `pid` is still inside execve() past REEXEC_GRACE_MS (what a log says when it is given up). */
+export function reexecOverdue(pid: number, start?: number): boolean {
+  return insideExecve(pid, start) && uidOf(pid) === agentUid() && !reexecuting(pid, start);
+}
+
+/** Whether `pid` is this spawn folder's uo-shim (isShimOf()) or, for a while, that shim inside execve() (reexecuting()). */
+export function isHolderOf(pid: number, spawnFolder: string, start?: number): boolean {
+  if (isShimOf(pid, spawnFolder)) {
+    if (seenInExecve.size > 0) seenInExecve.delete(`${pid}:${start ?? startTime(pid)}`); // it came back
+    return true;
+  }
+  return reexecuting(pid, start);
+}
+
+/** Whether a spawn's recorded shim runs (see isHolderOf). */
 export function shimAlive(rec: Pick<SpawnRecord, 'shimPid' | 'dir'> & Partial<Pick<SpawnRecord, 'shimStart' | 'bootId'>>): boolean {
   // a shim recorded in another boot, or whose start time changed, is gone (its PID was reused)
-  return isShimOf(rec.shimPid, rec.dir) && sameProcess(rec.shimPid, { start: rec.shimStart, boot: rec.bootId });
+  return isHolderOf(rec.shimPid, rec.dir, rec.shimStart) && sameProcess(rec.shimPid, { start: rec.shimStart, boot: rec.bootId });
 }
 
 /** A new spawn record for an effect (the caller saves the state before starting it). */
@@ -482,8 +525,10 @@ export interface SpawnLog {
   readonly shimPid: number;
   /** The forked command's PID (0 when the log has no "spawn" line). */
   readonly pid: number;
-  /** Whether the shim still runs (isShimOf: a live uo-shim of the agent's on this log). */
+  /** Whether the shim still runs (isHolderOf: a live uo-shim of the agent's on this log, or one inside execve()). */
   readonly live: boolean;
+  /** The live shim's start time (undefined when it is not live). */
+  readonly shimStart: number | undefined;
   /** Whether the command itself still runs (its "exit" line not written, the PID alive). */
   readonly pidLive: boolean;
   /** Bytes of whole lines read. */
@@ -526,8 +571,11 @@ export function recoverFromEventLogs(dir: string, skip: ReadonlySet<string> = ne
       else if (ev.t === 'exit') exited.add(ev.pid);
       else if (ev.t === 'empty') empty = true;
     }
-    const live = !empty && isShimOf(shimPid, folder);
-    spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid), offset: Buffer.byteLength(whole) });
+    // a holder caught re-executing itself into hold mode (issue 19) counts as live: taken for
+    // gone, the unit it holds would be started a second time
+    const live = !empty && isHolderOf(shimPid, folder);
+    const shimStart = live ? startTime(shimPid) : undefined;
+    spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, shimStart, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid), offset: Buffer.byteLength(whole) });
   }
   spawns.sort((a, b) => a.seq - b.seq);
   return { spawns, seq, refused };
@@ -535,7 +583,10 @@ export function recoverFromEventLogs(dir: string, skip: ReadonlySet<string> = ne
 
 /** A spawn record for a spawn found by recoverFromEventLogs() (its effect is not known). */
 export function recoveredSpawnRecord(l: SpawnLog): SpawnRecord {
-  return { seq: l.seq, dir: l.dir, role: l.kind === 'start' ? 'main' : 'control', kind: l.kind, index: l.index, effect: undefined, shimPid: l.shimPid, pid: l.pid, offset: l.offset, done: false, started: true };
+  return {
+    seq: l.seq, dir: l.dir, role: l.kind === 'start' ? 'main' : 'control', kind: l.kind, index: l.index, effect: undefined, shimPid: l.shimPid, pid: l.pid, offset: l.offset, done: false, started: true,
+    ...(l.shimStart !== undefined ? { shimStart: l.shimStart, bootId: bootId() } : {}),
+  };
 }
 
 /** Moves a damaged state file aside (state.json.damaged, replacing an older one); returns its new path. */

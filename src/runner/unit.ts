@@ -10,19 +10,9 @@ import { getSystemErrorMessage } from 'node:util';
 import { decide, configFromSpec, properties, INITIAL_MACHINE, ACTIVE_STATE, type Machine, type Event, type Effect, type ServiceConfig } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
-import { parseShimLine } from './shimproto.ts';
+import { parseShimLine, serviceShimNames } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
-
-/**
- * Whether `pid` is still the process started at `start` (ticks), alive and no zombie: a shim
- * whose command line did not read as its own a moment ago is the same process mid-execve()
- * (the start time survives exec; a PID reused since has another).
- */
-function reexecuting(pid: number, start: number | undefined): boolean {
-  if (start === undefined || startTime(pid) !== start) return false;
-  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
-}
 import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitLimits, limitLayout, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
@@ -38,7 +28,7 @@ import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
 import { expandSpecifiers } from './environment.ts';
 import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
-import { fsErrorText, loadUnitState, shimAlive, statePath, StateError, unwritable } from './store.ts';
+import { fsErrorText, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, statePath, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
 import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
 
@@ -505,6 +495,8 @@ export class UnitRunner {
 
   /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
   private readonly setupFailures = new Map<SpawnRecord, SetupFailure>();
+  /** The service's UO_SHIM_* variables already warned about (once each: shimproto.ts SERVICE_ENV_PREFIX). */
+  private readonly shimNamesSaid = new Set<string>();
 
   /**
    * systemd's unit_destroy_runtime_data() when the unit stops (service_enter_dead()): its
@@ -622,6 +614,11 @@ export class UnitRunner {
       return;
     }
     for (const p of l.problems) this.problem(p);
+    for (const name of serviceShimNames(l.shimEnv)) {
+      if (this.shimNamesSaid.has(name)) continue;
+      this.shimNamesSaid.add(name);
+      this.log('warning', `${this.unitName}: its environment sets ${name}, a name of uo-shim's own settings; the service gets it, the holder never reads it as a setting`);
+    }
     if (l.failure) { // EnvironmentFile=: service_spawn() fails before fork() (Result=resources)
       this.problem(l.failure.message);
       this.notSpawned(rec, `not started: ${l.failure.message}`, l.failure.errnoText);
@@ -699,11 +696,14 @@ export class UnitRunner {
       }
     }
     rec.offset = offset;
+    // A shim re-executing itself into hold mode (issue 19) has no command line for a moment while
+    // execve() swaps its memory: shimAlive() counts that process (same start time) as alive, and
+    // it is looked at again at the next event or poll — for REEXEC_GRACE_MS at most, then it is
+    // judged by its command line
     if (!rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec)) {
-      // A shim re-executing itself into hold mode (issue 19) has no command line for a moment
-      // while execve() swaps its memory: the same process (same start time, not a zombie) is
-      // looked at again at the next event or poll, not declared gone
-      if (reexecuting(rec.shimPid, rec.shimStart)) return;
+      if (reexecOverdue(rec.shimPid, rec.shimStart)) {
+        this.log('warning', `uo-shim ${rec.shimPid} of ${this.unitName} has read as no command line for more than ${REEXEC_GRACE_MS / 1000} s (stuck inside execve(), or no uo-shim any more); it is judged by its command line`);
+      }
       // The shim died without saying "empty" (killed from outside): what it held is gone or orphaned.
       const again = readNewLines(eventsPath(rec.dir), rec.offset);
       if (again.lines.length > 0) { this.pollBatch(rec); return; }

@@ -36,7 +36,8 @@
  *   UO_SHIM_CWD inside the new root, "/" when absent; a leading '-' ignores a failure
  *     (and leaves the command in "/")                       CHDIR 200
  *   secure bits reset, UO_SHIM_NNP                          SECUREBITS 213, NO_NEW_PRIVILEGES 227
- *   UO_SHIM_* removed from the environment, WATCHDOG_PID set
+ *   UO_SHIM_* removed from the environment (the service's own UO_SHIM_* variables, passed as
+ *   UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE, put back), WATCHDOG_PID set
  *   UO_SHIM_SECCOMP_AF, UO_SHIM_SECCOMP (seccomp.c)          ADDRESS_FAMILIES 232, SECCOMP 228
  *   execve(), PATH searched in a fixed list for a bare name EXEC 203
  *
@@ -86,20 +87,26 @@ static void step(int r, int status) {
 	if (r < 0) fail(-r, status);
 }
 
+/* the prefix under which the agent passes the service's own UO_SHIM_* variables (shimproto.ts) */
+#define UO_SHIM_SERVICE_ENV "UO_SHIM_SERVICE_ENV_"
+
 static const char *search_path[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL };
 
 static void clean_environment(void) {
-	/* drop our own settings from the environment the command sees */
-	for (char **e = environ; *e;) {
-		if (strncmp(*e, "UO_SHIM_", 8) == 0) {
-			char name[256];
-			size_t len = strcspn(*e, "=");
-			if (len >= sizeof name) len = sizeof name - 1;
-			memcpy(name, *e, len);
-			name[len] = 0;
-			unsetenv(name);
-		} else e++;
+	/* drop our own settings from the environment the command sees; the service's own UO_SHIM_*
+	 * variables (Environment=, EnvironmentFile=...) never reached us under their names, which are
+	 * our settings: they came as UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE and are put back as
+	 * NAME=VALUE (in place: unsetenv() would remove a put-back variable of the same name) */
+	const size_t service_len = strlen(UO_SHIM_SERVICE_ENV);
+	char **out = environ;
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, UO_SHIM_SERVICE_ENV, service_len) == 0) {
+			char *assignment = strchr(*e, '=');
+			const char *eq = assignment ? strchr(assignment + 1, '=') : NULL;
+			if (eq && eq > assignment + 1) *out++ = assignment + 1;
+		} else if (strncmp(*e, "UO_SHIM_", 8) != 0) *out++ = *e;
 	}
+	*out = NULL;
 	/* sd_watchdog_enabled() checks that WATCHDOG_PID is the caller's own PID */
 	if (getenv("WATCHDOG_USEC")) {
 		char me[32];
