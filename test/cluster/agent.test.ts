@@ -154,21 +154,21 @@ test('unitctl status NAME --namespace prints the systemctl-like view per node fr
   assert.equal(missing.status, 4);
 });
 
-test('PrivatePIDs=yes on a node that does not apply it: not started, status.nodes[] lists it refused with the reason, a StartRefused event', async () => {
-  apply(su('sandboxed', { nodeName: 'node-a', unit: { collectMode: 'inactive-or-failed' }, service: { execStart: ['/bin/sleep 1009'], privatePIDs: true } }));
+test('RootImage= on a node that does not apply it: not started, status.nodes[] lists it refused with the reason, a StartRefused event', async () => {
+  apply(su('sandboxed', { nodeName: 'node-a', unit: { collectMode: 'inactive-or-failed' }, service: { execStart: ['/bin/sleep 1009'], rootImage: '/srv/root.raw' } }));
   const obj = await until('node-a reported the refusal', () => { const o = getSU(NS, 'sandboxed'); return entry(o, 'node-a')?.['notApplied'] ? o : undefined; });
   const a = entry(obj, 'node-a')!;
   assert.deepEqual([a['activeState'], a['subState'], a['mainPID'] ?? 0], ['inactive', 'dead', 0]);
   const notApplied = a['notApplied'] as Array<{ directive: string; enforcement: string; reason: string }>;
-  assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['CollectMode=', 'reported'], ['PrivatePIDs=', 'refused']]);
-  assert.match(String(a['message']), /not started: PrivatePIDs= is not applied on this node .*--allow-unenforced=PrivatePIDs/);
+  assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['CollectMode=', 'reported'], ['RootImage=', 'refused']]);
+  assert.match(String(a['message']), /not started: RootImage= is not applied on this node .*--allow-unenforced=RootImage/);
   const events = await until('StartRefused event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=sandboxed', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']); return /^StartRefused$/m.test(e) ? e : undefined; });
   assert.match(events, /^NotApplied$/m);
   const { spawnSync } = await import('node:child_process');
   const { UNITCTL } = await import('../support/paths.ts');
   const { clusterState } = await import('../support/cluster.ts');
   const view = spawnSync(process.execPath, [UNITCTL, 'status', 'sandboxed', '--namespace', NS, '--kubeconfig', clusterState().kubeconfig], { encoding: 'utf8' });
-  assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: CollectMode= — .*reported, not refused\n\s+PrivatePIDs= — .*refused: the unit does not start/);
+  assert.match(view.stdout, /node node-a\n(.*\n)*\s+Not applied: CollectMode= — .*reported, not refused\n\s+RootImage= — .*refused: the unit does not start/);
   kubectlOk(['delete', 'su', 'sandboxed', '-n', NS, '--wait=false']);
 });
 
