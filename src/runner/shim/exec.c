@@ -137,10 +137,12 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	if (ns_err) fail(ns_err, UO_EXIT_NAMESPACE);
 	/* the process joins its unit's cgroup before anything else (systemd: cg_attach_everywhere()) */
 	if (cgroups->n > 0) step(cgroup_attach_dirs(cgroups, getpid(), NULL, 0), UO_EXIT_CGROUP);
+	/* defaults first, then the mask cleared: a SIGTERM the agent sent since fork() is pending
+	 * (the holder blocked it around fork()) and now ends the process instead of being ignored */
+	for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
 	sigset_t none;
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) fail(errno, UO_EXIT_SIGNAL_MASK);
-	for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
 	/* IgnoreSIGPIPE= (default yes): an ignored disposition survives execve() */
 	const char *sigpipe = getenv("UO_SHIM_IGNORE_SIGPIPE");
 	if ((!sigpipe || strcmp(sigpipe, "0") != 0) && signal(SIGPIPE, SIG_IGN) == SIG_ERR) fail(errno, UO_EXIT_SIGNAL_MASK);

@@ -120,12 +120,23 @@ static int start(char **argv) {
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	/* Around fork(), the signals the holder ignores are blocked too: the child inherits the
+	 * holder's SIG_IGN, and a SIGTERM sent to it before exec_child() restores SIG_DFL would be
+	 * lost (the command then ran until TimeoutStopSec=). Blocked, it stays pending in the child
+	 * and is delivered once exec_child() has restored the defaults and cleared the mask. */
+	sigset_t around_fork = chld;
+	sigaddset(&around_fork, SIGHUP);
+	sigaddset(&around_fork, SIGINT);
+	sigaddset(&around_fork, SIGTERM);
+	sigprocmask(SIG_BLOCK, &around_fork, NULL);
 
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) { perror("uo-shim: pipe"); return 1; }
 	pid_t pid = fork();
-	if (pid < 0) { emit("exec-failed 0 %d %d %s", errno, UO_EXIT_EXEC, exit_status_step(UO_EXIT_EXEC)); emit("empty"); return 1; }
 	if (pid == 0) { close(p[0]); exec_child(p[1], argv[3], argv + 4, ns_err, &unit_dirs); }
+	/* the holder: back to SIGCHLD alone blocked (what was sent to it meanwhile is ignored) */
+	sigprocmask(SIG_SETMASK, &chld, NULL);
+	if (pid < 0) { emit("exec-failed 0 %d %d %s", errno, UO_EXIT_EXEC, exit_status_step(UO_EXIT_EXEC)); emit("empty"); return 1; }
 	close(p[1]);
 	cgroup_close_dirs(&unit_dirs);
 	logcap_close_writers();
