@@ -58,7 +58,7 @@ const bit = (name: string): bigint => 1n << BigInt(capabilityNumber(name)!);
 const ARCHITECTURES = new Set(['native', 'x86', 'x86-64', 'x32', 'arm', 'arm64', 'loongarch64', 'mips', 'mips64', 'mips64-n32', 'mips-le',
   'mips64-le', 'mips64-le-n32', 'parisc', 'parisc64', 'ppc', 'ppc64', 'ppc64-le', 'riscv64', 's390', 's390x']);
 
-/** The unit's DeviceAllow= entries as cgroup_context_add_or_update_device_allow() keeps them, in list order. */
+/** The unit's DeviceAllow= entries as config_parse_device_allow() adds them (cgroup_context_add_device_allow()), the last line first. */
 function deviceRules(v: unknown): Array<{ path: string; perms: string }> {
   const out: Array<{ path: string; perms: string }> = [];
   for (const line of lines(v)) {
@@ -66,8 +66,10 @@ function deviceRules(v: unknown): Array<{ path: string; perms: string }> {
     if (!path || rest.length > 0 || !/^[rwm]+$/.test(rights)) continue;
     if (!path.startsWith('/dev/') && !/^(char|block)-./.test(path)) continue;
     const perms = ['r', 'w', 'm'].filter((c) => rights.includes(c)).join('');
-    const known = out.find((d) => d.path === path);
-    if (known) known.perms = perms; else out.unshift({ path, perms });
+    // each line is its own entry, put first (a repeated path is kept twice: systemd 257's
+    // `systemctl show` lists DeviceAllow=/dev/zero r and /dev/zero w both); only the implied
+    // entries below are merged (cgroup_context_add_or_update_device_allow())
+    out.unshift({ path, perms });
   }
   return out;
 }
