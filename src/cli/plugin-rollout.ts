@@ -42,6 +42,11 @@ export function rolloutState(su: ServiceUnit): { line: string; done: boolean; ha
   const stalled = st?.conditions?.find((c) => c.type === 'Stalled');
   const ready = st?.conditions?.find((c) => c.type === 'Ready');
   const observed = st?.observedGeneration === su.metadata.generation && st?.rollout?.updatedRevision === target;
+  // a ControllerRevision in the way (RevisionConflict): nothing is granted until someone acts —
+  // the revision may never show as observed, so this ends the wait before that check
+  if (st?.observedGeneration === su.metadata.generation && stalled?.status === 'True' && stalled.reason === 'RevisionConflict') {
+    return { line: `error: rollout of serviceunit "${name}" is blocked: ${stalled.message ?? 'RevisionConflict'}`, done: false, halted: true, paused: false };
+  }
   if (!observed) return { line: `Waiting for the controller to observe generation ${su.metadata.generation ?? '?'} of serviceunit "${name}"...`, done: false, halted: false, paused: false };
   if (st?.rollout?.halted) return { line: `error: rollout of serviceunit "${name}" halted: ${st.rollout.halted.message}`, done: false, halted: true, paused: false };
   if (stalled?.status === 'True') return { line: `error: serviceunit "${name}" is stalled: ${stalled.message ?? stalled.reason ?? ''}`, done: false, halted: true, paused: false };

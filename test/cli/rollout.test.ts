@@ -31,6 +31,14 @@ test('rollout status: in progress, paused, halted, done', () => {
   assert.match(done.line, /successfully rolled out \(revision \w+ on 2 node\(s\)\)/);
 });
 
+test('rollout status ends on a RevisionConflict, which blocks the rollout before the revision is observed', () => {
+  const blocked = rolloutState(su({ observedGeneration: 4, rollout: { updatedRevision: 'aaaaaaaaaa', nodes: grants }, conditions: [{ type: 'Stalled', status: 'True', reason: 'RevisionConflict', message: 'ControllerRevision ns/web-x holds other data: delete it (or change the spec)' }] }));
+  assert.deepEqual([blocked.done, blocked.halted], [false, true]);
+  assert.match(blocked.line, /blocked: ControllerRevision ns\/web-x holds other data/);
+  // an older generation's conflict is not this one's
+  assert.match(rolloutState(su({ observedGeneration: 3, rollout: { updatedRevision: T, nodes: grants }, conditions: [{ type: 'Stalled', status: 'True', reason: 'RevisionConflict' }] })).line, /Waiting for the controller to observe generation 4/);
+});
+
 test('kubectl unit status shows the rollout and each node not yet on the current revision', () => {
   const view = clusterStatusView(su({
     observedGeneration: 4, rollout: { updatedRevision: T, nodes: grants, message: `rolling out revision ${T}: 1/2 node(s) updated` }, summary: { nodes: '2/2', upToDate: '1/2', nRestarts: 0 },
