@@ -102,13 +102,22 @@ export async function runListJobs(args: string[], io: Io): Promise<number> {
   return EXIT.ok;
 }
 
+/** systemctl's order among siblings (list_dependencies_compare(), v257): targets last, then by name, ignoring case. */
+function treeOrder(a: DependencyNode, b: DependencyNode): number {
+  const ta = a.unit.endsWith('.target'), tb = b.unit.endsWith('.target');
+  if (ta !== tb) return ta ? 1 : -1;
+  const x = a.unit.toLowerCase(), y = b.unit.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** The tree as systemctl prints it without colours: "●" active, "○" inactive, "×" failed. */
 export function renderTree(t: DependencyNode): string {
   const glyph = (s: string): string => (s === 'failed' ? '×' : s === 'inactive' ? '○' : '●');
   const lines = [t.unit];
   const walk = (n: DependencyNode, prefix: string): void => {
-    n.children.forEach((c, i) => {
-      const last = i === n.children.length - 1;
+    const children = [...n.children].sort(treeOrder);
+    children.forEach((c, i) => {
+      const last = i === children.length - 1;
       lines.push(`${glyph(c.active)} ${prefix}${last ? '└─' : '├─'}${c.unit}`);
       walk(c, prefix + (last ? '  ' : '│ '));
     });
