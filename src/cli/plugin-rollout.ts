@@ -49,7 +49,11 @@ export function rolloutState(su: ServiceUnit): { line: string; done: boolean; ha
   }
   if (!observed) return { line: `Waiting for the controller to observe generation ${su.metadata.generation ?? '?'} of serviceunit "${name}"...`, done: false, halted: false, paused: false };
   if (st?.rollout?.halted) return { line: `error: rollout of serviceunit "${name}" halted: ${st.rollout.halted.message}`, done: false, halted: true, paused: false };
-  if (stalled?.status === 'True') return { line: `error: serviceunit "${name}" is stalled: ${stalled.message ?? stalled.reason ?? ''}`, done: false, halted: true, paused: false };
+  // a unit failed on a node: an error only where that node runs this revision — a node still
+  // failed on the revision being replaced (just after a fixed spec was applied) is about to be
+  // updated, and the controller halts the rollout if the new revision fails there too
+  const failedOnTarget = (st?.nodes ?? []).some((n) => n.activeState === 'failed' && n.revision === target);
+  if (stalled?.status === 'True' && failedOnTarget) return { line: `error: serviceunit "${name}" is stalled: ${stalled.message ?? stalled.reason ?? ''}`, done: false, halted: true, paused: false };
   const updated = st?.rollout?.updatedNodes ?? 0;
   if (ready?.status === 'True' && observed && ready.observedGeneration === su.metadata.generation) {
     return { line: `serviceunit "${name}" successfully rolled out (revision ${target} on ${total} node(s))`, done: true, halted: false, paused: false };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { rolloutState } from '../../src/cli/plugin-rollout.ts';
 import { clusterStatusView } from '../../src/cli/clusterstatus.ts';
 import { revisionHash } from '../../src/api/revision.ts';
-import type { ServiceUnit } from '../../src/api/types.ts';
+import type { Condition, ServiceUnit } from '../../src/api/types.ts';
 
 const spec = { nodeSelector: { a: 'b' }, service: { execStart: ['/bin/sleep 1'] } };
 const T = revisionHash(spec);
@@ -37,6 +37,16 @@ test('rollout status ends on a RevisionConflict, which blocks the rollout before
   assert.match(blocked.line, /blocked: ControllerRevision ns\/web-x holds other data/);
   // an older generation's conflict is not this one's
   assert.match(rolloutState(su({ observedGeneration: 3, rollout: { updatedRevision: T, nodes: grants }, conditions: [{ type: 'Stalled', status: 'True', reason: 'RevisionConflict' }] })).line, /Waiting for the controller to observe generation 4/);
+});
+
+test('rollout status: a node still failed on the old revision right after a fix is waited for; failed on the new one is an error', () => {
+  const stalled: Condition[] = [{ type: 'Stalled', status: 'True', reason: 'exit-code', message: "n1: failed with result 'exit-code' after 0 restart(s)" }, { type: 'Ready', status: 'False' }];
+  const fixing = rolloutState(su({ observedGeneration: 4, rollout: { updatedRevision: T, nodes: grants, updatedNodes: 0 }, conditions: stalled, nodes: [{ node: 'n1', activeState: 'failed', subState: 'failed', revision: 'bbbbbbbbbb' }] }));
+  assert.deepEqual([fixing.done, fixing.halted], [false, false]);
+  assert.match(fixing.line, /Waiting for serviceunit "web" rollout to finish/);
+  const failed = rolloutState(su({ observedGeneration: 4, rollout: { updatedRevision: T, nodes: grants, updatedNodes: 0 }, conditions: stalled, nodes: [{ node: 'n1', activeState: 'failed', subState: 'failed', revision: T }] }));
+  assert.equal(failed.halted, true);
+  assert.match(failed.line, /is stalled: n1: failed/);
 });
 
 test('kubectl unit status shows the rollout and each node not yet on the current revision', () => {
