@@ -6,8 +6,8 @@
 
 import {
   buildGraph, decide, depsEventsFromEngine, depsFromSpec, engineEventFor, initialState,
-  isInactiveOrFailed,
-  type DepsEffect, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type TxErrorCode, type UnitDeps,
+  isInactiveOrFailed, NO_HOST_MOUNTS,
+  type DepsEffect, type HostMounts, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type TxErrorCode, type UnitDeps,
 } from '../deps/index.ts';
 import type { ActiveState } from '../engine/states.ts';
 import type { Effect, Event } from '../engine/types.ts';
@@ -52,6 +52,8 @@ export interface Queued {
 
 export interface DepsDriverOptions {
   readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, unit: string | undefined) => void;
+  /** The host's mounts (RequiresMountsFor=/WantsMountsFor=), read at each change of the units; only "/" without. */
+  readonly mounts?: () => HostMounts;
   /** Monotonic µs (job timers' deadlines); the runners' clock by default. */
   readonly clock?: () => number;
 }
@@ -94,13 +96,14 @@ export class DepsDriver {
   setUnits(members: ReadonlyMap<string, DepsMember>): void {
     const given: Record<string, UnitDeps> = {};
     for (const [name, m] of members) given[name] = depsFromSpec(m.spec);
-    const graph = buildGraph(given);
+    const graph = buildGraph(given, this.opts.mounts?.() ?? NO_HOST_MOUNTS);
     for (const j of Object.values(this.state.jobs)) if (!graph.units.has(j.unit)) this.push({ ev: { t: 'cancel', id: j.id } });
     this.members = new Map(members);
     this.graph = graph;
     const base = initialState(this.graph);
     const units: Record<string, ActiveState> = {};
-    for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? this.state.units[u] ?? base.units[u] ?? 'inactive';
+    // (a host mount unit: as the mount table stands now)
+    for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? (this.graph.hostMounts.has(u) ? base.units[u] : undefined) ?? this.state.units[u] ?? base.units[u] ?? 'inactive';
     const jobs: Record<string, Job> = {};
     // (a job of a unit gone is left only while this is called from inside a drain: it ends here)
     const gone: Job[] = [];

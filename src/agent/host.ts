@@ -14,6 +14,7 @@ import { canonicalSpec } from '../api/canonical.ts';
 import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { APPLYING, DIRECTIVES } from '../api/directives.ts';
 import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
+import { hostMounts } from './mounts.ts';
 import { DepsDriver, type DepsMember, type Queued } from './deps.ts';
 import { invalidDependencies, isInactiveOrFailed, type Job, type JobMode, type RequestJobType } from '../deps/index.ts';
 import type { ActiveState } from '../engine/states.ts';
@@ -161,7 +162,10 @@ export class UnitHost {
     let d = this.drivers.get(group);
     if (!d) {
       // the transactions' debug lines (jobs merged, dropped) are not the agent log's
-      d = new DepsDriver({ log: (level, message, unit) => { if (level !== 'debug') this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit }); } });
+      d = new DepsDriver({
+        log: (level, message, unit) => { if (level !== 'debug') this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit }); },
+        mounts: () => hostMounts(this.opts.hostRoot),
+      });
       this.drivers.set(group, d);
     }
     return d;

@@ -18,6 +18,7 @@ export function initialState(graph: Graph, active: Readonly<Record<string, Activ
   for (const u of graph.units.keys()) units[u] = 'inactive';
   for (const t of WELL_KNOWN_TARGETS) units[t] = 'active';
   for (const t of INACTIVE_TARGETS) units[t] = 'inactive';
+  for (const [m, st] of graph.hostMounts) if (graph.units.get(m)?.hostMount) units[m] = st;
   return { units: { ...units, ...active }, jobs: {}, nextJobId: 1 };
 }
 
@@ -120,6 +121,14 @@ class Ctx {
     if (j.state !== 'waiting' || !this.runnable(j)) return;
     j.state = 'running';
     const u = j.unit, s = this.st(u);
+    if (this.g.units.get(u)?.hostMount && j.type !== 'nop' && j.type !== 'verify-active') {
+      // a mount unit of the host (RequiresMountsFor=): the agent does not mount or unmount host file systems
+      const want = j.type === 'stop' ? isInactiveOrFailed(s) : isActiveOrReloading(s);
+      if (want) { this.finish(j, 'done', true, true); return; }
+      this.log(u, 'warning', `${u}: ${j.type === 'stop' ? 'not unmounted' : 'not mounted'}: the agent does not ${j.type === 'stop' ? 'unmount' : 'mount'} the host's file systems.`);
+      this.finish(j, 'failed', true, false);
+      return;
+    }
     switch (j.type) {
       case 'nop': this.finish(j, 'done', true, true); return;
       case 'verify-active':

@@ -40,6 +40,11 @@ export interface UnitDeps {
   readonly oneshot: boolean;
   /** spec.masked: only a stop job may be queued for it ("Unit X is masked."). */
   readonly masked: boolean;
+  /** RequiresMountsFor=/WantsMountsFor=: absolute paths whose mount units are required/wanted (src/deps/mounts.ts). */
+  readonly requiresMountsFor: readonly string[];
+  readonly wantsMountsFor: readonly string[];
+  /** A mount unit of the host (mounts.ts): the agent neither mounts nor unmounts it; jobs on it do not change it. */
+  readonly hostMount: boolean;
 }
 
 export const NO_DEPS: UnitDeps = {
@@ -47,6 +52,7 @@ export const NO_DEPS: UnitDeps = {
   onFailure: [], onSuccess: [], propagatesReloadTo: [], reloadPropagatedFrom: [], propagatesStopTo: [], stopPropagatedFrom: [],
   onFailureJobMode: 'replace', onSuccessJobMode: 'replace', stopWhenUnneeded: false, defaultDependencies: true,
   refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, target: false, oneshot: false, masked: false,
+  requiresMountsFor: [], wantsMountsFor: [], hostMount: false,
 };
 
 /** Builds a UnitDeps from a partial one (tests, targets). */
@@ -135,6 +141,7 @@ export function depsFromSpec(spec: ServiceUnitSpec): UnitDeps {
     jobTimeoutUSec: spanUSec(u['jobTimeoutSec']),
     target: false,
     masked: spec.masked === true,
+    requiresMountsFor: written(u['requiresMountsFor']), wantsMountsFor: written(u['wantsMountsFor']), hostMount: false,
     oneshot: s['type'] === 'oneshot' || (s['type'] === undefined && (s['execStart'] === undefined || (Array.isArray(s['execStart']) && s['execStart'].length === 0))),
   };
 }

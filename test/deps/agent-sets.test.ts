@@ -161,6 +161,7 @@ test('OnSuccessJobMode=fail: the handler\'s job is refused when it would replace
 test('JobTimeoutSec=: a start job waiting too long times out (set 28, real agent)', async (t) => { if (left('28-job-timeout', t)) return; const a = agentFixture(t); await check(a, '28-job-timeout'); });
 test('Requires=, After=: an automatic restart waits for the dependents\' stop before starting the unit (set 30, real agent)', async (t) => { if (left('30-autorestart-stops-dependents', t)) return; const a = agentFixture(t); await check(a, '30-autorestart-stops-dependents'); });
 test('Requires=, After=: a start during the restart delay restarts at once, the dependents stopped first (set 31, real agent)', async (t) => { if (left('31-autorestart-start-shortcut', t)) return; const a = agentFixture(t); await check(a, '31-autorestart-start-shortcut'); });
+test('RequiresMountsFor=, WantsMountsFor=: paths on / and under mounted file systems; the mount units are active (set 32, real agent)', async (t) => { if (left('32-requires-mounts-for', t)) return; const a = agentFixture(t); await check(a, '32-requires-mounts-for'); });
 
 test('every oracle set has its real-agent test', () => {
   const all = readdirSync(ROOT).filter((d) => /^\d+-/.test(d)).sort();
