@@ -231,6 +231,8 @@ export class DepsDriver {
         return;
       case 'job-done': return this.jobEnded(e.id, e.unit, e.type, e.result);
       case 'arm-job-timer': {
+        const old = this.timers.get(e.id);
+        if (old) clearTimeout(old);
         const t = setTimeout(() => { this.timers.delete(e.id); this.push({ ev: { t: 'job-timer', id: e.id } }); }, Math.max(0, (e.deadline - this.clock()) / 1000));
         t.unref();
         this.timers.set(e.id, t);

@@ -95,7 +95,7 @@ class Ctx {
         this.jobs[p.unit] = { id, unit: p.unit, type: p.type, state: 'waiting', ignoreOrder: p.ignoreOrder, irreversible: p.irreversible };
         this.effects.push({ t: 'job-new', id, unit: p.unit, type: p.type });
         const timeout = this.g.units.get(p.unit)?.jobTimeoutUSec ?? Infinity;
-        if (Number.isFinite(timeout)) this.effects.push({ t: 'arm-job-timer', id, deadline: this.now + timeout });
+        if (Number.isFinite(timeout)) this.armTimer(this.jobs[p.unit]!, this.now + timeout);
       }
       this.runQueue.add(id);
       ids.push(id);
@@ -116,10 +116,18 @@ class Ctx {
     return true;
   }
 
+  private armTimer(j: MJob, deadline: number): void {
+    j.deadline = deadline;
+    this.effects.push({ t: 'arm-job-timer', id: j.id, deadline });
+  }
+
   /** job_run_and_invalidate() + job_perform_on_unit(). */
   private run(j: MJob): void {
     if (j.state !== 'waiting' || !this.runnable(j)) return;
     j.state = 'running';
+    // job_start_timer(j, true): JobRunningTimeoutSec= from now, unless JobTimeoutSec='s deadline comes first
+    const running = this.g.units.get(j.unit)?.jobRunningTimeoutUSec ?? Infinity;
+    if (Number.isFinite(running) && (j.deadline === undefined || j.deadline > this.now + running)) this.armTimer(j, this.now + running);
     const u = j.unit, s = this.st(u);
     if (this.g.units.get(u)?.hostMount && j.type !== 'nop' && j.type !== 'verify-active') {
       // a mount unit of the host (RequiresMountsFor=): the agent does not mount or unmount host file systems

@@ -34,6 +34,8 @@ export interface UnitDeps {
   readonly canReload: boolean;
   /** JobTimeoutSec= in µs; Infinity when unset. */
   readonly jobTimeoutUSec: number;
+  /** JobRunningTimeoutSec= in µs, from the moment the job runs; Infinity when unset. */
+  readonly jobRunningTimeoutUSec: number;
   /** A target: the dependency engine itself makes it active or inactive (no service engine). */
   readonly target: boolean;
   /** Type=oneshot: a finished start job is logged "Finished X." (service.c's finished_job). */
@@ -51,7 +53,7 @@ export const NO_DEPS: UnitDeps = {
   requires: [], requisite: [], wants: [], bindsTo: [], partOf: [], upholds: [], conflicts: [], after: [], before: [],
   onFailure: [], onSuccess: [], propagatesReloadTo: [], reloadPropagatedFrom: [], propagatesStopTo: [], stopPropagatedFrom: [],
   onFailureJobMode: 'replace', onSuccessJobMode: 'replace', stopWhenUnneeded: false, defaultDependencies: true,
-  refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, target: false, oneshot: false, masked: false,
+  refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, jobRunningTimeoutUSec: Infinity, target: false, oneshot: false, masked: false,
   requiresMountsFor: [], wantsMountsFor: [], hostMount: false,
 };
 
@@ -113,7 +115,7 @@ function mode(v: unknown): JobMode {
   return (['replace', 'fail', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'] as const).find((m) => m === s) ?? 'replace';
 }
 
-/** JobTimeoutSec= in µs as parse_sec() reads it ("1min 30s", a bare number: seconds); 0 and infinity: no timeout. */
+/** JobTimeoutSec=/JobRunningTimeoutSec= in µs as parse_sec() reads it ("1min 30s", a bare number: seconds); 0 and infinity: no timeout. */
 function spanUSec(v: unknown): number {
   if (v === undefined || v === null) return Infinity;
   // validation refuses a malformed span before a spec gets here; one that slips through arms no timer
@@ -138,7 +140,7 @@ export function depsFromSpec(spec: ServiceUnitSpec): UnitDeps {
     stopWhenUnneeded: bool(u['stopWhenUnneeded'], false), defaultDependencies: bool(u['defaultDependencies'], true),
     refuseManualStart: bool(u['refuseManualStart'], false), refuseManualStop: bool(u['refuseManualStop'], false),
     canReload: (Array.isArray(reload) ? reload.length > 0 : reload !== undefined) || s['type'] === 'notify-reload',
-    jobTimeoutUSec: spanUSec(u['jobTimeoutSec']),
+    jobTimeoutUSec: spanUSec(u['jobTimeoutSec']), jobRunningTimeoutUSec: spanUSec(u['jobRunningTimeoutSec']),
     target: false,
     masked: spec.masked === true,
     requiresMountsFor: written(u['requiresMountsFor']), wantsMountsFor: written(u['wantsMountsFor']), hostMount: false,

@@ -162,6 +162,7 @@ test('JobTimeoutSec=: a start job waiting too long times out (set 28, real agent
 test('Requires=, After=: an automatic restart waits for the dependents\' stop before starting the unit (set 30, real agent)', async (t) => { if (left('30-autorestart-stops-dependents', t)) return; const a = agentFixture(t); await check(a, '30-autorestart-stops-dependents'); });
 test('Requires=, After=: a start during the restart delay restarts at once, the dependents stopped first (set 31, real agent)', async (t) => { if (left('31-autorestart-start-shortcut', t)) return; const a = agentFixture(t); await check(a, '31-autorestart-start-shortcut'); });
 test('RequiresMountsFor=, WantsMountsFor=: paths on / and under mounted file systems; the mount units are active (set 32, real agent)', async (t) => { if (left('32-requires-mounts-for', t)) return; const a = agentFixture(t); await check(a, '32-requires-mounts-for'); });
+test('JobRunningTimeoutSec=: a job times out once it runs, not while it waits; JobTimeoutSec= still bounds it (set 33, real agent)', async (t) => { if (left('33-job-running-timeout', t)) return; const a = agentFixture(t); await check(a, '33-job-running-timeout'); });
 
 test('every oracle set has its real-agent test', () => {
   const all = readdirSync(ROOT).filter((d) => /^\d+-/.test(d)).sort();
