@@ -38,7 +38,7 @@ export interface Refused { readonly error: string; readonly code?: TxErrorCode }
 export function refusalExit(code: TxErrorCode | undefined): number {
   switch (code) {
     case 'ENOENT': return 5; // EXIT_NOTINSTALLED
-    case 'EREFUSED': case 'EDESTRUCTIVE': return 4; // EXIT_NOPERMISSION
+    case 'EREFUSED': case 'EDESTRUCTIVE': case 'ENOISOLATION': return 4; // EXIT_NOPERMISSION
     default: return 1;
   }
 }

@@ -76,6 +76,15 @@ class Ctx {
         return { error, code: 'EDESTRUCTIVE' };
       }
     }
+    if (mode === 'isolate' || mode === 'flush') {
+      // transaction_apply(): installed jobs not in the new transaction are canceled (not
+      // recursively: no OnFailure=), those of IgnoreOnIsolate= units aside
+      const planned = new Set(built.jobs.map((j) => j.unit));
+      for (const j of Object.values(this.jobs).sort((a, b) => a.id - b.id)) {
+        if (planned.has(j.unit) || this.g.units.get(j.unit)?.ignoreOnIsolate) continue;
+        this.finish(j, 'canceled', false, false);
+      }
+    }
     let anchorId = 0;
     const ids: number[] = [];
     for (const p of built.jobs) {

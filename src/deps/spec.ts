@@ -47,6 +47,10 @@ export interface UnitDeps {
   readonly wantsMountsFor: readonly string[];
   /** A mount unit of the host (mounts.ts): the agent neither mounts nor unmounts it; jobs on it do not change it. */
   readonly hostMount: boolean;
+  /** AllowIsolate=: the unit may be the anchor of an isolate request. */
+  readonly allowIsolate: boolean;
+  /** IgnoreOnIsolate=: an isolate leaves the unit (and its job) alone. */
+  readonly ignoreOnIsolate: boolean;
 }
 
 export const NO_DEPS: UnitDeps = {
@@ -54,7 +58,7 @@ export const NO_DEPS: UnitDeps = {
   onFailure: [], onSuccess: [], propagatesReloadTo: [], reloadPropagatedFrom: [], propagatesStopTo: [], stopPropagatedFrom: [],
   onFailureJobMode: 'replace', onSuccessJobMode: 'replace', stopWhenUnneeded: false, defaultDependencies: true,
   refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, jobRunningTimeoutUSec: Infinity, target: false, oneshot: false, masked: false,
-  requiresMountsFor: [], wantsMountsFor: [], hostMount: false,
+  requiresMountsFor: [], wantsMountsFor: [], hostMount: false, allowIsolate: false, ignoreOnIsolate: false,
 };
 
 /** Builds a UnitDeps from a partial one (tests, targets). */
@@ -110,9 +114,12 @@ export function invalidDependencies(spec: ServiceUnitSpec): Array<{ readonly fie
 
 const bool = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'yes' || v === 'true' || v === '1' || v === 'on');
 
+export const JOB_MODES: readonly JobMode[] = ['replace', 'fail', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'];
+export const isJobMode = (s: string): s is JobMode => (JOB_MODES as readonly string[]).includes(s);
+
 function mode(v: unknown): JobMode {
   const s = String(v ?? 'replace');
-  return (['replace', 'fail', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'] as const).find((m) => m === s) ?? 'replace';
+  return isJobMode(s) ? s : 'replace';
 }
 
 /** JobTimeoutSec=/JobRunningTimeoutSec= in µs as parse_sec() reads it ("1min 30s", a bare number: seconds); 0 and infinity: no timeout. */
@@ -144,6 +151,7 @@ export function depsFromSpec(spec: ServiceUnitSpec): UnitDeps {
     target: false,
     masked: spec.masked === true,
     requiresMountsFor: written(u['requiresMountsFor']), wantsMountsFor: written(u['wantsMountsFor']), hostMount: false,
+    allowIsolate: bool(u['allowIsolate'], false), ignoreOnIsolate: bool(u['ignoreOnIsolate'], false),
     oneshot: s['type'] === 'oneshot' || (s['type'] === undefined && (s['execStart'] === undefined || (Array.isArray(s['execStart']) && s['execStart'].length === 0))),
   };
 }

@@ -9,7 +9,7 @@ import { convertText } from '../../src/unitfile/index.ts';
 import { decide as engineDecide, INITIAL_MACHINE, configFromSpec, properties, type Machine, type ServiceConfig, type Event } from '../../src/engine/index.ts';
 import {
   buildGraph, decide as depsDecide, deps, depsFromSpec, initialState, depsEventsFromEngine, engineEventFor,
-  type DepsEvent, type DepsState, type Graph, type UnitDeps, type JobResult,
+  type DepsEvent, type DepsState, type JobMode, type Graph, type UnitDeps, type JobResult,
 } from '../../src/deps/index.ts';
 
 interface Proc { pid: number; unit: string; steps: string[]; alive: boolean }
@@ -60,7 +60,8 @@ export class Node {
     if (existsSync(join(dir, 'actions'))) {
       for (const line of readFileSync(join(dir, 'actions'), 'utf8').split('\n').map((s) => s.trim()).filter(Boolean)) {
         const [ms, verb, unit] = line.split(/\s+/) as [string, string, string];
-        node.at(Number(ms) * 1000, () => node.request(unit, verb as 'start' | 'stop' | 'restart' | 'reload'));
+        // `systemctl isolate X` is a start job in mode isolate
+        node.at(Number(ms) * 1000, () => (verb === 'isolate' ? node.request(unit, 'start', 'isolate') : node.request(unit, verb as 'start' | 'stop' | 'restart' | 'reload')));
       }
     }
     return node;
@@ -69,8 +70,8 @@ export class Node {
   get ms(): number { return this.now / 1000; }
   at(delayUs: number, fn: () => void): void { this.queue.push({ at: this.now + delayUs, seq: this.seq++, fn }); }
 
-  request(unit: string, type: 'start' | 'stop' | 'restart' | 'reload' | 'try-restart' | 'reload-or-start'): void {
-    this.work.push(() => this.toDeps({ t: 'request', unit, type, mode: 'replace' }));
+  request(unit: string, type: 'start' | 'stop' | 'restart' | 'reload' | 'try-restart' | 'reload-or-start', mode: JobMode = 'replace'): void {
+    this.work.push(() => this.toDeps({ t: 'request', unit, type, mode }));
     this.drain();
   }
 
