@@ -171,6 +171,8 @@ test('JobRunningTimeoutSec=: a job times out once it runs, not while it waits; J
 test('isolate: starts the unit (AllowIsolate=yes) and what it wants, stops the others but IgnoreOnIsolate= ones (set 34, real agent)', async (t) => { if (left('34-isolate', t)) return; const a = agentFixture(t); await check(a, '34-isolate'); });
 test('isolate of a unit without AllowIsolate= is refused as systemctl\'s, nothing stops (set 35, real agent)', async (t) => { if (left('35-isolate-refused', t)) return; const a = agentFixture(t); await check(a, '35-isolate-refused'); });
 test('OnFailureJobMode=isolate: the handler is isolated to, queued jobs canceled, other units stopped but IgnoreOnIsolate= ones (set 36, real agent)', async (t) => { if (left('36-onfailure-isolate', t)) return; const a = agentFixture(t); await check(a, '36-onfailure-isolate'); });
+test('PropagatesStopTo=: the unit going down for its automatic restart stops the other, which its restart job leaves stopped (set 37, real agent)', async (t) => { if (left('37-propagates-stop-autorestart', t)) return; const a = agentFixture(t); await check(a, '37-propagates-stop-autorestart'); });
+test('PropagatesStopTo=: a restart stops the other unit and starts only itself (set 38, real agent)', async (t) => { if (left('38-propagates-stop-restart', t)) return; const a = agentFixture(t); await check(a, '38-propagates-stop-restart'); });
 
 test('every oracle set has its real-agent test', () => {
   const all = readdirSync(ROOT).filter((d) => /^\d+-/.test(d)).sort();

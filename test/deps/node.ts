@@ -1,7 +1,7 @@
 // A simulated node for the dependency engine: the real per-unit engine (src/engine decide()) for
 // every service, the dependency engine (src/deps decide()) above them, wired the way the agent is
 // meant to wire them (src/deps/glue.ts), and a fake runner with an exact clock that interprets the
-// oracle sets' small /bin/sh scripts: `echo X >> /tmp/oracle-deps.log`, `sleep N`, `exec sleep N`,
+// oracle sets' small /bin/sh scripts: `echo X >> /tmp/oracle-deps.log`, `sleep N`, `exec sleep N`, `[ $(grep -c …) -ge N ] && …`,
 // `systemd-notify --ready`, `exit N`, /bin/true, /bin/false.
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -152,6 +152,11 @@ export class Node {
       if (s === 'systemd-notify --ready') { this.engine(p.unit, { t: 'notify', pid: p.pid, fields: { READY: '1' } }); continue; }
       if ((m = /^exit (\d+)$/.exec(s))) { this.exit(p, 'exited', Number(m[1])); return; }
       if (s === '/bin/false' || s === 'false') { this.exit(p, 'exited', 1); return; }
+      // `[ $(grep -c "X" /tmp/oracle-deps.log) -ge N ] && CMD`: CMD once X was logged N times (a unit that fails only the first time)
+      if ((m = /^\[ \$\(grep -c "(.*)" \/tmp\/oracle-deps\.log\) -ge (\d+) \] && (.*)$/.exec(s))) {
+        if (this.log.filter((l) => l.text === m![1]).length >= Number(m[2])) p.steps.unshift(m[3]!);
+        continue;
+      }
       throw new Error(`simulated shell: cannot run "${s}"`);
     }
   }
