@@ -173,6 +173,7 @@ test('isolate of a unit without AllowIsolate= is refused as systemctl\'s, nothin
 test('OnFailureJobMode=isolate: the handler is isolated to, queued jobs canceled, other units stopped but IgnoreOnIsolate= ones (set 36, real agent)', async (t) => { if (left('36-onfailure-isolate', t)) return; const a = agentFixture(t); await check(a, '36-onfailure-isolate'); });
 test('PropagatesStopTo=: the unit going down for its automatic restart stops the other, which its restart job leaves stopped (set 37, real agent)', async (t) => { if (left('37-propagates-stop-autorestart', t)) return; const a = agentFixture(t); await check(a, '37-propagates-stop-autorestart'); });
 test('PropagatesStopTo=: a restart stops the other unit and starts only itself (set 38, real agent)', async (t) => { if (left('38-propagates-stop-restart', t)) return; const a = agentFixture(t); await check(a, '38-propagates-stop-restart'); });
+test('JobTimeoutSec=: a restart job that times out leaves the unit in auto-restart-queued, as systemd (set 39, real agent)', async (t) => { if (left('39-restart-job-timeout', t)) return; const a = agentFixture(t); await check(a, '39-restart-job-timeout'); });
 
 test('every oracle set has its real-agent test', () => {
   const all = readdirSync(ROOT).filter((d) => /^\d+-/.test(d)).sort();
