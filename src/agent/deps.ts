@@ -54,6 +54,8 @@ export interface DepsDriverOptions {
   readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, unit: string | undefined) => void;
   /** The host's mounts (RequiresMountsFor=/WantsMountsFor=), read at each change of the units; only "/" without. */
   readonly mounts?: () => HostMounts;
+  /** The installed jobs changed (a job queued, ended, or changed type): the host saves them for the next agent. */
+  readonly onJobsChanged?: () => void;
   /** Monotonic µs (job timers' deadlines); the runners' clock by default. */
   readonly clock?: () => number;
 }
@@ -172,7 +174,12 @@ export class DepsDriver {
         for (const i of left) { i.req?.queued({ error: 'the dependency engine gave up (see the agent log)' }); i.req?.done({ ok: false, error: 'the dependency engine gave up (see the agent log)' }); this.refuseRestart(i.ev, 'the dependency engine gave up (see the agent log)'); }
       }
     } finally { this.draining = false; }
+    if (this.opts.onJobsChanged && !this.closed) {
+      const sig = Object.values(this.state.jobs).map((j) => `${j.id}:${j.type}`).join(',');
+      if (sig !== this.jobsSig) { this.jobsSig = sig; this.opts.onJobsChanged(); }
+    }
   }
+  private jobsSig = '';
 
   /** An engine that asked for its restart job and will not get it is told so (it fails, Result resources), never left waiting. */
   private refuseRestart(ev: DepsEvent, error: string): void {
