@@ -393,7 +393,7 @@ export class UnitHost {
       const bad = invalidDependencies(r.spec).map((d) => `${d.field}=${d.name}`).join(' ');
       if (bad !== (h.reportedDeps ?? '')) {
         h.reportedDeps = bad;
-        for (const d of invalidDependencies(r.spec)) this.opts.log('warning', `${h.source}: ${d.field}=: Failed to add dependency on ${d.name}, ignoring: Invalid argument (not a valid unit name)`, { unit: h.id });
+        for (const d of invalidDependencies(r.spec)) this.opts.log('warning', `${h.source}: ${d.field}=: ${d.message}`, { unit: h.id });
       }
     }
     const key = `${r.notApplied.map((u) => u.name).join(',')}|${r.refusal ?? ''}`;

@@ -103,12 +103,19 @@ const DEP_FIELDS: ReadonlyArray<readonly [keyof UnitDeps & string, string]> = [
 
 /**
  * The names in the spec's dependency fields that are no valid unit name (systemd: "Failed to add
- * dependency on X, ignoring: Invalid argument" at load time): depsFromSpec() drops them.
+ * dependency on X, ignoring: Invalid argument" at load time), and the relative paths of
+ * RequiresMountsFor=/WantsMountsFor=: the graph leaves them out; the agent logs each message.
  */
-export function invalidDependencies(spec: ServiceUnitSpec): Array<{ readonly field: string; readonly name: string }> {
+export function invalidDependencies(spec: ServiceUnitSpec): Array<{ readonly field: string; readonly name: string; readonly message: string }> {
   const u = (spec.unit ?? {}) as Record<string, unknown>;
-  const out: Array<{ field: string; name: string }> = [];
-  for (const [key, field] of DEP_FIELDS) for (const n of written(u[key])) if (!isValidUnitName(normalizeName(n))) out.push({ field, name: n });
+  const out: Array<{ field: string; name: string; message: string }> = [];
+  for (const [key, field] of DEP_FIELDS) {
+    for (const n of written(u[key])) if (!isValidUnitName(normalizeName(n))) out.push({ field, name: n, message: `Failed to add dependency on ${n}, ignoring: Invalid argument (not a valid unit name)` });
+  }
+  // config_parse_unit_mounts_for(): a relative path is ignored at load (mounts.ts skips it), in systemd 257's words (systemd-analyze verify)
+  for (const [key, field] of [['requiresMountsFor', 'RequiresMountsFor'], ['wantsMountsFor', 'WantsMountsFor']] as const) {
+    for (const p of written(u[key])) if (!p.startsWith('/')) out.push({ field, name: p, message: `${field}= path is not absolute, ignoring: ${p}` });
+  }
   return out;
 }
 

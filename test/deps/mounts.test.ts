@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildGraph, buildTransaction, deps, depsFromSpec, initialState, mountUnitName, pathPrefixes, type HostMounts, type JobType } from '../../src/deps/index.ts';
+import { buildGraph, buildTransaction, deps, depsFromSpec, initialState, invalidDependencies, mountUnitName, pathPrefixes, type HostMounts, type JobType } from '../../src/deps/index.ts';
 import type { ActiveState } from '../../src/engine/states.ts';
 import { convertText } from '../../src/unitfile/index.ts';
 import { dependencyTree, DepsDriver, type DepsMember } from '../../src/agent/deps.ts';
@@ -100,4 +100,13 @@ test('the host\'s mount table: / is always there, the agent\'s own mounts are re
   assert.equal(own.mounted('/proc'), true);
   assert.equal(own.mounted('/no/such/mount/point'), false);
   assert.equal(own.unitFile('no-such-unit-uo-test.mount'), false);
+});
+
+test('a relative *MountsFor= path adds nothing and is named at load in systemd 257\'s words', () => {
+  const spec = { unit: { requiresMountsFor: ['relative/x', '/ok'], wantsMountsFor: ['also/rel'] }, service: { execStart: ['/bin/true'] } };
+  assert.deepEqual(invalidDependencies(spec).map((d) => d.message), [
+    'RequiresMountsFor= path is not absolute, ignoring: relative/x', 'WantsMountsFor= path is not absolute, ignoring: also/rel',
+  ]);
+  const g = buildGraph({ 'a.service': depsFromSpec(spec) }, { mounted: (p) => p === '/' || p === 'relative' || p === '/relative', unitFile: () => false });
+  assert.deepEqual([...g.hostMounts.keys()], ['-.mount']);
 });
