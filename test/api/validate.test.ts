@@ -47,3 +47,10 @@ test('Limit*= values are judged as systemd reads them: LimitNICE=+5, LimitCPU=1h
   assert.equal(r.errors[0]!.field, 'spec.service.limitNOFILE');
   assert.match(r.errors[0]!.message, /Invalid value: "64K": .*not a number/);
 });
+
+test('OnFailureJobMode=isolate with more than one OnFailure= unit is refused in systemd 257\'s words (unit_verify(): the unit is a bad setting)', () => {
+  const two = validateServiceUnit(withService({ execStart: ['/bin/x'] }, { unit: { onFailure: ['a.service b.service'], onFailureJobMode: 'isolate' } }));
+  assert.deepEqual(two.errors, [{ field: 'spec.unit.onFailureJobMode', message: 'More than one OnFailure= dependencies specified but OnFailureJobMode=isolate set. Refusing.' }]);
+  assert.deepEqual(validateServiceUnit(withService({ execStart: ['/bin/x'] }, { unit: { onFailure: ['a.service'], onFailureJobMode: 'isolate' } })).errors, []);
+  assert.deepEqual(validateServiceUnit(withService({ execStart: ['/bin/x'] }, { unit: { onFailure: ['a.service', 'b.service'], onFailureJobMode: 'replace' } })).errors, []);
+});
