@@ -5,15 +5,16 @@
 
 import { namespaceSlice, type CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
-import { fsErrorText, hasUnitState, loadUnitState, readUnitState, recoverFromEventLogs, unitDirs } from '../runner/store.ts';
+import { fsErrorText, hasUnitState, loadUnitState, readSavedJobs, readUnitState, recoverFromEventLogs, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { canonicalSpec } from '../api/canonical.ts';
 import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { APPLYING, DIRECTIVES } from '../api/directives.ts';
 import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
+import { hostMounts } from './mounts.ts';
 import { DepsDriver, type DepsMember, type Queued } from './deps.ts';
 import { invalidDependencies, isInactiveOrFailed, type Job, type JobMode, type RequestJobType } from '../deps/index.ts';
 import type { ActiveState } from '../engine/states.ts';
@@ -94,6 +95,9 @@ export const cgroupGroupOf = (id: string, base: string): string | undefined => {
 
 const isInactive = (s: string): boolean => isInactiveOrFailed(s as ActiveState);
 
+/** How long the previous agent's saved jobs wait for their units to be hosted again (ms). */
+const SAVED_JOBS_MS = 60_000;
+
 /** How often the host's one poller ticks every unit's safety-net poll (ms). */
 const POLL_MS = 5000;
 
@@ -108,8 +112,21 @@ export class UnitHost {
   private graphStale = false;
   private commitQueued = false;
 
+  /** The jobs the previous agent had installed (jobs.json), queued again as their units are hosted. */
+  private saved: SavedJob[] = [];
+  private saveQueued = false;
+  /** No more saving: the agent is closing, or stopping every unit (--stop-on-exit: nothing to redo). */
+  private jobsFrozen = false;
+
   constructor(opts: HostOptions) {
     this.opts = opts;
+    if (opts.dependencies) {
+      const r = readSavedJobs(dirname(opts.unitsDir));
+      if (r.error !== undefined) opts.log('warning', `the previous agent's jobs are not queued again: ${r.error}`);
+      this.saved = r.jobs;
+      // a saved job whose unit is not back within a minute (the folder or the namespace lost it) is dropped
+      if (this.saved.length > 0) setTimeout(() => { this.saved = []; }, SAVED_JOBS_MS).unref();
+    }
     this.poller = setInterval(() => { for (const h of this.units.values()) h.runner.pollTick(); }, POLL_MS);
     this.poller.unref();
   }
@@ -161,10 +178,49 @@ export class UnitHost {
     let d = this.drivers.get(group);
     if (!d) {
       // the transactions' debug lines (jobs merged, dropped) are not the agent log's
-      d = new DepsDriver({ log: (level, message, unit) => { if (level !== 'debug') this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit }); } });
+      d = new DepsDriver({
+        onJobsChanged: () => this.saveJobsSoon(),
+        log: (level, message, unit) => { if (level !== 'debug') this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit }); },
+        mounts: () => hostMounts(this.opts.hostRoot),
+      });
       this.drivers.set(group, d);
     }
     return d;
+  }
+
+  /** Saves every group's installed jobs once this turn of the event loop is done (jobs.json). */
+  private saveJobsSoon(): void {
+    if (this.saveQueued || this.jobsFrozen) return;
+    this.saveQueued = true;
+    setImmediate(() => {
+      this.saveQueued = false;
+      if (this.jobsFrozen) return;
+      const jobs: SavedJob[] = [];
+      for (const [group, d] of this.drivers) for (const j of d.jobs()) jobs.push({ group, unit: j.unit, type: j.type });
+      try { writeSavedJobs(dirname(this.opts.unitsDir), jobs); } catch (e) {
+        this.opts.log('warning', `cannot save the queued jobs (${fsErrorText(e)}): a restart of the agent now would lose them`);
+      }
+    });
+  }
+
+  /**
+   * The previous agent's jobs (jobs.json) whose units are hosted now, queued again as the agent's
+   * own (not manual): a restart job that was stopping a dependent finishes with its start.
+   */
+  private redoSaved(): void {
+    if (this.saved.length === 0) return;
+    const left: SavedJob[] = [];
+    for (const s of this.saved) {
+      const h = [...this.units.values()].find((x) => depsGroupOf(x.id) === s.group && x.runner.unitName === s.unit && !x.removing);
+      const type = s.type === 'start' || s.type === 'stop' || s.type === 'restart' ? s.type : undefined;
+      if (!h) { left.push(s); continue; }
+      if (type === undefined) continue;
+      this.opts.log('info', `${s.unit} had a ${s.type} job when the previous agent went away; queuing it again`, { unit: h.id });
+      void this.driver(s.group).request(s.unit, type, 'replace', false).queued.then((r) => {
+        if ('error' in r) this.opts.log('warning', `Failed to ${type} ${s.unit}: ${r.error}`, { unit: h.id });
+      });
+    }
+    this.saved = left;
   }
 
   /** The unit set changed: the graphs are rebuilt at the next commit() (at the latest once this batch of applies is done). */
@@ -215,6 +271,7 @@ export class UnitHost {
         if ('error' in r) this.opts.log('warning', `Failed to ${p.type} ${h.runner.unitName}: ${r.error}`, { unit: p.id });
       });
     }
+    this.redoSaved();
   }
 
   /** A user's job (unitctl start|stop|restart|reload): undefined without dependencies (the caller runs the runner itself). */
@@ -336,7 +393,7 @@ export class UnitHost {
       const bad = invalidDependencies(r.spec).map((d) => `${d.field}=${d.name}`).join(' ');
       if (bad !== (h.reportedDeps ?? '')) {
         h.reportedDeps = bad;
-        for (const d of invalidDependencies(r.spec)) this.opts.log('warning', `${h.source}: ${d.field}=: Failed to add dependency on ${d.name}, ignoring: Invalid argument (not a valid unit name)`, { unit: h.id });
+        for (const d of invalidDependencies(r.spec)) this.opts.log('warning', `${h.source}: ${d.field}=: ${d.message}`, { unit: h.id });
       }
     }
     const key = `${r.notApplied.map((u) => u.name).join(',')}|${r.refusal ?? ''}`;
@@ -380,6 +437,9 @@ export class UnitHost {
 
   async stopAll(timeoutMs: number): Promise<void> {
     this.commit();
+    // every unit stops: no job is left to redo (a next agent boots the state: running units anyway)
+    this.jobsFrozen = true;
+    if (this.opts.dependencies) try { writeSavedJobs(dirname(this.opts.unitsDir), []); } catch { /* a read-only state folder */ }
     // with dependencies: stop jobs, run in the reverse of the start order (After=/Before=); the
     // agent's own (not manual: RefuseManualStop= does not keep a unit running at shutdown)
     for (const h of this.units.values()) {
@@ -398,6 +458,8 @@ export class UnitHost {
   activeStates(): string[] { return [...this.units.values()].map((h) => h.runner.props.ActiveState); }
 
   closeAll(): void {
+    // the jobs the agent cancels as it goes are not saved: the next agent redoes them
+    this.jobsFrozen = true;
     clearInterval(this.poller);
     for (const d of this.drivers.values()) d.close();
     for (const h of this.units.values()) h.runner.close();

@@ -195,6 +195,35 @@ export function prepareStateDir(stateDir: string): string | undefined {
 export function writeAgentPid(stateDir: string): void { writeAtomic(join(stateDir, 'agent.pid'), `${process.pid}\n`); }
 
 /**
+ * The dependency engine's installed jobs as they last changed (issue 16; systemd keeps its jobs
+ * across a re-exec): the next agent queues them again. jobs.json in the state folder, version 1;
+ * no jobs: no file.
+ */
+export interface SavedJob { readonly group: string; readonly unit: string; readonly type: string }
+const jobsPath = (stateDir: string): string => join(stateDir, 'jobs.json');
+const JOB_TYPES = ['start', 'stop', 'restart', 'reload', 'verify-active', 'nop'];
+
+export function writeSavedJobs(stateDir: string, jobs: readonly SavedJob[]): void {
+  if (jobs.length === 0) { rmSync(jobsPath(stateDir), { force: true }); return; }
+  writeAtomic(jobsPath(stateDir), JSON.stringify({ version: 1, jobs }) + '\n');
+}
+
+/** The saved jobs; a file that is not ours (malformed, another version) is an error, never half-read. */
+export function readSavedJobs(stateDir: string): { jobs: SavedJob[]; error?: string } {
+  let text: string;
+  try { text = readFileSync(jobsPath(stateDir), 'utf8'); } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? { jobs: [] } : { jobs: [], error: `${jobsPath(stateDir)}: ${fsErrorText(e)}` };
+  }
+  try {
+    const j = JSON.parse(text) as { version?: unknown; jobs?: unknown };
+    const ok = (x: unknown): x is SavedJob => typeof x === 'object' && x !== null && typeof (x as SavedJob).group === 'string'
+      && typeof (x as SavedJob).unit === 'string' && JOB_TYPES.includes((x as SavedJob).type);
+    if (j.version !== 1 || !Array.isArray(j.jobs) || !j.jobs.every(ok)) return { jobs: [], error: `${jobsPath(stateDir)}: not a version 1 jobs file; ignored` };
+    return { jobs: j.jobs };
+  } catch (e) { return { jobs: [], error: `${jobsPath(stateDir)}: ${(e as Error).message}; ignored` }; }
+}
+
+/**
  * The errno name of a file-system error. Node leaves `code` empty for some (rmSync on a
  * read-only file system throws errno -4094, code ''), so the message decides then.
  */
