@@ -7,7 +7,7 @@ import { namespaceSlice, type CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
-import { fsErrorText, hasUnitState, loadUnitState, readSavedJobs, readUnitState, recoverFromEventLogs, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
+import { fsErrorText, hasUnitState, loadUnitState, markStoppedOnExit, readSavedJobs, readUnitState, recoverFromEventLogs, takeStoppedOnExit, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { canonicalSpec } from '../api/canonical.ts';
@@ -25,6 +25,8 @@ export interface Hosted {
   source: string;
   hash: string;
   removing: boolean;
+  /** Adopted after a --stop-on-exit shutdown: started at its first apply if its spec still says state: running. */
+  boot?: boolean;
   /** The not-applied report last logged for this unit (logged again only when it changes). */
   reported?: string;
   /** The invalid dependency names last warned about (again only when they change). */
@@ -114,12 +116,16 @@ export class UnitHost {
 
   /** The jobs the previous agent had installed (jobs.json), queued again as their units are hosted. */
   private saved: SavedJob[] = [];
+  /** The previous agent stopped every unit on exit (--stop-on-exit): units of state: running start again, as at boot. */
+  private readonly boot: boolean;
   private saveQueued = false;
   /** No more saving: the agent is closing, or stopping every unit (--stop-on-exit: nothing to redo). */
   private jobsFrozen = false;
 
   constructor(opts: HostOptions) {
     this.opts = opts;
+    this.boot = takeStoppedOnExit(dirname(opts.unitsDir));
+    if (this.boot) opts.log('info', 'the previous agent stopped every unit on exit (--stop-on-exit): the units of state: running start again');
     if (opts.dependencies) {
       const r = readSavedJobs(dirname(opts.unitsDir));
       if (r.error !== undefined) opts.log('warning', `the previous agent's jobs are not queued again: ${r.error}`);
@@ -328,7 +334,7 @@ export class UnitHost {
         const id = saved.id ?? d;
         if (this.units.has(id) || !saved.spec) continue;
         const runner = this.open(id, saved.unitName, saved.spec);
-        const h: Hosted = { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false };
+        const h: Hosted = { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false, ...(this.boot ? { boot: true } : {}) };
         this.units.set(id, h);
         this.changed();
         this.reportNotApplied(h);
@@ -357,13 +363,15 @@ export class UnitHost {
       if (runner.stateError !== undefined) this.opts.log('warning', `${unitName} is not started: ${runner.stateError}`, { unit: id });
       // state: stopped is systemctl stop: stopped now (not again while a dependency pulls it in)
       else if (stopped) { if (this.opts.dependencies && !isInactive(runner.activeState)) this.job(id, 'stop'); else if (!this.opts.dependencies) runner.stop(); }
-      else if (fresh || runner.recovered === 'clean') { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); this.job(id, 'start', () => runner.start()); }
+      else if (fresh || runner.recovered === 'clean' || (this.boot && isInactive(runner.activeState))) { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); this.job(id, 'start', () => runner.start()); }
       else if (savedHash !== undefined && savedHash !== hash) { this.opts.log('info', `${unitName} changed while the agent was away; restarting`, { unit: id }); this.job(id, 'restart', () => runner.restart()); }
       else this.opts.log('info', `Adopted ${unitName}: ${runner.props.ActiveState} (${runner.props.SubState}), MainPID ${runner.props.MainPID}`, { unit: id });
       return runner;
     }
     cur.source = source;
     const wasStopped = cur.runner.spec.masked === true || cur.runner.spec.state === 'stopped';
+    const boot = cur.boot === true;
+    cur.boot = false;
     if (cur.removing) { cur.removing = false; }
     if (hash !== cur.hash) {
       this.updateSpec(cur.runner, spec, id);
@@ -377,8 +385,15 @@ export class UnitHost {
       this.changed();
       if (stopped && !wasStopped) this.job(id, 'stop', () => cur.runner.stop());
       else if (!stopped && wasStopped) this.job(id, 'start', () => cur.runner.start());
-    }
+      else if (boot && !stopped && isInactive(cur.runner.activeState)) this.bootStart(cur, unitName, source);
+    } else if (boot && !stopped && isInactive(cur.runner.activeState)) this.bootStart(cur, unitName, source);
     return cur.runner;
+  }
+
+  /** A unit the previous agent stopped on exit (--stop-on-exit), started as at boot. */
+  private bootStart(h: Hosted, unitName: string, source: string): void {
+    this.opts.log('info', `Starting ${unitName} (${source}; the previous agent stopped it on exit)`, { unit: h.id });
+    this.job(h.id, 'start', () => h.runner.start());
   }
 
   /**
@@ -440,6 +455,8 @@ export class UnitHost {
     // every unit stops: no job is left to redo (a next agent boots the state: running units anyway)
     this.jobsFrozen = true;
     if (this.opts.dependencies) try { writeSavedJobs(dirname(this.opts.unitsDir), []); } catch { /* a read-only state folder */ }
+    // not the user's stop: the next agent starts them again (a read-only folder: it adopts them stopped, said in the log)
+    try { markStoppedOnExit(dirname(this.opts.unitsDir)); } catch (e) { this.opts.log('warning', `the next agent will not start the units again: ${fsErrorText(e)}`); }
     // with dependencies: stop jobs, run in the reverse of the start order (After=/Before=); the
     // agent's own (not manual: RefuseManualStop= does not keep a unit running at shutdown)
     for (const h of this.units.values()) {

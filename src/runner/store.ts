@@ -224,6 +224,24 @@ export function readSavedJobs(stateDir: string): { jobs: SavedJob[]; error?: str
 }
 
 /**
+ * --stop-on-exit's mark (stopped-on-exit in the state folder): the agent itself stopped every
+ * unit as it exited — a shutdown, not the user's `stop` — so the next agent starts the units
+ * whose spec says state: running again, as systemd starts enabled units at boot. Written before
+ * the stop jobs (an agent killed half-way through its shutdown still leaves it), taken (read and
+ * removed) by the next agent.
+ */
+const stoppedOnExitPath = (stateDir: string): string => join(stateDir, 'stopped-on-exit');
+
+export function markStoppedOnExit(stateDir: string): void {
+  writeAtomic(stoppedOnExitPath(stateDir), `${new Date().toISOString()}\n`);
+}
+
+/** Whether the previous agent stopped every unit on exit; the mark is removed. */
+export function takeStoppedOnExit(stateDir: string): boolean {
+  try { rmSync(stoppedOnExitPath(stateDir)); return true; } catch { return false; }
+}
+
+/**
  * The errno name of a file-system error. Node leaves `code` empty for some (rmSync on a
  * read-only file system throws errno -4094, code ''), so the message decides then.
  */
