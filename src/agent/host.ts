@@ -7,6 +7,7 @@ import { namespaceSlice, type CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
+import { SharedRuntimes, startHolder } from '../runner/nsruntime.ts';
 import { fsErrorText, hasUnitState, loadUnitState, readUnitState, recoverFromEventLogs, unitDirs } from '../runner/store.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
@@ -103,6 +104,8 @@ export class UnitHost {
   private readonly poller: NodeJS.Timeout;
   /** One dependency driver per group (dependencies on). */
   private readonly drivers = new Map<string, DepsDriver>();
+  /** The exec runtimes JoinsNamespaceOf= shares, one set per folder or namespace (as the dependency graphs). */
+  private readonly runtimes = new Map<string, SharedRuntimes>();
   /** Jobs asked for while applying a batch, run once the graph holds the whole batch (commit()). */
   private pending: Array<{ id: string; type: RequestJobType }> = [];
   private graphStale = false;
@@ -141,7 +144,7 @@ export class UnitHost {
 
   private openRunner(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
     return UnitRunner.open({
-      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0,
+      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0, runtimes: this.runtimesOf(depsGroupOf(id)),
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
@@ -155,6 +158,12 @@ export class UnitHost {
         },
       } : {}),
     });
+  }
+
+  private runtimesOf(group: string): SharedRuntimes {
+    let r = this.runtimes.get(group);
+    if (!r) { r = new SharedRuntimes((types, from) => startHolder(this.opts.shimPath, types, from)); this.runtimes.set(group, r); }
+    return r;
   }
 
   private driver(group: string): DepsDriver {
