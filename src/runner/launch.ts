@@ -23,7 +23,7 @@ import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGrou
 import { encodeShimArgs, encodeShimEnv, NAMESPACE_TYPES } from './shimproto.ts';
 import { hostNamespacePid } from './hostns.ts';
 import { privsPlan } from './privs.ts';
-import { namespaceEnv, type SharedRuntime } from './nsruntime.ts';
+import { namespaceEnv, runtimeGaps, type SharedRuntime } from './nsruntime.ts';
 import { removePrivateTmp, sandboxGuard, sandboxPlan } from './sandbox.ts';
 import { delegateCommand } from './cgroup/delegate.ts';
 import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
@@ -144,6 +144,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
   // the exec runtime's network and IPC namespaces (every command: systemd joins them for "+" ones
   // too), the ones at a path, and PrivateUsers= (not for "+": needs_sandboxing)
   const nsEnv = namespaceEnv(i.service, i.runtime);
+  problems.push(...runtimeGaps(i.service, i.runtime, i.unitName));
   if (e.command.flags.fullPrivileges) delete nsEnv['UO_SHIM_PRIVATE_USERS'];
   const shimEnv = encodeShimEnv({
     env: built.env,

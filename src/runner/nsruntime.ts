@@ -169,6 +169,19 @@ export class SharedRuntimes {
 }
 
 /**
+ * What a unit asks for that the runtime it joined cannot give (made by a unit that needed no such
+ * namespace): systemd 257 runs the command in the host's, silently; the agent says so.
+ */
+export function runtimeGaps(service: Readonly<Record<string, unknown>> | undefined, rt: SharedRuntime | undefined, unit: string): string[] {
+  const needs = runtimeNeeds(service);
+  const held = rt?.holder?.types ?? [];
+  if (!rt || normalizeName(rt.owner) === normalizeName(unit)) return [];
+  return ([['net', 'PrivateNetwork=', 'network'], ['ipc', 'PrivateIPC=', 'IPC']] as const)
+    .filter(([k]) => needs[k] && !held.includes(k))
+    .map(([, d, what]) => `${d}yes is not applied: the unit runs in the runtime of ${rt.owner} (JoinsNamespaceOf=), made without a ${what} namespace, so in the host's ${what} namespace, as under systemd 257`);
+}
+
+/**
  * The shim settings of one command: the runtime's namespaces its unit asks for (a runtime made
  * without one gives none, as systemd), and the ones joined by path.
  */

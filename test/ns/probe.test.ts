@@ -67,6 +67,8 @@ test('JoinsNamespaceOf=, PrivateTmp=, PrivateNetwork=, PrivateIPC=, NetworkNames
   for (const c of SOURCE_CASES) {
     assert.deepEqual({ result: ended.get(c.name)!.Result, lines: lines(c.name) }, { result: 'success', lines: c.expect }, c.name);
   }
+  // what a joined runtime lacks is said (systemd 257 is silent)
+  assert.match(a.unitctl('status', 'nsj-d.service').stdout, /PrivateNetwork=yes is not applied: the unit runs in the runtime of nsj-c/);
   // PrivateUsers=full is refused without --allow-unenforced: the agent says why
   assert.match(a.unitctl('status', 'nsj-users-full.service').stdout, /PrivateUsers=full is not known to systemd 257/);
 

@@ -3,7 +3,7 @@
 // namespaces: test/ns/probe.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { namespaceEnv, runtimeNeeds, SharedRuntimes, type Holder, type SharedNs } from '../../src/runner/nsruntime.ts';
+import { namespaceEnv, runtimeGaps, runtimeNeeds, SharedRuntimes, type Holder, type SharedNs } from '../../src/runner/nsruntime.ts';
 
 function registry(): { r: SharedRuntimes; made: SharedNs[][]; ended: number[] } {
   const made: SharedNs[][] = [], ended: number[] = [];
@@ -57,6 +57,8 @@ test('a unit without JoinsNamespaceOf= has a runtime of its own; none when it ne
   assert.equal(z, x);
   assert.deepEqual(namespaceEnv({ privateNetwork: true, privateIPC: true }, z), { UO_SHIM_JOIN_NS: `${x.holder!.pid}:7:ipc` });
   assert.deepEqual(namespaceEnv({ privateIPC: true }, y), { UO_SHIM_JOIN_NS: `${y.holder!.pid}:7:ipc` }, 'a command joins what its own unit asks for');
+  assert.deepEqual(runtimeGaps({ privateNetwork: true, privateIPC: true }, z, 'z'), ['PrivateNetwork=yes is not applied: the unit runs in the runtime of x (JoinsNamespaceOf=), made without a network namespace, so in the host\'s network namespace, as under systemd 257']);
+  assert.deepEqual(runtimeGaps({ privateNetwork: true }, y, 'y'), [], 'its own runtime has what it needs');
 });
 
 test('namespaceEnv: the paths, PrivateUsers= yes/self/identity (systemd 257 ignores "full")', () => {
