@@ -121,6 +121,7 @@ int nsrt_hold_main(int argc, char **argv) {
 	if (pid == 0) {
 		close(p[0]);
 		setsid();
+		(void)!chdir("/"); /* pins no folder of the agent's */
 		int err = 0, st;
 		/* FROM: a live process's namespaces (a runtime the agent takes over after a restart) */
 		if (from > 0) err = -join_process(argv[4], from_start, flags, &st);
