@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
 import { fsErrorText, hasUnitState, loadUnitState, markStoppedOnExit, readSavedJobs, readUnitState, recoverFromEventLogs, takeStoppedOnExit, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
+import { SharedRuntimes, startHolder } from '../runner/nsruntime.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { canonicalSpec } from '../api/canonical.ts';
@@ -109,6 +110,8 @@ export class UnitHost {
   private readonly poller: NodeJS.Timeout;
   /** One dependency driver per group (dependencies on). */
   private readonly drivers = new Map<string, DepsDriver>();
+  /** The exec runtimes JoinsNamespaceOf= shares, one set per folder or namespace (as the dependency graphs). */
+  private readonly runtimes = new Map<string, SharedRuntimes>();
   /** Jobs asked for while applying a batch, run once the graph holds the whole batch (commit()). */
   private pending: Array<{ id: string; type: RequestJobType }> = [];
   private graphStale = false;
@@ -164,7 +167,7 @@ export class UnitHost {
 
   private openRunner(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
     return UnitRunner.open({
-      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0,
+      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0, runtimes: this.runtimesOf(depsGroupOf(id)),
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
@@ -178,6 +181,12 @@ export class UnitHost {
         },
       } : {}),
     });
+  }
+
+  private runtimesOf(group: string): SharedRuntimes {
+    let r = this.runtimes.get(group);
+    if (!r) { r = new SharedRuntimes((types, from) => startHolder(this.opts.shimPath, types, from)); this.runtimes.set(group, r); }
+    return r;
   }
 
   private driver(group: string): DepsDriver {

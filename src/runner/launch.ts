@@ -23,6 +23,7 @@ import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGrou
 import { encodeShimArgs, encodeShimEnv, NAMESPACE_TYPES } from './shimproto.ts';
 import { hostNamespacePid } from './hostns.ts';
 import { privsPlan } from './privs.ts';
+import { namespaceEnv, runtimeGaps, type SharedRuntime } from './nsruntime.ts';
 import { removePrivateTmp, sandboxGuard, sandboxPlan } from './sandbox.ts';
 import { delegateCommand } from './cgroup/delegate.ts';
 import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
@@ -50,6 +51,8 @@ export interface LaunchInput {
   readonly directories?: ExecDirectories | undefined;
   /** LoadCredential=/SetCredential=/ImportCredential= (credentials.ts): written at an invocation's first command. */
   readonly credentials?: CredentialPlan | undefined;
+  /** The exec runtime the unit holds (nsruntime.ts): its PrivateTmp= folders and namespaces. */
+  readonly runtime?: SharedRuntime | undefined;
 }
 
 export interface Launch {
@@ -129,13 +132,20 @@ export function prepareLaunch(i: LaunchInput): Launch {
   }
   const nsPid = hostNamespacePid(i.hostRoot);
   const rootDirectory = exec.rootDirectory !== undefined ? expandSpecifiers(exec.rootDirectory, ctx) : undefined;
-  const sandbox = sandboxPlan({ service: i.service, unitName: i.unitName, invocationId: i.invocationId, expand: (p) => expandSpecifiers(p, ctx), rootDirectory, mainProcess: e.role === 'main' });
+  const tmpOwner = i.runtime?.tmp ? { unitName: i.runtime.owner, invocationId: i.runtime.id } : undefined;
+  const sandbox = sandboxPlan({ service: i.service, unitName: i.unitName, invocationId: i.invocationId, expand: (p) => expandSpecifiers(p, ctx), rootDirectory, mainProcess: e.role === 'main', tmpOwner });
   problems.push(...sandbox.problems);
   // PrivateTmp= folders of this unit's earlier invocations that no stop removed (the agent was down when they ended)
-  if (sandbox.privateTmp) problems.push(...removePrivateTmp(i.unitName, i.invocationId, i.hostRoot).failed);
+  // (a runtime of this unit's that JoinsNamespaceOf= units still hold keeps its folders)
+  if (sandbox.privateTmp) problems.push(...removePrivateTmp(i.unitName, i.runtime?.owner === i.unitName ? i.runtime.id : i.invocationId, i.hostRoot).failed);
   // issue 15: capabilities, NoNewPrivileges=, system call filters, PrivateNetwork= ("+": none, as systemd)
   const privs = privsPlan(i.service, !e.command.flags.fullPrivileges);
   problems.push(...privs.problems);
+  // the exec runtime's network and IPC namespaces (every command: systemd joins them for "+" ones
+  // too), the ones at a path, and PrivateUsers= (not for "+": needs_sandboxing)
+  const nsEnv = namespaceEnv(i.service, i.runtime);
+  problems.push(...runtimeGaps(i.service, i.runtime, i.unitName));
+  if (e.command.flags.fullPrivileges) delete nsEnv['UO_SHIM_PRIVATE_USERS'];
   const shimEnv = encodeShimEnv({
     env: built.env,
     root: nsPid === undefined && i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
@@ -153,7 +163,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
     ignoreSigpipe: exec.ignoreSigpipe, cgroups: cgroup.dirs, holderCgroups: i.holderCgroups,
     sandbox: sandbox.spec,
-    privs: privs.env,
+    privs: { ...privs.env, ...nsEnv },
   });
   if (setupFailure) problems.push(setupFailure.message);
   return { path, argv, shimEnv, problems, ...(built.failure ? { failure: built.failure } : {}), ...(setupFailure ? { setupFailure } : {}) };

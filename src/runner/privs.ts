@@ -3,7 +3,8 @@
 // (load-fragment.c: config_parse_capability_set(), capability_set_from_string()) and encoded for
 // uo-shim (shim/privs.c), which applies them in exec_invoke()'s order (src/core/exec-invoke.c):
 //
-//   PrivateNetwork=            unshare(CLONE_NEWNET), lo up, before the mount namespace   NETWORK 225
+//   PrivateNetwork=            the exec runtime's network namespace (nsruntime.ts), joined before
+//                              the mount namespace by every command of the unit        NETWORK 225
 //   CapabilityBoundingSet=     PR_CAPBSET_DROP of every capability not in the set, after the
 //                              groups, before RootDirectory= and the user change  CAPABILITIES 218
 //   AmbientCapabilities=       raised (with the inheritable set) before the user change; a
@@ -72,6 +73,6 @@ export function privsPlan(service: Readonly<Record<string, unknown>> | undefined
   if (truthy(s['restrictRealtime']) && (s['limitRTPRIO'] === undefined || s['limitRTPRIO'] === null)) env['UO_SHIM_RTPRIO_ZERO'] = '1';
   if (truthy(s['noNewPrivileges'])) env['UO_SHIM_NNP'] = '1';
   else if (sec.any) env['UO_SHIM_NNP'] = 'implied';
-  if (truthy(s['privateNetwork'])) env['UO_SHIM_PRIVATE_NETWORK'] = '1';
+  // PrivateNetwork=: the exec runtime's network namespace (nsruntime.ts), shared by the unit's commands
   return { env, problems };
 }

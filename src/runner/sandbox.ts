@@ -56,7 +56,8 @@ export interface SandboxInput {
   readonly rootDirectory?: string | undefined;
   /** The command is the unit's main process (ExecStart=): PrivatePIDs= is for it only, as systemd's exec_needs_pid_namespace(). */
   readonly mainProcess?: boolean;
-  /** The agent's view of the host's root, for the private folders' names ('' or /proc/1/root...): only used to remove them. */
+  /** PrivateTmp=yes: the folders of this exec runtime (its owner and id: nsruntime.ts, shared with JoinsNamespaceOf= units); default the unit's invocation. */
+  readonly tmpOwner?: { readonly unitName: string; readonly invocationId: string } | undefined;
 }
 
 export interface SandboxPlan {
@@ -202,7 +203,7 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   const privateTmp = str(s['privateTmp']);
   let tmpDirs: { tmp: string; varTmp: string } | undefined;
   if (privateTmp !== undefined && (truthy(privateTmp) || privateTmp === 'disconnected')) {
-    tmpDirs = privateTmpDirs(i.unitName, i.invocationId);
+    tmpDirs = privateTmp !== 'disconnected' && i.tmpOwner ? privateTmpDirs(i.tmpOwner.unitName, i.tmpOwner.invocationId) : privateTmpDirs(i.unitName, i.invocationId);
     add({ path: '/tmp', op: 'tmp', arg: tmpDirs.tmp });
     add({ path: '/var/tmp', op: 'tmp', arg: tmpDirs.varTmp });
   }
@@ -339,6 +340,10 @@ const features = new Map<string, string[]>();
  */
 const GATED: ReadonlyArray<{ readonly env: string; readonly feature: string; readonly status: number; readonly what: string }> = [
   { env: 'UO_SHIM_PRIVATE_NETWORK', feature: 'privs', status: 225, what: 'PrivateNetwork=' },
+  { env: 'UO_SHIM_JOIN_NS', feature: 'nsrt', status: 225, what: 'PrivateNetwork=/PrivateIPC= (the exec runtime\'s namespaces)' },
+  { env: 'UO_SHIM_NETNS_PATH', feature: 'nsrt', status: 225, what: 'NetworkNamespacePath=' },
+  { env: 'UO_SHIM_IPCNS_PATH', feature: 'nsrt', status: 226, what: 'IPCNamespacePath=' },
+  { env: 'UO_SHIM_PRIVATE_USERS', feature: 'nsrt', status: 217, what: 'PrivateUsers=' },
   { env: 'UO_SHIM_SANDBOX', feature: 'sandbox', status: 226, what: 'a mount namespace (ProtectSystem=, PrivateTmp=…)' },
   { env: 'UO_SHIM_CAPBSET', feature: 'privs', status: 218, what: 'CapabilityBoundingSet=' },
   { env: 'UO_SHIM_AMBIENT', feature: 'privs', status: 218, what: 'AmbientCapabilities=' },

@@ -51,6 +51,10 @@
 //   finding 6 (no new line kind): the service's own UO_SHIM_* variables are passed as
 //              UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE and put back just before execve(), never read as
 //              settings (SERVICE_ENV_PREFIX).
+//   issues 14/15 (no new line kind): UO_SHIM_JOIN_NS=PID:START:TYPES (the exec runtime's network and
+//              IPC namespaces, held by `uo-shim --ns-hold`), UO_SHIM_NETNS_PATH, UO_SHIM_IPCNS_PATH,
+//              UO_SHIM_PRIVATE_USERS (nsruntime.ts, shim/nsrt.h); NETWORK 225, NAMESPACE 226, USER 217.
+//              `uo-shim --features` lists "nsrt".
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -119,6 +123,9 @@ const PRIVS_VARS: Readonly<Record<string, RegExp>> = {
   UO_SHIM_PRIVATE_NETWORK: /^1$/,
   UO_SHIM_SECCOMP: PROGRAMS, UO_SHIM_SECCOMP_AF: PROGRAMS, UO_SHIM_SECCOMP_MDWE: PROGRAMS, UO_SHIM_PROTECT_HOSTNAME: PROGRAMS,
   UO_SHIM_RTPRIO_ZERO: /^1$/,
+  // the exec runtime's namespaces and PrivateUsers= (nsruntime.ts, shim/nsrt.h)
+  UO_SHIM_JOIN_NS: /^[1-9][0-9]{0,6}:[0-9]{1,20}:(net|ipc|net,ipc)$/, UO_SHIM_NETNS_PATH: /^\/[^\n]{0,4094}$/, UO_SHIM_IPCNS_PATH: /^\/[^\n]{0,4094}$/,
+  UO_SHIM_PRIVATE_USERS: /^(self|identity)$/,
 };
 
 /**

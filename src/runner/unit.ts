@@ -24,6 +24,7 @@ import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
+import { runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
 import { expandSpecifiers } from './environment.ts';
@@ -68,6 +69,11 @@ export interface UnitRunnerOptions {
   readonly cgroupGroup?: string | undefined;
   /** What Condition*=/Assert*= are checked against; by default the host's (under hostRoot, with agentEnv as the manager's environment). */
   readonly facts?: Facts | undefined;
+  /**
+   * The exec runtimes of the units JoinsNamespaceOf= can reach (one per folder or namespace:
+   * nsruntime.ts); by default the unit's own, shared by its commands only.
+   */
+  readonly runtimes?: SharedRuntimes | undefined;
 }
 
 /**
@@ -162,12 +168,18 @@ export class UnitRunner {
   private cgroupHold: string | undefined;
   /** The unit's cgroup's OOM kill counter when last read (cgroup/oom.ts); undefined before a first reading. */
   private oomSeen: number | undefined;
+  /** The exec runtimes this unit's is taken from (nsruntime.ts). */
+  private readonly runtimes: SharedRuntimes;
+  /** The invocation open() adopted running (its processes' namespaces are its runtime's: adoptedProcess()). */
+  private adoptedInvocation: string | undefined;
 
   private constructor(opts: UnitRunnerOptions) {
     this.opts = opts;
     this.unitName = opts.unitName;
     this.dir = opts.dir;
     this.spec = opts.spec;
+    this.runtimes = opts.runtimes ?? new SharedRuntimes((types, from) => startHolder(opts.shimPath, types, from));
+    this.declareJoins();
     this.cfg = configFromSpec(opts.spec, opts.unitName);
     this.execContext = executionContext(opts.spec);
     this.cgroup = this.named = this.nameCgroup();
@@ -203,6 +215,7 @@ export class UnitRunner {
       r.spawns = [...saved.spawns];
       r.seq = saved.seq;
       r.invocationId = saved.invocationId;
+      if (saved.spawns.some((s) => !s.done && s.started)) r.adoptedInvocation = saved.invocationId;
       r.mainCommandLine = saved.mainCommandLine;
       r.id = saved.id;
       for (const s of r.spawns) if (!s.done) {
@@ -272,6 +285,23 @@ export class UnitRunner {
     this.awaitingEmpty = false;
   }
 
+  /**
+   * A live process of an invocation a previous agent started (adopted by open()), whose
+   * namespaces the runtime takes: the invocation's later commands (ExecStop=, ExecReload=) join
+   * the network and IPC namespaces its processes run in. Undefined for a fresh invocation.
+   */
+  private adoptedProcess(): { pid: number; start: number } | undefined {
+    if (!this.adoptedInvocation || this.adoptedInvocation !== this.invocationId) return undefined;
+    const live = this.spawns.find((s) => !s.done && s.pid > 0 && s.pidStart !== undefined && startTime(s.pid) === s.pidStart);
+    return live ? { pid: live.pid, start: live.pidStart! } : undefined;
+  }
+
+  /** JoinsNamespaceOf= as the spec says now (nsruntime.ts: the runtimes go both ways). */
+  private declareJoins(): void {
+    const v = this.spec.unit?.['joinsNamespaceOf'];
+    this.runtimes.declare(this.unitName, Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : []);
+  }
+
   /** Writes the state; false (reported, retried later) when the folder refuses the write. */
   persist(): boolean {
     if (this.stateRefused) return false; // nothing is written into a folder someone else may write to
@@ -331,6 +361,7 @@ export class UnitRunner {
   /** Applies a new spec (as after daemon-reload); the caller restarts the unit when it must. */
   updateSpec(spec: ServiceUnitSpec, id?: string): void {
     this.spec = spec;
+    this.declareJoins();
     this.cfg = configFromSpec(spec, this.unitName);
     this.execContext = executionContext(spec);
     const cg = this.named = this.nameCgroup();
@@ -507,7 +538,11 @@ export class UnitRunner {
     const expand = (s: string): string => expandSpecifiers(s, { unitName: this.unitName });
     const problems = removeRuntimeDirectories(execDirectories(this.spec.service), root, restarting, expand);
     if (hasCredentials(credentialPlan(this.spec.service).plan)) { const p = removeCredentials(root, this.unitName); if (p !== undefined) problems.push(p); }
-    problems.push(...removePrivateTmp(this.unitName, undefined, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
+    // the exec runtime (nsruntime.ts): let go; its PrivateTmp= folders go with its last unit
+    const ended = this.runtimes.release(this.unitName);
+    this.adoptedInvocation = undefined;
+    problems.push(...removePrivateTmp(this.unitName, this.runtimes.ownedBy(this.unitName)?.id, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
+    if (ended && ended.owner !== this.unitName) problems.push(...removePrivateTmp(ended.owner, undefined, this.opts.hostRoot).failed);
     for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
   }
 
@@ -601,7 +636,10 @@ export class UnitRunner {
     }
     let l: ReturnType<typeof prepareLaunch>;
     try {
+      // the exec runtime, at the invocation's first command (systemd: unit_setup_exec_runtime() in service_spawn())
+      const runtime = this.runtimes.acquire(this.unitName, runtimeNeeds(this.spec.service), this.invocationId, this.adoptedProcess());
       l = prepareLaunch({
+        runtime,
         effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,
         notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,

@@ -9,7 +9,7 @@ const FS = 'file-system sandboxing is not applied yet (sandbox, issue 14)';
 const DIRS = 'the runtime, state, cache, logs and configuration directories are not created yet (sandbox, issue 14)';
 const CREDS = 'credentials are not passed yet (sandbox, issue 14)';
 const PRIV = 'privileges, capabilities and system call filters are not applied yet (sandbox, issue 15)';
-const NET = 'network isolation is not applied yet (sandbox, issue 15)';
+const USERS_FULL = 'PrivateUsers=full is not known to systemd 257 ("Failed to parse PrivateUsers=full, ignoring"): no user namespace would be set up';
 const MAC = 'mandatory access control labels are not applied yet';
 const IMG = 'disk images and extensions are not mounted yet';
 /** Applied by uo-shim in the command's private mount namespace (shim/sandbox.c, planned by src/runner/sandbox.ts). */
@@ -21,7 +21,6 @@ const creds: NotApplied = { applier: 'sandbox', reason: CREDS, protects: false }
 const priv: NotApplied = { applier: 'sandbox', reason: PRIV, protects: true };
 /** Applied by uo-shim before execve() (issue 15: src/runner/privs.ts, seccomp.ts; shim/privs.c, seccomp.c). */
 const privApplied: Applied = { applier: 'runner', protects: true };
-const net: NotApplied = { applier: 'sandbox', reason: NET, protects: true };
 const mac: NotApplied = { applier: 'not-yet', reason: MAC, protects: true };
 const img: NotApplied = { applier: 'not-yet', reason: IMG, protects: true };
 const PRESERVE = ['no', 'yes', 'restart'];
@@ -60,12 +59,13 @@ export const SANDBOX: Directive[] = [
   d('RestrictFileSystems', LIST, 'File system types the processes may access, or with "~" not (RestrictFileSystems=).', priv),
   d('LockPersonality', BOOL, 'Lock the execution domain, personality(2) (LockPersonality=, default no).', privApplied),
   d('RemoveIPC', BOOL, 'Remove the user\'s System V and POSIX IPC objects when the unit stops (RemoveIPC=, default no).', { applier: 'sandbox', reason: PRIV, protects: false }),
-  d('PrivateUsers', boolOr('self', 'identity', 'full'), 'Run in a user namespace (PrivateUsers=, default "false"): "true"/"self", "identity" or "full".', priv),
-  // Network (issue 15)
-  d('PrivateNetwork', BOOL, 'Run in a network namespace with only a loopback device (PrivateNetwork=, default no).', privApplied),
-  d('NetworkNamespacePath', STR, 'Join the network namespace at this path (NetworkNamespacePath=).', net),
-  d('PrivateIPC', BOOL, 'Run in an IPC namespace of its own (PrivateIPC=, default no).', net),
-  d('IPCNamespacePath', STR, 'Join the IPC namespace at this path (IPCNamespacePath=).', net),
+  // a user namespace after the groups, before the capabilities and the user change, its maps written by a forked helper (shim/nsrt.c)
+  d('PrivateUsers', boolOr('self', 'identity', 'full'), 'Run in a user namespace (PrivateUsers=, default "false"): "true"/"self" maps root and User=/Group= to themselves, "identity" maps 0..65535; the maps systemd 257 writes (test/ns/probe.test.ts). "full" is systemd 258\'s: 257 ignores it.', { applier: 'runner', protects: true, gap: (v) => (v === 'full' ? USERS_FULL : undefined) }),
+  // Network (issue 15): the exec runtime's namespaces (src/runner/nsruntime.ts, shim/nsrt.c), as systemd 257 (test/ns/probe.test.ts)
+  d('PrivateNetwork', BOOL, 'Run in a network namespace with only a loopback device (PrivateNetwork=, default no), shared by the unit\'s commands and its JoinsNamespaceOf= units.', privApplied),
+  d('NetworkNamespacePath', STR, 'Join the network namespace at this path (NetworkNamespacePath=).', privApplied),
+  d('PrivateIPC', BOOL, 'Run in an IPC namespace of its own (PrivateIPC=, default no), shared by the unit\'s commands and its JoinsNamespaceOf= units.', privApplied),
+  d('IPCNamespacePath', STR, 'Join the IPC namespace at this path (IPCNamespacePath=).', privApplied),
   // File system (issue 14)
   d('ProtectSystem', boolOr('full', 'strict'), 'Mount /usr and /boot read-only ("true"), also /etc ("full"), or the whole file system except /dev, /proc, /sys ("strict") (ProtectSystem=, default "false"). Quote "true"/"false".', ns),
   d('ProtectHome', boolOr('read-only', 'tmpfs'), 'Make /home, /root and /run/user inaccessible ("true"), read-only, or empty tmpfs (ProtectHome=, default "false").', ns),

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "privs.h"
 #include "exit-status.h"
+#include "nsrt.h"
 #include "seccomp.h"
 
 #include <errno.h>
@@ -105,20 +106,7 @@ int privs_network(void) {
 	if (!v) return 0;
 	if (strcmp(v, "1") != 0) return -EINVAL;
 	if (unshare(CLONE_NEWNET) < 0) return -errno;
-	/* lo up (the kernel gives it 127.0.0.1 and ::1 then), as systemd's loopback_setup() */
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) return -errno;
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof ifr);
-	strcpy(ifr.ifr_name, "lo");
-	int r = 0;
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) r = -errno;
-	else {
-		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) r = -errno;
-	}
-	close(fd);
-	return r;
+	return nsrt_loopback_up(); /* nsrt.c */
 }
 
 int privs_bounding(void) {

@@ -3,6 +3,7 @@
  *
  *   uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]
  *   uo-shim --lock FILE AGENT_PID [--wait]     (a helper of the agent: lock.c)
+ *   uo-shim --ns-hold TYPES AGENT_PID          (a helper: the exec runtime's namespaces, nsrt.c)
  *   uo-shim --features                         prints what this shim can do, one word a line
  *                                              ("namespaces": UO_SHIM_NAMESPACES), so that
  *                                              the agent never relies on a setting an older
@@ -23,6 +24,7 @@
  *   exec-sched.c   OOMScoreAdjust=, CPUScheduling*=, Nice=, CPUAffinity=, IOScheduling*=
  *   exec-creds.c   UMask=, Limit*=, Group=, User=
  *   sandbox.c      the private mount namespace: ProtectSystem=, PrivateTmp=... (UO_SHIM_SANDBOX)
+ *   nsrt.c         the exec runtime's namespaces (JoinsNamespaceOf=, PrivateIPC=...), PrivateUsers=
  *   privs.c        PrivateNetwork=, CapabilityBoundingSet=, AmbientCapabilities=, NoNewPrivileges=
  *   seccomp.c      the seccomp programs of src/runner/seccomp.ts (SystemCallFilter=, RestrictAddressFamilies=...)
  *   exit-status.c  systemd's exit statuses and step names
@@ -42,6 +44,7 @@
 #include "lock.h"
 #include "logcap.h"
 #include "notify.h"
+#include "nsrt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +60,9 @@ static int start(char **argv) __attribute__((noinline));
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nhold\n"); return 0; }
+	/* another: a holder of the exec runtime's namespaces (nsrt.c) */
+	if (argc >= 2 && strcmp(argv[1], "--ns-hold") == 0) return nsrt_hold_main(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nhold\nnsrt\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
