@@ -42,9 +42,18 @@ export interface SharedRuntime {
   /** The owner's invocation when it made it: the PrivateTmp= folders are named after both. */
   readonly id: string;
   readonly tmp: boolean;
-  readonly holder: Holder | undefined;
+  /** The namespaces' holder; set late for a runtime rebuilt after an agent restart (pending). */
+  holder: Holder | undefined;
+  /** A rebuilt runtime's namespaces not held yet: taken over from a live process at the first command that joins them. */
+  pending?: SharedNs[] | undefined;
   readonly units: Set<string>;
 }
+
+/** What a unit held before an agent restart (store.ts runtime.json), to rebuild its runtime from. */
+export interface SavedRuntime { readonly owner: string; readonly id: string; readonly tmp: boolean; readonly types: readonly SharedNs[] }
+
+/** The namespaces a runtime holds or, rebuilt, will hold. */
+export const heldTypes = (rt: SharedRuntime | undefined): readonly SharedNs[] => rt?.holder?.types ?? rt?.pending ?? [];
 
 const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
@@ -92,6 +101,12 @@ export class SharedRuntimes {
   private readonly byOwner = new Map<string, SharedRuntime>();
   private readonly byUnit = new Map<string, SharedRuntime>();
   private readonly declared = new Map<string, readonly string[]>();
+  /** Runtimes saved by a previous agent, not rebuilt yet (rejoin()), by unit. */
+  private readonly remembered = new Map<string, SavedRuntime>();
+  /** The units rejoin() was told of: what they ask for and their live process (a rebuilt runtime's namespaces come from one). */
+  private readonly sources = new Map<string, { needs: RuntimeNeeds; source: () => Source | undefined }>();
+  /** Why a saved runtime was not rebuilt, by unit (takeWarnings()). */
+  private readonly warnings = new Map<string, string[]>();
 
   private readonly hold: (types: readonly SharedNs[], from?: Source) => Holder | string;
   private readonly end: (h: Holder) => void;
@@ -116,7 +131,76 @@ export class SharedRuntimes {
   }
 
   /** The runtime unit holds, if any. */
-  of(unit: string): SharedRuntime | undefined { return this.byUnit.get(normalizeName(unit)); }
+  of(unit: string): SharedRuntime | undefined { this.resolve(); return this.byUnit.get(normalizeName(unit)); }
+
+  /**
+   * A unit's invocation that a previous agent ran held saved (store.ts runtime.json): the runtime
+   * is rebuilt, named as before (its PrivateTmp= folders are the same), at the first acquire()
+   * or release() of the group, once the units' JoinsNamespaceOf= are declared. source: a live
+   * process of the unit's (its namespaces are the runtime's when it asks for them).
+   */
+  rejoin(unit: string, saved: SavedRuntime, needs: RuntimeNeeds, source: () => Source | undefined): void {
+    const u = normalizeName(unit);
+    this.remembered.set(u, saved);
+    this.sources.set(u, { needs, source });
+  }
+
+  /** Why a saved runtime of unit's was not rebuilt (each said once). */
+  takeWarnings(unit: string): string[] {
+    const u = normalizeName(unit);
+    const w = this.warnings.get(u) ?? [];
+    this.warnings.delete(u);
+    return w;
+  }
+
+  /**
+   * Rebuilds the saved runtimes: a unit joins a saved runtime only when it is its own or a
+   * partner's by JoinsNamespaceOf= as declared now (a record never makes a unit join what it did
+   * not ask for); a record naming a unit not declared yet waits; one naming a runtime that lives
+   * with another id, or a unit that is no partner, is dropped (said by takeWarnings()).
+   */
+  private resolve(): void {
+    for (const [u, saved] of [...this.remembered]) {
+      if (this.byUnit.has(u)) { this.remembered.delete(u); continue; }
+      const owner = normalizeName(saved.owner);
+      const warn = (why: string): void => { this.remembered.delete(u); this.warnings.set(u, [...(this.warnings.get(u) ?? []), why]); };
+      if (owner !== u && !this.partners(u).includes(owner)) {
+        if (!this.declared.has(owner)) continue; // not known yet
+        warn(`its saved exec runtime is ${saved.owner}'s, which it does not join (JoinsNamespaceOf=); not rebuilt: its later commands get a runtime of their own`);
+        continue;
+      }
+      let rt = this.byOwner.get(owner);
+      if (rt && rt.id !== saved.id) { warn(`its saved exec runtime (${saved.owner}, ${saved.id}) is not the one ${saved.owner} holds now (${rt.id}); not rebuilt`); continue; }
+      if (!rt) {
+        rt = { owner: saved.owner, id: saved.id, tmp: saved.tmp, holder: undefined, ...(saved.types.length > 0 ? { pending: [...saved.types] } : {}), units: new Set() };
+        this.byOwner.set(owner, rt);
+      }
+      this.remembered.delete(u);
+      rt.units.add(u);
+      this.byUnit.set(u, rt);
+    }
+  }
+
+  /**
+   * A rebuilt runtime's namespaces: taken from a live process of one of its units that asks for
+   * all of them (unit's own first), else, when unit asks for one, made anew (no process holds
+   * the old ones any more). Left pending when unit needs none and no process has them.
+   */
+  private takeOver(rt: SharedRuntime, unit: string, needs: RuntimeNeeds): void {
+    const pending = rt.pending;
+    if (!pending || rt.holder) return;
+    const covers = (n: RuntimeNeeds): boolean => pending.every((t) => n[t]);
+    let from: Source | undefined;
+    for (const v of [unit, ...[...rt.units].filter((x) => x !== unit)]) {
+      const s = this.sources.get(v);
+      if (s && covers(s.needs)) { from = s.source(); if (from) break; }
+    }
+    if (!from && !pending.some((t) => needs[t])) return;
+    const h = this.hold(pending, from);
+    if (typeof h === 'string') throw new Error(h);
+    rt.holder = h;
+    rt.pending = undefined;
+  }
 
   /**
    * unit_setup_exec_runtime(): the runtime unit already holds, else a partner's, else a new one
@@ -126,8 +210,9 @@ export class SharedRuntimes {
    */
   acquire(unit: string, needs: RuntimeNeeds, invocationId: string, from?: Source): SharedRuntime | undefined {
     const u = normalizeName(unit);
+    this.resolve();
     const held = this.byUnit.get(u);
-    if (held) return held;
+    if (held) { this.takeOver(held, u, needs); return held; }
     let rt: SharedRuntime | undefined;
     for (const p of this.partners(u)) { rt = this.byOwner.get(p); if (rt) break; }
     rt ??= this.byOwner.get(u);
@@ -145,12 +230,16 @@ export class SharedRuntimes {
     }
     rt.units.add(u);
     this.byUnit.set(u, rt);
+    this.takeOver(rt, u, needs);
     return rt;
   }
 
   /** exec_shared_runtime_destroy(): unit lets go; the runtime when that was its last unit (its holder ended), else undefined. */
   release(unit: string): SharedRuntime | undefined {
     const u = normalizeName(unit);
+    this.resolve();
+    this.remembered.delete(u);
+    this.sources.delete(u);
     const rt = this.byUnit.get(u);
     if (!rt) return undefined;
     this.byUnit.delete(u);
@@ -162,7 +251,7 @@ export class SharedRuntimes {
   }
 
   /** The live runtime unit made, if any (its PrivateTmp= folders are kept). */
-  ownedBy(unit: string): SharedRuntime | undefined { return this.byOwner.get(normalizeName(unit)); }
+  ownedBy(unit: string): SharedRuntime | undefined { this.resolve(); return this.byOwner.get(normalizeName(unit)); }
 
   /** Every runtime still held (the agent's exit ends their holders). */
   all(): SharedRuntime[] { return [...this.byOwner.values()]; }
@@ -174,7 +263,7 @@ export class SharedRuntimes {
  */
 export function runtimeGaps(service: Readonly<Record<string, unknown>> | undefined, rt: SharedRuntime | undefined, unit: string): string[] {
   const needs = runtimeNeeds(service);
-  const held = rt?.holder?.types ?? [];
+  const held = heldTypes(rt);
   if (!rt || normalizeName(rt.owner) === normalizeName(unit)) return [];
   return ([['net', 'PrivateNetwork=', 'network'], ['ipc', 'PrivateIPC=', 'IPC']] as const)
     .filter(([k]) => needs[k] && !held.includes(k))

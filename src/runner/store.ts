@@ -242,6 +242,57 @@ export function takeStoppedOnExit(stateDir: string): boolean {
 }
 
 /**
+ * The exec runtime a unit holds (nsruntime.ts: JoinsNamespaceOf=, PrivateTmp=, PrivateNetwork=,
+ * PrivateIPC=): runtime.json in the unit's folder, version 1, written when an invocation takes a
+ * runtime (before its command starts) and removed when the unit lets it go. It says whose
+ * runtime it is (owner, and the owner's invocation `id`: the PrivateTmp= folders are named after
+ * both) and which namespaces it held, so that the next agent rebuilds it and a joined unit's
+ * later commands (ExecStop=, ExecReload=) see the same /tmp. Read defensively: a file that is not
+ * the agent's, not version 1, or holds anything else is an error naming the file, never half-read.
+ */
+export interface RuntimeRecord {
+  /** The unit's invocation that took the runtime (a record of another invocation is stale). */
+  readonly invocation: string;
+  readonly owner: string;
+  readonly id: string;
+  readonly tmp: boolean;
+  readonly types: readonly ('net' | 'ipc')[];
+}
+export const runtimeRecordPath = (dir: string): string => join(dir, 'runtime.json');
+const HEX32 = /^[0-9a-f]{32}$/;
+const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]{1,256}$/;
+const RECORD_KEYS = ['version', 'invocation', 'owner', 'id', 'tmp', 'types'];
+
+/** Writes (or, for undefined, removes) the unit's runtime record. Throws the file system's error. */
+export function writeRuntimeRecord(dir: string, r: RuntimeRecord | undefined): void {
+  if (!r) { rmSync(runtimeRecordPath(dir), { force: true }); return; }
+  writeAtomic(runtimeRecordPath(dir), JSON.stringify({ version: 1, invocation: r.invocation, owner: r.owner, id: r.id, tmp: r.tmp, types: r.types }) + '\n');
+}
+
+/** The unit's runtime record: none when absent; an error naming the file when it is refused or not a version 1 record. */
+export function readRuntimeRecord(dir: string): { record?: RuntimeRecord; error?: string } {
+  const file = runtimeRecordPath(dir);
+  let text: string | undefined;
+  try { text = readTrustedFile(file, 4096); } catch (e) {
+    return { error: e instanceof StateError ? `${file}: refused: ${e.why}` : `${file}: ${fsErrorText(e)}` };
+  }
+  if (text === undefined) return {};
+  let j: unknown;
+  try { j = JSON.parse(text); } catch (e) { return { error: `${file}: ${(e as Error).message}` }; }
+  const bad = (why: string): { error: string } => ({ error: `${file}: not a version 1 runtime record (${why})` });
+  if (!isObj(j) || j['version'] !== 1) return bad('version');
+  const extra = Object.keys(j).find((k) => !RECORD_KEYS.includes(k));
+  if (extra !== undefined) return bad(`unknown field ${JSON.stringify(extra)}`);
+  const { invocation, owner, id, tmp, types } = j;
+  if (typeof invocation !== 'string' || !HEX32.test(invocation)) return bad('invocation');
+  if (typeof id !== 'string' || !HEX32.test(id)) return bad('id');
+  if (typeof owner !== 'string' || !UNIT_NAME.test(owner)) return bad('owner');
+  if (typeof tmp !== 'boolean') return bad('tmp');
+  if (!Array.isArray(types) || types.some((t) => t !== 'net' && t !== 'ipc') || new Set(types).size !== types.length) return bad('types');
+  return { record: { invocation, owner, id, tmp, types: types as ('net' | 'ipc')[] } };
+}
+
+/**
  * The errno name of a file-system error. Node leaves `code` empty for some (rmSync on a
  * read-only file system throws errno -4094, code ''), so the message decides then.
  */

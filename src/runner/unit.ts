@@ -24,11 +24,12 @@ import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
-import { runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
+import { heldTypes, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
 import { expandSpecifiers } from './environment.ts';
 import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
+import { readRuntimeRecord, runtimeRecordPath, writeRuntimeRecord, type RuntimeRecord } from './store.ts';
 import { fsErrorText, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, statePath, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
 import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
@@ -172,6 +173,8 @@ export class UnitRunner {
   private readonly runtimes: SharedRuntimes;
   /** The invocation open() adopted running (its processes' namespaces are its runtime's: adoptedProcess()). */
   private adoptedInvocation: string | undefined;
+  /** The runtime record last written to the unit's folder (store.ts runtime.json), as JSON. */
+  private runtimeSaved: string | undefined;
 
   private constructor(opts: UnitRunnerOptions) {
     this.opts = opts;
@@ -216,6 +219,7 @@ export class UnitRunner {
       r.seq = saved.seq;
       r.invocationId = saved.invocationId;
       if (saved.spawns.some((s) => !s.done && s.started)) r.adoptedInvocation = saved.invocationId;
+      r.rejoinRuntime();
       r.mainCommandLine = saved.mainCommandLine;
       r.id = saved.id;
       for (const s of r.spawns) if (!s.done) {
@@ -294,6 +298,34 @@ export class UnitRunner {
     if (!this.adoptedInvocation || this.adoptedInvocation !== this.invocationId) return undefined;
     const live = this.spawns.find((s) => !s.done && s.pid > 0 && s.pidStart !== undefined && startTime(s.pid) === s.pidStart);
     return live ? { pid: live.pid, start: live.pidStart! } : undefined;
+  }
+
+  /**
+   * The exec runtime the adopted invocation held under the previous agent (store.ts
+   * runtime.json): handed to the runtimes to rebuild, so that its later commands see the same
+   * PrivateTmp= folders and namespaces. A record of another invocation is stale (removed); one
+   * that is refused or broken is said, naming the file, and not used.
+   */
+  private rejoinRuntime(): void {
+    if (this.stateRefused) return;
+    const { record, error } = readRuntimeRecord(this.dir);
+    if (error !== undefined) {
+      this.problem(`${this.unitName}: ${error}; its exec runtime is not rebuilt (its later commands get PrivateTmp= folders and namespaces of their own)`);
+      this.log('warning', `${this.unitName}: ${error}; its exec runtime is not rebuilt`);
+      return;
+    }
+    if (!record) return;
+    if (record.invocation !== this.adoptedInvocation) { this.saveRuntime(undefined); return; }
+    this.runtimeSaved = JSON.stringify(record);
+    this.runtimes.rejoin(this.unitName, record, runtimeNeeds(this.spec.service), () => this.adoptedProcess());
+  }
+
+  /** Writes (undefined: removes) the runtime record; throws the file system's error. */
+  private saveRuntime(r: RuntimeRecord | undefined): void {
+    const text = r ? JSON.stringify(r) : undefined;
+    if (text === this.runtimeSaved) return;
+    writeRuntimeRecord(this.dir, r);
+    this.runtimeSaved = text;
   }
 
   /** JoinsNamespaceOf= as the spec says now (nsruntime.ts: the runtimes go both ways). */
@@ -540,7 +572,9 @@ export class UnitRunner {
     if (hasCredentials(credentialPlan(this.spec.service).plan)) { const p = removeCredentials(root, this.unitName); if (p !== undefined) problems.push(p); }
     // the exec runtime (nsruntime.ts): let go; its PrivateTmp= folders go with its last unit
     const ended = this.runtimes.release(this.unitName);
+    for (const w of this.runtimes.takeWarnings(this.unitName)) problems.push(w);
     this.adoptedInvocation = undefined;
+    if (!this.stateRefused) try { this.saveRuntime(undefined); } catch (err) { problems.push(`its runtime record could not be removed: ${fsErrorText(err)}`); }
     problems.push(...removePrivateTmp(this.unitName, this.runtimes.ownedBy(this.unitName)?.id, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
     if (ended && ended.owner !== this.unitName) problems.push(...removePrivateTmp(ended.owner, undefined, this.opts.hostRoot).failed);
     for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
@@ -638,6 +672,13 @@ export class UnitRunner {
     try {
       // the exec runtime, at the invocation's first command (systemd: unit_setup_exec_runtime() in service_spawn())
       const runtime = this.runtimes.acquire(this.unitName, runtimeNeeds(this.spec.service), this.invocationId, this.adoptedProcess());
+      for (const w of this.runtimes.takeWarnings(this.unitName)) this.log('warning', `${this.unitName}: ${w}`);
+      // write-ahead, as the spawn record: whose runtime this is reaches the disk before the command runs
+      if (runtime) {
+        try { this.saveRuntime({ invocation: this.invocationId, owner: runtime.owner, id: runtime.id, tmp: runtime.tmp, types: [...heldTypes(runtime)] }); } catch (err) {
+          throw new Error(`its exec runtime record ${runtimeRecordPath(this.dir)} could not be written (${fsErrorText(err)}); not started`);
+        }
+      }
       l = prepareLaunch({
         runtime,
         effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,

@@ -34,3 +34,40 @@ test('PrivateNetwork=, PrivateIPC=: ExecStop= joins the main process\'s namespac
   assert.equal(ns('stop', 'net'), ns('main', 'net'), 'ExecStop= runs in the main process\'s network namespace');
   assert.equal(ns('stop', 'ipc'), ns('main', 'ipc'), 'and in its IPC namespace');
 });
+
+// JoinsNamespaceOf= with PrivateTmp=yes: b joined a's runtime, so b's /tmp is a's runtime's
+// folder. After kill -9 and a new agent, b's later commands (ExecStop=) still see what b wrote
+// there, and a sees what b's ExecStop= wrote: which unit's runtime b holds (whose folders they
+// are) is saved in b's folder (store.ts runtime.json), and the next agent rebuilds the runtime.
+test('JoinsNamespaceOf=, PrivateTmp=yes: a joined unit\'s ExecStop= sees the same /tmp after the agent was killed and restarted, and so does its partner', { timeout: 90_000 }, async (t) => {
+  const rec = mkdtempSync('/run/uo-nsk-restart-');
+  t.after(() => rmSync(rec, { recursive: true, force: true }));
+  chmodSync(rec, 0o755);
+  const seen = (file: string, name: string): string => `if [ -e /tmp/${file} ]; then echo yes; else echo no; fi > ${rec}/${name}.tmp && mv ${rec}/${name}.tmp ${rec}/${name}`;
+  const a = agentFixture(t);
+  writeFileSync(join(a.manifests, 'nsk-a.service'), [
+    '[Service]', 'PrivateTmp=yes',
+    `ExecStart=/bin/sh -c 'echo a > /tmp/a-marker; : > ${rec}/a-started; exec sleep 60'`,
+    `ExecStop=/bin/sh -c '${seen('b-later', 'a-stop-sees-b-later')}'`, '',
+  ].join('\n'));
+  writeFileSync(join(a.manifests, 'nsk-b.service'), [
+    '[Unit]', 'JoinsNamespaceOf=nsk-a.service', 'After=nsk-a.service',
+    '[Service]', 'PrivateTmp=yes',
+    `ExecStart=/bin/sh -c '${seen('a-marker', 'b-start-sees-a')}; echo b > /tmp/b-marker; : > ${rec}/b-started; exec sleep 60'`,
+    `ExecStop=/bin/sh -c '${seen('b-marker', 'b-stop-sees-b')}; echo later > /tmp/b-later'`, '',
+  ].join('\n'));
+  await a.start();
+  await until('both units wrote their markers', () => existsSync(join(rec, 'a-started')) && existsSync(join(rec, 'b-started')), { timeoutMs: 20_000 });
+  const said = (name: string): string => readFileSync(join(rec, name), 'utf8').trim();
+  assert.equal(said('b-start-sees-a'), 'yes', 'b runs in a\'s runtime: it sees a\'s /tmp');
+  await a.kill9();
+  await a.start();
+  const b = a.unitctl('stop', 'nsk-b');
+  assert.equal(b.status, 0, b.stderr);
+  await until('b\'s ExecStop= ran', () => existsSync(join(rec, 'b-stop-sees-b')), { timeoutMs: 15_000 });
+  assert.equal(said('b-stop-sees-b'), 'yes', 'b\'s ExecStop= sees the marker b\'s ExecStart= wrote in /tmp before the agent was killed');
+  const s = a.unitctl('stop', 'nsk-a');
+  assert.equal(s.status, 0, s.stderr);
+  await until('a\'s ExecStop= ran', () => existsSync(join(rec, 'a-stop-sees-b-later')), { timeoutMs: 15_000 });
+  assert.equal(said('a-stop-sees-b-later'), 'yes', 'a\'s ExecStop= sees what b\'s ExecStop= wrote after the restart');
+});

@@ -3,6 +3,10 @@
 // namespaces: test/ns/probe.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readRuntimeRecord, runtimeRecordPath, writeRuntimeRecord } from '../../src/runner/store.ts';
 import { namespaceEnv, runtimeGaps, runtimeNeeds, SharedRuntimes, type Holder, type SharedNs } from '../../src/runner/nsruntime.ts';
 
 function registry(): { r: SharedRuntimes; made: SharedNs[][]; ended: number[] } {
@@ -74,4 +78,78 @@ test('a holder that cannot be made fails the acquisition (the spawn fails, Resul
   const r = new SharedRuntimes(() => 'could not set up the net namespaces: errno 1');
   assert.throws(() => r.acquire('u', ALL, 'i'), /errno 1/);
   assert.equal(r.of('u'), undefined);
+});
+
+// After an agent restart (store.ts runtime.json, test/ns/restart.test.ts with real processes)
+const X = 'a'.repeat(32);
+function takingRegistry(): { r: SharedRuntimes; from: (number | undefined)[] } {
+  const from: (number | undefined)[] = [];
+  let pid = 500;
+  const r = new SharedRuntimes((types, src) => { from.push(src?.pid); return { pid: ++pid, start: 7, types }; }, () => {});
+  return { r, from };
+}
+
+test('rejoin(): a saved runtime is rebuilt under its owner\'s name and id; its namespaces come from a live process of a unit that asked for them', () => {
+  const { r, from } = takingRegistry();
+  r.declare('a', []);
+  r.declare('b', ['a.service']);
+  const saved = { owner: 'a', id: X, tmp: true, types: ['net' as const] };
+  r.rejoin('a', saved, ALL, () => ({ pid: 41, start: 1 }));
+  r.rejoin('b', saved, { net: false, ipc: false, tmp: true }, () => ({ pid: 42, start: 1 }));
+  // b (PrivateTmp= only) runs a command first: the runtime is a's, the network namespace is taken from a's process
+  const rt = r.acquire('b', { net: false, ipc: false, tmp: true }, 'b'.repeat(32))!;
+  assert.equal(rt.owner, 'a');
+  assert.equal(rt.id, X, 'the PrivateTmp= folders are those of a\'s invocation that made it');
+  assert.deepEqual(from, [41], 'taken from a\'s process, not from b\'s (which runs in the host\'s network namespace)');
+  assert.equal(r.acquire('a', ALL, 'c'.repeat(32)), rt, 'a holds the same one');
+  assert.equal(r.release('b'), undefined, 'a still holds it: its folders stay');
+  assert.equal(r.release('a'), rt);
+});
+
+test('rejoin(): a record never makes a unit join a runtime it does not ask for; a runtime living with another id is not replaced', () => {
+  const { r } = takingRegistry();
+  r.declare('a', []);
+  r.declare('b', []); // b no longer lists a
+  r.rejoin('b', { owner: 'a', id: X, tmp: true, types: [] }, ALL, () => undefined);
+  const b = r.acquire('b', ALL, 'b'.repeat(32))!;
+  assert.equal(b.owner, 'b', 'b gets a runtime of its own');
+  assert.match(r.takeWarnings('b').join(), /a's, which it does not join/);
+  r.declare('c', ['a']);
+  const a = r.acquire('a', ALL, 'd'.repeat(32))!;
+  r.rejoin('c', { owner: 'a', id: X, tmp: true, types: [] }, ALL, () => undefined);
+  assert.equal(r.acquire('c', ALL, 'c'.repeat(32)), a, 'c joins a\'s live runtime');
+  assert.match(r.takeWarnings('c').join(), /not the one a holds now/);
+});
+
+test('runtime.json: written atomically 0600, read back; a broken, hostile or foreign file is an error naming it, never half-read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uo-nsk-record-'));
+  try {
+    const file = runtimeRecordPath(dir);
+    assert.deepEqual(readRuntimeRecord(dir), {});
+    const rec = { invocation: 'b'.repeat(32), owner: 'nsk-a', id: X, tmp: true, types: ['net' as const] };
+    writeRuntimeRecord(dir, rec);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(readRuntimeRecord(dir), { record: rec });
+    const bad = (text: string, why: RegExp): void => {
+      writeFileSync(file, text, { mode: 0o600 });
+      const got = readRuntimeRecord(dir);
+      assert.equal(got.record, undefined, text);
+      assert.ok(got.error?.startsWith(file), got.error);
+      assert.match(got.error!, why);
+    };
+    bad('{"version":1,', /JSON/);
+    bad(JSON.stringify({ ...rec, version: 2 }), /version/);
+    bad(JSON.stringify({ ...rec, version: 1, owner: '../../etc' }), /owner/);
+    bad(JSON.stringify({ ...rec, version: 1, id: '../x' }), /\(id\)/);
+    bad(JSON.stringify({ ...rec, version: 1, types: ['net', 'mnt'] }), /types/);
+    bad(JSON.stringify({ ...rec, version: 1, extra: 1 }), /unknown field/);
+    writeRuntimeRecord(dir, rec);
+    chmodSync(file, 0o666);
+    assert.match(readRuntimeRecord(dir).error ?? '', /refused/);
+    rmSync(file);
+    symlinkSync('/etc/hostname', file);
+    assert.match(readRuntimeRecord(dir).error ?? '', /symbolic link/);
+    writeRuntimeRecord(dir, undefined);
+    assert.deepEqual(readRuntimeRecord(dir), {});
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
