@@ -17,8 +17,16 @@
 //
 // The namespaces are held by `uo-shim --ns-hold` (shim/nsrt.c), a process that unshares them and
 // lives until the runtime ends (or its agent does); commands join them through /proc/PID/ns,
-// checked against the holder's start time (UO_SHIM_JOIN_NS). NetworkNamespacePath= and
-// IPCNamespacePath= are joined by path by every command (UO_SHIM_NETNS_PATH, UO_SHIM_IPCNS_PATH).
+// checked against the holder's start time (UO_SHIM_JOIN_NS).
+//
+// NetworkNamespacePath= and IPCNamespacePath= are the runtime's too (exec_needs_network_namespace()
+// counts the path; exec_invoke() fills the runtime's empty namespace store from the path before
+// PrivateNetwork= would make one, and joins what is stored): a runtime made by a unit that names a
+// path stores the path's namespace — its commands, and its partners' PrivateNetwork=/PrivateIPC=
+// and paths, join it by that path (UO_SHIM_NETNS_PATH, UO_SHIM_IPCNS_PATH; a path that cannot be
+// opened fails the command, 225/NETWORK, 226/NAMESPACE, as systemd's); a path named by a unit
+// joining a runtime that holds another namespace, or none, is not joined (said: runtimeGaps()).
+// Checked in the oracle: test/fixtures/ns/cases.ts nsk-pa…nsk-rb.
 
 import { spawnSync } from 'node:child_process';
 import { normalizeName } from '../deps/spec.ts';
@@ -31,7 +39,12 @@ export interface RuntimeNeeds {
   readonly ipc: boolean;
   /** PrivateTmp=yes (connected), with /tmp or /var/tmp reachable. */
   readonly tmp: boolean;
+  /** The namespaces named by path (NetworkNamespacePath=, IPCNamespacePath=): a runtime this unit makes stores them. */
+  readonly paths?: NsPaths;
 }
+
+/** Namespaces by path, per type. */
+export interface NsPaths { readonly net?: string; readonly ipc?: string }
 
 /** The namespaces' holder: a live process (its start time checks it is still the same). */
 export interface Holder { readonly pid: number; readonly start: number; readonly types: readonly SharedNs[] }
@@ -42,6 +55,8 @@ export interface SharedRuntime {
   /** The owner's invocation when it made it: the PrivateTmp= folders are named after both. */
   readonly id: string;
   readonly tmp: boolean;
+  /** The namespaces it stores from a path (its maker's NetworkNamespacePath=, IPCNamespacePath=): joined by that path. */
+  readonly paths: NsPaths;
   /** The namespaces' holder; set late for a runtime rebuilt after an agent restart (pending). */
   holder: Holder | undefined;
   /** A rebuilt runtime's namespaces not held yet: taken over from a live process at the first command that joins them. */
@@ -50,14 +65,22 @@ export interface SharedRuntime {
 }
 
 /** What a unit held before an agent restart (store.ts runtime.json), to rebuild its runtime from. */
-export interface SavedRuntime { readonly owner: string; readonly id: string; readonly tmp: boolean; readonly types: readonly SharedNs[] }
+export interface SavedRuntime { readonly owner: string; readonly id: string; readonly tmp: boolean; readonly types: readonly SharedNs[]; readonly paths: NsPaths }
 
 /** The namespaces a runtime holds or, rebuilt, will hold. */
 export const heldTypes = (rt: SharedRuntime | undefined): readonly SharedNs[] => rt?.holder?.types ?? rt?.pending ?? [];
+/** Whether a runtime stores a namespace of type t (held, or by path). */
+const stores = (rt: SharedRuntime, t: SharedNs): boolean => heldTypes(rt).includes(t) || rt.paths[t] !== undefined;
 
 const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
 const strip = (p: string): string => p.replace(/^[-+]+/, '').replace(/\/+$/, '') || '/';
+const nsPath = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** The namespace paths a spec names. */
+export function namespacePaths(service: Readonly<Record<string, unknown>> | undefined): NsPaths {
+  const net = nsPath(service?.['networkNamespacePath']), ipc = nsPath(service?.['ipcNamespacePath']);
+  return { ...(net !== undefined ? { net } : {}), ...(ipc !== undefined ? { ipc } : {}) };
+}
 
 /** What spec.service asks of a runtime (exec_needs_network_namespace(), exec_needs_ipc_namespace(), exec_shared_runtime_make()). */
 export function runtimeNeeds(service: Readonly<Record<string, unknown>> | undefined): RuntimeNeeds {
@@ -65,11 +88,12 @@ export function runtimeNeeds(service: Readonly<Record<string, unknown>> | undefi
   const inaccessible = list(s['inaccessiblePaths']).map(strip);
   const tmpGone = inaccessible.includes('/tmp') && (inaccessible.includes('/var/tmp') || inaccessible.includes('/var'));
   const pt = s['privateTmp'];
+  const paths = namespacePaths(s);
   return {
-    // a path is joined by path (the runtime holds no namespace of its own for it)
-    net: truthy(s['privateNetwork']) && s['networkNamespacePath'] === undefined,
-    ipc: truthy(s['privateIPC']) && s['ipcNamespacePath'] === undefined,
+    net: truthy(s['privateNetwork']) || paths.net !== undefined,
+    ipc: truthy(s['privateIPC']) || paths.ipc !== undefined,
     tmp: pt !== 'disconnected' && truthy(pt) && !tmpGone,
+    ...(paths.net !== undefined || paths.ipc !== undefined ? { paths } : {}),
   };
 }
 
@@ -101,6 +125,8 @@ export class SharedRuntimes {
   private readonly byOwner = new Map<string, SharedRuntime>();
   private readonly byUnit = new Map<string, SharedRuntime>();
   private readonly declared = new Map<string, readonly string[]>();
+  /** The namespace paths each unit names (a saved runtime's paths must be its owner's: resolve()). */
+  private readonly declaredPaths = new Map<string, NsPaths>();
   /** Runtimes saved by a previous agent, not rebuilt yet (rejoin()), by unit. */
   private readonly remembered = new Map<string, SavedRuntime>();
   /** The units rejoin() was told of: what they ask for and their live process (a rebuilt runtime's namespaces come from one). */
@@ -116,9 +142,10 @@ export class SharedRuntimes {
     this.end = end;
   }
 
-  /** What a unit lists in JoinsNamespaceOf= (kept current by its runner). */
-  declare(unit: string, joins: readonly string[]): void {
+  /** What a unit lists in JoinsNamespaceOf=, and the namespace paths it names (kept current by its runner). */
+  declare(unit: string, joins: readonly string[], paths: NsPaths = {}): void {
     this.declared.set(normalizeName(unit), joins.map(normalizeName));
+    this.declaredPaths.set(normalizeName(unit), paths);
   }
 
   /** The units unit joins: those it lists and those that list it. */
@@ -169,10 +196,15 @@ export class SharedRuntimes {
         warn(`its saved exec runtime is ${saved.owner}'s, which it does not join (JoinsNamespaceOf=); not rebuilt: its later commands get a runtime of their own`);
         continue;
       }
+      const named = this.declaredPaths.get(owner) ?? {};
+      if ((['net', 'ipc'] as const).some((t) => saved.paths[t] !== undefined && saved.paths[t] !== named[t])) {
+        warn(`its saved exec runtime stores a namespace by a path ${saved.owner} does not name now; not rebuilt`);
+        continue;
+      }
       let rt = this.byOwner.get(owner);
       if (rt && rt.id !== saved.id) { warn(`its saved exec runtime (${saved.owner}, ${saved.id}) is not the one ${saved.owner} holds now (${rt.id}); not rebuilt`); continue; }
       if (!rt) {
-        rt = { owner: saved.owner, id: saved.id, tmp: saved.tmp, holder: undefined, ...(saved.types.length > 0 ? { pending: [...saved.types] } : {}), units: new Set() };
+        rt = { owner: saved.owner, id: saved.id, tmp: saved.tmp, paths: { ...saved.paths }, holder: undefined, ...(saved.types.length > 0 ? { pending: [...saved.types] } : {}), units: new Set() };
         this.byOwner.set(owner, rt);
       }
       this.remembered.delete(u);
@@ -218,14 +250,16 @@ export class SharedRuntimes {
     rt ??= this.byOwner.get(u);
     if (!rt) {
       if (!needs.net && !needs.ipc && !needs.tmp) return undefined;
-      const types: SharedNs[] = [...(needs.net ? ['net' as const] : []), ...(needs.ipc ? ['ipc' as const] : [])];
+      // a namespace named by path is stored as that path (joined by it); the holder makes the others
+      const paths = needs.paths ?? {};
+      const types: SharedNs[] = [...(needs.net && paths.net === undefined ? ['net' as const] : []), ...(needs.ipc && paths.ipc === undefined ? ['ipc' as const] : [])];
       let holder: Holder | undefined;
       if (types.length > 0) {
         const h = this.hold(types, from);
         if (typeof h === 'string') throw new Error(h);
         holder = h;
       }
-      rt = { owner: unit, id: invocationId, tmp: needs.tmp, holder, units: new Set() };
+      rt = { owner: unit, id: invocationId, tmp: needs.tmp, paths: { ...paths }, holder, units: new Set() };
       this.byOwner.set(u, rt);
     }
     rt.units.add(u);
@@ -257,33 +291,50 @@ export class SharedRuntimes {
   all(): SharedRuntime[] { return [...this.byOwner.values()]; }
 }
 
+const KINDS = [
+  { t: 'net', priv: 'privateNetwork', path: 'networkNamespacePath', dPriv: 'PrivateNetwork=', dPath: 'NetworkNamespacePath=', what: 'network', a: 'a', env: 'UO_SHIM_NETNS_PATH' },
+  { t: 'ipc', priv: 'privateIPC', path: 'ipcNamespacePath', dPriv: 'PrivateIPC=', dPath: 'IPCNamespacePath=', what: 'IPC', a: 'an', env: 'UO_SHIM_IPCNS_PATH' },
+] as const;
+
 /**
- * What a unit asks for that the runtime it joined cannot give (made by a unit that needed no such
- * namespace): systemd 257 runs the command in the host's, silently; the agent says so.
+ * What a unit asks for that the runtime it joined does not give (systemd 257 runs the command
+ * in what the runtime stores, silently; the agent says so): a namespace the runtime's maker did
+ * not need (the host's then), or a path while the runtime stores another namespace.
  */
 export function runtimeGaps(service: Readonly<Record<string, unknown>> | undefined, rt: SharedRuntime | undefined, unit: string): string[] {
-  const needs = runtimeNeeds(service);
-  const held = heldTypes(rt);
+  const s = service ?? {};
   if (!rt || normalizeName(rt.owner) === normalizeName(unit)) return [];
-  return ([['net', 'PrivateNetwork=', 'network'], ['ipc', 'PrivateIPC=', 'IPC']] as const)
-    .filter(([k]) => needs[k] && !held.includes(k))
-    .map(([, d, what]) => `${d}yes is not applied: the unit runs in the runtime of ${rt.owner} (JoinsNamespaceOf=), made without a ${what} namespace, so in the host's ${what} namespace, as under systemd 257`);
+  const out: string[] = [];
+  for (const k of KINDS) {
+    const path = nsPath(s[k.path]);
+    if (!stores(rt, k.t)) {
+      if (truthy(s[k.priv])) out.push(`${k.dPriv}yes is not applied: the unit runs in the runtime of ${rt.owner} (JoinsNamespaceOf=), made without ${k.a} ${k.what} namespace, so in the host's ${k.what} namespace, as under systemd 257`);
+      if (path !== undefined) out.push(`${k.dPath}${path} is not joined: the unit runs in the runtime of ${rt.owner} (JoinsNamespaceOf=), made without ${k.a} ${k.what} namespace, so in the host's ${k.what} namespace, as under systemd 257`);
+    } else if (path !== undefined && rt.paths[k.t] !== path) {
+      out.push(`${k.dPath}${path} is not joined: the runtime of ${rt.owner} (JoinsNamespaceOf=) holds ${k.a} ${k.what} namespace already${rt.paths[k.t] !== undefined ? ` (${rt.paths[k.t]})` : ''}, which the unit runs in, as under systemd 257`);
+    }
+  }
+  return out;
 }
 
 /**
- * The shim settings of one command: the runtime's namespaces its unit asks for (a runtime made
- * without one gives none, as systemd), and the ones joined by path.
+ * The shim settings of one command: the namespaces the runtime stores that its unit asks for
+ * (PrivateNetwork=/PrivateIPC= or a path: exec_invoke() joins what is stored; a runtime that
+ * stores none gives none, as systemd), held ones through the holder, path ones by the path.
  */
 export function namespaceEnv(service: Readonly<Record<string, unknown>> | undefined, rt: SharedRuntime | undefined): Record<string, string> {
   const s = service ?? {};
   const env: Record<string, string> = {};
   const wanted: SharedNs[] = [];
-  const held = rt?.holder?.types ?? [];
-  if (truthy(s['privateNetwork']) && s['networkNamespacePath'] === undefined && held.includes('net')) wanted.push('net');
-  if (truthy(s['privateIPC']) && s['ipcNamespacePath'] === undefined && held.includes('ipc')) wanted.push('ipc');
+  for (const k of KINDS) {
+    const path = nsPath(s[k.path]);
+    if (!truthy(s[k.priv]) && path === undefined) continue;
+    if (!rt) { if (path !== undefined) env[k.env] = path; continue; } // (no runtime: a unit that names a path always has one)
+    const stored = rt.paths[k.t];
+    if (stored !== undefined) env[k.env] = stored;
+    else if (rt.holder?.types.includes(k.t)) wanted.push(k.t);
+  }
   if (wanted.length > 0 && rt?.holder) env['UO_SHIM_JOIN_NS'] = `${rt.holder.pid}:${rt.holder.start}:${wanted.join(',')}`;
-  if (typeof s['networkNamespacePath'] === 'string' && s['networkNamespacePath'] !== '') env['UO_SHIM_NETNS_PATH'] = s['networkNamespacePath'];
-  if (typeof s['ipcNamespacePath'] === 'string' && s['ipcNamespacePath'] !== '') env['UO_SHIM_IPCNS_PATH'] = s['ipcNamespacePath'];
   // PrivateUsers=: yes/self or identity; systemd 257 does not parse "full" (ignored: no user namespace)
   const pu = s['privateUsers'];
   if (pu === 'identity' || pu === 'self' || truthy(pu)) env['UO_SHIM_PRIVATE_USERS'] = pu === 'identity' ? 'identity' : 'self';

@@ -257,16 +257,18 @@ export interface RuntimeRecord {
   readonly id: string;
   readonly tmp: boolean;
   readonly types: readonly ('net' | 'ipc')[];
+  /** The namespaces it stores by path (its owner's NetworkNamespacePath=, IPCNamespacePath=). */
+  readonly paths: { readonly net?: string; readonly ipc?: string };
 }
 export const runtimeRecordPath = (dir: string): string => join(dir, 'runtime.json');
 const HEX32 = /^[0-9a-f]{32}$/;
 const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]{1,256}$/;
-const RECORD_KEYS = ['version', 'invocation', 'owner', 'id', 'tmp', 'types'];
+const RECORD_KEYS = ['version', 'invocation', 'owner', 'id', 'tmp', 'types', 'paths'];
 
 /** Writes (or, for undefined, removes) the unit's runtime record. Throws the file system's error. */
 export function writeRuntimeRecord(dir: string, r: RuntimeRecord | undefined): void {
   if (!r) { rmSync(runtimeRecordPath(dir), { force: true }); return; }
-  writeAtomic(runtimeRecordPath(dir), JSON.stringify({ version: 1, invocation: r.invocation, owner: r.owner, id: r.id, tmp: r.tmp, types: r.types }) + '\n');
+  writeAtomic(runtimeRecordPath(dir), JSON.stringify({ version: 1, invocation: r.invocation, owner: r.owner, id: r.id, tmp: r.tmp, types: r.types, paths: r.paths }) + '\n');
 }
 
 /** The unit's runtime record: none when absent; an error naming the file when it is refused or not a version 1 record. */
@@ -283,13 +285,15 @@ export function readRuntimeRecord(dir: string): { record?: RuntimeRecord; error?
   if (!isObj(j) || j['version'] !== 1) return bad('version');
   const extra = Object.keys(j).find((k) => !RECORD_KEYS.includes(k));
   if (extra !== undefined) return bad(`unknown field ${JSON.stringify(extra)}`);
-  const { invocation, owner, id, tmp, types } = j;
+  const { invocation, owner, id, tmp, types, paths } = j;
   if (typeof invocation !== 'string' || !HEX32.test(invocation)) return bad('invocation');
   if (typeof id !== 'string' || !HEX32.test(id)) return bad('id');
   if (typeof owner !== 'string' || !UNIT_NAME.test(owner)) return bad('owner');
   if (typeof tmp !== 'boolean') return bad('tmp');
   if (!Array.isArray(types) || types.some((t) => t !== 'net' && t !== 'ipc') || new Set(types).size !== types.length) return bad('types');
-  return { record: { invocation, owner, id, tmp, types: types as ('net' | 'ipc')[] } };
+  const absolute = (v: unknown): boolean => typeof v === 'string' && v.startsWith('/') && v.length <= 4096 && !v.includes('\0');
+  if (!isObj(paths) || Object.keys(paths).some((k) => (k !== 'net' && k !== 'ipc') || !absolute(paths[k]))) return bad('paths');
+  return { record: { invocation, owner, id, tmp, types: types as ('net' | 'ipc')[], paths: paths as RuntimeRecord['paths'] } };
 }
 
 /**

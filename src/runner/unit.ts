@@ -24,7 +24,7 @@ import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
-import { heldTypes, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
+import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
 import { expandSpecifiers } from './environment.ts';
@@ -331,7 +331,7 @@ export class UnitRunner {
   /** JoinsNamespaceOf= as the spec says now (nsruntime.ts: the runtimes go both ways). */
   private declareJoins(): void {
     const v = this.spec.unit?.['joinsNamespaceOf'];
-    this.runtimes.declare(this.unitName, Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : []);
+    this.runtimes.declare(this.unitName, Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : [], namespacePaths(this.spec.service));
   }
 
   /** Writes the state; false (reported, retried later) when the folder refuses the write. */
@@ -675,7 +675,7 @@ export class UnitRunner {
       for (const w of this.runtimes.takeWarnings(this.unitName)) this.log('warning', `${this.unitName}: ${w}`);
       // write-ahead, as the spawn record: whose runtime this is reaches the disk before the command runs
       if (runtime) {
-        try { this.saveRuntime({ invocation: this.invocationId, owner: runtime.owner, id: runtime.id, tmp: runtime.tmp, types: [...heldTypes(runtime)] }); } catch (err) {
+        try { this.saveRuntime({ invocation: this.invocationId, owner: runtime.owner, id: runtime.id, tmp: runtime.tmp, types: [...heldTypes(runtime)], paths: runtime.paths }); } catch (err) {
           throw new Error(`its exec runtime record ${runtimeRecordPath(this.dir)} could not be written (${fsErrorText(err)}); not started`);
         }
       }

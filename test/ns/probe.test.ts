@@ -21,7 +21,7 @@ import { ALLOW_UNENFORCED, CASES, CLEANUP, SOURCE_CASES, setup, unitText, type O
 
 const DIR = join(FIXTURES, 'ns');
 const ORACLE = JSON.parse(readFileSync(join(DIR, 'oracle.json'), 'utf8')) as { recordedWith: string; cases: Record<string, Outcome> };
-const privateTmp = (): string[] => ['/tmp', '/var/tmp'].flatMap((d) => readdirSync(d).filter((n) => n.startsWith('uo-private-nsj-')).map((n) => join(d, n)));
+const privateTmp = (): string[] => ['/tmp', '/var/tmp'].flatMap((d) => readdirSync(d).filter((n) => (n.startsWith('uo-private-nsj-') || n.startsWith('uo-private-nsk-'))).map((n) => join(d, n)));
 /** The agent's namespace holders still running (uo-shim --ns-hold), as `ps` lists them. */
 const holders = (agentPid: number): string[] => spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('--ns-hold') && l.trim().endsWith(` ${agentPid}`));
 
@@ -69,6 +69,8 @@ test('JoinsNamespaceOf=, PrivateTmp=, PrivateNetwork=, PrivateIPC=, NetworkNames
   }
   // what a joined runtime lacks is said (systemd 257 is silent)
   assert.match(a.unitctl('status', 'nsj-d.service').stdout, /PrivateNetwork=yes is not applied: the unit runs in the runtime of nsj-c/);
+  assert.match(a.unitctl('status', 'nsk-qb.service').stdout, /NetworkNamespacePath=\/run\/nsj-netns is not joined: the runtime of nsk-qa(\.service)? \(JoinsNamespaceOf=\) holds a network namespace already/);
+  assert.match(a.unitctl('status', 'nsk-rb.service').stdout, /IPCNamespacePath=\/run\/nsj-ipcns is not joined: the unit runs in the runtime of nsk-ra(\.service)? \(JoinsNamespaceOf=\), made without an IPC namespace/);
   // PrivateUsers=full is refused without --allow-unenforced: the agent says why
   assert.match(a.unitctl('status', 'nsj-users-full.service').stdout, /PrivateUsers=full is not known to systemd 257/);
 

@@ -17,12 +17,12 @@ function registry(): { r: SharedRuntimes; made: SharedNs[][]; ended: number[] } 
 }
 const ALL = { net: true, ipc: true, tmp: true };
 
-test('runtimeNeeds: PrivateNetwork=, PrivateIPC=, PrivateTmp=yes (not disconnected, not with /tmp and /var/tmp inaccessible); a path is joined by path', () => {
+test('runtimeNeeds: PrivateNetwork=, PrivateIPC=, PrivateTmp=yes (not disconnected, not with /tmp and /var/tmp inaccessible); a namespace path counts', () => {
   assert.deepEqual(runtimeNeeds({ privateNetwork: true, privateIPC: 'yes', privateTmp: 'true' }), { net: true, ipc: true, tmp: true });
   assert.deepEqual(runtimeNeeds({ privateTmp: 'disconnected' }), { net: false, ipc: false, tmp: false });
   assert.deepEqual(runtimeNeeds({ privateTmp: 'true', inaccessiblePaths: ['/tmp', '-/var'] }), { net: false, ipc: false, tmp: false });
   assert.deepEqual(runtimeNeeds({ privateTmp: 'true', inaccessiblePaths: ['/tmp'] }).tmp, true);
-  assert.deepEqual(runtimeNeeds({ privateNetwork: true, networkNamespacePath: '/run/netns/x' }).net, false);
+  assert.deepEqual(runtimeNeeds({ networkNamespacePath: '/run/netns/x' }), { net: true, ipc: false, tmp: false, paths: { net: '/run/netns/x' } }, 'a path needs the runtime\'s namespace store (exec_needs_network_namespace())');
   assert.deepEqual(runtimeNeeds(undefined), { net: false, ipc: false, tmp: false });
 });
 
@@ -93,7 +93,7 @@ test('rejoin(): a saved runtime is rebuilt under its owner\'s name and id; its n
   const { r, from } = takingRegistry();
   r.declare('a', []);
   r.declare('b', ['a.service']);
-  const saved = { owner: 'a', id: X, tmp: true, types: ['net' as const] };
+  const saved = { owner: 'a', id: X, tmp: true, types: ['net' as const], paths: {} };
   r.rejoin('a', saved, ALL, () => ({ pid: 41, start: 1 }));
   r.rejoin('b', saved, { net: false, ipc: false, tmp: true }, () => ({ pid: 42, start: 1 }));
   // b (PrivateTmp= only) runs a command first: the runtime is a's, the network namespace is taken from a's process
@@ -110,13 +110,13 @@ test('rejoin(): a record never makes a unit join a runtime it does not ask for; 
   const { r } = takingRegistry();
   r.declare('a', []);
   r.declare('b', []); // b no longer lists a
-  r.rejoin('b', { owner: 'a', id: X, tmp: true, types: [] }, ALL, () => undefined);
+  r.rejoin('b', { owner: 'a', id: X, tmp: true, types: [], paths: {} }, ALL, () => undefined);
   const b = r.acquire('b', ALL, 'b'.repeat(32))!;
   assert.equal(b.owner, 'b', 'b gets a runtime of its own');
   assert.match(r.takeWarnings('b').join(), /a's, which it does not join/);
   r.declare('c', ['a']);
   const a = r.acquire('a', ALL, 'd'.repeat(32))!;
-  r.rejoin('c', { owner: 'a', id: X, tmp: true, types: [] }, ALL, () => undefined);
+  r.rejoin('c', { owner: 'a', id: X, tmp: true, types: [], paths: {} }, ALL, () => undefined);
   assert.equal(r.acquire('c', ALL, 'c'.repeat(32)), a, 'c joins a\'s live runtime');
   assert.match(r.takeWarnings('c').join(), /not the one a holds now/);
 });
@@ -126,7 +126,7 @@ test('runtime.json: written atomically 0600, read back; a broken, hostile or for
   try {
     const file = runtimeRecordPath(dir);
     assert.deepEqual(readRuntimeRecord(dir), {});
-    const rec = { invocation: 'b'.repeat(32), owner: 'nsk-a', id: X, tmp: true, types: ['net' as const] };
+    const rec = { invocation: 'b'.repeat(32), owner: 'nsk-a', id: X, tmp: true, types: ['net' as const], paths: {} };
     writeRuntimeRecord(dir, rec);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.deepEqual(readRuntimeRecord(dir), { record: rec });
@@ -143,6 +143,8 @@ test('runtime.json: written atomically 0600, read back; a broken, hostile or for
     bad(JSON.stringify({ ...rec, version: 1, id: '../x' }), /\(id\)/);
     bad(JSON.stringify({ ...rec, version: 1, types: ['net', 'mnt'] }), /types/);
     bad(JSON.stringify({ ...rec, version: 1, extra: 1 }), /unknown field/);
+    bad(JSON.stringify({ ...rec, version: 1, paths: { net: 'relative' } }), /paths/);
+    bad(JSON.stringify({ ...rec, version: 1, paths: { mnt: '/x' } }), /paths/);
     writeRuntimeRecord(dir, rec);
     chmodSync(file, 0o666);
     assert.match(readRuntimeRecord(dir).error ?? '', /refused/);
@@ -152,4 +154,30 @@ test('runtime.json: written atomically 0600, read back; a broken, hostile or for
     writeRuntimeRecord(dir, undefined);
     assert.deepEqual(readRuntimeRecord(dir), {});
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('NetworkNamespacePath=, IPCNamespacePath= in a JoinsNamespaceOf= group: the maker\'s paths are what the runtime stores; a partner\'s path is not joined (oracle: nsk-pa…nsk-rb)', () => {
+  const { r, made } = registry();
+  const PATHS = { networkNamespacePath: '/run/x-net', ipcNamespacePath: '/run/x-ipc' };
+  const PRIV = { privateNetwork: true, privateIPC: true };
+  r.declare('pa', ['pb']); r.declare('pb', []);
+  const pa = r.acquire('pa', runtimeNeeds(PATHS), 'i-pa')!;
+  assert.deepEqual(made, [], 'no holder: both namespaces come from the paths');
+  assert.deepEqual(namespaceEnv(PATHS, pa), { UO_SHIM_NETNS_PATH: '/run/x-net', UO_SHIM_IPCNS_PATH: '/run/x-ipc' });
+  assert.equal(r.acquire('pb', runtimeNeeds(PRIV), 'i-pb'), pa);
+  assert.deepEqual(namespaceEnv(PRIV, pa), { UO_SHIM_NETNS_PATH: '/run/x-net', UO_SHIM_IPCNS_PATH: '/run/x-ipc' }, 'PrivateNetwork=, PrivateIPC= join the stored namespaces: the paths\'');
+  assert.deepEqual(runtimeGaps(PRIV, pa, 'pb'), []);
+  // the other way round: the maker's PrivateNetwork= made the namespaces; the partner's paths are not joined
+  r.declare('qa', ['qb']); r.declare('qb', []);
+  const qa = r.acquire('qa', runtimeNeeds(PRIV), 'i-qa')!;
+  assert.equal(r.acquire('qb', runtimeNeeds(PATHS), 'i-qb'), qa);
+  assert.deepEqual(namespaceEnv(PATHS, qa), { UO_SHIM_JOIN_NS: `${qa.holder!.pid}:7:net,ipc` });
+  assert.match(runtimeGaps(PATHS, qa, 'qb').join('\n'), /NetworkNamespacePath=\/run\/x-net is not joined: the runtime of qa \(JoinsNamespaceOf=\) holds a network namespace already/);
+  // a runtime without namespaces: the paths are not joined at all (the host's)
+  r.declare('ra', ['rb']); r.declare('rb', []);
+  const ra = r.acquire('ra', { net: false, ipc: false, tmp: true }, 'i-ra')!;
+  assert.equal(r.acquire('rb', runtimeNeeds(PATHS), 'i-rb'), ra);
+  assert.deepEqual(namespaceEnv(PATHS, ra), {});
+  assert.equal(runtimeGaps(PATHS, ra, 'rb').length, 2);
+  assert.match(runtimeGaps(PATHS, ra, 'rb')[0]!, /made without a network namespace, so in the host's network namespace/);
 });

@@ -63,9 +63,9 @@ export const SANDBOX: Directive[] = [
   d('PrivateUsers', boolOr('self', 'identity', 'full'), 'Run in a user namespace (PrivateUsers=, default "false"): "true"/"self" maps root and User=/Group= to themselves, "identity" maps 0..65535; the maps systemd 257 writes (test/ns/probe.test.ts). "full" is systemd 258\'s: 257 ignores it.', { applier: 'runner', protects: true, gap: (v) => (v === 'full' ? USERS_FULL : undefined) }),
   // Network (issue 15): the exec runtime's namespaces (src/runner/nsruntime.ts, shim/nsrt.c), as systemd 257 (test/ns/probe.test.ts)
   d('PrivateNetwork', BOOL, 'Run in a network namespace with only a loopback device (PrivateNetwork=, default no), shared by the unit\'s commands and its JoinsNamespaceOf= units.', privApplied),
-  d('NetworkNamespacePath', STR, 'Join the network namespace at this path (NetworkNamespacePath=).', privApplied),
+  d('NetworkNamespacePath', STR, 'Join the network namespace at this path (NetworkNamespacePath=); it is the exec runtime\'s: JoinsNamespaceOf= units asking for PrivateNetwork= join it, and the path is not joined in a runtime that holds a network namespace (or none) already, as systemd 257 (said in the unit\'s status; test/ns/probe.test.ts nsk-*).', privApplied),
   d('PrivateIPC', BOOL, 'Run in an IPC namespace of its own (PrivateIPC=, default no), shared by the unit\'s commands and its JoinsNamespaceOf= units.', privApplied),
-  d('IPCNamespacePath', STR, 'Join the IPC namespace at this path (IPCNamespacePath=).', privApplied),
+  d('IPCNamespacePath', STR, 'Join the IPC namespace at this path (IPCNamespacePath=); it is the exec runtime\'s, as NetworkNamespacePath=.', privApplied),
   // File system (issue 14)
   d('ProtectSystem', boolOr('full', 'strict'), 'Mount /usr and /boot read-only ("true"), also /etc ("full"), or the whole file system except /dev, /proc, /sys ("strict") (ProtectSystem=, default "false"). Quote "true"/"false".', ns),
   d('ProtectHome', boolOr('read-only', 'tmpfs'), 'Make /home, /root and /run/user inaccessible ("true"), read-only, or empty tmpfs (ProtectHome=, default "false").', ns),
