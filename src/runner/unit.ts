@@ -312,6 +312,7 @@ export class UnitRunner {
     if (error !== undefined) {
       this.problem(`${this.unitName}: ${error}; its exec runtime is not rebuilt (its later commands get PrivateTmp= folders and namespaces of their own)`);
       this.log('warning', `${this.unitName}: ${error}; its exec runtime is not rebuilt`);
+      this.runtimeSaved = '(refused)'; // removed when the unit lets its runtime go
       return;
     }
     if (!record) return;

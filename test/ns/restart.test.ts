@@ -5,7 +5,7 @@
 // joins the namespaces the main process runs in. Real processes, as root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentFixture } from '../support/agent.ts';
 import { until } from '../support/wait.ts';
@@ -35,11 +35,8 @@ test('PrivateNetwork=, PrivateIPC=: ExecStop= joins the main process\'s namespac
   assert.equal(ns('stop', 'ipc'), ns('main', 'ipc'), 'and in its IPC namespace');
 });
 
-// JoinsNamespaceOf= with PrivateTmp=yes: b joined a's runtime, so b's /tmp is a's runtime's
-// folder. After kill -9 and a new agent, b's later commands (ExecStop=) still see what b wrote
-// there, and a sees what b's ExecStop= wrote: which unit's runtime b holds (whose folders they
-// are) is saved in b's folder (store.ts runtime.json), and the next agent rebuilds the runtime.
-test('JoinsNamespaceOf=, PrivateTmp=yes: a joined unit\'s ExecStop= sees the same /tmp after the agent was killed and restarted, and so does its partner', { timeout: 90_000 }, async (t) => {
+/** nsk-a and nsk-b (JoinsNamespaceOf=nsk-a, started after it), both PrivateTmp=yes, markers in /tmp; what they saw goes to rec. */
+async function joinedPair(t: Parameters<typeof agentFixture>[0]): Promise<{ a: ReturnType<typeof agentFixture>; rec: string; said: (name: string) => string }> {
   const rec = mkdtempSync('/run/uo-nsk-restart-');
   t.after(() => rmSync(rec, { recursive: true, force: true }));
   chmodSync(rec, 0o755);
@@ -60,6 +57,15 @@ test('JoinsNamespaceOf=, PrivateTmp=yes: a joined unit\'s ExecStop= sees the sam
   await until('both units wrote their markers', () => existsSync(join(rec, 'a-started')) && existsSync(join(rec, 'b-started')), { timeoutMs: 20_000 });
   const said = (name: string): string => readFileSync(join(rec, name), 'utf8').trim();
   assert.equal(said('b-start-sees-a'), 'yes', 'b runs in a\'s runtime: it sees a\'s /tmp');
+  return { a, rec, said };
+}
+
+// JoinsNamespaceOf= with PrivateTmp=yes: b joined a's runtime, so b's /tmp is a's runtime's
+// folder. After kill -9 and a new agent, b's later commands (ExecStop=) still see what b wrote
+// there, and a sees what b's ExecStop= wrote: which unit's runtime b holds (whose folders they
+// are) is saved in b's folder (store.ts runtime.json), and the next agent rebuilds the runtime.
+test('JoinsNamespaceOf=, PrivateTmp=yes: a joined unit\'s ExecStop= sees the same /tmp after the agent was killed and restarted, and so does its partner', { timeout: 90_000 }, async (t) => {
+  const { a, rec, said } = await joinedPair(t);
   await a.kill9();
   await a.start();
   const b = a.unitctl('stop', 'nsk-b');
@@ -70,4 +76,25 @@ test('JoinsNamespaceOf=, PrivateTmp=yes: a joined unit\'s ExecStop= sees the sam
   assert.equal(s.status, 0, s.stderr);
   await until('a\'s ExecStop= ran', () => existsSync(join(rec, 'a-stop-sees-b-later')), { timeoutMs: 15_000 });
   assert.equal(said('a-stop-sees-b-later'), 'yes', 'a\'s ExecStop= sees what b\'s ExecStop= wrote after the restart');
+});
+
+// The record is read defensively: one that is not the agent's own (here: world-writable, as a
+// planted one would be) is an error naming the file, and it is not used: with both records
+// refused, b's later commands get a runtime of their own (a fresh /tmp). (With only b's refused,
+// b joins the runtime rebuilt from a's record: its JoinsNamespaceOf= partner's, which it asks for.)
+test('JoinsNamespaceOf=: a runtime.json the next agent cannot trust is said, naming the file, and not used', { timeout: 90_000 }, async (t) => {
+  const { a, rec, said } = await joinedPair(t);
+  await a.kill9();
+  const files = readdirSync(join(a.state, 'units'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('runtime.json')).map((f) => join(a.state, 'units', f));
+  assert.equal(files.length, 2, `a and b saved their runtime (${files.join(', ')})`);
+  for (const f of files) chmodSync(f, 0o666);
+  await a.start();
+  const b = a.unitctl('stop', 'nsk-b');
+  assert.equal(b.status, 0, b.stderr);
+  await until('b\'s ExecStop= ran', () => existsSync(join(rec, 'b-stop-sees-b')), { timeoutMs: 15_000 });
+  assert.equal(said('b-stop-sees-b'), 'no', 'b\'s ExecStop= ran in a runtime of its own');
+  const st = a.unitctl('status', 'nsk-a').stdout + a.unitctl('status', 'nsk-b').stdout;
+  for (const f of files) assert.ok(st.includes(`${f}: refused`), `the unit's status says why ${f} was not used:\n${st}`);
+  // and the refused file goes when its unit lets the runtime go
+  await until('b\'s refused record removed', () => !existsSync(files.find((f) => f.includes('nsk-b'))!), { timeoutMs: 15_000 });
 });
