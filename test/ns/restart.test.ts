@@ -104,3 +104,46 @@ test('JoinsNamespaceOf=: a runtime.json the next agent cannot trust is said, nam
   const s = a.unitctl('stop', 'nsk-a');
   assert.equal(s.status, 0, s.stderr);
 });
+
+// A rebuilt runtime's network namespace comes from a process that runs in it: nsk-na made the
+// runtime with PrivateNetwork=yes, nsk-nb joined it with PrivateTmp= only (so its processes run
+// in the host's network namespace). After kill -9 and a new agent, nsk-nb's ExecReload= is the
+// runtime's first command (nsk-nb keeps holding it): the namespace is taken from nsk-na's main
+// process, not nsk-nb's, so nsk-na's ExecStop= still runs in its main process's network namespace.
+test('JoinsNamespaceOf=: after a restart, a partner without PrivateNetwork= running a command first does not give the runtime its (the host\'s) network namespace', { timeout: 90_000 }, async (t) => {
+  const rec = mkdtempSync('/run/uo-nsk-restart-');
+  t.after(() => rmSync(rec, { recursive: true, force: true }));
+  t.after(() => {
+    for (const d of ['/tmp', '/var/tmp']) for (const n of readdirSync(d)) if (/^uo-private-nsk-n[ab]\.service-/.test(n)) rmSync(join(d, n), { recursive: true, force: true });
+  });
+  chmodSync(rec, 0o755);
+  const save = (name: string): string => `readlink /proc/self/ns/net > ${rec}/${name}.tmp && mv ${rec}/${name}.tmp ${rec}/${name}`;
+  const a = agentFixture(t);
+  writeFileSync(join(a.manifests, 'nsk-na.service'), [
+    '[Service]', 'PrivateTmp=yes', 'PrivateNetwork=yes',
+    `ExecStart=/bin/sh -c '${save('na-main')}; exec sleep 60'`,
+    `ExecStop=/bin/sh -c '${save('na-stop')}'`, '',
+  ].join('\n'));
+  writeFileSync(join(a.manifests, 'nsk-nb.service'), [
+    '[Unit]', 'JoinsNamespaceOf=nsk-na.service', 'After=nsk-na.service',
+    '[Service]', 'PrivateTmp=yes',
+    `ExecStart=/bin/sh -c '${save('nb-main')}; exec sleep 60'`,
+    `ExecReload=/bin/sh -c '${save('nb-reload')}'`, '',
+  ].join('\n'));
+  await a.start();
+  await until('both main processes recorded their namespace', () => existsSync(join(rec, 'na-main')) && existsSync(join(rec, 'nb-main')), { timeoutMs: 20_000 });
+  await a.kill9();
+  await a.start();
+  const b = a.unitctl('reload', 'nsk-nb');
+  assert.equal(b.status, 0, b.stderr);
+  await until('nsk-nb\'s ExecReload= ran', () => existsSync(join(rec, 'nb-reload')), { timeoutMs: 15_000 });
+  const s = a.unitctl('stop', 'nsk-na');
+  assert.equal(s.status, 0, s.stderr);
+  await until('nsk-na\'s ExecStop= ran', () => existsSync(join(rec, 'na-stop')), { timeoutMs: 15_000 });
+  const ns = (name: string): string => readFileSync(join(rec, name), 'utf8').trim();
+  const host = readlinkSync('/proc/self/ns/net');
+  assert.notEqual(ns('na-main'), host, 'nsk-na runs in a network namespace of its own');
+  assert.equal(ns('nb-main'), host, 'nsk-nb (PrivateTmp= only) in the host\'s');
+  assert.equal(ns('nb-reload'), host, 'so does its ExecReload=');
+  assert.equal(ns('na-stop'), ns('na-main'), 'nsk-na\'s ExecStop= runs in its main process\'s network namespace');
+});
