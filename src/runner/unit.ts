@@ -14,11 +14,11 @@ import { parseShimLine, serviceShimNames } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
-import { applyUnitLimits, limitLayout, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
+import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
 import type { Resources } from './cgroup/resources.ts';
 import { cgroupExists, cgroupOfPid, cgroupPids, ensureUnitCgroup, eventsFile, holdersCgroup, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
@@ -158,6 +158,8 @@ export class UnitRunner {
   private emptyWatch: FSWatcher | undefined;
   /** The cgroup is to be removed once it can be (rmdir refused while busy): retried each tick. */
   private pendingRemoval = false;
+  /** The invocation whose IP filter is attached to the unit's cgroup (applyUnitIpFilter()). */
+  private ipFilterFor: string | undefined;
   /** Why the unit is held because its cgroup has processes no record follows (adoption); cleared when it empties. */
   private cgroupHold: string | undefined;
   /** The unit's cgroup's OOM kill counter when last read (cgroup/oom.ts); undefined before a first reading. */
@@ -341,9 +343,13 @@ export class UnitRunner {
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
     if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && isPopulated(this.cgroup)) {
       const { changed, problems } = reapplyUnitLimits(before, this.resources, this.cgroup, this.opts.cgroups);
+      const ip = reapplyUnitIpFilter(before, this.resources, this.cgroup, this.opts.shimPath);
+      changed.push(...ip.changed);
+      if (ip.problem !== undefined) problems.push(`${this.unitName}: the changed IP filter (IPAddressAllow=/IPAddressDeny=) could not be attached, the previous one stays: ${ip.problem}`);
       if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
       for (const m of problems) this.log('warning', m);
-    }
+    } else this.ipFilterFor = undefined; // changed lists reach the next process of the invocation
+
     if (id !== undefined) this.id = id;
     this.persist();
   }
@@ -351,7 +357,7 @@ export class UnitRunner {
   /** Fail closed: a unit that asks for a protection this node does not apply never starts. */
   private judge(): void {
     this.resources = unitResources(this.spec, this.opts.cgroups);
-    this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.cgroup, this.opts.cgroups)];
+    this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.cgroup, this.opts.cgroups, this.opts.shimPath)];
     this.refused = refusedDirectives(this.notApplied, this.opts.allowUnenforced);
     this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
   }
@@ -587,6 +593,7 @@ export class UnitRunner {
     // unit_realize_cgroup(); a failure fails the spawn, Result=resources)
     let holders: readonly string[] | undefined;
     if (this.cgroup) {
+      const existed = this.cgroup.dirs['unified'] !== undefined && existsSync(this.cgroup.dirs['unified']);
       try { ensureUnitCgroup(this.cgroup); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
         this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
@@ -596,6 +603,15 @@ export class UnitRunner {
       this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
+      // its IP filter (IPAddressAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
+      if (this.resources && this.ipFilterFor !== this.invocationId) {
+        const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed);
+        if (failed !== undefined) {
+          this.notSpawned(rec, `not started: its IP filter (IPAddressAllow=/IPAddressDeny=) could not be attached: ${failed}`, `Failed to attach the IP filter to ${this.cgroup.rel}: ${failed}`);
+          return;
+        }
+        this.ipFilterFor = this.invocationId;
+      }
       const h = holdersCgroup(this.opts.cgroups!);
       try { if (h) { ensureUnitCgroup(h); holders = h.placement; } } catch (err) { this.log('warning', `${this.unitName}: ${(err as Error).message}; its uo-shim stays in the agent's cgroup`); }
     }

@@ -7,6 +7,7 @@
 // options that imply a private mount namespace). Pure.
 
 import type { ServiceUnitSpec } from '../api/types.ts';
+import { parsePrefixList, type Prefix } from '../api/ipprefix.ts';
 import { CAP_MASK_ALL, capabilityFromName, parseAddressFamilies, parseCapabilitySet, parseRestrictNamespaces, parseSyscallFilter } from '../api/sets.ts';
 
 // The runner's parsers (one copy, src/api/sets.ts); the words they skip are the converter's warnings already.
@@ -77,38 +78,8 @@ function deviceRules(v: unknown): Array<{ path: string; perms: string }> {
   return out;
 }
 
-interface Prefix { readonly v6: boolean; readonly bytes: readonly number[]; readonly len: number }
-
-/** IPAddressAllow=/IPAddressDeny= words as config_parse_in_addr_prefixes() reads them. */
-function ipPrefixes(v: unknown): Prefix[] {
-  const v4 = (s: string): number[] | undefined => {
-    const p = s.split('.');
-    return p.length === 4 && p.every((x) => /^[0-9]{1,3}$/.test(x) && Number(x) < 256) ? p.map(Number) : undefined;
-  };
-  const v6 = (s: string): number[] | undefined => {
-    if (!/^[0-9a-fA-F:.]+$/.test(s) || (s.match(/::/g) ?? []).length > 1) return undefined;
-    const [head, tail] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined];
-    const groups = (x: string): number[] | undefined => (x === '' ? [] : x.split(':').every((g) => /^[0-9a-fA-F]{1,4}$/.test(g)) ? x.split(':').map((g) => parseInt(g, 16)) : undefined);
-    const h = groups(head), t = tail === undefined ? [] : groups(tail);
-    if (!h || !t || h.length + t.length > 8 || (tail === undefined && h.length !== 8)) return undefined;
-    return [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t].flatMap((g) => [g >> 8, g & 0xff]);
-  };
-  const out: Prefix[] = [];
-  for (const w of words(v)) {
-    if (w === 'any') out.push({ v6: false, bytes: [0, 0, 0, 0], len: 0 }, { v6: true, bytes: new Array<number>(16).fill(0), len: 0 });
-    else if (w === 'localhost') out.push({ v6: false, bytes: [127, 0, 0, 0], len: 8 }, { v6: true, bytes: [...new Array<number>(15).fill(0), 1], len: 128 });
-    else if (w === 'link-local') out.push({ v6: false, bytes: [169, 254, 0, 0], len: 16 }, { v6: true, bytes: [0xfe, 0x80, ...new Array<number>(14).fill(0)], len: 64 });
-    else if (w === 'multicast') out.push({ v6: false, bytes: [224, 0, 0, 0], len: 4 }, { v6: true, bytes: [0xff, ...new Array<number>(15).fill(0)], len: 8 });
-    else {
-      const [addr = '', len] = w.split('/');
-      const b4 = v4(addr), b6 = b4 ? undefined : v6(addr);
-      const max = b4 ? 32 : 128;
-      const n = len === undefined ? max : /^[0-9]{1,3}$/.test(len) ? Number(len) : NaN;
-      if ((b4 || b6) && n <= max) out.push({ v6: !b4, bytes: (b4 ?? b6)!, len: n });
-    }
-  }
-  return out;
-}
+/** IPAddressAllow=/IPAddressDeny= as config_parse_in_addr_prefixes() reads them (src/api/ipprefix.ts). */
+const ipPrefixes = (v: unknown): readonly Prefix[] => parsePrefixList(v).prefixes;
 
 /** A user name systemd derives from a unit name for DynamicUser= without User= (user_from_unit_name()). */
 function userFromUnitName(unit: string): string {

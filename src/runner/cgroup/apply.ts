@@ -1,7 +1,7 @@
-// A unit's resource limits on this node (issue 13) and its device access (issue 15, devices.ts):
-// what the runner writes into the unit's cgroup before its processes start and again, without a
-// restart, when the spec changes (as systemctl set-property does), and what this node cannot
-// express, in the table's terms.
+// A unit's resource limits on this node (issue 13), its device access and its IP access (issue 15,
+// devices.ts, ipaccess.ts): what the runner writes into (or attaches to) the unit's cgroup before
+// its processes start and again, without a restart, when the spec changes (as systemctl
+// set-property does), and what this node cannot express, in the table's terms.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,8 @@ import { applyLimits, availableIn, dirFor, readHostFacts, reapplyLimits } from '
 import { OOM_FILE } from './oom.ts';
 import { delegationOf } from './delegate.ts';
 import { applyDeviceWrites, deviceContext, deviceWrites, readDeviceHost, restricts, type DeviceContext } from './devices.ts';
+import { hasIpAccess, ipAccess, compileFilter, type IpAccess } from './ipaccess.ts';
+import { applyIpFilter, cgroupBpfSupport } from './cgroupbpf.ts';
 import type { CgroupContext, UnitCgroup } from './naming.ts';
 
 /** Limits go to the unified hierarchy on a pure v2 node; a hybrid node keeps them on v1 (as systemd's hybrid mode). */
@@ -33,8 +35,8 @@ function hostFacts(ctx: CgroupContext | undefined): HostFacts {
 /** The resource-control directives the table says the runner applies (through this module). */
 const APPLIED = (): ReadonlySet<string> => new Set(appliedDirectives(['runner']).filter((d) => (APPLIED_LIMIT_ROWS as readonly string[]).includes(d.name)).map((d) => d.name));
 
-/** Resources with the unit's device context (devices.ts), which the same calls apply. */
-export type UnitResources = Resources & { readonly devices: DeviceContext };
+/** Resources with the unit's device context (devices.ts) and IP lists (ipaccess.ts), which the same calls apply. */
+export type UnitResources = Resources & { readonly devices: DeviceContext; readonly ip: IpAccess };
 
 /** Whether the devices cgroup `dir` allows everything (a missing file: the cgroup is made anew). */
 function unrestrictedList(dir: string): boolean {
@@ -47,8 +49,13 @@ const devicesOf = (r: Resources): DeviceContext | undefined => (r as Partial<Uni
 const DEVICE_ROWS = ['DeviceAllow', 'DevicePolicy'] as const;
 const devicesApplied = (): boolean => DEVICE_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
 
+/** IPAddressAllow=/IPAddressDeny= are applied when the table says the runner applies them. */
+const IP_ROWS = ['IPAddressAllow', 'IPAddressDeny'] as const;
+const ipApplied = (): boolean => IP_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
+const ipOf = (r: Resources): IpAccess | undefined => (r as Partial<UnitResources>).ip;
+
 export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefined): UnitResources {
-  return { ...parseResources(spec, hostFacts(ctx)), devices: deviceContext(spec) };
+  return { ...parseResources(spec, hostFacts(ctx)), devices: deviceContext(spec), ip: ipAccess(spec) };
 }
 
 /**
@@ -56,10 +63,12 @@ export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefi
  * when the agent has no cgroup hierarchy it can write, else the per-node gaps (a file the node
  * lacks, a value v1 cannot express). Directives the table already reports are left to it.
  */
-export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined): Unapplied[] {
+export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath?: string): Unapplied[] {
   const applied = new Set(APPLIED());
-  const devices = devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : [];
-  for (const n of DEVICE_ROWS) applied.delete(n);
+  // device and IP access: their own per-node gaps (deviceGaps(), ipGaps())
+  const access = [...(devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : []),
+    ...(ipApplied() ? ipGaps(ipOf(r), cgroup, ctx, shimPath) : [])];
+  for (const n of [...DEVICE_ROWS, ...IP_ROWS]) applied.delete(n);
   if (!cgroup || !ctx) {
     const s = spec.service ?? {};
     const asks = (name: string): boolean => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null
@@ -68,12 +77,12 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
       name, section: 'Service' as const, path: `spec.service.${fieldName(name)}`, applier: 'cgroup' as const,
       reason: 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): resource limits need the unit\'s own cgroup',
       protects: lookupDirective('Service', name)?.protects ?? true,
-    })), ...devices];
+    })), ...access];
   }
   const layout = limitLayout(ctx);
   const gaps = unappliable(r, availableFor(cgroup, layout)).filter((u) => applied.has(u.name));
   gaps.push(...delegateGaps(spec, ctx).filter((u) => applied.has(u.name)));
-  gaps.push(...devices);
+  gaps.push(...access);
   // OOMPolicy= is acted on when the kernel's OOM kill counter is readable (oom.ts)
   const oomPolicy = spec.service?.['oomPolicy'];
   if (oomPolicy !== undefined && oomPolicy !== null && lookupDirective('Service', 'OOMPolicy')?.applier === 'runner' && !availableFor(cgroup, layout).has('memory', OOM_FILE[layout])) {
@@ -149,6 +158,58 @@ function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, dir: 
   // PrivateDevices= alone closes the policy too; its private /dev (the protection) is applied, so the cgroup half is reported, not refused
   if (asked.length === 0) out.push({ name: 'PrivateDevices', section: 'Service', path: 'spec.service.privateDevices', applier: 'cgroup', protects: false, reason: `its implied DevicePolicy=closed is not applied: ${reason}` });
   return out;
+}
+
+/**
+ * IPAddressAllow=/IPAddressDeny= on this node: applied where the unit has a cgroup in a cgroup2
+ * hierarchy and the kernel lets the agent attach cgroup SKB programs (`uo-shim --cgroup-bpf
+ * DIR` check, asked once); elsewhere a deny list is a gap that protects (the unit does not
+ * start), an allow list alone (which drops nothing) a gap reported. Words systemd ignores are
+ * reported.
+ */
+function ipGaps(ip: IpAccess | undefined, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined): Unapplied[] {
+  if (!ip) return [];
+  const gap = (name: 'IPAddressAllow' | 'IPAddressDeny', reason: string, protects: boolean): Unapplied =>
+    ({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', reason, protects });
+  const out = ip.ignored.map((i) => gap(i.name, `ignored, as systemd ignores it: ${i.why}`, false));
+  if (!hasIpAccess(ip)) return out;
+  let reason: string | undefined;
+  if (!cgroup || !ctx) reason = 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): the IP filter is a BPF program attached to the unit\'s own cgroup';
+  else if (cgroup.dirs['unified'] === undefined || !ctx.layout.unified) reason = 'this node has no cgroup2 hierarchy the agent can write: the IP filter is a BPF program attached to the unit\'s cgroup in it';
+  else {
+    try { compileFilter(ip, 'ingress'); } catch (e) { reason = (e as Error).message; }
+    if (!reason && shimPath !== undefined) {
+      const why = cgroupBpfSupport(shimPath, ctx.layout.unified.mount);
+      if (why) reason = `this node does not let the agent attach cgroup BPF programs (${why})`;
+    }
+  }
+  if (reason) {
+    if (ip.allow.length > 0) out.push(gap('IPAddressAllow', reason, false));
+    if (ip.deny.length > 0) out.push(gap('IPAddressDeny', reason, true));
+  }
+  return out;
+}
+
+/**
+ * The unit's IP filter on its cgroup2 cgroup before its first process starts; `existed`: the
+ * cgroup was there before this start (an earlier invocation's filter may still be attached: it is
+ * replaced, or detached when the lists are now empty). Undefined, or why it failed (the start
+ * then fails: the filter protects).
+ */
+export function applyUnitIpFilter(r: Resources, cgroup: UnitCgroup, shimPath: string, existed: boolean): string | undefined {
+  const ip = ipOf(r), dir = cgroup.dirs['unified'];
+  if (!ip || dir === undefined || !ipApplied() || (!hasIpAccess(ip) && !existed)) return undefined;
+  return applyIpFilter(shimPath, dir, ip);
+}
+
+/** Changed lists on a running unit (set-property): the filter replaced at once. */
+export function reapplyUnitIpFilter(before: Resources, after: Resources, cgroup: UnitCgroup, shimPath: string): { changed: string[]; problem?: string } {
+  const was = ipOf(before), now = ipOf(after), dir = cgroup.dirs['unified'];
+  if (!was || !now || dir === undefined || !ipApplied()) return { changed: [] };
+  const changed = IP_ROWS.filter((n) => JSON.stringify(n === 'IPAddressAllow' ? was.allow : was.deny) !== JSON.stringify(n === 'IPAddressAllow' ? now.allow : now.deny));
+  if (changed.length === 0) return { changed: [] };
+  const problem = applyIpFilter(shimPath, dir, now);
+  return problem === undefined ? { changed } : { changed: [], problem };
 }
 
 /**

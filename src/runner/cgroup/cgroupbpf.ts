@@ -1,0 +1,51 @@
+// The effectful edge of IPAddressAllow=/IPAddressDeny= (ipaccess.ts): `uo-shim --cgroup-bpf DIR`
+// (shim/cgroup-bpf.c) run synchronously by the agent, the compiled programs on its stdin. At a
+// start before the unit's first process (a failure fails the start: the filter protects), and
+// again when the lists change while the unit runs (set-property). The attachment stays with the
+// cgroup: an agent that comes back finds the programs by name and replaces them, never adding a
+// second pair.
+
+import { spawnSync } from 'node:child_process';
+import { compileFilter, encodeProgram, hasIpAccess, PROGRAM_NAME, type IpAccess } from './ipaccess.ts';
+
+const DIRECTIONS = ['ingress', 'egress'] as const;
+
+/** The helper's commands for `a`: attach (replace) both programs, or detach ours when there are no lists. Throws RangeError for a list too long. */
+export function ipFilterCommands(a: IpAccess): string[] {
+  if (!hasIpAccess(a)) return DIRECTIONS.map((d) => `detach inet-${d} ${PROGRAM_NAME[d]}`);
+  return DIRECTIONS.map((d) => `attach inet-${d} ${PROGRAM_NAME[d]} ${encodeProgram(compileFilter(a, d))}`);
+}
+
+/** Runs the helper on the cgroup `dir`; its stdout, or throws an Error with what it said. */
+export function runCgroupBpf(shimPath: string, dir: string, commands: readonly string[]): string {
+  const r = spawnSync(shimPath, ['--cgroup-bpf', dir], { input: `${commands.join('\n')}\n`, encoding: 'utf8', timeout: 30_000, maxBuffer: 1 << 20 });
+  if (r.error) throw new Error(`uo-shim --cgroup-bpf ${dir}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(r.stderr.trim() || `uo-shim --cgroup-bpf ${dir}: exit status ${r.status ?? r.signal}`);
+  return r.stdout;
+}
+
+/** Attaches (or detaches) the unit's IP filter on its unified cgroup `dir`; undefined, or why it failed. */
+export function applyIpFilter(shimPath: string, dir: string, a: IpAccess): string | undefined {
+  try { runCgroupBpf(shimPath, dir, ipFilterCommands(a)); return undefined; } catch (e) { return (e as Error).message; }
+}
+
+/** The programs attached to `dir`: "inet-ingress ID NAME" lines. */
+export function listPrograms(shimPath: string, dir: string): string[] {
+  return runCgroupBpf(shimPath, dir, DIRECTIONS.map((d) => `list inet-${d}`)).split('\n').filter(Boolean);
+}
+
+const support = new Map<string, string | undefined>();
+/**
+ * Whether this kernel lets the agent load and attach cgroup SKB programs (root, CONFIG_CGROUP_BPF,
+ * bpf(2) not refused by a seccomp filter or lockdown), asked once per shim and cgroup2 mount:
+ * undefined when it does, else why not.
+ */
+export function cgroupBpfSupport(shimPath: string, unifiedMount: string): string | undefined {
+  const k = `${shimPath}\0${unifiedMount}`;
+  if (!support.has(k)) {
+    let why: string | undefined;
+    try { runCgroupBpf(shimPath, unifiedMount, ['check']); } catch (e) { why = (e as Error).message; }
+    support.set(k, why);
+  }
+  return support.get(k);
+}
