@@ -341,14 +341,21 @@ export class UnitRunner {
     const before = this.resources;
     this.judge();
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
+    const changed: string[] = [], problems: string[] = [];
     if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && isPopulated(this.cgroup)) {
-      const { changed, problems } = reapplyUnitLimits(before, this.resources, this.cgroup, this.opts.cgroups);
+      const r = reapplyUnitLimits(before, this.resources, this.cgroup, this.opts.cgroups);
+      changed.push(...r.changed); problems.push(...r.problems);
+    }
+    // the IP filter of an invocation under way (its process may not have joined the cgroup yet) is
+    // replaced at once; otherwise the next start attaches the new one
+    const underWay = this.activeState !== 'inactive' && this.activeState !== 'failed';
+    if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && (underWay || isPopulated(this.cgroup))) {
       const ip = reapplyUnitIpFilter(before, this.resources, this.cgroup, this.opts.shimPath);
       changed.push(...ip.changed);
       if (ip.problem !== undefined) problems.push(`${this.unitName}: the changed IP filter (IPAddressAllow=/IPAddressDeny=) could not be attached, the previous one stays: ${ip.problem}`);
-      if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
-      for (const m of problems) this.log('warning', m);
-    } else this.ipFilterFor = undefined; // changed lists reach the next process of the invocation
+    } else this.ipFilterFor = undefined;
+    if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
+    for (const m of problems) this.log('warning', m);
 
     if (id !== undefined) this.id = id;
     this.persist();
