@@ -16,10 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentFixture } from '../support/agent.ts';
+import { agentFixture, untilEnded } from '../support/agent.ts';
 import { FIXTURES } from '../support/paths.ts';
 import { until } from '../support/wait.ts';
-import type { UnitStatus } from '../../src/api/status.ts';
 import { convertText } from '../../src/unitfile/index.ts';
 import { ipAccess } from '../../src/runner/cgroup/ipaccess.ts';
 import { formatPrefix } from '../../src/api/ipprefix.ts';
@@ -70,15 +69,7 @@ test('IPAddressAllow=, IPAddressDeny=: every probe unit (egress TCP/UDP over IPv
       writeFileSync(join(out, `${c.name}.go${i}`), '');
     }
   }
-  const ended = new Map<string, UnitStatus>();
-  await until('every probe unit ended', () => {
-    for (const c of CASES) {
-      if (ended.has(c.name)) continue;
-      const s = a.json<UnitStatus>('status', c.name);
-      if ((s.ActiveState === 'inactive' || s.ActiveState === 'failed') && s.ExecMainCode !== 0) ended.set(c.name, s);
-    }
-    return ended.size === CASES.length;
-  }, { timeoutMs: 120_000, everyMs: 100, detail: () => `still running: ${CASES.filter((c) => !ended.has(c.name)).map((c) => c.name).join(', ')}; agent: ${a.stderr.join('').slice(-2000)}` });
+  const ended = await untilEnded(a, CASES.map((c) => c.name), 120_000);
 
   const ours: Record<string, Outcome> = {};
   for (const c of CASES) {
