@@ -13,7 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentFixture, untilEnded } from '../support/agent.ts';
@@ -43,7 +43,8 @@ test('IPAddressAllow=, IPAddressDeny=: every probe unit (egress TCP/UDP over IPv
   chmodSync(out, 0o777);
 
   const a = agentFixture(t);
-  const write = (name: string, text: string): void => writeFileSync(join(a.manifests, `${name}.service`), text);
+  // written beside and renamed over: the agent's watcher never reads half a file (a cut ExecStart= would restart the unit)
+  const write = (name: string, text: string): void => { writeFileSync(join(work, `${name}.tmp`), text); renameSync(join(work, `${name}.tmp`), join(a.manifests, `${name}.service`)); };
   for (const c of CASES) write(c.name, unitText(c, probe, out));
   await a.start();
   const lines = (name: string): string[] => (existsSync(join(out, `${name}.out`)) ? readFileSync(join(out, `${name}.out`), 'utf8').split('\n').filter(Boolean) : []);
