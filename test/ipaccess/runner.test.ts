@@ -100,3 +100,15 @@ test('without a cgroup (or a cgroup2 hierarchy), IPAddressDeny= is a gap that pr
   assert.deepEqual(refusedDirectives(allow.notApplied), []);
   assert.deepEqual(allow.notApplied.filter((u) => u.name.startsWith('IPAddress')).map((u) => u.name), ['IPAddressAllow']);
 });
+
+test('a shim from older sources (no "cgroup-bpf" in uo-shim --features) cannot attach the filter: IPAddressDeny= refuses the unit, saying so', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const old = join(h.dir, 'uo-shim-old');
+  writeFileSync(old, `#!/bin/sh\nif [ "$1" = --features ]; then printf 'namespaces\\nsandbox\\nprivs\\nprivs2\\nhold\\n'; exit 0; fi\nexec ${shimPath} "$@"\n`);
+  chmodSync(old, 0o755);
+  const r = UnitRunner.open({ unitName: 'ipf-oldshim.service', spec: { service: { execStart: ['/bin/true'], ipAddressDeny: ['any'] } }, dir: join(h.dir, 'u'), shimPath: old, pollMs: 50, cgroups: h.cgroups, onLog: (l, m) => h.logs.push(`${l}: ${m}`) });
+  t.after(() => r.close());
+  assert.deepEqual(refusedDirectives(r.notApplied).map((u) => u.name), ['IPAddressDeny']);
+  assert.match(r.notApplied.find((u) => u.name === 'IPAddressDeny')!.reason, /uo-shim --features does not list "cgroup-bpf"/);
+  assert.match(r.start() ?? '', /IPAddressDeny= (is|are) not applied on this node/);
+});

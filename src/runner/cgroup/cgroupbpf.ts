@@ -44,7 +44,10 @@ export function cgroupBpfSupport(shimPath: string, unifiedMount: string): string
   const k = `${shimPath}\0${unifiedMount}`;
   if (!support.has(k)) {
     let why: string | undefined;
-    try { runCgroupBpf(shimPath, unifiedMount, ['check']); } catch (e) { why = (e as Error).message; }
+    // a prebuilt shim from older sources has no --cgroup-bpf: said so, not its usage line
+    const features = spawnSync(shimPath, ['--features'], { encoding: 'utf8', timeout: 10_000 });
+    if (features.status !== 0 || !features.stdout.split('\n').includes('cgroup-bpf')) why = `the shim ${shimPath} cannot load cgroup BPF programs (uo-shim --features does not list "cgroup-bpf": built from older sources?)`;
+    else try { runCgroupBpf(shimPath, unifiedMount, ['check']); } catch (e) { why = (e as Error).message; }
     support.set(k, why);
   }
   return support.get(k);
