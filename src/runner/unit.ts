@@ -352,7 +352,7 @@ export class UnitRunner {
     if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && (underWay || isPopulated(this.cgroup))) {
       const ip = reapplyUnitIpFilter(before, this.resources, this.cgroup, this.opts.shimPath);
       changed.push(...ip.changed);
-      if (ip.problem !== undefined) problems.push(`${this.unitName}: the changed IP filter (IPAddressAllow=/IPAddressDeny=) could not be attached, the previous one stays: ${ip.problem}`);
+      if (ip.problem !== undefined) problems.push(`${this.unitName}: the changed cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=) could not be attached, the previous one stays: ${ip.problem}`);
     } else this.ipFilterFor = undefined;
     if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
     for (const m of problems) this.log('warning', m);
@@ -610,11 +610,11 @@ export class UnitRunner {
       this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
-      // its IP filter (IPAddressAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
+      // its IP filter and bind rules (IPAddressAllow=/Deny=, SocketBindAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
       if (this.resources && this.ipFilterFor !== this.invocationId) {
         const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed);
         if (failed !== undefined) {
-          this.notSpawned(rec, `not started: its IP filter (IPAddressAllow=/IPAddressDeny=) could not be attached: ${failed}`, `Failed to attach the IP filter to ${this.cgroup.rel}: ${failed}`);
+          this.notSpawned(rec, `not started: its cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=) could not be attached: ${failed}`, `Failed to attach the cgroup filter to ${this.cgroup.rel}: ${failed}`);
           return;
         }
         this.ipFilterFor = this.invocationId;

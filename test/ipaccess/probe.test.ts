@@ -22,11 +22,12 @@ import { until } from '../support/wait.ts';
 import { convertText } from '../../src/unitfile/index.ts';
 import { ipAccess } from '../../src/runner/cgroup/ipaccess.ts';
 import { formatPrefix } from '../../src/api/ipprefix.ts';
+import { formatBindRule, socketBind } from '../../src/runner/cgroup/socketbind.ts';
 import { detectCgroups } from '../../src/runner/cgroup/index.ts';
 import { CASES, unitText, type Outcome } from '../fixtures/ipaccess/cases.ts';
 
 const DIR = join(FIXTURES, 'ipaccess');
-const ORACLE = JSON.parse(readFileSync(join(DIR, 'oracle.json'), 'utf8')) as { recordedWith: string; cases: Record<string, Outcome> };
+const ORACLE = JSON.parse(readFileSync(join(DIR, 'oracle.json'), 'utf8')) as { recordedWith: string; libbpf: boolean; notes: string[]; cases: Record<string, Outcome> };
 const LAYOUT = detectCgroups();
 const skip = process.geteuid?.() !== 0 ? 'needs root (cgroups, BPF)' : !LAYOUT.unified ? 'no writable cgroup2 hierarchy on this node (the filter is then a gap: test/ipaccess/runner.test.ts)' : false;
 
@@ -77,13 +78,25 @@ test('IPAddressAllow=, IPAddressDeny=: every probe unit (egress TCP/UDP over IPv
     const s = ended.get(c.name)!;
     // the lists as our converter and runner load the unit file (for a live case: as it ended)
     const final = unitText(c, probe, out, (c.live ?? []).flatMap((x) => x.set));
-    const ip = ipAccess(convertText(final, `${c.name}.service`).object.spec);
+    const spec = convertText(final, `${c.name}.service`).object.spec;
+    const ip = ipAccess(spec), bind = socketBind(spec);
     ours[c.name] = {
       ActiveState: s.ActiveState, Result: s.Result, ExecMainStatus: s.ExecMainStatus, lines: lines(c.name), clients: clients[c.name] ?? [],
       allow: ip.allow.map(formatPrefix).sort(), deny: ip.deny.map(formatPrefix).sort(),
+      bindAllow: bind.allow.map(formatBindRule).sort(), bindDeny: bind.deny.map(formatBindRule).sort(),
     };
   }
-  assert.deepEqual(ours, ORACLE.cases, `our agent differs from ${ORACLE.recordedWith}`);
+  // where the oracle could not apply a directive (SocketBind*= without libbpf: oracle.json notes),
+  // its binds all passed: our lines are compared with what cases.ts documents instead
+  const expected: Record<string, Outcome> = {};
+  for (const c of CASES) {
+    const o = ORACLE.cases[c.name]!;
+    if (c.documented && !ORACLE.libbpf) {
+      assert.ok(o.lines.every((l) => l.endsWith('=ok')), `${c.name}: the oracle without libbpf applied nothing (${o.lines.join(', ')}); re-record and compare with it`);
+      expected[c.name] = { ...o, lines: c.documented };
+    } else expected[c.name] = o;
+  }
+  assert.deepEqual(ours, expected, `our agent differs from ${ORACLE.recordedWith} (${ORACLE.notes.join('; ') || 'no notes'})`);
   // every probe printed one line a try on both sides (a probe that cannot run prints nothing on either)
   for (const c of CASES) assert.equal(ours[c.name]!.lines.length, c.probes.length, c.name);
   // what the fixture says, spelled out

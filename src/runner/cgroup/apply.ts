@@ -15,7 +15,8 @@ import { OOM_FILE } from './oom.ts';
 import { delegationOf } from './delegate.ts';
 import { applyDeviceWrites, deviceContext, deviceWrites, readDeviceHost, restricts, type DeviceContext } from './devices.ts';
 import { hasIpAccess, ipAccess, compileFilter, type IpAccess } from './ipaccess.ts';
-import { applyIpFilter, cgroupBpfSupport } from './cgroupbpf.ts';
+import { applyCgroupFilters, cgroupBpfSupport } from './cgroupbpf.ts';
+import { compileBind, hasSocketBind, socketBind, type SocketBind } from './socketbind.ts';
 import type { CgroupContext, UnitCgroup } from './naming.ts';
 
 /** Limits go to the unified hierarchy on a pure v2 node; a hybrid node keeps them on v1 (as systemd's hybrid mode). */
@@ -36,7 +37,7 @@ function hostFacts(ctx: CgroupContext | undefined): HostFacts {
 const APPLIED = (): ReadonlySet<string> => new Set(appliedDirectives(['runner']).filter((d) => (APPLIED_LIMIT_ROWS as readonly string[]).includes(d.name)).map((d) => d.name));
 
 /** Resources with the unit's device context (devices.ts) and IP lists (ipaccess.ts), which the same calls apply. */
-export type UnitResources = Resources & { readonly devices: DeviceContext; readonly ip: IpAccess };
+export type UnitResources = Resources & { readonly devices: DeviceContext; readonly ip: IpAccess; readonly bind: SocketBind };
 
 /** Whether the devices cgroup `dir` allows everything (a missing file: the cgroup is made anew). */
 function unrestrictedList(dir: string): boolean {
@@ -53,9 +54,13 @@ const devicesApplied = (): boolean => DEVICE_ROWS.every((n) => lookupDirective('
 const IP_ROWS = ['IPAddressAllow', 'IPAddressDeny'] as const;
 const ipApplied = (): boolean => IP_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
 const ipOf = (r: Resources): IpAccess | undefined => (r as Partial<UnitResources>).ip;
+/** SocketBindAllow=/SocketBindDeny= likewise (socketbind.ts, the same loader). */
+const BIND_ROWS = ['SocketBindAllow', 'SocketBindDeny'] as const;
+const bindApplied = (): boolean => BIND_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
+const bindOf = (r: Resources): SocketBind | undefined => (r as Partial<UnitResources>).bind;
 
 export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefined): UnitResources {
-  return { ...parseResources(spec, hostFacts(ctx)), devices: deviceContext(spec), ip: ipAccess(spec) };
+  return { ...parseResources(spec, hostFacts(ctx)), devices: deviceContext(spec), ip: ipAccess(spec), bind: socketBind(spec) };
 }
 
 /**
@@ -67,8 +72,8 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
   const applied = new Set(APPLIED());
   // device and IP access: their own per-node gaps (deviceGaps(), ipGaps())
   const access = [...(devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : []),
-    ...(ipApplied() ? ipGaps(ipOf(r), cgroup, ctx, shimPath) : [])];
-  for (const n of [...DEVICE_ROWS, ...IP_ROWS]) applied.delete(n);
+    ...(ipApplied() ? ipGaps(ipOf(r), cgroup, ctx, shimPath) : []), ...(bindApplied() ? bindGaps(bindOf(r), cgroup, ctx, shimPath) : [])];
+  for (const n of [...DEVICE_ROWS, ...IP_ROWS, ...BIND_ROWS]) applied.delete(n);
   if (!cgroup || !ctx) {
     const s = spec.service ?? {};
     const asks = (name: string): boolean => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null
@@ -173,16 +178,7 @@ function ipGaps(ip: IpAccess | undefined, cgroup: UnitCgroup | undefined, ctx: C
     ({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', reason, protects });
   const out = ip.ignored.map((i) => gap(i.name, `ignored, as systemd ignores it: ${i.why}`, false));
   if (!hasIpAccess(ip)) return out;
-  let reason: string | undefined;
-  if (!cgroup || !ctx) reason = 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): the IP filter is a BPF program attached to the unit\'s own cgroup';
-  else if (cgroup.dirs['unified'] === undefined || !ctx.layout.unified) reason = 'this node has no cgroup2 hierarchy the agent can write: the IP filter is a BPF program attached to the unit\'s cgroup in it';
-  else {
-    try { compileFilter(ip, 'ingress'); } catch (e) { reason = (e as Error).message; }
-    if (!reason && shimPath !== undefined) {
-      const why = cgroupBpfSupport(shimPath, ctx.layout.unified.mount);
-      if (why) reason = `this node does not let the agent attach cgroup BPF programs (${why})`;
-    }
-  }
+  const reason = cgroupBpfGap('the IP filter', cgroup, ctx, shimPath, () => { compileFilter(ip, 'ingress'); });
   if (reason) {
     if (ip.allow.length > 0) out.push(gap('IPAddressAllow', reason, false));
     if (ip.deny.length > 0) out.push(gap('IPAddressDeny', reason, true));
@@ -190,26 +186,55 @@ function ipGaps(ip: IpAccess | undefined, cgroup: UnitCgroup | undefined, ctx: C
   return out;
 }
 
+/** Why `what` (BPF programs on the unit's cgroup2 cgroup) cannot be attached on this node, or undefined; `compile` throws a list too long. */
+function cgroupBpfGap(what: string, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined, compile: () => void): string | undefined {
+  if (!cgroup || !ctx) return `the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): ${what} is a BPF program attached to the unit's own cgroup`;
+  if (cgroup.dirs['unified'] === undefined || !ctx.layout.unified) return `this node has no cgroup2 hierarchy the agent can write: ${what} is a BPF program attached to the unit's cgroup in it`;
+  try { compile(); } catch (e) { return (e as Error).message; }
+  const why = shimPath !== undefined ? cgroupBpfSupport(shimPath, ctx.layout.unified.mount) : undefined;
+  return why ? `this node does not let the agent attach cgroup BPF programs (${why})` : undefined;
+}
+
+/** SocketBindAllow=/SocketBindDeny= on this node, as ipGaps(): a deny list that cannot be attached refuses the unit. */
+function bindGaps(b: SocketBind | undefined, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined): Unapplied[] {
+  if (!b) return [];
+  const gap = (name: 'SocketBindAllow' | 'SocketBindDeny', reason: string, protects: boolean): Unapplied =>
+    ({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', reason, protects });
+  const out = b.ignored.map((i) => gap(i.name, `ignored, as systemd ignores it: ${i.why}`, false));
+  if (!hasSocketBind(b)) return out;
+  const reason = cgroupBpfGap('the bind filter', cgroup, ctx, shimPath, () => { compileBind(b, 2); });
+  if (reason) {
+    if (b.allow.length > 0) out.push(gap('SocketBindAllow', reason, false));
+    if (b.deny.length > 0) out.push(gap('SocketBindDeny', reason, true));
+  }
+  return out;
+}
+
 /**
- * The unit's IP filter on its cgroup2 cgroup before its first process starts; `existed`: the
+ * The unit's IP filter and bind rules on its cgroup2 cgroup before its first process starts; `existed`: the
  * cgroup was there before this start (an earlier invocation's filter may still be attached: it is
  * replaced, or detached when the lists are now empty). Undefined, or why it failed (the start
  * then fails: the filter protects).
  */
 export function applyUnitIpFilter(r: Resources, cgroup: UnitCgroup, shimPath: string, existed: boolean): string | undefined {
-  const ip = ipOf(r), dir = cgroup.dirs['unified'];
-  if (!ip || dir === undefined || !ipApplied() || (!hasIpAccess(ip) && !existed)) return undefined;
-  return applyIpFilter(shimPath, dir, ip);
+  const dir = cgroup.dirs['unified'];
+  if (dir === undefined) return undefined;
+  const ip = ipApplied() ? ipOf(r) : undefined, bind = bindApplied() ? bindOf(r) : undefined;
+  const what = { ...(ip && (hasIpAccess(ip) || existed) ? { ip } : {}), ...(bind && (hasSocketBind(bind) || existed) ? { bind } : {}) };
+  return what.ip || what.bind ? applyCgroupFilters(shimPath, dir, what) : undefined;
 }
 
 /** Changed lists on a running unit (set-property): the filter replaced at once. */
 export function reapplyUnitIpFilter(before: Resources, after: Resources, cgroup: UnitCgroup, shimPath: string): { changed: string[]; problem?: string } {
-  const was = ipOf(before), now = ipOf(after), dir = cgroup.dirs['unified'];
-  if (!was || !now || dir === undefined || !ipApplied()) return { changed: [] };
-  const changed = IP_ROWS.filter((n) => JSON.stringify(n === 'IPAddressAllow' ? was.allow : was.deny) !== JSON.stringify(n === 'IPAddressAllow' ? now.allow : now.deny));
-  if (changed.length === 0) return { changed: [] };
-  const problem = applyIpFilter(shimPath, dir, now);
-  return problem === undefined ? { changed } : { changed: [], problem };
+  const dir = cgroup.dirs['unified'];
+  if (dir === undefined) return { changed: [] };
+  const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
+  const wasIp = ipOf(before), nowIp = ipOf(after), wasBind = bindOf(before), nowBind = bindOf(after);
+  const ip = ipApplied() && wasIp && nowIp ? IP_ROWS.filter((n) => (n === 'IPAddressAllow' ? differs(wasIp.allow, nowIp.allow) : differs(wasIp.deny, nowIp.deny))) : [];
+  const bind = bindApplied() && wasBind && nowBind ? BIND_ROWS.filter((n) => (n === 'SocketBindAllow' ? differs(wasBind.allow, nowBind.allow) : differs(wasBind.deny, nowBind.deny))) : [];
+  if (ip.length + bind.length === 0) return { changed: [] };
+  const problem = applyCgroupFilters(shimPath, dir, { ...(ip.length > 0 ? { ip: nowIp! } : {}), ...(bind.length > 0 ? { bind: nowBind! } : {}) });
+  return problem === undefined ? { changed: [...ip, ...bind] } : { changed: [], problem };
 }
 
 /**

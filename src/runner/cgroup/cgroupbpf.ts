@@ -1,4 +1,5 @@
-// The effectful edge of IPAddressAllow=/IPAddressDeny= (ipaccess.ts): `uo-shim --cgroup-bpf DIR`
+// The effectful edge of IPAddressAllow=/IPAddressDeny= (ipaccess.ts) and SocketBindAllow=/
+// SocketBindDeny= (socketbind.ts): `uo-shim --cgroup-bpf DIR`
 // (shim/cgroup-bpf.c) run synchronously by the agent, the compiled programs on its stdin. At a
 // start before the unit's first process (a failure fails the start: the filter protects), and
 // again when the lists change while the unit runs (set-property). The attachment stays with the
@@ -7,6 +8,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { compileFilter, encodeProgram, hasIpAccess, PROGRAM_NAME, type IpAccess } from './ipaccess.ts';
+import { BIND_PROGRAM_NAME, compileBind, hasSocketBind, type SocketBind } from './socketbind.ts';
 
 const DIRECTIONS = ['ingress', 'egress'] as const;
 
@@ -14,6 +16,13 @@ const DIRECTIONS = ['ingress', 'egress'] as const;
 export function ipFilterCommands(a: IpAccess): string[] {
   if (!hasIpAccess(a)) return DIRECTIONS.map((d) => `detach inet-${d} ${PROGRAM_NAME[d]}`);
   return DIRECTIONS.map((d) => `attach inet-${d} ${PROGRAM_NAME[d]} ${encodeProgram(compileFilter(a, d))}`);
+}
+
+/** The helper's commands for `b`: attach (replace) the bind4/bind6 programs, or detach ours when there are no rules. Throws RangeError over 128 rules. */
+export function bindCommands(b: SocketBind): string[] {
+  const hooks = [[2, 'inet4-bind'], [10, 'inet6-bind']] as const;
+  if (!hasSocketBind(b)) return hooks.map(([f, at]) => `detach ${at} ${BIND_PROGRAM_NAME[f]}`);
+  return hooks.map(([f, at]) => `attach ${at} ${BIND_PROGRAM_NAME[f]} ${encodeProgram(compileBind(b, f))}`);
 }
 
 /** Runs the helper on the cgroup `dir`; its stdout, or throws an Error with what it said. */
@@ -24,14 +33,17 @@ export function runCgroupBpf(shimPath: string, dir: string, commands: readonly s
   return r.stdout;
 }
 
-/** Attaches (or detaches) the unit's IP filter on its unified cgroup `dir`; undefined, or why it failed. */
-export function applyIpFilter(shimPath: string, dir: string, a: IpAccess): string | undefined {
-  try { runCgroupBpf(shimPath, dir, ipFilterCommands(a)); return undefined; } catch (e) { return (e as Error).message; }
+/** Attaches (or detaches) the unit's IP filter and/or bind rules on its unified cgroup `dir`; undefined, or why it failed. */
+export function applyCgroupFilters(shimPath: string, dir: string, what: { ip?: IpAccess; bind?: SocketBind }): string | undefined {
+  try {
+    runCgroupBpf(shimPath, dir, [...(what.ip ? ipFilterCommands(what.ip) : []), ...(what.bind ? bindCommands(what.bind) : [])]);
+    return undefined;
+  } catch (e) { return (e as Error).message; }
 }
 
-/** The programs attached to `dir`: "inet-ingress ID NAME" lines. */
+/** The programs attached to `dir`: "inet-ingress ID NAME" lines (all four hooks). */
 export function listPrograms(shimPath: string, dir: string): string[] {
-  return runCgroupBpf(shimPath, dir, DIRECTIONS.map((d) => `list inet-${d}`)).split('\n').filter(Boolean);
+  return runCgroupBpf(shimPath, dir, ['inet-ingress', 'inet-egress', 'inet4-bind', 'inet6-bind'].map((at) => `list ${at}`)).split('\n').filter(Boolean);
 }
 
 const support = new Map<string, string | undefined>();

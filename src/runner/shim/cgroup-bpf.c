@@ -15,7 +15,8 @@
  *   list ATTACH              print "ATTACH ID NAME" for each program attached to DIR for ATTACH
  *   check                    load a trivial program of each type and query DIR: whether this
  *                            kernel and this process can do the above (root, CONFIG_CGROUP_BPF)
- * ATTACH: inet-ingress, inet-egress (BPF_PROG_TYPE_CGROUP_SKB).
+ * ATTACH: inet-ingress, inet-egress (BPF_PROG_TYPE_CGROUP_SKB: IPAddressAllow=/IPAddressDeny=),
+ * inet4-bind, inet6-bind (BPF_PROG_TYPE_CGROUP_SOCK_ADDR: SocketBindAllow=/SocketBindDeny=).
  *
  * Programs of other names (a delegated payload's own) are left alone. The attachment lives as
  * long as the cgroup (not this process): a new agent finds it, replaces it by name, and so never
@@ -51,6 +52,8 @@ static int fail(const char *what, int err) {
 static const struct { const char *name; int attach, type; } ATTACH[] = {
 	{ "inet-ingress", BPF_CGROUP_INET_INGRESS, BPF_PROG_TYPE_CGROUP_SKB },
 	{ "inet-egress", BPF_CGROUP_INET_EGRESS, BPF_PROG_TYPE_CGROUP_SKB },
+	{ "inet4-bind", BPF_CGROUP_INET4_BIND, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "inet6-bind", BPF_CGROUP_INET6_BIND, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
 };
 #define N_ATTACH (int)(sizeof ATTACH / sizeof ATTACH[0])
 
@@ -97,12 +100,14 @@ static int parse_line(char *line, struct command *c) {
 	return 0;
 }
 
-/* Loads a program; its fd, or -errno (the verifier's log on stderr). */
-static int load(int type, const char *name, const struct bpf_insn *insns, size_t n) {
+/* Loads a program for the attach type at; its fd, or -errno (the verifier's log on stderr). */
+static int load(int at, const char *name, const struct bpf_insn *insns, size_t n) {
+	int type = ATTACH[at].type;
 	static char log[65536];
 	union bpf_attr a;
 	memset(&a, 0, sizeof a);
 	a.prog_type = type;
+	if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR) a.expected_attach_type = ATTACH[at].attach; /* required for these */
 	a.insns = (uintptr_t)insns;
 	a.insn_cnt = (uint32_t)n;
 	a.license = (uintptr_t) "Apache-2.0"; /* the helpers used (skb_load_bytes) are not GPL-only */
@@ -194,7 +199,7 @@ static int run(int cg, const struct command *c) {
 		struct bpf_insn pass[2] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 1 }, { .code = BPF_JMP | BPF_EXIT } };
 		uint32_t ids[MAX_PROGS];
 		for (int i = 0; i < N_ATTACH; i++) {
-			int fd = load(ATTACH[i].type, "uo_check", pass, 2);
+			int fd = load(i, "uo_check", pass, 2);
 			if (fd < 0) { snprintf(what, sizeof what, "loading a BPF program for %s", ATTACH[i].name); return fail(what, -fd); }
 			close(fd);
 			int n = query(cg, i, ids);
@@ -219,7 +224,7 @@ static int run(int cg, const struct command *c) {
 	if (n < 0) { snprintf(what, sizeof what, "finding the %s programs named %s", ATTACH[c->at].name, c->name); return fail(what, -n); }
 	int r = 0, first = 0;
 	if (c->verb == 'a') {
-		int prog = load(ATTACH[c->at].type, c->name, c->insns, c->n);
+		int prog = load(c->at, c->name, c->insns, c->n);
 		if (prog < 0) { snprintf(what, sizeof what, "loading the %s program %s", ATTACH[c->at].name, c->name); r = fail(what, -prog); goto out; }
 		int e = prog_attach(cg, c->at, prog, n > 0 ? old[0] : -1);
 		close(prog);
