@@ -1,5 +1,6 @@
 /* cgroup-bpf: uo-shim --cgroup-bpf DIR, the loader of the agent's cgroup BPF programs (issue 15:
- * IPAddressAllow=/IPAddressDeny=, compiled by src/runner/cgroup/ipaccess.ts). */
+ * IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=, compiled by
+ * src/runner/cgroup/ipaccess.ts and socketbind.ts). */
 #ifndef UO_SHIM_CGROUP_BPF_H
 #define UO_SHIM_CGROUP_BPF_H
 

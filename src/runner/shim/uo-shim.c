@@ -4,7 +4,7 @@
  *   uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]
  *   uo-shim --lock FILE AGENT_PID [--wait]     (a helper of the agent: lock.c)
  *   uo-shim --cgroup-bpf DIR < COMMANDS        (a helper of the agent: cgroup-bpf.c, the
- *                                              IPAddressAllow=/IPAddressDeny= programs)
+ *                                              IPAddressAllow=/Deny=, SocketBindAllow=/Deny= programs)
  *   uo-shim --features                         prints what this shim can do, one word a line
  *                                              ("namespaces": UO_SHIM_NAMESPACES), so that
  *                                              the agent never relies on a setting an older
