@@ -72,7 +72,7 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
   const applied = new Set(APPLIED());
   // device and IP access: their own per-node gaps (deviceGaps(), ipGaps())
   const access = [...(devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : []),
-    ...(ipApplied() ? ipGaps(ipOf(r), cgroup, ctx, shimPath) : []), ...(bindApplied() ? bindGaps(bindOf(r), cgroup, ctx, shimPath) : [])];
+    ...(ipApplied() ? filterGaps(ipLists(ipOf(r)), cgroup, ctx, shimPath) : []), ...(bindApplied() ? filterGaps(bindLists(bindOf(r)), cgroup, ctx, shimPath) : [])];
   for (const n of [...DEVICE_ROWS, ...IP_ROWS, ...BIND_ROWS]) applied.delete(n);
   if (!cgroup || !ctx) {
     const s = spec.service ?? {};
@@ -165,26 +165,43 @@ function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, dir: 
   return out;
 }
 
+/** An allow list and a deny list applied by cgroup BPF programs (IP filter, bind rules) and what gets in their way on this node. */
+interface FilterLists {
+  readonly names: readonly [allow: string, deny: string];
+  readonly allow: readonly unknown[];
+  readonly deny: readonly unknown[];
+  readonly ignored: readonly { readonly name: string; readonly why: string }[];
+  /** What the programs are, for the reason ("the IP filter"). */
+  readonly what: string;
+  /** Compiles them: throws a RangeError for lists too long. */
+  readonly compile: () => void;
+}
+
 /**
- * IPAddressAllow=/IPAddressDeny= on this node: applied where the unit has a cgroup in a cgroup2
- * hierarchy and the kernel lets the agent attach cgroup SKB programs (`uo-shim --cgroup-bpf
- * DIR` check, asked once); elsewhere a deny list is a gap that protects (the unit does not
- * start), an allow list alone (which drops nothing) a gap reported. Words systemd ignores are
- * reported.
+ * IPAddressAllow=/IPAddressDeny= and SocketBindAllow=/SocketBindDeny= on this node: applied where
+ * the unit has a cgroup in a cgroup2 hierarchy and the kernel lets the agent attach cgroup BPF
+ * programs (`uo-shim --cgroup-bpf DIR` check, asked once); elsewhere a deny list is a gap that
+ * protects (the unit does not start), an allow list alone (which refuses nothing) a gap
+ * reported. Words systemd ignores are reported.
  */
-function ipGaps(ip: IpAccess | undefined, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined): Unapplied[] {
-  if (!ip) return [];
-  const gap = (name: 'IPAddressAllow' | 'IPAddressDeny', reason: string, protects: boolean): Unapplied =>
+function filterGaps(l: FilterLists | undefined, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined): Unapplied[] {
+  if (!l) return [];
+  const gap = (name: string, reason: string, protects: boolean): Unapplied =>
     ({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', reason, protects });
-  const out = ip.ignored.map((i) => gap(i.name, `ignored, as systemd ignores it: ${i.why}`, false));
-  if (!hasIpAccess(ip)) return out;
-  const reason = cgroupBpfGap('the IP filter', cgroup, ctx, shimPath, () => { compileFilter(ip, 'ingress'); });
+  const out = l.ignored.map((i) => gap(i.name, `ignored, as systemd ignores it: ${i.why}`, false));
+  if (l.allow.length + l.deny.length === 0) return out;
+  const reason = cgroupBpfGap(l.what, cgroup, ctx, shimPath, l.compile);
   if (reason) {
-    if (ip.allow.length > 0) out.push(gap('IPAddressAllow', reason, false));
-    if (ip.deny.length > 0) out.push(gap('IPAddressDeny', reason, true));
+    if (l.allow.length > 0) out.push(gap(l.names[0], reason, false));
+    if (l.deny.length > 0) out.push(gap(l.names[1], reason, true));
   }
   return out;
 }
+
+const ipLists = (ip: IpAccess | undefined): FilterLists | undefined =>
+  ip && { names: IP_ROWS, allow: ip.allow, deny: ip.deny, ignored: ip.ignored, what: 'the IP filter', compile: () => { compileFilter(ip, 'ingress'); } };
+const bindLists = (b: SocketBind | undefined): FilterLists | undefined =>
+  b && { names: BIND_ROWS, allow: b.allow, deny: b.deny, ignored: b.ignored, what: 'the bind filter', compile: () => { compileBind(b, 2); } };
 
 /** Why `what` (BPF programs on the unit's cgroup2 cgroup) cannot be attached on this node, or undefined; `compile` throws a list too long. */
 function cgroupBpfGap(what: string, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined, compile: () => void): string | undefined {
@@ -193,21 +210,6 @@ function cgroupBpfGap(what: string, cgroup: UnitCgroup | undefined, ctx: CgroupC
   try { compile(); } catch (e) { return (e as Error).message; }
   const why = shimPath !== undefined ? cgroupBpfSupport(shimPath, ctx.layout.unified.mount) : undefined;
   return why ? `this node does not let the agent attach cgroup BPF programs (${why})` : undefined;
-}
-
-/** SocketBindAllow=/SocketBindDeny= on this node, as ipGaps(): a deny list that cannot be attached refuses the unit. */
-function bindGaps(b: SocketBind | undefined, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined): Unapplied[] {
-  if (!b) return [];
-  const gap = (name: 'SocketBindAllow' | 'SocketBindDeny', reason: string, protects: boolean): Unapplied =>
-    ({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', reason, protects });
-  const out = b.ignored.map((i) => gap(i.name, `ignored, as systemd ignores it: ${i.why}`, false));
-  if (!hasSocketBind(b)) return out;
-  const reason = cgroupBpfGap('the bind filter', cgroup, ctx, shimPath, () => { compileBind(b, 2); });
-  if (reason) {
-    if (b.allow.length > 0) out.push(gap('SocketBindAllow', reason, false));
-    if (b.deny.length > 0) out.push(gap('SocketBindDeny', reason, true));
-  }
-  return out;
 }
 
 /**
