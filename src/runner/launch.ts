@@ -22,7 +22,7 @@ import type { ExecContext } from './context.ts';
 import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGroups, type Account, type EnvironmentFailure } from './environment.ts';
 import { encodeShimArgs, encodeShimEnv, NAMESPACE_TYPES } from './shimproto.ts';
 import { hostNamespacePid } from './hostns.ts';
-import { privsPlan } from './privs.ts';
+import { keyringSetting, privsPlan } from './privs.ts';
 import { removePrivateTmp, sandboxGuard, sandboxPlan } from './sandbox.ts';
 import { delegateCommand } from './cgroup/delegate.ts';
 import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
@@ -136,6 +136,8 @@ export function prepareLaunch(i: LaunchInput): Launch {
   // issue 15: capabilities, NoNewPrivileges=, system call filters, PrivateNetwork= ("+": none, as systemd)
   const privs = privsPlan(i.service, !e.command.flags.fullPrivileges);
   problems.push(...privs.problems);
+  // KeyringMode= (default private): made as the unit's user, for "+" commands too (systemd's setup_keyring())
+  const keyring = keyringSetting(i.service, acct.user?.uid, acct.gid, i.invocationId);
   const shimEnv = encodeShimEnv({
     env: built.env,
     root: nsPid === undefined && i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
@@ -153,7 +155,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
     ignoreSigpipe: exec.ignoreSigpipe, cgroups: cgroup.dirs, holderCgroups: i.holderCgroups,
     sandbox: sandbox.spec,
-    privs: privs.env,
+    privs: keyring !== undefined ? { ...privs.env, UO_SHIM_KEYRING: keyring } : privs.env,
   });
   if (setupFailure) problems.push(setupFailure.message);
   return { path, argv, shimEnv, problems, ...(built.failure ? { failure: built.failure } : {}), ...(setupFailure ? { setupFailure } : {}) };

@@ -349,6 +349,8 @@ const GATED: ReadonlyArray<{ readonly env: string; readonly feature: string; rea
   { env: 'UO_SHIM_PROTECT_HOSTNAME', feature: 'privs2', status: 226, what: 'ProtectHostname=' },
   { env: 'UO_SHIM_RTPRIO_ZERO', feature: 'privs2', status: 205, what: 'RestrictRealtime=' },
   { env: 'UO_SHIM_SECCOMP_MDWE', feature: 'privs2', status: 228, what: 'MemoryDenyWriteExecute=' },
+  { env: 'UO_SHIM_SECUREBITS', feature: 'privs3', status: 213, what: 'SecureBits=' },
+  { env: 'UO_SHIM_KEYRING', feature: 'privs3', status: 237, what: 'KeyringMode= (a session keyring of its own)' },
 ];
 
 /**

@@ -3,7 +3,7 @@
 // (identity, privileges, system calls, network). A unit asking for a protection the node
 // does not apply yet does not start (fail closed) unless the agent allows it.
 
-import { row, honours, STR, LIST, LINES, BOOL, SPAN, boolOr, enumOf, modeKind, type Applied, type Directive, type Kind, type NotApplied } from './kinds.ts';
+import { row, STR, LIST, LINES, BOOL, SPAN, boolOr, enumOf, modeKind, type Applied, type Directive, type Kind, type NotApplied } from './kinds.ts';
 
 const FS = 'file-system sandboxing is not applied yet (sandbox, issue 14)';
 const DIRS = 'the runtime, state, cache, logs and configuration directories are not created yet (sandbox, issue 14)';
@@ -45,8 +45,10 @@ export const SANDBOX: Directive[] = [
   d('NoNewPrivileges', BOOL, 'Forbid gaining privileges through execve(), PR_SET_NO_NEW_PRIVS (NoNewPrivileges=, default no).', privApplied),
   d('CapabilityBoundingSet', LINES, 'Capability bounding set (CapabilityBoundingSet=): names like CAP_NET_ADMIN, "~" to drop the listed ones.', privApplied),
   d('AmbientCapabilities', LINES, 'Ambient capabilities granted to a non-root User= (AmbientCapabilities=).', { applier: 'runner', protects: false }),
-  d('SecureBits', LIST, 'Secure bits of the processes (SecureBits=): keep-caps, noroot, no-setuid-fixup and their -locked forms.', priv),
-  d('KeyringMode', enumOf(['inherit', 'private', 'shared']), 'Kernel session keyring (KeyringMode=, default private for system services).', { applier: 'sandbox', reason: `${PRIV}; processes share the agent's keyring`, protects: true, gap: honours(`${PRIV}; processes share the agent's keyring`, 'inherit') }),
+  // each line replaces the one before; set late with prctl(PR_SET_SECUREBITS) (privs.ts, shim/privs.c)
+  d('SecureBits', LINES, 'Secure bits of the processes (SecureBits=): keep-caps, noroot, no-setuid-fixup and their -locked forms; each line replaces the one before.', privApplied),
+  // a fresh session keyring with the invocation ID, made as the unit's user (privs.ts keyringSetting(), shim/privs.c)
+  d('KeyringMode', enumOf(['inherit', 'private', 'shared']), 'Kernel session keyring (KeyringMode=, default private for system services: a keyring of its own; shared links the user keyring in; inherit: the agent\'s).', privApplied),
   d('SystemCallFilter', LINES, 'Allowed system calls, or with "~" denied ones (SystemCallFilter=): names and @groups such as @system-service, with an optional ":ERRNO".', privApplied),
   d('SystemCallErrorNumber', STR, 'errno returned by filtered system calls instead of killing (SystemCallErrorNumber=), e.g. EPERM or kill.', privApplied),
   d('SystemCallArchitectures', LINES, 'Architectures whose system calls may be used (SystemCallArchitectures=), e.g. native.', privApplied),
