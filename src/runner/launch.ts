@@ -28,6 +28,8 @@ import { delegateCommand } from './cgroup/delegate.ts';
 import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
 import { credentialsDirectory, hasCredentials, setupCredentials, type CredentialPlan } from './credentials.ts';
 import type { SpawnEffect } from './store.ts';
+import { hasDynamicUser } from '../api/dynamicuser.ts';
+import { resolveDynamicUser } from './dynuser.ts';
 
 export interface LaunchInput {
   readonly effect: SpawnEffect;
@@ -50,6 +52,8 @@ export interface LaunchInput {
   readonly directories?: ExecDirectories | undefined;
   /** LoadCredential=/SetCredential=/ImportCredential= (credentials.ts): written at an invocation's first command. */
   readonly credentials?: CredentialPlan | undefined;
+  /** The unit's state folder: DynamicUser='s allocation is recorded there (dynuser.ts). */
+  readonly unitDir?: string | undefined;
 }
 
 export interface Launch {
@@ -72,12 +76,25 @@ export interface Launch {
   readonly setupFailure?: SetupFailure;
 }
 
-interface Credentials { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number }
+interface Credentials { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number; dynamic?: boolean }
 
-function credentials(exec: ExecContext, unitName: string, hostRoot: string | undefined, problems: string[]): Credentials {
+function credentials(exec: ExecContext, unitName: string, hostRoot: string | undefined, problems: string[], dynamic?: { unitDir: string | undefined }): Credentials {
   const ctx = { unitName };
   const etc = (f: string): string => join(hostRoot ?? '/', 'etc', f);
   const userName = exec.user !== undefined ? expandSpecifiers(exec.user, ctx) : undefined;
+  if (dynamic && userName !== undefined) {
+    // DynamicUser=: the user and group allocated (or a static account of the name), only
+    // initgroups()' own group and SupplementaryGroups= (a dynamic user is a member of nothing)
+    const groupName = exec.group !== undefined ? expandSpecifiers(exec.group, ctx) : userName;
+    const r = dynamic.unitDir === undefined ? { error: 'the unit has no state folder to record its dynamic user in' } : resolveDynamicUser({ unitDir: dynamic.unitDir, user: userName, group: groupName, passwd: etc('passwd'), groupFile: etc('group') });
+    if ('error' in r) {
+      problems.push(`Failed to acquire dynamic user: ${r.error}`);
+      return { user: undefined, gid: undefined, groups: [], failure: 217 };
+    }
+    const supplementary = exec.supplementaryGroups.map((g) => lookupGroup(g, etc('group'))).filter((g): g is number => g !== undefined);
+    const groups = [...new Set([...(r.gid !== 0 ? [r.gid] : []), ...(r.dynamic ? [] : memberGroups(r.account.name, etc('group'))), ...supplementary])];
+    return { user: r.account, gid: r.gid, groups, dynamic: r.dynamic };
+  }
   const user = userName !== undefined ? lookupUser(userName, etc('passwd')) : undefined;
   if (userName !== undefined && !user) {
     problems.push(`Failed to determine user credentials: No such process (User=${userName} does not exist on this node)`); // systemd 257: "…: No such process" (ESRCH)
@@ -102,7 +119,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
   const { effect: e, exec, cfg } = i;
   const problems: string[] = [];
   const privileged = e.command.flags.fullPrivileges || e.command.flags.noSetuid;
-  const acct = credentials(exec, i.unitName, i.hostRoot, problems);
+  const acct = credentials(exec, i.unitName, i.hostRoot, problems, hasDynamicUser(i.service) ? { unitDir: i.unitDir } : undefined);
   const user = privileged ? undefined : acct.user;
   const ctx = { unitName: i.unitName, user: acct.user };
   const manager: Record<string, string> = { INVOCATION_ID: i.invocationId, ...e.env };
@@ -172,7 +189,8 @@ function execSetup(i: LaunchInput, acct: Credentials, ctx: { unitName: string; u
   const expand = (s: string): string => expandSpecifiers(s, ctx);
   if (i.directories && hasExecDirectories(i.directories)) {
     Object.assign(manager, directoryEnv(i.directories, expand));
-    const f = setupExecDirectories(i.directories, root, uid, gid, expand);
+    // DynamicUser=: StateDirectory= & co below PREFIX/private (directories.ts), even with a static user of the name
+    const f = setupExecDirectories(i.directories, root, uid, gid, expand, hasDynamicUser(i.service));
     if (f) return f;
   }
   if (i.credentials && hasCredentials(i.credentials)) {

@@ -292,12 +292,19 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   // the exec directories (RuntimeDirectory= and friends, made by the runner before the command)
   // are bound read-write into the namespace, so that ProtectSystem=strict leaves them writable
   // (systemd: they imply BindPaths=; ConfigurationDirectory= too)
+  // DynamicUser=: StateDirectory=, CacheDirectory=, LogsDirectory= live below PREFIX/private
+  // (0700 on the host, directories.ts); the namespace shows an empty 0755 tmpfs there with only
+  // the unit's own folders bound in, which the public links (PREFIX/NAME → private/NAME) reach
+  const dynamic = truthy(s['dynamicUser']);
   for (const [field, prefix] of EXEC_DIRECTORIES) {
+    const isPrivate = dynamic && (field === 'stateDirectory' || field === 'cacheDirectory' || field === 'logsDirectory');
+    let any = false;
     for (const raw of list(s[field])) {
       const name = i.expand(raw.split(':')[0] ?? '');
-      const p = name !== '' && !name.startsWith('/') && !name.split('/').some((c) => c === '.' || c === '..') ? cleanPath(`${prefix}/${name}`) : undefined;
-      if (p !== undefined) entries.push({ path: p, op: 'bind', arg: p, recursive: true });
+      const p = name !== '' && !name.startsWith('/') && !name.split('/').some((c) => c === '.' || c === '..') ? cleanPath(`${prefix}/${isPrivate ? 'private/' : ''}${name}`) : undefined;
+      if (p !== undefined) { entries.push({ path: p, op: 'bind', arg: p, recursive: true }); any = true; }
     }
+    if (isPrivate && any) entries.push({ path: `${prefix}/private`, op: 'tmpfs', arg: 'mode=0755' });
   }
 
   // sort, drop duplicates (the first wins, read-only spreads), what is below an inaccessible path, no-ops

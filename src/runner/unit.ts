@@ -22,6 +22,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
+import { withDynamicUser } from '../api/dynamicuser.ts';
+import { refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
@@ -169,7 +171,7 @@ export class UnitRunner {
     this.dir = opts.dir;
     this.spec = opts.spec;
     this.cfg = configFromSpec(opts.spec, opts.unitName);
-    this.execContext = executionContext(opts.spec);
+    this.execContext = executionContext(this.patchedSpec());
     this.cgroup = this.named = this.nameCgroup();
     this.judge();
     this.clock = opts.clock ?? monotonicUs;
@@ -332,7 +334,7 @@ export class UnitRunner {
   updateSpec(spec: ServiceUnitSpec, id?: string): void {
     this.spec = spec;
     this.cfg = configFromSpec(spec, this.unitName);
-    this.execContext = executionContext(spec);
+    this.execContext = executionContext(this.patchedSpec());
     const cg = this.named = this.nameCgroup();
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
     if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
@@ -495,6 +497,8 @@ export class UnitRunner {
 
   /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
   private readonly setupFailures = new Map<SpawnRecord, SetupFailure>();
+  /** RemoveIPC=: the user the unit's commands run as, while it counts as running (removeipc.ts). */
+  private ipcOwner: { uid: number; gid: number | undefined } | undefined;
   /** The service's UO_SHIM_* variables already warned about (once each: shimproto.ts SERVICE_ENV_PREFIX). */
   private readonly shimNamesSaid = new Set<string>();
 
@@ -508,7 +512,19 @@ export class UnitRunner {
     const problems = removeRuntimeDirectories(execDirectories(this.spec.service), root, restarting, expand);
     if (hasCredentials(credentialPlan(this.spec.service).plan)) { const p = removeCredentials(root, this.unitName); if (p !== undefined) problems.push(p); }
     problems.push(...removePrivateTmp(this.unitName, undefined, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
+    // RemoveIPC=: the user's IPC objects once its last unit stopped (removeipc.ts)
+    if (this.ipcOwner && !restarting) {
+      const o = this.ipcOwner;
+      this.ipcOwner = undefined;
+      if (unrefUser(o.uid, this.unitName)) { const p = removeIpc(this.opts.shimPath, o.uid, o.gid); if (p !== undefined) problems.push(p); }
+    }
     for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
+  }
+
+  /** The spec as systemd's manager completes it at load: DynamicUser='s user and implied sandbox (src/api/dynamicuser.ts). */
+  private patchedSpec(): ServiceUnitSpec {
+    const service = withDynamicUser(this.spec.service, this.unitName);
+    return service === this.spec.service ? this.spec : { ...this.spec, service };
   }
 
   /** Writes the state if a decision changed it and no batch is open. */
@@ -607,7 +623,8 @@ export class UnitRunner {
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
         ...(this.cgroup ? { cgroups: this.cgroup.placement, holderCgroups: holders } : {}),
         directories: execDirectories(this.spec.service), credentials: credentialPlan(this.spec.service).plan,
-        service: this.spec.service, // the mount namespace's directives (sandbox.ts)
+        service: this.patchedSpec().service, // the mount namespace's directives (sandbox.ts), privileges (privs.ts)
+        unitDir: this.dir, // DynamicUser='s allocation (dynuser.ts)
       });
     } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
       this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
@@ -627,6 +644,12 @@ export class UnitRunner {
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     this.tail.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
+    // RemoveIPC= (implied by DynamicUser=): the unit counts as running as its user until it stops
+    const ipcUid = l.shimEnv['UO_SHIM_UID'];
+    if (ipcUid !== undefined && ipcUid !== '0' && this.patchedSpec().service?.['removeIPC'] === true) {
+      this.ipcOwner = { uid: Number(ipcUid), gid: l.shimEnv['UO_SHIM_GID'] !== undefined ? Number(l.shimEnv['UO_SHIM_GID']) : undefined };
+      refUser(this.ipcOwner.uid, this.unitName);
+    }
     rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec));
     rec.bootId = bootId();
     rec.shimStart = startTime(rec.shimPid);

@@ -41,7 +41,9 @@ const d = (name: string, kind: Kind, doc: string, how: Applied | NotApplied): Di
 
 export const SANDBOX: Directive[] = [
   // Identity and privileges (issue 15)
-  d('DynamicUser', BOOL, 'Run as a transient user and group allocated at start (DynamicUser=, default no).', priv),
+  // an id of 61184–65519 recorded in the unit's state folder (src/runner/dynuser.ts), the implied
+  // sandbox of src/api/dynamicuser.ts, StateDirectory= & co below /var/lib/private (directories.ts)
+  d('DynamicUser', BOOL, 'Run as a transient user and group allocated at start (DynamicUser=, default no): an id of 61184–65519, the same for the unit while it exists; implies ProtectSystem=strict, ProtectHome=read-only, PrivateTmp=, RemoveIPC=, NoNewPrivileges=, RestrictSUIDSGID=.', privApplied),
   d('NoNewPrivileges', BOOL, 'Forbid gaining privileges through execve(), PR_SET_NO_NEW_PRIVS (NoNewPrivileges=, default no).', privApplied),
   d('CapabilityBoundingSet', LINES, 'Capability bounding set (CapabilityBoundingSet=): names like CAP_NET_ADMIN, "~" to drop the listed ones.', privApplied),
   d('AmbientCapabilities', LINES, 'Ambient capabilities granted to a non-root User= (AmbientCapabilities=).', { applier: 'runner', protects: false }),
@@ -61,7 +63,8 @@ export const SANDBOX: Directive[] = [
   d('RestrictAddressFamilies', LINES, 'Socket address families allowed, or with "~" denied (RestrictAddressFamilies=), e.g. AF_UNIX AF_INET AF_INET6, or none.', privApplied),
   d('RestrictFileSystems', LIST, 'File system types the processes may access, or with "~" not (RestrictFileSystems=).', priv),
   d('LockPersonality', BOOL, 'Lock the execution domain, personality(2) (LockPersonality=, default no).', privApplied),
-  d('RemoveIPC', BOOL, 'Remove the user\'s System V and POSIX IPC objects when the unit stops (RemoveIPC=, default no).', { applier: 'sandbox', reason: PRIV, protects: false }),
+  // when the user's last unit stops, not for root (src/runner/removeipc.ts, shim/removeipc.c)
+  d('RemoveIPC', BOOL, 'Remove the user\'s System V and POSIX IPC objects when the unit stops (RemoveIPC=, default no).', { applier: 'runner', protects: false }),
   d('PrivateUsers', boolOr('self', 'identity', 'full'), 'Run in a user namespace (PrivateUsers=, default "false"): "true"/"self", "identity" or "full".', priv),
   // Network (issue 15)
   d('PrivateNetwork', BOOL, 'Run in a network namespace with only a loopback device (PrivateNetwork=, default no).', privApplied),
