@@ -12,7 +12,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentFixture } from '../support/agent.ts';
 import { FIXTURES } from '../support/paths.ts';
@@ -53,7 +52,8 @@ test('DynamicUser=, SecureBits=, KeyringMode=, RemoveIPC=: every probe unit ends
   assert.deepEqual(Object.keys(ORACLE.cases).sort(), CASES.map((c) => c.name).sort(), 'oracle.json holds every case of cases.ts (re-record it)');
   cleanHost();
   t.after(cleanHost);
-  const work = mkdtempSync(join(tmpdir(), 'uo-dyn-'));
+  // the probe outside /tmp and /var/tmp, which PrivateTmp= (implied by DynamicUser=) replaces
+  const work = mkdtempSync('/var/lib/uo-dyn-probe-');
   t.after(() => rmSync(work, { recursive: true, force: true }));
   chmodSync(work, 0o755);
   const probe = join(work, 'prv-probe');
