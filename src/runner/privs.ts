@@ -34,40 +34,14 @@
 //
 // A command with the "+" prefix runs without any of it (systemd: no sandboxing for it).
 
-import { CAPABILITIES } from './linux-tables.ts';
+import { CAPABILITIES } from '../api/linux-tables.ts';
+import { parseCapabilitySet, CAP_MASK_ALL } from '../api/sets.ts';
+
+export { CAP_MASK_ALL, capabilityFromName, parseCapabilitySet } from '../api/sets.ts';
 import { encodePrograms, seccompPlan } from './seccomp.ts';
 
 const words = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)]);
 const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
-
-/** CAP_MASK_ALL: every capability bit systemd can hold (63 of them). */
-export const CAP_MASK_ALL = (1n << 63n) - 1n;
-
-/** capability_from_name(): a name (any case) or a number up to 62; undefined when neither. */
-export function capabilityFromName(s: string): number | undefined {
-  if (/^[0-9]{1,2}$/.test(s)) return Number(s) <= 62 ? Number(s) : undefined;
-  return CAPABILITIES[s.toUpperCase()];
-}
-
-/** config_parse_capability_set(): lines accumulated onto `initial` (CAP_MASK_ALL for the bounding set, 0 for ambient). */
-export function parseCapabilitySet(lines: readonly string[], initial: bigint, directive: string, problems: string[]): bigint {
-  let set = initial;
-  for (const raw of lines) {
-    let line = raw.trim();
-    const invert = line.startsWith('~');
-    if (invert) line = line.slice(1);
-    let sum = 0n;
-    for (const w of line.split(/\s+/).filter(Boolean)) {
-      const c = capabilityFromName(w);
-      if (c === undefined) { problems.push(`${directive}=: failed to parse capability ${JSON.stringify(w)}, ignoring`); continue; }
-      sum |= 1n << BigInt(c);
-    }
-    // "", "~" or the initial value: replaced; otherwise merged
-    if (sum === 0n || set === initial) set = invert ? ~sum & CAP_MASK_ALL : sum;
-    else set = invert ? set & ~sum : set | sum;
-  }
-  return set;
-}
 
 /** secure_bits_from_string()'s words and their bits (linux/securebits.h). */
 const SECURE_BITS: Readonly<Record<string, number>> = {

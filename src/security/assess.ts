@@ -2,8 +2,8 @@
 // from 0, met, to the check's range, not met, or n/a), the exposure of each row and the
 // overall exposure 0.0–10.0 with its level (OK, MEDIUM, EXPOSED, UNSAFE, …). Pure.
 
-import { SYSCALLS_X86_64, SYSCALL_GROUPS } from './tables.ts';
-import { capabilityNumber } from './parse.ts';
+import { SYSCALLS_X86_64, SYSCALL_GROUPS } from '../api/linux-tables.ts';
+import { capabilityFromName } from '../api/sets.ts';
 import { CHECKS, LEVELS, type Check } from './checks.ts';
 import type { SecurityInfo } from './info.ts';
 
@@ -45,7 +45,7 @@ function offendingSyscall(info: SecurityInfo, group: string): string | undefined
       if (found) return found;
       continue;
     }
-    if (!SYSCALLS_X86_64.has(member)) continue; // not a system call of this architecture
+    if (!Object.hasOwn(SYSCALLS_X86_64, member)) continue; // not a system call of this architecture
     if (info.systemCallFilter.has(member) === info.systemCallFilterAllowList) return member;
   }
   return undefined;
@@ -59,7 +59,7 @@ function judge(c: Check, i: SecurityInfo): { badness: number | undefined; words?
   const a = c.assess;
   switch (a.t) {
     case 'bool': { const b = i.bools[a.field]; return { badness: (a.invert ? b : !b) ? 1 : 0 }; }
-    case 'caps': return { badness: a.caps.some((n) => (i.capabilityBoundingSet >> BigInt(capabilityNumber(n)!)) & 1n) ? 1 : 0 };
+    case 'caps': return { badness: a.caps.some((n) => (i.capabilityBoundingSet >> BigInt(capabilityFromName(n)!)) & 1n) ? 1 : 0 };
     case 'namespace': return { badness: (i.restrictNamespaces & a.flag) !== 0 ? 1 : 0 };
     case 'user':
       if (i.user === 'nobody') return { badness: 9, words: "Service runs under as 'nobody' user, which should not be used for services" };

@@ -7,7 +7,10 @@
 // options that imply a private mount namespace). Pure.
 
 import type { ServiceUnitSpec } from '../api/types.ts';
-import { CAP_ALL, addressFamilies, capabilityNumber, capabilitySet, namespacesKept, syscallFilter } from './parse.ts';
+import { CAP_MASK_ALL, capabilityFromName, parseAddressFamilies, parseCapabilitySet, parseRestrictNamespaces, parseSyscallFilter } from '../api/sets.ts';
+
+// The runner's parsers (one copy, src/api/sets.ts); the words they skip are the converter's warnings already.
+const capabilitySet = (lines: readonly string[], initial: bigint): bigint => parseCapabilitySet(lines, initial, 'CapabilityBoundingSet', []);
 import { hasDynamicUser, withDynamicUser } from '../api/dynamicuser.ts';
 
 export interface SecurityInfo {
@@ -53,7 +56,7 @@ const lines = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v ==
 const words = (v: unknown): string[] => lines(v).flatMap((l) => l.split(/\s+/)).filter(Boolean);
 /** "true"/"false" of a boolean-or-word directive as systemd names the value (ProtectHome=yes → "yes"). */
 const word = (v: unknown, dflt: string): string => (v === undefined || v === null ? dflt : isTrue(v) ? 'yes' : typeof v === 'string' && FALSE.test(v) ? 'no' : String(v));
-const bit = (name: string): bigint => 1n << BigInt(capabilityNumber(name)!);
+const bit = (name: string): bigint => 1n << BigInt(capabilityFromName(name)!);
 
 /** seccomp_arch_from_string(): the architecture names SystemCallArchitectures= accepts. */
 const ARCHITECTURES = new Set(['native', 'x86', 'x86-64', 'x32', 'arm', 'arm64', 'loongarch64', 'mips', 'mips64', 'mips64-n32', 'mips-le',
@@ -127,7 +130,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
   const rootImage = typeof s['rootImage'] === 'string' && s['rootImage'] !== '' ? s['rootImage'] : undefined;
 
   const bsetValue = s['capabilityBoundingSet'];
-  let bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : capabilitySet(lines(bsetValue), CAP_ALL);
+  let bset = Array.isArray(bsetValue) && bsetValue.length === 0 ? 0n : capabilitySet(lines(bsetValue), CAP_MASK_ALL);
   if (protectKernelModules) bset &= ~bit('CAP_SYS_MODULE');
   if (protectKernelLogs) bset &= ~bit('CAP_SYSLOG');
   if (protectClock) bset &= ~(bit('CAP_SYS_TIME') | bit('CAP_WAKE_ALARM'));
@@ -155,7 +158,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
   // as read from the bus: an allowed 127.0.0.0/8 or ::1/128 is localhost, anything else is not
   const isLocal = (p: Prefix): boolean => (p.v6 ? p.len === 128 && p.bytes.slice(0, 15).every((b) => b === 0) && p.bytes[15] === 1 : p.len === 8 && p.bytes[0] === 127);
 
-  const families = addressFamilies(lines(s['restrictAddressFamilies']));
+  const families = parseAddressFamilies(lines(s['restrictAddressFamilies']), []);
   const afAllow = families?.allowList ?? false;
   const af = { afInet: afAllow, afUnix: afAllow, afNetlink: afAllow, afPacket: afAllow, afOther: afAllow };
   for (const f of families?.families ?? []) {
@@ -163,7 +166,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
     af[key] = !afAllow;
   }
 
-  const filter = syscallFilter(lines(s['systemCallFilter']));
+  const filter = parseSyscallFilter(lines(s['systemCallFilter']), []);
   const allowList = filter?.allowList ?? false;
   // the bus lists an allow list's entries without their denied exceptions ("~name:ERRNO"); a deny list's names without ":ERRNO"
   const syscalls = new Set([...(filter?.entries ?? new Map<string, number>())].filter(([, num]) => !allowList || num === -1).map(([name]) => name));
@@ -196,7 +199,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
     protectHome,
     protectSystem,
     removeIPC: isTrue(s['removeIPC']),
-    restrictNamespaces: namespacesKept(s['restrictNamespaces']) ?? 0xffffffff,
+    restrictNamespaces: parseRestrictNamespaces(s['restrictNamespaces'], []) ?? 0xffffffff,
     rootDirectory: typeof s['rootDirectory'] === 'string' && s['rootDirectory'] !== '' ? s['rootDirectory'] : undefined,
     rootImage,
     devicePolicy,

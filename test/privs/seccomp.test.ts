@@ -14,7 +14,7 @@ import {
   RET_KILL_PROCESS, RET_KILL_THREAD, RET_LOG, rulesProgram, runProgram, seccompPlan, syscallFilterProgram, X32_SYSCALL_BIT, type Insn, type Rule,
 } from '../../src/runner/seccomp.ts';
 import { CAP_MASK_ALL, capabilityFromName, parseCapabilitySet, privsPlan } from '../../src/runner/privs.ts';
-import { CAPABILITIES, SYSCALLS_I386, SYSCALLS_X32, SYSCALLS_X86_64, SYSCALL_GROUPS } from '../../src/runner/linux-tables.ts';
+import { CAPABILITIES, SYSCALLS_I386, SYSCALLS_X32, SYSCALLS_X86_64, SYSCALL_GROUPS } from '../../src/api/linux-tables.ts';
 import { parseSyscallFilter as parseAnalyze } from '../fixtures/seccomp/gen-tables.ts';
 import { encodeShimEnv } from '../../src/runner/shimproto.ts';
 import { refusedDirectives, unappliedDirectives } from '../../src/api/applied.ts';
@@ -32,7 +32,7 @@ function verdict(progs: readonly Insn[][], call: { nr: number; arch: number; arg
 
 test('the system call groups are systemd 257\'s, as recorded (syscall-filter.txt), and linux-tables.ts is generated from it', () => {
   const recorded = parseAnalyze(readFileSync(join(FIXTURES, 'seccomp', 'syscall-filter.txt'), 'utf8'));
-  assert.deepEqual(SYSCALL_GROUPS, recorded, 'src/runner/linux-tables.ts is stale: node test/fixtures/seccomp/gen-tables.ts');
+  assert.deepEqual(SYSCALL_GROUPS, recorded, 'src/api/linux-tables.ts is stale: node test/fixtures/seccomp/gen-tables.ts');
   assert.ok(SYSCALL_GROUPS['@mount']!.includes('umount2') && SYSCALL_GROUPS['@mount']!.includes('mount'));
   assert.ok(SYSCALL_GROUPS['@system-service']!.includes('@default'));
   // every group a group names exists
