@@ -21,7 +21,11 @@ async function running(h: Harness, name: string, service: Service): Promise<numb
   const r = h.open(name, { service: { execStart: ['/bin/sleep 1000'], ...service } });
   r.start();
   await waitFor(r, `${name} running`, subState('running'), WAIT);
-  return r.props.MainPID;
+  // Type=simple is running at fork(): read the process once it has exec()ed the command, after
+  // its whole set-up (User=, UMask=, the working directory, and the keyring before them)
+  const pid = r.props.MainPID;
+  await until(`${name} exec()ed its command`, () => { try { return !/uo-shim( \(deleted\))?$/.test(readlinkSync(`/proc/${pid}/exe`)); } catch { return true; } }, { timeoutMs: WAIT, everyMs: 5 });
+  return pid;
 }
 
 /** Runs a oneshot unit to its end; asserts it succeeded. */
