@@ -11,7 +11,7 @@
 // an inaccessible path is dropped, and a read-only/read-write/exec/noexec entry whose closest
 // parent entry has the same mode is dropped (it would change nothing).
 //
-// PrivateTmp=: /tmp and /var/tmp are bound from folders made per invocation, as systemd's
+// PrivateTmp=yes: /tmp and /var/tmp are bound from folders made per invocation, as systemd's
 // /tmp/systemd-private-*: /tmp/uo-private-<unit>-<invocation>/tmp and the same below /var/tmp
 // (0700, the inner one 01777), shared by every process of the invocation (ExecStartPre= and
 // ExecStart= see the same files) and removed when it ends (removePrivateTmp()).
@@ -201,7 +201,12 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
 
   const privateTmp = str(s['privateTmp']);
   let tmpDirs: { tmp: string; varTmp: string } | undefined;
-  if (privateTmp !== undefined && (truthy(privateTmp) || privateTmp === 'disconnected')) {
+  if (privateTmp === 'disconnected') {
+    // systemd 257 (implied by DynamicUser=): a fresh tmpfs on each, per command (the oracle: what
+    // ExecStartPre= leaves there ExecStart= does not see), nothing on the host to remove
+    add({ path: '/tmp', op: 'tmpfs', nosuid: true, arg: 'mode=01777' });
+    add({ path: '/var/tmp', op: 'tmpfs', nosuid: true, arg: 'mode=01777' });
+  } else if (privateTmp !== undefined && truthy(privateTmp)) {
     tmpDirs = privateTmpDirs(i.unitName, i.invocationId);
     add({ path: '/tmp', op: 'tmp', arg: tmpDirs.tmp });
     add({ path: '/var/tmp', op: 'tmp', arg: tmpDirs.varTmp });
