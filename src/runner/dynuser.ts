@@ -69,10 +69,14 @@ export type DynamicResult = { readonly account: Account; readonly gid: number; r
 
 /** The unit's dynamic user and group (a static account of the name when one exists), recorded in unitDir. */
 export function resolveDynamicUser(i: DynamicInput): DynamicResult {
+  // a number is no name to allocate under (and User=0 would be root): refused, never guessed
+  if (/^[0-9]+$/.test(i.user) || /^[0-9]+$/.test(i.group)) return { error: `${/^[0-9]+$/.test(i.user) ? `User=${i.user}` : `Group=${i.group}`} is a number, not a name for a dynamic user` };
   const staticUser = lookupUser(i.user, i.passwd);
-  const staticGroup = /^[0-9]+$/.test(i.group) ? undefined : lookupGroup(i.group, i.groupFile);
-  if (staticUser && !/^[0-9]+$/.test(i.user)) {
-    return { account: staticUser, gid: staticGroup ?? (i.group === i.user ? staticUser.gid : staticGroup ?? staticUser.gid), dynamic: false };
+  const staticGroup = lookupGroup(i.group, i.groupFile);
+  if (staticUser) {
+    // (a Group= of another name that exists nowhere: the user's own group here, where systemd
+    // would allocate a dynamic group of that name)
+    return { account: staticUser, gid: staticGroup ?? staticUser.gid, dynamic: false };
   }
   const uids = idsIn(i.passwd), gids = idsIn(i.groupFile);
   // the other units' records: a name they hold is shared, their ids are taken for other names

@@ -6,6 +6,10 @@
 // and mount namespaces.
 
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DYNAMIC_USER_FILE } from './dynuser.ts';
+import { expandSpecifiers, lookupUser } from './environment.ts';
 
 const units = new Map<number, Set<string>>();
 
@@ -31,4 +35,21 @@ export function removeIpc(shimPath: string, uid: number, gid: number | undefined
   const r = spawnSync(shimPath, ['--remove-ipc', String(uid), String(gid ?? -1)], { encoding: 'utf8', timeout: 10_000 });
   if (r.status === 0) return undefined;
   return `RemoveIPC=: the IPC objects of uid ${uid} could not all be removed (uo-shim --remove-ipc: status ${r.status}${r.stderr ? `, ${r.stderr.trim()}` : ''})`;
+}
+
+/**
+ * The user a unit found running after an agent restart runs as: its recorded dynamic user
+ * (dynuser.ts), else User= looked up on the node; undefined for root or when unknown.
+ */
+export function ipcOwnerOf(service: Readonly<Record<string, unknown>>, user: string | undefined, unitDir: string, unitName: string, hostRoot: string | undefined): { uid: number; gid: number | undefined } | undefined {
+  if (user === undefined) return undefined;
+  let owner: { uid: number; gid: number | undefined } | undefined;
+  if (service['dynamicUser'] === true) {
+    try { const r = JSON.parse(readFileSync(join(unitDir, DYNAMIC_USER_FILE), 'utf8')) as { uid: number; gid: number }; owner = { uid: r.uid, gid: r.gid }; } catch { /* none recorded: a static account */ }
+  }
+  if (!owner) {
+    const a = lookupUser(expandSpecifiers(user, { unitName }), join(hostRoot ?? '/', 'etc', 'passwd'));
+    if (a) owner = { uid: a.uid, gid: a.gid };
+  }
+  return owner && owner.uid !== 0 ? owner : undefined;
 }

@@ -23,7 +23,7 @@ import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { withDynamicUser } from '../api/dynamicuser.ts';
-import { refUser, removeIpc, unrefUser } from './removeipc.ts';
+import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
@@ -217,6 +217,7 @@ export class UnitRunner {
     r.adoptCgroup(read.t === 'ok' && !!saved);
     r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
     if (recovery) r.persist();
+    r.adoptIpcOwner();
     return r;
   }
 
@@ -519,6 +520,20 @@ export class UnitRunner {
       if (unrefUser(o.uid, this.unitName)) { const p = removeIpc(this.opts.shimPath, o.uid, o.gid); if (p !== undefined) problems.push(p); }
     }
     for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
+  }
+
+  /**
+   * RemoveIPC= after an agent restart: a unit found running counts again as running as its user
+   * (its recorded dynamic user, or User= looked up), so its stop, or the last of that user's
+   * units, still removes the user's IPC objects (removeipc.ts).
+   */
+  private adoptIpcOwner(): void {
+    const service = this.patchedSpec().service;
+    if (service?.['removeIPC'] !== true || this.unitProcesses().length === 0) return;
+    const owner = ipcOwnerOf(service, this.execContext.user, this.dir, this.unitName, this.opts.hostRoot);
+    if (!owner || owner.uid === 0) return;
+    this.ipcOwner = owner;
+    refUser(owner.uid, this.unitName);
   }
 
   /** The spec as systemd's manager completes it at load: DynamicUser='s user and implied sandbox (src/api/dynamicuser.ts). */

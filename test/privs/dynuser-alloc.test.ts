@@ -58,6 +58,8 @@ test('a recorded id that a static account took since is given up; a static accou
   const again = ok(resolveDynamicUser({ unitDir: w.unit('s.service'), user: 's', group: 's', passwd: w.passwd, groupFile: w.groupFile }));
   assert.notEqual(again.uid, first.uid);
   assert.deepEqual(ok(resolveDynamicUser({ unitDir: w.unit('n.service'), user: 'nobody', group: 'nogroup', passwd: w.passwd, groupFile: w.groupFile })), { uid: 65534, gid: 65534, dynamic: false });
+  // a number is refused, not taken as an id (User=0 would be root)
+  assert.ok('error' in resolveDynamicUser({ unitDir: w.unit('z.service'), user: '0', group: '0', passwd: w.passwd, groupFile: w.groupFile }));
 });
 
 test('what DynamicUser= implies at load (systemd 257: systemctl show in the oracle)', () => {

@@ -74,7 +74,7 @@ export const SANDBOX: Directive[] = [
   // File system (issue 14)
   d('ProtectSystem', boolOr('full', 'strict'), 'Mount /usr and /boot read-only ("true"), also /etc ("full"), or the whole file system except /dev, /proc, /sys ("strict") (ProtectSystem=, default "false"). Quote "true"/"false".', ns),
   d('ProtectHome', boolOr('read-only', 'tmpfs'), 'Make /home, /root and /run/user inaccessible ("true"), read-only, or empty tmpfs (ProtectHome=, default "false").', ns),
-  d('PrivateTmp', boolOr('disconnected'), 'Private /tmp and /var/tmp (PrivateTmp=, default "false"): "true", or "disconnected" (not shared with JoinsNamespaceOf= units).', ns),
+  d('PrivateTmp', boolOr('disconnected'), 'Private /tmp and /var/tmp (PrivateTmp=, default "false"): "true" (shared by the commands of one invocation), or "disconnected" (a fresh tmpfs for each command, implied by DynamicUser=).', ns),
   d('PrivateDevices', BOOL, 'A private /dev with only pseudo devices (PrivateDevices=, default no).', ns),
   d('PrivateMounts', BOOL, 'Run in a mount namespace of its own (PrivateMounts=).', nsInfo),
   // the main process as PID 1 of a PID namespace with its own /proc; the holder still reaps it and the agent knows its host PID (shim/exec.c, sandbox.c)
