@@ -94,6 +94,21 @@ test('DynamicUser=, SecureBits=, KeyringMode=, RemoveIPC=: every probe unit ends
     theirs[c.name] = { ActiveState: o.ActiveState, Result: o.Result, ExecMainStatus: o.ExecMainStatus, lines: o.lines, host: o.host };
   }
   for (const c of CASES) assert.deepEqual(ours[c.name], theirs[c.name], `${c.name}: our agent differs from ${ORACLE.recordedWith}`);
+  // the same id after an agent restart (systemd's is the name's hash; ours is recorded in the unit's state folder)
+  const recorded = JSON.parse(readFileSync(join(a.state, 'units', 'dyn-basic.service', 'dynamic-user.json'), 'utf8')) as { uid: number };
+  assert.equal(lstatSync('/var/lib/private/dyn-basic').uid, recorded.uid, 'the state folder belongs to the recorded id');
+  const before = runs('dyn-basic');
+  await a.kill9();
+  await a.start(ALLOW_UNENFORCED.length > 0 ? ['--allow-unenforced', ALLOW_UNENFORCED.join(',')] : []);
+  const r = a.unitctl('start', 'dyn-basic');
+  assert.equal(r.status, 0, `unitctl start dyn-basic: ${r.stderr}`);
+  await until('dyn-basic ran once more after the agent restart', () => {
+    const st = a.json<UnitStatus>('status', 'dyn-basic');
+    return runs('dyn-basic') > before && (st.ActiveState === 'inactive' || st.ActiveState === 'failed');
+  }, { timeoutMs: 60_000, everyMs: 50 });
+  const after = readFileSync(join(out, 'dyn-basic.out'), 'utf8').split('\n').filter((l) => l.startsWith('stable:'));
+  assert.deepEqual(after.slice(1), after.slice(1).map(() => 'stable:/var/lib/dyn-basic/uid=same'), 'the same dynamic id on every run, across the agent restart');
+  assert.ok(after.length > 2);
   // what the fixture says, spelled out
   const has = (c: string, line: string): void => assert.ok(ORACLE.cases[c]!.lines.includes(line) || ORACLE.cases[c]!.host.includes(line), `${c}: ${line}`);
   has('dyn-basic', 'ids=dynamic:dynamic'); has('dyn-basic', 'stable:/var/lib/dyn-basic/uid=same'); has('dyn-basic', 'NoNewPrivs=1');
