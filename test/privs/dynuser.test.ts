@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentFixture } from '../support/agent.ts';
 import { FIXTURES } from '../support/paths.ts';
@@ -52,6 +52,9 @@ test('DynamicUser=, SecureBits=, KeyringMode=, RemoveIPC=: every probe unit ends
   assert.deepEqual(Object.keys(ORACLE.cases).sort(), CASES.map((c) => c.name).sort(), 'oracle.json holds every case of cases.ts (re-record it)');
   cleanHost();
   t.after(cleanHost);
+  // the private folders DynamicUser= makes, removed again when this test made them and they are empty
+  const privates = ['/var/lib/private', '/var/cache/private', '/var/log/private'].filter((p) => !existsSync(p));
+  t.after(() => { for (const p of privates) { try { rmdirSync(p); } catch { /* not empty: another unit's */ } } });
   // the probe outside /tmp and /var/tmp, which PrivateTmp= (implied by DynamicUser=) replaces
   const work = mkdtempSync('/var/lib/uo-dyn-probe-');
   t.after(() => rmSync(work, { recursive: true, force: true }));
