@@ -214,7 +214,7 @@ function privateRoot(root: string, prefix: string, name: string): number {
     if (st?.isSymbolicLink() && readlinkSync(at(pub, last)) === target) return priv.fd;
     if (st?.isDirectory()) {
       // the unit ran without DynamicUser= before: its folder moves below private (unless one is there)
-      const inner = walkParents(openSync(`/proc/self/fd/${priv.fd}`, O_DIR), parts.slice(0, -1));
+      const inner = walkParents(openSync(at(priv.fd, '.'), O_DIR), parts.slice(0, -1));
       try {
         let exists = true;
         try { lstatSync(at(inner, last)); } catch { exists = false; }
