@@ -97,6 +97,11 @@ test('DynamicUser=, SecureBits=, KeyringMode=, RemoveIPC=: every probe unit ends
     theirs[c.name] = { ActiveState: o.ActiveState, Result: o.Result, ExecMainStatus: o.ExecMainStatus, lines: o.lines, host: o.host };
   }
   for (const c of CASES) assert.deepEqual(ours[c.name], theirs[c.name], `${c.name}: our agent differs from ${ORACLE.recordedWith}`);
+  // the units' dynamic users do not share an id (each name its own), none is an id of /etc/passwd
+  const ids = ['dyn-basic', 'dyn-named', 'dyn-derived', 'dyn-tmp'].map((n) => (JSON.parse(readFileSync(join(a.state, 'units', `${n}.service`, 'dynamic-user.json'), 'utf8')) as { uid: number }).uid);
+  assert.equal(new Set(ids).size, ids.length, `distinct ids: ${ids.join(' ')}`);
+  const passwdIds = new Set(readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => Number(l.split(':')[2])));
+  assert.ok(ids.every((id) => !passwdIds.has(id)), 'no id of /etc/passwd');
   // the same id after an agent restart (systemd's is the name's hash; ours is recorded in the unit's state folder)
   const recorded = JSON.parse(readFileSync(join(a.state, 'units', 'dyn-basic.service', 'dynamic-user.json'), 'utf8')) as { uid: number };
   assert.equal(lstatSync('/var/lib/private/dyn-basic').uid, recorded.uid, 'the state folder belongs to the recorded id');
