@@ -22,6 +22,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
+import { withDynamicUser } from '../api/dynamicuser.ts';
+import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
 import { runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
@@ -181,7 +183,7 @@ export class UnitRunner {
     this.runtimes = opts.runtimes ?? new SharedRuntimes((types, from) => startHolder(opts.shimPath, types, from));
     this.declareJoins();
     this.cfg = configFromSpec(opts.spec, opts.unitName);
-    this.execContext = executionContext(opts.spec);
+    this.execContext = executionContext(this.patchedSpec());
     this.cgroup = this.named = this.nameCgroup();
     this.judge();
     this.clock = opts.clock ?? monotonicUs;
@@ -228,6 +230,7 @@ export class UnitRunner {
     r.adoptCgroup(read.t === 'ok' && !!saved);
     r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
     if (recovery) r.persist();
+    r.adoptIpcOwner();
     return r;
   }
 
@@ -363,7 +366,7 @@ export class UnitRunner {
     this.spec = spec;
     this.declareJoins();
     this.cfg = configFromSpec(spec, this.unitName);
-    this.execContext = executionContext(spec);
+    this.execContext = executionContext(this.patchedSpec());
     const cg = this.named = this.nameCgroup();
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
     if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
@@ -526,6 +529,8 @@ export class UnitRunner {
 
   /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
   private readonly setupFailures = new Map<SpawnRecord, SetupFailure>();
+  /** RemoveIPC=: the user the unit's commands run as, while it counts as running (removeipc.ts). */
+  private ipcOwner: { uid: number; gid: number | undefined } | undefined;
   /** The service's UO_SHIM_* variables already warned about (once each: shimproto.ts SERVICE_ENV_PREFIX). */
   private readonly shimNamesSaid = new Set<string>();
 
@@ -543,7 +548,33 @@ export class UnitRunner {
     this.adoptedInvocation = undefined;
     problems.push(...removePrivateTmp(this.unitName, this.runtimes.ownedBy(this.unitName)?.id, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
     if (ended && ended.owner !== this.unitName) problems.push(...removePrivateTmp(ended.owner, undefined, this.opts.hostRoot).failed);
+    // RemoveIPC=: the user's IPC objects once its last unit stopped (removeipc.ts)
+    if (this.ipcOwner && !restarting) {
+      const o = this.ipcOwner;
+      this.ipcOwner = undefined;
+      if (unrefUser(o.uid, this.unitName)) { const p = removeIpc(this.opts.shimPath, o.uid, o.gid); if (p !== undefined) problems.push(p); }
+    }
     for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
+  }
+
+  /**
+   * RemoveIPC= after an agent restart: a unit found running counts again as running as its user
+   * (its recorded dynamic user, or User= looked up), so its stop, or the last of that user's
+   * units, still removes the user's IPC objects (removeipc.ts).
+   */
+  private adoptIpcOwner(): void {
+    const service = this.patchedSpec().service;
+    if (service?.['removeIPC'] !== true || this.unitProcesses().length === 0) return;
+    const owner = ipcOwnerOf(service, this.execContext.user, this.dir, this.unitName, this.opts.hostRoot);
+    if (!owner || owner.uid === 0) return;
+    this.ipcOwner = owner;
+    refUser(owner.uid, this.unitName);
+  }
+
+  /** The spec as systemd's manager completes it at load: DynamicUser='s user and implied sandbox (src/api/dynamicuser.ts). */
+  private patchedSpec(): ServiceUnitSpec {
+    const service = withDynamicUser(this.spec.service, this.unitName);
+    return service === this.spec.service ? this.spec : { ...this.spec, service };
   }
 
   /** Writes the state if a decision changed it and no batch is open. */
@@ -645,7 +676,8 @@ export class UnitRunner {
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
         ...(this.cgroup ? { cgroups: this.cgroup.placement, holderCgroups: holders } : {}),
         directories: execDirectories(this.spec.service), credentials: credentialPlan(this.spec.service).plan,
-        service: this.spec.service, // the mount namespace's directives (sandbox.ts)
+        service: this.patchedSpec().service, // the mount namespace's directives (sandbox.ts), privileges (privs.ts)
+        unitDir: this.dir, // DynamicUser='s allocation (dynuser.ts)
       });
     } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
       this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
@@ -665,6 +697,12 @@ export class UnitRunner {
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     this.tail.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
+    // RemoveIPC= (implied by DynamicUser=): the unit counts as running as its user until it stops
+    const ipcUid = l.shimEnv['UO_SHIM_UID'];
+    if (ipcUid !== undefined && ipcUid !== '0' && this.patchedSpec().service?.['removeIPC'] === true) {
+      this.ipcOwner = { uid: Number(ipcUid), gid: l.shimEnv['UO_SHIM_GID'] !== undefined ? Number(l.shimEnv['UO_SHIM_GID']) : undefined };
+      refUser(this.ipcOwner.uid, this.unitName);
+    }
     rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec));
     rec.bootId = bootId();
     rec.shimStart = startTime(rec.shimPid);

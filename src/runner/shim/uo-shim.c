@@ -42,6 +42,7 @@
 #include "hold.h"
 #include "hostns.h"
 #include "lock.h"
+#include "removeipc.h"
 #include "logcap.h"
 #include "notify.h"
 #include "nsrt.h"
@@ -60,9 +61,10 @@ static int start(char **argv) __attribute__((noinline));
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
-	/* another: a holder of the exec runtime's namespaces (nsrt.c) */
+	/* other helper modes: a holder of the exec runtime's namespaces (nsrt.c), RemoveIPC= (removeipc.c) */
 	if (argc >= 2 && strcmp(argv[1], "--ns-hold") == 0) return nsrt_hold_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nhold\nnsrt\n"); return 0; }
+	if (argc >= 2 && strcmp(argv[1], "--remove-ipc") == 0) return removeipc_main(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
