@@ -6,8 +6,8 @@
 
 import {
   buildGraph, decide, depsEventsFromEngine, depsFromSpec, engineEventFor, initialState,
-  isInactiveOrFailed,
-  type DepsEffect, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type TxErrorCode, type UnitDeps,
+  isInactiveOrFailed, NO_HOST_MOUNTS,
+  type DepsEffect, type HostMounts, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type TxErrorCode, type UnitDeps,
 } from '../deps/index.ts';
 import type { ActiveState } from '../engine/states.ts';
 import type { Effect, Event } from '../engine/types.ts';
@@ -38,7 +38,7 @@ export interface Refused { readonly error: string; readonly code?: TxErrorCode }
 export function refusalExit(code: TxErrorCode | undefined): number {
   switch (code) {
     case 'ENOENT': return 5; // EXIT_NOTINSTALLED
-    case 'EREFUSED': case 'EDESTRUCTIVE': return 4; // EXIT_NOPERMISSION
+    case 'EREFUSED': case 'EDESTRUCTIVE': case 'ENOISOLATION': return 4; // EXIT_NOPERMISSION
     default: return 1;
   }
 }
@@ -52,6 +52,10 @@ export interface Queued {
 
 export interface DepsDriverOptions {
   readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, unit: string | undefined) => void;
+  /** The host's mounts (RequiresMountsFor=/WantsMountsFor=), read at each change of the units; only "/" without. */
+  readonly mounts?: () => HostMounts;
+  /** The installed jobs changed (a job queued, ended, or changed type): the host saves them for the next agent. */
+  readonly onJobsChanged?: () => void;
   /** Monotonic µs (job timers' deadlines); the runners' clock by default. */
   readonly clock?: () => number;
 }
@@ -94,13 +98,14 @@ export class DepsDriver {
   setUnits(members: ReadonlyMap<string, DepsMember>): void {
     const given: Record<string, UnitDeps> = {};
     for (const [name, m] of members) given[name] = depsFromSpec(m.spec);
-    const graph = buildGraph(given);
+    const graph = buildGraph(given, this.opts.mounts?.() ?? NO_HOST_MOUNTS);
     for (const j of Object.values(this.state.jobs)) if (!graph.units.has(j.unit)) this.push({ ev: { t: 'cancel', id: j.id } });
     this.members = new Map(members);
     this.graph = graph;
     const base = initialState(this.graph);
     const units: Record<string, ActiveState> = {};
-    for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? this.state.units[u] ?? base.units[u] ?? 'inactive';
+    // (a host mount unit: as the mount table stands now)
+    for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? (this.graph.hostMounts.has(u) ? base.units[u] : undefined) ?? this.state.units[u] ?? base.units[u] ?? 'inactive';
     const jobs: Record<string, Job> = {};
     // (a job of a unit gone is left only while this is called from inside a drain: it ends here)
     const gone: Job[] = [];
@@ -169,7 +174,12 @@ export class DepsDriver {
         for (const i of left) { i.req?.queued({ error: 'the dependency engine gave up (see the agent log)' }); i.req?.done({ ok: false, error: 'the dependency engine gave up (see the agent log)' }); this.refuseRestart(i.ev, 'the dependency engine gave up (see the agent log)'); }
       }
     } finally { this.draining = false; }
+    if (this.opts.onJobsChanged && !this.closed) {
+      const sig = Object.values(this.state.jobs).map((j) => `${j.id}:${j.type}`).join(',');
+      if (sig !== this.jobsSig) { this.jobsSig = sig; this.opts.onJobsChanged(); }
+    }
   }
+  private jobsSig = '';
 
   /** An engine that asked for its restart job and will not get it is told so (it fails, Result resources), never left waiting. */
   private refuseRestart(ev: DepsEvent, error: string): void {
@@ -228,6 +238,8 @@ export class DepsDriver {
         return;
       case 'job-done': return this.jobEnded(e.id, e.unit, e.type, e.result);
       case 'arm-job-timer': {
+        const old = this.timers.get(e.id);
+        if (old) clearTimeout(old);
         const t = setTimeout(() => { this.timers.delete(e.id); this.push({ ev: { t: 'job-timer', id: e.id } }); }, Math.max(0, (e.deadline - this.clock()) / 1000));
         t.unref();
         this.timers.set(e.id, t);

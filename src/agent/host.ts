@@ -5,9 +5,10 @@
 
 import { namespaceSlice, type CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
-import { fsErrorText, hasUnitState, loadUnitState, readUnitState, recoverFromEventLogs, unitDirs } from '../runner/store.ts';
+import { fsErrorText, hasUnitState, loadUnitState, markStoppedOnExit, readSavedJobs, readUnitState, recoverFromEventLogs, takeStoppedOnExit, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
+import { SharedRuntimes, startHolder } from '../runner/nsruntime.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { canonicalSpec } from '../api/canonical.ts';
@@ -16,6 +17,7 @@ import { APPLYING, DIRECTIVES } from '../api/directives.ts';
 import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
 import { LIVE_IP_DIRECTIVES } from '../runner/cgroup/ipaccess.ts';
 import { LIVE_BIND_DIRECTIVES } from '../runner/cgroup/socketbind.ts';
+import { hostMounts } from './mounts.ts';
 import { DepsDriver, type DepsMember, type Queued } from './deps.ts';
 import { invalidDependencies, isInactiveOrFailed, type Job, type JobMode, type RequestJobType } from '../deps/index.ts';
 import type { ActiveState } from '../engine/states.ts';
@@ -26,6 +28,8 @@ export interface Hosted {
   source: string;
   hash: string;
   removing: boolean;
+  /** Adopted after a --stop-on-exit shutdown: started at its first apply if its spec still says state: running. */
+  boot?: boolean;
   /** The not-applied report last logged for this unit (logged again only when it changes). */
   reported?: string;
   /** The invalid dependency names last warned about (again only when they change). */
@@ -96,6 +100,9 @@ export const cgroupGroupOf = (id: string, base: string): string | undefined => {
 
 const isInactive = (s: string): boolean => isInactiveOrFailed(s as ActiveState);
 
+/** How long the previous agent's saved jobs wait for their units to be hosted again (ms). */
+const SAVED_JOBS_MS = 60_000;
+
 /** How often the host's one poller ticks every unit's safety-net poll (ms). */
 const POLL_MS = 5000;
 
@@ -105,13 +112,32 @@ export class UnitHost {
   private readonly poller: NodeJS.Timeout;
   /** One dependency driver per group (dependencies on). */
   private readonly drivers = new Map<string, DepsDriver>();
+  /** The exec runtimes JoinsNamespaceOf= shares, one set per folder or namespace (as the dependency graphs). */
+  private readonly runtimes = new Map<string, SharedRuntimes>();
   /** Jobs asked for while applying a batch, run once the graph holds the whole batch (commit()). */
   private pending: Array<{ id: string; type: RequestJobType }> = [];
   private graphStale = false;
   private commitQueued = false;
 
+  /** The jobs the previous agent had installed (jobs.json), queued again as their units are hosted. */
+  private saved: SavedJob[] = [];
+  /** The previous agent stopped every unit on exit (--stop-on-exit): units of state: running start again, as at boot. */
+  private readonly boot: boolean;
+  private saveQueued = false;
+  /** No more saving: the agent is closing, or stopping every unit (--stop-on-exit: nothing to redo). */
+  private jobsFrozen = false;
+
   constructor(opts: HostOptions) {
     this.opts = opts;
+    this.boot = takeStoppedOnExit(dirname(opts.unitsDir));
+    if (this.boot) opts.log('info', 'the previous agent stopped every unit on exit (--stop-on-exit): the units of state: running start again');
+    if (opts.dependencies) {
+      const r = readSavedJobs(dirname(opts.unitsDir));
+      if (r.error !== undefined) opts.log('warning', `the previous agent's jobs are not queued again: ${r.error}`);
+      this.saved = r.jobs;
+      // a saved job whose unit is not back within a minute (the folder or the namespace lost it) is dropped
+      if (this.saved.length > 0) setTimeout(() => { this.saved = []; }, SAVED_JOBS_MS).unref();
+    }
     this.poller = setInterval(() => { for (const h of this.units.values()) h.runner.pollTick(); }, POLL_MS);
     this.poller.unref();
   }
@@ -143,7 +169,7 @@ export class UnitHost {
 
   private openRunner(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
     return UnitRunner.open({
-      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0,
+      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0, runtimes: this.runtimesOf(depsGroupOf(id)),
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
@@ -159,14 +185,59 @@ export class UnitHost {
     });
   }
 
+  private runtimesOf(group: string): SharedRuntimes {
+    let r = this.runtimes.get(group);
+    if (!r) { r = new SharedRuntimes((types, from) => startHolder(this.opts.shimPath, types, from)); this.runtimes.set(group, r); }
+    return r;
+  }
+
   private driver(group: string): DepsDriver {
     let d = this.drivers.get(group);
     if (!d) {
       // the transactions' debug lines (jobs merged, dropped) are not the agent log's
-      d = new DepsDriver({ log: (level, message, unit) => { if (level !== 'debug') this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit }); } });
+      d = new DepsDriver({
+        onJobsChanged: () => this.saveJobsSoon(),
+        log: (level, message, unit) => { if (level !== 'debug') this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit }); },
+        mounts: () => hostMounts(this.opts.hostRoot),
+      });
       this.drivers.set(group, d);
     }
     return d;
+  }
+
+  /** Saves every group's installed jobs once this turn of the event loop is done (jobs.json). */
+  private saveJobsSoon(): void {
+    if (this.saveQueued || this.jobsFrozen) return;
+    this.saveQueued = true;
+    setImmediate(() => {
+      this.saveQueued = false;
+      if (this.jobsFrozen) return;
+      const jobs: SavedJob[] = [];
+      for (const [group, d] of this.drivers) for (const j of d.jobs()) jobs.push({ group, unit: j.unit, type: j.type });
+      try { writeSavedJobs(dirname(this.opts.unitsDir), jobs); } catch (e) {
+        this.opts.log('warning', `cannot save the queued jobs (${fsErrorText(e)}): a restart of the agent now would lose them`);
+      }
+    });
+  }
+
+  /**
+   * The previous agent's jobs (jobs.json) whose units are hosted now, queued again as the agent's
+   * own (not manual): a restart job that was stopping a dependent finishes with its start.
+   */
+  private redoSaved(): void {
+    if (this.saved.length === 0) return;
+    const left: SavedJob[] = [];
+    for (const s of this.saved) {
+      const h = [...this.units.values()].find((x) => depsGroupOf(x.id) === s.group && x.runner.unitName === s.unit && !x.removing);
+      const type = s.type === 'start' || s.type === 'stop' || s.type === 'restart' ? s.type : undefined;
+      if (!h) { left.push(s); continue; }
+      if (type === undefined) continue;
+      this.opts.log('info', `${s.unit} had a ${s.type} job when the previous agent went away; queuing it again`, { unit: h.id });
+      void this.driver(s.group).request(s.unit, type, 'replace', false).queued.then((r) => {
+        if ('error' in r) this.opts.log('warning', `Failed to ${type} ${s.unit}: ${r.error}`, { unit: h.id });
+      });
+    }
+    this.saved = left;
   }
 
   /** The unit set changed: the graphs are rebuilt at the next commit() (at the latest once this batch of applies is done). */
@@ -217,6 +288,7 @@ export class UnitHost {
         if ('error' in r) this.opts.log('warning', `Failed to ${p.type} ${h.runner.unitName}: ${r.error}`, { unit: p.id });
       });
     }
+    this.redoSaved();
   }
 
   /** A user's job (unitctl start|stop|restart|reload): undefined without dependencies (the caller runs the runner itself). */
@@ -273,7 +345,7 @@ export class UnitHost {
         const id = saved.id ?? d;
         if (this.units.has(id) || !saved.spec) continue;
         const runner = this.open(id, saved.unitName, saved.spec);
-        const h: Hosted = { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false };
+        const h: Hosted = { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec), removing: false, ...(this.boot ? { boot: true } : {}) };
         this.units.set(id, h);
         this.changed();
         this.reportNotApplied(h);
@@ -302,13 +374,15 @@ export class UnitHost {
       if (runner.stateError !== undefined) this.opts.log('warning', `${unitName} is not started: ${runner.stateError}`, { unit: id });
       // state: stopped is systemctl stop: stopped now (not again while a dependency pulls it in)
       else if (stopped) { if (this.opts.dependencies && !isInactive(runner.activeState)) this.job(id, 'stop'); else if (!this.opts.dependencies) runner.stop(); }
-      else if (fresh || runner.recovered === 'clean') { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); this.job(id, 'start', () => runner.start()); }
+      else if (fresh || runner.recovered === 'clean' || (this.boot && isInactive(runner.activeState))) { this.opts.log('info', `Starting ${unitName} (${source})`, { unit: id }); this.job(id, 'start', () => runner.start()); }
       else if (savedHash !== undefined && savedHash !== hash) { this.opts.log('info', `${unitName} changed while the agent was away; restarting`, { unit: id }); this.job(id, 'restart', () => runner.restart()); }
       else this.opts.log('info', `Adopted ${unitName}: ${runner.props.ActiveState} (${runner.props.SubState}), MainPID ${runner.props.MainPID}`, { unit: id });
       return runner;
     }
     cur.source = source;
     const wasStopped = cur.runner.spec.masked === true || cur.runner.spec.state === 'stopped';
+    const boot = cur.boot === true;
+    cur.boot = false;
     if (cur.removing) { cur.removing = false; }
     if (hash !== cur.hash) {
       this.updateSpec(cur.runner, spec, id);
@@ -322,8 +396,15 @@ export class UnitHost {
       this.changed();
       if (stopped && !wasStopped) this.job(id, 'stop', () => cur.runner.stop());
       else if (!stopped && wasStopped) this.job(id, 'start', () => cur.runner.start());
-    }
+      else if (boot && !stopped && isInactive(cur.runner.activeState)) this.bootStart(cur, unitName, source);
+    } else if (boot && !stopped && isInactive(cur.runner.activeState)) this.bootStart(cur, unitName, source);
     return cur.runner;
+  }
+
+  /** A unit the previous agent stopped on exit (--stop-on-exit), started as at boot. */
+  private bootStart(h: Hosted, unitName: string, source: string): void {
+    this.opts.log('info', `Starting ${unitName} (${source}; the previous agent stopped it on exit)`, { unit: h.id });
+    this.job(h.id, 'start', () => h.runner.start());
   }
 
   /**
@@ -338,7 +419,7 @@ export class UnitHost {
       const bad = invalidDependencies(r.spec).map((d) => `${d.field}=${d.name}`).join(' ');
       if (bad !== (h.reportedDeps ?? '')) {
         h.reportedDeps = bad;
-        for (const d of invalidDependencies(r.spec)) this.opts.log('warning', `${h.source}: ${d.field}=: Failed to add dependency on ${d.name}, ignoring: Invalid argument (not a valid unit name)`, { unit: h.id });
+        for (const d of invalidDependencies(r.spec)) this.opts.log('warning', `${h.source}: ${d.field}=: ${d.message}`, { unit: h.id });
       }
     }
     const key = `${r.notApplied.map((u) => u.name).join(',')}|${r.refusal ?? ''}`;
@@ -382,6 +463,11 @@ export class UnitHost {
 
   async stopAll(timeoutMs: number): Promise<void> {
     this.commit();
+    // every unit stops: no job is left to redo (a next agent boots the state: running units anyway)
+    this.jobsFrozen = true;
+    if (this.opts.dependencies) try { writeSavedJobs(dirname(this.opts.unitsDir), []); } catch { /* a read-only state folder */ }
+    // not the user's stop: the next agent starts them again (a read-only folder: it adopts them stopped, said in the log)
+    try { markStoppedOnExit(dirname(this.opts.unitsDir)); } catch (e) { this.opts.log('warning', `the next agent will not start the units again: ${fsErrorText(e)}`); }
     // with dependencies: stop jobs, run in the reverse of the start order (After=/Before=); the
     // agent's own (not manual: RefuseManualStop= does not keep a unit running at shutdown)
     for (const h of this.units.values()) {
@@ -400,6 +486,8 @@ export class UnitHost {
   activeStates(): string[] { return [...this.units.values()].map((h) => h.runner.props.ActiveState); }
 
   closeAll(): void {
+    // the jobs the agent cancels as it goes are not saved: the next agent redoes them
+    this.jobsFrozen = true;
     clearInterval(this.poller);
     for (const d of this.drivers.values()) d.close();
     for (const h of this.units.values()) h.runner.close();

@@ -8,8 +8,11 @@ export type Verb = 'start' | 'stop' | 'restart' | 'reload' | 'reset-failed';
 export type Request =
   | { readonly cmd: 'list' }
   | { readonly cmd: 'status'; readonly unit: string }
-  /** noBlock: answer once the job is queued (systemctl --no-block); otherwise once it finished. */
-  | { readonly cmd: Verb; readonly unit: string; readonly noBlock?: boolean }
+  /**
+   * noBlock: answer once the job is queued (systemctl --no-block); otherwise once it finished.
+   * jobMode: systemctl --job-mode= (default replace); `unitctl isolate X` is a start in mode isolate.
+   */
+  | { readonly cmd: Verb; readonly unit: string; readonly noBlock?: boolean; readonly jobMode?: string }
   | { readonly cmd: 'list-jobs' }
   | { readonly cmd: 'list-dependencies'; readonly unit: string; readonly reverse?: boolean }
   | { readonly cmd: 'problems' }

@@ -16,7 +16,7 @@ import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
 import { dependencyTree, jobFailureMessage, refusalExit, type Queued } from './deps.ts';
-import { normalizeName } from '../deps/index.ts';
+import { isJobMode, normalizeName } from '../deps/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AllowUnenforced } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
@@ -231,7 +231,10 @@ export class StandaloneAgent {
           return badSetting(r.refusal);
         }
         if (req.cmd !== 'reset-failed') {
-          const q = this.host.request(h.id, req.cmd);
+          const mode = req.jobMode ?? 'replace';
+          // systemctl passes the mode on; the manager refuses one it does not know (exit 1)
+          if (!isJobMode(mode)) return { ok: false, exit: 1, error: `Failed to ${req.cmd} ${r.unitName}: Job mode ${mode} invalid` };
+          const q = this.host.request(h.id, req.cmd, mode);
           if (q) return this.answerJob(h.id, req.cmd, q, req.noBlock === true);
         }
         const refused = ({ start: () => r.startJob(), stop: () => r.stop(), restart: () => r.restartJob(), reload: () => r.reload(), 'reset-failed': () => r.resetFailed() })[req.cmd]();

@@ -186,4 +186,10 @@ function semanticChecks(spec: SpecView, errors: FieldError[], warnings: FieldErr
     }
   }
   // Type=dbus is reported by the table's gap (run like Type=simple: no D-Bus on nodes)
+  // unit_verify() (v257): an isolate needs one handler; systemd refuses the unit (bad-setting)
+  const u = spec.unit;
+  if (spec.masked !== true && u && u['onFailureJobMode'] === 'isolate') {
+    const handlers = new Set((Array.isArray(u['onFailure']) ? u['onFailure'] : []).flatMap((x) => String(x).split(/\s+/)).filter(Boolean));
+    if (handlers.size > 1) errors.push({ field: 'spec.unit.onFailureJobMode', message: 'More than one OnFailure= dependencies specified but OnFailureJobMode=isolate set. Refusing.' });
+  }
 }

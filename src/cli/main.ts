@@ -28,7 +28,8 @@ Standalone (no cluster), systemctl's habits:
   agent --manifests DIR     run the units of a folder on this machine
   list                      UNIT, LOAD, ACTIVE, SUB, RESULT, RESTARTS, DESCRIPTION
   status UNIT [-o json]     the systemctl status view (or the systemd properties as JSON)
-  start|stop|restart|reload|reset-failed UNIT [--no-block]
+  start|stop|restart|reload|reset-failed UNIT [--no-block] [--job-mode=MODE]
+  isolate UNIT              start UNIT (AllowIsolate=yes) and stop the folder's other units
   list-jobs                 JOB, UNIT, TYPE, STATE of the queued and running jobs
   list-dependencies UNIT    the dependency tree (--reverse: what needs UNIT)
   is-active|is-failed UNIT  exit status 0 when it is, 3 when not
@@ -59,6 +60,7 @@ const COMMANDS: Record<string, Lazy> = {
   restart: async () => (await systemctl()).verb('restart'),
   reload: async () => (await systemctl()).verb('reload'),
   'reset-failed': async () => (await systemctl()).verb('reset-failed'),
+  isolate: async () => (await systemctl()).runIsolate,
   'is-active': async () => (await systemctl()).isState('active'),
   'is-failed': async () => (await systemctl()).isState('failed'),
   logs: async () => (await systemctl()).runLogs,

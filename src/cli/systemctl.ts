@@ -69,22 +69,35 @@ export async function runStatus(args: string[], io: Io): Promise<number> {
 /** A job may take as long as its unit's start (systemctl waits without a limit): the longest timer node allows. */
 const JOB_WAIT_MS = 2_147_483_647;
 
-export function verb(v: Verb) {
+const JOB_MODE_HELP = '--job-mode=MODE: how the job meets the queued ones, as systemctl\'s: replace (default), fail,\nreplace-irreversibly, isolate (start only: the folder\'s other units are stopped), flush,\nignore-dependencies, ignore-requirements.\n';
+
+export function verb(v: Verb, forcedMode?: 'isolate') {
   return async (args: string[], io: Io): Promise<number> => {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, 'no-block': { type: 'boolean' } } });
-    if (values.help) { io.stdout(`Usage: unitctl ${v} UNIT... [--no-block] [--state-dir DIR]\n${v === 'reset-failed' ? '' : '\nWaits for the job (and so for the jobs it waits for, After=/Before=) and fails as systemctl does\nwhen it does not end well (exit 1); --no-block returns once the job is queued.\n'}`); return EXIT.ok; }
-    if (positionals.length === 0) throw new UsageError(`${v}: name a unit (unitctl ${v} web.service)`);
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, 'no-block': { type: 'boolean' }, ...(forcedMode || v === 'reset-failed' ? {} : { 'job-mode': { type: 'string' as const } }) } });
+    const cmdName = forcedMode ?? v;
+    if (values.help) {
+      const usage = `Usage: unitctl ${cmdName} UNIT${forcedMode ? '' : '...'} [--no-block]${forcedMode || v === 'reset-failed' ? '' : ' [--job-mode=MODE]'} [--state-dir DIR]\n`;
+      const more = forcedMode ? '\nStarts UNIT (it must have AllowIsolate=yes) and the units it pulls in, and stops every other unit of\nthe folder that is running, except those with IgnoreOnIsolate=yes (systemctl isolate); the node\'s\nown targets and mounts are never stopped. Waits for the job as start does.\n'
+        : v === 'reset-failed' ? '' : `\nWaits for the job (and so for the jobs it waits for, After=/Before=) and fails as systemctl does\nwhen it does not end well (exit 1); --no-block returns once the job is queued.\n${JOB_MODE_HELP}`;
+      io.stdout(usage + more); return EXIT.ok;
+    }
+    if (positionals.length === 0) throw new UsageError(`${cmdName}: name a unit (unitctl ${cmdName} web.service)`);
+    if (forcedMode && positionals.length > 1) throw new UsageError(`${cmdName}: name one unit`);
+    const jobMode = forcedMode ?? (values as { 'job-mode'?: string })['job-mode'];
     const stateDir = resolveStateDir(values['state-dir'], process.env);
     let code: number = EXIT.ok;
     // systemctl's exit statuses: 5 for a unit that is not there, 6 for one with a bad setting, 1 for a job that failed
     for (const name of positionals) {
       let exit: number | undefined;
-      const req = { cmd: v, unit: name, ...(values['no-block'] ? { noBlock: true } : {}) };
+      const req = { cmd: v, unit: name, ...(values['no-block'] ? { noBlock: true } : {}), ...(jobMode !== undefined ? { jobMode } : {}) };
       if (!(await call(stateDir, req, () => true, io, (e) => { exit = e; }, values['no-block'] ? undefined : JOB_WAIT_MS))) code = exit ?? (v === 'reload' ? EXIT.failure : 5);
     }
     return code;
   };
 }
+
+/** unitctl isolate UNIT: systemctl isolate, a start in job mode isolate. */
+export const runIsolate = verb('start', 'isolate');
 
 /** unitctl list-jobs: systemctl's table (JOB UNIT TYPE STATE), "No jobs running." when there are none. */
 export async function runListJobs(args: string[], io: Io): Promise<number> {

@@ -161,6 +161,18 @@ export class HostFs {
     return { entries: parseMountInfo(text), prefix: m ? '' : this.root, own: !m };
   }
 
+  /** Every mount point of the host's mount table, as paths of the host (a folder root: those under it). */
+  mountPoints(): Set<string> {
+    const { entries, prefix } = this.mounts();
+    const out = new Set<string>(['/']);
+    for (const e of entries) {
+      if (prefix === '') out.add(e.point);
+      else if (e.point === prefix) out.add('/');
+      else if (e.point.startsWith(`${prefix}/`)) out.add(e.point.slice(prefix.length));
+    }
+    return out;
+  }
+
   isMountPoint(path: string): boolean | Errno {
     const r = this.resolve(path, true);
     if ('errno' in r) return r;

@@ -1,7 +1,9 @@
 // The unit graph: every dependency with its inverse, and systemd's "atoms" (unit-dependency-atom.c)
 // as queries over it. Pure.
 
+import type { ActiveState } from '../engine/states.ts';
 import { deps, type UnitDeps } from './spec.ts';
+import { mountEdges, NO_HOST_MOUNTS, type HostMounts } from './mounts.ts';
 
 /** Dependency types, forward and inverse (systemd's UnitDependency). */
 export type Rel =
@@ -76,8 +78,10 @@ function withDefaults(name: string, d: UnitDeps): UnitDeps {
 }
 
 export interface Graph {
-  /** Every unit that exists: the given ones and the node's targets. */
+  /** Every unit that exists: the given ones, the node's targets and the host's mount units they name. */
   readonly units: ReadonlyMap<string, UnitDeps>;
+  /** The host's mount units named by RequiresMountsFor=/WantsMountsFor=, with their state (mounted: active). */
+  readonly hostMounts: ReadonlyMap<string, ActiveState>;
   readonly rels: ReadonlyMap<string, ReadonlyMap<Rel, ReadonlySet<string>>>;
 }
 
@@ -86,11 +90,22 @@ const FORWARD: ReadonlyArray<keyof UnitDeps & Rel> = [
   'propagatesReloadTo', 'reloadPropagatedFrom', 'propagatesStopTo', 'stopPropagatedFrom',
 ];
 
-/** Builds the graph: adds default dependencies, the inverse of every edge, and the node's targets. */
-export function buildGraph(given: Readonly<Record<string, UnitDeps>>): Graph {
+/** unit_add_mount_dependencies(): Requires=/Wants=/After= on the host's mount units of the paths (mounts.ts). */
+function withMounts(d: UnitDeps, host: HostMounts, found: Map<string, ActiveState>): UnitDeps {
+  if (d.requiresMountsFor.length === 0 && d.wantsMountsFor.length === 0) return d;
+  const m = mountEdges(d.requiresMountsFor, d.wantsMountsFor, host);
+  for (const [n, s] of m.units) found.set(n, s);
+  return { ...d, requires: [...d.requires, ...m.requires], wants: [...d.wants, ...m.wants], after: [...d.after, ...m.after] };
+}
+
+/** Builds the graph: adds default and mount dependencies, the inverse of every edge, the node's targets and the host's mount units named. */
+export function buildGraph(given: Readonly<Record<string, UnitDeps>>, host: HostMounts = NO_HOST_MOUNTS): Graph {
   const units = new Map<string, UnitDeps>();
+  const hostMounts = new Map<string, ActiveState>();
   for (const t of [...WELL_KNOWN_TARGETS, ...INACTIVE_TARGETS]) units.set(t, deps({ target: true, defaultDependencies: false }));
-  for (const [n, d] of Object.entries(given)) units.set(n, withDefaults(n, d));
+  for (const [n, d] of Object.entries(given)) units.set(n, withDefaults(n, withMounts(d, host, hostMounts)));
+  // a mount unit of the host (a hosted unit of that name stays the hosted one)
+  for (const n of hostMounts.keys()) if (!units.has(n)) units.set(n, deps({ hostMount: true, defaultDependencies: false }));
   const rels = new Map<string, Map<Rel, Set<string>>>();
   const add = (from: string, rel: Rel, to: string): void => {
     if (from === to) return;
@@ -105,7 +120,7 @@ export function buildGraph(given: Readonly<Record<string, UnitDeps>>): Graph {
       for (const other of d[rel] as readonly string[]) { add(n, rel, other); add(other, INVERSE[rel], n); }
     }
   }
-  return { units, rels };
+  return { units, rels, hostMounts };
 }
 
 /** The units related to `unit` by any relation of `atom`, in a stable (sorted) order. */

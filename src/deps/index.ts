@@ -5,3 +5,4 @@ export * from './transaction.ts';
 export * from './types.ts';
 export * from './manager.ts';
 export * from './glue.ts';
+export * from './mounts.ts';

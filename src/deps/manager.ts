@@ -18,6 +18,7 @@ export function initialState(graph: Graph, active: Readonly<Record<string, Activ
   for (const u of graph.units.keys()) units[u] = 'inactive';
   for (const t of WELL_KNOWN_TARGETS) units[t] = 'active';
   for (const t of INACTIVE_TARGETS) units[t] = 'inactive';
+  for (const [m, st] of graph.hostMounts) if (graph.units.get(m)?.hostMount) units[m] = st;
   return { units: { ...units, ...active }, jobs: {}, nextJobId: 1 };
 }
 
@@ -75,6 +76,15 @@ class Ctx {
         return { error, code: 'EDESTRUCTIVE' };
       }
     }
+    if (mode === 'isolate' || mode === 'flush') {
+      // transaction_apply(): installed jobs not in the new transaction are canceled (not
+      // recursively: no OnFailure=), those of IgnoreOnIsolate= units aside
+      const planned = new Set(built.jobs.map((j) => j.unit));
+      for (const j of Object.values(this.jobs).sort((a, b) => a.id - b.id)) {
+        if (planned.has(j.unit) || this.g.units.get(j.unit)?.ignoreOnIsolate) continue;
+        this.finish(j, 'canceled', false, false);
+      }
+    }
     let anchorId = 0;
     const ids: number[] = [];
     for (const p of built.jobs) {
@@ -94,7 +104,7 @@ class Ctx {
         this.jobs[p.unit] = { id, unit: p.unit, type: p.type, state: 'waiting', ignoreOrder: p.ignoreOrder, irreversible: p.irreversible };
         this.effects.push({ t: 'job-new', id, unit: p.unit, type: p.type });
         const timeout = this.g.units.get(p.unit)?.jobTimeoutUSec ?? Infinity;
-        if (Number.isFinite(timeout)) this.effects.push({ t: 'arm-job-timer', id, deadline: this.now + timeout });
+        if (Number.isFinite(timeout)) this.armTimer(this.jobs[p.unit]!, this.now + timeout);
       }
       this.runQueue.add(id);
       ids.push(id);
@@ -115,11 +125,27 @@ class Ctx {
     return true;
   }
 
+  private armTimer(j: MJob, deadline: number): void {
+    j.deadline = deadline;
+    this.effects.push({ t: 'arm-job-timer', id: j.id, deadline });
+  }
+
   /** job_run_and_invalidate() + job_perform_on_unit(). */
   private run(j: MJob): void {
     if (j.state !== 'waiting' || !this.runnable(j)) return;
     j.state = 'running';
+    // job_start_timer(j, true): JobRunningTimeoutSec= from now, unless JobTimeoutSec='s deadline comes first
+    const running = this.g.units.get(j.unit)?.jobRunningTimeoutUSec ?? Infinity;
+    if (Number.isFinite(running) && (j.deadline === undefined || j.deadline > this.now + running)) this.armTimer(j, this.now + running);
     const u = j.unit, s = this.st(u);
+    if (this.g.units.get(u)?.hostMount && j.type !== 'nop' && j.type !== 'verify-active') {
+      // a mount unit of the host (RequiresMountsFor=): the agent does not mount or unmount host file systems
+      const want = j.type === 'stop' ? isInactiveOrFailed(s) : isActiveOrReloading(s);
+      if (want) { this.finish(j, 'done', true, true); return; }
+      this.log(u, 'warning', `${u}: ${j.type === 'stop' ? 'not unmounted' : 'not mounted'}: the agent does not ${j.type === 'stop' ? 'unmount' : 'mount'} the host's file systems.`);
+      this.finish(j, 'failed', true, false);
+      return;
+    }
     switch (j.type) {
       case 'nop': this.finish(j, 'done', true, true); return;
       case 'verify-active':

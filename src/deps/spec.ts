@@ -34,19 +34,31 @@ export interface UnitDeps {
   readonly canReload: boolean;
   /** JobTimeoutSec= in µs; Infinity when unset. */
   readonly jobTimeoutUSec: number;
+  /** JobRunningTimeoutSec= in µs, from the moment the job runs; Infinity when unset. */
+  readonly jobRunningTimeoutUSec: number;
   /** A target: the dependency engine itself makes it active or inactive (no service engine). */
   readonly target: boolean;
   /** Type=oneshot: a finished start job is logged "Finished X." (service.c's finished_job). */
   readonly oneshot: boolean;
   /** spec.masked: only a stop job may be queued for it ("Unit X is masked."). */
   readonly masked: boolean;
+  /** RequiresMountsFor=/WantsMountsFor=: absolute paths whose mount units are required/wanted (src/deps/mounts.ts). */
+  readonly requiresMountsFor: readonly string[];
+  readonly wantsMountsFor: readonly string[];
+  /** A mount unit of the host (mounts.ts): the agent neither mounts nor unmounts it; jobs on it do not change it. */
+  readonly hostMount: boolean;
+  /** AllowIsolate=: the unit may be the anchor of an isolate request. */
+  readonly allowIsolate: boolean;
+  /** IgnoreOnIsolate=: an isolate leaves the unit (and its job) alone. */
+  readonly ignoreOnIsolate: boolean;
 }
 
 export const NO_DEPS: UnitDeps = {
   requires: [], requisite: [], wants: [], bindsTo: [], partOf: [], upholds: [], conflicts: [], after: [], before: [],
   onFailure: [], onSuccess: [], propagatesReloadTo: [], reloadPropagatedFrom: [], propagatesStopTo: [], stopPropagatedFrom: [],
   onFailureJobMode: 'replace', onSuccessJobMode: 'replace', stopWhenUnneeded: false, defaultDependencies: true,
-  refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, target: false, oneshot: false, masked: false,
+  refuseManualStart: false, refuseManualStop: false, canReload: false, jobTimeoutUSec: Infinity, jobRunningTimeoutUSec: Infinity, target: false, oneshot: false, masked: false,
+  requiresMountsFor: [], wantsMountsFor: [], hostMount: false, allowIsolate: false, ignoreOnIsolate: false,
 };
 
 /** Builds a UnitDeps from a partial one (tests, targets). */
@@ -91,23 +103,33 @@ const DEP_FIELDS: ReadonlyArray<readonly [keyof UnitDeps & string, string]> = [
 
 /**
  * The names in the spec's dependency fields that are no valid unit name (systemd: "Failed to add
- * dependency on X, ignoring: Invalid argument" at load time): depsFromSpec() drops them.
+ * dependency on X, ignoring: Invalid argument" at load time), and the relative paths of
+ * RequiresMountsFor=/WantsMountsFor=: the graph leaves them out; the agent logs each message.
  */
-export function invalidDependencies(spec: ServiceUnitSpec): Array<{ readonly field: string; readonly name: string }> {
+export function invalidDependencies(spec: ServiceUnitSpec): Array<{ readonly field: string; readonly name: string; readonly message: string }> {
   const u = (spec.unit ?? {}) as Record<string, unknown>;
-  const out: Array<{ field: string; name: string }> = [];
-  for (const [key, field] of DEP_FIELDS) for (const n of written(u[key])) if (!isValidUnitName(normalizeName(n))) out.push({ field, name: n });
+  const out: Array<{ field: string; name: string; message: string }> = [];
+  for (const [key, field] of DEP_FIELDS) {
+    for (const n of written(u[key])) if (!isValidUnitName(normalizeName(n))) out.push({ field, name: n, message: `Failed to add dependency on ${n}, ignoring: Invalid argument (not a valid unit name)` });
+  }
+  // config_parse_unit_mounts_for(): a relative path is ignored at load (mounts.ts skips it), in systemd 257's words (systemd-analyze verify)
+  for (const [key, field] of [['requiresMountsFor', 'RequiresMountsFor'], ['wantsMountsFor', 'WantsMountsFor']] as const) {
+    for (const p of written(u[key])) if (!p.startsWith('/')) out.push({ field, name: p, message: `${field}= path is not absolute, ignoring: ${p}` });
+  }
   return out;
 }
 
 const bool = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'yes' || v === 'true' || v === '1' || v === 'on');
 
+export const JOB_MODES: readonly JobMode[] = ['replace', 'fail', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'];
+export const isJobMode = (s: string): s is JobMode => (JOB_MODES as readonly string[]).includes(s);
+
 function mode(v: unknown): JobMode {
   const s = String(v ?? 'replace');
-  return (['replace', 'fail', 'replace-irreversibly', 'isolate', 'flush', 'ignore-dependencies', 'ignore-requirements'] as const).find((m) => m === s) ?? 'replace';
+  return isJobMode(s) ? s : 'replace';
 }
 
-/** JobTimeoutSec= in µs as parse_sec() reads it ("1min 30s", a bare number: seconds); 0 and infinity: no timeout. */
+/** JobTimeoutSec=/JobRunningTimeoutSec= in µs as parse_sec() reads it ("1min 30s", a bare number: seconds); 0 and infinity: no timeout. */
 function spanUSec(v: unknown): number {
   if (v === undefined || v === null) return Infinity;
   // validation refuses a malformed span before a spec gets here; one that slips through arms no timer
@@ -132,9 +154,11 @@ export function depsFromSpec(spec: ServiceUnitSpec): UnitDeps {
     stopWhenUnneeded: bool(u['stopWhenUnneeded'], false), defaultDependencies: bool(u['defaultDependencies'], true),
     refuseManualStart: bool(u['refuseManualStart'], false), refuseManualStop: bool(u['refuseManualStop'], false),
     canReload: (Array.isArray(reload) ? reload.length > 0 : reload !== undefined) || s['type'] === 'notify-reload',
-    jobTimeoutUSec: spanUSec(u['jobTimeoutSec']),
+    jobTimeoutUSec: spanUSec(u['jobTimeoutSec']), jobRunningTimeoutUSec: spanUSec(u['jobRunningTimeoutSec']),
     target: false,
     masked: spec.masked === true,
+    requiresMountsFor: written(u['requiresMountsFor']), wantsMountsFor: written(u['wantsMountsFor']), hostMount: false,
+    allowIsolate: bool(u['allowIsolate'], false), ignoreOnIsolate: bool(u['ignoreOnIsolate'], false),
     oneshot: s['type'] === 'oneshot' || (s['type'] === undefined && (s['execStart'] === undefined || (Array.isArray(s['execStart']) && s['execStart'].length === 0))),
   };
 }

@@ -4,7 +4,7 @@
 
 import type { ActiveState } from '../engine/states.ts';
 import { exists, related, type Graph } from './graph.ts';
-import { collapse, isActiveOrActivating, isConflicting, isRedundant, mergeAndCollapse, mustWait, type JobType, type RequestJobType } from './jobs.ts';
+import { collapse, isActiveOrActivating, isConflicting, isInactiveOrFailed, isRedundant, mergeAndCollapse, mustWait, type JobType, type RequestJobType } from './jobs.ts';
 import type { JobMode } from './spec.ts';
 
 export interface World {
@@ -19,9 +19,10 @@ export interface World {
  * Why a transaction was refused, as systemd's bus errors (systemctl maps them to its exit
  * status): ENOENT no such unit (5), EBADR job type not applicable, ECONFLICT contradicting jobs,
  * EMASKED a masked unit, ECYCLIC an ordering cycle it could not break, EDESTRUCTIVE it would
- * replace a queued job (4), EREFUSED RefuseManualStart=/Stop= (4), EUNSUPPORTED a job mode.
+ * replace a queued job (4), EREFUSED RefuseManualStart=/Stop= (4), EUNSUPPORTED a job mode,
+ * ENOISOLATION an isolate of a unit without AllowIsolate= (4), EINVAL an isolate that is no start.
  */
-export type TxErrorCode = 'ENOENT' | 'EBADR' | 'ECONFLICT' | 'EMASKED' | 'ECYCLIC' | 'EDESTRUCTIVE' | 'EREFUSED' | 'EUNSUPPORTED';
+export type TxErrorCode = 'ENOENT' | 'EBADR' | 'ECONFLICT' | 'EMASKED' | 'ECYCLIC' | 'EDESTRUCTIVE' | 'EREFUSED' | 'EUNSUPPORTED' | 'ENOISOLATION' | 'EINVAL';
 
 /** A line a transaction logs above debug (ordering cycles: found, broken, or not). */
 export interface TxLog { readonly unit: string | undefined; readonly level: 'warning' | 'err'; readonly message: string }
@@ -278,6 +279,21 @@ class Tx {
     return undefined;
   }
 
+  /**
+   * transaction_add_isolate_jobs(): a stop job for every unit that is active or has a job, is not
+   * in the transaction and not IgnoreOnIsolate=. The node's units (its targets, the host's mounts)
+   * are not the agent's to stop: an isolate acts among the units of one folder or namespace.
+   */
+  addIsolateJobs(): void {
+    const g = this.w.graph;
+    for (const [u, d] of [...g.units].sort(([a], [b]) => a.localeCompare(b))) {
+      if (d.target || d.hostMount || d.ignoreOnIsolate || this.jobs.has(u)) continue;
+      if (isInactiveOrFailed(this.w.state(u)) && this.w.installed(u) === undefined) continue;
+      const e = this.add('stop', u, this.anchor, true, false, {});
+      if (e) this.debug.push(`Cannot add isolate job for unit ${u}, ignoring: ${e.message}`);
+    }
+  }
+
   merged(): PlannedJob[] {
     const out: PlannedJob[] = [];
     for (const [unit, list] of [...this.jobs].sort(([a], [b]) => a.localeCompare(b))) {
@@ -291,8 +307,10 @@ class Tx {
 
 /** manager_add_job() up to transaction_apply(): builds and checks a transaction; installing it is the manager's. */
 export function buildTransaction(w: World, requested: RequestJobType, unit: string, mode: JobMode, opts: TransactionOptions = {}): Built {
-  if (mode === 'isolate' || mode === 'flush') return { ok: false, error: `Job mode ${mode} is not supported.`, code: 'EUNSUPPORTED', debug: [], logs: [] };
   const type = collapse(requested, w.state(unit));
+  // manager_add_job()
+  if (mode === 'isolate' && type !== 'start') return { ok: false, error: 'Isolate is only valid for start.', code: 'EINVAL', debug: [], logs: [] };
+  if (mode === 'isolate' && !(w.graph.units.get(unit)?.allowIsolate ?? false)) return { ok: false, error: 'Operation refused, unit may not be isolated.', code: 'ENOISOLATION', debug: [], logs: [] };
   const tx = new Tx(w);
   const o: TransactionOptions = {
     ...opts,
@@ -302,6 +320,7 @@ export function buildTransaction(w: World, requested: RequestJobType, unit: stri
   const fail = (e: Err): Built => ({ ok: false, error: e.message, code: e.code, debug: tx.debug, logs: tx.logs });
   const e = tx.add(type, unit, undefined, true, false, o);
   if (e) return fail(e);
+  if (mode === 'isolate') tx.addIsolateJobs();
   tx.markMatters();
   if (mode === 'fail') tx.minimizeImpact();
   tx.dropRedundant();

@@ -12,6 +12,8 @@ export interface Job {
   readonly state: 'waiting' | 'running';
   readonly ignoreOrder: boolean;
   readonly irreversible: boolean;
+  /** When its timer fires (monotonic µs): JobTimeoutSec= from its installation, JobRunningTimeoutSec= from when it runs, whichever is first. */
+  readonly deadline?: number;
 }
 
 export interface DepsState {

@@ -48,9 +48,15 @@
 //              namespace and these programs, after the mount namespace), UO_SHIM_RTPRIO_ZERO
 //              (RestrictRealtime=: RLIMIT_RTPRIO 0, LIMITS 205), and up to 64 programs a variable
 //              (an older shim refuses more than 16: SECCOMP 228).
+//              Then UO_SHIM_SECUREBITS (SecureBits=, SECUREBITS 213) and UO_SHIM_KEYRING
+//              (KeyringMode=, KEYRING 237): `uo-shim --features` lists "privs3".
 //   finding 6 (no new line kind): the service's own UO_SHIM_* variables are passed as
 //              UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE and put back just before execve(), never read as
 //              settings (SERVICE_ENV_PREFIX).
+//   issues 14/15 (no new line kind): UO_SHIM_JOIN_NS=PID:START:TYPES (the exec runtime's network and
+//              IPC namespaces, held by `uo-shim --ns-hold`), UO_SHIM_NETNS_PATH, UO_SHIM_IPCNS_PATH,
+//              UO_SHIM_PRIVATE_USERS (nsruntime.ts, shim/nsrt.h); NETWORK 225, NAMESPACE 226, USER 217.
+//              `uo-shim --features` lists "nsrt".
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -119,6 +125,10 @@ const PRIVS_VARS: Readonly<Record<string, RegExp>> = {
   UO_SHIM_PRIVATE_NETWORK: /^1$/,
   UO_SHIM_SECCOMP: PROGRAMS, UO_SHIM_SECCOMP_AF: PROGRAMS, UO_SHIM_SECCOMP_MDWE: PROGRAMS, UO_SHIM_PROTECT_HOSTNAME: PROGRAMS,
   UO_SHIM_RTPRIO_ZERO: /^1$/,
+  // the exec runtime's namespaces and PrivateUsers= (nsruntime.ts, shim/nsrt.h)
+  UO_SHIM_JOIN_NS: /^[1-9][0-9]{0,6}:[0-9]{1,20}:(net|ipc|net,ipc)$/, UO_SHIM_NETNS_PATH: /^\/[^\n]{0,4094}$/, UO_SHIM_IPCNS_PATH: /^\/[^\n]{0,4094}$/,
+  UO_SHIM_PRIVATE_USERS: /^(self|identity)$/,
+  UO_SHIM_SECUREBITS: /^[0-3][0-9a-f]$/, UO_SHIM_KEYRING: /^(private|shared):[0-9]{0,10}:[0-9]{0,10}:(?:[0-9a-f]{32})?$/,
 };
 
 /**

@@ -195,6 +195,53 @@ export function prepareStateDir(stateDir: string): string | undefined {
 export function writeAgentPid(stateDir: string): void { writeAtomic(join(stateDir, 'agent.pid'), `${process.pid}\n`); }
 
 /**
+ * The dependency engine's installed jobs as they last changed (issue 16; systemd keeps its jobs
+ * across a re-exec): the next agent queues them again. jobs.json in the state folder, version 1;
+ * no jobs: no file.
+ */
+export interface SavedJob { readonly group: string; readonly unit: string; readonly type: string }
+const jobsPath = (stateDir: string): string => join(stateDir, 'jobs.json');
+const JOB_TYPES = ['start', 'stop', 'restart', 'reload', 'verify-active', 'nop'];
+
+export function writeSavedJobs(stateDir: string, jobs: readonly SavedJob[]): void {
+  if (jobs.length === 0) { rmSync(jobsPath(stateDir), { force: true }); return; }
+  writeAtomic(jobsPath(stateDir), JSON.stringify({ version: 1, jobs }) + '\n');
+}
+
+/** The saved jobs; a file that is not ours (malformed, another version) is an error, never half-read. */
+export function readSavedJobs(stateDir: string): { jobs: SavedJob[]; error?: string } {
+  let text: string;
+  try { text = readFileSync(jobsPath(stateDir), 'utf8'); } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? { jobs: [] } : { jobs: [], error: `${jobsPath(stateDir)}: ${fsErrorText(e)}` };
+  }
+  try {
+    const j = JSON.parse(text) as { version?: unknown; jobs?: unknown };
+    const ok = (x: unknown): x is SavedJob => typeof x === 'object' && x !== null && typeof (x as SavedJob).group === 'string'
+      && typeof (x as SavedJob).unit === 'string' && JOB_TYPES.includes((x as SavedJob).type);
+    if (j.version !== 1 || !Array.isArray(j.jobs) || !j.jobs.every(ok)) return { jobs: [], error: `${jobsPath(stateDir)}: not a version 1 jobs file; ignored` };
+    return { jobs: j.jobs };
+  } catch (e) { return { jobs: [], error: `${jobsPath(stateDir)}: ${(e as Error).message}; ignored` }; }
+}
+
+/**
+ * --stop-on-exit's mark (stopped-on-exit in the state folder): the agent itself stopped every
+ * unit as it exited — a shutdown, not the user's `stop` — so the next agent starts the units
+ * whose spec says state: running again, as systemd starts enabled units at boot. Written before
+ * the stop jobs (an agent killed half-way through its shutdown still leaves it), taken (read and
+ * removed) by the next agent.
+ */
+const stoppedOnExitPath = (stateDir: string): string => join(stateDir, 'stopped-on-exit');
+
+export function markStoppedOnExit(stateDir: string): void {
+  writeAtomic(stoppedOnExitPath(stateDir), `${new Date().toISOString()}\n`);
+}
+
+/** Whether the previous agent stopped every unit on exit; the mark is removed. */
+export function takeStoppedOnExit(stateDir: string): boolean {
+  try { rmSync(stoppedOnExitPath(stateDir)); return true; } catch { return false; }
+}
+
+/**
  * The errno name of a file-system error. Node leaves `code` empty for some (rmSync on a
  * read-only file system throws errno -4094, code ''), so the message decides then.
  */

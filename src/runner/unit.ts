@@ -22,8 +22,11 @@ import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
+import { withDynamicUser } from '../api/dynamicuser.ts';
+import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
+import { runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
 import { expandSpecifiers } from './environment.ts';
@@ -68,6 +71,11 @@ export interface UnitRunnerOptions {
   readonly cgroupGroup?: string | undefined;
   /** What Condition*=/Assert*= are checked against; by default the host's (under hostRoot, with agentEnv as the manager's environment). */
   readonly facts?: Facts | undefined;
+  /**
+   * The exec runtimes of the units JoinsNamespaceOf= can reach (one per folder or namespace:
+   * nsruntime.ts); by default the unit's own, shared by its commands only.
+   */
+  readonly runtimes?: SharedRuntimes | undefined;
 }
 
 /**
@@ -164,14 +172,20 @@ export class UnitRunner {
   private cgroupHold: string | undefined;
   /** The unit's cgroup's OOM kill counter when last read (cgroup/oom.ts); undefined before a first reading. */
   private oomSeen: number | undefined;
+  /** The exec runtimes this unit's is taken from (nsruntime.ts). */
+  private readonly runtimes: SharedRuntimes;
+  /** The invocation open() adopted running (its processes' namespaces are its runtime's: adoptedProcess()). */
+  private adoptedInvocation: string | undefined;
 
   private constructor(opts: UnitRunnerOptions) {
     this.opts = opts;
     this.unitName = opts.unitName;
     this.dir = opts.dir;
     this.spec = opts.spec;
+    this.runtimes = opts.runtimes ?? new SharedRuntimes((types, from) => startHolder(opts.shimPath, types, from));
+    this.declareJoins();
     this.cfg = configFromSpec(opts.spec, opts.unitName);
-    this.execContext = executionContext(opts.spec);
+    this.execContext = executionContext(this.patchedSpec());
     this.cgroup = this.named = this.nameCgroup();
     this.judge();
     this.clock = opts.clock ?? monotonicUs;
@@ -205,6 +219,7 @@ export class UnitRunner {
       r.spawns = [...saved.spawns];
       r.seq = saved.seq;
       r.invocationId = saved.invocationId;
+      if (saved.spawns.some((s) => !s.done && s.started)) r.adoptedInvocation = saved.invocationId;
       r.mainCommandLine = saved.mainCommandLine;
       r.id = saved.id;
       for (const s of r.spawns) if (!s.done) {
@@ -217,6 +232,7 @@ export class UnitRunner {
     r.adoptCgroup(read.t === 'ok' && !!saved);
     r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
     if (recovery) r.persist();
+    r.adoptIpcOwner();
     return r;
   }
 
@@ -272,6 +288,23 @@ export class UnitRunner {
     this.stateError ??= this.cgroupHold;
     this.problem(this.cgroupHold);
     this.awaitingEmpty = false;
+  }
+
+  /**
+   * A live process of an invocation a previous agent started (adopted by open()), whose
+   * namespaces the runtime takes: the invocation's later commands (ExecStop=, ExecReload=) join
+   * the network and IPC namespaces its processes run in. Undefined for a fresh invocation.
+   */
+  private adoptedProcess(): { pid: number; start: number } | undefined {
+    if (!this.adoptedInvocation || this.adoptedInvocation !== this.invocationId) return undefined;
+    const live = this.spawns.find((s) => !s.done && s.pid > 0 && s.pidStart !== undefined && startTime(s.pid) === s.pidStart);
+    return live ? { pid: live.pid, start: live.pidStart! } : undefined;
+  }
+
+  /** JoinsNamespaceOf= as the spec says now (nsruntime.ts: the runtimes go both ways). */
+  private declareJoins(): void {
+    const v = this.spec.unit?.['joinsNamespaceOf'];
+    this.runtimes.declare(this.unitName, Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : []);
   }
 
   /** Writes the state; false (reported, retried later) when the folder refuses the write. */
@@ -333,8 +366,9 @@ export class UnitRunner {
   /** Applies a new spec (as after daemon-reload); the caller restarts the unit when it must. */
   updateSpec(spec: ServiceUnitSpec, id?: string): void {
     this.spec = spec;
+    this.declareJoins();
     this.cfg = configFromSpec(spec, this.unitName);
-    this.execContext = executionContext(spec);
+    this.execContext = executionContext(this.patchedSpec());
     const cg = this.named = this.nameCgroup();
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
     if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
@@ -508,6 +542,8 @@ export class UnitRunner {
 
   /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
   private readonly setupFailures = new Map<SpawnRecord, SetupFailure>();
+  /** RemoveIPC=: the user the unit's commands run as, while it counts as running (removeipc.ts). */
+  private ipcOwner: { uid: number; gid: number | undefined } | undefined;
   /** The service's UO_SHIM_* variables already warned about (once each: shimproto.ts SERVICE_ENV_PREFIX). */
   private readonly shimNamesSaid = new Set<string>();
 
@@ -520,8 +556,38 @@ export class UnitRunner {
     const expand = (s: string): string => expandSpecifiers(s, { unitName: this.unitName });
     const problems = removeRuntimeDirectories(execDirectories(this.spec.service), root, restarting, expand);
     if (hasCredentials(credentialPlan(this.spec.service).plan)) { const p = removeCredentials(root, this.unitName); if (p !== undefined) problems.push(p); }
-    problems.push(...removePrivateTmp(this.unitName, undefined, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
+    // the exec runtime (nsruntime.ts): let go; its PrivateTmp= folders go with its last unit
+    const ended = this.runtimes.release(this.unitName);
+    this.adoptedInvocation = undefined;
+    problems.push(...removePrivateTmp(this.unitName, this.runtimes.ownedBy(this.unitName)?.id, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
+    if (ended && ended.owner !== this.unitName) problems.push(...removePrivateTmp(ended.owner, undefined, this.opts.hostRoot).failed);
+    // RemoveIPC=: the user's IPC objects once its last unit stopped (removeipc.ts)
+    if (this.ipcOwner && !restarting) {
+      const o = this.ipcOwner;
+      this.ipcOwner = undefined;
+      if (unrefUser(o.uid, this.unitName)) { const p = removeIpc(this.opts.shimPath, o.uid, o.gid); if (p !== undefined) problems.push(p); }
+    }
     for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
+  }
+
+  /**
+   * RemoveIPC= after an agent restart: a unit found running counts again as running as its user
+   * (its recorded dynamic user, or User= looked up), so its stop, or the last of that user's
+   * units, still removes the user's IPC objects (removeipc.ts).
+   */
+  private adoptIpcOwner(): void {
+    const service = this.patchedSpec().service;
+    if (service?.['removeIPC'] !== true || this.unitProcesses().length === 0) return;
+    const owner = ipcOwnerOf(service, this.execContext.user, this.dir, this.unitName, this.opts.hostRoot);
+    if (!owner || owner.uid === 0) return;
+    this.ipcOwner = owner;
+    refUser(owner.uid, this.unitName);
+  }
+
+  /** The spec as systemd's manager completes it at load: DynamicUser='s user and implied sandbox (src/api/dynamicuser.ts). */
+  private patchedSpec(): ServiceUnitSpec {
+    const service = withDynamicUser(this.spec.service, this.unitName);
+    return service === this.spec.service ? this.spec : { ...this.spec, service };
   }
 
   /** Writes the state if a decision changed it and no batch is open. */
@@ -624,13 +690,17 @@ export class UnitRunner {
     }
     let l: ReturnType<typeof prepareLaunch>;
     try {
+      // the exec runtime, at the invocation's first command (systemd: unit_setup_exec_runtime() in service_spawn())
+      const runtime = this.runtimes.acquire(this.unitName, runtimeNeeds(this.spec.service), this.invocationId, this.adoptedProcess());
       l = prepareLaunch({
+        runtime,
         effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,
         notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
         ...(this.cgroup ? { cgroups: this.cgroup.placement, holderCgroups: holders } : {}),
         directories: execDirectories(this.spec.service), credentials: credentialPlan(this.spec.service).plan,
-        service: this.spec.service, // the mount namespace's directives (sandbox.ts)
+        service: this.patchedSpec().service, // the mount namespace's directives (sandbox.ts), privileges (privs.ts)
+        unitDir: this.dir, // DynamicUser='s allocation (dynuser.ts)
       });
     } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
       this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
@@ -650,6 +720,12 @@ export class UnitRunner {
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     this.tail.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
+    // RemoveIPC= (implied by DynamicUser=): the unit counts as running as its user until it stops
+    const ipcUid = l.shimEnv['UO_SHIM_UID'];
+    if (ipcUid !== undefined && ipcUid !== '0' && this.patchedSpec().service?.['removeIPC'] === true) {
+      this.ipcOwner = { uid: Number(ipcUid), gid: l.shimEnv['UO_SHIM_GID'] !== undefined ? Number(l.shimEnv['UO_SHIM_GID']) : undefined };
+      refUser(this.ipcOwner.uid, this.unitName);
+    }
     rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec));
     rec.bootId = bootId();
     rec.shimStart = startTime(rec.shimPid);

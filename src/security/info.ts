@@ -12,6 +12,7 @@ import { CAP_MASK_ALL, capabilityFromName, parseAddressFamilies, parseCapability
 
 // The runner's parsers (one copy, src/api/sets.ts); the words they skip are the converter's warnings already.
 const capabilitySet = (lines: readonly string[], initial: bigint): bigint => parseCapabilitySet(lines, initial, 'CapabilityBoundingSet', []);
+import { hasDynamicUser, withDynamicUser } from '../api/dynamicuser.ts';
 
 export interface SecurityInfo {
   readonly id: string;
@@ -81,24 +82,16 @@ function deviceRules(v: unknown): Array<{ path: string; perms: string }> {
 /** IPAddressAllow=/IPAddressDeny= as config_parse_in_addr_prefixes() reads them (src/api/ipprefix.ts). */
 const ipPrefixes = (v: unknown): readonly Prefix[] => parsePrefixList(v).prefixes;
 
-/** A user name systemd derives from a unit name for DynamicUser= without User= (user_from_unit_name()). */
-function userFromUnitName(unit: string): string {
-  const prefix = unit.replace(/\.service$/, '').replace(/@.*$/, '');
-  return /^[a-zA-Z_][a-zA-Z0-9_-]{0,30}$/.test(prefix) ? prefix : `_du${prefix}`;
-}
-
 /** SecurityInfo of the unit `unitName` whose spec is `spec`, as systemd 257 would load it. */
 export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityInfo {
-  const s: Values = spec.service ?? {};
+  // unit_patch_contexts(): DynamicUser= names the user and implies a strict sandbox (src/api/dynamicuser.ts)
+  const s: Values = withDynamicUser(spec.service ?? {}, unitName);
   const u: Values = spec.unit ?? {};
-  const dynamicUser = isTrue(s['dynamicUser']);
-  // unit_patch_contexts(): DynamicUser= implies a strict sandbox
-  const userSet = typeof s['user'] === 'string' && s['user'] !== '' ? s['user'] : undefined;
-  const user = userSet ?? (dynamicUser ? userFromUnitName(unitName) : undefined);
-  const privateTmp = isOn(s['privateTmp']) || dynamicUser;
-  const protectSystem = dynamicUser ? 'strict' : word(s['protectSystem'], 'no');
-  const protectHomeSet = word(s['protectHome'], 'no');
-  const protectHome = dynamicUser && protectHomeSet === 'no' ? 'read-only' : protectHomeSet;
+  const dynamicUser = hasDynamicUser(s);
+  const user = typeof s['user'] === 'string' && s['user'] !== '' ? s['user'] : undefined;
+  const privateTmp = isOn(s['privateTmp']);
+  const protectSystem = word(s['protectSystem'], 'no');
+  const protectHome = word(s['protectHome'], 'no');
   const privateDevices = isTrue(s['privateDevices']);
   const protectControlGroups = isOn(s['protectControlGroups']);
   const protectKernelModules = isTrue(s['protectKernelModules']);
@@ -176,7 +169,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
     notifyAccess: typeof s['notifyAccess'] === 'string' ? s['notifyAccess'] : 'none',
     protectHome,
     protectSystem,
-    removeIPC: isTrue(s['removeIPC']) || dynamicUser,
+    removeIPC: isTrue(s['removeIPC']),
     restrictNamespaces: parseRestrictNamespaces(s['restrictNamespaces'], []) ?? 0xffffffff,
     rootDirectory: typeof s['rootDirectory'] === 'string' && s['rootDirectory'] !== '' ? s['rootDirectory'] : undefined,
     rootImage,
@@ -190,8 +183,8 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
       privateDevices, privateMounts, privateNetwork: isTrue(s['privateNetwork']), privateTmp, privateUsers: isOn(s['privateUsers']),
       protectControlGroups, protectKernelModules, protectKernelTunables, protectKernelLogs, protectClock,
       protectHostname: isTrue(s['protectHostname']), lockPersonality: isTrue(s['lockPersonality']),
-      memoryDenyWriteExecute: isTrue(s['memoryDenyWriteExecute']), noNewPrivileges: isTrue(s['noNewPrivileges']) || dynamicUser,
-      delegate: isOn(s['delegate']), restrictRealtime: isTrue(s['restrictRealtime']), restrictSUIDSGID: isTrue(s['restrictSUIDSGID']) || dynamicUser,
+      memoryDenyWriteExecute: isTrue(s['memoryDenyWriteExecute']), noNewPrivileges: isTrue(s['noNewPrivileges']),
+      delegate: isOn(s['delegate']), restrictRealtime: isTrue(s['restrictRealtime']), restrictSUIDSGID: isTrue(s['restrictSUIDSGID']),
       ...af,
     },
   };

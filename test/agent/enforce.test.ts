@@ -2,7 +2,7 @@
 // a disk image as the root, not mounted yet) does not start; status, unitctl
 // status and the log say which and why; --allow-unenforced=RootImage runs it and status
 // still lists it as not applied.
-// Report-only directives (RequiresMountsFor=, IOWeight=) never keep a unit from starting.
+// Report-only directives (SurviveFinalKillSignal=, IOWeight=) never keep a unit from starting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { agentFixture } from '../support/agent.ts';
 import { sleep, until } from '../support/wait.ts';
 import type { UnitStatus } from '../../src/agent/protocol.ts';
 
-const SANDBOXED = '[Unit]\nDescription=sandboxed\nRequiresMountsFor=/srv\n[Service]\nExecStart=/bin/sleep 1000\nRootImage=/srv/root.raw\nIOWeight=50\n';
+const SANDBOXED = '[Unit]\nDescription=sandboxed\nSurviveFinalKillSignal=yes\n[Service]\nExecStart=/bin/sleep 1000\nRootImage=/srv/root.raw\nIOWeight=50\n';
 const PLAIN = '[Service]\nExecStart=/bin/sleep 1000\nIOWeight=50\n';
 
 test('RootImage=: the unit does not start, status and unitctl status say why; report-only directives do not refuse', async (t) => {
@@ -27,10 +27,10 @@ test('RootImage=: the unit does not start, status and unitctl status say why; re
   const s = a.json<UnitStatus>('status', 'sandboxed');
   assert.deepEqual([s.LoadState, s.ActiveState, s.SubState, s.MainPID], ['bad-setting', 'inactive', 'dead', 0]);
   assert.deepEqual(s.NotApplied.map((e) => [e.directive, e.applier, e.enforcement]),
-    [['RequiresMountsFor=', 'dependency', 'reported'], ['RootImage=', 'not-yet', 'refused'], ['IOWeight=', 'cgroup', 'reported']]);
+    [['SurviveFinalKillSignal=', 'not-yet', 'reported'], ['RootImage=', 'not-yet', 'refused'], ['IOWeight=', 'cgroup', 'reported']]);
   const view = a.unitctl('status', 'sandboxed');
   assert.match(view.stdout, /Loaded: bad-setting \(/);
-  assert.match(view.stdout, /Not applied: RequiresMountsFor= — .*reported, not refused/);
+  assert.match(view.stdout, /Not applied: SurviveFinalKillSignal= — .*reported, not refused/);
   assert.match(view.stdout, /RootImage= — .*refused: the unit does not start \(--allow-unenforced=RootImage runs it without\)/);
   const log = a.stderr.join('');
   assert.match(log, /sandboxed\.service: RootImage=: .*does not start unless the agent runs with --allow-unenforced=RootImage/);

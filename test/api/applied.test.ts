@@ -44,12 +44,12 @@ test('the engine, the runner and the shim apply what the code applies today', ()
 
 test('a spec lists what it sets that is not applied, with the field path; "no" to a protection asks for nothing', () => {
   const u = unappliedDirectives({
-    unit: { description: 'x', partOf: ['network.target'], requiresMountsFor: ['/srv'], documentation: ['man:x(8)'] },
+    unit: { description: 'x', partOf: ['network.target'], surviveFinalKillSignal: true, documentation: ['man:x(8)'] },
     // ProtectSystem= is applied (the mount namespace, issue 14), PartOf= too (issue 16); RootImage= is not yet
     service: { execStart: ['/bin/true'], protectSystem: 'strict', rootImage: '/srv/root.raw', privateTmp: 'false', noNewPrivileges: false, disableControllers: ['cpu'], cpuWeight: 50, timeoutStartFailureMode: 'terminate' },
   });
   assert.deepEqual(u.map((x) => `${x.path} ${x.applier} ${x.protects}`), [
-    'spec.unit.documentation carried false', 'spec.unit.requiresMountsFor dependency false', 'spec.service.rootImage not-yet true', 'spec.service.disableControllers cgroup false',
+    'spec.unit.documentation carried false', 'spec.unit.surviveFinalKillSignal not-yet false', 'spec.service.rootImage not-yet true', 'spec.service.disableControllers cgroup false',
   ]);
   assert.match(describeUnapplied(u[2]!), /^RootImage=: .*not mounted yet.*--allow-unenforced=RootImage/);
   assert.match(describeUnapplied(u[3]!), /reported, not refused/);

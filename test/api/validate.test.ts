@@ -27,9 +27,9 @@ test('never throws on garbage', () => {
 
 test('warns, by field path, about every directive set that the node does not apply', () => {
   // ProtectSystem= is applied (the mount namespace, issue 14), PartOf= too (issue 16): no warning; RootImage= is not yet
-  const r = validateServiceUnit(withService({ execStart: ['/bin/x'], protectSystem: 'strict', rootImage: '/srv/root.raw', disableControllers: ['cpu'], restartSec: 5 }, { unit: { partOf: ['network.target'], requiresMountsFor: ['/srv'] } }));
+  const r = validateServiceUnit(withService({ execStart: ['/bin/x'], protectSystem: 'strict', rootImage: '/srv/root.raw', disableControllers: ['cpu'], restartSec: 5 }, { unit: { partOf: ['network.target'], surviveFinalKillSignal: true } }));
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.warnings.map((w) => w.field), ['spec.unit.requiresMountsFor', 'spec.service.rootImage', 'spec.service.disableControllers']);
+  assert.deepEqual(r.warnings.map((w) => w.field), ['spec.unit.surviveFinalKillSignal', 'spec.service.rootImage', 'spec.service.disableControllers']);
   assert.match(r.warnings[1]!.message, /RootImage=: .*not mounted yet.*does not start unless the agent runs with --allow-unenforced=RootImage/);
   assert.match(r.warnings[2]!.message, /reported, not refused/);
 });
@@ -46,4 +46,11 @@ test('Limit*= values are judged as systemd reads them: LimitNICE=+5, LimitCPU=1h
   assert.equal(r.errors.length, 1);
   assert.equal(r.errors[0]!.field, 'spec.service.limitNOFILE');
   assert.match(r.errors[0]!.message, /Invalid value: "64K": .*not a number/);
+});
+
+test('OnFailureJobMode=isolate with more than one OnFailure= unit is refused in systemd 257\'s words (unit_verify(): the unit is a bad setting)', () => {
+  const two = validateServiceUnit(withService({ execStart: ['/bin/x'] }, { unit: { onFailure: ['a.service b.service'], onFailureJobMode: 'isolate' } }));
+  assert.deepEqual(two.errors, [{ field: 'spec.unit.onFailureJobMode', message: 'More than one OnFailure= dependencies specified but OnFailureJobMode=isolate set. Refusing.' }]);
+  assert.deepEqual(validateServiceUnit(withService({ execStart: ['/bin/x'] }, { unit: { onFailure: ['a.service'], onFailureJobMode: 'isolate' } })).errors, []);
+  assert.deepEqual(validateServiceUnit(withService({ execStart: ['/bin/x'] }, { unit: { onFailure: ['a.service', 'b.service'], onFailureJobMode: 'replace' } })).errors, []);
 });

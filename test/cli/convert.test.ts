@@ -81,11 +81,11 @@ test('render writes the unit back; validate reports bad manifests by field with 
 
 test('convert warns at file:line about every directive the node does not apply, saying which fail closed', (t) => {
   const d = tmp(t);
-  writeFileSync(join(d, 'web.service'), '[Unit]\nRequiresMountsFor=/srv\nAfter=network.target\n[Service]\nExecStart=/bin/true\nRootImage=/srv/root.raw\nDisableControllers=cpu\nPrivateTmp=no\nProtectSystem=strict\n');
+  writeFileSync(join(d, 'web.service'), '[Unit]\nSurviveFinalKillSignal=yes\nAfter=network.target\n[Service]\nExecStart=/bin/true\nRootImage=/srv/root.raw\nDisableControllers=cpu\nPrivateTmp=no\nProtectSystem=strict\n');
   const r = unitctl('convert', join(d, 'web.service'));
   assert.equal(r.status, 0, r.stderr);
-  // RequiresMountsFor= is not applied (issue 16); After= is, and is not warned about
-  assert.match(r.stderr, /web\.service:2:1: warning: RequiresMountsFor=: .*issue 16.*reported, not refused/);
+  // SurviveFinalKillSignal= is not applied (the node's shutdown); After= is, and is not warned about
+  assert.match(r.stderr, /web\.service:2:1: warning: SurviveFinalKillSignal=: .*shutdown.*reported, not refused/);
   assert.doesNotMatch(r.stderr, /After=/);
   assert.match(r.stderr, /web\.service:6:1: warning: RootImage=: .*not mounted yet; a unit asking for it does not start unless the agent runs with --allow-unenforced=RootImage/);
   assert.match(r.stderr, /web\.service:7:1: warning: DisableControllers=: .*issue 13.*reported, not refused/);

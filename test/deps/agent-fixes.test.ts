@@ -127,3 +127,35 @@ test('--stop-on-exit stops RefuseManualStop= units (the agent\'s own stop job is
   try { process.kill(pid, 0); } catch { alive = false; }
   assert.equal(alive, false, `dep-rms (PID ${pid}) still runs after the agent stopped with --stop-on-exit`);
 });
+
+test('after --stop-on-exit the next agent starts the state: running units again, the user-stopped one too (a boot); after a plain exit a user-stopped unit stays stopped', async (t) => {
+  const a = agentFixture(t);
+  const w = (name: string, text: string): void => writeFileSync(join(a.manifests, name), text);
+  w('boot-a.service', '[Service]\nExecStart=/bin/sleep 1000\n');
+  w('boot-b.service', '[Unit]\nRequires=boot-a.service\nAfter=boot-a.service\n[Service]\nExecStart=/bin/sleep 1000\n');
+  w('boot-off.yaml', 'apiVersion: unit-operator.dev/v1alpha1\nkind: ServiceUnit\nmetadata:\n  name: boot-off\nspec:\n  state: stopped\n  service:\n    execStart: ["/bin/sleep 1000"]\n');
+  w('boot-user.service', '[Service]\nExecStart=/bin/sleep 1000\n');
+  const sub = (u: string): string => a.json<UnitStatus>('status', u).SubState;
+  const exit = async (): Promise<void> => {
+    a.proc!.kill('SIGTERM');
+    await new Promise<void>((r) => { if (a.proc!.exitCode !== null) r(); else a.proc!.once('exit', () => r()); });
+  };
+  const running = ['boot-a', 'boot-b', 'boot-user'];
+  await a.start(['--stop-on-exit']);
+  await until('a, b, user running', () => (running.every((u) => sub(u) === 'running') ? true : undefined), 15_000);
+  assert.equal(a.unitctl('stop', 'boot-user').status, 0);
+  await exit();
+  // second run (as `npm start` twice; this one without --stop-on-exit): the shutdown was not the user's stop
+  await a.start();
+  await until('a, b, user running again', () => (running.every((u) => sub(u) === 'running') ? true : undefined), 15_000);
+  assert.equal(sub('boot-off'), 'dead', 'state: stopped is not started at boot');
+  assert.match(a.stderr.join(''), /the previous agent stopped every unit on exit/);
+  // exiting without --stop-on-exit: the units keep running; a unit the user stopped is adopted stopped
+  assert.equal(a.unitctl('stop', 'boot-user').status, 0);
+  await exit();
+  a.stderr.length = 0;
+  await a.start();
+  await until('a and b adopted', () => (sub('boot-a') === 'running' && sub('boot-b') === 'running' ? true : undefined), 15_000);
+  assert.equal(sub('boot-user'), 'dead', 'a plain agent restart is not a boot');
+  assert.doesNotMatch(a.stderr.join(''), /stopped every unit on exit/);
+});

@@ -125,7 +125,10 @@ export async function runSetOnAgent(a: AgentFixture, dir: string, secs: number, 
   for (let round = 0; round < (secs * 1000 + graceMs) && Date.now() < end; round++) {
     while (next < actions.length && Date.now() - t0 >= actions[next]!.ms) {
       const act = actions[next++]!;
-      const r = await request(a.state, { cmd: act.verb as 'start' | 'stop' | 'restart' | 'reload', unit: act.unit, noBlock: true });
+      // `systemctl --no-block isolate X` is a start in job mode isolate (unitctl isolate)
+      const r = await request(a.state, act.verb === 'isolate'
+        ? { cmd: 'start', unit: act.unit, noBlock: true, jobMode: 'isolate' }
+        : { cmd: act.verb as 'start' | 'stop' | 'restart' | 'reload', unit: act.unit, noBlock: true });
       out.actions.push(`${act.verb} ${act.unit}: ${r.ok ? `job ${r.job?.id}` : r.error}`);
     }
     const ss = await list();

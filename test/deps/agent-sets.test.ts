@@ -98,6 +98,11 @@ async function check(a: AgentFixture, set: string): Promise<void> {
     // 3. job results and systemd's words for them (sets whose journal was not captured have none)
     if (oracle.journal.length > 0) assert.deepEqual(jobLines(snap.journal), jobLines(oracle.journal), `${set}: job and dependency messages${why()}`);
 
+    // 3b. a request systemctl was refused (DIR/stderr.txt: "Failed to VERB UNIT: WHY"): the agent answers with the same words
+    if (existsSync(join(dir, 'stderr.txt'))) {
+      for (const m of readFileSync(join(dir, 'stderr.txt'), 'utf8').matchAll(/^Failed to \S+ \S+: .*$/gm)) assert.ok(run.actions.some((a) => a.endsWith(`: ${m[0]}`)), `${set}: refused as systemd: ${m[0]}; here ${JSON.stringify(run.actions)}`);
+    }
+
     // 4. the order facts of the set (DIR/order: "x < y", lines that systemd's waits put in that
     // order, not races): true of systemd's log, and of ours
     for (const [x, y] of orderFacts(dir)) {
@@ -161,6 +166,14 @@ test('OnSuccessJobMode=fail: the handler\'s job is refused when it would replace
 test('JobTimeoutSec=: a start job waiting too long times out (set 28, real agent)', async (t) => { if (left('28-job-timeout', t)) return; const a = agentFixture(t); await check(a, '28-job-timeout'); });
 test('Requires=, After=: an automatic restart waits for the dependents\' stop before starting the unit (set 30, real agent)', async (t) => { if (left('30-autorestart-stops-dependents', t)) return; const a = agentFixture(t); await check(a, '30-autorestart-stops-dependents'); });
 test('Requires=, After=: a start during the restart delay restarts at once, the dependents stopped first (set 31, real agent)', async (t) => { if (left('31-autorestart-start-shortcut', t)) return; const a = agentFixture(t); await check(a, '31-autorestart-start-shortcut'); });
+test('RequiresMountsFor=, WantsMountsFor=: paths on / and under mounted file systems; the mount units are active (set 32, real agent)', async (t) => { if (left('32-requires-mounts-for', t)) return; const a = agentFixture(t); await check(a, '32-requires-mounts-for'); });
+test('JobRunningTimeoutSec=: a job times out once it runs, not while it waits; JobTimeoutSec= still bounds it (set 33, real agent)', async (t) => { if (left('33-job-running-timeout', t)) return; const a = agentFixture(t); await check(a, '33-job-running-timeout'); });
+test('isolate: starts the unit (AllowIsolate=yes) and what it wants, stops the others but IgnoreOnIsolate= ones (set 34, real agent)', async (t) => { if (left('34-isolate', t)) return; const a = agentFixture(t); await check(a, '34-isolate'); });
+test('isolate of a unit without AllowIsolate= is refused as systemctl\'s, nothing stops (set 35, real agent)', async (t) => { if (left('35-isolate-refused', t)) return; const a = agentFixture(t); await check(a, '35-isolate-refused'); });
+test('OnFailureJobMode=isolate: the handler is isolated to, queued jobs canceled, other units stopped but IgnoreOnIsolate= ones (set 36, real agent)', async (t) => { if (left('36-onfailure-isolate', t)) return; const a = agentFixture(t); await check(a, '36-onfailure-isolate'); });
+test('PropagatesStopTo=: the unit going down for its automatic restart stops the other, which its restart job leaves stopped (set 37, real agent)', async (t) => { if (left('37-propagates-stop-autorestart', t)) return; const a = agentFixture(t); await check(a, '37-propagates-stop-autorestart'); });
+test('PropagatesStopTo=: a restart stops the other unit and starts only itself (set 38, real agent)', async (t) => { if (left('38-propagates-stop-restart', t)) return; const a = agentFixture(t); await check(a, '38-propagates-stop-restart'); });
+test('JobTimeoutSec=: a restart job that times out leaves the unit in auto-restart-queued, as systemd (set 39, real agent)', async (t) => { if (left('39-restart-job-timeout', t)) return; const a = agentFixture(t); await check(a, '39-restart-job-timeout'); });
 
 test('every oracle set has its real-agent test', () => {
   const all = readdirSync(ROOT).filter((d) => /^\d+-/.test(d)).sort();

@@ -17,8 +17,8 @@ test('dependencies through the standalone agent: After= order, Requires= failure
   const a = agentFixture(t);
   const dir = a.manifests; // the stamps live beside the units (removed with the fixture)
   const w = (name: string, text: string): void => writeFileSync(join(a.manifests, name), text);
-  // db takes 0.6 s to come up; web needs it and is ordered after it
-  w('db.service', `[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'sleep 0.6; ${stamp(join(dir, 'db.stamp'))}'\n`);
+  // db takes 0.6 s to come up (the seconds in db.delay, when there); web needs it and is ordered after it
+  w('db.service', `[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'sleep $$(cat ${join(dir, 'db.delay')} 2>/dev/null || echo 0.6); ${stamp(join(dir, 'db.stamp'))}'\n`);
   w('web.service', `[Unit]\nRequires=db.service\nAfter=db.service\n[Service]\nExecStart=/bin/sh -c '${stamp(join(dir, 'web.stamp'))}; exec sleep 1000'\n`);
   // bad fails; app Requires= it (inactive, job result dependency), soft only Wants= it (runs)
   w('bad.service', '[Service]\nType=oneshot\nExecStart=/bin/false\n');
@@ -85,13 +85,15 @@ test('dependencies through the standalone agent: After= order, Requires= failure
   assert.equal(conflict.status, 0, conflict.stderr);
   assert.deepEqual([st('new').SubState, st('old').ActiveState], ['running', 'inactive']);
 
-  // --no-block answers once queued: db's 0.6 s start is still a running job
+  // --no-block answers once queued: db's start (4 s now, so that a slow unitctl on a busy
+  // machine still finds it) is still a running job
   assert.equal(a.unitctl('stop', 'db').status, 0);
+  writeFileSync(join(dir, 'db.delay'), '4\n');
   const nb = a.unitctl('start', 'db', '--no-block');
   assert.equal(nb.status, 0, nb.stderr);
   const jobs = a.unitctl('list-jobs');
   assert.match(jobs.stdout, /^JOB +UNIT +TYPE +STATE\n\d+ +db\.service +start +running\n\n1 job listed\.\n$/, jobs.stdout);
-  await until('db active', () => (st('db').ActiveState === 'active' ? true : undefined), 10_000);
+  await until('db active', () => (st('db').ActiveState === 'active' ? true : undefined), 15_000);
 });
 
 test('removing a unit file rebuilds the graph: its dependents then fail to start with "not found"', async (t) => {

@@ -1,7 +1,7 @@
 // A simulated node for the dependency engine: the real per-unit engine (src/engine decide()) for
 // every service, the dependency engine (src/deps decide()) above them, wired the way the agent is
 // meant to wire them (src/deps/glue.ts), and a fake runner with an exact clock that interprets the
-// oracle sets' small /bin/sh scripts: `echo X >> /tmp/oracle-deps.log`, `sleep N`, `exec sleep N`,
+// oracle sets' small /bin/sh scripts: `echo X >> /tmp/oracle-deps.log`, `sleep N`, `exec sleep N`, `[ $(grep -c …) -ge N ] && …`,
 // `systemd-notify --ready`, `exit N`, /bin/true, /bin/false.
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { convertText } from '../../src/unitfile/index.ts';
 import { decide as engineDecide, INITIAL_MACHINE, configFromSpec, properties, type Machine, type ServiceConfig, type Event } from '../../src/engine/index.ts';
 import {
   buildGraph, decide as depsDecide, deps, depsFromSpec, initialState, depsEventsFromEngine, engineEventFor,
-  type DepsEvent, type DepsState, type Graph, type UnitDeps, type JobResult,
+  type DepsEvent, type DepsState, type JobMode, type Graph, type UnitDeps, type JobResult,
 } from '../../src/deps/index.ts';
 
 interface Proc { pid: number; unit: string; steps: string[]; alive: boolean }
@@ -60,7 +60,8 @@ export class Node {
     if (existsSync(join(dir, 'actions'))) {
       for (const line of readFileSync(join(dir, 'actions'), 'utf8').split('\n').map((s) => s.trim()).filter(Boolean)) {
         const [ms, verb, unit] = line.split(/\s+/) as [string, string, string];
-        node.at(Number(ms) * 1000, () => node.request(unit, verb as 'start' | 'stop' | 'restart' | 'reload'));
+        // `systemctl isolate X` is a start job in mode isolate
+        node.at(Number(ms) * 1000, () => (verb === 'isolate' ? node.request(unit, 'start', 'isolate') : node.request(unit, verb as 'start' | 'stop' | 'restart' | 'reload')));
       }
     }
     return node;
@@ -69,8 +70,8 @@ export class Node {
   get ms(): number { return this.now / 1000; }
   at(delayUs: number, fn: () => void): void { this.queue.push({ at: this.now + delayUs, seq: this.seq++, fn }); }
 
-  request(unit: string, type: 'start' | 'stop' | 'restart' | 'reload' | 'try-restart' | 'reload-or-start'): void {
-    this.work.push(() => this.toDeps({ t: 'request', unit, type, mode: 'replace' }));
+  request(unit: string, type: 'start' | 'stop' | 'restart' | 'reload' | 'try-restart' | 'reload-or-start', mode: JobMode = 'replace'): void {
+    this.work.push(() => this.toDeps({ t: 'request', unit, type, mode }));
     this.drain();
   }
 
@@ -151,6 +152,11 @@ export class Node {
       if (s === 'systemd-notify --ready') { this.engine(p.unit, { t: 'notify', pid: p.pid, fields: { READY: '1' } }); continue; }
       if ((m = /^exit (\d+)$/.exec(s))) { this.exit(p, 'exited', Number(m[1])); return; }
       if (s === '/bin/false' || s === 'false') { this.exit(p, 'exited', 1); return; }
+      // `[ $(grep -c "X" /tmp/oracle-deps.log) -ge N ] && CMD`: CMD once X was logged N times (a unit that fails only the first time)
+      if ((m = /^\[ \$\(grep -c "(.*)" \/tmp\/oracle-deps\.log\) -ge (\d+) \] && (.*)$/.exec(s))) {
+        if (this.log.filter((l) => l.text === m![1]).length >= Number(m[2])) p.steps.unshift(m[3]!);
+        continue;
+      }
       throw new Error(`simulated shell: cannot run "${s}"`);
     }
   }

@@ -79,6 +79,11 @@ for (const set of SETS) {
     // "Started …" lines would be there otherwise)
     if (oracle.journal.length > 0) assert.deepEqual(jobLines(node.journal), jobLines(oracle.journal), `${set}: job and dependency messages`);
 
+    // 3a. a request systemctl was refused (DIR/stderr.txt: "Failed to VERB UNIT: WHY"): refused here with the same words
+    if (existsSync(join(dir, 'stderr.txt'))) {
+      for (const m of readFileSync(join(dir, 'stderr.txt'), 'utf8').matchAll(/^Failed to \S+ (\S+): (.*)$/gm)) assert.ok(node.requestErrors.includes(`${m[1]}: ${m[2]}`), `${set}: refused as systemd: ${m[0]}; here ${JSON.stringify(node.requestErrors)}`);
+    }
+
     // 3b. the set's order facts (DIR/order: "x < y", lines systemd's waits keep in that order)
     if (existsSync(join(dir, 'order'))) {
       for (const l of readFileSync(join(dir, 'order'), 'utf8').split('\n').filter(Boolean)) {

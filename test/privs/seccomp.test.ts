@@ -141,10 +141,10 @@ test('CapabilityBoundingSet=/AmbientCapabilities=: replace, merge and invert as 
   assert.equal(capabilityFromName('CAP_CHECKPOINT_RESTORE'), 40);
 });
 
-test('privsPlan: the UO_SHIM_* settings; nothing for a "+" command; an empty bounding list in a spec is the empty set', () => {
+test('privsPlan: the UO_SHIM_* settings (PrivateNetwork= is the exec runtime\'s: nsruntime.ts); nothing for a "+" command; an empty bounding list in a spec is the empty set', () => {
   const svc = { noNewPrivileges: true, capabilityBoundingSet: ['CAP_KILL'], ambientCapabilities: ['CAP_KILL'], systemCallFilter: ['~@mount'], restrictAddressFamilies: ['AF_UNIX'], privateNetwork: true };
   const plan = privsPlan(svc, true);
-  assert.deepEqual(Object.keys(plan.env).sort(), ['UO_SHIM_AMBIENT', 'UO_SHIM_CAPBSET', 'UO_SHIM_NNP', 'UO_SHIM_PRIVATE_NETWORK', 'UO_SHIM_SECCOMP', 'UO_SHIM_SECCOMP_AF']);
+  assert.deepEqual(Object.keys(plan.env).sort(), ['UO_SHIM_AMBIENT', 'UO_SHIM_CAPBSET', 'UO_SHIM_NNP', 'UO_SHIM_SECCOMP', 'UO_SHIM_SECCOMP_AF']);
   assert.equal(plan.env['UO_SHIM_CAPBSET'], '0000000000000020');
   assert.equal(plan.env['UO_SHIM_NNP'], '1');
   assert.deepEqual(privsPlan(svc, false).env, {});

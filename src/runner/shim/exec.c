@@ -20,7 +20,10 @@
  *   UO_SHIM_NICE (after the policy, which resets it)        NICE 201
  *   UO_SHIM_CPU_AFFINITY                                    CPUAFFINITY 215
  *   UO_SHIM_IOSCHED                                         IOPRIO 211
+ *   UO_SHIM_KEYRING: KeyringMode= (privs.c), "+" commands too  KEYRING 237
  *   UO_SHIM_RLIMIT_*                                        LIMITS 205
+ *   UO_SHIM_JOIN_NS, UO_SHIM_NETNS_PATH, UO_SHIM_IPCNS_PATH: the exec runtime's network and IPC
+ *     namespaces, or the ones at a path (nsrt.c)            NETWORK 225, NAMESPACE 226
  *   UO_SHIM_SANDBOX: PrivatePIDs= first (the process forks PID 1 of a PID namespace, which
  *     goes on, reports its PID: the holder says "spawn PID" a second time, and ends), then a
  *     private mount namespace, ProtectSystem= & co (sandbox.c; after the host's namespaces,
@@ -28,6 +31,7 @@
  *   UO_SHIM_PROTECT_HOSTNAME: a UTS namespace and its seccomp programs (privs.c)
  *                                                           NAMESPACE 226, SECCOMP 228
  *   UO_SHIM_GROUPS, UO_SHIM_GID                             GROUP 216
+ *   UO_SHIM_PRIVATE_USERS: a user namespace (nsrt.c)       USER 217
  *   UO_SHIM_RTPRIO_ZERO (RestrictRealtime=)                 LIMITS 205
  *   UO_SHIM_ROOT_DIRECTORY: chroot (RootDirectory=)         CHROOT 210
  *   UO_SHIM_CAPBSET, UO_SHIM_AMBIENT (privs.c; UO_SHIM_PRIVATE_NETWORK before the mount
@@ -35,7 +39,7 @@
  *   UO_SHIM_UID (keep-caps around it for ambient capabilities) USER 217
  *   UO_SHIM_CWD inside the new root, "/" when absent; a leading '-' ignores a failure
  *     (and leaves the command in "/")                       CHDIR 200
- *   secure bits reset, UO_SHIM_NNP                          SECUREBITS 213, NO_NEW_PRIVILEGES 227
+ *   UO_SHIM_SECUREBITS (0 without), UO_SHIM_NNP                          SECUREBITS 213, NO_NEW_PRIVILEGES 227
  *   UO_SHIM_* removed from the environment (the service's own UO_SHIM_* variables, passed as
  *   UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE, put back), WATCHDOG_PID set
  *   UO_SHIM_SECCOMP_AF, UO_SHIM_SECCOMP (seccomp.c)          ADDRESS_FAMILIES 232, SECCOMP 228
@@ -52,6 +56,7 @@
 #include "exec-sched.h"
 #include "exec-stdio.h"
 #include "exit-status.h"
+#include "nsrt.h"
 #include "privs.h"
 #include "seccomp.h"
 #include "sandbox.h"
@@ -133,6 +138,7 @@ static void exec_command(const char *path, char **argv) {
 
 void exec_child(int fd, const char *path, char **argv, int ns_err, const struct cgroup_dirs *cgroups) {
 	report_fd = fd;
+	const unsigned saved_uid = (unsigned)getuid(), saved_gid = (unsigned)getgid(); /* PrivateUsers= maps them (nsrt.c) */
 	/* the host's namespaces, which the holder failed to enter: nothing runs half inside the agent's */
 	if (ns_err) fail(ns_err, UO_EXIT_NAMESPACE);
 	/* the process joins its unit's cgroup before anything else (systemd: cg_attach_everywhere()) */
@@ -179,8 +185,11 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	if ((v = getenv("UO_SHIM_CPU_AFFINITY")) && *v) step(affinity_apply(v), UO_EXIT_CPUAFFINITY);
 	if ((v = getenv("UO_SHIM_IOSCHED"))) step(ioprio_apply(v), UO_EXIT_IOPRIO);
 
+	step(privs_keyring(), UO_EXIT_KEYRING); /* KeyringMode= (privs.c): before the sandbox, as systemd's setup_keyring() */
 	step(creds_limits(), UO_EXIT_LIMITS);
 	step(privs_network(), UO_EXIT_NETWORK); /* PrivateNetwork= (privs.c, issue 15): before the mount namespace, as systemd */
+	int nstatus, nr = nsrt_join(&nstatus); /* the runtime's network and IPC namespaces, or the ones at a path (nsrt.c) */
+	if (nr < 0) fail(-nr, nstatus);
 	if ((v = getenv("UO_SHIM_SANDBOX"))) {
 		/* PrivatePIDs= (sandbox.c): the command goes on as PID 1 of a PID namespace, forked here;
 		 * this process reports its PID (as the host sees it) and ends */
@@ -197,6 +206,8 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	if (ur < 0) fail(-ur, ustatus);
 	const char *uid = getenv("UO_SHIM_UID");
 	step(creds_groups(getenv("UO_SHIM_GROUPS"), getenv("UO_SHIM_GID"), uid), UO_EXIT_GROUP);
+	/* PrivateUsers= (nsrt.c): after the groups, before the capabilities and the user change, as systemd 257 privileged */
+	if ((nr = nsrt_private_users(uid, getenv("UO_SHIM_GID"), saved_uid, saved_gid, &nstatus)) < 0) fail(-nr, nstatus);
 	step(privs_rtprio(), UO_EXIT_LIMITS); /* RestrictRealtime=: RLIMIT_RTPRIO 0 (privs.c) */
 	step(privs_bounding(), UO_EXIT_CAPABILITIES); /* CapabilityBoundingSet=, AmbientCapabilities= (privs.c) */
 	/* RootDirectory=: chroot while we still may; the working directory is found inside it */

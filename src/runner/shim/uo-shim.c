@@ -3,6 +3,7 @@
  *
  *   uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]
  *   uo-shim --lock FILE AGENT_PID [--wait]     (a helper of the agent: lock.c)
+ *   uo-shim --ns-hold TYPES AGENT_PID          (a helper: the exec runtime's namespaces, nsrt.c)
  *   uo-shim --cgroup-bpf DIR < COMMANDS        (a helper of the agent: cgroup-bpf.c, the
  *                                              IPAddressAllow=/Deny=, SocketBindAllow=/Deny= programs)
  *   uo-shim --features                         prints what this shim can do, one word a line
@@ -25,6 +26,7 @@
  *   exec-sched.c   OOMScoreAdjust=, CPUScheduling*=, Nice=, CPUAffinity=, IOScheduling*=
  *   exec-creds.c   UMask=, Limit*=, Group=, User=
  *   sandbox.c      the private mount namespace: ProtectSystem=, PrivateTmp=... (UO_SHIM_SANDBOX)
+ *   nsrt.c         the exec runtime's namespaces (JoinsNamespaceOf=, PrivateIPC=...), PrivateUsers=
  *   privs.c        PrivateNetwork=, CapabilityBoundingSet=, AmbientCapabilities=, NoNewPrivileges=
  *   seccomp.c      the seccomp programs of src/runner/seccomp.ts (SystemCallFilter=, RestrictAddressFamilies=...)
  *   exit-status.c  systemd's exit statuses and step names
@@ -44,8 +46,10 @@
 #include "hold.h"
 #include "hostns.h"
 #include "lock.h"
+#include "removeipc.h"
 #include "logcap.h"
 #include "notify.h"
+#include "nsrt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,8 +65,11 @@ static int start(char **argv) __attribute__((noinline));
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
+	/* other helper modes: a holder of the exec runtime's namespaces (nsrt.c), RemoveIPC= (removeipc.c), the cgroup BPF loader (cgroup-bpf.c) */
+	if (argc >= 2 && strcmp(argv[1], "--ns-hold") == 0) return nsrt_hold_main(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "--remove-ipc") == 0) return removeipc_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--cgroup-bpf") == 0) return cgroup_bpf_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nhold\ncgroup-bpf\n"); return 0; }
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
