@@ -30,6 +30,12 @@ function findTests(dir: string): string[] {
 }
 
 const files = findTests(join(root, 'test')).map((f) => relative(root, f)).filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
+// no file at all would make `node --test` discover files on its own — every .ts under test/,
+// the fixtures' record scripts among them, which re-record fixtures against the oracle
+if (files.length === 0) {
+  process.stderr.write(`no test file under test/ matches ${only.map((o) => JSON.stringify(o)).join(' or ')}\n`);
+  process.exit(2);
+}
 process.stdout.write(`node ${process.version}: running ${files.length} test files\n`);
 const TEST_TIMEOUT_MS = 600_000;
 const RUN_DEADLINE_MIN = Number(process.env['UNIT_OPERATOR_TEST_DEADLINE_MIN'] ?? 45);

@@ -15,6 +15,8 @@ import { canonicalSpec } from '../api/canonical.ts';
 import { describeUnapplied, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { APPLYING, DIRECTIVES } from '../api/directives.ts';
 import { LIVE_DIRECTIVES } from '../runner/cgroup/resources.ts';
+import { LIVE_IP_DIRECTIVES } from '../runner/cgroup/ipaccess.ts';
+import { LIVE_BIND_DIRECTIVES } from '../runner/cgroup/socketbind.ts';
 import { hostMounts } from './mounts.ts';
 import { DepsDriver, type DepsMember, type Queued } from './deps.ts';
 import { invalidDependencies, isInactiveOrFailed, type Job, type JobMode, type RequestJobType } from '../deps/index.ts';
@@ -64,7 +66,7 @@ export interface HostOptions {
  * so that a changed limit still restarts the unit into the fail-closed check at start.
  */
 export function liveResourceFields(): ReadonlySet<string> {
-  const live = new Set<string>(LIVE_DIRECTIVES);
+  const live = new Set<string>([...LIVE_DIRECTIVES, ...LIVE_IP_DIRECTIVES, ...LIVE_BIND_DIRECTIVES]);
   return new Set(DIRECTIVES.filter((d) => d.section === 'Service' && live.has(d.name) && APPLYING.has(d.applier)).map((d) => d.field));
 }
 

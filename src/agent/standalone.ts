@@ -22,6 +22,9 @@ import type { AllowUnenforced } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
 import { listenUnix, openFolderToGroup, READ_ONLY, readSocketPath, removeSocket, socketPath, type Listener } from './socket.ts';
 
+/** The manifests folder's events: a reconcile once it has been quiet this long, and at the latest this long after the first event. */
+const QUIET_MS = 100, MAX_WAIT_MS = 1000;
+
 export interface AgentOptions {
   readonly manifestsDir: string;
   readonly stateDir: string;
@@ -94,10 +97,15 @@ export class StandaloneAgent {
     this.host.adoptAll();
     await this.reconcile();
     try {
-      // a burst of file events (an editor saving, a git checkout) becomes one reconcile
+      // a burst of file events (an editor saving, a git checkout) becomes one reconcile, once the
+      // folder has been quiet for QUIET_MS (a file written in several pieces is not read half
+      // written, which could restart its unit with a cut command), within MAX_WAIT_MS of the first
+      let first = 0;
       this.watcher = watch(this.opts.manifestsDir, () => {
-        if (this.debounce) return;
-        this.debounce = setTimeout(() => { this.debounce = undefined; this.reconcile(); }, 20);
+        const now = Date.now();
+        if (!this.debounce) first = now;
+        else clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => { this.debounce = undefined; this.reconcile(); }, Math.max(0, Math.min(QUIET_MS, first + MAX_WAIT_MS - now)));
       });
       this.watcher.on('error', () => { this.watcher?.close(); this.watcher = undefined; });
     } catch { /* the periodic rescan covers it */ }

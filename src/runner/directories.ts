@@ -10,6 +10,12 @@
 //     STATE_DIRECTORY, 239 CACHE_DIRECTORY, 240 LOGS_DIRECTORY, 241 CONFIGURATION_DIRECTORY);
 //   - when the unit stops, its RuntimeDirectory= entries (not their parents) are removed unless
 //     RuntimeDirectoryPreserve=yes, or =restart while it restarts automatically; the others stay.
+//   - DynamicUser=: StateDirectory=, CacheDirectory=, LogsDirectory= live below a "private"
+//     folder of their prefix (/var/lib/private, 0700 root's, so no other user reaches the folder
+//     of a dynamic id that may be reused), the public path a relative symbolic link to it
+//     (/var/lib/NAME → private/NAME); a folder already at the public path (the unit ran without
+//     DynamicUser= before) is moved there, as systemd does. The command's namespace shows an
+//     empty 0755 tmpfs over the private folder with only its own folders in it (sandbox.ts).
 // The agent is root and these folders belong to the unit's user, so the walk never follows a
 // symbolic link below the prefix (/run, /var/lib…): every step is an open(O_NOFOLLOW) relative to
 // the folder opened before it (through /proc/self/fd/N, Node having no openat()). Where systemd
@@ -17,7 +23,7 @@
 // user's link a/d → /etc/x chowns /etc/x to the user), the agent refuses: the command fails with
 // the directory's exit status, "Too many levels of symbolic links" (fail closed).
 
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { getSystemErrorMessage } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -170,10 +176,61 @@ function chownTree(fd: number, uid: number, gid: number, depth = 0): void {
   fchmodSync(fd, mode); // chown() drops set-id bits; systemd's fchmod_and_chown() keeps the mode
 }
 
-/** One directory of one type: made (parents 0755), its mode set, owned as the unit's user. */
-function setupOne(root: string, t: DirectoryType, name: string, mode: number, uid: number, gid: number): void {
+/** The types that DynamicUser= moves below "private" (systemd's exec_directory_is_private()). */
+export const PRIVATE_TYPES: readonly DirectoryType[] = ['state', 'cache', 'logs'];
+
+/** Opens the folder of `parts` below dirFd (0755 parents made when missing); closes dirFd. */
+function walkParents(dirFd: number, parts: readonly string[]): number {
+  let fd = dirFd;
+  try {
+    for (const p of parts) {
+      const next = openOrMake(fd, p, 0o755);
+      if (next.made) fchmodSync(next.fd, 0o755);
+      closeSync(fd);
+      fd = next.fd;
+    }
+    return fd;
+  } catch (e) { closeSync(fd); throw e; }
+}
+
+/**
+ * DynamicUser=: PREFIX/private (0700) and, at PREFIX/NAME, the link to private/NAME; a folder at
+ * the public path is moved below private first. Returns the private folder to make NAME in.
+ */
+function privateRoot(root: string, prefix: string, name: string): number {
   const parts = simplify(name).split('/');
-  let fd = openSync(join(root, DIRECTORY_TYPES[t].prefix), constants.O_RDONLY | constants.O_DIRECTORY);
+  const top = openSync(join(root, prefix), constants.O_RDONLY | constants.O_DIRECTORY);
+  let priv: { fd: number; made: boolean };
+  try {
+    priv = openOrMake(top, 'private', 0o700);
+    fchmodSync(priv.fd, 0o700);
+  } catch (e) { closeSync(top); throw e; }
+  const pub = walkParents(top, parts.slice(0, -1));
+  try {
+    const last = parts.at(-1)!;
+    const target = `${'../'.repeat(parts.length - 1)}private/${parts.join('/')}`;
+    let st;
+    try { st = lstatSync(at(pub, last)); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+    if (st?.isSymbolicLink() && readlinkSync(at(pub, last)) === target) return priv.fd;
+    if (st?.isDirectory()) {
+      // the unit ran without DynamicUser= before: its folder moves below private (unless one is there)
+      const inner = walkParents(openSync(at(priv.fd, '.'), O_DIR), parts.slice(0, -1));
+      try {
+        let exists = true;
+        try { lstatSync(at(inner, last)); } catch { exists = false; }
+        if (exists) throw new StepError('EEXIST', `both ${prefix}/${name} and ${prefix}/private/${name} exist`);
+        renameSync(at(pub, last), at(inner, last));
+      } finally { closeSync(inner); }
+    } else if (st !== undefined) unlinkSync(at(pub, last)); // a link elsewhere or a file: replaced by the link
+    symlinkSync(target, at(pub, last));
+    return priv.fd;
+  } catch (e) { closeSync(priv.fd); throw e; } finally { closeSync(pub); }
+}
+
+/** One directory of one type: made (parents 0755), its mode set, owned as the unit's user. */
+function setupOne(root: string, t: DirectoryType, name: string, mode: number, uid: number, gid: number, dynamic = false): void {
+  const parts = simplify(name).split('/');
+  let fd = dynamic && PRIVATE_TYPES.includes(t) ? privateRoot(root, DIRECTORY_TYPES[t].prefix, name) : openSync(join(root, DIRECTORY_TYPES[t].prefix), constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     for (const p of parts.slice(0, -1)) {
       const next = openOrMake(fd, p, 0o755);
@@ -203,7 +260,7 @@ function setupOne(root: string, t: DirectoryType, name: string, mode: number, ui
  * in systemd's order (runtime, state, cache, logs, configuration); the first failure stops and
  * is returned. Names are expanded already; a refused name fails its type (EINVAL).
  */
-export function setupExecDirectories(d: ExecDirectories, root: string, uid: number, gid: number, expand: (s: string) => string = (s) => s): SetupFailure | undefined {
+export function setupExecDirectories(d: ExecDirectories, root: string, uid: number, gid: number, expand: (s: string) => string = (s) => s, dynamic = false): SetupFailure | undefined {
   for (const t of TYPES) {
     const info = DIRECTORY_TYPES[t];
     for (const raw of d.names[t]) {
@@ -214,7 +271,7 @@ export function setupExecDirectories(d: ExecDirectories, root: string, uid: numb
       });
       const bad = dirNameProblem(name);
       if (bad !== undefined) return fail('Invalid argument', `${bad}, not a relative path below ${info.prefix}`);
-      try { setupOne(root, t, name, d.modes[t], uid, gid); } catch (e) {
+      try { setupOne(root, t, name, d.modes[t], uid, gid, dynamic); } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         const text = errnoTextOf(e);
         return fail(text, code === 'ELOOP' ? 'a symbolic link is in the way; the agent never follows one there' : (e as Error).message);

@@ -123,11 +123,28 @@ export interface EnvInput {
   readonly root?: string | undefined;
 }
 
+/** systemd's is_nologin_shell() (user-util.c): shells that only refuse a login. */
+const PLACEHOLDER_SHELLS = new Set(['/bin/nologin', '/sbin/nologin', '/usr/bin/nologin', '/usr/sbin/nologin', '/bin/false', '/usr/bin/false', '/bin/true', '/usr/bin/true']);
+
+/**
+ * USER=, LOGNAME=, HOME=, SHELL= as systemd 257's build_environment() sets them for User=: no
+ * HOME of "" or "/", no placeholder SHELL (nologin, false, true); "nobody" is synthesized with
+ * home "/" and a nologin shell whatever /etc/passwd says, so it gets neither (the oracle:
+ * test/fixtures/dynuser, dyn-static and the dynamic users of dyn-named, dyn-derived).
+ */
+export function loginEnvironment(u: Account): Record<string, string> {
+  const env: Record<string, string> = { USER: u.name, LOGNAME: u.name };
+  const nobody = u.name === 'nobody' || u.uid === 65534;
+  if (!nobody && u.home !== '' && u.home !== '/') env['HOME'] = u.home;
+  if (!nobody && u.shell !== '' && !PLACEHOLDER_SHELLS.has(u.shell)) env['SHELL'] = u.shell;
+  return env;
+}
+
 export function buildEnvironment(input: EnvInput): { env: Record<string, string>; problems: string[]; failure?: EnvironmentFailure } {
   const problems: string[] = [];
   const env: Record<string, string> = { PATH: DEFAULT_PATH };
   for (const k of ['LANG', 'LANGUAGE', 'LC_ALL', 'TZ']) { const v = input.agentEnv[k]; if (v !== undefined) env[k] = v; }
-  if (input.ctx.user) Object.assign(env, { USER: input.ctx.user.name, LOGNAME: input.ctx.user.name, HOME: input.ctx.user.home, SHELL: input.ctx.user.shell });
+  if (input.ctx.user) Object.assign(env, loginEnvironment(input.ctx.user));
   for (const k of input.passEnvironment) { const v = input.agentEnv[k]; if (v !== undefined) env[k] = v; }
   for (const a of input.environment) {
     const e = expandSpecifiers(a, input.ctx);

@@ -22,13 +22,15 @@ import type { ExecContext } from './context.ts';
 import { buildEnvironment, expandSpecifiers, lookupGroup, lookupUser, memberGroups, type Account, type EnvironmentFailure } from './environment.ts';
 import { encodeShimArgs, encodeShimEnv, NAMESPACE_TYPES } from './shimproto.ts';
 import { hostNamespacePid } from './hostns.ts';
-import { privsPlan } from './privs.ts';
+import { keyringSetting, privsPlan } from './privs.ts';
 import { namespaceEnv, runtimeGaps, type SharedRuntime } from './nsruntime.ts';
 import { removePrivateTmp, sandboxGuard, sandboxPlan } from './sandbox.ts';
 import { delegateCommand } from './cgroup/delegate.ts';
 import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
 import { credentialsDirectory, hasCredentials, setupCredentials, type CredentialPlan } from './credentials.ts';
 import type { SpawnEffect } from './store.ts';
+import { hasDynamicUser } from '../api/dynamicuser.ts';
+import { resolveDynamicUser } from './dynuser.ts';
 
 export interface LaunchInput {
   readonly effect: SpawnEffect;
@@ -53,6 +55,8 @@ export interface LaunchInput {
   readonly credentials?: CredentialPlan | undefined;
   /** The exec runtime the unit holds (nsruntime.ts): its PrivateTmp= folders and namespaces. */
   readonly runtime?: SharedRuntime | undefined;
+  /** The unit's state folder: DynamicUser='s allocation is recorded there (dynuser.ts). */
+  readonly unitDir?: string | undefined;
 }
 
 export interface Launch {
@@ -75,12 +79,25 @@ export interface Launch {
   readonly setupFailure?: SetupFailure;
 }
 
-interface Credentials { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number }
+interface Credentials { user: Account | undefined; gid: number | undefined; groups: number[]; failure?: number; dynamic?: boolean }
 
-function credentials(exec: ExecContext, unitName: string, hostRoot: string | undefined, problems: string[]): Credentials {
+function credentials(exec: ExecContext, unitName: string, hostRoot: string | undefined, problems: string[], dynamic?: { unitDir: string | undefined }): Credentials {
   const ctx = { unitName };
   const etc = (f: string): string => join(hostRoot ?? '/', 'etc', f);
   const userName = exec.user !== undefined ? expandSpecifiers(exec.user, ctx) : undefined;
+  if (dynamic && userName !== undefined) {
+    // DynamicUser=: the user and group allocated (or a static account of the name), only
+    // initgroups()' own group and SupplementaryGroups= (a dynamic user is a member of nothing)
+    const groupName = exec.group !== undefined ? expandSpecifiers(exec.group, ctx) : userName;
+    const r = dynamic.unitDir === undefined ? { error: 'the unit has no state folder to record its dynamic user in' } : resolveDynamicUser({ unitDir: dynamic.unitDir, user: userName, group: groupName, passwd: etc('passwd'), groupFile: etc('group') });
+    if ('error' in r) {
+      problems.push(`Failed to acquire dynamic user: ${r.error}`);
+      return { user: undefined, gid: undefined, groups: [], failure: 217 };
+    }
+    const supplementary = exec.supplementaryGroups.map((g) => lookupGroup(g, etc('group'))).filter((g): g is number => g !== undefined);
+    const groups = [...new Set([...(r.gid !== 0 ? [r.gid] : []), ...(r.dynamic ? [] : memberGroups(r.account.name, etc('group'))), ...supplementary])];
+    return { user: r.account, gid: r.gid, groups, dynamic: r.dynamic };
+  }
   const user = userName !== undefined ? lookupUser(userName, etc('passwd')) : undefined;
   if (userName !== undefined && !user) {
     problems.push(`Failed to determine user credentials: No such process (User=${userName} does not exist on this node)`); // systemd 257: "…: No such process" (ESRCH)
@@ -105,7 +122,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
   const { effect: e, exec, cfg } = i;
   const problems: string[] = [];
   const privileged = e.command.flags.fullPrivileges || e.command.flags.noSetuid;
-  const acct = credentials(exec, i.unitName, i.hostRoot, problems);
+  const acct = credentials(exec, i.unitName, i.hostRoot, problems, hasDynamicUser(i.service) ? { unitDir: i.unitDir } : undefined);
   const user = privileged ? undefined : acct.user;
   const ctx = { unitName: i.unitName, user: acct.user };
   const manager: Record<string, string> = { INVOCATION_ID: i.invocationId, ...e.env };
@@ -146,6 +163,8 @@ export function prepareLaunch(i: LaunchInput): Launch {
   const nsEnv = namespaceEnv(i.service, i.runtime);
   problems.push(...runtimeGaps(i.service, i.runtime, i.unitName));
   if (e.command.flags.fullPrivileges) delete nsEnv['UO_SHIM_PRIVATE_USERS'];
+  // KeyringMode= (default private): made as the unit's user, for "+" commands too (systemd's setup_keyring())
+  const keyring = keyringSetting(i.service, acct.user?.uid, acct.gid, i.invocationId);
   const shimEnv = encodeShimEnv({
     env: built.env,
     root: nsPid === undefined && i.hostRoot && i.hostRoot !== '/' ? i.hostRoot : undefined,
@@ -163,7 +182,7 @@ export function prepareLaunch(i: LaunchInput): Launch {
     cpuScheduling: exec.cpuScheduling, cpuAffinity: exec.cpuAffinity, stdin: exec.stdin,
     ignoreSigpipe: exec.ignoreSigpipe, cgroups: cgroup.dirs, holderCgroups: i.holderCgroups,
     sandbox: sandbox.spec,
-    privs: { ...privs.env, ...nsEnv },
+    privs: { ...privs.env, ...nsEnv, ...(keyring !== undefined ? { UO_SHIM_KEYRING: keyring } : {}) },
   });
   if (setupFailure) problems.push(setupFailure.message);
   return { path, argv, shimEnv, problems, ...(built.failure ? { failure: built.failure } : {}), ...(setupFailure ? { setupFailure } : {}) };
@@ -180,7 +199,8 @@ function execSetup(i: LaunchInput, acct: Credentials, ctx: { unitName: string; u
   const expand = (s: string): string => expandSpecifiers(s, ctx);
   if (i.directories && hasExecDirectories(i.directories)) {
     Object.assign(manager, directoryEnv(i.directories, expand));
-    const f = setupExecDirectories(i.directories, root, uid, gid, expand);
+    // DynamicUser=: StateDirectory= & co below PREFIX/private (directories.ts), even with a static user of the name
+    const f = setupExecDirectories(i.directories, root, uid, gid, expand, hasDynamicUser(i.service));
     if (f) return f;
   }
   if (i.credentials && hasCredentials(i.credentials)) {

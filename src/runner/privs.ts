@@ -12,7 +12,12 @@
 //                              (SECURE_KEEP_CAPS) and raises them again after it; the ones
 //                              missing from the bounding set are dropped from the request
 //                                                                                CAPABILITIES 218
-//   secure bits back to 0 (keep-caps off again), then NoNewPrivileges=        NO_NEW_PRIVILEGES 227
+//   SecureBits=                the bits set late (0 without it: keep-caps off again); a non-root
+//                              User= keeps its capabilities through setresuid() to be allowed to
+//                              (enforce_user())                                    SECUREBITS 213
+//   then NoNewPrivileges=                                                   NO_NEW_PRIVILEGES 227
+//   KeyringMode=               (keyringSetting(), for "+" commands too) a fresh session keyring
+//                              before the namespaces (setup_keyring())                KEYRING 237
 //   the seccomp programs of seccomp.ts last                ADDRESS_FAMILIES 232, SECCOMP 228
 //
 // A seccomp filter needs NoNewPrivileges= or CAP_SYS_ADMIN. As systemd 257 (the oracle: a unit
@@ -38,6 +43,41 @@ import { encodePrograms, seccompPlan } from './seccomp.ts';
 
 const words = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)]);
 const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
+
+/** secure_bits_from_string()'s words and their bits (linux/securebits.h). */
+const SECURE_BITS: Readonly<Record<string, number>> = {
+  'noroot': 1 << 0, 'noroot-locked': 1 << 1, 'no-setuid-fixup': 1 << 2, 'no-setuid-fixup-locked': 1 << 3, 'keep-caps': 1 << 4, 'keep-caps-locked': 1 << 5,
+};
+
+/**
+ * SecureBits= as systemd 257 takes it (config_parse_exec_secure_bits()): each line replaces the
+ * value before it (the oracle: keep-caps-locked then noroot-locked gives noroot-locked), an empty
+ * one resets it to 0, a word it does not know is skipped with a warning.
+ */
+export function parseSecureBits(lines: readonly string[], problems: string[]): number {
+  let bits = 0;
+  for (const line of lines) {
+    bits = 0;
+    for (const w of line.trim().split(/\s+/).filter(Boolean)) {
+      const b = SECURE_BITS[w];
+      if (b === undefined) problems.push(`SecureBits=: unknown secure bit ${JSON.stringify(w)}, ignoring`);
+      else bits |= b;
+    }
+  }
+  return bits;
+}
+
+/**
+ * KeyringMode= (default private for a system service): UO_SHIM_KEYRING, the session keyring made
+ * as the unit's user (uid/gid, undefined: root's) holding the invocation ID; undefined for inherit.
+ * Set for "+" commands too: systemd's setup_keyring() is not part of the sandbox.
+ */
+export function keyringSetting(service: Readonly<Record<string, unknown>> | undefined, uid: number | undefined, gid: number | undefined, invocationId: string): string | undefined {
+  const mode = String(service?.['keyringMode'] ?? 'private');
+  if (mode === 'inherit') return undefined;
+  const id = /^[0-9a-f]{32}$/.test(invocationId) ? invocationId : '';
+  return `${mode === 'shared' ? 'shared' : 'private'}:${uid ?? ''}:${gid ?? ''}:${id}`;
+}
 
 export interface PrivsPlan {
   /** UO_SHIM_* variables (privs.c, seccomp.c). */
@@ -71,6 +111,8 @@ export function privsPlan(service: Readonly<Record<string, unknown>> | undefined
   if (hostname !== undefined) env['UO_SHIM_PROTECT_HOSTNAME'] = hostname;
   // RestrictRealtime=: RLIMIT_RTPRIO 0 as well, unless LimitRTPRIO= says otherwise (exec_invoke())
   if (truthy(s['restrictRealtime']) && (s['limitRTPRIO'] === undefined || s['limitRTPRIO'] === null)) env['UO_SHIM_RTPRIO_ZERO'] = '1';
+  const bits = parseSecureBits(words(s['secureBits']), problems);
+  if (bits !== 0) env['UO_SHIM_SECUREBITS'] = bits.toString(16).padStart(2, '0');
   if (truthy(s['noNewPrivileges'])) env['UO_SHIM_NNP'] = '1';
   else if (sec.any) env['UO_SHIM_NNP'] = 'implied';
   // PrivateNetwork=: the exec runtime's network namespace (nsruntime.ts), shared by the unit's commands

@@ -11,7 +11,7 @@
 // an inaccessible path is dropped, and a read-only/read-write/exec/noexec entry whose closest
 // parent entry has the same mode is dropped (it would change nothing).
 //
-// PrivateTmp=: /tmp and /var/tmp are bound from folders made per invocation, as systemd's
+// PrivateTmp=yes: /tmp and /var/tmp are bound from folders made per invocation, as systemd's
 // /tmp/systemd-private-*: /tmp/uo-private-<unit>-<invocation>/tmp and the same below /var/tmp
 // (0700, the inner one 01777), shared by every process of the invocation (ExecStartPre= and
 // ExecStart= see the same files) and removed when it ends (removePrivateTmp()).
@@ -202,8 +202,13 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
 
   const privateTmp = str(s['privateTmp']);
   let tmpDirs: { tmp: string; varTmp: string } | undefined;
-  if (privateTmp !== undefined && (truthy(privateTmp) || privateTmp === 'disconnected')) {
-    tmpDirs = privateTmp !== 'disconnected' && i.tmpOwner ? privateTmpDirs(i.tmpOwner.unitName, i.tmpOwner.invocationId) : privateTmpDirs(i.unitName, i.invocationId);
+  if (privateTmp === 'disconnected') {
+    // systemd 257 (implied by DynamicUser=): a fresh tmpfs on each, per command (the oracle: what
+    // ExecStartPre= leaves there ExecStart= does not see), nothing on the host to remove
+    add({ path: '/tmp', op: 'tmpfs', nosuid: true, arg: 'mode=01777' });
+    add({ path: '/var/tmp', op: 'tmpfs', nosuid: true, arg: 'mode=01777' });
+  } else if (privateTmp !== undefined && truthy(privateTmp)) {
+    tmpDirs = i.tmpOwner ? privateTmpDirs(i.tmpOwner.unitName, i.tmpOwner.invocationId) : privateTmpDirs(i.unitName, i.invocationId);
     add({ path: '/tmp', op: 'tmp', arg: tmpDirs.tmp });
     add({ path: '/var/tmp', op: 'tmp', arg: tmpDirs.varTmp });
   }
@@ -293,12 +298,19 @@ export function sandboxPlan(i: SandboxInput): SandboxPlan {
   // the exec directories (RuntimeDirectory= and friends, made by the runner before the command)
   // are bound read-write into the namespace, so that ProtectSystem=strict leaves them writable
   // (systemd: they imply BindPaths=; ConfigurationDirectory= too)
+  // DynamicUser=: StateDirectory=, CacheDirectory=, LogsDirectory= live below PREFIX/private
+  // (0700 on the host, directories.ts); the namespace shows an empty 0755 tmpfs there with only
+  // the unit's own folders bound in, which the public links (PREFIX/NAME → private/NAME) reach
+  const dynamic = truthy(s['dynamicUser']);
   for (const [field, prefix] of EXEC_DIRECTORIES) {
+    const isPrivate = dynamic && (field === 'stateDirectory' || field === 'cacheDirectory' || field === 'logsDirectory');
+    let any = false;
     for (const raw of list(s[field])) {
       const name = i.expand(raw.split(':')[0] ?? '');
-      const p = name !== '' && !name.startsWith('/') && !name.split('/').some((c) => c === '.' || c === '..') ? cleanPath(`${prefix}/${name}`) : undefined;
-      if (p !== undefined) entries.push({ path: p, op: 'bind', arg: p, recursive: true });
+      const p = name !== '' && !name.startsWith('/') && !name.split('/').some((c) => c === '.' || c === '..') ? cleanPath(`${prefix}/${isPrivate ? 'private/' : ''}${name}`) : undefined;
+      if (p !== undefined) { entries.push({ path: p, op: 'bind', arg: p, recursive: true }); any = true; }
     }
+    if (isPrivate && any) entries.push({ path: `${prefix}/private`, op: 'tmpfs', arg: 'mode=0755' });
   }
 
   // sort, drop duplicates (the first wins, read-only spreads), what is below an inaccessible path, no-ops
@@ -354,6 +366,8 @@ const GATED: ReadonlyArray<{ readonly env: string; readonly feature: string; rea
   { env: 'UO_SHIM_PROTECT_HOSTNAME', feature: 'privs2', status: 226, what: 'ProtectHostname=' },
   { env: 'UO_SHIM_RTPRIO_ZERO', feature: 'privs2', status: 205, what: 'RestrictRealtime=' },
   { env: 'UO_SHIM_SECCOMP_MDWE', feature: 'privs2', status: 228, what: 'MemoryDenyWriteExecute=' },
+  { env: 'UO_SHIM_SECUREBITS', feature: 'privs3', status: 213, what: 'SecureBits=' },
+  { env: 'UO_SHIM_KEYRING', feature: 'privs3', status: 237, what: 'KeyringMode= (a session keyring of its own)' },
 ];
 
 /**

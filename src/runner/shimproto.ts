@@ -48,6 +48,8 @@
 //              namespace and these programs, after the mount namespace), UO_SHIM_RTPRIO_ZERO
 //              (RestrictRealtime=: RLIMIT_RTPRIO 0, LIMITS 205), and up to 64 programs a variable
 //              (an older shim refuses more than 16: SECCOMP 228).
+//              Then UO_SHIM_SECUREBITS (SecureBits=, SECUREBITS 213) and UO_SHIM_KEYRING
+//              (KeyringMode=, KEYRING 237): `uo-shim --features` lists "privs3".
 //   finding 6 (no new line kind): the service's own UO_SHIM_* variables are passed as
 //              UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE and put back just before execve(), never read as
 //              settings (SERVICE_ENV_PREFIX).
@@ -126,6 +128,7 @@ const PRIVS_VARS: Readonly<Record<string, RegExp>> = {
   // the exec runtime's namespaces and PrivateUsers= (nsruntime.ts, shim/nsrt.h)
   UO_SHIM_JOIN_NS: /^[1-9][0-9]{0,6}:[0-9]{1,20}:(net|ipc|net,ipc)$/, UO_SHIM_NETNS_PATH: /^\/[^\n]{0,4094}$/, UO_SHIM_IPCNS_PATH: /^\/[^\n]{0,4094}$/,
   UO_SHIM_PRIVATE_USERS: /^(self|identity)$/,
+  UO_SHIM_SECUREBITS: /^[0-3][0-9a-f]$/, UO_SHIM_KEYRING: /^(private|shared):[0-9]{0,10}:[0-9]{0,10}:(?:[0-9a-f]{32})?$/,
 };
 
 /**

@@ -14,14 +14,16 @@ import { parseShimLine, serviceShimNames } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
-import { applyUnitLimits, limitLayout, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
+import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
 import type { Resources } from './cgroup/resources.ts';
 import { cgroupExists, cgroupOfPid, cgroupPids, ensureUnitCgroup, eventsFile, holdersCgroup, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
+import { withDynamicUser } from '../api/dynamicuser.ts';
+import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import { removePrivateTmp } from './sandbox.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
@@ -165,6 +167,8 @@ export class UnitRunner {
   private emptyWatch: FSWatcher | undefined;
   /** The cgroup is to be removed once it can be (rmdir refused while busy): retried each tick. */
   private pendingRemoval = false;
+  /** The invocation whose IP filter is attached to the unit's cgroup (applyUnitIpFilter()). */
+  private ipFilterFor: string | undefined;
   /** Why the unit is held because its cgroup has processes no record follows (adoption); cleared when it empties. */
   private cgroupHold: string | undefined;
   /** The unit's cgroup's OOM kill counter when last read (cgroup/oom.ts); undefined before a first reading. */
@@ -184,7 +188,7 @@ export class UnitRunner {
     this.runtimes = opts.runtimes ?? new SharedRuntimes((types, from) => startHolder(opts.shimPath, types, from));
     this.declareJoins();
     this.cfg = configFromSpec(opts.spec, opts.unitName);
-    this.execContext = executionContext(opts.spec);
+    this.execContext = executionContext(this.patchedSpec());
     this.cgroup = this.named = this.nameCgroup();
     this.judge();
     this.clock = opts.clock ?? monotonicUs;
@@ -232,6 +236,7 @@ export class UnitRunner {
     r.adoptCgroup(read.t === 'ok' && !!saved);
     r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
     if (recovery) r.persist();
+    r.adoptIpcOwner();
     return r;
   }
 
@@ -396,18 +401,29 @@ export class UnitRunner {
     this.spec = spec;
     this.declareJoins();
     this.cfg = configFromSpec(spec, this.unitName);
-    this.execContext = executionContext(spec);
+    this.execContext = executionContext(this.patchedSpec());
     const cg = this.named = this.nameCgroup();
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
     if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
     const before = this.resources;
     this.judge();
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
+    const changed: string[] = [], problems: string[] = [];
     if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && isPopulated(this.cgroup)) {
-      const { changed, problems } = reapplyUnitLimits(before, this.resources, this.cgroup, this.opts.cgroups);
-      if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
-      for (const m of problems) this.log('warning', m);
+      const r = reapplyUnitLimits(before, this.resources, this.cgroup, this.opts.cgroups);
+      changed.push(...r.changed); problems.push(...r.problems);
     }
+    // the IP filter of an invocation under way (its process may not have joined the cgroup yet) is
+    // replaced at once; otherwise the next start attaches the new one
+    const underWay = this.activeState !== 'inactive' && this.activeState !== 'failed';
+    if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && (underWay || isPopulated(this.cgroup))) {
+      const ip = reapplyUnitIpFilter(before, this.resources, this.cgroup, this.opts.shimPath);
+      changed.push(...ip.changed);
+      if (ip.problem !== undefined) problems.push(`${this.unitName}: the changed cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=) could not be attached, the previous one stays: ${ip.problem}`);
+    } else this.ipFilterFor = undefined;
+    if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
+    for (const m of problems) this.log('warning', m);
+
     if (id !== undefined) this.id = id;
     this.persist();
   }
@@ -415,7 +431,7 @@ export class UnitRunner {
   /** Fail closed: a unit that asks for a protection this node does not apply never starts. */
   private judge(): void {
     this.resources = unitResources(this.spec, this.opts.cgroups);
-    this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.cgroup, this.opts.cgroups)];
+    this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.cgroup, this.opts.cgroups, this.opts.shimPath)];
     this.refused = refusedDirectives(this.notApplied, this.opts.allowUnenforced);
     this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
   }
@@ -559,6 +575,8 @@ export class UnitRunner {
 
   /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
   private readonly setupFailures = new Map<SpawnRecord, SetupFailure>();
+  /** RemoveIPC=: the user the unit's commands run as, while it counts as running (removeipc.ts). */
+  private ipcOwner: { uid: number; gid: number | undefined } | undefined;
   /** The service's UO_SHIM_* variables already warned about (once each: shimproto.ts SERVICE_ENV_PREFIX). */
   private readonly shimNamesSaid = new Set<string>();
 
@@ -578,7 +596,33 @@ export class UnitRunner {
     if (!this.stateRefused) try { this.saveRuntime(undefined); } catch (err) { problems.push(`its runtime record could not be removed: ${fsErrorText(err)}`); }
     problems.push(...removePrivateTmp(this.unitName, this.runtimes.ownedBy(this.unitName)?.id, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
     if (ended && ended.owner !== this.unitName) problems.push(...removePrivateTmp(ended.owner, undefined, this.opts.hostRoot).failed);
+    // RemoveIPC=: the user's IPC objects once its last unit stopped (removeipc.ts)
+    if (this.ipcOwner && !restarting) {
+      const o = this.ipcOwner;
+      this.ipcOwner = undefined;
+      if (unrefUser(o.uid, this.unitName)) { const p = removeIpc(this.opts.shimPath, o.uid, o.gid); if (p !== undefined) problems.push(p); }
+    }
     for (const p of problems) this.log('warning', `${this.unitName}: ${p}`);
+  }
+
+  /**
+   * RemoveIPC= after an agent restart: a unit found running counts again as running as its user
+   * (its recorded dynamic user, or User= looked up), so its stop, or the last of that user's
+   * units, still removes the user's IPC objects (removeipc.ts).
+   */
+  private adoptIpcOwner(): void {
+    const service = this.patchedSpec().service;
+    if (service?.['removeIPC'] !== true || this.unitProcesses().length === 0) return;
+    const owner = ipcOwnerOf(service, this.execContext.user, this.dir, this.unitName, this.opts.hostRoot);
+    if (!owner || owner.uid === 0) return;
+    this.ipcOwner = owner;
+    refUser(owner.uid, this.unitName);
+  }
+
+  /** The spec as systemd's manager completes it at load: DynamicUser='s user and implied sandbox (src/api/dynamicuser.ts). */
+  private patchedSpec(): ServiceUnitSpec {
+    const service = withDynamicUser(this.spec.service, this.unitName);
+    return service === this.spec.service ? this.spec : { ...this.spec, service };
   }
 
   /** Writes the state if a decision changed it and no batch is open. */
@@ -657,6 +701,7 @@ export class UnitRunner {
     // unit_realize_cgroup(); a failure fails the spawn, Result=resources)
     let holders: readonly string[] | undefined;
     if (this.cgroup) {
+      const existed = this.cgroup.dirs['unified'] !== undefined && existsSync(this.cgroup.dirs['unified']);
       try { ensureUnitCgroup(this.cgroup); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
         this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
@@ -666,6 +711,15 @@ export class UnitRunner {
       this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
+      // its IP filter and bind rules (IPAddressAllow=/Deny=, SocketBindAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
+      if (this.resources && this.ipFilterFor !== this.invocationId) {
+        const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed);
+        if (failed !== undefined) {
+          this.notSpawned(rec, `not started: its cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=) could not be attached: ${failed}`, `Failed to attach the cgroup filter to ${this.cgroup.rel}: ${failed}`);
+          return;
+        }
+        this.ipFilterFor = this.invocationId;
+      }
       const h = holdersCgroup(this.opts.cgroups!);
       try { if (h) { ensureUnitCgroup(h); holders = h.placement; } } catch (err) { this.log('warning', `${this.unitName}: ${(err as Error).message}; its uo-shim stays in the agent's cgroup`); }
     }
@@ -687,7 +741,8 @@ export class UnitRunner {
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
         ...(this.cgroup ? { cgroups: this.cgroup.placement, holderCgroups: holders } : {}),
         directories: execDirectories(this.spec.service), credentials: credentialPlan(this.spec.service).plan,
-        service: this.spec.service, // the mount namespace's directives (sandbox.ts)
+        service: this.patchedSpec().service, // the mount namespace's directives (sandbox.ts), privileges (privs.ts)
+        unitDir: this.dir, // DynamicUser='s allocation (dynuser.ts)
       });
     } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
       this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
@@ -707,6 +762,12 @@ export class UnitRunner {
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     this.tail.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
+    // RemoveIPC= (implied by DynamicUser=): the unit counts as running as its user until it stops
+    const ipcUid = l.shimEnv['UO_SHIM_UID'];
+    if (ipcUid !== undefined && ipcUid !== '0' && this.patchedSpec().service?.['removeIPC'] === true) {
+      this.ipcOwner = { uid: Number(ipcUid), gid: l.shimEnv['UO_SHIM_GID'] !== undefined ? Number(l.shimEnv['UO_SHIM_GID']) : undefined };
+      refUser(this.ipcOwner.uid, this.unitName);
+    }
     rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec));
     rec.bootId = bootId();
     rec.shimStart = startTime(rec.shimPid);

@@ -7,10 +7,12 @@
 // options that imply a private mount namespace). Pure.
 
 import type { ServiceUnitSpec } from '../api/types.ts';
+import { parsePrefixList, type Prefix } from '../api/ipprefix.ts';
 import { CAP_MASK_ALL, capabilityFromName, parseAddressFamilies, parseCapabilitySet, parseRestrictNamespaces, parseSyscallFilter } from '../api/sets.ts';
 
 // The runner's parsers (one copy, src/api/sets.ts); the words they skip are the converter's warnings already.
 const capabilitySet = (lines: readonly string[], initial: bigint): bigint => parseCapabilitySet(lines, initial, 'CapabilityBoundingSet', []);
+import { hasDynamicUser, withDynamicUser } from '../api/dynamicuser.ts';
 
 export interface SecurityInfo {
   readonly id: string;
@@ -77,57 +79,19 @@ function deviceRules(v: unknown): Array<{ path: string; perms: string }> {
   return out;
 }
 
-interface Prefix { readonly v6: boolean; readonly bytes: readonly number[]; readonly len: number }
-
-/** IPAddressAllow=/IPAddressDeny= words as config_parse_in_addr_prefixes() reads them. */
-function ipPrefixes(v: unknown): Prefix[] {
-  const v4 = (s: string): number[] | undefined => {
-    const p = s.split('.');
-    return p.length === 4 && p.every((x) => /^[0-9]{1,3}$/.test(x) && Number(x) < 256) ? p.map(Number) : undefined;
-  };
-  const v6 = (s: string): number[] | undefined => {
-    if (!/^[0-9a-fA-F:.]+$/.test(s) || (s.match(/::/g) ?? []).length > 1) return undefined;
-    const [head, tail] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined];
-    const groups = (x: string): number[] | undefined => (x === '' ? [] : x.split(':').every((g) => /^[0-9a-fA-F]{1,4}$/.test(g)) ? x.split(':').map((g) => parseInt(g, 16)) : undefined);
-    const h = groups(head), t = tail === undefined ? [] : groups(tail);
-    if (!h || !t || h.length + t.length > 8 || (tail === undefined && h.length !== 8)) return undefined;
-    return [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t].flatMap((g) => [g >> 8, g & 0xff]);
-  };
-  const out: Prefix[] = [];
-  for (const w of words(v)) {
-    if (w === 'any') out.push({ v6: false, bytes: [0, 0, 0, 0], len: 0 }, { v6: true, bytes: new Array<number>(16).fill(0), len: 0 });
-    else if (w === 'localhost') out.push({ v6: false, bytes: [127, 0, 0, 0], len: 8 }, { v6: true, bytes: [...new Array<number>(15).fill(0), 1], len: 128 });
-    else if (w === 'link-local') out.push({ v6: false, bytes: [169, 254, 0, 0], len: 16 }, { v6: true, bytes: [0xfe, 0x80, ...new Array<number>(14).fill(0)], len: 64 });
-    else if (w === 'multicast') out.push({ v6: false, bytes: [224, 0, 0, 0], len: 4 }, { v6: true, bytes: [0xff, ...new Array<number>(15).fill(0)], len: 8 });
-    else {
-      const [addr = '', len] = w.split('/');
-      const b4 = v4(addr), b6 = b4 ? undefined : v6(addr);
-      const max = b4 ? 32 : 128;
-      const n = len === undefined ? max : /^[0-9]{1,3}$/.test(len) ? Number(len) : NaN;
-      if ((b4 || b6) && n <= max) out.push({ v6: !b4, bytes: (b4 ?? b6)!, len: n });
-    }
-  }
-  return out;
-}
-
-/** A user name systemd derives from a unit name for DynamicUser= without User= (user_from_unit_name()). */
-function userFromUnitName(unit: string): string {
-  const prefix = unit.replace(/\.service$/, '').replace(/@.*$/, '');
-  return /^[a-zA-Z_][a-zA-Z0-9_-]{0,30}$/.test(prefix) ? prefix : `_du${prefix}`;
-}
+/** IPAddressAllow=/IPAddressDeny= as config_parse_in_addr_prefixes() reads them (src/api/ipprefix.ts). */
+const ipPrefixes = (v: unknown): readonly Prefix[] => parsePrefixList(v).prefixes;
 
 /** SecurityInfo of the unit `unitName` whose spec is `spec`, as systemd 257 would load it. */
 export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityInfo {
-  const s: Values = spec.service ?? {};
+  // unit_patch_contexts(): DynamicUser= names the user and implies a strict sandbox (src/api/dynamicuser.ts)
+  const s: Values = withDynamicUser(spec.service ?? {}, unitName);
   const u: Values = spec.unit ?? {};
-  const dynamicUser = isTrue(s['dynamicUser']);
-  // unit_patch_contexts(): DynamicUser= implies a strict sandbox
-  const userSet = typeof s['user'] === 'string' && s['user'] !== '' ? s['user'] : undefined;
-  const user = userSet ?? (dynamicUser ? userFromUnitName(unitName) : undefined);
-  const privateTmp = isOn(s['privateTmp']) || dynamicUser;
-  const protectSystem = dynamicUser ? 'strict' : word(s['protectSystem'], 'no');
-  const protectHomeSet = word(s['protectHome'], 'no');
-  const protectHome = dynamicUser && protectHomeSet === 'no' ? 'read-only' : protectHomeSet;
+  const dynamicUser = hasDynamicUser(s);
+  const user = typeof s['user'] === 'string' && s['user'] !== '' ? s['user'] : undefined;
+  const privateTmp = isOn(s['privateTmp']);
+  const protectSystem = word(s['protectSystem'], 'no');
+  const protectHome = word(s['protectHome'], 'no');
   const privateDevices = isTrue(s['privateDevices']);
   const protectControlGroups = isOn(s['protectControlGroups']);
   const protectKernelModules = isTrue(s['protectKernelModules']);
@@ -205,7 +169,7 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
     notifyAccess: typeof s['notifyAccess'] === 'string' ? s['notifyAccess'] : 'none',
     protectHome,
     protectSystem,
-    removeIPC: isTrue(s['removeIPC']) || dynamicUser,
+    removeIPC: isTrue(s['removeIPC']),
     restrictNamespaces: parseRestrictNamespaces(s['restrictNamespaces'], []) ?? 0xffffffff,
     rootDirectory: typeof s['rootDirectory'] === 'string' && s['rootDirectory'] !== '' ? s['rootDirectory'] : undefined,
     rootImage,
@@ -219,8 +183,8 @@ export function securityInfo(spec: ServiceUnitSpec, unitName: string): SecurityI
       privateDevices, privateMounts, privateNetwork: isTrue(s['privateNetwork']), privateTmp, privateUsers: isOn(s['privateUsers']),
       protectControlGroups, protectKernelModules, protectKernelTunables, protectKernelLogs, protectClock,
       protectHostname: isTrue(s['protectHostname']), lockPersonality: isTrue(s['lockPersonality']),
-      memoryDenyWriteExecute: isTrue(s['memoryDenyWriteExecute']), noNewPrivileges: isTrue(s['noNewPrivileges']) || dynamicUser,
-      delegate: isOn(s['delegate']), restrictRealtime: isTrue(s['restrictRealtime']), restrictSUIDSGID: isTrue(s['restrictSUIDSGID']) || dynamicUser,
+      memoryDenyWriteExecute: isTrue(s['memoryDenyWriteExecute']), noNewPrivileges: isTrue(s['noNewPrivileges']),
+      delegate: isOn(s['delegate']), restrictRealtime: isTrue(s['restrictRealtime']), restrictSUIDSGID: isTrue(s['restrictSUIDSGID']),
       ...af,
     },
   };

@@ -93,12 +93,14 @@ test('CapabilityBoundingSet= (empty) is the empty set: converted to [] and rende
 });
 
 test('what the node does not apply: the rows it changes, the directives named, and the exposure without them', () => {
-  const chrony = load('chrony-wait.service');
-  const s = unitSecurity(chrony.spec, chrony.name);
-  assert.equal(s.systemd.exposureText, '0.9');
+  // a unit asking for what the node still does not apply (chrony-wait's DynamicUser=, PrivateUsers=,
+  // IPAddressDeny= are all applied now): RootImage=
+  const unit = load('probe-root-image.service');
+  const s = unitSecurity(unit.spec, unit.name);
+  assert.equal(s.systemd.exposureText, '9.3');
   // the gaps follow the directive table: every one is a directive it says is not applied here (KeyringMode= also when unset)
-  const table = new Map(unappliedDirectives(chrony.spec).map((u) => [u.name, u]));
-  assert.ok(s.gaps.length > 0, 'chrony-wait asks for DynamicUser=, PrivateUsers=, IPAddressDeny=…, not all applied yet');
+  const table = new Map(unappliedDirectives(unit.spec).map((u) => [u.name, u]));
+  assert.ok(s.gaps.length > 0, 'probe-root-image asks for RootImage=, not applied yet');
   for (const g of s.gaps) {
     assert.ok(g.rows.length > 0, g.directive);
     if (g.directive === 'KeyringMode') { assert.equal(g.refused, false, 'the agent runs it in its own keyring: reported'); continue; }
@@ -109,11 +111,11 @@ test('what the node does not apply: the rows it changes, the directives named, a
   const changed = changedRows(s);
   assert.ok(changed.length > 0 && changed.every((r) => s.gaps.some((g) => g.rows.includes(r.id))), 'every changed row is named by a gap');
   const text = securityText(s);
-  assert.ok(text.startsWith(readFileSync(join(DIR, 'chrony-wait.txt'), 'utf8')), 'systemd\'s table first, unchanged');
+  assert.ok(text.startsWith(readFileSync(join(DIR, 'probe-root-image.txt'), 'utf8')), 'systemd\'s table first, unchanged');
   assert.ok(text.includes(`\nNot applied on this node: ${s.gaps.map((g) => `${g.directive}=`).join(', ')}.`));
   const refused = s.gaps.filter((g) => g.refused).map((g) => g.directive);
   if (refused.length > 0) assert.ok(text.includes(`--allow-unenforced=${refused.join(',')}`));
-  assert.match(text, new RegExp(`→ Exposure as applied on this node for ${chrony.name}: ${s.applied.exposureText} ${s.applied.level} `));
+  assert.match(text, new RegExp(`→ Exposure as applied on this node for ${unit.name}: ${s.applied.exposureText} ${s.applied.level} `));
   // a unit asking only for what the node applies (and the agent's keyring) has no second figure
   const plain = unitSecurity({ service: { execStart: ['/bin/true'], user: 'daemon', noNewPrivileges: true, keyringMode: 'inherit' } }, 'plain.service');
   assert.deepEqual(plain.gaps, []);

@@ -165,7 +165,7 @@ test('unappliable on v2: a controller the unit\'s cgroup lacks (here cpu, io) is
 
 test('runtimeHash: a limit applied live (set-property) does not restart the unit once its table row is applied; the command still counts', () => {
   const spec = (memoryMax: string): ServiceUnitSpec => ({ service: { execStart: ['/bin/sleep 1'], memoryMax, cpuQuota: '20%' } });
-  assert.deepEqual([...liveResourceFields()].sort(), ['allowedCPUs', 'allowedMemoryNodes', 'cpuQuota', 'cpuQuotaPeriodSec', 'cpuWeight', 'ioWeight', 'memoryHigh', 'memoryLow', 'memoryMax', 'memoryMin', 'memorySwapMax', 'tasksMax']);
+  assert.deepEqual([...liveResourceFields()].sort(), ['allowedCPUs', 'allowedMemoryNodes', 'cpuQuota', 'cpuQuotaPeriodSec', 'cpuWeight', 'ioWeight', 'ipAddressAllow', 'ipAddressDeny', 'memoryHigh', 'memoryLow', 'memoryMax', 'memoryMin', 'memorySwapMax', 'socketBindAllow', 'socketBindDeny', 'tasksMax']);
   assert.equal(runtimeHash(spec('1G')), runtimeHash(spec('2G')), 'MemoryMax= is applied live');
   assert.equal(runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '1G' } }), runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '2G' } }), 'MemoryHigh= is applied live too');
   assert.notEqual(runtimeHash({ service: { execStart: ['/bin/sleep 1'], memoryHigh: '1G' } }), runtimeHash({ service: { execStart: ['/bin/sleep 2'], memoryHigh: '1G' } }));

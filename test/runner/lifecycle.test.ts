@@ -60,9 +60,12 @@ test('a stop right after the start, before the runner knows the main PID, still 
 
 test('a process that ignores SIGTERM is killed with SIGKILL after TimeoutStopSec=; Result=timeout', async (t) => {
   const h = harness(t);
-  const r = h.open('stubborn.service', { service: { timeoutStopSec: '500ms', execStart: ["/bin/sh -c 'trap \"\" TERM; while :; do sleep 0.05; done'"] } });
+  // the stop waits for the trap: Type=simple is running at fork(), before the shell has set it
+  const ready = join(h.dir, 'stubborn.ready');
+  const r = h.open('stubborn.service', { service: { timeoutStopSec: '500ms', execStart: [`/bin/sh -c 'trap "" TERM; : > ${ready}; while :; do sleep 0.05; done'`] } });
   r.start();
   await waitFor(r, 'running', subState('running'));
+  await waitFor(r, 'the TERM trap set', () => existsSync(ready));
   const pid = r.props.MainPID;
   const t0 = Date.now();
   r.stop();

@@ -4,7 +4,8 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { REPO, UNITCTL } from './paths.ts';
-import { sleep } from './wait.ts';
+import { sleep, until } from './wait.ts';
+import type { UnitStatus } from '../../src/api/status.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { stopChild } from '../../testenv/processes.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
@@ -67,4 +68,18 @@ export function agentFixture(t: { after: (fn: () => void | Promise<void>) => voi
     if (how === 'kill') throw new Error(`the agent did not exit within 20 s of SIGTERM and was killed; its log ends:\n${f.stderr.join('').split('\n').slice(-15).join('\n')}`);
   });
   return f;
+}
+
+/** Waits (bounded) until every unit of `names` has run and ended (inactive or failed after a main process); their status. */
+export async function untilEnded(a: AgentFixture, names: readonly string[], timeoutMs = 90_000): Promise<Map<string, UnitStatus>> {
+  const ended = new Map<string, UnitStatus>();
+  await until('every probe unit ended', () => {
+    for (const n of names) {
+      if (ended.has(n)) continue;
+      const s = a.json<UnitStatus>('status', n);
+      if ((s.ActiveState === 'inactive' || s.ActiveState === 'failed') && s.ExecMainCode !== 0) ended.set(n, s);
+    }
+    return ended.size === names.length;
+  }, { timeoutMs, everyMs: 100, detail: () => `still running: ${names.filter((n) => !ended.has(n)).join(', ')}; agent: ${a.stderr.join('').slice(-2000)}` });
+  return ended;
 }

@@ -93,12 +93,15 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
     d('DeviceAllow', LINES, 'Device access "DEVICE [rwm]" (DeviceAllow=); with any, DevicePolicy= becomes closed.', access),
     d('DevicePolicy', enumOf(['auto', 'closed', 'strict']), 'Device access policy (DevicePolicy=, default auto).', { ...access, gap: honours(ACCESS, 'auto') }),
     d('IPAccounting', BOOL, 'Account IP traffic (IPAccounting=).', share),
-    d('IPAddressAllow', LIST, 'IP prefixes the unit may talk to, taking precedence over IPAddressDeny= (IPAddressAllow=): addresses, any, localhost, link-local, multicast.', access),
-    d('IPAddressDeny', LIST, 'IP prefixes the unit may not talk to (IPAddressDeny=).', access),
+    // applied by the runner: two cgroup SKB programs on the unit's cgroup2 cgroup (src/runner/cgroup/ipaccess.ts,
+    // cgroupbpf.ts, shim/cgroup-bpf.c), at start and on set-property; probes compared with systemd 257 in test/ipaccess/probe.test.ts
+    d('IPAddressAllow', LIST, 'IP prefixes the unit may talk to, taking precedence over IPAddressDeny= (IPAddressAllow=): ADDRESS[/LENGTH], any, localhost, link-local, multicast. A packet whose remote address matches passes.', access),
+    d('IPAddressDeny', LIST, 'IP prefixes the unit may not talk to unless IPAddressAllow= lets it (IPAddressDeny=), same words: a matching packet is dropped in both directions (a send fails with EPERM). Applied by a cgroup BPF filter on the unit\'s cgroup2 cgroup.', access),
     d('IPIngressFilterPath', LINES, 'Pinned BPF programs filtering ingress traffic (IPIngressFilterPath=).', access),
     d('IPEgressFilterPath', LINES, 'Pinned BPF programs filtering egress traffic (IPEgressFilterPath=).', access),
-    d('SocketBindAllow', LINES, 'Ports and address families the unit may bind() (SocketBindAllow=).', access),
-    d('SocketBindDeny', LINES, 'Ports and address families the unit may not bind() (SocketBindDeny=).', access),
+    // applied by the runner: cgroup bind4/bind6 programs (src/runner/cgroup/socketbind.ts, the same loader); test/ipaccess/probe.test.ts
+    d('SocketBindAllow', LINES, 'Binds the unit may make, taking precedence over SocketBindDeny= (SocketBindAllow=): one rule a line, [ipv4:|ipv6:][tcp:|udp:]PORTS, PORTS "any", a port or a range N-M.', access),
+    d('SocketBindDeny', LINES, 'Binds the unit may not make unless SocketBindAllow= lets it (SocketBindDeny=), same rules: bind(2) fails with EPERM. Applied by cgroup BPF programs on the unit\'s cgroup2 cgroup.', access),
     d('RestrictNetworkInterfaces', LIST, 'Network interfaces the unit may use, or with "~" not (RestrictNetworkInterfaces=).', access),
     d('BPFProgram', LINES, 'Pinned BPF programs attached to the unit\'s cgroup, "TYPE:PATH" (BPFProgram=).', access),
     d('NFTSet', LIST, 'NFT sets the unit\'s cgroup, user or group ID are added to (NFTSet=).', share),
@@ -112,7 +115,12 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
   ];
 }
 
-/** Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts, delegate.ts, devices.ts: DeviceAllow=/DevicePolicy= on a v1 devices hierarchy); per-node gaps are reported there. */
+/**
+ * Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts, delegate.ts, devices.ts: DeviceAllow=/DevicePolicy=
+ * on a v1 devices hierarchy; ipaccess.ts, socketbind.ts: IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny= as cgroup2 BPF
+ * programs); per-node gaps are reported there.
+ */
 export const APPLIED_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec', 'CPUWeight',
-  'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight', 'Slice', 'Delegate', 'DelegateSubgroup', 'DeviceAllow', 'DevicePolicy'] as const;
+  'AllowedCPUs', 'AllowedMemoryNodes', 'TasksMax', 'IOWeight', 'Slice', 'Delegate', 'DelegateSubgroup', 'DeviceAllow', 'DevicePolicy',
+  'IPAddressAllow', 'IPAddressDeny', 'SocketBindAllow', 'SocketBindDeny'] as const;
 export const RESOURCE: Directive[] = resourceTable(new Set(APPLIED_LIMIT_ROWS));

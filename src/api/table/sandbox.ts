@@ -3,7 +3,7 @@
 // (identity, privileges, system calls, network). A unit asking for a protection the node
 // does not apply yet does not start (fail closed) unless the agent allows it.
 
-import { row, honours, STR, LIST, LINES, BOOL, SPAN, boolOr, enumOf, modeKind, type Applied, type Directive, type Kind, type NotApplied } from './kinds.ts';
+import { row, STR, LIST, LINES, BOOL, SPAN, boolOr, enumOf, modeKind, type Applied, type Directive, type Kind, type NotApplied } from './kinds.ts';
 
 const FS = 'file-system sandboxing is not applied yet (sandbox, issue 14)';
 const DIRS = 'the runtime, state, cache, logs and configuration directories are not created yet (sandbox, issue 14)';
@@ -40,12 +40,16 @@ const d = (name: string, kind: Kind, doc: string, how: Applied | NotApplied): Di
 
 export const SANDBOX: Directive[] = [
   // Identity and privileges (issue 15)
-  d('DynamicUser', BOOL, 'Run as a transient user and group allocated at start (DynamicUser=, default no).', priv),
+  // an id of 61184–65519 recorded in the unit's state folder (src/runner/dynuser.ts), the implied
+  // sandbox of src/api/dynamicuser.ts, StateDirectory= & co below /var/lib/private (directories.ts)
+  d('DynamicUser', BOOL, 'Run as a transient user and group allocated at start (DynamicUser=, default no): an id of 61184–65519, the same for the unit while it exists; implies ProtectSystem=strict, ProtectHome=read-only, PrivateTmp=, RemoveIPC=, NoNewPrivileges=, RestrictSUIDSGID=.', privApplied),
   d('NoNewPrivileges', BOOL, 'Forbid gaining privileges through execve(), PR_SET_NO_NEW_PRIVS (NoNewPrivileges=, default no).', privApplied),
   d('CapabilityBoundingSet', LINES, 'Capability bounding set (CapabilityBoundingSet=): names like CAP_NET_ADMIN, "~" to drop the listed ones.', privApplied),
   d('AmbientCapabilities', LINES, 'Ambient capabilities granted to a non-root User= (AmbientCapabilities=).', { applier: 'runner', protects: false }),
-  d('SecureBits', LIST, 'Secure bits of the processes (SecureBits=): keep-caps, noroot, no-setuid-fixup and their -locked forms.', priv),
-  d('KeyringMode', enumOf(['inherit', 'private', 'shared']), 'Kernel session keyring (KeyringMode=, default private for system services).', { applier: 'sandbox', reason: `${PRIV}; processes share the agent's keyring`, protects: true, gap: honours(`${PRIV}; processes share the agent's keyring`, 'inherit') }),
+  // each line replaces the one before; set late with prctl(PR_SET_SECUREBITS) (privs.ts, shim/privs.c)
+  d('SecureBits', LINES, 'Secure bits of the processes (SecureBits=): keep-caps, noroot, no-setuid-fixup and their -locked forms; each line replaces the one before.', privApplied),
+  // a fresh session keyring with the invocation ID, made as the unit's user (privs.ts keyringSetting(), shim/privs.c)
+  d('KeyringMode', enumOf(['inherit', 'private', 'shared']), 'Kernel session keyring (KeyringMode=, default private for system services: a keyring of its own; shared links the user keyring in; inherit: the agent\'s).', privApplied),
   d('SystemCallFilter', LINES, 'Allowed system calls, or with "~" denied ones (SystemCallFilter=): names and @groups such as @system-service, with an optional ":ERRNO".', privApplied),
   d('SystemCallErrorNumber', STR, 'errno returned by filtered system calls instead of killing (SystemCallErrorNumber=), e.g. EPERM or kill.', privApplied),
   d('SystemCallArchitectures', LINES, 'Architectures whose system calls may be used (SystemCallArchitectures=), e.g. native.', privApplied),
@@ -58,7 +62,8 @@ export const SANDBOX: Directive[] = [
   d('RestrictAddressFamilies', LINES, 'Socket address families allowed, or with "~" denied (RestrictAddressFamilies=), e.g. AF_UNIX AF_INET AF_INET6, or none.', privApplied),
   d('RestrictFileSystems', LIST, 'File system types the processes may access, or with "~" not (RestrictFileSystems=).', priv),
   d('LockPersonality', BOOL, 'Lock the execution domain, personality(2) (LockPersonality=, default no).', privApplied),
-  d('RemoveIPC', BOOL, 'Remove the user\'s System V and POSIX IPC objects when the unit stops (RemoveIPC=, default no).', { applier: 'sandbox', reason: PRIV, protects: false }),
+  // when the user's last unit stops, not for root (src/runner/removeipc.ts, shim/removeipc.c)
+  d('RemoveIPC', BOOL, 'Remove the user\'s System V and POSIX IPC objects when the unit stops (RemoveIPC=, default no).', { applier: 'runner', protects: false }),
   // a user namespace after the groups, before the capabilities and the user change, its maps written by a forked helper (shim/nsrt.c)
   d('PrivateUsers', boolOr('self', 'identity', 'full'), 'Run in a user namespace (PrivateUsers=, default "false"): "true"/"self" maps root and User=/Group= to themselves, "identity" maps 0..65535; the maps systemd 257 writes (test/ns/probe.test.ts). "full" is systemd 258\'s: 257 ignores it.', { applier: 'runner', protects: true, gap: (v) => (v === 'full' ? USERS_FULL : undefined) }),
   // Network (issue 15): the exec runtime's namespaces (src/runner/nsruntime.ts, shim/nsrt.c), as systemd 257 (test/ns/probe.test.ts)
@@ -69,7 +74,7 @@ export const SANDBOX: Directive[] = [
   // File system (issue 14)
   d('ProtectSystem', boolOr('full', 'strict'), 'Mount /usr and /boot read-only ("true"), also /etc ("full"), or the whole file system except /dev, /proc, /sys ("strict") (ProtectSystem=, default "false"). Quote "true"/"false".', ns),
   d('ProtectHome', boolOr('read-only', 'tmpfs'), 'Make /home, /root and /run/user inaccessible ("true"), read-only, or empty tmpfs (ProtectHome=, default "false").', ns),
-  d('PrivateTmp', boolOr('disconnected'), 'Private /tmp and /var/tmp (PrivateTmp=, default "false"): "true", or "disconnected" (not shared with JoinsNamespaceOf= units).', ns),
+  d('PrivateTmp', boolOr('disconnected'), 'Private /tmp and /var/tmp (PrivateTmp=, default "false"): "true" (shared by the commands of one invocation), or "disconnected" (a fresh tmpfs for each command, implied by DynamicUser=).', ns),
   d('PrivateDevices', BOOL, 'A private /dev with only pseudo devices (PrivateDevices=, default no).', ns),
   d('PrivateMounts', BOOL, 'Run in a mount namespace of its own (PrivateMounts=).', nsInfo),
   // the main process as PID 1 of a PID namespace with its own /proc; the holder still reaps it and the agent knows its host PID (shim/exec.c, sandbox.c)

@@ -1,7 +1,7 @@
-// A unit's resource limits on this node (issue 13) and its device access (issue 15, devices.ts):
-// what the runner writes into the unit's cgroup before its processes start and again, without a
-// restart, when the spec changes (as systemctl set-property does), and what this node cannot
-// express, in the table's terms.
+// A unit's resource limits on this node (issue 13), its device access and its IP access (issue 15,
+// devices.ts, ipaccess.ts): what the runner writes into (or attaches to) the unit's cgroup before
+// its processes start and again, without a restart, when the spec changes (as systemctl
+// set-property does), and what this node cannot express, in the table's terms.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,9 @@ import { applyLimits, availableIn, dirFor, readHostFacts, reapplyLimits } from '
 import { OOM_FILE } from './oom.ts';
 import { delegationOf } from './delegate.ts';
 import { applyDeviceWrites, deviceContext, deviceWrites, readDeviceHost, restricts, type DeviceContext } from './devices.ts';
+import { hasIpAccess, ipAccess, compileFilter, type IpAccess } from './ipaccess.ts';
+import { applyCgroupFilters, cgroupBpfSupport } from './cgroupbpf.ts';
+import { compileBind, hasSocketBind, socketBind, type SocketBind } from './socketbind.ts';
 import type { CgroupContext, UnitCgroup } from './naming.ts';
 
 /** Limits go to the unified hierarchy on a pure v2 node; a hybrid node keeps them on v1 (as systemd's hybrid mode). */
@@ -33,8 +36,8 @@ function hostFacts(ctx: CgroupContext | undefined): HostFacts {
 /** The resource-control directives the table says the runner applies (through this module). */
 const APPLIED = (): ReadonlySet<string> => new Set(appliedDirectives(['runner']).filter((d) => (APPLIED_LIMIT_ROWS as readonly string[]).includes(d.name)).map((d) => d.name));
 
-/** Resources with the unit's device context (devices.ts), which the same calls apply. */
-export type UnitResources = Resources & { readonly devices: DeviceContext };
+/** Resources with the unit's device context (devices.ts) and IP lists (ipaccess.ts), which the same calls apply. */
+export type UnitResources = Resources & { readonly devices: DeviceContext; readonly ip: IpAccess; readonly bind: SocketBind };
 
 /** Whether the devices cgroup `dir` allows everything (a missing file: the cgroup is made anew). */
 function unrestrictedList(dir: string): boolean {
@@ -47,8 +50,17 @@ const devicesOf = (r: Resources): DeviceContext | undefined => (r as Partial<Uni
 const DEVICE_ROWS = ['DeviceAllow', 'DevicePolicy'] as const;
 const devicesApplied = (): boolean => DEVICE_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
 
+/** IPAddressAllow=/IPAddressDeny= are applied when the table says the runner applies them. */
+const IP_ROWS = ['IPAddressAllow', 'IPAddressDeny'] as const;
+const ipApplied = (): boolean => IP_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
+const ipOf = (r: Resources): IpAccess | undefined => (r as Partial<UnitResources>).ip;
+/** SocketBindAllow=/SocketBindDeny= likewise (socketbind.ts, the same loader). */
+const BIND_ROWS = ['SocketBindAllow', 'SocketBindDeny'] as const;
+const bindApplied = (): boolean => BIND_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
+const bindOf = (r: Resources): SocketBind | undefined => (r as Partial<UnitResources>).bind;
+
 export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefined): UnitResources {
-  return { ...parseResources(spec, hostFacts(ctx)), devices: deviceContext(spec) };
+  return { ...parseResources(spec, hostFacts(ctx)), devices: deviceContext(spec), ip: ipAccess(spec), bind: socketBind(spec) };
 }
 
 /**
@@ -56,10 +68,12 @@ export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefi
  * when the agent has no cgroup hierarchy it can write, else the per-node gaps (a file the node
  * lacks, a value v1 cannot express). Directives the table already reports are left to it.
  */
-export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined): Unapplied[] {
+export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath?: string): Unapplied[] {
   const applied = new Set(APPLIED());
-  const devices = devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : [];
-  for (const n of DEVICE_ROWS) applied.delete(n);
+  // device and IP access: their own per-node gaps (deviceGaps(), ipGaps())
+  const access = [...(devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : []),
+    ...(ipApplied() ? filterGaps(ipLists(ipOf(r)), cgroup, ctx, shimPath) : []), ...(bindApplied() ? filterGaps(bindLists(bindOf(r)), cgroup, ctx, shimPath) : [])];
+  for (const n of [...DEVICE_ROWS, ...IP_ROWS, ...BIND_ROWS]) applied.delete(n);
   if (!cgroup || !ctx) {
     const s = spec.service ?? {};
     const asks = (name: string): boolean => s[fieldName(name)] !== undefined && s[fieldName(name)] !== null
@@ -68,12 +82,12 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
       name, section: 'Service' as const, path: `spec.service.${fieldName(name)}`, applier: 'cgroup' as const,
       reason: 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): resource limits need the unit\'s own cgroup',
       protects: lookupDirective('Service', name)?.protects ?? true,
-    })), ...devices];
+    })), ...access];
   }
   const layout = limitLayout(ctx);
   const gaps = unappliable(r, availableFor(cgroup, layout)).filter((u) => applied.has(u.name));
   gaps.push(...delegateGaps(spec, ctx).filter((u) => applied.has(u.name)));
-  gaps.push(...devices);
+  gaps.push(...access);
   // OOMPolicy= is acted on when the kernel's OOM kill counter is readable (oom.ts)
   const oomPolicy = spec.service?.['oomPolicy'];
   if (oomPolicy !== undefined && oomPolicy !== null && lookupDirective('Service', 'OOMPolicy')?.applier === 'runner' && !availableFor(cgroup, layout).has('memory', OOM_FILE[layout])) {
@@ -149,6 +163,80 @@ function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, dir: 
   // PrivateDevices= alone closes the policy too; its private /dev (the protection) is applied, so the cgroup half is reported, not refused
   if (asked.length === 0) out.push({ name: 'PrivateDevices', section: 'Service', path: 'spec.service.privateDevices', applier: 'cgroup', protects: false, reason: `its implied DevicePolicy=closed is not applied: ${reason}` });
   return out;
+}
+
+/** An allow list and a deny list applied by cgroup BPF programs (IP filter, bind rules) and what gets in their way on this node. */
+interface FilterLists {
+  readonly names: readonly [allow: string, deny: string];
+  readonly allow: readonly unknown[];
+  readonly deny: readonly unknown[];
+  readonly ignored: readonly { readonly name: string; readonly why: string }[];
+  /** What the programs are, for the reason ("the IP filter"). */
+  readonly what: string;
+  /** Compiles them: throws a RangeError for lists too long. */
+  readonly compile: () => void;
+}
+
+/**
+ * IPAddressAllow=/IPAddressDeny= and SocketBindAllow=/SocketBindDeny= on this node: applied where
+ * the unit has a cgroup in a cgroup2 hierarchy and the kernel lets the agent attach cgroup BPF
+ * programs (`uo-shim --cgroup-bpf DIR` check, asked once); elsewhere a deny list is a gap that
+ * protects (the unit does not start), an allow list alone (which refuses nothing) a gap
+ * reported. Words systemd ignores are reported.
+ */
+function filterGaps(l: FilterLists | undefined, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined): Unapplied[] {
+  if (!l) return [];
+  const gap = (name: string, reason: string, protects: boolean): Unapplied =>
+    ({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', reason, protects });
+  const out = l.ignored.map((i) => gap(i.name, `ignored, as systemd ignores it: ${i.why}`, false));
+  if (l.allow.length + l.deny.length === 0) return out;
+  const reason = cgroupBpfGap(l.what, cgroup, ctx, shimPath, l.compile);
+  if (reason) {
+    if (l.allow.length > 0) out.push(gap(l.names[0], reason, false));
+    if (l.deny.length > 0) out.push(gap(l.names[1], reason, true));
+  }
+  return out;
+}
+
+const ipLists = (ip: IpAccess | undefined): FilterLists | undefined =>
+  ip && { names: IP_ROWS, allow: ip.allow, deny: ip.deny, ignored: ip.ignored, what: 'the IP filter', compile: () => { compileFilter(ip, 'ingress'); } };
+const bindLists = (b: SocketBind | undefined): FilterLists | undefined =>
+  b && { names: BIND_ROWS, allow: b.allow, deny: b.deny, ignored: b.ignored, what: 'the bind filter', compile: () => { compileBind(b, 2); } };
+
+/** Why `what` (BPF programs on the unit's cgroup2 cgroup) cannot be attached on this node, or undefined; `compile` throws a list too long. */
+function cgroupBpfGap(what: string, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined, compile: () => void): string | undefined {
+  if (!cgroup || !ctx) return `the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): ${what} is a BPF program attached to the unit's own cgroup`;
+  if (cgroup.dirs['unified'] === undefined || !ctx.layout.unified) return `this node has no cgroup2 hierarchy the agent can write: ${what} is a BPF program attached to the unit's cgroup in it`;
+  try { compile(); } catch (e) { return (e as Error).message; }
+  const why = shimPath !== undefined ? cgroupBpfSupport(shimPath, ctx.layout.unified.mount) : undefined;
+  return why ? `this node does not let the agent attach cgroup BPF programs (${why})` : undefined;
+}
+
+/**
+ * The unit's IP filter and bind rules on its cgroup2 cgroup before its first process starts; `existed`: the
+ * cgroup was there before this start (an earlier invocation's filter may still be attached: it is
+ * replaced, or detached when the lists are now empty). Undefined, or why it failed (the start
+ * then fails: the filter protects).
+ */
+export function applyUnitIpFilter(r: Resources, cgroup: UnitCgroup, shimPath: string, existed: boolean): string | undefined {
+  const dir = cgroup.dirs['unified'];
+  if (dir === undefined) return undefined;
+  const ip = ipApplied() ? ipOf(r) : undefined, bind = bindApplied() ? bindOf(r) : undefined;
+  const what = { ...(ip && (hasIpAccess(ip) || existed) ? { ip } : {}), ...(bind && (hasSocketBind(bind) || existed) ? { bind } : {}) };
+  return what.ip || what.bind ? applyCgroupFilters(shimPath, dir, what) : undefined;
+}
+
+/** Changed lists on a running unit (set-property): the filter replaced at once. */
+export function reapplyUnitIpFilter(before: Resources, after: Resources, cgroup: UnitCgroup, shimPath: string): { changed: string[]; problem?: string } {
+  const dir = cgroup.dirs['unified'];
+  if (dir === undefined) return { changed: [] };
+  const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
+  const wasIp = ipOf(before), nowIp = ipOf(after), wasBind = bindOf(before), nowBind = bindOf(after);
+  const ip = ipApplied() && wasIp && nowIp ? IP_ROWS.filter((n) => (n === 'IPAddressAllow' ? differs(wasIp.allow, nowIp.allow) : differs(wasIp.deny, nowIp.deny))) : [];
+  const bind = bindApplied() && wasBind && nowBind ? BIND_ROWS.filter((n) => (n === 'SocketBindAllow' ? differs(wasBind.allow, nowBind.allow) : differs(wasBind.deny, nowBind.deny))) : [];
+  if (ip.length + bind.length === 0) return { changed: [] };
+  const problem = applyCgroupFilters(shimPath, dir, { ...(ip.length > 0 ? { ip: nowIp! } : {}), ...(bind.length > 0 ? { bind: nowBind! } : {}) });
+  return problem === undefined ? { changed: [...ip, ...bind] } : { changed: [], problem };
 }
 
 /**

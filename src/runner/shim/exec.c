@@ -20,6 +20,7 @@
  *   UO_SHIM_NICE (after the policy, which resets it)        NICE 201
  *   UO_SHIM_CPU_AFFINITY                                    CPUAFFINITY 215
  *   UO_SHIM_IOSCHED                                         IOPRIO 211
+ *   UO_SHIM_KEYRING: KeyringMode= (privs.c), "+" commands too  KEYRING 237
  *   UO_SHIM_RLIMIT_*                                        LIMITS 205
  *   UO_SHIM_JOIN_NS, UO_SHIM_NETNS_PATH, UO_SHIM_IPCNS_PATH: the exec runtime's network and IPC
  *     namespaces, or the ones at a path (nsrt.c)            NETWORK 225, NAMESPACE 226
@@ -38,7 +39,7 @@
  *   UO_SHIM_UID (keep-caps around it for ambient capabilities) USER 217
  *   UO_SHIM_CWD inside the new root, "/" when absent; a leading '-' ignores a failure
  *     (and leaves the command in "/")                       CHDIR 200
- *   secure bits reset, UO_SHIM_NNP                          SECUREBITS 213, NO_NEW_PRIVILEGES 227
+ *   UO_SHIM_SECUREBITS (0 without), UO_SHIM_NNP                          SECUREBITS 213, NO_NEW_PRIVILEGES 227
  *   UO_SHIM_* removed from the environment (the service's own UO_SHIM_* variables, passed as
  *   UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE, put back), WATCHDOG_PID set
  *   UO_SHIM_SECCOMP_AF, UO_SHIM_SECCOMP (seccomp.c)          ADDRESS_FAMILIES 232, SECCOMP 228
@@ -184,6 +185,7 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	if ((v = getenv("UO_SHIM_CPU_AFFINITY")) && *v) step(affinity_apply(v), UO_EXIT_CPUAFFINITY);
 	if ((v = getenv("UO_SHIM_IOSCHED"))) step(ioprio_apply(v), UO_EXIT_IOPRIO);
 
+	step(privs_keyring(), UO_EXIT_KEYRING); /* KeyringMode= (privs.c): before the sandbox, as systemd's setup_keyring() */
 	step(creds_limits(), UO_EXIT_LIMITS);
 	step(privs_network(), UO_EXIT_NETWORK); /* PrivateNetwork= (privs.c, issue 15): before the mount namespace, as systemd */
 	int nstatus, nr = nsrt_join(&nstatus); /* the runtime's network and IPC namespaces, or the ones at a path (nsrt.c) */

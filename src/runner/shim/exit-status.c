@@ -33,6 +33,7 @@ static const char *const steps[] = {
 	[UO_EXIT_NO_NEW_PRIVILEGES - 200] = "NO_NEW_PRIVILEGES",
 	[UO_EXIT_SECCOMP - 200] = "SECCOMP",
 	[UO_EXIT_ADDRESS_FAMILIES - 200] = "ADDRESS_FAMILIES",
+	[UO_EXIT_KEYRING - 200] = "KEYRING",
 };
 
 const char *exit_status_step(int status) {

@@ -34,6 +34,7 @@ enum {
 	UO_EXIT_NO_NEW_PRIVILEGES = 227,
 	UO_EXIT_SECCOMP = 228,
 	UO_EXIT_ADDRESS_FAMILIES = 232,
+	UO_EXIT_KEYRING = 237,
 };
 
 /* systemd's name of an exit status ("CHDIR" for 200); "UNKNOWN" for one outside the table. */

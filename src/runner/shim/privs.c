@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/keyctl.h>
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -148,6 +149,70 @@ static int non_root(const char *uid) {
 	return uid && *uid && strcmp(uid, "0") != 0;
 }
 
+/* SecureBits= (UO_SHIM_SECUREBITS, two hex digits); 0 when absent */
+static int secure_bits(int *out) {
+	*out = 0;
+	const char *v = getenv("UO_SHIM_SECUREBITS");
+	if (!v) return 0;
+	char *end;
+	unsigned long b = strtoul(v, &end, 16);
+	if (!*v || *end || b > 0x3f) return -EINVAL;
+	*out = (int)b;
+	return 0;
+}
+
+int privs_keyring(void) {
+	const char *v = getenv("UO_SHIM_KEYRING");
+	if (!v) return 0;
+	char mode[16] = "";
+	long uid = -1, gid = -1;
+	char inv[33] = "";
+	/* MODE:UID:GID:INVOCATION, UID and GID possibly empty */
+	const char *p = v, *c = strchr(p, ':');
+	if (!c || c - p >= (long)sizeof mode) return -EINVAL;
+	memcpy(mode, p, (size_t)(c - p));
+	p = c + 1;
+	if (*p != ':') { char *e; uid = strtol(p, &e, 10); if (*e != ':' || uid < 0) return -EINVAL; p = e; }
+	p++;
+	if (*p != ':') { char *e; gid = strtol(p, &e, 10); if (*e != ':' || gid < 0) return -EINVAL; p = e; }
+	p++;
+	if (strlen(p) != 0 && strlen(p) != 32) return -EINVAL;
+	strcpy(inv, p);
+	int shared = strcmp(mode, "shared") == 0;
+	if (!shared && strcmp(mode, "private") != 0) return -EINVAL;
+	/* as systemd's setup_keyring(): the keyring is made (and the user keyring reached) as the
+	 * unit's user, by changing the real ids for a moment */
+	uid_t saved_uid = getuid();
+	gid_t saved_gid = getgid();
+	int r = 0;
+	if (gid >= 0 && (gid_t)gid != saved_gid && setregid((gid_t)gid, (gid_t)-1) < 0) return -errno;
+	if (uid >= 0 && (uid_t)uid != saved_uid && setreuid((uid_t)uid, (uid_t)-1) < 0) { r = -errno; goto out; }
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0L, 0L, 0L, 0L) < 0) {
+		/* not supported, not permitted, out of keyrings: systemd goes on without */
+		if (errno != ENOSYS && errno != EPERM && errno != EACCES && errno != EDQUOT) r = -errno;
+		goto out;
+	}
+	if (shared && syscall(SYS_keyctl, KEYCTL_LINK, (long)KEY_SPEC_USER_KEYRING, (long)KEY_SPEC_SESSION_KEYRING, 0L, 0L) < 0) { r = -errno; goto out; }
+	if (uid >= 0 && (uid_t)uid != saved_uid && setreuid(saved_uid, (uid_t)-1) < 0) { r = -errno; goto out; }
+	if (gid >= 0 && (gid_t)gid != saved_gid && setregid(saved_gid, (gid_t)-1) < 0) return -errno;
+	if (*inv) {
+		unsigned char id[16];
+		for (int i = 0; i < 32; i++) {
+			char ch = inv[i];
+			int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+			if (d < 0) return -EINVAL;
+			id[i / 2] = (unsigned char)(i % 2 ? id[i / 2] << 4 | d : d);
+		}
+		long key = syscall(SYS_add_key, "user", "invocation_id", id, sizeof id, (long)KEY_SPEC_SESSION_KEYRING);
+		/* possessor and user: view, read, search (systemd's KEYCTL_SETPERM) */
+		if (key >= 0 && syscall(SYS_keyctl, KEYCTL_SETPERM, key, 0x0b0b0000L, 0L, 0L) < 0) r = -errno;
+	}
+out:
+	if (getuid() != saved_uid) (void)!setreuid(saved_uid, (uid_t)-1);
+	if (getgid() != saved_gid) (void)!setregid(saved_gid, (gid_t)-1);
+	return r;
+}
+
 /* A seccomp program is to be installed (seccomp.c). */
 static int wants_seccomp(void) {
 	return getenv("UO_SHIM_SECCOMP") || getenv("UO_SHIM_SECCOMP_AF") || getenv("UO_SHIM_SECCOMP_MDWE") ||
@@ -182,10 +247,13 @@ int privs_before_user(const char *uid) {
 	/* ambient capabilities, or seccomp programs to install with CAP_SYS_ADMIN after the user
 	 * change (systemd 257 keeps it for that: a non-root User= with SystemCallFilter= runs with
 	 * NoNewPrivs 0); execve() clears what is kept (no ambient, no file capabilities) */
-	if ((amb == 0 && !wants_seccomp()) || !non_root(uid)) return 0;
+	int bits;
+	if ((r = secure_bits(&bits)) < 0) return r;
+	/* (SecureBits= too: setting them later needs CAP_SETPCAP, enforce_user()) */
+	if ((amb == 0 && bits == 0 && !wants_seccomp()) || !non_root(uid)) return 0;
 	int sb = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (sb < 0) return -errno;
-	if (sb != KEEP_CAPS_BIT && prctl(PR_SET_SECUREBITS, (unsigned long)KEEP_CAPS_BIT, 0, 0, 0) < 0) return -errno;
+	if (!(sb & KEEP_CAPS_BIT) && prctl(PR_SET_SECUREBITS, (unsigned long)(sb | KEEP_CAPS_BIT), 0, 0, 0) < 0) return -errno;
 	return 0;
 }
 
@@ -198,14 +266,19 @@ int privs_after_user(const char *uid) {
 }
 
 int privs_late(int *status) {
+	*status = UO_EXIT_SECUREBITS;
+	int want;
+	int r0 = secure_bits(&want);
+	if (r0 < 0) return r0;
 	*status = UO_EXIT_CAPABILITIES;
 	int sb = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (sb < 0) return -errno;
-	if (sb != 0) {
+	/* SecureBits= (0 without it: the keep-caps of the user change cleared again) */
+	if (sb != want) {
 		int r = gain_setpcap();
 		if (r < 0) return r;
 		*status = UO_EXIT_SECUREBITS;
-		if (prctl(PR_SET_SECUREBITS, 0UL, 0, 0, 0) < 0) return -errno;
+		if (prctl(PR_SET_SECUREBITS, (unsigned long)want, 0, 0, 0) < 0) return -errno;
 	}
 	/* CAP_SYS_ADMIN into the effective set when it is permitted (kept through the user change),
 	 * so the seccomp programs load without NoNewPrivileges=, as systemd 257 loads them */

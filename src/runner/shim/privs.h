@@ -11,12 +11,22 @@
  *                                User= with seccomp programs keeps its capabilities through
  *                                setresuid() and raises CAP_SYS_ADMIN to load them, as systemd
  *                                257 does (its NoNewPrivs stays 0); execve() drops them.
+ *   UO_SHIM_SECUREBITS=HEX2      SecureBits=: the secure bits set late (SECUREBITS 213); a
+ *                                non-root user keeps its capabilities through setresuid() to
+ *                                be allowed to set them (systemd's enforce_user())
+ *   UO_SHIM_KEYRING=MODE:UID:GID:INVOCATION
+ *                                KeyringMode= private|shared: a fresh anonymous session keyring
+ *                                made as UID/GID (empty: the shim's own), shared: with the user's
+ *                                keyring linked in, and the user key "invocation_id" (16 bytes)
+ *                                in it (KEYRING 237); absent: inherit
  * Each function returns 0 or -errno; a malformed value is -EINVAL (the agent wrote it: the
  * command does not run half-configured).
  */
 #ifndef UO_SHIM_PRIVS_H
 #define UO_SHIM_PRIVS_H
 
+/* KeyringMode= (systemd's setup_keyring()), before the namespaces, for "+" commands too */
+int privs_keyring(void);
 /* before the mount namespace */
 int privs_network(void);
 /* after the mount namespace: ProtectHostname= (UO_SHIM_PROTECT_HOSTNAME=HEX[,HEX...]): a UTS
@@ -32,7 +42,7 @@ int privs_bounding(void);
 int privs_before_user(const char *uid);
 /* just after setresuid(): raise the ambient capabilities again */
 int privs_after_user(const char *uid);
-/* after the working directory: secure bits back to 0 (*status SECUREBITS or CAPABILITIES on
+/* after the working directory: the secure bits of SecureBits= (0 without it; *status SECUREBITS or CAPABILITIES on
  * failure), then NoNewPrivileges= (*status NO_NEW_PRIVILEGES) */
 int privs_late(int *status);
 

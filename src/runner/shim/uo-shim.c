@@ -4,6 +4,8 @@
  *   uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]
  *   uo-shim --lock FILE AGENT_PID [--wait]     (a helper of the agent: lock.c)
  *   uo-shim --ns-hold TYPES AGENT_PID          (a helper: the exec runtime's namespaces, nsrt.c)
+ *   uo-shim --cgroup-bpf DIR < COMMANDS        (a helper of the agent: cgroup-bpf.c, the
+ *                                              IPAddressAllow=/Deny=, SocketBindAllow=/Deny= programs)
  *   uo-shim --features                         prints what this shim can do, one word a line
  *                                              ("namespaces": UO_SHIM_NAMESPACES), so that
  *                                              the agent never relies on a setting an older
@@ -31,17 +33,20 @@
  *   notify.c       the sd_notify socket (UO_SHIM_NOTIFY_SOCKET)
  *   logcap.c       stdout/stderr capture into a rotated log (UO_SHIM_LOG, UO_SHIM_LOG_MAX)
  *   lock.c         --lock: the agent's one-agent-per-state-folder lock (flock, held for it)
+ *   cgroup-bpf.c   --cgroup-bpf: loads and attaches the agent's cgroup BPF programs (bpf(2))
  *
  * Built from every .c file in this folder (src/runner/shim.ts).
  */
 #define _GNU_SOURCE
 #include "cgroup.h"
+#include "cgroup-bpf.h"
 #include "events.h"
 #include "exec.h"
 #include "exit-status.h"
 #include "hold.h"
 #include "hostns.h"
 #include "lock.h"
+#include "removeipc.h"
 #include "logcap.h"
 #include "notify.h"
 #include "nsrt.h"
@@ -60,9 +65,11 @@ static int start(char **argv) __attribute__((noinline));
 int main(int argc, char **argv) {
 	/* a helper mode, not a shim: the agent's state-folder lock (lock.c) */
 	if (argc >= 2 && strcmp(argv[1], "--lock") == 0) return lock_main(argc, argv);
-	/* another: a holder of the exec runtime's namespaces (nsrt.c) */
+	/* other helper modes: a holder of the exec runtime's namespaces (nsrt.c), RemoveIPC= (removeipc.c), the cgroup BPF loader (cgroup-bpf.c) */
 	if (argc >= 2 && strcmp(argv[1], "--ns-hold") == 0) return nsrt_hold_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nhold\nnsrt\n"); return 0; }
+	if (argc >= 2 && strcmp(argv[1], "--remove-ipc") == 0) return removeipc_main(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "--cgroup-bpf") == 0) return cgroup_bpf_main(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
