@@ -75,6 +75,13 @@ test('a changed DeviceAllow= reaches the running unit on cgroup2 (the program re
   assert.ok(h.logs.some((l) => /Applied .*DeviceAllow, DevicePolicy/.test(l)), h.logs.join('\n'));
 });
 
+test('a hybrid node keeps v1 (as systemd 257): DevicePolicy=closed writes the devices hierarchy and attaches no device program to the cgroup2 cgroup', { skip: skip || (LAYOUT.mode !== 'hybrid' ? 'not a hybrid node' : false) }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const { out, seen } = await probeDevices(h, 'devb-hybrid.service', { devicePolicy: 'closed' }, (r) => ({ v1: r.cgroup!.dirs['devices'] !== undefined, bpf: ours(r) }));
+  assert.deepEqual(seen, { v1: true, bpf: [] });
+  assert.equal(out.get('D/loop r'), EPERM);
+});
+
 test('a cgroup2-only node whose shim cannot load device programs refuses DevicePolicy=/DeviceAllow= (fail closed), saying why', { skip }, async (t) => {
   const h = harness(t, { cgroups: 'unified-only' });
   const old = join(h.dir, 'uo-shim-old');
