@@ -417,9 +417,9 @@ export class UnitRunner {
     // replaced at once; otherwise the next start attaches the new one
     const underWay = this.activeState !== 'inactive' && this.activeState !== 'failed';
     if (before && this.resources && this.cgroup && this.opts.cgroups && cgroupExists(this.cgroup) && (underWay || isPopulated(this.cgroup))) {
-      const ip = reapplyUnitIpFilter(before, this.resources, this.cgroup, this.opts.shimPath);
+      const ip = reapplyUnitIpFilter(before, this.resources, this.cgroup, this.opts.shimPath, this.opts.cgroups);
       changed.push(...ip.changed);
-      if (ip.problem !== undefined) problems.push(`${this.unitName}: the changed cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=) could not be attached, the previous one stays: ${ip.problem}`);
+      if (ip.problem !== undefined) problems.push(`${this.unitName}: the changed cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=, DevicePolicy=/DeviceAllow= on cgroup2) could not be attached, the previous one stays: ${ip.problem}`);
     } else this.ipFilterFor = undefined;
     if (changed.length > 0) this.log('info', `Applied ${changed.join(', ')} to the running ${this.unitName} (set-property)`);
     for (const m of problems) this.log('warning', m);
@@ -713,9 +713,9 @@ export class UnitRunner {
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
       // its IP filter and bind rules (IPAddressAllow=/Deny=, SocketBindAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
       if (this.resources && this.ipFilterFor !== this.invocationId) {
-        const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed);
+        const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed, this.opts.cgroups);
         if (failed !== undefined) {
-          this.notSpawned(rec, `not started: its cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=) could not be attached: ${failed}`, `Failed to attach the cgroup filter to ${this.cgroup.rel}: ${failed}`);
+          this.notSpawned(rec, `not started: its cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=, DevicePolicy=/DeviceAllow= on cgroup2) could not be attached: ${failed}`, `Failed to attach the cgroup filter to ${this.cgroup.rel}: ${failed}`);
           return;
         }
         this.ipFilterFor = this.invocationId;

@@ -2,7 +2,7 @@
 // hierarchy, with real processes: the probe opens device nodes (the kernel's devcgroup check is
 // at open(2): EPERM), and the unit's devices.list is read back from the kernel.
 //
-// The same probe (test/runner/devices.test.ts PROBE, nodes made with mknod in a temp dir:
+// The same probe (test/support/devprobe.ts, nodes made with mknod in a temp dir:
 // mem = c 1:1, loop = b 7:0, nul = c 1:3) under systemd 257 (../shared/tools/systemd-oracle):
 //   DevicePolicy=closed           /dev/null r ok, w ok; /dev/zero r ok, w ok; mem r/w Operation not
 //                                 permitted; loop r/w Operation not permitted; nul r ok, w ok
@@ -19,10 +19,10 @@
 //                                 the static rules)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, waitFor, subState } from '../support/units.ts';
+import { EPERM, probeDevices } from '../support/devprobe.ts';
 import { detectCgroups } from '../../src/runner/cgroup/index.ts';
 import { deviceContext, deviceWrites, expectedDevicesList, readDeviceHost } from '../../src/runner/cgroup/devices.ts';
 import { refusedDirectives, unappliedDirectives } from '../../src/api/applied.ts';
@@ -32,38 +32,12 @@ const HAS_DEVICES = LAYOUT.hierarchies.some((h) => h.version === 1 && h.controll
 const skip = LAYOUT.mode === 'none' ? `no writable cgroup hierarchy here (${LAYOUT.notes.join('; ') || 'none mounted'})`
   : !HAS_DEVICES ? 'no v1 devices hierarchy on this node (a cgroup2-only node reports device access as a gap)' : false;
 
-const PROBE = `D=$1
-o() { e=$( { exec 3<"$1"; } 2>&1 ) && echo "$1 r ok" || echo "$1 r \${e##*: }"; }
-w() { e=$( { exec 3>"$1"; } 2>&1 ) && echo "$1 w ok" || echo "$1 w \${e##*: }"; }
-for f in /dev/null /dev/zero $D/mem $D/loop $D/nul $D/rtc; do [ -e $f ] || continue; o $f; w $f; done
-`;
-
-/** Runs the probe as a oneshot unit with `extra` directives; returns its lines, and the unit's devices.list read while it ran. */
-async function probe(t: Parameters<typeof harness>[0], name: string, extra: Record<string, unknown>): Promise<{ out: Map<string, string>; list: string[]; dir: string }> {
+/** The probe (test/support/devprobe.ts), and the unit's devices.list read while it ran. */
+async function probe(t: Parameters<typeof harness>[0], name: string, extra: Record<string, unknown>): Promise<{ out: Map<string, string>; list: string[] }> {
   const h = harness(t, { cgroups: true });
-  const nodes = join(h.dir, 'nodes');
-  const rtc = /^\s*([0-9]+) rtc$/m.exec(readDeviceHost().procDevices)?.[1];
-  execFileSync('/bin/sh', ['-c', `mkdir -p ${nodes} && mknod ${nodes}/mem c 1 1 && mknod ${nodes}/loop b 7 0 && mknod ${nodes}/nul c 1 3${rtc && existsSync('/dev/rtc0') ? ` && mknod ${nodes}/rtc c ${rtc} 0` : ''}`]);
-  writeFileSync(join(h.dir, 'probe.sh'), PROBE);
-  const outFile = join(h.dir, 'out');
-  // the probe's output to a file; it waits for the list to be read (sleep), then ends
-  const spec = { service: { type: 'oneshot', execStart: [`/bin/sh -c '/bin/sh ${h.dir}/probe.sh ${nodes} > ${outFile} 2>&1; sleep 0.5'`], standardInput: 'file:/etc/hostname', ...extra } };
-  const r = h.open(name, spec);
-  assert.deepEqual(refusedDirectives(r.notApplied), [], JSON.stringify(r.notApplied));
-  assert.equal(r.start(), undefined);
-  await waitFor(r, 'probe output', () => existsSync(outFile) && readFileSync(outFile, 'utf8').split('\n').length > 10, 10_000);
-  const dir = r.cgroup!.dirs['devices']!;
-  const list = readFileSync(join(dir, 'devices.list'), 'utf8').trim().split('\n');
-  await waitFor(r, 'dead', subState('dead'), 10_000);
-  const out = new Map<string, string>();
-  for (const l of readFileSync(outFile, 'utf8').trim().split('\n')) {
-    const m = /^(\S+) ([rw]) (.*)$/.exec(l);
-    if (m) out.set(`${m[1]!.replace(nodes, 'D')} ${m[2]}`, m[3]!);
-  }
-  return { out, list, dir };
+  const { out, seen } = await probeDevices(h, name, extra, (r) => readFileSync(join(r.cgroup!.dirs['devices']!, 'devices.list'), 'utf8').trim().split('\n'));
+  return { out, list: seen };
 }
-
-const EPERM = 'Operation not permitted';
 
 test('DevicePolicy=closed: /dev/null and /dev/zero open, a memory device (c 1:1) and a loop device (b 7:0) made with mknod are EPERM at open, as under systemd 257; devices.list holds the static rules', async (t) => {
   if (skip) { t.skip(skip); return; }

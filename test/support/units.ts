@@ -32,10 +32,13 @@ export interface Harness {
  * A private top slice for a test's units (unit-operator.slice/uo-test-<hex>.slice), so that
  * tests running side by side never share a unit's cgroup; undefined where the node has no
  * cgroup the test can write (non-root). Removed after the test, its processes killed first.
+ * `unifiedOnly`: the node's cgroup2 mount alone, as a cgroup2-only node (mode 'v2') — what a
+ * hybrid node's v1 hierarchies do is left out; undefined where there is no cgroup2 mount.
  */
-export function testCgroups(t: { after: (fn: () => void | Promise<void>) => void }): CgroupContext | undefined {
-  const layout = detectCgroups();
-  if (layout.mode === 'none') return undefined;
+export function testCgroups(t: { after: (fn: () => void | Promise<void>) => void }, unifiedOnly = false): CgroupContext | undefined {
+  const detected = detectCgroups();
+  if (detected.mode === 'none' || (unifiedOnly && !detected.unified)) return undefined;
+  const layout = unifiedOnly ? { ...detected, mode: 'v2' as const, hierarchies: [detected.unified!] } : detected;
   const ctx = { layout, base: `unit-operator.slice/uo-test-${randomBytes(6).toString('hex')}.slice` };
   t.after(async () => {
     for (let i = 0; i < 100; i++) {
@@ -49,9 +52,9 @@ export function testCgroups(t: { after: (fn: () => void | Promise<void>) => void
   return ctx;
 }
 
-export function harness(t: { after: (fn: () => void | Promise<void>) => void }, o: { cgroups?: boolean } = {}): Harness {
+export function harness(t: { after: (fn: () => void | Promise<void>) => void }, o: { cgroups?: boolean | 'unified-only' } = {}): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'uo-run-'));
-  const cgroups = o.cgroups ? testCgroups(t) : undefined;
+  const cgroups = o.cgroups ? testCgroups(t, o.cgroups === 'unified-only') : undefined;
   const runners: UnitRunner[] = [];
   const logs: string[] = [];
   const logTimes: number[] = [];

@@ -90,8 +90,10 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
     d('BlockIOReadBandwidth', LINES, 'Deprecated (BlockIOReadBandwidth=); use IOReadBandwidthMax=.', limit),
     d('BlockIOWriteBandwidth', LINES, 'Deprecated (BlockIOWriteBandwidth=); use IOWriteBandwidthMax=.', limit),
     // Devices and network access
-    d('DeviceAllow', LINES, 'Device access "DEVICE [rwm]" (DeviceAllow=); with any, DevicePolicy= becomes closed.', access),
-    d('DevicePolicy', enumOf(['auto', 'closed', 'strict']), 'Device access policy (DevicePolicy=, default auto).', { ...access, gap: honours(ACCESS, 'auto') }),
+    // applied by the runner: v1 "devices" rules (src/runner/cgroup/devices.ts, test/runner/devices.test.ts), or on a cgroup2-only
+    // node a BPF_CGROUP_DEVICE program of the same rules (devices-bpf.ts, uo-shim --cgroup-bpf; test/runner/devices-bpf.test.ts)
+    d('DeviceAllow', LINES, 'Device access "DEVICE [rwm]" (DeviceAllow=); with any, DevicePolicy= becomes closed. Applied by the unit\'s cgroup: v1 devices rules, or a BPF device program on a cgroup2-only node.', access),
+    d('DevicePolicy', enumOf(['auto', 'closed', 'strict']), 'Device access policy (DevicePolicy=, default auto). Applied as DeviceAllow=: v1 devices rules, or a BPF device program on a cgroup2-only node.', { ...access, gap: honours(ACCESS, 'auto') }),
     d('IPAccounting', BOOL, 'Account IP traffic (IPAccounting=).', share),
     // applied by the runner: two cgroup SKB programs on the unit's cgroup2 cgroup (src/runner/cgroup/ipaccess.ts,
     // cgroupbpf.ts, shim/cgroup-bpf.c), at start and on set-property; probes compared with systemd 257 in test/ipaccess/probe.test.ts
@@ -117,7 +119,7 @@ export function resourceTable(applied: ReadonlySet<string> = new Set()): Directi
 
 /**
  * Applied through the unit's cgroup by the runner (src/runner/cgroup/apply.ts, delegate.ts, devices.ts: DeviceAllow=/DevicePolicy=
- * on a v1 devices hierarchy; ipaccess.ts, socketbind.ts: IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny= as cgroup2 BPF
+ * on a v1 devices hierarchy, devices-bpf.ts on a cgroup2-only node; ipaccess.ts, socketbind.ts: IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny= as cgroup2 BPF
  * programs); per-node gaps are reported there.
  */
 export const APPLIED_LIMIT_ROWS = ['MemoryMin', 'MemoryLow', 'MemoryHigh', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'CPUQuotaPeriodSec', 'CPUWeight',

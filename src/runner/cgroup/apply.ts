@@ -16,6 +16,7 @@ import { delegationOf } from './delegate.ts';
 import { applyDeviceWrites, deviceContext, deviceWrites, readDeviceHost, restricts, type DeviceContext } from './devices.ts';
 import { hasIpAccess, ipAccess, compileFilter, type IpAccess } from './ipaccess.ts';
 import { applyCgroupFilters, cgroupBpfSupport } from './cgroupbpf.ts';
+import { compileDevices, deviceCommand, deviceRules } from './devices-bpf.ts';
 import { compileBind, hasSocketBind, socketBind, type SocketBind } from './socketbind.ts';
 import type { CgroupContext, UnitCgroup } from './naming.ts';
 
@@ -49,6 +50,11 @@ const devicesOf = (r: Resources): DeviceContext | undefined => (r as Partial<Uni
 /** DeviceAllow=/DevicePolicy= are applied when the table says the runner applies them. */
 const DEVICE_ROWS = ['DeviceAllow', 'DevicePolicy'] as const;
 const devicesApplied = (): boolean => DEVICE_ROWS.every((n) => lookupDirective('Service', n)?.applier === 'runner');
+/**
+ * Device access goes to a BPF_CGROUP_DEVICE program on the unit's cgroup2 cgroup on a pure v2
+ * node (systemd: cg_all_unified()); a hybrid or v1 node keeps the v1 "devices" hierarchy.
+ */
+const devicesByBpf = (cgroup: UnitCgroup, ctx: CgroupContext | undefined): boolean => ctx?.layout.mode === 'v2' && cgroup.dirs['unified'] !== undefined;
 
 /** IPAddressAllow=/IPAddressDeny= are applied when the table says the runner applies them. */
 const IP_ROWS = ['IPAddressAllow', 'IPAddressDeny'] as const;
@@ -71,7 +77,7 @@ export function unitResources(spec: ServiceUnitSpec, ctx: CgroupContext | undefi
 export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath?: string): Unapplied[] {
   const applied = new Set(APPLIED());
   // device and IP access: their own per-node gaps (deviceGaps(), ipGaps())
-  const access = [...(devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup && ctx ? cgroup.dirs['devices'] : undefined, !!(cgroup && ctx)) : []),
+  const access = [...(devicesApplied() ? deviceGaps(spec, devicesOf(r), cgroup, ctx, shimPath) : []),
     ...(ipApplied() ? filterGaps(ipLists(ipOf(r)), cgroup, ctx, shimPath) : []), ...(bindApplied() ? filterGaps(bindLists(bindOf(r)), cgroup, ctx, shimPath) : [])];
   for (const n of [...DEVICE_ROWS, ...IP_ROWS, ...BIND_ROWS]) applied.delete(n);
   if (!cgroup || !ctx) {
@@ -121,7 +127,7 @@ export function applyUnitLimits(r: Resources, cgroup: UnitCgroup, ctx: CgroupCon
   const problems = applyLimits(cgroup.dirs, r, limitLayout(ctx)).map((p) => p.message);
   // device access before the first process too; an unrestricted unit keeps its new cgroup's (the
   // parent's) list, unless a cgroup left from an earlier invocation still holds rules
-  const dev = devicesOf(r), dir = cgroup.dirs['devices'];
+  const dev = devicesOf(r), dir = devicesByBpf(cgroup, ctx) ? undefined : cgroup.dirs['devices'];
   if (dev && dir !== undefined && devicesApplied() && (restricts(dev) || !unrestrictedList(dir))) problems.push(...applyDeviceWrites(dir, deviceWrites(dev, readDeviceHost())));
   return problems;
 }
@@ -131,7 +137,7 @@ export function reapplyUnitLimits(before: Resources, after: Resources, cgroup: U
   const { changed, problems } = reapplyLimits(cgroup.dirs, before, after, limitLayout(ctx));
   const out = { changed, problems: problems.map((p) => p.message) };
   // device rules: written again (all of them, "a" first, as systemd) when they changed
-  const was = devicesOf(before), now = devicesOf(after), dir = cgroup.dirs['devices'];
+  const was = devicesOf(before), now = devicesOf(after), dir = devicesByBpf(cgroup, ctx) ? undefined : cgroup.dirs['devices'];
   if (was && now && dir !== undefined && devicesApplied()) {
     const host = readDeviceHost();
     const a = deviceWrites(was, host), b = deviceWrites(now, host);
@@ -145,19 +151,23 @@ export function reapplyUnitLimits(before: Resources, after: Resources, cgroup: U
 
 /**
  * DeviceAllow=/DevicePolicy= (with what PrivateDevices= and ProtectClock= imply) on this node:
- * applied where the unit has a cgroup in a v1 "devices" hierarchy; elsewhere a restriction is a
- * gap that protects (the unit does not start): no cgroup at all, or cgroup2 only, where systemd
- * loads a BPF_CGROUP_DEVICE program and the runner loads none. Lines systemd ignores are reported.
+ * applied where the unit has a cgroup in a v1 "devices" hierarchy (v1 and hybrid nodes), or on a
+ * cgroup2-only node by a BPF_CGROUP_DEVICE program the kernel lets the agent attach; elsewhere a
+ * restriction is a gap that protects (the unit does not start). Lines systemd ignores are reported.
  */
-function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, dir: string | undefined, hasCgroup: boolean): Unapplied[] {
+function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined): Unapplied[] {
   if (!dev) return [];
   const s = spec.service ?? {};
   const out: Unapplied[] = dev.ignored.map((why) => ({ name: 'DeviceAllow', section: 'Service' as const, path: 'spec.service.deviceAllow', applier: 'cgroup' as const, protects: false,
     reason: `ignored, as systemd ignores it: ${why}` }));
-  if (!restricts(dev) || dir !== undefined) return out;
-  const reason = hasCgroup
-    ? 'this node has no cgroup v1 "devices" hierarchy the agent can write, and on cgroup2 device access needs a BPF_CGROUP_DEVICE program, which the agent does not load'
-    : 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): device access needs the unit\'s own cgroup';
+  if (!restricts(dev)) return out;
+  let reason: string | undefined;
+  if (!cgroup || !ctx) reason = 'the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): device access needs the unit\'s own cgroup';
+  else if (devicesByBpf(cgroup, ctx)) {
+    reason = cgroupBpfGap('the device filter', cgroup, ctx, shimPath, () => { compileDevices(deviceRules(dev, readDeviceHost()) ?? []); }, 'cgroup-bpf-device');
+    if (reason !== undefined) reason = `this cgroup2-only node applies device access with a BPF_CGROUP_DEVICE program, and ${reason.replace(/^this node /, 'it ')}`;
+  } else if (cgroup.dirs['devices'] === undefined) reason = 'this node has no cgroup v1 "devices" hierarchy the agent can write (a hybrid node keeps device access on v1, as systemd does; a BPF_CGROUP_DEVICE program is used on cgroup2-only nodes)';
+  if (reason === undefined) return out;
   const asked = DEVICE_ROWS.filter((n) => { const v = s[fieldName(n)]; return v !== undefined && v !== null && v !== 'auto' && !(Array.isArray(v) && v.length === 0); });
   for (const name of asked) out.push({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', protects: true, reason });
   // PrivateDevices= alone closes the policy too; its private /dev (the protection) is applied, so the cgroup half is reported, not refused
@@ -204,39 +214,49 @@ const bindLists = (b: SocketBind | undefined): FilterLists | undefined =>
   b && { names: BIND_ROWS, allow: b.allow, deny: b.deny, ignored: b.ignored, what: 'the bind filter', compile: () => { compileBind(b, 2); } };
 
 /** Why `what` (BPF programs on the unit's cgroup2 cgroup) cannot be attached on this node, or undefined; `compile` throws a list too long. */
-function cgroupBpfGap(what: string, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined, compile: () => void): string | undefined {
+function cgroupBpfGap(what: string, cgroup: UnitCgroup | undefined, ctx: CgroupContext | undefined, shimPath: string | undefined, compile: () => void, feature: 'cgroup-bpf' | 'cgroup-bpf-device' = 'cgroup-bpf'): string | undefined {
   if (!cgroup || !ctx) return `the agent has no cgroup hierarchy it can write on this node (not root, or /sys/fs/cgroup read-only): ${what} is a BPF program attached to the unit's own cgroup`;
   if (cgroup.dirs['unified'] === undefined || !ctx.layout.unified) return `this node has no cgroup2 hierarchy the agent can write: ${what} is a BPF program attached to the unit's cgroup in it`;
   try { compile(); } catch (e) { return (e as Error).message; }
-  const why = shimPath !== undefined ? cgroupBpfSupport(shimPath, ctx.layout.unified.mount) : undefined;
+  const why = shimPath !== undefined ? cgroupBpfSupport(shimPath, ctx.layout.unified.mount, feature) : undefined;
   return why ? `this node does not let the agent attach cgroup BPF programs (${why})` : undefined;
 }
 
 /**
- * The unit's IP filter and bind rules on its cgroup2 cgroup before its first process starts; `existed`: the
- * cgroup was there before this start (an earlier invocation's filter may still be attached: it is
- * replaced, or detached when the lists are now empty). Undefined, or why it failed (the start
- * then fails: the filter protects).
+ * The unit's IP filter, bind rules and (cgroup2-only node) device program on its cgroup2 cgroup
+ * before its first process starts; `existed`: the cgroup was there before this start (an earlier
+ * invocation's filter may still be attached: it is replaced, or detached when the lists are now
+ * empty). Undefined, or why it failed (the start then fails: the filter protects).
  */
-export function applyUnitIpFilter(r: Resources, cgroup: UnitCgroup, shimPath: string, existed: boolean): string | undefined {
+export function applyUnitIpFilter(r: Resources, cgroup: UnitCgroup, shimPath: string, existed: boolean, ctx?: CgroupContext): string | undefined {
   const dir = cgroup.dirs['unified'];
   if (dir === undefined) return undefined;
   const ip = ipApplied() ? ipOf(r) : undefined, bind = bindApplied() ? bindOf(r) : undefined;
-  const what = { ...(ip && (hasIpAccess(ip) || existed) ? { ip } : {}), ...(bind && (hasSocketBind(bind) || existed) ? { bind } : {}) };
-  return what.ip || what.bind ? applyCgroupFilters(shimPath, dir, what) : undefined;
+  const dev = devicesApplied() && devicesByBpf(cgroup, ctx) ? devicesOf(r) : undefined;
+  const what = { ...(ip && (hasIpAccess(ip) || existed) ? { ip } : {}), ...(bind && (hasSocketBind(bind) || existed) ? { bind } : {}),
+    ...(dev && (restricts(dev) || existed) ? { devices: deviceCommand(dev, readDeviceHost()) } : {}) };
+  return what.ip || what.bind || what.devices !== undefined ? applyCgroupFilters(shimPath, dir, what) : undefined;
 }
 
 /** Changed lists on a running unit (set-property): the filter replaced at once. */
-export function reapplyUnitIpFilter(before: Resources, after: Resources, cgroup: UnitCgroup, shimPath: string): { changed: string[]; problem?: string } {
+export function reapplyUnitIpFilter(before: Resources, after: Resources, cgroup: UnitCgroup, shimPath: string, ctx?: CgroupContext): { changed: string[]; problem?: string } {
   const dir = cgroup.dirs['unified'];
   if (dir === undefined) return { changed: [] };
   const differs = (a: unknown, b: unknown): boolean => JSON.stringify(a) !== JSON.stringify(b);
   const wasIp = ipOf(before), nowIp = ipOf(after), wasBind = bindOf(before), nowBind = bindOf(after);
   const ip = ipApplied() && wasIp && nowIp ? IP_ROWS.filter((n) => (n === 'IPAddressAllow' ? differs(wasIp.allow, nowIp.allow) : differs(wasIp.deny, nowIp.deny))) : [];
   const bind = bindApplied() && wasBind && nowBind ? BIND_ROWS.filter((n) => (n === 'SocketBindAllow' ? differs(wasBind.allow, nowBind.allow) : differs(wasBind.deny, nowBind.deny))) : [];
-  if (ip.length + bind.length === 0) return { changed: [] };
-  const problem = applyCgroupFilters(shimPath, dir, { ...(ip.length > 0 ? { ip: nowIp! } : {}), ...(bind.length > 0 ? { bind: nowBind! } : {}) });
-  return problem === undefined ? { changed: [...ip, ...bind] } : { changed: [], problem };
+  // the device program: compiled again (the nodes' numbers as they are now) and replaced when it differs
+  const wasDev = devicesOf(before), nowDev = devicesOf(after);
+  let devices: string | undefined;
+  if (devicesApplied() && devicesByBpf(cgroup, ctx) && wasDev && nowDev) {
+    const host = readDeviceHost(), a = deviceCommand(wasDev, host), b = deviceCommand(nowDev, host);
+    if (a !== b) devices = b;
+  }
+  const dev = devices !== undefined ? [...DEVICE_ROWS] : [];
+  if (ip.length + bind.length + dev.length === 0) return { changed: [] };
+  const problem = applyCgroupFilters(shimPath, dir, { ...(ip.length > 0 ? { ip: nowIp! } : {}), ...(bind.length > 0 ? { bind: nowBind! } : {}), ...(devices !== undefined ? { devices } : {}) });
+  return problem === undefined ? { changed: [...ip, ...bind, ...dev] } : { changed: [], problem };
 }
 
 /**

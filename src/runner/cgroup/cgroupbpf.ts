@@ -1,5 +1,6 @@
-// The effectful edge of IPAddressAllow=/IPAddressDeny= (ipaccess.ts) and SocketBindAllow=/
-// SocketBindDeny= (socketbind.ts): `uo-shim --cgroup-bpf DIR`
+// The effectful edge of IPAddressAllow=/IPAddressDeny= (ipaccess.ts), SocketBindAllow=/
+// SocketBindDeny= (socketbind.ts) and, on a cgroup2-only node, DevicePolicy=/DeviceAllow=
+// (devices-bpf.ts): `uo-shim --cgroup-bpf DIR`
 // (shim/cgroup-bpf.c) run synchronously by the agent, the compiled programs on its stdin. At a
 // start before the unit's first process (a failure fails the start: the filter protects), and
 // again when the lists change while the unit runs (set-property). The attachment stays with the
@@ -33,17 +34,17 @@ export function runCgroupBpf(shimPath: string, dir: string, commands: readonly s
   return r.stdout;
 }
 
-/** Attaches (or detaches) the unit's IP filter and/or bind rules on its unified cgroup `dir`; undefined, or why it failed. */
-export function applyCgroupFilters(shimPath: string, dir: string, what: { ip?: IpAccess; bind?: SocketBind }): string | undefined {
+/** Attaches (or detaches) the unit's IP filter, bind rules and/or device program (its loader command, devices-bpf.ts deviceCommand()) on its unified cgroup `dir`; undefined, or why it failed. */
+export function applyCgroupFilters(shimPath: string, dir: string, what: { ip?: IpAccess; bind?: SocketBind; devices?: string }): string | undefined {
   try {
-    runCgroupBpf(shimPath, dir, [...(what.ip ? ipFilterCommands(what.ip) : []), ...(what.bind ? bindCommands(what.bind) : [])]);
+    runCgroupBpf(shimPath, dir, [...(what.ip ? ipFilterCommands(what.ip) : []), ...(what.bind ? bindCommands(what.bind) : []), ...(what.devices !== undefined ? [what.devices] : [])]);
     return undefined;
   } catch (e) { return (e as Error).message; }
 }
 
-/** The programs attached to `dir`: "inet-ingress ID NAME" lines (all four hooks). */
-export function listPrograms(shimPath: string, dir: string): string[] {
-  return runCgroupBpf(shimPath, dir, ['inet-ingress', 'inet-egress', 'inet4-bind', 'inet6-bind'].map((at) => `list ${at}`)).split('\n').filter(Boolean);
+/** The programs attached to `dir`: "inet-ingress ID NAME" lines (the four socket hooks, and the device hook with `device`). */
+export function listPrograms(shimPath: string, dir: string, device = false): string[] {
+  return runCgroupBpf(shimPath, dir, ['inet-ingress', 'inet-egress', 'inet4-bind', 'inet6-bind', ...(device ? ['device'] : [])].map((at) => `list ${at}`)).split('\n').filter(Boolean);
 }
 
 const support = new Map<string, string | undefined>();
@@ -52,13 +53,13 @@ const support = new Map<string, string | undefined>();
  * bpf(2) not refused by a seccomp filter or lockdown), asked once per shim and cgroup2 mount:
  * undefined when it does, else why not.
  */
-export function cgroupBpfSupport(shimPath: string, unifiedMount: string): string | undefined {
-  const k = `${shimPath}\0${unifiedMount}`;
+export function cgroupBpfSupport(shimPath: string, unifiedMount: string, feature: 'cgroup-bpf' | 'cgroup-bpf-device' = 'cgroup-bpf'): string | undefined {
+  const k = `${shimPath}\0${unifiedMount}\0${feature}`;
   if (!support.has(k)) {
     let why: string | undefined;
-    // a prebuilt shim from older sources has no --cgroup-bpf: said so, not its usage line
+    // a prebuilt shim from older sources has no --cgroup-bpf (or no device hook): said so, not its usage line
     const features = spawnSync(shimPath, ['--features'], { encoding: 'utf8', timeout: 10_000 });
-    if (features.status !== 0 || !features.stdout.split('\n').includes('cgroup-bpf')) why = `the shim ${shimPath} cannot load cgroup BPF programs (uo-shim --features does not list "cgroup-bpf": built from older sources?)`;
+    if (features.status !== 0 || !features.stdout.split('\n').includes(feature)) why = `the shim ${shimPath} cannot load cgroup ${feature === 'cgroup-bpf' ? '' : 'device '}BPF programs (uo-shim --features does not list "${feature}": built from older sources?)`;
     else try { runCgroupBpf(shimPath, unifiedMount, ['check']); } catch (e) { why = (e as Error).message; }
     support.set(k, why);
   }

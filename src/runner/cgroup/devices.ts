@@ -16,8 +16,7 @@
 // missing node is skipped), or "char-NAME"/"block-NAME": every major of that type whose name in
 // /proc/devices matches NAME (a glob), "*" all of the type, a number that major. The rules go in
 // list order: the last DeviceAllow= line first (LIST_PREPEND), the implied ones before all.
-// A cgroup2-only node would need a BPF_CGROUP_DEVICE program, which the runner does not load:
-// there the policy is a per-node gap (apply.ts).
+// A cgroup2-only node gets the same rules as a BPF_CGROUP_DEVICE program (devices-bpf.ts).
 
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -114,7 +114,7 @@ export function compileFilter(a: IpAccess, direction: 'ingress' | 'egress'): Ins
 
 /** struct bpf_insn as 16 hex digits an instruction (what shim/cgroup-bpf.c reads). */
 export function encodeProgram(insns: readonly Insn[]): string {
-  if (endianness() !== 'LE') throw new Error('the IP filter programs are built for little-endian hosts only');
+  if (endianness() !== 'LE') throw new Error('the cgroup BPF programs (IP filter, bind rules, device access) are built for little-endian hosts only');
   const b = Buffer.alloc(8 * insns.length);
   insns.forEach((x, i) => {
     b[8 * i] = x.code;

@@ -3,7 +3,7 @@
  * to the cgroup DIR (a directory of the cgroup2 hierarchy). Node cannot call bpf(2); the agent
  * (src/runner/cgroup/cgroupbpf.ts) runs this helper, as root, before the first process of an
  * invocation starts and again when the unit's lists change (set-property). The programs are
- * compiled by the agent (src/runner/cgroup/ipaccess.ts); the kernel's verifier checks them here.
+ * compiled by the agent (src/runner/cgroup/ipaccess.ts, socketbind.ts, devices-bpf.ts); the kernel's verifier checks them here.
  *
  * Commands on stdin, one a line, all read and checked before the first is carried out:
  *   attach ATTACH NAME HEX   load HEX (eBPF, 16 hex digits an instruction) as a program named
@@ -16,7 +16,8 @@
  *   check                    load a trivial program of each type and query DIR: whether this
  *                            kernel and this process can do the above (root, CONFIG_CGROUP_BPF)
  * ATTACH: inet-ingress, inet-egress (BPF_PROG_TYPE_CGROUP_SKB: IPAddressAllow=/IPAddressDeny=),
- * inet4-bind, inet6-bind (BPF_PROG_TYPE_CGROUP_SOCK_ADDR: SocketBindAllow=/SocketBindDeny=).
+ * inet4-bind, inet6-bind (BPF_PROG_TYPE_CGROUP_SOCK_ADDR: SocketBindAllow=/SocketBindDeny=),
+ * device (BPF_PROG_TYPE_CGROUP_DEVICE: DevicePolicy=/DeviceAllow= on cgroup2, devices-bpf.ts).
  *
  * Programs of other names (a delegated payload's own) are left alone. The attachment lives as
  * long as the cgroup (not this process): a new agent finds it, replaces it by name, and so never
@@ -54,6 +55,7 @@ static const struct { const char *name; int attach, type; } ATTACH[] = {
 	{ "inet-egress", BPF_CGROUP_INET_EGRESS, BPF_PROG_TYPE_CGROUP_SKB },
 	{ "inet4-bind", BPF_CGROUP_INET4_BIND, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
 	{ "inet6-bind", BPF_CGROUP_INET6_BIND, BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+	{ "device", BPF_CGROUP_DEVICE, BPF_PROG_TYPE_CGROUP_DEVICE },
 };
 #define N_ATTACH (int)(sizeof ATTACH / sizeof ATTACH[0])
 
