@@ -9,7 +9,7 @@
 //   D  the shim execs → it forks the command (the holder's set-up)
 //   E  the shim forks → the command execs (the command's set-up, shim/exec.c)
 //
-//   node bench/restart-profile.ts [SECONDS]       (needs perf and root; default 4 s)
+//   node bench/restart-profile.ts [SECONDS [RESTART_MS]]   (needs perf and root; default 4 s, RestartSec=0)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -20,6 +20,8 @@ import { crashScript, delaysFrom, percentile, sleep } from './lib.ts';
 
 const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 const seconds = Number(process.argv[2] ?? 4);
+// the configured RestartSec= (ms; default 0): a delay shows what a restart costs after the agent idled
+const restartMs = Number(process.argv[3] ?? 0);
 
 interface Cycle { fork?: number; shim?: number; exec?: number; cfork?: number; cmd?: number; cexec?: number; cexit?: number; sexit?: number }
 
@@ -67,7 +69,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const agent = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entry, 'agent', '--manifests', manifests, '--state-dir', state, '--stop-on-exit'], { stdio: 'ignore' });
   try {
     for (let i = 0; i < 400 && !existsSync(join(state, 'agent.sock')); i++) await sleep(25);
-    writeFileSync(join(manifests, 'crash.service'), `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${crashScript(work)}\nRestart=always\nRestartSec=0\n`);
+    writeFileSync(join(manifests, 'crash.service'), `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${crashScript(work)}\nRestart=always\nRestartSec=${restartMs}ms\n`);
     await sleep(1000);
     const data = join(dir, 'perf.data');
     spawnSync('perf', ['record', '-q', '-o', data, '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_fork', '-e', 'sched:sched_process_exit', '-a', '--', 'sleep', String(seconds)], { stdio: 'ignore' });

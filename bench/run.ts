@@ -32,6 +32,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const sizes = (process.env['BENCH_SIZES'] ?? '100,1000').split(',').map(Number);
 // BENCH_RESTARTS: restarts measured at RestartSec=0 (default 40; a P99 needs 200)
 const restartsAt0 = Number(process.env['BENCH_RESTARTS'] ?? 40);
+// BENCH_RESTART_DELAYS: the configured RestartSec= values of the restart part (ms, default 0,500);
+// BENCH_RESTARTS_DELAYED: restarts measured at each non-zero one (default 12)
+const restartDelays = (process.env['BENCH_RESTART_DELAYS'] ?? '0,500').split(',').map(Number);
+const restartsDelayed = Number(process.env['BENCH_RESTARTS_DELAYED'] ?? 12);
 // BENCH_LOADS=idle (or storm) keeps the footprint part to one load
 const loads = (process.env['BENCH_LOADS'] ?? 'idle,storm').split(',');
 const only = process.argv.slice(2);
@@ -145,9 +149,9 @@ for (const n of parts.includes('converter') ? [1_000, 10_000, 100_000] : []) {
   say(`converter: ${n} lines in ${best.toFixed(1)} ms`);
   results.converter.push({ peer: 'unit-operator', lines: n, bytes: text.length, ms: best, usPerLine: (best * 1000) / n });
 }
-for (const configured of parts.includes('restart') ? [0, 500] : []) {
+for (const configured of parts.includes('restart') ? restartDelays : []) {
   for (const p of peers) {
-    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? restartsAt0 : 12, dir));
+    const d = await step(`restart delay (RestartSec=${configured}ms)`, p, (dir) => p.restartDelays(configured, configured === 0 ? restartsAt0 : restartsDelayed, dir));
     if (typeof d === 'string') { results.restart.push({ peer: p.name, configuredMs: configured, note: d }); continue; }
     const err = d.map((x) => x - configured);
     results.restart.push({ peer: p.name, configuredMs: configured, n: d.length, p50: percentile(d, 50), p99: percentile(d, 99), errP50: percentile(err, 50), errP99: percentile(err.map(Math.abs), 99) });

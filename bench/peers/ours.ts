@@ -58,7 +58,8 @@ export class Ours implements Peer {
     const w = join(dir, 'work');
     const script = crashScript(w);
     writeFileSync(join(this.manifests, 'crash.service'), `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${script}\nRestart=always\nRestartSec=${configuredMs}ms\n`);
-    for (let i = 0; i < 2000 && delaysFrom(w).length < restarts; i++) await sleep(20);
+    const until = Date.now() + 40_000 + restarts * (configuredMs + 100); // bounded: a stuck unit ends the wait
+    while (Date.now() < until && delaysFrom(w).length < restarts) await sleep(20);
     await this.stopAgent(true);
     return delaysFrom(w).slice(0, restarts);
   }
