@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../support/paths.ts';
-import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
+import { DAEMON_NODE_ARGV_FLAGS, DAEMON_NODE_FLAGS, DAEMON_NODE_OPTIONS } from '../../src/cli/runtime.ts';
 
 const lines = readFileSync(join(REPO, 'Dockerfile'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
@@ -37,7 +37,10 @@ test('final stage: Node 24 slim, non-root user, unitctl as entrypoint, no HEALTH
 
 test('the agent and controller run with the Node flags of src/cli/runtime.ts: in the image (NODE_OPTIONS) and under npm start', () => {
   const final = lines.slice(lines.lastIndexOf(lines.filter((l) => l.startsWith('FROM ')).at(-1)!));
-  assert.ok(final.includes(`ENV NODE_OPTIONS=${DAEMON_NODE_FLAGS.join(' ')}`), `the final stage sets ENV NODE_OPTIONS=${DAEMON_NODE_FLAGS.join(' ')}`);
+  assert.ok(final.includes(`ENV NODE_OPTIONS=${DAEMON_NODE_OPTIONS.join(' ')}`), `the final stage sets ENV NODE_OPTIONS=${DAEMON_NODE_OPTIONS.join(' ')}`);
+  // the flags Node refuses in NODE_OPTIONS are on the entrypoint's node command line
+  const entry = JSON.parse(final.find((l) => l.startsWith('ENTRYPOINT'))!.slice('ENTRYPOINT'.length)) as string[];
+  assert.deepEqual(entry, ['node', ...DAEMON_NODE_ARGV_FLAGS, '/app/bin/unitctl.js']);
   assert.ok(pkg.scripts['start']!.startsWith(`node ${DAEMON_NODE_FLAGS.join(' ')} `), `npm start runs node ${DAEMON_NODE_FLAGS.join(' ')} (${pkg.scripts['start']})`);
 });
 
