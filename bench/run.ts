@@ -11,14 +11,16 @@
 // musl-gcc is there), glibc static and glibc dynamic, and BENCH_HOLDER_BASE (a git revision:
 // its sources built as they were then, cc dynamic) for a before/after in the same run — and
 // reports RSS, PSS, private dirty and page tables per holder, with the mappings the private
-// pages are in.
+// pages are in. The scale part (issue 19; opt-in, not in a full run: BENCH_PARTS=scale) runs one
+// agent with BENCH_SCALE_UNITS (default 5000) idle units: time until all are active, the agent's
+// RSS, PSS and CPU while they idle, and `unitctl list` latency (socket answer and CLI command).
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { tmpdir, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { percentile, type Peer, type Footprint } from './lib.ts';
-import { Ours } from './peers/ours.ts';
+import { Ours, type ScaleRow } from './peers/ours.ts';
 import { Supervisord } from './peers/supervisord.ts';
 import { Pm2 } from './peers/pm2.ts';
 import { Systemd } from './peers/systemd.ts';
@@ -40,9 +42,11 @@ const restartsDelayed = Number(process.env['BENCH_RESTARTS_DELAYED'] ?? 12);
 const loads = (process.env['BENCH_LOADS'] ?? 'idle,storm').split(',');
 const only = process.argv.slice(2);
 const PARTS = ['converter', 'restart', 'start', 'cgroups', 'footprint', 'holder'];
+// parts only run when named in BENCH_PARTS
+const OPT_IN = ['scale'];
 const parts = (process.env['BENCH_PARTS'] ?? PARTS.join(',')).split(',');
 const partial = PARTS.some((p) => !parts.includes(p));
-if (parts.some((p) => !PARTS.includes(p))) throw new Error(`BENCH_PARTS: use some of ${PARTS.join(', ')}`);
+if (parts.some((p) => !PARTS.includes(p) && !OPT_IN.includes(p))) throw new Error(`BENCH_PARTS: use some of ${[...PARTS, ...OPT_IN].join(', ')}`);
 const started = Date.now();
 const say = (s: string): void => { process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`); };
 
@@ -64,8 +68,8 @@ for (const p of all) {
 }
 
 interface Row { readonly peer: string; readonly [k: string]: unknown }
-const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; cgroups: CgroupCostRow[]; holder: (HolderFootprint & { label: string })[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
-  restart: [], start: [], footprint: [], converter: [], cgroups: [], holder: [], skipped,
+const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; cgroups: CgroupCostRow[]; holder: (HolderFootprint & { label: string })[]; scale: ScaleRow[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
+  restart: [], start: [], footprint: [], converter: [], cgroups: [], holder: [], scale: [], skipped,
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, date: new Date().toISOString() },
 };
 
@@ -106,6 +110,10 @@ function report(final: boolean): void {
   if (results.holder.length > 0) {
     out += `\nHolder footprint: ${results.holder[0]!.holders} uo-shim holders of an idle command started directly (no agent), per build; KB per holder (page tables are kernel memory, not in PSS)\n`;
     out += tableOf([['BUILD', 'HOLDERS', 'RSS KB', 'PSS KB', 'PRIVATE DIRTY KB', 'PAGE TABLES KB', 'PRIVATE DIRTY BY MAPPING (KB)'], ...results.holder.map((r) => [r.label, String(r.holders), fmt(r.rssKB), fmt(r.pssKB), fmt(r.privateDirtyKB), fmt(r.pageTablesKB), Object.entries(r.privateByMapping).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')])]);
+  }
+  if (results.scale.length > 0) {
+    out += `\nScale: one unit-operator agent with N idle services (the agent alone: RSS, PSS, CPU % of one core over 10 s idle; unitctl list: the control socket's answer, P50 / max of 20, and the CLI command end to end with Node's start-up, P50 / max of 5; ms)\n`;
+    out += tableOf([['SERVICES', 'ACTIVE', 'ALL ACTIVE AFTER S', 'RSS MB', 'PSS MB', 'CPU %', 'LIST (SOCKET) P50 / MAX', 'UNITCTL LIST P50 / MAX'], ...results.scale.map((r) => [String(r.units), String(r.up), fmt(r.startS, 0), fmt(r.rssMB), fmt(r.pssMB), fmt(r.cpuPct), `${fmt(r.listSocketP50)} / ${fmt(r.listSocketMax)}`, `${fmt(r.listCliP50)} / ${fmt(r.listCliMax)}`])]);
   }
   const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
   if (results.footprint.length > 0) out += '\nRatios to unit-operator (peer / unit-operator):\n';
@@ -193,6 +201,14 @@ for (const size of parts.includes('footprint') ? sizes : []) {
       results.footprint.push(typeof f === 'string' ? { peer: p.name, size, storm, note: f } : { peer: p.name, size, storm, ...(f as Footprint) });
     }
   }
+}
+
+// one agent with many idle units (issue 19's scale row; opt-in)
+if (parts.includes('scale')) {
+  const count = Number(process.env['BENCH_SCALE_UNITS'] ?? 5000);
+  const p = new Ours();
+  const r = await step(`scale, ${count} idle services`, p, (dir) => p.scale(count, dir, say));
+  if (typeof r === 'string') say(`scale: ${r}`); else results.scale.push(r);
 }
 
 report(true);

@@ -1,14 +1,28 @@
 // unit-operator's standalone agent, as a separate process (unitctl agent).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/client.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
-import { crashScript, delaysFrom, measure, perProcess, sleep, type Peer, type Footprint } from '../lib.ts';
+import { crashScript, delaysFrom, measure, percentile, perProcess, sleep, type Peer, type Footprint } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+
+/** Issue 19's scale row (Ours.scale()): ms and MB, the agent alone. */
+export interface ScaleRow {
+  readonly units: number;
+  readonly up: number;
+  readonly startS: number;
+  readonly rssMB: number;
+  readonly pssMB: number;
+  readonly cpuPct: number;
+  readonly listSocketP50: number;
+  readonly listSocketMax: number;
+  readonly listCliP50: number;
+  readonly listCliMax: number;
+}
 
 export interface OursOptions {
   /** The row's name (default unit-operator). */
@@ -113,6 +127,46 @@ export class Ours implements Peer {
     const holder = perProcess(ownShims(true)); // the holders apart from the agent (issue 19)
     await this.stopAgent(true);
     return { ...f, holder, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
+  }
+
+  /**
+   * Issue 19's scale row: one agent with `count` idle units — how long until all are active, the
+   * agent's own RSS/PSS and CPU while they idle (10 s), and `unitctl list` latency: the control
+   * socket's answer alone (20 requests) and the CLI command end to end (5 runs, Node's start-up
+   * included).
+   */
+  async scale(count: number, dir: string, say: (s: string) => void): Promise<ScaleRow> {
+    await this.startAgent(dir);
+    const t0 = Date.now();
+    for (let i = 0; i < count; i++) writeFileSync(join(this.manifests, `s${i}.service`), '[Service]\nExecStart=/bin/sleep 100000\n');
+    const deadline = t0 + 900_000; // bounded: a stuck start ends the wait
+    let up = 0;
+    while (Date.now() < deadline) {
+      const r = await request(this.state, { cmd: 'list' }, 60_000).catch(() => undefined);
+      up = r?.ok ? (r.units ?? []).filter((u) => u.ActiveState === 'active').length : up;
+      if (up >= count) break;
+      await sleep(1000);
+    }
+    const startS = (Date.now() - t0) / 1000;
+    say(`scale: ${up} of ${count} active after ${startS.toFixed(0)} s`);
+    await sleep(3000);
+    const agentPid = this.agent!.pid!;
+    const idle = await measure(() => [agentPid], 10, count);
+    const socketMs: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const a = performance.now();
+      await request(this.state, { cmd: 'list' }, 60_000);
+      socketMs.push(performance.now() - a);
+    }
+    const entry = existsSync(join(repo, 'dist/cli/main.js')) ? join(repo, 'dist/cli/main.js') : join(repo, 'src/cli/main.ts');
+    const cliMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const a = performance.now();
+      spawnSync(process.execPath, [entry, 'list', '--state-dir', this.state], { stdio: 'ignore' });
+      cliMs.push(performance.now() - a);
+    }
+    await this.stopAgent(true);
+    return { units: count, up, startS, rssMB: idle.rssMB, pssMB: idle.pssMB, cpuPct: idle.cpuPct, listSocketP50: percentile(socketMs, 50), listSocketMax: Math.max(...socketMs), listCliP50: percentile(cliMs, 50), listCliMax: Math.max(...cliMs) };
   }
 
   async cleanup(): Promise<void> {
