@@ -140,15 +140,18 @@ export class Ours implements Peer {
     const t0 = Date.now();
     for (let i = 0; i < count; i++) writeFileSync(join(this.manifests, `s${i}.service`), '[Service]\nExecStart=/bin/sleep 100000\n');
     const deadline = t0 + 900_000; // bounded: a stuck start ends the wait
-    let up = 0;
+    let up = 0, settled = 0;
     while (Date.now() < deadline) {
       const r = await request(this.state, { cmd: 'list' }, 60_000).catch(() => undefined);
-      up = r?.ok ? (r.units ?? []).filter((u) => u.ActiveState === 'active').length : up;
-      if (up >= count) break;
+      const units = r?.ok ? r.units ?? [] : [];
+      up = r?.ok ? units.filter((u) => u.ActiveState === 'active').length : up;
+      // every unit active, or failed (a start that failed is said, not waited for)
+      settled = r?.ok ? units.filter((u) => u.ActiveState === 'active' || u.ActiveState === 'failed').length : settled;
+      if (settled >= count) break;
       await sleep(1000);
     }
     const startS = (Date.now() - t0) / 1000;
-    say(`scale: ${up} of ${count} active after ${startS.toFixed(0)} s`);
+    say(`scale: ${up} of ${count} active, ${settled - up} failed, after ${startS.toFixed(0)} s`);
     await sleep(3000);
     const agentPid = this.agent!.pid!;
     const idle = await measure(() => [agentPid], 10, count);
