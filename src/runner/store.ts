@@ -388,13 +388,20 @@ export function reexecOverdue(pid: number, start?: number): boolean {
   return insideExecve(pid, start) && uidOf(pid) === agentUid() && !reexecuting(pid, start);
 }
 
-/** Whether `pid` is this spawn folder's uo-shim (isShimOf()) or, for a while, that shim inside execve() (reexecuting()). */
+/**
+ * Whether `pid` is this spawn folder's uo-shim (isShimOf()) or, for a while, that shim inside
+ * execve() (reexecuting()). Each reads the command line anew: one that read empty in isShimOf()
+ * may read whole by reexecuting() (the execve() ended in between: neither matched, and a live
+ * holder was taken for gone — a unit "killed by SIGKILL" ~10 ms after its start, 1 in ~200
+ * cluster applies). A command line only goes from empty to whole, so it is read once more last.
+ */
 export function isHolderOf(pid: number, spawnFolder: string, start?: number): boolean {
-  if (isShimOf(pid, spawnFolder)) {
+  const shim = (): boolean => {
+    if (!isShimOf(pid, spawnFolder)) return false;
     if (seenInExecve.size > 0) seenInExecve.delete(`${pid}:${start ?? startTime(pid)}`); // it came back
     return true;
-  }
-  return reexecuting(pid, start);
+  };
+  return shim() || reexecuting(pid, start) || shim();
 }
 
 /** Whether a spawn's recorded shim runs (see isHolderOf). */

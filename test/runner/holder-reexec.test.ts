@@ -14,12 +14,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
 import { INITIAL_MACHINE } from '../../src/engine/index.ts';
-import { ensureUnitDir, eventsPath, newSpawnRecord, statePath, writeUnitState, REEXEC_GRACE_MS, type SpawnEffect } from '../../src/runner/store.ts';
+import { ensureUnitDir, eventsPath, newSpawnRecord, shimAlive, statePath, writeUnitState, REEXEC_GRACE_MS, type SpawnEffect } from '../../src/runner/store.ts';
 import { bootId, startTime } from '../../src/runner/procfs.ts';
 import { specHash } from '../../src/runner/unit.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
@@ -204,4 +205,38 @@ test(`a holder that stays inside execve() is waited for ${REEXEC_GRACE_MS / 1000
   assert.match(said(), new RegExp(`uo-shim ${fake.holder} of held\\.service has read as no command line for more than ${REEXEC_GRACE_MS / 1000} s`));
   assert.match(said(), new RegExp(`uo-shim ${fake.holder} of held\\.service vanished`));
   assert.deepEqual([r.props.Result, r.machine.mainExec?.code, r.machine.mainExec?.status], ['signal', 'killed', 9]);
+});
+
+// The race of the cluster bench (1 unit in ~200 applies "killed by SIGKILL" ~10 ms after its
+// start): isShimOf() read the command line empty (mid-execve()), then the execve() ended before
+// reexecuting() read it again (whole: no longer "inside execve()"); neither matched, the live
+// holder was declared vanished and its unit failed. The exec is made to end exactly between the
+// two reads: the first read of the fake holder's command line (empty) sends it SIGUSR1 and
+// waits (bounded) until its command line reads whole again.
+test('a holder whose execve() ends between the checks\' reads of its command line is still its holder', { skip: SKIP, timeout: 30_000 }, async (t) => {
+  const h = harness(t);
+  const folder = join(h.dir, 'race.service', 'run', '1-start-0');
+  const fake = await fakeHolder(t, eventsPath(folder));
+  const start = startTime(fake.holder);
+  const cmdline = `/proc/${fake.holder}/cmdline`;
+  const real = fs.readFileSync;
+  let reads = 0;
+  t.mock.method(fs, 'readFileSync', function (this: unknown, ...args: Parameters<typeof fs.readFileSync>) {
+    const out = real.apply(this, args);
+    if (args[0] === cmdline && reads++ === 0) {
+      assert.equal(String(out), '', 'the first read sees the holder mid-execve()');
+      fake.back();
+      for (let i = 0; i < 2000 && real(cmdline).length === 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      assert.notEqual(real(cmdline).length, 0, 'the holder\'s command line is back');
+    }
+    return out;
+  });
+  syncBuiltinESMExports();
+  t.after(() => { t.mock.restoreAll(); syncBuiltinESMExports(); });
+  const live = shimAlive({ shimPid: fake.holder, dir: folder, shimStart: start, bootId: bootId() });
+  t.mock.restoreAll();
+  syncBuiltinESMExports();
+  assert.ok(reads >= 2, `the command line was read ${reads} time(s)`);
+  assert.equal(live, true, 'the holder is live');
+  assert.ok(alive(fake.command));
 });
