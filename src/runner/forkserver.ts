@@ -24,8 +24,11 @@ export const FORK_SERVER_DIR = 'fork-server';
 /** The server's bound on a request (shim/forksrv.c FORKSRV_MAX_REQUEST). */
 export const FORK_SERVER_MAX_REQUEST = 8 << 20;
 
-/** What a launch hears back: the shim's PID, why it did not start, or that the server went away meanwhile. */
-export interface LaunchReply { readonly pid?: number; readonly error?: string; readonly lost?: boolean }
+/**
+ * What a launch hears back: the shim's PID, why it did not start, or that the server went away
+ * meanwhile — after the request was sent (lost: the shim may run) or before (unsent: it does not).
+ */
+export interface LaunchReply { readonly pid?: number; readonly error?: string; readonly lost?: boolean; readonly unsent?: boolean }
 
 export interface ForkServerOptions {
   readonly shimPath: string;
@@ -98,19 +101,24 @@ export class ForkServer {
     this.sock!.write(payload);
   }
 
-  /** Drops the connection; with quit, the server exits too (a clean agent exit). */
+  /**
+   * Drops the connection; with quit, the server exits too (a clean agent exit), once it has
+   * answered what was sent before. Launches still unanswered are not told: their units are
+   * closing, and the next agent finds their shims by the event logs.
+   */
   close(quit = true): void {
     if (this.retry) clearTimeout(this.retry);
     const s = this.sock;
     this.state = 'closed';
     if (s && quit) s.end('quit\n'); else s?.destroy();
-    this.fail('the agent closed the fork server');
+    this.pending.clear();
+    this.queued.length = 0;
   }
 
   private fail(why: string): void {
     for (const r of this.pending.values()) r({ lost: true, error: why });
     this.pending.clear();
-    for (const q of this.queued.splice(0)) q.reply({ lost: true, error: why });
+    for (const q of this.queued.splice(0)) q.reply({ unsent: true, error: why });
   }
 
   /** Down: requests go to spawn() until a new server answers (retried after a while). */

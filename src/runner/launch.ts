@@ -198,6 +198,7 @@ export function startShim(shimPath: string, eventsFile: string, l: Launch, onErr
   const env = sandboxGuard(shimPath, l.shimEnv, onError);
   const taken = forkServer?.launch([shimPath, ...argv], env, (r) => {
     if (r.pid) onPid?.(r.pid);
+    else if (r.unsent) { const pid = spawnShim(shimPath, argv, env, onError, onExit); if (pid > 0) onPid?.(pid); } // never sent: nothing ran
     else if (r.lost) orphaned(shimPath, eventsFile, argv, env, onError, onExit, onPid);
     else onError(`could not start uo-shim: ${r.error ?? 'the fork server gave no reason'}`);
   }, onExit);

@@ -31,7 +31,13 @@ async function server(t: { after: (fn: () => void | Promise<void>) => void }, ag
   const c = spawn(shimPath, ['--fork-server', dir, join(state, 'agent.lock'), String(agentPid), token], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => { let out = ''; c.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out); }); c.on('exit', () => resolve(out)); });
   assert.match(line, /^ready \d+\n/);
-  t.after(() => { try { process.kill(c.pid!, 9); } catch { /* gone */ } rmSync(state, { recursive: true, force: true }); });
+  t.after(async () => {
+    // the shims it started (and their commands) first, by PID, then the server
+    const started = (p: number): number[] => children(p).flatMap((x) => [x, ...started(x)]);
+    for (const p of [...started(c.pid!), c.pid!]) { try { process.kill(p, 9); } catch { /* gone */ } }
+    await sleep(50);
+    rmSync(state, { recursive: true, force: true, maxRetries: 10 });
+  });
   return { dir, sock: join(dir, 'sock'), pid: c.pid! };
 }
 
