@@ -113,45 +113,15 @@ function processTree(): Map<number, number[]> {
   return children;
 }
 
-/** Whether the kernel lists each task's children (/proc/PID/task/TID/children, CONFIG_PROC_CHILDREN). */
-let childrenFiles: boolean | undefined;
-function hasChildrenFiles(): boolean {
-  if (childrenFiles === undefined) { try { readFileSync(`/proc/self/task/${process.pid}/children`); childrenFiles = true; } catch { childrenFiles = false; } }
-  return childrenFiles;
-}
-
-/** The children of pid from the kernel's lists, one a thread (a child belongs to the thread that forked it). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[];
-  try { tasks = readdirSync(`/proc/${pid}/task`); } catch { return out; }
-  for (const t of tasks) {
-    try { for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ')) if (c !== '' && c !== '\n') out.push(Number(c)); } catch { /* gone */ }
-  }
-  return out;
-}
-
-/**
- * All live descendants of the given roots (not the roots themselves): walked down from the roots
- * through the kernel's children lists (a few files for a unit's small tree — issue 19: a scan of
- * every process's stat file, ~1,350 opens on this machine, ran several times per restart), or
- * from one scan of /proc where the kernel has no such lists.
- */
+/** All live descendants of the given roots (not the roots themselves). */
 export function descendants(roots: readonly number[]): number[] {
   if (roots.length === 0) return [];
-  const walk = hasChildrenFiles();
-  const tree = walk ? undefined : processTree();
+  const children = processTree();
   const out: number[] = [];
-  const seen = new Set<number>(roots);
   const stack = [...roots];
   while (stack.length > 0) {
     const p = stack.pop()!;
-    for (const c of walk ? childrenOf(p) : tree!.get(p) ?? []) {
-      if (seen.has(c)) continue;
-      seen.add(c);
-      out.push(c);
-      stack.push(c);
-    }
+    for (const c of children.get(p) ?? []) { out.push(c); stack.push(c); }
   }
   return out.filter(isAlive);
 }
