@@ -5,6 +5,7 @@
 // controller then releases this node's finalizer), and renews its Lease. While the API server
 // is unreachable, services keep running and restarting; status catches up when it returns.
 
+import type { ForkServer } from '../runner/forkserver.ts';
 import type { CgroupContext } from '../runner/cgroup/index.ts';
 import { releaseAgentCgroups } from '../runner/cgroup/agent.ts';
 import { join } from 'node:path';
@@ -31,6 +32,8 @@ export interface ClusterAgentOptions {
   readonly node: string;
   readonly stateDir: string;
   readonly shimPath: string;
+  /** The fork server the agent started (src/runner/forkserver.ts); absent: shims are spawned by the agent. */
+  readonly forkServer?: ForkServer | undefined;
   /** Namespace of the agent's Lease. */
   readonly leaseNamespace: string;
   readonly leaseDurationS?: number;
@@ -80,7 +83,7 @@ export class ClusterAgent {
     this.publisher = new StatusPublisher(opts.client, opts.node, { intervalMs: opts.statusIntervalMs ?? 200, log: (m) => opts.log('warning', m) });
     this.events = new EventRecorder(opts.client, 'unit-operator-agent', opts.node);
     this.host = new UnitHost({
-      unitsDir, shimPath: opts.shimPath, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: opts.log,
+      unitsDir, shimPath: opts.shimPath, forkServer: opts.forkServer, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: opts.log,
       onChange: (id) => this.changed(id),
       onTransition: (id, t) => this.transition(id, t),
       ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),

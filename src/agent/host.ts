@@ -3,6 +3,7 @@
 // not), honour spec.state and masking, and stop-then-forget removed units. Shared by the
 // standalone and the cluster agent.
 
+import type { ForkServer } from '../runner/forkserver.ts';
 import { namespaceSlice, type CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -39,6 +40,8 @@ export interface Hosted {
 export interface HostOptions {
   readonly unitsDir: string;
   readonly shimPath: string;
+  /** The agent's fork server (src/runner/forkserver.ts): told to quit by closeAll(). */
+  readonly forkServer?: ForkServer | undefined;
   readonly log: (level: 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** A unit changed (called once per batch of decisions: status tables and status writes). */
   readonly onChange?: (id: string) => void;
@@ -169,7 +172,7 @@ export class UnitHost {
 
   private openRunner(id: string, unitName: string, spec: ServiceUnitSpec): UnitRunner {
     return UnitRunner.open({
-      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, pollMs: 0, runtimes: this.runtimesOf(depsGroupOf(id)),
+      unitName, spec, dir: join(this.opts.unitsDir, dirOf(id)), shimPath: this.opts.shimPath, forkServer: this.opts.forkServer, pollMs: 0, runtimes: this.runtimesOf(depsGroupOf(id)),
       ...(this.opts.logMaxBytes ? { logMaxBytes: this.opts.logMaxBytes } : {}),
       ...(this.opts.hostRoot ? { hostRoot: this.opts.hostRoot } : {}),
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
@@ -488,6 +491,7 @@ export class UnitHost {
   closeAll(): void {
     // the jobs the agent cancels as it goes are not saved: the next agent redoes them
     this.jobsFrozen = true;
+    this.opts.forkServer?.close();
     clearInterval(this.poller);
     for (const d of this.drivers.values()) d.close();
     for (const h of this.units.values()) h.runner.close();

@@ -3,6 +3,7 @@
 // state folder so that a restarted agent re-adopts its services; answers the CLI on a Unix
 // socket. Imperative commands (unitctl stop) hold until the unit's file changes, like systemctl.
 
+import type { ForkServer } from '../runner/forkserver.ts';
 import { withoutRolloutFields } from '../api/revision.ts';
 import type { CgroupContext } from '../runner/cgroup/index.ts';
 import { releaseAgentCgroups } from '../runner/cgroup/agent.ts';
@@ -29,6 +30,8 @@ export interface AgentOptions {
   readonly manifestsDir: string;
   readonly stateDir: string;
   readonly shimPath: string;
+  /** The fork server the agent started (src/runner/forkserver.ts); absent: shims are spawned by the agent. */
+  readonly forkServer?: ForkServer | undefined;
   readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   readonly rescanMs?: number;
   readonly onChange?: () => void;
@@ -74,7 +77,7 @@ export class StandaloneAgent {
     this.opts = opts;
     const m = opts.metrics;
     this.host = new UnitHost({
-      unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, log: opts.log,
+      unitsDir: join(opts.stateDir, 'units'), shimPath: opts.shimPath, forkServer: opts.forkServer, log: opts.log,
       ...(opts.allowUnenforced ? { allowUnenforced: opts.allowUnenforced } : {}),
       ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
       onChange: () => opts.onChange?.(),

@@ -10,6 +10,7 @@ import { StandaloneAgent } from '../agent/standalone.ts';
 import { lockStateDir } from '../agent/lock.ts';
 import { ControlSocketError } from '../agent/socket.ts';
 import { ensureShim } from '../runner/shim.ts';
+import { agentForkServer } from '../runner/forkserver.ts';
 import { listTable, terminalStyle } from './format.ts';
 import { resolveStateDir } from './client.ts';
 import { untilSignal } from './signals.ts';
@@ -118,7 +119,8 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     return EXIT.failure;
   }
   const cgroups = agentCgroups(stateDir, process.env, log);
-  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath, log, cgroups, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced, ...(readSocketGid !== undefined ? { readSocketGid } : {}), ...(maxFileSize !== undefined ? { maxFileSize } : {}) });
+  const forkServer = agentForkServer({ shimPath, stateDir, cgroups, env: process.env, log });
+  const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath, forkServer, log, cgroups, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced, ...(readSocketGid !== undefined ? { readSocketGid } : {}), ...(maxFileSize !== undefined ? { maxFileSize } : {}) });
   let dirty = true;
   let started = false;
   const ep = metrics ? await (await import('./observe.ts')).endpoint(values, metrics, () => (started ? undefined : 'still reading the manifest folder'), log) : undefined;

@@ -11,6 +11,7 @@ import { KubeClient } from '../kube/client.ts';
 import { ClusterAgent } from '../agent/cluster.ts';
 import { Controller } from '../controller/controller.ts';
 import { ensureShim } from '../runner/shim.ts';
+import { agentForkServer } from '../runner/forkserver.ts';
 import { hostNamespacesTarget, hostShimPath, installHostShim, sharedNamespaces } from '../runner/hostns.ts';
 import { readlinkSync } from 'node:fs';
 import { resolveStateDir } from './client.ts';
@@ -71,7 +72,7 @@ export async function runClusterAgent(values: { node?: string; kubeconfig?: stri
   }
   const cgroups = agentCgroups(stateDir, process.env, (l, m) => log(l, m));
   const agent = new ClusterAgent({
-    client, node, stateDir, shimPath, cgroups, leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
+    client, node, stateDir, shimPath, cgroups, forkServer: agentForkServer({ shimPath, stateDir, cgroups, env: process.env, log: (l, m) => log(l, m) }), leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
     ...(hostRoot ? { hostRoot } : {}),
     ...(values.allowUnenforced ? { allowUnenforced: values.allowUnenforced } : {}),
     log, metrics,

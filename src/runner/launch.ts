@@ -14,8 +14,8 @@
 // hostNamespacePid() (hostns.ts) tells which.
 
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { expandCommand } from '../api/cmdline.ts';
 import type { ServiceConfig } from '../engine/index.ts';
 import type { ExecContext } from './context.ts';
@@ -28,7 +28,8 @@ import { removePrivateTmp, sandboxGuard, sandboxPlan } from './sandbox.ts';
 import { delegateCommand } from './cgroup/delegate.ts';
 import { directoryEnv, hasExecDirectories, setupExecDirectories, type ExecDirectories, type SetupFailure } from './directories.ts';
 import { credentialsDirectory, hasCredentials, setupCredentials, type CredentialPlan } from './credentials.ts';
-import type { SpawnEffect } from './store.ts';
+import { isShimOf, type SpawnEffect } from './store.ts';
+import type { ForkServer } from './forkserver.ts';
 import { hasDynamicUser } from '../api/dynamicuser.ts';
 import { resolveDynamicUser } from './dynuser.ts';
 
@@ -216,11 +217,46 @@ function execSetup(i: LaunchInput, acct: Credentials, ctx: { unitName: string; u
   return undefined;
 }
 
-/** Starts uo-shim detached (it outlives the agent); returns its pid (0 when it could not start). */
-export function startShim(shimPath: string, eventsFile: string, l: Launch, onError: (message: string) => void, onExit: () => void): number {
-  const child = spawn(shimPath, encodeShimArgs(eventsFile, l.path, l.argv), { detached: true, stdio: 'ignore', env: sandboxGuard(shimPath, l.shimEnv, onError) });
+/**
+ * Starts uo-shim detached (it outlives the agent): through the fork server when there is one
+ * (forkserver.ts), else with spawn(). Returns its pid, or 0 when it is not known yet (the fork
+ * server's answer: onPid() then; the shim's first event-log line says it too) or when the shim
+ * could not start (onError()). onExit() when the shim has exited.
+ */
+export function startShim(shimPath: string, eventsFile: string, l: Launch, onError: (message: string) => void, onExit: () => void, forkServer?: ForkServer, onPid?: (pid: number) => void): number {
+  const argv = encodeShimArgs(eventsFile, l.path, l.argv);
+  const env = sandboxGuard(shimPath, l.shimEnv, onError);
+  const taken = forkServer?.launch([shimPath, ...argv], env, (r) => {
+    if (r.pid) onPid?.(r.pid);
+    else if (r.unsent) { const pid = spawnShim(shimPath, argv, env, onError, onExit); if (pid > 0) onPid?.(pid); } // never sent: nothing ran
+    else if (r.lost) orphaned(shimPath, eventsFile, argv, env, onError, onExit, onPid);
+    else onError(`could not start uo-shim: ${r.error ?? 'the fork server gave no reason'}`);
+  }, onExit);
+  return taken ? 0 : spawnShim(shimPath, argv, env, onError, onExit);
+}
+
+function spawnShim(shimPath: string, argv: readonly string[], env: Record<string, string>, onError: (message: string) => void, onExit: () => void): number {
+  const child = spawn(shimPath, argv, { detached: true, stdio: 'ignore', env });
   child.on('error', (err) => onError(`could not start uo-shim: ${err.message}`));
   child.on('exit', onExit);
   child.unref();
   return child.pid ?? 0;
+}
+
+/** How long a request the fork server took before it went away may still show as a shim. */
+const ORPHAN_GRACE_MS = 1000;
+
+/**
+ * The fork server went away with this request unanswered: it may have started the shim or not.
+ * After a grace, a shim that wrote its event log or runs on it (isShimOf()) is the one; only
+ * when none is found is it started with spawn() — never a second shim on one event log.
+ */
+function orphaned(shimPath: string, eventsFile: string, argv: readonly string[], env: Record<string, string>, onError: (message: string) => void, onExit: () => void, onPid?: (pid: number) => void): void {
+  setTimeout(() => {
+    if ((statSync(eventsFile, { throwIfNoEntry: false })?.size ?? 0) > 0) { onExit(); return; } // the log drives it (its "shim" line names it)
+    const pid = readdirSync('/proc').find((p) => /^\d+$/.test(p) && isShimOf(Number(p), dirname(eventsFile)));
+    if (pid) { onPid?.(Number(pid)); return; }
+    const spawned = spawnShim(shimPath, argv, env, onError, onExit);
+    if (spawned > 0) onPid?.(spawned);
+  }, ORPHAN_GRACE_MS).unref();
 }

@@ -5,12 +5,13 @@
 // (store.ts shimAlive()). A PID reused since, or a record planted in the folder, is never killed.
 // Where the agent had cgroups (issue 13), every process in the agent's own cgroup tree
 // (<base> for that state folder: only root can put a process there) is killed too, and the
-// emptied tree removed.
+// emptied tree removed, and the state folder's fork server (forkserver.ts).
 
 import { removeNotifyFolder } from './notifysock.ts';
 import { descendants, isAlive } from './procfs.ts';
 import { readUnitState, shimAlive, unitDirs } from './store.ts';
 import { dirname } from 'node:path';
+import { forkServerPids } from './forkserver.ts';
 import { agentBase, basePids, detectCgroups, removeBaseTree, SYSTEM_STATE_DIR } from './cgroup/index.ts';
 
 export function recordedShims(unitsDir: string): number[] {
@@ -24,7 +25,7 @@ export async function killLeftovers(unitsDir: string, timeoutMs = 2000): Promise
   const shims = recordedShims(unitsDir);
   const layout = detectCgroups();
   const base = agentBase(dirname(unitsDir), SYSTEM_STATE_DIR);
-  const all = [...new Set([...descendants(shims), ...shims, ...basePids(layout, base)])].filter((p) => p !== process.pid);
+  const all = [...new Set([...descendants(shims), ...shims, ...basePids(layout, base), ...forkServerPids(dirname(unitsDir))])].filter((p) => p !== process.pid);
   for (const p of all) { try { process.kill(p, 9); } catch { /* gone */ } }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && all.some(isAlive)) await new Promise((r) => setTimeout(r, 20));

@@ -25,6 +25,7 @@ import { executionContext, type ExecContext } from './context.ts';
 import { withDynamicUser } from '../api/dynamicuser.ts';
 import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
+import type { ForkServer } from './forkserver.ts';
 import { removePrivateTmp } from './sandbox.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
@@ -44,6 +45,8 @@ export interface UnitRunnerOptions {
   /** This unit's own folder (state, run records, logs). */
   readonly dir: string;
   readonly shimPath: string;
+  /** The agent's fork server (forkserver.ts): shims are started by it; absent or down, by spawn(). */
+  readonly forkServer?: ForkServer | undefined;
   readonly clock?: () => number;
   readonly agentEnv?: Readonly<Record<string, string | undefined>>;
   readonly logMaxBytes?: number;
@@ -96,6 +99,9 @@ export interface StartNotRun {
    */
   readonly statusMessage: string;
 }
+
+/** How long a "spawn" line may wait for its command's "exec" line (UnitRunner.holdSpawn()). */
+const SPAWN_HOLD_MS = 50;
 
 /** The states in which a unit has stopped (systemd's service_enter_dead()), before an automatic restart too. */
 const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);
@@ -761,6 +767,35 @@ export class UnitRunner {
     }
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
+    // through the fork server, a second command of the unit (ExecStartPost= right after a
+    // Type=simple main process) starts once the first has exec()ed (SPAWN_HOLD_MS at most), in
+    // the order the agent's slower spawn() gave them
+    if (this.opts.forkServer?.ready && [...this.execPending].some((s) => !s.done)) { this.afterExec.push(() => this.launch(rec, l)); this.armAfterExec(); return; }
+    this.launch(rec, l);
+  }
+
+  /** Spawns whose command has not exec()ed yet (no "exec" or "exec-failed" line read). */
+  private readonly execPending = new Set<SpawnRecord>();
+  /** Launches waiting for execPending to empty (spawnShim()), and the timer that ends their wait. */
+  private readonly afterExec: (() => void)[] = [];
+  private afterExecTimer: NodeJS.Timeout | undefined;
+
+  private armAfterExec(): void {
+    if (this.afterExecTimer) return;
+    this.afterExecTimer = setTimeout(() => { this.afterExecTimer = undefined; this.runAfterExec(true); }, SPAWN_HOLD_MS);
+    this.afterExecTimer.unref();
+  }
+
+  /** Starts the launches that waited, one at a time while each next waits for the one before. */
+  private runAfterExec(expired = false): void {
+    for (const s of this.execPending) if (s.done) this.execPending.delete(s);
+    while (this.afterExec.length > 0 && (expired || this.execPending.size === 0) && !this.closed) { this.afterExec.shift()!(); expired = false; }
+    if (this.afterExec.length > 0 && !this.closed) this.armAfterExec();
+    else if (this.afterExecTimer) { clearTimeout(this.afterExecTimer); this.afterExecTimer = undefined; }
+  }
+
+  /** Starts the shim of a spawn whose folder, cgroup and launch are ready. */
+  private launch(rec: SpawnRecord, l: ReturnType<typeof prepareLaunch>): void {
     this.tail.watch(rec); // before the shim runs, so that none of its first lines go unnoticed
     // RemoveIPC= (implied by DynamicUser=): the unit counts as running as its user until it stops
     const ipcUid = l.shimEnv['UO_SHIM_UID'];
@@ -768,10 +803,19 @@ export class UnitRunner {
       this.ipcOwner = { uid: Number(ipcUid), gid: l.shimEnv['UO_SHIM_GID'] !== undefined ? Number(l.shimEnv['UO_SHIM_GID']) : undefined };
       refUser(this.ipcOwner.uid, this.unitName);
     }
-    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec));
+    this.execPending.add(rec);
+    // through the fork server, the shim's PID comes with its answer (or its "shim" line, whichever
+    // is first); like a spawn()ed shim's, it reaches the state file with the next write (no write
+    // of its own: a restarted agent finds the shim by its event log's "shim" line all the same)
+    const known = (pid: number): void => {
+      if (rec.done || this.closed || (rec.shimPid === pid && rec.shimStart !== undefined)) return;
+      rec.shimPid = pid;
+      rec.shimStart = startTime(pid);
+    };
     rec.bootId = bootId();
-    rec.shimStart = startTime(rec.shimPid);
     rec.started = true;
+    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec), this.opts.forkServer, known);
+    if (rec.shimPid > 0) rec.shimStart = startTime(rec.shimPid);
   }
 
   /** Redoes a spawn an agent crash interrupted, as the engine decided it (a version-1 record: from the config). */
@@ -799,17 +843,53 @@ export class UnitRunner {
     if (this.batchDepth === 0) this.flush();
   }
 
+  /** A spawn's command has exec()ed (or failed to): launches that waited for it go on. */
+  private execDone(rec: SpawnRecord): void {
+    if (this.execPending.delete(rec) && this.afterExec.length > 0) queueMicrotask(() => this.runAfterExec());
+  }
+
+  /** Spawns whose "spawn" line waits for its "exec" line (holdSpawn()): the timer, or 'expired'. */
+  private readonly spawnHolds = new Map<SpawnRecord, NodeJS.Timeout | 'expired'>();
+
+  /**
+   * Where to stop reading a batch: at a "spawn" line whose "exec" (or "exec-failed") line is not
+   * there yet, for SPAWN_HOLD_MS at most, so that the engine hears of the main process once it
+   * has exec()ed where it can (Type=simple is running from the fork on, and what reads its
+   * /proc files then sees the command, not the shim's child in its set-up). The agent's own
+   * spawn() used to give that time by itself; the fork server answers sooner. A shim that is
+   * gone holds nothing: its lines are all there is.
+   */
+  private holdSpawn(rec: SpawnRecord, lines: readonly string[]): number {
+    const i = lines.findIndex((l) => l.startsWith('spawn '));
+    const hold = this.spawnHolds.get(rec);
+    if (i < 0 || lines.slice(i + 1).some((l) => l.startsWith('exec ') || l.startsWith('exec-failed ')) || hold === 'expired' || (rec.shimPid > 0 && !shimAlive(rec))) {
+      if (hold !== undefined && hold !== 'expired') clearTimeout(hold);
+      this.spawnHolds.delete(rec);
+      return lines.length;
+    }
+    if (hold === undefined) {
+      const t = setTimeout(() => { this.spawnHolds.set(rec, 'expired'); this.poll(rec); }, SPAWN_HOLD_MS);
+      t.unref();
+      this.spawnHolds.set(rec, t);
+    }
+    return i;
+  }
+
   private pollBatch(rec: SpawnRecord): void {
-    const { lines, offset, refused } = readNewLines(eventsPath(rec.dir), rec.offset);
-    if (refused !== undefined) { this.problem(`refusing the event log ${refused}; it is not read`); return; }
+    const read = readNewLines(eventsPath(rec.dir), rec.offset);
+    if (read.refused !== undefined) { this.problem(`refusing the event log ${read.refused}; it is not read`); return; }
+    const held = this.holdSpawn(rec, read.lines);
+    const lines = read.lines.slice(0, held);
+    const offset = held === read.lines.length ? read.offset : rec.offset + Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
     for (const line of lines) {
       const ev = parseShimLine(line);
       if (!ev) continue;
       switch (ev.t) {
-        case 'shim': rec.shimPid = ev.pid; break;
+        case 'shim': if (rec.shimPid !== ev.pid) { rec.shimPid = ev.pid; rec.shimStart = startTime(ev.pid); } break;
         case 'spawn': rec.pid = ev.pid; rec.pidStart = startTime(ev.pid); rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
-        case 'exec': this.send({ t: 'exec-ok', pid: ev.pid }); break;
+        case 'exec': this.execDone(rec); this.send({ t: 'exec-ok', pid: ev.pid }); break;
         case 'exec-failed': {
+          this.execDone(rec);
           const f = this.setupFailures.get(rec); // an exec directory or the credentials (issue 14): systemd's step and errno
           this.setupFailures.delete(rec);
           this.log('warning', setupFailure(this.cfg.exec[rec.kind][rec.index]?.path ?? '?', f && f.status === ev.status ? { ...ev, step: f.step, errnoText: f.errnoText } : ev));
@@ -998,6 +1078,9 @@ export class UnitRunner {
     this.timer.disarm();
     this.watchdog.disarm();
     this.tail.close();
+    if (this.afterExecTimer) clearTimeout(this.afterExecTimer);
+    for (const h of this.spawnHolds.values()) if (h !== 'expired') clearTimeout(h);
+    this.spawnHolds.clear();
   }
 }
 

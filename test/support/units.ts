@@ -11,6 +11,7 @@ import type { ServiceUnitSpec } from '../../src/api/types.ts';
 import { randomBytes } from 'node:crypto';
 import { basePids, detectCgroups, removeBaseTree, type CgroupContext } from '../../src/runner/cgroup/index.ts';
 import { sleep, until } from './wait.ts';
+import { ForkServer } from '../../src/runner/forkserver.ts';
 
 export { sleep };
 
@@ -26,6 +27,8 @@ export interface Harness {
   readonly logTimes: number[];
   /** The units' cgroups (a private top slice per harness), when asked for and the node has them. */
   readonly cgroups: CgroupContext | undefined;
+  /** The harness's fork server (its shims are started by it, as an agent's), unless UNIT_OPERATOR_FORK_SERVER=off. */
+  readonly forkServer: ForkServer | undefined;
 }
 
 /**
@@ -58,8 +61,10 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }, 
   const runners: UnitRunner[] = [];
   const logs: string[] = [];
   const logTimes: number[] = [];
+  const forkServer = process.env['UNIT_OPERATOR_FORK_SERVER'] === 'off' ? undefined
+    : new ForkServer({ shimPath, stateDir: dir, log: (l, m) => { logs.push(`fork server: ${l}: ${m}`); logTimes.push(monotonicUs()); } });
   const open = (name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void, unitDir = join(dir, name)): UnitRunner => {
-    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, pollMs: 50, cgroups, onLog: (l, m) => { logs.push(`${name}: ${l}: ${m}`); logTimes.push(monotonicUs()); }, ...(onDecision ? { onDecision } : {}) });
+    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, forkServer, pollMs: 50, cgroups, onLog: (l, m) => { logs.push(`${name}: ${l}: ${m}`); logTimes.push(monotonicUs()); }, ...(onDecision ? { onDecision } : {}) });
     runners.push(r);
     return r;
   };
@@ -72,10 +77,11 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }, 
       for (const [p, start] of seen) if (start !== undefined && startTime(p) === start) { try { process.kill(p, 9); } catch { /* gone */ } }
     }
     for (let i = 0; i < 50; i++) { if (runners.every((r) => r.unitProcesses().length === 0)) break; await sleep(20); }
+    forkServer?.close();
     removeNotifyFolder(dir);
     rmSync(dir, { recursive: true, force: true });
   });
-  return { dir, logs, logTimes, cgroups, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };
+  return { dir, logs, logTimes, cgroups, forkServer, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };
 }
 
 /** Waits (bounded) until the predicate holds; fails with the unit's state when it does not. */

@@ -6,6 +6,8 @@
  *   uo-shim --ns-hold TYPES AGENT_PID          (a helper: the exec runtime's namespaces, nsrt.c)
  *   uo-shim --cgroup-bpf DIR < COMMANDS        (a helper of the agent: cgroup-bpf.c, the
  *                                              IPAddressAllow=/Deny=, SocketBindAllow=/Deny= programs)
+ *   uo-shim --fork-server DIR LOCKFILE AGENT_PID TOKEN
+ *                                              (the agent's fork server: forksrv.c)
  *   uo-shim --features                         prints what this shim can do, one word a line
  *                                              ("namespaces": UO_SHIM_NAMESPACES), so that
  *                                              the agent never relies on a setting an older
@@ -34,6 +36,7 @@
  *   logcap.c       stdout/stderr capture into a rotated log (UO_SHIM_LOG, UO_SHIM_LOG_MAX)
  *   lock.c         --lock: the agent's one-agent-per-state-folder lock (flock, held for it)
  *   cgroup-bpf.c   --cgroup-bpf: loads and attaches the agent's cgroup BPF programs (bpf(2))
+ *   forksrv.c      --fork-server: forks and executes shims for the agent on request (issue 19)
  *
  * Built from every .c file in this folder (src/runner/shim.ts).
  */
@@ -43,6 +46,7 @@
 #include "events.h"
 #include "exec.h"
 #include "exit-status.h"
+#include "forksrv.h"
 #include "hold.h"
 #include "hostns.h"
 #include "lock.h"
@@ -69,7 +73,8 @@ int main(int argc, char **argv) {
 	if (argc >= 2 && strcmp(argv[1], "--ns-hold") == 0) return nsrt_hold_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--remove-ipc") == 0) return removeipc_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--cgroup-bpf") == 0) return cgroup_bpf_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\n"); return 0; }
+	if (argc >= 2 && strcmp(argv[1], "--fork-server") == 0) return forksrv_main(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\nfork-server\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
@@ -90,6 +95,7 @@ int main(int argc, char **argv) {
 static int start(char **argv) {
 	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD };
 	if (events_open(argv[1]) < 0) { perror("uo-shim: events file"); return 1; }
+	prctl(PR_SET_NAME, "uo-shim"); /* started by the fork server through its descriptor, exec() named it by the number */
 	/* our own executable, for the re-exec into hold mode, opened before any namespace is entered */
 	int self_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
