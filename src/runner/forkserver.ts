@@ -129,6 +129,8 @@ export class ForkServer {
     this.sock?.destroy();
     this.sock = undefined;
     this.fail(why);
+    // its shims' exits are no longer reported by it (they are reparented): the event logs say them
+    this.exits.clear();
     if (was !== 'down') this.o.log('warning', `fork server: ${why}; shims are started by the agent itself (spawn) until it is back${again ? '' : ' (not retried)'}`);
     if (again) { this.retry = setTimeout(() => this.connectOrStart(true), 1000); this.retry.unref(); }
   }
