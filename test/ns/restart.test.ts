@@ -54,7 +54,9 @@ async function joinedPair(t: Parameters<typeof agentFixture>[0]): Promise<{ a: R
   writeFileSync(join(a.manifests, 'nsk-b.service'), [
     '[Unit]', 'JoinsNamespaceOf=nsk-a.service', 'After=nsk-a.service',
     '[Service]', 'PrivateTmp=yes',
-    `ExecStart=/bin/sh -c '${seen('a-marker', 'b-start-sees-a')}; echo b > /tmp/b-marker; : > ${rec}/b-started; exec sleep 60'`,
+    // After= a Type=simple unit orders b after a's fork, not after a's shell wrote its marker: b
+    // waits for it (5 s at most; without a's /tmp it never comes and b says no)
+    `ExecStart=/bin/sh -c 'timeout 5 sh -c "until [ -e /tmp/a-marker ]; do sleep 0.1; done"; ${seen('a-marker', 'b-start-sees-a')}; echo b > /tmp/b-marker; : > ${rec}/b-started; exec sleep 60'`,
     `ExecStop=/bin/sh -c '${seen('b-marker', 'b-stop-sees-b')}; echo later > /tmp/b-later'`, '',
   ].join('\n'));
   await a.start();
