@@ -49,6 +49,24 @@ test('layout: hybrid, v2, v1 and none are told apart from mountinfo', () => {
   assert.match(describeLayout(ro).join('\n'), /not writable/);
 });
 
+// favordynmods (a mount option, global in the kernel): without it the start-up log says what a
+// start pays and which knob removes it; with it (on any cgroup mount) it says nothing, and the
+// option is never taken for a v1 controller
+test('layout: favordynmods on any cgroup mount is seen (and is not a v1 controller); without it the start-up log names the knob', () => {
+  const off = detectCgroups({ mountinfo: MI(['/ /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids', '/ /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw']), selfCgroup: '', uid: 0, writable: () => true });
+  assert.equal(off.favorDynMods, false);
+  assert.match(describeLayout(off).join('\n'), /no cgroup mount has favordynmods: .*RCU grace period.*cgroup_favordynmods=1/);
+  const v1 = detectCgroups({ mountinfo: MI(['/ /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids,favordynmods', '/ /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw']), selfCgroup: '', uid: 0, writable: () => true });
+  assert.equal(v1.favorDynMods, true);
+  assert.deepEqual(v1.hierarchies.map((h) => h.key), ['unified', 'pids']);
+  assert.doesNotMatch(describeLayout(v1).join('\n'), /favordynmods/);
+  const v2 = detectCgroups({ mountinfo: MI(['/ /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,favordynmods,memory_recursiveprot']), selfCgroup: '0::/x\n', uid: 0, writable: () => true });
+  assert.equal(v2.favorDynMods, true);
+  assert.equal(v2.mode, 'v2');
+  // no usable hierarchy: nothing to say about migrations
+  assert.doesNotMatch(describeLayout(detectCgroups({ mountinfo: '', selfCgroup: '', uid: 0, writable: () => true })).join('\n'), /favordynmods/);
+});
+
 test('names: systemd slice nesting, cg_escape, the holders beside the units, never inside the agent', () => {
   assert.equal(slicePath('foo-bar.slice'), 'foo.slice/foo-bar.slice');
   assert.equal(slicePath('a-b-c.slice'), 'a.slice/a-b.slice/a-b-c.slice');

@@ -41,6 +41,13 @@ export interface CgroupLayout {
   readonly unified: Hierarchy | undefined;
   /** Whether the unified mount offers cgroup.kill (Linux 5.14). */
   readonly hasKill: boolean;
+  /**
+   * Whether a mounted hierarchy has the favordynmods option (the kernel then moves a process
+   * into a cgroup under a per-process lock): without it, the first cgroup.procs write after a
+   * quiet spell waits for an RCU grace period (cgroup_threadgroup_rwsem), ~10–20 ms measured on
+   * this project's test machine — paid by each command's start and RestartSec= accuracy.
+   */
+  readonly favorDynMods: boolean;
   /** Why the layout is 'none', or what is degraded; for the start-up log. */
   readonly notes: readonly string[];
 }
@@ -74,12 +81,14 @@ export function detectCgroups(o: DetectOptions = {}): CgroupLayout {
   }
   const found: Hierarchy[] = [];
   const seen = new Set<string>();
+  let favorDynMods = false;
   for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const left = line.slice(0, sep).split(' '), right = line.slice(sep + 3).split(' ');
     const fstype = right[0], root = unescapeMount(left[3] ?? '/'), mount = unescapeMount(left[4] ?? '');
     const ro = (left[5] ?? '').split(',').includes('ro') || (right[2] ?? '').split(',').includes('ro');
+    if ((fstype === 'cgroup2' || fstype === 'cgroup') && (right[2] ?? '').split(',').includes('favordynmods')) favorDynMods = true;
     if (fstype === 'cgroup2') {
       if (seen.has('unified')) continue;
       seen.add('unified');
@@ -87,7 +96,7 @@ export function detectCgroups(o: DetectOptions = {}): CgroupLayout {
       try { controllers = readFileSync(`${mount}/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { /* none */ }
       found.push({ key: 'unified', version: 2, mount, controllers, root, agent: own.get('unified'), writable: !ro && uid === 0 && writable(mount) });
     } else if (fstype === 'cgroup') {
-      const controllers = (right[2] ?? '').split(',').filter((x) => x !== 'rw' && x !== 'ro' && x !== 'relatime' && !x.startsWith('release_agent') && x !== 'noprefix' && x !== 'clone_children' && x !== 'xattr' && x !== 'cpuset_v2_mode' && x !== 'nsdelegate');
+      const controllers = (right[2] ?? '').split(',').filter((x) => x !== 'rw' && x !== 'ro' && x !== 'relatime' && !x.startsWith('release_agent') && x !== 'noprefix' && x !== 'clone_children' && x !== 'xattr' && x !== 'cpuset_v2_mode' && x !== 'nsdelegate' && x !== 'favordynmods');
       const key = controllers.join(',');
       if (key === '' || seen.has(key)) continue;
       seen.add(key);
@@ -113,7 +122,8 @@ export function detectCgroups(o: DetectOptions = {}): CgroupLayout {
   if (mode === 'none' && found.length > 0) notes.push('units run without a cgroup of their own: their processes are the process tree under their shims');
   let hasKill = false;
   if (uni) { try { accessSync(`${uni.mount}/${'cgroup.kill'}`); hasKill = true; } catch { hasKill = kernelAtLeast(5, 14); } }
-  return { mode, hierarchies: mode === 'none' ? [] : [...(uni ? [uni] : []), ...usableV1], unified: mode === 'none' ? undefined : uni, hasKill, notes };
+  if (mode !== 'none' && !favorDynMods) notes.push('no cgroup mount has favordynmods: moving a command into its cgroup waits for an RCU grace period after a quiet spell (10-20 ms seen), which a start and RestartSec= accuracy pay; the mount option favordynmods (or the kernel parameter cgroup_favordynmods=1) removes the wait at a cost to every fork and exit on the node — the agent leaves the choice to the node');
+  return { mode, hierarchies: mode === 'none' ? [] : [...(uni ? [uni] : []), ...usableV1], unified: mode === 'none' ? undefined : uni, hasKill, favorDynMods, notes };
 }
 
 /** Whether the running kernel is at least major.minor (cgroup.kill: 5.14; the root cgroup has no cgroup.kill file). */
