@@ -29,6 +29,8 @@ import { cgroupCost, type CgroupCostRow } from './cgroups.ts';
 import { convertText } from '../src/unitfile/index.ts';
 import { buildShim, holderFootprint, shimAtRevision, type HolderFootprint } from './holder.ts';
 import { SHIM_DIR } from '../src/runner/shim.ts';
+import { detectCgroups } from '../src/runner/cgroup/layout.ts';
+import { release } from 'node:os';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sizes = (process.env['BENCH_SIZES'] ?? '100,1000').split(',').map(Number);
@@ -70,7 +72,8 @@ for (const p of all) {
 interface Row { readonly peer: string; readonly [k: string]: unknown }
 const results: { restart: Row[]; start: Row[]; footprint: Row[]; converter: Row[]; cgroups: CgroupCostRow[]; holder: (HolderFootprint & { label: string })[]; scale: ScaleRow[]; machine: Record<string, unknown>; skipped: Record<string, string> } = {
   restart: [], start: [], footprint: [], converter: [], cgroups: [], holder: [], scale: [], skipped,
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, date: new Date().toISOString() },
+  // favordynmods changes what a move into a cgroup costs every peer that uses cgroups (README: Cgroups on a node)
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, kernel: release(), cgroups: detectCgroups().mode, favordynmods: detectCgroups().favorDynMods, date: new Date().toISOString() },
 };
 
 async function step<T>(what: string, peer: Peer, f: (dir: string) => Promise<T>): Promise<T | string> {
@@ -89,7 +92,7 @@ function report(final: boolean): void {
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n') + '\n';
   };
-  let out = '';
+  let out = `Machine: ${results.machine['cpus']} CPUs, Linux ${results.machine['kernel']}, cgroups ${results.machine['cgroups']}, favordynmods ${results.machine['favordynmods'] ? 'on' : 'off'}; ${results.machine['date']}\n`;
   // a P99 only from 200 samples or more; below that the column is the maximum, and says so
   const p99 = (r: Row, k: string): string => (typeof r['n'] === 'number' && r['n'] < 200 && typeof r[k] === 'number' ? `${fmt(r[k])} (max of ${r['n']})` : fmt(r[k]));
   if (parts.includes('restart')) out += `\nRestart latency: exit → next start, measured by the process itself (ms; P99 from ≥ 200 samples, else the max of n)\n` + tableOf([['PEER', 'CONFIGURED', 'N', 'P50', 'P99', 'ERROR P50', '|ERROR| P99', 'NOTE'], ...results.restart.map((r) => [r.peer, `${r['configuredMs']} ms`, String(r['n'] ?? '-'), fmt(r['p50']), p99(r, 'p99'), fmt(r['errP50']), p99(r, 'errP99'), String(r['note'] ?? '')])]);
