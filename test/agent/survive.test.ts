@@ -13,7 +13,9 @@ type List = { units: UnitStatus[] };
 
 test('20 running services survive 3 kill -9 restarts of the agent: 0 restarts, 0 duplicates, and an exit while down keeps its status', async (t) => {
   const a = agentFixture(t);
-  for (let i = 0; i < 20; i++) writeFileSync(join(a.manifests, `svc${String(i).padStart(2, '0')}.service`), `[Service]\nExecStart=/bin/sleep 100000\nRestart=on-failure\n`);
+  // a token in the services' environment: the copies counted below are this test's, not another test's sleep 100000
+  const token = `uo-survive-${process.pid}-${Date.now()}`;
+  for (let i = 0; i < 20; i++) writeFileSync(join(a.manifests, `svc${String(i).padStart(2, '0')}.service`), `[Service]\nEnvironment=UO_SURVIVE_TOKEN=${token}\nExecStart=/bin/sleep 100000\nRestart=on-failure\n`);
   // exits with 7 while the agent is down (round 1), without restart policy
   writeFileSync(join(a.manifests, 'quitter.service'), `[Service]\nExecStart=/bin/sh -c 'while [ ! -e ${join(a.manifests, '..', 'go')} ]; do sleep 0.05; done; exit 7'\n`);
   await a.start();
@@ -27,7 +29,7 @@ test('20 running services survive 3 kill -9 restarts of the agent: 0 restarts, 0
   };
   const before = await running();
   const pids = new Map(before.units.filter((u) => u.Id.startsWith('svc')).map((u) => [u.Id, u.MainPID]));
-  const sleeps = (): number[] => readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === '/bin/sleep\x00100000\x00'; } catch { return false; } }).map(Number);
+  const sleeps = (): number[] => readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === '/bin/sleep\x00100000\x00' && readFileSync(`/proc/${p}/environ`, 'utf8').split('\x00').includes(`UO_SURVIVE_TOKEN=${token}`); } catch { return false; } }).map(Number);
   const mine = new Set(pids.values());
   const countMine = (): number => sleeps().filter((p) => mine.has(p)).length;
   assert.equal(countMine(), 20);
