@@ -2,7 +2,8 @@
 // idle units (`ExecStart=/bin/sleep 100000`, as the footprint part writes them); once every unit is
 // up and MEM_PROBE_SETTLE_S (default 20) s have passed, the agent's own RSS/PSS (/proc/PID/smaps_rollup) and V8's figures
 // (the agent's `stats`). MEM_PROBE_SNAPSHOT=DIR also writes a heap snapshot there (SIGUSR2);
-// MEM_PROBE_ENTRY=FILE runs another build's cli/main.js; MEM_PROBE_LOG=FILE appends the agent's log there.
+// MEM_PROBE_ENTRY=FILE runs another build's cli/main.js; MEM_PROBE_LOG=FILE appends the agent's
+// output there; MEM_PROBE_FLAGS adds node flags (--trace-gc).
 // Usage: node bench/mem-probe.ts N [N...]   (run it under flock /tmp/uo-heavy.lock)
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,10 +53,10 @@ async function probe(count: number): Promise<string> {
   const manifests = join(dir, 'manifests'), state = join(dir, 'state');
   mkdirSync(manifests);
   for (let i = 0; i < count; i++) writeFileSync(join(manifests, `f${i}.service`), '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sleep 100000\n');
-  const flags = [...DAEMON_NODE_FLAGS, ...(snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [])];
+  const flags = [...DAEMON_NODE_FLAGS, ...(process.env['MEM_PROBE_FLAGS'] ?? '').split(' ').filter(Boolean), ...(snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [])];
   const log = process.env['MEM_PROBE_LOG']; // the agent's log, appended there
   const logFd = log ? openSync(log, 'a') : undefined;
-  const agent = spawn(process.execPath, [...flags, entry, 'agent', '--manifests', manifests, '--state-dir', state, '--stop-on-exit'], { stdio: ['ignore', 'ignore', logFd ?? 'ignore'] });
+  const agent = spawn(process.execPath, [...flags, entry, 'agent', '--manifests', manifests, '--state-dir', state, '--stop-on-exit'], { stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'ignore'] });
   if (logFd !== undefined) closeSync(logFd);
   const gone = new Promise((r) => agent.once('exit', r));
   try {
@@ -68,13 +69,17 @@ async function probe(count: number): Promise<string> {
       if (up >= count) break;
       await sleep(500);
     }
-    await sleep(3000);
+    const series: string[] = []; // MEM_PROBE_SERIES=1: RSS every 5 s while it settles
+    for (let t = 0; t < settleS; t += 5) {
+      if (process.env['MEM_PROBE_SERIES']) series.push(rollup(agent.pid!)['Rss']!.toFixed(0));
+      await sleep(Math.min(5, settleS - t) * 1000);
+    }
     const r = rollup(agent.pid!);
     const s = await request(state, { cmd: 'stats' }, 30_000);
     const m = s.ok ? s.stats?.memory : undefined;
     const mb = (n: number | undefined): string => n === undefined ? '-' : (n / 1048576).toFixed(1);
     const kinds = anonKinds(agent.pid!);
-    const line = `units ${count} (${up} up)  RSS ${r['Rss']!.toFixed(1)}  PSS ${r['Pss']!.toFixed(1)}  anon ${r['Anonymous']!.toFixed(1)}  file ${(r['Rss']! - r['Anonymous']!).toFixed(1)}  heapTotal ${mb(m?.heapTotal)}  heapUsed ${mb(m?.heapUsed)}  external ${mb(m?.external)}  arrayBuffers ${mb(m?.arrayBuffers)}  anon by mapping: ${kinds}  loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
+    const line = `units ${count} (${up} up)  RSS ${r['Rss']!.toFixed(1)}  PSS ${r['Pss']!.toFixed(1)}  anon ${r['Anonymous']!.toFixed(1)}  file ${(r['Rss']! - r['Anonymous']!).toFixed(1)}  heapTotal ${mb(m?.heapTotal)}  heapUsed ${mb(m?.heapUsed)}  external ${mb(m?.external)}  arrayBuffers ${mb(m?.arrayBuffers)}  anon by mapping: ${kinds}${series.length ? `  RSS every 5 s: ${series.join(' ')}` : ''}  loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
     if (snapshotDir) {
       const before = new Set(readdirSync(snapshotDir));
       agent.kill('SIGUSR2');
