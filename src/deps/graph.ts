@@ -70,12 +70,18 @@ function withDefaults(name: string, d: UnitDeps): UnitDeps {
   void name;
   return {
     ...d,
-    requires: [...d.requires, 'sysinit.target'],
-    after: [...d.after, 'sysinit.target', 'basic.target'],
-    conflicts: [...d.conflicts, 'shutdown.target'],
-    before: [...d.before, 'shutdown.target'],
+    requires: plus(d.requires, SYSINIT),
+    after: plus(d.after, SYSINIT_BASIC),
+    conflicts: plus(d.conflicts, SHUTDOWN),
+    before: plus(d.before, SHUTDOWN),
   };
 }
+
+/** The default dependencies' lists, shared by the units that add nothing to them (issue 19). */
+const SYSINIT: readonly string[] = Object.freeze(['sysinit.target']);
+const SYSINIT_BASIC: readonly string[] = Object.freeze(['sysinit.target', 'basic.target']);
+const SHUTDOWN: readonly string[] = Object.freeze(['shutdown.target']);
+const plus = (xs: readonly string[], more: readonly string[]): readonly string[] => (xs.length === 0 ? more : [...xs, ...more]);
 
 export interface Graph {
   /** Every unit that exists: the given ones, the node's targets and the host's mount units they name. */

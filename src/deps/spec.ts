@@ -70,9 +70,14 @@ function written(v: unknown): string[] {
   return items.flatMap((x) => String(x).split(/\s+/)).filter((s) => s.length > 0);
 }
 
+/** An empty list, shared by every unit's unset fields (issue 19: 17 fresh arrays a unit otherwise). */
+const NONE: readonly string[] = Object.freeze([]);
+
 /** The valid unit names in a list value (invalid ones are dropped: invalidDependencies() names them). */
-function names(v: unknown): string[] {
-  return written(v).map(normalizeName).filter(isValidUnitName);
+function names(v: unknown): readonly string[] {
+  if (v === undefined || v === null) return NONE;
+  const n = written(v).map(normalizeName).filter(isValidUnitName);
+  return n.length === 0 ? NONE : n;
 }
 
 /** "foo" names foo.service, as systemctl completes it. */
@@ -157,7 +162,7 @@ export function depsFromSpec(spec: ServiceUnitSpec): UnitDeps {
     jobTimeoutUSec: spanUSec(u['jobTimeoutSec']), jobRunningTimeoutUSec: spanUSec(u['jobRunningTimeoutSec']),
     target: false,
     masked: spec.masked === true,
-    requiresMountsFor: written(u['requiresMountsFor']), wantsMountsFor: written(u['wantsMountsFor']), hostMount: false,
+    requiresMountsFor: u['requiresMountsFor'] == null ? NONE : written(u['requiresMountsFor']), wantsMountsFor: u['wantsMountsFor'] == null ? NONE : written(u['wantsMountsFor']), hostMount: false,
     allowIsolate: bool(u['allowIsolate'], false), ignoreOnIsolate: bool(u['ignoreOnIsolate'], false),
     oneshot: s['type'] === 'oneshot' || (s['type'] === undefined && (s['execStart'] === undefined || (Array.isArray(s['execStart']) && s['execStart'].length === 0))),
   };

@@ -63,7 +63,8 @@ export class ForkServer {
   private nextId = 1;
   private readonly pending = new Map<number, (r: LaunchReply) => void>();
   private readonly queued: { argv: readonly string[]; env: Readonly<Record<string, string>>; reply: (r: LaunchReply) => void }[] = [];
-  private readonly exits = new Map<number, () => void>();
+  /** Live shims' onExit(), by PID: the caller's own function, not a closure over the launch (its argv and environment, ~3 KB a holder for as long as it lives). */
+  private readonly exits = new Map<number, (pid: number) => void>();
   private retry: NodeJS.Timeout | undefined;
   /** The server's PID once connected. */
   pid = 0;
@@ -85,7 +86,7 @@ export class ForkServer {
   launch(argv: readonly string[], env: Readonly<Record<string, string>>, reply: (r: LaunchReply) => void, onExit: (pid: number) => void): boolean {
     if (this.state === 'down' || this.state === 'closed') return false;
     if ([...argv, ...Object.keys(env), ...Object.values(env)].some((s) => s.includes('\0'))) return false; // spawn() says why
-    const withExit = (r: LaunchReply): void => { if (r.pid) this.exits.set(r.pid, () => onExit(r.pid!)); reply(r); };
+    const withExit = (r: LaunchReply): void => { if (r.pid) this.exits.set(r.pid, onExit); reply(r); };
     if (this.state === 'starting') { this.queued.push({ argv, env, reply: withExit }); return true; }
     this.send(argv, env, withExit);
     return true;
@@ -188,7 +189,7 @@ export class ForkServer {
 
   private answer(line: string): void {
     const [kind, a, b] = line.split(' ');
-    if (kind === 'exit') { const f = this.exits.get(Number(a)); this.exits.delete(Number(a)); f?.(); return; }
+    if (kind === 'exit') { const pid = Number(a), f = this.exits.get(pid); this.exits.delete(pid); f?.(pid); return; }
     if (kind === 'bye') return;
     if (kind === 'error' && a === '-') { this.down(`it refused a request: ${line.slice(8)}`, true); return; }
     const reply = this.pending.get(Number(a));

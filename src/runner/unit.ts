@@ -408,7 +408,9 @@ export class UnitRunner {
     this.declareJoins();
     this.cfg = configFromSpec(spec, this.unitName);
     this.execContext = executionContext(this.patchedSpec());
-    const cg = this.named = this.nameCgroup();
+    // the same name keeps the same object: cgroup and named stay one (issue 19: ~1 KB a unit)
+    const fresh = this.nameCgroup();
+    const cg = this.named = fresh && this.named && fresh.rel === this.named.rel && fresh.layout === this.named.layout ? this.named : fresh;
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
     if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
     const before = this.resources;
