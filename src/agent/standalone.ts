@@ -13,7 +13,6 @@ import { watch, type FSWatcher } from 'node:fs';
 import { fsErrorText, prepareStateDir, writeAgentPid } from '../runner/store.ts';
 import { join } from 'node:path';
 import { loadManifests, type ManifestProblem, type ManifestCache } from './manifests.ts';
-import { releaseSchemaValidator } from '../api/validate.ts';
 import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
@@ -27,9 +26,6 @@ import { listenUnix, openFolderToGroup, READ_ONLY, readSocketPath, removeSocket,
 /** The manifests folder's events: a reconcile once it has been quiet this long, and at the latest this long after the first event. */
 const QUIET_MS = 100, MAX_WAIT_MS = 1000;
 
-/** The compiled schema validator is dropped once no file has been validated for this long (issue 19: ~5 MB). */
-const VALIDATOR_IDLE_MS = 10_000;
-
 export interface AgentOptions {
   readonly manifestsDir: string;
   readonly stateDir: string;
@@ -38,8 +34,6 @@ export interface AgentOptions {
   readonly forkServer?: ForkServer | undefined;
   readonly log: (level: 'debug' | 'info' | 'notice' | 'warning' | 'error', message: string, fields?: Record<string, unknown>) => void;
   readonly rescanMs?: number;
-  /** Drop the compiled schema validator after this long unused (default 10 s; src/api/validate.ts releaseSchemaValidator()). */
-  readonly validatorIdleMs?: number;
   readonly onChange?: () => void;
   readonly metrics?: Metrics;
   /** --allow-unenforced: protections a unit may run without. */
@@ -122,10 +116,7 @@ export class StandaloneAgent {
     // watcher, every 10 s with one); unchanged files are not re-read
     const every = this.opts.rescanMs ?? 2000;
     let tick = 0;
-    this.rescan = setInterval(() => {
-      if (!this.loading) releaseSchemaValidator(this.opts.validatorIdleMs ?? VALIDATOR_IDLE_MS); // not between a scan's files
-      if (!this.watcher || ++tick % 5 === 0) this.reconcile();
-    }, every);
+    this.rescan = setInterval(() => { if (!this.watcher || ++tick % 5 === 0) this.reconcile(); }, every);
   }
 
   /**

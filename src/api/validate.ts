@@ -43,22 +43,9 @@ function makeAjv(): Ajv {
 }
 
 let compiled: ReturnType<Ajv['compile']> | undefined;
-let usedAt = 0;
 function schemaValidator(): ReturnType<Ajv['compile']> {
-  usedAt = performance.now();
   compiled ??= makeAjv().compile(strictObjects(serviceUnitSchema()));
   return compiled;
-}
-
-/**
- * Drops the compiled schema validator once it has gone unused for idleMs: ~5 MB of heap (its
- * generated source, bytecode, optimized code and type feedback) that a long-running agent would
- * otherwise keep for the next changed file (issue 19). The next validation compiles it again
- * (~250 ms of CPU); the answers are the same. Returns whether a validator is still held.
- */
-export function releaseSchemaValidator(idleMs: number): boolean {
-  if (compiled !== undefined && performance.now() - usedAt >= idleMs) compiled = undefined;
-  return compiled !== undefined;
 }
 
 function pathOf(instancePath: string): string {

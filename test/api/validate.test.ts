@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { releaseSchemaValidator, validateServiceUnit } from '../../src/api/validate.ts';
+import { validateServiceUnit } from '../../src/api/validate.ts';
 import { serviceUnit, withService } from '../support/builders.ts';
 import { INVALID_MANIFESTS } from '../fixtures/invalid-manifests.ts';
 
@@ -18,16 +18,6 @@ for (const c of INVALID_MANIFESTS) {
     assert.ok(r.errors.some((e) => new RegExp(c.offline).test(e.message)), `expected a message matching ${c.offline}, got ${JSON.stringify(r.errors)}`);
   });
 }
-
-test('the compiled validator is dropped only once unused for the idle time given, and a recompiled one answers the same (issue 19)', () => {
-  const answers = (): unknown[] => INVALID_MANIFESTS.map((c) => validateServiceUnit(c.object));
-  const before = answers();
-  assert.equal(releaseSchemaValidator(3_600_000), true, 'just used: kept');
-  assert.equal(releaseSchemaValidator(0), false, 'unused for 0 ms or more: dropped');
-  assert.equal(releaseSchemaValidator(0), false);
-  assert.deepEqual(answers(), before);
-  assert.equal(releaseSchemaValidator(3_600_000), true, 'compiled again by the validations');
-});
 
 test('never throws on garbage', () => {
   for (const g of [null, 42, 'x', [], { spec: 'x' }, { spec: { service: { execStart: [null] } } }, { spec: { service: null } }]) {
