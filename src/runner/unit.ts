@@ -348,7 +348,7 @@ export class UnitRunner {
 
   /** Writes the state; false (reported, retried later) when the folder refuses the write. */
   persist(): boolean {
-    if (this.stateRefused) return false; // nothing is written into a folder someone else may write to
+    if (this.stateRefused) { this.removeDropped(); return false; } // nothing is written into a folder someone else may write to
     this.stateWrites++;
     this.dirty = false;
     try {
@@ -361,6 +361,7 @@ export class UnitRunner {
       this.writeFailed(e);
       return false;
     }
+    this.removeDropped();
     if (this.writeError !== undefined) {
       const i = this.problems.indexOf(this.writeError);
       if (i >= 0) this.problems.splice(i, 1);
@@ -935,7 +936,9 @@ export class UnitRunner {
     }
     if (lines.length > 0 || rec.done) {
       if (this.spawns.every((s) => s.done)) {
-        this.spawns = this.spawns.filter((s) => { if (s.done) this.removeSpawnFolder(s); return !s.done; });
+        // their folders (event logs) go once a state file without their records is on disk
+        // (persist()): a restarted agent that finds a record not done reads its exit there
+        this.spawns = this.spawns.filter((s) => { if (s.done) this.dropped.push(s); return !s.done; });
         if (this.recovered === 'held' && this.stateError !== undefined) {
           this.log('notice', `${this.unitName}: the processes a damaged state file left are gone; the unit may start again`);
           const i = this.problems.indexOf(this.stateError);
@@ -944,12 +947,20 @@ export class UnitRunner {
         }
         this.groupDone();
       }
-      this.dirty = true;
+      // what the engine decided is written (send() marks it); lines it was not told of (the
+      // "shim" line, notes) are not worth a write of their own: the event log keeps them, and a
+      // restarted agent reads them again from the offset saved with the rest
+      if (rec.done) this.dirty = true;
     }
   }
 
-  private removeSpawnFolder(s: SpawnRecord): void {
-    try { removeSpawnDir(s); } catch (e) { this.log('warning', `cannot remove ${s.dir}: ${fsErrorText(e)}; it is left behind`); }
+  /** Spawn records dropped from `spawns` whose folders wait for the next written state (persist()). */
+  private readonly dropped: SpawnRecord[] = [];
+
+  private removeDropped(): void {
+    for (const s of this.dropped.splice(0)) {
+      try { removeSpawnDir(s); } catch (e) { this.log('warning', `cannot remove ${s.dir}: ${fsErrorText(e)}; it is left behind`); }
+    }
   }
 
   /** Every live process of the unit except the shims themselves (only shims /proc confirms: shimAlive). */
