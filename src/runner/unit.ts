@@ -558,6 +558,7 @@ export class UnitRunner {
         const d = decide(this.machine, next, this.cfg, this.clock(), Math.random()); // randomness enters here, as the clock does
         this.decisions++;
         const before = this.machine.state;
+        if (this.batchDepth > 0 && !quiet(this.machine, d.machine, d.effects)) this.urgent = true;
         this.machine = d.machine;
         if (ENDED.has(d.machine.state) && !ENDED.has(before)) this.destroyRuntimeData(d.machine.state !== 'dead' && d.machine.state !== 'failed');
         this.opts.onDecision?.(properties(this.machine), this.machine, d.effects);
@@ -834,6 +835,7 @@ export class UnitRunner {
     this.tail.tick();
     this.cgroupTick();
     if (this.writeError !== undefined && !this.dispatching && this.batchDepth === 0) this.persist(); // the retry of a failed write
+    else if (this.dirty && !this.dispatching && this.batchDepth === 0) this.flush(); // a quiet batch's changes (poll())
   }
 
   /** Reads what a shim wrote since last time and turns it into engine events. */
@@ -841,8 +843,22 @@ export class UnitRunner {
     if (rec.done || this.closed) return;
     this.batchDepth++;
     try { this.pollBatch(rec); } finally { this.batchDepth--; }
-    if (this.batchDepth === 0) this.flush();
+    if (this.batchDepth > 0) return;
+    // what a batch of event-log lines changed is written at its end when it must be (urgent), and
+    // then not when a timer is due at once (RestartSec=0): that timer's decision, in this turn of
+    // the event loop, writes it with the restart's spawn record. Quiet batches wait for the next
+    // write (pollTick() at the latest): a restarted agent reads their lines again from the offsets
+    // saved with the rest (issue 19: 4 writes a restart → 2, 1 at RestartSec=0)
+    const urgent = this.urgent;
+    this.urgent = false;
+    if (urgent && !this.timerDue()) this.flush();
   }
+
+  /** A batch of event-log lines made a decision that is not quiet() (or ended a spawn): written at the batch's end. */
+  private urgent = false;
+
+  /** The state timer is due now: it fires in this turn of the event loop (Deadline.arm()), and its decision writes. */
+  private timerDue(): boolean { return this.machine.timer !== undefined && this.machine.timer.deadline <= this.clock(); }
 
   /** A spawn's command has exec()ed (or failed to): launches that waited for it go on. */
   private execDone(rec: SpawnRecord): void {
@@ -909,6 +925,7 @@ export class UnitRunner {
             // judged by the sender's credentials before the engine sees it (notifyaccess.ts)
             const fields = this.notifyJudge.judge(ev, { access: this.cfg.notifyAccess, machine: this.machine, membership: this.membership });
             if (fields === undefined) break;
+            this.urgent = true; // judged by its sender's credentials now: read again later, it may be judged otherwise
             this.send({ t: 'notify', pid: ev.pid, fields });
             this.noteMainPid();
           }
@@ -950,7 +967,7 @@ export class UnitRunner {
       // what the engine decided is written (send() marks it); lines it was not told of (the
       // "shim" line, notes) are not worth a write of their own: the event log keeps them, and a
       // restarted agent reads them again from the offset saved with the rest
-      if (rec.done) this.dirty = true;
+      if (rec.done) { this.dirty = true; this.urgent = true; }
     }
   }
 
@@ -1084,6 +1101,7 @@ export class UnitRunner {
 
   /** Stops watching; the service's processes keep running (agent shutdown without stopping). */
   close(): void {
+    if (this.dirty && !this.dispatching && this.batchDepth === 0 && !this.stateRefused) this.flush(); // a quiet batch's changes (poll())
     this.closed = true;
     this.unwatchEmpty();
     this.timer.disarm();
@@ -1093,6 +1111,17 @@ export class UnitRunner {
     for (const h of this.spawnHolds.values()) if (h !== 'expired') clearTimeout(h);
     this.spawnHolds.clear();
   }
+}
+
+/**
+ * A decision that leaves nothing a restarted agent would not read again, the same, from the event
+ * log lines it came from: the state, its timer and the watchdog's deadline as they were, and no
+ * effect but the records for users (a transition, a log line) — the PID of a simple service's main
+ * process, its exec. Its write may wait for the next one (UnitRunner.poll()).
+ */
+function quiet(before: Machine, after: Machine, effects: readonly Effect[]): boolean {
+  return after.state === before.state && after.timer?.deadline === before.timer?.deadline && after.timer?.gen === before.timer?.gen
+    && after.watchdogDeadline === before.watchdogDeadline && effects.every((e) => e.t === 'transition' || e.t === 'log');
 }
 
 /** strerror(3)'s words for an errno (libuv's message, capitalized as glibc writes it). */
