@@ -361,7 +361,9 @@ export class UnitRunner {
       this.writeFailed(e);
       return false;
     }
-    this.removeDropped();
+    // the folders it no longer follows go after this turn of the event loop: not on the way
+    // from a restart's spawn record to its fork (issue 19's restart gap)
+    if (this.dropped.length > 0) { const gone = this.dropped.splice(0); setImmediate(() => this.removeDropped(gone)); }
     if (this.writeError !== undefined) {
       const i = this.problems.indexOf(this.writeError);
       if (i >= 0) this.problems.splice(i, 1);
@@ -974,8 +976,8 @@ export class UnitRunner {
   /** Spawn records dropped from `spawns` whose folders wait for the next written state (persist()). */
   private readonly dropped: SpawnRecord[] = [];
 
-  private removeDropped(): void {
-    for (const s of this.dropped.splice(0)) {
+  private removeDropped(gone: readonly SpawnRecord[] = this.dropped.splice(0)): void {
+    for (const s of gone) {
       try { removeSpawnDir(s); } catch (e) { this.log('warning', `cannot remove ${s.dir}: ${fsErrorText(e)}; it is left behind`); }
     }
   }
@@ -1102,6 +1104,7 @@ export class UnitRunner {
   /** Stops watching; the service's processes keep running (agent shutdown without stopping). */
   close(): void {
     if (this.dirty && !this.dispatching && this.batchDepth === 0 && !this.stateRefused) this.flush(); // a quiet batch's changes (poll())
+    if (!this.dirty) this.removeDropped(); // the folders a written state no longer follows
     this.closed = true;
     this.unwatchEmpty();
     this.timer.disarm();
