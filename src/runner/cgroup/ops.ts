@@ -2,7 +2,7 @@
 // starts), list and signal its processes, tell whether it is empty, and remove it once empty.
 // Synchronous file operations on cgroupfs, each a few system calls.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FOREIGN_BASE, type UnitCgroup } from './naming.ts';
 
@@ -78,6 +78,12 @@ export function ensureUnitCgroup(cg: UnitCgroup): void {
  * and cpuset.mems down every level, as a new child's are empty).
  */
 function ensureLeaf(dir: string, cpuset: boolean): boolean {
+  // there already (a restart): a stat, not a mkdir() that fails with EEXIST — cgroupfs takes its
+  // lock for the mkdir, and Node makes an Error (message, stack) of every EEXIST
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    if (cpuset) { try { fillCpuset(dir); } catch (err) { throw new CgroupError(dir, err, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
+    return true;
+  }
   try { mkdirSync(dir); } catch (e) {
     if (errCode(e) === 'ENOENT') return false;
     if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
