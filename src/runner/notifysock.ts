@@ -80,6 +80,9 @@ function unsafeFolder(path: string): string | undefined {
 
 /** A folder of the agent's, 0755, refused when someone else owns it or may write to it. */
 function ownFolder(path: string): string | undefined {
+  // as it should be already (every spawn after the first): one lstat, no mkdir() failing with EEXIST, no chmod()
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st && st.isDirectory() && st.uid === EUID && (st.mode & 0o7777) === 0o755) return undefined;
   try { mkdirSync(path, { mode: 0o755 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return (e as Error).message; }
   const why = unsafeFolder(path);
   if (why !== undefined) return why;
