@@ -346,6 +346,13 @@ export class UnitRunner {
     this.runtimes.declare(this.unitName, Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : [], namespacePaths(this.spec.service));
   }
 
+  /** specHash() of the spec, kept while the spec is the same object (a sha256 of its JSON each write, before). */
+  private hashed: { spec: ServiceUnitSpec; hash: string } | undefined;
+  private specHashNow(): string {
+    if (this.hashed?.spec !== this.spec) this.hashed = { spec: this.spec, hash: specHash(this.spec) };
+    return this.hashed.hash;
+  }
+
   /** Writes the state; false (reported, retried later) when the folder refuses the write. */
   persist(): boolean {
     if (this.stateRefused) { this.removeDropped(); return false; } // nothing is written into a folder someone else may write to
@@ -353,7 +360,7 @@ export class UnitRunner {
     this.dirty = false;
     try {
       writeUnitState(this.dir, {
-        unitName: this.unitName, id: this.id, spec: this.spec, specHash: specHash(this.spec), invocationId: this.invocationId,
+        unitName: this.unitName, id: this.id, spec: this.spec, specHash: this.specHashNow(), invocationId: this.invocationId,
         mainCommandLine: this.mainCommandLine, seq: this.seq, machine: this.machine, spawns: this.spawns,
       });
     } catch (e) {
