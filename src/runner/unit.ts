@@ -353,8 +353,8 @@ export class UnitRunner {
     return this.hashed.hash;
   }
 
-  /** Writes the state; false (reported, retried later) when the folder refuses the write. */
-  persist(): boolean {
+  /** Writes the state; false (reported, retried later) when the folder refuses the write. spawnSoon: a spawn record, its process started next. */
+  persist(spawnSoon = false): boolean {
     if (this.stateRefused) { this.removeDropped(); return false; } // nothing is written into a folder someone else may write to
     this.stateWrites++;
     this.dirty = false;
@@ -368,9 +368,13 @@ export class UnitRunner {
       this.writeFailed(e);
       return false;
     }
-    // the folders it no longer follows go after this turn of the event loop: not on the way
-    // from a restart's spawn record to its fork (issue 19's restart gap)
-    if (this.dropped.length > 0) { const gone = this.dropped.splice(0); setImmediate(() => this.removeDropped(gone)); }
+    // the folders it no longer follows go now, or, after a spawn record (spawnSoon), once this
+    // turn of the event loop is done: not on the way from a restart's record to its fork (issue
+    // 19's restart gap)
+    if (this.dropped.length > 0) {
+      const gone = this.dropped.splice(0);
+      if (spawnSoon) setImmediate(() => this.removeDropped(gone)); else this.removeDropped(gone);
+    }
     if (this.writeError !== undefined) {
       const i = this.problems.indexOf(this.writeError);
       if (i >= 0) this.problems.splice(i, 1);
@@ -574,7 +578,7 @@ export class UnitRunner {
         // write-ahead: spawn records, holding their whole effect, are on disk before any process starts
         const records = new Map<Effect, SpawnRecord>();
         for (const e of d.effects) if (e.t === 'spawn') records.set(e, this.allocate(e));
-        const recorded = records.size === 0 || this.persist();
+        const recorded = records.size === 0 || this.persist(true);
         if (records.size === 0) this.dirty = true;
         for (const e of d.effects) {
           const rec = records.get(e);
