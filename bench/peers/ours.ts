@@ -37,7 +37,7 @@ export class Ours implements Peer {
   private agent: ChildProcess | undefined;
   private state = '';
   private manifests = '';
-  stats = { stateWrites: 0, decisions: 0 };
+  stats = { stateWrites: 0, decisions: 0, restarts: 0 };
 
   constructor(o: OursOptions = {}) {
     this.name = o.name ?? 'unit-operator';
@@ -121,12 +121,12 @@ export class Ours implements Peer {
     const f = await measure(() => [agentPid, ...shims()], seconds, count);
     const after = await request(this.state, { cmd: 'stats' }, 30_000).catch(() => undefined);
     if (before?.ok && after?.ok && before.stats && after.stats) {
-      this.stats = { stateWrites: (after.stats.stateWrites - before.stats.stateWrites) / seconds, decisions: (after.stats.decisions - before.stats.decisions) / seconds };
+      this.stats = { stateWrites: (after.stats.stateWrites - before.stats.stateWrites) / seconds, decisions: (after.stats.decisions - before.stats.decisions) / seconds, restarts: ((after.stats.restarts ?? 0) - (before.stats.restarts ?? 0)) / seconds };
     }
     const agentOnly = await measure(() => [agentPid], 1, count);
     const holder = perProcess(ownShims(true)); // the holders apart from the agent (issue 19)
     await this.stopAgent(true);
-    return { ...f, holder, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
+    return { ...f, holder, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${storm ? `, ${this.stats.restarts.toFixed(0)} restarts/s` : ''}${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
   }
 
   /**

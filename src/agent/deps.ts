@@ -5,7 +5,7 @@
 // Pure decisions stay in src/deps; this file only routes.
 
 import {
-  buildGraph, decide, depsEventsFromEngine, depsFromSpec, engineEventFor, initialState,
+  ActiveStates, buildGraph, decide, depsEventsFromEngine, depsFromSpec, engineEventFor, initialState,
   isInactiveOrFailed, NO_HOST_MOUNTS,
   type DepsEffect, type HostMounts, type DepsEvent, type DepsState, type Graph, type Job, type JobMode, type JobResult, type JobType, type RequestJobType, type TxErrorCode, type UnitDeps,
 } from '../deps/index.ts';
@@ -105,12 +105,12 @@ export class DepsDriver {
     const base = initialState(this.graph);
     const units: Record<string, ActiveState> = {};
     // (a host mount unit: as the mount table stands now)
-    for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? (this.graph.hostMounts.has(u) ? base.units[u] : undefined) ?? this.state.units[u] ?? base.units[u] ?? 'inactive';
+    for (const u of this.graph.units.keys()) units[u] = (members.get(u)?.activeState as ActiveState | undefined) ?? (this.graph.hostMounts.has(u) ? base.units.get(u) : undefined) ?? this.state.units.get(u) ?? base.units.get(u) ?? 'inactive';
     const jobs: Record<string, Job> = {};
     // (a job of a unit gone is left only while this is called from inside a drain: it ends here)
     const gone: Job[] = [];
     for (const [u, j] of Object.entries(this.state.jobs)) (this.graph.units.has(u) ? (jobs[u] = j) : gone.push(j));
-    this.state = { units, jobs, nextJobId: this.state.nextJobId };
+    this.state = { units: ActiveStates.from(units), jobs, nextJobId: this.state.nextJobId };
     for (const j of gone) this.jobEnded(j.id, j.unit, j.type, 'canceled');
     // what the waiting jobs wait for may have changed (and they may now wait on each other)
     if (Object.keys(jobs).length > 0) this.push({ ev: { t: 'graph-changed' } });
@@ -120,7 +120,7 @@ export class DepsDriver {
   has(unit: string): boolean { return this.graph.units.has(unit); }
   get graphNow(): Graph { return this.graph; }
   /** A unit's ActiveState as the dependency engine knows it (hosted units: their runner's, live). */
-  stateOf(unit: string): string { return this.members.get(unit)?.activeState ?? this.state.units[unit] ?? 'inactive'; }
+  stateOf(unit: string): string { return this.members.get(unit)?.activeState ?? this.state.units.get(unit) ?? 'inactive'; }
 
   /** systemctl start|stop|restart|reload|try-restart UNIT: a transaction anchored on it. */
   request(unit: string, type: RequestJobType, mode: JobMode = 'replace', manual = true): Queued {

@@ -37,6 +37,8 @@ export interface AgentStats {
   readonly units: number;
   readonly stateWrites: number;
   readonly decisions: number;
+  /** The units' automatic restarts so far (the sum of their NRestarts=): the benchmark's restarts a second. */
+  readonly restarts?: number;
   readonly pid: number;
   /** process.memoryUsage() of the agent (bytes). */
   readonly memory?: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number; readonly arrayBuffers: number };

@@ -215,7 +215,7 @@ export class StandaloneAgent {
       case 'ping': return { ok: true };
       case 'stats': {
         const rs = [...this.host.units.values()].map((h) => h.runner);
-        return { ok: true, stats: { units: rs.length, stateWrites: rs.reduce((a, r) => a + r.stateWrites, 0), decisions: rs.reduce((a, r) => a + r.decisions, 0), pid: process.pid, memory: process.memoryUsage() } };
+        return { ok: true, stats: { units: rs.length, stateWrites: rs.reduce((a, r) => a + r.stateWrites, 0), decisions: rs.reduce((a, r) => a + r.decisions, 0), restarts: rs.reduce((a, r) => a + r.machine.nRestarts, 0), pid: process.pid, memory: process.memoryUsage() } };
       }
       case 'list': return { ok: true, units: this.list() };
       case 'problems': return { ok: true, problems: this.problems };

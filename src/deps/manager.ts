@@ -11,6 +11,7 @@ import {
 import type { JobMode } from './spec.ts';
 import { buildTransaction, type TransactionOptions, type TxErrorCode } from './transaction.ts';
 import type { DepsDecision, DepsEffect, DepsEvent, DepsState, Job } from './types.ts';
+import { ActiveStates } from './active.ts';
 
 /** The state of a node whose units are all inactive: the node's well-known targets are active. */
 export function initialState(graph: Graph, active: Readonly<Record<string, ActiveState>> = {}): DepsState {
@@ -19,13 +20,14 @@ export function initialState(graph: Graph, active: Readonly<Record<string, Activ
   for (const t of WELL_KNOWN_TARGETS) units[t] = 'active';
   for (const t of INACTIVE_TARGETS) units[t] = 'inactive';
   for (const [m, st] of graph.hostMounts) if (graph.units.get(m)?.hostMount) units[m] = st;
-  return { units: { ...units, ...active }, jobs: {}, nextJobId: 1 };
+  return { units: ActiveStates.from({ ...units, ...active }), jobs: {}, nextJobId: 1 };
 }
 
 type MJob = { -readonly [K in keyof Job]: Job[K] };
 
 class Ctx {
-  readonly units: Record<string, ActiveState>;
+  /** Replaced (ActiveStates.with()), never changed in place: the state decide() was given stays as it was. */
+  units: ActiveStates;
   readonly jobs: Record<string, MJob>;
   nextJobId: number;
   readonly effects: DepsEffect[] = [];
@@ -44,13 +46,13 @@ class Ctx {
   readonly now: number;
   constructor(s: DepsState, g: Graph, now: number) {
     this.g = g; this.now = now;
-    this.units = { ...s.units };
+    this.units = s.units;
     this.jobs = Object.fromEntries(Object.entries(s.jobs).map(([k, j]) => [k, { ...j }]));
     this.nextJobId = s.nextJobId;
   }
 
   state(): DepsState { return { units: this.units, jobs: this.jobs, nextJobId: this.nextJobId }; }
-  st(u: string): ActiveState { return this.units[u] ?? 'inactive'; }
+  st(u: string): ActiveState { return this.units.get(u) ?? 'inactive'; }
   log(unit: string | undefined, level: 'debug' | 'info' | 'notice' | 'warning' | 'err', message: string): void { this.effects.push({ t: 'log', unit, level, message }); }
   rel(u: string, a: Atom): string[] { return related(this.g, u, a); }
   private byId(id: number): MJob | undefined { return Object.values(this.jobs).find((j) => j.id === id); }
@@ -235,7 +237,7 @@ class Ctx {
 
   /** unit_notify(): job processing, retroactive dependencies, OnFailure=/OnSuccess=, queues. */
   notify(u: string, os: ActiveState, ns: ActiveState, flags: { willAutoRestart?: boolean; reloadFailed?: boolean }): void {
-    this.units[u] = ns;
+    this.units = this.units.with(u, ns);
     const j = this.jobs[u];
     let unexpected = false;
     if (j) {

@@ -1,6 +1,7 @@
 // The dependency engine's state, events and effects: plain data, like src/engine/types.ts.
 
 import type { ActiveState } from '../engine/states.ts';
+import type { ActiveStates } from './active.ts';
 import type { JobResult, JobType, RequestJobType } from './jobs.ts';
 import type { JobMode } from './spec.ts';
 import type { TxErrorCode } from './transaction.ts';
@@ -17,8 +18,8 @@ export interface Job {
 }
 
 export interface DepsState {
-  /** Every unit's ActiveState as the dependency engine last heard it (targets: its own). */
-  readonly units: Readonly<Record<string, ActiveState>>;
+  /** Every unit's ActiveState as the dependency engine last heard it (targets: its own); an immutable table (active.ts). */
+  readonly units: ActiveStates;
   /** The installed job of each unit (at most one, as in systemd). */
   readonly jobs: Readonly<Record<string, Job>>;
   readonly nextJobId: number;

@@ -29,7 +29,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 const SUN_PATH_MAX = 107;
 
 const h16 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
-const isRoot = (): boolean => (process.geteuid?.() ?? 0) === 0;
+/** The agent's effective uid, read once (it never changes it). */
+const EUID = process.geteuid?.() ?? 0;
+const isRoot = (): boolean => EUID === 0;
 
 /** Where the agent reaches the host's files ('' : its own /). */
 function filePrefix(hostRoot: string | undefined): string {
@@ -71,13 +73,16 @@ function unsafeFolder(path: string): string | undefined {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (!st) return 'it does not exist';
   if (!st.isDirectory()) return 'it is not a folder';
-  if (st.uid !== (process.geteuid?.() ?? 0)) return `it is owned by uid ${st.uid}`;
+  if (st.uid !== EUID) return `it is owned by uid ${st.uid}`;
   if ((st.mode & 0o022) !== 0) return 'others may write to it';
   return undefined;
 }
 
 /** A folder of the agent's, 0755, refused when someone else owns it or may write to it. */
 function ownFolder(path: string): string | undefined {
+  // as it should be already (every spawn after the first): one lstat, no mkdir() failing with EEXIST, no chmod()
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st && st.isDirectory() && st.uid === EUID && (st.mode & 0o7777) === 0o755) return undefined;
   try { mkdirSync(path, { mode: 0o755 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return (e as Error).message; }
   const why = unsafeFolder(path);
   if (why !== undefined) return why;

@@ -346,20 +346,34 @@ export class UnitRunner {
     this.runtimes.declare(this.unitName, Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : [], namespacePaths(this.spec.service));
   }
 
-  /** Writes the state; false (reported, retried later) when the folder refuses the write. */
-  persist(): boolean {
-    if (this.stateRefused) return false; // nothing is written into a folder someone else may write to
+  /** specHash() of the spec, kept while the spec is the same object (a sha256 of its JSON each write, before). */
+  private hashed: { spec: ServiceUnitSpec; hash: string } | undefined;
+  private specHashNow(): string {
+    if (this.hashed?.spec !== this.spec) this.hashed = { spec: this.spec, hash: specHash(this.spec) };
+    return this.hashed.hash;
+  }
+
+  /** Writes the state; false (reported, retried later) when the folder refuses the write. spawnSoon: a spawn record, its process started next. */
+  persist(spawnSoon = false): boolean {
+    if (this.stateRefused) { this.removeDropped(); return false; } // nothing is written into a folder someone else may write to
     this.stateWrites++;
     this.dirty = false;
     try {
       writeUnitState(this.dir, {
-        unitName: this.unitName, id: this.id, spec: this.spec, specHash: specHash(this.spec), invocationId: this.invocationId,
+        unitName: this.unitName, id: this.id, spec: this.spec, specHash: this.specHashNow(), invocationId: this.invocationId,
         mainCommandLine: this.mainCommandLine, seq: this.seq, machine: this.machine, spawns: this.spawns,
       });
     } catch (e) {
       this.dirty = true;
       this.writeFailed(e);
       return false;
+    }
+    // the folders it no longer follows go now, or, after a spawn record (spawnSoon), once this
+    // turn of the event loop is done: not on the way from a restart's record to its fork (issue
+    // 19's restart gap)
+    if (this.dropped.length > 0) {
+      const gone = this.dropped.splice(0);
+      if (spawnSoon) setImmediate(() => this.removeDropped(gone)); else this.removeDropped(gone);
     }
     if (this.writeError !== undefined) {
       const i = this.problems.indexOf(this.writeError);
@@ -559,13 +573,14 @@ export class UnitRunner {
         const d = decide(this.machine, next, this.cfg, this.clock(), Math.random()); // randomness enters here, as the clock does
         this.decisions++;
         const before = this.machine.state;
+        if (this.batchDepth > 0 && !quiet(this.machine, d.machine, d.effects)) this.urgent = true;
         this.machine = d.machine;
         if (ENDED.has(d.machine.state) && !ENDED.has(before)) this.destroyRuntimeData(d.machine.state !== 'dead' && d.machine.state !== 'failed');
         this.opts.onDecision?.(properties(this.machine), this.machine, d.effects);
         // write-ahead: spawn records, holding their whole effect, are on disk before any process starts
         const records = new Map<Effect, SpawnRecord>();
         for (const e of d.effects) if (e.t === 'spawn') records.set(e, this.allocate(e));
-        const recorded = records.size === 0 || this.persist();
+        const recorded = records.size === 0 || this.persist(true);
         if (records.size === 0) this.dirty = true;
         for (const e of d.effects) {
           const rec = records.get(e);
@@ -835,6 +850,7 @@ export class UnitRunner {
     this.tail.tick();
     this.cgroupTick();
     if (this.writeError !== undefined && !this.dispatching && this.batchDepth === 0) this.persist(); // the retry of a failed write
+    else if (this.dirty && !this.dispatching && this.batchDepth === 0) this.flush(); // a quiet batch's changes (poll())
   }
 
   /** Reads what a shim wrote since last time and turns it into engine events. */
@@ -842,8 +858,22 @@ export class UnitRunner {
     if (rec.done || this.closed) return;
     this.batchDepth++;
     try { this.pollBatch(rec); } finally { this.batchDepth--; }
-    if (this.batchDepth === 0) this.flush();
+    if (this.batchDepth > 0) return;
+    // what a batch of event-log lines changed is written at its end when it must be (urgent), and
+    // then not when a timer is due at once (RestartSec=0): that timer's decision, in this turn of
+    // the event loop, writes it with the restart's spawn record. Quiet batches wait for the next
+    // write (pollTick() at the latest): a restarted agent reads their lines again from the offsets
+    // saved with the rest (issue 19: 4 writes a restart → 2, 1 at RestartSec=0)
+    const urgent = this.urgent;
+    this.urgent = false;
+    if (urgent && !this.timerDue()) this.flush();
   }
+
+  /** A batch of event-log lines made a decision that is not quiet() (or ended a spawn): written at the batch's end. */
+  private urgent = false;
+
+  /** The state timer is due now: it fires in this turn of the event loop (Deadline.arm()), and its decision writes. */
+  private timerDue(): boolean { return this.machine.timer !== undefined && this.machine.timer.deadline <= this.clock(); }
 
   /** A spawn's command has exec()ed (or failed to): launches that waited for it go on. */
   private execDone(rec: SpawnRecord): void {
@@ -910,6 +940,7 @@ export class UnitRunner {
             // judged by the sender's credentials before the engine sees it (notifyaccess.ts)
             const fields = this.notifyJudge.judge(ev, { access: this.cfg.notifyAccess, machine: this.machine, membership: this.membership });
             if (fields === undefined) break;
+            this.urgent = true; // judged by its sender's credentials now: read again later, it may be judged otherwise
             this.send({ t: 'notify', pid: ev.pid, fields });
             this.noteMainPid();
           }
@@ -937,7 +968,9 @@ export class UnitRunner {
     }
     if (lines.length > 0 || rec.done) {
       if (this.spawns.every((s) => s.done)) {
-        this.spawns = this.spawns.filter((s) => { if (s.done) this.removeSpawnFolder(s); return !s.done; });
+        // their folders (event logs) go once a state file without their records is on disk
+        // (persist()): a restarted agent that finds a record not done reads its exit there
+        this.spawns = this.spawns.filter((s) => { if (s.done) this.dropped.push(s); return !s.done; });
         if (this.recovered === 'held' && this.stateError !== undefined) {
           this.log('notice', `${this.unitName}: the processes a damaged state file left are gone; the unit may start again`);
           const i = this.problems.indexOf(this.stateError);
@@ -946,12 +979,20 @@ export class UnitRunner {
         }
         this.groupDone();
       }
-      this.dirty = true;
+      // what the engine decided is written (send() marks it); lines it was not told of (the
+      // "shim" line, notes) are not worth a write of their own: the event log keeps them, and a
+      // restarted agent reads them again from the offset saved with the rest
+      if (rec.done) { this.dirty = true; this.urgent = true; }
     }
   }
 
-  private removeSpawnFolder(s: SpawnRecord): void {
-    try { removeSpawnDir(s); } catch (e) { this.log('warning', `cannot remove ${s.dir}: ${fsErrorText(e)}; it is left behind`); }
+  /** Spawn records dropped from `spawns` whose folders wait for the next written state (persist()). */
+  private readonly dropped: SpawnRecord[] = [];
+
+  private removeDropped(gone: readonly SpawnRecord[] = this.dropped.splice(0)): void {
+    for (const s of gone) {
+      try { removeSpawnDir(s); } catch (e) { this.log('warning', `cannot remove ${s.dir}: ${fsErrorText(e)}; it is left behind`); }
+    }
   }
 
   /** Every live process of the unit except the shims themselves (only shims /proc confirms: shimAlive). */
@@ -1075,6 +1116,8 @@ export class UnitRunner {
 
   /** Stops watching; the service's processes keep running (agent shutdown without stopping). */
   close(): void {
+    if (this.dirty && !this.dispatching && this.batchDepth === 0 && !this.stateRefused) this.flush(); // a quiet batch's changes (poll())
+    if (!this.dirty) this.removeDropped(); // the folders a written state no longer follows
     this.closed = true;
     this.unwatchEmpty();
     this.timer.disarm();
@@ -1084,6 +1127,17 @@ export class UnitRunner {
     for (const h of this.spawnHolds.values()) if (h !== 'expired') clearTimeout(h);
     this.spawnHolds.clear();
   }
+}
+
+/**
+ * A decision that leaves nothing a restarted agent would not read again, the same, from the event
+ * log lines it came from: the state, its timer and the watchdog's deadline as they were, and no
+ * effect but the records for users (a transition, a log line) — the PID of a simple service's main
+ * process, its exec. Its write may wait for the next one (UnitRunner.poll()).
+ */
+function quiet(before: Machine, after: Machine, effects: readonly Effect[]): boolean {
+  return after.state === before.state && after.timer?.deadline === before.timer?.deadline && after.timer?.gen === before.timer?.gen
+    && after.watchdogDeadline === before.watchdogDeadline && effects.every((e) => e.t === 'transition' || e.t === 'log');
 }
 
 /** strerror(3)'s words for an errno (libuv's message, capitalized as glibc writes it). */

@@ -36,7 +36,7 @@ test('isolate: starts the anchor and what it pulls in, stops every other active 
   const e = n.req('iso.service', 'start', 'isolate');
   assert.deepEqual(failed(e), []);
   assert.deepEqual(cmds(e), ['start iso.service', 'stop child.service', 'stop other.service']);
-  assert.equal(n.ds.units['multi-user.target'], 'active');
+  assert.equal(n.ds.units.get('multi-user.target'), 'active');
   assert.equal(n.ds.jobs['sysinit.target'], undefined);
 });
 

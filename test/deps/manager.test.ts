@@ -15,7 +15,7 @@ class Mini {
   }
   send(ev: DepsEvent): DepsEffect[] { const d = decide(this.ds, ev, this.graph, this.now); this.ds = d.state; return [...d.effects]; }
   req(unit: string, type: 'start' | 'stop' | 'restart' | 'reload' | 'verify-active' = 'start', mode: 'replace' | 'fail' = 'replace'): DepsEffect[] { return this.send({ t: 'request', unit, type, mode }); }
-  to(unit: string, to: ActiveState, extra: { willAutoRestart?: boolean } = {}): DepsEffect[] { return this.send({ t: 'state', unit, from: this.ds.units[unit] ?? 'inactive', to, ...extra }); }
+  to(unit: string, to: ActiveState, extra: { willAutoRestart?: boolean } = {}): DepsEffect[] { return this.send({ t: 'state', unit, from: this.ds.units.get(unit) ?? 'inactive', to, ...extra }); }
   /** The unit's service goes through activating to active. */
   up(unit: string): DepsEffect[] { return [...this.to(unit, 'activating'), ...this.to(unit, 'active')]; }
   down(unit: string, end: ActiveState = 'inactive'): DepsEffect[] { return [...this.to(unit, 'deactivating'), ...this.to(unit, end)]; }
@@ -50,7 +50,7 @@ test('a failed Requires=+After= dependency finishes the dependent\'s start job w
   assert.deepEqual(logs(e), ['Failed to start db.service.', 'Dependency failed for app.service.',
     "app.service: Job app.service/start failed with result 'dependency'.", 'app.service: Triggering OnFailure= dependencies.', 'Starting alert.service...']);
   assert.deepEqual(cmds(e), ['start alert.service']);
-  assert.equal(n.ds.units['app.service'], 'inactive');
+  assert.equal(n.ds.units.get('app.service'), 'inactive');
 });
 
 test('Wants= on a failing unit: the dependent starts anyway, after it', () => {
@@ -103,7 +103,7 @@ test('an automatic restart of a dependency restarts (not stops) the units that r
   // running → failed (a restart follows) → auto-restart: nothing is stopped, no OnFailure=
   assert.deepEqual(cmds(n.to('db.service', 'failed', { willAutoRestart: true })), []);
   assert.deepEqual(cmds(n.to('db.service', 'activating')), []);
-  assert.deepEqual(n.ds.units['app.service'], 'active');
+  assert.deepEqual(n.ds.units.get('app.service'), 'active');
   // job_compare(): a restart job is a stop job until its stop is done, and stops go first: app
   // stops, then db's start job runs, then app's (now start) job (oracle set 12's journal order)
   const e = n.send({ t: 'auto-restart', unit: 'db.service' });

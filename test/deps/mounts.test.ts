@@ -43,7 +43,7 @@ test('RequiresMountsFor=/WantsMountsFor=: the Requires=, Wants=, After= systemd 
     assert.deepEqual([...(rels.get(rel) ?? [])].sort(), want, rel);
   }
   // mounted prefixes are active mount units; sys-kernel-config.mount (a unit file, not mounted) inactive
-  const st = initialState(g).units;
+  const st = initialState(g).units.toRecord();
   assert.deepEqual([st['tmp.mount'], st['-.mount'], st['run-lock.mount'], st['sys-kernel-config.mount']], ['active', 'active', 'active', 'inactive']);
   // list-dependencies' first level as systemctl's (system.slice aside)
   const out = renderTree(dependencyTree(g, 'dep-mnt.service', (u) => st[u] ?? 'inactive')).split('\n').filter((l) => /^. [├└]─/.test(l));
@@ -53,7 +53,7 @@ test('RequiresMountsFor=/WantsMountsFor=: the Requires=, Wants=, After= systemd 
 });
 
 const world = (g: ReturnType<typeof buildGraph>) => {
-  const st = initialState(g).units;
+  const st = initialState(g).units.toRecord();
   return { graph: g, state: (u: string): ActiveState => st[u] ?? 'inactive', installed: (): JobType | undefined => undefined };
 };
 

@@ -14,7 +14,7 @@ import { harness, waitFor, subState, alive, sleep, shimPath, testCgroups } from 
 import { until } from '../support/wait.ts';
 import {
   detectCgroups, describeLayout, unitCgroup, holdersCgroup, slicePath, escapeCgroupName, insideAgent, agentBase,
-  ensureUnitCgroup, removeUnitCgroup, cgroupPids, isPopulated, killCgroup, readUsage, attachPid, freezeCgroup,
+  ensureUnitCgroup, removeUnitCgroup, removeBaseTree, cgroupPids, isPopulated, killCgroup, readUsage, attachPid, freezeCgroup,
 } from '../../src/runner/cgroup/index.ts';
 import { unitStatus } from '../../src/agent/status.ts';
 
@@ -134,6 +134,26 @@ test('KillMode=control-group: a stop reaches a double-forked, setsid-ed grandchi
   await sleep(50);
   assert.deepEqual(pids.filter(alive), [], 'no process left behind');
   await until('the cgroup removed', () => dirs.every((d) => !existsSync(d)), { timeoutMs: 3000 });
+});
+
+test('a unit\'s cgroup, its slice and the holders\' cgroup removed behind the agent\'s back while it waits to restart are made again in every hierarchy before the next process starts', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('again.service', { unit: { startLimitIntervalSec: 0 }, service: { type: 'exec', execStart: ['/bin/sleep 0.2'], restart: 'always', restartSec: '1s', slice: 'uo-x-y.slice' } });
+  r.start();
+  await waitFor(r, 'auto-restart', subState('auto-restart'), 3000);
+  const cg = r.cgroup!;
+  const holders = holdersCgroup(h.cgroups!)!;
+  assert.equal(cg.rel, `${h.cgroups!.base}/uo.slice/uo-x.slice/uo-x-y.slice/again.service`);
+  // everything below the test's base, in every hierarchy: the unit's cgroup, its two slices, the holders' cgroup
+  assert.deepEqual(removeBaseTree(h.cgroups!.layout, h.cgroups!.base), []);
+  for (const d of [...cg.placement, ...holders.placement]) assert.equal(existsSync(d), false, d);
+  await waitFor(r, 'restarted and running', (x) => x.props.NRestarts === 1 && x.props.SubState === 'running' && x.props.MainPID > 0, 3000);
+  const main = r.props.MainPID;
+  for (const dir of cg.placement) assert.deepEqual(procsOf(dir), [main], `${dir}/cgroup.procs`);
+  const shim = r.spawns.find((s) => !s.done)!.shimPid;
+  for (const dir of holders.placement) assert.ok(procsOf(dir).includes(shim), `the shim ${shim} is in ${dir}`);
+  r.stop();
+  await waitFor(r, 'dead', subState('dead'));
 });
 
 test('accounting: Tasks, Memory (peak) and CPU equal the cgroup files; status and -o json carry them', { skip }, async (t) => {

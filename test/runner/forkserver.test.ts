@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, Socket, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ForkServer, forkServerPids, shimToken } from '../../src/runner/forkserver.ts';
@@ -79,6 +79,28 @@ test('the socket is 0600 in a 0700 folder; the agent is greeted with the version
   assert.match(ok!, /^ok 7 \d+$/);
   assert.equal(exit, `exit ${ok!.split(' ')[2]}`, 'the shim it started was reaped and said');
   assert.match(readFileSync(events, 'utf8'), /^shim \d+\nspawn \d+\nexec \d+\nexit \d+ exited 0\nempty\n$/);
+});
+
+test('an agent that reads late (busy for 3 s) is neither waited for nor dropped: 1,000 requests sent meanwhile all run and are all answered once it reads', async (t) => {
+  const s = await server(t, process.pid);
+  // a stream that buffers next to nothing while paused: the socket's own buffer is what fills
+  const c = new Socket({ readableHighWaterMark: 64 } as SocketConstructorOpts).connect(s.sock);
+  t.after(() => { c.destroy(); });
+  let text = '', closed = false;
+  c.on('data', (d) => { text += d.toString(); });
+  c.on('close', () => { closed = true; });
+  await until('greeted', () => text.includes('\n'), { timeoutMs: 3000 });
+  // the agent busy: nothing read while the replies (an "ok" and an "exit" line each) fill the
+  // socket's buffer (~280 lines) many times over
+  c.pause();
+  const n = 1000;
+  c.write(Buffer.concat(Array.from({ length: n }, (_, i) => request(i + 1, [shimPath, '--features'], []))));
+  await sleep(3000);
+  c.resume();
+  const oks = (): number => (text.match(/^ok \d+ \d+$/gm) ?? []).length;
+  await until(`${n} answers`, () => oks() === n || closed, { timeoutMs: 15_000 });
+  assert.equal(closed, false, `the server dropped the agent after ${oks()} answers`);
+  assert.equal(oks(), n);
 });
 
 test('a peer of another uid is refused, even one that can reach the socket (CAP_DAC_OVERRIDE)', async (t) => {

@@ -2,12 +2,12 @@
 // defaults; version-2 files round-trip with every field written; writes are atomic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { INITIAL_MACHINE } from '../../src/engine/index.ts';
-import { decodeUnitState, encodeUnitState, journalPath, newSpawnRecord, readUnitState, statePath, unitDirOfJournal, unitDirs, writeUnitState, STATE_VERSION } from '../../src/runner/store.ts';
+import { decodeUnitState, encodeUnitState, journalPath, newSpawnRecord, readUnitState, removeSpawnDir, statePath, unitDirOfJournal, unitDirs, writeUnitState, STATE_VERSION } from '../../src/runner/store.ts';
 
 const V1 = fileURLToPath(new URL('../fixtures/state/v1/units', import.meta.url));
 
@@ -67,4 +67,26 @@ test('a file lacking fields gets defaults; an unknown version or garbage is no s
 test('the journal is in the unit folder, and the folder is found from it', () => {
   assert.equal(journalPath('/s/units/a.service'), '/s/units/a.service/journal.log');
   assert.equal(unitDirOfJournal(journalPath('/s/units/ns_b')), '/s/units/ns_b');
+});
+
+test('removeSpawnDir(): a folder with its event log, one with more in it, one that never got a log, and a link to a folder (only the link goes)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uo-store-rm-'));
+  try {
+    const effect = { t: 'spawn' as const, role: 'main' as const, kind: 'start' as const, index: 0, command: { path: '/bin/true', argv: ['true'], flags: { ignoreFailure: false, noEnvExpand: false, privileged: false, noSetuid: false, ambientOnly: false } }, env: {} };
+    const rec = (seq: number) => newSpawnRecord(dir, seq, effect as never);
+    const [a, b, c, d] = [rec(1), rec(2), rec(3), rec(4)];
+    for (const r of [a, b, c]) mkdirSync(r.dir, { recursive: true });
+    writeFileSync(join(a.dir, 'events'), 'shim 1\n');
+    writeFileSync(join(b.dir, 'events'), 'shim 2\n');
+    mkdirSync(join(b.dir, 'more'));
+    writeFileSync(join(b.dir, 'more', 'x'), 'x');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, 'events'), 'not its\n');
+    symlinkSync(elsewhere, d.dir);
+    for (const r of [a, b, c, d]) removeSpawnDir(r);
+    for (const r of [a, b, c, d]) assert.equal(existsSync(r.dir), false, r.dir);
+    assert.equal(readFileSync(join(elsewhere, 'events'), 'utf8'), 'not its\n');
+    removeSpawnDir(a); // gone already: nothing to do
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });

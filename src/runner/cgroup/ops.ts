@@ -2,7 +2,7 @@
 // starts), list and signal its processes, tell whether it is empty, and remove it once empty.
 // Synchronous file operations on cgroupfs, each a few system calls.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FOREIGN_BASE, type UnitCgroup } from './naming.ts';
 
@@ -48,19 +48,49 @@ function enableControllers(dir: string): string[] {
   return failed;
 }
 
-/** Makes the cgroup in every hierarchy (and the slices above it), idempotent. Throws CgroupError. */
+/**
+ * Makes the cgroup in every hierarchy (and the slices above it), idempotent. Throws CgroupError.
+ * Where no controller is to be enabled on the way (v1 hierarchies, a hybrid node's cgroup2), the
+ * leaf is made first: one mkdir() per hierarchy when it exists or only it is missing (each start,
+ * each automatic restart, each shim's holders' cgroup: issue 19's crash storm made ~60 a restart),
+ * and the whole walk from the top only when a level above it is missing (ENOENT) — a cgroup or
+ * slice removed behind the agent's back is made again all the same.
+ */
 export function ensureUnitCgroup(cg: UnitCgroup): void {
   const levels = cg.rel.split('/');
   for (const h of cg.layout.hierarchies) {
     const cpuset = h.version === 1 && h.controllers.includes('cpuset');
+    const enable = h.version === 2 && cg.layout.mode === 'v2';
+    if (!enable && ensureLeaf(`${h.mount}/${cg.rel}`, cpuset)) continue;
     // another unit's stop may remove an emptied parent slice between two levels (ENOENT): the
     // walk starts again from the top, a bounded number of times
     for (let attempt = 1; ; attempt++) {
-      try { ensureLevels(h.mount, levels, h.version === 2 && cg.layout.mode === 'v2', cpuset); break; } catch (e) {
+      try { ensureLevels(h.mount, levels, enable, cpuset); break; } catch (e) {
         if (attempt >= 5 || !(e instanceof CgroupError) || e.code !== 'ENOENT') throw e;
       }
     }
   }
+}
+
+/**
+ * The leaf alone: true when it exists now (made, or there already); false when a level above it
+ * is missing, or, in a v1 cpuset hierarchy, when it was just made (the walk copies cpuset.cpus
+ * and cpuset.mems down every level, as a new child's are empty).
+ */
+function ensureLeaf(dir: string, cpuset: boolean): boolean {
+  // there already (a restart): a stat, not a mkdir() that fails with EEXIST — cgroupfs takes its
+  // lock for the mkdir, and Node makes an Error (message, stack) of every EEXIST
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    if (cpuset) { try { fillCpuset(dir); } catch (err) { throw new CgroupError(dir, err, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
+    return true;
+  }
+  try { mkdirSync(dir); } catch (e) {
+    if (errCode(e) === 'ENOENT') return false;
+    if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
+    if (cpuset) { try { fillCpuset(dir); } catch (err) { throw new CgroupError(dir, err, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
+    return true;
+  }
+  return !cpuset;
 }
 
 function ensureLevels(mount: string, levels: readonly string[], enable: boolean, cpuset: boolean): void {

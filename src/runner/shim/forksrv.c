@@ -65,7 +65,18 @@ static char *payload;
 static size_t payload_len, payload_have;
 static unsigned long req_id, req_args, req_env;
 
-/* Writes all of line to the client; on a peer that does not read for a second, drops it. */
+/*
+ * What is said to the client: sent at once where the socket takes it, else queued and sent as
+ * the socket drains (POLLOUT in the main loop), so a busy agent that reads late (a crash storm
+ * of 1,000 units: hundreds of "ok" and "exit" lines a second) is never waited for, nor dropped:
+ * forks go on meanwhile. Only an agent that lets OUTQ_MAX bytes pile up is dropped (it reads
+ * nothing at all). Issue 19: the one-second wait this replaced dropped a busy agent, whose
+ * unanswered requests then went down its slow path (spawn(), a /proc scan per request).
+ */
+#define OUTQ_MAX (16u << 20)
+static char *outq;
+static size_t outq_len, outq_off, outq_cap;
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void drop_client(void) {
 	if (client >= 0) close(client);
@@ -73,6 +84,28 @@ static void drop_client(void) {
 	free(payload);
 	payload = NULL;
 	header_len = payload_len = payload_have = 0;
+	outq_len = outq_off = 0;
+}
+
+/* Sends what is queued, as much as the socket takes now; drops a client whose socket failed. */
+static void flush_out(void) {
+	while (client >= 0 && outq_off < outq_len) {
+		ssize_t w = send(client, outq + outq_off, outq_len - outq_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR) continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+		if (w <= 0) { drop_client(); return; }
+		outq_off += (size_t)w;
+	}
+	outq_len = outq_off = 0;
+}
+
+/* Before the server exits or closes: what is queued, waiting at most a second for the client. */
+static void flush_out_now(void) {
+	for (int i = 0; client >= 0 && outq_off < outq_len && i < 10; i++) {
+		flush_out();
+		struct pollfd pf = { .fd = client, .events = POLLOUT };
+		if (client >= 0 && outq_off < outq_len && poll(&pf, 1, 100) < 0 && errno != EINTR) return;
+	}
 }
 
 #include <stdarg.h>
@@ -85,17 +118,25 @@ static void say(const char *fmt, ...) {
 	va_end(ap);
 	if (n < 0) return;
 	if ((size_t)n >= sizeof line) { n = sizeof line - 1; line[n - 1] = '\n'; }
-	const char *p = line;
-	while (n > 0) {
-		ssize_t w = send(client, p, (size_t)n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR) continue;
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pf = { .fd = client, .events = POLLOUT };
-			if (poll(&pf, 1, 1000) > 0) continue;
+	if (outq_len - outq_off + (size_t)n > OUTQ_MAX) { drop_client(); return; }
+	if (outq_off > 0 && outq_off == outq_len) outq_len = outq_off = 0;
+	if (outq_len + (size_t)n > outq_cap) {
+		/* the unsent part moves to the front first; the buffer grows only when that is not enough */
+		memmove(outq, outq + outq_off, outq_len - outq_off);
+		outq_len -= outq_off;
+		outq_off = 0;
+		if (outq_len + (size_t)n > outq_cap) {
+			size_t cap = outq_cap ? outq_cap : 4096;
+			while (cap < outq_len + (size_t)n) cap *= 2;
+			char *q = realloc(outq, cap);
+			if (!q) { drop_client(); return; }
+			outq = q;
+			outq_cap = cap;
 		}
-		if (w <= 0) { drop_client(); return; }
-		p += w; n -= (int)w;
 	}
+	memcpy(outq + outq_len, line, (size_t)n);
+	outq_len += (size_t)n;
+	flush_out();
 }
 
 /* The PID LOCKFILE names while it is locked (a regular file of this uid), else 0. */
@@ -191,13 +232,14 @@ static long number(const char *s, unsigned long max) {
 
 static void malformed(const char *why) {
 	say("error - malformed request: %s\n", why);
+	flush_out_now();
 	drop_client();
 }
 
 /* One header line (without its \n): 1 to go on reading, 0 when the connection ended. */
 static int parse_header(void) {
 	header[header_len] = 0;
-	if (strcmp(header, "quit") == 0) { say("bye\n"); exit(0); }
+	if (strcmp(header, "quit") == 0) { say("bye\n"); flush_out_now(); exit(0); }
 	char *f[6];
 	int n = 0;
 	for (char *s = header, *save = NULL, *t; n < 6 && (t = strtok_r(s, " ", &save)); s = NULL) f[n++] = t;
@@ -328,7 +370,7 @@ int forksrv_main(int argc, char **argv) {
 	if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); close(null); }
 
 	for (;;) {
-		struct pollfd fds[3] = { { .fd = listener, .events = POLLIN }, { .fd = sfd, .events = POLLIN }, { .fd = client, .events = POLLIN } };
+		struct pollfd fds[3] = { { .fd = listener, .events = POLLIN }, { .fd = sfd, .events = POLLIN }, { .fd = client, .events = POLLIN | (outq_off < outq_len ? POLLOUT : 0) } };
 		int n = poll(fds, 3, 2000);
 		if (n < 0 && errno != EINTR) return 1;
 		if (!still_ours(addr.sun_path, &bound)) return 0;
@@ -340,6 +382,7 @@ int forksrv_main(int argc, char **argv) {
 			pid_t w;
 			while ((w = waitpid(-1, &status, WNOHANG)) > 0) say("exit %ld\n", (long)w);
 		}
+		if (client >= 0 && (fds[2].revents & POLLOUT)) flush_out();
 		if (client >= 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) read_client();
 		if (fds[0].revents & POLLIN) accept_peer(listener);
 	}
