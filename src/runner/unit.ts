@@ -228,7 +228,8 @@ export class UnitRunner {
       r.spawns = [...saved.spawns];
       r.seq = saved.seq;
       r.invocationId = saved.invocationId;
-      if (saved.spawns.some((s) => !s.done && s.started)) r.adoptedInvocation = saved.invocationId;
+      // started: saved so, or its shim wrote its log (a write deferred by a quiet batch, poll(), may not have said so)
+      if (saved.spawns.some((s) => !s.done && (s.started || hasSpawnEvents(s)))) r.adoptedInvocation = saved.invocationId;
       r.rejoinRuntime();
       r.mainCommandLine = saved.mainCommandLine;
       r.id = saved.id;
@@ -917,7 +918,7 @@ export class UnitRunner {
       const ev = parseShimLine(line);
       if (!ev) continue;
       switch (ev.t) {
-        case 'shim': if (rec.shimPid !== ev.pid) { rec.shimPid = ev.pid; rec.shimStart = startTime(ev.pid); } break;
+        case 'shim': rec.started = true; if (rec.shimPid !== ev.pid) { rec.shimPid = ev.pid; rec.shimStart = startTime(ev.pid); } break;
         case 'spawn': rec.pid = ev.pid; rec.pidStart = startTime(ev.pid); rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
         case 'exec': this.execDone(rec); this.send({ t: 'exec-ok', pid: ev.pid }); break;
         case 'exec-failed': {
