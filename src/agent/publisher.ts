@@ -14,6 +14,14 @@ import { realClock, type Clock, type TimerHandle } from '../kube/clock.ts';
 import type { NodeStatus } from '../api/types.ts';
 import { AGENT_FIELD_MANAGER, SU_PATH } from '../api/contract.ts';
 
+/**
+ * The fields sampled as an entry is written (the heartbeat, the unit's accounting): a change in
+ * them alone is no reason to write. Else every write would be one more: its own watch event makes
+ * the agent publish again, and a unit that uses CPU has a new cpuUsageNSec by then (5 writes a
+ * second for each busy unit, for ever).
+ */
+const UNSAMPLED = { lastHeartbeatTime: undefined, tasksCurrent: undefined, memoryCurrent: undefined, memoryPeak: undefined, cpuUsageNSec: undefined };
+
 export interface PublisherOptions {
   /** At most one write per unit this often (ms), the final state always written. */
   readonly intervalMs?: number;
@@ -103,7 +111,7 @@ export class StatusPublisher {
     const entry = snap();
     const [ns, name] = key.split('/') as [string, string];
     const body = { apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name, namespace: ns }, status: { nodes: entry ? [entry] : [] } };
-    const text = JSON.stringify({ ...body, status: { nodes: entry ? [{ ...entry, lastHeartbeatTime: undefined }] : [] } });
+    const text = JSON.stringify({ ...body, status: { nodes: entry ? [{ ...entry, ...UNSAMPLED }] : [] } });
     if (this.lastBody.get(key) === text) return;
     const flight = {};
     this.inFlight.set(key, flight);

@@ -1,7 +1,7 @@
 // The status publisher on a fake clock against a recording API: when each write leaves and what
 // it carries, to the millisecond — the first write at the next turn, coalescing under the
 // interval, a fork's in-between state held for its PID, one write of a unit in flight at a time,
-// skipping writes that would change only the heartbeat, backoff while the API server fails (the
+// skipping writes that would change only the heartbeat or the sampled accounting, backoff while the API server fails (the
 // newest state is what gets written when it returns), and a unit whose object is gone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +104,22 @@ test('a write that would change only lastHeartbeatTime is not sent', async () =>
   await clock.advance(1000);
   assert.equal(writes.length, 1);
   assert.equal(api.tries, 1);
+});
+
+test('a change of the accounting sampled at write time (CPU, memory, tasks) alone is not written: each write\'s own watch event would publish again', async () => {
+  const { clock, writes, set, publish } = setup();
+  set({ activeState: 'active', subState: 'running', mainPID: 7, cpuUsageNSec: 1_000_000, memoryCurrent: 4096, memoryPeak: 8192, tasksCurrent: 1 });
+  publish();
+  for (let i = 2; i <= 10; i++) { // a busy unit: new figures at every look
+    await clock.advance(250);
+    set({ cpuUsageNSec: i * 1_000_000, memoryCurrent: 4096 * i, memoryPeak: 8192 * i, tasksCurrent: i });
+    publish(); // the watch event of the write before
+  }
+  await clock.advance(1000);
+  assert.deepEqual(writes.map((w) => [w.at, w.nodes[0]?.cpuUsageNSec]), [[1, 1_000_000]]);
+  set({ activeState: 'deactivating', subState: 'stop-sigterm' }); publish(); // a change: written, with the figures of now
+  await clock.advance(1000);
+  assert.deepEqual(writes.map((w) => [w.nodes[0]?.subState, w.nodes[0]?.cpuUsageNSec, w.nodes[0]?.tasksCurrent]), [['running', 1_000_000, 1], ['stop-sigterm', 10_000_000, 10]]);
 });
 
 test('while the API server fails, the newest state waits; retries back off from 500 ms, doubling to 10 s; it is written when the server returns', async () => {
