@@ -80,7 +80,11 @@ export class ClusterAgent {
     this.opts = opts;
     const unitsDir = join(opts.stateDir, 'units');
     mkdirSync(unitsDir, { recursive: true });
-    this.publisher = new StatusPublisher(opts.client, opts.node, { intervalMs: opts.statusIntervalMs ?? 200, log: (m) => opts.log('warning', m) });
+    this.publisher = new StatusPublisher(opts.client, opts.node, {
+      intervalMs: opts.statusIntervalMs ?? 200, log: (m) => opts.log('warning', m),
+      // a start's fork and its PID in one write (the PID comes a few ms after the decision)
+      settling: (id) => this.host.units.get(id)?.runner.forking === true,
+    });
     this.events = new EventRecorder(opts.client, 'unit-operator-agent', opts.node);
     this.host = new UnitHost({
       unitsDir, shimPath: opts.shimPath, forkServer: opts.forkServer, ...(opts.hostRoot ? { hostRoot: opts.hostRoot } : {}), log: opts.log,

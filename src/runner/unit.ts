@@ -552,6 +552,12 @@ export class UnitRunner {
 
   get props(): ReturnType<typeof properties> { return properties(this.machine); }
   get activeState(): string { return ACTIVE_STATE[this.machine.state]; }
+  /**
+   * A process of the unit is being forked: the engine decided (a simple service is "running"
+   * from then on) and its PID comes with the 'spawned' event a few ms later (systemd forks
+   * synchronously and never shows that in-between; the status publisher waits it out).
+   */
+  get forking(): boolean { return this.machine.mainPid === -1 || this.machine.controlPid === -1; }
 
   /** Feeds one event to the engine and runs what it decides (events it causes are queued). */
   send(ev: Event): void {
