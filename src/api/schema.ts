@@ -112,8 +112,8 @@ const NODE_STATUS: Schema = {
     asserts: { type: 'array', maxItems: 256, items: CHECK_STATE, description: 'Asserts: each Assert*= in evaluation order with its state.' },
     tasksCurrent: { type: 'integer', minimum: 0, description: 'TasksCurrent: the tasks in the unit\'s cgroup (pids.current), when the entry was written.' },
     memoryCurrent: { type: 'integer', minimum: 0, description: 'MemoryCurrent: bytes the unit\'s cgroup uses (memory.current, v1 memory.usage_in_bytes), when the entry was written.' },
-    memoryPeak: { type: 'integer', minimum: 0, description: 'MemoryPeak: the most the unit\'s cgroup used (memory.peak, v1 memory.max_usage_in_bytes).' },
-    cpuUsageNSec: { type: 'integer', minimum: 0, description: 'CPUUsageNSec: CPU time of the unit\'s cgroup in ns (cpu.stat usage_usec, v1 cpuacct.usage).' },
+    memoryPeak: { type: 'integer', minimum: 0, description: 'MemoryPeak: the most the unit\'s cgroup used (memory.peak, v1 memory.max_usage_in_bytes), when the entry was written.' },
+    cpuUsageNSec: { type: 'integer', minimum: 0, description: 'CPUUsageNSec: CPU time of the unit\'s cgroup in ns (cpu.stat usage_usec, v1 cpuacct.usage), when the entry was written. The entry is written when the unit\'s state changes, not when only these four figures do; the agent\'s metrics endpoint has them live.' },
     message: { type: 'string', description: 'Why the agent could not run the unit, when it could not (for a refused start: which directives and the agent flag that allows them).' },
     notApplied: {
       type: 'array', description: 'Directives the unit sets that this node does not apply: refused ones keep the unit from starting (they protect the host or the service), allowed ones were let through by the agent\'s --allow-unenforced, reported ones only shape sharing or are informative.',
