@@ -24,14 +24,13 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { AGENT_UID } from './store.ts';
 
 /** sun_path is 108 bytes with its NUL. */
 const SUN_PATH_MAX = 107;
 
 const h16 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
-/** The agent's effective uid, read once (it never changes it). */
-const EUID = process.geteuid?.() ?? 0;
-const isRoot = (): boolean => EUID === 0;
+const isRoot = (): boolean => AGENT_UID === 0;
 
 /** Where the agent reaches the host's files ('' : its own /). */
 function filePrefix(hostRoot: string | undefined): string {
@@ -73,7 +72,7 @@ function unsafeFolder(path: string): string | undefined {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (!st) return 'it does not exist';
   if (!st.isDirectory()) return 'it is not a folder';
-  if (st.uid !== EUID) return `it is owned by uid ${st.uid}`;
+  if (st.uid !== AGENT_UID) return `it is owned by uid ${st.uid}`;
   if ((st.mode & 0o022) !== 0) return 'others may write to it';
   return undefined;
 }
@@ -82,7 +81,7 @@ function unsafeFolder(path: string): string | undefined {
 function ownFolder(path: string): string | undefined {
   // as it should be already (every spawn after the first): one lstat, no mkdir() failing with EEXIST, no chmod()
   const st = lstatSync(path, { throwIfNoEntry: false });
-  if (st && st.isDirectory() && st.uid === EUID && (st.mode & 0o7777) === 0o755) return undefined;
+  if (st && st.isDirectory() && st.uid === AGENT_UID && (st.mode & 0o7777) === 0o755) return undefined;
   try { mkdirSync(path, { mode: 0o755 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return (e as Error).message; }
   const why = unsafeFolder(path);
   if (why !== undefined) return why;

@@ -112,7 +112,7 @@ export function unitDirs(unitsDir: string): string[] {
 // the agent's effective uid, read once: every trust check (each lstat of an event log, a spawn
 // folder, the state file) compares against it, and geteuid() is a system call (issue 19's
 // crash-storm profile: 1.7 % of the agent's CPU); the agent never changes its uid
-const AGENT_UID = process.geteuid?.() ?? 0;
+export const AGENT_UID = process.geteuid?.() ?? 0;
 const agentUid = (): number => AGENT_UID;
 
 /** A state path the agent will not use, and why (the message names the path). */

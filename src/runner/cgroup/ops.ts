@@ -80,17 +80,19 @@ export function ensureUnitCgroup(cg: UnitCgroup): void {
 function ensureLeaf(dir: string, cpuset: boolean): boolean {
   // there already (a restart): a stat, not a mkdir() that fails with EEXIST — cgroupfs takes its
   // lock for the mkdir, and Node makes an Error (message, stack) of every EEXIST
-  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-    if (cpuset) { try { fillCpuset(dir); } catch (err) { throw new CgroupError(dir, err, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
-    return true;
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    try { mkdirSync(dir); return !cpuset; } catch (e) {
+      if (errCode(e) === 'ENOENT') return false;
+      if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
+    }
   }
-  try { mkdirSync(dir); } catch (e) {
-    if (errCode(e) === 'ENOENT') return false;
-    if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
-    if (cpuset) { try { fillCpuset(dir); } catch (err) { throw new CgroupError(dir, err, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
-    return true;
-  }
-  return !cpuset;
+  if (cpuset) copyCpuset(dir);
+  return true;
+}
+
+/** fillCpuset() as a CgroupError naming the folder. */
+function copyCpuset(dir: string): void {
+  try { fillCpuset(dir); } catch (e) { throw new CgroupError(dir, e, 'cannot copy cpuset.cpus/cpuset.mems into'); }
 }
 
 function ensureLevels(mount: string, levels: readonly string[], enable: boolean, cpuset: boolean): void {
@@ -101,7 +103,7 @@ function ensureLevels(mount: string, levels: readonly string[], enable: boolean,
     if (enable) enableControllers(dir);
     dir = `${dir}/${level}`;
     try { mkdirSync(dir); } catch (e) { if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
-    if (cpuset) { try { fillCpuset(dir); } catch (e) { throw new CgroupError(dir, e, 'cannot copy cpuset.cpus/cpuset.mems into'); } }
+    if (cpuset) copyCpuset(dir);
   }
 }
 
