@@ -40,7 +40,9 @@ test('a leader that stops steps down once and releases; a standby takes over at 
     await sleep(600);
     assert.equal(b.isLeader(), false, 'b waits while a renews');
     await a.stop();
-    assert.equal(holder(ns, 'handover'), '', 'released before stop() returned');
+    // released before stop() returned: free, or already b's (b tries every 200 ms and may have
+    // taken it in between — CI saw 'b' once); never still a's
+    assert.ok(['', 'b'].includes(holder(ns, 'handover') ?? 'none'), `released before stop() returned (holder: ${holder(ns, 'handover')})`);
     await until('b to lead within 5 s (the lease would last 60 s)', () => b.isLeader(), 5000);
     assert.equal(b.isLeader(), true, 'b leads well within the 60 s the lease would have lasted');
     assert.deepEqual(calls, ['a start', 'a stop', 'b start']);
