@@ -3,10 +3,11 @@
 // up and MEM_PROBE_SETTLE_S (default 20) s have passed, the agent's own RSS/PSS (/proc/PID/smaps_rollup) and V8's figures
 // (the agent's `stats`). MEM_PROBE_SNAPSHOT=DIR also writes a heap snapshot there (SIGUSR2);
 // MEM_PROBE_ENTRY=FILE runs another build's cli/main.js; MEM_PROBE_LOG=FILE appends the agent's
-// output there; MEM_PROBE_FLAGS adds node flags (--trace-gc).
+// output there; MEM_PROBE_FLAGS adds node flags (--trace-gc); MEM_PROBE_SMAPS=DIR copies the agent's
+// smaps, thread names and stats there (smaps-N.txt, threads-N.txt, stats-N.json).
 // Usage: node bench/mem-probe.ts N [N...]   (run it under flock /tmp/uo-heavy.lock)
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +60,7 @@ async function probe(count: number): Promise<string> {
   const agent = spawn(process.execPath, [...flags, entry, 'agent', '--manifests', manifests, '--state-dir', state, '--stop-on-exit'], { stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'ignore'] });
   if (logFd !== undefined) closeSync(logFd);
   const gone = new Promise((r) => agent.once('exit', r));
+  const t0 = Date.now();
   try {
     for (let i = 0; i < 400 && !existsSync(join(state, 'agent.sock')); i++) await sleep(25);
     const deadline = Date.now() + 120_000; // bounded
@@ -67,8 +69,9 @@ async function probe(count: number): Promise<string> {
       const r = await request(state, { cmd: 'list' }, 30_000).catch(() => undefined);
       up = r?.ok ? (r.units ?? []).filter((u) => u.ActiveState === 'active').length : up;
       if (up >= count) break;
-      await sleep(500);
+      await sleep(250);
     }
+    const upS = (Date.now() - t0) / 1000; // the agent's spawn → every unit active (cold start; polled every 250 ms)
     const series: string[] = []; // MEM_PROBE_SERIES=1: RSS every 5 s while it settles
     for (let t = 0; t < settleS; t += 5) {
       if (process.env['MEM_PROBE_SERIES']) series.push(rollup(agent.pid!)['Rss']!.toFixed(0));
@@ -79,7 +82,20 @@ async function probe(count: number): Promise<string> {
     const m = s.ok ? s.stats?.memory : undefined;
     const mb = (n: number | undefined): string => n === undefined ? '-' : (n / 1048576).toFixed(1);
     const kinds = anonKinds(agent.pid!);
-    const line = `units ${count} (${up} up)  RSS ${r['Rss']!.toFixed(1)}  PSS ${r['Pss']!.toFixed(1)}  anon ${r['Anonymous']!.toFixed(1)}  file ${(r['Rss']! - r['Anonymous']!).toFixed(1)}  heapTotal ${mb(m?.heapTotal)}  heapUsed ${mb(m?.heapUsed)}  external ${mb(m?.external)}  arrayBuffers ${mb(m?.arrayBuffers)}  anon by mapping: ${kinds}${series.length ? `  RSS every 5 s: ${series.join(' ')}` : ''}  loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
+    const smapsTo = process.env['MEM_PROBE_SMAPS']; // a copy of /proc/PID/smaps and the threads' names, for a per-mapping diff
+    if (smapsTo) {
+      const tasks = readdirSync(`/proc/${agent.pid}/task`).map((t) => readFileSync(`/proc/${agent.pid}/task/${t}/comm`, 'utf8').trim());
+      writeFileSync(join(smapsTo, `smaps-${count}.txt`), readFileSync(`/proc/${agent.pid}/smaps`, 'utf8'));
+      writeFileSync(join(smapsTo, `threads-${count}.txt`), `${tasks.join('\n')}\n`);
+      const fds = new Map<string, number>(); // the agent's open files by kind (socket, pipe, anon_inode:inotify, a path's folder)
+      for (const fd of readdirSync(`/proc/${agent.pid}/fd`)) {
+        let t = ''; try { t = readlinkSync(`/proc/${agent.pid}/fd/${fd}`).replace(/:\[\d+\]$/, '').replace(/\/[^/]*$/, '/'); } catch { continue; }
+        fds.set(t, (fds.get(t) ?? 0) + 1);
+      }
+      writeFileSync(join(smapsTo, `fds-${count}.txt`), [...fds].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`).join('\n') + '\n');
+      writeFileSync(join(smapsTo, `stats-${count}.json`), JSON.stringify(s.ok ? s.stats : {}, null, 1));
+    }
+    const line = `units ${count} (${up} up in ${upS.toFixed(1)} s)  RSS ${r['Rss']!.toFixed(1)}  PSS ${r['Pss']!.toFixed(1)}  anon ${r['Anonymous']!.toFixed(1)}  file ${(r['Rss']! - r['Anonymous']!).toFixed(1)}  heapTotal ${mb(m?.heapTotal)}  heapUsed ${mb(m?.heapUsed)}  external ${mb(m?.external)}  arrayBuffers ${mb(m?.arrayBuffers)}  anon by mapping: ${kinds}${series.length ? `  RSS every 5 s: ${series.join(' ')}` : ''}  loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
     if (snapshotDir) {
       const before = new Set(readdirSync(snapshotDir));
       agent.kill('SIGUSR2');

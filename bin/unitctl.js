@@ -11,7 +11,9 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 if (major > 22 || (major === 22 && minor >= 18)) {
   // an image ships the built dist/ only; a checkout runs the sources directly
   const entry = existsSync(join(root, 'src/cli/main.ts')) ? 'src/cli/main.ts' : 'dist/cli/main.js';
-  const { main } = await import(join(root, entry));
+  const { main, daemonReexec } = await import(join(root, entry));
+  // an agent or controller started without the daemon Node flags re-executes itself with them (src/cli/runtime.ts)
+  daemonReexec(process.argv.slice(2));
   // installed as kubectl-unit, it is the kubectl plugin: commands address the cluster
   process.exitCode = await main(process.argv.slice(2), undefined, { plugin: basename(process.argv[1] ?? '').startsWith('kubectl-unit') });
 } else {

@@ -5,6 +5,8 @@
 // which a standalone agent or `unitctl list` should not pay.
 import { processIo, EXIT, UsageError, type Io } from './io.ts';
 import { PLUGIN_HELP } from './plugin-help.ts';
+import { daemonReexec } from './runtime.ts';
+export { daemonReexec };
 
 export const HELP = `unitctl — systemd service units, run declaratively on Kubernetes or standalone
 
@@ -120,5 +122,6 @@ export async function main(argv: string[], io: Io = processIo, opts: MainOptions
 }
 
 if (import.meta.main) {
+  daemonReexec(process.argv.slice(2));
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }
