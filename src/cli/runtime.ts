@@ -8,9 +8,12 @@
  * V8's young generation held to 4 MiB per semi-space (Node 24's default grows it to 16 MiB+).
  * Measured with 1,000 units on a cluster agent: heap 187 → 82–88 MB, RSS ~235 → ~190 MB, for
  * more but shorter scavenges (CPU while 1,000 units start: 58 → 46 % of a core; idle ~1 % either way).
+ * --v8-pool-size=1: one V8 worker thread instead of 4 (GC's parallel tasks; TurboFan no longer uses
+ * them, below): at 1,000 idle units RSS 100.5/100.6 → 97.9/99.3 MB (the main malloc heap ~10 → 8-9 MB,
+ * one thread's arena instead of 4), restarts unchanged (bench/results/agent-memory.txt, 2026-12-06).
  * These are the flags Node accepts in NODE_OPTIONS (the image sets them there).
  */
-export const DAEMON_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
+export const DAEMON_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4', '--v8-pool-size=1'];
 
 /**
  * V8 flags Node refuses in NODE_OPTIONS, given on node's command line (the image's ENTRYPOINT,

@@ -37,7 +37,8 @@ test('final stage: Node 24 slim, non-root user, unitctl as entrypoint, no HEALTH
 
 test('the agent and controller run with the Node flags of src/cli/runtime.ts: in the image (NODE_OPTIONS) and under npm start', () => {
   const final = lines.slice(lines.lastIndexOf(lines.filter((l) => l.startsWith('FROM ')).at(-1)!));
-  assert.ok(final.includes(`ENV NODE_OPTIONS=${DAEMON_NODE_OPTIONS.join(' ')}`), `the final stage sets ENV NODE_OPTIONS=${DAEMON_NODE_OPTIONS.join(' ')}`);
+  // quoted: ENV's key=value form reads an unquoted space as the start of another key
+  assert.ok(final.includes(`ENV NODE_OPTIONS="${DAEMON_NODE_OPTIONS.join(' ')}"`), `the final stage sets ENV NODE_OPTIONS="${DAEMON_NODE_OPTIONS.join(' ')}"`);
   // the flags Node refuses in NODE_OPTIONS are on the entrypoint's node command line
   const entry = JSON.parse(final.find((l) => l.startsWith('ENTRYPOINT'))!.slice('ENTRYPOINT'.length)) as string[];
   assert.deepEqual(entry, ['node', ...DAEMON_NODE_ARGV_FLAGS, '/app/bin/unitctl.js']);
