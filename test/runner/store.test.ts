@@ -60,7 +60,7 @@ test('a file lacking fields gets defaults; an unknown version or garbage is no s
   assert.deepEqual([s.unitName, s.id, s.invocationId, s.seq, s.mainCommandLine], [dir.split('/').pop(), undefined, '', 3, undefined]);
   assert.deepEqual(s.machine, { ...INITIAL_MACHINE, state: 'failed', startLimit: { begin: 0, num: 2 } });
   assert.deepEqual({ ...s.spawns[0], dir: undefined }, { seq: 3, dir: undefined, role: 'main', kind: 'stop', index: 1, effect: undefined, shimPid: 0, pid: 0, offset: 0, done: false, started: false });
-  assert.equal(decodeUnitState({ version: 3 }, dir), undefined);
+  assert.equal(decodeUnitState({ version: 4 }, dir), undefined);
   mkdirSync(join(dir, 'bad'));
   writeFileSync(legacyStatePath(join(dir, 'bad')), '{"version": 1, "unit');
   assert.equal(readUnitState(join(dir, 'bad')), undefined);
