@@ -26,11 +26,13 @@ try {
   const states = Array.from({ length: 100 }, (_, i) => state(i + 1));
   for (let i = 0; i < 200; i++) writeUnitState(dir, states[i % 100]!); // warm-up
   const turns: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let done = 0; done < n; done += 100) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 100; i++) writeUnitState(dir, states[i]!);
     turns.push(Number(process.hrtime.bigint() - t0) / 100 / 1000);
   }
+  const cpu = process.cpuUsage(cpu0);
   turns.sort((a, b) => a - b);
   // of which the payload's JSON (the same in both formats)
   const t1 = process.hrtime.bigint();
@@ -38,5 +40,5 @@ try {
   for (let done = 0; done < n; done += 100) for (let i = 0; i < 100; i++) bytes = encodeUnitState(states[i]!).length;
   const encode = Number(process.hrtime.bigint() - t1) / n / 1000;
   const mean = turns.reduce((a, b) => a + b, 0) / turns.length;
-  console.log(`state write (${n} in turns of 100, ${root}): median turn ${turns[turns.length >> 1]!.toFixed(1)} µs a write, mean ${mean.toFixed(1)} µs, best turn ${turns[0]!.toFixed(1)} µs, worst ${turns.at(-1)!.toFixed(1)} µs; of which encodeUnitState() ${encode.toFixed(1)} µs (${bytes} bytes)`);
+  console.log(`state write (${n} in turns of 100, ${root}): median turn ${turns[turns.length >> 1]!.toFixed(1)} µs a write, mean ${mean.toFixed(1)} µs, best turn ${turns[0]!.toFixed(1)} µs, worst ${turns.at(-1)!.toFixed(1)} µs; of which encodeUnitState() ${encode.toFixed(1)} µs (${bytes} bytes); CPU ${((cpu.user + cpu.system) / n).toFixed(1)} µs a write (user ${(cpu.user / n).toFixed(1)}, system ${(cpu.system / n).toFixed(1)})`);
 } finally { rmSync(root, { recursive: true, force: true }); }
