@@ -8,7 +8,7 @@
 // what is taken. Units asking for the same name share the user, as under systemd.
 //
 // The allocation is recorded durably in the unit's state folder (dynamic-user.json, next to its
-// state.json), so the id stays the same across restarts of the unit and of the agent, and
+// state files), so the id stays the same across restarts of the unit and of the agent, and
 // another unit's records (the sibling folders) are taken into account. It is released with the
 // unit's state folder, which the agent removes when the unit is removed and none of its
 // processes remains. A static account of the name (User=nobody) is used as it is, as systemd

@@ -11,7 +11,7 @@
 
 import { ACTIVE_STATE, INITIAL_MACHINE, type Machine } from '../engine/index.ts';
 import { descendants, isAlive } from './procfs.ts';
-import { fsErrorText, recoverFromEventLogs, recoveredSpawnRecord, setAsideDamaged, shimAlive, statePath, type UnitState } from './store.ts';
+import { fsErrorText, recoverFromEventLogs, recoveredSpawnRecord, setAsideDamaged, shimAlive, stateLabel, type UnitState } from './store.ts';
 
 type Say = (level: 'info' | 'notice' | 'warning', message: string) => void;
 
@@ -85,7 +85,7 @@ export function adoptState(dir: string, s: UnitState, say: Say, inCgroup: readon
   const shims = s.spawns.filter((r) => !r.done && r.shimPid > 0 && shimAlive(r));
   for (const r of s.spawns) {
     if (!r.done && r.shimPid > 0 && !shimAlive(r) && isAlive(r.shimPid)) {
-      say('warning', `${statePath(dir)}: PID ${r.shimPid}, recorded as the uo-shim of ${r.dir}, is not that spawn's uo-shim; it is not trusted and never signalled`);
+      say('warning', `${stateLabel(dir)}: PID ${r.shimPid}, recorded as the uo-shim of ${r.dir}, is not that spawn's uo-shim; it is not trusted and never signalled`);
     }
   }
   const ours = new Set([...descendants(shims.map((r) => r.shimPid)), ...inCgroup]);
@@ -93,7 +93,7 @@ export function adoptState(dir: string, s: UnitState, say: Say, inCgroup: readon
   for (const [k, name] of [['mainPid', 'MainPID'], ['controlPid', 'ControlPID']] as const) {
     const pid = m[k];
     if (pid > 0 && isAlive(pid) && !ours.has(pid)) {
-      say('warning', `${statePath(dir)}: ${name} ${pid} is not a process of the unit (none of its uo-shims holds it, nor its cgroup); it is not trusted and never signalled`);
+      say('warning', `${stateLabel(dir)}: ${name} ${pid} is not a process of the unit (none of its uo-shims holds it, nor its cgroup); it is not trusted and never signalled`);
       m = { ...m, [k]: 0 };
     }
   }

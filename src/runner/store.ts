@@ -2,40 +2,53 @@
 // state file holds. Everyone else (runner, host, CLI, leftovers, benchmarks, tests) goes through
 // these functions.
 //
-//   <unit dir>/state.json               the unit's state (format below), written atomically
+//   <unit dir>/state.0, state.1         the unit's state (format below), two slots written in turn
 //   <unit dir>/journal.log              the captured stdout/stderr (written by the shims)
 //   (the unit's sd_notify socket is not in its folder, which is the agent's alone: notifysock.ts)
 //   <unit dir>/run/<seq>-<kind>-<index>/events   one spawn's event log (see shimproto.ts)
 //
-// state.json, version 2: every field is always written (null for "none"); reading fills what an
-// older writer left out with the defaults below, so an agent upgrade that adds a field re-adopts
-// units with a defined value. Version 1 (until issue 11) is read and migrated: its `machine` had
-// fields left out where undefined, its spawn records held an absolute `dir` and not the effect.
+// The state, version 3 (issue 19): two slot files written in place in turn, each a header line
+// (generation, payload length, CRC-32) and the payload; the valid slot with the higher generation
+// holds the state, and a write goes to the other one, so a write cut short (kill -9 in the middle
+// of it) leaves the previous state readable. stateslot.ts has the bytes, the trust checks of the
+// slots and why this is as safe as the create + rename of versions 1-2 (which took a new inode
+// per write: 23 % of the agent's CPU in a crash storm). The payload is JSON: every field is always
+// written (null for "none"); reading fills what an older writer left out with the defaults below,
+// so an agent upgrade that adds a field re-adopts units with a defined value. A folder with no
+// slot is read from the state.json of versions 1-2 (one JSON object, written atomically by a
+// rename) and migrated by its first write, which removes state.json after writing a slot.
+// Version 1 (until issue 11) had `machine` fields left out where undefined, its spawn records held
+// an absolute `dir` and not the effect. A downgrade: an agent older than version 3 finds no
+// state.json in a migrated folder, so it neither adopts the unit nor knows its processes (it
+// would start a unit of its manifests anew beside them): stop the units before going back.
 // The spawn records are the write-ahead record: they reach the disk before any process starts,
 // and each holds the whole spawn effect the engine decided (command and environment), so a
 // spawn interrupted by an agent crash is redone exactly.
 //
 // Trust (issue 12): the agent runs as root, so nothing it reads from the state folder may have
 // been written by anyone else. Folders are made 0700 and files 0600 whatever the umask (an
-// explicit chmod/fchmod after creation); writes never follow a symbolic link (the temporary
-// file is created O_EXCL|O_NOFOLLOW). A state file, unit folder, spawn folder or event log that
-// is not a regular file/folder owned by the agent's uid, or that is group- or world-writable, is
-// refused (loadUnitState() says why; tail.ts refuses such an event log): never run, never used
+// explicit chmod/fchmod after creation); writes never follow a symbolic link (a temporary
+// file or a new slot is created O_EXCL|O_NOFOLLOW; an existing slot is opened O_NOFOLLOW and
+// checked before a byte is written). A state file, unit folder, spawn folder or event log that
+// is not a regular file/folder owned by the agent's uid, or that is group- or world-writable
+// (or, for a slot, has a second hard link), is refused (loadUnitState() says why; tail.ts refuses such an event log): never run, never used
 // to signal a process. A recorded shim PID is believed only while /proc shows a process of the
 // agent's uid running uo-shim on that spawn's event log (shimAlive()), or, for at most
 // REEXEC_GRACE_MS, that process inside execve() (re-executing itself into hold mode). A state
 // file that does not parse or holds values of the wrong type is damaged: recoverFromEventLogs()
 // reads what the shims' event logs and the live shims say instead.
 
-import { accessSync, chmodSync, closeSync, constants as FS, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants as FS, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { INITIAL_MACHINE, SERVICE_STATES, type Effect, type ExecKind, type Machine, type Role } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { parseShimLine } from './shimproto.ts';
+import { AGENT_UID, distrust, StateError } from './trust.ts';
+import { forgetSlots, loadSlots, slotPath, slotsLabel, writeSlots } from './stateslot.ts';
 import { bootId, insideExecve, isAlive, sameProcess, startTime, uidOf } from './procfs.ts';
 
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 export type SpawnEffect = Extract<Effect, { t: 'spawn' }>;
 
@@ -85,7 +98,11 @@ export interface UnitState {
 
 // ---- layout ----------------------------------------------------------------------------------
 
-export const statePath = (dir: string): string => join(dir, 'state.json');
+/** The state file of version 1 and 2 (until issue 19): read when the folder has no slot, removed by the first write. */
+export const legacyStatePath = (dir: string): string => join(dir, 'state.json');
+/** How messages name a unit's state (its two slot files). */
+export const stateLabel = slotsLabel;
+export { slotPath } from './stateslot.ts';
 export const journalPath = (dir: string): string => join(dir, 'journal.log');
 /** The unit folder a journal path (as status reports it) belongs to. */
 export const unitDirOfJournal = (journal: string): string => dirname(journal);
@@ -98,7 +115,7 @@ export { notifySocketPath, prepareNotifySocket } from './notifysock.ts';
 const exists = (p: string): boolean => lstatSync(p, { throwIfNoEntry: false }) !== undefined;
 
 /** Whether a unit folder holds a state file (of any kind: trust is loadUnitState()'s part). */
-export function hasUnitState(dir: string): boolean { return exists(statePath(dir)); }
+export function hasUnitState(dir: string): boolean { return exists(slotPath(dir, 0)) || exists(slotPath(dir, 1)) || exists(legacyStatePath(dir)); }
 
 /** The unit folders under a units folder that hold a state file ([] when it cannot be read). */
 export function unitDirs(unitsDir: string): string[] {
@@ -109,32 +126,8 @@ export function unitDirs(unitsDir: string): string[] {
 
 // ---- trust -----------------------------------------------------------------------------------
 
-// the agent's effective uid, read once: every trust check (each lstat of an event log, a spawn
-// folder, the state file) compares against it, and geteuid() is a system call (issue 19's
-// crash-storm profile: 1.7 % of the agent's CPU); the agent never changes its uid
-export const AGENT_UID = process.geteuid?.() ?? 0;
+export { AGENT_UID, StateError, distrust } from './trust.ts';
 const agentUid = (): number => AGENT_UID;
-
-/** A state path the agent will not use, and why (the message names the path). */
-export class StateError extends Error {
-  readonly path: string;
-  readonly why: string;
-  constructor(path: string, why: string) { super(`${path}: ${why}`); this.name = 'StateError'; this.path = path; this.why = why; }
-}
-
-function kindOf(st: Stats): string {
-  return st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : st.isFile() ? 'a regular file' : st.isFIFO() ? 'a FIFO'
-    : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a special file';
-}
-
-/** Why a (not followed) stat of a state path is not to be trusted, or undefined when it is. */
-export function distrust(st: Stats, want: 'file' | 'dir'): string | undefined {
-  const ok = want === 'file' ? st.isFile() : st.isDirectory();
-  if (!ok) return `it is ${kindOf(st)}, not ${want === 'file' ? 'a regular file' : 'a folder'}`;
-  if (st.uid !== agentUid()) return `it is owned by uid ${st.uid}, not by the agent's uid ${agentUid()}`;
-  if ((st.mode & 0o022) !== 0) return `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
-  return undefined;
-}
 
 /** Throws a StateError when `path` exists and is not to be trusted; false when it does not exist. */
 function checkTrusted(path: string, want: 'file' | 'dir'): boolean {
@@ -450,25 +443,55 @@ export function readUnitState(dir: string): UnitState | undefined {
   return r.t === 'ok' ? r.state : undefined;
 }
 
-/** Reads a unit folder's state file with every check (trust, then shape). */
+/**
+ * Reads a unit folder's state with every check (trust, then shape): the newest valid slot; none
+ * there, the version-2 state.json. A folder whose slots are all torn (with no state.json to fall
+ * back on) is damaged; it is read again twice first, in case another process was writing it.
+ */
 export function loadUnitState(dir: string): StateRead {
-  const file = statePath(dir);
+  let r = loadOnce(dir);
+  for (let i = 0; i < 2 && r.torn; i++) r = loadOnce(dir);
+  return r.read;
+}
+
+/** One read of the state; `torn`: damaged because every slot there is torn. */
+function loadOnce(dir: string): { read: StateRead; torn: boolean } {
+  const done = (read: StateRead): { read: StateRead; torn: boolean } => ({ read, torn: false });
+  let got: ReturnType<typeof loadSlots>;
+  try {
+    if (!checkTrusted(dir, 'dir')) return done({ t: 'absent' });
+    got = loadSlots(dir, MAX_STATE_BYTES);
+  } catch (e) {
+    if (e instanceof StateError) return done({ t: 'refused', path: e.path, why: e.why });
+    return done({ t: 'damaged', path: stateLabel(dir), why: `it cannot be read: ${fsErrorText(e)}` });
+  }
+  if (got.newest) return done(parseState(got.newest.payload, got.newest.path, dir));
+  const torn = got.slots.filter((x) => x.t === 'torn');
+  const legacy = legacyStatePath(dir);
+  if (torn.length > 0 && !exists(legacy)) {
+    return { read: { t: 'damaged', path: torn.length === 1 ? torn[0]!.path : stateLabel(dir), why: torn.map((x) => `${basename(x.path)}: ${x.why}`).join('; ') }, torn: true };
+  }
+  // no slot yet (or only a torn first write): the state.json of version 1 or 2
   let text: string;
   try {
-    if (!checkTrusted(dir, 'dir')) return { t: 'absent' };
-    const got = readTrustedFile(file, MAX_STATE_BYTES);
-    if (got === undefined) return { t: 'absent' };
-    text = got;
+    const read = readTrustedFile(legacy, MAX_STATE_BYTES);
+    if (read === undefined) return done({ t: 'absent' });
+    text = read;
   } catch (e) {
-    if (e instanceof StateError) return { t: 'refused', path: e.path, why: e.why };
-    return { t: 'damaged', path: file, why: `it cannot be read: ${fsErrorText(e)}` };
+    if (e instanceof StateError) return done({ t: 'refused', path: e.path, why: e.why });
+    return done({ t: 'damaged', path: legacy, why: `it cannot be read: ${fsErrorText(e)}` });
   }
+  return done(parseState(text, legacy, dir));
+}
+
+/** A state's JSON text, from `path`, checked and decoded. */
+function parseState(text: string, path: string, dir: string): StateRead {
   let raw: unknown;
-  try { raw = JSON.parse(text); } catch (e) { return { t: 'damaged', path: file, why: text.length === 0 ? 'it is empty' : `it is not JSON (${(e as Error).message})` }; }
+  try { raw = JSON.parse(text); } catch (e) { return { t: 'damaged', path, why: text.length === 0 ? 'it is empty' : `it is not JSON (${(e as Error).message})` }; }
   const why = validateUnitState(raw);
-  if (why !== undefined) return { t: 'damaged', path: file, why };
+  if (why !== undefined) return { t: 'damaged', path, why };
   const state = decodeUnitState(raw, dir);
-  return state ? { t: 'ok', state } : { t: 'damaged', path: file, why: 'it is not a unit state' };
+  return state ? { t: 'ok', state } : { t: 'damaged', path, why: 'it is not a unit state' };
 }
 
 /**
@@ -502,9 +525,12 @@ const optStr = (v: unknown): string | undefined => (typeof v === 'string' ? v : 
 const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
 const bool = (v: unknown, d: boolean): boolean => (typeof v === 'boolean' ? v : d);
 
+/** The payload versions this agent reads (1 and 2 from state.json, 3 from the slots). */
+const READ_VERSIONS: readonly unknown[] = [1, 2, 3];
+
 /** Turns a parsed state file of any known version into the current shape. */
 export function decodeUnitState(raw: unknown, dir: string): UnitState | undefined {
-  if (!isObj(raw) || (raw['version'] !== 1 && raw['version'] !== 2)) return undefined;
+  if (!isObj(raw) || !READ_VERSIONS.includes(raw['version'])) return undefined;
   const spawns = Array.isArray(raw['spawns']) ? raw['spawns'].filter(isObj).map((s) => decodeSpawn(s, dir)) : [];
   return {
     unitName: str(raw['unitName'], basename(dir)),
@@ -567,7 +593,7 @@ const absent = (v: unknown): boolean => v === undefined || v === null;
  */
 export function validateUnitState(raw: unknown): string | undefined {
   if (!isObj(raw)) return 'it is not a JSON object';
-  if (raw['version'] !== 1 && raw['version'] !== 2) return `its version ${JSON.stringify(raw['version'])} is not one this agent reads (1, 2)`;
+  if (!READ_VERSIONS.includes(raw['version'])) return `its version ${JSON.stringify(raw['version'])} is not one this agent reads (${READ_VERSIONS.join(', ')})`;
   for (const k of ['unitName', 'id', 'specHash', 'invocationId', 'mainCommandLine']) if (!absent(raw[k]) && typeof raw[k] !== 'string') return `${k} is not a string`;
   if (typeof raw['unitName'] === 'string' && /[/\0\n]/.test(raw['unitName'])) return 'unitName holds a slash, NUL or newline';
   if (!absent(raw['seq']) && !isInt(raw['seq'], 0)) return 'seq is not a whole number';
@@ -715,16 +741,24 @@ export function recoveredSpawnRecord(l: SpawnLog): SpawnRecord {
   };
 }
 
-/** Moves a damaged state file aside (state.json.damaged, replacing an older one); returns its new path. */
+/**
+ * Moves a damaged state aside: each slot and a version-2 state.json there is to NAME.damaged
+ * (replacing an older one). Returns the new paths; the next write starts the slots afresh.
+ */
 export function setAsideDamaged(dir: string): string {
-  const to = `${statePath(dir)}.damaged`;
-  renameSync(statePath(dir), to);
-  return to;
+  const moved: string[] = [];
+  forgetSlots(dir);
+  for (const p of [slotPath(dir, 0), slotPath(dir, 1), legacyStatePath(dir)]) {
+    if (!exists(p)) continue;
+    renameSync(p, `${p}.damaged`);
+    moved.push(`${p}.damaged`);
+  }
+  return moved.join(', ');
 }
 
 // ---- writing ---------------------------------------------------------------------------------
 
-/** The version-2 file for a state: every field present, null for none. */
+/** The payload for a state (version 3; the same fields as version 2): every field present, null for none. */
 export function encodeUnitState(s: UnitState): string {
   const machine: Record<string, unknown> = {};
   for (const k of new Set([...Object.keys(INITIAL_MACHINE), ...Object.keys(s.machine)])) machine[k] = (s.machine as unknown as Raw)[k] ?? null;
@@ -743,7 +777,22 @@ export function encodeUnitState(s: UnitState): string {
   });
 }
 
-export function writeUnitState(dir: string, s: UnitState): void { writeAtomic(statePath(dir), encodeUnitState(s)); }
+/** Unit folders whose version-2 state.json (and its .tmp) this process removed, or found absent, after a slot write. */
+const migrated = new Set<string>();
+
+/**
+ * Writes the unit's state into its slots (stateslot.ts: in place, the slot not holding the newest
+ * state). The first write in a folder then removes a version-2 state.json: it is older than any
+ * slot, and while it is there a folder whose slots are all torn is read from it. Throws
+ * StateError (a refused slot, named) or the file system's error.
+ */
+export function writeUnitState(dir: string, s: UnitState): void {
+  writeSlots(dir, encodeUnitState(s), MAX_STATE_BYTES);
+  if (migrated.has(dir)) return;
+  rmSync(legacyStatePath(dir), { force: true });
+  rmSync(`${legacyStatePath(dir)}.tmp`, { force: true });
+  migrated.add(dir);
+}
 
 /**
  * Writes a file of the agent's, mode 0600 whatever the umask, and atomically: a temporary file

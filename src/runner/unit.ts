@@ -33,7 +33,7 @@ import { credentialPlan, hasCredentials, removeCredentials } from './credentials
 import { expandSpecifiers } from './environment.ts';
 import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
 import { readRuntimeRecord, runtimeRecordPath, writeRuntimeRecord, type RuntimeRecord } from './store.ts';
-import { fsErrorText, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, statePath, StateError, unwritable } from './store.ts';
+import { fsErrorText, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, stateLabel, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
 import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
 
@@ -211,7 +211,7 @@ export class UnitRunner {
       if (!(e instanceof StateError)) r.writeFailed(e);
     }
     if (read.t === 'refused') r.refuseState(read.path, read.why);
-    if (read.t === 'ok') { const lie = contradiction(r.dir, read.state); if (lie !== undefined) read = { t: 'damaged', path: statePath(r.dir), why: lie }; }
+    if (read.t === 'ok') { const lie = contradiction(r.dir, read.state); if (lie !== undefined) read = { t: 'damaged', path: stateLabel(r.dir), why: lie }; }
     const said = (level: 'info' | 'notice' | 'warning', m: string): void => r.log(level, m);
     const recovery = read.t === 'damaged' ? recoverState(r.dir, r.unitName, read.path, read.why, r.cfg.type, said) : undefined;
     if (recovery) {
@@ -380,7 +380,7 @@ export class UnitRunner {
       const i = this.problems.indexOf(this.writeError);
       if (i >= 0) this.problems.splice(i, 1);
       this.writeError = undefined;
-      this.log('notice', `${statePath(this.dir)} is written again`);
+      this.log('notice', `${stateLabel(this.dir)} is written again`);
     }
     return true;
   }

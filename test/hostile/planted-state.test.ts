@@ -60,8 +60,8 @@ test('finding 2: a state file planted by another user is refused, named, and nev
   // and a symlink where the agent writes its next state file of good.service, to a root-only file
   const precious = join(markers, 'precious');
   writeFileSync(precious, 'root only\n', { mode: 0o600 });
-  const link = runAs(user, '/bin/ln', ['-s', precious, join(unitDir(state, 'good.service'), 'state.json.tmp')]);
-  t.diagnostic(`the user ${link.status === 0 ? 'could' : 'could not'} plant a symlink at good.service/state.json.tmp (${link.stderr.trim() || 'no error'})`);
+  const link = runAs(user, '/bin/ln', ['-s', precious, join(unitDir(state, 'good.service'), 'state.1')]);
+  t.diagnostic(`the user ${link.status === 0 ? 'could' : 'could not'} plant a symlink at good.service/state.1 (${link.stderr.trim() || 'no error'})`);
 
   await first.stop();
   const second = await startAgent(s, { manifests, state, umask: '000' });
@@ -78,7 +78,7 @@ test('finding 2: a state file planted by another user is refused, named, and nev
 
   // fixed modes whatever the umask: state folders 0700, files 0600
   for (const p of [state, join(state, 'units'), unitDir(state, 'good.service')]) assert.equal(modeOf(p) & 0o077, 0, `${p} is mode ${modeOf(p).toString(8)} under umask 000`);
-  assert.equal(modeOf(join(unitDir(state, 'good.service'), 'state.json')) & 0o077, 0, 'state.json is not readable by others (Environment= values)');
+  assert.equal(modeOf(join(unitDir(state, 'good.service'), 'state.0')) & 0o077, 0, 'state.0 is not readable by others (Environment= values)');
 
   // the control socket does not take orders from that user
   const order = runAs(user, PYTHON, ['-c', [

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
 import { INITIAL_MACHINE } from '../../src/engine/index.ts';
-import { ensureUnitDir, eventsPath, newSpawnRecord, shimAlive, statePath, writeUnitState, REEXEC_GRACE_MS, type SpawnEffect } from '../../src/runner/store.ts';
+import { ensureUnitDir, eventsPath, newSpawnRecord, shimAlive, legacyStatePath, writeUnitState, REEXEC_GRACE_MS, type SpawnEffect } from '../../src/runner/store.ts';
 import { bootId, startTime } from '../../src/runner/procfs.ts';
 import { specHash } from '../../src/runner/unit.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
@@ -136,7 +136,7 @@ test('a damaged state file while the holder is inside execve(): the holder count
   const folder = join(dir, 'run', '1-start-0');
   const fake = await fakeHolder(t, eventsPath(folder));
   writeEvents(folder, fake);
-  writeFileSync(statePath(dir), '{"version":2,"machine":{"state":', { mode: 0o600 }); // cut mid-write
+  writeFileSync(legacyStatePath(dir), '{"version":2,"machine":{"state":', { mode: 0o600 }); // cut mid-write
 
   const r = h.open('twice.service', counted(h.dir));
   const said = (): string => h.logs.join('\n');

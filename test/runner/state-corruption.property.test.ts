@@ -1,4 +1,6 @@
-// Issue 12, acceptance (fast-check): random corruptions of a running unit's state.json
+// Issue 12, acceptance (fast-check): random corruptions of a running unit's state (since issue 19
+// the payload of its newest slot, written back as a newer slot with its checksum in order: what
+// the checksum catches is test/runner/state-slots.test.ts's)
 // (truncation at any byte, byte flips, values of the wrong type, planted PIDs and fields) never
 // crash the host or runner, never start a second copy of the unit's process, and never signal
 // a process outside the unit (a victim process named by the planted PIDs stays alive). Bounded
@@ -15,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { UnitHost } from '../../src/agent/host.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
-import { statePath } from '../../src/runner/store.ts';
+import { encodeSlot, loadSlots, slotPath } from '../../src/runner/stateslot.ts';
 import { descendants } from '../../src/runner/procfs.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -106,7 +108,7 @@ test('random corruptions of state.json never crash the agent, never start a dupl
     assert.equal(r.props.SubState, 'running');
     // the forked child shows the shim's command line until it has exec()ed
     for (let i = 0; i < 100 && copies(tok).length !== 1; i++) await sleep(20);
-    const text = readFileSync(statePath(dir), 'utf8');
+    const text = loadSlots(dir, 64 << 20).newest!.payload;
     h.closeAll();
     return text;
   }
@@ -126,7 +128,11 @@ test('random corruptions of state.json never crash the agent, never start a dupl
     const good = await running();
     const before = copies(tok);
     assert.equal(before.length, 1);
-    writeFileSync(statePath(dir), apply(good, c), { mode: 0o600 });
+    // the corrupted payload as the newest slot (the other one, the next generation)
+    const top = loadSlots(dir, 64 << 20).newest!;
+    const other = slotPath(dir, top.path === slotPath(dir, 0) ? 1 : 0);
+    rmSync(other, { force: true });
+    writeFileSync(other, encodeSlot(top.gen + 1, apply(good, c)), { mode: 0o600 });
     logs.length = 0;
     const h = newHost();
     try {

@@ -9,7 +9,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, 
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { INITIAL_MACHINE } from '../../src/engine/index.ts';
-import { ensureUnitDir, eventsPath, fsErrorCode, loadUnitState, prepareStateDir, statePath, writeUnitState, type UnitState } from '../../src/runner/store.ts';
+import { ensureUnitDir, eventsPath, fsErrorCode, loadUnitState, prepareStateDir, legacyStatePath, slotPath, writeUnitState, type UnitState } from '../../src/runner/store.ts';
 import { readNewLines } from '../../src/runner/tail.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
 
@@ -22,7 +22,7 @@ function tmp(t: { after: (fn: () => void) => void }): string {
 const state = (): UnitState => ({ unitName: 'a.service', id: 'a.service', spec: { service: { execStart: ['/bin/true'] } }, specHash: 'h', invocationId: 'i', mainCommandLine: undefined, seq: 0, machine: INITIAL_MACHINE, spawns: [] });
 const mode = (p: string): number => lstatSync(p).mode & 0o7777;
 
-test('folders 0700 and state files 0600 under umask 000; a link planted at state.json.tmp is not followed', (t) => {
+test('folders 0700 and state files 0600 under umask 000; a link planted at the old state.json.tmp is removed, not followed', (t) => {
   const root = tmp(t);
   const old = process.umask(0);
   try {
@@ -31,11 +31,12 @@ test('folders 0700 and state files 0600 under umask 000; a link planted at state
     ensureUnitDir(dir);
     const precious = join(root, 'precious');
     writeFileSync(precious, 'mine\n', { mode: 0o600 });
-    symlinkSync(precious, `${statePath(dir)}.tmp`);
+    symlinkSync(precious, `${legacyStatePath(dir)}.tmp`);
     writeUnitState(dir, state());
     assert.equal(readFileSync(precious, 'utf8'), 'mine\n', 'the write went through the link');
     for (const p of [join(root, 'state'), join(root, 'state', 'units'), dir, join(dir, 'run')]) assert.equal(mode(p), 0o700, p);
-    assert.equal(mode(statePath(dir)), 0o600);
+    assert.equal(mode(slotPath(dir, 0)), 0o600);
+    assert.equal(lstatSync(`${legacyStatePath(dir)}.tmp`, { throwIfNoEntry: false }), undefined, 'the link is gone');
     assert.equal(loadUnitState(dir).t, 'ok');
   } finally { process.umask(old); }
 });
@@ -46,24 +47,24 @@ test('a state file or unit folder that is not the agent\'s alone is refused, wit
   const a = join(units, 'a.service');
   ensureUnitDir(a);
   writeUnitState(a, state());
-  chownSync(statePath(a), 65534, 65534);
-  assert.deepEqual(loadUnitState(a), { t: 'refused', path: statePath(a), why: 'it is owned by uid 65534, not by the agent\'s uid 0' });
-  chownSync(statePath(a), 0, 0);
-  chmodSync(statePath(a), 0o666);
+  chownSync(slotPath(a, 0), 65534, 65534);
+  assert.deepEqual(loadUnitState(a), { t: 'refused', path: slotPath(a, 0), why: 'it is owned by uid 65534, not by the agent\'s uid 0' });
+  chownSync(slotPath(a, 0), 0, 0);
+  chmodSync(slotPath(a, 0), 0o666);
   assert.match(JSON.stringify(loadUnitState(a)), /refused.*writable by every user \(mode 0666\)/);
-  chmodSync(statePath(a), 0o600);
+  chmodSync(slotPath(a, 0), 0o600);
   chmodSync(a, 0o777);
   assert.deepEqual(loadUnitState(a), { t: 'refused', path: a, why: 'it is writable by every user (mode 0777)' });
   assert.throws(() => ensureUnitDir(a), /writable by every user/);
   chmodSync(a, 0o700);
-  rmSync(statePath(a));
-  symlinkSync('/etc/hostname', statePath(a));
-  assert.deepEqual(loadUnitState(a), { t: 'refused', path: statePath(a), why: 'it is a symbolic link, not a regular file' });
-  rmSync(statePath(a));
-  writeFileSync(statePath(a), '{"version":2,"machine":{"state":', { mode: 0o600 });
+  rmSync(slotPath(a, 0));
+  symlinkSync('/etc/hostname', slotPath(a, 0));
+  assert.deepEqual(loadUnitState(a), { t: 'refused', path: slotPath(a, 0), why: 'it is a symbolic link, not a regular file' });
+  rmSync(slotPath(a, 0));
+  writeFileSync(legacyStatePath(a), '{"version":2,"machine":{"state":', { mode: 0o600 });
   assert.equal(loadUnitState(a).t, 'damaged');
-  writeFileSync(statePath(a), JSON.stringify({ version: 2, spawns: [{ seq: 1, kind: '../../../etc', index: 0 }] }), { mode: 0o600 });
-  assert.deepEqual(loadUnitState(a), { t: 'damaged', path: statePath(a), why: 'spawns[0].kind "../../../etc" is not a command list' });
+  writeFileSync(legacyStatePath(a), JSON.stringify({ version: 2, spawns: [{ seq: 1, kind: '../../../etc', index: 0 }] }), { mode: 0o600 });
+  assert.deepEqual(loadUnitState(a), { t: 'damaged', path: legacyStatePath(a), why: 'spawns[0].kind "../../../etc" is not a command list' });
 });
 
 test('an event log planted as a link is neither read by the tail nor written by uo-shim', (t) => {

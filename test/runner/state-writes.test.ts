@@ -7,10 +7,10 @@
 // costs its spawn record and its exit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { harness, waitFor, subState, alive } from '../support/units.ts';
 import { readUnitState } from '../../src/runner/store.ts';
+import { loadSlots, slotPath } from '../../src/runner/stateslot.ts';
 import { until } from '../support/wait.ts';
 
 test('a spawn folder outlives a state write that failed: the restarted agent reads the exit there (exit-code 7), not a vanished holder (signal 9)', async (t) => {
@@ -19,8 +19,10 @@ test('a spawn folder outlives a state write that failed: the restarted agent rea
   r.start();
   await waitFor(r, 'running', subState('running'));
   const folder = r.spawns[0]!.dir;
-  // every write of the state file fails from here on (the temporary file's name is a folder)
-  const planted = join(r.dir, 'state.json.tmp');
+  // every write of the state fails from here on (the slot it goes to is a folder)
+  const newest = loadSlots(r.dir, 1 << 20).newest!.path;
+  const planted = slotPath(r.dir, newest === slotPath(r.dir, 0) ? 1 : 0);
+  rmSync(planted, { force: true });
   mkdirSync(planted);
   t.after(() => { try { rmdirSync(planted); } catch { /* removed below */ } });
   await waitFor(r, 'failed (in memory)', subState('failed'), 3000);
@@ -45,11 +47,11 @@ test('a simple service\'s PID lines wait for the next write (the event log keeps
   // on disk: the spawn record (written ahead of the start), not yet the PID the shim reported
   const disk = readUnitState(r.dir)!;
   assert.deepEqual([disk.machine.state, disk.machine.mainPid, disk.spawns.map((s) => s.seq)], ['running', -1, seqs]);
-  // kill -9: the state file stays as it was written (close() would write what waits)
-  const file = join(r.dir, 'state.json');
-  const kept = readFileSync(file);
+  // kill -9: the state files stay as they were written (close() would write what waits)
+  const files = [slotPath(r.dir, 0), slotPath(r.dir, 1)];
+  const kept = files.map((f) => (existsSync(f) ? readFileSync(f) : undefined));
   r.close();
-  writeFileSync(file, kept);
+  files.forEach((f, i) => { const k = kept[i]; if (k) writeFileSync(f, k); else rmSync(f, { force: true }); });
   const again = h.reopen(r);
   await waitFor(again, 'running with its PID', (x) => x.props.SubState === 'running' && x.props.MainPID === pid, 2000);
   assert.deepEqual(again.spawns.map((s) => s.seq), seqs, 'nothing spawned again');

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { INITIAL_MACHINE } from '../../src/engine/index.ts';
-import { decodeUnitState, encodeUnitState, journalPath, newSpawnRecord, readUnitState, removeSpawnDir, statePath, unitDirOfJournal, unitDirs, writeUnitState, STATE_VERSION } from '../../src/runner/store.ts';
+import { loadSlots } from '../../src/runner/stateslot.ts';
+import { decodeUnitState, encodeUnitState, journalPath, newSpawnRecord, readUnitState, removeSpawnDir, legacyStatePath, slotPath, unitDirOfJournal, unitDirs, writeUnitState, STATE_VERSION } from '../../src/runner/store.ts';
 
 const V1 = fileURLToPath(new URL('../fixtures/state/v1/units', import.meta.url));
 
@@ -34,13 +35,14 @@ test('version-1 files are read with the engine\'s defaults for what they left ou
   assert.deepEqual([flappy.id, flappy.unitName, flappy.machine.state, flappy.machine.result, flappy.machine.mainExec?.status, flappy.machine.timer?.gen], ['demo/flappy', 'flappy.service', 'auto-restart', 'exit-code', 3, 3]);
 });
 
-test('version 2 writes every field (null for none) and reads back what it wrote', (t) => {
+test('version 3 (the slots\' payload) writes every field (null for none) and reads back what it wrote', (t) => {
   const dir = tmp(t);
   const effect = { t: 'spawn' as const, role: 'control' as const, kind: 'stopPost' as const, index: 0, command: { path: '/bin/true', argv: ['/bin/true'], flags: { ignoreFailure: false, argv0: false, noEnvExpand: false, fullPrivileges: false, noSetuid: false, ambientFallback: false } }, env: { SERVICE_RESULT: 'exit-code' } };
   const state = { unitName: 'a.service', id: undefined, spec: { service: { execStart: ['/bin/true'] } }, specHash: 'h', invocationId: 'i', mainCommandLine: undefined, seq: 4, machine: { ...INITIAL_MACHINE, state: 'stop-post' as const }, spawns: [newSpawnRecord(dir, 4, effect)] };
   writeUnitState(dir, state);
-  assert.deepEqual(readdirSync(dir), ['state.json'], 'no temporary file left');
-  const raw = JSON.parse(readFileSync(statePath(dir), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(readdirSync(dir), ['state.0'], 'no temporary file left');
+  const payload = loadSlots(dir, 1 << 20).newest!.payload;
+  const raw = JSON.parse(payload) as Record<string, unknown>;
   assert.equal(raw['version'], STATE_VERSION);
   assert.deepEqual([raw['id'], raw['mainCommandLine']], [null, null]);
   const m = raw['machine'] as Record<string, unknown>;
@@ -48,7 +50,8 @@ test('version 2 writes every field (null for none) and reads back what it wrote'
   assert.equal(m['mainExec'], null);
   assert.deepEqual((raw['spawns'] as Array<Record<string, unknown>>)[0]!['effect'], effect, 'the write-ahead record holds the whole effect');
   assert.deepEqual(readUnitState(dir), state);
-  assert.equal(encodeUnitState(readUnitState(dir)!), readFileSync(statePath(dir), 'utf8'));
+  assert.equal(encodeUnitState(readUnitState(dir)!), payload);
+  assert.ok(readFileSync(slotPath(dir, 0), 'latin1').startsWith('uo-state 3 0000000000000001 '));
 });
 
 test('a file lacking fields gets defaults; an unknown version or garbage is no state', (t) => {
@@ -57,9 +60,9 @@ test('a file lacking fields gets defaults; an unknown version or garbage is no s
   assert.deepEqual([s.unitName, s.id, s.invocationId, s.seq, s.mainCommandLine], [dir.split('/').pop(), undefined, '', 3, undefined]);
   assert.deepEqual(s.machine, { ...INITIAL_MACHINE, state: 'failed', startLimit: { begin: 0, num: 2 } });
   assert.deepEqual({ ...s.spawns[0], dir: undefined }, { seq: 3, dir: undefined, role: 'main', kind: 'stop', index: 1, effect: undefined, shimPid: 0, pid: 0, offset: 0, done: false, started: false });
-  assert.equal(decodeUnitState({ version: 3 }, dir), undefined);
+  assert.equal(decodeUnitState({ version: 4 }, dir), undefined);
   mkdirSync(join(dir, 'bad'));
-  writeFileSync(statePath(join(dir, 'bad')), '{"version": 1, "unit');
+  writeFileSync(legacyStatePath(join(dir, 'bad')), '{"version": 1, "unit');
   assert.equal(readUnitState(join(dir, 'bad')), undefined);
   assert.equal(readUnitState(join(dir, 'none')), undefined);
 });

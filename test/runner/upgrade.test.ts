@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { UnitHost } from '../../src/agent/host.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { UnitRunner, monotonicUs } from '../../src/runner/unit.ts';
-import { readUnitState, statePath, writeUnitState, newSpawnRecord } from '../../src/runner/store.ts';
+import { readUnitState, legacyStatePath, slotPath, writeUnitState, newSpawnRecord } from '../../src/runner/store.ts';
+import { loadSlots } from '../../src/runner/stateslot.ts';
 import { harness, shimPath, subState, waitFor } from '../support/units.ts';
 import { until } from '../support/wait.ts';
 
@@ -32,7 +33,10 @@ test('an agent of this version adopts units saved by the previous version (state
   assert.deepEqual([exits.spec.service?.['environment'], exits.mainCommandLine, exits.invocationId], [['GREETING=hello'], '/bin/sh -c sleep 1; exit 7', '081777b4db2b4ca0ac845357b9f9eae0']);
   assert.equal(existsSync(join(unitsDir, 'exits.service', 'run', '1-start-0')), false, 'the finished spawn is cleaned up');
   assert.equal(readUnitState(join(unitsDir, 'exits.service'))!.spawns.length, 0);
-  assert.equal(JSON.parse(readFileSync(statePath(join(unitsDir, 'exits.service')), 'utf8')).version, 2, 'saved again in the new format');
+  const saved = loadSlots(join(unitsDir, 'exits.service'), 1 << 20).newest;
+  assert.equal(saved && JSON.parse(saved.payload).version, 3, 'saved again in the new format (slots)');
+  assert.equal(existsSync(legacyStatePath(join(unitsDir, 'exits.service'))), false, 'state.json removed once a slot holds the state');
+  assert.ok(existsSync(slotPath(join(unitsDir, 'exits.service'), 0)));
 
   const done = unit('done.service');
   assert.deepEqual([done.props.ActiveState, done.props.SubState, done.machine.mainExec?.status, done.id], ['inactive', 'dead', 0, 'done.service']);

@@ -1,0 +1,30 @@
+// What the agent trusts in its state folder (issue 12): the checks every reader and writer of a
+// state path applies to a stat that did not follow a link. store.ts re-exports these; its header
+// says what is checked where.
+import type { Stats } from 'node:fs';
+
+// the agent's effective uid, read once: every trust check (each lstat of an event log, a spawn
+// folder, the state file) compares against it, and geteuid() is a system call (issue 19's
+// crash-storm profile: 1.7 % of the agent's CPU); the agent never changes its uid
+export const AGENT_UID = process.geteuid?.() ?? 0;
+
+/** A state path the agent will not use, and why (the message names the path). */
+export class StateError extends Error {
+  readonly path: string;
+  readonly why: string;
+  constructor(path: string, why: string) { super(`${path}: ${why}`); this.name = 'StateError'; this.path = path; this.why = why; }
+}
+
+function kindOf(st: Stats): string {
+  return st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : st.isFile() ? 'a regular file' : st.isFIFO() ? 'a FIFO'
+    : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a special file';
+}
+
+/** Why a (not followed) stat of a state path is not to be trusted, or undefined when it is. */
+export function distrust(st: Stats, want: 'file' | 'dir'): string | undefined {
+  const ok = want === 'file' ? st.isFile() : st.isDirectory();
+  if (!ok) return `it is ${kindOf(st)}, not ${want === 'file' ? 'a regular file' : 'a folder'}`;
+  if (st.uid !== AGENT_UID) return `it is owned by uid ${st.uid}, not by the agent's uid ${AGENT_UID}`;
+  if ((st.mode & 0o022) !== 0) return `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  return undefined;
+}
