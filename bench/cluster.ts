@@ -180,6 +180,9 @@ try {
   say(`1 unit: p50 ${percentile(one, 50).toFixed(0)} ms, p99 ${percentile(one, 99).toFixed(0)} ms`);
 
   const many = new Map<string, number>();
+  // the burst's cost at the API server: writes to serviceunits (every verb but reads) and its CPU (utime + stime)
+  const apiCpuMs = (): number => { const f = readFileSync(`/proc/${cp.apiserver.pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
+  const [bw0, brv0, bby0, bcpu0] = [await metric(), await metric('controllerrevisions'), await writesBy(), apiCpuMs()];
   const t0 = performance.now();
   if (parts.has('apply')) await Promise.all(Array.from({ length: 200 }, (_, i) => create(`many-${i}`, '/bin/sleep 100000').then(() => undefined)));
   const deadline = Date.now() + 120_000;
@@ -191,7 +194,15 @@ try {
     await sleep(20);
   }
   const manyL = [...many.values()];
-  say(`200 units at once: ${many.size} running, p50 ${percentile(manyL, 50).toFixed(0)} ms, p99 ${percentile(manyL, 99).toFixed(0)} ms`);
+  const burstCpu = apiCpuMs() - bcpu0;
+  say(`200 units at once: ${many.size} running, p50 ${percentile(manyL, 50).toFixed(0)} ms, p99 ${percentile(manyL, 99).toFixed(0)} ms; kube-apiserver CPU until then ${(burstCpu / 1000).toFixed(2)} s`);
+  let burst: { serviceUnitWritesPerUnit: number; agentPerUnit: number; controllerPerUnit: number; controllerRevisionWrites: number; apiserverCpuMsPerUnit: number } | undefined;
+  if (parts.has('apply')) {
+    await sleep(3000); // the writes the burst still causes (the controller's conditions)
+    const [bw1, brv1, bby1] = [await metric(), await metric('controllerrevisions'), await writesBy()];
+    burst = { serviceUnitWritesPerUnit: (bw1 - bw0) / 200, agentPerUnit: (bby1.agent - bby0.agent) / 200, controllerPerUnit: (bby1.controller - bby0.controller) / 200, controllerRevisionWrites: brv1 - brv0, apiserverCpuMsPerUnit: burstCpu / 200 };
+    say(`200 at once: ${burst.serviceUnitWritesPerUnit.toFixed(2)} writes to serviceunits per unit (the create, agent ${burst.agentPerUnit.toFixed(2)}, controller ${burst.controllerPerUnit.toFixed(2)}; the rest failed or others'), ${burst.controllerRevisionWrites} ControllerRevision writes; kube-apiserver CPU ${burst.apiserverCpuMsPerUnit.toFixed(1)} ms per unit until all ran`);
+  }
 
   // API requests per unit transition: a crash loop, counted by kube-apiserver's metrics
   let cycles = NaN, w0 = NaN, w1 = NaN;
@@ -249,7 +260,7 @@ try {
   const result = {
     date: new Date().toISOString(), kubernetes: cp.kubernetesVersion,
     applyToRunning1: { n: one.length, failed: oneFailed.length, p50: percentile(one, 50), p90: percentile(one, 90), p99: percentile(one, 99), max: Math.max(...one) },
-    applyToRunning200: { n: manyL.length, p50: percentile(manyL, 50), p90: percentile(manyL, 90), p99: percentile(manyL, 99), max: Math.max(...manyL) },
+    applyToRunning200: { n: manyL.length, p50: percentile(manyL, 50), p90: percentile(manyL, 90), p99: percentile(manyL, 99), max: Math.max(...manyL), ...burst },
     crashLoop: { restarts: cycles, apiWrites: w1 - w0, writesPerRestart: (w1 - w0) / Math.max(1, cycles) },
     agent1000: { unitsRunning: up, rssMB: agentRss, cpuPct, windows },
     rollout3Nodes: rollout,
@@ -263,6 +274,7 @@ try {
     + `  apply → running in status, 1 unit at a time:  ${dist(result.applyToRunning1)} (target p99 ≤ 250 ms over ≥ 200)${oneFailed.length > 0 ? `; ${oneFailed.length} failed instead: ${oneFailed.join('; ')}` : ''}\n`
     + `    of which apply → process started (ExecMainStartTimestamp): p50 ${percentile(toStart, 50).toFixed(0)} ms, p90 ${percentile(toStart, 90).toFixed(0)} ms, max ${Math.max(...toStart).toFixed(0)} ms (n=${toStart.length})\n`
     + `  apply → running in status, 200 at once:       ${dist(result.applyToRunning200)} (target: all within 2,000 ms)\n`
+    + (burst ? `    writes to serviceunits per unit: ${burst.serviceUnitWritesPerUnit.toFixed(2)} (agent ${burst.agentPerUnit.toFixed(2)}, controller ${burst.controllerPerUnit.toFixed(2)}); kube-apiserver CPU ${burst.apiserverCpuMsPerUnit.toFixed(1)} ms per unit\n` : '')
     + `  API writes per restart cycle (crash loop):     ${result.crashLoop.writesPerRestart.toFixed(2)} (${result.crashLoop.apiWrites} writes for ${cycles} restarts)\n`
     + `  agent with 1,000 units, idle (3rd 10 s window): RSS ${agentRss.toFixed(0)} MB, CPU ${cpuPct.toFixed(1)} % (target < 200 MB, < 2 %; windows: ${windows.map((w) => `${w.cpuPct.toFixed(1)} %`).join(', ')})\n`
     + rollout.map((r) => `  rollout over 3 nodes, minReadySeconds ${r.minReadySeconds}:       ${r.seconds.toFixed(2)} s, ${r.apiWrites} writes to serviceunits (1 the change itself, agents ${r.agentWrites}, controller ${r.controllerWrites}) + ${r.controllerRevisionWrites} ControllerRevision\n`).join(''));

@@ -36,6 +36,8 @@ export interface StartOptions {
   readonly progress?: (line: string) => void;
   /** The API server's port; a free one by default. A real node's pods reach it at a fixed one (LOCAL_NODE_API_PORT). */
   readonly apiPort?: number;
+  /** More kube-apiserver flags, after ours (a later flag wins): e.g. --profiling=true for a CPU profile (bench/apiserver-cost.ts). */
+  readonly apiserverArgs?: readonly string[];
 }
 
 /** Where the local overlay's pods (host network, no kube-proxy) find the API server: 127.0.0.1:6443. */
@@ -85,6 +87,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
       // towards kubelets (the real-node harness, testenv/node.ts): exec and logs over TLS both ways
       `--kubelet-certificate-authority=${pki.caCert}`, `--kubelet-client-certificate=${pki.kubeletClientCert}`, `--kubelet-client-key=${pki.kubeletClientKey}`,
       '--kubelet-preferred-address-types=InternalIP,Hostname',
+      ...(opts.apiserverArgs ?? []),
     ], join(dir, 'kube-apiserver.log'));
     started.push(api);
     await waitUntil('kube-apiserver', async () => (await httpsGet(`${server}/readyz`, { ca: pki.caCert, token })).status === 200, api, 90_000);

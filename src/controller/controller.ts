@@ -170,7 +170,9 @@ export class Controller {
       replaced = true;
     }
     this.revisions.add(`${ns}/${name}`);
-    await this.pruneRevisions(obj, hash);
+    // a unit with no rollout status yet (a new one) has no older revision of ours to prune: no
+    // label-selected LIST per new unit (200 in a burst); the next revision's creation prunes
+    if (obj.status?.rollout !== undefined) await this.pruneRevisions(obj, hash);
     return undefined;
   }
 
