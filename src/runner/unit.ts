@@ -106,6 +106,14 @@ const SPAWN_HOLD_MS = 50;
 /** The states in which a unit has stopped (systemd's service_enter_dead()), before an automatic restart too. */
 const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);
 
+/**
+ * The states in which systemd 257 removes a unit's emptied cgroup (unit_prune_cgroup(): from
+ * unit_notify() on entering inactive or failed — the before-auto-restart states too — and from
+ * service_set_state() on entering exited): the next invocation gets a new one, so its kernel
+ * counters (CPU, memory peak, IO, tasks) are its own (test/fixtures/cgroup-invocation).
+ */
+const PRUNED: ReadonlySet<string> = new Set([...ENDED, 'exited']);
+
 export function monotonicUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
@@ -697,6 +705,8 @@ export class UnitRunner {
         });
         break;
       case 'log': this.log(e.level, e.message); break;
+      // in the order of the decision's effects: a restart's dead comes before its next spawn
+      case 'state-changed': if (PRUNED.has(e.to) && !PRUNED.has(e.from)) this.releaseCgroup(); break;
       default: break;
     }
   }
@@ -1029,7 +1039,7 @@ export class UnitRunner {
     this.awaitingEmpty = false;
     this.unwatchEmpty();
     this.send({ t: 'group-empty' });
-    if (cg && (this.activeState === 'inactive' || this.activeState === 'failed')) { this.pendingRemoval = true; this.pruneCgroup(); }
+    if (cg && PRUNED.has(this.machine.state)) this.releaseCgroup();
   }
 
   private watchEmpty(cg: UnitCgroup): void {
@@ -1044,15 +1054,30 @@ export class UnitRunner {
 
   private unwatchEmpty(): void { this.emptyWatch?.close(); this.emptyWatch = undefined; }
 
-  /** Removes the unit's cgroup once the unit is inactive and its cgroup empty (retried each tick while busy). */
-  private pruneCgroup(): void {
+  /**
+   * The unit entered a state in which systemd removes its cgroup (PRUNED: stopped, failed,
+   * waiting to restart, exited): removed now when empty, else once it empties (pruneCgroup(),
+   * each tick, while the unit stays in such a state). A cgroup with processes is never removed.
+   */
+  private releaseCgroup(): void {
+    if (!this.cgroup) return;
+    this.pendingRemoval = true;
+    this.pruneCgroup(true);
+  }
+
+  /** Inactive or failed with no restart to follow (its slices go with its cgroup when they empty). */
+  private stopped(): boolean { return this.machine.state === 'dead' || this.machine.state === 'failed'; }
+
+  /** Removes the unit's cgroup once the unit is in a PRUNED state and its cgroup empty (retried each tick while busy). */
+  private pruneCgroup(now = false): void {
     const cg = this.cgroup;
     if (!cg || !this.pendingRemoval) return;
-    if (this.activeState !== 'inactive' && this.activeState !== 'failed') { this.pendingRemoval = false; return; }
+    if (!now && !PRUNED.has(this.machine.state)) { this.pendingRemoval = false; return; }
     if (cgroupExists(cg) && isPopulated(cg)) return;
-    if (removeUnitCgroup(cg).length === 0) {
+    if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
       this.oomSeen = undefined;
+      this.ipFilterFor = undefined; // its BPF programs went with it: the next invocation attaches them again
       if (this.named?.rel !== cg.rel) this.cgroup = this.named; // the next invocation takes the name the spec gives
     }
   }
