@@ -945,6 +945,8 @@ export class UnitRunner {
           break;
         }
         case 'note': if (ev.step === 'CGROUP' && ev.pid === rec.shimPid) { this.log('warning', `uo-shim ${ev.pid} of ${this.unitName} could not join the holders' cgroup ${ev.value ?? '?'}: ${errnoText(ev.errno)}; it dies with the agent's cgroup`); break; }
+          // the command's own: its cgroup's file refused it, and it fails at step CGROUP (219) next, as systemd's exec_invoke() says it
+          if (ev.step === 'CGROUP') { this.problem(`${this.unitName}: Failed to attach to cgroup ${ev.value ?? '?'}: ${errnoText(ev.errno)}`); break; }
           this.log('notice', ev.step === 'OOM_ADJUST'
           ? `Failed to adjust OOM setting, assuming containerized execution, ignoring: ${errnoText(ev.errno)}`
           : `Failed at step ${ev.step}, ignoring: ${errnoText(ev.errno)}${ev.value !== undefined ? ` (applied ${ev.value} instead)` : ''}`); break;
