@@ -748,6 +748,7 @@ export class UnitRunner {
         return;
       }
       this.pendingRemoval = false;
+      this.placed.add(rec);
       this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
@@ -1070,12 +1071,18 @@ export class UnitRunner {
   /** Inactive or failed with no restart to follow (its slices go with its cgroup when they empty). */
   private stopped(): boolean { return this.machine.state === 'dead' || this.machine.state === 'failed'; }
 
+  /** Spawns whose cgroup spawnShim() made, until they are done (pruneCgroup() leaves it while one is not). */
+  private readonly placed = new Set<SpawnRecord>();
+
   /** Removes the unit's cgroup once the unit is in a PRUNED state and its cgroup empty (retried each tick while busy). */
   private pruneCgroup(now = false): void {
     const cg = this.cgroup;
     if (!cg || !this.pendingRemoval) return;
     if (!now && !PRUNED.has(this.machine.state)) { this.pendingRemoval = false; return; }
-    if (cgroupExists(cg) && isPopulated(cg)) return;
+    // a spawn the cgroup was made for may have its command on its way into it (the shim not
+    // started yet, or not joined): removing the folder under it would fail it at step CGROUP
+    for (const s of this.placed) if (s.done) this.placed.delete(s);
+    if (this.placed.size > 0 || (cgroupExists(cg) && isPopulated(cg))) return;
     if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
       this.oomSeen = undefined;
