@@ -895,6 +895,7 @@ export class UnitRunner {
 
   /** A spawn's command has exec()ed (or failed to): launches that waited for it go on. */
   private execDone(rec: SpawnRecord): void {
+    this.placed.delete(rec);
     if (this.execPending.delete(rec) && this.afterExec.length > 0) queueMicrotask(() => this.runAfterExec());
   }
 
@@ -1042,7 +1043,8 @@ export class UnitRunner {
     this.awaitingEmpty = false;
     this.unwatchEmpty();
     this.send({ t: 'group-empty' });
-    if (cg && PRUNED.has(this.machine.state)) this.releaseCgroup();
+    // in exited only the removal its entry asked for and left for its commands' shims (systemd 257 prunes when it enters exited)
+    if (cg && (ENDED.has(this.machine.state) || (this.machine.state === 'exited' && this.pendingRemoval))) this.releaseCgroup();
   }
 
   private watchEmpty(cg: UnitCgroup): void {
@@ -1071,18 +1073,23 @@ export class UnitRunner {
   /** Inactive or failed with no restart to follow (its slices go with its cgroup when they empty). */
   private stopped(): boolean { return this.machine.state === 'dead' || this.machine.state === 'failed'; }
 
-  /** Spawns whose cgroup spawnShim() made, until they are done (pruneCgroup() leaves it while one is not). */
+  /** Spawns whose cgroup spawnShim() made, until their command exec()ed, failed, or they are done (pruneCgroup() leaves the cgroup while one is on its way into it). */
   private readonly placed = new Set<SpawnRecord>();
 
   /** Removes the unit's cgroup once the unit is in a PRUNED state and its cgroup empty (retried each tick while busy). */
   private pruneCgroup(now = false): void {
     const cg = this.cgroup;
     if (!cg || !this.pendingRemoval) return;
-    if (!now && !PRUNED.has(this.machine.state)) { this.pendingRemoval = false; return; }
+    // retried while stopped or waiting to restart; in exited only when it is entered (systemd 257
+    // keeps the cgroup a background process held there, also once that process ended)
+    if (!now && (!PRUNED.has(this.machine.state) || this.machine.state === 'exited')) { this.pendingRemoval = false; return; }
     // a spawn the cgroup was made for may have its command on its way into it (the shim not
-    // started yet, or not joined): removing the folder under it would fail it at step CGROUP
+    // started yet, or not joined; the command joins before it exec()s): removing the folder
+    // under it would fail it at step CGROUP
     for (const s of this.placed) if (s.done) this.placed.delete(s);
-    if (this.placed.size > 0 || (cgroupExists(cg) && isPopulated(cg))) return;
+    if (this.placed.size > 0) return;
+    // processes in it: kept (retried while stopped or waiting to restart; in exited, for good)
+    if (cgroupExists(cg) && isPopulated(cg)) { if (this.machine.state === 'exited') this.pendingRemoval = false; return; }
     if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
       this.oomSeen = undefined;

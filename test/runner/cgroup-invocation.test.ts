@@ -14,7 +14,7 @@ import { detectCgroups } from '../../src/runner/cgroup/index.ts';
 import { unitStatus } from '../../src/agent/status.ts';
 import type { UnitRunner } from '../../src/runner/unit.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
-import { AUTO_COMMAND, LEFTOVER_COMMAND, invocationKey, summarize, type Facts, type Sample } from '../fixtures/cgroup-invocation/cases.ts';
+import { AUTO_COMMAND, EXITED_BG_COMMAND, LEFTOVER_COMMAND, invocationKey, summarize, type Facts, type Sample } from '../fixtures/cgroup-invocation/cases.ts';
 
 const ORACLE = JSON.parse(readFileSync(join(FIXTURES, 'cgroup-invocation', 'oracle.json'), 'utf8')) as { recordedWith: string; facts: Record<string, Facts> };
 const LAYOUT = detectCgroups();
@@ -78,4 +78,22 @@ test(`KillMode=process: a process left behind keeps the cgroup through the autom
   r.stop();
   const ours = summarize(samples, 'leftover'), theirs = ORACLE.facts['leftover']!;
   assert.deepEqual({ ...ours, cgroupPerInvocation: ours.cgroupPerInvocation.slice(0, 2) }, { ...theirs, cgroupPerInvocation: theirs.cgroupPerInvocation.slice(0, 2) }, `samples:\n${samples.map((s) => JSON.stringify(s)).join('\n')}`);
+});
+
+test(`Type=oneshot RemainAfterExit=yes: in exited, an emptied cgroup is removed; one a background process keeps stays, also once that process ended (as ${ORACLE.recordedWith})`, { skip, timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  for (const [name, command] of [['exited', '/bin/true'], ['exited-bg', EXITED_BG_COMMAND]] as const) {
+    const r = h.open(name, { service: { type: 'oneshot', remainAfterExit: true, execStart: [command] } });
+    r.start();
+    await waitFor(r, 'exited', (x) => x.props.SubState === 'exited');
+    await sleep(300);
+    const samples = [sample(name, r)];
+    if (name === 'exited-bg') {
+      await sleep(1500); // the background process has ended; the agent's ticks (50 ms) ran meanwhile
+      samples.push(sample(name, r));
+    }
+    r.stop();
+    await waitFor(r, 'stopped', (x) => x.activeState === 'inactive');
+    assert.deepEqual(summarize(samples, name), ORACLE.facts[name], `${name}: ${samples.map((s) => JSON.stringify(s)).join('\n')}`);
+  }
 });
