@@ -22,7 +22,10 @@
 //   issue 13 (no new line kind): the agent passes UO_SHIM_CGROUPS (the unit's cgroup, one
 //              absolute directory a line, every hierarchy) and UO_SHIM_HOLDER_CGROUPS (the
 //              holders' cgroup the shim joins at start). A command that cannot join fails with
-//              exec-failed ... 219 CGROUP; a shim that cannot join writes
+//              exec-failed ... 219 CGROUP, after the file that refused it:
+//                note PID CGROUP ERRNO DIR/cgroup.procs
+//              (an older agent logs that as a step ignored; the exec-failed line still fails
+//              it); a shim that cannot join writes
 //                note SHIMPID CGROUP ERRNO DIR
 //   issue 17 (no new line kind): UO_SHIM_NAMESPACES=PID:TYPE,... (TYPE: cgroup, ipc, uts, net,
 //              mnt) — the shim enters /proc/PID/ns/TYPE (the host's, PID 1 with hostPID) after

@@ -106,6 +106,14 @@ const SPAWN_HOLD_MS = 50;
 /** The states in which a unit has stopped (systemd's service_enter_dead()), before an automatic restart too. */
 const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);
 
+/**
+ * The states in which systemd 257 removes a unit's emptied cgroup (unit_prune_cgroup(): from
+ * unit_notify() on entering inactive or failed — the before-auto-restart states too — and from
+ * service_set_state() on entering exited): the next invocation gets a new one, so its kernel
+ * counters (CPU, memory peak, IO, tasks) are its own (test/fixtures/cgroup-invocation).
+ */
+const PRUNED: ReadonlySet<string> = new Set([...ENDED, 'exited']);
+
 export function monotonicUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
@@ -697,6 +705,8 @@ export class UnitRunner {
         });
         break;
       case 'log': this.log(e.level, e.message); break;
+      // in the order of the decision's effects: a restart's dead comes before its next spawn
+      case 'state-changed': if (PRUNED.has(e.to) && !PRUNED.has(e.from)) this.releaseCgroup(); break;
       default: break;
     }
   }
@@ -738,6 +748,7 @@ export class UnitRunner {
         return;
       }
       this.pendingRemoval = false;
+      this.placed.add(rec);
       this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
@@ -884,6 +895,7 @@ export class UnitRunner {
 
   /** A spawn's command has exec()ed (or failed to): launches that waited for it go on. */
   private execDone(rec: SpawnRecord): void {
+    this.placed.delete(rec);
     if (this.execPending.delete(rec) && this.afterExec.length > 0) queueMicrotask(() => this.runAfterExec());
   }
 
@@ -935,6 +947,8 @@ export class UnitRunner {
           break;
         }
         case 'note': if (ev.step === 'CGROUP' && ev.pid === rec.shimPid) { this.log('warning', `uo-shim ${ev.pid} of ${this.unitName} could not join the holders' cgroup ${ev.value ?? '?'}: ${errnoText(ev.errno)}; it dies with the agent's cgroup`); break; }
+          // the command's own: its cgroup's file refused it, and it fails at step CGROUP (219) next, as systemd's exec_invoke() says it
+          if (ev.step === 'CGROUP') { this.problem(`${this.unitName}: Failed to attach to cgroup ${ev.value ?? '?'}: ${errnoText(ev.errno)}`); break; }
           this.log('notice', ev.step === 'OOM_ADJUST'
           ? `Failed to adjust OOM setting, assuming containerized execution, ignoring: ${errnoText(ev.errno)}`
           : `Failed at step ${ev.step}, ignoring: ${errnoText(ev.errno)}${ev.value !== undefined ? ` (applied ${ev.value} instead)` : ''}`); break;
@@ -1029,7 +1043,8 @@ export class UnitRunner {
     this.awaitingEmpty = false;
     this.unwatchEmpty();
     this.send({ t: 'group-empty' });
-    if (cg && (this.activeState === 'inactive' || this.activeState === 'failed')) { this.pendingRemoval = true; this.pruneCgroup(); }
+    // in exited only the removal its entry asked for and left for its commands' shims (systemd 257 prunes when it enters exited)
+    if (cg && (ENDED.has(this.machine.state) || (this.machine.state === 'exited' && this.pendingRemoval))) this.releaseCgroup();
   }
 
   private watchEmpty(cg: UnitCgroup): void {
@@ -1044,15 +1059,41 @@ export class UnitRunner {
 
   private unwatchEmpty(): void { this.emptyWatch?.close(); this.emptyWatch = undefined; }
 
-  /** Removes the unit's cgroup once the unit is inactive and its cgroup empty (retried each tick while busy). */
-  private pruneCgroup(): void {
+  /**
+   * The unit entered a state in which systemd removes its cgroup (PRUNED: stopped, failed,
+   * waiting to restart, exited): removed now when empty, else once it empties (pruneCgroup(),
+   * each tick, while the unit stays in such a state). A cgroup with processes is never removed.
+   */
+  private releaseCgroup(): void {
+    if (!this.cgroup) return;
+    this.pendingRemoval = true;
+    this.pruneCgroup(true);
+  }
+
+  /** Inactive or failed with no restart to follow (its slices go with its cgroup when they empty). */
+  private stopped(): boolean { return this.machine.state === 'dead' || this.machine.state === 'failed'; }
+
+  /** Spawns whose cgroup spawnShim() made, until their command exec()ed, failed, or they are done (pruneCgroup() leaves the cgroup while one is on its way into it). */
+  private readonly placed = new Set<SpawnRecord>();
+
+  /** Removes the unit's cgroup once the unit is in a PRUNED state and its cgroup empty (retried each tick while busy). */
+  private pruneCgroup(now = false): void {
     const cg = this.cgroup;
     if (!cg || !this.pendingRemoval) return;
-    if (this.activeState !== 'inactive' && this.activeState !== 'failed') { this.pendingRemoval = false; return; }
-    if (cgroupExists(cg) && isPopulated(cg)) return;
-    if (removeUnitCgroup(cg).length === 0) {
+    // retried while stopped or waiting to restart; in exited only when it is entered (systemd 257
+    // keeps the cgroup a background process held there, also once that process ended)
+    if (!now && (!PRUNED.has(this.machine.state) || this.machine.state === 'exited')) { this.pendingRemoval = false; return; }
+    // a spawn the cgroup was made for may have its command on its way into it (the shim not
+    // started yet, or not joined; the command joins before it exec()s): removing the folder
+    // under it would fail it at step CGROUP
+    for (const s of this.placed) if (s.done) this.placed.delete(s);
+    if (this.placed.size > 0) return;
+    // processes in it: kept (retried while stopped or waiting to restart; in exited, for good)
+    if (cgroupExists(cg) && isPopulated(cg)) { if (this.machine.state === 'exited') this.pendingRemoval = false; return; }
+    if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
       this.oomSeen = undefined;
+      this.ipFilterFor = undefined; // its BPF programs went with it: the next invocation attaches them again
       if (this.named?.rel !== cg.rel) this.cgroup = this.named; // the next invocation takes the name the spec gives
     }
   }

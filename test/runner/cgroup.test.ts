@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { harness, waitFor, subState, alive, sleep, shimPath, testCgroups } from '../support/units.ts';
 import { until } from '../support/wait.ts';
@@ -260,6 +260,26 @@ test('a command that cannot join its cgroup fails at step CGROUP with status 219
   const lines = readFileSync(events, 'utf8');
   assert.match(lines, /^exec-failed [0-9]+ 2 219 CGROUP$/m);
   assert.match(lines, /^exit [0-9]+ exited 219$/m);
+  // the file that refused it and the errno, before the failure
+  assert.match(lines, new RegExp(`^note [0-9]+ CGROUP 2 ${dir}/no-such-cgroup/cgroup.procs\n(.*\n)?exec-failed`, 'm'));
+});
+
+test('a unit whose command cannot join its cgroup fails with 219/CGROUP, and its log and status name the cgroup file and the errno', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('nojoin.service', { service: { type: 'exec', execStart: ['/bin/sleep 1000'] } });
+  // one more folder to join that is not there (a cgroup removed under the command): the shim's
+  // open finds nothing (ENOENT), after the unit's real cgroup folders
+  const gone = join(mkdtempSync(join(tmpdir(), 'uo-cg-gone-')), 'nojoin.service');
+  t.after(() => rmSync(dirname(gone), { recursive: true, force: true }));
+  r.cgroup = { ...r.cgroup!, placement: [...r.cgroup!.placement, gone] };
+  r.start();
+  await waitFor(r, 'failed', (x) => x.activeState === 'failed', 5000);
+  assert.equal(r.props.ExecMainStatus, 219);
+  const text = h.logs.join('\n');
+  const said = `Failed to attach to cgroup ${gone}/cgroup.procs: No such file or directory`;
+  assert.ok(text.includes(said), text);
+  assert.match(text, /Failed at step CGROUP spawning \/bin\/sleep: No such file or directory/);
+  assert.ok(r.problems.some((p) => p.includes(said)), r.problems.join('\n'));
 });
 
 test('status lines as systemctl: Tasks with its limit, Memory with high/max/peak in format_bytes units, CPU', async () => {

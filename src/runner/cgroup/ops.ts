@@ -81,14 +81,17 @@ function ensureLeaf(dir: string, cpuset: boolean): boolean {
   // there already (a restart): a stat, not a mkdir() that fails with EEXIST — cgroupfs takes its
   // lock for the mkdir, and Node makes an Error (message, stack) of every EEXIST
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-    try { mkdirSync(dir); return !cpuset; } catch (e) {
+    try { mkdirSync(dir); if (!cpuset) return true; } catch (e) {
       if (errCode(e) === 'ENOENT') return false;
       if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
     }
   }
   if (cpuset) copyCpuset(dir);
-  return true;
+  // a parent with empty cpus/mems (made by someone else and not filled): the walk fills every level
+  return !cpuset || cpusetFilled(dir);
 }
+
+const cpusetFilled = (dir: string): boolean => ['cpuset.cpus', 'cpuset.mems'].every((f) => (read(`${dir}/${f}`) ?? 'x').trim() !== '');
 
 /** fillCpuset() as a CgroupError naming the folder. */
 function copyCpuset(dir: string): void {
@@ -107,24 +110,35 @@ function ensureLevels(mount: string, levels: readonly string[], enable: boolean,
   }
 }
 
-/** Removes the (empty) cgroup in every hierarchy, and the slices between it and the base when they are empty. Returns the directories that stay (busy). */
-export function removeUnitCgroup(cg: UnitCgroup): string[] {
+/**
+ * Removes the (empty) cgroup in every hierarchy, and (unless leafOnly: a unit waiting to restart
+ * keeps its slices) the slices between it and the base when they are empty. Returns the
+ * directories that stay (busy). The kernel refuses to remove a cgroup with processes (EBUSY).
+ */
+export function removeUnitCgroup(cg: UnitCgroup, leafOnly = false): string[] {
   const busy: string[] = [];
-  const baseDepth = cg.base.split('/').length;
+  const baseDepth = leafOnly ? cg.rel.split('/').length - 1 : cg.base.split('/').length;
   const levels = cg.rel.split('/');
   for (const dir of cg.placement) {
-    // the leaf's own children first (a Delegate= subtree), deepest first
-    for (const sub of subdirs(dir).reverse()) { try { rmdirSync(sub); } catch { /* busy: the leaf stays too */ } }
     let d = dir;
     for (let depth = levels.length; depth > baseDepth; depth--, d = dirname(d)) {
       try { rmdirSync(d); } catch (e) {
         if (errCode(e) === 'ENOENT') continue;
+        // the leaf's own children first (a Delegate= subtree), deepest first, then the leaf again
+        if (depth === levels.length && errCode(e) === 'EBUSY' && removeBelow(d)) { try { rmdirSync(d); continue; } catch { /* busy */ } }
         if (depth === levels.length) busy.push(d);
         break; // a slice with other units in it stays
       }
     }
   }
   return busy;
+}
+
+/** Removes every cgroup below dir, deepest first; true when there was one (its removal is worth a retry). */
+function removeBelow(dir: string): boolean {
+  const below = subdirs(dir);
+  for (const sub of below.reverse()) { try { rmdirSync(sub); } catch { /* busy: the leaf stays too */ } }
+  return below.length > 0;
 }
 
 /** Every cgroup below dir (not dir itself), parents before children. */

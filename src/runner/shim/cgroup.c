@@ -68,15 +68,32 @@ static int write_pid(int dirfd, pid_t pid) {
 	return -err;
 }
 
-int cgroup_attach_dirs(const struct cgroup_dirs *dirs, pid_t pid, char *failed, size_t failed_size) {
+int cgroup_attach_index(const struct cgroup_dirs *dirs, pid_t pid, int *at) {
 	for (int i = 0; i < dirs->n; i++) {
 		int r = dirs->d[i].fd < 0 ? dirs->d[i].fd : write_pid(dirs->d[i].fd, pid);
 		if (r < 0) {
-			if (failed && failed_size > 0) snprintf(failed, failed_size, "%.*s", dirs->d[i].len, dirs->d[i].path);
+			if (at) *at = i;
 			return r;
 		}
 	}
 	return 0;
+}
+
+int cgroup_attach_dirs(const struct cgroup_dirs *dirs, pid_t pid, char *failed, size_t failed_size) {
+	int at = -1, r = cgroup_attach_index(dirs, pid, &at);
+	if (r < 0 && at >= 0 && failed && failed_size > 0) snprintf(failed, failed_size, "%.*s", dirs->d[at].len, dirs->d[at].path);
+	return r;
+}
+
+int cgroup_list_line(const char *list, int index, const char **line) {
+	int i = 0;
+	for (const char *p = list ? list : ""; *p;) {
+		int len = (int)strcspn(p, "\n");
+		if (len > 0 && i++ == index) { *line = p; return len > 4096 ? 4096 : len; }
+		p += len;
+		if (*p == '\n') p++;
+	}
+	return -1;
 }
 
 void cgroup_close_dirs(struct cgroup_dirs *dirs) {

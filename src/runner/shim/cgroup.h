@@ -24,6 +24,12 @@ void cgroup_open_dirs(const char *list, struct cgroup_dirs *dirs);
  * of the first directory that refused it, whose path is copied into failed (when given). */
 int cgroup_attach_dirs(const struct cgroup_dirs *dirs, pid_t pid, char *failed, size_t failed_size);
 
+/* cgroup_attach_dirs(), telling which directory refused (its index in the list) through at. */
+int cgroup_attach_index(const struct cgroup_dirs *dirs, pid_t pid, int *at);
+
+/* The index-th non-empty line of list (cgroup_open_dirs()'s order): its length, *line its start; -1 when there is none. */
+int cgroup_list_line(const char *list, int index, const char **line);
+
 void cgroup_close_dirs(struct cgroup_dirs *dirs);
 
 #endif

@@ -70,7 +70,7 @@
 
 extern char **environ;
 
-enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3, REPORT_PID = 4 };
+enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3, REPORT_PID = 4, REPORT_CGROUP = 5 };
 struct report { int kind, err, status, value; };
 
 static int report_fd = -1;
@@ -141,8 +141,12 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	const unsigned saved_uid = (unsigned)getuid(), saved_gid = (unsigned)getgid(); /* PrivateUsers= maps them (nsrt.c) */
 	/* the host's namespaces, which the holder failed to enter: nothing runs half inside the agent's */
 	if (ns_err) fail(ns_err, UO_EXIT_NAMESPACE);
-	/* the process joins its unit's cgroup before anything else (systemd: cg_attach_everywhere()) */
-	if (cgroups->n > 0) step(cgroup_attach_dirs(cgroups, getpid(), NULL, 0), UO_EXIT_CGROUP);
+	/* the process joins its unit's cgroup before anything else (systemd: cg_attach_everywhere());
+	 * which folder refused it goes first (the holder names it: "note PID CGROUP ERRNO DIR") */
+	if (cgroups->n > 0) {
+		int at = -1, r = cgroup_attach_index(cgroups, getpid(), &at);
+		if (r < 0) { note(UO_EXIT_CGROUP, -r, REPORT_CGROUP, at); fail(-r, UO_EXIT_CGROUP); }
+	}
 	/* defaults first, then the mask cleared: a SIGTERM the agent sent since fork() is pending
 	 * (the holder blocked it around fork()) and now ends the process instead of being ignored */
 	for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
@@ -251,6 +255,12 @@ void exec_collect(int fd, int pid) {
 			emit("spawn %d", pid);
 		} else if (r.kind == REPORT_NOTE) emit("note %d %s %d", pid, exit_status_step(r.status), r.err);
 		else if (r.kind == REPORT_NOTE_VALUE) emit("note %d %s %d %d", pid, exit_status_step(r.status), r.err, r.value);
+		else if (r.kind == REPORT_CGROUP) {
+			/* the unit's cgroup folder that refused the command (UO_SHIM_CGROUPS, line r.value) */
+			const char *dir = NULL;
+			int len = cgroup_list_line(getenv("UO_SHIM_CGROUPS"), r.value, &dir);
+			if (len > 0) emit("note %d CGROUP %d %.*s/cgroup.procs", pid, r.err, len, dir);
+		}
 	}
 	close(fd);
 	if (!failed) emit("exec %d", pid);
