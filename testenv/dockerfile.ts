@@ -41,6 +41,49 @@ export function parseDockerfile(text: string): Stage[] {
   return stages;
 }
 
+/**
+ * An ENV instruction's NAME=value pairs as Docker reads them: a value's double quotes (in which \\
+ * escapes \\, " and $), single quotes (literal) and unquoted backslash escapes are removed, and
+ * pairs are separated by blanks outside quotes (`ENV A="x y" B=z`); the legacy `ENV NAME rest of
+ * line` form takes the rest as it is. A string is the reason it cannot be read: $ substitution
+ * (which Docker would do) is not replayed, so it is refused rather than copied literally.
+ */
+export function envPairs(args: string): Array<[string, string]> | string {
+  const legacy = /^([^\s=]+)\s+(.*)$/.exec(args);
+  if (legacy) return /^[A-Za-z_][A-Za-z0-9_]*$/.test(legacy[1]!) ? [[legacy[1]!, legacy[2]!]] : `not a variable name: ${legacy[1]}`;
+  const pairs: Array<[string, string]> = [];
+  let i = 0;
+  while (i < args.length) {
+    while (args[i] === ' ' || args[i] === '\t') i++;
+    if (i >= args.length) break;
+    const name = /^[A-Za-z_][A-Za-z0-9_]*=/.exec(args.slice(i))?.[0];
+    if (!name) return `expected NAME=value at "${args.slice(i)}"`;
+    i += name.length;
+    let value = '';
+    while (i < args.length && args[i] !== ' ' && args[i] !== '\t') {
+      const c = args[i]!;
+      if (c === "'") {
+        const end = args.indexOf("'", i + 1);
+        if (end < 0) return 'unterminated single quote';
+        value += args.slice(i + 1, end); i = end + 1;
+      } else if (c === '"') {
+        i++;
+        while (i < args.length && args[i] !== '"') {
+          if (args[i] === '\\' && i + 1 < args.length && '\\"$'.includes(args[i + 1]!)) { value += args[i + 1]; i += 2; continue; }
+          if (args[i] === '$') return 'variable substitution ($) is not replayed: write the value out';
+          value += args[i++];
+        }
+        if (i >= args.length) return 'unterminated double quote';
+        i++;
+      } else if (c === '\\' && i + 1 < args.length) { value += args[i + 1]; i += 2; }
+      else if (c === '$') return 'variable substitution ($) is not replayed: write the value out';
+      else { value += c; i++; }
+    }
+    pairs.push([name.slice(0, -1), value]);
+  }
+  return pairs.length ? pairs : 'no NAME=value';
+}
+
 const jsonArray = (s: string): string[] | undefined => {
   if (!s.startsWith('[')) return undefined;
   const v = JSON.parse(s) as unknown;
@@ -111,10 +154,12 @@ export function replayDockerfile(dockerfile: string, opts: ReplayOptions): Repla
           if (final) { mkdirSync(here('.'), { recursive: true }); config.workdir = workdir; }
           break;
         case 'ENV': {
-          const m = /^([A-Za-z_][A-Za-z0-9_]*)[= ](.*)$/.exec(st.args);
-          if (!m) throw new ImageBuildError(`${where}: ENV ${st.args} (use ENV NAME=value)`);
-          env[m[1]!] = m[2]!;
-          if (final) config.env.push(`${m[1]}=${m[2]}`);
+          const pairs = envPairs(st.args);
+          if (typeof pairs === 'string') throw new ImageBuildError(`${where}: ENV ${st.args}: ${pairs}`);
+          for (const [name, value] of pairs) {
+            env[name] = value;
+            if (final) config.env.push(`${name}=${value}`);
+          }
           break;
         }
         case 'COPY': {
