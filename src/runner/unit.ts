@@ -114,6 +114,9 @@ const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-
  */
 const PRUNED: ReadonlySet<string> = new Set([...ENDED, 'exited']);
 
+/** Inactive or failed with no restart to follow. */
+const STOPPED: ReadonlySet<string> = new Set(['dead', 'failed']);
+
 export function monotonicUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
@@ -705,8 +708,10 @@ export class UnitRunner {
         });
         break;
       case 'log': this.log(e.level, e.message); break;
-      // in the order of the decision's effects: a restart's dead comes before its next spawn
-      case 'state-changed': if (PRUNED.has(e.to) && !PRUNED.has(e.from)) this.releaseCgroup(); break;
+      // in the order of the decision's effects: a restart's dead comes before its next spawn;
+      // exited or a wait to restart ending in dead/failed (a stop) releases it again: its leaf may
+      // have been kept (a background process) or removed alone (slices stay while a restart follows)
+      case 'state-changed': if ((PRUNED.has(e.to) && !PRUNED.has(e.from)) || (STOPPED.has(e.to) && !STOPPED.has(e.from))) this.releaseCgroup(); break;
       default: break;
     }
   }
@@ -1071,7 +1076,7 @@ export class UnitRunner {
   }
 
   /** Inactive or failed with no restart to follow (its slices go with its cgroup when they empty). */
-  private stopped(): boolean { return this.machine.state === 'dead' || this.machine.state === 'failed'; }
+  private stopped(): boolean { return STOPPED.has(this.machine.state); }
 
   /** Spawns whose cgroup spawnShim() made, until their command exec()ed, failed, or they are done (pruneCgroup() leaves the cgroup while one is on its way into it). */
   private readonly placed = new Set<SpawnRecord>();
