@@ -20,7 +20,9 @@
 // Version 1 (until issue 11) had `machine` fields left out where undefined, its spawn records held
 // an absolute `dir` and not the effect. A downgrade: an agent older than version 3 finds no
 // state.json in a migrated folder, so it neither adopts the unit nor knows its processes (it
-// would start a unit of its manifests anew beside them): stop the units before going back.
+// would start a unit of its manifests anew beside them): stop the units before going back. What
+// such an older agent wrote is not lost on the way forward again: a state.json newer than the
+// newest slot is read before the slots (and migrated again by the next write).
 // The spawn records are the write-ahead record: they reach the disk before any process starts,
 // and each holds the whole spawn effect the engine decided (command and environment), so a
 // spawn interrupted by an agent crash is redone exactly.
@@ -465,9 +467,12 @@ function loadOnce(dir: string): { read: StateRead; torn: boolean } {
     if (e instanceof StateError) return done({ t: 'refused', path: e.path, why: e.why });
     return done({ t: 'damaged', path: stateLabel(dir), why: `it cannot be read: ${fsErrorText(e)}` });
   }
-  if (got.newest) return done(parseState(got.newest.payload, got.newest.path, dir));
-  const torn = got.slots.filter((x) => x.t === 'torn');
   const legacy = legacyStatePath(dir);
+  // a state.json written after the newest slot is an older agent's (a downgrade, then this one
+  // again): it knows what ran since, the slot does not; one older than the slot is a migration's
+  // leftover (a crash before its removal)
+  if (got.newest && !(mtimeOf(legacy) > mtimeOf(got.newest.path))) return done(parseState(got.newest.payload, got.newest.path, dir));
+  const torn = got.slots.filter((x) => x.t === 'torn');
   if (torn.length > 0 && !exists(legacy)) {
     return { read: { t: 'damaged', path: torn.length === 1 ? torn[0]!.path : stateLabel(dir), why: torn.map((x) => `${basename(x.path)}: ${x.why}`).join('; ') }, torn: true };
   }
@@ -482,6 +487,11 @@ function loadOnce(dir: string): { read: StateRead; torn: boolean } {
     return done({ t: 'damaged', path: legacy, why: `it cannot be read: ${fsErrorText(e)}` });
   }
   return done(parseState(text, legacy, dir));
+}
+
+/** A file's modification time (ns), -1 when it is not there. */
+function mtimeOf(path: string): bigint {
+  try { return lstatSync(path, { bigint: true }).mtimeNs; } catch { return -1n; }
 }
 
 /** A state's JSON text, from `path`, checked and decoded. */

@@ -6,7 +6,7 @@
 // state.json is read and migrated by the first write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { INITIAL_MACHINE } from '../../src/engine/index.ts';
@@ -141,4 +141,22 @@ test('a version-2 state.json is read, then migrated by the first write (state.js
   const r = loadUnitState(dir3);
   assert.equal(r.t === 'damaged' && r.path, legacyStatePath(dir3));
   assert.equal(setAsideDamaged(dir3), `${legacyStatePath(dir3)}.damaged`);
+});
+
+test('upgrade, downgrade, upgrade: a state.json an older agent wrote after the newest slot is what is read; one older than the slot is a leftover', (t) => {
+  const dir = unit(t);
+  writeUnitState(dir, state(6));
+  const now = Date.now() / 1000;
+  utimesSync(slotPath(dir, 0), now - 10, now - 10);
+  // the older agent's write after the migration: it knows what ran since
+  const v2 = (seq: number): string => JSON.stringify({ version: 2, unitName: 'a.service', id: 'a.service', specHash: 'h', invocationId: 'i', mainCommandLine: null, seq, machine: { state: 'dead' }, spawns: [], spec: { service: { execStart: ['/bin/true'] } } });
+  writeFileSync(legacyStatePath(dir), v2(9), { mode: 0o600 });
+  utimesSync(legacyStatePath(dir), now - 5, now - 5);
+  assert.equal(seqOf(dir), 9, 'the newer state.json');
+  // the next write (this agent's) is newer than state.json again
+  writeUnitState(dir, { ...readUnitState(dir)!, seq: 10 });
+  assert.equal(seqOf(dir), 10);
+  // a state.json older than the newest slot (a crash between the slot's write and its removal)
+  utimesSync(legacyStatePath(dir), now - 60, now - 60);
+  assert.equal(seqOf(dir), 10, 'the slot');
 });
