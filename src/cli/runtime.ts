@@ -41,10 +41,13 @@ const DAEMONS = new Set(['agent', 'controller']);
  * lacks: the command-line-only ones must be in execArgv, the others in either.
  */
 export function missingDaemonFlags(execArgv: readonly string[], nodeOptions: string): string[] {
+  // by name: a value the operator gave (--max-semi-space-size=8 in NODE_OPTIONS) is theirs, not replaced
+  const name = (f: string): string => f.split('=')[0]!;
+  const given = (list: readonly string[], f: string): boolean => list.some((x) => name(x) === name(f));
   const options = nodeOptions.split(/\s+/).filter(Boolean);
   return [
-    ...DAEMON_NODE_ARGV_FLAGS.filter((f) => !execArgv.includes(f)),
-    ...DAEMON_NODE_OPTIONS.filter((f) => !execArgv.includes(f) && !options.includes(f)),
+    ...DAEMON_NODE_ARGV_FLAGS.filter((f) => !given(execArgv, f)),
+    ...DAEMON_NODE_OPTIONS.filter((f) => !given(execArgv, f) && !given(options, f)),
   ];
 }
 

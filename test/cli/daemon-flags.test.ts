@@ -15,6 +15,9 @@ test('missingDaemonFlags: the command-line-only flags count on the command line 
   assert.deepEqual(missingDaemonFlags([...DAEMON_NODE_ARGV_FLAGS], DAEMON_NODE_OPTIONS.join(' ')), []);
   assert.deepEqual(missingDaemonFlags([...DAEMON_NODE_OPTIONS], DAEMON_NODE_ARGV_FLAGS.join(' ')), [...DAEMON_NODE_ARGV_FLAGS]);
   assert.ok(DAEMON_NODE_ARGV_FLAGS.includes('--no-concurrent-recompilation'));
+  // a flag the operator set to another value is theirs: not added again over it
+  assert.deepEqual(missingDaemonFlags([...DAEMON_NODE_ARGV_FLAGS], '--max-semi-space-size=8 --v8-pool-size=2'), []);
+  assert.deepEqual(missingDaemonFlags([...DAEMON_NODE_ARGV_FLAGS, '--max-semi-space-size=16'], ''), DAEMON_NODE_OPTIONS.filter((f) => !f.startsWith('--max-semi-space-size')));
 });
 
 test('daemonReexecArgs: agent and controller only, not --help, the flags before the script and its arguments', () => {
