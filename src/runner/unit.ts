@@ -48,6 +48,8 @@ export interface UnitRunnerOptions {
   /** The agent's fork server (forkserver.ts): shims are started by it; absent or down, by spawn(). */
   readonly forkServer?: ForkServer | undefined;
   readonly clock?: () => number;
+  /** How far ahead of its deadline an automatic restart is prepared (µs; RESTART_LEAD_US unless a test says otherwise). */
+  readonly restartLeadUs?: number;
   readonly agentEnv?: Readonly<Record<string, string | undefined>>;
   readonly logMaxBytes?: number;
   readonly onChange?: (r: UnitRunner) => void;
@@ -102,6 +104,15 @@ export interface StartNotRun {
 
 /** How long a "spawn" line may wait for its command's "exec" line (UnitRunner.holdSpawn()). */
 const SPAWN_HOLD_MS = 50;
+
+/**
+ * How far ahead of its RestartSec= deadline an automatic restart is prepared (issue 19): the
+ * restart timer fires this much early, the decision, its writes, the cgroup, the fork and the
+ * command's set-up happen meanwhile, and the command waits in uo-shim for the deadline itself
+ * (UO_SHIM_NOT_BEFORE) before its execve(): it starts at the deadline, not 5-15 ms after it (the
+ * agent's and the set-up's latency after a quiet spell). Only when the delay is longer than this.
+ */
+export const RESTART_LEAD_US = 15_000;
 
 /** The states in which a unit has stopped (systemd's service_enter_dead()), before an automatic restart too. */
 const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);
@@ -588,7 +599,7 @@ export class UnitRunner {
           this.invocationId = randomUUID().replaceAll('-', '');
           this.problems.length = 0;
         }
-        const d = decide(this.machine, next, this.cfg, this.clock(), Math.random()); // randomness enters here, as the clock does
+        const d = decide(this.machine, next, this.cfg, this.decisionClock(), Math.random()); // randomness enters here, as the clock does
         this.decisions++;
         const before = this.machine.state;
         if (this.batchDepth > 0 && !quiet(this.machine, d.machine, d.effects)) this.urgent = true;
@@ -677,7 +688,25 @@ export class UnitRunner {
     return rec;
   }
 
-  private log(level: 'info' | 'notice' | 'warning', message: string): void { this.opts.onLog?.(level, message); }
+  private log(level: 'info' | 'notice' | 'warning', message: string): void {
+    if (this.logHold) this.heldLogs.push([level, message]);
+    else this.opts.onLog?.(level, message);
+  }
+
+  /** Log lines of a restart prepared ahead (armTimer()), said at its deadline, when systemd says them ("Scheduled restart job…"). */
+  private readonly heldLogs: Array<['info' | 'notice' | 'warning', string]> = [];
+  private logHold: NodeJS.Timeout | undefined;
+
+  private holdLogs(ms: number): void {
+    if (this.logHold) return;
+    this.logHold = setTimeout(() => this.releaseLogs(), ms);
+  }
+
+  private releaseLogs(): void {
+    if (this.logHold) clearTimeout(this.logHold);
+    this.logHold = undefined;
+    for (const [level, message] of this.heldLogs.splice(0)) this.opts.onLog?.(level, message);
+  }
 
   /** A reason the unit can't run as written: logged, and kept for status until the next start. */
   private problem(message: string): void {
@@ -716,7 +745,39 @@ export class UnitRunner {
     }
   }
 
-  private armTimer(deadline: number, gen: number): void { this.timer.arm(deadline, this.clock(), () => this.send({ t: 'timer', gen })); }
+  private armTimer(deadline: number, gen: number): void {
+    const now = this.clock();
+    // an automatic restart's timer fires RESTART_LEAD_US early; its first spawn waits for the deadline (spawnShim())
+    const ahead = this.opts.restartLeadUs ?? RESTART_LEAD_US;
+    const lead = this.machine.state === 'auto-restart' && deadline - now > ahead ? ahead : 0;
+    this.timer.arm(deadline - lead, now, () => {
+      if (lead > 0) { this.notBefore = deadline; this.holdLogs(Math.ceil((deadline - this.clock()) / 1000)); }
+      this.send({ t: 'timer', gen });
+      if (STOPPED.has(this.machine.state)) this.notBefore = undefined; // no restart followed (refused, stopped)
+    });
+  }
+
+  /**
+   * The RestartSec= deadline of a restart prepared ahead: the next spawn's command execs no sooner
+   * (UO_SHIM_NOT_BEFORE), and until then the engine decides as of that deadline (decisionClock()):
+   * the restart is the deadline's, its timestamps are the deadline's, only its preparation is early.
+   */
+  private notBefore: number | undefined;
+
+  /** The time the engine decides at: now, or a prepared restart's deadline while it is ahead. */
+  private decisionClock(): number {
+    const now = this.clock();
+    return this.notBefore !== undefined && this.notBefore > now ? this.notBefore : now;
+  }
+
+  /** UO_SHIM_NOT_BEFORE for a spawn now: CLOCK_MONOTONIC nanoseconds of the pending deadline (used once), or undefined when none or past. */
+  private takeNotBefore(): string | undefined {
+    const at = this.notBefore;
+    this.notBefore = undefined;
+    const left = at === undefined ? 0 : at - this.clock();
+    return left > 0 ? String(process.hrtime.bigint() + BigInt(Math.ceil(left)) * 1000n) : undefined;
+  }
+
   private armWatchdog(deadline: number): void { this.watchdog.arm(deadline, this.clock(), () => this.send({ t: 'watchdog-timer' })); }
 
   private rearmTimers(): void {
@@ -805,6 +866,8 @@ export class UnitRunner {
       this.notSpawned(rec, `not started: ${l.failure.message}`, l.failure.errnoText);
       return;
     }
+    const notBefore = this.takeNotBefore();
+    if (notBefore !== undefined) l.shimEnv['UO_SHIM_NOT_BEFORE'] = notBefore;
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     // through the fork server, a second command of the unit (ExecStartPost= right after a
@@ -1175,6 +1238,7 @@ export class UnitRunner {
     this.unwatchEmpty();
     this.timer.disarm();
     this.watchdog.disarm();
+    this.releaseLogs();
     this.tail.close();
     if (this.afterExecTimer) clearTimeout(this.afterExecTimer);
     for (const h of this.spawnHolds.values()) if (h !== 'expired') clearTimeout(h);

@@ -265,3 +265,34 @@ test('the command sees none of the UO_SHIM_* settings; its stderr shares stdout\
   assert.doesNotMatch(text, /UO_SHIM_/);
   assert.match(text, /to-stderr\n$/, 'one open file: stderr goes after stdout, not over it');
 });
+
+test('UO_SHIM_NOT_BEFORE (a restart prepared ahead of its RestartSec= deadline): the command execs no sooner than that CLOCK_MONOTONIC time, at most 1 s ahead; a SIGTERM while it waits ends it before its exec', TIMEOUT, async (t) => {
+  const dir = tempDir(t, 'notbefore');
+  // the set-up is done, the exec waits: "exec" is read no sooner than the time given
+  const at = process.hrtime.bigint() + 300_000_000n;
+  const r = await run(t, ['/bin/sh', 'sh', '-c', `echo ran > ${dir}/a; exec sleep 1000`], { UO_SHIM_NOT_BEFORE: String(at) });
+  assert.equal(r.outcome, `exec ${r.pid}`);
+  assert.ok(process.hrtime.bigint() >= at, '"exec" read before the time given');
+  // a time further ahead than 1 s is cut to 1 s (a wrong value cannot hold a restart for long)
+  const start = process.hrtime.bigint();
+  const far = await run(t, SLEEP, { UO_SHIM_NOT_BEFORE: String(start + 3_600_000_000_000n) });
+  assert.equal(far.outcome, `exec ${far.pid}`);
+  const waited = Number(process.hrtime.bigint() - start) / 1e6;
+  assert.ok(waited >= 1000 && waited < 4000, `held ${waited.toFixed(0)} ms for a time an hour ahead (1 s at most)`);
+  // past, malformed: no wait at all beyond the set-up (the command runs)
+  for (const v of ['1', 'x12', '']) assert.equal((await run(t, SLEEP, { UO_SHIM_NOT_BEFORE: v })).outcome.split(' ')[0], 'exec', v);
+  // stopped while it waits: the command never runs
+  const child = spawn(SHIM, [join(dir, 'events'), '--', '/bin/sh', 'sh', '-c', `echo ran > ${dir}/b`], {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', UO_SHIM_NOT_BEFORE: String(process.hrtime.bigint() + 900_000_000n) }, detached: true, stdio: 'ignore',
+  });
+  t.after(() => { if (child.exitCode === null && child.pid) { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } } });
+  const events = (): string[] => existsSync(join(dir, 'events')) ? readFileSync(join(dir, 'events'), 'utf8').split('\n').filter(Boolean) : [];
+  for (const end = Date.now() + 5000; !events().some((l) => l.startsWith('spawn ')) && Date.now() < end;) await sleep(10);
+  const pid = Number(events().find((l) => l.startsWith('spawn '))?.split(' ')[1]);
+  assert.ok(pid > 0, events().join('\n'));
+  process.kill(pid, 'SIGTERM');
+  for (const end = Date.now() + 5000; !events().includes('empty') && Date.now() < end;) await sleep(10);
+  assert.ok(events().includes(`exit ${pid} killed 15`), events().join('\n'));
+  await sleep(1000); // past the time it waited for
+  assert.equal(existsSync(join(dir, 'b')), false, 'the command did not run');
+});

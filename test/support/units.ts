@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { UnitRunner, monotonicUs } from '../../src/runner/unit.ts';
+import { UnitRunner, monotonicUs, type UnitRunnerOptions } from '../../src/runner/unit.ts';
 import { ensureShim } from '../../src/runner/shim.ts';
 import { isAlive, startTime } from '../../src/runner/procfs.ts';
 import { removeNotifyFolder } from '../../src/runner/notifysock.ts';
@@ -19,7 +19,7 @@ export const shimPath = ensureShim();
 
 export interface Harness {
   readonly dir: string;
-  open(name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void): UnitRunner;
+  open(name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void, unitDir?: string, more?: Partial<UnitRunnerOptions>): UnitRunner;
   /** Re-opens a unit as a restarted agent would. */
   reopen(r: UnitRunner): UnitRunner;
   readonly logs: string[];
@@ -63,8 +63,8 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }, 
   const logTimes: number[] = [];
   const forkServer = process.env['UNIT_OPERATOR_FORK_SERVER'] === 'off' ? undefined
     : new ForkServer({ shimPath, stateDir: dir, log: (l, m) => { logs.push(`fork server: ${l}: ${m}`); logTimes.push(monotonicUs()); } });
-  const open = (name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void, unitDir = join(dir, name)): UnitRunner => {
-    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, forkServer, pollMs: 50, cgroups, onLog: (l, m) => { logs.push(`${name}: ${l}: ${m}`); logTimes.push(monotonicUs()); }, ...(onDecision ? { onDecision } : {}) });
+  const open = (name: string, spec: ServiceUnitSpec, onDecision?: (p: UnitRunner['props']) => void, unitDir = join(dir, name), more: Partial<UnitRunnerOptions> = {}): UnitRunner => {
+    const r = UnitRunner.open({ unitName: name, spec, dir: unitDir, shimPath, forkServer, pollMs: 50, cgroups, onLog: (l, m) => { logs.push(`${name}: ${l}: ${m}`); logTimes.push(monotonicUs()); }, ...(onDecision ? { onDecision } : {}), ...more });
     runners.push(r);
     return r;
   };

@@ -42,6 +42,9 @@
  *   UO_SHIM_SECUREBITS (0 without), UO_SHIM_NNP                          SECUREBITS 213, NO_NEW_PRIVILEGES 227
  *   UO_SHIM_* removed from the environment (the service's own UO_SHIM_* variables, passed as
  *   UO_SHIM_SERVICE_ENV_<n>=NAME=VALUE, put back), WATCHDOG_PID set
+ *   UO_SHIM_NOT_BEFORE=NS: the process waits until CLOCK_MONOTONIC reaches NS (at most
+ *     NOT_BEFORE_MAX_NS ahead): an automatic restart the agent prepared ahead of its RestartSec=
+ *     deadline execs at the deadline, not after the agent's and this set-up's latency (issue 19)
  *   UO_SHIM_SECCOMP_AF, UO_SHIM_SECCOMP (seccomp.c)          ADDRESS_FAMILIES 232, SECCOMP 228
  *   execve(), PATH searched in a fixed list for a bare name EXEC 203
  *
@@ -66,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -120,6 +124,25 @@ static void clean_environment(void) {
 	}
 }
 
+/* the most UO_SHIM_NOT_BEFORE may lie ahead: the agent's lead is 15 ms; a later time is cut to this */
+#define NOT_BEFORE_MAX_NS 1000000000ULL
+
+/* waits until CLOCK_MONOTONIC reaches `v` (decimal nanoseconds); nothing when absent, malformed or past */
+static void hold_until(const char *v) {
+	if (!v || !*v) return;
+	char *end;
+	errno = 0;
+	unsigned long long at = strtoull(v, &end, 10);
+	if (errno || *end) return;
+	struct timespec now;
+	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0) return;
+	unsigned long long n = (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
+	if (at <= n) return;
+	if (at - n > NOT_BEFORE_MAX_NS) at = n + NOT_BEFORE_MAX_NS;
+	struct timespec t = { .tv_sec = (time_t)(at / 1000000000ULL), .tv_nsec = (long)(at % 1000000000ULL) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR) {}
+}
+
 static void exec_command(const char *path, char **argv) __attribute__((noreturn));
 static void exec_command(const char *path, char **argv) {
 	if (strchr(path, '/')) {
@@ -138,6 +161,7 @@ static void exec_command(const char *path, char **argv) {
 
 void exec_child(int fd, const char *path, char **argv, int ns_err, const struct cgroup_dirs *cgroups) {
 	report_fd = fd;
+	const char *not_before = getenv("UO_SHIM_NOT_BEFORE"); /* read before clean_environment() drops it */
 	const unsigned saved_uid = (unsigned)getuid(), saved_gid = (unsigned)getgid(); /* PrivateUsers= maps them (nsrt.c) */
 	/* the host's namespaces, which the holder failed to enter: nothing runs half inside the agent's */
 	if (ns_err) fail(ns_err, UO_EXIT_NAMESPACE);
@@ -235,6 +259,9 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	if (pr < 0) fail(-pr, pstatus);
 	if ((pr = seccomp_prepare(&pstatus)) < 0) fail(-pr, pstatus);
 	clean_environment();
+	/* the set-up is done: a prepared restart waits for its deadline here (a stop meanwhile ends it:
+	 * the signal dispositions are the defaults by now) */
+	hold_until(not_before);
 	if ((pr = seccomp_install(&pstatus)) < 0) fail(-pr, pstatus);
 	exec_command(path, argv);
 }
