@@ -71,7 +71,7 @@ export interface SandboxPlan {
   readonly rooted?: boolean;
 }
 
-const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
+export const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
 
@@ -370,6 +370,20 @@ const GATED: ReadonlyArray<{ readonly env: string; readonly feature: string; rea
   { env: 'UO_SHIM_KEYRING', feature: 'privs3', status: 237, what: 'KeyringMode= (a session keyring of its own)' },
 ];
 
+/** The words `uo-shim --features` lists for this shim (asked once per path). */
+function shimFeatures(shimPath: string): readonly string[] {
+  let listed = features.get(shimPath);
+  if (listed === undefined) {
+    const r = spawnSync(shimPath, ['--features'], { encoding: 'utf8', timeout: 10_000 });
+    listed = r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+    features.set(shimPath, listed);
+  }
+  return listed;
+}
+
+/** Whether this shim lists `word` in `uo-shim --features` (an older or prebuilt one may not). */
+export function shimHasFeature(shimPath: string, word: string): boolean { return shimFeatures(shimPath).includes(word); }
+
 /**
  * The shim's environment, made to fail closed when the shim would ignore a setting of GATED:
  * the command then fails at that setting's step instead of running without it; `warn` is told why.
@@ -377,12 +391,7 @@ const GATED: ReadonlyArray<{ readonly env: string; readonly feature: string; rea
 export function sandboxGuard(shimPath: string, env: Record<string, string>, warn: (message: string) => void): Record<string, string> {
   const needed = GATED.filter((g) => env[g.env] !== undefined);
   if (needed.length === 0) return env;
-  let listed = features.get(shimPath);
-  if (listed === undefined) {
-    const r = spawnSync(shimPath, ['--features'], { encoding: 'utf8', timeout: 10_000 });
-    listed = r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [];
-    features.set(shimPath, listed);
-  }
+  const listed = shimFeatures(shimPath);
   const missing = needed.find((g) => !listed.includes(g.feature));
   if (missing === undefined) return env;
   warn(`the shim ${shimPath} does not apply ${missing.what} (uo-shim --features does not list "${missing.feature}": built from older sources?); the command fails with status ${missing.status} instead of running without it`);

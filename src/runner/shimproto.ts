@@ -60,6 +60,9 @@
 //              IPC namespaces, held by `uo-shim --ns-hold`), UO_SHIM_NETNS_PATH, UO_SHIM_IPCNS_PATH,
 //              UO_SHIM_PRIVATE_USERS (nsruntime.ts, shim/nsrt.h); NETWORK 225, NAMESPACE 226, USER 217.
 //              `uo-shim --features` lists "nsrt".
+//   issue 19 (no new line kind): UO_SHIM_NOT_BEFORE=NS, CLOCK_MONOTONIC: the command waits before its
+//              execve() (a restart prepared ahead of its RestartSec= deadline). `uo-shim --features`
+//              lists "not-before"; without it the agent prepares nothing ahead.
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';

@@ -26,7 +26,7 @@ import { withDynamicUser } from '../api/dynamicuser.ts';
 import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import type { ForkServer } from './forkserver.ts';
-import { removePrivateTmp } from './sandbox.ts';
+import { removePrivateTmp, shimHasFeature, truthy } from './sandbox.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
@@ -749,7 +749,10 @@ export class UnitRunner {
     const now = this.clock();
     // an automatic restart's timer fires RESTART_LEAD_US early; its first spawn waits for the deadline (spawnShim())
     const ahead = this.opts.restartLeadUs ?? RESTART_LEAD_US;
-    const lead = this.machine.state === 'auto-restart' && deadline - now > ahead ? ahead : 0;
+    // not for PrivatePIDs= (the held process is PID 1 of its namespace: a SIGTERM then is lost), nor
+    // with a shim that would not hold the command (built from older sources: it would start early)
+    const lead = this.machine.state === 'auto-restart' && deadline - now > ahead && !truthy((this.spec.service as Record<string, unknown>)['privatePIDs'])
+      && shimHasFeature(this.opts.shimPath, 'not-before') ? ahead : 0;
     this.timer.arm(deadline - lead, now, () => {
       if (lead > 0) { this.notBefore = deadline; this.holdLogs(Math.ceil((deadline - this.clock()) / 1000)); }
       this.send({ t: 'timer', gen });
@@ -758,25 +761,35 @@ export class UnitRunner {
   }
 
   /**
-   * The RestartSec= deadline of a restart prepared ahead: the next spawn's command execs no sooner
-   * (UO_SHIM_NOT_BEFORE), and until then the engine decides as of that deadline (decisionClock()):
+   * The RestartSec= deadline of a restart prepared ahead, until it has passed: every command spawned
+   * meanwhile execs no sooner (UO_SHIM_NOT_BEFORE: the main one, ExecStartPost= beside it, an
+   * ExecStop= of a stop in the window), and the engine decides as of that deadline (decisionClock()):
    * the restart is the deadline's, its timestamps are the deadline's, only its preparation is early.
    */
   private notBefore: number | undefined;
 
+  /** The pending deadline's time left (µs), 0 once it has passed (and then forgotten). */
+  private leftToDeadline(now = this.clock()): number {
+    if (this.notBefore === undefined) return 0;
+    if (this.notBefore > now) return this.notBefore - now;
+    this.notBefore = undefined;
+    return 0;
+  }
+
   /** The time the engine decides at: now, or a prepared restart's deadline while it is ahead. */
   private decisionClock(): number {
     const now = this.clock();
-    return this.notBefore !== undefined && this.notBefore > now ? this.notBefore : now;
+    return now + this.leftToDeadline(now);
   }
 
-  /** UO_SHIM_NOT_BEFORE for a spawn now: CLOCK_MONOTONIC nanoseconds of the pending deadline (used once), or undefined when none or past. */
-  private takeNotBefore(): string | undefined {
-    const at = this.notBefore;
-    this.notBefore = undefined;
-    const left = at === undefined ? 0 : at - this.clock();
+  /** UO_SHIM_NOT_BEFORE for a spawn now: CLOCK_MONOTONIC nanoseconds of the pending deadline, or undefined when none or past. */
+  private notBeforeEnv(): string | undefined {
+    const left = this.leftToDeadline();
     return left > 0 ? String(process.hrtime.bigint() + BigInt(Math.ceil(left)) * 1000n) : undefined;
   }
+
+  /** Spawns held for a deadline: their "spawn" line is read at once (holdSpawn() would hide the PID a stop in the window must signal). */
+  private readonly heldForDeadline = new WeakSet<SpawnRecord>();
 
   private armWatchdog(deadline: number): void { this.watchdog.arm(deadline, this.clock(), () => this.send({ t: 'watchdog-timer' })); }
 
@@ -866,8 +879,8 @@ export class UnitRunner {
       this.notSpawned(rec, `not started: ${l.failure.message}`, l.failure.errnoText);
       return;
     }
-    const notBefore = this.takeNotBefore();
-    if (notBefore !== undefined) l.shimEnv['UO_SHIM_NOT_BEFORE'] = notBefore;
+    const notBefore = this.notBeforeEnv();
+    if (notBefore !== undefined) { l.shimEnv['UO_SHIM_NOT_BEFORE'] = notBefore; this.heldForDeadline.add(rec); }
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     // through the fork server, a second command of the unit (ExecStartPost= right after a
@@ -981,7 +994,7 @@ export class UnitRunner {
   private holdSpawn(rec: SpawnRecord, lines: readonly string[]): number {
     const i = lines.findIndex((l) => l.startsWith('spawn '));
     const hold = this.spawnHolds.get(rec);
-    if (i < 0 || lines.slice(i + 1).some((l) => l.startsWith('exec ') || l.startsWith('exec-failed ')) || hold === 'expired' || (rec.shimPid > 0 && !shimAlive(rec))) {
+    if (i < 0 || this.heldForDeadline.has(rec) || lines.slice(i + 1).some((l) => l.startsWith('exec ') || l.startsWith('exec-failed ')) || hold === 'expired' || (rec.shimPid > 0 && !shimAlive(rec))) {
       if (hold !== undefined && hold !== 'expired') clearTimeout(hold);
       this.spawnHolds.delete(rec);
       return lines.length;

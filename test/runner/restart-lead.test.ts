@@ -55,3 +55,35 @@ test('a restart prepared ahead: the process waits for the deadline before its ex
   assert.equal(runs(), 1, 'the stopped restart never ran its command');
   assert.equal(alive(held), false);
 });
+
+test('a restart prepared ahead with KillMode=mixed: a stop in the window signals the held main process (its PID is known at once), its command never runs', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const mark = join(h.dir, 'ran');
+  const r = h.open('lead-mixed', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo x >> ${mark}; exit 1'`], restart: 'always', restartSec: '900ms', killMode: 'mixed' } }, undefined, undefined, { restartLeadUs: 700_000 });
+  r.start();
+  const runs = (): number => (existsSync(mark) ? readFileSync(mark, 'utf8') : '').split('\n').filter(Boolean).length;
+  await waitFor(r, 'the first run ended', () => runs() === 1 && r.props.SubState === 'auto-restart', 5000);
+  await waitFor(r, 'the restart prepared, its main PID known', (x) => x.props.MainPID > 0 && x.props.SubState !== 'auto-restart', 3000);
+  const held = r.props.MainPID;
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive', 5000);
+  await sleep(1000);
+  assert.equal(runs(), 1, 'the stopped restart never ran its command');
+  assert.equal(alive(held), false);
+});
+
+test('a restart prepared ahead: ExecStartPost= spawned beside the main process waits for the deadline too', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'out');
+  const r = h.open('lead-post', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo main >> ${out}; sleep 0.2; exit 1'`], execStartPost: [`/bin/sh -c 'echo post >> ${out}'`], restart: 'always', restartSec: '1500ms' } }, undefined, undefined, { restartLeadUs: 950_000 });
+  r.start();
+  const count = (w: string): number => (existsSync(out) ? readFileSync(out, 'utf8') : '').split('\n').filter((l) => l === w).length;
+  await waitFor(r, 'the first run ended', () => count('main') === 1 && count('post') === 1 && r.props.SubState === 'auto-restart', 5000);
+  // the timer fires ~550 ms into the 1500: both commands are spawned then and held
+  await waitFor(r, 'the restart prepared', (x) => x.props.SubState !== 'auto-restart', 3000);
+  await sleep(200);
+  assert.deepEqual([count('main'), count('post')], [1, 1], 'neither command ran before the deadline');
+  await waitFor(r, 'both ran at the deadline', () => count('main') === 2 && count('post') === 2, 5000);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive', 5000);
+});

@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
 	if (argc >= 2 && strcmp(argv[1], "--remove-ipc") == 0) return removeipc_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--cgroup-bpf") == 0) return cgroup_bpf_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--fork-server") == 0) return forksrv_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\nfork-server\n"); return 0; }
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\nfork-server\nnot-before\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
