@@ -184,7 +184,7 @@ export class ForkServer {
     });
     c.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     c.on('error', (e) => this.down(`cannot start ${this.o.shimPath} --fork-server: ${e.message}`, false));
-    c.on('exit', (code) => { if (!out.includes('\n')) this.down(`${this.o.shimPath} --fork-server exited ${code}: ${err.trim() || 'no reason given (a shim built from older sources has no --fork-server)'}`, false); });
+    c.on('close', (code) => { if (!out.includes('\n')) this.down(`${this.o.shimPath} --fork-server exited ${code}: ${err.trim() || 'no reason given (a shim built from older sources has no --fork-server)'}`, false); });
   }
 
   private answer(line: string): void {
