@@ -109,10 +109,13 @@ const SPAWN_HOLD_MS = 50;
  * How far ahead of its RestartSec= deadline an automatic restart is prepared (issue 19): the
  * restart timer fires this much early, the decision, its writes, the cgroup, the fork and the
  * command's set-up happen meanwhile, and the command waits in uo-shim for the deadline itself
- * (UO_SHIM_NOT_BEFORE) before its execve(): it starts at the deadline, not 5-15 ms after it (the
+ * (UO_SHIM_NOT_BEFORE) before its execve(): it starts at the deadline, not 10-30 ms after it (the
  * agent's and the set-up's latency after a quiet spell). Only when the delay is longer than this.
+ * 30 ms: the set-up from the agent's spawn to the command's hold took ~18 ms (p50, up to ~29) after a
+ * quiet spell without favordynmods (two cgroup moves, each an RCU grace period); with 15 ms the
+ * RestartSec=500ms error was p50 8.7-12.4 / p99 24.6-27.7 ms, with 30 ms 4.5 / 15.5 (issue19-perf.txt §11).
  */
-export const RESTART_LEAD_US = 15_000;
+export const RESTART_LEAD_US = 30_000;
 
 /** The states in which a unit has stopped (systemd's service_enter_dead()), before an automatic restart too. */
 const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);
