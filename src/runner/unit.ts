@@ -750,7 +750,7 @@ export class UnitRunner {
 
   private armTimer(deadline: number, gen: number): void {
     const now = this.clock();
-    // an automatic restart's timer fires RESTART_LEAD_US early; its first spawn waits for the deadline (spawnShim())
+    // an automatic restart's timer fires RESTART_LEAD_US early; every spawn until the deadline waits for it (spawnShim())
     const ahead = this.opts.restartLeadUs ?? RESTART_LEAD_US;
     // not for PrivatePIDs= (the held process is PID 1 of its namespace: a SIGTERM then is lost), nor
     // with a shim that would not hold the command (built from older sources: it would start early)
