@@ -63,6 +63,10 @@
 //   issue 19 (no new line kind): UO_SHIM_NOT_BEFORE=NS, CLOCK_MONOTONIC: the command waits before its
 //              execve() (a restart prepared ahead of its RestartSec= deadline). `uo-shim --features`
 //              lists "not-before"; without it the agent prepares nothing ahead.
+//              A trailing field, which an older agent ignores: exit PID CODE STATUS AT and empty AT
+//              (AT: CLOCK_MONOTONIC µs when the holder reaped it: RestartSec= counts from there),
+//              exec PID SLACK for a held command (µs it reached its hold before the deadline;
+//              negative: late), by which the agent sizes its restart lead (restartlead.ts).
 // Unknown line kinds are skipped, so a newer shim's additions do not stop an older agent.
 
 import type { ExitCode } from '../engine/states.ts';
@@ -212,10 +216,12 @@ export function encodeShimArgs(eventsFile: string, path: string, argv: readonly 
 export type ShimEvent =
   | { readonly t: 'shim'; readonly pid: number }
   | { readonly t: 'spawn'; readonly pid: number }
-  | { readonly t: 'exec'; readonly pid: number }
+  /** slack: a command held for UO_SHIM_NOT_BEFORE reached its hold this many µs before the deadline (negative: after). */
+  | { readonly t: 'exec'; readonly pid: number; readonly slack?: number }
   /** step: the set-up step that failed (version 2 shims), systemd's name, e.g. "CHDIR". */
   | { readonly t: 'exec-failed'; readonly pid: number; readonly errno: number; readonly status: number; readonly step?: string }
-  | { readonly t: 'exit'; readonly pid: number; readonly code: ExitCode; readonly status: number }
+  /** at: CLOCK_MONOTONIC µs when the holder reaped it (newer shims). */
+  | { readonly t: 'exit'; readonly pid: number; readonly code: ExitCode; readonly status: number; readonly at?: number }
   /** An sd_notify datagram: its sender (uid/gid undefined from a version-1 shim), its fields in
    *  order of first appearance (a repeated key keeps its first value, as systemd's
    *  strv_find_startswith() finds it). */
@@ -224,16 +230,17 @@ export type ShimEvent =
   | { readonly t: 'notify-dropped'; readonly pid: number; readonly uid?: number; readonly gid?: number; readonly reason: string; readonly bytes: number }
   /** A set-up step the kernel refused and that was skipped as systemd skips it (version 2): OOM_ADJUST, NICE (value: the level applied instead). */
   | { readonly t: 'note'; readonly pid: number; readonly step: string; readonly errno: number; readonly value?: string }
-  | { readonly t: 'empty' };
+  | { readonly t: 'empty'; readonly at?: number };
 
 /** One event-log line; undefined for a line this agent does not know. */
 export function parseShimLine(line: string): ShimEvent | undefined {
   const [kind, a, b, c, ...rest] = line.split(' ');
   const n = (s: string | undefined): number => Number(s ?? NaN);
   switch (kind) {
-    case 'shim': case 'spawn': case 'exec': return { t: kind, pid: n(a) };
+    case 'shim': case 'spawn': return { t: kind, pid: n(a) };
+    case 'exec': return { t: 'exec', pid: n(a), ...optionalInt('slack', b) };
     case 'exec-failed': return { t: 'exec-failed', pid: n(a), errno: n(b), status: n(c), ...(rest.length > 0 && rest.join(' ') !== '' ? { step: rest.join(' ') } : {}) };
-    case 'exit': return b === 'exited' || b === 'killed' || b === 'dumped' ? { t: 'exit', pid: n(a), code: b, status: n(c) } : undefined;
+    case 'exit': return b === 'exited' || b === 'killed' || b === 'dumped' ? { t: 'exit', pid: n(a), code: b, status: n(c), ...optionalInt('at', rest[0]) } : undefined;
     case 'notify': return { t: 'notify', pid: n(a), fields: notifyFields(line.slice(line.indexOf(' ', 7) + 1).split('\x1e')) };
     case 'notify2': {
       let at = -1;
@@ -242,9 +249,15 @@ export function parseShimLine(line: string): ShimEvent | undefined {
     }
     case 'notify-dropped': return { t: 'notify-dropped', pid: n(a), ...creds(b, c), reason: rest[0] ?? '', bytes: n(rest[1]) };
     case 'note': return { t: 'note', pid: n(a), step: b ?? '', errno: n(c), ...(rest.length > 0 ? { value: rest.join(' ') } : {}) };
-    case 'empty': return { t: 'empty' };
+    case 'empty': return { t: 'empty', ...optionalInt('at', a) };
     default: return undefined;
   }
+}
+
+/** { [key]: the field } when it is a decimal integer (a safe one), else nothing: a trailing field that is absent or garbled is left out. */
+function optionalInt<K extends string>(key: K, field: string | undefined): { [P in K]?: number } {
+  if (field === undefined || !/^-?\d{1,16}$/.test(field)) return {};
+  return { [key]: Number(field) } as { [P in K]?: number };
 }
 
 /** KEY=VALUE assignments; a repeated key keeps its first value (systemd: strv_find_startswith()). */

@@ -27,6 +27,7 @@ import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
 import { prepareLaunch, startShim } from './launch.ts';
 import type { ForkServer } from './forkserver.ts';
 import { removePrivateTmp, shimHasFeature, truthy } from './sandbox.ts';
+import { restartLead } from './restartlead.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
@@ -48,7 +49,7 @@ export interface UnitRunnerOptions {
   /** The agent's fork server (forkserver.ts): shims are started by it; absent or down, by spawn(). */
   readonly forkServer?: ForkServer | undefined;
   readonly clock?: () => number;
-  /** How far ahead of its deadline an automatic restart is prepared (µs; RESTART_LEAD_US unless a test says otherwise). */
+  /** How far ahead of its deadline an automatic restart is prepared (µs; restartlead.ts's estimate unless a test fixes it). */
   readonly restartLeadUs?: number;
   readonly agentEnv?: Readonly<Record<string, string | undefined>>;
   readonly logMaxBytes?: number;
@@ -105,17 +106,11 @@ export interface StartNotRun {
 /** How long a "spawn" line may wait for its command's "exec" line (UnitRunner.holdSpawn()). */
 const SPAWN_HOLD_MS = 50;
 
-/**
- * How far ahead of its RestartSec= deadline an automatic restart is prepared (issue 19): the
- * restart timer fires this much early, the decision, its writes, the cgroup, the fork and the
- * command's set-up happen meanwhile, and the command waits in uo-shim for the deadline itself
- * (UO_SHIM_NOT_BEFORE) before its execve(): it starts at the deadline, not 10-30 ms after it (the
- * agent's and the set-up's latency after a quiet spell). Only when the delay is longer than this.
- * 30 ms: the set-up from the agent's spawn to the command's hold took ~18 ms (p50, up to ~29) after a
- * quiet spell without favordynmods (two cgroup moves, each an RCU grace period); with 15 ms the
- * RestartSec=500ms error was p50 8.7-12.4 / p99 24.6-27.7 ms, with 30 ms 4.5 / 15.5 (issue19-perf.txt §11).
- */
-export const RESTART_LEAD_US = 30_000;
+/** How long ago a holder's "exit"/"empty" line may say its happening was and still date the decision it causes (µs). */
+const LINE_AGE_MAX_US = 1_000_000;
+
+/** CLOCK_MONOTONIC in µs, the clock of uo-shim's AT and UO_SHIM_NOT_BEFORE fields. */
+function hrtimeUs(): number { return Number(process.hrtime.bigint() / 1000n); }
 
 /** The states in which a unit has stopped (systemd's service_enter_dead()), before an automatic restart too. */
 const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);
@@ -750,14 +745,15 @@ export class UnitRunner {
 
   private armTimer(deadline: number, gen: number): void {
     const now = this.clock();
-    // an automatic restart's timer fires RESTART_LEAD_US early; every spawn until the deadline waits for it (spawnShim())
-    const ahead = this.opts.restartLeadUs ?? RESTART_LEAD_US;
+    // an automatic restart's timer fires its lead early (restartlead.ts: what the node's set-up
+    // needs); every spawn until the deadline waits for it (spawnShim())
+    const ahead = this.opts.restartLeadUs ?? restartLead.current();
     // not for PrivatePIDs= (the held process is PID 1 of its namespace: a SIGTERM then is lost), nor
     // with a shim that would not hold the command (built from older sources: it would start early)
     const lead = this.machine.state === 'auto-restart' && deadline - now > ahead && !truthy((this.spec.service as Record<string, unknown>)['privatePIDs'])
       && shimHasFeature(this.opts.shimPath, 'not-before') ? ahead : 0;
     this.timer.arm(deadline - lead, now, () => {
-      if (lead > 0) { this.notBefore = deadline; this.holdLogs(Math.ceil((deadline - this.clock()) / 1000)); }
+      if (lead > 0) { this.notBefore = deadline; this.leadUsed = lead; this.holdLogs(Math.ceil((deadline - this.clock()) / 1000)); }
       this.send({ t: 'timer', gen });
       if (STOPPED.has(this.machine.state)) this.notBefore = undefined; // no restart followed (refused, stopped)
     });
@@ -779,10 +775,34 @@ export class UnitRunner {
     return 0;
   }
 
-  /** The time the engine decides at: now, or a prepared restart's deadline while it is ahead. */
+  /** The lead the pending deadline's restart was prepared with (µs). */
+  private leadUsed = 0;
+
+  /**
+   * The time the engine decides at: a prepared restart's deadline while it is ahead; else when
+   * the holder line being read says its happening was (lineAt: a command's exit, the group's
+   * end — systemd counts RestartSec= from the exit it handles, and so does the agent, not from
+   * when it got to the line); else now. Never before the decision before it.
+   */
   private decisionClock(): number {
     const now = this.clock();
-    return now + this.leftToDeadline(now);
+    const left = this.leftToDeadline(now);
+    const at = left > 0 ? now + left : Math.max(this.lineAt ?? now, this.lastDecisionAt);
+    this.lastDecisionAt = at;
+    return at;
+  }
+
+  /** The time of the decision before (decisionClock()). */
+  private lastDecisionAt = 0;
+
+  /** While a batch of event-log lines is read: when its latest "exit"/"empty" line says it happened, on the agent's clock. */
+  private lineAt: number | undefined;
+
+  /** Dates the decisions that follow by a holder line's AT (CLOCK_MONOTONIC µs), when it is recent (real clock only: a test's clock is its own). */
+  private dateByLine(at: number | undefined): void {
+    if (at === undefined || this.opts.clock !== undefined) return;
+    const age = hrtimeUs() - at;
+    if (age >= 0 && age <= LINE_AGE_MAX_US) this.lineAt = this.clock() - age;
   }
 
   /** UO_SHIM_NOT_BEFORE for a spawn now: CLOCK_MONOTONIC nanoseconds of the pending deadline, or undefined when none or past. */
@@ -791,8 +811,8 @@ export class UnitRunner {
     return left > 0 ? String(process.hrtime.bigint() + BigInt(Math.ceil(left)) * 1000n) : undefined;
   }
 
-  /** Spawns held for a deadline: their "spawn" line is read at once (holdSpawn() would hide the PID a stop in the window must signal). */
-  private readonly heldForDeadline = new WeakSet<SpawnRecord>();
+  /** Spawns held for a deadline, with the lead they were prepared with: their "spawn" line is read at once (holdSpawn() would hide the PID a stop in the window must signal). */
+  private readonly heldForDeadline = new WeakMap<SpawnRecord, number>();
 
   private armWatchdog(deadline: number): void { this.watchdog.arm(deadline, this.clock(), () => this.send({ t: 'watchdog-timer' })); }
 
@@ -883,7 +903,7 @@ export class UnitRunner {
       return;
     }
     const notBefore = this.notBeforeEnv();
-    if (notBefore !== undefined) { l.shimEnv['UO_SHIM_NOT_BEFORE'] = notBefore; this.heldForDeadline.add(rec); }
+    if (notBefore !== undefined) { l.shimEnv['UO_SHIM_NOT_BEFORE'] = notBefore; this.heldForDeadline.set(rec, this.leadUsed); }
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     // through the fork server, a second command of the unit (ExecStartPost= right after a
@@ -1010,19 +1030,32 @@ export class UnitRunner {
     return i;
   }
 
+  /** Reads a spawn's new event-log lines; the decisions they cause are dated by their lines (lineAt) until it returns. */
   private pollBatch(rec: SpawnRecord): void {
+    try { this.readBatch(rec); } finally { this.lineAt = undefined; }
+  }
+
+  private readBatch(rec: SpawnRecord): void {
     const read = readNewLines(eventsPath(rec.dir), rec.offset);
     if (read.refused !== undefined) { this.problem(`refusing the event log ${read.refused}; it is not read`); return; }
     const held = this.holdSpawn(rec, read.lines);
     const lines = read.lines.slice(0, held);
     const offset = held === read.lines.length ? read.offset : rec.offset + Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
     for (const line of lines) {
+      this.lineAt = undefined; // a line that says no time is read now
       const ev = parseShimLine(line);
       if (!ev) continue;
       switch (ev.t) {
         case 'shim': rec.started = true; if (rec.shimPid !== ev.pid) { rec.shimPid = ev.pid; rec.shimStart = startTime(ev.pid); } break;
         case 'spawn': rec.pid = ev.pid; rec.pidStart = startTime(ev.pid); rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
-        case 'exec': this.execDone(rec); this.send({ t: 'exec-ok', pid: ev.pid }); break;
+        case 'exec': {
+          // a held command says how early it got to its hold: the node's set-up time, which sizes the lead (restartlead.ts)
+          const lead = this.heldForDeadline.get(rec);
+          if (lead !== undefined && ev.slack !== undefined && this.opts.restartLeadUs === undefined) restartLead.observe(lead, ev.slack);
+          this.execDone(rec);
+          this.send({ t: 'exec-ok', pid: ev.pid });
+          break;
+        }
         case 'exec-failed': {
           this.execDone(rec);
           const f = this.setupFailures.get(rec); // an exec directory or the credentials (issue 14): systemd's step and errno
@@ -1036,7 +1069,7 @@ export class UnitRunner {
           this.log('notice', ev.step === 'OOM_ADJUST'
           ? `Failed to adjust OOM setting, assuming containerized execution, ignoring: ${errnoText(ev.errno)}`
           : `Failed at step ${ev.step}, ignoring: ${errnoText(ev.errno)}${ev.value !== undefined ? ` (applied ${ev.value} instead)` : ''}`); break;
-        case 'exit': this.checkOom(); this.send({ t: 'exited', pid: ev.pid, code: ev.code, status: ev.status }); break;
+        case 'exit': this.dateByLine(ev.at); this.checkOom(); this.send({ t: 'exited', pid: ev.pid, code: ev.code, status: ev.status }); break;
         case 'notify':
           // A lone BARRIER=1 (sd_notify_barrier(), sent by systemd-notify) is consumed by the
           // manager and never reaches the unit (manager_process_barrier_fd()).
@@ -1051,7 +1084,7 @@ export class UnitRunner {
           }
           break;
         case 'notify-dropped': this.notifyJudge.dropped(ev); break;
-        case 'empty': rec.done = true; this.tail.unwatch(rec); break;
+        case 'empty': this.dateByLine(ev.at); rec.done = true; this.tail.unwatch(rec); break;
       }
     }
     rec.offset = offset;

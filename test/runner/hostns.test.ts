@@ -30,6 +30,7 @@ import { pathToFileURL } from 'node:url';
 import { REPO } from '../support/paths.ts';
 import { shimPath } from '../support/units.ts';
 import { sleep, until } from '../support/wait.ts';
+import { isEmptyLine } from '../support/shimlines.ts';
 import { basePids, detectCgroups, holdersCgroup, removeBaseTree, unitCgroup, type CgroupLayout } from '../../src/runner/cgroup/index.ts';
 import { HOST_NAMESPACES_ROOT, hostNamespacePid, hostShimPath, installHostShim } from '../../src/runner/hostns.ts';
 import { encodeShimEnv } from '../../src/runner/shimproto.ts';
@@ -297,7 +298,7 @@ async function shimRun(t: TestContext, nsValue: string): Promise<string[]> {
   const p = spawn(shimPath, [events, '--', '/bin/sleep', 'sleep', '1000'], { env, stdio: 'ignore', detached: true });
   t.after(() => { if (p.exitCode === null && p.pid) kill(p.pid); });
   const lines = (): string[] => (existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter(Boolean) : []);
-  await until('empty', () => lines().includes('empty') || undefined, { timeoutMs: 5000, detail: () => lines().join('\n') });
+  await until('empty', () => lines().some(isEmptyLine) || undefined, { timeoutMs: 5000, detail: () => lines().join('\n') });
   return lines();
 }
 
@@ -308,7 +309,7 @@ test('UO_SHIM_NAMESPACES: a malformed value or a process without namespaces fail
     assert.ok(failed, `${value}: ${lines.join(' | ')}`);
     const [, pid, err, status, step] = failed!.split(' ');
     assert.deepEqual([Number(err), Number(status), step], [errno, 226, 'NAMESPACE'], `${JSON.stringify(value)}: ${failed}`);
-    assert.ok(lines.includes(`exit ${pid} exited 226`), `the command exited 226: ${lines.join(' | ')}`);
+    assert.ok(lines.some((l) => l.startsWith(`exit ${pid} exited 226 `)), `the command exited 226: ${lines.join(' | ')}`);
     assert.ok(!lines.some((l) => l.startsWith('exec ')), 'nothing was executed');
   }
   // well formed, this process's own namespaces: runs
@@ -319,9 +320,9 @@ test('UO_SHIM_NAMESPACES: a malformed value or a process without namespaces fail
     const p = spawn(shimPath, [events, '--', '/bin/true', 'true'], { env: { PATH: '/usr/bin:/bin', UO_SHIM_STDOUT: 'null', UO_SHIM_STDERR: 'null', UO_SHIM_NAMESPACES: `${HOST}:cgroup,ipc,uts,net,mnt` }, stdio: 'ignore' });
     t.after(() => { if (p.exitCode === null && p.pid) kill(p.pid); });
     const lines = (): string[] => (existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter(Boolean) : []);
-    return until('empty', () => (lines().includes('empty') ? lines() : undefined), { timeoutMs: 5000 });
+    return until('empty', () => (lines().some(isEmptyLine) ? lines() : undefined), { timeoutMs: 5000 });
   })();
-  assert.ok(ok.some((l) => l.startsWith('exec ')) && ok.some((l) => / exited 0$/.test(l)), ok.join(' | '));
+  assert.ok(ok.some((l) => l.startsWith('exec ')) && ok.some((l) => / exited 0 \d+$/.test(l)), ok.join(' | '));
   assert.throws(() => encodeShimEnv({ env: {}, rlimits: [], stdout: 'null', stderr: 'null', log: '/x', logMaxBytes: 1, namespaces: { pid: 0, types: ['mnt'] } }), /not a namespace setting/);
   assert.equal(encodeShimEnv({ env: {}, rlimits: [], stdout: 'null', stderr: 'null', log: '/x', logMaxBytes: 1, namespaces: { pid: 1, types: ['cgroup', 'mnt'] } })['UO_SHIM_NAMESPACES'], '1:cgroup,mnt');
 });

@@ -16,6 +16,7 @@ import { bootId, identify, sameProcess, startTime } from '../../src/runner/procf
 import { INITIAL_MACHINE, type Machine } from '../../src/engine/index.ts';
 import { shimPath } from '../support/units.ts';
 import { until } from '../support/wait.ts';
+import { isEmptyLine } from '../support/shimlines.ts';
 
 const IS_ROOT = process.getuid?.() === 0;
 const tmp = (t: { after: (fn: () => void) => void }): string => {
@@ -200,7 +201,7 @@ test('the shim reports each datagram with its sender\'s uid, escaped; oversized 
     stdio: 'ignore', env: { UO_SHIM_NOTIFY_SOCKET: sock, UO_SHIM_STDOUT: 'null', UO_SHIM_STDERR: 'null', UO_SHIM_LOG: join(d, 'log'), UO_SHIM_LOG_MAX: '1024' },
   });
   t.after(() => { c.kill('SIGKILL'); });
-  const lines = await until('the shim is done', () => { const l = existsSync(events) ? readFileSync(events, 'utf8').trimEnd().split('\n') : []; return l.includes('empty') ? l : undefined; });
+  const lines = await until('the shim is done', () => { const l = existsSync(events) ? readFileSync(events, 'utf8').trimEnd().split('\n') : []; return l.some(isEmptyLine) ? l : undefined; });
   const notes = lines.map(parseShimLine).filter((e) => e?.t === 'notify' || e?.t === 'notify-dropped');
   const uid = process.getuid!();
   assert.deepEqual(notes.map((e) => ({ ...e, pid: 0, gid: 0 })), [

@@ -1,5 +1,5 @@
 // An automatic restart prepared ahead of its RestartSec= deadline (issue 19; unit.ts
-// RESTART_LEAD_US, uo-shim's UO_SHIM_NOT_BEFORE): the timer fires early, the command waits in
+// restartlead.ts, uo-shim's UO_SHIM_NOT_BEFORE): the timer fires early, the command waits in
 // its holder for the deadline. With real processes: the restarts happen, and no command starts
 // before the exit before it plus RestartSec= (the lower bound holds whatever the load; how close
 // to the deadline it starts is the benchmark's figure, npm run bench, not asserted here).
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
-import { RESTART_LEAD_US } from '../../src/runner/unit.ts';
+import { MAX_LEAD_US } from '../../src/runner/restartlead.ts';
 
 test('RestartSec=300ms with the restart prepared ahead: every command starts at least 300 ms after the one before ended', { timeout: 20_000 }, async (t) => {
   const h = harness(t, { cgroups: true });
@@ -23,7 +23,7 @@ test('RestartSec=300ms with the restart prepared ahead: every command starts at 
   await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed'); // a stop meeting the command's own exit 1 ends failed
   const l = lines();
   t.diagnostic(`gaps (ms): ${l.map(([ns, w], i) => (w === 'start' && i > 0 ? (Number(ns - l[i - 1]![0]) / 1e6).toFixed(2) : '')).filter(Boolean).join(' ')}`);
-  assert.ok(RESTART_LEAD_US < 300_000, 'the lead is used at this delay');
+  assert.ok(MAX_LEAD_US < 300_000, 'the lead is used at this delay');
   for (let i = 1; i < l.length; i++) {
     if (l[i]![1] !== 'start') continue;
     assert.equal(l[i - 1]![1], 'end', 'one run at a time');
@@ -33,7 +33,7 @@ test('RestartSec=300ms with the restart prepared ahead: every command starts at 
   assert.ok(r.props.NRestarts >= 3, `NRestarts=${r.props.NRestarts}`);
 });
 
-// A lead of 700 ms (the agent's is RESTART_LEAD_US) makes the prepared restart observable: the
+// A lead of 700 ms (the agent's is 30-100 ms: restartlead.ts) makes the prepared restart observable: the
 // holder and its child exist while the command has not run yet.
 test('a restart prepared ahead: the process waits for the deadline before its exec; stopped meanwhile, its command never runs and the unit ends inactive', { timeout: 20_000 }, async (t) => {
   const h = harness(t, { cgroups: true });

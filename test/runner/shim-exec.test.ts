@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureShim } from '../../src/runner/shim.ts';
+import { isEmptyLine } from '../support/shimlines.ts';
 
 const buildEnv = { ...process.env };
 delete buildEnv['UNIT_OPERATOR_SHIM']; // this shim, built from these sources
@@ -62,7 +63,7 @@ async function run(t: TestContext, argv: string[], settings: Record<string, stri
   pid = Number(lines().find((l) => l.startsWith('spawn '))!.split(' ')[1]);
   await until('exec or exec-failed', () => lines().some((l) => l.startsWith('exec ') || l.startsWith('exec-failed ')));
   const outcome = lines().find((l) => l.startsWith('exec ') || l.startsWith('exec-failed '))!;
-  return { pid, lines, outcome, done: () => until('empty', () => lines().includes('empty')) };
+  return { pid, lines, outcome, done: () => until('empty', () => lines().some(isEmptyLine)) };
 }
 
 const SLEEP = ['/bin/sleep', 'sleep', '1000'];
@@ -83,7 +84,7 @@ async function failure(t: TestContext, settings: Record<string, string>, argv = 
   const [kind, pid, errno, status, step] = r.outcome.split(' ');
   assert.equal(kind, 'exec-failed', r.lines().join('\n'));
   assert.equal(Number(pid), r.pid);
-  assert.ok(r.lines().includes(`exit ${r.pid} exited ${status}`), 'the child exits with the step\'s status');
+  assert.ok(r.lines().some((l) => l.startsWith(`exit ${r.pid} exited ${status} `)), 'the child exits with the step\'s status');
   return { errno: Number(errno), status: Number(status), step: step! };
 }
 
@@ -271,16 +272,21 @@ test('UO_SHIM_NOT_BEFORE (a restart prepared ahead of its RestartSec= deadline):
   // the set-up is done, the exec waits: "exec" is read no sooner than the time given
   const at = process.hrtime.bigint() + 300_000_000n;
   const r = await run(t, ['/bin/sh', 'sh', '-c', `echo ran > ${dir}/a; exec sleep 1000`], { UO_SHIM_NOT_BEFORE: String(at) });
-  assert.equal(r.outcome, `exec ${r.pid}`);
+  // it says how early it reached its hold (µs), by which the agent sizes its lead (restartlead.ts)
+  const slack = Number(new RegExp(`^exec ${r.pid} (-?\\d+)$`).exec(r.outcome)?.[1] ?? NaN);
+  assert.ok(slack > 0 && slack <= 300_000, `${r.outcome}: SLACK, the µs left before the time given, in (0, 300000]`);
   assert.ok(process.hrtime.bigint() >= at, '"exec" read before the time given');
   // a time further ahead than 1 s is cut to 1 s (a wrong value cannot hold a restart for long)
   const start = process.hrtime.bigint();
   const far = await run(t, SLEEP, { UO_SHIM_NOT_BEFORE: String(start + 3_600_000_000_000n) });
-  assert.equal(far.outcome, `exec ${far.pid}`);
+  assert.equal(far.outcome, `exec ${far.pid} 1000000000`, 'an hour ahead: the slack said is cut to 1000 s');
   const waited = Number(process.hrtime.bigint() - start) / 1e6;
   assert.ok(waited >= 1000 && waited < 4000, `held ${waited.toFixed(0)} ms for a time an hour ahead (1 s at most)`);
   // past, malformed: no wait at all beyond the set-up (the command runs)
-  for (const v of ['1', 'x12', '']) assert.equal((await run(t, SLEEP, { UO_SHIM_NOT_BEFORE: v })).outcome.split(' ')[0], 'exec', v);
+  // (a time in the past is reached late: a negative slack, cut to -1000 s; a malformed one holds nothing and says nothing)
+  const past = await run(t, SLEEP, { UO_SHIM_NOT_BEFORE: '1' });
+  assert.equal(past.outcome, `exec ${past.pid} -1000000000`);
+  for (const v of ['x12', '']) { const m = await run(t, SLEEP, { UO_SHIM_NOT_BEFORE: v }); assert.equal(m.outcome, `exec ${m.pid}`, v); }
   // stopped while it waits: the command never runs
   const child = spawn(SHIM, [join(dir, 'events'), '--', '/bin/sh', 'sh', '-c', `echo ran > ${dir}/b`], {
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', UO_SHIM_NOT_BEFORE: String(process.hrtime.bigint() + 900_000_000n) }, detached: true, stdio: 'ignore',
@@ -291,8 +297,8 @@ test('UO_SHIM_NOT_BEFORE (a restart prepared ahead of its RestartSec= deadline):
   const pid = Number(events().find((l) => l.startsWith('spawn '))?.split(' ')[1]);
   assert.ok(pid > 0, events().join('\n'));
   process.kill(pid, 'SIGTERM');
-  for (const end = Date.now() + 5000; !events().includes('empty') && Date.now() < end;) await sleep(10);
-  assert.ok(events().includes(`exit ${pid} killed 15`), events().join('\n'));
+  for (const end = Date.now() + 5000; !events().some(isEmptyLine) && Date.now() < end;) await sleep(10);
+  assert.ok(events().some((l) => l.startsWith(`exit ${pid} killed 15 `)), events().join('\n'));
   await sleep(1000); // past the time it waited for
   assert.equal(existsSync(join(dir, 'b')), false, 'the command did not run');
 });

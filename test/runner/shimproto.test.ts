@@ -26,6 +26,17 @@ test('exec-failed lines of newer shims carry the failed step; unknown lines are 
   assert.equal(parseShimLine('exit 5 stopped 19'), undefined);
 });
 
+test('issue 19\'s trailing fields: exit and empty say when (CLOCK_MONOTONIC µs), a held exec how early; absent or garbled, left out', () => {
+  assert.deepEqual(parseShimLine('exit 5 exited 1 86400123456'), { t: 'exit', pid: 5, code: 'exited', status: 1, at: 86400123456 });
+  assert.deepEqual(parseShimLine('empty 86400123999'), { t: 'empty', at: 86400123999 });
+  assert.deepEqual(parseShimLine('exec 7 -2500'), { t: 'exec', pid: 7, slack: -2500 });
+  assert.deepEqual(parseShimLine('exec 7 12000'), { t: 'exec', pid: 7, slack: 12000 });
+  for (const garbled of ['x', '1e9', '', '99999999999999999999', '0x10']) {
+    assert.deepEqual(parseShimLine(`exit 5 killed 9 ${garbled}`), { t: 'exit', pid: 5, code: 'killed', status: 9 }, garbled);
+    assert.deepEqual(parseShimLine(`exec 7 ${garbled}`), { t: 'exec', pid: 7 }, garbled);
+  }
+});
+
 test('the settings become the shim\'s argv and UO_SHIM_* variables next to the service environment', () => {
   assert.deepEqual(encodeShimArgs('/u/run/1-start-0/events', '/bin/sh', ['sh', '-c', 'x']), ['/u/run/1-start-0/events', '--', '/bin/sh', 'sh', '-c', 'x']);
   const base = { env: { PATH: '/bin' }, rlimits: [], stdout: 'journal', stderr: 'journal', log: '/u/journal.log', logMaxBytes: 1024 };

@@ -14,14 +14,19 @@
  *                                   note PID NICE ERRNO VALUE   Nice= refused (EPERM/EACCES):
  *                                                               VALUE, the closest allowed
  *                                                               by RLIMIT_NICE, was applied
- *   exec PID                      execve() succeeded (or the child ended without a word)
+ *   exec PID [SLACK]              execve() succeeded (or the child ended without a word);
+ *                                 SLACK (issue 19): a command held for UO_SHIM_NOT_BEFORE
+ *                                 reached its hold SLACK µs before that time (negative: after
+ *                                 it), what the agent's restart lead is sized by
  *   exec-failed PID ERRNO STATUS STEP
  *                                 set-up or execve() failed; the child exited with STATUS,
  *                                 systemd's exit status for the step, and STEP is its name
  *                                 (CHDIR, USER, EXEC…: exit-status.h). PID 0: fork() failed.
  *                                 (Before STEP was added the line ended at STATUS.)
- *   exit PID CODE STATUS          a process it reaped (the command or an orphaned
- *                                 descendant); CODE is exited, killed or dumped
+ *   exit PID CODE STATUS [AT]     a process it reaped (the command or an orphaned
+ *                                 descendant); CODE is exited, killed or dumped; AT (issue
+ *                                 19): CLOCK_MONOTONIC µs when it was reaped, from which the
+ *                                 agent counts RestartSec= (not from when it read the line)
  *   notify2 PID UID GID MESSAGE   an sd_notify datagram (UO_SHIM_NOTIFY_SOCKET) with its
  *                                 sender's credentials (SCM_CREDENTIALS; -1: none given);
  *                                 MESSAGE is the rest of the line, '\\' and bytes < 0x20 or
@@ -31,7 +36,7 @@
  *                                 (embedded NUL), long (does not fit in a line escaped)
  *   notify PID MESSAGE            (shims before issue 12) a datagram, newlines as \x1e, no
  *                                 uid; MESSAGE is the rest of the line. Still read by the agent.
- *   empty                         nothing is left; the shim exits
+ *   empty [AT]                    nothing is left; the shim exits (AT as for exit)
  *
  * ERRNO is a number (Linux errno), PID a decimal process ID.
  *
@@ -47,6 +52,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 static int events_fd = -1;
 
@@ -78,6 +84,12 @@ int events_fd_get(void) {
 int events_open(const char *path) {
 	events_fd = open_private_append(path);
 	return events_fd < 0 ? -1 : 0;
+}
+
+unsigned long long monotonic_us(void) {
+	struct timespec t;
+	if (clock_gettime(CLOCK_MONOTONIC, &t) < 0) return 0;
+	return (unsigned long long)t.tv_sec * 1000000ULL + (unsigned long long)t.tv_nsec / 1000ULL;
 }
 
 void emit(const char *fmt, ...) {

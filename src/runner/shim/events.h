@@ -18,6 +18,9 @@ int events_open(const char *path);
 int events_fd_get(void);
 void events_use(int fd);
 
+/* CLOCK_MONOTONIC in microseconds (the AT field of "exit" and "empty"); 0 if unreadable. */
+unsigned long long monotonic_us(void);
+
 /* Appends one line (the newline is added) with a single write(). */
 void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

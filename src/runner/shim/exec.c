@@ -74,7 +74,7 @@
 
 extern char **environ;
 
-enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3, REPORT_PID = 4, REPORT_CGROUP = 5 };
+enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3, REPORT_PID = 4, REPORT_CGROUP = 5, REPORT_HELD = 6 };
 struct report { int kind, err, status, value; };
 
 static int report_fd = -1;
@@ -127,7 +127,9 @@ static void clean_environment(void) {
 /* the most UO_SHIM_NOT_BEFORE may lie ahead: the agent's lead is 30 ms; a later time is cut to this */
 #define NOT_BEFORE_MAX_NS 1000000000ULL
 
-/* waits until CLOCK_MONOTONIC reaches `v` (decimal nanoseconds); nothing when absent, malformed or past */
+/* waits until CLOCK_MONOTONIC reaches `v` (decimal nanoseconds); nothing when absent or malformed.
+ * Reports how early it got here (REPORT_HELD, µs; negative: late), the measure by which the agent
+ * sizes its restart lead (unit.ts, restartlead.ts) */
 static void hold_until(const char *v) {
 	if (!v || !*v) return;
 	char *end;
@@ -137,6 +139,10 @@ static void hold_until(const char *v) {
 	struct timespec now;
 	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0) return;
 	unsigned long long n = (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
+	long long slack = at >= n ? (long long)((at - n) / 1000ULL) : -(long long)((n - at) / 1000ULL);
+	if (slack > 1000000000LL) slack = 1000000000LL;
+	if (slack < -1000000000LL) slack = -1000000000LL;
+	note(0, 0, REPORT_HELD, (int)slack);
 	if (at <= n) return;
 	if (at - n > NOT_BEFORE_MAX_NS) at = n + NOT_BEFORE_MAX_NS;
 	struct timespec t = { .tv_sec = (time_t)(at / 1000000000ULL), .tv_nsec = (long)(at % 1000000000ULL) };
@@ -268,7 +274,7 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 
 void exec_collect(int fd, int pid) {
 	struct report r;
-	int failed = 0;
+	int failed = 0, held = 0, slack = 0;
 	for (;;) {
 		ssize_t n = read(fd, &r, sizeof r);
 		if (n < 0 && errno == EINTR) continue;
@@ -280,7 +286,8 @@ void exec_collect(int fd, int pid) {
 			/* PrivatePIDs=: the command goes on in this process (the forked one ends): a second "spawn" */
 			pid = r.value;
 			emit("spawn %d", pid);
-		} else if (r.kind == REPORT_NOTE) emit("note %d %s %d", pid, exit_status_step(r.status), r.err);
+		} else if (r.kind == REPORT_HELD) { held = 1; slack = r.value; }
+		else if (r.kind == REPORT_NOTE) emit("note %d %s %d", pid, exit_status_step(r.status), r.err);
 		else if (r.kind == REPORT_NOTE_VALUE) emit("note %d %s %d %d", pid, exit_status_step(r.status), r.err, r.value);
 		else if (r.kind == REPORT_CGROUP) {
 			/* the unit's cgroup folder that refused the command (UO_SHIM_CGROUPS, line r.value) */
@@ -290,5 +297,7 @@ void exec_collect(int fd, int pid) {
 		}
 	}
 	close(fd);
-	if (!failed) emit("exec %d", pid);
+	if (failed) return;
+	if (held) emit("exec %d %d", pid, slack);
+	else emit("exec %d", pid);
 }

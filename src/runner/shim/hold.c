@@ -114,12 +114,12 @@ int hold_loop(const struct hold *h) {
 			if (w < 0) {
 				if (errno == EINTR) continue;
 				logcap_drain();
-				emit("empty");
+				emit("empty %llu", monotonic_us());
 				if (h->notify_path && h->notify >= 0) unlink(h->notify_path);
 				return 0;
 			}
-			if (WIFEXITED(st)) emit("exit %d exited %d", (int)w, WEXITSTATUS(st));
-			else if (WIFSIGNALED(st)) emit("exit %d %s %d", (int)w, WCOREDUMP(st) ? "dumped" : "killed", WTERMSIG(st));
+			if (WIFEXITED(st)) emit("exit %d exited %d %llu", (int)w, WEXITSTATUS(st), monotonic_us());
+			else if (WIFSIGNALED(st)) emit("exit %d %s %d %llu", (int)w, WCOREDUMP(st) ? "dumped" : "killed", WTERMSIG(st), monotonic_us());
 		}
 		struct pollfd fds[4] = {
 			{ .fd = sfd, .events = POLLIN }, { .fd = h->notify, .events = POLLIN },

@@ -1,0 +1,45 @@
+// How far ahead of its RestartSec= deadline an automatic restart is prepared (issue 19).
+//
+// A delayed restart is spawned early and its command waits in uo-shim until the deadline
+// (UO_SHIM_NOT_BEFORE, unit.ts armTimer()), so that the agent's decision, the fork and the set-up
+// (two cgroup moves, each waiting for an RCU grace period on a kernel without cgroup
+// favordynmods) are done by then. How long that takes is the node's: 2-3 ms with favordynmods,
+// ~18 ms (up to ~30) after a quiet spell without, far more under load. A fixed lead is either
+// too short there or needlessly long elsewhere, so the lead follows what the node shows: each
+// held command says how early it reached its hold (the "exec PID SLACK" line), which gives the
+// time its preparation needed (lead used - slack, the timer's own lateness included); the lead
+// is one and a half times the longest of the last WINDOW, within [MIN_US, MAX_US].
+//
+// Bounded on purpose: a prepared restart is already decided (the engine decides as of the
+// deadline), so for the lead's length the unit reads as started while its command is held;
+// MAX_US keeps that window short, and a set-up slower than that is late whatever the lead.
+
+/** The lead with nothing measured yet, and the least it gets (µs). */
+export const MIN_LEAD_US = 30_000;
+/** The most it gets (µs). */
+export const MAX_LEAD_US = 100_000;
+/** How many of the latest prepared restarts it covers. */
+export const LEAD_WINDOW = 64;
+
+export class RestartLead {
+  private readonly needed: number[] = [];
+  private next = 0;
+  private lead = MIN_LEAD_US;
+
+  /** The lead for a restart prepared now (µs). */
+  current(): number { return this.lead; }
+
+  /** A held command reached its hold `slackUs` before its deadline (negative: after) when prepared `leadUs` ahead. */
+  observe(leadUs: number, slackUs: number): void {
+    if (!Number.isFinite(leadUs) || !Number.isFinite(slackUs) || leadUs <= 0) return;
+    const needed = Math.max(0, leadUs - slackUs);
+    if (this.needed.length < LEAD_WINDOW) this.needed.push(needed);
+    else { this.needed[this.next] = needed; this.next = (this.next + 1) % LEAD_WINDOW; }
+    let longest = 0;
+    for (const n of this.needed) if (n > longest) longest = n;
+    this.lead = Math.min(MAX_LEAD_US, Math.max(MIN_LEAD_US, Math.ceil(longest * 1.5)));
+  }
+}
+
+/** The agent's one estimate: the set-up's cost is the node's, not a unit's. */
+export const restartLead = new RestartLead();
