@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
 import { MAX_LEAD_US } from '../../src/runner/restartlead.ts';
+import type { Machine } from '../../src/engine/index.ts';
 
 test('RestartSec=300ms with the restart prepared ahead: every command starts at least 300 ms after the one before ended', { timeout: 20_000 }, async (t) => {
   const h = harness(t, { cgroups: true });
@@ -84,6 +85,32 @@ test('a restart prepared ahead: ExecStartPost= spawned beside the main process w
   await sleep(200);
   assert.deepEqual([count('main'), count('post')], [1, 1], 'neither command ran before the deadline');
   await waitFor(r, 'both ran at the deadline', () => count('main') === 2 && count('post') === 2, 5000);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
+});
+
+// RestartSec= counts from the exit as the holder reaped it ("exit PID CODE STATUS AT"), as systemd
+// counts it from the SIGCHLD it handles, not from when the agent got to the line: an agent that
+// reads the line 0.4 s late (its event loop blocked here) still dates the exit and the restart's
+// deadline by the exit.
+test('an exit read late is dated by the holder\'s AT: ExecMainExitTimestamp and the RestartSec= deadline count from the exit, not from the read', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'end');
+  let last: Machine | undefined;
+  const r = h.open('dated', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'sleep 0.3; date +%%s%%N > ${out}; exit 3'`], restart: 'on-failure', restartSec: '5s' } },
+    undefined, undefined, { onDecision: (_p, m) => { last = m; } });
+  r.start();
+  await waitFor(r, 'running', (x) => x.props.SubState === 'running' && x.props.MainPID > 0, 5000);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 700); // the agent reads nothing for 0.7 s; the command ends meanwhile
+  const blockedUntil = Date.now() * 1000;
+  await waitFor(r, 'auto-restart', (x) => x.props.SubState === 'auto-restart', 5000);
+  const endUs = Number(BigInt(readFileSync(out, 'utf8').trim()) / 1000n); // wall clock, as the agent's clock (performance.timeOrigin-based)
+  const exitUs = last?.mainExec?.exitUs ?? NaN;
+  const deadline = last?.timer?.deadline ?? NaN;
+  t.diagnostic(`command end → exit dated ${((exitUs - endUs) / 1000).toFixed(2)} ms; read ≥ ${((blockedUntil - endUs) / 1000).toFixed(0)} ms after the end; deadline − exit ${((deadline - exitUs) / 1000).toFixed(2)} ms`);
+  assert.ok(blockedUntil - endUs > 200_000, 'the line was read late (the test\'s premise)');
+  assert.ok(exitUs - endUs >= -5_000 && exitUs - endUs < 100_000, `the exit is dated ${((exitUs - endUs) / 1000).toFixed(1)} ms after the command's last line: by the holder's reap, not by the read ≥ ${((blockedUntil - endUs) / 1000).toFixed(0)} ms later`);
+  assert.ok(deadline - exitUs >= 5_000_000 && deadline - exitUs < 5_100_000, `the restart is due ${((deadline - exitUs) / 1000).toFixed(1)} ms after the exit (RestartSec=5s)`);
   r.stop();
   await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
 });
