@@ -124,7 +124,7 @@ static void clean_environment(void) {
 	}
 }
 
-/* the most UO_SHIM_NOT_BEFORE may lie ahead: the agent's lead is 30 ms; a later time is cut to this */
+/* the most UO_SHIM_NOT_BEFORE may lie ahead: the agent's lead is 30-100 ms (restartlead.ts); a later time is cut to this */
 #define NOT_BEFORE_MAX_NS 1000000000ULL
 
 /* waits until CLOCK_MONOTONIC reaches `v` (decimal nanoseconds); nothing when absent or malformed.
