@@ -31,6 +31,7 @@
 import { spawnSync } from 'node:child_process';
 import { normalizeName } from '../deps/spec.ts';
 import { startTime } from './procfs.ts';
+import { truthy } from './sandbox.ts';
 
 export type SharedNs = 'net' | 'ipc';
 
@@ -72,7 +73,6 @@ export const heldTypes = (rt: SharedRuntime | undefined): readonly SharedNs[] =>
 /** Whether a runtime stores a namespace of type t (held, or by path). */
 const stores = (rt: SharedRuntime, t: SharedNs): boolean => heldTypes(rt).includes(t) || rt.paths[t] !== undefined;
 
-const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
 const strip = (p: string): string => p.replace(/^[-+]+/, '').replace(/\/+$/, '') || '/';
 const nsPath = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

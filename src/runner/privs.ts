@@ -40,9 +40,9 @@ import { parseCapabilitySet, CAP_MASK_ALL } from '../api/sets.ts';
 
 export { CAP_MASK_ALL, capabilityFromName, parseCapabilitySet } from '../api/sets.ts';
 import { encodePrograms, seccompPlan } from './seccomp.ts';
+import { truthy } from './sandbox.ts';
 
 const words = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)]);
-const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
 
 /** secure_bits_from_string()'s words and their bits (linux/securebits.h). */
 const SECURE_BITS: Readonly<Record<string, number>> = {

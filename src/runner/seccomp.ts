@@ -37,6 +37,7 @@
 import { constants } from 'node:os';
 import { SYSCALLS_I386, SYSCALLS_X32, SYSCALLS_X86_64, SYSCALL_GROUPS } from '../api/linux-tables.ts';
 import { ERRNO_KILL, NAMESPACE_FLAGS, NAMESPACE_FLAGS_ALL, parseAddressFamilies, parseErrno, parseRestrictNamespaces, parseSyscallFilter, type AddressFamilies, type SyscallFilter } from '../api/sets.ts';
+import { truthy } from './sandbox.ts';
 
 export { ERRNO_KILL, NAMESPACE_FLAGS, NAMESPACE_FLAGS_ALL, parseAddressFamilies, parseErrno, parseRestrictNamespaces, parseSyscallFilter, type AddressFamilies, type SyscallFilter } from '../api/sets.ts';
 
@@ -405,7 +406,6 @@ export interface SeccompPlan {
   readonly problems: readonly string[];
 }
 
-const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(1|yes|y|true|t|on)$/i.test(v));
 
 /** Everything of spec.service this module applies, compiled. */
 export function seccompPlan(service: Readonly<Record<string, unknown>> | undefined): SeccompPlan {
