@@ -120,7 +120,9 @@ test('KillMode=control-group: a stop reaches a double-forked, setsid-ed grandchi
   const r = h.open('daemon.service', { service: { execStart: ["/bin/sh -c '(setsid sh -c \"sleep 1000 & exec sleep 1001\" &) ; exec sleep 1002'"] } });
   r.start();
   await waitFor(r, 'running', subState('running'));
-  await waitFor(r, 'three processes', (x) => cgroupPids(x.cgroup!).length >= 3);
+  // the three sleeps (before their exec, a forked shell may not have called setsid() yet)
+  const comm = (p: number): string => { try { return readFileSync(`/proc/${p}/comm`, 'utf8').trim(); } catch { return ''; } };
+  await waitFor(r, 'three sleeps', (x) => { const p = cgroupPids(x.cgroup!); return p.length >= 3 && p.every((q) => comm(q) === 'sleep'); });
   const pids = cgroupPids(r.cgroup!);
   const escaped = pids.filter((p) => p !== r.props.MainPID);
   for (const p of escaped) {

@@ -19,13 +19,18 @@ struct cgroup_dirs {
  * make the attach fail with E2BIG (after the first CGROUP_DIRS_MAX). */
 void cgroup_open_dirs(const char *list, struct cgroup_dirs *dirs);
 
-/* Writes pid into cgroup.procs (tasks where a v1 hierarchy has no cgroup.procs) of each
- * directory, opened now (so in the cgroup namespace the caller is in now). Returns 0, or -errno
- * of the first directory that refused it, whose path is copied into failed (when given). */
-int cgroup_attach_dirs(const struct cgroup_dirs *dirs, pid_t pid, char *failed, size_t failed_size);
+/* Places the calling process (of one thread) in each directory, opened now (so in the cgroup
+ * namespace the caller is in now), but the one at index born (-1: none), where it was born
+ * (cgroup_fork_into()): cgroup.c says how. Returns 0, or -errno of the first directory that
+ * refused it, whose index goes to at. */
+int cgroup_join_index(const struct cgroup_dirs *dirs, int born, int *at);
 
-/* cgroup_attach_dirs(), telling which directory refused (its index in the list) through at. */
-int cgroup_attach_index(const struct cgroup_dirs *dirs, pid_t pid, int *at);
+/* cgroup_join_index() with nothing born, the refusing directory's path copied into failed (when given). */
+int cgroup_join_dirs(const struct cgroup_dirs *dirs, char *failed, size_t failed_size);
+
+/* fork(), the child born in the list's cgroup2 directory when there is one and the kernel does
+ * it (clone3() CLONE_INTO_CGROUP): *born is then its index in the child, else -1. */
+pid_t cgroup_fork_into(const struct cgroup_dirs *dirs, int *born);
 
 /* The index-th non-empty line of list (cgroup_open_dirs()'s order): its length, *line its start; -1 when there is none. */
 int cgroup_list_line(const char *list, int index, const char **line);

@@ -5,7 +5,8 @@
  *
  *   UO_SHIM_NAMESPACES: the holder could not enter them (hostns.c): nothing else is tried
  *     (the holder entered them before fork(); the command inherits them)  NAMESPACE 226
- *   UO_SHIM_CGROUPS: the unit's cgroup in every hierarchy (cgroup.c)     CGROUP 219
+ *   UO_SHIM_CGROUPS: the unit's cgroup in every hierarchy (cgroup.c; born in the cgroup2 one
+ *     by clone3() where the kernel does it)                    CGROUP 219
  *   signal mask and dispositions reset                      SIGNAL_MASK 207
  *   UO_SHIM_IGNORE_SIGPIPE: SIGPIPE ignored unless "0" (IgnoreSIGPIPE=, default yes)
  *   setsid(): own session and process group                 SETSID 220
@@ -165,7 +166,7 @@ static void exec_command(const char *path, char **argv) {
 	fail(err, UO_EXIT_EXEC);
 }
 
-void exec_child(int fd, const char *path, char **argv, int ns_err, const struct cgroup_dirs *cgroups) {
+void exec_child(int fd, const char *path, char **argv, int ns_err, const struct cgroup_dirs *cgroups, int born) {
 	report_fd = fd;
 	const char *not_before = getenv("UO_SHIM_NOT_BEFORE"); /* read before clean_environment() drops it */
 	const unsigned saved_uid = (unsigned)getuid(), saved_gid = (unsigned)getgid(); /* PrivateUsers= maps them (nsrt.c) */
@@ -174,7 +175,7 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	/* the process joins its unit's cgroup before anything else (systemd: cg_attach_everywhere());
 	 * which folder refused it goes first (the holder names it: "note PID CGROUP ERRNO DIR") */
 	if (cgroups->n > 0) {
-		int at = -1, r = cgroup_attach_index(cgroups, getpid(), &at);
+		int at = -1, r = cgroup_join_index(cgroups, born, &at);
 		if (r < 0) { note(UO_EXIT_CGROUP, -r, REPORT_CGROUP, at); fail(-r, UO_EXIT_CGROUP); }
 	}
 	/* defaults first, then the mask cleared: a SIGTERM the agent sent since fork() is pending

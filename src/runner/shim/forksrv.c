@@ -183,6 +183,21 @@ static void accept_peer(int listener) {
 	say("uo-fork-server %d %s %ld\n", FORKSRV_VERSION, token, (long)getpid());
 }
 
+/* The holders' cgroup list this server joined in every hierarchy (NULL: none, or not all): a
+ * shim asked to join the same list is born there, and its copy of the variable is emptied, so it
+ * does not move itself where it is (a cgroup.procs write on cgroup2 waits for an RCU grace
+ * period after a quiet spell: cgroup.c) */
+static const char *born_in_holders;
+
+/* In the child: UO_SHIM_HOLDER_CGROUPS=<born_in_holders> becomes UO_SHIM_HOLDER_CGROUPS= */
+static void drop_joined_holders(char **envp) {
+	static const char name[] = "UO_SHIM_HOLDER_CGROUPS=";
+	if (!born_in_holders) return;
+	for (char **e = envp; *e; e++) {
+		if (strncmp(*e, name, sizeof name - 1) == 0 && strcmp(*e + sizeof name - 1, born_in_holders) == 0) (*e)[sizeof name - 1] = 0;
+	}
+}
+
 /* Starts the shim of the request in payload; the reply says its PID or why not. */
 static void spawn_shim(void) {
 	char **argv = calloc(req_args + 1, sizeof *argv), **envp = calloc(req_env + 1, sizeof *envp);
@@ -204,6 +219,7 @@ static void spawn_shim(void) {
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
+		drop_joined_holders(envp);
 		fexecve(self_fd, argv, envp);
 		int e = errno;
 		if (write(report[1], &e, sizeof e) < 0) { /* the server is gone */ }
@@ -329,8 +345,9 @@ int forksrv_main(int argc, char **argv) {
 	cgroup_open_dirs(getenv("UO_SHIM_HOLDER_CGROUPS"), &holders);
 	if (holders.n > 0) {
 		char failed[4096];
-		int r = cgroup_attach_dirs(&holders, getpid(), failed, sizeof failed);
+		int r = cgroup_join_dirs(&holders, failed, sizeof failed);
 		if (r < 0) fprintf(stderr, "note: cannot join the holders' cgroup %s: %s\n", failed, strerror(-r));
+		else born_in_holders = getenv("UO_SHIM_HOLDER_CGROUPS");
 	}
 	cgroup_close_dirs(&holders);
 

@@ -123,7 +123,7 @@ static int start(char **argv) {
 	/* out of the agent's cgroup into the holders' (a pod's deletion must not kill the holder) */
 	if (holder_dirs.n > 0 && !ns_err) {
 		char dir[4096];
-		int r = cgroup_attach_dirs(&holder_dirs, getpid(), dir, sizeof dir);
+		int r = cgroup_join_dirs(&holder_dirs, dir, sizeof dir);
 		if (r < 0) emit("note %d CGROUP %d %s", (int)getpid(), -r, dir);
 	}
 	cgroup_close_dirs(&holder_dirs);
@@ -150,8 +150,9 @@ static int start(char **argv) {
 
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) { perror("uo-shim: pipe"); return 1; }
-	pid_t pid = fork();
-	if (pid == 0) { close(p[0]); exec_child(p[1], argv[3], argv + 4, ns_err, &unit_dirs); }
+	int born = -1; /* with ns_err the command fails first, placed nowhere, as before */
+	pid_t pid = ns_err ? fork() : cgroup_fork_into(&unit_dirs, &born);
+	if (pid == 0) { close(p[0]); exec_child(p[1], argv[3], argv + 4, ns_err, &unit_dirs, born); }
 	/* the holder: back to SIGCHLD alone blocked (what was sent to it meanwhile is ignored) */
 	sigprocmask(SIG_SETMASK, &chld, NULL);
 	if (pid < 0) { emit("exec-failed 0 %d %d %s", errno, UO_EXIT_EXEC, exit_status_step(UO_EXIT_EXEC)); emit("empty"); return 1; }
