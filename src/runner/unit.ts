@@ -782,12 +782,12 @@ export class UnitRunner {
    * The time the engine decides at: a prepared restart's deadline while it is ahead; else when
    * the holder line being read says its happening was (lineAt: a command's exit, the group's
    * end — systemd counts RestartSec= from the exit it handles, and so does the agent, not from
-   * when it got to the line); else now. Never before the decision before it.
+   * when it got to the line: never before the decision before, never after now); else now.
    */
   private decisionClock(): number {
     const now = this.clock();
     const left = this.leftToDeadline(now);
-    const at = left > 0 ? now + left : Math.max(this.lineAt ?? now, this.lastDecisionAt);
+    const at = left > 0 ? now + left : this.lineAt !== undefined ? Math.min(now, Math.max(this.lineAt, this.lastDecisionAt)) : now;
     this.lastDecisionAt = at;
     return at;
   }
