@@ -44,8 +44,9 @@ export interface CgroupLayout {
   /**
    * Whether a mounted hierarchy has the favordynmods option (the kernel then moves a process
    * into a cgroup under a per-process lock): without it, the first cgroup.procs write after a
-   * quiet spell waits for an RCU grace period (cgroup_threadgroup_rwsem), ~10–20 ms measured on
-   * this project's test machine — paid by each command's start and RestartSec= accuracy.
+   * quiet spell waits for an RCU grace period (cgroup_threadgroup_rwsem), 6–20 ms measured on
+   * this project's test machine. uo-shim places commands without that write where the kernel
+   * lets it (shim/cgroup.c: clone3() CLONE_INTO_CGROUP, v1 thread moves).
    */
   readonly favorDynMods: boolean;
   /** Why the layout is 'none', or what is degraded; for the start-up log. */
@@ -122,7 +123,7 @@ export function detectCgroups(o: DetectOptions = {}): CgroupLayout {
   if (mode === 'none' && found.length > 0) notes.push('units run without a cgroup of their own: their processes are the process tree under their shims');
   let hasKill = false;
   if (uni) { try { accessSync(`${uni.mount}/${'cgroup.kill'}`); hasKill = true; } catch { hasKill = kernelAtLeast(5, 14); } }
-  if (mode !== 'none' && !favorDynMods) notes.push('no cgroup mount has favordynmods: moving a command into its cgroup waits for an RCU grace period after a quiet spell (10-20 ms seen), which a start and RestartSec= accuracy pay; the mount option favordynmods (or the kernel parameter cgroup_favordynmods=1) removes the wait at a cost to every fork and exit on the node — the agent leaves the choice to the node');
+  if (mode !== 'none' && !favorDynMods) notes.push('no cgroup mount has favordynmods: commands are placed without the kernel\'s global cgroup lock all the same (born in their cgroup2 cgroup by clone3(), moved on v1 as one thread); where the kernel refuses clone3() or a shim starts without the fork server, a move into a cgroup2 cgroup waits for an RCU grace period after a quiet spell (6-15 ms seen); the mount option favordynmods (or the kernel parameter cgroup_favordynmods=1) removes that wait at a cost to every fork and exit on the node — the agent leaves the choice to the node');
   return { mode, hierarchies: mode === 'none' ? [] : [...(uni ? [uni] : []), ...usableV1], unified: mode === 'none' ? undefined : uni, hasKill, favorDynMods, notes };
 }
 
