@@ -2,10 +2,11 @@
 //
 // A delayed restart is spawned early and its command waits in uo-shim until the deadline
 // (UO_SHIM_NOT_BEFORE, unit.ts armTimer()), so that the agent's decision, the fork and the set-up
-// (two cgroup moves, each waiting for an RCU grace period on a kernel without cgroup
-// favordynmods) are done by then. How long that takes is the node's: 2-3 ms with favordynmods,
-// ~18 ms (up to ~30) after a quiet spell without, far more under load. A fixed lead is either
-// too short there or needlessly long elsewhere, so the lead follows what the node shows: each
+// are done by then. How long that takes is the node's: a few ms on a quiet node; ~18 ms (up to
+// ~30) after a quiet spell where a cgroup move waits for an RCU grace period (a cgroup.procs
+// write without favordynmods: shim/cgroup.c avoids it where the kernel lets it); far more under
+// load. A fixed lead is either too short there or needlessly long elsewhere, so the lead follows
+// what the node shows: each
 // held command says how early it reached its hold (the "exec PID SLACK" line), which gives the
 // time its preparation needed (lead used - slack, the timer's own lateness included); the lead
 // is one and a half times the longest of the last WINDOW, within [MIN_US, MAX_US].
