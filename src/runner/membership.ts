@@ -55,13 +55,15 @@ export function shimTreeMembership(liveShims: () => readonly number[]): Membersh
 
 /**
  * Membership by the unit's cgroup (when `cgroup()` gives one that exists), with the process
- * tree under the live shims as well (see above); the shims themselves never count.
+ * tree under the live shims as well (see above); the shims themselves never count. treeShims:
+ * the live shims whose trees may hold a process (default all; a holder that has written "empty"
+ * has none, and a tree walks all of /proc).
  */
-export function cgroupMembership(cgroup: () => UnitCgroup | undefined, liveShims: () => readonly number[]): Membership {
-  const tree = shimTreeMembership(liveShims);
+export function cgroupMembership(cgroup: () => UnitCgroup | undefined, liveShims: () => readonly number[], treeShims: () => readonly number[] = liveShims): Membership {
+  const tree = shimTreeMembership(treeShims);
   const inCgroup = (): number[] => { const cg = cgroup(); return cg ? cgroupPids(cg) : []; };
   return {
-    holders: tree.holders,
+    holders: () => [...liveShims()],
     get cgroup() { return cgroup(); },
     pids(): number[] {
       const shims = new Set(liveShims());

@@ -1041,6 +1041,7 @@ export class UnitRunner {
     const held = this.holdSpawn(rec, read.lines);
     const lines = read.lines.slice(0, held);
     const offset = held === read.lines.length ? read.offset : rec.offset + Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
+    if (lines.some((l) => l === 'empty' || l.startsWith('empty '))) this.emptied.add(rec);
     for (const line of lines) {
       this.lineAt = undefined; // a line that says no time is read now
       const ev = parseShimLine(line);
@@ -1137,7 +1138,15 @@ export class UnitRunner {
   unitProcesses(): number[] { return this.membership.pids(); }
 
   /** The unit's processes: its cgroup, and the trees under its live shims (membership.ts). */
-  readonly membership: Membership = cgroupMembership(() => this.cgroup, () => this.spawns.filter((s) => !s.done && s.shimPid > 0 && shimAlive(s)).map((s) => s.shimPid));
+  readonly membership: Membership = cgroupMembership(() => this.cgroup, () => this.liveShims(false), () => this.liveShims(true));
+
+  /** The live shims of the unit's spawns; withTree: only those that may still hold a process (not emptied). */
+  private liveShims(withTree: boolean): number[] {
+    return this.spawns.filter((s) => !s.done && s.shimPid > 0 && !(withTree && this.emptied.has(s)) && shimAlive(s)).map((s) => s.shimPid);
+  }
+
+  /** Spawns whose holder wrote "empty" in the batch being read: no process is left under it, so the decisions of the lines before (a main exit's kill) walk no tree for it. */
+  private readonly emptied = new WeakSet<SpawnRecord>();
 
   /** Tasks, memory and CPU from the unit's cgroup; undefined without one (status then scans /proc). */
   cgroupUsage(): CgroupUsage | undefined {

@@ -295,3 +295,24 @@ test('status lines as systemctl: Tasks with its limit, Memory with high/max/peak
   assert.ok(lines.includes('     Memory: 1.5M (max: 64.0M, peak: 2.0M)'), lines.join('\n'));
   assert.ok(lines.includes('        CPU: 1.234s'), lines.join('\n'));
 });
+
+// A process that moved out of its unit's cgroup but is still under its holder (the child
+// subreaper holds it) stays the unit's through the holder's tree: a stop reaches it and the holder
+// then ends (the tree is walked only for holders that have not written "empty": unit.ts).
+test('a process that moved out of its unit\'s cgroup while under its holder is still the unit\'s: a member, signalled by the stop', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const pidFile = join(h.dir, 'bg.pid');
+  const r = h.open('leaver.service', { service: { execStart: [`/bin/sh -c 'sleep 1000 & echo $! > ${pidFile}; exec sleep 1001'`] } });
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  await until('the background sleep', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', { timeoutMs: 5000 });
+  const bg = Number(readFileSync(pidFile, 'utf8'));
+  t.after(() => { if (alive(bg)) process.kill(bg, 'SIGKILL'); });
+  // out of the unit's cgroup into each hierarchy's root (as root may)
+  for (const hier of LAYOUT.hierarchies) writeFileSync(join(hier.mount, 'cgroup.procs'), String(bg));
+  assert.equal(r.membership.has(bg), true, 'under its holder: the unit\'s');
+  assert.equal(r.membership.pids().includes(bg), true);
+  r.stop();
+  await waitFor(r, 'dead', subState('dead'));
+  await until('the moved process ended', () => !alive(bg), { timeoutMs: 3000 });
+});
