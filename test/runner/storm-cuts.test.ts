@@ -6,6 +6,7 @@
 //     fixed on the way;
 //   - cgroupPids() of an empty group answers from cgroup.events, and still lists a process in a
 //     cgroup below the unit's (Delegate=);
+//   - a cgroup made just now is not written the resets to the kernel's initial values;
 //   - shimAlive() of a shim seen whole before: a dead shim, a reused PID, a command line that
 //     changed are seen at once.
 import { test } from 'node:test';
@@ -18,6 +19,8 @@ import { testCgroups, sleep } from '../support/units.ts';
 import { until } from '../support/wait.ts';
 import { attachPid, cgroupPids, detectCgroups, ensureUnitCgroup, removeUnitCgroup, unitCgroup } from '../../src/runner/cgroup/index.ts';
 import { eventsPath, shimAlive } from '../../src/runner/store.ts';
+import { dirFor, INITIAL, initialValue } from '../../src/runner/cgroup/limits.ts';
+import { limitWrites, parseResources } from '../../src/runner/cgroup/resources.ts';
 import { startTime } from '../../src/runner/procfs.ts';
 
 const LAYOUT = detectCgroups();
@@ -113,4 +116,31 @@ test('shimAlive(): a shim seen whole, then killed, reads as gone at once (zombie
   await until('dead (zombie or reaped)', () => { try { return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return true; } }, { timeoutMs: 3000 });
   assert.equal(shimAlive(rec), false);
   await sleep(50);
+});
+
+test('a cgroup made just now (ensureUnitCgroup() true) holds the kernel\'s initial values: each reset a restart leaves out reads the same before and after it is written', { skip: LAYOUT.mode === 'none' ? 'no writable cgroup hierarchy' : false }, (t) => {
+  const ctx = testCgroups(t)!;
+  const cg = unitCgroup(ctx, 'fresh-cut.service')!;
+  assert.equal(ensureUnitCgroup(cg), true, 'made in every hierarchy (fails before the cut: no answer)');
+  assert.equal(ensureUnitCgroup(cg), false, 'there already');
+  assert.deepEqual(removeUnitCgroup(cg, true), []);
+  assert.equal(ensureUnitCgroup(cg), true, 'made again (an automatic restart)');
+  const layout = LAYOUT.mode === 'v2' ? 'v2' : 'v1';
+  let checked = 0;
+  for (const [file, value] of Object.entries(INITIAL[layout])) {
+    const dir = dirFor(cg.dirs, layout, file.split('.')[0]!);
+    if (dir === undefined || !existsSync(`${dir}/${file}`)) continue;
+    const before = read(`${dir}/${file}`);
+    writeFileSync(`${dir}/${file}`, value, { flag: 'r+' });
+    assert.equal(read(`${dir}/${file}`), before, `${file}: writing ${value} into a new cgroup changes it`);
+    checked++;
+  }
+  assert.ok(checked > 0, 'no file of the table on this node');
+  // what a unit with no resource directive leaves out of a fresh cgroup: the memory and cpu resets
+  const out = limitWrites(parseResources({ service: {} }, { memTotal: 1 << 30, pidMax: 4194304, cpus: 2 } as never), layout).filter((x) => initialValue(layout, x)).map((x) => x.file);
+  assert.deepEqual(out.filter((f) => /^(memory|cpu)\./.test(f)), layout === 'v1'
+    ? ['memory.memsw.limit_in_bytes', 'memory.limit_in_bytes', 'cpu.shares', 'cpu.cfs_period_us', 'cpu.cfs_quota_us']
+    : ['memory.min', 'memory.low', 'memory.high', 'memory.max', 'memory.swap.max', 'memory.oom.group', 'cpu.idle', 'cpu.weight', 'cpu.max']);
+  // a directive's own value is always written, even when it is the initial one
+  assert.equal(initialValue(layout, { controller: 'cpu', file: layout === 'v1' ? 'cpu.shares' : 'cpu.weight', value: layout === 'v1' ? '1024' : '100', directive: 'CPUWeight', optional: false }), false);
 });

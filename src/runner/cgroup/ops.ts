@@ -54,47 +54,53 @@ function enableControllers(dir: string): string[] {
  * leaf is made first: one mkdir() per hierarchy when it exists or only it is missing (each start,
  * each automatic restart, each shim's holders' cgroup: issue 19's crash storm made ~60 a restart),
  * and the whole walk from the top only when a level above it is missing (ENOENT) — a cgroup or
- * slice removed behind the agent's back is made again all the same.
+ * slice removed behind the agent's back is made again all the same. True when this call made
+ * the leaf in every hierarchy (its files then hold the kernel's initial values: applyLimits()).
  */
-export function ensureUnitCgroup(cg: UnitCgroup): void {
+export function ensureUnitCgroup(cg: UnitCgroup): boolean {
   const levels = cg.rel.split('/');
+  let made = true;
   for (const h of cg.layout.hierarchies) {
     const cpuset = h.version === 1 && h.controllers.includes('cpuset');
     const enable = h.version === 2 && cg.layout.mode === 'v2';
-    if (!enable && ensureLeaf(`${h.mount}/${cg.rel}`, cpuset, levels.length > 1)) continue;
+    const leaf = enable ? 'missing' : ensureLeaf(`${h.mount}/${cg.rel}`, cpuset, levels.length > 1);
+    if (leaf !== 'missing') { made &&= leaf === 'made'; continue; }
     // another unit's stop may remove an emptied parent slice between two levels (ENOENT): the
     // walk starts again from the top, a bounded number of times
     for (let attempt = 1; ; attempt++) {
-      try { ensureLevels(h.mount, levels, enable, cpuset); break; } catch (e) {
+      try { made &&= ensureLevels(h.mount, levels, enable, cpuset); break; } catch (e) {
         if (attempt >= 5 || !(e instanceof CgroupError) || e.code !== 'ENOENT') throw e;
       }
     }
   }
+  return made;
 }
 
 /**
- * The leaf alone: true when it exists now (made, or there already); false when a level above it
- * is missing, or, in a v1 cpuset hierarchy, when its cpuset.cpus/mems could not be filled from its
+ * The leaf alone: 'made' by this call, or 'there' already; 'missing' when a level above it is
+ * missing, or, in a v1 cpuset hierarchy, when its cpuset.cpus/mems could not be filled from its
  * parent (the walk then copies them down every level, as a new child's are empty).
  */
-function ensureLeaf(dir: string, cpuset: boolean, parentIsOurs: boolean): boolean {
+function ensureLeaf(dir: string, cpuset: boolean, parentIsOurs: boolean): 'made' | 'there' | 'missing' {
   // there already (a restart): a stat, not a mkdir() that fails with EEXIST — cgroupfs takes its
   // lock for the mkdir, and Node makes an Error (message, stack) of every EEXIST
+  let made = false;
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-    try { mkdirSync(dir); if (!cpuset) return true; } catch (e) {
-      if (errCode(e) === 'ENOENT') return false;
+    try { mkdirSync(dir); made = true; } catch (e) {
+      if (errCode(e) === 'ENOENT') return 'missing';
       if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
     }
   }
+  const found = made ? 'made' : 'there';
   // v1 cpuset: the kernel filled a new child from a parent with cgroup.clone_children (the walk
   // sets it on every level above a leaf): two reads, no copy — each automatic restart makes the
   // leaf anew (a new cgroup per invocation), and a cpuset write is the dearest cgroup write
-  if (!cpuset || cpusetFilled(dir)) return true;
+  if (!cpuset || cpusetFilled(dir)) return found;
   // a parent made before clone_children was set (an older agent): it is set now, for next time
   if (parentIsOurs) cloneChildren(dirname(dir));
   copyCpuset(dir);
   // a parent with empty cpus/mems (made by someone else and not filled): the walk fills every level
-  return cpusetFilled(dir);
+  return cpusetFilled(dir) ? found : 'missing';
 }
 
 const cpusetFilled = (dir: string): boolean => ['cpuset.cpus', 'cpuset.mems'].every((f) => (read(`${dir}/${f}`) ?? 'x').trim() !== '');
@@ -109,20 +115,22 @@ function copyCpuset(dir: string): void {
   try { fillCpuset(dir); } catch (e) { throw new CgroupError(dir, e, 'cannot copy cpuset.cpus/cpuset.mems into'); }
 }
 
-function ensureLevels(mount: string, levels: readonly string[], enable: boolean, cpuset: boolean): void {
-  let dir = mount;
+/** The walk from the top; true when it made the leaf. */
+function ensureLevels(mount: string, levels: readonly string[], enable: boolean, cpuset: boolean): boolean {
+  let dir = mount, made = false;
   for (const [i, level] of levels.entries()) {
     // v2: the parent enables its controllers for its children before each level is made (not
     // in hybrid mode: its cgroup2 carries no limits, and the host's root is left as it is)
     if (enable) enableControllers(dir);
     dir = `${dir}/${level}`;
-    try { mkdirSync(dir); } catch (e) { if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
+    try { mkdirSync(dir); made = true; } catch (e) { made = false; if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
     if (cpuset) copyCpuset(dir);
     // every level above the leaf hands its cpus/mems down to new children itself (ensureLeaf());
     // the kernel gives the flag to the children made below it, the leaf too (a Delegate= subtree's
     // cgroups in the cpuset hierarchy then take processes without a copy by hand)
     if (cpuset && i < levels.length - 1) cloneChildren(dir);
   }
+  return made;
 }
 
 /**
