@@ -125,6 +125,13 @@ test('a cgroup made just now (ensureUnitCgroup() true) holds the kernel\'s initi
   assert.equal(ensureUnitCgroup(cg), false, 'there already');
   assert.deepEqual(removeUnitCgroup(cg, true), []);
   assert.equal(ensureUnitCgroup(cg), true, 'made again (an automatic restart)');
+  // removed by the agent, then made by someone else before the agent makes it again (its mkdir() without a stat first meets EEXIST)
+  assert.deepEqual(removeUnitCgroup(cg, true), []);
+  mkdirSync(cg.placement[0]!);
+  assert.equal(ensureUnitCgroup(cg), false, 'one hierarchy\'s leaf was there: not fresh');
+  assert.ok(cg.placement.every((d) => existsSync(d)));
+  assert.deepEqual(removeUnitCgroup(cg, true), []);
+  assert.equal(ensureUnitCgroup(cg), true);
   const layout = LAYOUT.mode === 'v2' ? 'v2' : 'v1';
   let checked = 0;
   for (const [file, value] of Object.entries(INITIAL[layout])) {

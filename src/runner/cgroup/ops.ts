@@ -85,7 +85,8 @@ function ensureLeaf(dir: string, cpuset: boolean, parentIsOurs: boolean): 'made'
   // there already (a restart): a stat, not a mkdir() that fails with EEXIST — cgroupfs takes its
   // lock for the mkdir, and Node makes an Error (message, stack) of every EEXIST
   let made = false;
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+  // one this agent removed (an automatic restart's new cgroup): no stat, mkdir() at once
+  if (removedLeaves.delete(dir) || !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     try { mkdirSync(dir); made = true; } catch (e) {
       if (errCode(e) === 'ENOENT') return 'missing';
       if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
@@ -133,6 +134,10 @@ function ensureLevels(mount: string, levels: readonly string[], enable: boolean,
   return made;
 }
 
+/** Leaf folders removeUnitCgroup() removed and ensureLeaf() has not made again (bounded: a unit removed for good stays in it). */
+const removedLeaves = new Set<string>();
+const forgetLeaf = (dir: string): void => { if (removedLeaves.size >= 100_000) removedLeaves.clear(); removedLeaves.add(dir); };
+
 /**
  * Removes the (empty) cgroup in every hierarchy, and (unless leafOnly: a unit waiting to restart
  * keeps its slices) the slices between it and the base when they are empty. Returns the
@@ -145,7 +150,7 @@ export function removeUnitCgroup(cg: UnitCgroup, leafOnly = false): string[] {
   for (const dir of cg.placement) {
     let d = dir;
     for (let depth = levels.length; depth > baseDepth; depth--, d = dirname(d)) {
-      try { rmdirSync(d); } catch (e) {
+      try { rmdirSync(d); if (depth === levels.length) forgetLeaf(d); } catch (e) {
         if (errCode(e) === 'ENOENT') continue;
         // the leaf's own children first (a Delegate= subtree), deepest first, then the leaf again
         if (depth === levels.length && errCode(e) === 'EBUSY' && removeBelow(d)) { try { rmdirSync(d); continue; } catch { /* busy */ } }
