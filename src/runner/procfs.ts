@@ -45,6 +45,15 @@ export function startTime(pid: number): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** The start time of a live process (not a zombie: its stat's state is neither Z nor X); undefined otherwise. One read. */
+export function liveStart(pid: number): number | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const f = statFields(pid);
+  if (!f || f[0] === 'Z' || f[0] === 'X') return undefined;
+  const t = Number(f[19]);
+  return Number.isFinite(t) ? t : undefined;
+}
+
 /** What identifies a process across agent restarts; fields a record lacks are not checked (older records). */
 export interface ProcessIdentity { readonly start?: number | undefined; readonly boot?: string | undefined }
 

@@ -48,7 +48,7 @@ import type { ServiceUnitSpec } from '../api/types.ts';
 import { parseShimLine } from './shimproto.ts';
 import { AGENT_UID, distrust, StateError } from './trust.ts';
 import { forgetSlots, loadSlots, slotPath, slotsLabel, writeSlots } from './stateslot.ts';
-import { bootId, insideExecve, isAlive, sameProcess, startTime, uidOf } from './procfs.ts';
+import { bootId, insideExecve, isAlive, liveStart, sameProcess, startTime, uidOf } from './procfs.ts';
 
 export const STATE_VERSION = 3;
 
@@ -362,6 +362,13 @@ export function isShimOf(pid: number, spawnFolder: string): boolean {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     if (/^State:\s+Z/m.test(status) || Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) !== agentUid()) return false;
+    return isShimCommand(pid, spawnFolder);
+  } catch { return false; }
+}
+
+/** Whether `pid`'s command line is `uo-shim <this spawn's event log> -- …` (no other check). */
+function isShimCommand(pid: number, spawnFolder: string): boolean {
+  try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     return argv[1] === eventsPath(spawnFolder) && argv[2] === '--';
   } catch { return false; }
@@ -416,10 +423,26 @@ export function isHolderOf(pid: number, spawnFolder: string, start?: number): bo
   return shim() || reexecuting(pid, start) || shim();
 }
 
+type ShimRef = Pick<SpawnRecord, 'shimPid' | 'dir'> & Partial<Pick<SpawnRecord, 'shimStart' | 'bootId'>>;
+
+/**
+ * Records whose shim this agent has seen whole (isHolderOf() and sameProcess() both true), with
+ * the `pid:start` seen: that process's uid was read then, and its start time tells a reused PID
+ * apart, so what can change since is only whether it lives and its command line.
+ */
+const seenWhole = new WeakMap<object, string>();
+
 /** Whether a spawn's recorded shim runs (see isHolderOf). */
-export function shimAlive(rec: Pick<SpawnRecord, 'shimPid' | 'dir'> & Partial<Pick<SpawnRecord, 'shimStart' | 'bootId'>>): boolean {
-  // a shim recorded in another boot, or whose start time changed, is gone (its PID was reused)
-  return isHolderOf(rec.shimPid, rec.dir, rec.shimStart) && sameProcess(rec.shimPid, { start: rec.shimStart, boot: rec.bootId });
+export function shimAlive(rec: ShimRef): boolean {
+  // seen whole before (each poll of a running unit asks again: issue 19's crash storm made ~5
+  // /proc reads of it a batch): one stat (alive, no zombie, same start) and the command line
+  const key = rec.shimStart === undefined ? undefined : `${rec.shimPid}:${rec.shimStart}`;
+  if (key !== undefined && seenWhole.get(rec) === key && liveStart(rec.shimPid) === rec.shimStart && isShimCommand(rec.shimPid, rec.dir)) return true;
+  // a shim recorded in another boot, or whose start time changed, is gone (its PID was reused);
+  // one caught inside execve() (no command line for a moment) is judged here, as the first time
+  const alive = isHolderOf(rec.shimPid, rec.dir, rec.shimStart) && sameProcess(rec.shimPid, { start: rec.shimStart, boot: rec.bootId });
+  if (key !== undefined) { if (alive && isShimCommand(rec.shimPid, rec.dir)) seenWhole.set(rec, key); else seenWhole.delete(rec); }
+  return alive;
 }
 
 /** A new spawn record for an effect (the caller saves the state before starting it). */

@@ -844,7 +844,8 @@ export class UnitRunner {
     let holders: readonly string[] | undefined;
     if (this.cgroup) {
       const existed = this.cgroup.dirs['unified'] !== undefined && existsSync(this.cgroup.dirs['unified']);
-      try { ensureUnitCgroup(this.cgroup); } catch (err) {
+      let fresh = false; // made in every hierarchy just now (a restart's new cgroup): its files hold the kernel's initial values
+      try { fresh = ensureUnitCgroup(this.cgroup); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
         this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
         return;
@@ -853,7 +854,7 @@ export class UnitRunner {
       this.placed.add(rec);
       this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
-      if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!)) this.log('warning', m);
+      if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!, fresh)) this.log('warning', m);
       // its IP filter and bind rules (IPAddressAllow=/Deny=, SocketBindAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
       if (this.resources && this.ipFilterFor !== this.invocationId) {
         const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed, this.opts.cgroups);

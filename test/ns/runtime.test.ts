@@ -181,3 +181,18 @@ test('NetworkNamespacePath=, IPCNamespacePath= in a JoinsNamespaceOf= group: the
   assert.equal(runtimeGaps(PATHS, ra, 'rb').length, 2);
   assert.match(runtimeGaps(PATHS, ra, 'rb')[0]!, /made without a network namespace, so in the host's network namespace/);
 });
+
+test('partners(): those a unit lists, then those listing it in the order they were first declared; a re-declared unit that no longer lists it is no partner', () => {
+  const r = new SharedRuntimes(() => 'unused');
+  r.declare('c.service', ['a.service']);
+  r.declare('b.service', ['a.service']);
+  r.declare('a.service', ['d.service']);
+  r.declare('e.service', []);
+  r.declare('e.service', ['a.service']); // listed later, declared before nothing of a's: its place is its first declare
+  assert.deepEqual(r.partners('a.service'), ['d.service', 'c.service', 'b.service', 'e.service']);
+  r.declare('c.service', ['x.service']);
+  assert.deepEqual(r.partners('a.service'), ['d.service', 'b.service', 'e.service']);
+  assert.deepEqual(r.partners('x.service'), ['c.service']);
+  r.declare('a.service', ['a.service']); // itself: never its own partner
+  assert.deepEqual(r.partners('a.service'), ['b.service', 'e.service']);
+});

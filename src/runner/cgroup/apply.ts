@@ -123,8 +123,8 @@ function availableFor(cgroup: UnitCgroup, layout: LimitLayout): Available {
 }
 
 /** Writes the unit's limits into its cgroup; returns systemd's "Failed to set … attribute …" lines for what the kernel refused. */
-export function applyUnitLimits(r: Resources, cgroup: UnitCgroup, ctx: CgroupContext): string[] {
-  const problems = applyLimits(cgroup.dirs, r, limitLayout(ctx)).map((p) => p.message);
+export function applyUnitLimits(r: Resources, cgroup: UnitCgroup, ctx: CgroupContext, fresh = false): string[] {
+  const problems = applyLimits(cgroup.dirs, r, limitLayout(ctx), fresh).map((p) => p.message);
   // device access before the first process too; an unrestricted unit keeps its new cgroup's (the
   // parent's) list, unless a cgroup left from an earlier invocation still holds rules
   const dev = devicesOf(r), dir = devicesByBpf(cgroup, ctx) ? undefined : cgroup.dirs['devices'];

@@ -54,61 +54,89 @@ function enableControllers(dir: string): string[] {
  * leaf is made first: one mkdir() per hierarchy when it exists or only it is missing (each start,
  * each automatic restart, each shim's holders' cgroup: issue 19's crash storm made ~60 a restart),
  * and the whole walk from the top only when a level above it is missing (ENOENT) — a cgroup or
- * slice removed behind the agent's back is made again all the same.
+ * slice removed behind the agent's back is made again all the same. True when this call made
+ * the leaf in every hierarchy (its files then hold the kernel's initial values: applyLimits()).
  */
-export function ensureUnitCgroup(cg: UnitCgroup): void {
+export function ensureUnitCgroup(cg: UnitCgroup): boolean {
   const levels = cg.rel.split('/');
+  let made = true;
   for (const h of cg.layout.hierarchies) {
     const cpuset = h.version === 1 && h.controllers.includes('cpuset');
     const enable = h.version === 2 && cg.layout.mode === 'v2';
-    if (!enable && ensureLeaf(`${h.mount}/${cg.rel}`, cpuset)) continue;
+    const leaf = enable ? 'missing' : ensureLeaf(`${h.mount}/${cg.rel}`, cpuset, levels.length > 1);
+    if (leaf !== 'missing') { made &&= leaf === 'made'; continue; }
     // another unit's stop may remove an emptied parent slice between two levels (ENOENT): the
     // walk starts again from the top, a bounded number of times
     for (let attempt = 1; ; attempt++) {
-      try { ensureLevels(h.mount, levels, enable, cpuset); break; } catch (e) {
+      try { made &&= ensureLevels(h.mount, levels, enable, cpuset); break; } catch (e) {
         if (attempt >= 5 || !(e instanceof CgroupError) || e.code !== 'ENOENT') throw e;
       }
     }
   }
+  return made;
 }
 
 /**
- * The leaf alone: true when it exists now (made, or there already); false when a level above it
- * is missing, or, in a v1 cpuset hierarchy, when it was just made (the walk copies cpuset.cpus
- * and cpuset.mems down every level, as a new child's are empty).
+ * The leaf alone: 'made' by this call, or 'there' already; 'missing' when a level above it is
+ * missing, or, in a v1 cpuset hierarchy, when its cpuset.cpus/mems could not be filled from its
+ * parent (the walk then copies them down every level, as a new child's are empty).
  */
-function ensureLeaf(dir: string, cpuset: boolean): boolean {
+function ensureLeaf(dir: string, cpuset: boolean, parentIsOurs: boolean): 'made' | 'there' | 'missing' {
   // there already (a restart): a stat, not a mkdir() that fails with EEXIST — cgroupfs takes its
   // lock for the mkdir, and Node makes an Error (message, stack) of every EEXIST
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-    try { mkdirSync(dir); if (!cpuset) return true; } catch (e) {
-      if (errCode(e) === 'ENOENT') return false;
+  let made = false;
+  // one this agent removed (an automatic restart's new cgroup): no stat, mkdir() at once
+  if (removedLeaves.delete(dir) || !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    try { mkdirSync(dir); made = true; } catch (e) {
+      if (errCode(e) === 'ENOENT') return 'missing';
       if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
     }
   }
-  if (cpuset) copyCpuset(dir);
+  const found = made ? 'made' : 'there';
+  // v1 cpuset: the kernel filled a new child from a parent with cgroup.clone_children (the walk
+  // sets it on every level above a leaf): two reads, no copy — each automatic restart makes the
+  // leaf anew (a new cgroup per invocation), and a cpuset write is the dearest cgroup write
+  if (!cpuset || cpusetFilled(dir)) return found;
+  // a parent made before clone_children was set (an older agent): it is set now, for next time
+  if (parentIsOurs) cloneChildren(dirname(dir));
+  copyCpuset(dir);
   // a parent with empty cpus/mems (made by someone else and not filled): the walk fills every level
-  return !cpuset || cpusetFilled(dir);
+  return cpusetFilled(dir) ? found : 'missing';
 }
 
 const cpusetFilled = (dir: string): boolean => ['cpuset.cpus', 'cpuset.mems'].every((f) => (read(`${dir}/${f}`) ?? 'x').trim() !== '');
+
+/** v1: new children of `dir` get its cpuset.cpus and cpuset.mems from the kernel at mkdir() (best effort: the copy stays the fallback). */
+function cloneChildren(dir: string): void {
+  try { writeFileSync(`${dir}/cgroup.clone_children`, '1'); } catch { /* copied by hand then */ }
+}
 
 /** fillCpuset() as a CgroupError naming the folder. */
 function copyCpuset(dir: string): void {
   try { fillCpuset(dir); } catch (e) { throw new CgroupError(dir, e, 'cannot copy cpuset.cpus/cpuset.mems into'); }
 }
 
-function ensureLevels(mount: string, levels: readonly string[], enable: boolean, cpuset: boolean): void {
-  let dir = mount;
-  for (const level of levels) {
+/** The walk from the top; true when it made the leaf. */
+function ensureLevels(mount: string, levels: readonly string[], enable: boolean, cpuset: boolean): boolean {
+  let dir = mount, made = false;
+  for (const [i, level] of levels.entries()) {
     // v2: the parent enables its controllers for its children before each level is made (not
     // in hybrid mode: its cgroup2 carries no limits, and the host's root is left as it is)
     if (enable) enableControllers(dir);
     dir = `${dir}/${level}`;
-    try { mkdirSync(dir); } catch (e) { if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
+    try { mkdirSync(dir); made = true; } catch (e) { made = false; if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
     if (cpuset) copyCpuset(dir);
+    // every level above the leaf hands its cpus/mems down to new children itself (ensureLeaf());
+    // the kernel gives the flag to the children made below it, the leaf too (a Delegate= subtree's
+    // cgroups in the cpuset hierarchy then take processes without a copy by hand)
+    if (cpuset && i < levels.length - 1) cloneChildren(dir);
   }
+  return made;
 }
+
+/** Leaf folders removeUnitCgroup() removed and ensureLeaf() has not made again (bounded: a unit removed for good stays in it). */
+const removedLeaves = new Set<string>();
+const forgetLeaf = (dir: string): void => { if (removedLeaves.size >= 100_000) removedLeaves.clear(); removedLeaves.add(dir); };
 
 /**
  * Removes the (empty) cgroup in every hierarchy, and (unless leafOnly: a unit waiting to restart
@@ -122,7 +150,7 @@ export function removeUnitCgroup(cg: UnitCgroup, leafOnly = false): string[] {
   for (const dir of cg.placement) {
     let d = dir;
     for (let depth = levels.length; depth > baseDepth; depth--, d = dirname(d)) {
-      try { rmdirSync(d); } catch (e) {
+      try { rmdirSync(d); if (depth === levels.length) forgetLeaf(d); } catch (e) {
         if (errCode(e) === 'ENOENT') continue;
         // the leaf's own children first (a Delegate= subtree), deepest first, then the leaf again
         if (depth === levels.length && errCode(e) === 'EBUSY' && removeBelow(d)) { try { rmdirSync(d); continue; } catch { /* busy */ } }
@@ -159,6 +187,10 @@ export const cgroupExists = (cg: UnitCgroup): boolean => existsSync(cg.primary);
 
 /** The PIDs of the cgroup and of every cgroup below it (a Delegate= subtree), from cgroup.procs of the primary hierarchy. */
 export function cgroupPids(cg: UnitCgroup): number[] {
+  // cgroup2 says in one read whether any process is in the subtree (the kernel updates it as a
+  // process joins or exits, under the same lock as cgroup.procs): an empty group (each crash's
+  // kill of what is left, issue 19) skips the walk of the folder and the cgroup.procs reads
+  if (cg.primary === cg.dirs['unified'] && /^populated 0$/m.test(read(`${cg.primary}/cgroup.events`) ?? '')) return [];
   const pids: number[] = [];
   for (const d of [cg.primary, ...subdirs(cg.primary)]) {
     for (const l of (read(`${d}/cgroup.procs`) ?? '').split('\n')) if (l !== '') pids.push(Number(l));
