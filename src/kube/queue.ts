@@ -2,6 +2,13 @@
 // twice at the same time, failures back off per key exponentially, handlers may ask to be
 // called again after a delay, and a token bucket caps the overall rate. Time comes from a
 // Clock (tests drive a fake one).
+//
+// The next key after a finished one starts on the next turn of the event loop (setImmediate),
+// not in the finished handler's promise chain: a handler that never waits (the agent's
+// reconcile starts a unit synchronously) would otherwise run the whole backlog in one chain of
+// microtasks, and no timer or I/O callback runs until it is empty. In a burst of 200 new units
+// the agent's status writes (publisher timers), the shims' spawn reports and the watch itself
+// waited for all 200 starts: the event loop took no timer for 5.1 s (bench:cluster, issue 19).
 
 import { realClock, type Clock, type TimerHandle } from './clock.ts';
 
@@ -21,6 +28,8 @@ export class WorkQueue {
   private lastRefill: number;
   private running = 0;
   private stopped = false;
+  /** A pump() is due on the next turn of the event loop. */
+  private pumpDue = false;
   private readonly handler: (key: string) => Promise<Outcome | void>;
   private readonly concurrency: number;
   private readonly qps: number;
@@ -41,12 +50,17 @@ export class WorkQueue {
   get depth(): number { return this.order.length; }
 
   add(key: string): void {
-    if (this.stopped) return;
-    if (this.active.has(key)) { this.dirtyWhileActive.add(key); return; }
-    if (this.queued.has(key)) return;
+    if (this.enqueue(key)) this.pump();
+  }
+
+  /** Queues a key; true when it was not waiting or running already. */
+  private enqueue(key: string): boolean {
+    if (this.stopped) return false;
+    if (this.active.has(key)) { this.dirtyWhileActive.add(key); return false; }
+    if (this.queued.has(key)) return false;
     this.queued.add(key);
     this.order.push(key);
-    this.pump();
+    return true;
   }
 
   addAfter(key: string, ms: number): void {
@@ -71,6 +85,13 @@ export class WorkQueue {
     return true;
   }
 
+  /** pump() after the timers and I/O that are due: from a finished handler (see the header). */
+  private pumpSoon(): void {
+    if (this.pumpDue) return;
+    this.pumpDue = true;
+    setImmediate(() => { this.pumpDue = false; this.pump(); });
+  }
+
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.order.length > 0) {
       if (!this.take()) { this.clock.setTimeout(() => this.pump(), Math.ceil(1000 / this.qps), { unref: true }); return; }
@@ -91,8 +112,8 @@ export class WorkQueue {
       }).finally(() => {
         this.active.delete(key);
         this.running--;
-        if (this.dirtyWhileActive.delete(key)) this.add(key);
-        this.pump();
+        if (this.dirtyWhileActive.delete(key)) this.enqueue(key);
+        this.pumpSoon();
       });
     }
   }
