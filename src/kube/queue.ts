@@ -3,12 +3,14 @@
 // called again after a delay, and a token bucket caps the overall rate. Time comes from a
 // Clock (tests drive a fake one).
 //
-// The next key after a finished one starts on the next turn of the event loop (setImmediate),
-// not in the finished handler's promise chain: a handler that never waits (the agent's
-// reconcile starts a unit synchronously) would otherwise run the whole backlog in one chain of
-// microtasks, and no timer or I/O callback runs until it is empty. In a burst of 200 new units
-// the agent's status writes (publisher timers), the shims' spawn reports and the watch itself
-// waited for all 200 starts: the event loop took no timer for 5.1 s (bench:cluster, issue 19).
+// Keys start on a turn of the event loop of their own (setImmediate), at most `concurrency` a
+// turn: never in the caller of add() nor in a finished handler's promise chain. A handler that
+// never waits (the agent's reconcile starts a unit synchronously) would otherwise run a whole
+// backlog in one chain of microtasks, and a watch's read callbacks (up to 32 chunks a turn,
+// each adding keys) start a batch each: no timer or I/O callback ran until all was done. In a
+// burst of 200 new units the agent's status writes (publisher timers), the shims' spawn reports
+// and the watch itself waited for the starts: the event loop took no timer for 5.1 s, then
+// (keys still started in add()) for 0.65-1 s at a time (bench:cluster, issue 19).
 
 import { realClock, type Clock, type TimerHandle } from './clock.ts';
 
@@ -50,7 +52,7 @@ export class WorkQueue {
   get depth(): number { return this.order.length; }
 
   add(key: string): void {
-    if (this.enqueue(key)) this.pump();
+    if (this.enqueue(key)) this.pumpSoon();
   }
 
   /** Queues a key; true when it was not waiting or running already. */
@@ -85,7 +87,7 @@ export class WorkQueue {
     return true;
   }
 
-  /** pump() after the timers and I/O that are due: from a finished handler (see the header). */
+  /** pump() on the next turn of the event loop, after the timers and I/O that are due (see the header). */
   private pumpSoon(): void {
     if (this.pumpDue) return;
     this.pumpDue = true;
