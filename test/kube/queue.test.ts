@@ -104,5 +104,5 @@ test('a backlog of handlers that never wait lets due timers and I/O run between 
   });
   await done;
   const t = order.indexOf('timer');
-  assert.ok(t > 1 && t < order.length - 1, `the timer armed by the first run fired among the others, not after all of them: ${order.join(' ')}`);
+  assert.ok(t >= 1 && t < order.length - 1, `the timer armed by the first run fired among the others, not after all of them: ${order.join(' ')}`);
 });
