@@ -43,6 +43,15 @@ export function revisionProblem(found: StoredRevision, unit: string, hash: strin
   return undefined;
 }
 
+/**
+ * How long the controller leaves a new unit alone while the agents of its nodes (all alive) have
+ * not reported it yet: their first report normally comes within moments (a start), and what the
+ * controller would write before it (its finalizer, its ControllerRevision, Progressing with no
+ * node reporting) is written once, with Ready, after it. In a burst of 200 new units those writes
+ * took the API server from the creates and the agents' reports (bench:cluster, issue 19).
+ */
+export const FIRST_REPORT_WAIT_MS = 3000;
+
 interface NodeObj extends KubeObject { metadata: KubeObject['metadata'] & { labels?: Record<string, string> } }
 interface LeaseObj extends KubeObject { spec: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string } }
 
@@ -58,6 +67,8 @@ export class Controller {
   private queueObserver: QueueObserver | undefined;
   private resync: NodeJS.Timeout | undefined;
   writes = 0;
+  /** When this controller first saw each new unit it waits for (FIRST_REPORT_WAIT_MS). */
+  private readonly firstSeen = new Map<string, number>();
   /** What this controller last applied per unit, to skip writes that change nothing. */
   private readonly applied = new Map<string, string>();
 
@@ -208,11 +219,13 @@ export class Controller {
   private async reconcile(key: string): Promise<Outcome | void> {
     if (!this.isLeader || !this.units?.synced || !this.nodes?.synced || !this.leases?.synced) return;
     const obj = this.units.cache.get(key) as (KubeObject & ServiceUnit) | undefined;
-    if (!obj) return;
+    if (!obj) { this.firstSeen.delete(key); return; }
     const nodes = [...this.nodes.cache.values()] as NodeObj[];
     const targeted = obj.spec.nodeName !== undefined ? [obj.spec.nodeName] : nodes.filter((n) => targetsNode(obj.spec, n.metadata.name, n.metadata.labels ?? {})).map((n) => n.metadata.name).sort();
     const path = SU_PATH(obj.metadata.namespace!, obj.metadata.name);
     const nodeExists = (n: string): boolean => nodes.some((x) => x.metadata.name === n);
+    const wait = this.firstReportWait(key, obj, targeted);
+    if (wait > 0) return { requeueAfterMs: wait };
 
     // finalizers: one per targeted node while the object lives; released on deletion when safe
     const finalizers = obj.metadata.finalizers ?? [];
@@ -290,6 +303,23 @@ export class Controller {
       this.event(obj, 'Warning', 'RevisionConflict', conflict);
     }
     return outcome;
+  }
+
+  /**
+   * How long (ms) a new unit is still left alone: nothing written in its status by anyone, not
+   * being deleted, and every node it targets has a live agent; at most FIRST_REPORT_WAIT_MS from
+   * when this controller first saw it. 0: reconcile it now.
+   */
+  private firstReportWait(key: string, obj: KubeObject & ServiceUnit, targeted: readonly string[]): number {
+    const st = obj.status;
+    const fresh = st === undefined || ((st.nodes ?? []).length === 0 && (st.conditions ?? []).length === 0 && st.observedGeneration === undefined && st.rollout === undefined);
+    if (!fresh || obj.metadata.deletionTimestamp || targeted.length === 0 || !targeted.every((n) => this.agentAlive(n))) { this.firstSeen.delete(key); return 0; }
+    const now = Date.now();
+    const since = this.firstSeen.get(key) ?? now;
+    this.firstSeen.set(key, since);
+    const left = FIRST_REPORT_WAIT_MS - (now - since);
+    if (left <= 0) this.firstSeen.delete(key);
+    return Math.max(0, left);
   }
 
   private plan(obj: KubeObject & ServiceUnit, targeted: readonly string[], entries: ReadonlyMap<string, NodeStatus>, previous: RolloutStatus | undefined, target: string, conflict: string | undefined): RolloutPlan {

@@ -2,6 +2,15 @@
 // twice at the same time, failures back off per key exponentially, handlers may ask to be
 // called again after a delay, and a token bucket caps the overall rate. Time comes from a
 // Clock (tests drive a fake one).
+//
+// Keys start on a turn of the event loop of their own (setImmediate), at most `concurrency` a
+// turn: never in the caller of add() nor in a finished handler's promise chain. A handler that
+// never waits (the agent's reconcile starts a unit synchronously) would otherwise run a whole
+// backlog in one chain of microtasks, and a watch's read callbacks (up to 32 chunks a turn,
+// each adding keys) start a batch each: no timer or I/O callback ran until all was done. In a
+// burst of 200 new units the agent's status writes (publisher timers), the shims' spawn reports
+// and the watch itself waited for the starts: the event loop took no timer for 5.1 s, then
+// (keys still started in add()) for 0.65-1 s at a time (bench:cluster, issue 19).
 
 import { realClock, type Clock, type TimerHandle } from './clock.ts';
 
@@ -21,6 +30,8 @@ export class WorkQueue {
   private lastRefill: number;
   private running = 0;
   private stopped = false;
+  /** A pump() is due on the next turn of the event loop. */
+  private pumpDue = false;
   private readonly handler: (key: string) => Promise<Outcome | void>;
   private readonly concurrency: number;
   private readonly qps: number;
@@ -41,12 +52,17 @@ export class WorkQueue {
   get depth(): number { return this.order.length; }
 
   add(key: string): void {
-    if (this.stopped) return;
-    if (this.active.has(key)) { this.dirtyWhileActive.add(key); return; }
-    if (this.queued.has(key)) return;
+    if (this.enqueue(key)) this.pumpSoon();
+  }
+
+  /** Queues a key; true when it was not waiting or running already. */
+  private enqueue(key: string): boolean {
+    if (this.stopped) return false;
+    if (this.active.has(key)) { this.dirtyWhileActive.add(key); return false; }
+    if (this.queued.has(key)) return false;
     this.queued.add(key);
     this.order.push(key);
-    this.pump();
+    return true;
   }
 
   addAfter(key: string, ms: number): void {
@@ -71,6 +87,13 @@ export class WorkQueue {
     return true;
   }
 
+  /** pump() on the next turn of the event loop, after the timers and I/O that are due (see the header). */
+  private pumpSoon(): void {
+    if (this.pumpDue) return;
+    this.pumpDue = true;
+    setImmediate(() => { this.pumpDue = false; this.pump(); });
+  }
+
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.order.length > 0) {
       if (!this.take()) { this.clock.setTimeout(() => this.pump(), Math.ceil(1000 / this.qps), { unref: true }); return; }
@@ -91,8 +114,8 @@ export class WorkQueue {
       }).finally(() => {
         this.active.delete(key);
         this.running--;
-        if (this.dirtyWhileActive.delete(key)) this.add(key);
-        this.pump();
+        if (this.dirtyWhileActive.delete(key)) this.enqueue(key);
+        this.pumpSoon();
       });
     }
   }

@@ -3,8 +3,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureCrd, kubectl, kubectlOk } from '../support/cluster.ts';
-import { ClusterProcs, getSU, entry, cond, type Proc } from '../support/clusterprocs.ts';
+import { clusterState, ensureCrd, kubectl, kubectlOk } from '../support/cluster.ts';
+import { ClusterProcs, getSU, entry, cond, type Proc, type SU } from '../support/clusterprocs.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { until } from '../support/wait.ts';
 import { manifestYaml } from '../support/builders.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
@@ -43,6 +44,32 @@ test('apply → the process runs on exactly the targeted node, status active/run
   assert.equal(obj.status?.summary?.['nodes'], '1/1');
   assert.match(kubectlOk(['get', 'su', 'web', '-n', NS]), /web\s+1\/1\s+1\/1\s+active\s+running\s+success\s+0/);
   assert.deepEqual(obj.metadata.finalizers, ['node.unit-operator.dev/node-a']);
+});
+
+test('a new unit on a node with a live agent: the controller writes nothing (finalizer, ControllerRevision-granted status, conditions) before the agent\'s first report, then the finalizer and Ready', async () => {
+  // controller.ts FIRST_REPORT_WAIT_MS: its writes before the report would be rewritten at once,
+  // and in a burst of new units they took the API server from the creates and the reports
+  const client = KubeClient.load(clusterState().kubeconfig);
+  const path = `/apis/unit-operator.dev/v1alpha1/namespaces/${NS}/serviceunits`;
+  const from = (await client.request<{ metadata: { resourceVersion: string } }>(path)).metadata.resourceVersion;
+  const seen: Array<{ reported: boolean; byController: boolean; ready: boolean }> = [];
+  const abort = new AbortController();
+  const watching = client.watchStream(path, { resourceVersion: from, fieldSelector: 'metadata.name=first-report' }, (ev) => {
+    const o = ev.object as SU & { status?: { observedGeneration?: number } };
+    seen.push({
+      reported: (o.status?.nodes ?? []).length > 0,
+      byController: (o.metadata.finalizers ?? []).length > 0 || (o.status?.conditions ?? []).length > 0 || o.status?.observedGeneration !== undefined,
+      ready: o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && (o.metadata.finalizers ?? []).length > 0,
+    });
+  }, abort.signal).catch(() => undefined);
+  try {
+    apply(su('first-report', { nodeName: 'node-a', service: { execStart: ['/bin/sleep 1009'] } }));
+    await until('the watch to see it Ready, with its finalizer', () => seen.some((x) => x.ready));
+  } finally { abort.abort(); await watching; }
+  const report = seen.findIndex((x) => x.reported);
+  assert.ok(report > 0, `the agent reported it: ${JSON.stringify(seen)}`);
+  assert.deepEqual(seen.slice(0, report).filter((x) => x.byController), [], `the controller wrote nothing before the report: ${JSON.stringify(seen)}`);
+  kubectlOk(['delete', 'su', 'first-report', '-n', NS, '--wait=true', '--timeout=30s']);
 });
 
 test('a crashing unit restarts after RestartSec, the start limit ends it Stalled, and the reset-failed annotation brings it back', async () => {

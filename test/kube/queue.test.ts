@@ -86,3 +86,23 @@ test('stop() drops the retries and requeues it had armed, and ignores new keys',
   await clock.advance(120_000);
   assert.deepEqual(runs, [['bad', 0], ['later', 0]]);
 });
+
+test('a backlog of handlers that never wait lets due timers and I/O run between them (not one chain of microtasks)', async () => {
+  // the agent's reconcile starts a unit without awaiting anything: 200 new units in a burst ran
+  // back to back (from add() in the watch's read callbacks, and from each finished run), and the
+  // status writes (timers) waited for all of them
+  const order: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    const q = new WorkQueue(async (key) => {
+      order.push(key);
+      for (const end = performance.now() + 2; performance.now() < end;) { /* a start's synchronous work */ }
+      if (key === 'k0') setTimeout(() => order.push('timer'), 0);
+      if (key === 'k19') resolve();
+    }, { concurrency: 1, qps: 1000, burst: 1000 });
+    for (let i = 0; i < 20; i++) q.add(`k${i}`);
+    assert.deepEqual(order, [], 'add() starts no handler itself');
+  });
+  await done;
+  const t = order.indexOf('timer');
+  assert.ok(t >= 1 && t < order.length - 1, `the timer armed by the first run fired among the others, not after all of them: ${order.join(' ')}`);
+});
