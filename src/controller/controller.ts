@@ -128,7 +128,7 @@ export class Controller {
 
   /** The rollout status last written per unit and the resourceVersion it was planned from. */
   private readonly wrote = new Map<string, { fromRv: string | undefined; rollout: RolloutStatus }>();
-  /** Revisions this controller knows exist (created, or found already there). */
+  /** Revisions this controller knows exist (created, or found already there), by namespace, name and owner UID (revisionKey()). */
   private readonly revisions = new Set<string>();
   /** ControllerRevision writes (bench: the API writes a rollout costs). */
   revisionWrites = 0;
@@ -145,7 +145,7 @@ export class Controller {
   private async ensureRevision(obj: KubeObject & ServiceUnit, hash: string): Promise<string | undefined> {
     const ns = obj.metadata.namespace!;
     const name = revisionName(obj.metadata.name, hash);
-    if (this.revisions.has(`${ns}/${name}`)) return undefined;
+    if (this.revisions.has(revisionKey(ns, name, obj))) return undefined;
     const path = `${CONTROLLER_REVISIONS_PATH(ns)}/${name}`;
     const body = {
       apiVersion: 'apps/v1', kind: 'ControllerRevision',
@@ -155,7 +155,7 @@ export class Controller {
       },
       data: revisionData(obj.spec), revision: obj.metadata.generation ?? 1,
     };
-    for (let replaced = false; ;) {
+    for (let replaced = false, conflicts = 0; ;) {
       try {
         await this.opts.client.request(CONTROLLER_REVISIONS_PATH(ns), { method: 'POST', body });
         this.revisionWrites++;
@@ -167,20 +167,24 @@ export class Controller {
       const found = await this.opts.client.request<StoredRevision>(path).catch((e: unknown) => { if (e instanceof ApiError && e.status === 404) return undefined; throw e; });
       if (!found) continue; // deleted meanwhile: create it
       const problem = revisionProblem(found, obj.metadata.name, hash);
-      if (problem === undefined) break;
-      const ours = obj.metadata.uid !== undefined && (found.metadata.ownerReferences ?? []).some((r) => r.kind === 'ServiceUnit' && r.uid === obj.metadata.uid);
+      const owners = (found.metadata.ownerReferences ?? []).filter((o) => o.kind === 'ServiceUnit');
+      const ours = obj.metadata.uid !== undefined && owners.some((o) => o.uid === obj.metadata.uid);
       const r = obj.status?.rollout;
       const inUse = (r?.nodes ?? []).some((g) => g.revision === hash) || r?.stableRevision === hash || (obj.status?.nodes ?? []).some((e) => e.revision === hash);
-      if (!ours || inUse || replaced) {
-        return `ControllerRevision ${ns}/${name} ${problem}${!ours ? '; it is not owned by this ServiceUnit, so it is left alone' : inUse ? '; a node is granted it or runs it, so it is left alone' : ''}: delete it (or change the spec) and the rollout goes on`;
-      }
-      this.opts.log('warning', `${ns}/${obj.metadata.name}: ControllerRevision ${name} ${problem}; it is ours and no node uses it: replacing it`);
-      await this.opts.client.request(path, { method: 'DELETE', body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: found.metadata.uid, resourceVersion: found.metadata.resourceVersion } } })
-        .catch((e: unknown) => { if (!(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e; });
+      // right, but an earlier ServiceUnit's of this name (deleted and made again): the garbage
+      // collector deletes it with its owner, under a rollout that relies on it — made ours instead
+      const stale = problem === undefined && obj.metadata.uid !== undefined && owners.length > 0 && !ours && !inUse && !replaced;
+      if (problem === undefined && !stale) break;
+      if (stale) this.opts.log('notice', `${ns}/${obj.metadata.name}: ControllerRevision ${name} belongs to an earlier ServiceUnit of this name (UID ${owners[0]!.uid}), which the garbage collector deletes it with: replacing it with this one's`);
+      else if (!ours || inUse || replaced) return `ControllerRevision ${ns}/${name} ${problem}${!ours ? '; it is not owned by this ServiceUnit, so it is left alone' : inUse ? '; a node is granted it or runs it, so it is left alone' : ''}: delete it (or change the spec) and the rollout goes on`;
+      else this.opts.log('warning', `${ns}/${obj.metadata.name}: ControllerRevision ${name} ${problem}; it is ours and no node uses it: replacing it`);
+      // a 409: it changed since it was read (its preconditions): read it again and judge again
+      const deleted = await this.opts.client.request(path, { method: 'DELETE', body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: found.metadata.uid, resourceVersion: found.metadata.resourceVersion } } })
+        .then(() => true, (e: unknown) => { if (e instanceof ApiError && e.status === 404) return true; if (e instanceof ApiError && e.status === 409 && ++conflicts < 5) return false; throw e; });
       this.revisionWrites++;
-      replaced = true;
+      if (deleted) replaced = true;
     }
-    this.revisions.add(`${ns}/${name}`);
+    this.revisions.add(revisionKey(ns, name, obj));
     // a unit with no rollout status yet (a new one) has no older revision of ours to prune: no
     // label-selected LIST per new unit (200 in a burst); the next revision's creation prunes
     if (obj.status?.rollout !== undefined) await this.pruneRevisions(obj, hash);
@@ -196,7 +200,7 @@ export class Controller {
       const items = list.items.map((i) => ({ name: i.metadata.name, hash: i.metadata.labels?.[REVISION_LABELS.hash] ?? '', revision: i.revision ?? 0 }));
       for (const name of revisionsToPrune(items, inUse)) {
         await this.opts.client.request(`${CONTROLLER_REVISIONS_PATH(ns)}/${name}`, { method: 'DELETE' }).catch((e: unknown) => { if (!(e instanceof ApiError && e.status === 404)) throw e; });
-        this.revisions.delete(`${ns}/${name}`);
+        this.revisions.delete(revisionKey(ns, name, obj));
       }
     } catch (e) {
       this.opts.log('warning', `${ns}/${obj.metadata.name}: cannot prune old ControllerRevisions: ${(e as Error).message}`);
@@ -340,4 +344,13 @@ export class Controller {
     this.elector?.stop();
     await this.follow();
   }
+}
+
+/**
+ * A known revision's key: its owner's UID in it, so that a unit deleted and made again with the
+ * same name and spec in one controller lifetime (a new UID) makes its ControllerRevision again —
+ * the old one went with the old unit (the garbage collector), and a rollout waiting for it stalled.
+ */
+function revisionKey(ns: string, name: string, owner: KubeObject): string {
+  return `${ns}/${name}/${owner.metadata.uid ?? ''}`;
 }

@@ -26,14 +26,19 @@ export class RestartLead {
   private readonly needed: number[] = [];
   private next = 0;
   private lead = MIN_LEAD_US;
+  private count = 0;
 
   /** The lead for a restart prepared now (µs). */
   current(): number { return this.lead; }
+
+  /** How many prepared restarts it has measured. */
+  get measured(): number { return this.count; }
 
   /** A held command reached its hold `slackUs` before its deadline (negative: after) when prepared `leadUs` ahead. */
   observe(leadUs: number, slackUs: number): void {
     if (!Number.isFinite(leadUs) || !Number.isFinite(slackUs) || leadUs <= 0) return;
     const needed = Math.max(0, leadUs - slackUs);
+    this.count++;
     if (this.needed.length < LEAD_WINDOW) this.needed.push(needed);
     else { this.needed[this.next] = needed; this.next = (this.next + 1) % LEAD_WINDOW; }
     let longest = 0;

@@ -256,7 +256,7 @@ export function parseShimLine(line: string): ShimEvent | undefined {
 
 /** { [key]: the field } when it is a decimal integer (a safe one), else nothing: a trailing field that is absent or garbled is left out. */
 function optionalInt<K extends string>(key: K, field: string | undefined): { [P in K]?: number } {
-  if (field === undefined || !/^-?\d{1,16}$/.test(field)) return {};
+  if (field === undefined || !/^-?\d{1,16}$/.test(field) || !Number.isSafeInteger(Number(field))) return {};
   return { [key]: Number(field) } as { [P in K]?: number };
 }
 

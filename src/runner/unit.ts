@@ -106,6 +106,9 @@ export interface StartNotRun {
 /** How long a "spawn" line may wait for its command's "exec" line (UnitRunner.holdSpawn()). */
 const SPAWN_HOLD_MS = 50;
 
+/** The least lead worth preparing a restart with (µs). */
+const MIN_PREPARED_LEAD_US = 1_000;
+
 /** How long ago a holder's "exit"/"empty" line may say its happening was and still date the decision it causes (µs). */
 const LINE_AGE_MAX_US = 1_000_000;
 
@@ -747,15 +750,17 @@ export class UnitRunner {
     const now = this.clock();
     // an automatic restart's timer fires its lead early (restartlead.ts: what the node's set-up
     // needs); every spawn until the deadline waits for it (spawnShim())
-    const ahead = this.opts.restartLeadUs ?? restartLead.current();
+    // (the node's lead: at most half the delay, so that a short RestartSec=, systemd's default 100 ms
+    // too, is still prepared — and still measured — when the lead has grown under load)
+    const ahead = this.opts.restartLeadUs ?? Math.min(restartLead.current(), Math.floor((deadline - now) / 2));
     // not for PrivatePIDs= (the held process is PID 1 of its namespace: a SIGTERM then is lost), nor
     // with a shim that would not hold the command (built from older sources: it would start early)
-    const lead = this.machine.state === 'auto-restart' && deadline - now > ahead && !truthy((this.spec.service as Record<string, unknown>)['privatePIDs'])
+    const lead = this.machine.state === 'auto-restart' && ahead >= MIN_PREPARED_LEAD_US && deadline - now > ahead && !truthy((this.spec.service as Record<string, unknown>)['privatePIDs'])
       && shimHasFeature(this.opts.shimPath, 'not-before') ? ahead : 0;
     this.timer.arm(deadline - lead, now, () => {
-      if (lead > 0) { this.notBefore = deadline; this.leadUsed = lead; this.holdLogs(Math.ceil((deadline - this.clock()) / 1000)); }
+      if (lead > 0) { this.notBefore = deadline; this.leadSample = lead; this.holdLogs(Math.ceil((deadline - this.clock()) / 1000)); }
       this.send({ t: 'timer', gen });
-      if (STOPPED.has(this.machine.state)) this.notBefore = undefined; // no restart followed (refused, stopped)
+      if (STOPPED.has(this.machine.state)) { this.notBefore = undefined; this.leadSample = 0; } // no restart followed (refused, stopped)
     });
   }
 
@@ -775,14 +780,17 @@ export class UnitRunner {
     return 0;
   }
 
-  /** The lead the pending deadline's restart was prepared with (µs). */
-  private leadUsed = 0;
+  /** The lead the pending deadline's restart was prepared with (µs), until its first spawn takes it as its measure (leadSamples); 0: none. */
+  private leadSample = 0;
+
+  /** The first spawn of a prepared restart, with its lead: how early it reaches its hold is the node's set-up time (restartlead.ts). Later spawns in the window (an ExecStop= of a stop) also wait for other things: not measures. */
+  private readonly leadSamples = new WeakMap<SpawnRecord, number>();
 
   /**
    * The time the engine decides at: a prepared restart's deadline while it is ahead; else when
    * the holder line being read says its happening was (lineAt: a command's exit, the group's
    * end — systemd counts RestartSec= from the exit it handles, and so does the agent, not from
-   * when it got to the line: never before the decision before, never after now); else now.
+   * when it got to the line: not before the decision before, not after now); else now.
    */
   private decisionClock(): number {
     const now = this.clock();
@@ -811,8 +819,8 @@ export class UnitRunner {
     return left > 0 ? String(process.hrtime.bigint() + BigInt(Math.ceil(left)) * 1000n) : undefined;
   }
 
-  /** Spawns held for a deadline, with the lead they were prepared with: their "spawn" line is read at once (holdSpawn() would hide the PID a stop in the window must signal). */
-  private readonly heldForDeadline = new WeakMap<SpawnRecord, number>();
+  /** Spawns held for a deadline: their "spawn" line is read at once (holdSpawn() would hide the PID a stop in the window must signal). */
+  private readonly heldForDeadline = new WeakSet<SpawnRecord>();
 
   private armWatchdog(deadline: number): void { this.watchdog.arm(deadline, this.clock(), () => this.send({ t: 'watchdog-timer' })); }
 
@@ -904,7 +912,11 @@ export class UnitRunner {
       return;
     }
     const notBefore = this.notBeforeEnv();
-    if (notBefore !== undefined) { l.shimEnv['UO_SHIM_NOT_BEFORE'] = notBefore; this.heldForDeadline.set(rec, this.leadUsed); }
+    if (notBefore !== undefined) {
+      l.shimEnv['UO_SHIM_NOT_BEFORE'] = notBefore;
+      this.heldForDeadline.add(rec);
+      if (this.leadSample > 0) { this.leadSamples.set(rec, this.leadSample); this.leadSample = 0; }
+    }
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
     // through the fork server, a second command of the unit (ExecStartPost= right after a
@@ -1052,7 +1064,7 @@ export class UnitRunner {
         case 'spawn': rec.pid = ev.pid; rec.pidStart = startTime(ev.pid); rec.offset = offset; this.send({ t: 'spawned', role: rec.role, pid: ev.pid }); break;
         case 'exec': {
           // a held command says how early it got to its hold: the node's set-up time, which sizes the lead (restartlead.ts)
-          const lead = this.heldForDeadline.get(rec);
+          const lead = this.leadSamples.get(rec);
           if (lead !== undefined && ev.slack !== undefined && this.opts.restartLeadUs === undefined) restartLead.observe(lead, ev.slack);
           this.execDone(rec);
           this.send({ t: 'exec-ok', pid: ev.pid });
@@ -1101,6 +1113,7 @@ export class UnitRunner {
       // The shim died without saying "empty" (killed from outside): what it held is gone or orphaned.
       const again = readNewLines(eventsPath(rec.dir), rec.offset);
       if (again.lines.length > 0) { this.pollBatch(rec); return; }
+      this.lineAt = undefined; // now, not a line's time
       this.log('warning', `uo-shim ${rec.shimPid} of ${this.unitName} vanished; treating its processes as killed`);
       if (rec.pid > 0) this.send({ t: 'exited', pid: rec.pid, code: 'killed', status: 9 });
       rec.done = true;

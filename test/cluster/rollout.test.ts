@@ -303,3 +303,35 @@ test('a re-spelled spec (5 for "5s", "TERM" for "SIGTERM", a default written out
   assert.equal(o2?.status?.rollout?.updatedRevision, rev(v1));
   assert.equal(kubectlOk(['get', 'controllerrevisions', '-n', NS, '-l', 'unit-operator.dev/serviceunit=spelling', '-o', 'jsonpath={.items[*].metadata.name}']).trim(), `spelling-${rev(v1)}`);
 });
+
+// A ServiceUnit deleted and made again under the same name and spec, in one controller's
+// lifetime: the ControllerRevision is the new unit's (its owner reference), whether the old
+// unit's is still there (this cluster runs no garbage collector: replaced) or went with it (as
+// the garbage collector takes it: made again — the controller once remembered it by name alone,
+// skipped the create, and a rollout relying on it had nothing to read).
+test('a unit deleted and made again with the same spec: its ControllerRevision is the new unit\'s, replaced or made again', async () => {
+  const v = spec('/bin/sleep 3011');
+  const crName = `again-${rev(v)}`;
+  const uidOf = (): string => kubectlOk(['get', 'su', 'again', '-n', NS, '-o', 'jsonpath={.metadata.uid}']).trim();
+  const ownerOf = (): string | undefined => { const r = kubectl(['get', 'controllerrevision', crName, '-n', NS, '-o', 'jsonpath={.metadata.ownerReferences[0].uid}']); return r.status === 0 ? r.stdout.trim() : undefined; };
+  apply('again', v);
+  await settled('again', rev(v));
+  const first = uidOf();
+  assert.equal(ownerOf(), first);
+  // deleted (its agents stop it, the finalizer goes): its revision stays here, no garbage collector
+  kubectlOk(['delete', 'su', 'again', '-n', NS, '--wait=true', '--timeout=60s']);
+  assert.equal(ownerOf(), first, 'the old unit\'s revision is still there');
+  apply('again', v);
+  await settled('again', rev(v));
+  const second = uidOf();
+  assert.notEqual(second, first);
+  await until('the revision owned by the new unit', () => (ownerOf() === second ? true : undefined), { timeoutMs: 20_000 }).catch((e: Error) => { throw new Error(`${e.message}: owner ${ownerOf()}\n${logs()}`); });
+  // deleted again, and its revision with it (as the garbage collector does); made again
+  kubectlOk(['delete', 'su', 'again', '-n', NS, '--wait=true', '--timeout=60s']);
+  kubectlOk(['delete', 'controllerrevision', crName, '-n', NS]);
+  apply('again', v);
+  await settled('again', rev(v));
+  const third = uidOf();
+  await until('the revision made again for the new unit', () => (ownerOf() === third ? true : undefined), { timeoutMs: 20_000 }).catch((e: Error) => { throw new Error(`${e.message}: owner ${ownerOf() ?? '(none: not made again)'}\n${logs()}`); });
+  kubectlOk(['delete', 'su', 'again', '-n', NS, '--wait=true', '--timeout=60s']);
+});

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { harness, waitFor, subState, alive, sleep, shimPath, testCgroups } from '../support/units.ts';
@@ -264,6 +264,23 @@ test('a command that cannot join its cgroup fails at step CGROUP with status 219
   assert.match(lines, /^exit [0-9]+ exited 219 [0-9]+$/m);
   // the file that refused it and the errno, before the failure
   assert.match(lines, new RegExp(`^note [0-9]+ CGROUP 2 ${dir}/no-such-cgroup/cgroup.procs\n(.*\n)?exec-failed`, 'm'));
+});
+
+// On v1 the command joins by writing 0 to tasks (shim/cgroup.c: a thread move, without the
+// kernel's global lock): a folder the kernel refuses it names that file — a v1 cpuset cgroup with
+// no CPUs refuses every task (ENOSPC)
+test('a v1 cgroup that refuses the command: the note names its tasks file and the errno (ENOSPC from an empty cpuset)', { skip: skip || (!LAYOUT.hierarchies.some((h) => h.key === 'cpuset') ? 'no v1 cpuset hierarchy' : false) }, async (t) => {
+  const cpuset = LAYOUT.hierarchies.find((h) => h.key === 'cpuset')!.mount;
+  const dir = mkdtempSync(join(tmpdir(), 'uo-cg-'));
+  const empty = join(cpuset, `uo-test-nocpus-${process.pid}`);
+  mkdirSync(empty);
+  writeFileSync(join(empty, 'cpuset.cpus'), '\n'); // none, whatever the parent's clone_children says
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); try { rmdirSync(empty); } catch { /* gone */ } });
+  const events = join(dir, 'events');
+  const p = spawn(shimPath, [events, '--', '/bin/true', 'true'], { stdio: 'ignore', env: { UO_SHIM_CGROUPS: empty, UO_SHIM_LOG: join(dir, 'log'), UO_SHIM_STDOUT: 'null', UO_SHIM_STDERR: 'null' } });
+  await new Promise((res) => p.once('exit', res));
+  const lines = readFileSync(events, 'utf8');
+  assert.match(lines, new RegExp(`^note [0-9]+ CGROUP 28 ${empty}/tasks\n(.*\n)?exec-failed [0-9]+ 28 219 CGROUP$`, 'm'), lines);
 });
 
 test('a unit whose command cannot join its cgroup fails with 219/CGROUP, and its log and status name the cgroup file and the errno', { skip }, async (t) => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
-import { MAX_LEAD_US } from '../../src/runner/restartlead.ts';
+import { MAX_LEAD_US, MIN_LEAD_US, restartLead } from '../../src/runner/restartlead.ts';
 import type { Machine } from '../../src/engine/index.ts';
 
 test('RestartSec=300ms with the restart prepared ahead: every command starts at least 300 ms after the one before ended', { timeout: 20_000 }, async (t) => {
@@ -113,4 +113,21 @@ test('an exit read late is dated by the holder\'s AT: ExecMainExitTimestamp and 
   assert.ok(deadline - exitUs >= 5_000_000 && deadline - exitUs < 5_100_000, `the restart is due ${((deadline - exitUs) / 1000).toFixed(1)} ms after the exit (RestartSec=5s)`);
   r.stop();
   await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
+});
+
+// The node's lead grown to its cap under load (100 ms) must not switch off the preparation of
+// systemd's default RestartSec=100ms: the lead is at most half the delay, so those restarts are
+// still prepared, and still measured (each held command's "exec PID SLACK" is an observation).
+test('with the node\'s lead at its 100 ms cap, RestartSec=100ms restarts are still prepared (at half the delay) and measured', { timeout: 20_000 }, async (t) => {
+  restartLead.observe(MIN_LEAD_US, -500_000); // a set-up 530 ms late: the lead goes to its cap
+  assert.equal(restartLead.current(), MAX_LEAD_US);
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  const r = h.open('lead-cap', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo x >> ${out}; exit 1'`], restart: 'always', restartSec: '100ms' } });
+  const before = restartLead.measured;
+  r.start();
+  await waitFor(r, '4 restarts', (x) => x.props.NRestarts >= 4, 10_000);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed');
+  assert.ok(restartLead.measured - before >= 3, `${restartLead.measured - before} of ${r.props.NRestarts} restarts prepared and measured`);
 });

@@ -31,7 +31,7 @@ test('issue 19\'s trailing fields: exit and empty say when (CLOCK_MONOTONIC µs)
   assert.deepEqual(parseShimLine('empty 86400123999'), { t: 'empty', at: 86400123999 });
   assert.deepEqual(parseShimLine('exec 7 -2500'), { t: 'exec', pid: 7, slack: -2500 });
   assert.deepEqual(parseShimLine('exec 7 12000'), { t: 'exec', pid: 7, slack: 12000 });
-  for (const garbled of ['x', '1e9', '', '99999999999999999999', '0x10']) {
+  for (const garbled of ['x', '1e9', '', '99999999999999999999', '9999999999999999', '0x10']) {
     assert.deepEqual(parseShimLine(`exit 5 killed 9 ${garbled}`), { t: 'exit', pid: 5, code: 'killed', status: 9 }, garbled);
     assert.deepEqual(parseShimLine(`exec 7 ${garbled}`), { t: 'exec', pid: 7 }, garbled);
   }

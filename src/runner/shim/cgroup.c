@@ -22,7 +22,8 @@
  * cgroup favordynmods). Two moves take no such lock (cgroup_procs_write_start(): pid 0 and not
  * a thread group; clone3()'s CLONE_INTO_CGROUP, placed by the fork itself):
  *   - on a v1 hierarchy, "0" written to tasks: the calling thread alone, which for a process of
- *     one thread is the whole process (0.2-0.5 ms measured for 9 hierarchies);
+ *     one thread is the whole process (0.2-0.5 ms measured for 9 hierarchies on Linux 6.18; a
+ *     kernel without that shortcut takes the lock: the same move, slower);
  *   - on cgroup2, the command is born in its cgroup (cgroup_fork_into(): clone3() with
  *     CLONE_INTO_CGROUP, as systemd's posix_spawn() with a cgroup does; fork() and cgroup.procs
  *     when the kernel refuses it: older than 5.7, or a seccomp filter that says ENOSYS).
@@ -37,8 +38,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 /* the kernel's ABI (linux/sched.h, linux/magic.h), spelled here: musl's headers and the kernel's
@@ -82,10 +83,20 @@ void cgroup_open_dirs(const char *list, struct cgroup_dirs *dirs) {
 	}
 }
 
-/* The calling process (of one thread) into the cgroup at dirfd: "0" to tasks on v1, to cgroup.procs on cgroup2. */
+static int is_cgroup2(int dirfd) {
+	struct statfs fs;
+	return fstatfs(dirfd, &fs) == 0 && fs.f_type == UO_CGROUP2_SUPER_MAGIC;
+}
+
+const char *cgroup_join_file(const struct cgroup_dirs *dirs, int i) {
+	return i >= 0 && i < dirs->n && dirs->d[i].fd >= 0 && !is_cgroup2(dirs->d[i].fd) ? "tasks" : "cgroup.procs";
+}
+
+/* The calling process (of one thread) into the cgroup at dirfd: "0" to tasks on v1, to cgroup.procs
+ * on cgroup2 (chosen by the file system, not by which file is there: cgroup2 does not reserve the
+ * name tasks, and a delegated subtree may hold a folder of that name) */
 static int join(int dirfd) {
-	int fd = openat(dirfd, "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(dirfd, is_cgroup2(dirfd) ? "cgroup.procs" : "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) return -errno;
 	ssize_t w = write(fd, "0", 1);
 	int err = w < 0 ? errno : w != 1 ? EIO : 0;
@@ -114,8 +125,7 @@ int cgroup_join_dirs(const struct cgroup_dirs *dirs, char *failed, size_t failed
 pid_t cgroup_fork_into(const struct cgroup_dirs *dirs, int *born) {
 	*born = -1;
 	for (int i = 0; i < dirs->n; i++) {
-		struct statfs fs;
-		if (dirs->d[i].fd < 0 || fstatfs(dirs->d[i].fd, &fs) < 0 || fs.f_type != UO_CGROUP2_SUPER_MAGIC) continue;
+		if (dirs->d[i].fd < 0 || !is_cgroup2(dirs->d[i].fd)) continue;
 		int fd = openat(dirs->d[i].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) break;
 		struct uo_clone_args a = { .flags = UO_CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)fd };

@@ -25,6 +25,9 @@ void cgroup_open_dirs(const char *list, struct cgroup_dirs *dirs);
  * refused it, whose index goes to at. */
 int cgroup_join_index(const struct cgroup_dirs *dirs, int born, int *at);
 
+/* The file cgroup_join_index() writes for the index-th directory: "tasks" (v1) or "cgroup.procs". */
+const char *cgroup_join_file(const struct cgroup_dirs *dirs, int i);
+
 /* cgroup_join_index() with nothing born, the refusing directory's path copied into failed (when given). */
 int cgroup_join_dirs(const struct cgroup_dirs *dirs, char *failed, size_t failed_size);
 

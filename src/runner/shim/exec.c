@@ -51,6 +51,11 @@
  *
  * Report protocol on the close-on-exec pipe to the shim: fixed-size records (one write()
  * each, below PIPE_BUF), a failure last; end of file with no failure means execve() worked.
+ *
+ * The process may come from a raw clone3() (cgroup.c cgroup_fork_into()): libc's thread
+ * descriptor still holds the holder's TID (musl caches it), so nothing before execve() may use
+ * raise(), abort(), pthread_kill() or other calls that signal "the calling thread" by that TID
+ * (they would signal the holder). fork() (PrivatePIDs=, sandbox.c) resets it.
  */
 #define _GNU_SOURCE
 #include "exec.h"
@@ -76,6 +81,8 @@
 extern char **environ;
 
 enum { REPORT_FAIL = 1, REPORT_NOTE = 2, REPORT_NOTE_VALUE = 3, REPORT_PID = 4, REPORT_CGROUP = 5, REPORT_HELD = 6 };
+/* REPORT_CGROUP's value: the refusing folder's index, this bit set when the file written was tasks (v1) */
+#define REPORT_CGROUP_TASKS 0x10000
 struct report { int kind, err, status, value; };
 
 static int report_fd = -1;
@@ -176,7 +183,7 @@ void exec_child(int fd, const char *path, char **argv, int ns_err, const struct 
 	 * which folder refused it goes first (the holder names it: "note PID CGROUP ERRNO DIR") */
 	if (cgroups->n > 0) {
 		int at = -1, r = cgroup_join_index(cgroups, born, &at);
-		if (r < 0) { note(UO_EXIT_CGROUP, -r, REPORT_CGROUP, at); fail(-r, UO_EXIT_CGROUP); }
+		if (r < 0) { note(UO_EXIT_CGROUP, -r, REPORT_CGROUP, at | (strcmp(cgroup_join_file(cgroups, at), "tasks") == 0 ? REPORT_CGROUP_TASKS : 0)); fail(-r, UO_EXIT_CGROUP); }
 	}
 	/* defaults first, then the mask cleared: a SIGTERM the agent sent since fork() is pending
 	 * (the holder blocked it around fork()) and now ends the process instead of being ignored */
@@ -291,10 +298,10 @@ void exec_collect(int fd, int pid) {
 		else if (r.kind == REPORT_NOTE) emit("note %d %s %d", pid, exit_status_step(r.status), r.err);
 		else if (r.kind == REPORT_NOTE_VALUE) emit("note %d %s %d %d", pid, exit_status_step(r.status), r.err, r.value);
 		else if (r.kind == REPORT_CGROUP) {
-			/* the unit's cgroup folder that refused the command (UO_SHIM_CGROUPS, line r.value) */
+			/* the unit's cgroup folder that refused the command (UO_SHIM_CGROUPS, line r.value), and the file */
 			const char *dir = NULL;
-			int len = cgroup_list_line(getenv("UO_SHIM_CGROUPS"), r.value, &dir);
-			if (len > 0) emit("note %d CGROUP %d %.*s/cgroup.procs", pid, r.err, len, dir);
+			int len = cgroup_list_line(getenv("UO_SHIM_CGROUPS"), r.value & 0xffff, &dir);
+			if (len > 0) emit("note %d CGROUP %d %.*s/%s", pid, r.err, len, dir, (r.value & REPORT_CGROUP_TASKS) ? "tasks" : "cgroup.procs");
 		}
 	}
 	close(fd);
