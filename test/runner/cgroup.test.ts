@@ -6,7 +6,7 @@
 // cgroup the test can write (non-root).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -264,6 +264,31 @@ test('a command that cannot join its cgroup fails at step CGROUP with status 219
   assert.match(lines, /^exit [0-9]+ exited 219 [0-9]+$/m);
   // the file that refused it and the errno, before the failure
   assert.match(lines, new RegExp(`^note [0-9]+ CGROUP 2 ${dir}/no-such-cgroup/cgroup.procs\n(.*\n)?exec-failed`, 'm'));
+});
+
+// How uo-shim places a command (shim/cgroup.c), read from the system calls it makes (strace): born
+// in its cgroup2 cgroup by clone3() with CLONE_INTO_CGROUP, then "0" written to tasks of each v1
+// hierarchy; no cgroup.procs is written (the write that waits for an RCU grace period)
+test('uo-shim places a command without cgroup.procs: clone3 CLONE_INTO_CGROUP into cgroup2, "0" to v1 tasks', { skip: skip || (!LAYOUT.unified || !LAYOUT.hierarchies.some((h) => h.version === 1) ? 'needs a cgroup2 mount and a v1 hierarchy (hybrid)' : spawnSync('strace', ['-V']).status !== 0 ? 'strace is not installed (.ci/run installs it)' : false) }, async (t) => {
+  const v1 = LAYOUT.hierarchies.find((h) => h.version === 1)!;
+  const dirs = [join(LAYOUT.unified!.mount, `uo-test-place-${process.pid}`), join(v1.mount, `uo-test-place-${process.pid}`)];
+  for (const d of dirs) mkdirSync(d);
+  const tmp = mkdtempSync(join(tmpdir(), 'uo-cg-'));
+  t.after(async () => {
+    rmSync(tmp, { recursive: true, force: true });
+    for (const d of dirs) await until(`${d} removed`, () => { try { rmdirSync(d); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ENOENT' ? true : undefined; } }, { timeoutMs: 3000 });
+  });
+  const trace = join(tmp, 'trace'), events = join(tmp, 'events'), seen = join(tmp, 'cgroup');
+  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=clone3,openat', '-o', trace, shimPath, events, '--', '/bin/sh', 'sh', '-c', `cat /proc/self/cgroup > ${seen}`],
+    { encoding: 'utf8', timeout: 20_000, env: { UO_SHIM_CGROUPS: dirs.join('\n'), UO_SHIM_LOG: join(tmp, 'log'), UO_SHIM_STDOUT: 'null', UO_SHIM_STDERR: 'null', PATH: '/usr/bin:/bin' } });
+  assert.equal(r.status, 0, r.stderr);
+  const text = readFileSync(trace, 'utf8');
+  assert.match(text, /clone3\(\{flags=CLONE_INTO_CGROUP\b[^}]*cgroup=\d+\}, 88\) = \d+/, text);
+  assert.match(text, new RegExp(`openat\\(\\d+, "tasks", O_WRONLY`), text);
+  assert.doesNotMatch(text, /"cgroup\.procs"/, 'no cgroup.procs written');
+  const mine = readFileSync(seen, 'utf8');
+  assert.match(mine, new RegExp(`^0::/${dirs[0]!.slice(LAYOUT.unified!.mount.length + 1)}$`, 'm'), mine);
+  assert.match(mine, new RegExp(`:/${dirs[1]!.slice(v1.mount.length + 1)}$`, 'm'), mine);
 });
 
 // On v1 the command joins by writing 0 to tasks (shim/cgroup.c: a thread move, without the
