@@ -172,8 +172,10 @@ export class Controller {
       const r = obj.status?.rollout;
       const inUse = (r?.nodes ?? []).some((g) => g.revision === hash) || r?.stableRevision === hash || (obj.status?.nodes ?? []).some((e) => e.revision === hash);
       // right, but an earlier ServiceUnit's of this name (deleted and made again): the garbage
-      // collector deletes it with its owner, under a rollout that relies on it — made ours instead
-      const stale = problem === undefined && obj.metadata.uid !== undefined && owners.length > 0 && !ours && !inUse && !replaced;
+      // collector deletes it with its owner, under a rollout that relies on it — made ours instead,
+      // in use or not (same name and data: an agent reading it meanwhile keeps what runs and reads
+      // it again, agent/cluster.ts)
+      const stale = problem === undefined && obj.metadata.uid !== undefined && owners.length > 0 && !ours && !replaced;
       if (problem === undefined && !stale) break;
       if (stale) this.opts.log('notice', `${ns}/${obj.metadata.name}: ControllerRevision ${name} belongs to an earlier ServiceUnit of this name (UID ${owners[0]!.uid}), which the garbage collector deletes it with: replacing it with this one's`);
       else if (!ours || inUse || replaced) return `ControllerRevision ${ns}/${name} ${problem}${!ours ? '; it is not owned by this ServiceUnit, so it is left alone' : inUse ? '; a node is granted it or runs it, so it is left alone' : ''}: delete it (or change the spec) and the rollout goes on`;
