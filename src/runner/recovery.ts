@@ -68,6 +68,14 @@ export function contradiction(dir: string, s: UnitState): string | undefined {
   const followed = new Set(s.spawns.filter((r) => !r.done).map((r) => r.dir));
   const stray = recoverFromEventLogs(dir, followed).spawns.filter((l) => l.live);
   if (stray.length > 0) return `it does not follow ${stray.map((l) => `${l.dir} (uo-shim PID ${l.shimPid})`).join(', ')}, which still ${plural(stray.length, 'runs', 'run')}`;
+  // a spawn is made by a decision that changed the state: a machine that never changed state (no
+  // stateChange timestamp: fields lost, as a `machine` of none of its fields decodes to the initial
+  // one) cannot hold a live one; believed, it would start a second copy beside it
+  if (s.machine.timestamps.stateChange === undefined && s.spawns.some((r) => !r.done)) {
+    // (its records may not know their shim's PID yet: the event logs say whether one runs)
+    const held = recoverFromEventLogs(dir, new Set()).spawns.find((l) => l.live);
+    if (held) return `its machine never changed state while ${held.dir} (uo-shim PID ${held.shimPid}) still runs`;
+  }
   const active = ACTIVE_STATE[s.machine.state];
   if ((active === 'inactive' || active === 'failed') && s.machine.mainPid > 0 && isAlive(s.machine.mainPid)) {
     const shims = s.spawns.filter((r) => !r.done && r.shimPid > 0 && shimAlive(r)).map((r) => r.shimPid);
