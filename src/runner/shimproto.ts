@@ -232,6 +232,9 @@ export type ShimEvent =
   | { readonly t: 'note'; readonly pid: number; readonly step: string; readonly errno: number; readonly value?: string }
   | { readonly t: 'empty'; readonly at?: number };
 
+/** The holder's last line, "empty" (with its AT field since issue 19: "empty 123456"). */
+export const isEmptyLine = (line: string): boolean => line === 'empty' || line.startsWith('empty ');
+
 /** One event-log line; undefined for a line this agent does not know. */
 export function parseShimLine(line: string): ShimEvent | undefined {
   const [kind, a, b, c, ...rest] = line.split(' ');

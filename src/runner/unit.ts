@@ -10,7 +10,7 @@ import { getSystemErrorMessage } from 'node:util';
 import { decide, configFromSpec, properties, INITIAL_MACHINE, ACTIVE_STATE, type Machine, type Event, type Effect, type ServiceConfig } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
-import { parseShimLine, serviceShimNames } from './shimproto.ts';
+import { isEmptyLine, parseShimLine, serviceShimNames } from './shimproto.ts';
 import { EventLogTail, readNewLines } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
@@ -1054,7 +1054,7 @@ export class UnitRunner {
     const held = this.holdSpawn(rec, read.lines);
     const lines = read.lines.slice(0, held);
     const offset = held === read.lines.length ? read.offset : rec.offset + Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
-    if (lines.some((l) => l === 'empty' || l.startsWith('empty '))) this.emptied.add(rec);
+    if (lines.some(isEmptyLine)) this.emptied.add(rec);
     for (const line of lines) {
       this.lineAt = undefined; // a line that says no time is read now
       const ev = parseShimLine(line);

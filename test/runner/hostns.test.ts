@@ -30,7 +30,7 @@ import { pathToFileURL } from 'node:url';
 import { REPO } from '../support/paths.ts';
 import { shimPath } from '../support/units.ts';
 import { sleep, until } from '../support/wait.ts';
-import { isEmptyLine } from '../support/shimlines.ts';
+import { isEmptyLine } from '../../src/runner/shimproto.ts';
 import { basePids, detectCgroups, holdersCgroup, removeBaseTree, unitCgroup, type CgroupLayout } from '../../src/runner/cgroup/index.ts';
 import { HOST_NAMESPACES_ROOT, hostNamespacePid, hostShimPath, installHostShim } from '../../src/runner/hostns.ts';
 import { encodeShimEnv } from '../../src/runner/shimproto.ts';

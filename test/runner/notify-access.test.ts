@@ -16,7 +16,7 @@ import { bootId, identify, sameProcess, startTime } from '../../src/runner/procf
 import { INITIAL_MACHINE, type Machine } from '../../src/engine/index.ts';
 import { shimPath } from '../support/units.ts';
 import { until } from '../support/wait.ts';
-import { isEmptyLine } from '../support/shimlines.ts';
+import { isEmptyLine } from '../../src/runner/shimproto.ts';
 
 const IS_ROOT = process.getuid?.() === 0;
 const tmp = (t: { after: (fn: () => void) => void }): string => {

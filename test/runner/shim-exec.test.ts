@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureShim } from '../../src/runner/shim.ts';
-import { isEmptyLine } from '../support/shimlines.ts';
+import { isEmptyLine } from '../../src/runner/shimproto.ts';
 
 const buildEnv = { ...process.env };
 delete buildEnv['UNIT_OPERATOR_SHIM']; // this shim, built from these sources

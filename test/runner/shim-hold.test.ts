@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureShim } from '../../src/runner/shim.ts';
 import { startTime } from '../../src/runner/procfs.ts';
-import { isEmptyLine } from '../support/shimlines.ts';
+import { isEmptyLine } from '../../src/runner/shimproto.ts';
 
 const buildEnv = { ...process.env };
 delete buildEnv['UNIT_OPERATOR_SHIM']; // this shim, built from these sources
