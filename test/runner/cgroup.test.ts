@@ -234,11 +234,14 @@ test('v2 paths on the unified mount: membership from cgroup.procs, cgroup.kill, 
   // waits for the cgroup to empty (cgroup.events watched), as systemd waits for "cgroup empty"
   const h = harness(t, { cgroups: true });
   const script = join(h.dir, 'stubborn.sh');
-  writeFileSync(script, "#!/bin/sh\nsetsid sh -c 'trap \"\" TERM; while :; do sleep 0.05; done' &\nexec sleep 1000\n", { mode: 0o755 });
+  writeFileSync(script, "#!/bin/sh\nsetsid sh -c 'sleep 0.3; trap \"\" TERM; while :; do sleep 0.05; done' &\nexec sleep 1000\n", { mode: 0o755 });
   const r = h.open('orphan.service', { service: { execStart: [script], timeoutStopSec: '1s' } });
   r.start();
   await waitFor(r, 'running', subState('running'));
-  await until('the stubborn daemon runs', () => r.unitProcesses().filter((p) => p !== r.props.MainPID).length >= 1, { timeoutMs: 3000 });
+  // running with SIGTERM ignored (its trap set): a process of it found before that (the forked
+  // subshell, setsid) would die of the stop's SIGTERM, and the cgroup empty at once
+  const ignoresTerm = (pid: number): boolean => { try { return (BigInt('0x' + (/^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0')) & (1n << 14n)) !== 0n; } catch { return false; } };
+  await until('the stubborn daemon runs, ignoring SIGTERM', () => r.unitProcesses().some((p) => p !== r.props.MainPID && ignoresTerm(p)), { timeoutMs: 3000 });
   process.kill(r.spawns[0]!.shimPid, 9); // the holder dies; its processes stay in the cgroup
   await until('the shim vanished', () => { r.pollTick(); return r.spawns.every((s) => s.done); }, { timeoutMs: 3000 });
   await sleep(300);
