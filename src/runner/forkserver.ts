@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { ensureUnitCgroup, holdersCgroup, type CgroupContext } from './cgroup/index.ts';
+import { ensureHolders, type CgroupContext } from './cgroup/index.ts';
 
 export const FORK_SERVER_VERSION = 1;
 export const FORK_SERVER_DIR = 'fork-server';
@@ -222,7 +222,6 @@ export function agentForkServer(o: { shimPath: string; stateDir: string; cgroups
   const v = o.env['UNIT_OPERATOR_FORK_SERVER'];
   if (v === 'off' || v === '0') { o.log('info', 'fork server: off (UNIT_OPERATOR_FORK_SERVER); shims are started by the agent itself (spawn)'); return undefined; }
   let holderCgroups: readonly string[] | undefined;
-  const h = o.cgroups ? holdersCgroup(o.cgroups) : undefined;
-  try { if (h) { ensureUnitCgroup(h); holderCgroups = h.placement; } } catch (e) { o.log('warning', `fork server: ${(e as Error).message}; it stays in the agent's cgroup`); }
+  try { holderCgroups = o.cgroups ? ensureHolders(o.cgroups)?.placement : undefined; } catch (e) { o.log('warning', `fork server: ${(e as Error).message}; it stays in the agent's cgroup`); }
   return new ForkServer({ shimPath: o.shimPath, stateDir: o.stateDir, holderCgroups, log: o.log });
 }

@@ -17,7 +17,7 @@ import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
 import type { Resources } from './cgroup/resources.ts';
-import { cgroupExists, cgroupOfPid, cgroupPids, ensureUnitCgroup, eventsFile, holdersCgroup, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
+import { cgroupExists, cgroupOfPid, cgroupPids, ensureHolders, ensureUnitCgroup, eventsFile, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
@@ -127,6 +127,9 @@ const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-
 const PRUNED: ReadonlySet<string> = new Set([...ENDED, 'exited']);
 
 /** Inactive or failed with no restart to follow. */
+/** PrivateTmp= on the host's folders (yes; not "disconnected", whose tmpfs leaves nothing to remove). */
+const privateTmpAsked = (service: Readonly<Record<string, unknown>> | undefined): boolean => truthy(service?.['privateTmp']);
+
 const STOPPED: ReadonlySet<string> = new Set(['dead', 'failed']);
 
 export function monotonicUs(): number {
@@ -283,6 +286,7 @@ export class UnitRunner {
     if (!actual || actual.rel === this.cgroup.rel) return;
     this.log('notice', `${this.unitName}: its running processes are in ${actual.rel}, not ${this.cgroup.rel}; that cgroup is kept until the unit stops`);
     this.cgroup = actual;
+    this.cgroupRemoved = false;
   }
 
   /** The unit's cgroup from the spec (Slice=), or undefined with the reason kept as a problem. */
@@ -450,7 +454,7 @@ export class UnitRunner {
     const fresh = this.nameCgroup();
     const cg = this.named = fresh && this.named && fresh.rel === this.named.rel && fresh.layout === this.named.layout ? this.named : fresh;
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
-    if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) this.cgroup = cg;
+    if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) { this.cgroup = cg; this.cgroupRemoved = false; }
     const before = this.resources;
     this.judge();
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
@@ -647,7 +651,13 @@ export class UnitRunner {
     for (const w of this.runtimes.takeWarnings(this.unitName)) problems.push(w);
     this.adoptedInvocation = undefined;
     if (!this.stateRefused) try { this.saveRuntime(undefined); } catch (err) { problems.push(`its runtime record could not be removed: ${fsErrorText(err)}`); }
-    problems.push(...removePrivateTmp(this.unitName, this.runtimes.ownedBy(this.unitName)?.id, this.opts.hostRoot).failed); // PrivateTmp= (sandbox.ts)
+    // PrivateTmp= (sandbox.ts): looked for at the first stop this agent sees (what a crash left)
+    // and after each invocation whose spec asked for it, not at every stop (two folder listings)
+    if (this.tmpSweep) {
+      const failed = removePrivateTmp(this.unitName, this.runtimes.ownedBy(this.unitName)?.id, this.opts.hostRoot).failed;
+      problems.push(...failed);
+      this.tmpSweep = failed.length > 0 || privateTmpAsked(this.spec.service);
+    }
     if (ended && ended.owner !== this.unitName) problems.push(...removePrivateTmp(ended.owner, undefined, this.opts.hostRoot).failed);
     // RemoveIPC=: the user's IPC objects once its last unit stopped (removeipc.ts)
     if (this.ipcOwner && !restarting) {
@@ -843,6 +853,7 @@ export class UnitRunner {
   }
 
   private spawnShim(e: SpawnEffect, rec: SpawnRecord): void {
+    if (privateTmpAsked(this.spec.service) || this.runtimes.ownedBy(this.unitName)?.tmp) this.tmpSweep = true;
     try { createSpawnDir(rec); } catch (err) {
       this.notSpawned(rec, `cannot make its folder: ${err instanceof StateError ? err.message : this.writeFailed(err)}; not started`);
       return;
@@ -853,6 +864,7 @@ export class UnitRunner {
     if (this.cgroup) {
       const existed = this.cgroup.dirs['unified'] !== undefined && existsSync(this.cgroup.dirs['unified']);
       let fresh = false; // made in every hierarchy just now (a restart's new cgroup): its files hold the kernel's initial values
+      this.cgroupRemoved = false;
       try { fresh = ensureUnitCgroup(this.cgroup); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
         this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
@@ -872,8 +884,7 @@ export class UnitRunner {
         }
         this.ipFilterFor = this.invocationId;
       }
-      const h = holdersCgroup(this.opts.cgroups!);
-      try { if (h) { ensureUnitCgroup(h); holders = h.placement; } } catch (err) { this.log('warning', `${this.unitName}: ${(err as Error).message}; its uo-shim stays in the agent's cgroup`); }
+      try { holders = ensureHolders(this.opts.cgroups!)?.placement; } catch (err) { this.log('warning', `${this.unitName}: ${(err as Error).message}; its uo-shim stays in the agent's cgroup`); }
     }
     let l: ReturnType<typeof prepareLaunch>;
     try {
@@ -1205,13 +1216,21 @@ export class UnitRunner {
    * each tick, while the unit stays in such a state). A cgroup with processes is never removed.
    */
   private releaseCgroup(): void {
-    if (!this.cgroup) return;
+    // removed by this agent and not made since: no second removal (a wait to restart releases it
+    // as it is entered and again when the group empties: each rmdir() then fails, in every hierarchy)
+    if (!this.cgroup || this.cgroupRemoved) return;
     this.pendingRemoval = true;
     this.pruneCgroup(true);
   }
 
   /** Inactive or failed with no restart to follow (its slices go with its cgroup when they empty). */
   private stopped(): boolean { return STOPPED.has(this.machine.state); }
+
+  /** Whether the next stop looks for PrivateTmp= folders to remove (destroyRuntimeData()). */
+  private tmpSweep = true;
+
+  /** The unit's cgroup was removed by pruneCgroup() and not made again since (spawnShim()). */
+  private cgroupRemoved = false;
 
   /** Spawns whose cgroup spawnShim() made, until their command exec()ed, failed, or they are done (pruneCgroup() leaves the cgroup while one is on its way into it). */
   private readonly placed = new Set<SpawnRecord>();
@@ -1232,6 +1251,7 @@ export class UnitRunner {
     if (cgroupExists(cg) && isPopulated(cg)) { if (this.machine.state === 'exited') this.pendingRemoval = false; return; }
     if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
+      this.cgroupRemoved = this.named?.rel === cg.rel; // another name next: that one is not known to be gone
       this.oomSeen = undefined;
       this.ipFilterFor = undefined; // its BPF programs went with it: the next invocation attaches them again
       if (this.named?.rel !== cg.rel) this.cgroup = this.named; // the next invocation takes the name the spec gives

@@ -8,16 +8,18 @@
 //     cgroup below the unit's (Delegate=);
 //   - a cgroup made just now is not written the resets to the kernel's initial values;
 //   - shimAlive() of a shim seen whole before: a dead shim, a reused PID, a command line that
-//     changed are seen at once.
+//     changed are seen at once;
+//   - the holders' cgroup, looked at once a second (not at every spawn), is made again after
+//     that second when removed behind the agent's back, at once after the agent's own removal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { testCgroups, sleep } from '../support/units.ts';
 import { until } from '../support/wait.ts';
-import { attachPid, cgroupPids, detectCgroups, ensureUnitCgroup, removeUnitCgroup, unitCgroup } from '../../src/runner/cgroup/index.ts';
+import { attachPid, cgroupPids, detectCgroups, ensureHolders, ensureUnitCgroup, holdersCgroup, removeBaseTree, removeUnitCgroup, unitCgroup } from '../../src/runner/cgroup/index.ts';
 import { eventsPath, shimAlive } from '../../src/runner/store.ts';
 import { dirFor, INITIAL, initialValue } from '../../src/runner/cgroup/limits.ts';
 import { limitWrites, parseResources } from '../../src/runner/cgroup/resources.ts';
@@ -150,4 +152,24 @@ test('a cgroup made just now (ensureUnitCgroup() true) holds the kernel\'s initi
     : ['memory.min', 'memory.low', 'memory.high', 'memory.max', 'memory.swap.max', 'memory.oom.group', 'cpu.idle', 'cpu.weight', 'cpu.max']);
   // a directive's own value is always written, even when it is the initial one
   assert.equal(initialValue(layout, { controller: 'cpu', file: layout === 'v1' ? 'cpu.shares' : 'cpu.weight', value: layout === 'v1' ? '1024' : '100', directive: 'CPUWeight', optional: false }), false);
+});
+
+// Each spawn wants the holders' cgroup (its shim moves itself there): ensureHolders() looks at it
+// at most once a second, and at once again after the agent removed its tree (removeBaseTree())
+test('ensureHolders(): the holders\' cgroup is looked at once a second; one removed behind the agent\'s back is made again after that second, and at once after removeBaseTree()', { skip: LAYOUT.mode === 'none' ? 'no writable cgroup hierarchy' : false }, (t) => {
+  const ctx = testCgroups(t)!;
+  const all = (cg: { placement: readonly string[] }): boolean => cg.placement.every((d) => existsSync(d));
+  const t0 = Date.now();
+  const h = ensureHolders(ctx, t0)!;
+  assert.equal(h.rel, holdersCgroup(ctx)!.rel);
+  assert.ok(all(h), 'made in every hierarchy');
+  for (const d of h.placement) rmdirSync(d);
+  assert.equal(ensureHolders(ctx, t0 + 500), h, 'the same cgroup');
+  assert.ok(h.placement.every((d) => !existsSync(d)), 'within the second: not looked at (the trade: a shim then stays where its parent is, and says so)');
+  ensureHolders(ctx, t0 + 1000);
+  assert.ok(all(h), 'made again once the second is over');
+  removeBaseTree(ctx.layout, ctx.base);
+  assert.ok(h.placement.every((d) => !existsSync(d)));
+  ensureHolders(ctx, t0 + 1001);
+  assert.ok(all(h), 'made again at once after the agent removed its tree');
 });

@@ -6,11 +6,12 @@
 // namespaces), as the runner's other real-process tests do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { harness, waitFor, type Harness } from '../support/units.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
+import { privateTmpDirs } from '../../src/runner/sandbox.ts';
 
 const privateDirs = (unit: string): string[] => ['/tmp', '/var/tmp'].flatMap((d) => readdirSync(d).filter((n) => n.startsWith(`uo-private-${unit}-`)).map((n) => join(d, n)));
 
@@ -90,4 +91,42 @@ test('PrivatePIDs=: the main process is PID 1 of a PID namespace of its own, the
   await waitFor(r, 'stopped', (x) => x.props.ActiveState === 'inactive' && x.spawns.length === 0, 10_000);
   assert.deepEqual([r.props.Result, r.props.ExecMainStatus], ['success', 0], 'SIGTERM reached PID 1 (it has a handler) and its exit was the main process\'s');
   assert.equal(existsSync(`/proc/${pid}`), false);
+});
+
+// The runner looks for PrivateTmp= folders to remove at a unit's first stop (what a crash, or an
+// earlier spec that asked for PrivateTmp=, left) and at every stop of an invocation whose spec
+// asks for it — not at every stop of every unit (issue 19: two folder listings a restart)
+test('PrivateTmp= folders an earlier run left go at the unit\'s first stop, also when it no longer asks for PrivateTmp=; a unit that asks has every ended invocation\'s folders removed at each stop', async (t) => {
+  const plant = (unit: string): string => {
+    const d = privateTmpDirs(unit, randomBytes(16).toString('hex')).tmp;
+    mkdirSync(d, { mode: 0o700 });
+    t.after(() => rmSync(d, { recursive: true, force: true }));
+    return d;
+  };
+  const h = harness(t);
+  let activated = 0;
+  const open = (unit: string, service: Record<string, unknown>): ReturnType<typeof h.open> => h.open(unit, { service: { type: 'oneshot', execStart: ['/bin/true'], ...service } } as ServiceUnitSpec, (x) => { if (x.ActiveState === 'activating') activated++; });
+  const run = async (r: ReturnType<typeof h.open>, what: string): Promise<void> => {
+    activated = 0;
+    assert.equal(r.start(), undefined);
+    await waitFor(r, what, (x) => activated > 0 && (x.activeState === 'inactive' || x.activeState === 'failed') && x.spawns.length === 0, 10_000);
+    assert.equal(r.props.Result, 'success', h.logs.join('\n'));
+  };
+  // no PrivateTmp= now: a folder left from before still goes at its first stop
+  const plain = `uo-sbx-${randomBytes(4).toString('hex')}.service`;
+  const left = plant(plain);
+  await run(open(plain, {}), 'its first run ended');
+  assert.equal(existsSync(left), false, 'removed at its first stop');
+
+  // PrivateTmp=yes, one runner started twice: a folder of an ended invocation planted between the
+  // runs goes at the second stop too (not only at the runner's first)
+  const asks = `uo-sbx-${randomBytes(4).toString('hex')}.service`;
+  t.after(() => { for (const d of privateDirs(asks)) rmSync(d, { recursive: true, force: true }); });
+  const r = open(asks, { privateTmp: 'yes' });
+  for (let n = 1; n <= 2; n++) {
+    const planted = plant(asks);
+    await run(r, `run ${n} ended`);
+    assert.equal(existsSync(planted), false, `the planted folder is gone after stop ${n}`);
+    assert.deepEqual(privateDirs(asks), [], `nothing of run ${n} is left`);
+  }
 });

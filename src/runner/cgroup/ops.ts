@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { FOREIGN_BASE, type UnitCgroup } from './naming.ts';
+import { FOREIGN_BASE, holdersCgroup, type CgroupContext, type UnitCgroup } from './naming.ts';
 
 const read = (f: string): string | undefined => { try { return readFileSync(f, 'utf8'); } catch { return undefined; } };
 const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
@@ -74,6 +74,27 @@ export function ensureUnitCgroup(cg: UnitCgroup): boolean {
     }
   }
   return made;
+}
+
+/** How long the holders' cgroup counts as there after it was made or found (ensureHolders()). */
+const RECHECK_MS = 1000;
+const holdersSeen = new WeakMap<CgroupContext, { cg: UnitCgroup; at: number; epoch: number }>();
+let holdersEpoch = 0;
+
+/**
+ * The holders' cgroup of the agent (naming.ts holdersCgroup()), made when missing: each shim
+ * moves itself there as it starts, so every spawn wants it — but it is looked at (a stat() in
+ * every hierarchy) at most once a second: one removed behind the agent's back in that second
+ * leaves a shim where its parent is, said by the shim's CGROUP note. Throws CgroupError.
+ */
+export function ensureHolders(ctx: CgroupContext, now = Date.now()): UnitCgroup | undefined {
+  const seen = holdersSeen.get(ctx);
+  if (seen && seen.epoch === holdersEpoch && now - seen.at >= 0 && now - seen.at < RECHECK_MS) return seen.cg;
+  const cg = seen?.cg ?? holdersCgroup(ctx);
+  if (!cg) return undefined;
+  ensureUnitCgroup(cg);
+  holdersSeen.set(ctx, { cg, at: now, epoch: holdersEpoch });
+  return cg;
 }
 
 /**
@@ -289,6 +310,7 @@ function baseTree(top: string): string[] {
  * nested base). For uninstall and for tests; the processes are the caller's to end first.
  */
 export function removeBaseTree(layout: import('./layout.ts').CgroupLayout, base: string): string[] {
+  holdersEpoch++; // the holders' cgroup may go with it: looked at again at the next spawn
   const stay: string[] = [];
   for (const h of layout.hierarchies) {
     for (const d of baseTree(`${h.mount}/${base}`).reverse()) {
