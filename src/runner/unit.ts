@@ -286,7 +286,7 @@ export class UnitRunner {
     if (!actual || actual.rel === this.cgroup.rel) return;
     this.log('notice', `${this.unitName}: its running processes are in ${actual.rel}, not ${this.cgroup.rel}; that cgroup is kept until the unit stops`);
     this.cgroup = actual;
-    this.cgroupRemoved = false;
+    this.cgroupRemoved = undefined;
   }
 
   /** The unit's cgroup from the spec (Slice=), or undefined with the reason kept as a problem. */
@@ -454,7 +454,7 @@ export class UnitRunner {
     const fresh = this.nameCgroup();
     const cg = this.named = fresh && this.named && fresh.rel === this.named.rel && fresh.layout === this.named.layout ? this.named : fresh;
     // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
-    if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) { this.cgroup = cg; this.cgroupRemoved = false; }
+    if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) { this.cgroup = cg; this.cgroupRemoved = undefined; }
     const before = this.resources;
     this.judge();
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
@@ -864,7 +864,7 @@ export class UnitRunner {
     if (this.cgroup) {
       const existed = this.cgroup.dirs['unified'] !== undefined && existsSync(this.cgroup.dirs['unified']);
       let fresh = false; // made in every hierarchy just now (a restart's new cgroup): its files hold the kernel's initial values
-      this.cgroupRemoved = false;
+      this.cgroupRemoved = undefined;
       try { fresh = ensureUnitCgroup(this.cgroup); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
         this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
@@ -1217,8 +1217,9 @@ export class UnitRunner {
    */
   private releaseCgroup(): void {
     // removed by this agent and not made since: no second removal (a wait to restart releases it
-    // as it is entered and again when the group empties: each rmdir() then fails, in every hierarchy)
-    if (!this.cgroup || this.cgroupRemoved) return;
+    // as it is entered and again when the group empties: each rmdir() then fails, in every
+    // hierarchy) — but a leaf removed alone still has its slices to remove once the unit stops
+    if (!this.cgroup || this.cgroupRemoved === 'all' || (this.cgroupRemoved === 'leaf' && !this.stopped())) return;
     this.pendingRemoval = true;
     this.pruneCgroup(true);
   }
@@ -1229,8 +1230,8 @@ export class UnitRunner {
   /** Whether the next stop looks for PrivateTmp= folders to remove (destroyRuntimeData()). */
   private tmpSweep = true;
 
-  /** The unit's cgroup was removed by pruneCgroup() and not made again since (spawnShim()). */
-  private cgroupRemoved = false;
+  /** The unit's cgroup was removed by pruneCgroup() and not made again since (spawnShim()): its leaf alone (a wait to restart), or with its empty slices (stopped). */
+  private cgroupRemoved: 'leaf' | 'all' | undefined;
 
   /** Spawns whose cgroup spawnShim() made, until their command exec()ed, failed, or they are done (pruneCgroup() leaves the cgroup while one is on its way into it). */
   private readonly placed = new Set<SpawnRecord>();
@@ -1251,7 +1252,8 @@ export class UnitRunner {
     if (cgroupExists(cg) && isPopulated(cg)) { if (this.machine.state === 'exited') this.pendingRemoval = false; return; }
     if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
-      this.cgroupRemoved = this.named?.rel === cg.rel; // another name next: that one is not known to be gone
+      // another name next: that one is not known to be gone
+      this.cgroupRemoved = this.named?.rel !== cg.rel ? undefined : this.stopped() ? 'all' : 'leaf';
       this.oomSeen = undefined;
       this.ipFilterFor = undefined; // its BPF programs went with it: the next invocation attaches them again
       if (this.named?.rel !== cg.rel) this.cgroup = this.named; // the next invocation takes the name the spec gives

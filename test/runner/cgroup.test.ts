@@ -158,6 +158,24 @@ test('a unit\'s cgroup, its slice and the holders\' cgroup removed behind the ag
   await waitFor(r, 'dead', subState('dead'));
 });
 
+// A wait to restart removes the unit's leaf alone (its slices stay for the restart); a stop during
+// the wait removes the slices too: the leaf already gone is no reason to skip them (issue 19 cut:
+// a cgroup removed is not removed again — except for what its first removal left)
+test('a unit stopped while it waits to restart: its leaf went as the wait began, its Slice= slices go at the stop, in every hierarchy', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('waits.service', { unit: { startLimitIntervalSec: 0 }, service: { type: 'exec', execStart: ['/bin/sleep 0.1'], restart: 'always', restartSec: '5s', slice: 'uo-w-v.slice' } });
+  r.start();
+  await waitFor(r, 'auto-restart', subState('auto-restart'), 3000);
+  const cg = r.cgroup!;
+  const slices = cg.placement.map((d) => dirname(d));
+  await until('the leaf removed in every hierarchy', () => { r.pollTick(); return cg.placement.every((d) => !existsSync(d)); }, { timeoutMs: 3000 });
+  for (const d of slices) assert.equal(existsSync(d), true, `${d} stays while a restart follows`);
+  r.stop();
+  await waitFor(r, 'dead', subState('dead'));
+  for (const d of slices) assert.equal(existsSync(d), false, `${d} removed at the stop`);
+  for (const d of slices.map((x) => dirname(x))) assert.equal(existsSync(d), false, `${d} removed at the stop`);
+});
+
 test('accounting: Tasks, Memory (peak) and CPU equal the cgroup files; status and -o json carry them', { skip }, async (t) => {
   const h = harness(t, { cgroups: true });
   const r = h.open('busy.service', { service: { execStart: ["/bin/sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 1000 & exec sleep 1000'"] } });
