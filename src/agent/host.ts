@@ -127,6 +127,8 @@ export class UnitHost {
   /** The previous agent stopped every unit on exit (--stop-on-exit): units of state: running start again, as at boot. */
   private readonly boot: boolean;
   private saveQueued = false;
+  /** The jobs jobs.json was last written with (JSON), undefined until the first write: a write that changes nothing is left out. */
+  private jobsWritten: string | undefined;
   /** No more saving: the agent is closing, or stopping every unit (--stop-on-exit: nothing to redo). */
   private jobsFrozen = false;
 
@@ -217,7 +219,10 @@ export class UnitHost {
       if (this.jobsFrozen) return;
       const jobs: SavedJob[] = [];
       for (const [group, d] of this.drivers) for (const j of d.jobs()) jobs.push({ group, unit: j.unit, type: j.type });
-      try { writeSavedJobs(dirname(this.opts.unitsDir), jobs); } catch (e) {
+      // the same jobs as last written (none, most turns: a restart's job comes and goes in one): no write
+      const text = JSON.stringify(jobs);
+      if (text === this.jobsWritten) return;
+      try { writeSavedJobs(dirname(this.opts.unitsDir), jobs); this.jobsWritten = text; } catch (e) {
         this.opts.log('warning', `cannot save the queued jobs (${fsErrorText(e)}): a restart of the agent now would lose them`);
       }
     });

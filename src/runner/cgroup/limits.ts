@@ -31,19 +31,30 @@ const ERRNO_TEXT: Record<string, string> = {
   EPERM: 'Operation not permitted', EROFS: 'Read-only file system', ENOSPC: 'No space left on device', ERANGE: 'Numerical result out of range',
 };
 
+/** Optional files a unit's cgroup was found without (controller/file → when): the same for every cgroup of that hierarchy. */
+const lacked = new Map<string, number>();
+/** How long a file found missing is not looked for again (a module loaded since, as bfq, adds it). */
+const LACKED_MS = 60_000;
+const lacks = (k: string): boolean => { const at = lacked.get(k); return at !== undefined && Date.now() - at < LACKED_MS; };
+
 function write(dirs: CgroupDirs, layout: LimitLayout, x: LimitWrite): LimitProblem | undefined {
   const dir = dirFor(dirs, layout, x.controller);
   const path = dir === undefined ? `(${x.controller})/${x.file}` : join(dir, x.file);
   const fail = (code: string, text: string): LimitProblem =>
     ({ directive: x.directive, path, value: x.value, code, message: `Failed to set '${x.file}' attribute on '${dir ?? `(no ${x.controller} hierarchy)`}' to '${x.value}': ${text}` });
   if (dir === undefined) return x.optional ? undefined : fail('ENODIR', `the unit has no cgroup in the ${x.controller} hierarchy`);
+  // a reset (no directive asks for it) into an optional file this kernel's controller lacks
+  // (blkio.bfq.weight without BFQ): not tried again at every start for a while (each try is an
+  // ENOENT, and Node makes an Error of it); a directive's write is always tried
+  const lacking = `${x.controller}/${x.file}`;
+  if (x.optional && x.directive === '' && lacks(lacking)) return undefined;
   try {
     // a cgroup file takes one value per write(2); no O_CREAT (a missing file is ENOENT, not created)
     writeFileSync(path, x.value, { flag: 'r+' });
     return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    if (code === 'ENOENT' && x.optional) return undefined;
+    if (code === 'ENOENT' && x.optional) { lacked.set(lacking, Date.now()); return undefined; }
     return fail(code, ERRNO_TEXT[code] ?? code);
   }
 }
