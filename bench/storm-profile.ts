@@ -6,6 +6,8 @@
 // window, read as the footprint part reads them.
 //
 //   node bench/storm-profile.ts [UNITS [SECONDS]]    (default 1000 units, 10 s; needs root)
+//   STORM_PROFILE_RESTART0=1: units whose command exits at once and restarts at once (RestartSec=0;
+//   1 unit: the restart gap's agent side), sampled every 100 µs
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -19,6 +21,7 @@ import { sleep } from './lib.ts';
 const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 const units = Number(process.argv[2] ?? 1000);
 const seconds = Number(process.argv[3] ?? 10);
+const restart0 = process.env['STORM_PROFILE_RESTART0'] === '1';
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
@@ -70,10 +73,12 @@ async function main(): Promise<void> {
   // STORM_PROFILE_LOG=FILE: the agent's log (stdout and stderr) is kept there
   const logFile = process.env['STORM_PROFILE_LOG'];
   const out = logFile ? openSync(logFile, 'w') : 'ignore';
-  const agent = spawn(process.execPath, [...DAEMON_NODE_FLAGS, '--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-interval', '500', entry, 'agent', '--manifests', manifests, '--state-dir', state, '--stop-on-exit'], { stdio: ['ignore', out, out] });
+  const agent = spawn(process.execPath, [...DAEMON_NODE_FLAGS, '--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-interval', restart0 ? '100' : '500', entry, 'agent', '--manifests', manifests, '--state-dir', state, '--stop-on-exit'], { stdio: ['ignore', out, out] });
   try {
     for (let i = 0; i < 400 && !existsSync(join(state, 'agent.sock')); i++) await sleep(25);
-    for (let i = 0; i < units; i++) writeFileSync(join(manifests, `f${i}.service`), "[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=1s\n");
+    const unit = restart0 ? "[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c 'exit 1'\nRestart=always\nRestartSec=0\n"
+      : "[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=1s\n";
+    for (let i = 0; i < units; i++) writeFileSync(join(manifests, `f${i}.service`), unit);
     const deadline = Date.now() + 60_000;
     let up = 0;
     while (Date.now() < deadline && up < units) {
