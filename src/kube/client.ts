@@ -1,10 +1,12 @@
-// A narrow Kubernetes client: JSON requests and streaming watches over HTTPS, with the
-// credentials and TLS settings of @kubernetes/client-node's KubeConfig (kubeconfig file,
-// in-cluster service account, exec plugins). Counts requests for metrics and benchmarks.
+// A narrow Kubernetes client: JSON requests (over one HTTP/2 connection where the server speaks
+// it, h2.ts) and streaming watches over HTTPS, with the credentials and TLS settings of
+// @kubernetes/client-node's KubeConfig (kubeconfig file, in-cluster service account, exec
+// plugins). Counts requests for metrics and benchmarks.
 
 import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import { H2Sessions, NoHttp2, type H2Tls } from './h2.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -38,11 +40,12 @@ export interface RequestObserver {
 }
 
 /**
- * Connections kept open for requests (watches have their own). client-node's agent opens a new
- * TLS connection per request and any number at once: a status write for each of 1,000 units
+ * HTTP/1.1 connections kept open for requests where HTTP/2 is not used (a plain-HTTP server, a
+ * proxy, a server without HTTP/2; watches have their own). client-node's agent opens a new TLS
+ * connection per request and any number at once: a status write for each of 1,000 units
  * starting together meant 1,000 handshakes and ~120 MB of OpenSSL buffers the process kept.
- * Requests beyond this many wait for a free connection (client-go multiplexes them over one
- * HTTP/2 connection).
+ * Requests beyond this many wait for a free connection. Over HTTPS, requests go over one HTTP/2
+ * connection instead (h2.ts), as client-go's.
  */
 export const MAX_CONNECTIONS = 8;
 
@@ -51,6 +54,8 @@ export class KubeClient {
   readonly server: string;
   /** Our kept-alive connections; undefined behind a proxy (client-node's proxy agent then). */
   private readonly pool: HttpsAgent | HttpAgent | undefined;
+  /** Requests over one HTTP/2 connection (HTTPS without a proxy); the pool when the server has no HTTP/2. */
+  private readonly h2: H2Sessions | undefined;
   readonly stats: ClientStats = { requests: 0, errors: 0, watchRestarts: 0, latencyMsTotal: 0 };
   observer: RequestObserver | undefined;
 
@@ -61,6 +66,7 @@ export class KubeClient {
     this.server = cluster.server.replace(/\/$/, '');
     const pool = { keepAlive: true, maxSockets: MAX_CONNECTIONS, maxFreeSockets: MAX_CONNECTIONS };
     if (!cluster.proxyUrl) this.pool = this.server.startsWith('https:') ? new HttpsAgent(pool) : new HttpAgent(pool);
+    if (!cluster.proxyUrl && this.server.startsWith('https:')) this.h2 = new H2Sessions(new URL(this.server).origin);
   }
 
   /** --kubeconfig FILE, else $KUBECONFIG / ~/.kube/config / in-cluster (client-node's default order). */
@@ -100,34 +106,60 @@ export class KubeClient {
     const opts = { ...(await this.options(method, url, headers, init.timeoutMs ?? 15_000)), ...(init.signal ? { signal: init.signal } : {}) };
     const started = Date.now();
     this.stats.requests++;
-    return new Promise<T>((resolve, reject) => {
-      /** No answer, or one cut off mid-body (timeout, API server gone): this request failed. */
-      const fail = (e: Error): void => { this.stats.errors++; this.observer?.request(method, path, 0, (Date.now() - started) / 1000); reject(e); };
+    let answer: { status: number; body: string };
+    try {
+      answer = this.h2 && !this.h2.unsupported ? await this.overHttp2(this.h2, opts, body, init) : await this.overHttp1(url.protocol === 'https:', opts, body);
+    } catch (e) {
+      // no answer, or one cut off mid-body (timeout, API server gone): this request failed
+      this.stats.errors++;
+      this.observer?.request(method, path, 0, (Date.now() - started) / 1000);
+      throw e;
+    }
+    this.stats.latencyMsTotal += Date.now() - started;
+    let parsed: unknown = answer.body;
+    try { parsed = answer.body ? JSON.parse(answer.body) : undefined; } catch { /* not JSON */ }
+    this.observer?.request(method, path, answer.status, (Date.now() - started) / 1000);
+    if (answer.status >= 200 && answer.status < 300) return parsed as T;
+    this.stats.errors++;
+    const st = parsed as { message?: string; reason?: string } | undefined;
+    throw new ApiError(answer.status, st?.reason ?? String(answer.status), `${method} ${path}: ${answer.status} ${st?.message ?? answer.body.slice(0, 200)}`, parsed);
+  }
+
+  /** A request on the HTTP/2 session; over HTTP/1.1 when the server turns out not to speak HTTP/2. */
+  private async overHttp2(h2: H2Sessions, opts: RequestOptions, body: string | undefined, init: RequestInit): Promise<{ status: number; body: string }> {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+    if (opts.auth) headers['authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    const o = opts as RequestOptions & H2Tls;
+    try {
+      return await h2.request({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername }, {
+        method: opts.method ?? 'GET', path: opts.path ?? '/', headers, body, timeoutMs: init.timeoutMs ?? 15_000, signal: init.signal,
+      });
+    } catch (e) {
+      if (e instanceof NoHttp2) return this.overHttp1(true, opts, body);
+      throw e;
+    }
+  }
+
+  /** A request on the pooled HTTP/1.1 connections (a proxy, a plain-HTTP server, or no HTTP/2). */
+  private overHttp1(https: boolean, opts: RequestOptions, body: string | undefined): Promise<{ status: number; body: string }> {
+    const method = opts.method ?? 'GET';
+    return new Promise((resolve, reject) => {
       const send = (retry: boolean): void => {
         let answered = false;
-        const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(opts, (res) => {
+        const req = (https ? httpsRequest : httpRequest)(opts, (res) => {
           answered = true;
           let data = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => { data += d; });
-          res.on('error', fail);
-          res.on('end', () => {
-            this.stats.latencyMsTotal += Date.now() - started;
-            let parsed: unknown = data;
-            try { parsed = data ? JSON.parse(data) : undefined; } catch { /* not JSON */ }
-            const status = res.statusCode ?? 0;
-            this.observer?.request(method, path, status, (Date.now() - started) / 1000);
-            if (status >= 200 && status < 300) { resolve(parsed as T); return; }
-            this.stats.errors++;
-            const st = parsed as { message?: string; reason?: string } | undefined;
-            reject(new ApiError(status, st?.reason ?? String(status), `${method} ${path}: ${status} ${st?.message ?? data.slice(0, 200)}`, parsed));
-          });
+          res.on('error', reject);
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
         });
-        req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+        req.on('timeout', () => req.destroy(new Error(`${method} ${opts.path ?? ''}: timed out`)));
         req.on('error', (e: NodeJS.ErrnoException) => {
           // a kept-alive connection the server closed as it was reused: the request never reached it
           if (retry && !answered && req.reusedSocket && e.code === 'ECONNRESET') { send(false); return; }
-          fail(e);
+          reject(e);
         });
         if (body !== undefined) req.write(body);
         req.end();

@@ -1,12 +1,18 @@
 // The narrow client against a local HTTP server that misbehaves: an answer cut off mid-body
-// must reject the request (the agent retries), not leave it pending forever; requests share a
-// bounded pool of kept-alive connections.
-import { test } from 'node:test';
+// must reject the request (the agent retries), not leave it pending forever; over plain HTTP
+// requests share a bounded pool of kept-alive connections, over HTTPS one HTTP/2 connection.
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { constants, createSecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, MAX_CONNECTIONS } from '../../src/kube/client.ts';
+import { ApiError, KubeClient, MAX_CONNECTIONS } from '../../src/kube/client.ts';
+import { makePki } from '../../testenv/pki.ts';
 
 test('a response cut off mid-body (the API server goes away) is a rejected request, not one left pending forever', { timeout: 10_000 }, async (t) => {
   const server = createServer((_req, res) => {
@@ -38,7 +44,7 @@ async function serve(t: { after: (f: () => void) => void }, handle: (req: import
   return { client: new KubeClient(kc), connections: () => connections };
 }
 
-test(`100 requests at once share at most MAX_CONNECTIONS (${MAX_CONNECTIONS}) kept-alive connections, and later ones reuse them`, { timeout: 10_000 }, async (t) => {
+test(`over plain HTTP, 100 requests at once share at most MAX_CONNECTIONS (${MAX_CONNECTIONS}) kept-alive connections, and later ones reuse them`, { timeout: 10_000 }, async (t) => {
   const { client, connections } = await serve(t, (_req, res) => { setTimeout(() => { res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{"ok":true}'); }, 5); });
   const answers = await Promise.all(Array.from({ length: 100 }, () => client.request<{ ok: boolean }>('/api/v1/nodes')));
   assert.equal(answers.filter((a) => a.ok).length, 100);
@@ -60,4 +66,97 @@ test('a kept-alive connection the server closes as it is reused: the request is 
   assert.deepEqual(await client.request('/api/v1/nodes'), { n: 3 }, 'answered by the retry');
   assert.equal(connections(), 2);
   assert.equal(client.stats.errors, 0, 'not counted as a failed request');
+});
+
+// Over HTTPS the requests travel as streams of one HTTP/2 connection (src/kube/h2.ts), as client-go's.
+describe('over HTTPS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uo-h2-test-'));
+  const pki = makePki(dir);
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const clientFor = (port: number): KubeClient => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, caFile: pki.caCert }], users: [{ name: 'u', token: 'secret-token' }], contexts: [{ name: 'c', cluster: 'c', user: 'u' }], currentContext: 'c' });
+    return new KubeClient(kc);
+  };
+
+  /** A local HTTP/2 "API server"; `handle` answers each stream (or misbehaves). */
+  async function serveH2(t: { after: (f: () => void) => void }, handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, n: number) => void): Promise<{ client: KubeClient; sessions: () => number }> {
+    let sessions = 0, n = 0;
+    const server = createSecureServer({ key: readFileSync(pki.servingKey), cert: readFileSync(pki.servingCert) });
+    const open = new Set<ServerHttp2Session>();
+    server.on('session', (s) => { sessions++; open.add(s); s.on('close', () => open.delete(s)); });
+    server.on('stream', (stream, headers) => { stream.on('error', () => { /* the streams a test resets */ }); handle(stream, headers, ++n); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => { for (const s of open) s.destroy(); server.close(); });
+    return { client: clientFor((server.address() as AddressInfo).port), sessions: () => sessions };
+  }
+  const answer = (stream: ServerHttp2Stream, body: object): void => { stream.respond({ ':status': 200, 'content-type': 'application/json' }); stream.end(JSON.stringify(body)); };
+
+  test('100 requests at once are in flight together on one connection, with the credentials and the body of each', { timeout: 10_000 }, async (t) => {
+    let inFlight = 0, most = 0;
+    const seen: string[] = [];
+    const { client, sessions } = await serveH2(t, (stream, headers) => {
+      inFlight++; most = Math.max(most, inFlight);
+      seen.push(`${headers[':method']} ${headers['authorization']}`);
+      let body = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => { body += d; });
+      stream.on('end', () => setTimeout(() => { inFlight--; answer(stream, { got: body ? JSON.parse(body) : null }); }, 20));
+    });
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => client.request<{ got: { i: number } }>('/api/v1/namespaces', { method: 'POST', body: { i } })));
+    assert.deepEqual(answers.map((a) => a.got.i), Array.from({ length: 100 }, (_, i) => i));
+    assert.equal(sessions(), 1, 'one connection');
+    assert.ok(most > MAX_CONNECTIONS, `requests in flight at once: ${most} (HTTP/1.1's pool would allow ${MAX_CONNECTIONS})`);
+    assert.deepEqual(new Set(seen), new Set(['POST Bearer secret-token']));
+  });
+
+  test('an error answer is an ApiError with the server\'s reason and message', { timeout: 10_000 }, async (t) => {
+    const { client } = await serveH2(t, (stream) => {
+      stream.respond({ ':status': 404, 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ kind: 'Status', reason: 'NotFound', message: 'nodes "x" not found' }));
+    });
+    await assert.rejects(client.request('/api/v1/nodes/x'), (e: unknown) => e instanceof ApiError && e.status === 404 && e.reason === 'NotFound' && /nodes "x" not found/.test(e.message));
+  });
+
+  test('an answer cut off mid-body (the API server goes away) is a rejected request, not sent again', { timeout: 10_000 }, async (t) => {
+    const { client } = await serveH2(t, (stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.write('{"items": [');
+      setTimeout(() => stream.session?.socket.destroy(), 20); // the API server goes away
+    });
+    await assert.rejects(client.request('/api/v1/nodes', { timeoutMs: 5000 }), /stream|closed|NGHTTP2/i);
+    assert.equal(client.stats.requests, 1);
+    assert.equal(client.stats.errors, 1);
+  });
+
+  test('a stream the server refuses (REFUSED_STREAM: never processed) is sent again once', { timeout: 10_000 }, async (t) => {
+    const { client } = await serveH2(t, (stream, _h, n) => { if (n === 1) stream.close(constants.NGHTTP2_REFUSED_STREAM); else answer(stream, { n }); });
+    assert.deepEqual(await client.request('/api/v1/nodes'), { n: 2 });
+    assert.equal(client.stats.errors, 0);
+  });
+
+  test('a connection the server ends (GOAWAY) is replaced by a new one for the next request', { timeout: 10_000 }, async (t) => {
+    const { client, sessions } = await serveH2(t, (stream, _h, n) => { answer(stream, { n }); if (n === 1) stream.session?.close(); });
+    assert.deepEqual(await client.request('/api/v1/nodes'), { n: 1 });
+    await new Promise((r) => setTimeout(r, 50)); // the GOAWAY arrives (if not yet, the refused stream is sent again: the same outcome)
+    assert.deepEqual(await client.request('/api/v1/nodes'), { n: 2 });
+    assert.equal(sessions(), 2);
+  });
+
+  test('a server without HTTP/2 (HTTPS, HTTP/1.1 only) is answered over HTTP/1.1 instead', { timeout: 10_000 }, async (t) => {
+    let connections = 0;
+    const server = createHttpsServer({ key: readFileSync(pki.servingKey), cert: readFileSync(pki.servingCert) }, (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ auth: req.headers.authorization ?? null, version: req.httpVersion }));
+    });
+    server.on('secureConnection', () => { connections++; });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => { server.closeAllConnections(); server.close(); });
+    const client = clientFor((server.address() as AddressInfo).port);
+    assert.deepEqual(await client.request('/api/v1/nodes'), { auth: 'Bearer secret-token', version: '1.1' });
+    assert.deepEqual(await client.request('/api/v1/nodes'), { auth: 'Bearer secret-token', version: '1.1' });
+    assert.equal(client.stats.errors, 0);
+    assert.ok(connections <= 2, `the second request goes straight to HTTP/1.1 (${connections} TLS connections: the refused HTTP/2 one, then HTTP/1.1's)`);
+  });
 });
