@@ -28,8 +28,13 @@ export type H2Tls = Pick<SecureClientSessionOptions, 'ca' | 'cert' | 'key' | 'pf
 /** Thrown when the server does not speak HTTP/2 (ALPN chose none): the caller uses HTTP/1.1 instead. */
 export class NoHttp2 extends Error {}
 
-/** Failures of the connection, not of the request: it never reached the server, and is sent again once on a new session. */
-const CONNECTION_GONE = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_OUT_OF_STREAMS', 'ERR_HTTP2_STREAM_CANCEL']);
+/** Failures of the session before the request left: it never reached the server, and is sent again once on a new session. */
+const NEVER_SENT = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_OUT_OF_STREAMS']);
+/** The connection went away with the request on it: the server may have done it — sent again only when harmless (IDEMPOTENT). */
+const MAYBE_SENT = new Set(['ERR_HTTP2_STREAM_CANCEL', 'ECONNRESET']);
+
+/** Methods sent again after a connection reset (the server may have had them): reads only. */
+const IDEMPOTENT = new Set(['GET', 'HEAD']);
 
 const tlsKey = (tls: H2Tls): string => JSON.stringify([tls.ca, tls.cert, tls.key, tls.pfx, tls.passphrase, tls.rejectUnauthorized, tls.servername].map((v) =>
   Buffer.isBuffer(v) ? v.toString('base64') : Array.isArray(v) ? v.map((x) => (Buffer.isBuffer(x) ? x.toString('base64') : String(x))) : v));
@@ -82,7 +87,13 @@ export class H2Sessions {
         setImmediate(() => {
           if (this.unsupported && !answered) { reject(new NoHttp2()); return; }
           const refused = stream?.rstCode === constants.NGHTTP2_REFUSED_STREAM;
-          const gone = refused || CONNECTION_GONE.has(e.code ?? '') || (reused && e.code === 'ECONNRESET');
+          // no new stream fits the session: a new one for what follows
+          if (e.code === 'ERR_HTTP2_OUT_OF_STREAMS') this.retire(l);
+          // a connection that went away may have carried the request to the server: sent again only
+          // when that is harmless (a read), never a create or a write (a create done twice answers
+          // 409, a generateName one makes two objects)
+          const code = e.code ?? '';
+          const gone = refused || NEVER_SENT.has(code) || (MAYBE_SENT.has(code) && IDEMPOTENT.has(r.method) && (code !== 'ECONNRESET' || reused));
           if (retry && !answered && gone && !r.signal?.aborted) { this.send(tls, r, false).then(resolve, reject); return; }
           reject(e);
         });
@@ -97,7 +108,11 @@ export class H2Sessions {
       l.used = true;
       if (l.active++ === 0) l.session.ref();
       const done = (): void => { if (--l.active === 0 && !l.session.destroyed) l.session.unref(); };
-      if (r.timeoutMs > 0) s.setTimeout(r.timeoutMs, () => s.destroy(new Error(`${r.method} ${r.path}: timed out`)));
+      // silent this long: the stream fails, and the session is not given another request — a
+      // connection dropped without a word (a NAT's or load balancer's idle timeout, a failed-over
+      // server) would otherwise take every later request until TCP gives up (~15 min); its
+      // other streams finish or time out on it
+      if (r.timeoutMs > 0) s.setTimeout(r.timeoutMs, () => { this.retire(l); s.destroy(new Error(`${r.method} ${r.path}: timed out`)); });
       let status = 0;
       let body = '';
       let ended = false;
@@ -113,10 +128,18 @@ export class H2Sessions {
         if (settled) return;
         const whole = answered && ended && s.rstCode === constants.NGHTTP2_NO_ERROR && (length === undefined || Buffer.byteLength(body) === length);
         if (whole) { settled = true; resolve({ status, body }); return; }
-        failed(Object.assign(new Error(`${r.method} ${r.path}: stream closed ${answered ? 'in the middle of the answer' : 'without an answer'} (HTTP/2 error code ${s.rstCode})`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+        // cancelled with its connection, before an answer: the connection went away under it
+        const dropped = !answered && s.rstCode === constants.NGHTTP2_CANCEL && (l.session.destroyed || l.session.closed);
+        failed(Object.assign(new Error(`${r.method} ${r.path}: stream closed ${answered ? 'in the middle of the answer' : dropped ? 'without an answer: its connection went away' : 'without an answer'} (HTTP/2 error code ${s.rstCode})`), { code: dropped ? 'ERR_HTTP2_STREAM_CANCEL' : 'ERR_HTTP2_STREAM_ERROR' }));
       });
       if (r.body !== undefined) s.end(r.body);
     });
+  }
+
+  /** No new request goes to this session (the next opens another); its streams finish first. */
+  private retire(l: Live): void {
+    if (this.live === l) this.live = undefined;
+    if (!l.session.closed && !l.session.destroyed) l.session.close();
   }
 
   /** Closes the session (its streams finish first). */

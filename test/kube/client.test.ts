@@ -144,6 +144,28 @@ describe('over HTTPS', () => {
     assert.equal(sessions(), 2);
   });
 
+  test('a request that times out retires its connection (it may be dead without a word): the next request opens a new one', { timeout: 10_000 }, async (t) => {
+    const { client, sessions } = await serveH2(t, (stream, _h, n) => { if (n !== 1) answer(stream, { n }); }); // the first is never answered
+    await assert.rejects(client.request('/api/v1/nodes', { timeoutMs: 300 }), /timed out/);
+    assert.deepEqual(await client.request('/api/v1/nodes', { timeoutMs: 5000 }), { n: 2 });
+    assert.equal(sessions(), 2, 'a new connection after the timeout');
+  });
+
+  test('a connection that dies under a request before its answer: a GET is sent again, a POST (the server may have done it) is not', { timeout: 10_000 }, async (t) => {
+    const seen: string[] = [];
+    const { client } = await serveH2(t, (stream, headers, n) => {
+      seen.push(String(headers[':method']));
+      if (n === 1) { answer(stream, { n }); return; } // the session is in use before
+      if (n === 2 || n === 4) { stream.session?.socket.destroy(); return; }
+      answer(stream, { n });
+    });
+    assert.deepEqual(await client.request('/api/v1/nodes'), { n: 1 });
+    assert.deepEqual(await client.request('/api/v1/nodes', { timeoutMs: 5000 }), { n: 3 }, 'the GET sent again');
+    await assert.rejects(client.request('/api/v1/namespaces', { method: 'POST', body: { x: 1 }, timeoutMs: 5000 }));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(seen, ['GET', 'GET', 'GET', 'POST'], 'the POST reached the server once');
+  });
+
   test('a server without HTTP/2 (HTTPS, HTTP/1.1 only) is answered over HTTP/1.1 instead', { timeout: 10_000 }, async (t) => {
     let connections = 0;
     const server = createHttpsServer({ key: readFileSync(pki.servingKey), cert: readFileSync(pki.servingCert) }, (req, res) => {

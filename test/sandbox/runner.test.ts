@@ -106,9 +106,10 @@ test('PrivateTmp= folders an earlier run left go at the unit\'s first stop, also
   const h = harness(t);
   let activated = 0;
   const open = (unit: string, service: Record<string, unknown>): ReturnType<typeof h.open> => h.open(unit, { service: { type: 'oneshot', execStart: ['/bin/true'], ...service } } as ServiceUnitSpec, (x) => { if (x.ActiveState === 'activating') activated++; });
-  const run = async (r: ReturnType<typeof h.open>, what: string): Promise<void> => {
+  const run = async (r: ReturnType<typeof h.open>, what: string, during?: () => void): Promise<void> => {
     activated = 0;
     assert.equal(r.start(), undefined);
+    if (during) { await waitFor(r, `${what}: its command runs`, (x) => x.props.MainPID > 0, 10_000); during(); }
     await waitFor(r, what, (x) => activated > 0 && (x.activeState === 'inactive' || x.activeState === 'failed') && x.spawns.length === 0, 10_000);
     assert.equal(r.props.Result, 'success', h.logs.join('\n'));
   };
@@ -118,15 +119,15 @@ test('PrivateTmp= folders an earlier run left go at the unit\'s first stop, also
   await run(open(plain, {}), 'its first run ended');
   assert.equal(existsSync(left), false, 'removed at its first stop');
 
-  // PrivateTmp=yes, one runner started twice: a folder of an ended invocation planted between the
-  // runs goes at the second stop too (not only at the runner's first)
+  // PrivateTmp=yes, one runner started twice: a folder of an ended invocation planted while a run
+  // runs (after its start, which sweeps too: launch.ts) goes at that run's stop — the second's too
   const asks = `uo-sbx-${randomBytes(4).toString('hex')}.service`;
   t.after(() => { for (const d of privateDirs(asks)) rmSync(d, { recursive: true, force: true }); });
-  const r = open(asks, { privateTmp: 'yes' });
+  const r = open(asks, { privateTmp: 'yes', execStart: ['/bin/sleep 0.3'] });
   for (let n = 1; n <= 2; n++) {
-    const planted = plant(asks);
-    await run(r, `run ${n} ended`);
-    assert.equal(existsSync(planted), false, `the planted folder is gone after stop ${n}`);
+    let planted = '';
+    await run(r, `run ${n} ended`, () => { planted = plant(asks); });
+    assert.equal(existsSync(planted), false, `the folder planted during run ${n} is gone after its stop`);
     assert.deepEqual(privateDirs(asks), [], `nothing of run ${n} is left`);
   }
 });

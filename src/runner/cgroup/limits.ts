@@ -4,7 +4,7 @@
 
 import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { limitWrites, type Available, type HostFacts, type LimitLayout, type LimitWrite, type Resources } from './resources.ts';
 
 /** A unit's cgroup directory per hierarchy: 'unified' and/or v1 controller names ("memory", "cpu", …). */
@@ -31,7 +31,7 @@ const ERRNO_TEXT: Record<string, string> = {
   EPERM: 'Operation not permitted', EROFS: 'Read-only file system', ENOSPC: 'No space left on device', ERANGE: 'Numerical result out of range',
 };
 
-/** Optional files a unit's cgroup was found without (controller/file → when): the same for every cgroup of that hierarchy. */
+/** Optional files a unit's cgroup was found without (parent folder/file → when): the same for every cgroup made below that parent. */
 const lacked = new Map<string, number>();
 /** How long a file found missing is not looked for again (a module loaded since, as bfq, adds it). */
 const LACKED_MS = 60_000;
@@ -46,7 +46,8 @@ function write(dirs: CgroupDirs, layout: LimitLayout, x: LimitWrite): LimitProbl
   // a reset (no directive asks for it) into an optional file this kernel's controller lacks
   // (blkio.bfq.weight without BFQ): not tried again at every start for a while (each try is an
   // ENOENT, and Node makes an Error of it); a directive's write is always tried
-  const lacking = `${x.controller}/${x.file}`;
+  // (keyed by the cgroup's parent: on cgroup2 which files a cgroup has is its parent's subtree_control)
+  const lacking = `${dirname(dir)}/${x.file}`;
   if (x.optional && x.directive === '' && lacks(lacking)) return undefined;
   try {
     // a cgroup file takes one value per write(2); no O_CREAT (a missing file is ENOENT, not created)
@@ -54,7 +55,8 @@ function write(dirs: CgroupDirs, layout: LimitLayout, x: LimitWrite): LimitProbl
     return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    if (code === 'ENOENT' && x.optional) { lacked.set(lacking, Date.now()); return undefined; }
+    // only a file missing from a cgroup that is there (not a cgroup removed behind the agent's back)
+    if (code === 'ENOENT' && x.optional) { if (existsSync(dir)) lacked.set(lacking, Date.now()); return undefined; }
     return fail(code, ERRNO_TEXT[code] ?? code);
   }
 }
