@@ -33,6 +33,9 @@ const NEVER_SENT = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSI
 /** The connection went away with the request on it: the server may have done it — sent again only when harmless (IDEMPOTENT). */
 const MAYBE_SENT = new Set(['ERR_HTTP2_STREAM_CANCEL', 'ECONNRESET']);
 
+const STREAM_WINDOW = 4 * 1024 * 1024;
+const CONNECTION_WINDOW = 1024 * 1024 * 1024;
+
 /** Methods sent again after a connection reset (the server may have had them): reads only. */
 const IDEMPOTENT = new Set(['GET', 'HEAD']);
 
@@ -54,7 +57,10 @@ export class H2Sessions {
     const cur = this.live;
     if (cur && cur.key === key && !cur.session.closed && !cur.session.destroyed) return cur;
     if (cur && !cur.session.closed) cur.session.close(); // its streams finish; no new ones
-    const session = connect(this.origin, { ...tls });
+    // flow-control windows as client-go's (4 MB a stream, 1 GB the connection): at HTTP/2's
+    // default 64 KB a large LIST over a distant link would come 64 KB a round trip
+    const session = connect(this.origin, { ...tls, settings: { initialWindowSize: STREAM_WINDOW } });
+    session.once('connect', () => { try { session.setLocalWindowSize(CONNECTION_WINDOW); } catch { /* the default then */ } });
     const l: Live = { key, session, active: 0, used: false };
     const drop = (): void => { if (this.live === l) this.live = undefined; };
     session.on('connect', () => { if (session.alpnProtocol !== 'h2') { this.unsupported = true; drop(); session.destroy(); } });
