@@ -12,6 +12,7 @@ import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/cli/client.ts';
+import { forkServerPids } from '../src/runner/forkserver.ts';
 import { DAEMON_NODE_FLAGS } from '../src/cli/runtime.ts';
 import { sleep } from './lib.ts';
 const repo = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -37,7 +38,10 @@ try {
   process.stdout.write(`${n} restarts in ~${seconds} s (restarts counted around the window); ${(total / n).toFixed(1)} system calls a restart\n`);
   for (const c of calls.slice(0, 25)) process.stdout.write(`  ${c.name.padEnd(16)} ${(c.calls / n).toFixed(2).padStart(7)} a restart${c.errors ? `  (${(c.errors / n).toFixed(2)} failed)` : ''}\n`);
 } finally {
-  agent.kill('SIGTERM');
-  await new Promise((r) => agent.once('exit', r));
+  // the agent, then its fork server (it outlives the agent by design: it ends once it sees the
+  // agent's lock go, else it is ended here by its PID), then the folder
+  if (agent.exitCode === null && agent.signalCode === null) { agent.kill('SIGTERM'); await new Promise((r) => agent.once('exit', r)); }
+  for (let i = 0; i < 40 && forkServerPids(state).length > 0; i++) await sleep(50);
+  for (const p of forkServerPids(state)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   rmSync(dir, { recursive: true, force: true });
 }
