@@ -126,10 +126,10 @@ const ENDED: ReadonlySet<string> = new Set(['dead', 'failed', 'dead-before-auto-
  */
 const PRUNED: ReadonlySet<string> = new Set([...ENDED, 'exited']);
 
-/** Inactive or failed with no restart to follow. */
 /** PrivateTmp= on the host's folders (yes; not "disconnected", whose tmpfs leaves nothing to remove). */
 const privateTmpAsked = (service: Readonly<Record<string, unknown>> | undefined): boolean => truthy(service?.['privateTmp']);
 
+/** Inactive or failed with no restart to follow. */
 const STOPPED: ReadonlySet<string> = new Set(['dead', 'failed']);
 
 export function monotonicUs(): number {
