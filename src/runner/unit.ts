@@ -17,7 +17,7 @@ import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
 import type { Resources } from './cgroup/resources.ts';
-import { cgroupExists, cgroupOfPid, cgroupPids, ensureHolders, ensureUnitCgroup, eventsFile, insideAgent, isPopulated, readUsage, removeUnitCgroup, unitCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
+import { cgroupExists, cgroupOfPid, cgroupPids, ensureHolders, ensureUnitCgroup, eventsFile, insideAgent, isPopulated, readUsage, realizeFor, realizedIn, removeUnitCgroup, removeUnrealized, sameCgroup, unitCgroup, widenCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets } from './control.ts';
@@ -221,6 +221,7 @@ export class UnitRunner {
     this.declareJoins();
     this.cfg = configFromSpec(opts.spec, opts.unitName);
     this.execContext = executionContext(this.patchedSpec());
+    this.resources = unitResources(this.spec, this.opts.cgroups);
     this.cgroup = this.named = this.nameCgroup();
     this.judge();
     this.clock = opts.clock ?? monotonicUs;
@@ -296,9 +297,11 @@ export class UnitRunner {
     const slice = this.spec.service?.['slice'];
     let cg: UnitCgroup | undefined;
     const group = this.opts.cgroupGroup;
-    try { cg = unitCgroup(ctx, this.unitName, slice !== undefined ? String(slice) : undefined, group); } catch (e) {
+    // made in the hierarchies systemd would realize it in (realize.ts), not in every one
+    const realize = realizeFor(this.spec, this.resources ?? unitResources(this.spec, ctx), ctx.layout.unified !== undefined);
+    try { cg = unitCgroup(ctx, this.unitName, slice !== undefined ? String(slice) : undefined, group, realize); } catch (e) {
       this.problem(`${(e as Error).message}; the unit's cgroup is made in ${[ctx.base, group].filter(Boolean).join('/')} instead`);
-      cg = unitCgroup(ctx, this.unitName, undefined, group);
+      cg = unitCgroup(ctx, this.unitName, undefined, group, realize);
     }
     const inside = cg ? insideAgent(ctx.layout, cg.rel) : undefined;
     if (inside) { this.problem(`${inside}; the unit runs without a cgroup of its own`); return undefined; }
@@ -450,12 +453,20 @@ export class UnitRunner {
     this.declareJoins();
     this.cfg = configFromSpec(spec, this.unitName);
     this.execContext = executionContext(this.patchedSpec());
+    const before = this.resources;
+    this.resources = unitResources(this.spec, this.opts.cgroups);
     // the same name keeps the same object: cgroup and named stay one (issue 19: ~1 KB a unit)
     const fresh = this.nameCgroup();
-    const cg = this.named = fresh && this.named && fresh.rel === this.named.rel && fresh.layout === this.named.layout ? this.named : fresh;
-    // a new Slice= takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
-    if (cg?.rel !== this.cgroup?.rel && (this.activeState === 'inactive' || this.activeState === 'failed') && !(this.cgroup && cgroupExists(this.cgroup) && isPopulated(this.cgroup))) { this.cgroup = cg; this.cgroupRemoved = undefined; }
-    const before = this.resources;
+    const cg = this.named = sameCgroup(fresh, this.named) ? this.named : fresh;
+    // a new Slice= (or set of hierarchies) takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
+    const running = this.cgroup !== undefined && cgroupExists(this.cgroup) && isPopulated(this.cgroup);
+    if (cg !== this.cgroup && (this.activeState === 'inactive' || this.activeState === 'failed') && !running) { this.cgroup = cg; this.cgroupRemoved = undefined; }
+    // a running unit whose new directives need a hierarchy its cgroup is not made in: made there now, its processes moved in (realize.ts)
+    if (running && cg && this.cgroup && cg.rel === this.cgroup.rel && cg.hierarchies.some((h) => !this.cgroup!.hierarchies.includes(h))) {
+      const had = this.cgroup.hierarchies, wider = realizedIn(this.cgroup, (h) => had.includes(h) || cg.hierarchies.includes(h));
+      for (const m of widenCgroup(this.cgroup, wider)) this.log('warning', `${this.unitName}: ${m}`);
+      this.cgroup = sameCgroup(wider, cg) ? cg : wider;
+    }
     this.judge();
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
     const changed: string[] = [], problems: string[] = [];
@@ -478,9 +489,9 @@ export class UnitRunner {
     this.persist();
   }
 
-  /** Fail closed: a unit that asks for a protection this node does not apply never starts. */
+  /** Fail closed: a unit that asks for a protection this node does not apply never starts (this.resources: the spec's, read before). */
   private judge(): void {
-    this.resources = unitResources(this.spec, this.opts.cgroups);
+    this.resources ??= unitResources(this.spec, this.opts.cgroups);
     this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.cgroup, this.opts.cgroups, this.opts.shimPath)];
     this.refused = refusedDirectives(this.notApplied, this.opts.allowUnenforced);
     this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
@@ -865,6 +876,8 @@ export class UnitRunner {
       const existed = this.cgroup.dirs['unified'] !== undefined && existsSync(this.cgroup.dirs['unified']);
       let fresh = false; // made in every hierarchy just now (a restart's new cgroup): its files hold the kernel's initial values
       this.cgroupRemoved = undefined;
+      // once a unit under this agent: what an older agent (every hierarchy) or an earlier set left elsewhere
+      if (!this.unrealizedSwept) { this.unrealizedSwept = true; removeUnrealized(this.cgroup); }
       try { fresh = ensureUnitCgroup(this.cgroup); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
         this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
@@ -902,7 +915,7 @@ export class UnitRunner {
         effect: e, exec: this.execContext, cfg: this.cfg, unitName: this.unitName, invocationId: this.invocationId,
         notifySocket: this.notifySocket(), journal: this.logPath(), logMaxBytes: this.opts.logMaxBytes ?? 8 * 1024 * 1024,
         agentEnv: this.opts.agentEnv ?? process.env, hostRoot: this.opts.hostRoot,
-        ...(this.cgroup ? { cgroups: this.cgroup.placement, holderCgroups: holders } : {}),
+        ...(this.cgroup ? { cgroups: this.cgroup.joins, holderCgroups: holders } : {}),
         directories: execDirectories(this.spec.service), credentials: credentialPlan(this.spec.service).plan,
         service: this.patchedSpec().service, // the mount namespace's directives (sandbox.ts), privileges (privs.ts)
         unitDir: this.dir, // DynamicUser='s allocation (dynuser.ts)
@@ -1230,6 +1243,9 @@ export class UnitRunner {
   /** Whether the next stop looks for PrivateTmp= folders to remove (destroyRuntimeData()). */
   private tmpSweep = true;
 
+  /** Whether spawnShim() removed the cgroup's folders in the hierarchies it is not made in (removeUnrealized()). */
+  private unrealizedSwept = false;
+
   /** The unit's cgroup was removed by pruneCgroup() and not made again since (spawnShim()): its leaf alone (a wait to restart), or with its empty slices (stopped). */
   private cgroupRemoved: 'leaf' | 'all' | undefined;
 
@@ -1256,7 +1272,7 @@ export class UnitRunner {
       this.cgroupRemoved = this.named?.rel !== cg.rel ? undefined : this.stopped() ? 'all' : 'leaf';
       this.oomSeen = undefined;
       this.ipFilterFor = undefined; // its BPF programs went with it: the next invocation attaches them again
-      if (this.named?.rel !== cg.rel) this.cgroup = this.named; // the next invocation takes the name the spec gives
+      if (this.named !== cg) this.cgroup = this.named; // the next invocation takes the name (and hierarchies) the spec gives
     }
   }
 

@@ -40,6 +40,39 @@ test('MemoryMax=, MemorySwapMax=, CPUQuota=, CPUQuotaPeriodSec=, CPUWeight=, All
   assert.ok(h.logs.some((l) => /Applied .*MemoryMax.*TasksMax|Applied .*TasksMax.*MemoryMax/.test(l)), h.logs.join('\n'));
 });
 
+// realize.ts: a live change that needs a hierarchy the running unit's cgroup is not made in
+// (systemctl set-property CPUQuota= on a plain unit): made there, the processes moved in, the
+// limit written, no restart; the directive removed again: the cgroup stays for the invocation,
+// and the next invocation (a restart) is made without it
+test('set-property CPUQuota= on a running unit with no CPU directive: its cgroup is made in the cpu hierarchy, its main process moved in and limited without a restart; once removed, the next invocation is not made there', async (t) => {
+  if (skip) { t.skip(skip); return; }
+  const cpu = LAYOUT.hierarchies.find((x) => x.version === 1 && x.controllers.includes('cpu'));
+  if (!cpu) { t.skip('no v1 cpu hierarchy here'); return; }
+  const h = harness(t, { cgroups: true });
+  const spec = { service: { type: 'exec', execStart: ['/bin/sleep 1000'] } };
+  const r = h.open('widened.service', spec);
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  const pid = r.props.MainPID, rel = r.cgroup!.rel;
+  const cpuLine = (p: number): string | undefined => readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('cpu'))?.replace(/^[0-9]+:[^:]*:/, '');
+  assert.equal(existsSync(`${cpu.mount}/${rel}`), false, 'no cgroup of its own in cpu before');
+  assert.equal(cpuLine(pid), `/${h.cgroups!.base}`);
+  r.updateSpec({ service: { ...spec.service, cpuQuota: '20%' } });
+  assert.equal(r.props.MainPID, pid, 'no restart');
+  assert.equal(cpuLine(pid), `/${rel}`, 'moved into its new cpu cgroup');
+  assert.equal(read(`${cpu.mount}/${rel}`, 'cpu.cfs_quota_us'), '20000', '20% of the 100 ms period');
+  assert.equal(r.cgroup!.dirs['cpu'], `${cpu.mount}/${rel}`);
+  r.updateSpec(spec);
+  assert.equal(read(`${cpu.mount}/${rel}`, 'cpu.cfs_quota_us'), '-1', 'reset while the invocation keeps its cpu cgroup');
+  r.stop();
+  await waitFor(r, 'dead', subState('dead'));
+  assert.equal(existsSync(`${cpu.mount}/${rel}`), false, 'removed with the rest at the stop');
+  r.start();
+  await waitFor(r, 'running again', (x) => x.props.SubState === 'running' && x.props.MainPID !== pid && x.props.MainPID > 0);
+  assert.equal(cpuLine(r.props.MainPID), `/${h.cgroups!.base}`, 'the next invocation is made without cpu');
+  assert.equal(existsSync(`${cpu.mount}/${rel}`), false);
+});
+
 test('without a cgroup hierarchy the agent can write, MemoryMax= is reported as not applied and refused (it protects the host)', async (t) => {
   const h = harness(t); // no cgroups for this runner
   const r = h.open('nocg.service', { service: { execStart: ['/bin/sleep 1000'], memoryMax: '64M', cpuWeight: 50 } });
@@ -48,7 +81,7 @@ test('without a cgroup hierarchy the agent can write, MemoryMax= is reported as 
   assert.match(r.start() ?? '', /MemoryMax= is not applied on this node/);
 });
 
-test('Slice=: the unit\'s cgroup nests as systemd nests slices (web-front.slice → web.slice/web-front.slice) inside the agent\'s slice, in every hierarchy', async (t) => {
+test('Slice=: the unit\'s cgroup nests as systemd nests slices (web-front.slice → web.slice/web-front.slice) inside the agent\'s slice, in each hierarchy it is made in (the agent\'s slice in the others)', async (t) => {
   if (LAYOUT.mode === 'none') { t.skip(`no writable cgroup hierarchy here (${LAYOUT.notes.join('; ') || 'none mounted'})`); return; }
   const h = harness(t, { cgroups: true });
   const r = h.open('sliced.service', { service: { type: 'exec', execStart: ['/bin/sleep 1000'], slice: 'web-front.slice' } }); // exec: placed before exec
@@ -57,9 +90,11 @@ test('Slice=: the unit\'s cgroup nests as systemd nests slices (web-front.slice 
   await waitFor(r, 'running', subState('running'));
   const want = `/${h.cgroups!.base}/web.slice/web-front.slice/sliced.service`;
   const lines = readFileSync(`/proc/${r.props.MainPID}/cgroup`, 'utf8').trim().split('\n');
+  const made = new Set(r.cgroup!.hierarchies.map((x) => x.mount));
+  assert.ok(made.size >= 1 && made.size <= LAYOUT.hierarchies.length, [...made].join(' '));
   for (const hier of LAYOUT.hierarchies) {
     const line = lines.find((l) => hier.version === 2 ? l.startsWith('0::') : l.split(':')[1]!.split(',').some((c) => hier.controllers.includes(c)));
-    assert.equal(line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1), want, `${hier.mount}: ${lines.join(' | ')}`);
+    assert.equal(line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1), made.has(hier.mount) ? want : `/${h.cgroups!.base}`, `${hier.mount}: ${lines.join(' | ')}`);
   }
 });
 

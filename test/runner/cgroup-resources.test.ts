@@ -11,6 +11,10 @@ import { runtimeHash, liveResourceFields } from '../../src/agent/host.ts';
 import { resourceTable, CGROUP_LIMIT_ROWS, APPLIED_LIMIT_ROWS, RESOURCE } from '../../src/api/table/resource.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
 import { oomKillCount, oomKilled, parseKeyed } from '../../src/runner/cgroup/oom.ts';
+import { realizedControllers, realizeFor } from '../../src/runner/cgroup/realize.ts';
+import { unitResources } from '../../src/runner/cgroup/apply.ts';
+import { unitCgroup } from '../../src/runner/cgroup/naming.ts';
+import type { CgroupLayout, Hierarchy } from '../../src/runner/cgroup/layout.ts';
 
 /** This machine's figures, fixed: 24 GiB, 4 KiB pages, pid_max 32768 (32767 tasks). */
 const HOST: HostFacts = { physicalMemory: 24 * 2 ** 30, pageSize: 4096, tasksMax: 32767 };
@@ -196,4 +200,32 @@ test('OOM kills are read from the unit\'s memory cgroup: v2 memory.events oom_ki
   assert.equal(oomKilled(0, 1), true);
   assert.equal(oomKilled(1, 1), false);
   assert.equal(oomKilled(undefined, 1), false, 'a first reading is a baseline');
+});
+
+test('realize.ts: the v1 hierarchies a unit\'s cgroup is made in, as systemd 257 realizes them on a hybrid node (name=systemd, memory, pids; a controller each directive writes; devices for a device policy; every one with Delegate=; freezer and cpuacct without cgroup2)', () => {
+  const sets = (service: Record<string, unknown>, unified = true): string => {
+    const spec = { service: { execStart: ['/bin/true'], ...service } } as ServiceUnitSpec;
+    const want = realizedControllers(spec, unitResources(spec, undefined), unified);
+    return want === 'all' ? 'all' : [...want].sort().join(' ');
+  };
+  assert.equal(sets({}), 'memory name=systemd pids');
+  assert.equal(sets({}, false), 'cpuacct freezer memory name=systemd pids');
+  assert.equal(sets({ cpuQuota: '20%' }), 'cpu memory name=systemd pids');
+  assert.equal(sets({ cpuWeight: 50 }), 'cpu memory name=systemd pids');
+  assert.equal(sets({ ioWeight: 300 }), 'blkio memory name=systemd pids');
+  assert.equal(sets({ allowedCPUs: '0' }), 'cpuset memory name=systemd pids');
+  assert.equal(sets({ devicePolicy: 'closed' }), 'devices memory name=systemd pids');
+  assert.equal(sets({ privateDevices: true }), 'devices memory name=systemd pids', 'PrivateDevices= implies DevicePolicy=closed');
+  assert.equal(sets({ protectClock: true }), 'memory name=systemd pids', 'ProtectClock= alone restricts nothing (DevicePolicy=auto)');
+  assert.equal(sets({ delegate: true }), 'all');
+  assert.equal(sets({ delegate: 'no', cpuQuota: '20%' }), 'cpu memory name=systemd pids');
+  // naming.ts: cgroup2 and the primary hierarchy always; the others by the set; co-mounted controllers share one
+  const hier = (key: string, version: 1 | 2 = 1): Hierarchy => ({ key, version, mount: `/cg/${key}`, controllers: version === 2 ? [] : key.split(','), root: '/', agent: undefined, writable: true });
+  const layout: CgroupLayout = { mode: 'hybrid', hierarchies: [hier('unified', 2), hier('name=systemd'), hier('cpu,cpuacct'), hier('memory'), hier('pids'), hier('freezer')], unified: undefined, hasKill: true, favorDynMods: false, notes: [] };
+  const spec = { service: { execStart: ['/bin/true'], cpuQuota: '20%' } } as ServiceUnitSpec;
+  const cg = unitCgroup({ layout, base: 'b.slice' }, 'q.service', undefined, undefined, realizeFor(spec, unitResources(spec, undefined), true))!;
+  assert.deepEqual(cg.placement, ['/cg/unified/b.slice/q.service', '/cg/name=systemd/b.slice/q.service', '/cg/cpu,cpuacct/b.slice/q.service', '/cg/memory/b.slice/q.service', '/cg/pids/b.slice/q.service']);
+  assert.deepEqual(cg.joins, [...cg.placement, '/cg/freezer/b.slice'], 'a command joins the base slice where the cgroup is not made');
+  assert.equal(cg.dirs['cpuacct'], '/cg/cpu,cpuacct/b.slice/q.service');
+  assert.equal(cg.dirs['freezer'], undefined);
 });

@@ -91,7 +91,7 @@ test('names: systemd slice nesting, cg_escape, the holders beside the units, nev
 
 // ---- real processes --------------------------------------------------------------------------
 
-test('the main PID is in <hierarchy>/<base>/<unit>.service in every hierarchy, not in the agent\'s cgroup; its shim is in the holders\' cgroup', { skip }, async (t) => {
+test('the main PID is in <hierarchy>/<base>/<unit>.service in each hierarchy systemd 257 makes a plain service\'s cgroup in (cgroup2, name=systemd, memory, pids; freezer and cpuacct too without cgroup2), in <base> in the others, never in the agent\'s cgroup; its shim is in the holders\' cgroup', { skip }, async (t) => {
   const h = harness(t, { cgroups: true });
   const r = h.open('place.service', { service: { type: 'exec', execStart: ['/bin/sleep 1000'] } }); // exec: running once placed and exec'd
   r.start();
@@ -100,11 +100,17 @@ test('the main PID is in <hierarchy>/<base>/<unit>.service in every hierarchy, n
   const cg = r.cgroup!;
   assert.equal(cg.rel, `${h.cgroups!.base}/place.service`);
   for (const dir of cg.placement) assert.deepEqual(procsOf(dir), [main], `${dir}/cgroup.procs`);
+  const plain = (x: { version: number; controllers: readonly string[] }): boolean => x.version === 2
+    || x.controllers.some((c) => ['name=systemd', 'memory', 'pids', ...(LAYOUT.unified ? [] : ['freezer', 'cpuacct'])].includes(c));
+  assert.deepEqual(cg.hierarchies.map((x) => x.mount), LAYOUT.hierarchies.filter(plain).map((x) => x.mount), 'made in these hierarchies alone');
   const mine = cgroupsOf(process.pid), its = cgroupsOf(main);
   for (const [k, path] of its) {
-    assert.equal(path, `/${cg.rel}`, `hierarchy ${k}`);
+    const hier = LAYOUT.hierarchies.find((x) => (x.version === 2 ? k === 'unified' : x.key === k));
+    if (!hier) continue; // a hierarchy the agent does not write (net_cls, perf_event, …)
+    assert.equal(path, plain(hier) ? `/${cg.rel}` : `/${h.cgroups!.base}`, `hierarchy ${k}`);
     assert.notEqual(path, mine.get(k), `not the agent's cgroup in ${k}`);
   }
+  for (const x of LAYOUT.hierarchies.filter((y) => !plain(y))) assert.equal(existsSync(`${x.mount}/${cg.rel}`), false, `no cgroup of its own in ${x.mount}`);
   const shim = r.spawns[0]!.shimPid;
   const holders = holdersCgroup(h.cgroups!)!;
   for (const dir of holders.placement) assert.ok(procsOf(dir).includes(shim), `the shim ${shim} is in ${dir}`);
@@ -113,6 +119,29 @@ test('the main PID is in <hierarchy>/<base>/<unit>.service in every hierarchy, n
   r.stop();
   await waitFor(r, 'dead', subState('dead'));
   await until('the cgroup removed after stop', () => cg.placement.every((d) => !existsSync(d)), { timeoutMs: 3000 });
+});
+
+test('an agent before realize.ts made every unit\'s cgroup in every hierarchy: empty folders it left where the cgroup is no longer made go at the unit\'s first start; one with a process stays', { skip }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const r = h.open('older.service', { service: { type: 'exec', execStart: ['/bin/sleep 1000'] } });
+  const others = LAYOUT.hierarchies.filter((x) => !r.cgroup!.hierarchies.some((y) => y.mount === x.mount));
+  if (others.length < 2) { t.skip('every hierarchy of this node is one a plain unit\'s cgroup is made in'); return; }
+  const left = others.map((x) => `${x.mount}/${r.cgroup!.rel}`);
+  for (const d of left) mkdirSync(d, { recursive: true });
+  // a process of a previous invocation still in one of them (KillMode=process): that folder stays
+  const busy = left[0]!;
+  const stray = spawn('/bin/sleep', ['1000'], { stdio: 'ignore' });
+  t.after(() => { stray.kill('SIGKILL'); });
+  writeFileSync(`${busy}/cgroup.procs`, String(stray.pid));
+  r.start();
+  await waitFor(r, 'running', subState('running'));
+  for (const d of left.slice(1)) assert.equal(existsSync(d), false, `${d} removed`);
+  assert.equal(existsSync(busy), true, `${busy} keeps its process`);
+  // the stray moved out again, so that the test's clean-up can remove the folder
+  writeFileSync(`${dirname(busy)}/cgroup.procs`, String(stray.pid));
+  rmdirSync(busy);
+  r.stop();
+  await waitFor(r, 'dead', subState('dead'));
 });
 
 test('KillMode=control-group: a stop reaches a double-forked, setsid-ed grandchild through the cgroup; the cgroup is removed', { skip }, async (t) => {
@@ -337,7 +366,7 @@ test('a unit whose command cannot join its cgroup fails with 219/CGROUP, and its
   // open finds nothing (ENOENT), after the unit's real cgroup folders
   const gone = join(mkdtempSync(join(tmpdir(), 'uo-cg-gone-')), 'nojoin.service');
   t.after(() => rmSync(dirname(gone), { recursive: true, force: true }));
-  r.cgroup = { ...r.cgroup!, placement: [...r.cgroup!.placement, gone] };
+  r.cgroup = { ...r.cgroup!, joins: [...r.cgroup!.joins, gone] };
   r.start();
   await waitFor(r, 'failed', (x) => x.activeState === 'failed', 5000);
   assert.equal(r.props.ExecMainStatus, 219);

@@ -35,7 +35,11 @@ const skip = LAYOUT.mode === 'none' ? `no writable cgroup hierarchy here (${LAYO
 /** The probe (test/support/devprobe.ts), and the unit's devices.list read while it ran. */
 async function probe(t: Parameters<typeof harness>[0], name: string, extra: Record<string, unknown>): Promise<{ out: Map<string, string>; list: string[] }> {
   const h = harness(t, { cgroups: true });
-  const { out, seen } = await probeDevices(h, name, extra, (r) => readFileSync(join(r.cgroup!.dirs['devices']!, 'devices.list'), 'utf8').trim().split('\n'));
+  // the devices cgroup the unit's processes are in: its own when a directive restricts devices
+  // (realize.ts), else the agent's slice (as systemd leaves an unrestricted unit in its slice's)
+  const devices = (r: { cgroup?: { dirs: Readonly<Record<string, string>>; base: string } | undefined }): string =>
+    r.cgroup!.dirs['devices'] ?? join(LAYOUT.hierarchies.find((x) => x.version === 1 && x.controllers.includes('devices'))!.mount, r.cgroup!.base);
+  const { out, seen } = await probeDevices(h, name, extra, (r) => readFileSync(join(devices(r), 'devices.list'), 'utf8').trim().split('\n'));
   return { out, list: seen };
 }
 

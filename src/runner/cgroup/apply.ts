@@ -10,7 +10,7 @@ import { appliedDirectives, type Unapplied } from '../../api/applied.ts';
 import { fieldName, lookupDirective } from '../../api/directives.ts';
 import { APPLIED_LIMIT_ROWS } from '../../api/table/resource.ts';
 import { parseResources, unappliable, type Available, type HostFacts, type LimitLayout, type Resources } from './resources.ts';
-import { applyLimits, availableIn, dirFor, readHostFacts, reapplyLimits } from './limits.ts';
+import { applyLimits, dirFor, readHostFacts, reapplyLimits } from './limits.ts';
 import { OOM_FILE } from './oom.ts';
 import { delegationOf } from './delegate.ts';
 import { applyDeviceWrites, deviceContext, deviceWrites, readDeviceHost, restricts, type DeviceContext } from './devices.ts';
@@ -107,15 +107,19 @@ export function resourceGaps(spec: ServiceUnitSpec, r: Resources, cgroup: UnitCg
 const CHILD_ONLY = new Set(['pids.max', 'memory.events', 'memory.max', 'memory.high', 'memory.low', 'memory.min', 'memory.swap.max', 'memory.oom.group',
   'cpu.max', 'cpu.weight', 'cpu.idle', 'io.weight', 'io.bfq.weight', 'cpuset.cpus', 'cpuset.mems']);
 
-/** What the unit's cgroup offers; before it exists, what its hierarchy's root says a child will offer. */
+/**
+ * What the unit's cgroup offers; before it exists, what its hierarchy's root says a child will
+ * offer — also for a controller its cgroup is not made in yet (realize.ts: made once a directive
+ * asks for it, so judged by the node's hierarchy, not by the set the spec before needed).
+ */
 function availableFor(cgroup: UnitCgroup, layout: LimitLayout): Available {
-  const inUnit = availableIn(cgroup.dirs, layout);
+  const unmade = (c: string): string | undefined => (layout === 'v1' ? cgroup.layout.hierarchies.find((h) => h.version === 1 && h.controllers.includes(c)) : undefined)?.mount;
   return {
     layout,
     has: (controller, file) => {
-      const dir = dirFor(cgroup.dirs, layout, controller);
+      const dir = dirFor(cgroup.dirs, layout, controller) ?? (unmade(controller) !== undefined ? `${unmade(controller)}/${cgroup.rel}` : undefined);
       if (dir === undefined) return false;
-      if (existsSync(dir)) return inUnit.has(controller, file);
+      if (existsSync(dir)) return existsSync(join(dir, file));
       const root = dir.endsWith(`/${cgroup.rel}`) ? dir.slice(0, -(cgroup.rel.length + 1)) : dirname(dir);
       return existsSync(join(root, file)) || (existsSync(root) && CHILD_ONLY.has(file));
     },

@@ -42,7 +42,8 @@ function write(dirs: CgroupDirs, layout: LimitLayout, x: LimitWrite): LimitProbl
   const path = dir === undefined ? `(${x.controller})/${x.file}` : join(dir, x.file);
   const fail = (code: string, text: string): LimitProblem =>
     ({ directive: x.directive, path, value: x.value, code, message: `Failed to set '${x.file}' attribute on '${dir ?? `(no ${x.controller} hierarchy)`}' to '${x.value}': ${text}` });
-  if (dir === undefined) return x.optional ? undefined : fail('ENODIR', `the unit has no cgroup in the ${x.controller} hierarchy`);
+  // a reset into a hierarchy the unit's cgroup is not made in (realize.ts): nothing of its own to reset there
+  if (dir === undefined) return x.optional || x.directive === '' ? undefined : fail('ENODIR', `the unit has no cgroup in the ${x.controller} hierarchy`);
   // a reset (no directive asks for it) into an optional file this kernel's controller lacks
   // (blkio.bfq.weight without BFQ): not tried again at every start for a while (each try is an
   // ENOENT, and Node makes an Error of it); a directive's write is always tried

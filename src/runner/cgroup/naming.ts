@@ -24,8 +24,20 @@ export interface UnitCgroup {
   readonly rel: string;
   /** Controller (or 'unified') → absolute directory; co-mounted v1 controllers share one. */
   readonly dirs: Readonly<Record<string, string>>;
-  /** One directory per hierarchy (what a process is written into), the unified one first. */
+  /**
+   * The cgroup's directory in each hierarchy it is made in, the unified one first. systemd
+   * realizes a unit's cgroup only in the v1 controllers it needs (unit_get_target_mask(); a
+   * hybrid node: cgroup2, name=systemd, memory, pids, and what its directives ask for: realize.ts).
+   */
   readonly placement: readonly string[];
+  /** The hierarchies of `placement`, in its order. */
+  readonly hierarchies: readonly Hierarchy[];
+  /**
+   * What a command is written into, one directory a hierarchy of the layout: the cgroup where it
+   * is made, the agent's base slice in the others (as systemd leaves a process in the nearest
+   * realized parent: never in the holders' cgroup its shim forked it from).
+   */
+  readonly joins: readonly string[];
   /** Where membership, emptiness and kills are read: the unified dir, else a v1 one (pids, memory, …). */
   readonly primary: string;
   readonly layout: CgroupLayout;
@@ -62,21 +74,37 @@ export function escapeCgroupName(name: string): string {
   return s;
 }
 
-function resolve(ctx: CgroupContext, rel: string): UnitCgroup {
+/** Which hierarchies a unit's cgroup is made in (realize.ts); every one when not said. */
+export type Realize = (h: Hierarchy) => boolean;
+
+function resolve(ctx: CgroupContext, rel: string, realize?: Realize): UnitCgroup {
   const dirs: Record<string, string> = {};
-  const placement: string[] = [];
+  const placement: string[] = [], joins: string[] = [], hierarchies: Hierarchy[] = [];
+  const primary = primaryHierarchy(ctx.layout.hierarchies);
   for (const h of ctx.layout.hierarchies) {
     const dir = `${h.mount}/${rel}`;
+    // the primary hierarchy (membership, emptiness, kills) always; the rest as the unit needs them
+    if (h !== primary && realize && !realize(h)) { joins.push(`${h.mount}/${ctx.base}`); continue; }
     placement.push(dir);
+    joins.push(dir);
+    hierarchies.push(h);
     if (h.version === 2) dirs['unified'] = dir;
     else for (const c of h.controllers) dirs[c] = dir;
   }
-  return { rel, dirs, placement, primary: primaryDir(ctx.layout.hierarchies, rel), layout: ctx.layout, base: ctx.base };
+  return { rel, dirs, placement, hierarchies, joins, primary: `${primary.mount}/${rel}`, layout: ctx.layout, base: ctx.base };
 }
 
-function primaryDir(hs: readonly Hierarchy[], rel: string): string {
-  const pick = hs.find((h) => h.version === 2) ?? hs.find((h) => h.controllers.includes('pids')) ?? hs.find((h) => h.controllers.includes('memory')) ?? hs[0]!;
-  return `${pick.mount}/${rel}`;
+/** The same cgroup made in other hierarchies (a live change that needs one more: realize.ts). */
+export function realizedIn(cg: UnitCgroup, realize: Realize): UnitCgroup {
+  return resolve({ layout: cg.layout, base: cg.base }, cg.rel, realize);
+}
+
+/** Whether two names of a unit's cgroup are the same cgroup made in the same hierarchies. */
+export const sameCgroup = (a: UnitCgroup | undefined, b: UnitCgroup | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.rel === b.rel && a.layout === b.layout && a.hierarchies.length === b.hierarchies.length && a.hierarchies.every((h, i) => h === b.hierarchies[i]));
+
+function primaryHierarchy(hs: readonly Hierarchy[]): Hierarchy {
+  return hs.find((h) => h.version === 2) ?? hs.find((h) => h.controllers.includes('pids')) ?? hs.find((h) => h.controllers.includes('memory')) ?? hs[0]!;
 }
 
 /**
@@ -84,11 +112,11 @@ function primaryDir(hs: readonly Hierarchy[], rel: string): string {
  * the agent's own between its base and Slice= (cluster mode: one per namespace, namespaceSlice()),
  * so that two units of the same name never share a cgroup. undefined when the layout has no hierarchy.
  */
-export function unitCgroup(ctx: CgroupContext, unitName: string, slice?: string, group?: string): UnitCgroup | undefined {
+export function unitCgroup(ctx: CgroupContext, unitName: string, slice?: string, group?: string, realize?: Realize): UnitCgroup | undefined {
   if (ctx.layout.hierarchies.length === 0) return undefined;
   const leaf = escapeCgroupName(/\.[a-z]+$/.test(unitName) ? unitName : `${unitName}.service`);
   const sub = slice !== undefined && slice !== '' ? slicePath(slice) : '';
-  return resolve(ctx, [ctx.base, group !== undefined && group !== '' ? escapeCgroupName(group) : '', sub, leaf].filter(Boolean).join('/'));
+  return resolve(ctx, [ctx.base, group !== undefined && group !== '' ? escapeCgroupName(group) : '', sub, leaf].filter(Boolean).join('/'), realize);
 }
 
 /**
@@ -121,7 +149,7 @@ export function cgroupOfPid(ctx: CgroupContext, pid: number, read: (path: string
   if (ctx.layout.hierarchies.length === 0 || !(pid > 0)) return undefined;
   let text: string;
   try { text = read(`/proc/${pid}/cgroup`); } catch { return undefined; }
-  const primary = ctx.layout.hierarchies.find((h) => h.version === 2) ?? ctx.layout.hierarchies.find((h) => h.controllers.includes('pids')) ?? ctx.layout.hierarchies[0]!;
+  const primary = primaryHierarchy(ctx.layout.hierarchies);
   for (const line of text.split('\n')) {
     const m = /^([0-9]+):([^:]*):(.*)$/.exec(line);
     if (!m) continue;

@@ -60,7 +60,7 @@ function enableControllers(dir: string): string[] {
 export function ensureUnitCgroup(cg: UnitCgroup): boolean {
   const levels = cg.rel.split('/');
   let made = true;
-  for (const h of cg.layout.hierarchies) {
+  for (const h of cg.hierarchies) {
     const cpuset = h.version === 1 && h.controllers.includes('cpuset');
     const enable = h.version === 2 && cg.layout.mode === 'v2';
     const leaf = enable ? 'missing' : ensureLeaf(`${h.mount}/${cg.rel}`, cpuset, levels.length > 1);
@@ -289,9 +289,44 @@ export function killCgroup(cg: UnitCgroup, sig: number, o: KillOptions = {}): nu
   return sent;
 }
 
-/** Moves a process into the cgroup in every hierarchy (the agent's own tool: tests, adoption). */
+/** Moves a process into the cgroup in every hierarchy (the agent's own tool: tests, adoption); the base slice where the cgroup is not made (joins). */
 export function attachPid(cg: UnitCgroup, pid: number): void {
-  for (const d of cg.placement) writeFileSync(`${d}/cgroup.procs`, String(pid));
+  for (const d of cg.joins) writeFileSync(`${d}/cgroup.procs`, String(pid));
+}
+
+/**
+ * A running unit's cgroup made in the hierarchies `wider` adds (a live change asks for a
+ * controller: realize.ts), its processes moved in (systemd's cg_migrate_v1_controllers()).
+ * Returns what failed, one line each (the processes stay where they were there).
+ */
+export function widenCgroup(cg: UnitCgroup, wider: UnitCgroup): string[] {
+  const added = wider.hierarchies.filter((h) => !cg.hierarchies.includes(h));
+  if (added.length === 0) return [];
+  try { ensureUnitCgroup(wider); } catch (e) { return [(e as Error).message]; }
+  const problems: string[] = [];
+  const pids = cgroupPids(cg);
+  for (const h of added) {
+    for (const pid of pids) {
+      try { writeFileSync(`${h.mount}/${wider.rel}/cgroup.procs`, String(pid)); } catch (e) {
+        if (errCode(e) !== 'ESRCH') problems.push(`cannot move PID ${pid} into ${h.mount}/${wider.rel}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Empty folders of the cgroup in the hierarchies it is no longer made in (an agent before
+ * realize.ts made every unit's cgroup in every hierarchy; a spec that asked for a controller
+ * before): removed at the unit's first start under this agent. A cgroup with processes stays.
+ */
+export function removeUnrealized(cg: UnitCgroup): void {
+  for (const h of cg.layout.hierarchies) {
+    if (cg.hierarchies.includes(h)) continue;
+    const dir = `${h.mount}/${cg.rel}`;
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
+    try { rmdirSync(dir); } catch { /* busy (processes, a subtree): left as it is */ }
+  }
 }
 
 
