@@ -31,7 +31,8 @@ import { REPO } from '../support/paths.ts';
 import { shimPath } from '../support/units.ts';
 import { sleep, until } from '../support/wait.ts';
 import { isEmptyLine } from '../../src/runner/shimproto.ts';
-import { basePids, detectCgroups, holdersCgroup, removeBaseTree, unitCgroup, type CgroupLayout } from '../../src/runner/cgroup/index.ts';
+import { basePids, detectCgroups, holdersCgroup, realizeFor, removeBaseTree, unitCgroup, type CgroupLayout } from '../../src/runner/cgroup/index.ts';
+import { unitResources } from '../../src/runner/cgroup/apply.ts';
 import { HOST_NAMESPACES_ROOT, hostNamespacePid, hostShimPath, installHostShim } from '../../src/runner/hostns.ts';
 import { encodeShimEnv } from '../../src/runner/shimproto.ts';
 import { removeNotifyFolder } from '../../src/runner/notifysock.ts';
@@ -231,16 +232,18 @@ time.sleep(1000)
   assert.deepEqual(readFileSync(join(c.out, 'shadow'), 'utf8').split('\n').filter(Boolean), ['host-marker'], 'the host\'s folder, not the container\'s tmpfs over it');
   const nobody = hostNobody();
   if (nobody !== undefined) assert.equal(Number(readFileSync(join(c.out, 'uid'), 'utf8')), nobody, 'User=nobody is the host\'s nobody (the container\'s /etc/passwd says 4242)');
-  // placement: outside the pod's cgroup, in the unit's and the holders' cgroups of every hierarchy
+  // placement: outside the pod's cgroup, in the unit's cgroup of each hierarchy a plain unit's is
+  // made in (realize.ts: the agent's slice in the others) and the holders' cgroup of every hierarchy
   if (LAYOUT.mode !== 'none') {
-    const cg = unitCgroup({ layout: LAYOUT, base: c.base }, c.name)!;
+    const cg = unitCgroup({ layout: LAYOUT, base: c.base }, c.name, undefined, undefined, realizeFor({ service: {} }, unitResources({ service: {} }, undefined), LAYOUT.unified !== undefined))!;
+    assert.ok(cg.placement.length >= 1 && cg.joins.length === LAYOUT.hierarchies.length);
     const holders = holdersCgroup({ layout: LAYOUT, base: c.base })!;
     // the simulated agent's cgroup namespace is rooted at its pod cgroup, as a v2 pod's is
     if (LAYOUT.unified) {
       assert.ok(r.selfCgroup.split('\n').includes('0::/'), `inside, the agent sees itself at its namespace's root: ${r.selfCgroup}`);
       assert.ok(procs(c.pod[0]!).includes(sim.pid!), 'outside, it is in the pod cgroup');
     }
-    for (const d of cg.placement) assert.ok(procs(d).includes(main), `${main} in ${d}`);
+    for (const d of cg.joins) assert.ok(procs(d).includes(main), `${main} in ${d}`);
     for (const d of holders.placement) assert.ok(procs(d).includes(shim), `holder ${shim} in ${d}`);
     for (const d of c.pod) assert.ok(!procs(d).includes(main) && !procs(d).includes(shim), `neither in the pod cgroup ${d}`);
     // seen from the host's cgroup namespace: a path from the hierarchy's root, no "/.."

@@ -2,8 +2,8 @@
 //   tasks    pids.current (v2 or the v1 pids hierarchy); else the number of cgroup.procs entries
 //   memory   v2 memory.current / memory.peak / memory.max / memory.high;
 //            v1 memory.usage_in_bytes / memory.max_usage_in_bytes / memory.limit_in_bytes
-//   cpu      v1 cpuacct.usage (ns) where mounted, else cpu.stat usage_usec of the unified
-//            hierarchy (which has it even without the cpu controller)
+//   cpu      cpu.stat usage_usec of the unified hierarchy (which has it even without the cpu
+//            controller), else v1 cpuacct.usage (ns) where the unit's cgroup is made in it
 // A figure the node does not have is left out (undefined), never guessed.
 
 import { readFileSync } from 'node:fs';
@@ -43,10 +43,9 @@ export function readUsage(cg: UnitCgroup): CgroupUsage {
     memoryPeak = num(read(`${m}/memory.max_usage_in_bytes`));
     memoryMax = limit(read(`${m}/memory.limit_in_bytes`));
   }
-  let cpuNs = num(read(cg.dirs['cpuacct'] && `${cg.dirs['cpuacct']}/cpuacct.usage`));
-  if (cpuNs === undefined && uni) {
-    const us = /^usage_usec ([0-9]+)$/m.exec(read(`${uni}/cpu.stat`) ?? '');
-    if (us) cpuNs = Number(us[1]) * 1000;
-  }
+  // cgroup2 first: its cgroup lives as long as the invocation (a cpuacct cgroup may be made
+  // partway through one, realize.ts, and would count from then)
+  const us = uni ? /^usage_usec ([0-9]+)$/m.exec(read(`${uni}/cpu.stat`) ?? '') : null;
+  const cpuNs = us ? Number(us[1]) * 1000 : num(read(cg.dirs['cpuacct'] && `${cg.dirs['cpuacct']}/cpuacct.usage`));
   return { tasks, tasksMax, memoryBytes, memoryPeak, memoryMax, memoryHigh, cpuNs };
 }
