@@ -45,7 +45,7 @@ export interface LaunchInput {
   readonly agentEnv: Readonly<Record<string, string | undefined>>;
   /** The host's root as the agent sees it; /proc/N/root: enter process N's namespaces (see above). */
   readonly hostRoot: string | undefined;
-  /** The unit's cgroup directories (every hierarchy) and the holders' (issue 13); absent: no cgroup. */
+  /** What the command joins, one directory a hierarchy (UnitCgroup.joins), and the holders' cgroup (issue 13); absent: no cgroup. */
   readonly cgroups?: readonly string[] | undefined;
   readonly holderCgroups?: readonly string[] | undefined;
   /** spec.service, for the mount namespace's directives (sandbox.ts, issue 14); absent: none. */

@@ -458,14 +458,19 @@ export class UnitRunner {
     // the same name keeps the same object: cgroup and named stay one (issue 19: ~1 KB a unit)
     const fresh = this.nameCgroup();
     const cg = this.named = sameCgroup(fresh, this.named) ? this.named : fresh;
-    // a new Slice= (or set of hierarchies) takes effect for the next invocation; a running one keeps its cgroup (pruneCgroup() switches)
-    const running = this.cgroup !== undefined && cgroupExists(this.cgroup) && isPopulated(this.cgroup);
-    if (cg !== this.cgroup && (this.activeState === 'inactive' || this.activeState === 'failed') && !running) { this.cgroup = cg; this.cgroupRemoved = undefined; }
-    // a running unit whose new directives need a hierarchy its cgroup is not made in: made there now, its processes moved in (realize.ts)
-    if (running && cg && this.cgroup && cg.rel === this.cgroup.rel && cg.hierarchies.some((h) => !this.cgroup!.hierarchies.includes(h))) {
+    // a new Slice= (or set of hierarchies) takes effect for the next invocation: at once when the
+    // cgroup is gone (stopped, or removed for a wait to restart) and no spawn is on its way into
+    // it; a cgroup that is there keeps its name until it is removed (pruneCgroup() switches)
+    for (const s of this.placed) if (s.done) this.placed.delete(s);
+    const there = this.cgroup !== undefined && cgroupExists(this.cgroup);
+    if (cg !== this.cgroup && !there && this.placed.size === 0) { this.cgroup = cg; this.cgroupRemoved = undefined; }
+    // a cgroup that is there whose new directives need a hierarchy it is not made in: made there
+    // now, its processes moved in (realize.ts); what failed is said, and the narrower one kept
+    if (there && cg && this.cgroup && cg.rel === this.cgroup.rel && cg.hierarchies.some((h) => !this.cgroup!.hierarchies.includes(h))) {
       const had = this.cgroup.hierarchies, wider = realizedIn(this.cgroup, (h) => had.includes(h) || cg.hierarchies.includes(h));
-      for (const m of widenCgroup(this.cgroup, wider)) this.log('warning', `${this.unitName}: ${m}`);
-      this.cgroup = sameCgroup(wider, cg) ? cg : wider;
+      const failed = widenCgroup(this.cgroup, wider);
+      for (const m of failed) this.log('warning', `${this.unitName}: ${m}`);
+      if (wider.placement.every((d) => existsSync(d))) this.cgroup = sameCgroup(wider, cg) ? cg : wider;
     }
     this.judge();
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)
@@ -492,7 +497,8 @@ export class UnitRunner {
   /** Fail closed: a unit that asks for a protection this node does not apply never starts (this.resources: the spec's, read before). */
   private judge(): void {
     this.resources ??= unitResources(this.spec, this.opts.cgroups);
-    this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.cgroup, this.opts.cgroups, this.opts.shimPath)];
+    // judged by the cgroup the spec names (made in the hierarchies its directives need), not by the one an invocation under way keeps
+    this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.named ?? this.cgroup, this.opts.cgroups, this.opts.shimPath)];
     this.refused = refusedDirectives(this.notApplied, this.opts.allowUnenforced);
     this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
   }

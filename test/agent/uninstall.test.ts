@@ -15,9 +15,9 @@ import type { UnitStatus } from '../../src/agent/protocol.ts';
 
 const LAYOUT = detectCgroups();
 const skip = LAYOUT.mode === 'none' ? `no writable cgroup hierarchy (${LAYOUT.notes.join('; ')})` : false;
-/** A hierarchy a plain unit's cgroup is made in (realize.ts: cgroup2, name=systemd, memory, pids; freezer and cpuacct too without cgroup2). */
+/** A hierarchy a plain unit's cgroup is made in (realize.ts: cgroup2, name=systemd, memory, pids, cpu, blkio; freezer and cpuacct too without cgroup2). */
 const plain = (h: { version: number; controllers: readonly string[] }): boolean => h.version === 2
-  || h.controllers.some((c) => ['name=systemd', 'memory', 'pids', ...(LAYOUT.unified ? [] : ['freezer', 'cpuacct'])].includes(c));
+  || h.controllers.some((c) => ['name=systemd', 'memory', 'pids', 'cpu', 'blkio', ...(LAYOUT.unified ? [] : ['freezer', 'cpuacct'])].includes(c));
 const procs = (dir: string): number[] => { try { return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number); } catch { return []; } };
 
 async function running(a: AgentFixture, ids: string[]): Promise<UnitStatus[]> {

@@ -41,36 +41,58 @@ test('MemoryMax=, MemorySwapMax=, CPUQuota=, CPUQuotaPeriodSec=, CPUWeight=, All
 });
 
 // realize.ts: a live change that needs a hierarchy the running unit's cgroup is not made in
-// (systemctl set-property CPUQuota= on a plain unit): made there, the processes moved in, the
-// limit written, no restart; the directive removed again: the cgroup stays for the invocation,
-// and the next invocation (a restart) is made without it
-test('set-property CPUQuota= on a running unit with no CPU directive: its cgroup is made in the cpu hierarchy, its main process moved in and limited without a restart; once removed, the next invocation is not made there', async (t) => {
+// (DevicePolicy= on a plain unit): made there, the processes moved in (a child forked before the
+// change too), the policy written, no restart; the directive removed again: the cgroup stays for
+// the invocation, unrestricted, and the next invocation (a start) is made without it
+test('DevicePolicy=closed set on a running unit with no device directive: its cgroup is made in the devices hierarchy, its processes moved in and restricted without a restart; once removed, the next invocation is not made there', async (t) => {
   if (skip) { t.skip(skip); return; }
-  const cpu = LAYOUT.hierarchies.find((x) => x.version === 1 && x.controllers.includes('cpu'));
-  if (!cpu) { t.skip('no v1 cpu hierarchy here'); return; }
+  const devices = LAYOUT.hierarchies.find((x) => x.version === 1 && x.controllers.includes('devices'));
+  if (!devices) { t.skip('no v1 devices hierarchy here'); return; }
   const h = harness(t, { cgroups: true });
-  const spec = { service: { type: 'exec', execStart: ['/bin/sleep 1000'] } };
+  const spec = { service: { type: 'exec', execStart: ["/bin/sh -c '/bin/sleep 1000 & exec /bin/sleep 1001'"] } };
   const r = h.open('widened.service', spec);
   r.start();
-  await waitFor(r, 'running', subState('running'));
-  const pid = r.props.MainPID, rel = r.cgroup!.rel;
-  const cpuLine = (p: number): string | undefined => readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('cpu'))?.replace(/^[0-9]+:[^:]*:/, '');
-  assert.equal(existsSync(`${cpu.mount}/${rel}`), false, 'no cgroup of its own in cpu before');
-  assert.equal(cpuLine(pid), `/${h.cgroups!.base}`);
-  r.updateSpec({ service: { ...spec.service, cpuQuota: '20%' } });
+  await waitFor(r, 'running with its child', (x) => x.props.SubState === 'running' && x.unitProcesses().length === 2);
+  const pid = r.props.MainPID, rel = r.cgroup!.rel, both = r.unitProcesses();
+  const devLine = (p: number): string | undefined => readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('devices'))?.replace(/^[0-9]+:[^:]*:/, '');
+  assert.equal(existsSync(`${devices.mount}/${rel}`), false, 'no cgroup of its own in devices before');
+  for (const p of both) assert.equal(devLine(p), `/${h.cgroups!.base}`);
+  r.updateSpec({ service: { ...spec.service, devicePolicy: 'closed' } });
+  assert.deepEqual(r.refused, []);
   assert.equal(r.props.MainPID, pid, 'no restart');
-  assert.equal(cpuLine(pid), `/${rel}`, 'moved into its new cpu cgroup');
-  assert.equal(read(`${cpu.mount}/${rel}`, 'cpu.cfs_quota_us'), '20000', '20% of the 100 ms period');
-  assert.equal(r.cgroup!.dirs['cpu'], `${cpu.mount}/${rel}`);
+  for (const p of both) assert.equal(devLine(p), `/${rel}`, `PID ${p} moved into its new devices cgroup`);
+  assert.doesNotMatch(read(`${devices.mount}/${rel}`, 'devices.list'), /^a \*:\* rwm$/m, 'restricted');
+  assert.equal(r.cgroup!.dirs['devices'], `${devices.mount}/${rel}`);
   r.updateSpec(spec);
-  assert.equal(read(`${cpu.mount}/${rel}`, 'cpu.cfs_quota_us'), '-1', 'reset while the invocation keeps its cpu cgroup');
+  assert.equal(read(`${devices.mount}/${rel}`, 'devices.list'), 'a *:* rwm', 'unrestricted again while the invocation keeps its devices cgroup');
   r.stop();
   await waitFor(r, 'dead', subState('dead'));
-  assert.equal(existsSync(`${cpu.mount}/${rel}`), false, 'removed with the rest at the stop');
+  assert.equal(existsSync(`${devices.mount}/${rel}`), false, 'removed with the rest at the stop');
   r.start();
   await waitFor(r, 'running again', (x) => x.props.SubState === 'running' && x.props.MainPID !== pid && x.props.MainPID > 0);
-  assert.equal(cpuLine(r.props.MainPID), `/${h.cgroups!.base}`, 'the next invocation is made without cpu');
-  assert.equal(existsSync(`${cpu.mount}/${rel}`), false);
+  assert.equal(devLine(r.props.MainPID), `/${h.cgroups!.base}`, 'the next invocation is made without devices');
+  assert.equal(existsSync(`${devices.mount}/${rel}`), false);
+});
+
+test('CPUQuota= and DevicePolicy= added while the unit waits to restart (its cgroup removed): the next invocation is made in the cpu and devices hierarchies and limited; nothing is refused', async (t) => {
+  if (skip) { t.skip(skip); return; }
+  const cpu = LAYOUT.hierarchies.find((x) => x.version === 1 && x.controllers.includes('cpu'));
+  const devices = LAYOUT.hierarchies.find((x) => x.version === 1 && x.controllers.includes('devices'));
+  if (!cpu || !devices) { t.skip('no v1 cpu or devices hierarchy here'); return; }
+  const h = harness(t, { cgroups: true });
+  const spec = { unit: { startLimitIntervalSec: 0 }, service: { type: 'exec', execStart: ['/bin/sleep 0.3'], restart: 'always', restartSec: '1s' } };
+  const r = h.open('waiting.service', spec);
+  r.start();
+  await waitFor(r, 'auto-restart', subState('auto-restart'), 3000);
+  const rel = r.cgroup!.rel;
+  r.updateSpec({ ...spec, service: { ...spec.service, execStart: ['/bin/sleep 1000'], cpuQuota: '30%', devicePolicy: 'closed' } });
+  assert.deepEqual(r.refused, [], 'nothing refused');
+  await waitFor(r, 'restarted and running', (x) => x.props.NRestarts === 1 && x.props.SubState === 'running' && x.props.MainPID > 0, 3000);
+  const lines = readFileSync(`/proc/${r.props.MainPID}/cgroup`, 'utf8');
+  for (const c of ['cpu', 'devices']) assert.match(lines, new RegExp(`^[0-9]+:([^:]*,)?${c}(,[^:]*)?:/${rel.replaceAll('.', '\\.')}$`, 'm'), lines);
+  assert.equal(read(`${cpu.mount}/${rel}`, 'cpu.cfs_quota_us'), '30000');
+  assert.doesNotMatch(read(`${devices.mount}/${rel}`, 'devices.list'), /^a \*:\* rwm$/m, 'its device list is restricted');
+  assert.ok(!h.logs.some((l) => /Failed to set/.test(l)), h.logs.join('\n'));
 });
 
 test('without a cgroup hierarchy the agent can write, MemoryMax= is reported as not applied and refused (it protects the host)', async (t) => {

@@ -202,30 +202,32 @@ test('OOM kills are read from the unit\'s memory cgroup: v2 memory.events oom_ki
   assert.equal(oomKilled(undefined, 1), false, 'a first reading is a baseline');
 });
 
-test('realize.ts: the v1 hierarchies a unit\'s cgroup is made in, as systemd 257 realizes them on a hybrid node (name=systemd, memory, pids; a controller each directive writes; devices for a device policy; every one with Delegate=; freezer and cpuacct without cgroup2)', () => {
+test('realize.ts: the v1 hierarchies a unit\'s cgroup is made in (name=systemd, memory, pids as systemd 257 on a hybrid node; cpu and blkio for every unit, as systemd does for siblings of a unit with a weight; a controller each other directive writes; devices for a device policy; every one with Delegate=; freezer and cpuacct without cgroup2)', () => {
   const sets = (service: Record<string, unknown>, unified = true): string => {
     const spec = { service: { execStart: ['/bin/true'], ...service } } as ServiceUnitSpec;
     const want = realizedControllers(spec, unitResources(spec, undefined), unified);
     return want === 'all' ? 'all' : [...want].sort().join(' ');
   };
-  assert.equal(sets({}), 'memory name=systemd pids');
-  assert.equal(sets({}, false), 'cpuacct freezer memory name=systemd pids');
-  assert.equal(sets({ cpuQuota: '20%' }), 'cpu memory name=systemd pids');
-  assert.equal(sets({ cpuWeight: 50 }), 'cpu memory name=systemd pids');
-  assert.equal(sets({ ioWeight: 300 }), 'blkio memory name=systemd pids');
-  assert.equal(sets({ allowedCPUs: '0' }), 'cpuset memory name=systemd pids');
-  assert.equal(sets({ devicePolicy: 'closed' }), 'devices memory name=systemd pids');
-  assert.equal(sets({ privateDevices: true }), 'devices memory name=systemd pids', 'PrivateDevices= implies DevicePolicy=closed');
-  assert.equal(sets({ protectClock: true }), 'memory name=systemd pids', 'ProtectClock= alone restricts nothing (DevicePolicy=auto)');
+  assert.equal(sets({}), 'blkio cpu memory name=systemd pids');
+  assert.equal(sets({}, false), 'blkio cpu cpuacct freezer memory name=systemd pids');
+  assert.equal(sets({ cpuQuota: '20%' }), 'blkio cpu memory name=systemd pids');
+  assert.equal(sets({ cpuWeight: 50 }), 'blkio cpu memory name=systemd pids');
+  assert.equal(sets({ ioWeight: 300 }), 'blkio cpu memory name=systemd pids');
+  assert.equal(sets({ allowedCPUs: '0' }), 'blkio cpu cpuset memory name=systemd pids');
+  assert.equal(sets({ devicePolicy: 'closed' }), 'blkio cpu devices memory name=systemd pids');
+  assert.equal(sets({ privateDevices: true }), 'blkio cpu devices memory name=systemd pids', 'PrivateDevices= implies DevicePolicy=closed');
+  assert.equal(sets({ protectClock: true }), 'blkio cpu memory name=systemd pids', 'ProtectClock= alone restricts nothing (DevicePolicy=auto)');
   assert.equal(sets({ delegate: true }), 'all');
-  assert.equal(sets({ delegate: 'no', cpuQuota: '20%' }), 'cpu memory name=systemd pids');
+  assert.equal(sets({ delegate: 'no', cpuQuota: '20%' }), 'blkio cpu memory name=systemd pids');
   // naming.ts: cgroup2 and the primary hierarchy always; the others by the set; co-mounted controllers share one
   const hier = (key: string, version: 1 | 2 = 1): Hierarchy => ({ key, version, mount: `/cg/${key}`, controllers: version === 2 ? [] : key.split(','), root: '/', agent: undefined, writable: true });
-  const layout: CgroupLayout = { mode: 'hybrid', hierarchies: [hier('unified', 2), hier('name=systemd'), hier('cpu,cpuacct'), hier('memory'), hier('pids'), hier('freezer')], unified: undefined, hasKill: true, favorDynMods: false, notes: [] };
-  const spec = { service: { execStart: ['/bin/true'], cpuQuota: '20%' } } as ServiceUnitSpec;
+  const layout: CgroupLayout = { mode: 'hybrid', hierarchies: [hier('unified', 2), hier('name=systemd'), hier('cpu,cpuacct'), hier('cpuset'), hier('memory'), hier('pids'), hier('freezer'), hier('devices')], unified: undefined, hasKill: true, favorDynMods: false, notes: [] };
+  const spec = { service: { execStart: ['/bin/true'], allowedCPUs: '0' } } as ServiceUnitSpec;
   const cg = unitCgroup({ layout, base: 'b.slice' }, 'q.service', undefined, undefined, realizeFor(spec, unitResources(spec, undefined), true))!;
-  assert.deepEqual(cg.placement, ['/cg/unified/b.slice/q.service', '/cg/name=systemd/b.slice/q.service', '/cg/cpu,cpuacct/b.slice/q.service', '/cg/memory/b.slice/q.service', '/cg/pids/b.slice/q.service']);
-  assert.deepEqual(cg.joins, [...cg.placement, '/cg/freezer/b.slice'], 'a command joins the base slice where the cgroup is not made');
-  assert.equal(cg.dirs['cpuacct'], '/cg/cpu,cpuacct/b.slice/q.service');
+  assert.deepEqual(cg.placement, ['/cg/unified/b.slice/q.service', '/cg/name=systemd/b.slice/q.service', '/cg/cpu,cpuacct/b.slice/q.service', '/cg/cpuset/b.slice/q.service', '/cg/memory/b.slice/q.service', '/cg/pids/b.slice/q.service']);
+  assert.deepEqual(cg.joins, [...cg.placement, '/cg/freezer/b.slice', '/cg/devices/b.slice'], 'a command joins the base slice where the cgroup is not made');
+  assert.equal(cg.dirs['cpuacct'], '/cg/cpu,cpuacct/b.slice/q.service', 'co-mounted with cpu: made with it');
   assert.equal(cg.dirs['freezer'], undefined);
+  // the primary hierarchy (here cgroup2) is made even when the set says nothing of it
+  assert.deepEqual(unitCgroup({ layout, base: 'b.slice' }, 'n.service', undefined, undefined, () => false)!.placement, ['/cg/unified/b.slice/n.service']);
 });

@@ -91,7 +91,7 @@ test('names: systemd slice nesting, cg_escape, the holders beside the units, nev
 
 // ---- real processes --------------------------------------------------------------------------
 
-test('the main PID is in <hierarchy>/<base>/<unit>.service in each hierarchy systemd 257 makes a plain service\'s cgroup in (cgroup2, name=systemd, memory, pids; freezer and cpuacct too without cgroup2), in <base> in the others, never in the agent\'s cgroup; its shim is in the holders\' cgroup', { skip }, async (t) => {
+test('the main PID is in <hierarchy>/<base>/<unit>.service in each hierarchy a plain service\'s cgroup is made in (realize.ts: cgroup2, name=systemd, memory, pids as systemd 257; cpu and blkio; freezer and cpuacct too without cgroup2), in <base> in the others, never in the agent\'s cgroup; its shim is in the holders\' cgroup', { skip }, async (t) => {
   const h = harness(t, { cgroups: true });
   const r = h.open('place.service', { service: { type: 'exec', execStart: ['/bin/sleep 1000'] } }); // exec: running once placed and exec'd
   r.start();
@@ -101,7 +101,7 @@ test('the main PID is in <hierarchy>/<base>/<unit>.service in each hierarchy sys
   assert.equal(cg.rel, `${h.cgroups!.base}/place.service`);
   for (const dir of cg.placement) assert.deepEqual(procsOf(dir), [main], `${dir}/cgroup.procs`);
   const plain = (x: { version: number; controllers: readonly string[] }): boolean => x.version === 2
-    || x.controllers.some((c) => ['name=systemd', 'memory', 'pids', ...(LAYOUT.unified ? [] : ['freezer', 'cpuacct'])].includes(c));
+    || x.controllers.some((c) => ['name=systemd', 'memory', 'pids', 'cpu', 'blkio', ...(LAYOUT.unified ? [] : ['freezer', 'cpuacct'])].includes(c));
   assert.deepEqual(cg.hierarchies.map((x) => x.mount), LAYOUT.hierarchies.filter(plain).map((x) => x.mount), 'made in these hierarchies alone');
   const mine = cgroupsOf(process.pid), its = cgroupsOf(main);
   for (const [k, path] of its) {

@@ -19,7 +19,7 @@ export function agentCgroups(stateDir: string, env: Readonly<Record<string, stri
   for (const line of describeLayout(layout)) log(layout.mode === 'none' && layout.notes.length > 0 ? 'warning' : 'info', line);
   if (layout.mode === 'none') return undefined;
   const base = agentBase(stateDir, SYSTEM_STATE_DIR, env);
-  log('info', `cgroups: units in ${base}/<unit>.service, their uo-shims in ${base}/uo-holders.scope, in every hierarchy above`);
+  log('info', `cgroups: units in ${base}/<unit>.service (in the hierarchies each needs), their uo-shims in ${base}/uo-holders.scope (in every hierarchy above)`);
   return { layout, base };
 }
 

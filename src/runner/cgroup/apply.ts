@@ -170,7 +170,7 @@ function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, cgrou
   else if (devicesByBpf(cgroup, ctx)) {
     reason = cgroupBpfGap('the device filter', cgroup, ctx, shimPath, () => { compileDevices(deviceRules(dev, readDeviceHost()) ?? []); }, 'cgroup-bpf-device');
     if (reason !== undefined) reason = `this cgroup2-only node applies device access with a BPF_CGROUP_DEVICE program, and ${reason.replace(/^this node /, 'it ')}`;
-  } else if (cgroup.dirs['devices'] === undefined) reason = 'this node has no cgroup v1 "devices" hierarchy the agent can write (a hybrid node keeps device access on v1, as systemd does; a BPF_CGROUP_DEVICE program is used on cgroup2-only nodes)';
+  } else if (!ctx.layout.hierarchies.some((h) => h.version === 1 && h.controllers.includes('devices'))) reason = 'this node has no cgroup v1 "devices" hierarchy the agent can write (a hybrid node keeps device access on v1, as systemd does; a BPF_CGROUP_DEVICE program is used on cgroup2-only nodes)';
   if (reason === undefined) return out;
   const asked = DEVICE_ROWS.filter((n) => { const v = s[fieldName(n)]; return v !== undefined && v !== null && v !== 'auto' && !(Array.isArray(v) && v.length === 0); });
   for (const name of asked) out.push({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', protects: true, reason });

@@ -132,7 +132,7 @@ const cgroupFailure = (what: string, e: unknown): SetupFailure => {
 /**
  * Where a command of a delegated unit runs, made ready before it starts: its subgroup made, and
  * the unit's cgroup (and the subgroup) handed to User=/Group= (uid/gid undefined: unchanged).
- * `dirs` is the unit's cgroup in every hierarchy (UnitCgroup.placement). A unit without
+ * `dirs` is what the command joins, one a hierarchy (UnitCgroup.joins). A unit without
  * Delegate= gets `dirs` back untouched.
  */
 export function delegateCommand(dirs: readonly string[] | undefined, service: Readonly<Record<string, unknown>> | undefined, kind: ExecKind,

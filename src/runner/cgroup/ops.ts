@@ -304,11 +304,17 @@ export function widenCgroup(cg: UnitCgroup, wider: UnitCgroup): string[] {
   if (added.length === 0) return [];
   try { ensureUnitCgroup(wider); } catch (e) { return [(e as Error).message]; }
   const problems: string[] = [];
-  const pids = cgroupPids(cg);
-  for (const h of added) {
-    for (const pid of pids) {
-      try { writeFileSync(`${h.mount}/${wider.rel}/cgroup.procs`, String(pid)); } catch (e) {
-        if (errCode(e) !== 'ESRCH') problems.push(`cannot move PID ${pid} into ${h.mount}/${wider.rel}: ${(e as Error).message}`);
+  // as cg_migrate(): again until a pass finds no process not moved yet (a child forked meanwhile), a bounded number of times
+  const moved = new Set<number>();
+  for (let pass = 0; pass < 16; pass++) {
+    const fresh = cgroupPids(cg).filter((p) => !moved.has(p));
+    if (fresh.length === 0) break;
+    for (const pid of fresh) {
+      moved.add(pid);
+      for (const h of added) {
+        try { writeFileSync(`${h.mount}/${wider.rel}/cgroup.procs`, String(pid)); } catch (e) {
+          if (errCode(e) !== 'ESRCH') problems.push(`cannot move PID ${pid} into ${h.mount}/${wider.rel}: ${(e as Error).message}`);
+        }
       }
     }
   }

@@ -2,7 +2,8 @@
  * cgroup: the placement of processes into cgroups, the agent's directories in the UO_SHIM_*
  * variables (one absolute directory a line: every hierarchy of the node, cgroup2 first):
  *
- *   UO_SHIM_CGROUPS          the unit's cgroup: the command joins it first thing after fork(),
+ *   UO_SHIM_CGROUPS          the unit's cgroup (the agent's base slice in a hierarchy the unit's
+ *                            cgroup is not made in: realize.ts): the command joins it first thing after fork(),
  *                            before any other set-up step (as systemd's exec_invoke() does);
  *                            failing with status 219 (CGROUP) when a hierarchy refuses it
  *   UO_SHIM_HOLDER_CGROUPS   the holders' cgroup the shim moves itself into at start, out of

@@ -5,7 +5,7 @@
  *
  *   UO_SHIM_NAMESPACES: the holder could not enter them (hostns.c): nothing else is tried
  *     (the holder entered them before fork(); the command inherits them)  NAMESPACE 226
- *   UO_SHIM_CGROUPS: the unit's cgroup in every hierarchy (cgroup.c; born in the cgroup2 one
+ *   UO_SHIM_CGROUPS: the unit's cgroup, or the base slice, in every hierarchy (cgroup.c; born in the cgroup2 one
  *     by clone3() where the kernel does it)                    CGROUP 219
  *   signal mask and dispositions reset                      SIGNAL_MASK 207
  *   UO_SHIM_IGNORE_SIGPIPE: SIGPIPE ignored unless "0" (IgnoreSIGPIPE=, default yes)
