@@ -12,7 +12,7 @@
 // never in a unit's).
 
 import { descendants, isAlive, parentOf } from './procfs.ts';
-import { cgroupPids, killCgroup, type KillOptions, type UnitCgroup } from './cgroup/index.ts';
+import { cgroupPids, isPopulated, killCgroup, type KillOptions, type UnitCgroup } from './cgroup/index.ts';
 
 export interface Membership {
   /** Whether pid is a live process of the unit (a shim itself is not). */
@@ -75,10 +75,14 @@ export function cgroupMembership(cgroup: () => UnitCgroup | undefined, liveShims
     },
     signalAll(sig: number, o: KillOptions): number[] {
       const cg = cgroup();
+      const under = tree.pids();
+      // an empty cgroup and no tree (each crash's kill of what is left, issue 19): nothing to
+      // signal, and the shims to leave out are not looked for (/proc reads a shim)
+      if ((!cg || !isPopulated(cg)) && under.length === 0) return [];
       const exclude = new Set([...(o.exclude ?? []), ...liveShims(), process.pid]);
       const sent = cg ? killCgroup(cg, sig, { ...o, exclude }) : [];
       // processes outside the cgroup but under a shim (started before the unit had one)
-      for (const p of tree.pids()) {
+      for (const p of under) {
         if (exclude.has(p) || sent.includes(p)) continue;
         try { process.kill(p, sig); sent.push(p); if (o.cont && sig !== 9 && sig !== 18) process.kill(p, 18); if (o.hup) process.kill(p, 1); } catch { /* gone */ }
       }

@@ -15,20 +15,25 @@ export interface Tailed {
   readonly done: boolean;
 }
 
+/** Why a log is read: inotify said it changed ('event'), or a poll (the safety net, adoption, the shim's reaped exit). */
+export type ReadCause = 'event' | 'poll';
+
 export class EventLogTail<T extends Tailed> {
   private readonly watchers = new Map<number, FSWatcher>();
   private ticks = 0;
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly read: (t: T) => void;
+  private readonly read: (t: T, why: ReadCause) => void;
   private readonly all: () => readonly T[];
 
   /**
-   * read(t) is called whenever t's log may have grown. pollMs: how often to poll unwatched
+   * read(t, why) is called whenever t's log may have grown: 'event' when inotify said so,
+   * 'poll' for the safety net and adoption (the reader then also asks whether the writer still
+   * lives: a writer killed from outside writes nothing more to be told of). pollMs: how often to poll unwatched
    * spawns by a timer of its own (and watched ones every SAFETY_NET_TICKS-th time); 0 for no
    * timer (the owner calls tick(), one timer for all of an agent's units).
    */
-  constructor(read: (t: T) => void, all: () => readonly T[], pollMs: number) {
+  constructor(read: (t: T, why: ReadCause) => void, all: () => readonly T[], pollMs: number) {
     this.read = read;
     this.all = all;
     if (pollMs !== 0) {
@@ -41,7 +46,7 @@ export class EventLogTail<T extends Tailed> {
   watch(t: T): void {
     if (this.watchers.has(t.seq) || this.closed) return;
     try {
-      const w = watch(t.dir, () => this.read(t));
+      const w = watch(t.dir, () => this.read(t, 'event'));
       w.on('error', () => { w.close(); this.watchers.delete(t.seq); });
       this.watchers.set(t.seq, w);
     } catch { /* the poller covers it */ }
@@ -55,12 +60,12 @@ export class EventLogTail<T extends Tailed> {
   /** One tick of the safety-net poller. */
   tick(): void {
     const everything = ++this.ticks % SAFETY_NET_TICKS === 0;
-    for (const t of this.all()) if (!t.done && (everything || !this.watchers.has(t.seq))) this.read(t);
+    for (const t of this.all()) if (!t.done && (everything || !this.watchers.has(t.seq))) this.read(t, 'poll');
   }
 
   /** Reads every live spawn's log once (on adoption). */
   readAll(): void {
-    for (const t of this.all()) if (!t.done) this.read(t);
+    for (const t of this.all()) if (!t.done) this.read(t, 'poll');
   }
 
   close(): void {

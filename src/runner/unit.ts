@@ -11,7 +11,7 @@ import { decide, configFromSpec, properties, INITIAL_MACHINE, ACTIVE_STATE, type
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { isEmptyLine, parseShimLine, serviceShimNames } from './shimproto.ts';
-import { EventLogTail, readNewLines } from './tail.ts';
+import { EventLogTail, readNewLines, type ReadCause } from './tail.ts';
 import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
@@ -225,7 +225,7 @@ export class UnitRunner {
     this.cgroup = this.named = this.nameCgroup();
     this.judge();
     this.clock = opts.clock ?? monotonicUs;
-    this.tail = new EventLogTail<SpawnRecord>((rec) => this.poll(rec), () => this.spawns, opts.pollMs ?? 5000);
+    this.tail = new EventLogTail<SpawnRecord>((rec, why) => this.poll(rec, why), () => this.spawns, opts.pollMs ?? 5000);
   }
 
   /** Opens a unit: adopts what a previous agent left in `dir` (processes, exits, timers). */
@@ -1019,10 +1019,10 @@ export class UnitRunner {
   }
 
   /** Reads what a shim wrote since last time and turns it into engine events. */
-  private poll(rec: SpawnRecord): void {
+  private poll(rec: SpawnRecord, why: ReadCause = 'poll'): void {
     if (rec.done || this.closed) return;
     this.batchDepth++;
-    try { this.pollBatch(rec); } finally { this.batchDepth--; }
+    try { this.pollBatch(rec, why); } finally { this.batchDepth--; }
     if (this.batchDepth > 0) return;
     // what a batch of event-log lines changed is written at its end when it must be (urgent), and
     // then not when a timer is due at once (RestartSec=0): that timer's decision, in this turn of
@@ -1057,10 +1057,11 @@ export class UnitRunner {
    * spawn() used to give that time by itself; the fork server answers sooner. A shim that is
    * gone holds nothing: its lines are all there is.
    */
-  private holdSpawn(rec: SpawnRecord, lines: readonly string[]): number {
+  private holdSpawn(rec: SpawnRecord, lines: readonly string[], lookAtShim: boolean): number {
     const i = lines.findIndex((l) => l.startsWith('spawn '));
     const hold = this.spawnHolds.get(rec);
-    if (i < 0 || this.heldForDeadline.has(rec) || lines.slice(i + 1).some((l) => l.startsWith('exec ') || l.startsWith('exec-failed ')) || hold === 'expired' || (rec.shimPid > 0 && !shimAlive(rec))) {
+    // (a shim gone since is told by the poll its reaped exit makes: lookAtShim then)
+    if (i < 0 || this.heldForDeadline.has(rec) || lines.slice(i + 1).some((l) => l.startsWith('exec ') || l.startsWith('exec-failed ')) || hold === 'expired' || (lookAtShim && rec.shimPid > 0 && !shimAlive(rec))) {
       if (hold !== undefined && hold !== 'expired') clearTimeout(hold);
       this.spawnHolds.delete(rec);
       return lines.length;
@@ -1074,14 +1075,22 @@ export class UnitRunner {
   }
 
   /** Reads a spawn's new event-log lines; the decisions they cause are dated by their lines (lineAt) until it returns. */
-  private pollBatch(rec: SpawnRecord): void {
-    try { this.readBatch(rec); } finally { this.lineAt = undefined; }
+  private pollBatch(rec: SpawnRecord, why: ReadCause = 'poll'): void {
+    try { this.readBatch(rec, why); } finally { this.lineAt = undefined; }
   }
 
-  private readBatch(rec: SpawnRecord): void {
+  /**
+   * Reads a spawn's new event-log lines. Whether its shim still lives (/proc reads: shimAlive())
+   * is asked when nothing new was read or the read is a poll, not after lines inotify announced:
+   * a shim killed from outside writes nothing more, and what tells of it is a poll — its exit,
+   * reaped by the fork server or Node (startShim()'s onExit), or the safety net (issue 19: 3-4
+   * such checks a restart, ~10 % of the agent's time in a RestartSec=0 loop).
+   */
+  private readBatch(rec: SpawnRecord, why: ReadCause): void {
     const read = readNewLines(eventsPath(rec.dir), rec.offset);
     if (read.refused !== undefined) { this.problem(`refusing the event log ${read.refused}; it is not read`); return; }
-    const held = this.holdSpawn(rec, read.lines);
+    const lookAtShim = why === 'poll' || read.lines.length === 0;
+    const held = this.holdSpawn(rec, read.lines, lookAtShim);
     const lines = read.lines.slice(0, held);
     const offset = held === read.lines.length ? read.offset : rec.offset + Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
     if (lines.some(isEmptyLine)) this.emptied.add(rec);
@@ -1136,13 +1145,13 @@ export class UnitRunner {
     // execve() swaps its memory: shimAlive() counts that process (same start time) as alive, and
     // it is looked at again at the next event or poll — for REEXEC_GRACE_MS at most, then it is
     // judged by its command line
-    if (!rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec)) {
+    if (lookAtShim && !rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec)) {
       if (reexecOverdue(rec.shimPid, rec.shimStart)) {
         this.log('warning', `uo-shim ${rec.shimPid} of ${this.unitName} has read as no command line for more than ${REEXEC_GRACE_MS / 1000} s (stuck inside execve(), or no uo-shim any more); it is judged by its command line`);
       }
       // The shim died without saying "empty" (killed from outside): what it held is gone or orphaned.
       const again = readNewLines(eventsPath(rec.dir), rec.offset);
-      if (again.lines.length > 0) { this.pollBatch(rec); return; }
+      if (again.lines.length > 0) { this.pollBatch(rec, 'poll'); return; }
       this.lineAt = undefined; // now, not a line's time
       this.log('warning', `uo-shim ${rec.shimPid} of ${this.unitName} vanished; treating its processes as killed`);
       if (rec.pid > 0) this.send({ t: 'exited', pid: rec.pid, code: 'killed', status: 9 });
