@@ -891,7 +891,8 @@ export class UnitRunner {
       }
       this.pendingRemoval = false;
       this.placed.add(rec);
-      this.checkOom();
+      // the OOM kill counter's baseline: a memory cgroup made just now counts from 0 (no read)
+      if (fresh) this.oomSeen = 0; else this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!, fresh)) this.log('warning', m);
       // its IP filter and bind rules (IPAddressAllow=/Deny=, SocketBindAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
