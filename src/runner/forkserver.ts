@@ -78,6 +78,9 @@ export class ForkServer {
 
   get ready(): boolean { return this.state === 'ready'; }
 
+  /** Whether the server will report this shim's exit (it forked it, and this connection is the one it says exits on). */
+  watching(pid: number): boolean { return this.state === 'ready' && this.exits.has(pid); }
+
   /**
    * Asks the server for a shim (argv[0] is its path as the agent names it): reply() gets its PID
    * or why not; onExit() when the server reaped it. False when the server is down (the caller

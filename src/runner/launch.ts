@@ -238,9 +238,24 @@ export function startShim(shimPath: string, eventsFile: string, l: Launch, onErr
 function spawnShim(shimPath: string, argv: readonly string[], env: Record<string, string>, onError: (message: string) => void, onExit: () => void): number {
   const child = spawn(shimPath, argv, { detached: true, stdio: 'ignore', env });
   child.on('error', (err) => onError(`could not start uo-shim: ${err.message}`));
-  child.on('exit', onExit);
+  const pid = child.pid ?? 0;
+  if (pid > 0) spawnedLive.add(pid);
+  child.on('exit', () => { spawnedLive.delete(pid); onExit(); });
   child.unref();
-  return child.pid ?? 0;
+  return pid;
+}
+
+/** Shims this agent spawn()ed that Node has not reaped yet (their exit will be told: onExit). */
+const spawnedLive = new Set<number>();
+
+/**
+ * Whether a shim's exit will be told to the agent (startShim()'s onExit): Node's child, or the
+ * fork server's while it is connected. Not for a shim adopted from an earlier agent, one a fork
+ * server that went away forked, or one found after a lost request (orphaned()): their deaths
+ * are found by looking (store.ts shimAlive()).
+ */
+export function exitWatched(pid: number, forkServer: ForkServer | undefined): boolean {
+  return pid > 0 && (spawnedLive.has(pid) || (forkServer?.watching(pid) ?? false));
 }
 
 /** How long a request the fork server took before it went away may still show as a shim. */

@@ -24,7 +24,7 @@ import { Deadline, findMainPid, killTargets } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { withDynamicUser } from '../api/dynamicuser.ts';
 import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
-import { prepareLaunch, startShim } from './launch.ts';
+import { exitWatched, prepareLaunch, startShim } from './launch.ts';
 import type { ForkServer } from './forkserver.ts';
 import { removePrivateTmp, shimHasFeature, truthy } from './sandbox.ts';
 import { restartLead } from './restartlead.ts';
@@ -1082,15 +1082,15 @@ export class UnitRunner {
 
   /**
    * Reads a spawn's new event-log lines. Whether its shim still lives (/proc reads: shimAlive())
-   * is asked when nothing new was read or the read is a poll, not after lines inotify announced:
-   * a shim killed from outside writes nothing more, and what tells of it is a poll — its exit,
-   * reaped by the fork server or Node (startShim()'s onExit), or the safety net (issue 19: 3-4
-   * such checks a restart, ~10 % of the agent's time in a RestartSec=0 loop).
+   * is asked when nothing new was read, on a poll, or when no one will tell of its exit — not
+   * after lines inotify announced from a shim whose reaped exit the fork server or Node will
+   * report (startShim()'s onExit: a poll then; issue 19: 3-4 such checks a restart, ~10 % of
+   * the agent's time in a RestartSec=0 loop).
    */
   private readBatch(rec: SpawnRecord, why: ReadCause): void {
     const read = readNewLines(eventsPath(rec.dir), rec.offset);
     if (read.refused !== undefined) { this.problem(`refusing the event log ${read.refused}; it is not read`); return; }
-    const lookAtShim = why === 'poll' || read.lines.length === 0;
+    const lookAtShim = why === 'poll' || read.lines.length === 0 || !exitWatched(rec.shimPid, this.opts.forkServer);
     const held = this.holdSpawn(rec, read.lines, lookAtShim);
     const lines = read.lines.slice(0, held);
     const offset = held === read.lines.length ? read.offset : rec.offset + Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
@@ -1144,7 +1144,7 @@ export class UnitRunner {
     rec.offset = offset;
     // A shim re-executing itself into hold mode (issue 19) has no command line for a moment while
     // execve() swaps its memory: shimAlive() counts that process (same start time) as alive, and
-    // it is looked at again at the next event or poll — for REEXEC_GRACE_MS at most, then it is
+    // it is looked at again at the next poll or read (lookAtShim) — for REEXEC_GRACE_MS at most, then it is
     // judged by its command line
     if (lookAtShim && !rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec)) {
       if (reexecOverdue(rec.shimPid, rec.shimStart)) {
