@@ -468,9 +468,9 @@ export class UnitRunner {
     // now, its processes moved in (realize.ts); what failed is said, and the narrower one kept
     if (there && cg && this.cgroup && cg.rel === this.cgroup.rel && cg.hierarchies.some((h) => !this.cgroup!.hierarchies.includes(h))) {
       const had = this.cgroup.hierarchies, wider = realizedIn(this.cgroup, (h) => had.includes(h) || cg.hierarchies.includes(h));
-      const failed = widenCgroup(this.cgroup, wider);
-      for (const m of failed) this.log('warning', `${this.unitName}: ${m}`);
-      if (wider.placement.every((d) => existsSync(d))) this.cgroup = sameCgroup(wider, cg) ? cg : wider;
+      const { made, problems } = widenCgroup(this.cgroup, wider);
+      for (const m of problems) this.log('warning', `${this.unitName}: ${m}`);
+      if (made) this.cgroup = sameCgroup(wider, cg) ? cg : wider;
     }
     this.judge();
     // changed limits reach a running unit at once, as systemctl set-property (no restart: runtimeHash leaves them out)

@@ -9,6 +9,7 @@ import type { ServiceUnitSpec } from '../../api/types.ts';
 import { appliedDirectives, type Unapplied } from '../../api/applied.ts';
 import { fieldName, lookupDirective } from '../../api/directives.ts';
 import { APPLIED_LIMIT_ROWS } from '../../api/table/resource.ts';
+import { v1Hierarchy } from './layout.ts';
 import { parseResources, unappliable, type Available, type HostFacts, type LimitLayout, type Resources } from './resources.ts';
 import { applyLimits, dirFor, readHostFacts, reapplyLimits } from './limits.ts';
 import { OOM_FILE } from './oom.ts';
@@ -27,7 +28,7 @@ let host: HostFacts | undefined;
 /** systemd's physical_memory() and system_tasks_max() for this node, read once. */
 function hostFacts(ctx: CgroupContext | undefined): HostFacts {
   if (host) return host;
-  const root = (c: string): string | undefined => ctx?.layout.hierarchies.find((h) => h.version === 1 ? h.controllers.includes(c) : ctx.layout.mode === 'v2')?.mount;
+  const root = (c: string): string | undefined => (ctx?.layout.mode === 'v2' ? ctx.layout.unified : ctx && v1Hierarchy(ctx.layout, c))?.mount;
   const memoryRoot = ctx ? root('memory') : undefined;
   const pidsRoot = ctx ? root('pids') : undefined;
   host = readHostFacts({ ...(memoryRoot ? { memoryRoot } : {}), ...(pidsRoot ? { pidsRoot } : {}) });
@@ -113,11 +114,11 @@ const CHILD_ONLY = new Set(['pids.max', 'memory.events', 'memory.max', 'memory.h
  * asks for it, so judged by the node's hierarchy, not by the set the spec before needed).
  */
 function availableFor(cgroup: UnitCgroup, layout: LimitLayout): Available {
-  const unmade = (c: string): string | undefined => (layout === 'v1' ? cgroup.layout.hierarchies.find((h) => h.version === 1 && h.controllers.includes(c)) : undefined)?.mount;
+  const unmade = (c: string): string | undefined => { const h = layout === 'v1' ? v1Hierarchy(cgroup.layout, c) : undefined; return h && `${h.mount}/${cgroup.rel}`; };
   return {
     layout,
     has: (controller, file) => {
-      const dir = dirFor(cgroup.dirs, layout, controller) ?? (unmade(controller) !== undefined ? `${unmade(controller)}/${cgroup.rel}` : undefined);
+      const dir = dirFor(cgroup.dirs, layout, controller) ?? unmade(controller);
       if (dir === undefined) return false;
       if (existsSync(dir)) return existsSync(join(dir, file));
       const root = dir.endsWith(`/${cgroup.rel}`) ? dir.slice(0, -(cgroup.rel.length + 1)) : dirname(dir);
@@ -170,7 +171,7 @@ function deviceGaps(spec: ServiceUnitSpec, dev: DeviceContext | undefined, cgrou
   else if (devicesByBpf(cgroup, ctx)) {
     reason = cgroupBpfGap('the device filter', cgroup, ctx, shimPath, () => { compileDevices(deviceRules(dev, readDeviceHost()) ?? []); }, 'cgroup-bpf-device');
     if (reason !== undefined) reason = `this cgroup2-only node applies device access with a BPF_CGROUP_DEVICE program, and ${reason.replace(/^this node /, 'it ')}`;
-  } else if (!ctx.layout.hierarchies.some((h) => h.version === 1 && h.controllers.includes('devices'))) reason = 'this node has no cgroup v1 "devices" hierarchy the agent can write (a hybrid node keeps device access on v1, as systemd does; a BPF_CGROUP_DEVICE program is used on cgroup2-only nodes)';
+  } else if (!v1Hierarchy(ctx.layout, 'devices')) reason = 'this node has no cgroup v1 "devices" hierarchy the agent can write (a hybrid node keeps device access on v1, as systemd does; a BPF_CGROUP_DEVICE program is used on cgroup2-only nodes)';
   if (reason === undefined) return out;
   const asked = DEVICE_ROWS.filter((n) => { const v = s[fieldName(n)]; return v !== undefined && v !== null && v !== 'auto' && !(Array.isArray(v) && v.length === 0); });
   for (const name of asked) out.push({ name, section: 'Service', path: `spec.service.${fieldName(name)}`, applier: 'cgroup', protects: true, reason });

@@ -127,6 +127,10 @@ export function detectCgroups(o: DetectOptions = {}): CgroupLayout {
   return { mode, hierarchies: mode === 'none' ? [] : [...(uni ? [uni] : []), ...usableV1], unified: mode === 'none' ? undefined : uni, hasKill, favorDynMods, notes };
 }
 
+/** The writable v1 hierarchy a controller is mounted in ('devices', 'cpu', …), if the layout has one. */
+export const v1Hierarchy = (layout: CgroupLayout, controller: string): Hierarchy | undefined =>
+  layout.hierarchies.find((h) => h.version === 1 && h.controllers.includes(controller));
+
 /** Whether the running kernel is at least major.minor (cgroup.kill: 5.14; the root cgroup has no cgroup.kill file). */
 function kernelAtLeast(major: number, minor: number): boolean {
   try {

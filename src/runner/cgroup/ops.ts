@@ -297,12 +297,13 @@ export function attachPid(cg: UnitCgroup, pid: number): void {
 /**
  * A running unit's cgroup made in the hierarchies `wider` adds (a live change asks for a
  * controller: realize.ts), its processes moved in (systemd's cg_migrate_v1_controllers()).
- * Returns what failed, one line each (the processes stay where they were there).
+ * `made`: the wider cgroup is there (false: it could not be made, the unit keeps `cg`);
+ * `problems`: what failed, one line each (a process not moved stays where it was there).
  */
-export function widenCgroup(cg: UnitCgroup, wider: UnitCgroup): string[] {
+export function widenCgroup(cg: UnitCgroup, wider: UnitCgroup): { made: boolean; problems: string[] } {
   const added = wider.hierarchies.filter((h) => !cg.hierarchies.includes(h));
-  if (added.length === 0) return [];
-  try { ensureUnitCgroup(wider); } catch (e) { return [(e as Error).message]; }
+  if (added.length === 0) return { made: true, problems: [] };
+  try { ensureUnitCgroup(wider); } catch (e) { return { made: false, problems: [(e as Error).message] }; }
   const problems: string[] = [];
   // as cg_migrate(): again until a pass finds no process not moved yet (a child forked meanwhile), a bounded number of times
   const moved = new Set<number>();
@@ -318,7 +319,7 @@ export function widenCgroup(cg: UnitCgroup, wider: UnitCgroup): string[] {
       }
     }
   }
-  return problems;
+  return { made: true, problems };
 }
 
 /**
