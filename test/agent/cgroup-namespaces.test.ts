@@ -52,6 +52,8 @@ test('two namespaces\' web.service on one node run in two cgroups; a KillMode=co
   const b = host.apply('team-b/web', 'web.service', spec, 'test');
   await waitFor(a, 'running', subState('running'));
   await waitFor(b, 'running', subState('running'));
+  // running comes at the shell's exec; its background sleep is forked just after
+  await until('team-b\'s background sleep forked', () => b.unitProcesses().length === 2, { timeoutMs: 3000 });
   assert.equal(a.cgroup!.rel, `${cgroups.base}/${namespaceSlice(cgroups.base, 'team-a')}/web.service`);
   assert.equal(b.cgroup!.rel, `${cgroups.base}/${namespaceSlice(cgroups.base, 'team-b')}/web.service`);
   assert.ok(primaryLine(a.props.MainPID).endsWith(`/${a.cgroup!.rel}`), primaryLine(a.props.MainPID));
@@ -76,6 +78,8 @@ test('an invocation started under another cgroup name (an older agent\'s, or a S
   t.after(async () => { for (const p of cur.unitProcesses()) { try { process.kill(p, 9); } catch { /* gone */ } } cur.close(); removeNotifyFolder(dir); rmSync(dir, { recursive: true, force: true }); });
   old.start();
   await waitFor(old, 'running', subState('running'));
+  // running comes at the shell's exec; its background sleep is forked just after (CI once read one process here)
+  await until('the background sleep forked', () => old.unitProcesses().length === 2, { timeoutMs: 3000 });
   const oldRel = old.cgroup!.rel, main = old.props.MainPID, pids = old.unitProcesses();
   old.close(); // the agent goes; the shims hold the unit
 
