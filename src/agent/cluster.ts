@@ -50,6 +50,8 @@ export interface ClusterAgentOptions {
 
 const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
 const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
+/** ControllerRevision data kept per unit: what runs, what is granted, and one more (a revert). */
+const REVISIONS_CACHED = 3;
 
 export class ClusterAgent {
   readonly host: UnitHost;
@@ -73,8 +75,11 @@ export class ClusterAgent {
    * controller never counts the old process as the new revision being up.
    */
   private readonly revs = new Map<string, { rev: string; old?: string; sinceUs?: number }>();
-  /** ControllerRevision data fetched by name (immutable; checked against its hash). */
-  private readonly revisionCache = new Map<string, RevisionData>();
+  /**
+   * ControllerRevision data fetched, per unit by hash (immutable; checked against its hash): the
+   * REVISIONS_CACHED last used of each unit, dropped with the unit (forget()).
+   */
+  private readonly revisionCache = new Map<string, Map<string, RevisionData>>();
 
   constructor(opts: ClusterAgentOptions) {
     this.opts = opts;
@@ -107,6 +112,7 @@ export class ClusterAgent {
       opts.metrics.trackUnits(() => this.host.activeStates());
       opts.metrics.trackUsage(this.host.units);
       opts.metrics.trackStatusWrites(() => this.publisher.writes);
+      opts.metrics.trackCaches(() => this.cached());
     }
     const selectors = agentUnitSelectors(opts.node);
     const watchUnits = (fieldSelector: string): Informer => new Informer(opts.client, {
@@ -147,6 +153,7 @@ export class ClusterAgent {
   /** Units removed or no longer targeted: once stopped, forget them and their status entry. */
   private sweep(): void {
     for (const id of this.host.forgetStopped()) {
+      this.forget(id);
       if (this.deleting.has(id)) continue; // keep the entry that says "stopped for deletion"
       this.publisher.publish(id, () => null);
     }
@@ -214,13 +221,31 @@ export class ClusterAgent {
   /** A revision's data from its ControllerRevision (the controller wrote it before granting it). */
   private async revisionData(ns: string, name: string, hash: string): Promise<RevisionData> {
     const id = `${ns}/${revisionName(name, hash)}`;
-    const cached = this.revisionCache.get(id);
-    if (cached) return cached;
+    const unit = `${ns}/${name}`;
+    const known = this.revisionCache.get(unit);
+    const cached = known?.get(hash);
+    if (cached) { known!.delete(hash); known!.set(hash, cached); return cached; } // the last used last
     const cr = await this.opts.client.request<{ data?: RevisionData }>(`${CONTROLLER_REVISIONS_PATH(ns)}/${revisionName(name, hash)}`);
     const data = cr.data ?? {};
     if (!revisionHolds(data, hash)) throw new Error(`ControllerRevision ${id} does not hold revision ${hash} (its data hashes to ${hashRevision(data)})`);
-    this.revisionCache.set(id, data);
+    const mine = this.revisionCache.get(unit) ?? new Map<string, RevisionData>();
+    mine.set(hash, data);
+    for (const old of mine.keys()) { if (mine.size <= REVISIONS_CACHED) break; mine.delete(old); }
+    this.revisionCache.set(unit, mine);
     return data;
+  }
+
+  /** A unit gone from this node (deleted, pinned elsewhere, or untargeted and stopped): what the agent kept about it goes. */
+  private forget(key: string): void {
+    this.handled.delete(key);
+    this.revisionCache.delete(key);
+  }
+
+  /** Per-unit entries this agent keeps beside its hosted units (metrics: they must fall as units go). */
+  cached(): Record<string, number> {
+    let revisions = 0;
+    for (const m of this.revisionCache.values()) revisions += m.size;
+    return { annotations: this.handled.size, revisions, deleting: this.deleting.size, revs: this.revs.size };
   }
 
   private async reconcile(key: string): Promise<Outcome | void> {
@@ -230,6 +255,7 @@ export class ClusterAgent {
       if (!this.synced) return;
       this.deleting.delete(key);
       this.revs.delete(key);
+      this.forget(key);
       this.host.remove(key, 'its ServiceUnit is gone or now pinned to another node');
       this.publisher.forget(key);
       return;

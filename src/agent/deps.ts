@@ -112,6 +112,8 @@ export class DepsDriver {
     for (const [u, j] of Object.entries(this.state.jobs)) (this.graph.units.has(u) ? (jobs[u] = j) : gone.push(j));
     this.state = { units: ActiveStates.from(units), jobs, nextJobId: this.state.nextJobId };
     for (const j of gone) this.jobEnded(j.id, j.unit, j.type, 'canceled');
+    // a unit gone takes its lines with it (a unit of that name added again starts without them)
+    for (const u of this.managerLines.keys()) if (!this.graph.units.has(u)) this.managerLines.delete(u);
     // what the waiting jobs wait for may have changed (and they may now wait on each other)
     if (Object.keys(jobs).length > 0) this.push({ ev: { t: 'graph-changed' } });
   }
@@ -247,7 +249,7 @@ export class DepsDriver {
       }
       case 'log':
         this.opts.log(e.level === 'err' ? 'error' : e.level, e.message, e.unit);
-        if (e.unit !== undefined && e.level !== 'debug') {
+        if (e.unit !== undefined && e.level !== 'debug' && this.graph.units.has(e.unit)) {
           const ls = this.managerLines.get(e.unit) ?? [];
           ls.push(`${new Date().toISOString().replace('Z', '000Z')} ${MANAGER_IDENT}: ${e.message}`);
           if (ls.length > MANAGER_LINES) ls.splice(0, ls.length - MANAGER_LINES);

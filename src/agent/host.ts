@@ -8,7 +8,7 @@ import { namespaceSlice, type CgroupContext } from '../runner/cgroup/index.ts';
 import { rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
-import { fsErrorText, hasUnitState, loadUnitState, markStoppedOnExit, readSavedJobs, readUnitState, recoverFromEventLogs, takeStoppedOnExit, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
+import { forgetUnitFolder, fsErrorText, hasUnitState, loadUnitState, markStoppedOnExit, readSavedJobs, readUnitState, recoverFromEventLogs, takeStoppedOnExit, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
 import { SharedRuntimes, startHolder } from '../runner/nsruntime.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
@@ -462,6 +462,7 @@ export class UnitHost {
       const s = h.runner.props.ActiveState;
       if ((s === 'inactive' || s === 'failed') && h.runner.unitProcesses().length === 0) {
         h.runner.close();
+        forgetUnitFolder(join(this.opts.unitsDir, dirOf(id)));
         try { rmSync(join(this.opts.unitsDir, dirOf(id)), { recursive: true, force: true }); } catch (e) {
           this.opts.log('warning', `cannot remove ${join(this.opts.unitsDir, dirOf(id))}: ${fsErrorText(e)}; it is left behind`, { unit: id });
         }

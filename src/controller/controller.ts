@@ -78,6 +78,7 @@ export class Controller {
       opts.metrics.observeClient(opts.client);
       this.queueObserver = opts.metrics.queue('controller', () => this.queue?.depth ?? 0);
       opts.metrics.trackStatusWrites(() => this.writes);
+      opts.metrics.trackCaches(() => this.cached());
     }
   }
 
@@ -112,6 +113,20 @@ export class Controller {
     this.queue?.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
     this.informers = [];
+    // another replica leads meanwhile: what this one wrote or made may be stale when it leads again
+    for (const m of [this.firstSeen, this.applied, this.wrote, this.revisions]) m.clear();
+  }
+
+  /** A unit gone from the cache (deleted): what this controller kept about it goes too. */
+  private forget(key: string): void {
+    for (const m of [this.firstSeen, this.applied, this.wrote, this.revisions]) m.delete(key);
+  }
+
+  /** What this controller keeps per unit (metrics: each falls back as units are deleted). */
+  cached(): Record<string, number> {
+    let revisions = 0;
+    for (const s of this.revisions.values()) revisions += s.size;
+    return { 'first-seen': this.firstSeen.size, applied: this.applied.size, wrote: this.wrote.size, revisions };
   }
 
   private agentAlive(node: string): boolean {
@@ -128,8 +143,8 @@ export class Controller {
 
   /** The rollout status last written per unit and the resourceVersion it was planned from. */
   private readonly wrote = new Map<string, { fromRv: string | undefined; rollout: RolloutStatus }>();
-  /** Revisions this controller knows exist (created, or found already there), by namespace, name and owner UID (revisionKey()). */
-  private readonly revisions = new Set<string>();
+  /** Revisions this controller knows exist (created, or found already there), per unit (its key) by name and owner UID (revisionKey()). */
+  private readonly revisions = new Map<string, Set<string>>();
   /** ControllerRevision writes (bench: the API writes a rollout costs). */
   revisionWrites = 0;
 
@@ -145,7 +160,7 @@ export class Controller {
   private async ensureRevision(obj: KubeObject & ServiceUnit, hash: string): Promise<string | undefined> {
     const ns = obj.metadata.namespace!;
     const name = revisionName(obj.metadata.name, hash);
-    if (this.revisions.has(revisionKey(ns, name, obj))) return undefined;
+    if (this.revisions.get(keyOf(obj))?.has(revisionKey(name, obj))) return undefined;
     const path = `${CONTROLLER_REVISIONS_PATH(ns)}/${name}`;
     const body = {
       apiVersion: 'apps/v1', kind: 'ControllerRevision',
@@ -186,7 +201,9 @@ export class Controller {
       this.revisionWrites++;
       if (deleted) replaced = true;
     }
-    this.revisions.add(revisionKey(ns, name, obj));
+    let known = this.revisions.get(keyOf(obj));
+    if (!known) this.revisions.set(keyOf(obj), (known = new Set()));
+    known.add(revisionKey(name, obj));
     // a unit with no rollout status yet (a new one) has no older revision of ours to prune: no
     // label-selected LIST per new unit (200 in a burst); the next revision's creation prunes
     if (obj.status?.rollout !== undefined) await this.pruneRevisions(obj, hash);
@@ -202,7 +219,7 @@ export class Controller {
       const items = list.items.map((i) => ({ name: i.metadata.name, hash: i.metadata.labels?.[REVISION_LABELS.hash] ?? '', revision: i.revision ?? 0 }));
       for (const name of revisionsToPrune(items, inUse)) {
         await this.opts.client.request(`${CONTROLLER_REVISIONS_PATH(ns)}/${name}`, { method: 'DELETE' }).catch((e: unknown) => { if (!(e instanceof ApiError && e.status === 404)) throw e; });
-        this.revisions.delete(revisionKey(ns, name, obj));
+        this.revisions.get(keyOf(obj))?.delete(revisionKey(name, obj));
       }
     } catch (e) {
       this.opts.log('warning', `${ns}/${obj.metadata.name}: cannot prune old ControllerRevisions: ${(e as Error).message}`);
@@ -225,7 +242,7 @@ export class Controller {
   private async reconcile(key: string): Promise<Outcome | void> {
     if (!this.isLeader || !this.units?.synced || !this.nodes?.synced || !this.leases?.synced) return;
     const obj = this.units.cache.get(key) as (KubeObject & ServiceUnit) | undefined;
-    if (!obj) { this.firstSeen.delete(key); return; }
+    if (!obj) { this.forget(key); return; }
     const nodes = [...this.nodes.cache.values()] as NodeObj[];
     const targeted = obj.spec.nodeName !== undefined ? [obj.spec.nodeName] : nodes.filter((n) => targetsNode(obj.spec, n.metadata.name, n.metadata.labels ?? {})).map((n) => n.metadata.name).sort();
     const path = SU_PATH(obj.metadata.namespace!, obj.metadata.name);
@@ -353,6 +370,6 @@ export class Controller {
  * same name and spec in one controller lifetime (a new UID) makes its ControllerRevision again —
  * the old one went with the old unit (the garbage collector), and a rollout waiting for it stalled.
  */
-function revisionKey(ns: string, name: string, owner: KubeObject): string {
-  return `${ns}/${name}/${owner.metadata.uid ?? ''}`;
+function revisionKey(name: string, owner: KubeObject): string {
+  return `${name}/${owner.metadata.uid ?? ''}`;
 }

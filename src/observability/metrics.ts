@@ -40,6 +40,7 @@ export class Metrics {
   private readonly queues = new Map<string, () => number>();
   private unitStates: () => Iterable<string> = () => [];
   private readonly statusWriteSources: Array<() => number> = [];
+  private readonly cacheSources: Array<() => Record<string, number>> = [];
   private usageSource: UsageSource | undefined;
   /** The units' accounting, read once per scrape (text()) for all the per-unit cgroup metrics. */
   private usage: Array<{ labels: { namespace: string; unit: string }; u: CgroupUsage }> = [];
@@ -69,6 +70,10 @@ export class Metrics {
     new Gauge({
       name: `${PREFIX}workqueue_depth`, help: 'Keys waiting in a work queue.', labelNames: ['name'], registers,
       collect() { this.reset(); for (const [name, depth] of self.queues) this.set({ name }, depth()); },
+    });
+    new Gauge({
+      name: `${PREFIX}cached_entries`, help: 'Per-unit entries kept beside the units themselves, by cache (a figure that only grows as units come and go is a leak).', labelNames: ['cache'], registers,
+      collect() { this.reset(); for (const f of self.cacheSources) for (const [cache, n] of Object.entries(f())) this.set({ cache }, n); },
     });
     new Counter({
       name: `${PREFIX}status_writes_total`, help: 'Status writes to the API server (status entries coalesced per unit, conditions).', registers,
@@ -130,6 +135,9 @@ export class Metrics {
   trackUnits(states: () => Iterable<string>): void { this.unitStates = states; }
 
   trackStatusWrites(writes: () => number): void { this.statusWriteSources.push(writes); }
+
+  /** Where the per-unit memory gauge reads from: entries by cache name (they fall back as units are deleted). */
+  trackCaches(sizes: () => Record<string, number>): void { this.cacheSources.push(sizes); }
 
   /** One engine transition: count restarts (by the Result that caused them), start-limit hits and main-process exits. */
   transition(id: string, t: Transition): void {

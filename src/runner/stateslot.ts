@@ -121,6 +121,9 @@ export function loadSlots(dir: string, maxBytes: number): { newest: Slot & { t: 
 /** The writer reads the slots again before its next write (they were moved or removed). */
 export function forgetSlots(dir: string): void { newest.delete(dir); }
 
+/** How many folders the writer knows the slots of. */
+export function slotsRemembered(): number { return newest.size; }
+
 /** Writes `payload` as the unit's newest state, into the slot not holding the newest valid one. Throws StateError or the file system's error. */
 export function writeSlots(dir: string, payload: string, maxBytes: number): void {
   const known = newest.get(dir) ?? (loadSlots(dir, maxBytes), newest.get(dir)!);

@@ -47,7 +47,7 @@ import { INITIAL_MACHINE, SERVICE_STATES, type Effect, type ExecKind, type Machi
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { parseShimLine } from './shimproto.ts';
 import { AGENT_UID, distrust, StateError } from './trust.ts';
-import { forgetSlots, loadSlots, slotPath, slotsLabel, writeSlots } from './stateslot.ts';
+import { forgetSlots, loadSlots, slotPath, slotsLabel, slotsRemembered, writeSlots } from './stateslot.ts';
 import { bootId, insideExecve, isAlive, liveStart, sameProcess, startTime, uidOf } from './procfs.ts';
 
 export const STATE_VERSION = 3;
@@ -812,6 +812,15 @@ export function encodeUnitState(s: UnitState): string {
 
 /** Unit folders whose version-2 state.json (and its .tmp) this process removed, or found absent, after a slot write. */
 const migrated = new Set<string>();
+
+/** A unit folder removed for good: what this process remembers of its slots and migration goes (no growth as units come and go). */
+export function forgetUnitFolder(dir: string): void {
+  forgetSlots(dir);
+  migrated.delete(dir);
+}
+
+/** Entries this process keeps about unit folders (tests: they fall back as folders are forgotten). */
+export function rememberedUnitFolders(): number { return migrated.size + slotsRemembered(); }
 
 /**
  * Writes the unit's state into its slots (stateslot.ts: in place, the slot not holding the newest

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { ensureCrd, kubectl, kubectlOk, clusterState } from '../support/cluster.ts';
 import { ClusterProcs, getSU, entry, cond, SYSTEM_NS, type Proc } from '../support/clusterprocs.ts';
-import { until } from '../support/wait.ts';
+import { sleep, until } from '../support/wait.ts';
 import { manifestYaml } from '../support/builders.ts';
 import { UNITCTL } from '../support/paths.ts';
 
@@ -156,4 +156,25 @@ test('kubectl unit logs: the journal is read on the node; no agent pod on the no
   const local = spawnSync(process.execPath, [UNITCTL, 'logs', `${NS}/crashy`, '--state-dir', agent.stateDir!, '-n', '2'], { encoding: 'utf8' });
   assert.equal(local.status, 0, local.stderr);
   assert.match(local.stdout, /^\S+ stdout crashing\n\S+ stdout crashing\n$/);
+});
+
+test('what the agent and the controller keep per unit falls back once the unit is deleted (cached_entries on /metrics)', async () => {
+  const kept = async (): Promise<Record<string, number | undefined>> => {
+    const [a, c] = await Promise.all([scrape(agentUrl), scrape(controllerUrl)]);
+    const out: Record<string, number | undefined> = {};
+    for (const cache of ['annotations', 'revisions', 'revs', 'deleting']) out[`agent ${cache}`] = sample(a.text, 'unit_operator_cached_entries', { cache, component: 'agent' });
+    for (const cache of ['first-seen', 'applied', 'wrote', 'revisions']) out[`controller ${cache}`] = sample(c.text, 'unit_operator_cached_entries', { cache, component: 'controller' });
+    return out;
+  };
+  const before = await kept();
+  for (const [k, v] of Object.entries(before)) assert.equal(typeof v, 'number', `${k} exported`);
+  kubectlOk(['apply', '-f', '-'], su('passing', { service: { execStart: ['/bin/sleep 1013'] } }));
+  await until('passing Ready', () => cond(getSU(NS, 'passing'), 'Ready') === 'True', 30_000);
+  const during = await kept();
+  for (const k of ['agent annotations', 'agent revs', 'controller applied', 'controller wrote', 'controller revisions']) assert.ok(during[k]! > before[k]!, `${k}: ${during[k]} while it runs (before: ${before[k]})`);
+  kubectlOk(['delete', 'su', 'passing', '-n', NS, '--wait=true', '--timeout=30s']);
+  // bounded: 150 scrapes 100 ms apart at most
+  let after = await kept();
+  for (let i = 0; i < 150 && JSON.stringify(after) !== JSON.stringify(before); i++) { await sleep(100); after = await kept(); }
+  assert.deepEqual(after, before);
 });

@@ -134,3 +134,17 @@ test('an automatic restart: the unit\'s engine hears that its restart job is que
   app.go('running');
   assert.deepEqual(d.jobs(), []);
 });
+
+test('the manager\'s lines about a unit go with the unit: removed, then added again under its name, it starts without them', async () => {
+  const { d, m } = setup({ 'bad.service': {}, 'app.service': { unit: { requires: ['bad.service'], after: ['bad.service'] } } });
+  m.get('bad.service')!.activeState = 'failed';
+  m.get('bad.service')!.onStart = 'nothing';
+  const q = d.request('app.service', 'start');
+  assert.equal(result(await q.done), 'dependency');
+  assert.ok(d.linesOf('app.service').some((l) => /Dependency failed for app\.service/.test(l)), d.linesOf('app.service').join('\n'));
+  const rest = new Map(m); rest.delete('app.service');
+  d.setUnits(rest);
+  assert.deepEqual(d.linesOf('app.service'), [], 'dropped with the unit');
+  d.setUnits(m);
+  assert.deepEqual(d.linesOf('app.service'), [], 'the unit added again has no lines of the one before');
+});
