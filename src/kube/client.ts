@@ -31,7 +31,36 @@ export interface RequestInit {
   readonly signal?: AbortSignal;
 }
 
-export interface ClientStats { requests: number; errors: number; watchRestarts: number; latencyMsTotal: number }
+/** `throttled`: answers that asked to be asked again later (429, 5xx with Retry-After) and were. */
+export interface ClientStats { requests: number; errors: number; watchRestarts: number; latencyMsTotal: number; throttled: number }
+
+/** An answer: its status, its body, and its Retry-After header when it has one. */
+export interface Answer { readonly status: number; readonly body: string; readonly retryAfter?: string | undefined }
+
+/** How many times a request the server asks to send again later is sent again (client-go's default). */
+export const MAX_RETRIES = 10;
+/** The longest Retry-After taken as given (a broken or hostile server's "Retry-After: 999999" waits this long). */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * How long to wait before sending the request again, from the answer (client-go's checkWait): a
+ * 429, or a 5xx, that carries Retry-After with a whole number of seconds in it; else undefined.
+ */
+export function retryAfterMs(a: Answer): number | undefined {
+  if (a.status !== 429 && a.status < 500) return undefined;
+  if (a.retryAfter === undefined || !/^\s*[0-9]{1,9}\s*$/.test(a.retryAfter)) return undefined;
+  return Math.min(Number(a.retryAfter) * 1000, MAX_RETRY_AFTER_MS);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) { resolve(); return; }
+    const t = setTimeout(() => { signal?.removeEventListener('abort', done); resolve(); }, ms);
+    const done = (): void => { clearTimeout(t); resolve(); };
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** Told about every request (code 0: no answer) and every watch restart (metrics). */
 export interface RequestObserver {
@@ -56,7 +85,7 @@ export class KubeClient {
   private readonly pool: HttpsAgent | HttpAgent | undefined;
   /** Requests over one HTTP/2 connection (HTTPS without a proxy); the pool when the server has no HTTP/2. */
   private readonly h2: H2Sessions | undefined;
-  readonly stats: ClientStats = { requests: 0, errors: 0, watchRestarts: 0, latencyMsTotal: 0 };
+  readonly stats: ClientStats = { requests: 0, errors: 0, watchRestarts: 0, latencyMsTotal: 0, throttled: 0 };
   observer: RequestObserver | undefined;
 
   constructor(kc: KubeConfig) {
@@ -106,14 +135,26 @@ export class KubeClient {
     const opts = { ...(await this.options(method, url, headers, init.timeoutMs ?? 15_000)), ...(init.signal ? { signal: init.signal } : {}) };
     const started = Date.now();
     this.stats.requests++;
-    let answer: { status: number; body: string };
-    try {
-      answer = this.h2 && !this.h2.unsupported ? await this.overHttp2(this.h2, opts, body, init) : await this.overHttp1(url.protocol === 'https:', opts, body);
-    } catch (e) {
-      // no answer, or one cut off mid-body (timeout, API server gone): this request failed
-      this.stats.errors++;
-      this.observer?.request(method, path, 0, (Date.now() - started) / 1000);
-      throw e;
+    let answer: Answer;
+    for (let retries = 0; ; retries++) {
+      const sent = Date.now();
+      try {
+        answer = this.h2 && !this.h2.unsupported ? await this.overHttp2(this.h2, opts, body, init) : await this.overHttp1(url.protocol === 'https:', opts, body);
+      } catch (e) {
+        // no answer, or one cut off mid-body (timeout, API server gone): this request failed
+        this.stats.errors++;
+        this.observer?.request(method, path, 0, (Date.now() - sent) / 1000);
+        throw e;
+      }
+      // the server asks to be asked again later (API Priority and Fairness' 429, a server
+      // shutting down or overloaded: a 5xx with Retry-After): it did not act on it, so any verb
+      // is sent again after the time it names, at most MAX_RETRIES times (client-go's checkWait)
+      const wait = retryAfterMs(answer);
+      if (wait === undefined || retries >= MAX_RETRIES || init.signal?.aborted) break;
+      this.observer?.request(method, path, answer.status, (Date.now() - sent) / 1000);
+      this.stats.throttled++;
+      await abortableSleep(wait, init.signal);
+      if (init.signal?.aborted) break;
     }
     this.stats.latencyMsTotal += Date.now() - started;
     let parsed: unknown = answer.body;
@@ -126,7 +167,7 @@ export class KubeClient {
   }
 
   /** A request on the HTTP/2 session; over HTTP/1.1 when the server turns out not to speak HTTP/2. */
-  private async overHttp2(h2: H2Sessions, opts: RequestOptions, body: string | undefined, init: RequestInit): Promise<{ status: number; body: string }> {
+  private async overHttp2(h2: H2Sessions, opts: RequestOptions, body: string | undefined, init: RequestInit): Promise<Answer> {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
     if (opts.auth) headers['authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
@@ -142,7 +183,7 @@ export class KubeClient {
   }
 
   /** A request on the pooled HTTP/1.1 connections (a proxy, a plain-HTTP server, or no HTTP/2). */
-  private overHttp1(https: boolean, opts: RequestOptions, body: string | undefined): Promise<{ status: number; body: string }> {
+  private overHttp1(https: boolean, opts: RequestOptions, body: string | undefined): Promise<Answer> {
     const method = opts.method ?? 'GET';
     return new Promise((resolve, reject) => {
       const send = (retry: boolean): void => {
@@ -153,7 +194,8 @@ export class KubeClient {
           res.setEncoding('utf8');
           res.on('data', (d: string) => { data += d; });
           res.on('error', reject);
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+          const after = res.headers['retry-after'];
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, retryAfter: typeof after === 'string' ? after : undefined }));
         });
         req.on('timeout', () => req.destroy(new Error(`${method} ${opts.path ?? ''}: timed out`)));
         req.on('error', (e: NodeJS.ErrnoException) => {

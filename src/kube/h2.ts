@@ -20,7 +20,7 @@ export interface H2Request {
   readonly signal?: AbortSignal | undefined;
 }
 
-export interface H2Answer { readonly status: number; readonly body: string }
+export interface H2Answer { readonly status: number; readonly body: string; readonly retryAfter?: string | undefined }
 
 /** The TLS settings of a session: requests with other ones (rotated credentials) get a new session. */
 export type H2Tls = Pick<SecureClientSessionOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
@@ -124,7 +124,12 @@ export class H2Sessions {
       let ended = false;
       s.setEncoding('utf8');
       let length: number | undefined;
-      s.on('response', (h) => { answered = true; status = Number(h[':status'] ?? 0); if (h['content-length'] !== undefined) length = Number(h['content-length']); });
+      let retryAfter: string | undefined;
+      s.on('response', (h) => {
+        answered = true; status = Number(h[':status'] ?? 0);
+        if (h['content-length'] !== undefined) length = Number(h['content-length']);
+        if (typeof h['retry-after'] === 'string') retryAfter = h['retry-after'];
+      });
       s.on('data', (d: string) => { body += d; });
       s.on('end', () => { ended = true; });
       s.on('error', (e: NodeJS.ErrnoException) => failed(e));
@@ -133,7 +138,7 @@ export class H2Sessions {
         done();
         if (settled) return;
         const whole = answered && ended && s.rstCode === constants.NGHTTP2_NO_ERROR && (length === undefined || Buffer.byteLength(body) === length);
-        if (whole) { settled = true; resolve({ status, body }); return; }
+        if (whole) { settled = true; resolve({ status, body, retryAfter }); return; }
         // cancelled with its connection, before an answer: the connection went away under it
         const dropped = !answered && s.rstCode === constants.NGHTTP2_CANCEL && (l.session.destroyed || l.session.closed);
         failed(Object.assign(new Error(`${r.method} ${r.path}: stream closed ${answered ? 'in the middle of the answer' : dropped ? 'without an answer: its connection went away' : 'without an answer'} (HTTP/2 error code ${s.rstCode})`), { code: dropped ? 'ERR_HTTP2_STREAM_CANCEL' : 'ERR_HTTP2_STREAM_ERROR' }));

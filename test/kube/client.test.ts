@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, KubeClient, MAX_CONNECTIONS } from '../../src/kube/client.ts';
+import { ApiError, KubeClient, MAX_CONNECTIONS, MAX_RETRIES, MAX_RETRY_AFTER_MS, retryAfterMs } from '../../src/kube/client.ts';
 import { makePki } from '../../testenv/pki.ts';
 
 test('a response cut off mid-body (the API server goes away) is a rejected request, not one left pending forever', { timeout: 10_000 }, async (t) => {
@@ -66,6 +66,58 @@ test('a kept-alive connection the server closes as it is reused: the request is 
   assert.deepEqual(await client.request('/api/v1/nodes'), { n: 3 }, 'answered by the retry');
   assert.equal(connections(), 2);
   assert.equal(client.stats.errors, 0, 'not counted as a failed request');
+});
+
+test('Retry-After is taken from a 429 or a 5xx, in whole seconds, at most MAX_RETRY_AFTER_MS; anything else is no retry (client-go\'s checkWait)', () => {
+  assert.equal(retryAfterMs({ status: 429, body: '', retryAfter: '1' }), 1000);
+  assert.equal(retryAfterMs({ status: 503, body: '', retryAfter: '2' }), 2000);
+  assert.equal(retryAfterMs({ status: 500, body: '', retryAfter: '0' }), 0);
+  assert.equal(retryAfterMs({ status: 429, body: '', retryAfter: '999999' }), MAX_RETRY_AFTER_MS, 'a hostile wait is capped');
+  assert.equal(retryAfterMs({ status: 429, body: '' }), undefined, 'no header: no retry');
+  for (const h of ['soon', '-1', '1.5', 'Wed, 21 Oct 2026 07:28:00 GMT', '']) assert.equal(retryAfterMs({ status: 429, body: '', retryAfter: h }), undefined, JSON.stringify(h));
+  for (const st of [200, 400, 404, 409, 422]) assert.equal(retryAfterMs({ status: st, body: '', retryAfter: '1' }), undefined, String(st));
+});
+
+test('over HTTP/1.1, a 429 with Retry-After is sent again (a POST too: the server did not act on it); at most MAX_RETRIES times, then the 429 is the error', { timeout: 20_000 }, async (t) => {
+  const seen: string[] = [];
+  let mode: 'twice' | 'always' | 'no-header' | '400' = 'twice';
+  let n = 0;
+  const { client } = await serve(t, (req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => { body += d; });
+    req.on('end', () => {
+      n++;
+      seen.push(`${req.method} ${body}`);
+      const busy = mode === 'always' || (mode === 'twice' && n <= 2);
+      if (busy) { res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '0' }); res.end('{"kind":"Status","reason":"TooManyRequests","message":"too many requests"}'); return; }
+      if (mode === 'no-header') { res.writeHead(503, { 'Content-Type': 'application/json' }); res.end('{"reason":"ServiceUnavailable"}'); return; }
+      if (mode === '400') { res.writeHead(400, { 'Content-Type': 'application/json', 'Retry-After': '0' }); res.end('{"reason":"BadRequest"}'); return; }
+      res.writeHead(201, { 'Content-Type': 'application/json' }); res.end(`{"n":${n}}`);
+    });
+  });
+  const codes: number[] = [];
+  client.observer = { request: (_v, _p, code) => codes.push(code), watchRestart: () => {} };
+  assert.deepEqual(await client.request('/api/v1/namespaces', { method: 'POST', body: { a: 1 } }), { n: 3 });
+  assert.deepEqual(seen, ['POST {"a":1}', 'POST {"a":1}', 'POST {"a":1}'], 'the same request, three times');
+  assert.deepEqual(codes, [429, 429, 201], 'each answer observed');
+  assert.equal(client.stats.throttled, 2);
+  assert.equal(client.stats.errors, 0);
+  mode = 'always'; seen.length = 0;
+  await assert.rejects(client.request('/api/v1/nodes'), (e: unknown) => e instanceof ApiError && e.status === 429 && e.reason === 'TooManyRequests');
+  assert.equal(seen.length, MAX_RETRIES + 1, 'bounded');
+  for (const m of ['no-header', '400'] as const) {
+    mode = m; seen.length = 0;
+    await assert.rejects(client.request('/api/v1/nodes'), (e: unknown) => e instanceof ApiError);
+    assert.equal(seen.length, 1, `${m}: not sent again`);
+  }
+});
+
+test('a request waiting out a Retry-After is ended by its abort signal, not after the wait', { timeout: 10_000 }, async (t) => {
+  const { client } = await serve(t, (_req, res) => { res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '30' }); res.end('{"reason":"TooManyRequests"}'); });
+  const abort = new AbortController();
+  setTimeout(() => abort.abort(), 200);
+  await assert.rejects(client.request('/api/v1/nodes', { signal: abort.signal }), (e: unknown) => e instanceof ApiError && e.status === 429);
 });
 
 // Over HTTPS the requests travel as streams of one HTTP/2 connection (src/kube/h2.ts), as client-go's.
@@ -164,6 +216,24 @@ describe('over HTTPS', () => {
     await assert.rejects(client.request('/api/v1/namespaces', { method: 'POST', body: { x: 1 }, timeoutMs: 5000 }));
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(seen, ['GET', 'GET', 'GET', 'POST'], 'the POST reached the server once');
+  });
+
+  test('a 429 with Retry-After over HTTP/2 (API Priority and Fairness) is sent again after it, body and all', { timeout: 10_000 }, async (t) => {
+    const bodies: string[] = [];
+    const { client } = await serveH2(t, (stream, _h, n) => {
+      let body = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => { body += d; });
+      stream.on('end', () => {
+        bodies.push(body);
+        if (n === 1) { stream.respond({ ':status': 429, 'retry-after': '0', 'content-type': 'application/json' }); stream.end('{"kind":"Status","reason":"TooManyRequests"}'); return; }
+        answer(stream, { n });
+      });
+    });
+    assert.deepEqual(await client.request('/api/v1/namespaces', { method: 'POST', body: { x: 1 } }), { n: 2 });
+    assert.deepEqual(bodies, ['{"x":1}', '{"x":1}']);
+    assert.equal(client.stats.throttled, 1);
+    assert.equal(client.stats.errors, 0);
   });
 
   test('a server without HTTP/2 (HTTPS, HTTP/1.1 only) is answered over HTTP/1.1 instead', { timeout: 10_000 }, async (t) => {
