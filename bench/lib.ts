@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: workloads (scripts that timestamp their own start and exit),
 // statistics, and process CPU/RSS sampling from /proc.
-import { readFileSync, writeFileSync, existsSync, chmodSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -24,8 +24,24 @@ export interface Footprint {
    * holder: RSS, PSS and private dirty. Undefined for a tool without a process per service.
    */
   readonly holder?: { readonly count: number; readonly rssKB: number; readonly pssKB: number; readonly privateDirtyKB: number };
+  /**
+   * Crash storm only: the services' starts a second over the window, counted by the services
+   * themselves (stormShell(): a byte appended per start), the same way for every peer. A tool
+   * that falls behind its schedule does fewer: its CPU % alone would flatter it.
+   */
+  readonly startsPerS?: number;
   readonly note?: string;
 }
+
+/**
+ * The crash storm's service, as `sh -c` text: counts its own start (one byte appended to
+ * `startsFile`, a shell builtin: no process), runs `seconds`, exits 1. The same for every peer.
+ */
+export function stormShell(startsFile: string, seconds = 1): string {
+  return `printf . >> ${startsFile}; sleep ${seconds}; exit 1`;
+}
+
+const sizeOf = (p: string): number => { try { return statSync(p).size; } catch { return 0; } };
 
 export interface Peer {
   readonly name: string;
@@ -88,8 +104,9 @@ function stat(pid: number): { ticks: number; rssKB: number; pssKB: number; priva
 }
 
 /** CPU (% of a core) and RSS of a set of processes (re-listed at the end) over a window. */
-export async function measure(pids: () => number[], seconds: number, supervised: number): Promise<Footprint> {
+export async function measure(pids: () => number[], seconds: number, supervised: number, startsFile?: string): Promise<Footprint> {
   const before = new Map(pids().map((p) => [p, stat(p)?.ticks ?? 0]));
+  const starts0 = startsFile === undefined ? 0 : sizeOf(startsFile);
   const t0 = Date.now();
   await sleep(seconds * 1000);
   const wall = (Date.now() - t0) / 1000;
@@ -105,7 +122,8 @@ export async function measure(pids: () => number[], seconds: number, supervised:
     pss += s.pssKB;
     dirty += s.privateDirtyKB;
   }
-  return { rssMB: rss / 1024, pssMB: pss / 1024, cpuPct: (ticks / 100 / wall) * 100, perProcessKB: pss / Math.max(1, supervised), privateDirtyMB: dirty / 1024 };
+  const startsPerS = startsFile === undefined ? undefined : (sizeOf(startsFile) - starts0) / wall;
+  return { rssMB: rss / 1024, pssMB: pss / 1024, cpuPct: (ticks / 100 / wall) * 100, perProcessKB: pss / Math.max(1, supervised), privateDirtyMB: dirty / 1024, ...(startsPerS !== undefined ? { startsPerS } : {}) };
 }
 
 /** RSS, PSS and private dirty of each of these processes, averaged (KB per process). */

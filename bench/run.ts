@@ -106,9 +106,11 @@ function report(final: boolean): void {
     }
   }
   if (parts.includes('converter')) out += `\nConverter: a .service of N repeated Environment= lines (~200 bytes each) → ServiceUnit, best of 3 (ms; linear in N)\n` + tableOf([['LINES', 'BYTES', 'MS', 'µS/LINE'], ...results.converter.map((r) => [String(r['lines']), String(r['bytes']), fmt(r['ms']), fmt(r['usPerLine'], 2)])]);
+  /** ms of the supervisor's CPU per service start in a storm (CPU % of one core × 10 / starts a second). */
+  const cpuPerStart = (r: Row): number | undefined => (typeof r['startsPerS'] === 'number' && r['startsPerS'] > 0 && typeof r['cpuPct'] === 'number' ? (r['cpuPct'] * 10) / r['startsPerS'] : undefined);
   if (parts.includes('footprint')) {
     const h = (r: Row, k: 'rssKB' | 'pssKB' | 'privateDirtyKB'): string => { const x = r['holder'] as Footprint['holder']; return x ? fmt(x[k], 0) : '-'; };
-    out += `\nSupervisor footprint (CPU % of one core; RSS and PSS of the supervising processes: PSS shares libc among the holders; PRIV: private dirty; HOLDER: unit-operator's uo-shim per service, apart from the agent — the peers have no process per service)\n` + tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'RSS MB', 'PSS MB', 'PRIV MB', 'PSS KB/SERVICE', 'HOLDER RSS KB', 'HOLDER PSS KB', 'HOLDER PRIV KB', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['privateDirtyMB']), fmt(r['perProcessKB'], 0), h(r, 'rssKB'), h(r, 'pssKB'), h(r, 'privateDirtyKB'), String(r['note'] ?? '')])]);
+    out += `\nSupervisor footprint (CPU % of one core; in the storm, STARTS/S: the services' own starts a second, counted by each service (one byte appended per start), and CPU MS/START: the supervisor's CPU time per start — a tool behind its schedule does fewer starts; RSS and PSS of the supervising processes: PSS shares libc among the holders; PRIV: private dirty; HOLDER: unit-operator's uo-shim per service, apart from the agent — the peers have no process per service)\n` + tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'STARTS/S', 'CPU MS/START', 'RSS MB', 'PSS MB', 'PRIV MB', 'PSS KB/SERVICE', 'HOLDER RSS KB', 'HOLDER PSS KB', 'HOLDER PRIV KB', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), r['startsPerS'] === undefined ? '-' : fmt(r['startsPerS'], 0), fmt(cpuPerStart(r), 2), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['privateDirtyMB']), fmt(r['perProcessKB'], 0), h(r, 'rssKB'), h(r, 'pssKB'), h(r, 'privateDirtyKB'), String(r['note'] ?? '')])]);
   }
   if (results.holder.length > 0) {
     out += `\nHolder footprint: ${results.holder[0]!.holders} uo-shim holders of an idle command started directly (no agent), per build; KB per holder (page tables are kernel memory, not in PSS)\n`;
@@ -124,7 +126,9 @@ function report(final: boolean): void {
     if (r.peer === 'unit-operator' || typeof r['rssMB'] !== 'number') continue;
     const o = ours('pssMB', r['size'] as number, r['storm'] as boolean);
     const c = ours('cpuPct', r['size'] as number, r['storm'] as boolean);
-    out += `  ${r.peer.padEnd(12)} ${String(r['size']).padStart(5)} ${r['storm'] ? 'storm' : 'idle '}  PSS ×${o ? fmt((r['pssMB'] as number) / o, 2) : '-'}  CPU ×${c ? fmt((r['cpuPct'] as number) / c, 2) : '-'}\n`;
+    const mine = results.footprint.find((x) => x.peer === 'unit-operator' && x['size'] === r['size'] && x['storm'] === r['storm']);
+    const perStart = mine ? cpuPerStart(mine) : undefined, theirs = cpuPerStart(r);
+    out += `  ${r.peer.padEnd(12)} ${String(r['size']).padStart(5)} ${r['storm'] ? 'storm' : 'idle '}  PSS ×${o ? fmt((r['pssMB'] as number) / o, 2) : '-'}  CPU ×${c ? fmt((r['cpuPct'] as number) / c, 2) : '-'}${r['storm'] ? `  CPU/START ×${perStart && theirs !== undefined ? fmt(theirs / perStart, 2) : '-'}` : ''}\n`;
   }
   if (final) process.stdout.write(out);
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from '../../src/cli/client.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
-import { crashScript, delaysFrom, measure, percentile, perProcess, sleep, type Peer, type Footprint } from '../lib.ts';
+import { crashScript, delaysFrom, measure, percentile, perProcess, sleep, stormShell, type Peer, type Footprint } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
@@ -95,7 +95,8 @@ export class Ours implements Peer {
 
   async footprint(count: number, storm: boolean, seconds: number, dir: string): Promise<Footprint> {
     await this.startAgent(dir);
-    const body = storm ? "ExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=1s" : 'ExecStart=/bin/sleep 100000';
+    const starts = join(dir, 'storm-starts');
+    const body = storm ? `ExecStart=/bin/sh -c '${stormShell(starts)}'\nRestart=always\nRestartSec=1s` : 'ExecStart=/bin/sleep 100000';
     for (let i = 0; i < count; i++) writeFileSync(join(this.manifests, `f${i}.service`), `[Unit]\nStartLimitIntervalSec=0\n[Service]\n${body}\n`);
     // wait (at most 60 s) until every unit is up; the agent picks the files up by itself
     const deadline = Date.now() + 60_000;
@@ -118,7 +119,7 @@ export class Ours implements Peer {
     });
     const shims = (): number[] => ownShims(false);
     const before = await request(this.state, { cmd: 'stats' }, 30_000).catch(() => undefined);
-    const f = await measure(() => [agentPid, ...shims()], seconds, count);
+    const f = await measure(() => [agentPid, ...shims()], seconds, count, storm ? starts : undefined);
     const after = await request(this.state, { cmd: 'stats' }, 30_000).catch(() => undefined);
     if (before?.ok && after?.ok && before.stats && after.stats) {
       this.stats = { stateWrites: (after.stats.stateWrites - before.stats.stateWrites) / seconds, decisions: (after.stats.decisions - before.stats.decisions) / seconds, restarts: ((after.stats.restarts ?? 0) - (before.stats.restarts ?? 0)) / seconds };

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
+import { crashScript, delaysFrom, measure, sleep, stormShell, type Peer, type Footprint } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const PM2 = join(repo, 'node_modules', 'pm2', 'bin', 'pm2');
@@ -62,11 +62,12 @@ export class Pm2 implements Peer {
   }
 
   async footprint(count: number, storm: boolean, seconds: number, dir: string): Promise<Footprint> {
-    const apps = Array.from({ length: count }, (_, i) => storm ? this.app(`f${i}`, '/bin/sh', ['-c', 'sleep 1; exit 1'], 1000) : this.app(`f${i}`, '/bin/sleep', ['100000'], 0));
+    const starts = join(dir, 'storm-starts');
+    const apps = Array.from({ length: count }, (_, i) => storm ? this.app(`f${i}`, '/bin/sh', ['-c', stormShell(starts)], 1000) : this.app(`f${i}`, '/bin/sleep', ['100000'], 0));
     const finished = this.startApps(dir, apps, 45_000);
     await sleep(3000);
     const pid = this.daemonPid();
-    const f = await measure(() => (pid ? [pid] : []), seconds, count);
+    const f = await measure(() => (pid ? [pid] : []), seconds, count, storm ? starts : undefined);
     this.pm2Within(120_000, 'kill');
     return finished ? f : { ...f, note: 'pm2 start had not finished starting them after 45 s' };
   }

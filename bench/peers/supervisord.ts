@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crashScript, delaysFrom, measure, sleep, type Peer, type Footprint } from '../lib.ts';
+import { crashScript, delaysFrom, measure, sleep, stormShell, type Peer, type Footprint } from '../lib.ts';
 
 export class Supervisord implements Peer {
   readonly name = 'supervisord';
@@ -63,7 +63,8 @@ export class Supervisord implements Peer {
   }
 
   async footprint(count: number, storm: boolean, seconds: number, dir: string): Promise<Footprint> {
-    const cmd = storm ? "/bin/sh -c 'sleep 2; exit 1'" : '/bin/sleep 100000';
+    const starts = join(dir, 'storm-starts');
+    const cmd = storm ? `/bin/sh -c '${stormShell(starts, 2)}'` : '/bin/sleep 100000';
     let conf = '';
     for (let i = 0; i < count; i++) conf += this.program(`f${i}`, cmd);
     await this.start(dir, conf);
@@ -77,7 +78,7 @@ export class Supervisord implements Peer {
     }
     await sleep(2000);
     const pid = this.proc!.pid!;
-    const f = await measure(() => [pid], seconds, count);
+    const f = await measure(() => [pid], seconds, count, storm ? starts : undefined);
     await this.stop();
     const notes = [storm ? 'no restart delay: programs sleep 2 s instead of 1 s + RestartSec=1s' : '', responsive ? '' : 'supervisorctl status did not answer within 10 s'].filter(Boolean);
     return { ...f, ...(notes.length > 0 ? { note: notes.join('; ') } : {}) };

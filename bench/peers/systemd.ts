@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, readdirSync
 import { join, dirname } from 'node:path';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { delaysFrom, measure, sleep, type Peer, type Footprint, crashScriptText } from '../lib.ts';
+import { delaysFrom, measure, sleep, stormShell, type Peer, type Footprint, crashScriptText } from '../lib.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const ORACLE = process.env['SYSTEMD_ORACLE'] ?? join(repo, '..', 'shared', 'tools', 'systemd-oracle');
@@ -61,7 +61,10 @@ export class Systemd implements Peer {
   }
 
   async footprint(count: number, storm: boolean, seconds: number): Promise<Footprint> {
-    const body = storm ? "ExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=1s" : 'ExecStart=/bin/sleep 100000';
+    const inside = '/var/tmp/uo-bench-storm';
+    rmSync(join(ROOT, inside), { recursive: true, force: true });
+    mkdirSync(join(ROOT, inside), { recursive: true });
+    const body = storm ? `ExecStart=/bin/sh -c '${stormShell(`${inside}/starts`)}'\nRestart=always\nRestartSec=1s` : 'ExecStart=/bin/sleep 100000';
     const names = Array.from({ length: count }, (_, i) => `uo-bench-f${i}.service`);
     // one target pulls them all in with one job transaction (a systemctl call per batch of
     // units saturates PID 1 during a crash storm); PartOf= lets stopping it stop them all
@@ -71,7 +74,7 @@ export class Systemd implements Peer {
     // one look (PID 1 answers slowly during a storm of 1,000: ~20 s per systemctl call here)
     const active = Number(this.sh("systemctl list-units 'uo-bench-f*' --state=active,activating --no-legend --plain | wc -l", 120_000).trim()) || 0;
     await sleep(3000);
-    const f = await measure(() => [this.pid1()], seconds, count);
+    const f = await measure(() => [this.pid1()], seconds, count, storm ? join(ROOT, inside, 'starts') : undefined);
     return { ...f, note: `PID 1 alone (no per-process holders)${active < count ? `; ${active} of ${count} active or activating after 45 s` : ''}` };
   }
 
