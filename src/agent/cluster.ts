@@ -245,7 +245,7 @@ export class ClusterAgent {
   cached(): Record<string, number> {
     let revisions = 0;
     for (const m of this.revisionCache.values()) revisions += m.size;
-    return { annotations: this.handled.size, revisions, deleting: this.deleting.size, revs: this.revs.size };
+    return { annotations: this.handled.size, revisions, deleting: this.deleting.size, revs: this.revs.size, ...this.host.cached() };
   }
 
   private async reconcile(key: string): Promise<Outcome | void> {

@@ -192,6 +192,22 @@ export class UnitHost {
     });
   }
 
+  /** A unit removed for good: its JoinsNamespaceOf= declarations go, and its group's runtimes once nothing is left there. */
+  private forgetRuntimes(id: string, unitName: string): void {
+    const group = depsGroupOf(id);
+    const r = this.runtimes.get(group);
+    if (!r) return;
+    r.forget(unitName);
+    if (r.idle && ![...this.units.keys()].some((other) => other !== id && depsGroupOf(other) === group)) this.runtimes.delete(group);
+  }
+
+  /** Per-group state kept beside the hosted units (metrics: it falls back as namespaces empty). */
+  cached(): Record<string, number> {
+    let declared = 0;
+    for (const r of this.runtimes.values()) declared += r.declaredUnits;
+    return { 'dependency-graphs': this.drivers.size, 'runtime-groups': this.runtimes.size, 'runtime-declarations': declared };
+  }
+
   private runtimesOf(group: string): SharedRuntimes {
     let r = this.runtimes.get(group);
     if (!r) { r = new SharedRuntimes((types, from) => startHolder(this.opts.shimPath, types, from)); this.runtimes.set(group, r); }
@@ -286,7 +302,12 @@ export class UnitHost {
         if (!groups.has(g)) groups.set(g, new Map());
         groups.get(g)!.set(h.runner.unitName, h.runner);
       }
-      for (const [g, members] of groups) this.driver(g).setUnits(members);
+      for (const [g, members] of groups) {
+        const d = this.driver(g);
+        d.setUnits(members);
+        // a group (namespace) with no unit left: its dependency engine goes; a unit added there makes a new one
+        if (members.size === 0 && d.jobs().length === 0) { d.close(); this.drivers.delete(g); }
+      }
     }
     const pending = this.pending;
     this.pending = [];
@@ -463,6 +484,7 @@ export class UnitHost {
       if ((s === 'inactive' || s === 'failed') && h.runner.unitProcesses().length === 0) {
         h.runner.close();
         forgetUnitFolder(join(this.opts.unitsDir, dirOf(id)));
+        this.forgetRuntimes(id, h.runner.unitName);
         try { rmSync(join(this.opts.unitsDir, dirOf(id)), { recursive: true, force: true }); } catch (e) {
           this.opts.log('warning', `cannot remove ${join(this.opts.unitsDir, dirOf(id))}: ${fsErrorText(e)}; it is left behind`, { unit: id });
         }

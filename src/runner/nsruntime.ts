@@ -128,6 +128,7 @@ export class SharedRuntimes {
   /** The other way round: who lists a unit, each unit with its place in `declared` (partners() keeps that order). */
   private readonly listedBy = new Map<string, Set<string>>();
   private readonly place = new Map<string, number>();
+  private nextPlace = 0;
   /** The namespace paths each unit names (a saved runtime's paths must be its owner's: resolve()). */
   private readonly declaredPaths = new Map<string, NsPaths>();
   /** Runtimes saved by a previous agent, not rebuilt yet (rejoin()), by unit. */
@@ -150,7 +151,7 @@ export class SharedRuntimes {
     const u = normalizeName(unit), now = joins.map(normalizeName);
     for (const j of this.declared.get(u) ?? []) this.listedBy.get(j)?.delete(u);
     for (const j of now) { let by = this.listedBy.get(j); if (!by) this.listedBy.set(j, (by = new Set())); by.add(u); }
-    if (!this.place.has(u)) this.place.set(u, this.place.size);
+    if (!this.place.has(u)) this.place.set(u, this.nextPlace++);
     this.declared.set(u, now);
     this.declaredPaths.set(u, paths);
   }
@@ -299,6 +300,24 @@ export class SharedRuntimes {
 
   /** Every runtime still held (the agent's exit ends their holders). */
   all(): SharedRuntime[] { return [...this.byOwner.values()]; }
+
+  /**
+   * A unit removed for good (its runner closed, its folder gone): its own declarations go (what
+   * others list stays theirs: a unit of that name added again is their partner again), with
+   * what a previous agent saved for it. A runtime it still holds is let go first (release()).
+   */
+  forget(unit: string): void {
+    const u = normalizeName(unit);
+    if (this.byUnit.has(u)) this.release(u);
+    for (const j of this.declared.get(u) ?? []) { const by = this.listedBy.get(j); by?.delete(u); if (by?.size === 0) this.listedBy.delete(j); }
+    for (const m of [this.declared, this.declaredPaths, this.place, this.remembered, this.sources, this.warnings]) m.delete(u);
+  }
+
+  /** Whether nothing is held or remembered here (the group's last unit went: the host drops it). */
+  get idle(): boolean { return this.byOwner.size === 0 && this.byUnit.size === 0 && this.remembered.size === 0 && this.declared.size === 0; }
+
+  /** Units declared here (metrics, tests). */
+  get declaredUnits(): number { return this.declared.size; }
 }
 
 const KINDS = [

@@ -18,8 +18,12 @@ test('units applied, run and removed: once forgotten, their folders are gone and
   t.after(async () => { await host.stopAll(10_000); host.closeAll(); removeNotifyFolder(dir); rmSync(dir, { recursive: true, force: true }); });
   const before = rememberedUnitFolders();
   const ids = Array.from({ length: 5 }, (_, i) => `ns/u${i}`);
-  for (const id of ids) host.apply(id, `${id.slice(3)}.service`, { service: { execStart: ['/bin/sleep 1000'] } }, 'test');
+  // u1 joins u0's namespaces (JoinsNamespaceOf=): declarations in the group's runtimes
+  for (const id of ids) host.apply(id, `${id.slice(3)}.service`, { service: { execStart: ['/bin/sleep 1000'] }, ...(id === 'ns/u1' ? { unit: { joinsNamespaceOf: ['u0.service'] } } : {}) }, 'test');
   host.commit();
+  const kept = host.cached();
+  assert.deepEqual([kept['dependency-graphs'], kept['runtime-groups']], [1, 1], JSON.stringify(kept));
+  assert.ok(kept['runtime-declarations']! >= ids.length, JSON.stringify(kept));
   await until('all running', () => ids.every((id) => host.units.get(id)?.runner.activeState === 'active'), 15_000);
   assert.ok(rememberedUnitFolders() >= before + ids.length, `the state writer knows the ${ids.length} folders: ${rememberedUnitFolders()} (before: ${before})`);
   const folders = ids.map((id) => host.units.get(id)!.runner.dir);
@@ -29,4 +33,11 @@ test('units applied, run and removed: once forgotten, their folders are gone and
   assert.deepEqual([...gone].sort(), ids);
   for (const f of folders) assert.equal(existsSync(f), false, `${f} removed`);
   assert.equal(rememberedUnitFolders(), before, 'nothing remembered of the removed folders');
+  await new Promise((r) => setImmediate(r)); // the graphs are rebuilt at the next commit (a microtask)
+  assert.deepEqual(host.cached(), { 'dependency-graphs': 0, 'runtime-groups': 0, 'runtime-declarations': 0 }, 'the emptied namespace\'s dependency engine and runtimes went');
+  // a unit added there again gets a new engine and starts as before
+  host.apply('ns/again', 'again.service', { service: { execStart: ['/bin/sleep 1000'] } }, 'test');
+  host.commit();
+  await until('the new unit runs', () => host.units.get('ns/again')?.runner.activeState === 'active', 15_000);
+  assert.deepEqual([host.cached()['dependency-graphs'], host.cached()['runtime-groups']], [1, 1]);
 });

@@ -196,3 +196,23 @@ test('partners(): those a unit lists, then those listing it in the order they we
   r.declare('a.service', ['a.service']); // itself: never its own partner
   assert.deepEqual(r.partners('a.service'), ['b.service', 'e.service']);
 });
+
+test('forget(): a unit removed for good takes its own declarations and saved runtime along; what others list stays theirs; a unit declared after it is ordered after the rest', () => {
+  const { r, ended } = registry();
+  r.declare('a.service', ['b.service']);
+  r.declare('c.service', ['b.service']);
+  r.declare('b.service', []);
+  const rt = r.acquire('a.service', ALL, 'i-a')!;
+  r.forget('a.service'); // still holding its runtime: let go first, its holder ends (its last unit)
+  assert.deepEqual(ended, [rt.holder!.pid]);
+  assert.equal(r.of('a.service'), undefined);
+  assert.deepEqual(r.partners('b.service'), ['c.service'], 'a no longer lists b');
+  assert.equal(r.declaredUnits, 2);
+  r.forget('b.service');
+  assert.deepEqual(r.partners('c.service'), ['b.service'], 'c still lists b: a b.service added again is its partner');
+  r.declare('d.service', ['b.service']);
+  r.declare('b.service', []);
+  assert.deepEqual(r.partners('b.service'), ['c.service', 'd.service'], 'places are never reused: d comes after c');
+  r.forget('b.service'); r.forget('c.service'); r.forget('d.service');
+  assert.equal(r.idle, true);
+});
