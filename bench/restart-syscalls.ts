@@ -24,8 +24,11 @@ const agent = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(repo, 'dist/cl
 try {
   for (let i = 0; i < 400 && !existsSync(join(state, 'agent.sock')); i++) await sleep(25);
   writeFileSync(join(manifests, 'f0.service'), "[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c 'exit 1'\nRestart=always\nRestartSec=0\n");
-  await sleep(3000);
-  const st = async (): Promise<number> => { const r = await request(state, { cmd: 'stats' }, 30_000); return r.ok && r.stats ? (r.stats.restarts ?? 0) : 0; };
+  // a stats answer that is no answer is an error naming why, not "0 restarts"
+  const st = async (): Promise<number> => { const r = await request(state, { cmd: 'stats' }, 30_000); if (!r.ok || !r.stats) throw new Error(`the agent's stats: ${r.ok ? 'no stats in the answer' : r.error}`); return r.stats.restarts ?? 0; };
+  // warm: the loop runs (at most 20 s: a loaded machine starts the agent slowly), then 1 s more
+  for (let i = 0; i < 200 && (await st().catch(() => 0)) === 0; i++) await sleep(100);
+  await sleep(1000);
   const r0 = await st();
   const out = join(dir, 'strace.txt');
   spawnSync('timeout', ['-s', 'INT', String(seconds), 'strace', '-c', '-o', out, '-p', String(agent.pid)]);
