@@ -20,6 +20,8 @@
  *   agent:  spawn ID NARGS NENV BYTES          then BYTES bytes: NARGS arguments and NENV
  *                                              "NAME=value" strings, each ended by a NUL
  *   server: ok ID PID | error ID TEXT          the shim's PID once it has exec()ed (or why not)
+ *                                              (in the order the execs end: requests are
+ *                                              served while earlier shims are still exec()ing)
  *   server: exit PID                           a shim this server started was reaped
  *   agent:  quit                               the server answers "bye" and exits (a newer
  *                                              agent replacing it: TOKEN or VERSION differ)
@@ -78,7 +80,22 @@ static char *outq;
 static size_t outq_len, outq_off, outq_cap;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Shims forked whose exec() has not been reported yet (issue 19): the server serves the next
+ * request meanwhile, and answers each once its report pipe says how the exec went. Waiting for
+ * each exec in turn made the shims of a burst wait for each other: under load a fork and exec
+ * take ~5-20 ms, and the 16th shim of a batch got its PID 100-300 ms after its request. Each is
+ * answered only to the connection that asked (a dropped agent's answers are not said to the next).
+ */
+#define INFLIGHT_MAX 64
+static struct { unsigned long id; pid_t pid; int fd; unsigned long gen; } inflight[INFLIGHT_MAX];
+static int n_inflight;
+/* The connection's generation: bumped when a client is dropped. */
+static unsigned long client_gen;
+
 static void drop_client(void) {
+	client_gen++;
 	if (client >= 0) close(client);
 	client = -1;
 	free(payload);
@@ -198,8 +215,29 @@ static void drop_joined_holders(char **envp) {
 	}
 }
 
-/* Starts the shim of the request in payload; the reply says its PID or why not. */
+/* How the exec of in-flight shim i went (its pipe: end of file, it exec()ed; an errno, it did not),
+ * said to the client that asked; waits for it (at once when the pipe is readable or the shim is gone). */
+static void finish(int i) {
+	int err = 0;
+	ssize_t r;
+	while ((r = read(inflight[i].fd, &err, sizeof err)) < 0 && errno == EINTR) {}
+	close(inflight[i].fd);
+	unsigned long id = inflight[i].id, gen = inflight[i].gen;
+	pid_t pid = inflight[i].pid;
+	inflight[i] = inflight[--n_inflight];
+	if (gen != client_gen) return;
+	if (r == sizeof err) say("error %lu exec: %s\n", id, strerror(err));
+	else say("ok %lu %ld\n", id, (long)pid);
+}
+
+/* A reaped shim's exec is reported before its exit ("ok" before "exit PID"). */
+static void finish_pid(pid_t pid) {
+	for (int i = 0; i < n_inflight; i++) if (inflight[i].pid == pid) { finish(i); return; }
+}
+
+/* Starts the shim of the request in payload; it is answered once it has exec()ed (finish()). */
 static void spawn_shim(void) {
+	if (n_inflight == INFLIGHT_MAX) finish(0); /* bounded: the oldest is waited for */
 	char **argv = calloc(req_args + 1, sizeof *argv), **envp = calloc(req_env + 1, sizeof *envp);
 	if (!argv || !envp) { say("error %lu out of memory\n", req_id); free(argv); free(envp); return; }
 	char *p = payload;
@@ -230,13 +268,12 @@ static void spawn_shim(void) {
 	free(argv);
 	free(envp);
 	if (pid < 0) { close(report[0]); say("error %lu fork: %s\n", req_id, strerror(e)); return; }
-	/* end of file: it exec()ed; an errno: it did not (reaped by the SIGCHLD loop) */
-	int err = 0;
-	ssize_t r;
-	while ((r = read(report[0], &err, sizeof err)) < 0 && errno == EINTR) {}
-	close(report[0]);
-	if (r == sizeof err) say("error %lu exec: %s\n", req_id, strerror(err));
-	else say("ok %lu %ld\n", req_id, (long)pid);
+	/* end of file: it exec()ed; an errno: it did not (reaped by the SIGCHLD loop): finish() says which */
+	inflight[n_inflight].id = req_id;
+	inflight[n_inflight].pid = pid;
+	inflight[n_inflight].fd = report[0];
+	inflight[n_inflight].gen = client_gen;
+	n_inflight++;
 }
 
 /* Unsigned decimal without sign or leading zeros, at most max; -1 when not one. */
@@ -255,7 +292,7 @@ static void malformed(const char *why) {
 /* One header line (without its \n): 1 to go on reading, 0 when the connection ended. */
 static int parse_header(void) {
 	header[header_len] = 0;
-	if (strcmp(header, "quit") == 0) { say("bye\n"); flush_out_now(); exit(0); }
+	if (strcmp(header, "quit") == 0) { while (n_inflight > 0) finish(n_inflight - 1); say("bye\n"); flush_out_now(); exit(0); }
 	char *f[6];
 	int n = 0;
 	for (char *s = header, *save = NULL, *t; n < 6 && (t = strtok_r(s, " ", &save)); s = NULL) f[n++] = t;
@@ -387,17 +424,21 @@ int forksrv_main(int argc, char **argv) {
 	if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); close(null); }
 
 	for (;;) {
-		struct pollfd fds[3] = { { .fd = listener, .events = POLLIN }, { .fd = sfd, .events = POLLIN }, { .fd = client, .events = POLLIN | (outq_off < outq_len ? POLLOUT : 0) } };
-		int n = poll(fds, 3, 2000);
+		struct pollfd fds[3 + INFLIGHT_MAX] = { { .fd = listener, .events = POLLIN }, { .fd = sfd, .events = POLLIN }, { .fd = client, .events = POLLIN | (outq_off < outq_len ? POLLOUT : 0) } };
+		int polled = n_inflight;
+		for (int i = 0; i < polled; i++) fds[3 + i] = (struct pollfd){ .fd = inflight[i].fd, .events = POLLIN };
+		int n = poll(fds, 3 + (nfds_t)polled, 2000);
 		if (n < 0 && errno != EINTR) return 1;
 		if (!still_ours(addr.sun_path, &bound)) return 0;
 		if (n <= 0) continue;
+		/* from the last: finish(i) moves the last entry (already looked at) into i */
+		for (int i = polled - 1; i >= 0; i--) if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR)) finish(i);
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) > 0) {}
 			int status;
 			pid_t w;
-			while ((w = waitpid(-1, &status, WNOHANG)) > 0) say("exit %ld\n", (long)w);
+			while ((w = waitpid(-1, &status, WNOHANG)) > 0) { finish_pid(w); say("exit %ld\n", (long)w); }
 		}
 		if (client >= 0 && (fds[2].revents & POLLOUT)) flush_out();
 		if (client >= 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) read_client();
