@@ -38,7 +38,7 @@ export interface Footprint {
  * `startsFile`, a shell builtin: no process), runs `seconds`, exits 1. The same for every peer.
  */
 export function stormShell(startsFile: string, seconds = 1): string {
-  return `printf . >> ${startsFile}; sleep ${seconds}; exit 1`;
+  return `printf . >> "${startsFile}"; sleep ${seconds}; exit 1`;
 }
 
 const sizeOf = (p: string): number => { try { return statSync(p).size; } catch { return 0; } };

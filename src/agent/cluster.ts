@@ -141,9 +141,13 @@ export class ClusterAgent {
     this.nodes.start();
     this.pinned.start();
     this.placed.start();
+    let beating = false; // one renewal at a time: a throttled API server must not stack them up
     const heartbeat = async (): Promise<void> => {
+      if (beating) return;
+      beating = true;
       try { await tryHold(this.opts.client, this.opts.leaseNamespace, AGENT_LEASE(this.opts.node), this.opts.node, this.opts.leaseDurationS ?? 40, true); }
       catch (e) { this.opts.log('warning', `lease renewal failed: ${(e as Error).message}`); }
+      finally { beating = false; }
     };
     void heartbeat();
     this.leaseTimer = setInterval(() => { void heartbeat(); }, ((this.opts.leaseDurationS ?? 40) * 1000) / 4);

@@ -249,7 +249,7 @@ export class DepsDriver {
       }
       case 'log':
         this.opts.log(e.level === 'err' ? 'error' : e.level, e.message, e.unit);
-        if (e.unit !== undefined && e.level !== 'debug' && this.graph.units.has(e.unit)) {
+        if (e.unit !== undefined && e.level !== 'debug') {
           const ls = this.managerLines.get(e.unit) ?? [];
           ls.push(`${new Date().toISOString().replace('Z', '000Z')} ${MANAGER_IDENT}: ${e.message}`);
           if (ls.length > MANAGER_LINES) ls.splice(0, ls.length - MANAGER_LINES);

@@ -197,8 +197,10 @@ export class UnitHost {
     const group = depsGroupOf(id);
     const r = this.runtimes.get(group);
     if (!r) return;
-    r.forget(unitName);
-    if (r.idle && ![...this.units.keys()].some((other) => other !== id && depsGroupOf(other) === group)) this.runtimes.delete(group);
+    const others = [...this.units.values()].filter((h) => h.id !== id && depsGroupOf(h.id) === group);
+    // (two ServiceUnits of a namespace may name one unit: the other's declarations and runtime stay)
+    if (!others.some((h) => h.runner.unitName === unitName)) r.forget(unitName);
+    if (r.idle && others.length === 0) this.runtimes.delete(group);
   }
 
   /** Per-group state kept beside the hosted units (metrics: it falls back as namespaces empty). */

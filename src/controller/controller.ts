@@ -111,11 +111,18 @@ export class Controller {
   private async follow(): Promise<void> {
     if (this.resync) clearInterval(this.resync);
     this.queue?.stop();
-    await Promise.all(this.informers.map((i) => i.stop()));
-    this.informers = [];
-    // another replica leads meanwhile: what this one wrote or made may be stale when it leads again
+    // another replica leads meanwhile: what this one wrote or made may be stale when it leads
+    // again; a reconcile still running writes none of it (epoch), nor does a leadership won while
+    // the informers stop lose what it starts
+    this.epoch++;
     for (const m of [this.firstSeen, this.applied, this.wrote, this.revisions]) m.clear();
+    const informers = this.informers;
+    this.informers = [];
+    await Promise.all(informers.map((i) => i.stop()));
   }
+
+  /** Bumped when leadership is lost: a reconcile started under an older one keeps nothing it learned. */
+  private epoch = 0;
 
   /** A unit gone from the cache (deleted): what this controller kept about it goes too. */
   private forget(key: string): void {
@@ -160,6 +167,7 @@ export class Controller {
   private async ensureRevision(obj: KubeObject & ServiceUnit, hash: string): Promise<string | undefined> {
     const ns = obj.metadata.namespace!;
     const name = revisionName(obj.metadata.name, hash);
+    const epoch = this.epoch;
     if (this.revisions.get(keyOf(obj))?.has(revisionKey(name, obj))) return undefined;
     const path = `${CONTROLLER_REVISIONS_PATH(ns)}/${name}`;
     const body = {
@@ -201,9 +209,11 @@ export class Controller {
       this.revisionWrites++;
       if (deleted) replaced = true;
     }
-    let known = this.revisions.get(keyOf(obj));
-    if (!known) this.revisions.set(keyOf(obj), (known = new Set()));
-    known.add(revisionKey(name, obj));
+    if (epoch === this.epoch) {
+      let known = this.revisions.get(keyOf(obj));
+      if (!known) this.revisions.set(keyOf(obj), (known = new Set()));
+      known.add(revisionKey(name, obj));
+    }
     // a unit with no rollout status yet (a new one) has no older revision of ours to prune: no
     // label-selected LIST per new unit (200 in a burst); the next revision's creation prunes
     if (obj.status?.rollout !== undefined) await this.pruneRevisions(obj, hash);
@@ -241,6 +251,7 @@ export class Controller {
 
   private async reconcile(key: string): Promise<Outcome | void> {
     if (!this.isLeader || !this.units?.synced || !this.nodes?.synced || !this.leases?.synced) return;
+    const epoch = this.epoch;
     const obj = this.units.cache.get(key) as (KubeObject & ServiceUnit) | undefined;
     if (!obj) { this.forget(key); return; }
     const nodes = [...this.nodes.cache.values()] as NodeObj[];
@@ -306,8 +317,10 @@ export class Controller {
       apiVersion: 'unit-operator.dev/v1alpha1', kind: 'ServiceUnit', metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
       status: { observedGeneration: obj.metadata.generation, conditions: c.conditions, summary: c.summary, nodes: unknown, rollout: plan.status },
     }, CONTROLLER_FIELD_MANAGER);
-    this.applied.set(key, after);
-    this.wrote.set(key, { fromRv: obj.metadata.resourceVersion, rollout: plan.status });
+    if (epoch === this.epoch) {
+      this.applied.set(key, after);
+      this.wrote.set(key, { fromRv: obj.metadata.resourceVersion, rollout: plan.status });
+    }
     this.writes++;
     if (plan.granted.length > 0) this.opts.log('info', `${key}: revision ${plan.status.updatedRevision} granted to ${plan.granted.join(', ')}`);
     const wasHalted = obj.status?.rollout?.halted;

@@ -134,10 +134,15 @@ export class KubeClient {
     if (body !== undefined) headers['Content-Type'] = init.contentType ?? 'application/json';
     const opts = { ...(await this.options(method, url, headers, init.timeoutMs ?? 15_000)), ...(init.signal ? { signal: init.signal } : {}) };
     const started = Date.now();
+    // the retries' budget: the request's own timeout (its default 15 s) from its first send, so a
+    // throttled caller (a lease renewal among them) hears of it within the time it allowed
+    const budget = init.timeoutMs ?? 15_000;
+    const deadline = started + (budget > 0 ? budget : MAX_RETRY_AFTER_MS);
     this.stats.requests++;
     let answer: Answer;
+    let sent = started;
     for (let retries = 0; ; retries++) {
-      const sent = Date.now();
+      sent = Date.now();
       try {
         answer = this.h2 && !this.h2.unsupported ? await this.overHttp2(this.h2, opts, body, init) : await this.overHttp1(url.protocol === 'https:', opts, body);
       } catch (e) {
@@ -146,11 +151,14 @@ export class KubeClient {
         this.observer?.request(method, path, 0, (Date.now() - sent) / 1000);
         throw e;
       }
-      // the server asks to be asked again later (API Priority and Fairness' 429, a server
-      // shutting down or overloaded: a 5xx with Retry-After): it did not act on it, so any verb
-      // is sent again after the time it names, at most MAX_RETRIES times (client-go's checkWait)
+      // the server asks to be asked again later (client-go's checkWait): after the time it names,
+      // at most MAX_RETRIES times, within the budget. A 429 (API Priority and Fairness) was not
+      // acted on: any verb goes again. A 5xx with Retry-After (a storage timeout, a server
+      // shutting down) may have been: a create (POST) is not sent again — every other write here
+      // is idempotent (server-side apply, PUT/PATCH with a resourceVersion or a test)
       const wait = retryAfterMs(answer);
-      if (wait === undefined || retries >= MAX_RETRIES || init.signal?.aborted) break;
+      if (wait === undefined || (answer.status !== 429 && method === 'POST')) break;
+      if (retries >= MAX_RETRIES || init.signal?.aborted || Date.now() + wait > deadline) break;
       this.observer?.request(method, path, answer.status, (Date.now() - sent) / 1000);
       this.stats.throttled++;
       await abortableSleep(wait, init.signal);
@@ -159,7 +167,7 @@ export class KubeClient {
     this.stats.latencyMsTotal += Date.now() - started;
     let parsed: unknown = answer.body;
     try { parsed = answer.body ? JSON.parse(answer.body) : undefined; } catch { /* not JSON */ }
-    this.observer?.request(method, path, answer.status, (Date.now() - started) / 1000);
+    this.observer?.request(method, path, answer.status, (Date.now() - sent) / 1000); // each answer timed alone
     if (answer.status >= 200 && answer.status < 300) return parsed as T;
     this.stats.errors++;
     const st = parsed as { message?: string; reason?: string } | undefined;

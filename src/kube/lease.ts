@@ -18,14 +18,18 @@ export function leaseExpired(l: Lease | undefined, now = Date.now()): boolean {
   return Date.parse(l.spec.renewTime) + (l.spec.leaseDurationSeconds ?? 40) * 1000 < now;
 }
 
-/** Creates or renews a lease held by `holder`; returns false when another holder has it. */
-export async function tryHold(client: KubeClient, ns: string, name: string, holder: string, durationS: number, steal = false, clock: Clock = realClock): Promise<boolean> {
+/**
+ * Creates or renews a lease held by `holder`; returns false when another holder has it.
+ * `renewed` is told the renewTime written (ms), once the write succeeded.
+ */
+export async function tryHold(client: KubeClient, ns: string, name: string, holder: string, durationS: number, steal = false, clock: Clock = realClock, renewed?: (renewTimeMs: number) => void): Promise<boolean> {
   let current: Lease | undefined;
   try { current = await client.request<Lease>(`${LEASES_PATH(ns)}/${name}`); } catch (e) { if (!(e instanceof ApiError && e.status === 404)) throw e; }
   const now = new Date(clock.now());
   if (!current) {
     try {
       await client.request(LEASES_PATH(ns), { method: 'POST', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: ns }, spec: { holderIdentity: holder, leaseDurationSeconds: durationS, acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 } } });
+      renewed?.(now.getTime());
       return true;
     } catch (e) { if (e instanceof ApiError && e.status === 409) return false; throw e; }
   }
@@ -35,6 +39,7 @@ export async function tryHold(client: KubeClient, ns: string, name: string, hold
   const spec = { ...current.spec, holderIdentity: holder, leaseDurationSeconds: durationS, renewTime: micro(now), ...(mine ? {} : { acquireTime: micro(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 }) };
   try {
     await client.request(`${LEASES_PATH(ns)}/${name}`, { method: 'PUT', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec } });
+    renewed?.(now.getTime());
     return true;
   } catch (e) { if (e instanceof ApiError && e.status === 409) return false; throw e; }
 }
@@ -55,20 +60,30 @@ export function elect(client: KubeClient, ns: string, name: string, identity: st
   let lastRenew = 0;
   let stopped = false;
   let inFlight: Promise<void> | undefined;
+  /** Past the renew deadline without a renewal: leadership ends, whether or not a renewal is still on the wire. */
+  const overdue = (): boolean => leader && clock.now() - lastRenew > duration * 1000 * 0.8;
+  const stepDown = (why: string): void => { leader = false; opts.log?.(why); opts.onStop(); };
   const tick = async (): Promise<void> => {
+    // the renewal counts from the renewTime it wrote (others judge the lease by it), not from its answer
+    let wrote = 0;
     try {
-      const ok = await tryHold(client, ns, name, identity, duration, false, clock);
+      const ok = await tryHold(client, ns, name, identity, duration, false, clock, (t) => { wrote = t; });
       if (stopped) return; // stop() came while this renewal was on the wire: it decides now
-      if (ok) { lastRenew = clock.now(); if (!leader) { leader = true; opts.log?.(`became leader (${identity})`); opts.onStart(); } }
+      if (ok) { lastRenew = wrote; if (!leader) { leader = true; opts.log?.(`became leader (${identity})`); opts.onStart(); } }
       else if (leader) { leader = false; opts.log?.('lost leadership to another holder'); opts.onStop(); }
     } catch (e) {
       if (stopped) return;
       opts.log?.(`lease renewal failed: ${(e as Error).message}`);
-      if (leader && clock.now() - lastRenew > duration * 1000 * 0.8) { leader = false; opts.log?.('could not renew in time; stepping down'); opts.onStop(); }
+      if (overdue()) stepDown('could not renew in time; stepping down');
     }
   };
-  // one renewal at a time: a slow API server must not stack them up
-  const next = (): void => { if (!stopped && !inFlight) inFlight = tick().finally(() => { inFlight = undefined; }); };
+  // one renewal at a time: a slow API server must not stack them up; but one that hangs (a
+  // throttled or silent server) must not keep a leader past its deadline — another replica
+  // takes the lease once it expires, and two would lead
+  const next = (): void => {
+    if (!stopped && overdue()) stepDown('the lease renewal is overdue; stepping down');
+    if (!stopped && !inFlight) inFlight = tick().finally(() => { inFlight = undefined; });
+  };
   next();
   const timer = clock.setInterval(next, opts.renewMs ?? 2000);
   return {

@@ -113,6 +113,22 @@ test('over HTTP/1.1, a 429 with Retry-After is sent again (a POST too: the serve
   }
 });
 
+test('a 5xx with Retry-After (the server may have acted: a storage timeout) is sent again for a read or an idempotent write, never for a create; the retries stay within the request\'s timeout', { timeout: 20_000 }, async (t) => {
+  const seen: string[] = [];
+  const { client } = await serve(t, (req, res) => {
+    seen.push(String(req.method));
+    req.resume();
+    req.on('end', () => { res.writeHead(504, { 'Content-Type': 'application/json', 'Retry-After': seen.length < 3 ? '0' : '1' }); res.end('{"reason":"Timeout"}'); });
+  });
+  await assert.rejects(client.request('/api/v1/namespaces', { method: 'POST', body: {} }), (e: unknown) => e instanceof ApiError && e.status === 504);
+  assert.deepEqual(seen, ['POST'], 'a create is not sent again');
+  seen.length = 0;
+  // two answers with Retry-After: 0, then 1 s waits: a 1.5 s timeout allows one more send at most
+  await assert.rejects(client.request('/api/v1/nodes', { timeoutMs: 1500 }), (e: unknown) => e instanceof ApiError && e.status === 504);
+  assert.ok(seen.length >= 3 && seen.length <= 4, `sent ${seen.length} times within the budget`);
+  assert.ok(seen.every((m) => m === 'GET'));
+});
+
 test('a request waiting out a Retry-After is ended by its abort signal, not after the wait', { timeout: 10_000 }, async (t) => {
   const { client } = await serve(t, (_req, res) => { res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '30' }); res.end('{"reason":"TooManyRequests"}'); });
   const abort = new AbortController();

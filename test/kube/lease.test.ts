@@ -19,10 +19,11 @@ class LeaseApi {
   readonly clock: FakeClock;
   constructor(clock: FakeClock) { this.clock = clock; }
 
-  client(who: string, opts: { latencyMs?: number } = {}): KubeClient & { down: boolean } {
+  client(who: string, opts: { latencyMs?: number } = {}): KubeClient & { down: boolean; opts: { latencyMs?: number } } {
     const api = this;
     const c = {
       down: false,
+      opts,
       async request(path: string, init: { method?: string; body?: unknown } = {}): Promise<unknown> {
         api.log.push([api.clock.elapsed, who, `${init.method ?? 'GET'} ${path.split('/').at(-1)}`]);
         if (opts.latencyMs) await new Promise<void>((r) => api.clock.setTimeout(r, opts.latencyMs!));
@@ -30,7 +31,7 @@ class LeaseApi {
         return structuredClone(api.serve(path, init.method ?? 'GET', init.body as Lease | undefined));
       },
     };
-    return c as unknown as KubeClient & { down: boolean };
+    return c as unknown as KubeClient & { down: boolean; opts: { latencyMs?: number } };
   }
 
   private serve(path: string, method: string, body: Lease | undefined): Lease {
@@ -118,4 +119,23 @@ test('one renewal at a time: behind a slow API server the renewals do not pile u
   await clock.advance(20_000); // stop() waits for the renewal on the wire, then releases
   await stopped;
   assert.equal(api.holder('ctl'), '');
+});
+
+test('a renewal that hangs (a throttled or silent API server) does not keep a leader past its deadline: it steps down before the standby can take the lease', async () => {
+  const { clock, api, events, elector } = setup();
+  const aClient = api.client('a');
+  const a = elector('a', aClient);
+  const b = elector('b');
+  await clock.advance(3000); // t = 3000: a renews (renewTime 3000)
+  aClient.opts.latencyMs = 60_000; // from now on a's requests take a minute
+  await clock.advance(27_000);
+  // the renewal sent at 6000 is still on the wire; at the tick of 18000 a's last renewTime (3000) is
+  // 15 s old, past 0.8 × 15 s: a steps down then, not when the request ends; the lease expires at
+  // 18000 and b takes it at its next try (21000): never two leaders
+  assert.deepEqual(events, [[0, 'a leads'], [18_000, 'a steps down'], [21_000, 'b leads']]);
+  assert.equal(a.isLeader(), false);
+  aClient.opts.latencyMs = 0;
+  const stopping = Promise.all([a.stop(), b.stop()]);
+  await clock.advance(120_000);
+  await stopping;
 });
