@@ -6,7 +6,7 @@
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { KillTarget, Machine } from '../engine/index.ts';
-import { children, commOf, isAlive, sameProcess, signal, type ProcessIdentity } from './procfs.ts';
+import { bootId, children, commOf, isAlive, liveStart, sameProcess, signal, type ProcessIdentity } from './procfs.ts';
 import type { Membership } from './membership.ts';
 import { expandSpecifiers } from './environment.ts';
 
@@ -41,6 +41,9 @@ export interface KillScope {
   readonly skipped?: (pid: number, why: string) => void;
 }
 
+/** Why a main or control PID is not signalled when its process has simply exited (not logged: systemd's kill() meets ESRCH). */
+export const PROCESS_GONE = 'the process is gone';
+
 /**
  * Whether a main or control PID the machine holds may be signalled: never the agent, PID 1 or a
  * shim; when its start time (and boot) were recorded, only while they still match (a PID reused
@@ -51,7 +54,12 @@ function signallable(pid: number, s: KillScope): string | undefined {
   if (pid === process.pid || pid <= 1) return 'it is the agent or PID 1';
   if (s.membership.holders().includes(pid)) return 'it is a uo-shim';
   const id = s.identity(pid);
-  if (id && (id.start !== undefined || id.boot !== undefined)) return sameProcess(pid, id) ? undefined : 'its start time or boot ID no longer match the recorded process (the PID was reused or the process is gone)';
+  if (id && (id.start !== undefined || id.boot !== undefined)) {
+    if (sameProcess(pid, id)) return undefined;
+    // this boot's process that exited (an ExecStop= that killed it, an exit not read yet): nothing to say
+    const thisBoot = id.boot === undefined || id.boot === '' || bootId() === '' || id.boot === bootId();
+    return thisBoot && liveStart(pid) === undefined ? PROCESS_GONE : 'its start time or boot ID no longer match the recorded process (the PID was reused)';
+  }
   return s.membership.has(pid) ? undefined : 'no start time was recorded for it and it does not belong to the unit';
 }
 

@@ -20,7 +20,7 @@ import type { Resources } from './cgroup/resources.ts';
 import { cgroupExists, cgroupOfPid, cgroupPids, ensureHolders, ensureUnitCgroup, eventsFile, insideAgent, isPopulated, readUsage, realizeFor, realizedIn, removeUnitCgroup, removeUnrealized, sameCgroup, unitCgroup, widenCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
-import { Deadline, findMainPid, killTargets } from './control.ts';
+import { Deadline, findMainPid, killTargets, PROCESS_GONE } from './control.ts';
 import { executionContext, type ExecContext } from './context.ts';
 import { withDynamicUser } from '../api/dynamicuser.ts';
 import { ipcOwnerOf, refUser, removeIpc, unrefUser } from './removeipc.ts';
@@ -749,7 +749,7 @@ export class UnitRunner {
       case 'kill':
         killTargets(this.machine, e.targets, e.signal, e.sighup, {
           membership: this.membership, identity: (pid) => this.identityOf(pid),
-          skipped: (pid, why) => this.log('warning', `${this.unitName}: not signalling PID ${pid}: ${why}`),
+          skipped: (pid, why) => { if (why !== PROCESS_GONE) this.log('warning', `${this.unitName}: not signalling PID ${pid}: ${why}`); },
         });
         break;
       case 'arm-timer': this.armTimer(e.deadline, e.gen); break;

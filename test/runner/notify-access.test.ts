@@ -228,6 +228,14 @@ test('kill never signals a main or control PID whose start time no longer matche
   assert.ok(isAlive(a) && isAlive(b), 'a reused or foreign PID was signalled');
   killTargets({ ...INITIAL_MACHINE, mainPid: c }, ['main'], 9, false, scope({ [c]: { start: startTime(c)! } }));
   await until('the recorded main process is killed', () => !isAlive(c));
+  // why each was skipped: a reused PID is said so; a process that has exited is "gone" (the runner logs nothing for it: systemd's kill() meets ESRCH)
+  const { PROCESS_GONE } = await import('../../src/runner/control.ts');
+  const whys = new Map<number, string>();
+  const told = (ids: Record<number, { start?: number }>) => ({ membership: none, identity: (p: number) => ids[p], skipped: (p: number, why: string) => whys.set(p, why) });
+  const cStart = 1; // c is gone: any recorded start
+  killTargets({ ...INITIAL_MACHINE, mainPid: a, controlPid: c }, ['main', 'control'], 0, false, told({ [a]: { start: startTime(a)! + 1 }, [c]: { start: cStart } }));
+  assert.match(whys.get(a)!, /the PID was reused/);
+  assert.equal(whys.get(c), PROCESS_GONE);
 });
 
 test('the shim writes no datagram of a process that is neither root nor of the unit, and cuts a flood to its byte budget (the event log is root\'s disk)', { skip: (!existsSync('/usr/bin/python3') || process.getuid?.() !== 0) && 'needs python3 and root' }, async (t) => {
