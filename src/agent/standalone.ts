@@ -5,6 +5,7 @@
 
 import type { ForkServer } from '../runner/forkserver.ts';
 import { withoutRolloutFields } from '../api/revision.ts';
+import { localeCompare } from '../api/collate.ts';
 import type { CgroupContext } from '../runner/cgroup/index.ts';
 import { releaseAgentCgroups } from '../runner/cgroup/agent.ts';
 import { removeNotifyFolder } from '../runner/notifysock.ts';
@@ -175,7 +176,7 @@ export class StandaloneAgent {
   }
 
   list(): UnitStatus[] {
-    return [...this.host.units.values()].filter((h) => !h.removing).map((h) => unitStatus(h.runner, h.source)).sort((a, b) => a.Id.localeCompare(b.Id));
+    return [...this.host.units.values()].filter((h) => !h.removing).map((h) => unitStatus(h.runner, h.source)).sort((a, b) => localeCompare(a.Id, b.Id));
   }
 
   /**

@@ -6,6 +6,7 @@ import type { ActiveState } from '../engine/states.ts';
 import { exists, related, type Graph } from './graph.ts';
 import { collapse, isActiveOrActivating, isConflicting, isInactiveOrFailed, isRedundant, mergeAndCollapse, mustWait, type JobType, type RequestJobType } from './jobs.ts';
 import type { JobMode } from './spec.ts';
+import { localeCompare } from '../api/collate.ts';
 
 export interface World {
   readonly graph: Graph;
@@ -286,7 +287,7 @@ class Tx {
    */
   addIsolateJobs(): void {
     const g = this.w.graph;
-    for (const [u, d] of [...g.units].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [u, d] of [...g.units].sort(([a], [b]) => localeCompare(a, b))) {
       if (d.target || d.hostMount || d.ignoreOnIsolate || this.jobs.has(u)) continue;
       if (isInactiveOrFailed(this.w.state(u)) && this.w.installed(u) === undefined) continue;
       const e = this.add('stop', u, this.anchor, true, false, {});
@@ -296,7 +297,7 @@ class Tx {
 
   merged(): PlannedJob[] {
     const out: PlannedJob[] = [];
-    for (const [unit, list] of [...this.jobs].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [unit, list] of [...this.jobs].sort(([a], [b]) => localeCompare(a, b))) {
       let t: JobType = list[0]!.type;
       for (const k of list.slice(1)) t = mergeAndCollapse(t, k.type, this.w.state(unit)) ?? t;
       out.push({ unit, type: collapse(t, this.w.state(unit)), ignoreOrder: list.some((k) => k.ignoreOrder), irreversible: false });

@@ -35,22 +35,32 @@ const MAX_DEPTH = 4096;
  * their identity: boot ID and start time, see procfs.ts sameProcess()).
  */
 export function shimTreeMembership(liveShims: () => readonly number[]): Membership {
-  return {
-    holders: () => [...liveShims()],
-    pids: () => descendants(liveShims()),
-    has(pid: number): boolean {
-      if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid)) return false;
-      const shims = new Set(liveShims());
-      if (shims.size === 0 || shims.has(pid)) return false;
-      // walk up the parent chain: a process of the unit has one of the shims as an ancestor
-      let p: number | undefined = pid;
-      for (let depth = 0; depth < MAX_DEPTH && p !== undefined && p > 1; depth++) {
-        p = parentOf(p);
-        if (p !== undefined && shims.has(p)) return true;
-      }
-      return false;
-    },
-  };
+  return new ShimTree(liveShims);
+}
+
+// Classes rather than object literals of closures: one per unit, and a literal with a getter and
+// six closures was a dictionary-mode object of ~1 KB with its closures (issue 19: ~1 MB of heap at
+// 1,000 units); the methods are the same and are called on the object (control.ts: signalAll.call).
+class ShimTree implements Membership {
+  private readonly liveShims: () => readonly number[];
+  constructor(liveShims: () => readonly number[]) { this.liveShims = liveShims; }
+
+  holders(): number[] { return [...this.liveShims()]; }
+
+  pids(): number[] { return descendants(this.liveShims()); }
+
+  has(pid: number): boolean {
+    if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid)) return false;
+    const shims = new Set(this.liveShims());
+    if (shims.size === 0 || shims.has(pid)) return false;
+    // walk up the parent chain: a process of the unit has one of the shims as an ancestor
+    let p: number | undefined = pid;
+    for (let depth = 0; depth < MAX_DEPTH && p !== undefined && p > 1; depth++) {
+      p = parentOf(p);
+      if (p !== undefined && shims.has(p)) return true;
+    }
+    return false;
+  }
 }
 
 /**
@@ -60,33 +70,44 @@ export function shimTreeMembership(liveShims: () => readonly number[]): Membersh
  * has none, and a tree walks all of /proc).
  */
 export function cgroupMembership(cgroup: () => UnitCgroup | undefined, liveShims: () => readonly number[], treeShims: () => readonly number[] = liveShims): Membership {
-  const tree = shimTreeMembership(treeShims);
-  const inCgroup = (): number[] => { const cg = cgroup(); return cg ? cgroupPids(cg) : []; };
-  return {
-    holders: () => [...liveShims()],
-    get cgroup() { return cgroup(); },
-    pids(): number[] {
-      const shims = new Set(liveShims());
-      return [...new Set([...inCgroup().filter((p) => !shims.has(p) && p !== process.pid), ...tree.pids()])];
-    },
-    has(pid: number): boolean {
-      if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || liveShims().includes(pid)) return false;
-      return (inCgroup().includes(pid) && isAlive(pid)) || tree.has(pid);
-    },
-    signalAll(sig: number, o: KillOptions): number[] {
-      const cg = cgroup();
-      const under = tree.pids();
-      // an empty cgroup and no tree (each crash's kill of what is left, issue 19): nothing to
-      // signal, and the shims to leave out are not looked for (/proc reads a shim)
-      if ((!cg || !isPopulated(cg)) && under.length === 0) return [];
-      const exclude = new Set([...(o.exclude ?? []), ...liveShims(), process.pid]);
-      const sent = cg ? killCgroup(cg, sig, { ...o, exclude }) : [];
-      // processes outside the cgroup but under a shim (started before the unit had one)
-      for (const p of under) {
-        if (exclude.has(p) || sent.includes(p)) continue;
-        try { process.kill(p, sig); sent.push(p); if (o.cont && sig !== 9 && sig !== 18) process.kill(p, 18); if (o.hup) process.kill(p, 1); } catch { /* gone */ }
-      }
-      return sent;
-    },
-  };
+  return new CgroupMembership(cgroup, liveShims, new ShimTree(treeShims));
+}
+
+class CgroupMembership implements Membership {
+  private readonly cgroupOf: () => UnitCgroup | undefined;
+  private readonly liveShims: () => readonly number[];
+  private readonly tree: ShimTree;
+  constructor(cgroupOf: () => UnitCgroup | undefined, liveShims: () => readonly number[], tree: ShimTree) { this.cgroupOf = cgroupOf; this.liveShims = liveShims; this.tree = tree; }
+
+  private inCgroup(): number[] { const cg = this.cgroupOf(); return cg ? cgroupPids(cg) : []; }
+
+  holders(): number[] { return [...this.liveShims()]; }
+
+  get cgroup(): UnitCgroup | undefined { return this.cgroupOf(); }
+
+  pids(): number[] {
+    const shims = new Set(this.liveShims());
+    return [...new Set([...this.inCgroup().filter((p) => !shims.has(p) && p !== process.pid), ...this.tree.pids()])];
+  }
+
+  has(pid: number): boolean {
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || this.liveShims().includes(pid)) return false;
+    return (this.inCgroup().includes(pid) && isAlive(pid)) || this.tree.has(pid);
+  }
+
+  signalAll(sig: number, o: KillOptions): number[] {
+    const cg = this.cgroupOf();
+    const under = this.tree.pids();
+    // an empty cgroup and no tree (each crash's kill of what is left, issue 19): nothing to
+    // signal, and the shims to leave out are not looked for (/proc reads a shim)
+    if ((!cg || !isPopulated(cg)) && under.length === 0) return [];
+    const exclude = new Set([...(o.exclude ?? []), ...this.liveShims(), process.pid]);
+    const sent = cg ? killCgroup(cg, sig, { ...o, exclude }) : [];
+    // processes outside the cgroup but under a shim (started before the unit had one)
+    for (const p of under) {
+      if (exclude.has(p) || sent.includes(p)) continue;
+      try { process.kill(p, sig); sent.push(p); if (o.cont && sig !== 9 && sig !== 18) process.kill(p, 18); if (o.hup) process.kill(p, 1); } catch { /* gone */ }
+    }
+    return sent;
+  }
 }

@@ -48,7 +48,8 @@ function shown(v: string): string {
 }
 
 export class NotifyJudge {
-  private readonly told = new Set<string>();
+  /** The senders already logged (made at the first refusal: most units never refuse one, issue 19). */
+  private told: Set<string> | undefined;
   private windowStart = 0;
   private namedInWindow = 0;
   private suppressed = 0;
@@ -127,7 +128,7 @@ export class NotifyJudge {
   /** Logs a refusal once per sender (PID, uid), at most MAX_SENDERS_PER_MINUTE senders a minute. */
   private refused(m: { pid: number; uid?: number | undefined }, level: 'warning' | 'notice', message: string): void {
     const key = `${m.pid}:${m.uid ?? '?'}`;
-    if (this.told.has(key)) return;
+    if (this.told?.has(key)) return;
     const t = this.now();
     if (t - this.windowStart >= 60_000) {
       if (this.suppressed > 0) this.log('warning', `${this.suppressed} more refused notification messages in the last minute were not logged (rate limit)`);
@@ -137,6 +138,7 @@ export class NotifyJudge {
     }
     if (this.namedInWindow >= MAX_SENDERS_PER_MINUTE) { this.suppressed++; return; }
     this.namedInWindow++;
+    this.told ??= new Set();
     if (this.told.size >= MAX_REMEMBERED) this.told.clear();
     this.told.add(key);
     this.log(level, message);

@@ -38,6 +38,7 @@ import { constants } from 'node:os';
 import { SYSCALLS_I386, SYSCALLS_X32, SYSCALLS_X86_64, SYSCALL_GROUPS } from '../api/linux-tables.ts';
 import { ERRNO_KILL, NAMESPACE_FLAGS, NAMESPACE_FLAGS_ALL, parseAddressFamilies, parseErrno, parseRestrictNamespaces, parseSyscallFilter, type AddressFamilies, type SyscallFilter } from '../api/sets.ts';
 import { truthy } from './sandbox.ts';
+import { localeCompare } from '../api/collate.ts';
 
 export { ERRNO_KILL, NAMESPACE_FLAGS, NAMESPACE_FLAGS_ALL, parseAddressFamilies, parseErrno, parseRestrictNamespaces, parseSyscallFilter, type AddressFamilies, type SyscallFilter } from '../api/sets.ts';
 
@@ -164,7 +165,7 @@ export function syscallFilterProgram(f: SyscallFilter, errnoNumber: number | und
   const refused = errnoNumber === undefined ? RET_KILL_PROCESS : action(errnoNumber);
   const listed = f.allowList ? RET_ALLOW : refused;
   const byAction = new Map<number, number[]>();
-  for (const [name, num] of [...f.entries].sort((x, y) => x[0].localeCompare(y[0]))) {
+  for (const [name, num] of [...f.entries].sort((x, y) => localeCompare(x[0], y[0]))) {
     const nr = table[name];
     if (nr === undefined) continue; // not on this architecture: skipped, as libseccomp skips it
     const act = num >= 0 || num === ERRNO_KILL ? action(num) : listed;

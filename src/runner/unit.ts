@@ -132,6 +132,16 @@ const privateTmpAsked = (service: Readonly<Record<string, unknown>> | undefined)
 /** Inactive or failed with no restart to follow. */
 const STOPPED: ReadonlySet<string> = new Set(['dead', 'failed']);
 
+// Facts about one spawn record, for the UnitRunner that made it (setupFailures, leadSamples,
+// heldForDeadline, emptied below): a record belongs to one runner and one only (made by allocate()
+// or read from its own state folder), so one weak collection for every runner holds exactly the
+// entries per-runner ones held, and each goes with its record. Per runner, the four empty
+// collections were ~0.8 KB of heap each unit (issue 19: 1,000 idle units).
+const SETUP_FAILURES = new WeakMap<SpawnRecord, SetupFailure>();
+const LEAD_SAMPLES = new WeakMap<SpawnRecord, number>();
+const HELD_FOR_DEADLINE = new WeakSet<SpawnRecord>();
+const EMPTIED = new WeakSet<SpawnRecord>();
+
 export function monotonicUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
@@ -648,11 +658,11 @@ export class UnitRunner {
   }
 
   /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
-  private readonly setupFailures = new Map<SpawnRecord, SetupFailure>();
+  private readonly setupFailures = SETUP_FAILURES;
   /** RemoveIPC=: the user the unit's commands run as, while it counts as running (removeipc.ts). */
   private ipcOwner: { uid: number; gid: number | undefined } | undefined;
   /** The service's UO_SHIM_* variables already warned about (once each: shimproto.ts SERVICE_ENV_PREFIX). */
-  private readonly shimNamesSaid = new Set<string>();
+  private shimNamesSaid: Set<string> | undefined; // made at the first (most units have none: issue 19)
 
   /**
    * systemd's unit_destroy_runtime_data() when the unit stops (service_enter_dead()): its
@@ -811,7 +821,7 @@ export class UnitRunner {
   private leadSample = 0;
 
   /** The first spawn of a prepared restart, with its lead: how early it reaches its hold is the node's set-up time (restartlead.ts). Later spawns in the window (an ExecStop= of a stop) also wait for other things: not measures. */
-  private readonly leadSamples = new WeakMap<SpawnRecord, number>();
+  private readonly leadSamples = LEAD_SAMPLES;
 
   /**
    * The time the engine decides at: a prepared restart's deadline while it is ahead; else when
@@ -847,7 +857,7 @@ export class UnitRunner {
   }
 
   /** Spawns held for a deadline: their "spawn" line is read at once (holdSpawn() would hide the PID a stop in the window must signal). */
-  private readonly heldForDeadline = new WeakSet<SpawnRecord>();
+  private readonly heldForDeadline = HELD_FOR_DEADLINE;
 
   private armWatchdog(deadline: number): void { this.watchdog.arm(deadline, this.clock(), () => this.send({ t: 'watchdog-timer' })); }
 
@@ -933,8 +943,8 @@ export class UnitRunner {
     }
     for (const p of l.problems) this.problem(p);
     for (const name of serviceShimNames(l.shimEnv)) {
-      if (this.shimNamesSaid.has(name)) continue;
-      this.shimNamesSaid.add(name);
+      if (this.shimNamesSaid?.has(name)) continue;
+      (this.shimNamesSaid ??= new Set()).add(name);
       this.log('warning', `${this.unitName}: its environment sets ${name}, a name of uo-shim's own settings; the service gets it, the holder never reads it as a setting`);
     }
     if (l.failure) { // EnvironmentFile=: service_spawn() fails before fork() (Result=resources)
@@ -1200,7 +1210,7 @@ export class UnitRunner {
   }
 
   /** Spawns whose holder wrote "empty" in the batch being read: no process is left under it, so the decisions of the lines before (a main exit's kill) walk no tree for it. */
-  private readonly emptied = new WeakSet<SpawnRecord>();
+  private readonly emptied = EMPTIED;
 
   /** Tasks, memory and CPU from the unit's cgroup; undefined without one (status then scans /proc). */
   cgroupUsage(): CgroupUsage | undefined {
