@@ -107,6 +107,7 @@ export class Ours implements Peer {
       if (up >= count) break;
       await sleep(500);
     }
+    const upAt = Date.now();
     await sleep(2000);
     const agentPid = this.agent!.pid!;
     // this agent's shims only (other agents may run on the machine): the holders, whose event log
@@ -126,8 +127,13 @@ export class Ours implements Peer {
     }
     const agentOnly = await measure(() => [agentPid], 1, count);
     const holder = perProcess(ownShims(true)); // the holders apart from the agent (issue 19)
+    // idle: the agent alone again once settled, 30 s after all were up (V8 shrinks its heap ~8-10 s
+    // after the start burst, just after the reading above: bench/results/agent-memory.txt); both shown
+    const settledAt = upAt + 30_000;
+    if (!storm && up >= count) await sleep(Math.max(0, settledAt - Date.now()));
+    const settled = !storm && up >= count ? await measure(() => [agentPid], 1, count) : undefined;
     await this.stopAgent(true);
-    return { ...f, holder, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${storm ? `, ${this.stats.restarts.toFixed(0)} restarts/s` : ''}${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
+    return { ...f, holder, note: `agent alone ${agentOnly.rssMB.toFixed(0)} MB${settled ? ` (${settled.rssMB.toFixed(0)} MB settled, 30 s after all up)` : ''}; ${(this.stats.stateWrites).toFixed(0)} state writes/s for ${(this.stats.decisions).toFixed(0)} decisions/s${storm ? `, ${this.stats.restarts.toFixed(0)} restarts/s` : ''}${up < count ? `; only ${up} of ${count} up after 60 s` : ''}${before?.ok && after?.ok ? '' : '; the agent did not answer (saturated)'}` };
   }
 
   /**
