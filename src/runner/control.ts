@@ -60,7 +60,9 @@ function signallable(pid: number, s: KillScope): string | undefined {
     const thisBoot = id.boot === undefined || id.boot === '' || bootId() === '' || id.boot === bootId();
     return thisBoot && liveStart(pid) === undefined ? PROCESS_GONE : 'its start time or boot ID no longer match the recorded process (the PID was reused)';
   }
-  return s.membership.has(pid) ? undefined : 'no start time was recorded for it and it does not belong to the unit';
+  if (s.membership.has(pid)) return undefined;
+  // an exit read late (a storm: the spawn's line read after the command had ended) left no start time: gone, nothing to say
+  return liveStart(pid) === undefined ? PROCESS_GONE : 'no start time was recorded for it and it does not belong to the unit';
 }
 
 /**

@@ -236,6 +236,11 @@ test('kill never signals a main or control PID whose start time no longer matche
   killTargets({ ...INITIAL_MACHINE, mainPid: a, controlPid: c }, ['main', 'control'], 0, false, told({ [a]: { start: startTime(a)! + 1 }, [c]: { start: cStart } }));
   assert.match(whys.get(a)!, /the PID was reused/);
   assert.equal(whys.get(c), PROCESS_GONE);
+  // without a recorded start time: a live process outside the unit is said so; a gone one is just gone
+  whys.clear();
+  killTargets({ ...INITIAL_MACHINE, mainPid: b, controlPid: c }, ['main', 'control'], 0, false, told({}));
+  assert.match(whys.get(b)!, /does not belong to the unit/);
+  assert.equal(whys.get(c), PROCESS_GONE);
 });
 
 test('the shim writes no datagram of a process that is neither root nor of the unit, and cuts a flood to its byte budget (the event log is root\'s disk)', { skip: (!existsSync('/usr/bin/python3') || process.getuid?.() !== 0) && 'needs python3 and root' }, async (t) => {
