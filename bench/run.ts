@@ -110,7 +110,7 @@ function report(final: boolean): void {
   const cpuPerStart = (r: Row): number | undefined => (typeof r['startsPerS'] === 'number' && r['startsPerS'] > 0 && typeof r['cpuPct'] === 'number' ? (r['cpuPct'] * 10) / r['startsPerS'] : undefined);
   if (parts.includes('footprint')) {
     const h = (r: Row, k: 'rssKB' | 'pssKB' | 'privateDirtyKB'): string => { const x = r['holder'] as Footprint['holder']; return x ? fmt(x[k], 0) : '-'; };
-    out += `\nSupervisor footprint (CPU % of one core; in the storm, STARTS/S: the services' own starts a second, counted by each service (one byte appended per start), and CPU MS/START: the supervisor's CPU time per start — a tool behind its schedule does fewer starts; RSS and PSS of the supervising processes: PSS shares libc among the holders; PRIV: private dirty; HOLDER: unit-operator's uo-shim per service, apart from the agent — the peers have no process per service)\n` + tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'STARTS/S', 'CPU MS/START', 'RSS MB', 'PSS MB', 'PRIV MB', 'PSS KB/SERVICE', 'HOLDER RSS KB', 'HOLDER PSS KB', 'HOLDER PRIV KB', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), r['startsPerS'] === undefined ? '-' : fmt(r['startsPerS'], 0), fmt(cpuPerStart(r), 2), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['privateDirtyMB']), fmt(r['perProcessKB'], 0), h(r, 'rssKB'), h(r, 'pssKB'), h(r, 'privateDirtyKB'), String(r['note'] ?? '')])]);
+    out += `\nSupervisor footprint (CPU % of one core; in the storm, STARTS/S: the services' own starts a second, counted by each service (one byte appended per start), and CPU MS/START: the supervisor's CPU time per start — a tool behind its schedule does fewer starts; RSS and PSS of the supervising processes: PSS shares libc among the holders; PRIV: private dirty; HOLDER: unit-operator's uo-shim per service, apart from the agent — the peers have no process per service)\n` + tableOf([['PEER', 'SERVICES', 'LOAD', 'CPU %', 'STARTS/S', 'CPU MS/START', 'RSS MB', 'PSS MB', 'PRIV MB', 'PSS KB/SERVICE', 'HOLDER RSS KB', 'HOLDER PSS KB', 'HOLDER PRIV KB', 'NOTE'], ...results.footprint.map((r) => [r.peer, String(r['size']), r['storm'] ? 'crash storm' : 'idle', fmt(r['cpuPct']), fmt(r['startsPerS'], 0), fmt(cpuPerStart(r), 2), fmt(r['rssMB']), fmt(r['pssMB']), fmt(r['privateDirtyMB']), fmt(r['perProcessKB'], 0), h(r, 'rssKB'), h(r, 'pssKB'), h(r, 'privateDirtyKB'), String(r['note'] ?? '')])]);
   }
   if (results.holder.length > 0) {
     out += `\nHolder footprint: ${results.holder[0]!.holders} uo-shim holders of an idle command started directly (no agent), per build; KB per holder (page tables are kernel memory, not in PSS)\n`;
@@ -120,13 +120,13 @@ function report(final: boolean): void {
     out += `\nScale: one unit-operator agent with N idle services (the agent alone: RSS, PSS, CPU % of one core over 10 s idle; unitctl list: the control socket's answer, P50 / max of 20, and the CLI command end to end with Node's start-up, P50 / max of 5; ms)\n`;
     out += tableOf([['SERVICES', 'ACTIVE', 'ALL ACTIVE AFTER S', 'RSS MB', 'PSS MB', 'CPU %', 'LIST (SOCKET) P50 / MAX', 'UNITCTL LIST P50 / MAX'], ...results.scale.map((r) => [String(r.units), String(r.up), fmt(r.startS, 0), fmt(r.rssMB), fmt(r.pssMB), fmt(r.cpuPct), `${fmt(r.listSocketP50)} / ${fmt(r.listSocketMax)}`, `${fmt(r.listCliP50)} / ${fmt(r.listCliMax)}`])]);
   }
-  const ours = (k: string, size: number, storm: boolean): number | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm)?.[k] as number | undefined;
+  const ourRow = (size: unknown, storm: unknown): Row | undefined => results.footprint.find((r) => r.peer === 'unit-operator' && r['size'] === size && r['storm'] === storm);
   if (results.footprint.length > 0) out += '\nRatios to unit-operator (peer / unit-operator):\n';
   for (const r of results.footprint) {
     if (r.peer === 'unit-operator' || typeof r['rssMB'] !== 'number') continue;
-    const o = ours('pssMB', r['size'] as number, r['storm'] as boolean);
-    const c = ours('cpuPct', r['size'] as number, r['storm'] as boolean);
-    const mine = results.footprint.find((x) => x.peer === 'unit-operator' && x['size'] === r['size'] && x['storm'] === r['storm']);
+    const mine = ourRow(r['size'], r['storm']);
+    const o = mine?.['pssMB'] as number | undefined;
+    const c = mine?.['cpuPct'] as number | undefined;
     const perStart = mine ? cpuPerStart(mine) : undefined, theirs = cpuPerStart(r);
     out += `  ${r.peer.padEnd(12)} ${String(r['size']).padStart(5)} ${r['storm'] ? 'storm' : 'idle '}  PSS ×${o ? fmt((r['pssMB'] as number) / o, 2) : '-'}  CPU ×${c ? fmt((r['cpuPct'] as number) / c, 2) : '-'}${r['storm'] ? `  CPU/START ×${perStart && theirs !== undefined ? fmt(theirs / perStart, 2) : '-'}` : ''}\n`;
   }

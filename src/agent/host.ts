@@ -485,10 +485,11 @@ export class UnitHost {
       const s = h.runner.props.ActiveState;
       if ((s === 'inactive' || s === 'failed') && h.runner.unitProcesses().length === 0) {
         h.runner.close();
-        forgetUnitFolder(join(this.opts.unitsDir, dirOf(id)));
+        const dir = join(this.opts.unitsDir, dirOf(id));
+        forgetUnitFolder(dir);
         this.forgetRuntimes(id, h.runner.unitName);
-        try { rmSync(join(this.opts.unitsDir, dirOf(id)), { recursive: true, force: true }); } catch (e) {
-          this.opts.log('warning', `cannot remove ${join(this.opts.unitsDir, dirOf(id))}: ${fsErrorText(e)}; it is left behind`, { unit: id });
+        try { rmSync(dir, { recursive: true, force: true }); } catch (e) {
+          this.opts.log('warning', `cannot remove ${dir}: ${fsErrorText(e)}; it is left behind`, { unit: id });
         }
         this.units.delete(id);
         this.changed();
