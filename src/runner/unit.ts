@@ -36,6 +36,7 @@ import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath,
 import { readRuntimeRecord, runtimeRecordPath, writeRuntimeRecord, type RuntimeRecord } from './store.ts';
 import { fsErrorText, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, stateLabel, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
+import { LogGate } from './loggate.ts';
 import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
 
 export type { SpawnRecord } from './store.ts';
@@ -57,6 +58,8 @@ export interface UnitRunnerOptions {
   /** Called after every engine decision with the unit's properties and the decision (for exact timelines). */
   readonly onDecision?: (props: ReturnType<typeof properties>, machine: Machine, effects: readonly Effect[]) => void;
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
+  /** The gate onLog's lines pass through (loggate.ts): the dependency group's, shared with its engine's lines; a gate of its own by default. */
+  readonly logGate?: LogGate;
   /** The host's root file system when the agent runs in a container (commands run chroot()ed there). */
   readonly hostRoot?: string;
   /** Directives that protect the host or the service which this agent may run without (--allow-unenforced). */
@@ -224,6 +227,7 @@ export class UnitRunner {
 
   private constructor(opts: UnitRunnerOptions) {
     this.opts = opts;
+    this.logGate = opts.logGate ?? new LogGate();
     this.unitName = opts.unitName;
     this.dir = opts.dir;
     this.spec = opts.spec;
@@ -727,24 +731,13 @@ export class UnitRunner {
   }
 
   private log(level: 'info' | 'notice' | 'warning', message: string): void {
-    if (this.logHold) this.heldLogs.push([level, message]);
-    else this.opts.onLog?.(level, message);
+    this.logGate.say(() => this.opts.onLog?.(level, message));
   }
 
-  /** Log lines of a restart prepared ahead (armTimer()), said at its deadline, when systemd says them ("Scheduled restart job…"). */
-  private readonly heldLogs: Array<['info' | 'notice' | 'warning', string]> = [];
-  private logHold: NodeJS.Timeout | undefined;
-
-  private holdLogs(ms: number): void {
-    if (this.logHold) return;
-    this.logHold = setTimeout(() => this.releaseLogs(), ms);
-  }
-
-  private releaseLogs(): void {
-    if (this.logHold) clearTimeout(this.logHold);
-    this.logHold = undefined;
-    for (const [level, message] of this.heldLogs.splice(0)) this.opts.onLog?.(level, message);
-  }
+  /** Where the lines of a restart prepared ahead (armTimer()) wait for its deadline, when systemd says them ("Scheduled restart job…"); the dependency group's, shared with its engine (loggate.ts). */
+  private readonly logGate: LogGate;
+  /** The end of this runner's last hold on logGate (Date.now() ms). */
+  private logHeldUntil = 0;
 
   /** A reason the unit can't run as written: logged, and kept for status until the next start. */
   private problem(message: string): void {
@@ -795,7 +788,7 @@ export class UnitRunner {
     const lead = this.machine.state === 'auto-restart' && ahead >= MIN_PREPARED_LEAD_US && deadline - now > ahead && !truthy((this.spec.service as Record<string, unknown>)['privatePIDs'])
       && shimHasFeature(this.opts.shimPath, 'not-before') ? ahead : 0;
     this.timer.arm(deadline - lead, now, () => {
-      if (lead > 0) { this.notBefore = deadline; this.leadSample = lead; this.holdLogs(Math.ceil((deadline - this.clock()) / 1000)); }
+      if (lead > 0) { this.notBefore = deadline; this.leadSample = lead; this.logHeldUntil = this.logGate.hold(Math.ceil((deadline - this.clock()) / 1000)); }
       this.send({ t: 'timer', gen });
       if (STOPPED.has(this.machine.state)) { this.notBefore = undefined; this.leadSample = 0; } // no restart followed (refused, stopped)
     });
@@ -1116,6 +1109,8 @@ export class UnitRunner {
           // a held command says how early it got to its hold: the node's set-up time, which sizes the lead (restartlead.ts)
           const lead = this.leadSamples.get(rec);
           if (lead !== undefined && ev.slack !== undefined && this.opts.restartLeadUs === undefined) restartLead.observe(lead, ev.slack);
+          // the held command ran: its deadline is past, the lines held for it are said before what follows
+          if (lead !== undefined) this.logGate.end(this.logHeldUntil);
           this.execDone(rec);
           this.send({ t: 'exec-ok', pid: ev.pid });
           break;
@@ -1374,7 +1369,7 @@ export class UnitRunner {
     this.unwatchEmpty();
     this.timer.disarm();
     this.watchdog.disarm();
-    this.releaseLogs();
+    this.logGate.end(this.logHeldUntil);
     this.tail.close();
     if (this.afterExecTimer) clearTimeout(this.afterExecTimer);
     for (const h of this.spawnHolds.values()) if (h !== 'expired') clearTimeout(h);

@@ -24,6 +24,16 @@ export const jobLines = (lines: readonly string[]): string[] => lines.filter((l)
 
 const count = (xs: readonly string[]): Map<string, number> => { const m = new Map<string, number>(); for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1); return m; };
 
+/** For each "U: Scheduled restart job…" line of a journal: how many "Started U." lines came before it. */
+function startsBeforeRestarts(journal: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < journal.length; i++) {
+    const m = /^(\S+): Scheduled restart job/.exec(journal[i]!);
+    if (m) out.set(journal[i]!, journal.slice(0, i).filter((l) => l === `Started ${m[1]}.`).length);
+  }
+  return out;
+}
+
 /** First time (ms) the unit left inactive/failed, and first time it was active or back down after that. */
 function startWindow(changes: readonly Sample[], unit: string): { began?: number; ready?: number } {
   const cs = changes.filter((c) => c.unit === unit);
@@ -74,8 +84,10 @@ async function check(a: AgentFixture, set: string): Promise<void> {
     const run = await runSetOnAgent(a, dir, 4, GRACE_MS);
     // the moment compared: the first sampling round near 4 s where every unit stands as in
     // systemd's final lines and the scripts logged the same lines; else the 4 s mark itself
+    // (the journal too: a line said a moment after the state it follows is not read apart from it)
     const same = (x: Snapshot): boolean => [...oracle.finals].every(([u, want]) => isDeepStrictEqual(x.finals.get(u), want))
-      && isDeepStrictEqual(count(x.log), count(oracle.log));
+      && isDeepStrictEqual(count(x.log), count(oracle.log))
+      && (oracle.journal.length === 0 || isDeepStrictEqual(jobLines(x.journal), jobLines(oracle.journal)));
     const snap = run.window.find(same) ?? run.nominal;
     const why = (): string => `\ncompared at ${snap.ms} ms\nactions: ${JSON.stringify(run.actions)}\nchanges: ${run.changes.map((c) => `${c.ms} ${c.unit} ${c.ActiveState}/${c.SubState}/${c.Result}/${c.NRestarts}`).join('\n  ')}\njournal:\n  ${snap.journal.join('\n  ')}`;
 
@@ -97,6 +109,13 @@ async function check(a: AgentFixture, set: string): Promise<void> {
 
     // 3. job results and systemd's words for them (sets whose journal was not captured have none)
     if (oracle.journal.length > 0) assert.deepEqual(jobLines(snap.journal), jobLines(oracle.journal), `${set}: job and dependency messages${why()}`);
+
+    // 3a. a restart is scheduled before its start is done: as many "Started U." lines come before
+    // each "U: Scheduled restart job, restart counter is at N." as in systemd's journal
+    for (const [line, want] of startsBeforeRestarts(oracle.journal)) {
+      const got = startsBeforeRestarts(snap.journal).get(line);
+      if (got !== undefined) assert.equal(got, want, `${set}: "Started" lines before "${line}"${why()}`);
+    }
 
     // 3b. a request systemctl was refused (DIR/stderr.txt: "Failed to VERB UNIT: WHY"): the agent answers with the same words
     if (existsSync(join(dir, 'stderr.txt'))) {
