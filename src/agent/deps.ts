@@ -118,6 +118,12 @@ export class DepsDriver {
     if (Object.keys(jobs).length > 0) this.push({ ev: { t: 'graph-changed' } });
   }
 
+  /** Whether a dependency of any kind (either way) ties the unit to another unit of the group (not the node's targets or mounts). */
+  relatesToMembers(unit: string): boolean {
+    for (const others of this.graph.rels.get(unit)?.values() ?? []) for (const o of others) if (o !== unit && this.members.has(o)) return true;
+    return false;
+  }
+
   /** Whether the unit is part of the graph (hosted, or one of the node's targets). */
   has(unit: string): boolean { return this.graph.units.has(unit); }
   get graphNow(): Graph { return this.graph; }

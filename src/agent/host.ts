@@ -185,7 +185,7 @@ export class UnitHost {
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
       ...(this.opts.cgroups ? { cgroups: this.opts.cgroups, cgroupGroup: cgroupGroupOf(id, this.opts.cgroups.base) } : {}),
       onLog: (level, message) => this.opts.log(level, message, { unit: id }),
-      ...(this.opts.dependencies ? { logGate: this.logGate(depsGroupOf(id)) } : {}),
+      ...(this.opts.dependencies ? { logGate: this.logGate(depsGroupOf(id)), related: () => this.driver(depsGroupOf(id)).relatesToMembers(unitName) } : {}),
       onChange: () => this.opts.onChange?.(id),
       ...(this.opts.onTransition || this.opts.dependencies ? {
         onDecision: (_props, _m, effects) => {

@@ -2,13 +2,13 @@
 //
 // An automatic restart's timer fires up to 100 ms early (restartlead.ts): the engine decides as of
 // the deadline and its lines ("Scheduled restart job, restart counter is at N.") are held until
-// then. With dependencies, the same decision makes the dependency engine stop and start the
-// units that Requires= it ("Stopping app.service...", "Started db.service."), and those lines
-// must not overtake the held ones: systemd says them after "Scheduled restart job". So the
-// runners of a dependency group and its engine say their lines through one gate: while a hold
-// lasts, every line waits behind the held ones, in the order it was said, and all go out when
-// the hold ends (its deadline, or earlier once the held command has run). A line never waits
-// longer than the longest hold asked (the lead: at most 100 ms).
+// then. With dependencies, the same decision runs the unit's restart job in the dependency
+// engine, whose lines about it ("Started db.service.") must not overtake the held ones: systemd
+// says them after "Scheduled restart job". So the runners of a dependency group and its engine
+// say their lines through one gate: while a hold lasts, every line waits behind the held ones, in
+// the order it was said, and all go out when the hold ends (its deadline, or earlier once the held
+// command has run). A line never waits longer than the longest hold asked (the lead: at most
+// 100 ms). (A restart whose job reaches other units is not prepared ahead at all: unit.ts.)
 
 type Line = () => void;
 

@@ -58,6 +58,8 @@ export interface UnitRunnerOptions {
   /** Called after every engine decision with the unit's properties and the decision (for exact timelines). */
   readonly onDecision?: (props: ReturnType<typeof properties>, machine: Machine, effects: readonly Effect[]) => void;
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
+  /** Whether the unit is related by a dependency to another hosted unit (its automatic restart is then not prepared ahead: armTimer()). */
+  readonly related?: () => boolean;
   /** The gate onLog's lines pass through (loggate.ts): the dependency group's, shared with its engine's lines; a gate of its own by default. */
   readonly logGate?: LogGate;
   /** The host's root file system when the agent runs in a container (commands run chroot()ed there). */
@@ -785,7 +787,10 @@ export class UnitRunner {
     const ahead = this.opts.restartLeadUs ?? Math.min(restartLead.current(), Math.floor((deadline - now) / 2));
     // not for PrivatePIDs= (the held process is PID 1 of its namespace: a SIGTERM then is lost), nor
     // with a shim that would not hold the command (built from older sources: it would start early)
+    // nor when the restart's job reaches other units (the dependency engine: their stops and starts
+    // then happen at the deadline, as systemd's do, not the lead's length early)
     const lead = this.machine.state === 'auto-restart' && ahead >= MIN_PREPARED_LEAD_US && deadline - now > ahead && !truthy((this.spec.service as Record<string, unknown>)['privatePIDs'])
+      && this.opts.related?.() !== true
       && shimHasFeature(this.opts.shimPath, 'not-before') ? ahead : 0;
     this.timer.arm(deadline - lead, now, () => {
       if (lead > 0) { this.notBefore = deadline; this.leadSample = lead; this.logHeldUntil = this.logGate.hold(Math.ceil((deadline - this.clock()) / 1000)); }

@@ -6,7 +6,8 @@ import { LogGate } from '../../src/runner/loggate.ts';
 import { sleep } from '../support/units.ts';
 
 test('a gate with no hold says every line at once', () => {
-  const g = new LogGate(), out: string[] = [];
+  const g = new LogGate();
+  const out: string[] = [];
   g.say(() => out.push('a'));
   g.say(() => out.push('b'));
   assert.deepEqual(out, ['a', 'b']);
@@ -14,21 +15,23 @@ test('a gate with no hold says every line at once', () => {
 });
 
 test('lines said during a hold wait, in order, until it ends by itself', async () => {
-  const g = new LogGate(), out: string[] = [];
+  const g = new LogGate();
+  const out: string[] = [];
   g.hold(40);
   g.say(() => out.push('Scheduled restart job, restart counter is at 1.'));
   g.say(() => out.push('Stopping app.service...'));
   g.say(() => out.push('Started db.service.'));
-  assert.deepEqual(out, []);
+  assert.equal(out.length, 0);
   assert.equal(g.holding, true);
   for (let i = 0; i < 50 && out.length === 0; i++) await sleep(10);
-  assert.deepEqual(out, ['Scheduled restart job, restart counter is at 1.', 'Stopping app.service...', 'Started db.service.']);
+  assert.deepEqual([...out], ['Scheduled restart job, restart counter is at 1.', 'Stopping app.service...', 'Started db.service.']);
   g.say(() => out.push('after'));
   assert.equal(out.at(-1), 'after');
 });
 
 test('end(): the hold is over once its command ran, unless a longer hold lasts', () => {
-  const g = new LogGate(), out: string[] = [];
+  const g = new LogGate();
+  const out: string[] = [];
   const now = Date.now();
   const a = g.hold(5_000, now);
   g.say(() => out.push('a1'));
@@ -44,7 +47,8 @@ test('end(): the hold is over once its command ran, unless a longer hold lasts',
 });
 
 test('a line said while the waiting ones are said goes after them; a hold asked then keeps the rest', () => {
-  const g = new LogGate(), out: string[] = [];
+  const g = new LogGate();
+  const out: string[] = [];
   const until = g.hold(5_000);
   g.say(() => { out.push('1'); g.say(() => out.push('said while releasing')); });
   g.say(() => { out.push('2'); g.hold(5_000); });
@@ -57,7 +61,8 @@ test('a line said while the waiting ones are said goes after them; a hold asked 
 });
 
 test('a line that throws loses neither the lines before nor after it, and none is said twice', () => {
-  const g = new LogGate(), out: string[] = [];
+  const g = new LogGate();
+  const out: string[] = [];
   g.hold(5_000);
   g.say(() => out.push('a'));
   g.say(() => { throw new Error('sink failed'); });
