@@ -24,8 +24,8 @@ export class LogGate {
     else line();
   }
 
-  /** Holds every line said from now on for `ms` (a later hold already asked keeps its end); returns the hold's end (Date.now() ms), for end(). */
-  hold(ms: number, now: number = Date.now()): number {
+  /** Holds every line said from now on for `ms` (a later hold already asked keeps its end); returns the hold's end (performance.now() ms: a wall clock step moves no hold), for end(). */
+  hold(ms: number, now: number = performance.now()): number {
     const until = now + Math.max(0, ms);
     if (this.timer && until <= this.until) return until;
     if (this.timer) clearTimeout(this.timer);

@@ -738,7 +738,7 @@ export class UnitRunner {
 
   /** Where the lines of a restart prepared ahead (armTimer()) wait for its deadline, when systemd says them ("Scheduled restart job…"); the dependency group's, shared with its engine (loggate.ts). */
   private readonly logGate: LogGate;
-  /** The end of this runner's last hold on logGate (Date.now() ms). */
+  /** The end of this runner's last hold on logGate (performance.now() ms). */
   private logHeldUntil = 0;
 
   /** A reason the unit can't run as written: logged, and kept for status until the next start. */

@@ -32,7 +32,7 @@ test('lines said during a hold wait, in order, until it ends by itself', async (
 test('end(): the hold is over once its command ran, unless a longer hold lasts', () => {
   const g = new LogGate();
   const out: string[] = [];
-  const now = Date.now();
+  const now = performance.now();
   const a = g.hold(5_000, now);
   g.say(() => out.push('a1'));
   const b = g.hold(8_000, now); // another unit's, ending later
