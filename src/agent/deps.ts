@@ -124,6 +124,9 @@ export class DepsDriver {
     return false;
   }
 
+  /** The hosted unit of that name. */
+  memberOf(unit: string): DepsMember | undefined { return this.members.get(unit); }
+
   /** Whether the unit is part of the graph (hosted, or one of the node's targets). */
   has(unit: string): boolean { return this.graph.units.has(unit); }
   get graphNow(): Graph { return this.graph; }

@@ -10,7 +10,6 @@ import { basename, dirname, join } from 'node:path';
 import { UnitRunner, specHash } from '../runner/unit.ts';
 import { forgetUnitFolder, fsErrorText, hasUnitState, loadUnitState, markStoppedOnExit, readSavedJobs, readUnitState, recoverFromEventLogs, takeStoppedOnExit, unitDirs, writeSavedJobs, type SavedJob } from '../runner/store.ts';
 import { SharedRuntimes, startHolder } from '../runner/nsruntime.ts';
-import { LogGate } from '../runner/loggate.ts';
 import type { Transition } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { canonicalSpec } from '../api/canonical.ts';
@@ -118,8 +117,6 @@ export class UnitHost {
   private readonly poller: NodeJS.Timeout;
   /** One dependency driver per group (dependencies on). */
   private readonly drivers = new Map<string, DepsDriver>();
-  /** Each dependency group's log gate: its runners' and its engine's lines, in the order systemd says them (loggate.ts); goes with the group's engine. */
-  private readonly logGates = new Map<string, LogGate>();
   /** The exec runtimes JoinsNamespaceOf= shares, one set per folder or namespace (as the dependency graphs). */
   private readonly runtimes = new Map<string, SharedRuntimes>();
   /** Jobs asked for while applying a batch, run once the graph holds the whole batch (commit()). */
@@ -185,7 +182,7 @@ export class UnitHost {
       ...(this.opts.allowUnenforced ? { allowUnenforced: this.opts.allowUnenforced } : {}),
       ...(this.opts.cgroups ? { cgroups: this.opts.cgroups, cgroupGroup: cgroupGroupOf(id, this.opts.cgroups.base) } : {}),
       onLog: (level, message) => this.opts.log(level, message, { unit: id }),
-      ...(this.opts.dependencies ? { logGate: this.logGate(depsGroupOf(id)), related: () => this.driver(depsGroupOf(id)).relatesToMembers(unitName) } : {}),
+      ...(this.opts.dependencies ? { related: () => this.driver(depsGroupOf(id)).relatesToMembers(unitName) } : {}),
       onChange: () => this.opts.onChange?.(id),
       ...(this.opts.onTransition || this.opts.dependencies ? {
         onDecision: (_props, _m, effects) => {
@@ -220,20 +217,19 @@ export class UnitHost {
     return r;
   }
 
-  private logGate(group: string): LogGate {
-    let g = this.logGates.get(group);
-    if (!g) { g = new LogGate(); this.logGates.set(group, g); }
-    return g;
-  }
-
   private driver(group: string): DepsDriver {
     let d = this.drivers.get(group);
     if (!d) {
-      const gate = this.logGate(group);
-      // the transactions' debug lines (jobs merged, dropped) are not the agent log's
-      d = new DepsDriver({
+      // the transactions' debug lines (jobs merged, dropped) are not the agent log's; a line about
+      // a unit goes in order with the lines its runner holds (a restart prepared ahead: loggate.ts)
+      const driver: DepsDriver = d = new DepsDriver({
         onJobsChanged: () => this.saveJobsSoon(),
-        log: (level, message, unit) => { if (level !== 'debug') gate.say(() => this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit })); },
+        log: (level, message, unit) => {
+          if (level === 'debug') return;
+          const say = (): void => this.opts.log(level, message, unit === undefined ? {} : { unit: group ? `${group}/${unit}` : unit });
+          const m = unit === undefined ? undefined : driver.memberOf(unit);
+          if (m instanceof UnitRunner) m.sayLog(say); else say();
+        },
         mounts: () => hostMounts(this.opts.hostRoot),
       });
       this.drivers.set(group, d);
@@ -319,7 +315,7 @@ export class UnitHost {
         const d = this.driver(g);
         d.setUnits(members);
         // a group (namespace) with no unit left: its dependency engine goes; a unit added there makes a new one
-        if (members.size === 0 && d.jobs().length === 0) { d.close(); this.drivers.delete(g); this.logGates.get(g)?.release(); this.logGates.delete(g); }
+        if (members.size === 0 && d.jobs().length === 0) { d.close(); this.drivers.delete(g); }
       }
     }
     const pending = this.pending;
@@ -542,6 +538,5 @@ export class UnitHost {
     clearInterval(this.poller);
     for (const d of this.drivers.values()) d.close();
     for (const h of this.units.values()) h.runner.close();
-    for (const g of this.logGates.values()) g.release(); // nothing held is lost at exit
   }
 }

@@ -60,8 +60,6 @@ export interface UnitRunnerOptions {
   readonly onLog?: (level: 'info' | 'notice' | 'warning', message: string) => void;
   /** Whether the unit is related by a dependency to another hosted unit (its automatic restart is then not prepared ahead: armTimer()). */
   readonly related?: () => boolean;
-  /** The gate onLog's lines pass through (loggate.ts): the dependency group's, shared with its engine's lines; a gate of its own by default. */
-  readonly logGate?: LogGate;
   /** The host's root file system when the agent runs in a container (commands run chroot()ed there). */
   readonly hostRoot?: string;
   /** Directives that protect the host or the service which this agent may run without (--allow-unenforced). */
@@ -229,7 +227,6 @@ export class UnitRunner {
 
   private constructor(opts: UnitRunnerOptions) {
     this.opts = opts;
-    this.logGate = opts.logGate ?? new LogGate();
     this.unitName = opts.unitName;
     this.dir = opts.dir;
     this.spec = opts.spec;
@@ -736,10 +733,11 @@ export class UnitRunner {
     this.logGate.say(() => this.opts.onLog?.(level, message));
   }
 
-  /** Where the lines of a restart prepared ahead (armTimer()) wait for its deadline, when systemd says them ("Scheduled restart job…"); the dependency group's, shared with its engine (loggate.ts). */
-  private readonly logGate: LogGate;
-  /** The end of this runner's last hold on logGate (performance.now() ms). */
-  private logHeldUntil = 0;
+  /** Where the lines of a restart prepared ahead (armTimer()) wait for its deadline, when systemd says them ("Scheduled restart job…"): this unit's, and the dependency engine's about it (sayLog(); loggate.ts). */
+  private readonly logGate = new LogGate();
+
+  /** Says a line about this unit that is not the runner's own (the dependency engine's "Started X."), in order with its held lines. */
+  sayLog(line: () => void): void { this.logGate.say(line); }
 
   /** A reason the unit can't run as written: logged, and kept for status until the next start. */
   private problem(message: string): void {
@@ -793,7 +791,7 @@ export class UnitRunner {
       && this.opts.related?.() !== true
       && shimHasFeature(this.opts.shimPath, 'not-before') ? ahead : 0;
     this.timer.arm(deadline - lead, now, () => {
-      if (lead > 0) { this.notBefore = deadline; this.leadSample = lead; this.logHeldUntil = this.logGate.hold(Math.ceil((deadline - this.clock()) / 1000)); }
+      if (lead > 0) { this.notBefore = deadline; this.leadSample = lead; this.logGate.hold(Math.ceil((deadline - this.clock()) / 1000)); }
       this.send({ t: 'timer', gen });
       if (STOPPED.has(this.machine.state)) { this.notBefore = undefined; this.leadSample = 0; } // no restart followed (refused, stopped)
     });
@@ -1115,7 +1113,7 @@ export class UnitRunner {
           const lead = this.leadSamples.get(rec);
           if (lead !== undefined && ev.slack !== undefined && this.opts.restartLeadUs === undefined) restartLead.observe(lead, ev.slack);
           // the held command ran: its deadline is past, the lines held for it are said before what follows
-          if (lead !== undefined) this.logGate.end(this.logHeldUntil);
+          if (lead !== undefined) this.logGate.release();
           this.execDone(rec);
           this.send({ t: 'exec-ok', pid: ev.pid });
           break;
@@ -1374,7 +1372,7 @@ export class UnitRunner {
     this.unwatchEmpty();
     this.timer.disarm();
     this.watchdog.disarm();
-    this.logGate.end(this.logHeldUntil);
+    this.logGate.release();
     this.tail.close();
     if (this.afterExecTimer) clearTimeout(this.afterExecTimer);
     for (const h of this.spawnHolds.values()) if (h !== 'expired') clearTimeout(h);
