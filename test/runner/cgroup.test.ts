@@ -137,8 +137,8 @@ test('an agent before realize.ts made every unit\'s cgroup in every hierarchy: e
   await waitFor(r, 'running', subState('running'));
   for (const d of left.slice(1)) assert.equal(existsSync(d), false, `${d} removed`);
   assert.equal(existsSync(busy), true, `${busy} keeps its process`);
-  // the stray moved out again, so that the test's clean-up can remove the folder
-  writeFileSync(`${dirname(busy)}/cgroup.procs`, String(stray.pid));
+  // the stray moved out again, to its hierarchy's root (not the test's slice, which the clean-up removes)
+  writeFileSync(`${others[0]!.mount}/cgroup.procs`, String(stray.pid));
   rmdirSync(busy);
   r.stop();
   await waitFor(r, 'dead', subState('dead'));

@@ -7,6 +7,10 @@ import { REPO, UNITCTL } from './paths.ts';
 import { sleep, until } from './wait.ts';
 import type { UnitStatus } from '../../src/api/status.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
+import { detectCgroups } from '../../src/runner/cgroup/layout.ts';
+import { agentBase } from '../../src/runner/cgroup/naming.ts';
+import { removeBaseTree } from '../../src/runner/cgroup/ops.ts';
+import { SYSTEM_STATE_DIR } from '../../src/runner/cgroup/agent.ts';
 import { stopChild } from '../../testenv/processes.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 
@@ -65,9 +69,22 @@ export function agentFixture(t: { after: (fn: () => void | Promise<void>) => voi
     const how = f.proc ? await stopChild(f.proc, 20_000) : 'term';
     await killLeftovers(join(state, 'units')); // whatever the units left, by pid
     rmSync(root, { recursive: true, force: true });
+    await removeAgentCgroups(state);
     if (how === 'kill') throw new Error(`the agent did not exit within 20 s of SIGTERM and was killed; its log ends:\n${f.stderr.join('').split('\n').slice(-15).join('\n')}`);
   });
   return f;
+}
+
+/**
+ * The cgroups of a test's agent with state folder `state`, when it could not remove them itself
+ * (killed, or a unit still ran at its exit): empty ones only (rmdir refuses the others), its
+ * holders given a moment (≤ 1 s) to exit. Called once the units' processes were killed.
+ */
+export async function removeAgentCgroups(state: string): Promise<void> {
+  const layout = detectCgroups();
+  if (layout.mode === 'none') return;
+  const base = agentBase(state, SYSTEM_STATE_DIR, process.env);
+  for (let i = 0; i < 25 && removeBaseTree(layout, base).length > 0; i++) await sleep(40);
 }
 
 /** Waits (bounded) until every unit of `names` has run and ended (inactive or failed after a main process); their status. */

@@ -7,6 +7,7 @@ import { REPO } from './paths.ts';
 import { clusterState, kubectl, kubectlOk } from './cluster.ts';
 import { sleep, until } from './wait.ts';
 import { killLeftovers } from '../../src/runner/leftovers.ts';
+import { removeAgentCgroups } from './agent.ts';
 import { stopChild } from '../../testenv/processes.ts';
 import { DAEMON_NODE_FLAGS } from '../../src/cli/runtime.ts';
 
@@ -64,7 +65,7 @@ export class ClusterProcs {
     for (const p of this.procs) {
       if ((await stopChild(p.child, 20_000)) === 'kill') stuck.push(`${p.name} did not exit within 20 s of SIGTERM and was killed; its log ends:\n${p.logs.join('').split('\n').slice(-15).join('\n')}`);
     }
-    for (const p of this.procs) if (p.stateDir) await killLeftovers(join(p.stateDir, 'units'));
+    for (const p of this.procs) if (p.stateDir) { await killLeftovers(join(p.stateDir, 'units')); await removeAgentCgroups(p.stateDir); }
     rmSync(this.root, { recursive: true, force: true });
     // the exit a daemon had to force after its shutdown (a handle left open): shown, to be fixed
     for (const p of this.procs) {

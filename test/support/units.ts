@@ -57,7 +57,10 @@ export function testCgroups(t: { after: (fn: () => void | Promise<void>) => void
 
 export function harness(t: { after: (fn: () => void | Promise<void>) => void }, o: { cgroups?: boolean | 'unified-only' } = {}): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'uo-run-'));
-  const cgroups = o.cgroups ? testCgroups(t, o.cgroups === 'unified-only') : undefined;
+  // the test cgroup goes last: after the runners and the fork server, whose holders sit in it
+  // (removed before them, its holders' scope stayed behind, empty)
+  const last: Array<() => void | Promise<void>> = [];
+  const cgroups = o.cgroups ? testCgroups({ after: (fn) => { last.push(fn); } }, o.cgroups === 'unified-only') : undefined;
   const runners: UnitRunner[] = [];
   const logs: string[] = [];
   const logTimes: number[] = [];
@@ -80,6 +83,7 @@ export function harness(t: { after: (fn: () => void | Promise<void>) => void }, 
     forkServer?.close();
     removeNotifyFolder(dir);
     rmSync(dir, { recursive: true, force: true });
+    for (const fn of last) await fn();
   });
   return { dir, logs, logTimes, cgroups, forkServer, open, reopen: (r) => { r.close(); return open(r.unitName, r.spec, undefined, r.dir); } };
 }
