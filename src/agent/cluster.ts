@@ -15,10 +15,10 @@ import { Informer, keyOf, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import { tryHold } from '../kube/lease.ts';
 import { ANNOTATIONS, type NodeStatus, type ServiceUnit } from '../api/types.ts';
-import { AGENT_LEASE, agentUnitSelectors, FIELD_NOT_SELECTABLE, targetsNode } from '../api/contract.ts';
+import { AGENT_LEASE, agentUnitSelectors, FIELD_NOT_SELECTABLE, targetsNode, unitNameOf } from '../api/contract.ts';
 import { chooseRevision, CONTROLLER_REVISIONS_PATH, hashRevision, revisionData, revisionHash, revisionHolds, revisionName, specAtRevision, withoutRolloutFields, type RevisionData } from '../api/revision.ts';
 import type { Outcome } from '../kube/queue.ts';
-import { UnitHost } from './host.ts';
+import { depsGroupOf, UnitHost } from './host.ts';
 import { StatusPublisher } from './publisher.ts';
 import { toNodeStatus } from '../api/status.ts';
 import { unitUsage } from './status.ts';
@@ -50,6 +50,13 @@ export interface ClusterAgentOptions {
 
 const SELECTABLE_HINT = 'The agent filters ServiceUnits by spec.nodeName, which needs Kubernetes 1.31 or later and this release\'s CRD (it declares the field selectable): kubectl apply -k manifests/ (or -f crds/)';
 const ACTION_ANNOTATIONS = [ANNOTATIONS.restart, ANNOTATIONS.reload, ANNOTATIONS.resetFailed] as const;
+
+/** The action annotations' values present on an object. */
+function actionAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of ACTION_ANNOTATIONS) if (annotations?.[a] !== undefined) out[a] = annotations[a];
+  return out;
+}
 /** ControllerRevision data kept per unit: what runs, what is granted, and one more (a revert). */
 const REVISIONS_CACHED = 3;
 
@@ -80,6 +87,8 @@ export class ClusterAgent {
    * REVISIONS_CACHED last used of each unit, dropped with the unit (forget()).
    */
   private readonly revisionCache = new Map<string, Map<string, RevisionData>>();
+  /** Units not started because another ServiceUnit of their namespace runs the unit they name here (rivalOf()): why, as their status says it, and whether its Event went out (the recorder drops some under a burst). */
+  private readonly nameConflicts = new Map<string, { why: string; evented: boolean }>();
 
   constructor(opts: ClusterAgentOptions) {
     this.opts = opts;
@@ -171,10 +180,11 @@ export class ClusterAgent {
     return { node: this.opts.node, activeState: 'inactive', subState: 'dead', stoppedForDeletion: true, message: 'stopped: the ServiceUnit is being deleted', lastHeartbeatTime: new Date().toISOString() };
   }
 
-  private event(id: string, ev: Parameters<EventRecorder['record']>[1]): void {
+  /** Records an Event about the unit; false: the recorder dropped it (its rate limit). */
+  private event(id: string, ev: Parameters<EventRecorder['record']>[1]): boolean {
     const obj = this.unit(id);
     const [namespace, name] = id.split('/') as [string, string];
-    this.events.record({ namespace, name, ...(obj?.metadata['uid'] ? { uid: String(obj.metadata['uid']) } : {}) }, ev);
+    return this.events.record({ namespace, name, ...(obj?.metadata['uid'] ? { uid: String(obj.metadata['uid']) } : {}) }, ev);
   }
 
   /** Ready once both caches hold a full list (the readiness probe). */
@@ -208,11 +218,22 @@ export class ClusterAgent {
 
   private entry(id: string): NodeStatus | null {
     const h = this.host.units.get(id);
+    const conflict = this.nameConflicts.get(id);
+    if (!h && conflict !== undefined && !this.deleting.has(id)) {
+      const obj = this.unit(id);
+      // the annotations present now count as handled: the unit acts on none of them when it takes over
+      return {
+        node: this.opts.node, activeState: 'inactive', subState: 'dead', notStarted: 'UnitNameConflict', message: `not started: ${conflict.why}`,
+        lastHandledAnnotations: actionAnnotations(obj?.metadata.annotations), ...(obj?.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
+        lastHeartbeatTime: new Date().toISOString(),
+      };
+    }
     if (!h) return this.deleting.has(id) ? this.deletionEntry(id) : null;
     const r = h.runner;
     const obj = this.unit(id);
     const e: NodeStatus = { ...toNodeStatus(this.opts.node, r.machine, r.cgroup ? unitUsage(r) : undefined), lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString() };
     if (r.notApplied.length > 0) e.notApplied = notAppliedEntries(r.notApplied, r.refused);
+    if (r.refusal !== undefined && (r.activeState === 'inactive' || r.activeState === 'failed')) e.notStarted = 'StartRefused';
     const message = [...(r.refusal !== undefined ? [`not started: ${r.refusal}`] : []), ...r.problems];
     if (message.length > 0) e.message = message.join('; ');
     if (obj?.metadata.generation !== undefined) e.observedGeneration = obj.metadata.generation;
@@ -243,13 +264,41 @@ export class ClusterAgent {
   private forget(key: string): void {
     this.handled.delete(key);
     this.revisionCache.delete(key);
+    this.nameConflicts.delete(key);
+  }
+
+  /**
+   * Another ServiceUnit of the namespace that runs, or comes first to run, the unit `unitName` on
+   * this node: two would share one cgroup and one dependency graph (a stop of one would kill the
+   * other's processes). Hosted first is served first (a unit being removed still holds its cgroup
+   * until it is gone); between units not hosted yet, the older object (creation time, then name).
+   * A unit hosted already never yields (two an older agent ran both of keep running: stopping one
+   * would kill the other's processes in their one cgroup).
+   */
+  private rivalOf(key: string, unitName: string, obj: KubeObject): string | undefined {
+    if (this.host.units.has(key)) return undefined;
+    const group = depsGroupOf(key);
+    const older = (o: KubeObject): boolean => {
+      const a = String(o.metadata['creationTimestamp'] ?? ''), b = String(obj.metadata['creationTimestamp'] ?? '');
+      return a !== b ? a < b : (o.metadata.name ?? '') < (obj.metadata.name ?? '');
+    };
+    for (const h of this.host.units.values()) if (h.runner.unitName === unitName && depsGroupOf(h.id) === group) return h.id;
+    const prefix = `${group}/`;
+    for (const cache of [this.pinned.cache, this.placed.cache]) {
+      for (const [k, o] of cache) {
+        if (k === key || !k.startsWith(prefix) || o.metadata.deletionTimestamp) continue;
+        const su = o as KubeObject & ServiceUnit;
+        if (unitNameOf(su) === unitName && targetsNode(su.spec ?? {}, this.opts.node, this.labels) && older(o)) return k;
+      }
+    }
+    return undefined;
   }
 
   /** Per-unit entries this agent keeps beside its hosted units (metrics: they must fall as units go). */
   cached(): Record<string, number> {
     let revisions = 0;
     for (const m of this.revisionCache.values()) revisions += m.size;
-    return { annotations: this.handled.size, revisions, deleting: this.deleting.size, revs: this.revs.size, ...this.host.cached() };
+    return { annotations: this.handled.size, revisions, deleting: this.deleting.size, revs: this.revs.size, 'name-conflicts': this.nameConflicts.size, ...this.host.cached() };
   }
 
   private async reconcile(key: string): Promise<Outcome | void> {
@@ -259,15 +308,18 @@ export class ClusterAgent {
       if (!this.synced) return;
       this.deleting.delete(key);
       this.revs.delete(key);
+      const conflicted = this.nameConflicts.has(key);
       this.forget(key);
       this.host.remove(key, 'its ServiceUnit is gone or now pinned to another node');
-      this.publisher.forget(key);
+      // a unit that ran nothing here (another ran its name): its entry goes now (a 404 if deleted ends it)
+      if (conflicted) this.publisher.publish(key, () => null); else this.publisher.forget(key);
       return;
     }
     const spec = obj.spec ?? {};
     const targeted = targetsNode(spec, this.opts.node, this.labels);
     if (!targeted) {
       if (this.host.units.has(key)) this.host.remove(key, 'its ServiceUnit no longer targets this node');
+      if (this.nameConflicts.delete(key)) this.publisher.publish(key, () => null); // it ran nothing here: its entry goes now
       return;
     }
     if (obj.metadata.deletionTimestamp) {
@@ -297,6 +349,17 @@ export class ClusterAgent {
     const rev = named ?? revisionHash(runSpec);
     const hashBefore = hosted?.hash;
     const unitName = runSpec.unitName ?? `${obj.metadata.name}.service`;
+    const rival = this.rivalOf(key, unitName, obj);
+    if (rival !== undefined) {
+      const why = `${unitName} is run on this node by ServiceUnit ${rival}; two ServiceUnits of a namespace cannot run one unit on a node`;
+      const known = this.nameConflicts.get(key);
+      if (known?.why !== why) this.opts.log('warning', `${key}: not started: ${why}`, { unit: key });
+      const evented = known?.why === why && known.evented ? true : this.event(key, { type: 'Warning', reason: 'UnitNameConflict', message: `not started: ${why}` });
+      this.nameConflicts.set(key, { why, evented });
+      this.publisher.publish(key, () => this.entry(key));
+      return { requeueAfterMs: 2000 }; // the unit is taken over once the other goes
+    }
+    if (this.nameConflicts.delete(key)) this.opts.log('info', `${key}: ${unitName} is no longer run by another ServiceUnit here; starting it`, { unit: key });
     if (choice.t !== 'current') this.opts.log('debug', `${key}: runs revision ${rev} (${choice.t === 'keep' ? 'no grant of the new one yet' : 'granted'})`, { unit: key });
     const runner = this.host.apply(key, unitName, runSpec, `${key} (generation ${String(obj.metadata['generation'] ?? '?')}, revision ${rev})`);
     if (running !== rev || !this.revs.has(key)) {
@@ -309,7 +372,7 @@ export class ClusterAgent {
     const annotations = obj.metadata.annotations ?? {};
     if (!handled) {
       handled = { ...(mine?.lastHandledAnnotations ?? {}) };
-      if (!mine) for (const a of ACTION_ANNOTATIONS) if (annotations[a] !== undefined) handled[a] = annotations[a];
+      if (!mine) Object.assign(handled, actionAnnotations(annotations));
       this.handled.set(key, handled);
     }
     for (const a of ACTION_ANNOTATIONS) {

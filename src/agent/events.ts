@@ -35,11 +35,12 @@ export class EventRecorder {
   private readonly host: string;
   constructor(client: KubeClient, component: string, host: string) { this.client = client; this.component = component; this.host = host; }
 
-  record(ref: { namespace: string; name: string; uid?: string }, ev: UnitEvent): void {
+  /** Sends the Event (best effort); false when the rate limit dropped it. */
+  record(ref: { namespace: string; name: string; uid?: string }, ev: UnitEvent): boolean {
     const now = Date.now();
     this.tokens = Math.min(20, this.tokens + (now - this.last) / 500);
     this.last = now;
-    if (this.tokens < 1) return;
+    if (this.tokens < 1) return false;
     this.tokens--;
     const ts = new Date().toISOString();
     void this.client.request(`/api/v1/namespaces/${ref.namespace}/events`, {
@@ -51,5 +52,6 @@ export class EventRecorder {
         source: { component: this.component, host: this.host }, firstTimestamp: ts, lastTimestamp: ts, count: 1,
       },
     }).catch(() => { /* events are best effort */ });
+    return true;
   }
 }

@@ -115,6 +115,7 @@ const NODE_STATUS: Schema = {
     memoryPeak: { type: 'integer', minimum: 0, description: 'MemoryPeak: the most the unit\'s cgroup used (memory.peak, v1 memory.max_usage_in_bytes), when the entry was written.' },
     cpuUsageNSec: { type: 'integer', minimum: 0, description: 'CPUUsageNSec: CPU time of the unit\'s cgroup in ns (cpu.stat usage_usec, v1 cpuacct.usage), when the entry was written. The entry is written when the unit\'s state changes, not when only these four figures do; the agent\'s metrics endpoint has them live.' },
     message: { type: 'string', description: 'Why the agent could not run the unit, when it could not (for a refused start: which directives and the agent flag that allows them).' },
+    notStarted: { type: 'string', enum: ['StartRefused', 'UnitNameConflict'], description: 'Why the agent does not start the unit on this node until something changes: StartRefused (it asks for a protection this node does not apply), UnitNameConflict (another ServiceUnit of the namespace runs the unit of that name here). The controller reports the unit Stalled.' },
     notApplied: {
       type: 'array', description: 'Directives the unit sets that this node does not apply: refused ones keep the unit from starting (they protect the host or the service), allowed ones were let through by the agent\'s --allow-unenforced, reported ones only shape sharing or are informative.',
       items: {

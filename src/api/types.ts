@@ -61,6 +61,8 @@ export interface NodeStatus {
   memoryPeak?: number;
   cpuUsageNSec?: number;
   message?: string;
+  /** Why the agent does not start the unit on this node until something changes (StartRefused, UnitNameConflict); `message` says more. */
+  notStarted?: 'StartRefused' | 'UnitNameConflict';
   /** Directives the unit sets that this node does not apply (src/api/applied.ts NotAppliedEntry). */
   notApplied?: NotAppliedEntry[];
   observedGeneration?: number;

@@ -1,6 +1,7 @@
 // kstatus conditions and the printer-column summary of a ServiceUnit, from its nodes' entries
 // (pure). Ready: every targeted node reports the unit in its desired state for the current
-// generation. Stalled: a node failed it for good (failed, no automatic restart pending).
+// generation. Stalled: a node failed it for good (failed, no automatic restart pending), or will
+// not start it until something changes (notStarted: a refused protection, a unit name conflict).
 // Reconciling: neither yet.
 
 import type { Condition, NodeStatus, ServiceUnit } from '../api/types.ts';
@@ -29,6 +30,8 @@ export function compute(su: ServiceUnit, targeted: readonly string[], now: strin
   const target = rollout?.status.updatedRevision;
   const good = (e: NodeStatus): boolean => current(e) && (target === undefined || e.revision === target) && (wantRunning ? e.activeState === 'active' || oneshotDone(e) : e.activeState === 'inactive' || e.activeState === 'failed');
   const failed = mine.filter((e) => e.activeState === 'failed' && wantRunning);
+  // a node that will not start it until something changes (a protection it does not apply, another unit of the name)
+  const notStarted = wantRunning ? mine.filter((e) => current(e) && e.notStarted !== undefined && e.activeState !== 'active') : [];
   const ready = targeted.length > 0 && mine.every(good);
   const active = mine.filter((e) => e.activeState === 'active').length;
   const worst = [...mine].sort((a, b) => (RANK[b.activeState ?? 'Unknown'] ?? 5) - (RANK[a.activeState ?? 'Unknown'] ?? 5))[0];
@@ -42,14 +45,16 @@ export function compute(su: ServiceUnit, targeted: readonly string[], now: strin
   else readyMsg = mine.filter((e) => !good(e)).map((e) => `${e.node}: ${e.activeState ?? 'no report yet'}${e.subState ? ` (${e.subState})` : ''}${e.observedGeneration !== undefined && e.observedGeneration !== generation ? `, generation ${e.observedGeneration} of ${generation}` : ''}${target !== undefined && e.revision !== target ? `, revision ${e.revision ?? '(none)'} of ${target}` : ''}`).join('; ');
   const halted = rollout?.halted;
   const conflict = rollout?.blocked;
-  const stalled = failed.length > 0 || halted !== undefined || conflict !== undefined;
+  const stalled = failed.length > 0 || notStarted.length > 0 || halted !== undefined || conflict !== undefined;
+  const stalledReason = failed.length > 0 ? failed[0]!.result ?? 'failed' : notStarted[0]?.notStarted ?? 'failed';
+  const stalledMsg = [...failed.map((e) => `${e.node}: failed with result '${e.result}' after ${e.nRestarts ?? 0} restart(s)`), ...notStarted.map((e) => `${e.node}: ${e.message ?? `not started (${e.notStarted})`}`)].join('; ');
   const rolling = rollout !== undefined && !rollout.complete && !ready;
   const reconcilingMsg = rolling ? `${rollout.status.message ?? ''}${readyMsg ? `; ${readyMsg}` : ''}` : readyMsg;
   const conditions = [
-    cond('Ready', ready ? 'True' : 'False', ready ? 'Active' : conflict !== undefined ? 'RevisionConflict' : halted ? 'RolloutHalted' : stalled ? 'Failed' : targeted.length === 0 ? 'NoMatchingNode' : rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'NotActive', readyMsg),
-    cond('Stalled', stalled ? 'True' : 'False', conflict !== undefined ? 'RevisionConflict' : halted ? 'RolloutHalted' : stalled ? failed[0]!.result ?? 'failed' : 'NotFailed',
+    cond('Ready', ready ? 'True' : 'False', ready ? 'Active' : conflict !== undefined ? 'RevisionConflict' : halted ? 'RolloutHalted' : stalled ? (failed.length > 0 ? 'Failed' : stalledReason) : targeted.length === 0 ? 'NoMatchingNode' : rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'NotActive', readyMsg),
+    cond('Stalled', stalled ? 'True' : 'False', conflict !== undefined ? 'RevisionConflict' : halted ? 'RolloutHalted' : stalled ? stalledReason : 'NotFailed',
       conflict !== undefined ? `revision ${rollout!.status.updatedRevision} is granted to no node: ${conflict}`
-      : halted ? `rollout halted: ${halted.message}; no other node is granted revision ${halted.revision} until the spec changes (a fix, or a revert) or ${halted.node} has it available again` : stalled ? failed.map((e) => `${e.node}: failed with result '${e.result}' after ${e.nRestarts ?? 0} restart(s)`).join('; ') : 'no node failed it'),
+      : halted ? `rollout halted: ${halted.message}; no other node is granted revision ${halted.revision} until the spec changes (a fix, or a revert) or ${halted.node} has it available again` : stalled ? stalledMsg : 'no node failed it'),
     cond('Reconciling', !ready && !stalled ? 'True' : 'False', !ready && !stalled ? (rolling ? (rollout.paused ? 'RolloutPaused' : 'RollingOut') : 'Converging') : 'Done', !ready && !stalled ? reconcilingMsg : ''),
   ];
   return {

@@ -1,7 +1,7 @@
 // Cluster mode on a real API server: two agents as two nodes, one controller.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterState, ensureCrd, kubectl, kubectlOk } from '../support/cluster.ts';
 import { ClusterProcs, getSU, entry, cond, type Proc, type SU } from '../support/clusterprocs.ts';
@@ -189,6 +189,8 @@ test('RootImage= on a node that does not apply it: not started, status.nodes[] l
   const notApplied = a['notApplied'] as Array<{ directive: string; enforcement: string; reason: string }>;
   assert.deepEqual(notApplied.map((e) => [e.directive, e.enforcement]), [['CollectMode=', 'reported'], ['RootImage=', 'refused']]);
   assert.match(String(a['message']), /not started: RootImage= is not applied on this node .*--allow-unenforced=RootImage/);
+  assert.equal(a['notStarted'], 'StartRefused');
+  await until('Stalled (StartRefused)', () => { const o = getSU(NS, 'sandboxed'); return cond(o, 'Stalled') === 'True' && o?.status?.conditions?.find((c) => c.type === 'Stalled')?.reason === 'StartRefused' ? true : undefined; });
   const events = await until('StartRefused event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=sandboxed', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']); return /^StartRefused$/m.test(e) ? e : undefined; });
   assert.match(events, /^NotApplied$/m);
   const { spawnSync } = await import('node:child_process');
@@ -207,4 +209,28 @@ test('the restart annotation is a restart job: the units that Requires= it resta
   kubectlOk(['annotate', 'su', 'dep-db', '-n', NS, '--overwrite', `unit-operator.dev/restart=${Date.now()}`]);
   await until('db and web restarted', () => { const d = pid('dep-db'), w = pid('dep-web'); return d > 0 && w > 0 && d !== db1 && w !== web1 ? true : undefined; });
   assert.equal(isAlive(web1), false, `dep-web's old PID ${web1} still runs`);
+});
+
+test('two ServiceUnits of a namespace naming one unit on a node: one runs it, the other is not started and says by whom; it takes over once the first is deleted', async () => {
+  // both would share the unit's cgroup (and the namespace's dependency graph): a stop of one
+  // would kill the other's processes. The older object (creation time, then name) runs it.
+  apply(su('dup-a', { nodeName: 'node-a', unitName: 'dup.service', service: { execStart: ['/bin/sleep 1011'] } }));
+  await until('dup-a running', () => ((entry(getSU(NS, 'dup-a'), 'node-a')?.['mainPID'] as number | undefined) ?? 0) > 0 ? true : undefined);
+  apply(su('dup-b', { nodeName: 'node-a', unitName: 'dup.service', service: { execStart: ['/bin/sleep 1012'] } }));
+  const b = await until('dup-b reported', () => entry(getSU(NS, 'dup-b'), 'node-a'));
+  assert.deepEqual([b['activeState'], b['subState'], b['mainPID'] ?? 0], ['inactive', 'dead', 0], JSON.stringify(b));
+  assert.match(String(b['message']), /not started: dup\.service is run on this node by ServiceUnit cluster-mode\/dup-a/);
+  assert.equal(b['notStarted'], 'UnitNameConflict');
+  await until('dup-b Stalled (UnitNameConflict)', () => { const o = getSU(NS, 'dup-b'); return cond(o, 'Stalled') === 'True' && o?.status?.conditions?.find((c) => c.type === 'Stalled')?.reason === 'UnitNameConflict' ? true : undefined; });
+  const sleeps = (arg: string): number => readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(Number(p)) === `/bin/sleep ${arg}`).length;
+  assert.equal(sleeps('1012'), 0, 'dup-b\'s command never ran');
+  assert.equal(sleeps('1011'), 1, 'dup-a\'s command runs once');
+  const events = await until('the event', () => { const e = kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=dup-b', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']); return /^UnitNameConflict$/m.test(e) ? e : undefined; });
+  assert.match(events, /UnitNameConflict/);
+  // dup-a goes: dup-b takes the unit over
+  kubectlOk(['delete', 'su', 'dup-a', '-n', NS, '--wait=true', '--timeout=30s']);
+  const pid = await until('dup-b running', () => { const p = (entry(getSU(NS, 'dup-b'), 'node-a')?.['mainPID'] as number | undefined) ?? 0; return p > 0 ? p : undefined; }, 20_000);
+  assert.equal(cmdline(pid), '/bin/sleep 1012');
+  assert.equal(sleeps('1011'), 0, 'dup-a\'s command is gone');
+  kubectlOk(['delete', 'su', 'dup-b', '-n', NS, '--wait=true', '--timeout=30s']);
 });

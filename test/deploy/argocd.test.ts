@@ -72,3 +72,23 @@ test('state: stopped and stopped everywhere: Healthy; no node matches the select
   const nowhere = withStatus(unit({ nodeName: undefined, nodeSelector: { role: 'gpu' } } as never), [], []);
   assert.deepEqual(health(nowhere), { status: 'Degraded', message: 'no node matches the placement' });
 });
+
+test('a node that will not start it until something changes (a refused protection, another unit of the name): Stalled with the reason, Degraded; not while stopped or for an older generation', () => {
+  const refused = withStatus(unit(), [{ node: 'n1', activeState: 'inactive', subState: 'dead', notStarted: 'StartRefused', message: 'not started: RootImage= is not applied on this node', observedGeneration: 2 }]);
+  const stalled = refused.status!.conditions!.find((c) => c.type === 'Stalled')!;
+  assert.deepEqual([stalled.status, stalled.reason, stalled.message], ['True', 'StartRefused', 'n1: not started: RootImage= is not applied on this node']);
+  assert.equal(refused.status!.conditions!.find((c) => c.type === 'Reconciling')!.status, 'False');
+  assert.deepEqual(health(refused), { status: 'Degraded', message: 'n1: not started: RootImage= is not applied on this node' });
+  const named = withStatus(unit(), [{ node: 'n1', activeState: 'inactive', subState: 'dead', notStarted: 'UnitNameConflict', message: 'not started: web.service is run on this node by ServiceUnit prod/other', observedGeneration: 2 }]);
+  assert.deepEqual([named.status!.conditions!.find((c) => c.type === 'Ready')!.reason, named.status!.conditions!.find((c) => c.type === 'Stalled')!.reason], ['UnitNameConflict', 'UnitNameConflict']);
+  // a failure on another node still names its Result first, and both nodes are said
+  const both = withStatus(unit(), [{ node: 'n1', activeState: 'inactive', subState: 'dead', notStarted: 'UnitNameConflict', message: 'not started: x', observedGeneration: 2 }, { node: 'n2', activeState: 'failed', subState: 'failed', result: 'exit-code', nRestarts: 1, observedGeneration: 2 }], ['n1', 'n2']);
+  const s2 = both.status!.conditions!.find((c) => c.type === 'Stalled')!;
+  assert.deepEqual([s2.reason, s2.message], ['exit-code', "n2: failed with result 'exit-code' after 1 restart(s); n1: not started: x"]);
+  // wanted stopped: nothing to start, nothing stalled
+  const stopped = withStatus(unit({ state: 'stopped' }), [{ node: 'n1', activeState: 'inactive', subState: 'dead', notStarted: 'StartRefused', message: 'not started: x', observedGeneration: 2 }]);
+  assert.equal(stopped.status!.conditions!.find((c) => c.type === 'Stalled')!.status, 'False');
+  // an entry of an older generation is not a verdict on this one
+  const older = withStatus(unit(), [{ node: 'n1', activeState: 'inactive', subState: 'dead', notStarted: 'StartRefused', message: 'not started: x', observedGeneration: 1 }]);
+  assert.equal(older.status!.conditions!.find((c) => c.type === 'Stalled')!.status, 'False');
+});
