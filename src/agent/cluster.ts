@@ -349,6 +349,12 @@ export class ClusterAgent {
     const rev = named ?? revisionHash(runSpec);
     const hashBefore = hosted?.hash;
     const unitName = runSpec.unitName ?? `${obj.metadata.name}.service`;
+    // spec.unitName changed: another unit (its cgroup, its place in the dependency graph). As a
+    // unit file renamed and daemon-reload'ed: the old unit stops, the new one starts once it is gone
+    if (hosted && hosted.runner.unitName !== unitName) {
+      this.host.remove(key, `its ServiceUnit now names the unit ${unitName}`);
+      return { requeueAfterMs: 500 };
+    }
     const rival = this.rivalOf(key, unitName, obj);
     if (rival !== undefined) {
       const why = `${unitName} is run on this node by ServiceUnit ${rival}; two ServiceUnits of a namespace cannot run one unit on a node`;

@@ -234,3 +234,19 @@ test('two ServiceUnits of a namespace naming one unit on a node: one runs it, th
   assert.equal(sleeps('1011'), 0, 'dup-a\'s command is gone');
   kubectlOk(['delete', 'su', 'dup-b', '-n', NS, '--wait=true', '--timeout=30s']);
 });
+
+test('spec.unitName changed: the unit of the old name stops and the one of the new name starts (as a unit file renamed and daemon-reload\'ed)', async () => {
+  apply(su('renamed', { nodeName: 'node-a', unitName: 'old-name.service', service: { execStart: ['/bin/sleep 1013'] } }));
+  const pid = (): number => (entry(getSU(NS, 'renamed'), 'node-a')?.['mainPID'] as number | undefined) ?? 0;
+  const first = await until('running under the old name', () => (pid() > 0 ? pid() : undefined));
+  apply(su('renamed', { nodeName: 'node-a', unitName: 'new-name.service', service: { execStart: ['/bin/sleep 1013'] } }));
+  const second = await until('running under the new name', () => { const p = pid(); return p > 0 && p !== first ? p : undefined; }, 20_000);
+  assert.equal(isAlive(first), false, `the old unit's PID ${first} still runs`);
+  assert.equal(cmdline(second), '/bin/sleep 1013');
+  const log = agentA.logs.join('');
+  assert.match(log, /old-name\.service: its ServiceUnit now names the unit new-name\.service; stopping it/);
+  assert.match(log, /Starting new-name\.service/);
+  // the new name's cgroup holds it (the unit's cgroup is named after the unit)
+  assert.match(readFileSync(`/proc/${second}/cgroup`, 'utf8'), /new-name\.service/);
+  kubectlOk(['delete', 'su', 'renamed', '-n', NS, '--wait=true', '--timeout=30s']);
+});
