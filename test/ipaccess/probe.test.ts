@@ -27,6 +27,9 @@ import { detectCgroups } from '../../src/runner/cgroup/index.ts';
 import { CASES, unitText, type Outcome } from '../fixtures/ipaccess/cases.ts';
 
 const DIR = join(FIXTURES, 'ipaccess');
+/** The ports the cases bind and connect to, and the sysctl that keeps them out of the ephemeral range (IPv4 and IPv6). */
+const CASE_PORTS = '47300-47399';
+const RESERVED_PORTS = '/proc/sys/net/ipv4/ip_local_reserved_ports';
 const ORACLE = JSON.parse(readFileSync(join(DIR, 'oracle.json'), 'utf8')) as { recordedWith: string; libbpf: boolean; notes: string[]; cases: Record<string, Outcome> };
 const LAYOUT = detectCgroups();
 const skip = process.geteuid?.() !== 0 ? 'needs root (cgroups, BPF)' : !LAYOUT.unified ? 'no writable cgroup2 hierarchy on this node (the filter is then a gap: test/ipaccess/runner.test.ts)' : false;
@@ -35,6 +38,12 @@ test('IPAddressAllow=, IPAddressDeny=: every probe unit (egress TCP/UDP over IPv
   assert.deepEqual(Object.keys(ORACLE.cases).sort(), CASES.map((c) => c.name).sort(), 'oracle.json holds every case of cases.ts (re-record it)');
   const work = mkdtempSync(join(tmpdir(), 'uo-ipf-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
+  // the cases bind fixed ports (4730x-4739x), inside the kernel's ephemeral range: a connection of
+  // any process could take one meanwhile (a CI run saw EADDRINUSE on 47310). Reserved for this test
+  // (never handed out as an ephemeral port; an explicit bind still gets it), the old list put back after
+  const before = readFileSync(RESERVED_PORTS, 'utf8').trim();
+  writeFileSync(RESERVED_PORTS, before ? `${before},${CASE_PORTS}` : CASE_PORTS);
+  t.after(() => writeFileSync(RESERVED_PORTS, `${before}\n`));
   chmodSync(work, 0o755);
   const probe = join(work, 'ipf-probe');
   const cc = spawnSync('cc', ['-O2', '-static', '-o', probe, join(DIR, 'probe.c')], { encoding: 'utf8' });
