@@ -704,21 +704,23 @@ function onNotify(c: Ctx, pid: number | undefined, fields: Readonly<Record<strin
 function onStop(c: Ctx): void {
   const m = c.m;
   m.pendingStart = false;
+  if (m.state === 'dead' || m.state === 'failed') return;
+  // service_stop(): no restart follows a manual stop, whatever the state it meets — one already
+  // stopping by itself (its main process gone, ExecStopPost= running) ends without its restart
+  m.forbidRestart = true;
   switch (m.state) {
     case 'auto-restart': case 'auto-restart-queued': case 'dead-before-auto-restart': case 'failed-before-auto-restart':
       c.setState('dead');
       m.flushNRestarts = true;
       return;
-    case 'condition': case 'start-pre': case 'start': case 'start-post': case 'reload': case 'reload-signal': case 'reload-notify':
-      m.forbidRestart = true;
+    case 'condition': case 'start-pre': case 'start': case 'start-post': case 'reload': case 'reload-signal': case 'reload-notify': case 'stop-watchdog':
       enterSignal(c, 'stop-sigterm', 'success');
       return;
     case 'running': case 'exited':
-      m.forbidRestart = true;
       enterStop(c, 'success');
       return;
     default:
-      return; // already stopping or stopped
+      return; // already stopping (stop, stop-sigterm, stop-sigkill, stop-post, final-*)
   }
 }
 

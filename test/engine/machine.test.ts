@@ -165,3 +165,27 @@ test('KillMode=process signals only the main process, not the rest of the unit',
   sim.send({ t: 'stop' }); sim.runFor(500);
   assert.deepEqual(sim.signals.map((s) => [s.pid, s.signal]), [[4242, 15]]);
 });
+
+// service_stop() (systemd 257) sets forbid_restart before anything else, also in the states it
+// is "already on" (stop, stop-sigterm, stop-post, final-*): a manual stop that meets a unit
+// stopping by itself ends it without the restart (oracle fixture 35-stop-while-stopping).
+test('a manual stop while the unit stops by itself (its ExecStopPost= running) forbids the restart', () => {
+  const sim = new Sim({ service: { execStart: ['sim-exit 1 1000'], execStopPost: ['sim-exit 0 2000'], restart: 'always', restartSec: '100ms' } });
+  sim.send({ t: 'start' }); sim.runFor(1500);
+  assert.equal(sim.props.SubState, 'stop-post');
+  sim.send({ t: 'stop' }); sim.runFor(5000);
+  assert.deepEqual([sim.props.ActiveState, sim.props.SubState, sim.props.Result, sim.props.NRestarts], ['failed', 'failed', 'exit-code', 0]);
+  assert.equal(sim.spawned.filter((s) => s.kind === 'start').length, 1, 'no second start');
+});
+
+test('a manual stop during a watchdog\'s stop (stop-watchdog) goes on with SIGTERM at once and forbids the restart', () => {
+  const sim = new Sim({ service: { execStart: ['sim-stubborn'], watchdogSec: '1s', timeoutStopSec: '10s', restart: 'always', restartSec: '100ms' } });
+  sim.send({ t: 'start' }); sim.runFor(1500);
+  assert.equal(sim.props.SubState, 'stop-watchdog');
+  sim.send({ t: 'stop' });
+  assert.equal(sim.props.SubState, 'stop-sigterm');
+  sim.runFor(30_000);
+  assert.deepEqual(sim.signals.map((s) => [s.ms, s.signal]), [[1000, 6], [1500, 15], [11_500, 9]]);
+  assert.deepEqual([sim.props.ActiveState, sim.props.Result, sim.props.NRestarts], ['failed', 'watchdog', 0]);
+  assert.equal(sim.spawned.filter((s) => s.kind === 'start').length, 1, 'no second start');
+});
