@@ -11,6 +11,7 @@ import { lockStateDir } from '../agent/lock.ts';
 import { ControlSocketError } from '../agent/socket.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { agentForkServer } from '../runner/forkserver.ts';
+import { configureRestartLead } from '../runner/restartlead.ts';
 import { listTable, terminalStyle } from './format.ts';
 import { resolveStateDir } from './client.ts';
 import { untilSignal } from './signals.ts';
@@ -119,6 +120,7 @@ export async function runAgent(args: string[], io: Io): Promise<number> {
     return EXIT.failure;
   }
   const cgroups = agentCgroups(stateDir, process.env, log);
+  configureRestartLead(process.env, log);
   const forkServer = agentForkServer({ shimPath, stateDir, cgroups, env: process.env, log });
   const agent = new StandaloneAgent({ manifestsDir: resolve(values.manifests), stateDir, shimPath, forkServer, log, cgroups, onChange: () => { dirty = true; }, ...(metrics ? { metrics } : {}), allowUnenforced, ...(readSocketGid !== undefined ? { readSocketGid } : {}), ...(maxFileSize !== undefined ? { maxFileSize } : {}) });
   let dirty = true;

@@ -12,6 +12,7 @@ import { ClusterAgent } from '../agent/cluster.ts';
 import { Controller } from '../controller/controller.ts';
 import { ensureShim } from '../runner/shim.ts';
 import { agentForkServer } from '../runner/forkserver.ts';
+import { configureRestartLead } from '../runner/restartlead.ts';
 import { hostNamespacesTarget, hostShimPath, installHostShim, sharedNamespaces } from '../runner/hostns.ts';
 import { readlinkSync } from 'node:fs';
 import { resolveStateDir } from './client.ts';
@@ -71,6 +72,7 @@ export async function runClusterAgent(values: { node?: string; kubeconfig?: stri
     if (other) log('warning', 'this agent runs in a mount namespace other than PID 1\'s (a container?): services run in the agent\'s own namespaces and file system; --host-namespaces runs them on the host');
   }
   const cgroups = agentCgroups(stateDir, process.env, (l, m) => log(l, m));
+  configureRestartLead(process.env, (l, m) => log(l, m));
   const agent = new ClusterAgent({
     client, node, stateDir, shimPath, cgroups, forkServer: agentForkServer({ shimPath, stateDir, cgroups, env: process.env, log: (l, m) => log(l, m) }), leaseNamespace: values['lease-namespace'] ?? 'unit-operator-system',
     ...(hostRoot ? { hostRoot } : {}),

@@ -22,21 +22,28 @@ export const MAX_LEAD_US = 100_000;
 /** How many of the latest prepared restarts it covers. */
 export const LEAD_WINDOW = 64;
 
+/** The most UNIT_OPERATOR_RESTART_LEAD_MS may fix (ms): uo-shim holds a command at most 1 s (shim/exec.c NOT_BEFORE_MAX_NS). */
+export const MAX_FIXED_LEAD_MS = 1000;
+
 export class RestartLead {
   private readonly needed: number[] = [];
   private next = 0;
   private lead = MIN_LEAD_US;
   private count = 0;
+  private fixedUs: number | undefined;
 
   /** The lead for a restart prepared now (µs). */
-  current(): number { return this.lead; }
+  current(): number { return this.fixedUs ?? this.lead; }
+
+  /** Fixes the lead (µs; 0: no restart is prepared ahead) instead of following what the node shows. */
+  fix(us: number): void { this.fixedUs = us; }
 
   /** How many prepared restarts it has measured. */
   get measured(): number { return this.count; }
 
   /** A held command reached its hold `slackUs` before its deadline (negative: after) when prepared `leadUs` ahead. */
   observe(leadUs: number, slackUs: number): void {
-    if (!Number.isFinite(leadUs) || !Number.isFinite(slackUs) || leadUs <= 0) return;
+    if (this.fixedUs !== undefined || !Number.isFinite(leadUs) || !Number.isFinite(slackUs) || leadUs <= 0) return;
     const needed = Math.max(0, leadUs - slackUs);
     this.count++;
     if (this.needed.length < LEAD_WINDOW) this.needed.push(needed);
@@ -49,3 +56,21 @@ export class RestartLead {
 
 /** The agent's one estimate: the set-up's cost is the node's, not a unit's. */
 export const restartLead = new RestartLead();
+
+/**
+ * UNIT_OPERATOR_RESTART_LEAD_MS=N fixes the agent's lead at N ms (0: no restart is prepared ahead,
+ * every one is spawned at its deadline) instead of the node's estimate; still at most half the
+ * delay (unit.ts armTimer()). A diagnostic (is a late or early restart the lead's?) and the tests'
+ * way to make a lead long enough to see. Said in the log; a value that is not 0-1000 is refused
+ * there and the estimate stays.
+ */
+export function configureRestartLead(env: Readonly<Record<string, string | undefined>>, log: (level: 'info' | 'warning', message: string) => void, lead: RestartLead = restartLead): void {
+  const v = env['UNIT_OPERATOR_RESTART_LEAD_MS'];
+  if (v === undefined || v === '') return;
+  if (!/^[0-9]{1,4}$/.test(v) || Number(v) > MAX_FIXED_LEAD_MS) {
+    log('warning', `UNIT_OPERATOR_RESTART_LEAD_MS=${JSON.stringify(v)} ignored: a whole number of ms from 0 to ${MAX_FIXED_LEAD_MS} is expected; the restart lead follows the node`);
+    return;
+  }
+  lead.fix(Number(v) * 1000);
+  log('info', Number(v) === 0 ? 'restart lead: off (UNIT_OPERATOR_RESTART_LEAD_MS=0): every automatic restart is spawned at its deadline' : `restart lead: fixed at ${Number(v)} ms (UNIT_OPERATOR_RESTART_LEAD_MS), at most half a unit's RestartSec=`);
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
-import { MAX_LEAD_US, MIN_LEAD_US, restartLead } from '../../src/runner/restartlead.ts';
+import { MAX_LEAD_US, MIN_LEAD_US, RestartLead, configureRestartLead, restartLead } from '../../src/runner/restartlead.ts';
 import type { Machine } from '../../src/engine/index.ts';
 
 test('RestartSec=300ms with the restart prepared ahead: every command starts at least 300 ms after the one before ended', { timeout: 20_000 }, async (t) => {
@@ -130,4 +130,33 @@ test('with the node\'s lead at its 100 ms cap, RestartSec=100ms restarts are sti
   r.stop();
   await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed');
   assert.ok(restartLead.measured - before >= 3, `${restartLead.measured - before} of ${r.props.NRestarts} restarts prepared and measured`);
+});
+
+test('UNIT_OPERATOR_RESTART_LEAD_MS fixes the lead (said in the log); a bad value is refused there and the estimate stays', () => {
+  const said: string[] = [];
+  const log = (level: string, m: string): void => { said.push(`${level}: ${m}`); };
+  const fixed = new RestartLead();
+  configureRestartLead({ UNIT_OPERATOR_RESTART_LEAD_MS: '150' }, log, fixed);
+  assert.equal(fixed.current(), 150_000);
+  fixed.observe(MIN_LEAD_US, -500_000); // what the node shows no longer moves it
+  assert.equal(fixed.current(), 150_000);
+  assert.equal(fixed.measured, 0);
+  assert.match(said.at(-1)!, /^info: restart lead: fixed at 150 ms/);
+  const off = new RestartLead();
+  configureRestartLead({ UNIT_OPERATOR_RESTART_LEAD_MS: '0' }, log, off);
+  assert.equal(off.current(), 0);
+  assert.match(said.at(-1)!, /^info: restart lead: off/);
+  for (const bad of ['-5', '1.5', '150ms', '1001', ' 150', '99999']) {
+    const l = new RestartLead();
+    const n = said.length;
+    configureRestartLead({ UNIT_OPERATOR_RESTART_LEAD_MS: bad }, log, l);
+    assert.equal(l.current(), MIN_LEAD_US, bad);
+    assert.equal(said.length, n + 1, bad);
+    assert.match(said.at(-1)!, new RegExp(`^warning: UNIT_OPERATOR_RESTART_LEAD_MS=${JSON.stringify(bad).replace(/[.]/g, '\\.')} ignored`));
+  }
+  const unset = new RestartLead();
+  const n = said.length;
+  configureRestartLead({}, log, unset);
+  assert.equal(said.length, n, 'unset: nothing said');
+  assert.equal(unset.current(), MIN_LEAD_US);
 });
