@@ -172,12 +172,17 @@ export class ClusterAgent {
     }
     for (const id of this.deleting) {
       const h = this.host.units.get(id);
-      if (!h) this.publisher.publish(id, () => this.deletionEntry(id));
+      if (!h) this.publisher.publish(id, () => this.deletionEntry());
     }
   }
 
-  private deletionEntry(id: string): NodeStatus {
-    return { node: this.opts.node, activeState: 'inactive', subState: 'dead', stoppedForDeletion: true, message: 'stopped: the ServiceUnit is being deleted', lastHeartbeatTime: new Date().toISOString() };
+  /** The entry of a unit this node does not run (inactive/dead), saying why. */
+  private notRunningEntry(why: Partial<NodeStatus> & { message: string }): NodeStatus {
+    return { node: this.opts.node, activeState: 'inactive', subState: 'dead', ...why, lastHeartbeatTime: new Date().toISOString() };
+  }
+
+  private deletionEntry(): NodeStatus {
+    return this.notRunningEntry({ stoppedForDeletion: true, message: 'stopped: the ServiceUnit is being deleted' });
   }
 
   /** Records an Event about the unit; false: the recorder dropped it (its rate limit). */
@@ -222,13 +227,12 @@ export class ClusterAgent {
     if (!h && conflict !== undefined && !this.deleting.has(id)) {
       const obj = this.unit(id);
       // the annotations present now count as handled: the unit acts on none of them when it takes over
-      return {
-        node: this.opts.node, activeState: 'inactive', subState: 'dead', notStarted: 'UnitNameConflict', message: `not started: ${conflict.why}`,
+      return this.notRunningEntry({
+        notStarted: 'UnitNameConflict', message: `not started: ${conflict.why}`,
         lastHandledAnnotations: actionAnnotations(obj?.metadata.annotations), ...(obj?.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
-        lastHeartbeatTime: new Date().toISOString(),
-      };
+      });
     }
-    if (!h) return this.deleting.has(id) ? this.deletionEntry(id) : null;
+    if (!h) return this.deleting.has(id) ? this.deletionEntry() : null;
     const r = h.runner;
     const obj = this.unit(id);
     const e: NodeStatus = { ...toNodeStatus(this.opts.node, r.machine, r.cgroup ? unitUsage(r) : undefined), lastHandledAnnotations: this.handled.get(id) ?? {}, lastHeartbeatTime: new Date().toISOString() };
@@ -325,7 +329,7 @@ export class ClusterAgent {
     if (obj.metadata.deletionTimestamp) {
       this.deleting.add(key);
       if (this.host.units.has(key)) this.host.remove(key, 'its ServiceUnit is being deleted');
-      else this.publisher.publish(key, () => this.deletionEntry(key));
+      else this.publisher.publish(key, () => this.deletionEntry());
       return;
     }
     // which revision this node runs: the one the controller granted it (issue 18)

@@ -28,8 +28,8 @@ export class LogGate {
 
   /** Says the line now, or after the lines held before it. */
   say(line: Line): void {
-    if (this.timer || this.releasing) this.waiting.push(line);
-    else line();
+    if (this.open) line();
+    else this.waiting.push(line);
   }
 
   /** Holds every line said from now on for `ms`, or until release(); a hold already running is not shortened. */
@@ -40,6 +40,9 @@ export class LogGate {
 
   /** Whether lines are being held. */
   get holding(): boolean { return this.timer !== undefined; }
+
+  /** Whether a line said now goes out at once (nothing held, nothing being released): a caller may then say it without a closure. */
+  get open(): boolean { return this.timer === undefined && !this.releasing; }
 
   /** Ends the hold: every waiting line is said, in order. */
   release(): void {

@@ -730,7 +730,8 @@ export class UnitRunner {
   }
 
   private log(level: 'info' | 'notice' | 'warning', message: string): void {
-    this.logGate.say(() => this.opts.onLog?.(level, message));
+    if (this.logGate.open) this.opts.onLog?.(level, message); // the usual case: no closure a line
+    else this.logGate.say(() => this.opts.onLog?.(level, message));
   }
 
   /** Where the lines of a restart prepared ahead (armTimer()) wait for its deadline, when systemd says them ("Scheduled restart job…"): this unit's, and the dependency engine's about it (sayLog(); loggate.ts). */

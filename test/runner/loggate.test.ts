@@ -12,6 +12,7 @@ test('a gate with no hold says every line at once', () => {
   g.say(() => out.push('b'));
   assert.deepEqual(out, ['a', 'b']);
   assert.equal(g.holding, false);
+  assert.equal(g.open, true, 'nothing held: a caller may say its line directly (unit.ts log())');
 });
 
 test('lines said during a hold wait, in order, until it ends by itself', async () => {
@@ -51,14 +52,17 @@ test('a line said while the waiting ones are said goes after them; a hold asked 
   const g = new LogGate();
   const out: string[] = [];
   g.hold(5_000);
-  g.say(() => { out.push('1'); g.say(() => out.push('said while releasing')); });
+  const openWhileReleasing: boolean[] = [];
+  g.say(() => { out.push('1'); openWhileReleasing.push(g.open); g.say(() => out.push('said while releasing')); });
   g.say(() => { out.push('2'); g.hold(5_000); });
   g.say(() => out.push('3'));
   g.release();
   assert.deepEqual(out, ['1', '2'], 'the hold asked by line 2 keeps 3 and the later line waiting');
   g.release();
   assert.deepEqual(out, ['1', '2', '3', 'said while releasing']);
+  assert.deepEqual(openWhileReleasing, [false], 'not open while the waiting lines are said: a direct line would overtake them');
   assert.equal(g.holding, false);
+  assert.equal(g.open, true);
 });
 
 test('a line whose sink throws: the others are still said, in order, nothing is thrown, the error is reported', async () => {
