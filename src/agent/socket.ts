@@ -66,7 +66,22 @@ export interface ListenOptions {
   readonly mode: number;
   /** The socket's group (the read-only socket's), else the agent's. */
   readonly gid?: number;
+  /** The most connections open at once (MAX_CONNECTIONS unless set); one more is closed at once and said through onDrop. */
+  readonly maxConnections?: number;
+  /** A connection was refused for maxConnections (rate-limit what it says). */
+  readonly onDrop?: () => void;
 }
+
+/**
+ * How many connections a control socket keeps open at once. Every one costs the root agent a
+ * descriptor: without a bound, a member of the read-only socket's group opening ~20,000 idle
+ * connections ran the agent out of descriptors (its /proc reads failed, a live holder read as
+ * gone, the unit was started a second time: a hostile probe, issue 19's session 32).
+ */
+export const MAX_CONNECTIONS = 64;
+
+/** The longest request line a control socket reads (bytes); a longer one closes the connection. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
 
 /** A listening control socket; close() stops it, removes the file and releases the folder fd. */
 export interface Listener { readonly server: Server; readonly path: string; close(): Promise<void> }
@@ -80,6 +95,8 @@ export async function listenUnix(path: string, o: ListenOptions, onConnection: (
   const via = reachablePath(path, 'the control socket');
   rmSync(path, { force: true });
   const server = createServer(onConnection);
+  server.maxConnections = o.maxConnections ?? MAX_CONNECTIONS;
+  if (o.onDrop) server.on('drop', o.onDrop);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -22,7 +22,7 @@ import { isJobMode, normalizeName } from '../deps/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AllowUnenforced } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
-import { listenUnix, openFolderToGroup, READ_ONLY, readSocketPath, removeSocket, socketPath, type Listener } from './socket.ts';
+import { listenUnix, MAX_CONNECTIONS, MAX_REQUEST_BYTES, openFolderToGroup, READ_ONLY, readSocketPath, removeSocket, socketPath, type Listener } from './socket.ts';
 
 /** The manifests folder's events: a reconcile once it has been quiet this long, and at the latest this long after the first event. */
 const QUIET_MS = 100, MAX_WAIT_MS = 1000;
@@ -269,7 +269,16 @@ export class StandaloneAgent {
     let buf = '';
     let reply: Promise<void> = Promise.resolve();
     sock.on('data', (d) => {
+      // a request is one short JSON line: a longer one is refused and the connection closed, not
+      // buffered (a peer sending hundreds of MiB without a newline grew the root agent by as much
+      // and kept it busy re-scanning the buffer)
+      const seen = buf.length;
       buf += d.toString();
+      if (buf.indexOf('\n', seen) < 0 && buf.length > MAX_REQUEST_BYTES) {
+        buf = '';
+        this.refuseConnection(sock, `a request line longer than ${MAX_REQUEST_BYTES} bytes`);
+        return;
+      }
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
@@ -296,11 +305,31 @@ export class StandaloneAgent {
   /** Binds agent.sock (0600) and, with readSocketGid, agent-ro.sock (0660, that group): see socket.ts. */
   private async listen(): Promise<void> {
     const dir = this.opts.stateDir;
-    this.listeners.push(await listenUnix(socketPath(dir), { mode: 0o600 }, (s) => this.serve(s, false)));
+    const dropped = (path: string) => () => this.warnSocket(path, `a connection refused: ${MAX_CONNECTIONS} are open already`);
+    this.listeners.push(await listenUnix(socketPath(dir), { mode: 0o600, onDrop: dropped(socketPath(dir)) }, (s) => this.serve(s, false)));
     if (this.opts.readSocketGid !== undefined) {
       openFolderToGroup(dir, this.opts.readSocketGid);
-      this.listeners.push(await listenUnix(readSocketPath(dir), { mode: 0o660, gid: this.opts.readSocketGid }, (s) => this.serve(s, true)));
+      this.listeners.push(await listenUnix(readSocketPath(dir), { mode: 0o660, gid: this.opts.readSocketGid, onDrop: dropped(readSocketPath(dir)) }, (s) => this.serve(s, true)));
     } else removeSocket(readSocketPath(dir)); // a previous agent's, run with --read-socket-group
+  }
+
+  /** When each control socket last said a warning (ms): at most one a socket every 10 s, with how many were not said. */
+  private readonly socketWarned = new Map<string, { at: number; quiet: number }>();
+
+  private warnSocket(path: string, what: string): void {
+    const now = Date.now();
+    const w = this.socketWarned.get(path);
+    if (w && now - w.at < 10_000) { w.quiet++; return; }
+    this.opts.log('warning', `${path}: ${what}${w && w.quiet > 0 ? ` (and ${w.quiet} more since the last warning)` : ''}`);
+    this.socketWarned.set(path, { at: now, quiet: 0 });
+  }
+
+  /** Answers an error and closes the connection (a request it will not read). */
+  private refuseConnection(sock: Socket, why: string): void {
+    this.warnSocket(sock.localAddress || socketPath(this.opts.stateDir), `a connection closed: ${why}`);
+    sock.removeAllListeners('data');
+    if (!sock.destroyed && sock.writable) sock.end(JSON.stringify({ ok: false, error: `bad request: ${why}` }) + '\n');
+    setTimeout(() => sock.destroy(), 1000).unref();
   }
 
   /**

@@ -21,6 +21,17 @@ function statFields(pid: number): string[] | undefined {
   } catch { return undefined; }
 }
 
+/**
+ * Whether this process can read /proc now. A read of another process's files that failed for
+ * want of descriptors or memory (EMFILE, ENFILE, ENOMEM) reads as "gone" to the helpers here;
+ * before a caller concludes that a process it holds is gone, it asks this: false means nothing
+ * read just now tells, look again later (a hostile probe ran the agent out of descriptors and a
+ * live holder was taken for vanished, its unit started a second time).
+ */
+export function procReadable(): boolean {
+  try { readFileSync('/proc/self/stat'); return true; } catch { return false; }
+}
+
 export function parentOf(pid: number): number | undefined {
   const f = statFields(pid);
   return f ? Number(f[1]) : undefined;

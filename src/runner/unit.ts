@@ -12,7 +12,7 @@ import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { isEmptyLine, parseShimLine, serviceShimNames } from './shimproto.ts';
 import { EventLogTail, readNewLines, type ReadCause } from './tail.ts';
-import { bootId, startTime, type ProcessIdentity } from './procfs.ts';
+import { bootId, procReadable, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
@@ -814,6 +814,25 @@ export class UnitRunner {
     return 0;
   }
 
+  /** Whether /proc could not be read when a holder was last looked at (said once until it can again). */
+  private procUnreadable = false;
+
+  /**
+   * A holder that read as not alive is taken for gone only if /proc can be read now and it still
+   * reads so: a read that failed for want of descriptors (EMFILE) says nothing about it, and
+   * concluding "vanished" then would let the unit start a second copy beside the live one. It is
+   * looked at again at the next poll tick.
+   */
+  private surelyGone(rec: SpawnRecord): boolean {
+    if (!procReadable()) {
+      if (!this.procUnreadable) this.log('warning', `${this.unitName}: cannot read /proc now (out of file descriptors or memory?); uo-shim ${rec.shimPid} is not taken for gone, it is looked at again`);
+      this.procUnreadable = true;
+      return false;
+    }
+    this.procUnreadable = false;
+    return !shimAlive(rec);
+  }
+
   /** The lead the pending deadline's restart was prepared with (µs), until its first spawn takes it as its measure (leadSamples); 0: none. */
   private leadSample = 0;
 
@@ -1155,7 +1174,7 @@ export class UnitRunner {
     // execve() swaps its memory: shimAlive() counts that process (same start time) as alive, and
     // it is looked at again at the next poll or read (lookAtShim) — for REEXEC_GRACE_MS at most, then it is
     // judged by its command line
-    if (lookAtShim && !rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec)) {
+    if (lookAtShim && !rec.done && rec.started && rec.shimPid > 0 && !shimAlive(rec) && this.surelyGone(rec)) {
       if (reexecOverdue(rec.shimPid, rec.shimStart)) {
         this.log('warning', `uo-shim ${rec.shimPid} of ${this.unitName} has read as no command line for more than ${REEXEC_GRACE_MS / 1000} s (stuck inside execve(), or no uo-shim any more); it is judged by its command line`);
       }

@@ -6,9 +6,11 @@
 // /proc/self/fd), for the agent and the CLI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { MAX_CONNECTIONS, MAX_REQUEST_BYTES } from '../../src/agent/socket.ts';
 import { join } from 'node:path';
-import { SKIP, PYTHON, agentDirs, createUser, isAlive, modeOf, running, runAs, scope, sleep, startAgent, tempRoot, token, unitProcesses, type User } from './support.ts';
+import { SKIP, PYTHON, agentDirs, asUserArgv, createUser, killPids, isAlive, modeOf, running, runAs, scope, sleep, startAgent, tempRoot, token, unitProcesses, type User } from './support.ts';
 import { UNITCTL } from '../support/paths.ts';
 
 /** One JSON request on a unix socket, sent as the user with python3: what came back, or the error. */
@@ -127,4 +129,65 @@ test('a state folder whose agent.sock path passes 107 bytes works, for the agent
   assert.doesNotMatch(a.log(), /EINVAL|internal error/);
   await a.stop();
   assert.equal(existsSync(join(state, 'agent.sock')), false, 'the socket is removed on exit');
+});
+
+// A hostile probe (issue 19's session): a member of the read group opening ~20,000 idle connections
+// ran the root agent out of descriptors; its /proc reads failed, a live holder read as vanished, and
+// the next start ran a second copy. And a request line of hundreds of MiB without a newline grew
+// the agent by as much. Now: at most MAX_CONNECTIONS a socket (the rest refused at once, said in
+// the log), a line over MAX_REQUEST_BYTES closes its connection, and the unit keeps one copy.
+test('--read-socket-group: thousands of idle connections and an endless request line cost the agent no descriptors and no memory; its unit keeps one copy', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const user = createUser(s);
+  const root = tempRoot(s);
+  const tok = token();
+  const { manifests, state } = agentDirs(root);
+  writeFileSync(join(manifests, 'good.service'), `[Service]\nExecStart=/bin/sh -c 'sleep 100000; : ${tok}'\n`);
+  const a = await startAgent(s, { manifests, state, extra: ['--read-socket-group', user.name] });
+  const good = await running(a, 'good');
+  const fds = (): number => readdirSync(`/proc/${a.pid}/fd`).length;
+  const rss = (): number => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${a.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  const fdsBefore = fds(), rssBefore = rss();
+  const ro = join(state, 'agent-ro.sock');
+  // the flood, as the user, held open while root works: 3,000 connections (as many as the user's descriptors allow)
+  const flood = spawn(...asUserArgv(user, PYTHON, ['-c', [
+    'import socket, resource, sys, time',
+    'soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)',
+    'resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))',
+    'held = []',
+    'for i in range(3000):',
+    '    try:',
+    '        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect(sys.argv[1]); held.append(c)',
+    '    except OSError:',
+    '        break',
+    'big = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+    'try:',
+    '    big.connect(sys.argv[1])',
+    '    big.settimeout(10)',
+    '    chunk = b"x" * 65536',
+    '    for i in range(64):',  // 4 MiB, no newline
+    '        big.sendall(chunk)',
+    '    print("big", big.recv(4096).decode().strip(), flush=True)',
+    'except OSError as e:',
+    '    print("big closed", e.__class__.__name__, flush=True)',
+    'print("held", len(held), flush=True)',
+    'time.sleep(30)',
+  ].join('\n'), ro]), { stdio: ['ignore', 'pipe', 'pipe'] });
+  s.defer(() => killPids([flood.pid!]));
+  let out = '';
+  flood.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  for (let i = 0; i < 300 && !/held \d+/.test(out); i++) await sleep(100);
+  assert.match(out, /held \d+/, `the flood ran: ${out}`);
+  const during = fds();
+  assert.ok(during <= fdsBefore + MAX_CONNECTIONS + 16, `the agent holds ${during} descriptors during the flood (${fdsBefore} before): at most ${MAX_CONNECTIONS} connections a socket`);
+  // a connection is only full when the agent refuses it: the flood's 64 read-only slots are taken, root's socket is its own
+  assert.equal(a.unitctl('restart', 'good').status, 0, 'root still restarts the unit');
+  const again = await running(a, 'good');
+  await sleep(500);
+  assert.deepEqual(unitProcesses(tok).map((p) => p.pid), [again.MainPID], 'one copy of the unit');
+  assert.notEqual(again.MainPID, good.MainPID);
+  assert.match(out, /big (closed|\{"ok":false,"error":"bad request: a request line longer than)/, `the endless line: ${out}`);
+  assert.ok(rss() < rssBefore + 32 * 1024 * 1024, `the agent's RSS ${rss()} after a ${64 * 65536}-byte line (before ${rssBefore}; the cap is ${MAX_REQUEST_BYTES})`);
+  assert.match(a.log(), /agent-ro\.sock: a connection refused: \d+ are open already/, 'the refusals are said in the log');
+  await killPids([flood.pid!]);
 });
