@@ -225,6 +225,8 @@ export interface AgentStart {
   /** Wait for the control socket to answer (default true). */
   readonly wait?: boolean;
   readonly waitMs?: number;
+  /** A descriptor of the test's the agent inherits, at this number (≥ 3): what a launcher may leave open. */
+  readonly inherit?: { readonly fd: number; readonly at: number };
 }
 
 /** Starts `unitctl agent` as a real child process; stopped by pid after the test. */
@@ -232,9 +234,11 @@ export async function startAgent(t: Scope, o: AgentStart): Promise<Agent> {
   const logFile = join(o.state, '..', `agent-${Date.now()}-${randomBytes(2).toString('hex')}.log`);
   const fd = openSync(logFile, 'a');
   const nodeArgs = [...DAEMON_NODE_FLAGS, join(REPO, 'src', 'cli', 'main.ts'), 'agent', '--manifests', o.manifests, '--state-dir', o.state, ...(o.extra ?? [])];
+  const stdio: Array<'ignore' | number> = ['ignore', fd, fd];
+  if (o.inherit) { while (stdio.length < o.inherit.at) stdio.push('ignore'); stdio[o.inherit.at] = o.inherit.fd; }
   const proc = o.umask === undefined
-    ? spawn(process.execPath, nodeArgs, { stdio: ['ignore', fd, fd] })
-    : spawn('/bin/sh', ['-c', `umask ${o.umask} && exec "$0" "$@"`, process.execPath, ...nodeArgs], { stdio: ['ignore', fd, fd] });
+    ? spawn(process.execPath, nodeArgs, { stdio })
+    : spawn('/bin/sh', ['-c', `umask ${o.umask} && exec "$0" "$@"`, process.execPath, ...nodeArgs], { stdio });
   closeSync(fd);
   const pid = proc.pid!;
   let code: number | null | undefined;

@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include "forksrv.h"
+#include "fds.h"
 #include "cgroup.h"
 
 #include <errno.h>
@@ -371,6 +372,8 @@ int forksrv_main(int argc, char **argv) {
 		fprintf(stderr, "uo-shim --fork-server: bad AGENT_PID or TOKEN\n");
 		return 2;
 	}
+	/* what the agent inherited stays with it: not in the server, nor in the shims it forks (fds.c) */
+	if (close_inherited_fds() < 0) { perror("uo-shim --fork-server: closing inherited descriptors"); return 3; }
 	self_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 	if (self_fd < 0) { perror("uo-shim --fork-server: /proc/self/exe"); return 3; }
 	signal(SIGPIPE, SIG_IGN);

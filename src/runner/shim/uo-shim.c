@@ -46,6 +46,7 @@
 #include "events.h"
 #include "exec.h"
 #include "exit-status.h"
+#include "fds.h"
 #include "forksrv.h"
 #include "hold.h"
 #include "hostns.h"
@@ -94,6 +95,8 @@ int main(int argc, char **argv) {
  * its buffers stay out of the stack frame that a holder keeps (main's). */
 static int start(char **argv) {
 	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD };
+	/* nothing inherited reaches the command (fds.c): before the shim opens anything of its own */
+	if (close_inherited_fds() < 0) { perror("uo-shim: closing inherited descriptors"); return 1; }
 	if (events_open(argv[1]) < 0) { perror("uo-shim: events file"); return 1; }
 	prctl(PR_SET_NAME, "uo-shim"); /* started by the fork server through its descriptor, exec() named it by the number */
 	/* our own executable, for the re-exec into hold mode, opened before any namespace is entered */
