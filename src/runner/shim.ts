@@ -26,6 +26,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_UID, unsafe, unsafeChain } from './trust.ts';
 
 /** The folder of the shim's C sources (`uo-shim.c` holds main()). */
 export const SHIM_DIR = join(dirname(fileURLToPath(import.meta.url)), 'shim');
@@ -72,30 +73,7 @@ export function shimSources(dir: string = SHIM_DIR): { c: string[]; all: string[
 /** A shim binary (or a folder above it) that the agent refuses to run. */
 export class UntrustedShim extends Error {}
 
-const uid = (): number => process.geteuid?.() ?? 0;
-const octal = (m: number): string => (m & 0o7777).toString(8).padStart(4, '0');
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-/**
- * Why path (a file or folder) may be changed by someone other than root or this uid, or
- * undefined when it may not. A root-owned sticky folder is safe as an ancestor (`sticky`).
- */
-function unsafe(path: string, sticky: boolean): string | undefined {
-  const st = lstatSync(path);
-  if (st.isSymbolicLink()) return `${path} is a symbolic link`;
-  if (st.uid !== 0 && st.uid !== uid()) return `${path} is owned by uid ${st.uid} (not root${uid() === 0 ? '' : ` nor uid ${uid()}`})`;
-  if ((st.mode & 0o022) !== 0 && !(sticky && st.isDirectory() && st.uid === 0 && (st.mode & 0o1000) !== 0)) return `${path} is writable by its group or by others (mode ${octal(st.mode)})`;
-  return undefined;
-}
-
-/** Every folder from dir up to /, each checked by unsafe(); the first problem, or undefined. */
-function unsafeChain(dir: string): string | undefined {
-  for (let d = dir; ; d = dirname(d)) {
-    const why = unsafe(d, true);
-    if (why) return why;
-    if (dirname(d) === d) return undefined;
-  }
-}
 
 /** Checks a prebuilt shim (UNIT_OPERATOR_SHIM); returns its real path, the one to execute. */
 export function verifyPrebuiltShim(path: string, sha?: string): string {
@@ -133,7 +111,7 @@ export function ensureShim(env: Readonly<Record<string, string | undefined>> = p
   for (const d of [top, join(top, 'shim'), cache]) {
     const why = unsafe(d, false);
     if (!why) continue;
-    if (lstatSync(d).isSymbolicLink() || (lstatSync(d).uid !== 0 && lstatSync(d).uid !== uid())) throw new UntrustedShim(`refusing to run a shim from ${cache}: ${why}; remove ${d}`);
+    if (lstatSync(d).isSymbolicLink() || (lstatSync(d).uid !== 0 && lstatSync(d).uid !== AGENT_UID)) throw new UntrustedShim(`refusing to run a shim from ${cache}: ${why}; remove ${d}`);
     chmodSync(d, lstatSync(d).mode & 0o755);
     reset = true;
   }

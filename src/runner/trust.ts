@@ -1,7 +1,9 @@
 // What the agent trusts in its state folder (issue 12): the checks every reader and writer of a
-// state path applies to a stat that did not follow a link. store.ts re-exports these; its header
+// state path applies to a stat that did not follow a link; and which folders above a path (the
+// state folder's, the shim's) only root or the agent can change. store.ts re-exports these; its header
 // says what is checked where.
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 
 // the agent's effective uid, read once: every trust check (each lstat of an event log, a spawn
 // folder, the state file) compares against it, and geteuid() is a system call (issue 19's
@@ -27,4 +29,30 @@ export function distrust(st: Stats, want: 'file' | 'dir'): string | undefined {
   if (st.uid !== AGENT_UID) return `it is owned by uid ${st.uid}, not by the agent's uid ${AGENT_UID}`;
   if ((st.mode & 0o022) !== 0) return `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
   return undefined;
+}
+
+const octal = (m: number): string => (m & 0o7777).toString(8).padStart(4, '0');
+
+/**
+ * Why `path` (a file or folder, not followed) may be changed by someone other than root or the
+ * agent's uid, or undefined when it may not. A root-owned sticky folder is safe as an ancestor
+ * (`sticky`: /tmp). With `links`, a symbolic link owned by root or the agent's uid is safe too: a
+ * link cannot be changed, only replaced through its folder (checked as the next ancestor).
+ */
+export function unsafe(path: string, sticky: boolean, links = false): string | undefined {
+  const st = lstatSync(path);
+  const trusted = st.uid === 0 || st.uid === AGENT_UID;
+  if (st.isSymbolicLink()) return links && trusted ? undefined : `${path} is a symbolic link${links ? ` owned by uid ${st.uid}` : ''}`;
+  if (!trusted) return `${path} is owned by uid ${st.uid} (not root${AGENT_UID === 0 ? '' : ` nor uid ${AGENT_UID}`})`;
+  if ((st.mode & 0o022) !== 0 && !(sticky && st.isDirectory() && st.uid === 0 && (st.mode & 0o1000) !== 0)) return `${path} is writable by its group or by others (mode ${octal(st.mode)})`;
+  return undefined;
+}
+
+/** Every path from `dir` up to /, each checked by unsafe() (sticky ancestors allowed); the first problem, or undefined. */
+export function unsafeChain(dir: string, links = false): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const why = unsafe(d, true, links);
+    if (why) return why;
+    if (dirname(d) === d) return undefined;
+  }
 }
