@@ -45,7 +45,12 @@ export interface LoadOptions {
 }
 
 /** Parsed files by path, reused while a file's mtime and size are unchanged. */
-export type ManifestCache = Map<string, { readonly stamp: string; readonly units: LoadedUnit[]; readonly problems: ManifestProblem[] }>;
+export type ManifestCache = Map<string, { readonly stamp: string; readonly units: LoadedUnit[]; readonly problems: ManifestProblem[]; readonly failed: string[] }>;
+
+/** Whether a unit loaded from `source` (a LoadedUnit's file) comes from a file, or a YAML document, that is there but could not be loaded now. */
+export function sourceFailed(failed: ReadonlySet<string>, source: string): boolean {
+  return failed.has(source) || failed.has(source.replace(/\[[0-9]+\]$/, ''));
+}
 
 /** systemd's unit_name_is_valid() for a service: ASCII letters, digits, ":-_.\" and one "@". */
 const VALID_UNIT_NAME = /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.service$/;
@@ -71,12 +76,18 @@ function tooLarge(size: number, max: number): string {
   return `too large: ${size} bytes exceeds the limit of ${formatBytes(max)} (${max} bytes; agent flag --max-file-size); skipped without reading it`;
 }
 
-export async function loadManifests(dir: string, cache: ManifestCache = new Map(), opts: LoadOptions = {}): Promise<{ units: LoadedUnit[]; problems: ManifestProblem[] }> {
+/**
+ * The folder's units and problems; `failed`: the files (shown names; a YAML document as FILE[n])
+ * that are there but could not be loaded (refused, unreadable, invalid) — a running unit of one
+ * keeps running as last loaded, as systemd keeps a unit whose file turned bad (bad-setting).
+ */
+export async function loadManifests(dir: string, cache: ManifestCache = new Map(), opts: LoadOptions = {}): Promise<{ units: LoadedUnit[]; problems: ManifestProblem[]; failed: Set<string> }> {
   const max = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const sliceMs = opts.sliceMs ?? 20;
   const units: LoadedUnit[] = [];
   const problems: ManifestProblem[] = [];
-  if (!existsSync(dir)) return { units, problems: [{ file: showName(dir), message: 'no such folder' }] };
+  const failed = new Set<string>();
+  if (!existsSync(dir)) return { units, problems: [{ file: showName(dir), message: 'no such folder' }], failed };
   const seen = new Map<string, string>();
   const add = (u: LoadedUnit): void => {
     if (/@\.service$/.test(u.unitName)) { // a ServiceUnit whose unitName is a template
@@ -101,7 +112,7 @@ export async function loadManifests(dir: string, cache: ManifestCache = new Map(
       continue;
     }
     const r = refusal(file, max);
-    if ('problem' in r) { problems.push({ file: shown, message: r.problem }); continue; }
+    if ('problem' in r) { problems.push({ file: shown, message: r.problem }); failed.add(shown); continue; }
     if (/@\.service$/.test(f)) {
       // systemd never starts a template: only its instances (worker@1.service) run
       const stem = f.slice(0, -'.service'.length);
@@ -118,15 +129,16 @@ export async function loadManifests(dir: string, cache: ManifestCache = new Map(
     if (cached && cached.stamp === stamp) {
       for (const u of cached.units) add(u);
       problems.push(...cached.problems);
+      for (const x of cached.failed) failed.add(x);
       continue;
     }
-    const before = { units: units.length, problems: problems.length };
+    const before = { units: units.length, problems: problems.length, failed: failed.size };
     loadOne(f, file, shown);
-    cache.set(file, { stamp, units: units.slice(before.units), problems: problems.slice(before.problems) });
+    cache.set(file, { stamp, units: units.slice(before.units), problems: problems.slice(before.problems), failed: [...failed].slice(before.failed) });
     if (performance.now() - sliceStart >= sliceMs) { await nextTurn(); sliceStart = performance.now(); }
   }
   for (const k of cache.keys()) if (!present.has(k)) cache.delete(k);
-  return { units, problems };
+  return { units, problems, failed };
 
   function read(file: string): string | undefined {
     try { return readRegularFile(file, max, 'manifest'); } catch (e) {
@@ -138,18 +150,19 @@ export async function loadManifests(dir: string, cache: ManifestCache = new Map(
 
   function loadOne(f: string, file: string, shown: string): void {
     const text = read(file);
-    if (text === undefined) return;
+    if (text === undefined) { failed.add(shown); return; }
     if (/\.ya?ml$/.test(f)) {
       let docs: unknown[];
       try { docs = loadKubectlYaml(text); } catch (e) { // YAML 1.1, as kubectl reads it
         const mark = (e as { mark?: { line: number; column: number } }).mark;
         problems.push({ file: mark ? `${shown}:${mark.line + 1}:${mark.column + 1}` : shown, message: `invalid YAML: ${(e as { reason?: string }).reason ?? (e as Error).message}` });
+        failed.add(shown);
         return;
       }
       docs.forEach((d, i) => {
         const where = docs.length > 1 ? `${shown}[${i}]` : shown;
         const v = validateServiceUnit(d);
-        if (v.errors.length > 0) { for (const e of v.errors) problems.push({ file: where, message: `${e.field}: ${e.message}` }); return; }
+        if (v.errors.length > 0) { for (const e of v.errors) problems.push({ file: where, message: `${e.field}: ${e.message}` }); failed.add(where); return; }
         const su = d as ServiceUnit;
         add({ unitName: unitNameOf(su), object: su, file: where });
       });
@@ -167,6 +180,7 @@ export async function loadManifests(dir: string, cache: ManifestCache = new Map(
       } catch (e) {
         if (e instanceof UnitFileError) for (const d of e.diagnostics) problems.push({ file: `${showName(d.file)}:${d.line}:${d.column}`, message: formatDiagnostic(d).slice(`${d.file}:${d.line}:${d.column}: `.length) });
         else problems.push({ file: shown, message: (e as Error).message });
+        failed.add(shown);
       }
     }
   }

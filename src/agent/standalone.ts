@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { watch, type FSWatcher } from 'node:fs';
 import { fsErrorText, prepareStateDir, writeAgentPid } from '../runner/store.ts';
 import { join } from 'node:path';
-import { loadManifests, type ManifestProblem, type ManifestCache } from './manifests.ts';
+import { loadManifests, sourceFailed, type ManifestProblem, type ManifestCache } from './manifests.ts';
 import { UnitHost } from './host.ts';
 import { unitStatus } from './status.ts';
 import type { Request, Response, UnitStatus } from './protocol.ts';
@@ -138,13 +138,18 @@ export class StandaloneAgent {
   }
 
   private async reconcileOnce(): Promise<void> {
-    const { units, problems } = await loadManifests(this.opts.manifestsDir, this.cache, this.opts.maxFileSize !== undefined ? { maxFileSize: this.opts.maxFileSize } : {});
+    const { units, problems, failed } = await loadManifests(this.opts.manifestsDir, this.cache, this.opts.maxFileSize !== undefined ? { maxFileSize: this.opts.maxFileSize } : {});
     if (this.closing) return; // shut down while the folder was read: start nothing
-    this.problems = problems;
-    const text = JSON.stringify(problems);
+    // a hosted unit whose file is there but cannot be loaded now (invalid, half-written by an
+    // editor, too large) keeps running as last loaded, as systemd keeps a unit whose file turned
+    // bad at daemon-reload (LoadState=bad-setting, still active): only a file that is gone stops it
+    const kept = [...this.host.units.values()].filter((h) => !h.removing && sourceFailed(failed, h.source) && !units.some((u) => u.unitName === h.id));
+    this.problems = [...problems, ...kept.map((h) => ({ file: h.source, message: `${h.id} keeps running as last loaded: its file could not be loaded now (see the problems above)` }))];
+    const text = JSON.stringify(this.problems);
     if (text !== this.lastProblems) {
       this.lastProblems = text;
       for (const p of problems) this.opts.log('error', `${p.file}: ${p.message} (skipped; the other units keep running)`);
+      for (const h of kept) this.opts.log('warning', `${h.id}: its file ${h.source} could not be loaded now; the unit keeps running as last loaded (systemd: bad-setting, still active) until the file loads again or is removed`);
     }
     const seen = new Set<string>();
     for (const u of units) {
@@ -154,6 +159,7 @@ export class StandaloneAgent {
       this.host.apply(u.unitName, u.unitName, withoutRolloutFields(u.object.spec), u.file); // one node: nothing to roll out (issue 18)
       this.applied.set(u.unitName, u.object);
     }
+    for (const h of kept) seen.add(h.id);
     for (const id of this.host.units.keys()) if (!seen.has(id)) { this.host.remove(id, 'its file is gone'); this.applied.delete(id); }
     this.host.forgetStopped();
     // one graph for the whole folder, then the jobs the applies asked for (a unit finds the one it Requires=)

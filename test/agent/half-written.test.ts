@@ -3,7 +3,7 @@
 // the unit from a half-written file — here one whose first piece would run a cut command.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openSync, readFileSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentFixture } from '../support/agent.ts';
@@ -24,4 +24,31 @@ test('a unit file written in two pieces 40 ms apart starts once, with the whole 
   const s = st();
   assert.equal(readFileSync(`/proc/${s.MainPID}/cmdline`, 'utf8').split('\0').join(' ').trim(), '/bin/sleep 1001');
   assert.doesNotMatch(a.stderr.join(''), /half\.service changed; restarting/, 'the unit was started from the first piece, then restarted');
+});
+
+// A hostile probe (issue 19's session 32): a running unit's file turned invalid for a moment (an
+// editor's half-written save, a typo) stopped the unit — "its file is gone" — and it stayed
+// stopped once the file was good again. systemd keeps such a unit running (daemon-reload:
+// LoadState=bad-setting, still active); so does the agent now: only a removed file stops a unit.
+test('a running unit whose file turns invalid keeps running as last loaded, and says so; the file made good again changes nothing', async (t) => {
+  const a = agentFixture(t);
+  const file = join(a.manifests, 'steady.service');
+  writeFileSync(file, '[Service]\nExecStart=/bin/sleep 1002\n');
+  await a.start();
+  const st = (): UnitStatus => a.json<UnitStatus>('status', 'steady');
+  await until('steady running', () => { try { return st().SubState === 'running' ? true : undefined; } catch { return undefined; } }, 15_000);
+  const pid = st().MainPID;
+  writeFileSync(file, `[Unit]\nDescription=${'x'.repeat(5000)}\n[Service]\nExecStart=/bin/sleep 1002\n`); // over the 4096-character limit
+  await until('the problem said', () => (/steady\.service: its file .* could not be loaded now; the unit keeps running/.test(a.stderr.join('')) ? true : undefined), 10_000);
+  assert.equal(st().SubState, 'running');
+  assert.equal(st().MainPID, pid, 'the same process');
+  writeFileSync(file, '[Service]\nExecStart=/bin/sleep 1002\n');
+  await sleep(1500);
+  assert.equal(st().SubState, 'running');
+  assert.equal(st().MainPID, pid, 'the same process: nothing to restart for');
+  assert.doesNotMatch(a.stderr.join(''), /its file is gone/);
+  // a removed file still stops it
+  rmSync(file);
+  await until('steady stopped', () => { try { st(); return undefined; } catch { return true; } }, 15_000).catch(() => undefined);
+  await until('its process gone', () => (existsSync(`/proc/${pid}`) ? undefined : true), 15_000);
 });
