@@ -23,6 +23,8 @@ export const FORK_SERVER_VERSION = 1;
 export const FORK_SERVER_DIR = 'fork-server';
 /** The server's bound on a request (shim/forksrv.c FORKSRV_MAX_REQUEST). */
 export const FORK_SERVER_MAX_REQUEST = 8 << 20;
+/** How long a server has to greet the agent once connected (ms): one that does not is replaced. */
+export const HELLO_MS = 2000;
 
 /**
  * What a launch hears back: the shim's PID, why it did not start, or that the server went away
@@ -145,7 +147,18 @@ export class ForkServer {
     const s = connect(join(this.dir, 'sock'));
     let hello = true;
     this.buf = '';
-    s.on('error', () => { if (hello) { hello = false; s.destroy(); if (mayStart) this.startServer(); else this.down('cannot connect to the server it started', true); } });
+    // no greeting, or the connection closed before it: as a refused connection (requests queued
+    // meanwhile would otherwise wait for ever)
+    const unanswered = (why: string): void => {
+      if (!hello) return;
+      hello = false;
+      clearTimeout(greeting);
+      s.destroy();
+      if (mayStart) { if (why) this.o.log('notice', `fork server in ${this.dir} not used: ${why}; starting a new one`); this.startServer(); } else this.down(why || 'cannot connect to the server it started', true);
+    };
+    const greeting = setTimeout(() => unanswered(`no greeting within ${HELLO_MS} ms`), HELLO_MS);
+    greeting.unref();
+    s.on('error', () => unanswered(''));
     s.on('data', (d) => {
       this.buf += d.toString('latin1');
       for (let nl; (nl = this.buf.indexOf('\n')) >= 0;) {
@@ -153,6 +166,7 @@ export class ForkServer {
         this.buf = this.buf.slice(nl + 1);
         if (!hello) { this.answer(line); continue; }
         hello = false;
+        clearTimeout(greeting);
         const [name, version, token, pid] = line.split(' ');
         const ns = name === 'uo-fork-server' ? otherNamespaces(Number(pid)) : [];
         if (name !== 'uo-fork-server' || version !== String(FORK_SERVER_VERSION) || token !== this.token || ns.length > 0) {
@@ -169,7 +183,7 @@ export class ForkServer {
         for (const q of this.queued.splice(0)) this.send(q.argv, q.env, q.reply);
       }
     });
-    s.on('close', () => { if (this.sock === s) this.down(`the server PID ${this.pid} went away`, true); });
+    s.on('close', () => { unanswered('it closed the connection before its greeting'); if (this.sock === s) this.down(`the server PID ${this.pid} went away`, true); });
   }
 
   private startServer(): void {

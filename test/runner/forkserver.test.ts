@@ -8,16 +8,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, Socket, type SocketConstructorOpts } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer, Socket, type SocketConstructorOpts } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { ForkServer, forkServerPids, shimToken } from '../../src/runner/forkserver.ts';
+import { ForkServer, forkServerPids, HELLO_MS, shimToken } from '../../src/runner/forkserver.ts';
 import { UnitRunner } from '../../src/runner/unit.ts';
 import { isAlive } from '../../src/runner/procfs.ts';
 import { exitWatched } from '../../src/runner/launch.ts';
 import { harness, shimPath, subState, waitFor } from '../support/units.ts';
-import { agentFixture } from '../support/agent.ts';
+import { agentFixture, removeAgentCgroups } from '../support/agent.ts';
 import { sleep, until } from '../support/wait.ts';
 
 const children = (pid: number): number[] => {
@@ -195,6 +195,26 @@ test('a server of another version (or shim) is told to quit and replaced', async
   await until('the old server gone', () => !isAlive(s.pid) || undefined, 5000);
   assert.ok(logs.includes(`fork server PID ${s.pid} in ${s.dir} not used: it is version 1 of shim 0000000000000000, not 1 of ${shimToken(shimPath)}; starting a new one`), logs.join('\n'));
   assert.deepEqual(forkServerPids(join(s.dir, '..')), [fs.pid]);
+});
+
+// A listener that accepts and never greets (a stalled server; a hostile probe put a fake one in a
+// state folder it could reach): the agent's requests queued meanwhile waited for ever. Now it is
+// replaced after HELLO_MS, as one of another version is.
+test('a server that accepts and never greets is replaced within HELLO_MS; a request made meanwhile runs', async (t) => {
+  const state = mkdtempSync(join(tmpdir(), 'uo-forksrv-mute-'));
+  const dir = join(state, 'fork-server');
+  mkdirSync(dir, { mode: 0o700 });
+  const held: Socket[] = [];
+  const mute = createServer((c) => { held.push(c); }); // accepts, says nothing
+  await new Promise<void>((r) => mute.listen(join(dir, 'sock'), r));
+  const logs: string[] = [];
+  const fs = new ForkServer({ shimPath, stateDir: state, log: (_l, m) => logs.push(m) });
+  t.after(async () => { fs.close(); for (const c of held) c.destroy(); mute.close(); await removeAgentCgroups(state); rmSync(state, { recursive: true, force: true }); });
+  const started = Date.now();
+  await until('a server that greets', () => fs.ready || undefined, HELLO_MS + 8000);
+  assert.ok(Date.now() - started >= HELLO_MS - 100, 'the mute one was given its time');
+  assert.ok(logs.some((m) => m === `fork server in ${dir} not used: no greeting within ${HELLO_MS} ms; starting a new one`), logs.join('\n'));
+  assert.deepEqual(forkServerPids(state), [fs.pid]);
 });
 
 test('a shim without a fork-server mode: the agent says so and spawns the shims itself', async (t) => {

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "lock.h"
+#include "fds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +66,8 @@ int lock_main(int argc, char **argv) {
 	if (*end || agent <= 1) { fprintf(stderr, "uo-shim --lock: bad AGENT_PID %s\n", argv[3]); return 2; }
 	int wait = argc == 5;
 
+	/* what the agent inherited stays with it (fds.c): this helper lives as long as the agent */
+	if (close_inherited_fds() < 0) { perror("uo-shim --lock: closing inherited descriptors"); return 3; }
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) { perror("uo-shim --lock: PR_SET_PDEATHSIG"); return 3; }
 	if ((long)getppid() != agent) { fprintf(stderr, "uo-shim --lock: the agent (PID %ld) is gone\n", agent); return 3; }
 	signal(SIGINT, SIG_IGN);

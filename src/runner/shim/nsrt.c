@@ -1,6 +1,7 @@
 /* nsrt: see nsrt.h. */
 #define _GNU_SOURCE
 #include "nsrt.h"
+#include "fds.h"
 #include "exit-status.h"
 
 #include <errno.h>
@@ -114,6 +115,8 @@ int nsrt_hold_main(int argc, char **argv) {
 		fprintf(stderr, "usage: uo-shim --ns-hold net|ipc|net,ipc AGENT_PID [FROM_PID FROM_START]\n");
 		return 2;
 	}
+	/* the holder it forks lives long: nothing the agent inherited goes with it (fds.c) */
+	if (close_inherited_fds() < 0) { printf("failed %d\n", errno); return 1; }
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) { printf("failed %d\n", errno); return 1; }
 	pid_t pid = fork();
