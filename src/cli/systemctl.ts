@@ -28,12 +28,31 @@ async function call<T>(stateDir: string, req: Parameters<typeof request>[1], pic
   }
 }
 
-function readLogTail(path: string, n: number, sinceMs?: number): string[] {
+function readLogTail(path: string, n: number, sinceMs?: number, all = false): string[] {
   const files = [`${path}.1`, path].filter(existsSync);
   const lines = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
   const filtered = sinceMs === undefined ? lines : lines.filter((l) => Date.parse(l.slice(0, 27)) >= sinceMs);
-  return n > 0 ? filtered.slice(-n) : filtered;
+  return (n > 0 ? filtered.slice(-n) : filtered).map((l) => shownLogLine(l, all));
 }
+
+/** What a terminal would act on: C0 controls but tab (ESC, CR, BS…), DEL, C1, and invalid UTF-8 (read as U+FFFD). */
+const NOT_PRINTABLE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\ufffd]/;
+
+/**
+ * A journal line as journalctl shows it: a message with characters a terminal would act on is
+ * "[N blob data]" unless --all (systemd's utf8_is_printable()): a service's output cannot move
+ * the cursor, recolour, retitle or overwrite the line before it on the reader's terminal.
+ * The line: "TIMESTAMP STREAM MESSAGE" (shim/logcap.c).
+ */
+export function shownLogLine(line: string, all: boolean): string {
+  if (all) return line;
+  const at = line.indexOf(' ', line.indexOf(' ') + 1);
+  if (at < 0) return NOT_PRINTABLE.test(line) ? `[${blobSize(Buffer.byteLength(line))} blob data]` : line;
+  const message = line.slice(at + 1);
+  return NOT_PRINTABLE.test(message) ? `${line.slice(0, at + 1)}[${blobSize(Buffer.byteLength(message))} blob data]` : line;
+}
+
+const blobSize = (n: number): string => (n < 1024 ? `${n}B` : `${(n / 1024).toFixed(1)}K`);
 
 export async function runList(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: common });
@@ -187,8 +206,8 @@ async function unitLog(stateDir: string, id: string, io: Io): Promise<{ LogPath:
 }
 
 export async function runLogs(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' }, since: { type: 'string' } } });
-  if (values.help) { io.stdout('Usage: unitctl logs UNIT [-f] [-n N] [--since 10min|ISO-TIME]\n\nPrints the unit\'s captured stdout/stderr (journal-like: timestamped, rotated by size).\n'); return EXIT.ok; }
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' }, since: { type: 'string' }, all: { type: 'boolean', short: 'a' } } });
+  if (values.help) { io.stdout('Usage: unitctl logs UNIT [-f] [-n N] [--since 10min|ISO-TIME] [-a]\n\nPrints the unit\'s captured stdout/stderr (journal-like: timestamped, rotated by size). A line with control characters is shown as "[N blob data]", as journalctl shows it; -a/--all prints it as it is.\n'); return EXIT.ok; }
   if (positionals.length !== 1) throw new UsageError('logs: name one unit');
   const stateDir = resolveStateDir(values['state-dir'], process.env);
   const u = await unitLog(stateDir, positionals[0]!, io);
@@ -200,14 +219,23 @@ export async function runLogs(args: string[], io: Io): Promise<number> {
     else { try { sinceMs = Date.now() - parseTimespan(values.since.replace(/ ago$/, '')) / 1000; } catch { throw new UsageError(`logs: --since "${values.since}" is neither a time ("2026-11-22T10:00:00Z") nor a span ("10min")`); } }
   }
   const n = values.lines !== undefined ? Number(values.lines) : (values.follow ? 10 : 0);
-  for (const l of readLogTail(u.LogPath, n, sinceMs)) io.stdout(l + '\n');
+  const all = values.all === true;
+  for (const l of readLogTail(u.LogPath, n, sinceMs, all)) io.stdout(l + '\n');
   if (!values.follow) return EXIT.ok;
   let offset = existsSync(u.LogPath) ? statSync(u.LogPath).size : 0;
+  let partial = '';
   const pump = (): void => {
     if (!existsSync(u.LogPath)) return;
     const size = statSync(u.LogPath).size;
     if (size < offset) offset = 0; // rotated
-    if (size > offset) { io.stdout(readFileSync(u.LogPath).subarray(offset, size).toString()); offset = size; }
+    if (size > offset) {
+      // whole lines, each shown as above (the shim writes a line at once: a part waits for its end)
+      const text = partial + readFileSync(u.LogPath).subarray(offset, size).toString();
+      offset = size;
+      const lines = text.split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) if (l) io.stdout(shownLogLine(l, all) + '\n');
+    }
   };
   const w = watch(u.LogPath.replace(/[^/]+$/, ''), pump);
   const timer = setInterval(pump, 500);

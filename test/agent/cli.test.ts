@@ -97,3 +97,20 @@ test('the standalone agent serves /metrics with --metrics-bind-address: restarts
   assert.match(text, /unit_operator_units\{active_state="failed"[^}]*\} 1/);
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
 });
+
+// A hostile probe (issue 19's session 32): a service printing terminal escapes had them shown raw
+// by `unitctl logs` and in `unitctl status` — a \r overwrote the line's prefix, a forged
+// "unit-operator: ..." line looked real. journalctl shows such a message as "[N blob data]"
+// unless --all (systemd's utf8_is_printable()); so does unitctl now.
+test('unitctl logs and status show a line with control characters as journalctl does ("[N blob data]"), -a as it is', async (t) => {
+  const a = agentFixture(t);
+  writeFileSync(join(a.manifests, 'esc.service'), "[Service]\nExecStart=/bin/sh -c 'printf \"plain line\\\\n\\\\033[31mred\\\\033]0;title\\\\007\\\\rforged\\\\n\"; exec sleep 1000'\n");
+  await a.start();
+  await until('esc logged', () => (/stdout \[\d+B blob data\]/.test(a.unitctl('logs', 'esc').stdout) ? true : undefined));
+  const shown = a.unitctl('logs', 'esc').stdout;
+  assert.match(shown, /stdout plain line\n/);
+  assert.doesNotMatch(shown, /[\x1b\x07\r]/, 'no control character reaches the terminal');
+  const raw = a.unitctl('logs', 'esc', '-a').stdout;
+  assert.match(raw, /stdout \x1b\[31mred\x1b\]0;title\x07\rforged\n/, JSON.stringify(raw));
+  assert.doesNotMatch(a.unitctl('status', 'esc').stdout, /[\x1b\x07\r]/, 'nor through status');
+});
