@@ -168,7 +168,9 @@ class Ctx {
         if (isInactiveOrFailed(s)) { this.finish(j, 'done', true, true); return; }
         if (s !== 'deactivating') this.log(u, 'info', startMessage('stop', u)!);
         if (this.isTarget(u)) this.setTargetState(u, 'inactive');
-        else if (s !== 'deactivating') this.effects.push({ t: 'stop', unit: u });
+        // deactivating too: unit_stop() calls service_stop() unless the unit is inactive, and a
+        // unit stopping by itself must learn that this stop forbids its restart (forbid_restart)
+        else this.effects.push({ t: 'stop', unit: u });
         return;
       case 'reload':
         if (s === 'activating' || s === 'reloading') { j.state = 'waiting'; return; }

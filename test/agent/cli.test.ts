@@ -114,3 +114,19 @@ test('unitctl logs and status show a line with control characters as journalctl 
   assert.match(raw, /stdout \x1b\[31mred\x1b\]0;title\x07\rforged\n/, JSON.stringify(raw));
   assert.doesNotMatch(a.unitctl('status', 'esc').stdout, /[\x1b\x07\r]/, 'nor through status');
 });
+
+// systemd 257's service_stop() forbids the restart also when the unit is already stopping by
+// itself (oracle fixture 35-stop-while-stopping); through the agent, `unitctl stop` goes as a stop
+// job of the dependency engine, which did not pass a stop to a deactivating unit at all: the unit
+// restarted after the operator's stop (a review of this stop's engine fix).
+test('unitctl stop while the unit stops by itself (ExecStopPost= running after a crash): no restart follows', async (t) => {
+  const a = agentFixture(t);
+  writeFileSync(join(a.manifests, 'crashy.service'), '[Service]\nExecStart=/bin/sh -c \'sleep 1; exit 1\'\nExecStopPost=/bin/sleep 2\nRestart=always\nRestartSec=100ms\n');
+  await a.start();
+  await until('crashy in stop-post', () => (a.json<UnitStatus>('status', 'crashy').SubState === 'stop-post' ? true : undefined), 15_000);
+  const stop = a.unitctl('stop', 'crashy');
+  assert.equal(stop.status, 0, stop.stderr);
+  await sleep(1000); // a restart would come 100 ms after the stop-post
+  const s = a.json<UnitStatus>('status', 'crashy');
+  assert.deepEqual([s.ActiveState, s.SubState, s.Result, s.NRestarts], ['failed', 'failed', 'exit-code', 0], JSON.stringify(s));
+});
