@@ -63,6 +63,9 @@ export interface HostOptions {
   readonly dependencies?: boolean;
 }
 
+/** The source of a unit adopted at the agent's start, until a manifest names it again. */
+export const ADOPTED_SOURCE = '(adopted)';
+
 /**
  * The resource-control fields a running unit takes without a restart (systemctl set-property):
  * those of LIVE_DIRECTIVES whose table row is applied. A row not applied yet stays in the hash,
@@ -385,7 +388,7 @@ export class UnitHost {
         const id = saved.id ?? d;
         if (this.units.has(id) || !saved.spec) continue;
         const runner = this.open(id, saved.unitName, saved.spec);
-        const h: Hosted = { id, runner, source: '(adopted)', hash: runtimeHash(saved.spec, this.live), removing: false, ...(this.boot ? { boot: true } : {}) };
+        const h: Hosted = { id, runner, source: ADOPTED_SOURCE, hash: runtimeHash(saved.spec, this.live), removing: false, ...(this.boot ? { boot: true } : {}) };
         this.units.set(id, h);
         this.changed();
         this.reportNotApplied(h);

@@ -47,9 +47,16 @@ export interface LoadOptions {
 /** Parsed files by path, reused while a file's mtime and size are unchanged. */
 export type ManifestCache = Map<string, { readonly stamp: string; readonly units: LoadedUnit[]; readonly problems: ManifestProblem[]; readonly failed: string[] }>;
 
-/** Whether a unit loaded from `source` (a LoadedUnit's file) comes from a file, or a YAML document, that is there but could not be loaded now. */
-export function sourceFailed(failed: ReadonlySet<string>, source: string): boolean {
-  return failed.has(source) || failed.has(source.replace(/\[[0-9]+\]$/, ''));
+/**
+ * Whether a unit loaded from `source` (a LoadedUnit's file) comes from a file, or a YAML document,
+ * that is there but could not be loaded now. A unit adopted at the agent's start (source unknown
+ * yet) counts when DIR/UNIT is such a file, or when any YAML file failed (it may be in one): kept
+ * running rather than stopped on a guess; the next load that succeeds decides.
+ */
+export function sourceFailed(failed: ReadonlySet<string>, source: string, adopted?: { dir: string; unitName: string }): boolean {
+  if (failed.has(source) || failed.has(source.replace(/\[[0-9]+\]$/, ''))) return true;
+  if (!adopted) return false;
+  return failed.has(showName(join(adopted.dir, adopted.unitName))) || [...failed].some((x) => /\.ya?ml"?(\[[0-9]+\])?$/.test(x));
 }
 
 /** systemd's unit_name_is_valid() for a service: ASCII letters, digits, ":-_.\" and one "@". */
@@ -171,9 +178,19 @@ export async function loadManifests(dir: string, cache: ManifestCache = new Map(
         const dropIns: Array<{ file: string; text: string }> = [];
         for (const p of findDropIns(dir, f)) {
           const r = refusal(p, max);
-          if ('problem' in r) { problems.push({ file: showName(p), message: `drop-in of ${f}: ${r.problem}` }); continue; }
+          // a regular file it cannot take (too large, unreadable) fails the unit: loaded without
+          // it, the unit could run without what the drop-in adds (a sandboxing line, a limit) —
+          // and a running one would be restarted so; what is no regular file (a FIFO, a dangling
+          // link) is skipped, as systemd skips what is not a unit file
+          const regular = lstatSync(p, { throwIfNoEntry: false })?.isFile() === true;
+          if ('problem' in r) {
+            problems.push({ file: showName(p), message: `drop-in of ${f}: ${r.problem}${regular ? `; ${f} is not loaded without it` : ''}` });
+            if (regular) { failed.add(shown); return; }
+            continue;
+          }
           const t = read(p);
-          if (t !== undefined) dropIns.push({ file: p, text: t });
+          if (t === undefined) { problems.push({ file: showName(p), message: `drop-in of ${f} could not be read; ${f} is not loaded without it` }); failed.add(shown); return; }
+          dropIns.push({ file: p, text: t });
         }
         const r = convertText(text, file, dropIns, { unitName: f });
         add({ unitName: f, object: r.object, file: shown });

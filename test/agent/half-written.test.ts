@@ -52,3 +52,21 @@ test('a running unit whose file turns invalid keeps running as last loaded, and 
   await until('steady stopped', () => { try { st(); return undefined; } catch { return true; } }, 15_000).catch(() => undefined);
   await until('its process gone', () => (existsSync(`/proc/${pid}`) ? undefined : true), 15_000);
 });
+
+test('an agent (re)started while a running unit\'s file is invalid adopts the unit and keeps it running', async (t) => {
+  const a = agentFixture(t);
+  const file = join(a.manifests, 'kept.service');
+  writeFileSync(file, '[Service]\nExecStart=/bin/sleep 1003\n');
+  await a.start();
+  const st = (): UnitStatus => a.json<UnitStatus>('status', 'kept');
+  await until('kept running', () => { try { return st().SubState === 'running' ? true : undefined; } catch { return undefined; } }, 15_000);
+  const pid = st().MainPID;
+  await a.kill9();
+  writeFileSync(file, `[Unit]\nDescription=${'x'.repeat(5000)}\n[Service]\nExecStart=/bin/sleep 1003\n`);
+  await a.start();
+  await until('the problem said', () => (/kept\.service: its file .* could not be loaded now; the unit keeps running/.test(a.stderr.join('')) ? true : undefined), 10_000);
+  await sleep(500);
+  assert.equal(st().MainPID, pid, 'adopted and kept: the same process');
+  assert.equal(existsSync(`/proc/${pid}`), true);
+  assert.doesNotMatch(a.stderr.join(''), /its file is gone/);
+});

@@ -82,6 +82,19 @@ test('a drop-in that is a FIFO is reported and skipped; the unit loads without i
   assert.match(problems.map((p) => `${p.file}: ${p.message}`).join('\n'), /web\.service\.d\/x\.conf: drop-in of web\.service: a FIFO, not a regular file/);
 });
 
+// a drop-in it cannot take that is a regular file (too large here) fails the unit: loaded without
+// it, the unit could run without what it adds (a sandboxing line) — a review of this stop
+test('a drop-in too large to read fails its unit (not loaded without it), said; the unit\'s file counts as failed', async (t) => {
+  const dir = folder(t);
+  writeFileSync(join(dir, 'web.service'), UNIT);
+  mkdirSync(join(dir, 'web.service.d'));
+  writeFileSync(join(dir, 'web.service.d', 'big.conf'), `[Service]\n# ${'x'.repeat(4096)}\n`);
+  const { units, problems, failed } = await loadManifests(dir, new Map(), { maxFileSize: 1024 });
+  assert.deepEqual(units.map((u) => u.unitName), []);
+  assert.match(problems.map((p) => `${p.file}: ${p.message}`).join('\n'), /big\.conf: drop-in of web\.service: too large: .*; web\.service is not loaded without it/);
+  assert.deepEqual([...failed].map((f) => f.replace(/^.*\//, '')), ['web.service']);
+});
+
 test('file names with a space, a newline or a control character are shown quoted and escaped, on one line', async (t) => {
   const dir = folder(t);
   writeFileSync(join(dir, 'my unit.service'), UNIT);
