@@ -79,9 +79,19 @@ export interface ListenOptions {
  * gone, the unit was started a second time: a hostile probe, issue 19's session 32).
  */
 export const MAX_CONNECTIONS = 64;
+/**
+ * The same for agent.sock, root's alone: higher, as a blocking `unitctl restart` holds its
+ * connection until its job ends and a script may run many at once (systemd's private bus takes
+ * thousands); still bounded, far below the agent's descriptor limit.
+ */
+export const MAX_CONNECTIONS_ROOT = 1024;
 
-/** The longest request line a control socket reads (bytes); a longer one closes the connection. */
+/** The longest request line a control socket reads (characters); a longer one closes the connection. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
+/** Requests of one connection read but not answered yet, past which it is not read until answers go out. */
+export const MAX_PENDING_REQUESTS = 32;
+/** Answers of one connection not yet taken by its peer (bytes), past which it is not read until they are. */
+export const MAX_UNSENT_BYTES = 1 << 20;
 
 /** A listening control socket; close() stops it, removes the file and releases the folder fd. */
 export interface Listener { readonly server: Server; readonly path: string; close(): Promise<void> }

@@ -22,7 +22,7 @@ import { isJobMode, normalizeName } from '../deps/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AllowUnenforced } from '../api/applied.ts';
 import type { Transition } from '../engine/index.ts';
-import { listenUnix, MAX_CONNECTIONS, MAX_REQUEST_BYTES, openFolderToGroup, READ_ONLY, readSocketPath, removeSocket, socketPath, type Listener } from './socket.ts';
+import { listenUnix, MAX_CONNECTIONS, MAX_CONNECTIONS_ROOT, MAX_PENDING_REQUESTS, MAX_REQUEST_BYTES, MAX_UNSENT_BYTES, openFolderToGroup, READ_ONLY, readSocketPath, removeSocket, socketPath, type Listener } from './socket.ts';
 
 /** The manifests folder's events: a reconcile once it has been quiet this long, and at the latest this long after the first event. */
 const QUIET_MS = 100, MAX_WAIT_MS = 1000;
@@ -269,24 +269,25 @@ export class StandaloneAgent {
     }
   }
 
-  /** Serves one connection: a JSON request per line; on the read-only socket, only READ_ONLY verbs. */
-  private serve(sock: Socket, readOnly: boolean): void {
+  /**
+   * Serves one connection on the socket at `path`: a JSON request per line; on the read-only
+   * socket, only READ_ONLY verbs. Bounded per connection: a request line (MAX_REQUEST_BYTES), the
+   * requests read but not answered yet (MAX_PENDING_REQUESTS) and the answers not yet taken by the
+   * peer (MAX_UNSENT_BYTES) — past either of the last two the connection is not read until its
+   * peer catches up (a peer pipelining `list` without reading the answers grew the agent's memory).
+   */
+  private serve(sock: Socket, readOnly: boolean, path: string): void {
     this.clients.add(sock);
     sock.once('close', () => { this.clients.delete(sock); this.replies.delete(sock); });
+    sock.setEncoding('utf8'); // a character split between two reads stays whole
     let buf = '';
+    let pending = 0;
     let reply: Promise<void> = Promise.resolve();
-    sock.on('data', (d) => {
-      // a request is one short JSON line: a longer one is refused and the connection closed, not
-      // buffered (a peer sending hundreds of MiB without a newline grew the root agent by as much
-      // and kept it busy re-scanning the buffer)
-      const seen = buf.length;
-      buf += d.toString();
-      if (buf.indexOf('\n', seen) < 0 && buf.length > MAX_REQUEST_BYTES) {
-        buf = '';
-        this.refuseConnection(sock, `a request line longer than ${MAX_REQUEST_BYTES} bytes`);
-        return;
-      }
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+    const busy = (): boolean => pending >= MAX_PENDING_REQUESTS || sock.writableLength > MAX_UNSENT_BYTES;
+    const refuseLong = (): void => { buf = ''; this.refuseConnection(sock, path, `a request line longer than ${MAX_REQUEST_BYTES} bytes`); };
+    const pump = (): void => {
+      for (let nl = buf.indexOf('\n'); nl >= 0 && !busy(); nl = buf.indexOf('\n')) {
+        if (nl > MAX_REQUEST_BYTES) { refuseLong(); return; }
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         let res: Response | Promise<Response>;
@@ -298,13 +299,37 @@ export class StandaloneAgent {
         } catch (e) { res = { ok: false, error: e instanceof SyntaxError ? `bad request: ${e.message}` : `request failed: ${fsErrorText(e)}` }; }
         // answers go out in the order of the requests, a job's once it finished
         const p = res;
+        pending++;
         reply = reply.then(async () => {
           let r: Response;
           try { r = await p; } catch (e) { r = { ok: false, error: `request failed: ${fsErrorText(e)}` }; }
+          pending--;
           if (!sock.destroyed && sock.writable) sock.write(JSON.stringify(r) + '\n');
+          resume();
         });
         this.replies.set(sock, reply);
       }
+      if (busy()) sock.pause();
+    };
+    let draining = false;
+    const resume = (): void => {
+      if (sock.destroyed) return;
+      if (sock.writableLength > MAX_UNSENT_BYTES) {
+        if (!draining) { draining = true; sock.once('drain', () => { draining = false; resume(); }); }
+        return;
+      }
+      if (pending >= MAX_PENDING_REQUESTS) return; // the next answer calls again
+      pump();
+      if (!busy() && sock.isPaused()) sock.resume();
+    };
+    sock.on('data', (d: string) => {
+      // a request is one short JSON line: a longer one is refused and the connection closed, not
+      // buffered (a peer sending hundreds of MiB without a newline grew the root agent by as much
+      // and kept it busy re-scanning the buffer)
+      const seen = buf.length;
+      buf += d;
+      if (buf.indexOf('\n', seen) < 0 && buf.length > MAX_REQUEST_BYTES) { refuseLong(); return; }
+      pump();
     });
     sock.on('error', () => sock.destroy());
   }
@@ -312,11 +337,11 @@ export class StandaloneAgent {
   /** Binds agent.sock (0600) and, with readSocketGid, agent-ro.sock (0660, that group): see socket.ts. */
   private async listen(): Promise<void> {
     const dir = this.opts.stateDir;
-    const dropped = (path: string) => () => this.warnSocket(path, `a connection refused: ${MAX_CONNECTIONS} are open already`);
-    this.listeners.push(await listenUnix(socketPath(dir), { mode: 0o600, onDrop: dropped(socketPath(dir)) }, (s) => this.serve(s, false)));
+    const dropped = (path: string, max: number) => () => this.warnSocket(path, `a connection refused: ${max} are open already`);
+    this.listeners.push(await listenUnix(socketPath(dir), { mode: 0o600, maxConnections: MAX_CONNECTIONS_ROOT, onDrop: dropped(socketPath(dir), MAX_CONNECTIONS_ROOT) }, (s) => this.serve(s, false, socketPath(dir))));
     if (this.opts.readSocketGid !== undefined) {
       openFolderToGroup(dir, this.opts.readSocketGid);
-      this.listeners.push(await listenUnix(readSocketPath(dir), { mode: 0o660, gid: this.opts.readSocketGid, onDrop: dropped(readSocketPath(dir)) }, (s) => this.serve(s, true)));
+      this.listeners.push(await listenUnix(readSocketPath(dir), { mode: 0o660, gid: this.opts.readSocketGid, onDrop: dropped(readSocketPath(dir), MAX_CONNECTIONS) }, (s) => this.serve(s, true, readSocketPath(dir))));
     } else removeSocket(readSocketPath(dir)); // a previous agent's, run with --read-socket-group
   }
 
@@ -332,8 +357,8 @@ export class StandaloneAgent {
   }
 
   /** Answers an error and closes the connection (a request it will not read). */
-  private refuseConnection(sock: Socket, why: string): void {
-    this.warnSocket(sock.localAddress || socketPath(this.opts.stateDir), `a connection closed: ${why}`);
+  private refuseConnection(sock: Socket, path: string, why: string): void {
+    this.warnSocket(path, `a connection closed: ${why}`);
     sock.removeAllListeners('data');
     if (!sock.destroyed && sock.writable) sock.end(JSON.stringify({ ok: false, error: `bad request: ${why}` }) + '\n');
     setTimeout(() => sock.destroy(), 1000).unref();

@@ -37,7 +37,7 @@ function attempt(path: string, req: Request, timeoutMs: number): Promise<Attempt
     });
     sock.on('error', (e: NodeJS.ErrnoException) => finish({ code: e.code, message: `cannot reach the agent at ${path}: ${e.message.replace(via.path, path)}; is it running?` }));
     // the agent went away (it stopped, crashed) before it answered: no answer will come
-    const gone = (): void => finish({ code: 'ECONNRESET', message: `the agent at ${path} closed the connection without answering (it stopped or crashed); see its log` });
+    const gone = (): void => finish({ code: 'ECONNRESET', message: `the agent at ${path} closed the connection without answering (it stopped or crashed, or refused one connection too many); see its log` });
     sock.on('end', gone);
     sock.on('close', gone);
   });

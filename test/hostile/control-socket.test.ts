@@ -191,3 +191,44 @@ test('--read-socket-group: thousands of idle connections and an endless request 
   assert.match(a.log(), /agent-ro\.sock: a connection refused: \d+ are open already/, 'the refusals are said in the log');
   await killPids([flood.pid!]);
 });
+
+// A review of the caps above: a peer pipelining small requests with large answers (list) and never
+// reading them made the agent queue every answer (234 MB here before). Now a connection is not read
+// past MAX_PENDING_REQUESTS unanswered requests or MAX_UNSENT_BYTES of answers its peer has not taken.
+test('a peer that pipelines 20,000 list requests and reads no answer costs the agent at most a bounded buffer; others are served meanwhile', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const root = tempRoot(s);
+  const tok = token();
+  const { manifests, state } = agentDirs(root);
+  for (let i = 0; i < 30; i++) writeFileSync(join(manifests, `idle${i}.service`), `[Unit]\nDescription=${'an idle unit with a long description '.repeat(6)}\n[Service]\nExecStart=/bin/sh -c 'sleep 100000; : ${tok}'\n`);
+  const a = await startAgent(s, { manifests, state });
+  await running(a, 'idle29');
+  const rss = (): number => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${a.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  const one = a.unitctl('list', '-o', 'json').stdout.length;
+  const before = rss();
+  const flood = spawn(PYTHON, ['-c', [
+    'import socket, sys, time',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1])',
+    's.setblocking(False)',
+    'data = b\'{"cmd":"list"}\\n\' * 20000',
+    'sent = 0',
+    'deadline = time.time() + 5',
+    'while sent < len(data) and time.time() < deadline:',
+    '    try:',
+    '        sent += s.send(data[sent:])',
+    '    except BlockingIOError:',
+    '        time.sleep(0.01)',
+    'print("sent", sent, flush=True)',
+    'time.sleep(30)',
+  ].join('\n'), join(state, 'agent.sock')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  s.defer(() => killPids([flood.pid!]));
+  let out = '';
+  flood.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  for (let i = 0; i < 100 && !/sent \d+/.test(out); i++) await sleep(100);
+  await sleep(2000);
+  const during = rss();
+  assert.ok(during - before < 64 * 1024 * 1024, `the agent grew by ${((during - before) / 1048576).toFixed(1)} MB holding answers of ~${one} bytes for a peer that reads none (${out.trim()})`);
+  const other = a.unitctl('list');
+  assert.equal(other.status, 0, `another client is served meanwhile: ${other.stderr}`);
+  await killPids([flood.pid!]);
+});
