@@ -40,13 +40,13 @@
 // file that does not parse or holds values of the wrong type is damaged: recoverFromEventLogs()
 // reads what the shims' event logs and the live shims say instead.
 
-import { accessSync, chmodSync, closeSync, constants as FS, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants as FS, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { INITIAL_MACHINE, SERVICE_STATES, type Effect, type ExecKind, type Machine, type Role } from '../engine/index.ts';
 import type { ServiceUnitSpec } from '../api/types.ts';
 import { parseShimLine } from './shimproto.ts';
-import { AGENT_UID, distrust, StateError, unsafeChain } from './trust.ts';
+import { AGENT_UID, distrust, StateError, unsafeWalk } from './trust.ts';
 import { forgetSlots, loadSlots, slotPath, slotsLabel, slotsRemembered, writeSlots } from './stateslot.ts';
 import { bootId, insideExecve, isAlive, liveStart, sameProcess, startTime, uidOf } from './procfs.ts';
 
@@ -196,8 +196,7 @@ export function prepareStateDir(stateDir: string): string | undefined {
     // a control socket root's unitctl believes (a hostile probe). Every folder above it, as named
     // and as it really is, must be root's or the agent's and not writable by others (/tmp's
     // sticky bit is fine: no one else can move the agent's folder out of it).
-    const parent = dirname(resolve(stateDir));
-    const why = unsafeChain(parent, true) ?? unsafeChain(realpathSync(parent));
+    const why = unsafeWalk(dirname(resolve(stateDir)));
     if (why) return `the state folder ${stateDir} cannot be used: ${why}; whoever can change a folder above it can put their own state folder, fork server and control socket in its place. Make every folder above it owned by root${agentUid() === 0 ? '' : ` or uid ${agentUid()}`} and not writable by its group or others, or give another --state-dir.`;
     privateDir(stateDir, true);
     privateDir(join(stateDir, 'units'), true);

@@ -3,10 +3,11 @@
 // the agent then handed a fake fork server every service's command line and environment
 // (DB_PASSWORD=…) and root's unitctl believed a fake control socket. The agent now refuses a state
 // folder any of whose ancestors (as named, and as they really are) someone other than root or the
-// agent can change; /tmp's sticky bit and a root-owned symbolic link are fine.
+// agent can change — every folder and link passed through, a link reached through another link
+// too; /tmp's sticky bit and a root-owned symbolic link are fine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chownSync, existsSync, lchownSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { SKIP, createUser, scope, startAgent, tempRoot } from './support.ts';
 
@@ -33,4 +34,13 @@ test('a state folder under a folder a user owns is refused, naming that folder; 
   const ok = await startAgent(s, { manifests, state: join(root, 'link', 'state') });
   assert.equal(ok.unitctl('list').status, 0, ok.log());
   await ok.stop();
+
+  // a root-owned link to a link the user owns (repointable by them) to a root folder: neither the
+  // path as named nor as it really is holds the user's link; the walk through every link does
+  symlinkSync(join(root, 'real'), join(root, 'theirs-link'));
+  lchownSync(join(root, 'theirs-link'), user.uid, user.gid);
+  symlinkSync(join(root, 'theirs-link'), join(root, 'via'));
+  const via = await startAgent(s, { manifests, state: join(root, 'via', 'state2'), wait: false });
+  assert.notEqual(await via.waitExit(20_000), 0);
+  assert.match(via.log(), new RegExp(`${join(root, 'theirs-link').replace(/[.]/g, '\\.')} is a symbolic link owned by uid ${user.uid}`), via.log());
 });
