@@ -68,6 +68,8 @@ export class ForkServer {
   /** Live shims' onExit(), by PID: the caller's own function, not a closure over the launch (its argv and environment, ~3 KB a holder for as long as it lives). */
   private readonly exits = new Map<number, (pid: number) => void>();
   private retry: NodeJS.Timeout | undefined;
+  /** The connection waiting for a server's greeting (close() ends it too). */
+  private greeting: Socket | undefined;
   /** The server's PID once connected. */
   pid = 0;
 
@@ -116,6 +118,8 @@ export class ForkServer {
     if (this.retry) clearTimeout(this.retry);
     const s = this.sock;
     this.state = 'closed';
+    this.greeting?.destroy(); // a connection still waiting for its server's greeting
+    this.greeting = undefined;
     if (s && quit) s.end('quit\n'); else s?.destroy();
     this.pending.clear();
     this.queued.length = 0;
@@ -149,11 +153,14 @@ export class ForkServer {
     this.buf = '';
     // no greeting, or the connection closed before it: as a refused connection (requests queued
     // meanwhile would otherwise wait for ever)
+    this.greeting = s;
     const unanswered = (why: string): void => {
       if (!hello) return;
       hello = false;
       clearTimeout(greeting);
       s.destroy();
+      if (this.greeting === s) this.greeting = undefined;
+      if (this.state === 'closed') return; // closed meanwhile: no new server
       if (mayStart) { if (why) this.o.log('notice', `fork server in ${this.dir} not used: ${why}; starting a new one`); this.startServer(); } else this.down(why || 'cannot connect to the server it started', true);
     };
     const greeting = setTimeout(() => unanswered(`no greeting within ${HELLO_MS} ms`), HELLO_MS);
@@ -167,6 +174,7 @@ export class ForkServer {
         if (!hello) { this.answer(line); continue; }
         hello = false;
         clearTimeout(greeting);
+        if (this.greeting === s) this.greeting = undefined;
         const [name, version, token, pid] = line.split(' ');
         const ns = name === 'uo-fork-server' ? otherNamespaces(Number(pid)) : [];
         if (name !== 'uo-fork-server' || version !== String(FORK_SERVER_VERSION) || token !== this.token || ns.length > 0) {

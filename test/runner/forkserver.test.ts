@@ -217,6 +217,23 @@ test('a server that accepts and never greets is replaced within HELLO_MS; a requ
   assert.deepEqual(forkServerPids(state), [fs.pid]);
 });
 
+test('closed while waiting for a greeting, the agent starts no server afterwards', async (t) => {
+  const state = mkdtempSync(join(tmpdir(), 'uo-forksrv-mute2-'));
+  const dir = join(state, 'fork-server');
+  mkdirSync(dir, { mode: 0o700 });
+  const held: Socket[] = [];
+  const mute = createServer((c) => { held.push(c); });
+  await new Promise<void>((r) => mute.listen(join(dir, 'sock'), r));
+  t.after(async () => { for (const c of held) c.destroy(); mute.close(); for (const p of forkServerPids(state)) { try { process.kill(p, 9); } catch { /* gone */ } } await removeAgentCgroups(state); rmSync(state, { recursive: true, force: true }); });
+  const logs: string[] = [];
+  const fs = new ForkServer({ shimPath, stateDir: state, log: (_l, m) => logs.push(m) });
+  await until('connected', () => held.length > 0 || undefined, 5000);
+  fs.close();
+  await sleep(HELLO_MS + 1000);
+  assert.deepEqual(forkServerPids(state), [], `no server started after close(): ${logs.join('\n')}`);
+  assert.equal(held[0]!.destroyed || held[0]!.readableEnded, true, 'the waiting connection was closed');
+});
+
 test('a shim without a fork-server mode: the agent says so and spawns the shims itself', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'uo-forksrv-old-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
