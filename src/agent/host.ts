@@ -472,7 +472,7 @@ export class UnitHost {
     if (key === (h.reported ?? '|')) return;
     h.reported = key;
     for (const u of r.notApplied) this.opts.log(r.refused.includes(u) ? 'warning' : 'notice', `${r.unitName}: ${describeUnapplied(u)}`, { unit: h.id });
-    if (r.refusal !== undefined && r.activeState !== 'inactive' && r.activeState !== 'failed') {
+    if (r.refused.length > 0 && r.activeState !== 'inactive' && r.activeState !== 'failed') {
       this.opts.log('warning', `${r.unitName} is running without ${r.refused.map((u) => `${u.name}=`).join(', ')}, which it asks for; it will not be started again`, { unit: h.id });
     }
     this.opts.onNotApplied?.(h.id, r.notApplied, r.refusal);

@@ -156,11 +156,12 @@ export class StandaloneAgent {
     for (const u of units) {
       seen.add(u.unitName);
       const h = this.host.units.get(u.unitName);
+      h?.runner.setLoadProblem(undefined); // its file loads (again)
       if (h && !h.removing && this.applied.get(u.unitName) === u.object) continue;
       this.host.apply(u.unitName, u.unitName, withoutRolloutFields(u.object.spec), u.file); // one node: nothing to roll out (issue 18)
       this.applied.set(u.unitName, u.object);
     }
-    for (const h of kept) seen.add(h.id);
+    for (const h of kept) { seen.add(h.id); h.runner.setLoadProblem(`its file ${h.source} could not be loaded (see the problems: unitctl list)`); }
     for (const id of this.host.units.keys()) if (!seen.has(id)) { this.host.remove(id, 'its file is gone'); this.applied.delete(id); }
     this.host.forgetStopped();
     // one graph for the whole folder, then the jobs the applies asked for (a unit finds the one it Requires=)
@@ -246,7 +247,9 @@ export class StandaloneAgent {
         // systemctl: "Failed to start X.service: Unit X.service has a bad unit file setting."
         const badSetting = (why: string): Response => ({ ok: false, exit: 6, error: `Failed to ${req.cmd} ${r.unitName}: Unit ${r.unitName} has a bad unit file setting: ${why}. See 'unitctl status ${r.unitName}'.` });
         if (r.refusal !== undefined && (req.cmd === 'start' || req.cmd === 'restart')) {
-          if (req.cmd === 'restart') r.restart(); // stops it: its new spec may not run here
+          // stops it: its new spec may not run here — not when its file is bad: systemd refuses
+          // the job whole (bad-setting), the unit runs on as it is
+          if (req.cmd === 'restart' && !r.badFile) r.restart();
           return badSetting(r.refusal);
         }
         if (req.cmd !== 'reset-failed') {

@@ -513,7 +513,25 @@ export class UnitRunner {
     // judged by the cgroup the spec names (made in the hierarchies its directives need), not by the one an invocation under way keeps
     this.notApplied = [...unappliedDirectives(this.spec), ...resourceGaps(this.spec, this.resources, this.named ?? this.cgroup, this.opts.cgroups, this.opts.shimPath)];
     this.refused = refusedDirectives(this.notApplied, this.opts.allowUnenforced);
-    this.refusal = this.refused.length > 0 ? refusalMessage(this.refused) : undefined;
+    this.refusal = this.loadProblem ?? (this.refused.length > 0 ? refusalMessage(this.refused) : undefined);
+  }
+
+  /** Why the unit's file cannot be loaded now (its spec is the last one loaded), undefined when it can. */
+  private loadProblem: string | undefined;
+
+  /** Whether the unit's file cannot be loaded now (setLoadProblem()). */
+  get badFile(): boolean { return this.loadProblem !== undefined; }
+
+  /**
+   * The unit's file is there but cannot be loaded now (why), or loads again (undefined): as
+   * systemd's bad-setting unit, it keeps running as it is, and is refused any start — a manual
+   * one ("has a bad unit file setting") and its automatic restart (turned into a stop, as for a
+   * protection it lacks: send()).
+   */
+  setLoadProblem(why: string | undefined): void {
+    if (why === this.loadProblem) return;
+    this.loadProblem = why;
+    this.judge();
   }
 
   /**

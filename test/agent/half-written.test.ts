@@ -42,6 +42,11 @@ test('a running unit whose file turns invalid keeps running as last loaded, and 
   await until('the problem said', () => (/steady\.service: its file .* could not be loaded now; the unit keeps running/.test(a.stderr.join('')) ? true : undefined), 10_000);
   assert.equal(st().SubState, 'running');
   assert.equal(st().MainPID, pid, 'the same process');
+  // as systemd's bad-setting unit: shown so, and refused a restart (it keeps running)
+  assert.equal(st().LoadState, 'bad-setting');
+  const refused = a.unitctl('restart', 'steady');
+  assert.equal(refused.status, 6, `restart of a unit whose file is bad: ${refused.stderr}`);
+  assert.match(refused.stderr, /Failed to restart steady\.service: Unit steady\.service has a bad unit file setting/);
   writeFileSync(file, '[Service]\nExecStart=/bin/sleep 1002\n');
   await sleep(1500);
   assert.equal(st().SubState, 'running');
