@@ -52,7 +52,13 @@ export function shownLogLine(line: string, all: boolean): string {
   return NOT_PRINTABLE.test(message) ? `${line.slice(0, at + 1)}[${blobSize(Buffer.byteLength(message))} blob data]` : line;
 }
 
-const blobSize = (n: number): string => (n < 1024 ? `${n}B` : `${(n / 1024).toFixed(1)}K`);
+/** systemd's FORMAT_BYTES(): B, then K/M/G with one decimal, truncated. */
+function blobSize(n: number): string {
+  if (n < 1024) return `${n}B`;
+  let unit = 0, factor = 1024;
+  while (unit < 2 && n >= factor * 1024) { factor *= 1024; unit++; }
+  return `${Math.floor(n / factor)}.${Math.floor((n * 10) / factor) % 10}${'KMG'[unit]}`;
+}
 
 export async function runList(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: common });
@@ -223,18 +229,20 @@ export async function runLogs(args: string[], io: Io): Promise<number> {
   for (const l of readLogTail(u.LogPath, n, sinceMs, all)) io.stdout(l + '\n');
   if (!values.follow) return EXIT.ok;
   let offset = existsSync(u.LogPath) ? statSync(u.LogPath).size : 0;
-  let partial = '';
+  let partial = Buffer.alloc(0);
   const pump = (): void => {
     if (!existsSync(u.LogPath)) return;
     const size = statSync(u.LogPath).size;
-    if (size < offset) offset = 0; // rotated
+    if (size < offset) { offset = 0; partial = Buffer.alloc(0); } // rotated
     if (size > offset) {
-      // whole lines, each shown as above (the shim writes a line at once: a part waits for its end)
-      const text = partial + readFileSync(u.LogPath).subarray(offset, size).toString();
+      // whole lines, each decoded and shown as above (the shim writes a line at once: a part, or a
+      // character cut between two reads, waits for the line's end)
+      const bytes = Buffer.concat([partial, readFileSync(u.LogPath).subarray(offset, size)]);
       offset = size;
-      const lines = text.split('\n');
-      partial = lines.pop()!;
-      for (const l of lines) if (l) io.stdout(shownLogLine(l, all) + '\n');
+      const end = bytes.lastIndexOf(0x0a);
+      partial = bytes.subarray(end + 1);
+      if (end < 0) return;
+      for (const l of bytes.subarray(0, end).toString('utf8').split('\n')) if (l) io.stdout(shownLogLine(l, all) + '\n');
     }
   };
   const w = watch(u.LogPath.replace(/[^/]+$/, ''), pump);
