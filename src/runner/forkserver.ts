@@ -12,7 +12,7 @@
 // and the caller spawns the shim itself (launch.ts: the old path, said once in the log). A server
 // that goes away is re-created in the background. UNIT_OPERATOR_FORK_SERVER=off: never used.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -70,6 +70,8 @@ export class ForkServer {
   private retry: NodeJS.Timeout | undefined;
   /** The connection waiting for a server's greeting (close() ends it too). */
   private greeting: Socket | undefined;
+  /** A server this agent started that has not said "ready" yet (close() ends it: it served nothing). */
+  private starting: ChildProcess | undefined;
   /** The server's PID once connected. */
   pid = 0;
 
@@ -118,8 +120,12 @@ export class ForkServer {
     if (this.retry) clearTimeout(this.retry);
     const s = this.sock;
     this.state = 'closed';
-    this.greeting?.destroy(); // a connection still waiting for its server's greeting
+    // a connection still waiting for its server's greeting: told to quit too (the server reads it
+    // once it has greeted), and a server started but not ready yet (no shim of its) is ended
+    if (this.greeting && quit) this.greeting.end('quit\n'); else this.greeting?.destroy();
     this.greeting = undefined;
+    if (quit && this.starting && this.starting.exitCode === null) this.starting.kill('SIGKILL');
+    this.starting = undefined;
     if (s && quit) s.end('quit\n'); else s?.destroy();
     this.pending.clear();
     this.queued.length = 0;
@@ -199,11 +205,13 @@ export class ForkServer {
       detached: true, stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...(this.o.holderCgroups?.length ? { UO_SHIM_HOLDER_CGROUPS: this.o.holderCgroups.join('\n') } : {}) },
     });
+    this.starting = c;
     let out = '', err = '';
     c.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (!out.includes('\n')) return;
       c.stdout.destroy(); c.stderr.destroy(); c.unref();
+      if (this.starting === c) this.starting = undefined;
       for (const l of err.split('\n').filter(Boolean)) this.o.log('warning', `fork server: ${l}`);
       if (out.startsWith('ready ')) this.connectOrStart(false); else this.down(`it said "${out.trim()}"`, false);
     });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../support/paths.ts';
 import { DAEMON_NODE_ARGV_FLAGS, DAEMON_NODE_FLAGS, DAEMON_NODE_OPTIONS, daemonReexecArgs, missingDaemonFlags } from '../../src/cli/runtime.ts';
+import { removeAgentCgroups } from '../support/agent.ts';
 
 test('missingDaemonFlags: the command-line-only flags count on the command line only, the others in NODE_OPTIONS too', () => {
   assert.deepEqual(missingDaemonFlags([], ''), [...DAEMON_NODE_FLAGS]);
@@ -50,5 +51,6 @@ test('`node bin/unitctl.js agent` without the flags runs with them, in the same 
     await Promise.race([gone, new Promise((r) => setTimeout(r, 20_000))]);
     if (agent.exitCode === null && agent.signalCode === null) { agent.kill('SIGKILL'); await gone; }
     rmSync(dir, { recursive: true, force: true });
+    await removeAgentCgroups(state); // what a fork server still quitting at the agent's exit kept
   }
 });

@@ -222,7 +222,8 @@ test('closed while waiting for a greeting, the agent starts no server afterwards
   const dir = join(state, 'fork-server');
   mkdirSync(dir, { mode: 0o700 });
   const held: Socket[] = [];
-  const mute = createServer((c) => { held.push(c); });
+  let said = '', ended = false;
+  const mute = createServer((c) => { held.push(c); c.on('data', (d) => { said += d.toString(); }); c.on('end', () => { ended = true; }); });
   await new Promise<void>((r) => mute.listen(join(dir, 'sock'), r));
   t.after(async () => { for (const c of held) c.destroy(); mute.close(); for (const p of forkServerPids(state)) { try { process.kill(p, 9); } catch { /* gone */ } } await removeAgentCgroups(state); rmSync(state, { recursive: true, force: true }); });
   const logs: string[] = [];
@@ -231,7 +232,8 @@ test('closed while waiting for a greeting, the agent starts no server afterwards
   fs.close();
   await sleep(HELLO_MS + 1000);
   assert.deepEqual(forkServerPids(state), [], `no server started after close(): ${logs.join('\n')}`);
-  assert.equal(held[0]!.destroyed || held[0]!.readableEnded, true, 'the waiting connection was closed');
+  assert.equal(said, 'quit\n', 'the server it was waiting for is told to quit (it reads that once it has greeted)');
+  assert.equal(ended, true, 'and the connection ended');
 });
 
 test('a shim without a fork-server mode: the agent says so and spawns the shims itself', async (t) => {

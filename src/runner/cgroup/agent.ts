@@ -43,7 +43,13 @@ export async function releaseAgentCgroups(ctx: CgroupContext, log: (level: 'info
   }
   for (const deadline = Date.now() + waitMs; Date.now() < deadline && held().size > 0;) await new Promise((r) => setTimeout(r, 20));
   if (running().length > 0) { log('debug', `cgroups: ${ctx.base} is kept: a unit's process appeared in it meanwhile`); return []; }
-  const stay = removeBaseTree(ctx.layout, ctx.base);
+  let stay = removeBaseTree(ctx.layout, ctx.base);
+  // a process that just exited leaves its cgroup2 cgroup a moment after its PID is gone (rmdir:
+  // EBUSY): the fork server told to quit, a holder just reaped — looked at again for ≤ 1 s
+  for (const deadline = Date.now() + 1000; stay.length > 0 && Date.now() < deadline && running().length === 0;) {
+    await new Promise((r) => setTimeout(r, 40));
+    stay = removeBaseTree(ctx.layout, ctx.base);
+  }
   if (stay.length === 0) log('info', `cgroups: no unit runs: removed ${ctx.base} in every hierarchy`);
   else log('debug', `cgroups: removing ${ctx.base}: ${stay.length} cgroup(s) stay (busy, or not empty): ${stay.slice(0, 5).join(', ')}${stay.length > 5 ? ', …' : ''}`);
   return stay;
