@@ -79,9 +79,10 @@ export class EventLogTail<T extends Tailed> {
 /**
  * Reads complete lines after `offset`; returns them and the new offset. An event log that is
  * not a regular file of the agent's alone (a link, a FIFO, another user's file: store.ts
- * distrust()) is not read: `refused` says why.
+ * distrust()) is not read: `refused` says why; `busy`: it could not be opened for a want of the
+ * agent's own (EMFILE, ENOMEM…) — to be read again soon.
  */
-export function readNewLines(file: string, offset: number): { lines: string[]; offset: number; refused?: string } {
+export function readNewLines(file: string, offset: number): { lines: string[]; offset: number; refused?: string; busy?: string } {
   // one stat when nothing was added (the common case of the periodic safety-net poll); lstat:
   // a link planted at the log's name is neither followed nor read
   const st = lstatSync(file, { throwIfNoEntry: false });
@@ -91,7 +92,10 @@ export function readNewLines(file: string, offset: number): { lines: string[]; o
   if (st.size <= offset) return { lines: [], offset };
   let fd: number;
   try { fd = openSync(file, FS.O_RDONLY | FS.O_NOFOLLOW | FS.O_NONBLOCK); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], offset };
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { lines: [], offset };
+    // the agent's own want (out of descriptors or memory): nothing is wrong with the log, read it again soon
+    if (code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM' || code === 'EAGAIN' || code === 'EINTR') return { lines: [], offset, busy: `${file}: ${(e as Error).message}` };
     return { lines: [], offset, refused: `${file}: ${(e as Error).message}` };
   }
   try {

@@ -832,6 +832,24 @@ export class UnitRunner {
     return 0;
   }
 
+  /** Whether the last read of an event log failed for the agent's own want (said once until a read succeeds). */
+  private readBusy = false;
+  /** Spawns whose event log is to be read again shortly (readAgain()). */
+  private readonly rereads = new Set<SpawnRecord>();
+
+  /**
+   * An event log the agent could not open for a want of its own (out of descriptors: EMFILE…) is
+   * read again in 500 ms, and so on until it can: inotify may say nothing more (its holder has
+   * exited), and the safety-net poll comes only every 30 s. Said once a streak, not at every try.
+   */
+  private readAgain(rec: SpawnRecord, why: string): void {
+    if (!this.readBusy) this.log('warning', `${this.unitName}: cannot read ${why}; read again every 0.5 s until it can`);
+    this.readBusy = true;
+    if (this.rereads.has(rec) || this.closed) return;
+    this.rereads.add(rec);
+    setTimeout(() => { this.rereads.delete(rec); this.poll(rec, 'poll'); }, 500).unref();
+  }
+
   /** Whether /proc could not be read when a holder was last looked at (said once until it can again). */
   private procUnreadable = false;
 
@@ -1134,6 +1152,8 @@ export class UnitRunner {
   private readBatch(rec: SpawnRecord, why: ReadCause): void {
     const read = readNewLines(eventsPath(rec.dir), rec.offset);
     if (read.refused !== undefined) { this.problem(`refusing the event log ${read.refused}; it is not read`); return; }
+    if (read.busy !== undefined) { this.readAgain(rec, read.busy); return; }
+    this.readBusy = false;
     const lookAtShim = why === 'poll' || read.lines.length === 0 || !exitWatched(rec.shimPid, this.opts.forkServer);
     const held = this.holdSpawn(rec, read.lines, lookAtShim);
     const lines = read.lines.slice(0, held);

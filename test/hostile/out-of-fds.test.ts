@@ -48,3 +48,29 @@ test('out of descriptors, the agent does not take a live holder for gone: its un
   assert.ok(!unitProcesses(tok).some((p) => p.pid === before.MainPID), 'the old main process went with the restart');
   assert.ok(unitProcesses(tok).some((p) => p.pid === again.MainPID), 'the new one runs');
 });
+
+test('out of descriptors when its unit exits: the exit is read as it was within a second of the agent having descriptors again, said once', { skip: SKIP || NO_PRLIMIT, timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const root = tempRoot(s);
+  const tok = token();
+  const { manifests, state } = agentDirs(root);
+  writeFileSync(join(manifests, 'leaver.service'), `[Service]\nExecStart=/bin/sh -c 'sleep 1.5; : ${tok}; exit 3'\n`);
+  const a = await startAgent(s, { manifests, state });
+  await running(a, 'leaver');
+  const limit = spawnSync('prlimit', ['--pid', String(a.pid), '--nofile', '--output', 'SOFT,HARD', '--noheadings'], { encoding: 'utf8' }).stdout.trim().split(/\s+/);
+  assert.equal(limit.length, 2, `the agent's RLIMIT_NOFILE: ${limit.join(' ')}`);
+  assert.equal(spawnSync('prlimit', ['--pid', String(a.pid), `--nofile=3:${limit[1]}`]).status, 0);
+  try {
+    await sleep(3500); // the command exits meanwhile, its holder too: its exit is in the event log the agent cannot open
+  } finally {
+    spawnSync('prlimit', ['--pid', String(a.pid), `--nofile=${limit[0]}:${limit[1]}`]);
+  }
+  const restored = Date.now();
+  let st = a.status('leaver.service');
+  for (let i = 0; i < 100 && st?.ActiveState !== 'failed'; i++) { await sleep(100); st = a.status('leaver.service'); }
+  const log = a.log();
+  assert.deepEqual([st?.ActiveState, st?.Result, st?.ExecMainCode, st?.ExecMainStatus], ['failed', 'exit-code', 1, 3], `the exit as it was: ${JSON.stringify(st)}`);
+  assert.ok(Date.now() - restored < 3000, `read ${Date.now() - restored} ms after the descriptors came back (the safety-net poll would take up to 30 s)`);
+  assert.doesNotMatch(log, /vanished/, `a holder it could not read was taken for gone:\n${log.slice(-2000)}`);
+  assert.ok((log.match(/cannot read .*read again every 0\.5 s/g) ?? []).length <= 2, `said once a streak, not at every try:\n${log.slice(-2000)}`);
+});
