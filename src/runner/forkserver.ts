@@ -181,6 +181,7 @@ export class ForkServer {
         hello = false;
         clearTimeout(greeting);
         if (this.greeting === s) this.greeting = undefined;
+        if (this.state === 'closed') return; // closed while it greeted: its quit is on the way (close()), nothing else
         const [name, version, token, pid] = line.split(' ');
         const ns = name === 'uo-fork-server' ? otherNamespaces(Number(pid)) : [];
         if (name !== 'uo-fork-server' || version !== String(FORK_SERVER_VERSION) || token !== this.token || ns.length > 0) {

@@ -236,6 +236,17 @@ test('closed while waiting for a greeting, the agent starts no server afterwards
   assert.equal(ended, true, 'and the connection ended');
 });
 
+test('closed before its server greeted it, the client stays closed and the server quits', async (t) => {
+  const s = await server(t, process.pid);
+  t.after(() => { for (const p of forkServerPids(join(s.dir, '..'))) { try { process.kill(p, 9); } catch { /* gone */ } } });
+  const fs = new ForkServer({ shimPath, stateDir: join(s.dir, '..'), log: () => {} });
+  fs.close(); // at once: the greeting has not come yet
+  await until('the server gone', () => !isAlive(s.pid) || undefined, 5000);
+  await sleep(1500); // a client revived by the greeting would take the server's end for a loss and start another
+  assert.equal(fs.ready, false, 'a greeting after close() does not make the client ready again');
+  assert.deepEqual(forkServerPids(join(s.dir, '..')), [], 'no server started after close()');
+});
+
 test('a shim without a fork-server mode: the agent says so and spawns the shims itself', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'uo-forksrv-old-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
