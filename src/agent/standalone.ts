@@ -143,7 +143,8 @@ export class StandaloneAgent {
     // a hosted unit whose file is there but cannot be loaded now (invalid, half-written by an
     // editor, too large) keeps running as last loaded, as systemd keeps a unit whose file turned
     // bad at daemon-reload (LoadState=bad-setting, still active): only a file that is gone stops it
-    const kept = [...this.host.units.values()].filter((h) => !h.removing && !units.some((u) => u.unitName === h.id)
+    const loaded = new Set(units.map((u) => u.unitName));
+    const kept = [...this.host.units.values()].filter((h) => !h.removing && !loaded.has(h.id)
       && sourceFailed(failed, h.source, h.source === ADOPTED_SOURCE ? { dir: this.opts.manifestsDir, unitName: h.id } : undefined));
     this.problems = [...problems, ...kept.map((h) => ({ file: h.source, message: `${h.id} keeps running as last loaded: its file could not be loaded now (see the problems above)` }))];
     const text = JSON.stringify(this.problems);
