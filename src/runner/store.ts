@@ -848,7 +848,7 @@ export function writeUnitState(dir: string, s: UnitState): void {
  * created O_EXCL|O_NOFOLLOW (whatever was planted at its name is unlinked, never followed),
  * then renamed over the file. Throws the file system's error (EROFS, ENOSPC…).
  */
-function writeAtomic(file: string, data: string): void {
+export function writeAtomic(file: string, data: string): void {
   const tmp = `${file}.tmp`;
   const flags = FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW;
   let fd: number;

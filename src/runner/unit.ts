@@ -12,7 +12,7 @@ import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { isEmptyLine, parseShimLine, serviceShimNames } from './shimproto.ts';
 import { EventLogTail, readNewLines, type ReadCause } from './tail.ts';
-import { bootId, procReadable, startTime, type ProcessIdentity } from './procfs.ts';
+import { bootId, commOf, descendants, parentOf, procReadable, signal, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
@@ -28,13 +28,14 @@ import { exitWatched, prepareLaunch, startShim } from './launch.ts';
 import type { ForkServer } from './forkserver.ts';
 import { removePrivateTmp, shimHasFeature, truthy } from './sandbox.ts';
 import { restartLead } from './restartlead.ts';
+import { arm, ensureNextDir, nextDir, readStandbyFile, removeStandbyFile, retract, shimLinePid, standbyConfigReason, standbyRan, standbyStateReason, take, takeBack, writeStandbyFile } from './standby.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
 import { expandSpecifiers } from './environment.ts';
 import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
 import { readRuntimeRecord, runtimeRecordPath, writeRuntimeRecord, type RuntimeRecord } from './store.ts';
-import { fsErrorText, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, stateLabel, StateError, unwritable } from './store.ts';
+import { fsErrorText, isShimOf, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, stateLabel, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
 import { LogGate } from './loggate.ts';
 import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
@@ -189,6 +190,9 @@ export class UnitRunner {
   /** State-file writes and engine decisions so far (the benchmark reports them). */
   stateWrites = 0;
   decisions = 0;
+  /** Restarts whose spawn was a standby (standby.ts), and of them those its holder had started at the exit. */
+  standbyRestarts = 0;
+  handedOver = 0;
   private seq = 0;
   private dirty = false;
   /** While > 0, state writes wait for the end of the batch (a poll of one event log). */
@@ -279,6 +283,7 @@ export class UnitRunner {
       }
       r.rearmTimers();
     }
+    r.recoverStandby();
     r.tail.readAll();
     r.adoptCgroup(read.t === 'ok' && !!saved);
     r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
@@ -462,6 +467,7 @@ export class UnitRunner {
 
   /** Applies a new spec (as after daemon-reload); the caller restarts the unit when it must. */
   updateSpec(spec: ServiceUnitSpec, id?: string): void {
+    this.settleStandby(); // prepared with the spec before (adoption compares the command too)
     this.spec = spec;
     this.declareJoins();
     this.cfg = configFromSpec(spec, this.unitName);
@@ -530,6 +536,7 @@ export class UnitRunner {
    */
   setLoadProblem(why: string | undefined): void {
     if (why === this.loadProblem) return;
+    this.settleStandby();
     this.loadProblem = why;
     this.judge();
   }
@@ -636,6 +643,7 @@ export class UnitRunner {
 
   /** Feeds one event to the engine and runs what it decides (events it causes are queued). */
   send(ev: Event): void {
+    if (this.standby && changesRestart(ev, this.machine.state)) this.settleStandby();
     this.queue.push(ev);
     if (this.dispatching) return;
     this.dispatching = true;
@@ -661,7 +669,7 @@ export class UnitRunner {
         this.opts.onDecision?.(properties(this.machine), this.machine, d.effects);
         // write-ahead: spawn records, holding their whole effect, are on disk before any process starts
         const records = new Map<Effect, SpawnRecord>();
-        for (const e of d.effects) if (e.t === 'spawn') records.set(e, this.allocate(e));
+        for (const e of d.effects) if (e.t === 'spawn') records.set(e, this.adoptStandby(e) ?? this.allocate(e));
         const recorded = records.size === 0 || this.persist(true);
         if (records.size === 0) this.dirty = true;
         for (const e of d.effects) {
@@ -676,6 +684,7 @@ export class UnitRunner {
     } finally {
       this.dispatching = false;
     }
+    this.afterDispatch();
   }
 
   /** Set-up failures of spawns whose shim fails the command (issue 14), until its exec-failed line is read. */
@@ -770,7 +779,7 @@ export class UnitRunner {
       case 'spawn': this.spawnShim(e, rec!); break;
       case 'kill':
         killTargets(this.machine, e.targets, e.signal, e.sighup, {
-          membership: this.membership, identity: (pid) => this.identityOf(pid),
+          membership: this.membershipNow(), identity: (pid) => this.identityOf(pid),
           skipped: (pid, why) => { if (why !== PROCESS_GONE) this.log('warning', `${this.unitName}: not signalling PID ${pid}: ${why}`); },
         });
         break;
@@ -790,7 +799,11 @@ export class UnitRunner {
       // in the order of the decision's effects: a restart's dead comes before its next spawn;
       // exited or a wait to restart ending in dead/failed (a stop) releases it again: its leaf may
       // have been kept (a background process) or removed alone (slices stay while a restart follows)
-      case 'state-changed': if ((PRUNED.has(e.to) && !PRUNED.has(e.from)) || (STOPPED.has(e.to) && !STOPPED.has(e.from))) this.releaseCgroup(); break;
+      case 'state-changed':
+        // a restart handed to a standby keeps the cgroup the standby forks into (standby.ts)
+        if (this.standby !== undefined && !STOPPED.has(e.to)) break;
+        if ((PRUNED.has(e.to) && !PRUNED.has(e.from)) || (STOPPED.has(e.to) && !STOPPED.has(e.from))) this.releaseCgroup();
+        break;
       default: break;
     }
   }
@@ -922,6 +935,7 @@ export class UnitRunner {
   /** A spawn that could not start (service_spawn() failed): the engine is told, as systemd's "Failed to spawn" paths. */
   private notSpawned(rec: SpawnRecord, why: string, message = why): void {
     this.log('warning', `${this.unitName}: ${rec.kind}[${rec.index}] ${why}`);
+    if (this.adopting.delete(rec)) takeBack(this.dir);
     rec.done = true;
     try { removeSpawnDir(rec); } catch { /* a read-only state folder: left behind, harmless */ }
     this.spawns = this.spawns.filter((s) => s !== rec);
@@ -932,10 +946,27 @@ export class UnitRunner {
   }
 
   private spawnShim(e: SpawnEffect, rec: SpawnRecord): void {
+    if (this.adopting.delete(rec)) { this.goStandby(rec); return; }
+    const l = this.prepareSpawn(e, rec, (why, message) => this.notSpawned(rec, why, message));
+    if (!l) return;
+    if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
+    if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
+    // through the fork server, a second command of the unit (ExecStartPost= right after a
+    // Type=simple main process) starts once the first has exec()ed (SPAWN_HOLD_MS at most), in
+    // the order the agent's slower spawn() gave them
+    if (this.opts.forkServer?.ready && [...this.execPending].some((s) => !s.done)) { this.afterExec.push(() => this.launch(rec, l)); this.armAfterExec(); return; }
+    this.launch(rec, l);
+  }
+
+  /**
+   * Everything of a spawn but its start: its folder, its cgroup and limits, its exec runtime and
+   * launch; undefined when it cannot be (told to `fail`, as service_spawn()'s failures).
+   */
+  private prepareSpawn(e: SpawnEffect, rec: SpawnRecord, fail: (why: string, message?: string) => void): ReturnType<typeof prepareLaunch> | undefined {
     if (privateTmpAsked(this.spec.service) || this.runtimes.ownedBy(this.unitName)?.tmp) this.tmpSweep = true;
     try { createSpawnDir(rec); } catch (err) {
-      this.notSpawned(rec, `cannot make its folder: ${err instanceof StateError ? err.message : this.writeFailed(err)}; not started`);
-      return;
+      fail(`cannot make its folder: ${err instanceof StateError ? err.message : this.writeFailed(err)}; not started`);
+      return undefined;
     }
     // the unit's cgroup exists in every hierarchy before its first process starts (systemd:
     // unit_realize_cgroup(); a failure fails the spawn, Result=resources)
@@ -948,8 +979,8 @@ export class UnitRunner {
       if (!this.unrealizedSwept) { this.unrealizedSwept = true; removeUnrealized(this.cgroup); }
       try { fresh = ensureUnitCgroup(this.cgroup); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
-        this.notSpawned(rec, `not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
-        return;
+        fail(`not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
+        return undefined;
       }
       this.pendingRemoval = false;
       this.placed.add(rec);
@@ -961,8 +992,8 @@ export class UnitRunner {
       if (this.resources && this.ipFilterFor !== this.invocationId) {
         const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed, this.opts.cgroups);
         if (failed !== undefined) {
-          this.notSpawned(rec, `not started: its cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=, DevicePolicy=/DeviceAllow= on cgroup2) could not be attached: ${failed}`, `Failed to attach the cgroup filter to ${this.cgroup.rel}: ${failed}`);
-          return;
+          fail(`not started: its cgroup filter (IPAddressAllow=/IPAddressDeny=, SocketBindAllow=/SocketBindDeny=, DevicePolicy=/DeviceAllow= on cgroup2) could not be attached: ${failed}`, `Failed to attach the cgroup filter to ${this.cgroup.rel}: ${failed}`);
+          return undefined;
         }
         this.ipFilterFor = this.invocationId;
       }
@@ -990,8 +1021,8 @@ export class UnitRunner {
         unitDir: this.dir, // DynamicUser='s allocation (dynuser.ts)
       });
     } catch (err) { // the agent never dies of one unit's set-up: the spawn fails (Result=resources)
-      this.notSpawned(rec, `not started: ${(err as Error).message}`, (err as Error).message);
-      return;
+      fail(`not started: ${(err as Error).message}`, (err as Error).message);
+      return undefined;
     }
     for (const p of l.problems) this.problem(p);
     for (const name of serviceShimNames(l.shimEnv)) {
@@ -1001,8 +1032,8 @@ export class UnitRunner {
     }
     if (l.failure) { // EnvironmentFile=: service_spawn() fails before fork() (Result=resources)
       this.problem(l.failure.message);
-      this.notSpawned(rec, `not started: ${l.failure.message}`, l.failure.errnoText);
-      return;
+      fail(`not started: ${l.failure.message}`, l.failure.errnoText);
+      return undefined;
     }
     const notBefore = this.notBeforeEnv();
     if (notBefore !== undefined) {
@@ -1010,13 +1041,187 @@ export class UnitRunner {
       this.heldForDeadline.add(rec);
       if (this.leadSample > 0) { this.leadSamples.set(rec, this.leadSample); this.leadSample = 0; }
     }
-    if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
-    if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure); // the shim fails the command with its status
-    // through the fork server, a second command of the unit (ExecStartPost= right after a
-    // Type=simple main process) starts once the first has exec()ed (SPAWN_HOLD_MS at most), in
-    // the order the agent's slower spawn() gave them
-    if (this.opts.forkServer?.ready && [...this.execPending].some((s) => !s.done)) { this.afterExec.push(() => this.launch(rec, l)); this.armAfterExec(); return; }
-    this.launch(rec, l);
+    // its holder hands the next run over to a standby when it ends (standby.ts)
+    if (e.role === 'main' && e.kind === 'start' && e.index === 0 && this.standbyAllowed()) {
+      try { l.shimEnv['UO_SHIM_NEXT'] = ensureNextDir(this.dir); } catch { /* no hand-over: the agent spawns the next run itself */ }
+    }
+    return l;
+  }
+
+  // ---- the standby (standby.ts) ----------------------------------------------------------------
+
+  /** The armed (or taken) standby: the next run's spawn, until the restart's spawn adopts it or it is taken back. */
+  private standby: { rec: SpawnRecord; invocationId: string } | undefined;
+  /** Spawn records adopted from a standby, between the decision's write-ahead and their execute(). */
+  private readonly adopting = new Set<SpawnRecord>();
+  /** Why the spec's runs are not handed over (standbyConfigReason(), the shim, UNIT_OPERATOR_STANDBY=0), for the spec it was judged for. */
+  private standbyJudged: { spec: ServiceUnitSpec; why: string | undefined } | undefined;
+  /** The last standby could not be prepared: none again until the spec changes. */
+  private standbyFailed: ServiceUnitSpec | undefined;
+
+  private standbyAllowed(): boolean {
+    if (this.standbyJudged?.spec !== this.spec) {
+      const why = (this.opts.agentEnv ?? process.env)['UNIT_OPERATOR_STANDBY'] === '0' ? 'UNIT_OPERATOR_STANDBY=0'
+        : standbyConfigReason(this.cfg, this.patchedSpec().service) ?? (shimHasFeature(this.opts.shimPath, 'standby') ? undefined : 'uo-shim has no standby');
+      this.standbyJudged = { spec: this.spec, why };
+    }
+    return this.standbyJudged.why === undefined;
+  }
+
+  /** After a decision (or a batch of them): a standby the engine will not adopt is ended; one is armed where it may be. */
+  private afterDispatch(): void {
+    if (this.dispatching || this.batchDepth > 0 || this.closed) return;
+    if (this.standby) {
+      if (STOPPED.has(this.machine.state) || this.machine.forbidRestart) this.dropStandby('the unit is not restarting');
+      return;
+    }
+    if (this.machine.state !== 'running' || !this.standbyAllowed() || this.standbyFailed === this.spec) return;
+    if (this.opts.related?.() === true || this.refusal !== undefined || this.stateRefused || this.writeError !== undefined || this.leftToDeadline() > 0) return;
+    if (standbyStateReason(this.machine, this.cfg, this.clock()) !== undefined) return;
+    // as soon as the running command's spawn is decided: the holder before it has said "empty",
+    // so it has made its hand-over (shim/hold.c) and takes nothing meant for the next run
+    const main = this.spawns.find((s) => s.role === 'main' && s.kind === 'start' && s.index === 0 && !s.done && s.effect !== undefined);
+    if (!main) return;
+    this.armStandby(main.effect!);
+  }
+
+  private armStandby(e: SpawnEffect): void {
+    const rec = newSpawnRecord(this.dir, ++this.seq, e);
+    this.dirty = true; // the sequence number reaches the state with the next write
+    const gaveUp = (why: string): void => {
+      this.standbyFailed = this.spec;
+      takeBack(this.dir);
+      this.placed.delete(rec);
+      try { removeSpawnDir(rec); } catch { /* left behind, harmless */ }
+      this.log('notice', `${this.unitName}: no standby for its next run (${why}); its restarts are spawned by the agent`);
+    };
+    try { ensureNextDir(this.dir); arm(this.dir, rec.seq); } catch (err) { gaveUp(fsErrorText(err)); return; }
+    let why: string | undefined;
+    const l = this.prepareSpawn(e, rec, (w) => { why = w; });
+    if (!l) { gaveUp(why ?? 'its set-up failed'); return; }
+    l.shimEnv['UO_SHIM_STANDBY'] = nextDir(this.dir);
+    l.shimEnv['UO_SHIM_STANDBY_AGENT'] = String(process.pid);
+    l.shimEnv['UO_SHIM_STANDBY_SEQ'] = String(rec.seq);
+    // write-ahead: a restarted agent takes back or adopts what this file names (standby.ts)
+    try { writeStandbyFile(this.dir, { seq: rec.seq, effect: e, invocationId: this.invocationId }); } catch (err) { gaveUp(fsErrorText(err)); return; }
+    if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure);
+    this.standby = { rec, invocationId: this.invocationId };
+    rec.bootId = bootId();
+    rec.started = true;
+    const known = (pid: number): void => { if (!rec.done && rec.shimPid !== pid) { rec.shimPid = pid; rec.shimStart = startTime(pid); } };
+    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.standbyExited(rec), this.opts.forkServer, known);
+    if (rec.shimPid > 0) rec.shimStart = startTime(rec.shimPid);
+  }
+
+  /** A standby's holder ended: adopted, its exit is read as any spawn's; not adopted and never taken, it is forgotten. */
+  private standbyExited(rec: SpawnRecord): void {
+    if (this.standby?.rec !== rec) { this.poll(rec); return; }
+    if (standbyRan(rec.dir)) return; // taken and run: the restart's spawn reads what it did
+    takeBack(this.dir);
+    this.forgetStandby();
+  }
+
+  private forgetStandby(): void {
+    const s = this.standby;
+    if (!s) return;
+    this.standby = undefined;
+    this.placed.delete(s.rec);
+    this.setupFailures.delete(s.rec);
+    try { removeStandbyFile(this.dir); removeSpawnDir(s.rec); } catch { /* left behind, harmless */ }
+  }
+
+  /**
+   * Something that may change the engine's restart decision (a stop, a reload, a kill, a timeout,
+   * a new spec) comes: the standby is taken back. When its holder took it first, the restart has
+   * begun: the exit lines are read now, so that the engine hears of the exit before what comes.
+   */
+  private settleStandby(): void {
+    if (!this.standby) return;
+    if (takeBack(this.dir)) { this.forgetStandby(); return; }
+    for (const s of this.spawns) if (!s.done) this.poll(s);
+  }
+
+  /** Ends a standby the engine will not adopt (taken back, or its command killed when it was taken). */
+  private dropStandby(why: string): void {
+    const s = this.standby;
+    if (!s) return;
+    if (!takeBack(this.dir) && !retract(this.dir)) {
+      // taken, and its `go` taken by the standby: its command runs or is about to. The holder is
+      // stopped first (it forks nothing more), then what it started and itself are killed
+      const holder = s.rec.shimPid > 0 ? s.rec.shimPid : shimLinePid(s.rec.dir);
+      if (holder > 0 && isShimOf(holder, s.rec.dir)) {
+        signal(holder, 19);
+        for (const pid of descendants([holder])) signal(pid, 9);
+        signal(holder, 9);
+        this.log('warning', `${this.unitName}: the run its holder had started at once (standby, uo-shim ${holder}) is ended: ${why}`);
+      }
+    }
+    this.forgetStandby();
+  }
+
+  /** Adopts the standby as the engine's spawn `e`, when it is that spawn; else ends it (the engine spawns anew). */
+  private adoptStandby(e: SpawnEffect): SpawnRecord | undefined {
+    const s = this.standby;
+    if (!s) return undefined;
+    if (e.role !== 'main' || e.kind !== 'start' || e.index !== 0 || s.invocationId !== this.invocationId || JSON.stringify(e) !== JSON.stringify(s.rec.effect)
+      || (this.cgroup !== undefined && this.cgroupRemoved !== undefined) || (s.rec.shimPid > 0 && !shimAlive(s.rec) && !standbyRan(s.rec.dir))) {
+      this.dropStandby('the restart is not the one it was prepared for');
+      return undefined;
+    }
+    this.standby = undefined;
+    this.adopting.add(s.rec);
+    this.spawns.push(s.rec);
+    return s.rec;
+  }
+
+  /** The adopted standby starts (if its holder has not started it already) and is read as the restart's spawn. */
+  private goStandby(rec: SpawnRecord): void {
+    this.standbyRestarts++;
+    if (!take(this.dir)) this.handedOver++;
+    try { removeStandbyFile(this.dir); } catch { /* the state file names it now */ }
+    if (this.cgroup) { this.pendingRemoval = false; this.cgroupRemoved = undefined; }
+    this.tail.watch(rec);
+    this.execPending.add(rec);
+    this.poll(rec);
+  }
+
+  /** A restarted agent's standby: taken back if still armed, kept for adoption if taken. */
+  private recoverStandby(): void {
+    const f = readStandbyFile(this.dir);
+    if (!f) return;
+    this.seq = Math.max(this.seq, f.seq);
+    const rec = newSpawnRecord(this.dir, f.seq, f.effect);
+    if (this.spawns.some((s) => s.seq === f.seq)) { removeStandbyFile(this.dir); return; }
+    if (takeBack(this.dir) || !existsSync(eventsPath(rec.dir))) {
+      try { removeStandbyFile(this.dir); removeSpawnDir(rec); } catch { /* left behind */ }
+      return;
+    }
+    rec.started = true;
+    this.standby = { rec, invocationId: f.invocationId };
+    rec.shimPid = shimLinePid(rec.dir);
+    if (rec.shimPid > 0) rec.shimStart = startTime(rec.shimPid);
+  }
+
+  /**
+   * The unit's membership without the standby's holder and what it started (not the engine's until
+   * adopted: the kills of the run before must not reach the run after). Judged per process as it
+   * is read (its parent chain), not from a list taken before: the standby may fork meanwhile.
+   */
+  private membershipNow(): Membership {
+    const s = this.standby;
+    if (!s) return this.membership;
+    // its holder by its PID, or, before the fork server's answer gave it, as a uo-shim none of the spawns has
+    const m = this.membership, holder = s.rec.shimPid, ours = new Set(this.spawns.map((r) => r.shimPid));
+    const theirs = (pid: number): boolean => {
+      let p: number | undefined = parentOf(pid);
+      for (let depth = 0; depth < 64 && p !== undefined && p > 1; depth++, p = parentOf(p)) {
+        if (p === holder) return true;
+        if (ours.has(p)) return false;
+        if (holder <= 0 && commOf(p) === 'uo-shim') return true;
+      }
+      return false;
+    };
+    return { holders: () => m.holders(), pids: () => m.pids().filter((p) => !theirs(p)), has: (p) => !theirs(p) && m.has(p), cgroup: m.cgroup };
   }
 
   /** Spawns whose command has not exec()ed yet (no "exec" or "exec-failed" line read). */
@@ -1095,6 +1300,7 @@ export class UnitRunner {
     const urgent = this.urgent;
     this.urgent = false;
     if (urgent && !this.timerDue()) this.flush();
+    this.afterDispatch();
   }
 
   /** A batch of event-log lines made a decision that is not quiet() (or ended a spawn): written at the batch's end. */
@@ -1280,7 +1486,7 @@ export class UnitRunner {
    */
   private groupDone(): void {
     const cg = this.cgroup;
-    if (cg && !this.cgroupHold && cgroupExists(cg) && isPopulated(cg)) {
+    if (cg && !this.cgroupHold && cgroupExists(cg) && isPopulated(cg) && (this.standby === undefined || this.membershipNow().pids().length > 0)) {
       if (!this.awaitingEmpty) this.log('notice', `${this.unitName}: its uo-shims are done but processes remain in its cgroup (PID ${cgroupPids(cg).join(', ')}); waiting for them to end`);
       this.awaitingEmpty = true;
       this.watchEmpty(cg);
@@ -1426,6 +1632,8 @@ export class UnitRunner {
   close(): void {
     if (this.dirty && !this.dispatching && this.batchDepth === 0 && !this.stateRefused) this.flush(); // a quiet batch's changes (poll())
     if (!this.dirty) this.removeDropped(); // the folders a written state no longer follows
+    // a standby still armed ends (a next agent adopts one its holder took: recoverStandby())
+    if (this.standby && takeBack(this.dir)) this.forgetStandby();
     this.closed = true;
     this.unwatchEmpty();
     this.timer.disarm();
@@ -1458,4 +1666,17 @@ function errnoText(n: number): string {
 function setupFailure(path: string, ev: { errno: number; status: number; step?: string; errnoText?: string }): string {
   if (ev.step === undefined || ev.step === 'EXEC') return `Failed to execute ${path}: ${errnoText(ev.errno)} (exit status ${ev.status}${ev.step ? `/${ev.step}` : ''})`;
   return `Failed at step ${ev.step} spawning ${path}: ${ev.errnoText ?? errnoText(ev.errno)}`; // as systemd 257 words it; the status follows in "Main process exited"
+}
+
+/**
+ * Whether an event may change what the engine does when the main process of a unit with a
+ * standby ends (standby.ts): the user's jobs, timeouts, the watchdog, an OOM kill, a new main PID.
+ * Not the event-log's own, nor the restart's (its timer, its job, its start).
+ */
+function changesRestart(ev: Event, state: string): boolean {
+  switch (ev.t) {
+    case 'spawned': case 'exec-ok': case 'exited': case 'group-empty': case 'spawn-failed': case 'restart-job': case 'start': case 'reset-failed': return false;
+    case 'timer': return state !== 'auto-restart' && state !== 'auto-restart-queued';
+    default: return true;
+  }
 }

@@ -9,8 +9,11 @@
  * flag (kept across execve()), signals ignored or blocked as before (a SIGCHLD pending stays
  * pending). Its environment is only what the loop needs:
  *
- *   UO_SHIM_HOLD=EVENTS,NOTIFY,OUT,ERR,LOGDIR   the descriptors handed over (-1: none; LOGDIR
- *                                              -100: AT_FDCWD), each left open across exec
+ *   UO_SHIM_HOLD=EVENTS,NOTIFY,OUT,ERR,LOGDIR,NEXT
+ *                                              the descriptors handed over (-1: none; LOGDIR
+ *                                              -100: AT_FDCWD; NEXT: the hand-over folder of
+ *                                              the next run's standby, standby.c), each left
+ *                                              open across exec
  *   UO_SHIM_LOG, UO_SHIM_LOG_MAX                 the log (logcap.c)
  *   UO_SHIM_NOTIFY_SOCKET                        the notify socket's path, removed at the end
  *
@@ -29,6 +32,7 @@
 #include "events.h"
 #include "logcap.h"
 #include "notify.h"
+#include "standby.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,16 +65,16 @@ void hold_exec(int self_fd, char **argv, const struct hold *h) {
 	int reaper = 0;
 	if (self_fd < 0 || prctl(PR_GET_CHILD_SUBREAPER, &reaper) < 0 || !reaper) return;
 	char hold[96];
-	snprintf(hold, sizeof hold, "UO_SHIM_HOLD=%d,%d,%d,%d,%d", h->events, h->notify, h->out, h->err, h->log_dir);
+	snprintf(hold, sizeof hold, "UO_SHIM_HOLD=%d,%d,%d,%d,%d,%d", h->events, h->notify, h->out, h->err, h->log_dir, h->next);
 	char *env[5] = { hold };
 	int n = 1;
 	const char *names[] = { "UO_SHIM_LOG", "UO_SHIM_LOG_MAX", "UO_SHIM_NOTIFY_SOCKET" };
 	for (int i = 0; i < 3; i++) if ((env[n] = env_entry(names[i]))) n++;
 	env[n] = NULL;
-	const int fds[] = { h->events, h->notify, h->out, h->err, h->log_dir };
-	for (int i = 0; i < 5; i++) keep_open(fds[i], 1);
+	const int fds[] = { h->events, h->notify, h->out, h->err, h->log_dir, h->next };
+	for (int i = 0; i < 6; i++) keep_open(fds[i], 1);
 	fexecve(self_fd, argv, env);
-	for (int i = 0; i < 5; i++) keep_open(fds[i], 0);
+	for (int i = 0; i < 6; i++) keep_open(fds[i], 0);
 }
 
 /* "N," → N; *p moves past the comma. */
@@ -86,13 +90,13 @@ int hold_adopt(struct hold *h) {
 	const char *v = getenv("UO_SHIM_HOLD");
 	int reaper = 0;
 	if (!v || prctl(PR_GET_CHILD_SUBREAPER, &reaper) < 0 || !reaper) return 0;
-	int *fields[] = { &h->events, &h->notify, &h->out, &h->err, &h->log_dir };
-	for (int i = 0; i < 5; i++) {
+	int *fields[] = { &h->events, &h->notify, &h->out, &h->err, &h->log_dir, &h->next };
+	for (int i = 0; i < 6; i++) {
 		*fields[i] = next_fd(&v);
 		if (!v) return -1; /* never our own; starting over would run the command a second time */
 	}
 	h->notify_path = getenv("UO_SHIM_NOTIFY_SOCKET");
-	for (int i = 0; i < 5; i++) keep_open(*fields[i], 0);
+	for (int i = 0; i < 6; i++) keep_open(*fields[i], 0);
 	prctl(PR_SET_NAME, "uo-shim"); /* not the descriptor's number, which exec() named it */
 	events_use(h->events);
 	logcap_adopt(h->out, h->err, h->log_dir);
@@ -114,8 +118,12 @@ int hold_loop(const struct hold *h) {
 			if (w < 0) {
 				if (errno == EINTR) continue;
 				logcap_drain();
-				emit("empty %llu", monotonic_us());
+				/* the notify socket's name is let go, and the next run's standby, if the agent
+				 * armed one, may start (standby.c) — before "empty": an agent that has read it
+				 * knows this holder takes no standby any more */
 				if (h->notify_path && h->notify >= 0) unlink(h->notify_path);
+				next_hand_over(h->next);
+				emit("empty %llu", monotonic_us());
 				return 0;
 			}
 			if (WIFEXITED(st)) emit("exit %d exited %d %llu", (int)w, WEXITSTATUS(st), monotonic_us());

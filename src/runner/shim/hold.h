@@ -4,7 +4,7 @@
 
 /* What the reaping loop works with: descriptors (-1: none) and the notify socket's path. */
 struct hold {
-	int events, notify, out, err, log_dir;
+	int events, notify, out, err, log_dir, next;
 	const char *notify_path;
 };
 

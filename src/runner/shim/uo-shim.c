@@ -55,6 +55,7 @@
 #include "logcap.h"
 #include "notify.h"
 #include "nsrt.h"
+#include "standby.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,13 +76,13 @@ int main(int argc, char **argv) {
 	if (argc >= 2 && strcmp(argv[1], "--remove-ipc") == 0) return removeipc_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--cgroup-bpf") == 0) return cgroup_bpf_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--fork-server") == 0) return forksrv_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\nfork-server\nnot-before\n"); return 0; }
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\nfork-server\nnot-before\nstandby\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
 	}
 	/* the same shim re-executed once its command runs (hold.c): only the reaping loop */
-	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD };
+	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD, .next = -1 };
 	int held = hold_adopt(&h);
 	if (held < 0) return 1;
 	if (held) {
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
 /* The holder's set-up, the fork, the command's report; then hold mode (hold.c). Not inlined:
  * its buffers stay out of the stack frame that a holder keeps (main's). */
 static int start(char **argv) {
-	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD };
+	struct hold h = { .events = -1, .notify = -1, .out = -1, .err = -1, .log_dir = AT_FDCWD, .next = -1 };
 	/* nothing inherited reaches the command (fds.c): before the shim opens anything of its own */
 	if (close_inherited_fds() < 0) { perror("uo-shim: closing inherited descriptors"); return 1; }
 	if (events_open(argv[1]) < 0) { perror("uo-shim: events file"); return 1; }
@@ -112,6 +113,9 @@ static int start(char **argv) {
 	/* What is the agent's is opened in the agent's view first: the event log (above), the
 	 * cgroup folders, the log's folder; then the host's namespaces are entered (hostns.c). */
 	static struct cgroup_dirs holder_dirs, unit_dirs;
+	/* a standby (standby.c): its hand-over folder; and the hand-over folder of the next run's standby */
+	if (standby_open(getenv("UO_SHIM_STANDBY"), getenv("UO_SHIM_STANDBY_AGENT"), getenv("UO_SHIM_STANDBY_SEQ")) < 0) { perror("uo-shim: standby folder"); return 1; }
+	h.next = next_open(getenv("UO_SHIM_NEXT"));
 	cgroup_open_dirs(getenv("UO_SHIM_HOLDER_CGROUPS"), &holder_dirs);
 	cgroup_open_dirs(getenv("UO_SHIM_CGROUPS"), &unit_dirs);
 	logcap_init();
@@ -130,6 +134,10 @@ static int start(char **argv) {
 		if (r < 0) emit("note %d CGROUP %d %s", (int)getpid(), -r, dir);
 	}
 	cgroup_close_dirs(&holder_dirs);
+
+	/* a standby waits here until the current run's holder or the agent takes it (standby.c):
+	 * set up but for the notify socket (the current holder's until it ends) and the fork */
+	if (standby_wait() < 0) return 0;
 
 	/* bound in the namespaces the command runs in (the host's, with UO_SHIM_NAMESPACES) */
 	const char *notify_path = getenv("UO_SHIM_NOTIFY_SOCKET");

@@ -1,0 +1,190 @@
+// The standby (issue 19; src/runner/standby.ts, shim/standby.c): a unit that restarts at once
+// (Restart=always, RestartSec=0) has its next holder waiting while its command runs; the running
+// holder starts it when its last process is gone. With real processes and cgroups: the restarts
+// happen through it, one run at a time, every run ending as it ended by itself (never killed by
+// the kills of the run before); a stop, a reopened runner, a unit that may not use it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { harness, waitFor, alive, sleep } from '../support/units.ts';
+import { standbyConfigReason } from '../../src/runner/standby.ts';
+import { configFromSpec } from '../../src/engine/index.ts';
+import type { ServiceUnitSpec } from '../../src/api/types.ts';
+
+/** uo-shim processes whose event log lies under `dir` (by their argv[1]). */
+function shimsUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv[1]?.startsWith(dir)) out.push(Number(e));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+const crashLoop = (out: string): ServiceUnitSpec => ({
+  unit: { startLimitIntervalSec: 0 },
+  // each run: its start, then its end, then exit 1 (%% is a specifier's escape)
+  service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; sleep 0.05; echo "$$$$ end" >> ${out}; exit 1'`], restart: 'always', restartSec: '0' },
+});
+
+const runsOf = (out: string): string[][] => (existsSync(out) ? readFileSync(out, 'utf8') : '').split('\n').filter(Boolean).map((l) => l.split(' '));
+
+test('RestartSec=0: restarts go through the standby, which the ending holder starts; one run at a time, each ends by its own exit 1 (none killed by the run before\'s kills)', { timeout: 30_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  const r = h.open('sb', crashLoop(out));
+  r.start();
+  await waitFor(r, '20 runs', () => runsOf(out).filter(([, w]) => w === 'start').length >= 20, 20_000);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
+  const runs = runsOf(out);
+  t.diagnostic(`restarts ${r.props.NRestarts}, through a standby ${r.standbyRestarts}, started by the ending holder ${r.handedOver}`);
+  // one at a time: every start follows the end of the run before
+  for (let i = 1; i < runs.length; i++) if (runs[i]![1] === 'start') assert.equal(runs[i - 1]![1], 'end', `run ${i}: started before the one before ended`);
+  assert.ok(r.standbyRestarts >= 10, `only ${r.standbyRestarts} of ${r.props.NRestarts} restarts went through a standby`);
+  assert.ok(r.handedOver >= 1, 'no standby was started by the ending holder');
+  // every run but the last (stopped) ended by its exit 1: the kills of a run's end never reached the next
+  const log = h.logs.filter((l) => l.startsWith('sb: ')).join('\n');
+  assert.doesNotMatch(log, /code=killed/, 'a run was killed');
+  assert.ok((log.match(/code=exited, status=1\/FAILURE/g) ?? []).length >= runs.filter(([, w]) => w === 'end').length - 1);
+  assert.equal(r.props.NRestarts + 1, runs.filter(([, w]) => w === 'start').length, 'every run is a restart the engine counted');
+  // nothing of the unit is left: no standby waits, no holder, nothing armed
+  await sleep(200);
+  assert.deepEqual(shimsUnder(r.dir), [], 'a holder of the unit is left');
+  assert.equal(existsSync(join(r.dir, 'next', 'armed')), false);
+  assert.deepEqual(r.unitProcesses(), []);
+});
+
+test('a stop while a standby waits: it ends without running the command; the unit ends inactive and nothing is left', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  const r = h.open('sb-stop', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
+  r.start();
+  await waitFor(r, 'running, a standby waiting', () => runsOf(out).length === 1 && existsSync(join(r.dir, 'next', 'armed')) && shimsUnder(r.dir).length === 2, 5000);
+  const holders = shimsUnder(r.dir);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive', 5000);
+  for (let i = 0; i < 100 && holders.some(alive); i++) await sleep(20);
+  assert.deepEqual(holders.filter(alive), [], 'a holder is left (the standby did not end)');
+  assert.equal(runsOf(out).length, 1, 'the standby ran the command');
+  assert.equal(existsSync(join(r.dir, 'next', 'armed')), false);
+  assert.equal(r.props.NRestarts, 0);
+});
+
+test('the main process killed from outside while a standby waits: the restart is the standby, its command runs once', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  const r = h.open('sb-kill', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
+  r.start();
+  await waitFor(r, 'a standby waiting', () => runsOf(out).length === 1 && existsSync(join(r.dir, 'next', 'armed')) && r.props.MainPID > 0, 5000);
+  const first = r.props.MainPID;
+  process.kill(first, 'SIGKILL');
+  await waitFor(r, 'restarted', (x) => x.props.NRestarts === 1 && x.props.MainPID > 0 && x.props.MainPID !== first && x.props.SubState === 'running', 5000);
+  await sleep(300);
+  assert.equal(runsOf(out).length, 2, 'one run after the kill');
+  assert.equal(r.standbyRestarts, 1);
+  assert.equal(r.props.Result, 'success');
+  assert.equal(alive(r.props.MainPID), true);
+  assert.match(h.logs.join('\n'), /sb-kill: .*code=killed, status=9\/KILL/);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive', 5000);
+});
+
+test('a runner closed and opened again (an agent restart) while a standby waits: the standby ends, the running command is adopted, and the next restart still happens once', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  const r = h.open('sb-reopen', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
+  r.start();
+  await waitFor(r, 'a standby waiting', () => existsSync(join(r.dir, 'next', 'armed')) && shimsUnder(r.dir).length === 2 && r.props.MainPID > 0, 5000);
+  const main = r.props.MainPID;
+  const before = shimsUnder(r.dir);
+  const r2 = h.reopen(r);
+  await sleep(300);
+  assert.equal(before.filter(alive).length, 1, 'the standby ended with its runner; the holder of the command lives');
+  assert.equal(r2.props.MainPID, main);
+  // the reopened runner arms its own standby; the command's end is its restart
+  await waitFor(r2, 'armed again', () => existsSync(join(r2.dir, 'next', 'armed')) && shimsUnder(r2.dir).length === 2, 5000);
+  process.kill(main, 'SIGKILL');
+  await waitFor(r2, 'restarted', (x) => x.props.NRestarts === 1 && x.props.MainPID > 0 && x.props.MainPID !== main, 5000);
+  await sleep(300);
+  assert.equal(runsOf(out).length, 2, 'the command ran once more, not twice');
+  r2.stop();
+  await waitFor(r2, 'stopped', (x) => x.activeState === 'inactive', 5000);
+});
+
+test('which units may use a standby: Restart=always with RestartSec=0 and nothing run or made between two runs', () => {
+  const reason = (service: Record<string, unknown>): string | undefined => {
+    const spec: ServiceUnitSpec = { service: { execStart: ['/bin/true'], restart: 'always', restartSec: '0', ...service } };
+    return standbyConfigReason(configFromSpec(spec, 'x.service'), spec.service);
+  };
+  assert.equal(reason({}), undefined);
+  assert.equal(reason({ type: 'exec' }), undefined);
+  assert.match(reason({ restart: 'on-failure' })!, /Restart=/);
+  assert.match(reason({ restartSec: '100ms' })!, /RestartSec=/);
+  assert.match(reason({ type: 'notify' })!, /Type=/);
+  assert.match(reason({ type: 'oneshot' })!, /Type=/);
+  assert.match(reason({ execStartPre: ['/bin/true'] })!, /ExecstartPre=/i);
+  assert.match(reason({ execStopPost: ['/bin/true'] })!, /ExecstopPost=/i);
+  assert.match(reason({ execStop: ['/bin/true'] })!, /Execstop=/i);
+  assert.match(reason({ restartPreventExitStatus: '3' })!, /RestartPreventExitStatus=/);
+  assert.match(reason({ killMode: 'process' })!, /KillMode=/);
+  assert.match(reason({ environmentFile: ['/etc/x'] })!, /EnvironmentFile=/);
+  assert.match(reason({ privateTmp: true })!, /runtime/);
+  assert.match(reason({ runtimeDirectory: ['x'] })!, /RuntimeDirectory=/);
+  assert.equal(reason({ runtimeDirectory: ['x'], runtimeDirectoryPreserve: 'restart' }), undefined);
+  assert.match(reason({ loadCredential: ['a:/etc/hostname'] })!, /credentials/);
+  assert.match(reason({ dynamicUser: true })!, /DynamicUser=/);
+});
+
+test('a unit that may not use a standby (Restart=on-failure) gets none: its restarts are the agent\'s', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  const spec = crashLoop(out);
+  const r = h.open('sb-none', { ...spec, service: { ...spec.service, restart: 'on-failure' } });
+  r.start();
+  await waitFor(r, '5 runs', () => runsOf(out).filter(([, w]) => w === 'start').length >= 5, 10_000);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
+  assert.equal(r.standbyRestarts, 0);
+  assert.equal(existsSync(join(r.dir, 'next')), false);
+});
+
+test('stops racing a crash loop\'s restarts (10 rounds): once stopped, no run starts after, nothing of the unit is left', { timeout: 60_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  for (let round = 0; round < 10; round++) {
+    const out = join(h.dir, `runs-${round}`);
+    const r = h.open(`sb-race-${round}`, { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exit 1'`], restart: 'always', restartSec: '0' } });
+    r.start();
+    await waitFor(r, 'a few runs', () => runsOf(out).length >= 3 + round, 10_000);
+    r.stop();
+    await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
+    const n = runsOf(out).length;
+    await sleep(150);
+    assert.equal(runsOf(out).length, n, `round ${round}: a run started after the stop completed`);
+    assert.deepEqual(shimsUnder(r.dir), [], `round ${round}: a holder of the unit is left`);
+    assert.deepEqual(r.unitProcesses(), [], `round ${round}: a process of the unit is left`);
+    assert.equal(existsSync(join(r.dir, 'next', 'armed')), false);
+  }
+});
+
+test('a standby runs on its own number only: a `go` left for another standby starts nothing', { timeout: 20_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  const r = h.open('sb-stale', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
+  r.start();
+  await waitFor(r, 'a standby waiting', () => existsSync(join(r.dir, 'next', 'armed')) && shimsUnder(r.dir).length === 2, 5000);
+  // a stale `go` of another number, and a wake-up: the standby looks and goes on waiting
+  writeFileSync(join(r.dir, 'next', 'go'), '999999');
+  const w = openSync(join(r.dir, 'next', 'wake'), constants.O_WRONLY | constants.O_NONBLOCK);
+  writeSync(w, 'g');
+  closeSync(w);
+  await sleep(300);
+  assert.equal(runsOf(out).length, 1, 'the standby ran on a go that was not its own');
+  assert.equal(shimsUnder(r.dir).length, 2, 'the standby went away');
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive', 5000);
+});
