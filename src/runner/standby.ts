@@ -1,6 +1,6 @@
 // The standby: the next run of a unit that restarts at once, started ahead (issue 19).
 //
-// A unit whose every end is followed at once by the same command again (standbyReason(): Restart=
+// A unit whose every end is followed at once by the same command again (standbyConfigReason(): Restart=
 // always, RestartSec=0, nothing run between two runs, no per-run set-up) gets its next holder
 // started while its command runs: a uo-shim set up all but for its notify socket and its fork,
 // waiting on the unit's hand-over folder (shim/standby.c). The holder of the running command
@@ -15,7 +15,8 @@
 // could change that decision (a stop, a reload, a kill, a timeout, a new spec) first takes the
 // standby back (unlink armed): when that fails, the holder took it first, the restart has begun,
 // and the engine hears of the exit before the stop — an order systemd has too. If the engine ever
-// ends up not restarting while a standby runs, the runner ends the standby (unit.ts).
+// ends up in a state that does not lead to a restart (TOWARDS_RESTART) while a standby runs, the
+// runner ends the standby's run with SIGKILL and says so (unit.ts dropStandby()).
 //
 // The hand-over folder, <unit folder>/next:
 //   armed         made by the agent when it arms a standby; unlinked to take it back
@@ -24,11 +25,10 @@
 //   standby.json  the armed standby's spawn record (written before it starts): a restarted agent
 //                 takes back a standby still armed and adopts one already taken
 
-import { closeSync, constants as C, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { closeSync, constants as C, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { rateLimitBelow, type Machine, type ServiceConfig } from '../engine/index.ts';
-import type { SpawnEffect } from './store.ts';
+import type { SpawnEffect, SpawnRecord } from './store.ts';
 import { runtimeNeeds } from './nsruntime.ts';
 import { credentialPlan, hasCredentials } from './credentials.ts';
 import { execDirectories } from './directories.ts';
@@ -48,6 +48,7 @@ export function standbyConfigReason(cfg: ServiceConfig, service: Readonly<Record
   if (cfg.restartMode !== 'normal') return 'RestartMode= is not normal';
   if (cfg.restartPreventExitStatus.statuses.size > 0 || cfg.restartPreventExitStatus.signals.size > 0) return 'RestartPreventExitStatus= is set';
   if (cfg.type !== 'simple' && cfg.type !== 'exec') return `Type=${cfg.type}`;
+  if (cfg.remainAfterExit) return 'RemainAfterExit=yes';
   if (cfg.exec.start.length !== 1) return 'not one ExecStart=';
   for (const k of ['condition', 'startPre', 'startPost', 'stop', 'stopPost', 'reload'] as const) if (cfg.exec[k].length > 0) return `Exec${k}= is set`;
   if (cfg.notifyAccess !== 'none') return 'NotifyAccess= is set';
@@ -74,37 +75,41 @@ export function standbyStateReason(m: Machine, cfg: ServiceConfig, now: number):
   return undefined;
 }
 
-/** The hand-over folder with its FIFO (0700, root's). */
+/** The hand-over folder (0700, the agent's; its FIFO is made by the first standby: shim/standby.c). */
 export function ensureNextDir(unitDir: string): string {
   const d = nextDir(unitDir);
   mkdirSync(d, { recursive: true, mode: 0o700 });
-  if (!existsSync(join(d, 'wake'))) execFileSync('mkfifo', ['-m', '0600', join(d, 'wake')]);
   return d;
 }
 
+/** An armed standby as the runner keeps it: its spawn record, the invocation it was prepared in, and the spawn whose holder may start it. */
+export interface Standby { readonly rec: SpawnRecord; readonly invocationId: string; readonly after: number }
+
 /** What standby.json keeps of an armed standby. */
-export interface StandbyFile { readonly seq: number; readonly effect: SpawnEffect; readonly invocationId: string }
+export interface StandbyFile { readonly seq: number; readonly after: number; readonly effect: SpawnEffect; readonly invocationId: string }
 
 export function writeStandbyFile(unitDir: string, f: StandbyFile): void { writeAtomic(join(nextDir(unitDir), 'standby.json'), JSON.stringify(f)); }
 
 export function readStandbyFile(unitDir: string): StandbyFile | undefined {
   try {
     const v = JSON.parse(readFileSync(join(nextDir(unitDir), 'standby.json'), 'utf8')) as StandbyFile;
-    return Number.isSafeInteger(v.seq) && v.seq > 0 && typeof v.effect === 'object' && v.effect !== null && v.effect.t === 'spawn' && typeof v.invocationId === 'string' ? v : undefined;
+    return Number.isSafeInteger(v.seq) && v.seq > 0 && Number.isSafeInteger(v.after) && v.after > 0 && typeof v.effect === 'object' && v.effect !== null && v.effect.t === 'spawn' && typeof v.invocationId === 'string' ? v : undefined;
   } catch { return undefined; }
 }
 
 export function removeStandbyFile(unitDir: string): void { rmSync(join(nextDir(unitDir), 'standby.json'), { force: true }); }
 
-/** Arms the folder for standby number `seq`, about to start (a `go` of another number starts nothing: shim/standby.c). */
-export function arm(unitDir: string, seq: number): void {
-  const fd = openSync(join(nextDir(unitDir), 'armed'), C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW, 0o600);
+const armedName = (after: number): string => `armed.${after}`;
+
+/** Arms the folder for standby number `seq`, which the holder of spawn `after` (or the agent) may start. */
+export function arm(unitDir: string, after: number, seq: number): void {
+  const fd = openSync(join(nextDir(unitDir), armedName(after)), C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW, 0o600);
   try { writeSync(fd, String(seq)); } finally { closeSync(fd); }
 }
 
 /** Takes the standby back: true when it was (woken, it ends and starts nothing), false when someone took it first. */
-export function takeBack(unitDir: string): boolean {
-  try { unlinkSync(join(nextDir(unitDir), 'armed')); } catch { return false; }
+export function takeBack(unitDir: string, after: number): boolean {
+  try { unlinkSync(join(nextDir(unitDir), armedName(after))); } catch { return false; }
   wake(nextDir(unitDir));
   return true;
 }
@@ -114,6 +119,11 @@ export function retract(unitDir: string): boolean {
   try { unlinkSync(join(nextDir(unitDir), 'go')); } catch { return false; }
   wake(nextDir(unitDir));
   return true;
+}
+
+/** The number a `go` not taken yet names (0: none). */
+export function tokenOf(unitDir: string): number {
+  try { return Number(readFileSync(join(nextDir(unitDir), 'go'), 'utf8')) || 0; } catch { return 0; }
 }
 
 /** The PID a standby's holder gave in its event log's first line ("shim PID"); 0 when none yet. */
@@ -129,6 +139,11 @@ export function standbyRan(spawnFolder: string): boolean {
   try { return readFileSync(join(spawnFolder, 'events'), 'utf8').includes('\nstandby-go '); } catch { return false; }
 }
 
+/** Whether a process is stopped (state T) or gone. */
+export function stoppedNow(pid: number): boolean {
+  try { const st = readFileSync(`/proc/${pid}/stat`, 'utf8'); return /^[TtZX]/.test(st.slice(st.lastIndexOf(')') + 2)); } catch { return true; }
+}
+
 function wake(dir: string): void {
   try {
     const w = openSync(join(dir, 'wake'), C.O_WRONLY | C.O_NONBLOCK | C.O_NOFOLLOW);
@@ -137,10 +152,17 @@ function wake(dir: string): void {
 }
 
 /** Takes the standby for the agent's own restart decision (false: the holder took it first) and wakes it. */
-export function take(unitDir: string): boolean {
+export function take(unitDir: string, after: number): boolean {
   const d = nextDir(unitDir);
   let mine = true;
-  try { renameSync(join(d, 'armed'), join(d, 'go')); } catch { mine = false; }
+  try { renameSync(join(d, armedName(after)), join(d, 'go')); } catch { mine = false; }
   wake(d);
   return mine;
 }
+
+/**
+ * The engine's states from a main process's end to its restart's spawn (service_sigchld_event()
+ * → stop → stop-post → final → auto-restart): a standby lives through them; in any other (exited,
+ * dead, failed, a reload, a stop's) it is ended.
+ */
+export const TOWARDS_RESTART: ReadonlySet<string> = new Set(['running', 'stop-sigterm', 'stop-sigkill', 'stop-post', 'final-sigterm', 'final-sigkill', 'dead-before-auto-restart', 'failed-before-auto-restart', 'auto-restart', 'auto-restart-queued']);

@@ -28,7 +28,7 @@ import { exitWatched, prepareLaunch, startShim } from './launch.ts';
 import type { ForkServer } from './forkserver.ts';
 import { removePrivateTmp, shimHasFeature, truthy } from './sandbox.ts';
 import { restartLead } from './restartlead.ts';
-import { arm, ensureNextDir, nextDir, readStandbyFile, removeStandbyFile, retract, shimLinePid, standbyConfigReason, standbyRan, standbyStateReason, take, takeBack, writeStandbyFile } from './standby.ts';
+import { arm, ensureNextDir, nextDir, readStandbyFile, removeStandbyFile, retract, shimLinePid, standbyConfigReason, standbyRan, standbyStateReason, stoppedNow, take, takeBack, tokenOf, TOWARDS_RESTART, writeStandbyFile, type Standby } from './standby.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
@@ -935,7 +935,9 @@ export class UnitRunner {
   /** A spawn that could not start (service_spawn() failed): the engine is told, as systemd's "Failed to spawn" paths. */
   private notSpawned(rec: SpawnRecord, why: string, message = why): void {
     this.log('warning', `${this.unitName}: ${rec.kind}[${rec.index}] ${why}`);
-    if (this.adopting.delete(rec)) takeBack(this.dir);
+    // an adopted standby whose record could not be written: ended (its holder may have started it)
+    const after = this.adopting.get(rec);
+    if (after !== undefined) { this.adopting.delete(rec); this.dropStandby({ rec, invocationId: this.invocationId, after }, why); }
     rec.done = true;
     try { removeSpawnDir(rec); } catch { /* a read-only state folder: left behind, harmless */ }
     this.spawns = this.spawns.filter((s) => s !== rec);
@@ -946,7 +948,8 @@ export class UnitRunner {
   }
 
   private spawnShim(e: SpawnEffect, rec: SpawnRecord): void {
-    if (this.adopting.delete(rec)) { this.goStandby(rec); return; }
+    const after = this.adopting.get(rec);
+    if (after !== undefined) { this.adopting.delete(rec); this.goStandby(rec, after); return; }
     const l = this.prepareSpawn(e, rec, (why, message) => this.notSpawned(rec, why, message));
     if (!l) return;
     if (e.role === 'main' && e.kind === 'start') this.mainCommandLine = [l.path, ...l.argv.slice(1)].join(' ');
@@ -1043,20 +1046,22 @@ export class UnitRunner {
     }
     // its holder hands the next run over to a standby when it ends (standby.ts)
     if (e.role === 'main' && e.kind === 'start' && e.index === 0 && this.standbyAllowed()) {
-      try { l.shimEnv['UO_SHIM_NEXT'] = ensureNextDir(this.dir); } catch { /* no hand-over: the agent spawns the next run itself */ }
+      try { l.shimEnv['UO_SHIM_NEXT'] = this.nextMade ??= ensureNextDir(this.dir); l.shimEnv['UO_SHIM_NEXT_SEQ'] = String(rec.seq); } catch { /* no hand-over: the agent spawns the next run itself */ }
     }
     return l;
   }
 
   // ---- the standby (standby.ts) ----------------------------------------------------------------
 
-  /** The armed (or taken) standby: the next run's spawn, until the restart's spawn adopts it or it is taken back. */
-  private standby: { rec: SpawnRecord; invocationId: string } | undefined;
-  /** Spawn records adopted from a standby, between the decision's write-ahead and their execute(). */
-  private readonly adopting = new Set<SpawnRecord>();
+  /** The armed (or taken) standby: the next run's spawn, until the restart's spawn adopts it or it is taken back; `after`: the spawn whose holder may start it. */
+  private standby: Standby | undefined;
+  /** Spawn records adopted from a standby, between the decision's write-ahead and their execute(), with the spawn whose holder could start them. */
+  private readonly adopting = new Map<SpawnRecord, number>();
   /** Why the spec's runs are not handed over (standbyConfigReason(), the shim, UNIT_OPERATOR_STANDBY=0), for the spec it was judged for. */
   private standbyJudged: { spec: ServiceUnitSpec; why: string | undefined } | undefined;
-  /** The last standby could not be prepared: none again until the spec changes. */
+  /** The hand-over folder, once made (ensureNextDir()). */
+  private nextMade: string | undefined;
+  /** A standby could not be prepared or did not wait: none again until the spec changes. */
   private standbyFailed: ServiceUnitSpec | undefined;
 
   private standbyAllowed(): boolean {
@@ -1072,59 +1077,63 @@ export class UnitRunner {
   private afterDispatch(): void {
     if (this.dispatching || this.batchDepth > 0 || this.closed) return;
     if (this.standby) {
-      if (STOPPED.has(this.machine.state) || this.machine.forbidRestart) this.dropStandby('the unit is not restarting');
+      if (!TOWARDS_RESTART.has(this.machine.state) || this.machine.forbidRestart) this.dropStandby(this.standby, `the unit is ${this.machine.state}, not restarting`);
       return;
     }
     if (this.machine.state !== 'running' || !this.standbyAllowed() || this.standbyFailed === this.spec) return;
     if (this.opts.related?.() === true || this.refusal !== undefined || this.stateRefused || this.writeError !== undefined || this.leftToDeadline() > 0) return;
     if (standbyStateReason(this.machine, this.cfg, this.clock()) !== undefined) return;
-    // as soon as the running command's spawn is decided: the holder before it has said "empty",
-    // so it has made its hand-over (shim/hold.c) and takes nothing meant for the next run
+    // as soon as the running command's spawn is decided; only its holder may start the standby (armed.<its number>)
     const main = this.spawns.find((s) => s.role === 'main' && s.kind === 'start' && s.index === 0 && !s.done && s.effect !== undefined);
-    if (!main) return;
-    this.armStandby(main.effect!);
+    if (main) this.armStandby(main);
   }
 
-  private armStandby(e: SpawnEffect): void {
+  private armStandby(main: SpawnRecord): void {
+    const e = main.effect!;
     const rec = newSpawnRecord(this.dir, ++this.seq, e);
+    const s: Standby = { rec, invocationId: this.invocationId, after: main.seq };
     this.dirty = true; // the sequence number reaches the state with the next write
     const gaveUp = (why: string): void => {
       this.standbyFailed = this.spec;
-      takeBack(this.dir);
+      this.nextMade = undefined;
+      takeBack(this.dir, s.after);
       this.placed.delete(rec);
-      try { removeSpawnDir(rec); } catch { /* left behind, harmless */ }
+      try { removeStandbyFile(this.dir); removeSpawnDir(rec); } catch { /* left behind, harmless */ }
       this.log('notice', `${this.unitName}: no standby for its next run (${why}); its restarts are spawned by the agent`);
     };
-    try { ensureNextDir(this.dir); arm(this.dir, rec.seq); } catch (err) { gaveUp(fsErrorText(err)); return; }
     let why: string | undefined;
     const l = this.prepareSpawn(e, rec, (w) => { why = w; });
     if (!l) { gaveUp(why ?? 'its set-up failed'); return; }
     l.shimEnv['UO_SHIM_STANDBY'] = nextDir(this.dir);
     l.shimEnv['UO_SHIM_STANDBY_AGENT'] = String(process.pid);
     l.shimEnv['UO_SHIM_STANDBY_SEQ'] = String(rec.seq);
-    // write-ahead: a restarted agent takes back or adopts what this file names (standby.ts)
-    try { writeStandbyFile(this.dir, { seq: rec.seq, effect: e, invocationId: this.invocationId }); } catch (err) { gaveUp(fsErrorText(err)); return; }
+    l.shimEnv['UO_SHIM_STANDBY_AFTER'] = String(s.after);
+    // write-ahead: a restarted agent takes back or adopts what this file names (standby.ts); then armed
+    try {
+      this.nextMade ??= ensureNextDir(this.dir);
+      writeStandbyFile(this.dir, { seq: rec.seq, after: s.after, effect: e, invocationId: this.invocationId });
+      arm(this.dir, s.after, rec.seq);
+    } catch (err) { gaveUp(fsErrorText(err)); return; }
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure);
-    this.standby = { rec, invocationId: this.invocationId };
+    this.standby = s;
     rec.bootId = bootId();
     rec.started = true;
     const known = (pid: number): void => { if (!rec.done && rec.shimPid !== pid) { rec.shimPid = pid; rec.shimStart = startTime(pid); } };
-    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.standbyExited(rec), this.opts.forkServer, known);
+    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.standbyExited(s), this.opts.forkServer, known);
     if (rec.shimPid > 0) rec.shimStart = startTime(rec.shimPid);
   }
 
-  /** A standby's holder ended: adopted, its exit is read as any spawn's; not adopted and never taken, it is forgotten. */
-  private standbyExited(rec: SpawnRecord): void {
-    if (this.standby?.rec !== rec) { this.poll(rec); return; }
-    if (standbyRan(rec.dir)) return; // taken and run: the restart's spawn reads what it did
-    takeBack(this.dir);
-    this.forgetStandby();
+  /** A standby's holder ended: adopted, its exit is read as any spawn's; forgotten, nothing; not run, it is forgotten. */
+  private standbyExited(s: Standby): void {
+    if (this.spawns.includes(s.rec)) { this.poll(s.rec); return; }
+    if (this.standby !== s || standbyRan(s.rec.dir)) return; // taken and run: the restart's spawn reads what it did
+    // it ended while armed (it could not wait: no pidfd, its folder; or killed): no standby again for this spec
+    if (takeBack(this.dir, s.after)) { this.standbyFailed = this.spec; this.log('notice', `${this.unitName}: its standby (uo-shim ${s.rec.shimPid}) ended without being taken; its restarts are spawned by the agent`); }
+    this.forgetStandby(s);
   }
 
-  private forgetStandby(): void {
-    const s = this.standby;
-    if (!s) return;
-    this.standby = undefined;
+  private forgetStandby(s: Standby): void {
+    if (this.standby === s) this.standby = undefined;
     this.placed.delete(s.rec);
     this.setupFailures.delete(s.rec);
     try { removeStandbyFile(this.dir); removeSpawnDir(s.rec); } catch { /* left behind, harmless */ }
@@ -1133,30 +1142,31 @@ export class UnitRunner {
   /**
    * Something that may change the engine's restart decision (a stop, a reload, a kill, a timeout,
    * a new spec) comes: the standby is taken back. When its holder took it first, the restart has
-   * begun: the exit lines are read now, so that the engine hears of the exit before what comes.
+   * begun: the exit lines are read now (unless they are being read: a batch's own event), so that
+   * the engine hears of the exit before what comes.
    */
   private settleStandby(): void {
-    if (!this.standby) return;
-    if (takeBack(this.dir)) { this.forgetStandby(); return; }
-    for (const s of this.spawns) if (!s.done) this.poll(s);
-  }
-
-  /** Ends a standby the engine will not adopt (taken back, or its command killed when it was taken). */
-  private dropStandby(why: string): void {
     const s = this.standby;
     if (!s) return;
-    if (!takeBack(this.dir) && !retract(this.dir)) {
-      // taken, and its `go` taken by the standby: its command runs or is about to. The holder is
-      // stopped first (it forks nothing more), then what it started and itself are killed
+    if (takeBack(this.dir, s.after)) { this.forgetStandby(s); return; }
+    if (this.batchDepth === 0) for (const r of this.spawns) if (!r.done) this.poll(r);
+  }
+
+  /** Ends a standby the engine will not adopt: taken back; or, taken, its `go` retracted; or, running, its processes killed. */
+  private dropStandby(s: Standby, why: string): void {
+    if (!takeBack(this.dir, s.after) && !retract(this.dir)) {
+      // its command runs or is about to: its holder is stopped first (it forks nothing more), then
+      // what it started and itself are killed
       const holder = s.rec.shimPid > 0 ? s.rec.shimPid : shimLinePid(s.rec.dir);
       if (holder > 0 && isShimOf(holder, s.rec.dir)) {
         signal(holder, 19);
+        for (let i = 0; i < 200 && !stoppedNow(holder); i++) { /* SIGSTOP lands at once on a running process; bounded */ }
         for (const pid of descendants([holder])) signal(pid, 9);
         signal(holder, 9);
-        this.log('warning', `${this.unitName}: the run its holder had started at once (standby, uo-shim ${holder}) is ended: ${why}`);
+        this.log('warning', `${this.unitName}: the run its holder had started at once (standby, uo-shim ${holder}) is ended with SIGKILL: ${why}`);
       }
     }
-    this.forgetStandby();
+    this.forgetStandby(s);
   }
 
   /** Adopts the standby as the engine's spawn `e`, when it is that spawn; else ends it (the engine spawns anew). */
@@ -1165,19 +1175,19 @@ export class UnitRunner {
     if (!s) return undefined;
     if (e.role !== 'main' || e.kind !== 'start' || e.index !== 0 || s.invocationId !== this.invocationId || JSON.stringify(e) !== JSON.stringify(s.rec.effect)
       || (this.cgroup !== undefined && this.cgroupRemoved !== undefined) || (s.rec.shimPid > 0 && !shimAlive(s.rec) && !standbyRan(s.rec.dir))) {
-      this.dropStandby('the restart is not the one it was prepared for');
+      this.dropStandby(s, 'the restart is not the one it was prepared for');
       return undefined;
     }
     this.standby = undefined;
-    this.adopting.add(s.rec);
+    this.adopting.set(s.rec, s.after);
     this.spawns.push(s.rec);
     return s.rec;
   }
 
   /** The adopted standby starts (if its holder has not started it already) and is read as the restart's spawn. */
-  private goStandby(rec: SpawnRecord): void {
+  private goStandby(rec: SpawnRecord, after: number): void {
     this.standbyRestarts++;
-    if (!take(this.dir)) this.handedOver++;
+    if (!take(this.dir, after)) this.handedOver++;
     try { removeStandbyFile(this.dir); } catch { /* the state file names it now */ }
     if (this.cgroup) { this.pendingRemoval = false; this.cgroupRemoved = undefined; }
     this.tail.watch(rec);
@@ -1185,21 +1195,21 @@ export class UnitRunner {
     this.poll(rec);
   }
 
-  /** A restarted agent's standby: taken back if still armed, kept for adoption if taken. */
+  /** A restarted agent's standby: taken back if still armed, kept for adoption if taken, started if adopted. */
   private recoverStandby(): void {
     const f = readStandbyFile(this.dir);
     if (!f) return;
     this.seq = Math.max(this.seq, f.seq);
     const rec = newSpawnRecord(this.dir, f.seq, f.effect);
-    if (this.spawns.some((s) => s.seq === f.seq)) { removeStandbyFile(this.dir); return; }
-    if (takeBack(this.dir) || !existsSync(eventsPath(rec.dir))) {
-      try { removeStandbyFile(this.dir); removeSpawnDir(rec); } catch { /* left behind */ }
-      return;
-    }
+    const adopted = this.spawns.find((r) => r.seq === f.seq);
+    if (adopted) { take(this.dir, f.after); removeStandbyFile(this.dir); return; } // the write-ahead was done, its go may not have been
+    const s: Standby = { rec, invocationId: f.invocationId, after: f.after };
     rec.started = true;
-    this.standby = { rec, invocationId: f.invocationId };
     rec.shimPid = shimLinePid(rec.dir);
-    if (rec.shimPid > 0) rec.shimStart = startTime(rec.shimPid);
+    if (rec.shimPid > 0 && isShimOf(rec.shimPid, rec.dir)) rec.shimStart = startTime(rec.shimPid); else rec.shimPid = 0;
+    // still armed: taken back; taken (its go, or its command started): kept for the restart to adopt; else gone
+    if (!takeBack(this.dir, f.after) && (tokenOf(this.dir) === f.seq || standbyRan(rec.dir))) { this.standby = s; return; }
+    this.forgetStandby(s);
   }
 
   /**
@@ -1222,6 +1232,11 @@ export class UnitRunner {
       return false;
     };
     return { holders: () => m.holders(), pids: () => m.pids().filter((p) => !theirs(p)), has: (p) => !theirs(p) && m.has(p), cgroup: m.cgroup };
+  }
+
+  /** Whether the unit's cgroup holds a process of the unit's (the standby's, not adopted yet, are not). */
+  private populatedNow(cg: UnitCgroup): boolean {
+    return isPopulated(cg) && (this.standby === undefined || this.membershipNow().pids().length > 0);
   }
 
   /** Spawns whose command has not exec()ed yet (no "exec" or "exec-failed" line read). */
@@ -1486,7 +1501,7 @@ export class UnitRunner {
    */
   private groupDone(): void {
     const cg = this.cgroup;
-    if (cg && !this.cgroupHold && cgroupExists(cg) && isPopulated(cg) && (this.standby === undefined || this.membershipNow().pids().length > 0)) {
+    if (cg && !this.cgroupHold && cgroupExists(cg) && this.populatedNow(cg)) {
       if (!this.awaitingEmpty) this.log('notice', `${this.unitName}: its uo-shims are done but processes remain in its cgroup (PID ${cgroupPids(cg).join(', ')}); waiting for them to end`);
       this.awaitingEmpty = true;
       this.watchEmpty(cg);
@@ -1503,7 +1518,7 @@ export class UnitRunner {
     const f = eventsFile(cg);
     if (!f || this.emptyWatch || this.closed) return;
     try {
-      this.emptyWatch = watch(f, () => { if (this.awaitingEmpty && !isPopulated(cg)) this.groupDone(); });
+      this.emptyWatch = watch(f, () => { if (this.awaitingEmpty && !this.populatedNow(cg)) this.groupDone(); });
       this.emptyWatch.on('error', () => this.unwatchEmpty());
       this.emptyWatch.unref();
     } catch { /* polled each tick */ }
@@ -1587,7 +1602,7 @@ export class UnitRunner {
     const cg = this.cgroup;
     if (!cg || this.closed) return;
     this.checkOom();
-    if (this.awaitingEmpty && !(cgroupExists(cg) && isPopulated(cg))) this.groupDone();
+    if (this.awaitingEmpty && !(cgroupExists(cg) && this.populatedNow(cg))) this.groupDone();
     if (this.cgroupHold !== undefined && !(cgroupExists(cg) && isPopulated(cg))) {
       this.log('notice', `${this.unitName}: the processes in its cgroup are gone; the unit may start again`);
       const i = this.problems.indexOf(this.cgroupHold);
@@ -1633,7 +1648,7 @@ export class UnitRunner {
     if (this.dirty && !this.dispatching && this.batchDepth === 0 && !this.stateRefused) this.flush(); // a quiet batch's changes (poll())
     if (!this.dirty) this.removeDropped(); // the folders a written state no longer follows
     // a standby still armed ends (a next agent adopts one its holder took: recoverStandby())
-    if (this.standby && takeBack(this.dir)) this.forgetStandby();
+    if (this.standby && takeBack(this.dir, this.standby.after)) this.forgetStandby(this.standby);
     this.closed = true;
     this.unwatchEmpty();
     this.timer.disarm();

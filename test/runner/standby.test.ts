@@ -31,6 +31,9 @@ const crashLoop = (out: string): ServiceUnitSpec => ({
   service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; sleep 0.05; echo "$$$$ end" >> ${out}; exit 1'`], restart: 'always', restartSec: '0' },
 });
 
+/** Whether a standby is armed in the unit's hand-over folder (next/armed.<spawn>). */
+const armed = (dir: string): boolean => existsSync(join(dir, 'next')) && readdirSync(join(dir, 'next')).some((f) => f.startsWith('armed.'));
+
 const runsOf = (out: string): string[][] => (existsSync(out) ? readFileSync(out, 'utf8') : '').split('\n').filter(Boolean).map((l) => l.split(' '));
 
 test('RestartSec=0: restarts go through the standby, which the ending holder starts; one run at a time, each ends by its own exit 1 (none killed by the run before\'s kills)', { timeout: 30_000 }, async (t) => {
@@ -55,7 +58,7 @@ test('RestartSec=0: restarts go through the standby, which the ending holder sta
   // nothing of the unit is left: no standby waits, no holder, nothing armed
   await sleep(200);
   assert.deepEqual(shimsUnder(r.dir), [], 'a holder of the unit is left');
-  assert.equal(existsSync(join(r.dir, 'next', 'armed')), false);
+  assert.equal(armed(r.dir), false);
   assert.deepEqual(r.unitProcesses(), []);
 });
 
@@ -64,14 +67,14 @@ test('a stop while a standby waits: it ends without running the command; the uni
   const out = join(h.dir, 'runs');
   const r = h.open('sb-stop', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
   r.start();
-  await waitFor(r, 'running, a standby waiting', () => runsOf(out).length === 1 && existsSync(join(r.dir, 'next', 'armed')) && shimsUnder(r.dir).length === 2, 5000);
+  await waitFor(r, 'running, a standby waiting', () => runsOf(out).length === 1 && armed(r.dir) && shimsUnder(r.dir).length === 2, 5000);
   const holders = shimsUnder(r.dir);
   r.stop();
   await waitFor(r, 'stopped', (x) => x.activeState === 'inactive', 5000);
   for (let i = 0; i < 100 && holders.some(alive); i++) await sleep(20);
   assert.deepEqual(holders.filter(alive), [], 'a holder is left (the standby did not end)');
   assert.equal(runsOf(out).length, 1, 'the standby ran the command');
-  assert.equal(existsSync(join(r.dir, 'next', 'armed')), false);
+  assert.equal(armed(r.dir), false);
   assert.equal(r.props.NRestarts, 0);
 });
 
@@ -80,7 +83,7 @@ test('the main process killed from outside while a standby waits: the restart is
   const out = join(h.dir, 'runs');
   const r = h.open('sb-kill', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
   r.start();
-  await waitFor(r, 'a standby waiting', () => runsOf(out).length === 1 && existsSync(join(r.dir, 'next', 'armed')) && r.props.MainPID > 0, 5000);
+  await waitFor(r, 'a standby waiting', () => runsOf(out).length === 1 && armed(r.dir) && r.props.MainPID > 0, 5000);
   const first = r.props.MainPID;
   process.kill(first, 'SIGKILL');
   await waitFor(r, 'restarted', (x) => x.props.NRestarts === 1 && x.props.MainPID > 0 && x.props.MainPID !== first && x.props.SubState === 'running', 5000);
@@ -99,7 +102,7 @@ test('a runner closed and opened again (an agent restart) while a standby waits:
   const out = join(h.dir, 'runs');
   const r = h.open('sb-reopen', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
   r.start();
-  await waitFor(r, 'a standby waiting', () => existsSync(join(r.dir, 'next', 'armed')) && shimsUnder(r.dir).length === 2 && r.props.MainPID > 0, 5000);
+  await waitFor(r, 'a standby waiting', () => armed(r.dir) && shimsUnder(r.dir).length === 2 && r.props.MainPID > 0, 5000);
   const main = r.props.MainPID;
   const before = shimsUnder(r.dir);
   const r2 = h.reopen(r);
@@ -107,7 +110,7 @@ test('a runner closed and opened again (an agent restart) while a standby waits:
   assert.equal(before.filter(alive).length, 1, 'the standby ended with its runner; the holder of the command lives');
   assert.equal(r2.props.MainPID, main);
   // the reopened runner arms its own standby; the command's end is its restart
-  await waitFor(r2, 'armed again', () => existsSync(join(r2.dir, 'next', 'armed')) && shimsUnder(r2.dir).length === 2, 5000);
+  await waitFor(r2, 'armed again', () => armed(r2.dir) && shimsUnder(r2.dir).length === 2, 5000);
   process.kill(main, 'SIGKILL');
   await waitFor(r2, 'restarted', (x) => x.props.NRestarts === 1 && x.props.MainPID > 0 && x.props.MainPID !== main, 5000);
   await sleep(300);
@@ -127,6 +130,7 @@ test('which units may use a standby: Restart=always with RestartSec=0 and nothin
   assert.match(reason({ restartSec: '100ms' })!, /RestartSec=/);
   assert.match(reason({ type: 'notify' })!, /Type=/);
   assert.match(reason({ type: 'oneshot' })!, /Type=/);
+  assert.match(reason({ remainAfterExit: true })!, /RemainAfterExit=/);
   assert.match(reason({ execStartPre: ['/bin/true'] })!, /ExecstartPre=/i);
   assert.match(reason({ execStopPost: ['/bin/true'] })!, /ExecstopPost=/i);
   assert.match(reason({ execStop: ['/bin/true'] })!, /Execstop=/i);
@@ -167,7 +171,7 @@ test('stops racing a crash loop\'s restarts (10 rounds): once stopped, no run st
     assert.equal(runsOf(out).length, n, `round ${round}: a run started after the stop completed`);
     assert.deepEqual(shimsUnder(r.dir), [], `round ${round}: a holder of the unit is left`);
     assert.deepEqual(r.unitProcesses(), [], `round ${round}: a process of the unit is left`);
-    assert.equal(existsSync(join(r.dir, 'next', 'armed')), false);
+    assert.equal(armed(r.dir), false);
   }
 });
 
@@ -176,7 +180,7 @@ test('a standby runs on its own number only: a `go` left for another standby sta
   const out = join(h.dir, 'runs');
   const r = h.open('sb-stale', { unit: { startLimitIntervalSec: 0 }, service: { execStart: [`/bin/sh -c 'echo "$$$$ start" >> ${out}; exec sleep 30'`], restart: 'always', restartSec: '0' } });
   r.start();
-  await waitFor(r, 'a standby waiting', () => existsSync(join(r.dir, 'next', 'armed')) && shimsUnder(r.dir).length === 2, 5000);
+  await waitFor(r, 'a standby waiting', () => armed(r.dir) && shimsUnder(r.dir).length === 2, 5000);
   // a stale `go` of another number, and a wake-up: the standby looks and goes on waiting
   writeFileSync(join(r.dir, 'next', 'go'), '999999');
   const w = openSync(join(r.dir, 'next', 'wake'), constants.O_WRONLY | constants.O_NONBLOCK);

@@ -16,6 +16,7 @@
  *                                              open across exec
  *   UO_SHIM_LOG, UO_SHIM_LOG_MAX                 the log (logcap.c)
  *   UO_SHIM_NOTIFY_SOCKET                        the notify socket's path, removed at the end
+ *   UO_SHIM_NEXT_SEQ                             this spawn's number: the standby it may start (standby.c)
  *
  * So the holder drops the set-up's pages (stack, heap, the sandbox and seccomp settings in its
  * environment) and keeps a fresh image's few. A shim started by anyone else with UO_SHIM_HOLD
@@ -66,10 +67,10 @@ void hold_exec(int self_fd, char **argv, const struct hold *h) {
 	if (self_fd < 0 || prctl(PR_GET_CHILD_SUBREAPER, &reaper) < 0 || !reaper) return;
 	char hold[96];
 	snprintf(hold, sizeof hold, "UO_SHIM_HOLD=%d,%d,%d,%d,%d,%d", h->events, h->notify, h->out, h->err, h->log_dir, h->next);
-	char *env[5] = { hold };
+	char *env[6] = { hold };
 	int n = 1;
-	const char *names[] = { "UO_SHIM_LOG", "UO_SHIM_LOG_MAX", "UO_SHIM_NOTIFY_SOCKET" };
-	for (int i = 0; i < 3; i++) if ((env[n] = env_entry(names[i]))) n++;
+	const char *names[] = { "UO_SHIM_LOG", "UO_SHIM_LOG_MAX", "UO_SHIM_NOTIFY_SOCKET", "UO_SHIM_NEXT_SEQ" };
+	for (int i = 0; i < 4; i++) if ((env[n] = env_entry(names[i]))) n++;
 	env[n] = NULL;
 	const int fds[] = { h->events, h->notify, h->out, h->err, h->log_dir, h->next };
 	for (int i = 0; i < 6; i++) keep_open(fds[i], 1);
@@ -122,7 +123,7 @@ int hold_loop(const struct hold *h) {
 				 * armed one, may start (standby.c) — before "empty": an agent that has read it
 				 * knows this holder takes no standby any more */
 				if (h->notify_path && h->notify >= 0) unlink(h->notify_path);
-				next_hand_over(h->next);
+				next_hand_over(h->next, getenv("UO_SHIM_NEXT_SEQ"));
 				emit("empty %llu", monotonic_us());
 				return 0;
 			}

@@ -114,7 +114,7 @@ static int start(char **argv) {
 	 * cgroup folders, the log's folder; then the host's namespaces are entered (hostns.c). */
 	static struct cgroup_dirs holder_dirs, unit_dirs;
 	/* a standby (standby.c): its hand-over folder; and the hand-over folder of the next run's standby */
-	if (standby_open(getenv("UO_SHIM_STANDBY"), getenv("UO_SHIM_STANDBY_AGENT"), getenv("UO_SHIM_STANDBY_SEQ")) < 0) { perror("uo-shim: standby folder"); return 1; }
+	if (standby_open(getenv("UO_SHIM_STANDBY"), getenv("UO_SHIM_STANDBY_AGENT"), getenv("UO_SHIM_STANDBY_SEQ"), getenv("UO_SHIM_STANDBY_AFTER")) < 0) { perror("uo-shim: standby folder"); return 1; }
 	h.next = next_open(getenv("UO_SHIM_NEXT"));
 	cgroup_open_dirs(getenv("UO_SHIM_HOLDER_CGROUPS"), &holder_dirs);
 	cgroup_open_dirs(getenv("UO_SHIM_CGROUPS"), &unit_dirs);
