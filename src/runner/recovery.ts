@@ -11,7 +11,8 @@
 
 import { ACTIVE_STATE, INITIAL_MACHINE, type Machine } from '../engine/index.ts';
 import { descendants, isAlive } from './procfs.ts';
-import { fsErrorText, recoverFromEventLogs, recoveredSpawnRecord, setAsideDamaged, shimAlive, stateLabel, type UnitState } from './store.ts';
+import { fsErrorText, recoverFromEventLogs, recoveredSpawnRecord, setAsideDamaged, shimAlive, spawnDir, stateLabel, type UnitState } from './store.ts';
+import { readStandbyFile } from './standby.ts';
 
 type Say = (level: 'info' | 'notice' | 'warning', message: string) => void;
 
@@ -25,9 +26,15 @@ export interface Recovery {
 
 const plural = (n: number, one: string, many: string): string => (n === 1 ? one : many);
 
+/** The spawn folder of the standby next/standby.json names, if any (standby.ts). */
+function standbyFolder(dir: string): Set<string> {
+  const f = readStandbyFile(dir);
+  return new Set(f ? [spawnDir(dir, f.seq, 'start', 0)] : []);
+}
+
 /** Recovers a unit whose state file `path` is damaged (`why`) from its event logs; says what it did. */
 export function recoverState(dir: string, unitName: string, path: string, why: string, type: string, say: Say): Recovery {
-  const found = recoverFromEventLogs(dir);
+  const found = recoverFromEventLogs(dir, standbyFolder(dir)); // a standby is not a spawn until adopted (standby.ts)
   for (const r of found.refused) say('warning', `refusing ${r}; it is not used to recover ${unitName}`);
   let moved: string;
   try { moved = `it was moved to ${setAsideDamaged(dir)}`; } catch (e) { moved = `it could not be moved aside (${fsErrorText(e)})`; }
@@ -65,7 +72,8 @@ export function recoverState(dir: string, unitName: string, path: string, why: s
  * logs of spawns the state does not follow (usually none).
  */
 export function contradiction(dir: string, s: UnitState): string | undefined {
-  const followed = new Set(s.spawns.filter((r) => !r.done).map((r) => r.dir));
+  // (and the standby next/standby.json names: not the state's until adopted, standby.ts)
+  const followed = new Set([...s.spawns.filter((r) => !r.done).map((r) => r.dir), ...standbyFolder(dir)]);
   const stray = recoverFromEventLogs(dir, followed).spawns.filter((l) => l.live);
   if (stray.length > 0) return `it does not follow ${stray.map((l) => `${l.dir} (uo-shim PID ${l.shimPid})`).join(', ')}, which still ${plural(stray.length, 'runs', 'run')}`;
   // a spawn is made by a decision that changed the state: a machine that never changed state (no
@@ -73,7 +81,7 @@ export function contradiction(dir: string, s: UnitState): string | undefined {
   // one) cannot hold a live one; believed, it would start a second copy beside it
   if (s.machine.timestamps.stateChange === undefined && s.spawns.some((r) => !r.done)) {
     // (its records may not know their shim's PID yet: the event logs say whether one runs)
-    const held = recoverFromEventLogs(dir, new Set()).spawns.find((l) => l.live);
+    const held = recoverFromEventLogs(dir, standbyFolder(dir)).spawns.find((l) => l.live);
     if (held) return `its machine never changed state while ${held.dir} (uo-shim PID ${held.shimPid}) still runs`;
   }
   const active = ACTIVE_STATE[s.machine.state];

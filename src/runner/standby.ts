@@ -114,6 +114,9 @@ export function takeBack(unitDir: string, after: number): boolean {
   return true;
 }
 
+/** Sleeps `ms` (synchronous; for a bounded wait on a signal's delivery). */
+export function pause(ms: number): void { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); }
+
 /** Takes back a `go` the standby has not taken yet (true: it ends without running anything, woken). */
 export function retract(unitDir: string): boolean {
   try { unlinkSync(join(nextDir(unitDir), 'go')); } catch { return false; }

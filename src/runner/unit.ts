@@ -28,14 +28,14 @@ import { exitWatched, prepareLaunch, startShim } from './launch.ts';
 import type { ForkServer } from './forkserver.ts';
 import { removePrivateTmp, shimHasFeature, truthy } from './sandbox.ts';
 import { restartLead } from './restartlead.ts';
-import { arm, ensureNextDir, nextDir, readStandbyFile, removeStandbyFile, retract, shimLinePid, standbyConfigReason, standbyRan, standbyStateReason, stoppedNow, take, takeBack, tokenOf, TOWARDS_RESTART, writeStandbyFile, type Standby } from './standby.ts';
+import { arm, ensureNextDir, nextDir, pause, readStandbyFile, removeStandbyFile, retract, shimLinePid, standbyConfigReason, standbyRan, standbyStateReason, stoppedNow, take, takeBack, tokenOf, TOWARDS_RESTART, writeStandbyFile, type Standby } from './standby.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
 import { expandSpecifiers } from './environment.ts';
 import { createSpawnDir, ensureUnitDir, eventsPath, hasSpawnEvents, journalPath, newSpawnRecord, prepareNotifySocket, removeSpawnDir, writeUnitState, type SpawnEffect, type SpawnRecord } from './store.ts';
 import { readRuntimeRecord, runtimeRecordPath, writeRuntimeRecord, type RuntimeRecord } from './store.ts';
-import { fsErrorText, isShimOf, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, stateLabel, StateError, unwritable } from './store.ts';
+import { fsErrorText, isHolderOf, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, stateLabel, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
 import { LogGate } from './loggate.ts';
 import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
@@ -277,6 +277,7 @@ export class UnitRunner {
       r.rejoinRuntime();
       r.mainCommandLine = saved.mainCommandLine;
       r.id = saved.id;
+      r.recoverStandby(); // before the spawns are watched or spawned again: an adopted standby may be either
       for (const s of r.spawns) if (!s.done) {
         if (!s.started && !hasSpawnEvents(s)) { r.respawn(s); continue; }
         r.tail.watch(s);
@@ -289,6 +290,7 @@ export class UnitRunner {
     r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
     if (recovery) r.persist();
     r.adoptIpcOwner();
+    r.opened = true;
     return r;
   }
 
@@ -335,7 +337,7 @@ export class UnitRunner {
   private adoptCgroup(stateInOrder: boolean): void {
     const cg = this.cgroup;
     if (!cg || !cgroupExists(cg) || !isPopulated(cg)) return;
-    const live = this.spawns.some((s) => !s.done && s.shimPid > 0 && shimAlive(s));
+    const live = this.spawns.some((s) => !s.done && s.shimPid > 0 && shimAlive(s)) || (this.standby !== undefined && this.standby.rec.shimPid > 0 && shimAlive(this.standby.rec));
     const pids = cgroupPids(cg);
     if (live) return; // its shims hold the unit; the cgroup's processes are its own (membership)
     const left = ACTIVE_STATE[this.machine.state] === 'inactive' || ACTIVE_STATE[this.machine.state] === 'failed';
@@ -553,9 +555,9 @@ export class UnitRunner {
 
   /** start(), reporting a start its checks kept from running as well as a refusal. */
   startJob(): string | StartNotRun | undefined {
-    if (this.refusal !== undefined) { this.log('warning', `Refusing to start ${this.unitName}: ${this.refusal}`); return this.refusal; }
+    if (this.refusal !== undefined) { this.log('warning', `Refusing to start ${this.unitName}: ${this.refusal}`); this.endStandby('its start is refused'); return this.refusal; }
     const blocked = this.startBlocker();
-    if (blocked !== undefined) { this.log('warning', `Not starting ${this.unitName}: ${blocked}`); return blocked; }
+    if (blocked !== undefined) { this.log('warning', `Not starting ${this.unitName}: ${blocked}`); this.endStandby('its start is refused'); return blocked; }
     const skipped = this.checkStart();
     if (skipped !== undefined) return skipped;
     this.send({ t: 'start' });
@@ -1075,11 +1077,15 @@ export class UnitRunner {
 
   /** After a decision (or a batch of them): a standby the engine will not adopt is ended; one is armed where it may be. */
   private afterDispatch(): void {
-    if (this.dispatching || this.batchDepth > 0 || this.closed) return;
+    if (this.dispatching || this.batchDepth > 0 || this.closed || this.arming) return;
     if (this.standby) {
       if (!TOWARDS_RESTART.has(this.machine.state) || this.machine.forbidRestart) this.dropStandby(this.standby, `the unit is ${this.machine.state}, not restarting`);
+      // a dependency added since: its restarts go through the restart job (units stopped and started around it)
+      else if (this.opts.related?.() === true) this.dropStandby(this.standby, 'it is tied to another unit now');
       return;
     }
+    // not while open() adopts what an agent before left (the dependency graph is not built yet: related())
+    if (!this.opened) return;
     if (this.machine.state !== 'running' || !this.standbyAllowed() || this.standbyFailed === this.spec) return;
     if (this.opts.related?.() === true || this.refusal !== undefined || this.stateRefused || this.writeError !== undefined || this.leftToDeadline() > 0) return;
     if (standbyStateReason(this.machine, this.cfg, this.clock()) !== undefined) return;
@@ -1089,6 +1095,19 @@ export class UnitRunner {
   }
 
   private armStandby(main: SpawnRecord): void {
+    this.arming = true;
+    try { this.armStandbyNow(main); } finally { this.arming = false; }
+  }
+
+  /** Set while a standby is prepared: what its set-up causes (an OOM event read then) arms no second one. */
+  private arming = false;
+  /** open() is done (standbys are armed from then on). */
+  private opened = false;
+
+  /** A standby taken whose start the agent refuses now (a dependency engine's start job): ended. */
+  private endStandby(why: string): void { if (this.standby) this.dropStandby(this.standby, why); }
+
+  private armStandbyNow(main: SpawnRecord): void {
     const e = main.effect!;
     const rec = newSpawnRecord(this.dir, ++this.seq, e);
     const s: Standby = { rec, invocationId: this.invocationId, after: main.seq };
@@ -1136,7 +1155,8 @@ export class UnitRunner {
     if (this.standby === s) this.standby = undefined;
     this.placed.delete(s.rec);
     this.setupFailures.delete(s.rec);
-    try { removeStandbyFile(this.dir); removeSpawnDir(s.rec); } catch { /* left behind, harmless */ }
+    // the folder first: standby.json keeps its number from being handed out again while it is there
+    try { removeSpawnDir(s.rec); removeStandbyFile(this.dir); } catch { /* left behind, harmless */ }
   }
 
   /**
@@ -1158,13 +1178,15 @@ export class UnitRunner {
       // its command runs or is about to: its holder is stopped first (it forks nothing more), then
       // what it started and itself are killed
       const holder = s.rec.shimPid > 0 ? s.rec.shimPid : shimLinePid(s.rec.dir);
-      if (holder > 0 && isShimOf(holder, s.rec.dir)) {
+      if (holder > 0 && isHolderOf(holder, s.rec.dir, s.rec.shimStart)) {
         signal(holder, 19);
-        for (let i = 0; i < 200 && !stoppedNow(holder); i++) { /* SIGSTOP lands at once on a running process; bounded */ }
+        for (let i = 0; i < 50 && !stoppedNow(holder); i++) pause(1); // SIGSTOP lands within a scheduling tick; bounded
         for (const pid of descendants([holder])) signal(pid, 9);
         signal(holder, 9);
         this.log('warning', `${this.unitName}: the run its holder had started at once (standby, uo-shim ${holder}) is ended with SIGKILL: ${why}`);
       }
+      // the run before has ended (its holder took the standby once empty): what is left in the cgroup is the standby's
+      if (STOPPED.has(this.machine.state)) this.membership.signalAll?.call(this.membership, 9, { cont: true });
     }
     this.forgetStandby(s);
   }
@@ -1197,19 +1219,31 @@ export class UnitRunner {
 
   /** A restarted agent's standby: taken back if still armed, kept for adoption if taken, started if adopted. */
   private recoverStandby(): void {
+    if (this.stateRefused) return; // nothing in a refused folder is used
     const f = readStandbyFile(this.dir);
     if (!f) return;
     this.seq = Math.max(this.seq, f.seq);
-    const rec = newSpawnRecord(this.dir, f.seq, f.effect);
     const adopted = this.spawns.find((r) => r.seq === f.seq);
-    if (adopted) { take(this.dir, f.after); removeStandbyFile(this.dir); return; } // the write-ahead was done, its go may not have been
+    if (adopted) {
+      // the adoption's write-ahead was done, its go may not have been: given now; a standby that
+      // took itself back meanwhile (its agent died) never ran: its record is spawned anew
+      if (!take(this.dir, f.after) && !standbyRan(adopted.dir) && !(adopted.shimPid > 0 && shimAlive(adopted)) && !isHolderOf(shimLinePid(adopted.dir), adopted.dir)) {
+        adopted.started = false;
+        try { removeSpawnDir(adopted); } catch { /* respawn() makes it again */ }
+      }
+      removeStandbyFile(this.dir);
+      return;
+    }
+    const rec = newSpawnRecord(this.dir, f.seq, f.effect);
     const s: Standby = { rec, invocationId: f.invocationId, after: f.after };
     rec.started = true;
     rec.shimPid = shimLinePid(rec.dir);
-    if (rec.shimPid > 0 && isShimOf(rec.shimPid, rec.dir)) rec.shimStart = startTime(rec.shimPid); else rec.shimPid = 0;
-    // still armed: taken back; taken (its go, or its command started): kept for the restart to adopt; else gone
-    if (!takeBack(this.dir, f.after) && (tokenOf(this.dir) === f.seq || standbyRan(rec.dir))) { this.standby = s; return; }
-    this.forgetStandby(s);
+    if (rec.shimPid > 0 && isHolderOf(rec.shimPid, rec.dir)) rec.shimStart = startTime(rec.shimPid); else rec.shimPid = 0;
+    // still armed: taken back; taken (its go, or its command started): kept for the restart to adopt
+    if (takeBack(this.dir, f.after)) { this.forgetStandby(s); return; }
+    if (tokenOf(this.dir) === f.seq || standbyRan(rec.dir)) { this.standby = s; return; }
+    // neither: it took itself back, or it is between taking its go and saying so: a live one is ended
+    this.dropStandby(s, 'a restarted agent cannot tell whether it ran');
   }
 
   /**
@@ -1219,6 +1253,8 @@ export class UnitRunner {
    */
   private membershipNow(): Membership {
     const s = this.standby;
+    // (even while armed: the holder may take it between this look and the kill; so no cgroup.kill
+    // for such a unit, its processes are signalled one by one)
     if (!s) return this.membership;
     // its holder by its PID, or, before the fork server's answer gave it, as a uo-shim none of the spawns has
     const m = this.membership, holder = s.rec.shimPid, ours = new Set(this.spawns.map((r) => r.shimPid));
