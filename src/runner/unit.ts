@@ -283,8 +283,7 @@ export class UnitRunner {
         r.tail.watch(s);
       }
       r.rearmTimers();
-    }
-    r.recoverStandby();
+    } else r.recoverStandby(); // (with a state, done above)
     r.tail.readAll();
     r.adoptCgroup(read.t === 'ok' && !!saved);
     r.checkOom(); // the baseline: an OOM kill while no agent watched is not seen (the counter has no time)
@@ -1135,11 +1134,7 @@ export class UnitRunner {
     } catch (err) { gaveUp(fsErrorText(err)); return; }
     if (l.setupFailure) this.setupFailures.set(rec, l.setupFailure);
     this.standby = s;
-    rec.bootId = bootId();
-    rec.started = true;
-    const known = (pid: number): void => { if (!rec.done && rec.shimPid !== pid) { rec.shimPid = pid; rec.shimStart = startTime(pid); } };
-    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.standbyExited(s), this.opts.forkServer, known);
-    if (rec.shimPid > 0) rec.shimStart = startTime(rec.shimPid);
+    this.startHolder(rec, l, () => this.standbyExited(s));
   }
 
   /** A standby's holder ended: adopted, its exit is read as any spawn's; forgotten, nothing; not run, it is forgotten. */
@@ -1305,6 +1300,11 @@ export class UnitRunner {
       refUser(this.ipcOwner.uid, this.unitName);
     }
     this.execPending.add(rec);
+    this.startHolder(rec, l, () => this.poll(rec));
+  }
+
+  /** Starts a spawn's uo-shim (through the fork server, or spawn()), its identity recorded; `onExit` when its exit is told. */
+  private startHolder(rec: SpawnRecord, l: ReturnType<typeof prepareLaunch>, onExit: () => void): void {
     // through the fork server, the shim's PID comes with its answer (or its "shim" line, whichever
     // is first); like a spawn()ed shim's, it reaches the state file with the next write (no write
     // of its own: a restarted agent finds the shim by its event log's "shim" line all the same)
@@ -1315,7 +1315,7 @@ export class UnitRunner {
     };
     rec.bootId = bootId();
     rec.started = true;
-    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), () => this.poll(rec), this.opts.forkServer, known);
+    rec.shimPid = startShim(this.opts.shimPath, eventsPath(rec.dir), l, (m) => this.log('warning', m), onExit, this.opts.forkServer, known);
     if (rec.shimPid > 0) rec.shimStart = startTime(rec.shimPid);
   }
 
