@@ -85,10 +85,17 @@ export function contradiction(dir: string, s: UnitState): string | undefined {
     if (held) return `its machine never changed state while ${held.dir} (uo-shim PID ${held.shimPid}) still runs`;
   }
   const active = ACTIVE_STATE[s.machine.state];
-  if ((active === 'inactive' || active === 'failed') && s.machine.mainPid > 0 && isAlive(s.machine.mainPid)) {
-    const shims = s.spawns.filter((r) => !r.done && r.shimPid > 0 && shimAlive(r)).map((r) => r.shimPid);
-    if (descendants(shims).includes(s.machine.mainPid)) return `it says ${active} while its main process PID ${s.machine.mainPid} runs`;
-  }
+  if (active !== 'inactive' && active !== 'failed') return undefined;
+  const { mainPid, controlPid } = s.machine;
+  // a process being forked (PID -1) or a main process that runs under one of its holders: the
+  // state lost what it was doing (a state field damaged). The holders as their event logs name
+  // them: a record written before its holder's PID was known says 0
+  const forking = mainPid === -1 || controlPid === -1;
+  if (!forking && !(mainPid > 0 && isAlive(mainPid))) return undefined;
+  const mine = new Set(s.spawns.filter((r) => !r.done).map((r) => r.dir));
+  const live = recoverFromEventLogs(dir).spawns.filter((l) => l.live && mine.has(l.dir));
+  if (forking && live.length > 0) return `it says ${active} while it was starting ${live[0]!.dir}, whose uo-shim PID ${live[0]!.shimPid} still runs`;
+  if (mainPid > 0 && descendants(live.map((l) => l.shimPid)).includes(mainPid)) return `it says ${active} while its main process PID ${mainPid} runs`;
   return undefined;
 }
 

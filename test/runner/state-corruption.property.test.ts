@@ -151,8 +151,12 @@ test('random corruptions of state.json never crash the agent, never start a dupl
     } finally { h.closeAll(); }
   }), {
     numRuns: Number(process.env['UO_CORRUPT_RUNS'] ?? 20), endOnFailure: true,
-    // always tried: the planted PIDs of issue 12 (c) and the truncation of finding 3
-    examples: [[{ t: 'set', path: ['machine', 'mainPid'], value: vpid }], [{ t: 'set', path: ['spawns', 0, 'shimPid'], value: vpid }], [{ t: 'set', path: ['machine', 'controlPid'], value: vpid }], [{ t: 'truncate', at: 200 }]],
+    // a failure's seed and path replay it: UO_CORRUPT_SEED=… UO_CORRUPT_PATH=…
+    ...(process.env['UO_CORRUPT_SEED'] ? { seed: Number(process.env['UO_CORRUPT_SEED']), path: process.env['UO_CORRUPT_PATH'] } : {}),
+    // always tried: the planted PIDs of issue 12 (c), the truncation of finding 3, and a state
+    // lost while the main PID was still being learnt (-1: a clean-clone CI found a second copy)
+    examples: [[{ t: 'set', path: ['machine', 'mainPid'], value: vpid }], [{ t: 'set', path: ['spawns', 0, 'shimPid'], value: vpid }], [{ t: 'set', path: ['machine', 'controlPid'], value: vpid }], [{ t: 'truncate', at: 200 }],
+      [{ t: 'set', path: ['machine', 'state'], value: null }], [{ t: 'set', path: ['machine', 'state'], value: 'failed' }]],
   });
   t.diagnostic(`${runs} corruptions tried`);
 });
