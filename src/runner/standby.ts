@@ -32,7 +32,8 @@ import type { SpawnEffect, SpawnRecord } from './store.ts';
 import { runtimeNeeds } from './nsruntime.ts';
 import { credentialPlan, hasCredentials } from './credentials.ts';
 import { execDirectories } from './directories.ts';
-import { writeAtomic } from './store.ts';
+import { isShimOf, writeAtomic } from './store.ts';
+import { parentOf } from './procfs.ts';
 import { truthy } from './sandbox.ts';
 
 export const nextDir = (unitDir: string): string => join(unitDir, 'next');
@@ -140,6 +141,23 @@ export function shimLinePid(spawnFolder: string): number {
 /** Whether a standby's holder was taken and went on (its "standby-go" line). */
 export function standbyRan(spawnFolder: string): boolean {
   try { return readFileSync(join(spawnFolder, 'events'), 'utf8').includes('\nstandby-go '); } catch { return false; }
+}
+
+/**
+ * Whether `pid` was started by the standby (not the engine's until adopted: the kills of the run
+ * before must not reach it): an ancestor is the standby's holder before any holder of the unit's
+ * spawns (`spawnHolders`). The holder by its PID, or, before the fork server's answer gave it, a
+ * uo-shim of the agent's uid on the standby's own event log — not any process named "uo-shim": a
+ * service can exec a binary of that name, and its children would escape the unit's stop.
+ */
+export function startedByStandby(pid: number, holder: number, standbyFolder: string, spawnHolders: ReadonlySet<number>): boolean {
+  let p: number | undefined = parentOf(pid);
+  for (let depth = 0; depth < 64 && p !== undefined && p > 1; depth++, p = parentOf(p)) {
+    if (p === holder) return true;
+    if (spawnHolders.has(p)) return false;
+    if (holder <= 0 && isShimOf(p, standbyFolder)) return true;
+  }
+  return false;
 }
 
 /** Whether a process is stopped (state T) or gone. */

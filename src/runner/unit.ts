@@ -12,7 +12,7 @@ import type { ServiceUnitSpec } from '../api/types.ts';
 import { refusalMessage, refusedDirectives, unappliedDirectives, type AllowUnenforced, type Unapplied } from '../api/applied.ts';
 import { isEmptyLine, parseShimLine, serviceShimNames } from './shimproto.ts';
 import { EventLogTail, readNewLines, type ReadCause } from './tail.ts';
-import { bootId, commOf, descendants, parentOf, procReadable, signal, startTime, type ProcessIdentity } from './procfs.ts';
+import { bootId, descendants, procReadable, signal, startTime, type ProcessIdentity } from './procfs.ts';
 import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
@@ -28,7 +28,7 @@ import { exitWatched, prepareLaunch, startShim } from './launch.ts';
 import type { ForkServer } from './forkserver.ts';
 import { removePrivateTmp, shimHasFeature, truthy } from './sandbox.ts';
 import { restartLead } from './restartlead.ts';
-import { arm, ensureNextDir, nextDir, pause, readStandbyFile, removeStandbyFile, retract, shimLinePid, standbyConfigReason, standbyRan, standbyStateReason, stoppedNow, take, takeBack, tokenOf, TOWARDS_RESTART, writeStandbyFile, type Standby } from './standby.ts';
+import { arm, ensureNextDir, nextDir, pause, readStandbyFile, removeStandbyFile, retract, shimLinePid, standbyConfigReason, standbyRan, standbyStateReason, startedByStandby, stoppedNow, take, takeBack, tokenOf, TOWARDS_RESTART, writeStandbyFile, type Standby } from './standby.ts';
 import { heldTypes, namespacePaths, runtimeNeeds, SharedRuntimes, startHolder } from './nsruntime.ts';
 import { execDirectories, removeRuntimeDirectories, type SetupFailure } from './directories.ts';
 import { credentialPlan, hasCredentials, removeCredentials } from './credentials.ts';
@@ -1253,15 +1253,7 @@ export class UnitRunner {
     if (!s) return this.membership;
     // its holder by its PID, or, before the fork server's answer gave it, as a uo-shim none of the spawns has
     const m = this.membership, holder = s.rec.shimPid, ours = new Set(this.spawns.map((r) => r.shimPid));
-    const theirs = (pid: number): boolean => {
-      let p: number | undefined = parentOf(pid);
-      for (let depth = 0; depth < 64 && p !== undefined && p > 1; depth++, p = parentOf(p)) {
-        if (p === holder) return true;
-        if (ours.has(p)) return false;
-        if (holder <= 0 && commOf(p) === 'uo-shim') return true;
-      }
-      return false;
-    };
+    const theirs = (pid: number): boolean => startedByStandby(pid, holder, s.rec.dir, ours);
     return { holders: () => m.holders(), pids: () => m.pids().filter((p) => !theirs(p)), has: (p) => !theirs(p) && m.has(p), cgroup: m.cgroup };
   }
 

@@ -5,10 +5,13 @@
 // the kills of the run before); a stop, a reopened runner, a unit that may not use it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { commOf, descendants } from '../../src/runner/procfs.ts';
 import { join } from 'node:path';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
-import { standbyConfigReason } from '../../src/runner/standby.ts';
+import { standbyConfigReason, startedByStandby } from '../../src/runner/standby.ts';
 import { configFromSpec } from '../../src/engine/index.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
 
@@ -191,4 +194,25 @@ test('a standby runs on its own number only: a `go` left for another standby sta
   assert.equal(shimsUnder(r.dir).length, 2, 'the standby went away');
   r.stop();
   await waitFor(r, 'stopped', (x) => x.activeState === 'inactive', 5000);
+});
+
+test('a service\'s process named "uo-shim" is no standby holder: what it starts stays the unit\'s (startedByStandby(), the run before\'s kills reach it)', { skip: process.getuid?.() !== 0 ? 'needs root (a process of another user)' : false, timeout: 20_000 }, async (t) => {
+  // a service can exec a binary named uo-shim (its comm then reads "uo-shim"): before the fork
+  // server has told the standby holder's PID, the membership took any such parent for the standby's
+  const d = mkdtempSync(join(tmpdir(), 'uo-fakeshim-'));
+  chmodSync(d, 0o755);
+  const fake = join(d, 'uo-shim');
+  copyFileSync('/bin/sh', fake);
+  chmodSync(fake, 0o755);
+  const p = spawn(fake, ['-c', 'sleep 100 & wait'], { uid: 65534, gid: 65534, stdio: 'ignore' });
+  t.after(() => { for (const x of [...descendants([p.pid!]), p.pid!]) { try { process.kill(x, 9); } catch { /* gone */ } } rmSync(d, { recursive: true, force: true }); });
+  let child: number | undefined;
+  for (let i = 0; i < 200 && child === undefined; i++) { child = descendants([p.pid!]).find((x) => commOf(x) === 'sleep'); if (child === undefined) await sleep(10); }
+  assert.ok(child !== undefined, 'the fake holder\'s child did not start');
+  assert.equal(commOf(p.pid!), 'uo-shim');
+  const folder = join(d, 'run', '9-start-0'); // the standby's spawn folder (its holder's event log names it)
+  assert.equal(startedByStandby(child, 0, folder, new Set()), false, 'a process named uo-shim was taken for the standby\'s holder: its child would escape the unit\'s stop');
+  // the standby's holder by its PID: what it started is the standby's; a spawn's holder nearer to it wins
+  assert.equal(startedByStandby(child, p.pid!, folder, new Set()), true);
+  assert.equal(startedByStandby(child, process.pid, folder, new Set([p.pid!])), false);
 });
