@@ -1,7 +1,7 @@
 // /proc helpers: who is alive, and every descendant of a set of processes (a unit's
 // "control group": the shims are child subreapers, so orphans stay below them).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 export function isAlive(pid: number): boolean {
   if (pid <= 0) return false;
@@ -133,15 +133,42 @@ function processTree(): Map<number, number[]> {
   return children;
 }
 
+/**
+ * Whether the kernel lists a task's children (/proc/PID/task/TID/children, CONFIG_PROC_CHILDREN):
+ * a tree is then read from its roots down, not from a scan of every process on the node (issue
+ * 19: each crash's kill walked all of /proc).
+ */
+let childFiles: boolean | undefined;
+const hasChildFiles = (): boolean => (childFiles ??= existsSync(`/proc/${process.pid}/task/${process.pid}/children`));
+
+/** A process's children, from each of its threads' children file; undefined when it is gone. */
+function childrenOf(pid: number): number[] | undefined {
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return undefined; }
+  const out: number[] = [];
+  for (const tid of tids) {
+    let text: string;
+    try { text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1'); } catch { continue; } // a thread that ended
+    for (const c of text.split(/\s+/)) if (c !== '') out.push(Number(c));
+  }
+  return out;
+}
+
 /** All live descendants of the given roots (not the roots themselves). */
 export function descendants(roots: readonly number[]): number[] {
   if (roots.length === 0) return [];
-  const children = processTree();
+  const tree = hasChildFiles() ? undefined : processTree();
   const out: number[] = [];
+  const seen = new Set<number>(roots);
   const stack = [...roots];
   while (stack.length > 0) {
     const p = stack.pop()!;
-    for (const c of children.get(p) ?? []) { out.push(c); stack.push(c); }
+    for (const c of (tree ? tree.get(p) : childrenOf(p)) ?? []) {
+      if (seen.has(c)) continue; // (a PID reused between two reads: never walked twice)
+      seen.add(c);
+      out.push(c);
+      stack.push(c);
+    }
   }
   return out.filter(isAlive);
 }

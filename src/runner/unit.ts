@@ -991,7 +991,13 @@ export class UnitRunner {
       // the OOM kill counter's baseline: a memory cgroup made just now counts from 0 (no read)
       if (fresh) this.oomSeen = 0; else this.checkOom();
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
-      if (this.resources) for (const m of applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!, fresh)) this.log('warning', m);
+      // — not again into a cgroup kept since they were (a restart through a standby keeps it): as
+      // systemd, which writes a realized cgroup's attributes again only when they are invalidated
+      if (this.resources && (fresh || this.limitsOn?.cgroup !== this.cgroup || this.limitsOn.resources !== this.resources)) {
+        const problems = applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!, fresh);
+        for (const m of problems) this.log('warning', m);
+        this.limitsOn = problems.length === 0 ? { cgroup: this.cgroup, resources: this.resources } : undefined;
+      }
       // its IP filter and bind rules (IPAddressAllow=/Deny=, SocketBindAllow=/Deny=), once an invocation, before its first process: one that cannot be attached fails the start
       if (this.resources && this.ipFilterFor !== this.invocationId) {
         const failed = applyUnitIpFilter(this.resources, this.cgroup, this.opts.shimPath, existed, this.opts.cgroups);
@@ -1574,6 +1580,9 @@ export class UnitRunner {
   /** Whether the next stop looks for PrivateTmp= folders to remove (destroyRuntimeData()). */
   private tmpSweep = true;
 
+  /** The cgroup the unit's limits were last written into whole, with those limits, while it has not been removed since (prepareSpawn()). */
+  private limitsOn: { readonly cgroup: UnitCgroup; readonly resources: Resources } | undefined;
+
   /** Whether spawnShim() removed the cgroup's folders in the hierarchies it is not made in (removeUnrealized()). */
   private unrealizedSwept = false;
 
@@ -1597,6 +1606,7 @@ export class UnitRunner {
     if (this.placed.size > 0) return;
     // processes in it: kept (retried while stopped or waiting to restart; in exited, for good)
     if (cgroupExists(cg) && isPopulated(cg)) { if (this.machine.state === 'exited') this.pendingRemoval = false; return; }
+    this.limitsOn = undefined; // (removed in some hierarchies at least: made again, they hold the kernel's defaults)
     if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
       // another name next: that one is not known to be gone

@@ -216,3 +216,30 @@ test('a service\'s process named "uo-shim" is no standby holder: what it starts 
   assert.equal(startedByStandby(child, p.pid!, folder, new Set()), true);
   assert.equal(startedByStandby(child, process.pid, folder, new Set([p.pid!])), false);
 });
+
+test('restarts through a standby keep the unit\'s cgroup, with its limits in force: MemoryMax= reads in every run\'s memory cgroup, and a changed MemoryMax= in the runs after the change', { skip: process.getuid?.() !== 0 || !existsSync('/sys/fs/cgroup/memory/cgroup.procs') ? 'needs root and the v1 memory hierarchy' : false, timeout: 30_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'limits');
+  // each run: the memory limit of the cgroup it runs in (%% is a specifier's escape)
+  const spec = (max: string): ServiceUnitSpec => ({
+    unit: { startLimitIntervalSec: 0 },
+    service: { execStart: [`/bin/sh -c 'm=$$(grep :memory: /proc/self/cgroup | cut -d: -f3); echo "$$(cat /sys/fs/cgroup/memory$$m/memory.limit_in_bytes)" >> ${out}; sleep 0.03; exit 1'`], restart: 'always', restartSec: '0', memoryMax: max },
+  });
+  const lines = (): string[] => (existsSync(out) ? readFileSync(out, 'utf8') : '').split('\n').filter(Boolean);
+  const r = h.open('lim', spec('64M'));
+  r.start();
+  await waitFor(r, '15 runs', () => lines().length >= 15, 20_000);
+  const before = r.standbyRestarts;
+  assert.ok(before >= 5, `only ${before} restarts went through a standby (the kept cgroup is what is tested)`);
+  assert.deepEqual([...new Set(lines())], [String(64 << 20)], 'a run saw another memory limit');
+  r.updateSpec(spec('32M'));
+  const seen = lines().length;
+  await waitFor(r, '15 runs more', () => lines().length >= seen + 15, 20_000);
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
+  // the run the change found running keeps the limit it started with (64M) until the change is
+  // written (set-property: at once); every run after it sees 32M
+  const after = lines().slice(seen + 2);
+  assert.deepEqual([...new Set(after)], [String(32 << 20)], 'a run after the change saw another memory limit');
+  assert.ok(r.standbyRestarts > before, 'no restart after the change went through a standby');
+});
