@@ -539,6 +539,42 @@ function parseState(text: string, path: string, dir: string): StateRead {
  * there neither blocks nor redirects the read); undefined when absent; StateError when refused.
  */
 export function readTrustedFile(file: string, maxBytes: number): string | undefined {
+  return withTrustedFile(file, (fd, size) => {
+    if (size > maxBytes) throw new StateError(file, `it is ${size} bytes, more than the ${maxBytes} a state file may have`);
+    return readAt(fd, 0, size).toString('utf8');
+  });
+}
+
+/**
+ * The whole lines of a regular file of the agent's (as readTrustedFile()) at its two ends: all of
+ * it when it holds no more than `head` + `tail` bytes; else those of its first `head` bytes and
+ * of its last `tail` bytes (the line cut at either edge left out). `end`: the offset after its
+ * last whole line. An event log is read so (recoverFromEventLogs()): a long-lived command's log
+ * grows with its notify lines (its read part deallocated, punch.ts), and what recovery needs is
+ * at its start (shim, spawn) and its end (exits, empty).
+ */
+export function readTrustedEnds(file: string, head: number, tail: number): { text: string; end: number } | undefined {
+  return withTrustedFile(file, (fd, size) => {
+    const upTo = (b: Buffer): Buffer => b.subarray(0, b.lastIndexOf(0x0a) + 1);
+    if (size <= head + tail) { const whole = upTo(readAt(fd, 0, size)); return { text: whole.toString('utf8'), end: whole.length }; }
+    const first = upTo(readAt(fd, 0, head));
+    const last = readAt(fd, size - tail, tail);
+    const from = last.indexOf(0x0a) + 1;
+    const lines = upTo(last.subarray(from));
+    return { text: first.toString('utf8') + lines.toString('utf8'), end: lines.length > 0 ? size - tail + from + lines.length : first.length };
+  });
+}
+
+/** `n` bytes of `fd` from `at` (fewer at its end). */
+function readAt(fd: number, at: number, n: number): Buffer {
+  const buf = Buffer.alloc(n);
+  let got = 0;
+  while (got < n) { const k = readSync(fd, buf, got, n - got, at + got); if (k === 0) break; got += k; }
+  return buf.subarray(0, got);
+}
+
+/** `read(fd, size)` on a regular file of the agent's alone (O_NOFOLLOW, O_NONBLOCK); undefined when absent; StateError when refused. */
+function withTrustedFile<T>(file: string, read: (fd: number, size: number) => T): T | undefined {
   let fd: number;
   try { fd = openSync(file, FS.O_RDONLY | FS.O_NOFOLLOW | FS.O_NONBLOCK); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -550,11 +586,7 @@ export function readTrustedFile(file: string, maxBytes: number): string | undefi
     const st = fstatSync(fd);
     const why = distrust(st, 'file');
     if (why !== undefined) throw new StateError(file, why);
-    if (st.size > maxBytes) throw new StateError(file, `it is ${st.size} bytes, more than the ${maxBytes} a state file may have`);
-    const buf = Buffer.alloc(st.size);
-    let n = 0;
-    while (n < buf.length) { const k = readSync(fd, buf, n, buf.length - n, n); if (k === 0) break; n += k; }
-    return buf.subarray(0, n).toString('utf8');
+    return read(fd, st.size);
   } finally { closeSync(fd); }
 }
 
@@ -728,8 +760,9 @@ export interface SpawnLog {
 }
 
 const SPAWN_NAME = /^([0-9]{1,15})-([a-zA-Z]+)-([0-9]{1,9})$/;
-/** An event log is read whole when recovering; more than this is not one a shim wrote in a unit's life. */
-const MAX_EVENTS_BYTES = 256 << 20;
+/** What recovery reads of an event log: its head (the holder's first lines; punch.c keeps as much) and its end (readTrustedEnds()). */
+const EVENTS_HEAD_BYTES = 64 << 10;
+const EVENTS_TAIL_BYTES = 4 << 20;
 
 /**
  * Reads every spawn folder under a unit's run/ folder (the trusted ones: others are listed in
@@ -749,13 +782,12 @@ export function recoverFromEventLogs(dir: string, skip: ReadonlySet<string> = ne
     const folder = join(run, name);
     seq = Math.max(seq, Number(m[1]));
     if (skip.has(folder)) continue;
-    let text: string | undefined;
-    try { if (checkTrusted(folder, 'dir')) text = readTrustedFile(eventsPath(folder), MAX_EVENTS_BYTES); } catch (e) { refused.push(fsErrorText(e)); continue; }
-    if (text === undefined) continue;
-    const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+    let read: { text: string; end: number } | undefined;
+    try { if (checkTrusted(folder, 'dir')) read = readTrustedEnds(eventsPath(folder), EVENTS_HEAD_BYTES, EVENTS_TAIL_BYTES); } catch (e) { refused.push(fsErrorText(e)); continue; }
+    if (read === undefined) continue;
     let shimPid = 0, pid = 0, empty = false;
     const exited = new Set<number>();
-    for (const line of whole.split('\n')) {
+    for (const line of read.text.split('\n')) {
       const ev = parseShimLine(line);
       if (!ev) continue;
       if (ev.t === 'shim' && isInt(ev.pid, 0)) shimPid = ev.pid;
@@ -767,7 +799,7 @@ export function recoverFromEventLogs(dir: string, skip: ReadonlySet<string> = ne
     // gone, the unit it holds would be started a second time
     const live = !empty && isHolderOf(shimPid, folder);
     const shimStart = live ? startTime(shimPid) : undefined;
-    spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, shimStart, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid), offset: Buffer.byteLength(whole) });
+    spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, shimStart, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid), offset: read.end });
   }
   spawns.sort((a, b) => a.seq - b.seq);
   return { spawns, seq, refused };

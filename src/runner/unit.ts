@@ -38,6 +38,7 @@ import { readRuntimeRecord, runtimeRecordPath, writeRuntimeRecord, type RuntimeR
 import { fsErrorText, isHolderOf, loadUnitState, reexecOverdue, REEXEC_GRACE_MS, shimAlive, stateLabel, StateError, unwritable } from './store.ts';
 import { adoptState, contradiction, recoverState } from './recovery.ts';
 import { LogGate } from './loggate.ts';
+import { PUNCH_STEP, punchRead } from './punch.ts';
 import { HostFacts, startChecks, type Facts } from '../conditions/index.ts';
 
 export type { SpawnRecord } from './store.ts';
@@ -72,6 +73,8 @@ export interface UnitRunnerOptions {
    * loop 200 times a second).
    */
   readonly pollMs?: number;
+  /** How much more of an event log is read and saved before its read part is deallocated (bytes; punch.ts PUNCH_STEP unless a test sets it). */
+  readonly punchStep?: number;
   /**
    * The node's cgroups and the agent's top slice (issue 13): the unit's processes are placed in
    * <base>/<Slice=>/<unit> of every hierarchy, its shims in <base>/uo-holders.scope. Undefined:
@@ -145,6 +148,8 @@ const SETUP_FAILURES = new WeakMap<SpawnRecord, SetupFailure>();
 const LEAD_SAMPLES = new WeakMap<SpawnRecord, number>();
 const HELD_FOR_DEADLINE = new WeakSet<SpawnRecord>();
 const EMPTIED = new WeakSet<SpawnRecord>();
+/** The offset up to which a spawn's event log was last deallocated (persist(), punch.ts). */
+const PUNCHED = new WeakMap<SpawnRecord, number>();
 
 export function monotonicUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -417,6 +422,13 @@ export class UnitRunner {
       this.dirty = true;
       this.writeFailed(e);
       return false;
+    }
+    // the event logs read and saved since they were last freed (punch.ts): rarely more than a compare
+    const step = this.opts.punchStep ?? PUNCH_STEP;
+    for (const s of this.spawns) {
+      if (s.done || s.offset < (PUNCHED.get(s) ?? 0) + step || !shimHasFeature(this.opts.shimPath, 'punch')) continue;
+      PUNCHED.set(s, s.offset);
+      punchRead(this.opts.shimPath, eventsPath(s.dir), s.offset, (level, m) => this.log(level, `${this.unitName}: ${m}`));
     }
     // the folders it no longer follows go now, or, after a spawn record (spawnSoon), once this
     // turn of the event loop is done: not on the way from a restart's record to its fork (issue

@@ -8,6 +8,7 @@
  *                                              IPAddressAllow=/Deny=, SocketBindAllow=/Deny= programs)
  *   uo-shim --fork-server DIR LOCKFILE AGENT_PID TOKEN
  *                                              (the agent's fork server: forksrv.c)
+ *   uo-shim --punch FILE END                   (a helper: frees an event log's read part, punch.c)
  *   uo-shim --features                         prints what this shim can do, one word a line
  *                                              ("namespaces": UO_SHIM_NAMESPACES), so that
  *                                              the agent never relies on a setting an older
@@ -37,6 +38,7 @@
  *   lock.c         --lock: the agent's one-agent-per-state-folder lock (flock, held for it)
  *   cgroup-bpf.c   --cgroup-bpf: loads and attaches the agent's cgroup BPF programs (bpf(2))
  *   forksrv.c      --fork-server: forks and executes shims for the agent on request (issue 19)
+ *   punch.c        --punch: deallocates the part of an event log the agent has read and saved
  *
  * Built from every .c file in this folder (src/runner/shim.ts).
  */
@@ -55,6 +57,7 @@
 #include "logcap.h"
 #include "notify.h"
 #include "nsrt.h"
+#include "punch.h"
 #include "standby.h"
 
 #include <errno.h>
@@ -76,7 +79,8 @@ int main(int argc, char **argv) {
 	if (argc >= 2 && strcmp(argv[1], "--remove-ipc") == 0) return removeipc_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--cgroup-bpf") == 0) return cgroup_bpf_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "--fork-server") == 0) return forksrv_main(argc, argv);
-	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\nfork-server\nnot-before\nstandby\n"); return 0; }
+	if (argc >= 2 && strcmp(argv[1], "--punch") == 0) return punch_main(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--features") == 0) { printf("namespaces\nsandbox\nprivs\nprivs2\nprivs3\nremove-ipc\nhold\nnsrt\ncgroup-bpf\ncgroup-bpf-device\nfork-server\nnot-before\nstandby\npunch\n"); return 0; }
 	if (argc < 5 || strcmp(argv[2], "--") != 0) {
 		fprintf(stderr, "usage: uo-shim EVENTS_FILE -- PATH ARGV0 [ARGS...]\n");
 		return 2;
