@@ -38,6 +38,15 @@ export function parseUnitFile(text: string, file: string): UnitFile {
   let section: string | undefined;
   const src = text.startsWith('\uFEFF') ? text.slice(1) : text;
   const lines = src.split(/\r?\n/);
+  // systemd's read_line() also ends a line at a NUL byte or a lone carriage return, and reads
+  // what follows as a line of its own (a directive hidden after a NUL would be applied): named
+  // as an error here instead of being read either way
+  lines.forEach((l, idx) => {
+    for (const m of l.matchAll(/\x00|\r(?=.)/g)) {
+      errors.push({ severity: 'error', file, line: idx + 1, column: m.index + 1, message: m[0] === '\x00' ? 'a NUL byte in the line' : 'a carriage return inside the line',
+        hint: `systemd ends the line there and reads ${JSON.stringify(l.slice(m.index + 1, m.index + 41))} as a line of its own; remove it` });
+    }
+  });
   let pending: { text: string; line: number; column: number } | undefined;
 
   const handle = (content: string, lineNo: number, indent: number): void => {

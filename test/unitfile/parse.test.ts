@@ -76,3 +76,12 @@ test('an empty file is a masked unit, as systemd treats it', () => {
   assert.equal(r.object.spec.masked, true);
   assert.match(r.warnings[0]!.message, /masked/);
 });
+
+test('a NUL byte or a carriage return inside a line is an error naming its line and column (systemd ends the line there: a directive hidden after it would be read)', () => {
+  // systemd 257 (the oracle): "Description=a\0b" gives Description=a and line 3 "b" (Missing '=', ignoring line)
+  const e = errorsOf('[Unit]\nDescription=a\0b\n[Service]\nExecStart=/bin/true\rExecStartPre=/bin/evil\n');
+  assert.deepEqual(e.map((d) => [d.line, d.column, d.message]), [[2, 14, 'a NUL byte in the line'], [4, 20, 'a carriage return inside the line']]);
+  assert.match(e[1]!.hint ?? '', /"ExecStartPre=\/bin\/evil" as a line of its own/);
+  // CRLF line ends and a CR ending the last line are line ends, as systemd reads them
+  assert.deepEqual(convertText('[Service]\r\nExecStart=/bin/true\r\nRestart=always\r', 'crlf.service').object.spec.service?.restart, 'always');
+});
