@@ -39,6 +39,10 @@ const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c
 
 /** Parses one ExecStart=-style value into one or more commands (separated by lone ";"). */
 export function parseCommandLine(value: string, warnings?: WordWarning[]): ExecCommand[] {
+  // no argument can hold one (execve() ends it there): systemd never gets one (a unit file's
+  // line ends at it, D-Bus strings have none, its C-unescape refuses \0)
+  const nul = value.indexOf('\0');
+  if (nul >= 0) throw new CommandLineError('a NUL byte in the command line', nul);
   const commands: ExecCommand[] = [];
   let i = 0;
   for (;;) {

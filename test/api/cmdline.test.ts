@@ -49,3 +49,8 @@ test('"$$" is a literal "$", so sh -c \'kill $$\' kills nothing', () => {
   assert.deepEqual(expandCommand(parseCommandLine("/bin/sh -c 'kill $$'")[0]!.argv, {}), ['/bin/sh', '-c', 'kill $']);
   assert.deepEqual(expandCommand(['/bin/echo', 'x${UNSET}y', '$UNSET'], {}), ['/bin/echo', 'xy']);
 });
+
+test('a NUL byte anywhere in a command line is refused at its column (execve() would cut the argument there; systemd never gets one)', () => {
+  assert.deepEqual(commandLineProblem('/bin/echo a\0b'), { message: 'a NUL byte in the command line', column: 11 });
+  assert.deepEqual(commandLineProblem('/bin/true ; /bin/echo \0'), { message: 'a NUL byte in the command line', column: 22 });
+});
