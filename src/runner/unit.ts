@@ -17,7 +17,7 @@ import { cgroupMembership, type Membership } from './membership.ts';
 import { applyUnitIpFilter, applyUnitLimits, limitLayout, reapplyUnitIpFilter, reapplyUnitLimits, resourceGaps, unitResources } from './cgroup/apply.ts';
 import { oomKilled, readOomKills } from './cgroup/oom.ts';
 import type { Resources } from './cgroup/resources.ts';
-import { cgroupExists, cgroupOfPid, cgroupPids, ensureHolders, ensureUnitCgroup, eventsFile, insideAgent, isPopulated, readUsage, realizeFor, realizedIn, removeUnitCgroup, removeUnrealized, sameCgroup, unitCgroup, widenCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
+import { cgroupExists, cgroupKilled, cgroupOfPid, cgroupPids, ensureHolders, ensureUnitCgroup, eventsFile, insideAgent, isPopulated, readUsage, realizeFor, realizedIn, removeUnitCgroup, removeUnrealized, sameCgroup, unitCgroup, widenCgroup, type CgroupContext, type CgroupUsage, type UnitCgroup } from './cgroup/index.ts';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { NotifyJudge } from './notifyaccess.ts';
 import { Deadline, findMainPid, killTargets, PROCESS_GONE } from './control.ts';
@@ -1047,6 +1047,7 @@ export class UnitRunner {
       return undefined;
     }
     for (const p of l.problems) this.problem(p);
+    if (this.cgroup && cgroupKilled(this.cgroup)) l.shimEnv['UO_SHIM_CGROUP_FORK'] = '1'; // (ops.ts: cloned into, the command would die at birth)
     for (const name of serviceShimNames(l.shimEnv)) {
       if (this.shimNamesSaid?.has(name)) continue;
       (this.shimNamesSaid ??= new Set()).add(name);
@@ -1189,17 +1190,28 @@ export class UnitRunner {
   private dropStandby(s: Standby, why: string): void {
     if (!takeBack(this.dir, s.after) && !retract(this.dir)) {
       // its command runs or is about to: its holder is stopped first (it forks nothing more), then
-      // what it started and itself are killed
+      // what it started, stopped too, round after round while the stopped holder keeps them in its
+      // tree, so that nothing forked meanwhile is left (a hostile probe's command forking as it was
+      // killed left orphans holding its lock beside the next run), then the holder
       const holder = s.rec.shimPid > 0 ? s.rec.shimPid : shimLinePid(s.rec.dir);
       if (holder > 0 && isHolderOf(holder, s.rec.dir, s.rec.shimStart)) {
         signal(holder, 19);
         for (let i = 0; i < 50 && !stoppedNow(holder); i++) pause(1); // SIGSTOP lands within a scheduling tick; bounded
-        for (const pid of descendants([holder])) signal(pid, 9);
+        for (let round = 0; round < 32; round++) {
+          const tree = descendants([holder]);
+          if (tree.length === 0) break;
+          for (const pid of tree) signal(pid, 19);
+          for (const pid of tree) signal(pid, 9);
+        }
         signal(holder, 9);
         this.log('warning', `${this.unitName}: the run its holder had started at once (standby, uo-shim ${holder}) is ended with SIGKILL: ${why}`);
       }
-      // the run before has ended (its holder took the standby once empty): what is left in the cgroup is the standby's
-      if (STOPPED.has(this.machine.state)) this.membership.signalAll?.call(this.membership, 9, { cont: true });
+      // every spawn of the engine's done (the run before has ended: the standby was taken once its
+      // holder's last process was reaped, or at the restart decision): what is in the cgroup is the
+      // standby's, frozen and killed (not through cgroup.kill: the next run is cloned into the same
+      // cgroup, ops.ts cgroupKilled()). Not so for a standby a restarted agent cannot tell about:
+      // the run before may live on, adopted (its record may not know its holder's PID yet)
+      if (this.spawns.every((r) => r.done)) this.membership.signalAll?.call(this.membership, 9, { cont: true, noKillFile: true });
     }
     this.forgetStandby(s);
   }

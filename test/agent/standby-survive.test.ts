@@ -49,7 +49,7 @@ test('kill -9 of the agent while a standby waits: it ends, the service is adopte
   await until('the standby ended', () => holders(a).length === 1 && !armed(a), { timeoutMs: 5000, everyMs: 20 });
   assert.ok(isAlive(first));
   await a.start();
-  await until('adopted', () => unit().SubState === 'running' && unit().MainPID === first, { timeoutMs: 10_000, everyMs: 50 });
+  await until('adopted', () => unit().SubState === 'running' && unit().MainPID === first, { timeoutMs: 10_000, everyMs: 50, detail: () => JSON.stringify(unit()) + (a as unknown as { stderr?: string[] }).stderr?.join('').slice(-3000) });
   assert.equal(unit().NRestarts, 0);
   assert.equal(runCount(), 1);
 

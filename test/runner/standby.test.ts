@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { commOf, descendants } from '../../src/runner/procfs.ts';
 import { join } from 'node:path';
 import { harness, waitFor, alive, sleep } from '../support/units.ts';
+import { until } from '../support/wait.ts';
 import { standbyConfigReason, startedByStandby } from '../../src/runner/standby.ts';
 import { configFromSpec } from '../../src/engine/index.ts';
 import type { ServiceUnitSpec } from '../../src/api/types.ts';
@@ -242,4 +243,56 @@ test('restarts through a standby keep the unit\'s cgroup, with its limits in for
   const after = lines().slice(seen + 2);
   assert.deepEqual([...new Set(after)], [String(32 << 20)], 'a run after the change saw another memory limit');
   assert.ok(r.standbyRestarts > before, 'no restart after the change went through a standby');
+});
+
+/** Live processes whose argv[0] starts with `prefix` (a run's children name themselves so), by the name. */
+function named(prefix: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const a0 = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')[0] ?? '';
+      if (!a0.startsWith(prefix) || /^State:\s+Z/m.test(readFileSync(`/proc/${e}/status`, 'utf8'))) continue;
+      out.set(a0, [...(out.get(a0) ?? []), Number(e)]);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+test('a standby run dropped while its command forks (the unit became tied to another one) leaves nothing behind: no process of it lives beside the next run', { skip: !existsSync('/bin/bash') ? 'needs bash' : false, timeout: 40_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const tag = `uosb${process.pid}-`;
+  t.after(() => { for (const pids of named(tag).values()) for (const p of pids) { try { process.kill(p, 9); } catch { /* gone */ } } });
+  let tied = false;
+  // each run: a burst of children named after it from 16 forkers at once, each child forking one more, (as a hostile command
+  // forking while it is killed), then the end of its whole process group, itself too
+  const spec: ServiceUnitSpec = {
+    unit: { startLimitIntervalSec: 0 },
+    service: { execStart: [`/bin/bash -c 'r=$$$$; for j in $$(seq 1 16); do (for i in $$(seq 1 20); do ((exec -a ${tag}$$r sleep 30) & exec -a ${tag}$$r sleep 30) & done; wait) & done; sleep 0.5; kill -KILL 0'`], restart: 'always', restartSec: '0' },
+  };
+  const r = h.open('drop', spec, undefined, undefined, { related: () => tied });
+  r.start();
+  await waitFor(r, 'a standby armed after a restart', (x) => x.props.NRestarts >= 1 && armed(x.dir), 15_000);
+  // the next exit: its holder starts the standby's run, which the agent then drops (tied now).
+  // The agent (this process) is held busy until the standby's run has begun its burst, so that
+  // it reads the exit after the standby took its go, as a loaded agent does
+  const before = r.props.MainPID;
+  tied = true;
+  const end = Date.now() + 5000;
+  let seen = 0;
+  while (Date.now() < end) {
+    const runs = [...named(tag).entries()].filter(([n]) => n !== `${tag}${before}`);
+    if (runs.some(([, pids]) => pids.length >= 5)) { seen = Date.now(); break; }
+  }
+  assert.ok(seen > 0, 'the standby run did not begin while the agent was held');
+  while (Date.now() < seen + 20) { /* the burst goes on */ }
+  await until('the standby run dropped', () => h.logs.some((l) => /is ended with SIGKILL: it is tied to another unit now/.test(l)), { timeoutMs: 10_000, everyMs: 10, detail: () => h.logs.slice(-12).join('\n') });
+  await sleep(300);
+  const main = r.props.MainPID;
+  const left = [...named(tag).entries()].filter(([name]) => name !== `${tag}${main}`);
+  assert.deepEqual(left.map(([name, pids]) => `${name}: ${pids.length}`), [], 'children of a dropped run live beside the next run');
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 10_000);
+  await sleep(200);
+  assert.deepEqual([...named(tag).keys()], [], 'a child of the unit outlived its stop');
 });

@@ -108,7 +108,7 @@ function ensureLeaf(dir: string, cpuset: boolean, parentIsOurs: boolean): 'made'
   let made = false;
   // one this agent removed (an automatic restart's new cgroup): no stat, mkdir() at once
   if (removedLeaves.delete(dir) || !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-    try { mkdirSync(dir); made = true; } catch (e) {
+    try { mkdirSync(dir); made = true; killedDirs.delete(dir); } catch (e) {
       if (errCode(e) === 'ENOENT') return 'missing';
       if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e);
     }
@@ -145,7 +145,7 @@ function ensureLevels(mount: string, levels: readonly string[], enable: boolean,
     // in hybrid mode: its cgroup2 carries no limits, and the host's root is left as it is)
     if (enable) enableControllers(dir);
     dir = `${dir}/${level}`;
-    try { mkdirSync(dir); made = true; } catch (e) { made = false; if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
+    try { mkdirSync(dir); made = true; killedDirs.delete(dir); } catch (e) { made = false; if (errCode(e) !== 'EEXIST') throw new CgroupError(dir, e); }
     if (cpuset) copyCpuset(dir);
     // every level above the leaf hands its cpus/mems down to new children itself (ensureLeaf());
     // the kernel gives the flag to the children made below it, the leaf too (a Delegate= subtree's
@@ -157,7 +157,17 @@ function ensureLevels(mount: string, levels: readonly string[], enable: boolean,
 
 /** Leaf folders removeUnitCgroup() removed and ensureLeaf() has not made again (bounded: a unit removed for good stays in it). */
 const removedLeaves = new Set<string>();
-const forgetLeaf = (dir: string): void => { if (removedLeaves.size >= 100_000) removedLeaves.clear(); removedLeaves.add(dir); };
+const forgetLeaf = (dir: string): void => { if (removedLeaves.size >= 100_000) removedLeaves.clear(); removedLeaves.add(dir); killedDirs.delete(dir); };
+
+/**
+ * cgroup2 directories this agent wrote cgroup.kill to, not made anew since: Linux (6.18 here)
+ * kills at birth a child clone3()d into such a cgroup with CLONE_INTO_CGROUP from outside it
+ * (the target's kill sequence is compared with the parent's cgroup's), while fork() and a move
+ * through cgroup.procs are spared: a spawn into one tells its shim (UO_SHIM_CGROUP_FORK). An
+ * ExecStopPost= after a SIGKILL, a restart into a cgroup kept between runs, died with SIGKILL.
+ */
+const killedDirs = new Set<string>();
+export const cgroupKilled = (cg: UnitCgroup): boolean => cg.dirs['unified'] !== undefined && killedDirs.has(cg.dirs['unified']);
 
 /**
  * Removes the (empty) cgroup in every hierarchy, and (unless leafOnly: a unit waiting to restart
@@ -256,6 +266,8 @@ export interface KillOptions {
   readonly cont?: boolean;
   /** Follow with SIGHUP (SendSIGHUP=). */
   readonly hup?: boolean;
+  /** SIGKILL without cgroup.kill: the cgroup frozen, each process killed (a cgroup forked into again without being made anew: cgroupKilled()). */
+  readonly noKillFile?: boolean;
 }
 
 /**
@@ -267,11 +279,11 @@ export interface KillOptions {
 export function killCgroup(cg: UnitCgroup, sig: number, o: KillOptions = {}): number[] {
   const done = new Set<number>(o.exclude ?? []);
   const sent: number[] = [];
-  if (sig === 9 && cg.layout.unified && cg.layout.hasKill) {
+  if (sig === 9 && cg.layout.unified && cg.layout.hasKill && !o.noKillFile) {
     const before = cgroupPids(cg).filter((p) => !done.has(p));
-    try { writeFileSync(`${cg.dirs['unified']}/cgroup.kill`, '1'); return before; } catch { /* an older kernel: signal each */ }
+    try { writeFileSync(`${cg.dirs['unified']}/cgroup.kill`, '1'); killedDirs.add(cg.dirs['unified']!); return before; } catch { /* an older kernel: signal each */ }
   }
-  const frozen = sig === 9 && !cg.layout.unified && freezeCgroup(cg, true);
+  const frozen = sig === 9 && (!cg.layout.unified || o.noKillFile === true) && freezeCgroup(cg, true);
   try {
     for (let round = 0; round < 64; round++) {
       const fresh = cgroupPids(cg).filter((p) => !done.has(p) && p !== process.pid);

@@ -27,7 +27,10 @@
  *     kernel without that shortcut takes the lock: the same move, slower);
  *   - on cgroup2, the command is born in its cgroup (cgroup_fork_into(): clone3() with
  *     CLONE_INTO_CGROUP, as systemd's posix_spawn() with a cgroup does; fork() and cgroup.procs
- *     when the kernel refuses it: older than 5.7, or a seccomp filter that says ENOSYS).
+ *     when the kernel refuses it: older than 5.7, or a seccomp filter that says ENOSYS; and
+ *     when the agent says UO_SHIM_CGROUP_FORK: a cgroup once killed through cgroup.kill kills
+ *     a child cloned into it at birth — Linux 6.18 compares the kill sequence of the target
+ *     cgroup with the parent's — until it is made anew; fork() and cgroup.procs are spared).
  * A cgroup2 directory the process was not born in is joined through cgroup.procs ("0").
  */
 #define _GNU_SOURCE

@@ -166,7 +166,9 @@ static int start(char **argv) {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) { perror("uo-shim: pipe"); return 1; }
 	int born = -1; /* with ns_err the command fails first, placed nowhere, as before */
-	pid_t pid = ns_err ? fork() : cgroup_fork_into(&unit_dirs, &born);
+	/* UO_SHIM_CGROUP_FORK: the unit's cgroup2 was killed through cgroup.kill and not made anew;
+	 * Linux kills a child clone3()d into such a cgroup at birth (cgroup.c): fork(), then join */
+	pid_t pid = ns_err || getenv("UO_SHIM_CGROUP_FORK") ? fork() : cgroup_fork_into(&unit_dirs, &born);
 	if (pid == 0) { close(p[0]); exec_child(p[1], argv[3], argv + 4, ns_err, &unit_dirs, born); }
 	/* the holder: back to SIGCHLD alone blocked (what was sent to it meanwhile is ignored) */
 	sigprocmask(SIG_SETMASK, &chld, NULL);
