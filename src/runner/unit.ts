@@ -1560,7 +1560,12 @@ export class UnitRunner {
   private groupDone(): void {
     const cg = this.cgroup;
     if (cg && !this.cgroupHold && cgroupExists(cg) && this.populatedNow(cg)) {
-      if (!this.awaitingEmpty) this.log('notice', `${this.unitName}: its uo-shims are done but processes remain in its cgroup (PID ${cgroupPids(cg).join(', ')}); waiting for them to end`);
+      if (!this.awaitingEmpty) {
+        // none listed: exiting processes (zombies) whose parent has not reaped them yet — orphans of
+        // a killed holder wait for the node's init to
+        const left = cgroupPids(cg);
+        this.log('notice', `${this.unitName}: its uo-shims are done but processes remain in its cgroup (${left.length > 0 ? `PID ${left.join(', ')}` : 'exiting ones, not reaped yet'}); waiting for them to end`);
+      }
       this.awaitingEmpty = true;
       this.watchEmpty(cg);
       return;
