@@ -320,6 +320,8 @@ export class UnitHost {
         // a group (namespace) with no unit left: its dependency engine goes; a unit added there makes a new one
         if (members.size === 0 && d.jobs().length === 0) { d.close(); this.drivers.delete(g); }
       }
+      // a standby armed for a unit now tied to another is taken back (its restarts become jobs)
+      for (const h of this.units.values()) h.runner.relationsChanged();
     }
     const pending = this.pending;
     this.pending = [];

@@ -1112,6 +1112,15 @@ export class UnitRunner {
     if (main) this.armStandby(main);
   }
 
+  /**
+   * The dependency graph changed (the host rebuilt it): a standby of a unit now tied to another
+   * is taken back at once, while its run before still runs — not at that run's end, when its
+   * holder has already started it (its run is then ended with SIGKILL).
+   */
+  relationsChanged(): void {
+    if (this.standby && !this.dispatching && this.batchDepth === 0 && this.opts.related?.() === true) this.dropStandby(this.standby, 'it is tied to another unit now');
+  }
+
   private armStandby(main: SpawnRecord): void {
     this.arming = true;
     try { this.armStandbyNow(main); } finally { this.arming = false; }

@@ -296,3 +296,22 @@ test('a standby run dropped while its command forks (the unit became tied to ano
   await sleep(200);
   assert.deepEqual([...named(tag).keys()], [], 'a child of the unit outlived its stop');
 });
+
+test('a unit tied to another while its standby waits: the standby is taken back at once (relationsChanged()), the run goes on, and its end is restarted without one', { timeout: 30_000 }, async (t) => {
+  const h = harness(t, { cgroups: true });
+  const out = join(h.dir, 'runs');
+  let tied = false;
+  const r = h.open('tie', crashLoop(out), undefined, undefined, { related: () => tied });
+  r.start();
+  await waitFor(r, 'a standby armed', (x) => x.props.NRestarts >= 1 && armed(x.dir), 15_000);
+  const main = r.props.MainPID, through = r.standbyRestarts;
+  tied = true;
+  r.relationsChanged();
+  assert.ok(!armed(r.dir), 'the standby is still armed');
+  assert.equal(r.props.MainPID, main, 'the running command was touched');
+  await waitFor(r, 'the next restart', (x) => x.props.MainPID > 0 && x.props.MainPID !== main && x.props.SubState === 'running', 10_000);
+  assert.equal(r.standbyRestarts, through, 'a restart went through a standby after the unit was tied to another');
+  assert.ok(!h.logs.some((l) => /is ended with SIGKILL/.test(l)), 'a standby run was killed');
+  r.stop();
+  await waitFor(r, 'stopped', (x) => x.activeState === 'inactive' || x.activeState === 'failed', 5000);
+});
