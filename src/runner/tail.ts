@@ -77,12 +77,13 @@ export class EventLogTail<T extends Tailed> {
 }
 
 /**
- * Reads complete lines after `offset`; returns them and the new offset. An event log that is
+ * Reads complete lines after `offset`; returns them, the new offset, and the offset after each
+ * line (`ends`). An event log that is
  * not a regular file of the agent's alone (a link, a FIFO, another user's file: store.ts
  * distrust()) is not read: `refused` says why; `busy`: it could not be opened for a want of the
  * agent's own (EMFILE, ENOMEM…) — to be read again soon.
  */
-export function readNewLines(file: string, offset: number): { lines: string[]; offset: number; refused?: string; busy?: string } {
+export function readNewLines(file: string, offset: number): { lines: string[]; offset: number; ends?: number[]; refused?: string; busy?: string } {
   // one stat when nothing was added (the common case of the periodic safety-net poll); lstat:
   // a link planted at the log's name is neither followed nor read
   const st = lstatSync(file, { throwIfNoEntry: false });
@@ -106,10 +107,21 @@ export function readNewLines(file: string, offset: number): { lines: string[]; o
     if (size <= offset) return { lines: [], offset };
     const buf = Buffer.alloc(size - offset);
     const n = readSync(fd, buf, 0, buf.length, offset);
-    const text = buf.subarray(0, n).toString('utf8');
-    const end = text.lastIndexOf('\n');
-    if (end < 0) return { lines: [], offset };
-    return { lines: text.slice(0, end).split('\n'), offset: offset + Buffer.byteLength(text.slice(0, end + 1)) };
+    // offsets from the bytes, never from decoded text: an invalid UTF-8 byte (a service's STATUS=
+    // is passed on raw above 0x7f) decodes to U+FFFD, three bytes, and an offset measured on the
+    // text would land inside a later line — one the service wrote, read from its middle as if the
+    // holder had ("exit PID exited 0")
+    const lines: string[] = [];
+    const ends: number[] = [];
+    for (let at = 0; ;) {
+      const nl = buf.indexOf(0x0a, at);
+      if (nl < 0 || nl >= n) break;
+      lines.push(buf.toString('utf8', at, nl));
+      ends.push(offset + nl + 1);
+      at = nl + 1;
+    }
+    if (lines.length === 0) return { lines: [], offset };
+    return { lines, offset: ends[ends.length - 1]!, ends };
   } finally {
     closeSync(fd);
   }

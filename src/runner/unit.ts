@@ -1445,7 +1445,7 @@ export class UnitRunner {
     const lookAtShim = why === 'poll' || read.lines.length === 0 || !exitWatched(rec.shimPid, this.opts.forkServer);
     const held = this.holdSpawn(rec, read.lines, lookAtShim);
     const lines = read.lines.slice(0, held);
-    const offset = held === read.lines.length ? read.offset : rec.offset + Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
+    const offset = held === read.lines.length ? read.offset : held === 0 ? rec.offset : read.ends![held - 1]!;
     if (lines.some(isEmptyLine)) this.emptied.add(rec);
     for (const line of lines) {
       this.lineAt = undefined; // a line that says no time is read now
