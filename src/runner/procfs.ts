@@ -117,8 +117,8 @@ export function uidOf(pid: number): number | undefined {
  * once, not 1,000 times); the next turn scans again.
  */
 let tree: Map<number, number[]> | undefined;
-function processTree(): Map<number, number[]> {
-  if (tree) return tree;
+function processTree(fresh = false): Map<number, number[]> {
+  if (tree && !fresh) return tree;
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(name)) continue;
@@ -141,23 +141,33 @@ function processTree(): Map<number, number[]> {
 let childFiles: boolean | undefined;
 const hasChildFiles = (): boolean => (childFiles ??= existsSync(`/proc/${process.pid}/task/${process.pid}/children`));
 
-/** A process's children, from each of its threads' children file; undefined when it is gone. */
+/** Only a process or thread that is gone: any other failure (EMFILE, ENOMEM) is the agent's own and says nothing about the tree. */
+const gone = (e: unknown): boolean => { const c = (e as NodeJS.ErrnoException).code; return c === 'ENOENT' || c === 'ESRCH'; };
+
+/** A process's children, from each of its threads' children file; undefined when it is gone. Throws when /proc cannot be read now. */
 function childrenOf(pid: number): number[] | undefined {
   let tids: string[];
-  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return undefined; }
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch (e) { if (gone(e)) return undefined; throw e; }
   const out: number[] = [];
   for (const tid of tids) {
     let text: string;
-    try { text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1'); } catch { continue; } // a thread that ended
+    try { text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1'); } catch (e) { if (gone(e)) continue; throw e; } // a thread that ended
     for (const c of text.split(/\s+/)) if (c !== '') out.push(Number(c));
   }
   return out;
 }
 
-/** All live descendants of the given roots (not the roots themselves). */
-export function descendants(roots: readonly number[]): number[] {
+/**
+ * All live descendants of the given roots (not the roots themselves). A child is walked only while
+ * its parent is still the process it was listed under (a PID freed and reused between the two
+ * reads is another process: neither it nor its tree is the roots'). fresh: the /proc scan of
+ * kernels without children files is made anew, not the one this turn of the event loop made (a
+ * caller that signals round after round). Throws when /proc cannot be read now (EMFILE…), as the
+ * scan does: an empty tree is not a guess.
+ */
+export function descendants(roots: readonly number[], fresh = false): number[] {
   if (roots.length === 0) return [];
-  const tree = hasChildFiles() ? undefined : processTree();
+  const tree = hasChildFiles() ? undefined : processTree(fresh);
   const out: number[] = [];
   const seen = new Set<number>(roots);
   const stack = [...roots];
@@ -165,6 +175,7 @@ export function descendants(roots: readonly number[]): number[] {
     const p = stack.pop()!;
     for (const c of (tree ? tree.get(p) : childrenOf(p)) ?? []) {
       if (seen.has(c)) continue; // (a PID reused between two reads: never walked twice)
+      if (!tree && parentOf(c) !== p) continue;
       seen.add(c);
       out.push(c);
       stack.push(c);

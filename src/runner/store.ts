@@ -48,7 +48,7 @@ import type { ServiceUnitSpec } from '../api/types.ts';
 import { parseShimLine } from './shimproto.ts';
 import { AGENT_UID, distrust, StateError, unsafeWalk } from './trust.ts';
 import { forgetSlots, loadSlots, slotPath, slotsLabel, slotsRemembered, writeSlots } from './stateslot.ts';
-import { bootId, insideExecve, isAlive, liveStart, sameProcess, startTime, uidOf } from './procfs.ts';
+import { bootId, descendants, insideExecve, isAlive, liveStart, sameProcess, startTime, uidOf } from './procfs.ts';
 
 export const STATE_VERSION = 3;
 
@@ -558,10 +558,16 @@ export function readTrustedEnds(file: string, head: number, tail: number): { tex
     const upTo = (b: Buffer): Buffer => b.subarray(0, b.lastIndexOf(0x0a) + 1);
     if (size <= head + tail) { const whole = upTo(readAt(fd, 0, size)); return { text: whole.toString('utf8'), end: whole.length }; }
     const first = upTo(readAt(fd, 0, head));
-    const last = readAt(fd, size - tail, tail);
-    const from = last.indexOf(0x0a) + 1;
-    const lines = upTo(last.subarray(from));
-    return { text: first.toString('utf8') + lines.toString('utf8'), end: lines.length > 0 ? size - tail + from + lines.length : first.length };
+    // from one byte before the last `tail`: a line that begins right there is whole
+    const start = size - tail - 1;
+    const last = readAt(fd, start, tail + 1);
+    const nl = last.indexOf(0x0a);
+    // no line end in it (all of it deallocated, or a line being written after a hole): the tail
+    // resumes after the last NUL byte, never before the end (a read back from the head would
+    // take a sparse middle of any size into memory)
+    if (nl < 0) { const z = last.lastIndexOf(0); return { text: first.toString('utf8'), end: z >= 0 ? start + z + 1 : size }; }
+    const lines = upTo(last.subarray(nl + 1));
+    return { text: first.toString('utf8') + lines.toString('utf8'), end: start + nl + 1 + lines.length };
   });
 }
 
@@ -798,8 +804,10 @@ export function recoverFromEventLogs(dir: string, skip: ReadonlySet<string> = ne
     // a holder caught re-executing itself into hold mode (issue 19) counts as live: taken for
     // gone, the unit it holds would be started a second time
     const live = !empty && isHolderOf(shimPid, folder);
+    // the main process only while its holder holds it: its exit line may lie in a part of the
+    // log not read (between the ends) or deallocated, and its PID be another process's since
     const shimStart = live ? startTime(shimPid) : undefined;
-    spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, shimStart, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid), offset: read.end });
+    spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, shimStart, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid) && descendants([shimPid]).includes(pid), offset: read.end });
   }
   spawns.sort((a, b) => a.seq - b.seq);
   return { spawns, seq, refused };

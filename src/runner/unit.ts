@@ -993,7 +993,8 @@ export class UnitRunner {
       this.cgroupRemoved = undefined;
       // once a unit under this agent: what an older agent (every hierarchy) or an earlier set left elsewhere
       if (!this.unrealizedSwept) { this.unrealizedSwept = true; removeUnrealized(this.cgroup); }
-      try { fresh = ensureUnitCgroup(this.cgroup); } catch (err) {
+      const made = { anyMade: false };
+      try { fresh = ensureUnitCgroup(this.cgroup, made); } catch (err) {
         this.problem(`${this.unitName}: ${(err as Error).message}`);
         fail(`not started: ${(err as Error).message}`, `Failed to create cgroup ${this.cgroup.rel}: ${(err as Error).message}`);
         return undefined;
@@ -1005,7 +1006,8 @@ export class UnitRunner {
       // its resource limits, before its first process (systemd: cgroup_context_apply() at realize time)
       // — not again into a cgroup kept since they were (a restart through a standby keeps it): as
       // systemd, which writes a realized cgroup's attributes again only when they are invalidated
-      if (this.resources && (fresh || this.limitsOn?.cgroup !== this.cgroup || this.limitsOn.resources !== this.resources)) {
+      // (made anew in a hierarchy, by another's hand too: its files hold the kernel's defaults there)
+      if (this.resources && (made.anyMade || this.limitsOn?.cgroup !== this.cgroup || this.limitsOn.resources !== this.resources)) {
         const problems = applyUnitLimits(this.resources, this.cgroup, this.opts.cgroups!, fresh);
         for (const m of problems) this.log('warning', m);
         this.limitsOn = problems.length === 0 ? { cgroup: this.cgroup, resources: this.resources } : undefined;
@@ -1207,7 +1209,7 @@ export class UnitRunner {
         signal(holder, 19);
         for (let i = 0; i < 50 && !stoppedNow(holder); i++) pause(1); // SIGSTOP lands within a scheduling tick; bounded
         for (let round = 0; round < 32; round++) {
-          const tree = descendants([holder]);
+          const tree = descendants([holder], true);
           if (tree.length === 0) break;
           for (const pid of tree) signal(pid, 19);
           for (const pid of tree) signal(pid, 9);

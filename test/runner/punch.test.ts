@@ -5,7 +5,7 @@
 // finds its holder and main process in the log's head (readTrustedEnds()).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,17 @@ test('readTrustedEnds(): a small file whole; a large one by its head and its end
     closeSync(gd);
     assert.deepEqual(readTrustedEnds(g, 64 << 10, 4 << 20), { text: 'shim 1\nspawn 2\n', end: 15 });
     assert.equal(readTrustedEnds(join(d, 'none'), 10, 10), undefined);
+    // a line that begins exactly where the last `tail` bytes do is whole, not cut
+    const e = join(d, 'edge');
+    writeFileSync(e, `shim 1\nspawn 2\n${'X'.repeat(40)}\nexit 2 exited 0 555\nempty 60000\n`, { mode: 0o600 });
+    assert.deepEqual(readTrustedEnds(e, 16, 32), { text: 'shim 1\nspawn 2\nexit 2 exited 0 555\nempty 60000\n', end: 88 });
+    // no line end in the last part (all of it deallocated): the tail resumes at the end, never back at the head
+    const z = join(d, 'holes');
+    const zd = openSync(z, 'w', 0o600);
+    writeSync(zd, 'shim 1\nspawn 2\n');
+    closeSync(zd);
+    truncateSync(z, 16 << 20);
+    assert.deepEqual(readTrustedEnds(z, 64 << 10, 4 << 20), { text: 'shim 1\nspawn 2\n', end: 16 << 20 });
   } finally { rmSync(d, { recursive: true, force: true }); }
 });
 

@@ -57,22 +57,23 @@ function enableControllers(dir: string): string[] {
  * slice removed behind the agent's back is made again all the same. True when this call made
  * the leaf in every hierarchy (its files then hold the kernel's initial values: applyLimits()).
  */
-export function ensureUnitCgroup(cg: UnitCgroup): boolean {
+export function ensureUnitCgroup(cg: UnitCgroup, out?: { anyMade: boolean }): boolean {
   const levels = cg.rel.split('/');
-  let made = true;
+  let made = true, anyMade = false;
   for (const h of cg.hierarchies) {
     const cpuset = h.version === 1 && h.controllers.includes('cpuset');
     const enable = h.version === 2 && cg.layout.mode === 'v2';
     const leaf = enable ? 'missing' : ensureLeaf(`${h.mount}/${cg.rel}`, cpuset, levels.length > 1);
-    if (leaf !== 'missing') { made &&= leaf === 'made'; continue; }
+    if (leaf !== 'missing') { made &&= leaf === 'made'; anyMade ||= leaf === 'made'; continue; }
     // another unit's stop may remove an emptied parent slice between two levels (ENOENT): the
     // walk starts again from the top, a bounded number of times
     for (let attempt = 1; ; attempt++) {
-      try { made &&= ensureLevels(h.mount, levels, enable, cpuset); break; } catch (e) {
+      try { const m = ensureLevels(h.mount, levels, enable, cpuset); made &&= m; anyMade ||= m; break; } catch (e) {
         if (attempt >= 5 || !(e instanceof CgroupError) || e.code !== 'ENOENT') throw e;
       }
     }
   }
+  if (out) out.anyMade = anyMade;
   return made;
 }
 
@@ -241,19 +242,26 @@ export const eventsFile = (cg: UnitCgroup): string | undefined => (cg.layout.uni
 
 const sleepMs = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
 
-/** Freezes (true) or thaws the cgroup: cgroup.freeze on cgroup2, freezer.state on v1; waits (bounded, 100 ms) for frozen. False when it cannot. */
-export function freezeCgroup(cg: UnitCgroup, frozen: boolean): boolean {
+/**
+ * Freezes (true) or thaws the cgroup: cgroup.freeze on cgroup2, freezer.state on v1; waits
+ * (bounded, 100 ms) for frozen. 'asked': the freeze was asked for but not seen done in that time
+ * (a task stuck in the kernel: its siblings may still fork; thaw it all the same); false when
+ * it cannot be asked.
+ */
+export function freezeCgroup(cg: UnitCgroup, frozen: boolean): boolean | 'asked' {
   try {
     if (cg.layout.unified) {
       writeFileSync(`${cg.dirs['unified']}/cgroup.freeze`, frozen ? '1' : '0');
-      for (let i = 0; frozen && i < 100 && !/^frozen 1$/m.test(read(`${cg.dirs['unified']}/cgroup.events`) ?? 'frozen 1'); i++) sleepMs(1);
-      return true;
+      const done = (): boolean => /^frozen 1$/m.test(read(`${cg.dirs['unified']}/cgroup.events`) ?? '');
+      for (let i = 0; frozen && i < 100 && !done(); i++) sleepMs(1);
+      return !frozen || done() || 'asked';
     }
     const f = cg.dirs['freezer'];
     if (!f) return false;
     writeFileSync(`${f}/freezer.state`, frozen ? 'FROZEN' : 'THAWED');
-    for (let i = 0; frozen && i < 100 && (read(`${f}/freezer.state`) ?? 'FROZEN').trim() !== 'FROZEN'; i++) sleepMs(1);
-    return true;
+    const done = (): boolean => (read(`${f}/freezer.state`) ?? '').trim() === 'FROZEN';
+    for (let i = 0; frozen && i < 100 && !done(); i++) sleepMs(1);
+    return !frozen || done() || 'asked';
   } catch { return false; }
 }
 
@@ -283,7 +291,7 @@ export function killCgroup(cg: UnitCgroup, sig: number, o: KillOptions = {}): nu
     const before = cgroupPids(cg).filter((p) => !done.has(p));
     try { writeFileSync(`${cg.dirs['unified']}/cgroup.kill`, '1'); killedDirs.add(cg.dirs['unified']!); return before; } catch { /* an older kernel: signal each */ }
   }
-  const frozen = sig === 9 && (!cg.layout.unified || o.noKillFile === true) && freezeCgroup(cg, true);
+  const frozen = sig === 9 && (!cg.layout.unified || o.noKillFile === true) ? freezeCgroup(cg, true) : false;
   try {
     for (let round = 0; round < 64; round++) {
       const fresh = cgroupPids(cg).filter((p) => !done.has(p) && p !== process.pid);
@@ -295,9 +303,9 @@ export function killCgroup(cg: UnitCgroup, sig: number, o: KillOptions = {}): nu
         if (o.cont && sig !== 9 && sig !== 18) signal(p, 18);
         if (o.hup) signal(p, 1);
       }
-      if (frozen) break; // nothing forks while frozen
+      if (frozen === true) break; // nothing forks while frozen (not so when the freeze was not seen done)
     }
-  } finally { if (frozen) freezeCgroup(cg, false); }
+  } finally { if (frozen !== false) freezeCgroup(cg, false); }
   return sent;
 }
 

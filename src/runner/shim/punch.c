@@ -11,8 +11,8 @@
  * "exec" lines that a recovery from a damaged state reads (store.ts), which the holder writes
  * before any notify line. A punched stretch reads as NUL bytes, a line no reader takes.
  *
- * FILE must be a regular file owned by the helper's uid (opened O_NOFOLLOW, O_NONBLOCK: a link
- * or FIFO planted at its name is refused); only whole pages below END are deallocated.
+ * FILE must be a regular file owned by the helper's uid with no other name (opened O_NOFOLLOW,
+ * O_NONBLOCK: a link, hard link or FIFO planted at its name is refused); only whole pages below END are deallocated.
  * Exit status: 0 done (or nothing to do), 2 usage, 1 refused or failed, 3 the file system
  * cannot punch holes (EOPNOTSUPP: the agent stops asking).
  */
@@ -41,8 +41,8 @@ int punch_main(int argc, char **argv) {
 	int fd = open(argv[2], O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) { fprintf(stderr, "uo-shim --punch: %s: %s\n", argv[2], strerror(errno)); return 1; }
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		fprintf(stderr, "uo-shim --punch: %s: not a regular file of uid %u\n", argv[2], (unsigned)geteuid());
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		fprintf(stderr, "uo-shim --punch: %s: not a regular file of uid %u with one name\n", argv[2], (unsigned)geteuid());
 		return 1;
 	}
 	/* never past what the file holds: END comes from the agent's saved offset */
