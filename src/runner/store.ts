@@ -804,9 +804,9 @@ export function recoverFromEventLogs(dir: string, skip: ReadonlySet<string> = ne
     // a holder caught re-executing itself into hold mode (issue 19) counts as live: taken for
     // gone, the unit it holds would be started a second time
     const live = !empty && isHolderOf(shimPid, folder);
+    const shimStart = live ? startTime(shimPid) : undefined;
     // the main process only while its holder holds it: its exit line may lie in a part of the
     // log not read (between the ends) or deallocated, and its PID be another process's since
-    const shimStart = live ? startTime(shimPid) : undefined;
     spawns.push({ seq: Number(m[1]), kind: m[2] as ExecKind, index: Number(m[3]), dir: folder, shimPid, shimStart, pid, live, pidLive: live && pid > 0 && !exited.has(pid) && isAlive(pid) && descendants([shimPid]).includes(pid), offset: read.end });
   }
   spawns.sort((a, b) => a.seq - b.seq);

@@ -1620,7 +1620,7 @@ export class UnitRunner {
   /** Whether the next stop looks for PrivateTmp= folders to remove (destroyRuntimeData()). */
   private tmpSweep = true;
 
-  /** The cgroup the unit's limits were last written into whole, with those limits, while it has not been removed since (prepareSpawn()). */
+  /** The cgroup object and limits last written whole into it (prepareSpawn(); a hierarchy made anew since is written again there: ensureUnitCgroup()'s anyMade). */
   private limitsOn: { readonly cgroup: UnitCgroup; readonly resources: Resources } | undefined;
 
   /** Whether spawnShim() removed the cgroup's folders in the hierarchies it is not made in (removeUnrealized()). */
@@ -1646,7 +1646,6 @@ export class UnitRunner {
     if (this.placed.size > 0) return;
     // processes in it: kept (retried while stopped or waiting to restart; in exited, for good)
     if (cgroupExists(cg) && isPopulated(cg)) { if (this.machine.state === 'exited') this.pendingRemoval = false; return; }
-    this.limitsOn = undefined; // (removed in some hierarchies at least: made again, they hold the kernel's defaults)
     if (removeUnitCgroup(cg, !this.stopped()).length === 0) {
       this.pendingRemoval = false;
       // another name next: that one is not known to be gone
